@@ -1,0 +1,70 @@
+package org.cnnc.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.sema.Value;
+import picocli.CommandLine.Option;
+
+/** Options every command that compiles shares. */
+final class CompileOptions {
+  @Option(names = "--source-root", paramLabel = "DIR",
+      description = "A directory imports may reach (repeatable). Default: the directories of the given files.")
+  List<Path> sourceRoots = new ArrayList<>();
+
+  @Option(names = "--arg", paramLabel = "NAME=VALUE",
+      description = "A value for a model parameter, e.g. --arg classes=10 (repeatable).")
+  Map<String, String> args = new LinkedHashMap<>();
+
+  @Option(names = "--error-format", paramLabel = "FORMAT", defaultValue = "human",
+      description = "How diagnostics are printed: human (rustc-style) or short (file:line:col: severity: message).")
+  ErrorFormat errorFormat = ErrorFormat.human;
+
+  @Option(names = "--color", paramLabel = "WHEN", defaultValue = "auto",
+      description = "Colour diagnostics: auto (on a terminal), always or never.")
+  Color color = Color.auto;
+
+  enum ErrorFormat { human, short_;
+
+    @Override
+    public String toString() {
+      return this == short_ ? "short" : name();
+    }
+  }
+
+  enum Color { auto, always, never }
+
+  Compiler.Request request(List<Path> files) {
+    Map<String, Value> values = new LinkedHashMap<>();
+    args.forEach((k, v) -> values.put(k, parseValue(v)));
+    return new Compiler.Request(files, sourceRoots, values);
+  }
+
+  static Value parseValue(String text) {
+    String t = text.trim();
+    if (t.equals("true") || t.equals("false")) {
+      return new Value.BoolV(Boolean.parseBoolean(t));
+    }
+    try {
+      return new Value.IntV(Long.parseLong(t.replace("_", "")));
+    } catch (NumberFormatException e) {
+      // not an integer
+    }
+    try {
+      return new Value.FloatV(Double.parseDouble(t));
+    } catch (NumberFormatException e) {
+      return new Value.StrV(t);
+    }
+  }
+
+  boolean colorFor(boolean terminal) {
+    return switch (color) {
+      case always -> true;
+      case never -> false;
+      case auto -> terminal && System.getenv("NO_COLOR") == null && !"dumb".equals(System.getenv("TERM"));
+    };
+  }
+}

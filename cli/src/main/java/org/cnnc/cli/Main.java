@@ -1,0 +1,99 @@
+package org.cnnc.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicInteger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code cnnc}: check, summarize (and, in later releases, generate) convolutional networks.
+ *
+ * <p>Exit codes: 0 fine, 1 errors in specs, 2 usage or I/O errors, 3 an internal error of cnnc.
+ */
+@Command(
+    name = "cnnc",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "The compiler for .cnn network specs.",
+    subcommands = {CheckCommand.class, SummaryCommand.class, CommandLine.HelpCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:fine", "1:errors in specs", "2:usage or I/O error", "3:internal error of cnnc"})
+public final class Main implements Runnable {
+  public static final int OK = 0;
+  public static final int SPEC_ERRORS = 1;
+  public static final int USAGE = 2;
+  public static final int INTERNAL = 3;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: check or summary");
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+  }
+
+  /**
+   * Runs cnnc as the command line would, with its own output streams (tests use this). The work
+   * runs on a thread with a large stack, so deeply nested specs meet cnnc's own limits, not the JVM's.
+   */
+  public static int run(String[] args, PrintWriter out, PrintWriter err) {
+    AtomicInteger code = new AtomicInteger(INTERNAL);
+    Thread t = new Thread(null, () -> code.set(execute(args, out, err)), "cnnc", 512L << 20);
+    t.start();
+    try {
+      t.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    out.flush();
+    err.flush();
+    return code.get();
+  }
+
+  private static int execute(String[] args, PrintWriter out, PrintWriter err) {
+    CommandLine cmd = new CommandLine(new Main());
+    cmd.setOut(out);
+    cmd.setErr(err);
+    cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+      if (e instanceof UncheckedIOException || e instanceof UsageError) {
+        err.println("cnnc: " + e.getMessage());
+        return USAGE;
+      }
+      err.println("cnnc: internal error: " + e);
+      if (System.getenv("CNNC_DEBUG") != null) {
+        e.printStackTrace(err);
+      } else {
+        err.println("(set CNNC_DEBUG=1 for the stack trace, and please report it)");
+      }
+      return INTERNAL;
+    });
+    return cmd.execute(args);
+  }
+
+  /** A mistake in how cnnc was called, found after option parsing (an unknown model name, ...). */
+  public static final class UsageError extends RuntimeException {
+    public UsageError(String message) {
+      super(message);
+    }
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() throws IOException {
+      Properties p = new Properties();
+      try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      }
+      return new String[] {"cnnc " + p.getProperty("version", "unknown")};
+    }
+  }
+}

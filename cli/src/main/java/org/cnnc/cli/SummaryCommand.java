@@ -1,0 +1,65 @@
+package org.cnnc.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.summary.Summary;
+import org.cnnc.compiler.summary.SummaryRenderer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "summary", mixinStandardHelpOptions = true,
+    description = "Print a table per model: every layer and block with its output shape, parameters and MACs, then totals.")
+final class SummaryCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec.")
+  Path file;
+
+  @Option(names = "--model", paramLabel = "NAME", description = "Only this model (default: every model of FILE).")
+  String model;
+
+  @Option(names = "--params", description = "Also list every parameter and buffer with its PyTorch state_dict path.")
+  boolean params;
+
+  @Option(names = "--depth", paramLabel = "N", defaultValue = "" + Integer.MAX_VALUE,
+      description = "Show modules down to this depth (0: the model's direct children). Default: all.")
+  int depth;
+
+  @Mixin CompileOptionsMixin options;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    var out = spec.commandLine().getOut();
+    var err = spec.commandLine().getErr();
+    Compiler.Compilation c = Compiler.compile(options.opts.request(List.of(file)));
+    Reports.print(c, options.opts, err);
+    if (!c.ok()) {
+      return Main.SPEC_ERRORS;
+    }
+    List<Network> shown;
+    if (model != null) {
+      Network n = c.network(model).orElseThrow(() -> new Main.UsageError("no model named `" + model + "`; models: "
+          + String.join(", ", c.networks().stream().map(Network::name).toList())));
+      shown = List.of(n);
+    } else {
+      shown = c.networks().stream().filter(n -> n.span().file().path() != null
+          && n.span().file() == c.sources().get(0)).toList();
+    }
+    boolean first = true;
+    for (Network n : shown) {
+      if (!first) {
+        out.println();
+      }
+      first = false;
+      out.print(SummaryRenderer.render(new Summary(n), depth, params));
+    }
+    return Main.OK;
+  }
+}

@@ -1,0 +1,211 @@
+package org.cnnc.compiler;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.cnnc.compiler.ast.Ast;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.diag.Diagnostics;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.sema.Expander;
+import org.cnnc.compiler.sema.Program;
+import org.cnnc.compiler.sema.Resolver;
+import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.source.SourceFile;
+import org.cnnc.compiler.syntax.Parsing;
+
+/**
+ * The compiler's entry point: files in, diagnostics and shaped networks out. Text flows one way:
+ * tokens, parse tree, AST, resolved and expanded, shaped IR. Each phase collects its diagnostics;
+ * the next phase runs only when there are no errors (parsing, then names and blocks, then shapes).
+ */
+public final class Compiler {
+  private Compiler() {}
+
+  /**
+   * What to compile.
+   *
+   * @param files the specs named by the user
+   * @param sourceRoots directories imports may reach; empty means the directories of {@code files}
+   * @param modelArgs values for model parameters, by name ({@code classes = 10}); each applies to
+   *     every model that declares that parameter
+   */
+  public record Request(List<Path> files, List<Path> sourceRoots, Map<String, Value> modelArgs) {
+    public Request {
+      files = List.copyOf(files);
+      sourceRoots = List.copyOf(sourceRoots);
+      modelArgs = Map.copyOf(modelArgs);
+    }
+
+    public static Request of(Path... files) {
+      return new Request(List.of(files), List.of(), Map.of());
+    }
+  }
+
+  /** The outcome: every source read, every diagnostic, and a network per model without errors. */
+  public record Compilation(List<SourceFile> sources, Diagnostics diagnostics, List<Network> networks, Program program) {
+    public boolean ok() {
+      return !diagnostics.hasErrors();
+    }
+
+    public Optional<Network> network(String name) {
+      return networks.stream().filter(n -> n.name().equals(name)).findFirst();
+    }
+  }
+
+  /** Reads, parses and checks the files and their imports. A file named in the request that cannot be read throws. */
+  public static Compilation compile(Request request) {
+    Map<Path, SourceFile> loaded = new LinkedHashMap<>();
+    List<Path> roots = new ArrayList<>();
+    for (Path root : request.sourceRoots().isEmpty() ? parents(request.files()) : request.sourceRoots()) {
+      roots.add(real(root));
+    }
+    Deque<Path> todo = new ArrayDeque<>();
+    for (Path f : request.files()) {
+      Path abs = real(f);
+      if (!loaded.containsKey(abs)) {
+        loaded.put(abs, read(f, abs));
+        todo.add(abs);
+      }
+    }
+    Diagnostics diags = new Diagnostics();
+    List<Ast.CnnFile> files = new ArrayList<>();
+    Map<SourceFile, List<SourceFile>> imports = new LinkedHashMap<>();
+    boolean parsedAll = true;
+    while (!todo.isEmpty()) {
+      Path abs = todo.removeFirst();
+      SourceFile src = loaded.get(abs);
+      Ast.CnnFile ast = Parsing.parse(src, diags);
+      if (ast == null) {
+        parsedAll = false;
+        continue;
+      }
+      files.add(ast);
+      List<SourceFile> direct = new ArrayList<>();
+      for (Ast.Import imp : ast.imports()) {
+        Path target = abs.getParent().resolve(imp.path()).normalize();
+        Path realTarget = Files.exists(target) ? real(target) : target;
+        if (roots.stream().noneMatch(realTarget::startsWith)) {
+          diags.report(Diagnostic.error(Code.IMPORT_OUTSIDE_ROOT, imp.span(),
+                  "import `" + imp.path() + "` is outside the source roots")
+              .label("resolves to " + display(realTarget))
+              .note("source roots: " + String.join(", ", roots.stream().map(Compiler::display).toList()))
+              .help("move the file under a source root, or add its directory with --source-root"));
+          continue;
+        }
+        if (!Files.isRegularFile(realTarget)) {
+          diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot find `" + imp.path() + "`")
+              .label("no such file: " + display(realTarget))
+              .help("import paths are relative to the importing file"));
+          continue;
+        }
+        SourceFile dep = loaded.get(realTarget);
+        if (dep == null) {
+          try {
+            dep = new SourceFile(realTarget, display(realTarget), Files.readString(realTarget, StandardCharsets.UTF_8));
+          } catch (IOException | UncheckedIOException e) {
+            diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot read `" + imp.path() + "`")
+                .label(String.valueOf(e.getMessage())));
+            continue;
+          }
+          loaded.put(realTarget, dep);
+          todo.add(realTarget);
+        }
+        direct.add(dep);
+      }
+      imports.put(src, direct);
+    }
+    Program program = new Program(files, imports);
+    List<Network> networks = new ArrayList<>();
+    if (parsedAll && !diags.hasErrors()) {
+      networks = check(program, request.modelArgs(), diags);
+    }
+    return new Compilation(List.copyOf(loaded.values()), diags, networks, program);
+  }
+
+  /** Compiles text held in memory (tests, editors). Imports resolve against the working directory. */
+  public static Compilation compileText(String name, String text, Map<String, Value> modelArgs) {
+    SourceFile src = SourceFile.of(name, text);
+    Diagnostics diags = new Diagnostics();
+    Ast.CnnFile ast = Parsing.parse(src, diags);
+    if (ast == null) {
+      return new Compilation(List.of(src), diags, List.of(), new Program(List.of(), Map.of()));
+    }
+    for (Ast.Import imp : ast.imports()) {
+      diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot find `" + imp.path() + "`")
+          .label("imports need a file on disk"));
+    }
+    Program program = new Program(List.of(ast), Map.of());
+    List<Network> networks = diags.hasErrors() ? List.of() : check(program, modelArgs, diags);
+    return new Compilation(List.of(src), diags, networks, program);
+  }
+
+  private static List<Network> check(Program program, Map<String, Value> modelArgs, Diagnostics diags) {
+    Set<String> cyclic = new Resolver(program, diags).run();
+    List<Network> networks = new ArrayList<>();
+    for (Ast.CnnFile file : program.files()) {
+      Optional<String> pkg = file.pkg().map(Ast.QualifiedName::dotted);
+      for (Ast.ModelDecl m : file.models()) {
+        Network n = new Expander(program, diags, cyclic).expand(m, modelArgs, pkg);
+        if (n != null) {
+          networks.add(n);
+        }
+      }
+    }
+    return networks;
+  }
+
+  private static List<Path> parents(List<Path> files) {
+    List<Path> out = new ArrayList<>();
+    for (Path f : files) {
+      Path p = f.toAbsolutePath().normalize().getParent();
+      if (p != null && !out.contains(p)) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
+  private static Path real(Path p) {
+    try {
+      return p.toRealPath();
+    } catch (IOException e) {
+      return p.toAbsolutePath().normalize();
+    }
+  }
+
+  private static SourceFile read(Path given, Path abs) {
+    try {
+      return new SourceFile(abs, given.toString(), Files.readString(abs, StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + given + ": " + reason(e), e);
+    }
+  }
+
+  static String reason(IOException e) {
+    if (e instanceof java.nio.file.NoSuchFileException) {
+      return "no such file";
+    }
+    if (e instanceof java.nio.charset.MalformedInputException) {
+      return "not UTF-8 text";
+    }
+    return String.valueOf(e.getMessage());
+  }
+
+  /** A path as shown in messages: relative to the working directory when below it. */
+  static String display(Path p) {
+    Path cwd = Path.of("").toAbsolutePath();
+    return p.startsWith(cwd) ? cwd.relativize(p).toString() : p.toString();
+  }
+}

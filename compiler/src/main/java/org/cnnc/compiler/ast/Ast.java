@@ -1,0 +1,134 @@
+package org.cnnc.compiler.ast;
+
+import java.math.BigInteger;
+import java.util.List;
+import java.util.Optional;
+import org.cnnc.compiler.source.SourceFile;
+import org.cnnc.compiler.source.Span;
+
+/**
+ * The syntax tree of a spec: immutable records, each with the span it came from. This is the only
+ * tree later phases see; no ANTLR type appears here. Spans never take part in equality (see
+ * {@link Span#equals}), so two trees parsed from differently laid-out text compare equal.
+ */
+public final class Ast {
+  private Ast() {}
+
+  /** A name as written, with its place. */
+  public record Ident(String text, Span span) {
+    @Override
+    public String toString() {
+      return text;
+    }
+  }
+
+  public record CnnFile(SourceFile source, Optional<QualifiedName> pkg, List<Import> imports, List<Decl> decls) {
+    public List<BlockDecl> blocks() {
+      return decls.stream().filter(BlockDecl.class::isInstance).map(BlockDecl.class::cast).toList();
+    }
+
+    public List<ModelDecl> models() {
+      return decls.stream().filter(ModelDecl.class::isInstance).map(ModelDecl.class::cast).toList();
+    }
+  }
+
+  public record QualifiedName(List<Ident> parts, Span span) {
+    public String dotted() {
+      return String.join(".", parts.stream().map(Ident::text).toList());
+    }
+  }
+
+  public record Import(String path, Span span) {}
+
+  /** A formal parameter of a block or model: {@code name [: type] [= default]}. */
+  public record Param(Ident name, Optional<Ident> type, Optional<Expr> defaultValue, Span span) {}
+
+  public sealed interface Decl permits BlockDecl, ModelDecl {
+    Ident name();
+
+    List<Param> params();
+
+    Body body();
+
+    Span span();
+  }
+
+  public record BlockDecl(Ident name, List<Param> params, Body body, Span span) implements Decl {}
+
+  public record ModelDecl(Ident name, List<Param> params, Body body, Span span) implements Decl {}
+
+  /** A sequence of statements between braces: a model's, a block's or a group's. */
+  public record Body(List<Stmt> stmts, Span span) {}
+
+  public sealed interface Stmt permits InputStmt, OutputStmt, ChainStmt {
+    Span span();
+  }
+
+  /** {@code input [name] [C, H, W]}. */
+  public record InputStmt(Optional<Ident> name, ShapeExpr shape, Span span) implements Stmt {}
+
+  /** {@code output name [= chain] [from node] [(loss = ..., weight = ...)]}. */
+  public record OutputStmt(Ident name, Optional<Chain> chain, Optional<Ident> from, List<Arg> options, Span span)
+      implements Stmt {}
+
+  /** A chain of elements, optionally starting from a named node instead of the previous one. */
+  public record ChainStmt(Chain chain, Optional<Ident> from, Span span) implements Stmt {}
+
+  public record Chain(List<Element> elements, Span span) {}
+
+  /** {@code [label:] term [: [shape]]}. */
+  public record Element(Optional<Ident> label, Term term, Optional<ShapeExpr> assertion, Span span) {}
+
+  public sealed interface Term permits Call, Group, Merge, Repeat {
+    Span span();
+  }
+
+  /** An op or block: {@code conv(64, 3, padding = 1)}, {@code relu}. */
+  public record Call(Ident callee, List<Arg> args, Span span) implements Term {}
+
+  /** {@code { ... }}: a sequence that is one module, like {@code nn.Sequential}. */
+  public record Group(Body body, Span span) implements Term {}
+
+  public enum MergeKind {
+    CONCAT,
+    ADD;
+
+    public String keyword() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** {@code concat(branch, ...)} or {@code add(branch, ...)}. */
+  public record Merge(MergeKind kind, List<Branch> branches, Span span) implements Term {}
+
+  /** {@code repeat N { ... }}: the body's items, N times, inline in the enclosing sequence. */
+  public record Repeat(Expr count, Body body, Span span) implements Term {}
+
+  /** A branch of a merge: a chain from the merge's input, a chain from a named node, or a named node. */
+  public record Branch(Optional<Chain> chain, Optional<Ident> from, Span span) {}
+
+  /** {@code [name =] value [-> out]}; the arrow form gives explicit input channels. */
+  public record Arg(Optional<Ident> name, Expr value, Optional<Expr> arrowOut, Span span) {}
+
+  public record ShapeExpr(List<Expr> dims, Span span) {}
+
+  public sealed interface Expr permits IntLit, FloatLit, BoolLit, StringLit, NameRef, ListExpr, Unary, Binary {
+    Span span();
+  }
+
+  public record IntLit(BigInteger value, Span span) implements Expr {}
+
+  public record FloatLit(double value, Span span) implements Expr {}
+
+  public record BoolLit(boolean value, Span span) implements Expr {}
+
+  public record StringLit(String value, Span span) implements Expr {}
+
+  public record NameRef(Ident name, Span span) implements Expr {}
+
+  public record ListExpr(List<Expr> items, Span span) implements Expr {}
+
+  public record Unary(char op, Expr operand, Span span) implements Expr {}
+
+  public record Binary(char op, Expr left, Expr right, Span span) implements Expr {}
+}

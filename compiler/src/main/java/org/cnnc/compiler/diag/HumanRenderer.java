@@ -1,0 +1,64 @@
+package org.cnnc.compiler.diag;
+
+import org.cnnc.compiler.source.Span;
+
+/**
+ * Renders a diagnostic for people, as rustc does: the message with its id, the location, the
+ * source line with the span underlined and labelled, then notes and help. Colour (ANSI) only when
+ * asked, which the CLI does only on a terminal.
+ */
+public final class HumanRenderer {
+  private final boolean color;
+
+  public HumanRenderer(boolean color) {
+    this.color = color;
+  }
+
+  public String render(Diagnostic d) {
+    Span span = d.span();
+    int line = span.line();
+    String gutter = " ".repeat(String.valueOf(line).length());
+    StringBuilder out = new StringBuilder();
+    String sev = d.severity().word();
+    String head = sev + "[" + d.id() + "]";
+    out.append(paint(head, d.severity() == Severity.ERROR ? "1;31" : d.severity() == Severity.WARNING ? "1;33" : "1;36"))
+        .append(paint(": " + d.message(), "1"))
+        .append('\n');
+    out.append(gutter).append(paint("--> ", "1;34")).append(span.location()).append('\n');
+    out.append(gutter).append(paint(" |", "1;34")).append('\n');
+
+    String text = span.file().lineText(line);
+    String shown = expandTabs(text);
+    out.append(paint(line + " |", "1;34")).append(shown.isEmpty() ? "" : " " + shown).append('\n');
+
+    int startCol = span.column() - 1;
+    int endCol = span.endLine() == line ? span.endColumn() - 1 : text.length();
+    int from = expandTabs(text.substring(0, Math.min(startCol, text.length()))).length();
+    int to = expandTabs(text.substring(0, Math.min(Math.max(endCol, startCol), text.length()))).length();
+    int width = Math.max(1, to - from);
+    String marks = "^".repeat(width) + (d.label().isEmpty() ? "" : " " + d.label());
+    out.append(gutter).append(paint(" | ", "1;34")).append(" ".repeat(from))
+        .append(paint(marks, d.severity() == Severity.ERROR ? "1;31" : "1;33")).append('\n');
+
+    if (!d.notes().isEmpty() || !d.help().isEmpty()) {
+      out.append(gutter).append(paint(" |", "1;34")).append('\n');
+    }
+    for (Note n : d.notes()) {
+      out.append(gutter).append(paint(" = ", "1;34")).append(paint("note", "1")).append(": ")
+          .append(n.message()).append('\n');
+    }
+    if (!d.help().isEmpty()) {
+      out.append(gutter).append(paint(" = ", "1;34")).append(paint("help", "1")).append(": ")
+          .append(d.help()).append('\n');
+    }
+    return out.toString();
+  }
+
+  private static String expandTabs(String s) {
+    return s.replace("\t", "    ");
+  }
+
+  private String paint(String s, String code) {
+    return color ? "\u001b[" + code + "m" + s + "\u001b[0m" : s;
+  }
+}

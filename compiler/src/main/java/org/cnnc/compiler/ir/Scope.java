@@ -1,0 +1,83 @@
+package org.cnnc.compiler.ir;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.cnnc.compiler.source.Span;
+
+/**
+ * A module of the network: the model, a block instance, a named group or a named merge. Scopes
+ * form the module tree that parameter paths and the summary follow.
+ */
+public final class Scope {
+  public enum Kind { MODEL, BLOCK, GROUP, MERGE, BRANCH }
+
+  private final String name;
+  private final String path;
+  private final Kind kind;
+  private final String blockName;
+  private final Span span;
+  private final List<Object> children = new ArrayList<>();
+
+  public Scope(String name, String path, Kind kind, String blockName, Span span) {
+    this.name = name;
+    this.path = path;
+    this.kind = kind;
+    this.blockName = blockName;
+    this.span = span;
+  }
+
+  /** The last segment of the path: a label or a position. */
+  public String name() {
+    return name;
+  }
+
+  /** The dotted module path; empty for the model. */
+  public String path() {
+    return path;
+  }
+
+  public Kind kind() {
+    return kind;
+  }
+
+  /** The block this scope instantiates, or null. */
+  public String blockName() {
+    return blockName;
+  }
+
+  public Span span() {
+    return span;
+  }
+
+  /** Child scopes and node ids ({@link Integer}), in order. */
+  public List<Object> children() {
+    return Collections.unmodifiableList(children);
+  }
+
+  public void add(Object child) {
+    children.add(child);
+  }
+
+  /** A path below this scope. */
+  public String child(String segment) {
+    return path.isEmpty() ? segment : path + "." + segment;
+  }
+
+  /** Ids of all nodes in this scope and below, in order. */
+  public List<Integer> nodeIds() {
+    List<Integer> out = new ArrayList<>();
+    collect(out);
+    return out;
+  }
+
+  private void collect(List<Integer> out) {
+    for (Object c : children) {
+      if (c instanceof Integer id) {
+        out.add(id);
+      } else {
+        ((Scope) c).collect(out);
+      }
+    }
+  }
+}

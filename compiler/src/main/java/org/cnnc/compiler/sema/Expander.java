@@ -1,0 +1,697 @@
+package org.cnnc.compiler.sema;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.diag.Diagnostics;
+import org.cnnc.compiler.diag.Note;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.ir.Output;
+import org.cnnc.compiler.ir.Scope;
+import org.cnnc.compiler.ir.Tensor;
+import org.cnnc.compiler.shape.Layer;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.OpInput;
+import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.ParamSig;
+import org.cnnc.compiler.shape.Shape;
+import org.cnnc.compiler.source.Span;
+
+/**
+ * Expands one model: evaluates arguments, instantiates blocks (keeping the call chain for
+ * errors), unrolls {@code repeat}, infers and checks every shape, and builds the {@link Network}.
+ *
+ * <p>A node that cannot be built is "poisoned" ({@link #POISON}): what follows it is not
+ * checked, so one mistake gives one error, not a cascade, while independent mistakes elsewhere
+ * are all reported.
+ *
+ * <p>Module paths follow PyTorch: a label or a block instance is a module name; an unlabeled item
+ * of a sequence is named by its position, as in {@code nn.Sequential}; an unlabeled
+ * {@code concat}/{@code add} adds no level (its labeled branches are attributes of the enclosing
+ * module, as in a hand-written {@code forward}); an unlabeled {@code repeat} adds its items to
+ * the enclosing sequence.
+ */
+public final class Expander {
+  /** A value that could not be computed; whatever depends on it is skipped silently. */
+  static final int POISON = -1;
+  /** Nodes per network; beyond it, expansion stops with NETWORK_TOO_LARGE. */
+  public static final int MAX_NODES = 2_000_000;
+  public static final long MAX_REPEAT = 1_000_000;
+  private static final int MAX_DEPTH = 200;
+
+  private final Program program;
+  private final Diagnostics diags;
+  private final Set<String> cyclic;
+
+  private final List<Node> nodes = new ArrayList<>();
+  private final Set<String> nodeNames = new HashSet<>();
+  private final List<Integer> inputs = new ArrayList<>();
+  private final List<Output> outputs = new ArrayList<>();
+
+  public Expander(Program program, Diagnostics diags, Set<String> cyclic) {
+    this.program = program;
+    this.diags = diags;
+    this.cyclic = cyclic;
+  }
+
+  private static final class TooLarge extends RuntimeException {
+    TooLarge() {
+      super(null, null, false, false);
+    }
+  }
+
+  /** Block parameters in scope, and the call chain (innermost first) added to every error. */
+  private record Frame(Map<String, Value> vars, List<Note> chain, int depth) {}
+
+  private Reporter reporter(Frame f) {
+    return d -> diags.report(d.build().withNotes(f.chain));
+  }
+
+  /** A sequence being filled: its module, the positions used, and the labels visible to `from`. */
+  private static final class Seq {
+    final Scope scope;
+    final Seq parent;
+    final Map<String, Integer> labels = new LinkedHashMap<>();
+    final Map<String, Span> names;
+    int pos;
+
+    Seq(Scope scope, Seq parent, Map<String, Span> names) {
+      this.scope = scope;
+      this.parent = parent;
+      this.names = names;
+    }
+
+    Integer lookup(String label) {
+      for (Seq s = this; s != null; s = s.parent) {
+        Integer id = s.labels.get(label);
+        if (id != null) {
+          return id;
+        }
+      }
+      return null;
+    }
+
+    List<String> visible() {
+      List<String> out = new ArrayList<>();
+      for (Seq s = this; s != null; s = s.parent) {
+        out.addAll(s.labels.keySet());
+      }
+      return out;
+    }
+  }
+
+  /** The network, or null when the model has errors (all reported). */
+  public Network expand(ModelDecl model, Map<String, Value> overrides, Optional<String> javaPackage) {
+    int before = diags.errorCount();
+    Scope root = new Scope("", "", Scope.Kind.MODEL, model.name().text(), model.span());
+    Frame top = new Frame(Map.of(), List.of(), 0);
+    Map<String, Value> args = modelArgs(model, overrides, top);
+    if (args == null) {
+      return null;
+    }
+    Frame f = new Frame(args, List.of(), 0);
+    Seq seq = new Seq(root, null, new HashMap<>());
+    try {
+      int tail = POISON;
+      for (Stmt s : model.body().stmts()) {
+        if (s instanceof InputStmt in) {
+          tail = input(in, seq, f);
+        } else if (s instanceof OutputStmt out) {
+          output(out, tail, seq, f);
+        } else {
+          tail = chainStmt((ChainStmt) s, tail, seq, f);
+        }
+      }
+      if (outputs.isEmpty() && tail != POISON) {
+        outputs.add(new Output("output", tail, "cross_entropy", 1.0, model.name().span()));
+      }
+    } catch (TooLarge e) {
+      diags.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, model.name().span(),
+              "model `" + model.name().text() + "` expands to more than " + MAX_NODES + " layers")
+          .label("expansion stopped here")
+          .help("check `repeat` counts"));
+    }
+    if (diags.errorCount() > before || inputs.isEmpty()) {
+      return null;
+    }
+    return new Network(model.name().text(), javaPackage, args, nodes, inputs, outputs, root, model.span());
+  }
+
+  private Map<String, Value> modelArgs(ModelDecl model, Map<String, Value> overrides, Frame f) {
+    Map<String, Value> vars = new LinkedHashMap<>();
+    Reporter r = reporter(f);
+    boolean ok = true;
+    for (Param p : model.params()) {
+      String name = p.name().text();
+      if (vars.containsKey(name)) {
+        continue;
+      }
+      Type type = p.type().flatMap(t -> Type.byKeyword(t.text())).orElse(Type.ANY);
+      Value v = overrides.get(name);
+      if (v != null) {
+        Optional<Value> c = type.convert(v);
+        if (c.isEmpty()) {
+          r.report(Diagnostic.error(Code.ARGUMENT_TYPE, p.name().span(),
+                  "model argument `" + name + "` expects " + type.description() + ", found " + v.typeName() + " " + v.show())
+              .label("declared here"));
+          ok = false;
+          continue;
+        }
+        vars.put(name, c.get());
+      } else if (p.defaultValue().isPresent()) {
+        Value d = Evaluator.eval(p.defaultValue().get(), Map.copyOf(vars), r);
+        Value c = d == null ? null : Checks.convert(d, type, name, "model `" + model.name().text() + "`", p.defaultValue().get(), r);
+        if (c == null) {
+          ok = false;
+          continue;
+        }
+        vars.put(name, c);
+      } else {
+        r.report(Diagnostic.error(Code.MISSING_ARGUMENT, p.name().span(),
+                "model `" + model.name().text() + "` needs a value for `" + name + "`")
+            .label("no default")
+            .help("give it a default (`" + name + " = ...`) or pass `--arg " + name + "=...`"));
+        ok = false;
+      }
+    }
+    return ok ? vars : null;
+  }
+
+  // ---- statements ------------------------------------------------------------------------------
+
+  private int input(InputStmt in, Seq seq, Frame f) {
+    Reporter r = reporter(f);
+    String name = in.name().map(Ident::text).orElse("input");
+    List<Integer> dims = new ArrayList<>();
+    boolean ok = true;
+    for (Expr e : in.shape().dims()) {
+      Value v = Evaluator.eval(e, f.vars, r);
+      Value c = v == null ? null : Checks.convert(v, Type.INT, "shape", "`input`", e, r);
+      if (c == null) {
+        ok = false;
+        continue;
+      }
+      long d = ((Value.IntV) c).value();
+      if (d < 1 || d > Integer.MAX_VALUE) {
+        r.report(Diagnostic.error(d < 1 ? Code.INVALID_ARGUMENT : Code.INT_OVERFLOW, e.span(),
+                "input dimension must be between 1 and " + Integer.MAX_VALUE + ", found " + d)
+            .label("here"));
+        ok = false;
+        continue;
+      }
+      dims.add((int) d);
+    }
+    if (!ok) {
+      return POISON;
+    }
+    if (dims.size() != 1 && dims.size() != 3) {
+      r.report(Diagnostic.error(Code.RANK_MISMATCH, in.shape().span(),
+              "input shape must be [C, H, W] or [F], found " + dims.size() + (dims.size() == 1 ? " dimension" : " dimensions"))
+          .label("here")
+          .help("give one example's shape without the batch: channels, height, width"));
+      return POISON;
+    }
+    Shape shape = Shape.of(dims.stream().mapToInt(Integer::intValue).toArray());
+    if (!declare(seq, name, in.name().map(Ident::span).orElse(in.span()), f)) {
+      return POISON;
+    }
+    int id = addNode("input", name, Map.of(), List.of(), shape, Layer.of(shape), in.span(), f, seq.scope);
+    inputs.add(id);
+    seq.labels.put(name, id);
+    return id;
+  }
+
+  private void output(OutputStmt out, int tail, Seq seq, Frame f) {
+    Reporter r = reporter(f);
+    String name = out.name().text();
+    int start = out.from().isPresent() ? lookup(out.from().get(), seq, f) : tail;
+    String loss = "cross_entropy";
+    double weight = 1.0;
+    Optional<Binder.Bound> bound = Binder.bind("`output`", Checks.OUTPUT_OPTIONS, out.options(), out.name().span(), false, r);
+    boolean ok = bound.isPresent();
+    if (ok) {
+      for (var e : bound.get().args().entrySet()) {
+        Type t = e.getKey().equals("loss") ? Type.SYMBOL : Type.FLOAT;
+        Value v = t == Type.SYMBOL && e.getValue() instanceof NameRef n ? new Value.SymV(n.name().text())
+            : Evaluator.eval(e.getValue(), f.vars, r);
+        Value c = v == null ? null : Checks.convert(v, t, e.getKey(), "`output`", e.getValue(), r);
+        if (c == null) {
+          ok = false;
+        } else if (t == Type.SYMBOL) {
+          loss = Checks.loss(c, e.getValue(), r);
+          ok &= loss != null;
+        } else {
+          weight = ((Value.FloatV) c).value();
+          if (weight < 0) {
+            r.report(Diagnostic.error(Code.INVALID_ARGUMENT, e.getValue().span(), "loss weight must not be negative, found "
+                + c.show()).label("here"));
+            ok = false;
+          }
+        }
+      }
+    }
+    int node = start;
+    if (out.chain().isPresent()) {
+      List<Element> els = out.chain().get().elements();
+      if (els.size() == 1 && els.get(0).label().isEmpty()) {
+        node = element(els.get(0), start, seq, f, name, true);
+      } else {
+        node = chain(out.chain().get(), start, seq, f);
+      }
+    }
+    if (outputs.stream().anyMatch(o -> o.name().equals(name))) {
+      Output first = outputs.stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
+      r.report(Diagnostic.error(Code.DUPLICATE_NAME, out.name().span(), "output `" + name + "` is defined twice")
+          .label("defined again here")
+          .note("first defined at " + first.span().location(), first.span()));
+      return;
+    }
+    if (ok && node != POISON) {
+      outputs.add(new Output(name, node, loss, weight, out.name().span()));
+    }
+  }
+
+  private int chainStmt(ChainStmt s, int tail, Seq seq, Frame f) {
+    int start = s.from().isPresent() ? lookup(s.from().get(), seq, f) : tail;
+    return chain(s.chain(), start, seq, f);
+  }
+
+  private int lookup(Ident ref, Seq seq, Frame f) {
+    Integer id = seq.lookup(ref.text());
+    if (id != null) {
+      return id;
+    }
+    reporter(f).report(Diagnostic.error(Code.UNKNOWN_NAME, ref.span(), "no node named `" + ref.text() + "` before this point")
+        .label("unknown node")
+        .help(Suggest.help(ref.text(), seq.visible())));
+    return POISON;
+  }
+
+  private int body(Body b, int tail, Seq seq, Frame f) {
+    for (Stmt s : b.stmts()) {
+      if (s instanceof ChainStmt c) {
+        tail = chainStmt(c, tail, seq, f);
+      }
+    }
+    return tail;
+  }
+
+  private int chain(Chain c, int input, Seq seq, Frame f) {
+    for (Element e : c.elements()) {
+      boolean inline = e.term() instanceof Repeat && e.label().isEmpty();
+      String name = e.label().map(Ident::text).orElse(Integer.toString(seq.pos));
+      if (!inline) {
+        seq.pos++;
+      }
+      input = element(e, input, seq, f, name, false);
+    }
+    return input;
+  }
+
+  /** Declares a module name in a scope; false (after an error) when it is taken. */
+  private boolean declare(Seq seq, String name, Span at, Frame f) {
+    Span first = seq.names.putIfAbsent(name, at);
+    if (first == null) {
+      return true;
+    }
+    reporter(f).report(Diagnostic.error(Code.DUPLICATE_NAME, at, "`" + name + "` is defined twice in the same scope")
+        .label("defined again here")
+        .note("first defined at " + first.location(), first)
+        .help("give it another name"));
+    return false;
+  }
+
+  // ---- elements --------------------------------------------------------------------------------
+
+  private int element(Element e, int input, Seq seq, Frame f, String name, boolean named) {
+    boolean labeled = e.label().isPresent() || named;
+    if (labeled && !declare(seq, name, e.label().map(Ident::span).orElse(e.span()), f)) {
+      return POISON;
+    }
+    Term t = e.term();
+    int out;
+    if (t instanceof Call c) {
+      out = call(c, input, seq, f, name);
+    } else if (t instanceof Group g) {
+      Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.GROUP, null, g.span());
+      seq.scope.add(child);
+      out = body(g.body(), input, new Seq(child, seq, new HashMap<>()), f);
+    } else if (t instanceof Merge m) {
+      out = merge(m, input, seq, f, name, labeled);
+    } else {
+      out = repeat((Repeat) t, input, seq, f, name, labeled);
+    }
+    if (labeled) {
+      seq.labels.put(name, out);
+    }
+    if (out != POISON && e.assertion().isPresent()) {
+      assertShape(e.assertion().get(), nodes.get(out).shape(), f);
+    }
+    return out;
+  }
+
+  private int repeat(Repeat rep, int input, Seq seq, Frame f, String name, boolean labeled) {
+    Reporter r = reporter(f);
+    Value v = Evaluator.eval(rep.count(), f.vars, r);
+    Value c = v == null ? null : Checks.convert(v, Type.INT, "count", "`repeat`", rep.count(), r);
+    if (c == null) {
+      return POISON;
+    }
+    long n = ((Value.IntV) c).value();
+    if (n < 0 || n > MAX_REPEAT) {
+      r.report(Diagnostic.error(Code.INVALID_ARGUMENT, rep.count().span(),
+              "repeat count must be between 0 and " + MAX_REPEAT + ", found " + n)
+          .label("here"));
+      return POISON;
+    }
+    Seq target = seq;
+    if (labeled) {
+      Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.GROUP, null, rep.span());
+      seq.scope.add(child);
+      target = new Seq(child, seq, new HashMap<>());
+    }
+    for (long i = 0; i < n; i++) {
+      input = body(rep.body(), input, target, f);
+    }
+    return input;
+  }
+
+  private int call(Call c, int input, Seq seq, Frame f, String name) {
+    String callee = c.callee().text();
+    OpDef op = Ops.get(callee);
+    if (op != null) {
+      return op(op, c, input, seq, f, name);
+    }
+    BlockDecl block = program.block(c.span().file(), callee);
+    if (block == null) {
+      Resolver.unknownCallee(c, program, reporter(f));
+      return POISON;
+    }
+    return block(block, c, input, seq, f, name);
+  }
+
+  private int op(OpDef op, Call c, int input, Seq seq, Frame f, String name) {
+    Reporter r = reporter(f);
+    String callee = "`" + op.name() + "`";
+    Optional<Binder.Bound> bound = Binder.bind(callee, Checks.formals(op), c.args(), c.span(), op.arrowIn(), r);
+    if (bound.isEmpty()) {
+      return POISON;
+    }
+    Map<String, Value> args = new LinkedHashMap<>();
+    boolean ok = true;
+    for (ParamSig p : op.params()) {
+      Expr e = bound.get().args().get(p.name());
+      if (e != null) {
+        Value v = Evaluator.eval(e, f.vars, r);
+        Value conv = v == null ? null : Checks.convert(v, p.type(), p.name(), callee, e, r);
+        if (conv == null) {
+          ok = false;
+        } else {
+          args.put(p.name(), conv);
+        }
+      } else if (p.defaultValue() != null) {
+        args.put(p.name(), p.type().convert(p.defaultValue()).orElseThrow());
+      } else if (p.defaultFrom() != null && args.containsKey(p.defaultFrom())) {
+        args.put(p.name(), args.get(p.defaultFrom()));
+      }
+    }
+    Integer explicitIn = null;
+    Span explicitInSpan = null;
+    if (bound.get().explicitIn().isPresent()) {
+      Expr e = bound.get().explicitIn().get();
+      Value v = Evaluator.eval(e, f.vars, r);
+      Value conv = v == null ? null : Checks.convert(v, Type.INT, "in", callee, e, r);
+      if (conv == null) {
+        ok = false;
+      } else {
+        long n = ((Value.IntV) conv).value();
+        explicitIn = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, n));
+        explicitInSpan = e.span();
+      }
+    }
+    ok &= intArgsFit(op, args, bound.get(), c, r);
+    if (!ok || input == POISON) {
+      return POISON;
+    }
+    Node in = nodes.get(input);
+    final Span inSpan = explicitInSpan;
+    OpInput opIn = new OpInput(op.name(), in.shape(), args, explicitIn) {
+      @Override
+      public Span argSpan(String n) {
+        Expr e = bound.get().args().get(n);
+        return e != null ? e.span() : c.callee().span();
+      }
+
+      @Override
+      public Span explicitInSpan() {
+        return inSpan;
+      }
+
+      @Override
+      public Span callSpan() {
+        return c.callee().span();
+      }
+
+      @Override
+      public String inputDescription() {
+        return describe(in);
+      }
+
+      @Override
+      protected void emit(Diagnostic.Builder d) {
+        r.report(d);
+      }
+    };
+    Layer layer = op.rule().infer(opIn);
+    if (layer == null || opIn.failed()) {
+      return POISON;
+    }
+    int id = addNode(op.name(), seq.scope.child(name), args, List.of(input), layer.out(), layer, c.span(), f, seq.scope);
+    return id;
+  }
+
+  /** Integer arguments must fit the 32-bit sizes tensors have. */
+  private boolean intArgsFit(OpDef op, Map<String, Value> args, Binder.Bound bound, Call c, Reporter r) {
+    boolean ok = true;
+    for (var e : args.entrySet()) {
+      if (!fits(e.getValue())) {
+        Expr at = bound.args().get(e.getKey());
+        r.report(Diagnostic.error(Code.INT_OVERFLOW, at != null ? at.span() : c.span(),
+                "argument `" + e.getKey() + "` of `" + op.name() + "` is too large: " + e.getValue().show())
+            .label("beyond " + Integer.MAX_VALUE)
+            .help("sizes and counts must fit in 32 bits, as tensor dimensions do"));
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  private static boolean fits(Value v) {
+    if (v instanceof Value.IntV i) {
+      return i.value() >= Integer.MIN_VALUE && i.value() <= Integer.MAX_VALUE;
+    }
+    if (v instanceof Value.ListV l) {
+      return l.items().stream().allMatch(Expander::fits);
+    }
+    return true;
+  }
+
+  private int block(BlockDecl block, Call c, int input, Seq seq, Frame f, String name) {
+    if (cyclic.contains(block.name().text())) {
+      return POISON;
+    }
+    Reporter r = reporter(f);
+    if (f.depth >= MAX_DEPTH) {
+      r.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, c.callee().span(),
+              "blocks nested more than " + MAX_DEPTH + " deep")
+          .label("here"));
+      return POISON;
+    }
+    String callee = "block `" + block.name().text() + "`";
+    List<Formal> formals = Resolver.blockFormals(block);
+    Optional<Binder.Bound> bound = Binder.bind(callee, formals, c.args(), c.span(), false, r);
+    if (bound.isEmpty()) {
+      return POISON;
+    }
+    List<Note> chain = new ArrayList<>();
+    chain.add(new Note("in block `" + block.name().text() + "` called at " + c.callee().span().location(), c.callee().span()));
+    chain.addAll(f.chain);
+    Frame inner = new Frame(Map.of(), chain, f.depth + 1);
+    Map<String, Value> vars = new LinkedHashMap<>();
+    boolean ok = true;
+    for (int i = 0; i < formals.size(); i++) {
+      Formal formal = formals.get(i);
+      Param p = block.params().get(i);
+      if (vars.containsKey(formal.name())) {
+        continue;
+      }
+      Expr given = bound.get().args().get(formal.name());
+      Value v;
+      Value conv;
+      if (given != null) {
+        v = Evaluator.eval(given, f.vars, r);
+        conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, given, r);
+      } else {
+        Expr d = p.defaultValue().orElseThrow();
+        Reporter ir = reporter(inner);
+        v = Evaluator.eval(d, Map.copyOf(vars), ir);
+        conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, d, ir);
+      }
+      if (conv == null) {
+        ok = false;
+      } else {
+        vars.put(formal.name(), conv);
+      }
+    }
+    if (!ok || input == POISON) {
+      return POISON;
+    }
+    Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span());
+    seq.scope.add(child);
+    return body(block.body(), input, new Seq(child, null, new HashMap<>()), new Frame(vars, chain, f.depth + 1));
+  }
+
+  private int merge(Merge m, int input, Seq seq, Frame f, String name, boolean labeled) {
+    Seq bseq = seq;
+    String prefix = name + ".";
+    Scope mergeScope = seq.scope;
+    if (labeled) {
+      mergeScope = new Scope(name, seq.scope.child(name), Scope.Kind.MERGE, null, m.span());
+      seq.scope.add(mergeScope);
+      bseq = new Seq(mergeScope, seq, new HashMap<>());
+      prefix = "";
+    }
+    List<Integer> tails = new ArrayList<>();
+    List<Branch> branches = m.branches();
+    for (int j = 0; j < branches.size(); j++) {
+      Branch b = branches.get(j);
+      int start = b.from().isPresent() ? lookup(b.from().get(), seq, f) : input;
+      int tail;
+      if (b.chain().isEmpty()) {
+        tail = start;
+      } else {
+        List<Element> els = b.chain().get().elements();
+        if (els.size() == 1) {
+          Element el = els.get(0);
+          tail = element(el, start, bseq, f, el.label().map(Ident::text).orElse(prefix + j), el.label().isPresent());
+        } else {
+          String bname = prefix + j;
+          Scope bs = new Scope(bname, mergeScope.child(bname), Scope.Kind.BRANCH, null, b.span());
+          mergeScope.add(bs);
+          tail = chain(b.chain().get(), start, new Seq(bs, bseq, new HashMap<>()), f);
+        }
+      }
+      tails.add(tail);
+    }
+    if (tails.contains(POISON)) {
+      return POISON;
+    }
+    Shape joined = join(m, tails, f);
+    if (joined == null) {
+      return POISON;
+    }
+    String nodeName = labeled ? mergeScope.path() : seq.scope.child(name);
+    return addNode(m.kind().keyword(), nodeName, Map.of(), tails, joined, Layer.of(joined), m.span(), f, mergeScope);
+  }
+
+  private Shape join(Merge m, List<Integer> tails, Frame f) {
+    Reporter r = reporter(f);
+    Shape first = nodes.get(tails.get(0)).shape();
+    String op = m.kind().keyword();
+    long channels = 0;
+    for (int j = 0; j < tails.size(); j++) {
+      Shape s = nodes.get(tails.get(j)).shape();
+      boolean fits = m.kind() == MergeKind.ADD ? s.equals(first)
+          : s.rank() == first.rank() && (s.rank() != 3 || (s.height() == first.height() && s.width() == first.width()));
+      if (!fits) {
+        String why = m.kind() == MergeKind.ADD ? "shapes differ"
+            : s.rank() != first.rank() ? "ranks differ" : "height and width differ";
+        r.report(Diagnostic.error(Code.SHAPE_MISMATCH, m.branches().get(j).span(),
+                "cannot " + op + " " + s + " with " + first + ": " + why)
+            .label(s + " here")
+            .note("the first branch gives " + first + " (" + describe(nodes.get(tails.get(0))) + ")",
+                m.branches().get(0).span())
+            .help(m.kind() == MergeKind.ADD
+                ? "add needs equal shapes; match channels and strides, e.g. with a 1x1 conv on the shortcut"
+                : "concat joins along channels: every branch must keep the same height and width (check padding and strides)"));
+        return null;
+      }
+      channels += s.dim(0);
+    }
+    if (m.kind() == MergeKind.ADD) {
+      return first;
+    }
+    if (channels > Integer.MAX_VALUE) {
+      r.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, m.span(), "concat gives more than " + Integer.MAX_VALUE + " channels")
+          .label("here"));
+      return null;
+    }
+    int[] dims = first.dims();
+    dims[0] = (int) channels;
+    return Shape.of(dims);
+  }
+
+  private void assertShape(ShapeExpr expected, Shape actual, Frame f) {
+    Reporter r = reporter(f);
+    List<Expr> dims = expected.dims();
+    boolean ok = dims.size() == actual.rank();
+    List<String> shown = new ArrayList<>();
+    for (int i = 0; i < dims.size(); i++) {
+      Expr e = dims.get(i);
+      if (e instanceof NameRef n && n.name().text().equals("_")) {
+        shown.add("_");
+        continue;
+      }
+      Value v = Evaluator.eval(e, f.vars, r);
+      if (v == null) {
+        return;
+      }
+      Value c = Checks.convert(v, Type.INT, "shape", "the shape assertion", e, r);
+      if (c == null) {
+        return;
+      }
+      long d = ((Value.IntV) c).value();
+      shown.add(Long.toString(d));
+      if (i < actual.rank() && d != actual.dim(i)) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      r.report(Diagnostic.error(Code.SHAPE_ASSERTION, expected.span(),
+              "shape assertion failed: expected [" + String.join(", ", shown) + "], found " + actual)
+          .label("the output is " + actual)
+          .help("fix the layers before it, or the assertion; `_` matches any size"));
+    }
+  }
+
+  private String describe(Node n) {
+    return n.op().equals("input") ? "the model input " + n.shape() : "`" + n.name() + "` " + n.shape();
+  }
+
+  private int addNode(String op, String name, Map<String, Value> args, List<Integer> ins, Shape shape, Layer layer,
+      Span span, Frame f, Scope scope) {
+    if (nodes.size() >= MAX_NODES) {
+      throw new TooLarge();
+    }
+    String unique = name;
+    for (int k = 2; !nodeNames.add(unique); k++) {
+      unique = name + "_" + k;
+    }
+    final String path = unique;
+    List<Tensor> params = layer.params().stream().map(t -> new Tensor(path + "." + t.suffix(), t.dims())).toList();
+    List<Tensor> buffers = layer.buffers().stream().map(t -> new Tensor(path + "." + t.suffix(), t.dims())).toList();
+    int id = nodes.size();
+    nodes.add(new Node(id, op, unique, args, ins, shape, params, buffers, layer.macs(), span, f.chain));
+    scope.add(id);
+    return id;
+  }
+}

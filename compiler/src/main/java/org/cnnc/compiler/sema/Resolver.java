@@ -1,0 +1,305 @@
+package org.cnnc.compiler.sema;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.diag.Diagnostics;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.source.Span;
+
+/**
+ * The checks that need no call site: declarations, names, argument binding, constant argument
+ * types, statement placement, and cycles between blocks. They run once per declaration, so a
+ * block that no model uses is still checked, and an error in a block is reported once, not once
+ * per instance.
+ */
+public final class Resolver {
+  private final Program program;
+  private final Diagnostics diags;
+  private final Reporter r;
+  /** Block name to the blocks it calls, with the call's place, in source order. */
+  private final Map<String, List<Edge>> calls = new LinkedHashMap<>();
+  private final Set<String> cyclic = new HashSet<>();
+
+  private record Edge(String callee, Span at) {}
+
+  public Resolver(Program program, Diagnostics diags) {
+    this.program = program;
+    this.diags = diags;
+    this.r = diags::report;
+  }
+
+  /** Runs every check; returns the names of the blocks that take part in a cycle. */
+  public Set<String> run() {
+    Map<String, Decl> seen = new HashMap<>();
+    for (Decl d : program.decls()) {
+      String name = d.name().text();
+      Decl first = seen.putIfAbsent(name, d);
+      if (first != null) {
+        r.report(Diagnostic.error(Code.DUPLICATE_NAME, d.name().span(),
+                kind(d) + " `" + name + "` is defined twice")
+            .label("defined again here")
+            .note("first defined at " + first.name().span().location(), first.name().span())
+            .help("rename one of them"));
+      } else if (d instanceof BlockDecl && Ops.get(name) != null) {
+        r.report(Diagnostic.error(Code.DUPLICATE_NAME, d.name().span(),
+                "block `" + name + "` has the name of a built-in op")
+            .label("shadows the op `" + name + "`")
+            .help("rename the block"));
+      }
+    }
+    for (Decl d : program.decls()) {
+      checkDecl(d);
+    }
+    findCycles();
+    return cyclic;
+  }
+
+  private static String kind(Decl d) {
+    return d instanceof BlockDecl ? "block" : "model";
+  }
+
+  private void checkDecl(Decl d) {
+    Set<String> names = new LinkedHashSet<>();
+    Map<String, Span> firstAt = new HashMap<>();
+    for (Param p : d.params()) {
+      String name = p.name().text();
+      if (!names.add(name)) {
+        r.report(Diagnostic.error(Code.DUPLICATE_NAME, p.name().span(), "parameter `" + name + "` is declared twice")
+            .label("declared again here")
+            .note("first declared at " + firstAt.get(name).location(), firstAt.get(name)));
+        continue;
+      }
+      firstAt.put(name, p.name().span());
+      Type type = Type.ANY;
+      if (p.type().isPresent()) {
+        String t = p.type().get().text();
+        Optional<Type> known = Type.byKeyword(t);
+        if (known.isEmpty()) {
+          r.report(Diagnostic.error(Code.UNKNOWN_NAME, p.type().get().span(), "unknown type `" + t + "`")
+              .label("not a type")
+              .note("types: " + String.join(", ", Type.keywords()))
+              .help(Suggest.help(t, Type.keywords())));
+        } else {
+          type = known.get();
+        }
+      }
+      if (p.defaultValue().isPresent()) {
+        Expr e = p.defaultValue().get();
+        List<String> earlier = new ArrayList<>(names);
+        earlier.remove(name);
+        if (namesIn(e, earlier) && Evaluator.isConstant(e)) {
+          Value v = Evaluator.eval(e, Map.of(), r);
+          if (v != null) {
+            Checks.convert(v, type, name, kind(d) + " `" + d.name().text() + "`", e, r);
+          }
+        }
+      }
+    }
+    List<String> params = new ArrayList<>(names);
+    Ctx ctx = new Ctx(d, params);
+    body(d.body(), ctx, true);
+    if (d instanceof ModelDecl && d.body().stmts().stream().noneMatch(InputStmt.class::isInstance)) {
+      r.report(Diagnostic.error(Code.NO_INPUT, d.name().span(), "model `" + d.name().text() + "` has no input")
+          .label("no `input` statement")
+          .help("start the model with its input shape, e.g. `input [3, 224, 224]` (channels, height, width)"));
+    }
+  }
+
+  private record Ctx(Decl decl, List<String> params) {
+    boolean isModel() {
+      return decl instanceof ModelDecl;
+    }
+  }
+
+  private void body(Body b, Ctx ctx, boolean top) {
+    for (Stmt s : b.stmts()) {
+      if (s instanceof InputStmt in) {
+        if (!(ctx.isModel() && top)) {
+          misplaced(in.span(), "input");
+        }
+        for (Expr e : in.shape().dims()) {
+          namesIn(e, ctx.params);
+        }
+      } else if (s instanceof OutputStmt out) {
+        if (!(ctx.isModel() && top)) {
+          misplaced(out.span(), "output");
+        }
+        out.chain().ifPresent(c -> chain(c, ctx));
+        Binder.bind("`output`", Checks.OUTPUT_OPTIONS, out.options(), out.name().span(), false, r)
+            .ifPresent(bound -> bound.args().forEach((name, e) -> constantArg(e, name,
+                Checks.OUTPUT_OPTIONS.stream().filter(f -> f.name().equals(name)).findFirst().orElseThrow().type(),
+                "`output`", ctx)));
+      } else {
+        chain(((ChainStmt) s).chain(), ctx);
+      }
+    }
+  }
+
+  private void misplaced(Span span, String what) {
+    r.report(Diagnostic.error(Code.MISPLACED_STATEMENT, span, "`" + what + "` is only allowed at the top level of a model")
+        .label("inside a " + "block or group")
+        .help(what.equals("input")
+            ? "blocks take their input from the layer before them"
+            : "declare outputs in the model, with `from` to reach a named node"));
+  }
+
+  private void chain(Chain c, Ctx ctx) {
+    for (Element e : c.elements()) {
+      element(e, ctx);
+    }
+  }
+
+  private void element(Element e, Ctx ctx) {
+    e.assertion().ifPresent(shape -> shape.dims().forEach(d -> {
+      if (!(d instanceof NameRef n && n.name().text().equals("_"))) {
+        namesIn(d, ctx.params);
+      }
+    }));
+    Term t = e.term();
+    if (t instanceof Call call) {
+      call(call, ctx);
+    } else if (t instanceof Group g) {
+      body(g.body(), ctx, false);
+    } else if (t instanceof Merge m) {
+      for (Branch b : m.branches()) {
+        b.chain().ifPresent(c -> chain(c, ctx));
+      }
+    } else if (t instanceof Repeat rep) {
+      constantArg(rep.count(), "count", Type.INT, "`repeat`", ctx);
+      body(rep.body(), ctx, false);
+    }
+  }
+
+  private void call(Call call, Ctx ctx) {
+    String name = call.callee().text();
+    OpDef op = Ops.get(name);
+    BlockDecl block = op == null ? program.block(call.span().file(), name) : null;
+    if (op == null && block == null) {
+      unknownCallee(call, program, r);
+      call.args().forEach(a -> {
+        namesIn(a.value(), ctx.params);
+        a.arrowOut().ifPresent(x -> namesIn(x, ctx.params));
+      });
+      return;
+    }
+    if (op != null) {
+      String callee = "`" + name + "`";
+      Binder.bind(callee, Checks.formals(op), call.args(), call.span(), op.arrowIn(), r).ifPresent(b -> {
+        b.args().forEach((p, e) -> constantArg(e, p, op.param(p).orElseThrow().type(), callee, ctx));
+        b.explicitIn().ifPresent(e -> constantArg(e, "in", Type.INT, callee, ctx));
+      });
+      return;
+    }
+    if (ctx.decl instanceof BlockDecl caller) {
+      calls.computeIfAbsent(caller.name().text(), k -> new ArrayList<>()).add(new Edge(name, call.callee().span()));
+    }
+    String callee = "block `" + name + "`";
+    List<Formal> formals = blockFormals(block);
+    Binder.bind(callee, formals, call.args(), call.span(), false, r).ifPresent(b ->
+        b.args().forEach((p, e) -> constantArg(e, p,
+            formals.stream().filter(f -> f.name().equals(p)).findFirst().orElseThrow().type(), callee, ctx)));
+  }
+
+  /** Reports an unknown op or block, with the closest name known at that place. */
+  static void unknownCallee(Call call, Program program, Reporter r) {
+    String name = call.callee().text();
+    List<String> known = new ArrayList<>();
+    Ops.all().forEach(o -> known.add(o.name()));
+    known.addAll(program.blockNames(call.span().file()));
+    r.report(Diagnostic.error(Code.UNKNOWN_NAME, call.callee().span(), "unknown op or block `" + name + "`")
+        .label("not an op or a block")
+        .help(Suggest.help(name, known)));
+  }
+
+  public static List<Formal> blockFormals(BlockDecl b) {
+    List<Formal> out = new ArrayList<>();
+    for (Param p : b.params()) {
+      Type t = p.type().flatMap(x -> Type.byKeyword(x.text())).orElse(Type.ANY);
+      out.add(new Formal(p.name().text(), t, p.defaultValue().isEmpty(),
+          p.defaultValue().map(e -> e.span().text()).orElse(null)));
+    }
+    return out;
+  }
+
+  private void constantArg(Expr e, String param, Type type, String callee, Ctx ctx) {
+    if (type == Type.SYMBOL && e instanceof NameRef) {
+      return;
+    }
+    if (namesIn(e, ctx.params) && Evaluator.isConstant(e)) {
+      Value v = Evaluator.eval(e, Map.of(), r);
+      if (v != null) {
+        Checks.convert(v, type, param, callee, e, r);
+      }
+    }
+  }
+
+  /** Reports names that are not parameters in scope; true when there were none. */
+  private boolean namesIn(Expr e, List<String> params) {
+    if (e instanceof NameRef n) {
+      if (!params.contains(n.name().text())) {
+        Evaluator.unknownName(n, params, r);
+        return false;
+      }
+      return true;
+    }
+    if (e instanceof ListExpr l) {
+      boolean ok = true;
+      for (Expr x : l.items()) {
+        ok &= namesIn(x, params);
+      }
+      return ok;
+    }
+    if (e instanceof Unary u) {
+      return namesIn(u.operand(), params);
+    }
+    if (e instanceof Binary b) {
+      return namesIn(b.left(), params) & namesIn(b.right(), params);
+    }
+    return true;
+  }
+
+  private void findCycles() {
+    Map<String, Integer> state = new HashMap<>();
+    for (String block : calls.keySet()) {
+      visit(block, state, new ArrayList<>());
+    }
+  }
+
+  private void visit(String block, Map<String, Integer> state, List<String> path) {
+    Integer s = state.get(block);
+    if (s != null) {
+      return;
+    }
+    state.put(block, 1);
+    path.add(block);
+    for (Edge e : calls.getOrDefault(block, List.of())) {
+      Integer cs = state.get(e.callee);
+      if (cs != null && cs == 1) {
+        List<String> cycle = new ArrayList<>(path.subList(path.indexOf(e.callee), path.size()));
+        cyclic.addAll(cycle);
+        cycle.add(e.callee);
+        String chain = String.join(" -> ", cycle.stream().map(x -> "`" + x + "`").toList());
+        r.report(Diagnostic.error(Code.CYCLIC_BLOCK, e.at,
+                cycle.size() == 2 ? "block `" + e.callee + "` calls itself" : "blocks call each other in a cycle: " + chain)
+            .label("this call closes the cycle")
+            .note("cycle: " + chain)
+            .help("a block cannot contain itself: the network would be infinite; use `repeat N { ... }` for stacks"));
+      } else if (cs == null) {
+        visit(e.callee, state, path);
+      }
+    }
+    path.remove(path.size() - 1);
+    state.put(block, 2);
+  }
+}

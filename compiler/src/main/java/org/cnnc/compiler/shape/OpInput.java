@@ -1,0 +1,96 @@
+package org.cnnc.compiler.shape;
+
+import java.util.List;
+import java.util.Map;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.source.Span;
+
+/**
+ * What an op rule sees: the input shape, the bound and converted arguments with their places,
+ * and a way to report a problem (the caller adds the block call chain).
+ */
+public abstract class OpInput {
+  private final String op;
+  private final Shape in;
+  private final Map<String, Value> args;
+  private final Integer explicitIn;
+  private boolean failed;
+
+  protected OpInput(String op, Shape in, Map<String, Value> args, Integer explicitIn) {
+    this.op = op;
+    this.in = in;
+    this.args = args;
+    this.explicitIn = explicitIn;
+  }
+
+  public String op() {
+    return op;
+  }
+
+  public Shape in() {
+    return in;
+  }
+
+  /** The input channels or features the spec states with {@code in -> out}, or null. */
+  public Integer explicitIn() {
+    return explicitIn;
+  }
+
+  public Value arg(String name) {
+    return args.get(name);
+  }
+
+  public boolean has(String name) {
+    return args.containsKey(name);
+  }
+
+  public int integer(String name) {
+    return Math.toIntExact(((Value.IntV) args.get(name)).value());
+  }
+
+  public double number(String name) {
+    return ((Value.FloatV) args.get(name)).value();
+  }
+
+  public boolean bool(String name) {
+    return ((Value.BoolV) args.get(name)).value();
+  }
+
+  /** A SIZE or PADDING4 argument as ints: [h, w] or [left, right, top, bottom]. */
+  public int[] ints(String name) {
+    List<Value> items = ((Value.ListV) args.get(name)).items();
+    int[] out = new int[items.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = Math.toIntExact(((Value.IntV) items.get(i)).value());
+    }
+    return out;
+  }
+
+  /** The place of an argument's value, or of the call when the argument took its default. */
+  public abstract Span argSpan(String name);
+
+  /** The place of the explicit input channels ({@code 480} in {@code conv(480 -> 192, 1)}). */
+  public abstract Span explicitInSpan();
+
+  public abstract Span callSpan();
+
+  /** Where the input comes from, for notes ("the input is `inception4a`, [512, 14, 14]"). */
+  public abstract String inputDescription();
+
+  protected abstract void emit(Diagnostic.Builder d);
+
+  public boolean failed() {
+    return failed;
+  }
+
+  public Diagnostic.Builder error(Code code, Span span, String message) {
+    failed = true;
+    return Diagnostic.error(code, span, message);
+  }
+
+  public void report(Diagnostic.Builder d) {
+    emit(d);
+  }
+}

@@ -1,0 +1,202 @@
+package org.cnnc.compiler.syntax;
+
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.antlr.v4.runtime.ParserRuleContext;
+import org.antlr.v4.runtime.Token;
+import org.cnnc.compiler.ast.Ast;
+import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.diag.Diagnostics;
+import org.cnnc.compiler.source.SourceFile;
+import org.cnnc.compiler.source.Span;
+import org.cnnc.grammar.CnnLexer;
+import org.cnnc.grammar.CnnParser;
+
+/** Parse tree to AST. ANTLR's contexts end here: nothing past this class sees them. */
+final class AstBuilder {
+  private final SourceFile file;
+  private final Diagnostics diags;
+
+  AstBuilder(SourceFile file, Diagnostics diags) {
+    this.file = file;
+    this.diags = diags;
+  }
+
+  CnnFile file(CnnParser.FileContext ctx) {
+    Optional<QualifiedName> pkg = Optional.ofNullable(ctx.packageDecl()).map(p -> qualified(p.qualifiedName()));
+    List<Import> imports = new ArrayList<>();
+    for (var i : ctx.importDecl()) {
+      imports.add(new Import(unquote(i.STRING().getSymbol()), span(i.STRING().getSymbol())));
+    }
+    List<Decl> decls = new ArrayList<>();
+    for (var d : ctx.decl()) {
+      if (d.blockDecl() != null) {
+        var b = d.blockDecl();
+        decls.add(new BlockDecl(ident(b.name), params(b.paramList()), body(b.body()), span(b)));
+      } else {
+        var m = d.modelDecl();
+        decls.add(new ModelDecl(ident(m.name), params(m.paramList()), body(m.body()), span(m)));
+      }
+    }
+    return new CnnFile(file, pkg, imports, decls);
+  }
+
+  private QualifiedName qualified(CnnParser.QualifiedNameContext ctx) {
+    return new QualifiedName(ctx.ID().stream().map(t -> ident(t.getSymbol())).toList(), span(ctx));
+  }
+
+  private List<Param> params(CnnParser.ParamListContext ctx) {
+    if (ctx == null) {
+      return List.of();
+    }
+    List<Param> out = new ArrayList<>();
+    for (var p : ctx.param()) {
+      out.add(new Param(ident(p.name), Optional.ofNullable(p.type).map(this::ident),
+          Optional.ofNullable(p.expr()).map(this::expr), span(p)));
+    }
+    return out;
+  }
+
+  private Body body(CnnParser.BodyContext ctx) {
+    return new Body(ctx.stmt().stream().map(this::stmt).toList(), span(ctx));
+  }
+
+  private Stmt stmt(CnnParser.StmtContext ctx) {
+    if (ctx instanceof CnnParser.InputStmtContext in) {
+      return new InputStmt(Optional.ofNullable(in.name).map(this::ident), shape(in.shape()), span(in));
+    }
+    if (ctx instanceof CnnParser.OutputStmtContext out) {
+      List<Arg> options = out.outputOptions() == null ? List.of() : args(out.outputOptions().argList());
+      return new OutputStmt(ident(out.name), Optional.ofNullable(out.chain()).map(this::chain),
+          Optional.ofNullable(out.ref).map(this::ident), options, span(out));
+    }
+    var c = (CnnParser.ChainStmtContext) ctx;
+    return new ChainStmt(chain(c.chain()), Optional.ofNullable(c.ref).map(this::ident), span(c));
+  }
+
+  private Chain chain(CnnParser.ChainContext ctx) {
+    return new Chain(ctx.element().stream().map(this::element).toList(), span(ctx));
+  }
+
+  private Element element(CnnParser.ElementContext ctx) {
+    return new Element(Optional.ofNullable(ctx.label).map(this::ident), term(ctx.term()),
+        Optional.ofNullable(ctx.shape()).map(this::shape), span(ctx));
+  }
+
+  private Term term(CnnParser.TermContext ctx) {
+    if (ctx instanceof CnnParser.CallTermContext c) {
+      return new Call(ident(c.name), args(c.argList()), span(c));
+    }
+    if (ctx instanceof CnnParser.GroupTermContext g) {
+      return new Group(body(g.body()), span(g));
+    }
+    if (ctx instanceof CnnParser.MergeTermContext m) {
+      MergeKind kind = m.op.getType() == CnnLexer.CONCAT ? MergeKind.CONCAT : MergeKind.ADD;
+      return new Merge(kind, m.branch().stream().map(this::branch).toList(), span(m));
+    }
+    var r = (CnnParser.RepeatTermContext) ctx;
+    return new Repeat(expr(r.expr()), body(r.body()), span(r));
+  }
+
+  private Branch branch(CnnParser.BranchContext ctx) {
+    if (ctx instanceof CnnParser.ChainBranchContext c) {
+      return new Branch(Optional.of(chain(c.chain())), Optional.ofNullable(c.ref).map(this::ident), span(c));
+    }
+    var r = (CnnParser.RefBranchContext) ctx;
+    return new Branch(Optional.empty(), Optional.of(ident(r.ref)), span(r));
+  }
+
+  private List<Arg> args(CnnParser.ArgListContext ctx) {
+    if (ctx == null) {
+      return List.of();
+    }
+    List<Arg> out = new ArrayList<>();
+    for (var a : ctx.arg()) {
+      Expr value = expr(a.expr(0));
+      Optional<Expr> arrow = a.expr().size() > 1 ? Optional.of(expr(a.expr(1))) : Optional.empty();
+      out.add(new Arg(Optional.ofNullable(a.name).map(this::ident), value, arrow, span(a)));
+    }
+    return out;
+  }
+
+  private ShapeExpr shape(CnnParser.ShapeContext ctx) {
+    return new ShapeExpr(ctx.expr().stream().map(this::expr).toList(), span(ctx));
+  }
+
+  private Expr expr(CnnParser.ExprContext ctx) {
+    Span span = span(ctx);
+    if (ctx instanceof CnnParser.ParenExprContext p) {
+      return expr(p.expr());
+    }
+    if (ctx instanceof CnnParser.NegExprContext n) {
+      return new Unary('-', expr(n.expr()), span);
+    }
+    if (ctx instanceof CnnParser.MulExprContext m) {
+      return new Binary(m.op.getText().charAt(0), expr(m.expr(0)), expr(m.expr(1)), span);
+    }
+    if (ctx instanceof CnnParser.AddExprContext a) {
+      return new Binary(a.op.getText().charAt(0), expr(a.expr(0)), expr(a.expr(1)), span);
+    }
+    if (ctx instanceof CnnParser.IntExprContext) {
+      return new IntLit(new BigInteger(ctx.getText().replace("_", "")), span);
+    }
+    if (ctx instanceof CnnParser.FloatExprContext) {
+      double v = Double.parseDouble(ctx.getText().replace("_", ""));
+      if (Double.isInfinite(v)) {
+        diags.report(Diagnostic.error(Code.INT_OVERFLOW, span, "number `" + ctx.getText() + "` is too large")
+            .label("beyond the range of a 64-bit float")
+            .build());
+      }
+      return new FloatLit(v, span);
+    }
+    if (ctx instanceof CnnParser.BoolExprContext) {
+      return new BoolLit(ctx.getText().equals("true"), span);
+    }
+    if (ctx instanceof CnnParser.StringExprContext s) {
+      return new StringLit(unquote(s.STRING().getSymbol()), span);
+    }
+    if (ctx instanceof CnnParser.NameExprContext n) {
+      return new NameRef(ident(n.ID().getSymbol()), span);
+    }
+    var l = (CnnParser.ListExprContext) ctx;
+    return new ListExpr(l.expr().stream().map(this::expr).toList(), span);
+  }
+
+  private Ident ident(Token t) {
+    return new Ident(t.getText(), span(t));
+  }
+
+  private Span span(Token t) {
+    return new Span(file, t.getStartIndex(), t.getStopIndex() + 1);
+  }
+
+  private Span span(ParserRuleContext ctx) {
+    Token start = ctx.getStart();
+    Token stop = ctx.getStop();
+    int end = stop == null || stop.getStopIndex() < start.getStartIndex() ? start.getStartIndex() : stop.getStopIndex() + 1;
+    return new Span(file, start.getStartIndex(), end);
+  }
+
+  private static String unquote(Token t) {
+    String s = t.getText();
+    StringBuilder out = new StringBuilder();
+    for (int i = 1; i < s.length() - 1; i++) {
+      char c = s.charAt(i);
+      if (c == '\\' && i + 1 < s.length() - 1) {
+        char n = s.charAt(++i);
+        out.append(switch (n) {
+          case 'n' -> '\n';
+          case 't' -> '\t';
+          default -> n;
+        });
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
+  }
+}

@@ -1,0 +1,134 @@
+package org.cnnc.compiler.syntax;
+
+import java.util.BitSet;
+import org.antlr.v4.runtime.ANTLRErrorListener;
+import org.antlr.v4.runtime.BaseErrorListener;
+import org.antlr.v4.runtime.CharStreams;
+import org.antlr.v4.runtime.CommonTokenStream;
+import org.antlr.v4.runtime.Parser;
+import org.antlr.v4.runtime.RecognitionException;
+import org.antlr.v4.runtime.Recognizer;
+import org.antlr.v4.runtime.Token;
+import org.antlr.v4.runtime.atn.ATNConfigSet;
+import org.antlr.v4.runtime.dfa.DFA;
+import org.cnnc.compiler.ast.Ast;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.diag.Diagnostics;
+import org.cnnc.compiler.source.SourceFile;
+import org.cnnc.compiler.source.Span;
+import org.cnnc.grammar.CnnLexer;
+import org.cnnc.grammar.CnnParser;
+
+/**
+ * Text to syntax tree. Reports every lexical and syntax error of the file, in words, and returns
+ * the AST only when there were none (later phases never see a tree repaired by guesswork).
+ */
+public final class Parsing {
+  /** The channel on which the lexer puts malformed input (see CnnLexer.g4). */
+  private static final int ERROR_CHANNEL = 2;
+
+  private Parsing() {}
+
+  /** The AST, or null when the file has syntax errors (all of them reported). */
+  public static Ast.CnnFile parse(SourceFile file, Diagnostics diags) {
+    CnnLexer lexer = new CnnLexer(CharStreams.fromString(file.text(), file.name()));
+    lexer.removeErrorListeners();
+    CommonTokenStream tokens = new CommonTokenStream(lexer);
+    tokens.fill();
+    int before = diags.errorCount();
+    for (Token t : tokens.getTokens()) {
+      if (t.getChannel() == ERROR_CHANNEL) {
+        diags.report(lexicalError(file, t));
+      }
+    }
+    if (tooDeep(file, tokens, diags)) {
+      return null;
+    }
+    CnnParser parser = new CnnParser(tokens);
+    parser.removeErrorListeners();
+    parser.setErrorHandler(new SyntaxErrors());
+    parser.addErrorListener(listener(file, diags));
+    CnnParser.FileContext tree;
+    try {
+      tree = parser.file();
+    } catch (StackOverflowError e) {
+      // Bracket depth is checked above; this catches long runs of prefix operators (`- - - ... 1`).
+      diags.report(Diagnostic.error(Code.NESTING_TOO_DEEP, new Span(file, 0, 0), "the file nests too deeply to parse")
+          .help("split deeply nested expressions or groups"));
+      return null;
+    }
+    if (diags.errorCount() > before) {
+      return null;
+    }
+    return new AstBuilder(file, diags).file(tree);
+  }
+
+  /** The deepest nesting of brackets a spec may use; far beyond any real network. */
+  public static final int MAX_NESTING = 256;
+
+  private static boolean tooDeep(SourceFile file, CommonTokenStream tokens, Diagnostics diags) {
+    int depth = 0;
+    int unary = 0;
+    for (Token t : tokens.getTokens()) {
+      if (t.getChannel() != Token.DEFAULT_CHANNEL) {
+        continue;
+      }
+      switch (t.getType()) {
+        case CnnLexer.LPAREN, CnnLexer.LBRACE, CnnLexer.LBRACK -> depth++;
+        case CnnLexer.RPAREN, CnnLexer.RBRACE, CnnLexer.RBRACK -> depth = Math.max(0, depth - 1);
+        default -> { }
+      }
+      unary = t.getType() == CnnLexer.MINUS ? unary + 1 : 0;
+      if (depth > MAX_NESTING || unary > MAX_NESTING) {
+        diags.report(Diagnostic.error(Code.NESTING_TOO_DEEP, new Span(file, t.getStartIndex(), t.getStopIndex() + 1),
+                "nesting deeper than " + MAX_NESTING + " levels")
+            .label("too deep here")
+            .help("flatten the structure: use blocks and `repeat` instead of nesting"));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static Diagnostic lexicalError(SourceFile file, Token t) {
+    Span span = new Span(file, t.getStartIndex(), t.getStopIndex() + 1);
+    return switch (t.getType()) {
+      case CnnLexer.UNTERMINATED_COMMENT -> Diagnostic.error(Code.UNTERMINATED_COMMENT, new Span(file, t.getStartIndex(), t.getStartIndex() + 2),
+          "unterminated block comment")
+          .label("this comment is never closed")
+          .help("close it with `*/`")
+          .build();
+      case CnnLexer.UNTERMINATED_STRING -> Diagnostic.error(Code.UNTERMINATED_STRING, span, "unterminated string")
+          .label("this string is not closed on its line")
+          .help("close it with `\"`")
+          .build();
+      default -> {
+        int cp = t.getText().codePointAt(0);
+        String shown = Character.isISOControl(cp) || Character.isWhitespace(cp)
+            ? String.format("U+%04X", cp)
+            : "`" + t.getText() + "` (U+" + String.format("%04X", cp) + ")";
+        yield Diagnostic.error(Code.BAD_CHARACTER, span, "unexpected character " + shown)
+            .label("not part of the language")
+            .build();
+      }
+    };
+  }
+
+  private static ANTLRErrorListener listener(SourceFile file, Diagnostics diags) {
+    return new BaseErrorListener() {
+      @Override
+      public void syntaxError(Recognizer<?, ?> recognizer, Object offending, int line, int col, String msg,
+          RecognitionException e) {
+        Token t = (Token) offending;
+        Span span = t == null || t.getType() == Token.EOF
+            ? new Span(file, file.text().length(), file.text().length())
+            : new Span(file, t.getStartIndex(), t.getStopIndex() + 1);
+        diags.report(Diagnostic.error(Code.SYNTAX_ERROR, span, msg).build());
+      }
+
+      @Override
+      public void reportAmbiguity(Parser p, DFA dfa, int a, int b, boolean exact, BitSet alts, ATNConfigSet c) {}
+    };
+  }
+}

@@ -1,0 +1,58 @@
+// The syntax of the .cnn language. See README.md, "The language", for what each form means.
+parser grammar CnnParser;
+
+options { tokenVocab = CnnLexer; }
+
+file        : packageDecl? importDecl* decl* EOF;
+packageDecl : PACKAGE qualifiedName;
+qualifiedName : ID (DOT ID)*;
+importDecl  : IMPORT STRING;
+decl        : blockDecl | modelDecl;
+
+blockDecl   : BLOCK name=ID LPAREN paramList? RPAREN body;
+modelDecl   : MODEL name=ID (LPAREN paramList? RPAREN)? body;
+paramList   : param (COMMA param)* COMMA?;
+param       : name=ID (COLON type=ID)? (ASSIGN expr)?;
+
+body        : LBRACE stmt* RBRACE;
+
+stmt
+    : INPUT name=ID? shape                                        # inputStmt
+    | OUTPUT name=ID (ASSIGN chain)? (FROM ref=ID)? outputOptions? # outputStmt
+    | chain (FROM ref=ID)?                                        # chainStmt
+    ;
+
+outputOptions : LPAREN argList? RPAREN;
+
+chain       : element (ARROW element)*;
+element     : (label=ID COLON)? term (COLON shape)?;
+
+term
+    : name=ID (LPAREN argList? RPAREN)?                            # callTerm
+    | body                                                         # groupTerm
+    | op=(CONCAT | ADD) LPAREN branch (COMMA branch)* COMMA? RPAREN # mergeTerm
+    | REPEAT expr body                                             # repeatTerm
+    ;
+
+branch
+    : chain (FROM ref=ID)?     # chainBranch
+    | FROM ref=ID              # refBranch
+    ;
+
+argList     : arg (COMMA arg)* COMMA?;
+arg         : (name=ID ASSIGN)? expr (ARROW expr)?;
+
+shape       : LBRACK (expr (COMMA expr)*)? COMMA? RBRACK;
+
+expr
+    : LPAREN expr RPAREN                       # parenExpr
+    | MINUS expr                               # negExpr
+    | expr op=(STAR | SLASH | PERCENT) expr    # mulExpr
+    | expr op=(PLUS | MINUS) expr              # addExpr
+    | INT                                      # intExpr
+    | FLOAT                                    # floatExpr
+    | (TRUE | FALSE)                           # boolExpr
+    | STRING                                   # stringExpr
+    | ID                                       # nameExpr
+    | LBRACK (expr (COMMA expr)*)? COMMA? RBRACK # listExpr
+    ;
