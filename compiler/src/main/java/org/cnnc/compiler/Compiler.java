@@ -205,7 +205,11 @@ public final class Compiler {
 
   /** A path as shown in messages: relative to the working directory when below it. */
   static String display(Path p) {
-    Path cwd = Path.of("").toAbsolutePath();
-    return p.startsWith(cwd) ? cwd.relativize(p).toString() : p.toString();
+    Path cwd = real(Path.of(""));
+    try {
+      return p.isAbsolute() && p.getRoot().equals(cwd.getRoot()) ? cwd.relativize(p).toString() : p.toString();
+    } catch (IllegalArgumentException e) {
+      return p.toString();
+    }
   }
 }

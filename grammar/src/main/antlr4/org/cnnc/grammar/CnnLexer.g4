@@ -13,6 +13,7 @@ FROM    : 'from';
 REPEAT  : 'repeat';
 CONCAT  : 'concat';
 ADD     : 'add';
+WITH    : 'with';
 TRUE    : 'true';
 FALSE   : 'false';
 

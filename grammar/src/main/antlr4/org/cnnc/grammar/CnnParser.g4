@@ -18,11 +18,9 @@ body        : LBRACE stmt* RBRACE;
 
 stmt
     : INPUT name=ID? shape                                        # inputStmt
-    | OUTPUT name=ID (ASSIGN chain)? (FROM ref=ID)? outputOptions? # outputStmt
+    | OUTPUT name=ID (ASSIGN chain)? (FROM ref=ID)? (WITH argList)? # outputStmt
     | chain (FROM ref=ID)?                                        # chainStmt
     ;
-
-outputOptions : LPAREN argList? RPAREN;
 
 chain       : element (ARROW element)*;
 element     : (label=ID COLON)? term (COLON shape)?;

@@ -67,7 +67,7 @@ public final class Ast {
   /** {@code input [name] [C, H, W]}. */
   public record InputStmt(Optional<Ident> name, ShapeExpr shape, Span span) implements Stmt {}
 
-  /** {@code output name [= chain] [from node] [(loss = ..., weight = ...)]}. */
+  /** {@code output name [= chain] [from node] [with loss = ..., weight = ...]}. */
   public record OutputStmt(Ident name, Optional<Chain> chain, Optional<Ident> from, List<Arg> options, Span span)
       implements Stmt {}
 

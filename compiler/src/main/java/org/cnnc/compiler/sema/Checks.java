@@ -52,8 +52,16 @@ public final class Checks {
     return null;
   }
 
-  public static ParamSig sig(OpDef op, String name) {
-    return op.param(name).orElseThrow();
+  /** The value when it lies in the parameter's range, or null after an INVALID_ARGUMENT error. */
+  public static Value range(Value v, ParamSig sig, String callee, Expr at, Reporter r) {
+    if (sig.inRange(v)) {
+      return v;
+    }
+    r.report(Diagnostic.error(Code.INVALID_ARGUMENT, at.span(),
+            "argument `" + sig.name() + "` of " + callee + " must be " + sig.rangeText() + ", found " + v.show())
+        .label("out of range")
+        .help(sig.doc()));
+    return null;
   }
 
   private static String article(String word) {

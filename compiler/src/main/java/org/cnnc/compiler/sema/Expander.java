@@ -413,6 +413,7 @@ public final class Expander {
       if (e != null) {
         Value v = Evaluator.eval(e, f.vars, r);
         Value conv = v == null ? null : Checks.convert(v, p.type(), p.name(), callee, e, r);
+        conv = conv == null ? null : Checks.range(conv, p, callee, e, r);
         if (conv == null) {
           ok = false;
         } else {
@@ -616,9 +617,9 @@ public final class Expander {
         String why = m.kind() == MergeKind.ADD ? "shapes differ"
             : s.rank() != first.rank() ? "ranks differ" : "height and width differ";
         r.report(Diagnostic.error(Code.SHAPE_MISMATCH, m.branches().get(j).span(),
-                "cannot " + op + " " + s + " with " + first + ": " + why)
+                "cannot " + op + " " + s + (m.kind() == MergeKind.ADD ? " to " : " with ") + first + ": " + why)
             .label(s + " here")
-            .note("the first branch gives " + first + " (" + describe(nodes.get(tails.get(0))) + ")",
+            .note("the first branch gives " + first + ", at " + m.branches().get(0).span().location(),
                 m.branches().get(0).span())
             .help(m.kind() == MergeKind.ADD
                 ? "add needs equal shapes; match channels and strides, e.g. with a 1x1 conv on the shortcut"
@@ -673,8 +674,15 @@ public final class Expander {
     }
   }
 
-  private String describe(Node n) {
-    return n.op().equals("input") ? "the model input " + n.shape() : "`" + n.name() + "` " + n.shape();
+  /** How notes name the node an op reads: by its module path, or by op and place at the top level. */
+  private static String describe(Node n) {
+    if (n.op().equals("input")) {
+      return "the model input " + n.shape();
+    }
+    boolean topLevelPosition = Character.isDigit(n.name().charAt(0)) && !n.name().contains(".");
+    return topLevelPosition
+        ? "the output of `" + n.op() + "` at " + n.span().location() + ", " + n.shape()
+        : "`" + n.name() + "` (" + n.op() + "), " + n.shape();
   }
 
   private int addNode(String op, String name, Map<String, Value> args, List<Integer> ins, Shape shape, Layer layer,

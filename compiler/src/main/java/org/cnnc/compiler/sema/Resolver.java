@@ -196,7 +196,12 @@ public final class Resolver {
     if (op != null) {
       String callee = "`" + name + "`";
       Binder.bind(callee, Checks.formals(op), call.args(), call.span(), op.arrowIn(), r).ifPresent(b -> {
-        b.args().forEach((p, e) -> constantArg(e, p, op.param(p).orElseThrow().type(), callee, ctx));
+        b.args().forEach((p, e) -> {
+          Value v = constantArg(e, p, op.param(p).orElseThrow().type(), callee, ctx);
+          if (v != null) {
+            Checks.range(v, op.param(p).orElseThrow(), callee, e, r);
+          }
+        });
         b.explicitIn().ifPresent(e -> constantArg(e, "in", Type.INT, callee, ctx));
       });
       return;
@@ -232,16 +237,18 @@ public final class Resolver {
     return out;
   }
 
-  private void constantArg(Expr e, String param, Type type, String callee, Ctx ctx) {
+  /** Checks an argument's names, and its type when it is constant; returns the converted constant or null. */
+  private Value constantArg(Expr e, String param, Type type, String callee, Ctx ctx) {
     if (type == Type.SYMBOL && e instanceof NameRef) {
-      return;
+      return null;
     }
     if (namesIn(e, ctx.params) && Evaluator.isConstant(e)) {
       Value v = Evaluator.eval(e, Map.of(), r);
       if (v != null) {
-        Checks.convert(v, type, param, callee, e, r);
+        return Checks.convert(v, type, param, callee, e, r);
       }
     }
+    return null;
   }
 
   /** Reports names that are not parameters in scope; true when there were none. */

@@ -39,27 +39,27 @@ public final class Ops {
   static {
     add(new OpDef("conv", "2-D convolution (nn.Conv2d); `conv(in -> out, k)` states the input channels",
         List.of(
-            required("out", Type.INT, "output channels"),
-            required("kernel", Type.SIZE, "kernel size, k or [kh, kw]"),
-            withDefault("stride", Type.SIZE, ONE, "stride"),
-            withDefault("padding", Type.SIZE, ZERO, "zero padding on each side"),
-            withDefault("dilation", Type.SIZE, ONE, "spacing between kernel taps"),
-            withDefault("groups", Type.INT, ONE, "blocked connections from input to output channels"),
+            required("out", Type.INT, "output channels").atLeast(1),
+            required("kernel", Type.SIZE, "kernel size, k or [kh, kw]").atLeast(1),
+            withDefault("stride", Type.SIZE, ONE, "stride").atLeast(1),
+            withDefault("padding", Type.SIZE, ZERO, "zero padding on each side").atLeast(0),
+            withDefault("dilation", Type.SIZE, ONE, "spacing between kernel taps").atLeast(1),
+            withDefault("groups", Type.INT, ONE, "blocked connections from input to output channels").atLeast(1),
             withDefault("bias", Type.BOOL, TRUE, "learn an additive bias")),
         true, Ops::conv));
     add(new OpDef("maxpool", "max pooling (nn.MaxPool2d); pads with -inf",
         List.of(
-            required("kernel", Type.SIZE, "window size"),
-            defaultsTo("stride", Type.SIZE, "kernel", "stride"),
-            withDefault("padding", Type.SIZE, ZERO, "implicit -inf padding on each side, at most kernel / 2"),
-            withDefault("dilation", Type.SIZE, ONE, "spacing between window taps"),
+            required("kernel", Type.SIZE, "window size").atLeast(1),
+            defaultsTo("stride", Type.SIZE, "kernel", "stride").atLeast(1),
+            withDefault("padding", Type.SIZE, ZERO, "implicit -inf padding on each side, at most kernel / 2").atLeast(0),
+            withDefault("dilation", Type.SIZE, ONE, "spacing between window taps").atLeast(1),
             withDefault("ceil", Type.BOOL, FALSE, "ceil instead of floor in the output size")),
         false, in -> pool(in, true)));
     add(new OpDef("avgpool", "average pooling (nn.AvgPool2d)",
         List.of(
-            required("kernel", Type.SIZE, "window size"),
-            defaultsTo("stride", Type.SIZE, "kernel", "stride"),
-            withDefault("padding", Type.SIZE, ZERO, "implicit zero padding on each side, at most kernel / 2"),
+            required("kernel", Type.SIZE, "window size").atLeast(1),
+            defaultsTo("stride", Type.SIZE, "kernel", "stride").atLeast(1),
+            withDefault("padding", Type.SIZE, ZERO, "implicit zero padding on each side, at most kernel / 2").atLeast(0),
             withDefault("ceil", Type.BOOL, FALSE, "ceil instead of floor in the output size"),
             withDefault("count_include_pad", Type.BOOL, TRUE, "count padding in the divisor")),
         false, in -> pool(in, false)));
@@ -69,13 +69,13 @@ public final class Ops {
         in -> global(in)));
     add(new OpDef("batchnorm", "batch normalization over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)",
         List.of(
-            optional("features", Type.INT, "the channels, if stated: checked against what flows in"),
-            withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance"),
-            withDefault("momentum", Type.FLOAT, new Value.FloatV(0.1), "running statistics update factor")),
+            optional("features", Type.INT, "the channels, if stated: checked against what flows in").atLeast(1),
+            withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance").atLeast(0),
+            withDefault("momentum", Type.FLOAT, new Value.FloatV(0.1), "running statistics update factor").between(0, 1)),
         false, Ops::batchnorm));
     add(new OpDef("lrn", "local response normalization across channels (nn.LocalResponseNorm)",
         List.of(
-            required("size", Type.INT, "neighbouring channels"),
+            required("size", Type.INT, "neighbouring channels").atLeast(1),
             withDefault("alpha", Type.FLOAT, new Value.FloatV(1e-4), "scale"),
             withDefault("beta", Type.FLOAT, new Value.FloatV(0.75), "exponent"),
             withDefault("k", Type.FLOAT, new Value.FloatV(1.0), "additive constant")),
@@ -88,16 +88,16 @@ public final class Ops {
     elementwise("softmax", "softmax over channels (nn.Softmax(dim=1))", List.of());
     elementwise("identity", "passes its input through", List.of());
     add(new OpDef("dropout", "zeroes elements with probability p in training (nn.Dropout)",
-        List.of(withDefault("p", Type.FLOAT, new Value.FloatV(0.5), "probability to drop, 0 <= p <= 1")),
+        List.of(withDefault("p", Type.FLOAT, new Value.FloatV(0.5), "probability to drop, 0 <= p <= 1").between(0, 1)),
         false, Ops::dropout));
     add(new OpDef("dense", "fully connected (nn.Linear); flattens a [C, H, W] input; `dense(in -> out)` states the features",
         List.of(
-            required("out", Type.INT, "output features"),
+            required("out", Type.INT, "output features").atLeast(1),
             withDefault("bias", Type.BOOL, TRUE, "learn an additive bias")),
         true, Ops::dense));
     add(new OpDef("flatten", "[C, H, W] to [C * H * W] (torch.flatten(x, 1))", List.of(), false, Ops::flatten));
     add(new OpDef("zeropad", "zero padding (nn.ZeroPad2d)",
-        List.of(required("padding", Type.PADDING4, "p, [h, w] or [left, right, top, bottom]")),
+        List.of(required("padding", Type.PADDING4, "p, [h, w] or [left, right, top, bottom]").atLeast(0)),
         false, Ops::zeropad));
   }
 
@@ -132,11 +132,6 @@ public final class Ops {
     int[] p = in.ints("padding");
     int[] d = in.ints("dilation");
     int groups = in.integer("groups");
-    boolean ok = atLeast(in, "out", out, 1) & atLeast(in, "kernel", k, 1) & atLeast(in, "stride", st, 1)
-        & atLeast(in, "padding", p, 0) & atLeast(in, "dilation", d, 1) & atLeast(in, "groups", groups, 1);
-    if (!ok) {
-      return null;
-    }
     int c = s.channels();
     checkExplicitIn(in, c, "input channels");
     if (c % groups != 0 || out % groups != 0) {
@@ -177,11 +172,6 @@ public final class Ops {
     int[] p = in.ints("padding");
     int[] d = max ? in.ints("dilation") : new int[] {1, 1};
     boolean ceil = in.bool("ceil");
-    boolean ok = atLeast(in, "kernel", k, 1) & atLeast(in, "stride", st, 1) & atLeast(in, "padding", p, 0)
-        & (!max || atLeast(in, "dilation", d, 1));
-    if (!ok) {
-      return null;
-    }
     if (p[0] > k[0] / 2 || p[1] > k[1] / 2) {
       in.report(in.error(Code.PADDING_TOO_LARGE, in.argSpan("padding"),
               "padding " + pair(p) + " is more than half the kernel " + pair(k))
@@ -238,38 +228,23 @@ public final class Ops {
     if (in.has("features")) {
       int f = in.integer("features");
       if (f != c) {
-        in.report(in.error(Code.CHANNEL_MISMATCH, in.argSpan("features"),
+        // Reported, but not a failure: the layer's output is still known, so checking goes on.
+        in.report(org.cnnc.compiler.diag.Diagnostic.error(Code.CHANNEL_MISMATCH, in.argSpan("features"),
                 "batchnorm states " + f + " channels, but " + c + " flow in")
             .label("stated here")
             .note("the input is " + in.inputDescription())
             .help("write batchnorm(" + c + "), or leave the channels out to take what flows in"));
       }
     }
-    if (in.number("eps") <= 0) {
-      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("eps"), "`eps` must be positive, found "
-          + in.arg("eps").show()).label("here"));
-      return null;
-    }
     return new Layer(s, List.of(new TensorSpec("weight", c), new TensorSpec("bias", c)),
         List.of(new TensorSpec("running_mean", c), new TensorSpec("running_var", c)), 0);
   }
 
   private static Layer lrn(OpInput in) {
-    if (!requireMap(in) || !atLeast(in, "size", in.integer("size"), 1)) {
-      return null;
-    }
-    return Layer.of(in.in());
+    return requireMap(in) ? Layer.of(in.in()) : null;
   }
 
   private static Layer dropout(OpInput in) {
-    double p = in.number("p");
-    if (!(p >= 0 && p <= 1)) {
-      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("p"),
-              "dropout probability must be between 0 and 1, found " + in.arg("p").show())
-          .label("here")
-          .help("p is the probability to drop, as in PyTorch's nn.Dropout(p)"));
-      return null;
-    }
     return Layer.of(in.in());
   }
 
@@ -283,9 +258,6 @@ public final class Ops {
       return null;
     }
     int out = in.integer("out");
-    if (!atLeast(in, "out", out, 1)) {
-      return null;
-    }
     if (features > Integer.MAX_VALUE) {
       tooLarge(in);
       return null;
@@ -319,9 +291,6 @@ public final class Ops {
       return null;
     }
     int[] p = in.ints("padding");
-    if (!atLeast(in, "padding", p, 0)) {
-      return null;
-    }
     Shape s = in.in();
     return nullableLayer(shape(in, s.channels(), (long) s.height() + p[2] + p[3], (long) s.width() + p[0] + p[1]));
   }
@@ -335,7 +304,8 @@ public final class Ops {
   private static void checkExplicitIn(OpInput in, int actual, String what) {
     Integer stated = in.explicitIn();
     if (stated != null && stated != actual) {
-      in.report(in.error(Code.CHANNEL_MISMATCH, in.explicitInSpan(),
+      // Reported, but not a failure: the layer's output is still known, so checking goes on.
+      in.report(org.cnnc.compiler.diag.Diagnostic.error(Code.CHANNEL_MISMATCH, in.explicitInSpan(),
               in.op() + " states " + stated + " " + what + ", but " + actual + " flow in")
           .label("stated here")
           .note("the input is " + in.inputDescription())
@@ -356,22 +326,6 @@ public final class Ops {
             "`" + in.op() + "` expects " + expected + ", found " + in.in())
         .label("input is " + in.in())
         .note("the input is " + in.inputDescription()));
-  }
-
-  private static boolean atLeast(OpInput in, String name, int value, int min) {
-    return atLeast(in, name, new int[] {value}, min);
-  }
-
-  private static boolean atLeast(OpInput in, String name, int[] values, int min) {
-    for (int v : values) {
-      if (v < min) {
-        in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan(name),
-                "`" + name + "` must be at least " + min + ", found " + in.arg(name).show())
-            .label("here"));
-        return false;
-      }
-    }
-    return true;
   }
 
   private static Shape shape(OpInput in, long c, long h, long w) {

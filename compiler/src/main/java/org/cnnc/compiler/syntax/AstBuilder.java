@@ -70,7 +70,7 @@ final class AstBuilder {
       return new InputStmt(Optional.ofNullable(in.name).map(this::ident), shape(in.shape()), span(in));
     }
     if (ctx instanceof CnnParser.OutputStmtContext out) {
-      List<Arg> options = out.outputOptions() == null ? List.of() : args(out.outputOptions().argList());
+      List<Arg> options = args(out.argList());
       return new OutputStmt(ident(out.name), Optional.ofNullable(out.chain()).map(this::chain),
           Optional.ofNullable(out.ref).map(this::ident), options, span(out));
     }
