@@ -34,6 +34,17 @@ final class SummaryCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
+  /** The named model, or every model of the files named on the command line (not of their imports). */
+  static List<Network> select(Compiler.Compilation c, String model, List<Path> files) {
+    if (model != null) {
+      return List.of(c.network(model).orElseThrow(() -> new Main.UsageError("no model named `" + model + "`; models: "
+          + String.join(", ", c.networks().stream().map(Network::name).toList()))));
+    }
+    int given = Math.min(files.size(), c.sources().size());
+    var roots = c.sources().subList(0, given);
+    return c.networks().stream().filter(n -> roots.contains(n.span().file())).toList();
+  }
+
   @Override
   public Integer call() {
     var out = spec.commandLine().getOut();
@@ -43,15 +54,7 @@ final class SummaryCommand implements Callable<Integer> {
     if (!c.ok()) {
       return Main.SPEC_ERRORS;
     }
-    List<Network> shown;
-    if (model != null) {
-      Network n = c.network(model).orElseThrow(() -> new Main.UsageError("no model named `" + model + "`; models: "
-          + String.join(", ", c.networks().stream().map(Network::name).toList())));
-      shown = List.of(n);
-    } else {
-      shown = c.networks().stream().filter(n -> n.span().file().path() != null
-          && n.span().file() == c.sources().get(0)).toList();
-    }
+    List<Network> shown = select(c, model, List.of(file));
     boolean first = true;
     for (Network n : shown) {
       if (!first) {

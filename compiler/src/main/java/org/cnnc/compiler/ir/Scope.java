@@ -18,13 +18,37 @@ public final class Scope {
   private final String blockName;
   private final Span span;
   private final List<Object> children = new ArrayList<>();
+  private final java.util.Map<String, org.cnnc.compiler.sema.Value> args;
 
   public Scope(String name, String path, Kind kind, String blockName, Span span) {
+    this(name, path, kind, blockName, span, java.util.Map.of());
+  }
+
+  public Scope(String name, String path, Kind kind, String blockName, Span span,
+      java.util.Map<String, org.cnnc.compiler.sema.Value> args) {
     this.name = name;
     this.path = path;
     this.kind = kind;
     this.blockName = blockName;
     this.span = span;
+    this.args = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(args));
+  }
+
+  /** A block instance's arguments (defaults included), by parameter name; empty for other scopes. */
+  public java.util.Map<String, org.cnnc.compiler.sema.Value> args() {
+    return args;
+  }
+
+  /** Every scope below this one, depth first. */
+  public List<Scope> descendants() {
+    List<Scope> out = new ArrayList<>();
+    for (Object c : children) {
+      if (c instanceof Scope s) {
+        out.add(s);
+        out.addAll(s.descendants());
+      }
+    }
+    return out;
   }
 
   /** The last segment of the path: a label or a position. */

@@ -556,7 +556,7 @@ public final class Expander {
     if (!ok || input == POISON) {
       return POISON;
     }
-    Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span());
+    Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span(), vars);
     seq.scope.add(child);
     return body(block.body(), input, new Seq(child, null, new HashMap<>()), new Frame(vars, chain, f.depth + 1));
   }

@@ -1,0 +1,725 @@
+package org.cnnc.compiler.codegen;
+
+import com.palantir.javapoet.ArrayTypeName;
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.CodeBlock;
+import com.palantir.javapoet.FieldSpec;
+import com.palantir.javapoet.JavaFile;
+import com.palantir.javapoet.MethodSpec;
+import com.palantir.javapoet.NameAllocator;
+import com.palantir.javapoet.ParameterizedTypeName;
+import com.palantir.javapoet.TypeName;
+import com.palantir.javapoet.TypeSpec;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import javax.lang.model.element.Modifier;
+import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.ir.Output;
+import org.cnnc.compiler.ir.Scope;
+import org.cnnc.compiler.sema.Binder;
+import org.cnnc.compiler.sema.Checks;
+import org.cnnc.compiler.sema.Program;
+import org.cnnc.compiler.sema.Resolver;
+import org.cnnc.compiler.sema.Type;
+import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.ParamSig;
+import org.cnnc.compiler.summary.Summary;
+import org.cnnc.compiler.summary.SummaryRenderer;
+
+/**
+ * Generates the Java class of a model: it builds the network on cnnc's runtime
+ * ({@code org.cnnc.runtime.NetBuilder}) for Deeplearning4j. The code follows the spec: one method
+ * per block, the model's body in {@code build}, loops for {@code repeat}; module names are computed
+ * exactly as the compiler names parameter paths, so the built graph's vertices carry PyTorch's
+ * module paths. The input is a checked network: this class never reports user errors.
+ *
+ * <p>Output is deterministic: the same spec gives byte-identical source.
+ */
+public final class JavaGenerator {
+  static final String RUNTIME = "org.cnnc.runtime";
+  static final ClassName NET_BUILDER = ClassName.get(RUNTIME, "NetBuilder");
+  static final ClassName SEQ = ClassName.get(RUNTIME, "Seq");
+  static final ClassName LOSS = ClassName.get(RUNTIME, "Loss");
+  static final ClassName CNN_MODEL = ClassName.get(RUNTIME, "CnnModel");
+
+  private final Network net;
+  private final Program program;
+  private final ModelDecl model;
+  private final Map<String, BlockDecl> blocks = new LinkedHashMap<>();
+  private final Map<String, String> blockMethods = new LinkedHashMap<>();
+  private final Map<String, Map<String, JType>> blockParamTypes = new LinkedHashMap<>();
+  private final NameAllocator classNames = new NameAllocator();
+
+  private JavaGenerator(Network net, Program program) {
+    this.net = net;
+    this.program = program;
+    this.model = program.models().stream()
+        .filter(m -> m.name().text().equals(net.name()) && m.span().samePlace(net.span()))
+        .findFirst().orElseThrow(() -> new IllegalArgumentException("no model " + net.name()));
+  }
+
+  /** The Java source of a network's class. */
+  public static JavaFile generate(Network net, Program program, String packageOverride) {
+    return new JavaGenerator(net, program).file(packageOverride);
+  }
+
+  // ---- types of values in Java -------------------------------------------------------------------
+
+  enum JType {
+    INT(TypeName.INT), DOUBLE(TypeName.DOUBLE), BOOL(TypeName.BOOLEAN), STRING(ClassName.get(String.class)),
+    INTS(ArrayTypeName.of(TypeName.INT)), LIST(ArrayTypeName.of(TypeName.INT));
+
+    final TypeName java;
+
+    JType(TypeName java) {
+      this.java = java;
+    }
+
+    static JType of(Value v) {
+      if (v instanceof Value.IntV) {
+        return INT;
+      }
+      if (v instanceof Value.FloatV) {
+        return DOUBLE;
+      }
+      if (v instanceof Value.BoolV) {
+        return BOOL;
+      }
+      if (v instanceof Value.ListV) {
+        return INTS;
+      }
+      return STRING;
+    }
+
+    static JType of(Type t) {
+      return switch (t) {
+        case INT -> INT;
+        case FLOAT -> DOUBLE;
+        case BOOL -> BOOL;
+        case SIZE, PADDING4, SHAPE -> INTS;
+        default -> STRING;
+      };
+    }
+
+    /** The type that holds both (an int and a pair are both sizes; an int and a float are floats). */
+    static JType join(JType a, JType b) {
+      if (a == null || a == b) {
+        return b;
+      }
+      if ((a == INT && b == DOUBLE) || (a == DOUBLE && b == INT)) {
+        return DOUBLE;
+      }
+      if ((a == INT && b == INTS) || (a == INTS && b == INT)) {
+        return INTS;
+      }
+      return STRING;
+    }
+  }
+
+  /** An expression in Java: its code, its type, its precedence (3 atoms, 2 * / %, 1 + -), list items. */
+  record JExpr(CodeBlock code, JType type, int prec, List<JExpr> items) {
+    static JExpr atom(CodeBlock code, JType type) {
+      return new JExpr(code, type, 3, List.of());
+    }
+  }
+
+  // ---- the file ------------------------------------------------------------------------------------
+
+  private JavaFile file(String packageOverride) {
+    String pkg = packageOverride != null ? packageOverride : net.javaPackage().orElse("");
+    collectBlocks(model.body(), model.span().file());
+    classNames.newName("build");
+    classNames.newName("name");
+    for (String block : blocks.keySet()) {
+      blockMethods.put(block, classNames.newName(lowerCamel(block)));
+      blockParamTypes.put(block, paramTypes(blocks.get(block)));
+    }
+    ClassName self = ClassName.get(pkg, javaClassName(net.name()));
+    TypeSpec.Builder type = TypeSpec.classBuilder(self)
+        .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
+        .addSuperinterface(CNN_MODEL)
+        .addJavadoc(classDoc());
+    constants(type);
+    NameAllocator fields = new NameAllocator();
+    Map<String, String> modelVars = new LinkedHashMap<>();
+    List<Param> params = model.params();
+    MethodSpec.Builder ctor = MethodSpec.constructorBuilder().addModifiers(Modifier.PUBLIC)
+        .addJavadoc("The model with the given arguments.\n");
+    List<String> defaults = new ArrayList<>();
+    for (Param p : params) {
+      String field = fields.newName(lowerCamel(p.name().text()));
+      modelVars.put(p.name().text(), field);
+      Value v = net.modelArgs().get(p.name().text());
+      JType t = JType.of(v);
+      type.addField(FieldSpec.builder(t.java, field, Modifier.PRIVATE, Modifier.FINAL).build());
+      ctor.addParameter(t.java, field).addStatement("this.$N = $N", field, field);
+      defaults.add(literal(v).toString());
+    }
+    if (!params.isEmpty()) {
+      type.addMethod(MethodSpec.constructorBuilder().addModifiers(Modifier.PUBLIC)
+          .addJavadoc("The model with the arguments it was generated with: $L.\n", net.modelArgs().entrySet().stream()
+              .map(e -> e.getKey() + " = " + e.getValue().show()).collect(Collectors.joining(", ")))
+          .addStatement("this($L)", String.join(", ", defaults))
+          .build());
+      type.addMethod(ctor.build());
+    }
+    type.addMethod(MethodSpec.methodBuilder("name").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
+        .returns(String.class).addStatement("return $S", net.name()).build());
+    type.addMethod(MethodSpec.methodBuilder("inputShape").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
+        .returns(long[].class).addStatement("return new long[] {$L}", dims(net.node(net.inputs().get(0)).shape().dims()))
+        .build());
+    type.addMethod(MethodSpec.methodBuilder("outputNames").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
+        .returns(ParameterizedTypeName.get(List.class, String.class))
+        .addStatement("return $T.of($L)", List.class, net.outputs().stream().map(o -> CodeBlock.of("$S", o.name()).toString())
+            .collect(Collectors.joining(", ")))
+        .build());
+    type.addMethod(buildMethod(modelVars));
+    for (String block : blocks.keySet()) {
+      type.addMethod(blockMethod(blocks.get(block)));
+    }
+    return JavaFile.builder(pkg, type.build())
+        .addStaticImport(NET_BUILDER, "size", "pad")
+        .addFileComment("Generated by cnnc from $L. Do not edit: change the spec and generate again.",
+            net.span().file().name())
+        .skipJavaLangImports(true)
+        .indent("    ")
+        .build();
+  }
+
+  private CodeBlock classDoc() {
+    Summary s = new Summary(net);
+    CodeBlock.Builder doc = CodeBlock.builder();
+    doc.add("The network {@code $L} of {@code $L}, line $L.\n\n", net.name(), net.span().file().name(), net.span().line());
+    doc.add("<p>$L parameters", SummaryRenderer.num(s.params()));
+    if (s.buffers() > 0) {
+      doc.add(" and $L BatchNorm running-statistic elements (DL4J's {@code numParams()} counts both: $L)",
+          SummaryRenderer.num(s.buffers()), SummaryRenderer.num(s.params() + s.buffers()));
+    }
+    doc.add("; $L multiply-accumulates per example", SummaryRenderer.num(s.macs()));
+    if (!net.modelArgs().isEmpty()) {
+      doc.add(", with $L", net.modelArgs().entrySet().stream().map(e -> e.getKey() + " = " + e.getValue().show())
+          .collect(Collectors.joining(", ")));
+    }
+    doc.add(".\n\n<p>Input $L. Outputs:\n<ul>\n", net.node(net.inputs().get(0)).shape());
+    for (Summary.OutputFigures o : s.outputs()) {
+      doc.add("  <li>{@code $L} $L, loss $L, weight $L\n", o.output().name(), o.shape(), o.output().loss(),
+          Value.formatFloat(o.output().weight()));
+    }
+    doc.add("</ul>\n");
+    return doc.build();
+  }
+
+  /** Constants for the shapes the compiler inferred: the input, the outputs and each top-level named node. */
+  private void constants(TypeSpec.Builder type) {
+    NameAllocator names = new NameAllocator();
+    Set<String> done = new HashSet<>();
+    Node input = net.node(net.inputs().get(0));
+    type.addField(FieldSpec.builder(TypeName.LONG, "PARAMS", Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
+        .addJavadoc("Trainable parameters, as PyTorch counts them.\n")
+        .initializer("$LL", underscores(net.paramCount())).build());
+    type.addField(FieldSpec.builder(TypeName.LONG, "BUFFERS", Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
+        .addJavadoc("BatchNorm running mean and variance elements.\n")
+        .initializer("$LL", underscores(net.bufferCount())).build());
+    type.addField(FieldSpec.builder(TypeName.LONG, "MACS", Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
+        .addJavadoc("Weight multiply-accumulates per example.\n")
+        .initializer("$LL", underscores(net.macs())).build());
+    addShape(type, names, done, "INPUT", input);
+    for (Output o : net.outputs()) {
+      addShape(type, names, done, o.name(), net.node(o.node()));
+    }
+    for (Node n : net.nodes()) {
+      if (!n.name().contains(".") && !Character.isDigit(n.name().charAt(0))) {
+        addShape(type, names, done, n.name(), n);
+      }
+    }
+  }
+
+  private static void addShape(TypeSpec.Builder type, NameAllocator names, Set<String> done, String name, Node n) {
+    if (done.add(n.name())) {
+      String constant = names.newName(name.toUpperCase(Locale.ROOT) + "_SHAPE");
+      type.addField(FieldSpec.builder(ArrayTypeName.of(TypeName.LONG), constant, Modifier.PUBLIC, Modifier.STATIC,
+          Modifier.FINAL).initializer("{$L}", dims(n.shape().dims())).build());
+    }
+  }
+
+  // ---- methods -------------------------------------------------------------------------------------
+
+  private MethodSpec buildMethod(Map<String, String> modelVars) {
+    MethodSpec.Builder m = MethodSpec.methodBuilder("build").addAnnotation(Override.class)
+        .addModifiers(Modifier.PUBLIC).addParameter(NET_BUILDER, "b");
+    NameAllocator names = new NameAllocator();
+    for (String reserved : List.of("b", "s", "x", "i", "j", "k")) {
+      names.newName(reserved);
+    }
+    Map<String, Var> vars = new LinkedHashMap<>();
+    modelVars.forEach((spec, java) -> vars.put(spec, new Var("this." + java, JType.of(net.modelArgs().get(spec)))));
+    Body body = new Body(m, names, vars, referenced(model.body()));
+    m.addStatement("$T s = b.root()", SEQ);
+    m.addStatement("$T x", String.class);
+    for (Stmt st : model.body().stmts()) {
+      if (st instanceof InputStmt in) {
+        String name = in.name().map(Ident::text).orElse("input");
+        List<String> dims = new ArrayList<>();
+        for (Expr e : in.shape().dims()) {
+          dims.add(body.expr(e).code().toString());
+        }
+        m.addStatement("x = b.input($S, $L)", name, String.join(", ", dims));
+        body.remember(name, "x");
+      } else if (st instanceof ChainStmt c) {
+        body.chainStmt(c, "x", "s");
+      } else {
+        body.output((OutputStmt) st);
+      }
+    }
+    if (model.body().stmts().stream().noneMatch(OutputStmt.class::isInstance)) {
+      Output o = net.outputs().get(0);
+      m.addStatement("b.output($S, x, $T.$L, $L)", o.name(), LOSS, o.loss().toUpperCase(Locale.ROOT), Value.formatFloat(o.weight()));
+    }
+    return m.build();
+  }
+
+  private MethodSpec blockMethod(BlockDecl block) {
+    String method = blockMethods.get(block.name().text());
+    MethodSpec.Builder m = MethodSpec.methodBuilder(method)
+        .addModifiers(Modifier.PRIVATE, Modifier.STATIC)
+        .returns(String.class)
+        .addJavadoc("Block {@code $L} ($L:$L): adds an instance named {@code name} reading {@code in}; returns its output.\n",
+            block.name().text(), block.span().file().name(), block.span().line())
+        .addParameter(NET_BUILDER, "b")
+        .addParameter(String.class, "name")
+        .addParameter(String.class, "in");
+    NameAllocator names = new NameAllocator();
+    for (String reserved : List.of("b", "name", "in", "s", "x", "i", "j", "k")) {
+      names.newName(reserved);
+    }
+    Map<String, Var> vars = new LinkedHashMap<>();
+    Map<String, JType> types = blockParamTypes.get(block.name().text());
+    for (Param p : block.params()) {
+      String java = names.newName(lowerCamel(p.name().text()));
+      JType t = types.get(p.name().text());
+      vars.put(p.name().text(), new Var(java, t));
+      m.addParameter(t.java, java);
+    }
+    Body body = new Body(m, names, vars, referenced(block.body()));
+    m.addStatement("$T s = b.seq(name)", SEQ);
+    m.addStatement("$T x = in", String.class);
+    body.statements(block.body(), "x", "s");
+    m.addStatement("return x");
+    return m.build();
+  }
+
+  record Var(String java, JType type) {}
+
+  /** Writes the statements of one method. */
+  private final class Body {
+    final MethodSpec.Builder m;
+    final NameAllocator names;
+    final Map<String, Var> vars;
+    final Set<String> referenced;
+    final Map<String, String> labels = new LinkedHashMap<>();
+    int loops;
+
+    Body(MethodSpec.Builder m, NameAllocator names, Map<String, Var> vars, Set<String> referenced) {
+      this.m = m;
+      this.names = names;
+      this.vars = vars;
+      this.referenced = referenced;
+    }
+
+    void remember(String label, String from) {
+      if (referenced.contains(label) && !labels.containsKey(label)) {
+        String v = names.newName(lowerCamel(label));
+        labels.put(label, v);
+        m.addStatement("$T $N = $N", String.class, v, from);
+      }
+    }
+
+    void statements(org.cnnc.compiler.ast.Ast.Body body, String x, String seq) {
+      for (Stmt st : body.stmts()) {
+        if (st instanceof ChainStmt c) {
+          chainStmt(c, x, seq);
+        }
+      }
+    }
+
+    void chainStmt(ChainStmt c, String x, String seq) {
+      c.from().ifPresent(f -> m.addStatement("$N = $N", x, labels.get(f.text())));
+      chain(c.chain(), x, seq);
+    }
+
+    void chain(Chain c, String x, String seq) {
+      for (Element e : c.elements()) {
+        boolean inline = e.term() instanceof Repeat && e.label().isEmpty();
+        CodeBlock name = inline ? null
+            : e.label().map(l -> CodeBlock.of("$N.named($S)", seq, l.text())).orElse(CodeBlock.of("$N.next()", seq));
+        element(e, x, x, seq, name, e.label().isPresent());
+      }
+    }
+
+    void output(OutputStmt o) {
+      String start = o.from().map(f -> labels.get(f.text())).orElse("x");
+      Output out = net.output(o.name().text()).orElseThrow();
+      String v = names.newName(lowerCamel(o.name().text()) + "Out");
+      m.addStatement("$T $N = $N", String.class, v, start);
+      if (o.chain().isPresent()) {
+        List<Element> els = o.chain().get().elements();
+        if (els.size() == 1 && els.get(0).label().isEmpty()) {
+          element(els.get(0), v, v, "s", CodeBlock.of("s.child($S)", o.name().text()), true);
+        } else {
+          chain(o.chain().get(), v, "s");
+        }
+      }
+      m.addStatement("b.output($S, $N, $T.$L, $L)", out.name(), v, LOSS, out.loss().toUpperCase(Locale.ROOT),
+          Value.formatFloat(out.weight()));
+    }
+
+    /** Emits one element: {@code out = <element>(in)}; {@code name} is the module path expression. */
+    void element(Element e, String in, String out, String seq, CodeBlock name, boolean named) {
+      Term t = e.term();
+      if (t instanceof Call c) {
+        m.addStatement("$N = $L", out, call(c, in, name));
+      } else if (t instanceof Group g) {
+        String gs = names.newName(e.label().map(l -> lowerCamel(l.text())).orElse("group") + "Seq");
+        m.addStatement("$T $N = b.seq($L)", SEQ, gs, name);
+        if (!in.equals(out)) {
+          m.addStatement("$N = $N", out, in);
+        }
+        for (Stmt st : g.body().stmts()) {
+          if (st instanceof ChainStmt c) {
+            c.from().ifPresent(f -> m.addStatement("$N = $N", out, labels.get(f.text())));
+            chain(c.chain(), out, gs);
+          }
+        }
+      } else if (t instanceof Merge mg) {
+        merge(mg, named, in, out, seq, name);
+      } else {
+        Repeat r = (Repeat) t;
+        String target = seq;
+        if (named) {
+          target = names.newName(e.label().map(l -> lowerCamel(l.text())).orElse("repeat") + "Seq");
+          m.addStatement("$T $N = b.seq($L)", SEQ, target, name);
+        }
+        if (!in.equals(out)) {
+          m.addStatement("$N = $N", out, in);
+        }
+        String i = loops < 3 ? "ijk".substring(loops, loops + 1) : "i" + loops;
+        loops++;
+        m.beginControlFlow("for (int $L = 0; $L < $L; $L++)", i, i, expr(r.count()).code(), i);
+        for (Stmt st : r.body().stmts()) {
+          if (st instanceof ChainStmt c) {
+            chain(c.chain(), out, target);
+          }
+        }
+        m.endControlFlow();
+        loops--;
+      }
+      e.label().ifPresent(l -> remember(l.text(), out));
+    }
+
+    void merge(Merge mg, boolean labeled, String in, String out, String seq, CodeBlock name) {
+      String ms = seq;
+      String node;
+      if (labeled) {
+        ms = names.newName("mergeSeq");
+        m.addStatement("$T $N = b.seq($L)", SEQ, ms, name);
+        node = ms + ".path()";
+      } else {
+        node = names.newName("merge");
+        m.addStatement("$T $N = $L", String.class, node, name);
+      }
+      List<String> branchVars = new ArrayList<>();
+      for (int j = 0; j < mg.branches().size(); j++) {
+        Branch br = mg.branches().get(j);
+        String start = br.from().map(f -> labels.get(f.text())).orElse(in);
+        Optional<Chain> chain = br.chain();
+        String label = chain.isPresent() && chain.get().elements().size() == 1
+            ? chain.get().elements().get(0).label().map(Ident::text).orElse(null) : null;
+        String v = names.newName(label != null ? lowerCamel(label) : "branch" + j);
+        branchVars.add(v);
+        m.addStatement("$T $N = $N", String.class, v, start);
+        if (chain.isEmpty()) {
+          continue;
+        }
+        List<Element> els = chain.get().elements();
+        CodeBlock unlabeled = labeled ? CodeBlock.of("$N.child($S)", ms, Integer.toString(j))
+            : CodeBlock.of("$N + $S", node, "." + j);
+        if (els.size() == 1) {
+          Element el = els.get(0);
+          String branchSeq = ms;
+          CodeBlock bn = el.label().map(l -> CodeBlock.of("$N.child($S)", branchSeq, l.text())).orElse(unlabeled);
+          element(el, v, v, ms, bn, el.label().isPresent());
+        } else {
+          String bs = names.newName("branch" + j + "Seq");
+          m.addStatement("$T $N = b.seq($L)", SEQ, bs, unlabeled);
+          chain(chain.get(), v, bs);
+        }
+      }
+      String joined = String.join(", ", branchVars);
+      m.addStatement("$N = b.$L($L, $L)", out, mg.kind().keyword(), node, joined);
+    }
+
+    CodeBlock call(Call c, String in, CodeBlock name) {
+      String callee = c.callee().text();
+      OpDef op = Ops.get(callee);
+      if (op != null) {
+        Binder.Bound bound = Binder.bind(callee, Checks.formals(op), c.args(), c.span(), op.arrowIn(), d -> {})
+            .orElseThrow();
+        List<CodeBlock> args = new ArrayList<>();
+        args.add(name);
+        args.add(CodeBlock.of("$N", in));
+        for (ParamSig p : op.params()) {
+          if (p.optional()) {
+            continue;
+          }
+          Expr e = bound.args().get(p.name());
+          if (e == null && p.defaultFrom() != null) {
+            e = bound.args().get(p.defaultFrom());
+          }
+          args.add(e != null ? convert(expr(e), p.type()) : convert(JExpr.atom(literal(p.defaultValue()), JType.of(p.defaultValue())), p.type()));
+        }
+        return CodeBlock.of("b.$L($L)", lowerCamel(op.name()), CodeBlock.join(args, ", "));
+      }
+      BlockDecl block = blocks.get(callee);
+      Binder.Bound bound = Binder.bind(callee, Resolver.blockFormals(block), c.args(), c.span(), false, d -> {})
+          .orElseThrow();
+      List<CodeBlock> args = new ArrayList<>();
+      args.add(CodeBlock.of("b"));
+      args.add(name);
+      args.add(CodeBlock.of("$N", in));
+      Map<String, JType> types = blockParamTypes.get(callee);
+      Map<String, CodeBlock> given = new LinkedHashMap<>();
+      for (Param p : block.params()) {
+        Expr e = bound.args().get(p.name().text());
+        JType t = types.get(p.name().text());
+        CodeBlock arg;
+        if (e != null) {
+          arg = convertTo(expr(e), t);
+        } else {
+          // A default: evaluated in the callee's terms, with the earlier arguments substituted.
+          Map<String, Var> callee_ = new LinkedHashMap<>();
+          given.forEach((k, v) -> callee_.put(k, new Var("(" + v + ")", types.get(k))));
+          arg = convertTo(new Body(m, names, callee_, Set.of()).expr(p.defaultValue().orElseThrow()), t);
+        }
+        given.put(p.name().text(), arg);
+        args.add(arg);
+      }
+      return CodeBlock.of("$N($L)", blockMethods.get(callee), CodeBlock.join(args, ", "));
+    }
+
+    JExpr expr(Expr e) {
+      if (e instanceof IntLit i) {
+        return JExpr.atom(CodeBlock.of("$L", i.value()), JType.INT);
+      }
+      if (e instanceof FloatLit f) {
+        return JExpr.atom(CodeBlock.of("$L", Double.toString(f.value())), JType.DOUBLE);
+      }
+      if (e instanceof BoolLit b) {
+        return JExpr.atom(CodeBlock.of("$L", b.value()), JType.BOOL);
+      }
+      if (e instanceof StringLit s) {
+        return JExpr.atom(CodeBlock.of("$S", s.value()), JType.STRING);
+      }
+      if (e instanceof NameRef n) {
+        Var v = vars.get(n.name().text());
+        return JExpr.atom(CodeBlock.of("$L", v.java()), v.type());
+      }
+      if (e instanceof ListExpr l) {
+        List<JExpr> items = l.items().stream().map(this::expr).toList();
+        return new JExpr(CodeBlock.of("new int[] {$L}", CodeBlock.join(items.stream().map(JExpr::code).toList(), ", ")),
+            JType.LIST, 3, items);
+      }
+      if (e instanceof Unary u) {
+        JExpr x = expr(u.operand());
+        return JExpr.atom(CodeBlock.of("-$L", x.prec() < 3 ? CodeBlock.of("($L)", x.code()) : x.code()), x.type());
+      }
+      Binary b = (Binary) e;
+      JExpr l = expr(b.left());
+      JExpr r = expr(b.right());
+      JType t = l.type() == JType.DOUBLE || r.type() == JType.DOUBLE ? JType.DOUBLE : JType.INT;
+      if (t == JType.INT && (b.op() == '/' || b.op() == '%')) {
+        return JExpr.atom(CodeBlock.of("$T.$L($L, $L)", Math.class, b.op() == '/' ? "floorDiv" : "floorMod",
+            l.code(), r.code()), t);
+      }
+      int prec = b.op() == '+' || b.op() == '-' ? 1 : 2;
+      CodeBlock lc = l.prec() < prec ? CodeBlock.of("($L)", l.code()) : l.code();
+      boolean rightParens = r.prec() < prec || (r.prec() == prec && (b.op() == '-' || b.op() == '/' || b.op() == '%'));
+      CodeBlock rc = rightParens ? CodeBlock.of("($L)", r.code()) : r.code();
+      return new JExpr(CodeBlock.of("$L $L $L", lc, b.op(), rc), t, prec, List.of());
+    }
+  }
+
+  /** An expression as the NetBuilder argument of an op parameter's type. */
+  private static CodeBlock convert(JExpr e, Type target) {
+    return switch (target) {
+      case SIZE -> switch (e.type()) {
+        case INT -> CodeBlock.of("size($L)", e.code());
+        case LIST -> CodeBlock.of("size($L)", CodeBlock.join(e.items().stream().map(JExpr::code).toList(), ", "));
+        default -> e.code();
+      };
+      case PADDING4 -> switch (e.type()) {
+        case INT -> CodeBlock.of("pad($L)", e.code());
+        case LIST -> CodeBlock.of("pad($L)", CodeBlock.join(e.items().stream().map(JExpr::code).toList(), ", "));
+        default -> CodeBlock.of("$T.pad4($L)", NET_BUILDER, e.code());
+      };
+      default -> e.code();
+    };
+  }
+
+  /** An expression as the Java type of a block parameter. */
+  private static CodeBlock convertTo(JExpr e, JType target) {
+    if (target == JType.INTS) {
+      return convert(e, Type.SIZE);
+    }
+    return e.code();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------------
+
+  /** The blocks a body calls, transitively, in the order of first use. */
+  private void collectBlocks(org.cnnc.compiler.ast.Ast.Body body, org.cnnc.compiler.source.SourceFile file) {
+    for (Stmt st : body.stmts()) {
+      List<Chain> chains = new ArrayList<>();
+      if (st instanceof ChainStmt c) {
+        chains.add(c.chain());
+      } else if (st instanceof OutputStmt o) {
+        o.chain().ifPresent(chains::add);
+      }
+      for (Chain c : chains) {
+        collectBlocks(c, file);
+      }
+    }
+  }
+
+  private void collectBlocks(Chain c, org.cnnc.compiler.source.SourceFile file) {
+    for (Element e : c.elements()) {
+      Term t = e.term();
+      if (t instanceof Call call && Ops.get(call.callee().text()) == null) {
+        BlockDecl b = program.block(file, call.callee().text());
+        if (b != null && !blocks.containsKey(b.name().text())) {
+          blocks.put(b.name().text(), b);
+          collectBlocks(b.body(), b.span().file());
+        }
+      } else if (t instanceof Group g) {
+        collectBlocks(g.body(), file);
+      } else if (t instanceof Repeat r) {
+        collectBlocks(r.body(), file);
+      } else if (t instanceof Merge m) {
+        m.branches().forEach(br -> br.chain().ifPresent(ch -> collectBlocks(ch, file)));
+      }
+    }
+  }
+
+  /** Java types of a block's parameters: as declared, or as the values its instances receive. */
+  private Map<String, JType> paramTypes(BlockDecl block) {
+    Map<String, JType> out = new LinkedHashMap<>();
+    List<Scope> instances = net.root().descendants().stream()
+        .filter(s -> s.kind() == Scope.Kind.BLOCK && block.name().text().equals(s.blockName())).toList();
+    for (Param p : block.params()) {
+      Type declared = p.type().flatMap(t -> Type.byKeyword(t.text())).orElse(Type.ANY);
+      JType t = null;
+      if (declared != Type.ANY) {
+        t = JType.of(declared);
+      } else {
+        for (Scope s : instances) {
+          Value v = s.args().get(p.name().text());
+          if (v != null) {
+            t = JType.join(t, JType.of(v));
+          }
+        }
+      }
+      out.put(p.name().text(), t == null ? JType.INT : t);
+    }
+    return out;
+  }
+
+  /** Labels that a `from` names, in a body and everything nested in it. */
+  private static Set<String> referenced(org.cnnc.compiler.ast.Ast.Body body) {
+    Set<String> out = new LinkedHashSet<>();
+    for (Stmt st : body.stmts()) {
+      if (st instanceof ChainStmt c) {
+        c.from().ifPresent(f -> out.add(f.text()));
+        referenced(c.chain(), out);
+      } else if (st instanceof OutputStmt o) {
+        o.from().ifPresent(f -> out.add(f.text()));
+        o.chain().ifPresent(ch -> referenced(ch, out));
+      }
+    }
+    return out;
+  }
+
+  private static void referenced(Chain c, Set<String> out) {
+    for (Element e : c.elements()) {
+      Term t = e.term();
+      if (t instanceof Group g) {
+        out.addAll(referenced(g.body()));
+      } else if (t instanceof Repeat r) {
+        out.addAll(referenced(r.body()));
+      } else if (t instanceof Merge m) {
+        for (Branch b : m.branches()) {
+          b.from().ifPresent(f -> out.add(f.text()));
+          b.chain().ifPresent(ch -> referenced(ch, out));
+        }
+      }
+    }
+  }
+
+  static CodeBlock literal(Value v) {
+    if (v instanceof Value.IntV i) {
+      return CodeBlock.of("$L", i.value());
+    }
+    if (v instanceof Value.FloatV f) {
+      return CodeBlock.of("$L", Double.toString(f.value()));
+    }
+    if (v instanceof Value.BoolV b) {
+      return CodeBlock.of("$L", b.value());
+    }
+    if (v instanceof Value.ListV l) {
+      return CodeBlock.of("new int[] {$L}", l.items().stream().map(x -> literal(x).toString()).collect(Collectors.joining(", ")));
+    }
+    return CodeBlock.of("$S", v instanceof Value.StrV s ? s.value() : v.show());
+  }
+
+  private static String dims(int[] dims) {
+    return java.util.Arrays.stream(dims).mapToObj(Integer::toString).collect(Collectors.joining(", "));
+  }
+
+  private static String underscores(long v) {
+    return String.format(Locale.ROOT, "%,d", v).replace(',', '_');
+  }
+
+  /** {@code BasicConv} to {@code basicConv}, {@code feature_part} to {@code featurePart}. */
+  static String lowerCamel(String s) {
+    StringBuilder out = new StringBuilder();
+    boolean upper = false;
+    for (char c : s.toCharArray()) {
+      if (c == '_') {
+        upper = out.length() > 0;
+        continue;
+      }
+      out.append(upper ? Character.toUpperCase(c) : c);
+      upper = false;
+    }
+    if (out.length() == 0) {
+      return "v";
+    }
+    out.setCharAt(0, Character.toLowerCase(out.charAt(0)));
+    return out.toString();
+  }
+
+  static String javaClassName(String s) {
+    String camel = lowerCamel(s);
+    return Character.toUpperCase(camel.charAt(0)) + camel.substring(1);
+  }
+}

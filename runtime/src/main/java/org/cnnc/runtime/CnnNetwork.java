@@ -1,0 +1,169 @@
+package org.cnnc.runtime;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * A generated model built as a DL4J {@link ComputationGraph}, with what DL4J does not keep: the
+ * map from PyTorch tensor paths to DL4J parameters, and which vertex computes each output.
+ */
+public final class CnnNetwork {
+  private final CnnModel model;
+  private final ComputationGraph graph;
+  private final List<NetBuilder.TensorMapping> manifest;
+  private final List<NetBuilder.OutputSpec> outputs;
+  private final Map<String, long[]> shapes;
+
+  private CnnNetwork(CnnModel model, ComputationGraph graph, NetBuilder b) {
+    this.model = model;
+    this.graph = graph;
+    this.manifest = b.manifest();
+    this.outputs = b.outputs();
+    this.shapes = b.shapes();
+  }
+
+  /** Builds and initializes the network; the seed fixes the initial weights. */
+  public static CnnNetwork create(CnnModel model, long seed) {
+    return create(model, new NetBuilder(seed));
+  }
+
+  /** Builds on a given builder (to choose the updater, say). */
+  public static CnnNetwork create(CnnModel model, NetBuilder b) {
+    model.build(b);
+    ComputationGraph graph = new ComputationGraph(b.build());
+    graph.init();
+    return new CnnNetwork(model, graph, b);
+  }
+
+  public CnnModel model() {
+    return model;
+  }
+
+  public ComputationGraph graph() {
+    return graph;
+  }
+
+  public List<NetBuilder.TensorMapping> manifest() {
+    return manifest;
+  }
+
+  public List<NetBuilder.OutputSpec> outputs() {
+    return outputs;
+  }
+
+  /** Trainable parameters, as PyTorch counts them. */
+  public long paramCount() {
+    return manifest.stream().filter(m -> !m.buffer()).mapToLong(NetBuilder.TensorMapping::numel).sum();
+  }
+
+  /** BatchNorm running mean and variance elements; DL4J's {@code numParams()} is both counts together. */
+  public long bufferCount() {
+    return manifest.stream().filter(NetBuilder.TensorMapping::buffer).mapToLong(NetBuilder.TensorMapping::numel).sum();
+  }
+
+  /** DL4J's inferred shape of every vertex, by name (the PyTorch module path). */
+  public Map<String, long[]> shapes() {
+    return shapes;
+  }
+
+  /** Runs the network in inference mode; returns each output by name, before any loss layer. */
+  public Map<String, INDArray> predict(INDArray... inputs) {
+    Map<String, INDArray> acts = graph.feedForward(inputs, false, false);
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    for (NetBuilder.OutputSpec o : outputs) {
+      out.put(o.name(), acts.get(o.node()).detach());
+    }
+    return out;
+  }
+
+  /** Every tensor as PyTorch's {@code state_dict} has it (copies, PyTorch layout). */
+  public Map<String, INDArray> stateDict() {
+    Map<String, INDArray> out = new LinkedHashMap<>();
+    for (NetBuilder.TensorMapping m : manifest) {
+      INDArray p = graph.getParam(m.vertex() + "_" + m.key());
+      INDArray v = m.transpose() ? p.transpose() : p;
+      out.put(m.path(), v.reshape('c', m.shape()).dup('c'));
+    }
+    return out;
+  }
+
+  public void saveWeights(Path npz) throws IOException {
+    Npz.write(npz, stateDict());
+  }
+
+  /** Loads a PyTorch {@code state_dict} saved as {@code .npz}; all or nothing. */
+  public void loadWeights(Path npz) {
+    loadWeights(npz, Map.of());
+  }
+
+  /**
+   * Loads a {@code .npz} state dict, renaming keys first ({@code file key -> spec path}) for specs
+   * that do not mirror their PyTorch module tree. Every problem (a missing, extra or mis-shaped
+   * tensor, a dtype other than float32, an unreadable file) is reported together, and the network
+   * is left unchanged.
+   */
+  public void loadWeights(Path npz, Map<String, String> rename) {
+    Map<String, Npz.Array> arrays;
+    try {
+      arrays = Npz.read(npz);
+    } catch (IOException e) {
+      throw new WeightsException(npz.toString(), List.of(e.getMessage()));
+    }
+    Map<String, Npz.Array> byPath = new LinkedHashMap<>();
+    arrays.forEach((k, v) -> byPath.put(rename.getOrDefault(k, k), v));
+    List<String> problems = new ArrayList<>();
+    Map<String, INDArray> values = new LinkedHashMap<>();
+    Set<String> known = new HashSet<>();
+    for (NetBuilder.TensorMapping m : manifest) {
+      known.add(m.path());
+      Npz.Array a = byPath.get(m.path());
+      if (a == null) {
+        problems.add("missing tensor " + m.path() + " " + Arrays.toString(m.shape()));
+        continue;
+      }
+      if (a.data() == null) {
+        problems.add("tensor " + m.path() + " has dtype " + a.dtype() + " (" + dtypeName(a.dtype())
+            + "); expected float32 ('<f4'): save it with tensor.float()");
+        continue;
+      }
+      if (!Arrays.equals(a.shape(), m.shape())) {
+        problems.add("tensor " + m.path() + " has shape " + Arrays.toString(a.shape()) + ", expected "
+            + Arrays.toString(m.shape()));
+        continue;
+      }
+      values.put(m.path(), a.toNd4j());
+    }
+    for (String k : byPath.keySet()) {
+      if (!known.contains(k) && !k.endsWith("num_batches_tracked")) {
+        problems.add("unexpected tensor " + k + " " + Arrays.toString(byPath.get(k).shape()) + ": the network has no such parameter");
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new WeightsException(npz.toString(), problems);
+    }
+    for (NetBuilder.TensorMapping m : manifest) {
+      INDArray v = values.get(m.path());
+      INDArray target = graph.getParam(m.vertex() + "_" + m.key());
+      target.assign(m.transpose() ? v.transpose().reshape(target.shape()) : v.reshape(target.shape()));
+    }
+  }
+
+  private static String dtypeName(String d) {
+    return switch (d.substring(1)) {
+      case "f8" -> "float64";
+      case "f2" -> "float16";
+      case "i8" -> "int64";
+      case "i4" -> "int32";
+      default -> d;
+    };
+  }
+}

@@ -1,0 +1,429 @@
+package org.cnnc.runtime;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.cnnc.runtime.layers.ChannelSoftmax;
+import org.cnnc.runtime.layers.NegInfPadding;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.ElementWiseVertex;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.graph.PreprocessorVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.DropoutLayer;
+import org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.LocalResponseNormalization;
+import org.deeplearning4j.nn.conf.layers.LossLayer;
+import org.deeplearning4j.nn.conf.layers.PoolingType;
+import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
+import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
+import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationLReLU;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.linalg.learning.config.IUpdater;
+import org.nd4j.linalg.lossfunctions.ILossFunction;
+
+/**
+ * Builds a DL4J {@link ComputationGraphConfiguration} op by op, with PyTorch's semantics where
+ * DL4J's differ. Generated models call it; each method adds one op and returns the name of the
+ * vertex that holds its output. Vertex names are the PyTorch module paths.
+ *
+ * <p>The lowerings, each checked against PyTorch by the parity tests:
+ *
+ * <ul>
+ *   <li>conv: {@code ConvolutionMode.Truncate} with explicit padding (DL4J's Same mode is wrong for
+ *       some sizes); the weight layout {@code [out, in, kh, kw]} is PyTorch's.
+ *   <li>ceil-mode pooling, which DL4J lacks: where ceil gives what floor gives, Truncate; where
+ *       Same's implicit bottom/right padding is exactly what ceil needs, Same; otherwise an explicit
+ *       -inf padding layer, then Truncate.
+ *   <li>avg pooling: {@code count_include_pad} maps to {@code avgPoolIncludePadInDivisor}.
+ *   <li>dropout: PyTorch's p is the probability to drop; DL4J takes the probability to keep.
+ *   <li>batch norm: {@code decay = 1 - momentum}, the variance stored as such ({@code useLogStd(false)}).
+ *   <li>softmax on a feature map: over channels, as {@code nn.Softmax(dim=1)}.
+ *   <li>dense: PyTorch's weight {@code [out, in]} is DL4J's W transposed.
+ * </ul>
+ *
+ * The builder records DL4J's own inferred type of every vertex ({@link #shape}), and the manifest
+ * that maps each PyTorch tensor path to a DL4J parameter ({@link #manifest}).
+ */
+public final class NetBuilder {
+  /** One PyTorch tensor and where DL4J keeps it. */
+  public record TensorMapping(String path, String vertex, String key, long[] shape, boolean transpose, boolean buffer) {
+    public long numel() {
+      return Arrays.stream(shape).reduce(1, (a, b) -> a * b);
+    }
+  }
+
+  /** A network output: the vertex computing it and the loss layer reading it (null without loss). */
+  public record OutputSpec(String name, String node, String lossVertex, Loss loss, double weight) {}
+
+  private final GraphBuilder graph;
+  private final Map<String, InputType> types = new LinkedHashMap<>();
+  private final List<String> inputs = new ArrayList<>();
+  private final List<InputType> inputTypes = new ArrayList<>();
+  private final List<TensorMapping> manifest = new ArrayList<>();
+  private final List<OutputSpec> outputs = new ArrayList<>();
+
+  public NetBuilder(long seed) {
+    this(seed, new Adam(1e-3));
+  }
+
+  public NetBuilder(long seed, IUpdater updater) {
+    this.graph = new NeuralNetConfiguration.Builder()
+        .seed(seed)
+        .updater(updater)
+        .weightInit(WeightInit.XAVIER)
+        .convolutionMode(ConvolutionMode.Truncate)
+        .graphBuilder();
+  }
+
+  // ---- sizes -----------------------------------------------------------------------------------
+
+  /** A square size: {@code size(3)} is 3 x 3. */
+  public static int[] size(int k) {
+    return new int[] {k, k};
+  }
+
+  public static int[] size(int h, int w) {
+    return new int[] {h, w};
+  }
+
+  /** Padding on every side. */
+  public static int[] pad(int p) {
+    return new int[] {p, p, p, p};
+  }
+
+  /** {@code [h, w]} padding: h rows top and bottom, w columns left and right. */
+  public static int[] pad(int h, int w) {
+    return new int[] {w, w, h, h};
+  }
+
+  public static int[] pad(int left, int right, int top, int bottom) {
+    return new int[] {left, right, top, bottom};
+  }
+
+  /** A padding value held in a variable: {@code [h, w]} or {@code [left, right, top, bottom]}. */
+  public static int[] pad4(int[] v) {
+    return v.length == 2 ? pad(v[0], v[1]) : v.clone();
+  }
+
+  // ---- naming ----------------------------------------------------------------------------------
+
+  /** The model's own sequence. */
+  public Seq root() {
+    return new Seq("");
+  }
+
+  /** The sequence of a module at {@code path} (a block instance or group). */
+  public Seq seq(String path) {
+    return new Seq(path);
+  }
+
+  // ---- ops ---------------------------------------------------------------------------------------
+
+  public String input(String name, long... shape) {
+    InputType t = shape.length == 3
+        ? InputType.convolutional(shape[1], shape[2], shape[0])
+        : InputType.feedForward(shape[0]);
+    graph.addInputs(name);
+    inputs.add(name);
+    inputTypes.add(t);
+    types.put(name, t);
+    return name;
+  }
+
+  public String conv(String name, String in, int out, int[] kernel, int[] stride, int[] padding, int[] dilation,
+      int groups, boolean bias) {
+    long c = map(in, "conv").getChannels();
+    if (groups != 1) {
+      throw new UnsupportedOperationException(name + ": grouped convolution (groups = " + groups
+          + ") has no DL4J layer with PyTorch's weight layout");
+    }
+    Layer layer = new ConvolutionLayer.Builder(kernel, stride, padding)
+        .dilation(dilation)
+        .nOut(out)
+        .hasBias(bias)
+        .activation(Activation.IDENTITY)
+        .convolutionMode(ConvolutionMode.Truncate)
+        .build();
+    add(name, layer, in);
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c, kernel[0], kernel[1]}, false, false));
+    if (bias) {
+      manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
+    }
+    return name;
+  }
+
+  public String maxpool(String name, String in, int[] kernel, int[] stride, int[] padding, int[] dilation, boolean ceil) {
+    return pool(name, in, PoolingType.MAX, kernel, stride, padding, dilation, ceil, false);
+  }
+
+  public String avgpool(String name, String in, int[] kernel, int[] stride, int[] padding, boolean ceil,
+      boolean countIncludePad) {
+    return pool(name, in, PoolingType.AVG, kernel, stride, padding, new int[] {1, 1}, ceil, countIncludePad);
+  }
+
+  private String pool(String name, String in, PoolingType type, int[] k, int[] s, int[] p, int[] d, boolean ceil,
+      boolean includePad) {
+    InputType.InputTypeConvolutional t = map(in, type == PoolingType.MAX ? "maxpool" : "avgpool");
+    long[] size = {t.getHeight(), t.getWidth()};
+    int[] extra = new int[2];
+    boolean same = true;
+    for (int i = 0; i < 2; i++) {
+      long eff = (long) d[i] * (k[i] - 1) + 1;
+      long floor = Math.floorDiv(size[i] + 2L * p[i] - eff, s[i]) + 1;
+      long want = ceil ? pyOut(size[i], k[i], s[i], p[i], d[i]) : floor;
+      extra[i] = (int) Math.max(0, (want - 1) * s[i] + eff - (size[i] + 2L * p[i]));
+      long sameOut = Math.floorDiv(size[i] + s[i] - 1, s[i]);
+      long total = Math.max(0, (sameOut - 1) * s[i] + eff - size[i]);
+      same &= sameOut == want && total / 2 == p[i] && total - total / 2 == p[i] + extra[i];
+    }
+    SubsamplingLayer.Builder b = new SubsamplingLayer.Builder(type).kernelSize(k).stride(s);
+    if (type == PoolingType.MAX) {
+      b.dilation(d);
+    } else {
+      b.avgPoolIncludePadInDivisor(includePad);
+    }
+    if (extra[0] == 0 && extra[1] == 0) {
+      b.padding(p).convolutionMode(ConvolutionMode.Truncate);
+      add(name, b.build(), in);
+    } else if (same && (type == PoolingType.MAX || !includePad)) {
+      b.convolutionMode(ConvolutionMode.Same);
+      add(name, b.build(), in);
+    } else if (type == PoolingType.MAX) {
+      String padded = name + "/pad";
+      add(padded, new NegInfPadding(p[0], p[0] + extra[0], p[1], p[1] + extra[1]), in);
+      b.padding(0, 0).convolutionMode(ConvolutionMode.Truncate);
+      add(name, b.build(), padded);
+    } else {
+      throw new UnsupportedOperationException(name + ": ceil-mode average pooling over " + Arrays.toString(size)
+          + " with kernel " + Arrays.toString(k) + " and stride " + Arrays.toString(s)
+          + " needs a divisor DL4J cannot express");
+    }
+    return name;
+  }
+
+  /** PyTorch's pooling output size with ceil mode. */
+  static long pyOut(long in, long k, long s, long p, long d) {
+    long out = Math.floorDiv(in + 2 * p - d * (k - 1) - 1 + s - 1, s) + 1;
+    if ((out - 1) * s >= in + p) {
+      out--;
+    }
+    return out;
+  }
+
+  public String globalAvgpool(String name, String in) {
+    map(in, "global_avgpool");
+    return add(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).collapseDimensions(false).build(), in);
+  }
+
+  public String globalMaxpool(String name, String in) {
+    map(in, "global_maxpool");
+    return add(name, new GlobalPoolingLayer.Builder(PoolingType.MAX).collapseDimensions(false).build(), in);
+  }
+
+  public String batchnorm(String name, String in, double eps, double momentum) {
+    long c = channels(in);
+    add(name, new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
+    manifest.add(new TensorMapping(name + ".weight", name, "gamma", new long[] {c}, false, false));
+    manifest.add(new TensorMapping(name + ".bias", name, "beta", new long[] {c}, false, false));
+    manifest.add(new TensorMapping(name + ".running_mean", name, "mean", new long[] {c}, false, true));
+    manifest.add(new TensorMapping(name + ".running_var", name, "var", new long[] {c}, false, true));
+    return name;
+  }
+
+  public String lrn(String name, String in, int size, double alpha, double beta, double k) {
+    map(in, "lrn");
+    if (size % 2 == 0) {
+      throw new UnsupportedOperationException(name + ": DL4J's LRN window is centred; PyTorch's even size " + size
+          + " is not");
+    }
+    // DL4J divides by (k + alpha * sum)^beta; PyTorch by (k + alpha / size * sum)^beta.
+    return add(name, new LocalResponseNormalization.Builder(k, size, alpha / size, beta).build(), in);
+  }
+
+  public String relu(String name, String in) {
+    return activation(name, in, Activation.RELU.getActivationFunction());
+  }
+
+  public String leakyRelu(String name, String in, double slope) {
+    return activation(name, in, new ActivationLReLU(slope));
+  }
+
+  public String sigmoid(String name, String in) {
+    return activation(name, in, Activation.SIGMOID.getActivationFunction());
+  }
+
+  public String tanh(String name, String in) {
+    return activation(name, in, Activation.TANH.getActivationFunction());
+  }
+
+  public String identity(String name, String in) {
+    return activation(name, in, Activation.IDENTITY.getActivationFunction());
+  }
+
+  public String softmax(String name, String in) {
+    if (types.get(in).getType() == InputType.Type.CNN) {
+      return add(name, new ChannelSoftmax(), in);
+    }
+    return activation(name, in, Activation.SOFTMAX.getActivationFunction());
+  }
+
+  private String activation(String name, String in, IActivation fn) {
+    return add(name, new ActivationLayer.Builder().activation(fn).build(), in);
+  }
+
+  public String dropout(String name, String in, double p) {
+    return add(name, new DropoutLayer.Builder(1.0 - p).build(), in);
+  }
+
+  public String dense(String name, String in, int out, boolean bias) {
+    String flat = types.get(in).getType() == InputType.Type.CNN ? flatten(name + "/flatten", in) : in;
+    long features = ((InputType.InputTypeFeedForward) types.get(flat)).getSize();
+    add(name, new DenseLayer.Builder().nOut(out).hasBias(bias).activation(Activation.IDENTITY).build(), flat);
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, features}, true, false));
+    if (bias) {
+      manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
+    }
+    return name;
+  }
+
+  /** {@code [C, H, W]} to {@code [C * H * W]} in PyTorch's (row-major) order. */
+  public String flatten(String name, String in) {
+    InputType.InputTypeConvolutional t = map(in, "flatten");
+    return vertex(name, new PreprocessorVertex(
+        new CnnToFeedForwardPreProcessor(t.getHeight(), t.getWidth(), t.getChannels())), in);
+  }
+
+  /** Zero padding; {@code padding} is {@code [left, right, top, bottom]}. */
+  public String zeropad(String name, String in, int[] padding) {
+    map(in, "zeropad");
+    return add(name, new ZeroPaddingLayer.Builder(padding[2], padding[3], padding[0], padding[1]).build(), in);
+  }
+
+  public String concat(String name, String... ins) {
+    return vertex(name, new MergeVertex(), ins);
+  }
+
+  public String add(String name, String... ins) {
+    return vertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), ins);
+  }
+
+  /** Declares an output, with the loss it is trained with and that loss's weight. */
+  public void output(String name, String node, Loss loss, double weight) {
+    if (loss == Loss.NONE) {
+      outputs.add(new OutputSpec(name, node, null, loss, weight));
+      return;
+    }
+    String in = node;
+    if (types.get(node).getType() == InputType.Type.CNN) {
+      InputType.InputTypeConvolutional t = (InputType.InputTypeConvolutional) types.get(node);
+      if (t.getHeight() != 1 || t.getWidth() != 1) {
+        throw new UnsupportedOperationException(name + ": a loss on a " + t.getHeight() + "x" + t.getWidth()
+            + " map (per-pixel) is not supported yet; outputs must be [C] or [C, 1, 1]");
+      }
+      in = flatten(name + "/flatten", node);
+    }
+    ILossFunction fn = loss.function();
+    if (weight != 1.0) {
+      fn = new ScaledLoss(fn, weight);
+    }
+    String lossVertex = name + "/loss";
+    add(lossVertex, new LossLayer.Builder(fn).activation(loss.activation()).build(), in);
+    outputs.add(new OutputSpec(name, node, lossVertex, loss, weight));
+  }
+
+  // ---- results -----------------------------------------------------------------------------------
+
+  public ComputationGraphConfiguration build() {
+    List<String> outs = new ArrayList<>();
+    for (OutputSpec o : outputs) {
+      outs.add(o.lossVertex() != null ? o.lossVertex() : o.node());
+    }
+    return graph.setInputTypes(inputTypes.toArray(new InputType[0]))
+        .setOutputs(outs.toArray(new String[0]))
+        .build();
+  }
+
+  /** DL4J's inferred type of a vertex, as a PyTorch shape: {@code [C, H, W]} or {@code [F]}. */
+  public long[] shape(String vertex) {
+    InputType t = types.get(vertex);
+    if (t instanceof InputType.InputTypeConvolutional c) {
+      return new long[] {c.getChannels(), c.getHeight(), c.getWidth()};
+    }
+    return new long[] {((InputType.InputTypeFeedForward) t).getSize()};
+  }
+
+  /** Every vertex added, with its inferred shape, in order. */
+  public Map<String, long[]> shapes() {
+    Map<String, long[]> out = new LinkedHashMap<>();
+    types.keySet().forEach(v -> out.put(v, shape(v)));
+    return out;
+  }
+
+  public List<TensorMapping> manifest() {
+    return Collections.unmodifiableList(manifest);
+  }
+
+  public List<OutputSpec> outputs() {
+    return Collections.unmodifiableList(outputs);
+  }
+
+  public List<String> inputs() {
+    return Collections.unmodifiableList(inputs);
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------
+
+  private String add(String name, Layer layer, String in) {
+    InputType t = types.get(in);
+    if (t == null) {
+      throw new IllegalArgumentException("no vertex named " + in);
+    }
+    graph.addLayer(name, layer, in);
+    types.put(name, layer.getOutputType(-1, t));
+    return name;
+  }
+
+  private String vertex(String name, GraphVertex v, String... ins) {
+    InputType[] in = new InputType[ins.length];
+    for (int i = 0; i < ins.length; i++) {
+      in[i] = types.get(ins[i]);
+    }
+    graph.addVertex(name, v, ins);
+    try {
+      types.put(name, v.getOutputType(-1, in));
+    } catch (Exception e) {
+      throw new IllegalArgumentException(name + ": " + e.getMessage(), e);
+    }
+    return name;
+  }
+
+  private InputType.InputTypeConvolutional map(String in, String op) {
+    InputType t = types.get(in);
+    if (t instanceof InputType.InputTypeConvolutional c) {
+      return c;
+    }
+    throw new IllegalArgumentException(op + " needs a [C, H, W] input, but " + in + " is " + t);
+  }
+
+  private long channels(String in) {
+    InputType t = types.get(in);
+    return t instanceof InputType.InputTypeConvolutional c ? c.getChannels() : ((InputType.InputTypeFeedForward) t).getSize();
+  }
+}

@@ -1,0 +1,107 @@
+"""Parity fixtures: the article's networks run by PyTorch on known weights and inputs.
+
+For each of VGG16, NiN and GoogLeNet (the article's code, imported from reference.py) this
+writes into DIR:
+    MODEL.npz             the state_dict, float32, BatchNorm running stats included
+                          (num_batches_tracked left out); weights seeded, BN running mean
+                          and variance set to non-trivial values so eval mode is tested
+    MODEL_input.npy       a random batch of 2, float32, C order
+    MODEL_OUTPUT.npy      each output in eval mode (GoogLeNet: main, aux1, aux2)
+NiN_compressed.npz, NiN_fortran.npz and NiN_float64.npz (NiN's weights saved with
+savez_compressed, as Fortran-order arrays, and as float64), and pool_cases.npz: ceil-mode max pooling on inputs with negative values, at sizes where
+DL4J's Same and Truncate modes both differ from PyTorch, with PyTorch's results.
+
+Run (Debian's python3-torch, PyTorch 1.13):
+    /usr/bin/python3 tools/pytorch/parity.py --out DIR [--seed N] [--models NiN,GoogLeNet]
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import VGG16, NiN, GoogLeNet  # noqa: E402
+
+MODELS = {
+    "VGG16": (VGG16, (3, 224, 224), ["output"]),
+    "NiN": (NiN, (3, 32, 32), ["output"]),
+    "GoogLeNet": (GoogLeNet, (3, 224, 224), ["main", "aux2", "aux1"]),
+}
+
+# (size, kernel, stride, padding): ceil mode differs from floor, and Same padding differs too
+# for some of them, so both of cnnc's lowerings (Same, and -inf padding) are exercised.
+POOL_CASES = [(12, 3, 2, 1), (9, 2, 2, 0), (112, 3, 2, 0), (10, 4, 3, 1), (7, 2, 3, 0), (14, 3, 2, 1)]
+
+
+def seeded(model, seed):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            # Scaled so that activations neither vanish nor explode through 22 layers.
+            fan_in = p[0].numel() if p.dim() > 1 else 1
+            if p.dim() > 1:
+                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
+            elif name.endswith("weight"):          # BatchNorm gamma
+                p.copy_(0.5 + torch.rand(p.shape, generator=g))
+            else:                                  # biases, BatchNorm beta
+                p.copy_(0.1 * torch.randn(p.shape, generator=g))
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(0.2 * torch.randn(b.shape, generator=g))
+            elif name.endswith("running_var"):
+                b.copy_(0.5 + torch.rand(b.shape, generator=g))
+    return model
+
+
+def save_npz(path, tensors):
+    np.savez(path, **{k: v.detach().cpu().numpy().astype(np.float32) for k, v in tensors.items()})
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--models", default=",".join(MODELS))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.manual_seed(args.seed)
+    for name in args.models.split(","):
+        cls, shape, outputs = MODELS[name]
+        model = seeded(cls(), args.seed).eval()
+        state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+        save_npz(os.path.join(args.out, name + ".npz"), state)
+        x = torch.randn((2,) + shape, generator=torch.Generator().manual_seed(args.seed + 1))
+        np.save(os.path.join(args.out, name + "_input.npy"), x.numpy().astype(np.float32))
+        with torch.no_grad():
+            ys = model(x)
+        if not isinstance(ys, tuple):
+            ys = (ys,)
+        for out_name, y in zip(outputs, ys):
+            np.save(os.path.join(args.out, name + "_" + out_name + ".npy"), y.numpy().astype(np.float32))
+        print(name, [tuple(y.shape) for y in ys], flush=True)
+
+    if "NiN" in args.models.split(","):
+        # The same NiN weights as numpy writes them in two other ways a reader must handle.
+        model = seeded(NiN(), args.seed)
+        state = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()
+                 if not k.endswith("num_batches_tracked")}
+        np.savez_compressed(os.path.join(args.out, "NiN_compressed.npz"), **state)
+        np.savez(os.path.join(args.out, "NiN_fortran.npz"), **{k: np.asfortranarray(v) for k, v in state.items()})
+        np.savez(os.path.join(args.out, "NiN_float64.npz"), **{k: v.astype(np.float64) for k, v in state.items()})
+
+    cases = {}
+    g = torch.Generator().manual_seed(args.seed + 2)
+    for i, (size, k, s, p) in enumerate(POOL_CASES):
+        x = torch.randn((2, 3, size, size), generator=g) - 0.5     # mostly negative near the edges too
+        y = nn.MaxPool2d(k, stride=s, padding=p, ceil_mode=True)(x)
+        cases["case%d_input" % i] = x
+        cases["case%d_output" % i] = y
+        cases["case%d_args" % i] = torch.tensor([size, k, s, p], dtype=torch.float32)
+    save_npz(os.path.join(args.out, "pool_cases.npz"), cases)
+
+
+if __name__ == "__main__":
+    main()
