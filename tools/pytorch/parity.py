@@ -8,7 +8,8 @@ writes into DIR:
     MODEL_input.npy       a random batch of 2, float32, C order
     MODEL_OUTPUT.npy      each output in eval mode (GoogLeNet: main, aux1, aux2)
 NiN_compressed.npz, NiN_fortran.npz and NiN_float64.npz (NiN's weights saved with
-savez_compressed, as Fortran-order arrays, and as float64), and pool_cases.npz: ceil-mode max pooling on inputs with negative values, at sizes where
+savez_compressed, as Fortran-order arrays, and as float64), op_cases.npz (single ops: ceil average pooling, LRN, channel softmax, ...), and
+pool_cases.npz: ceil-mode max pooling on inputs with negative values, at sizes where
 DL4J's Same and Truncate modes both differ from PyTorch, with PyTorch's results.
 
 Run (Debian's python3-torch, PyTorch 1.13):
@@ -101,6 +102,28 @@ def main():
         cases["case%d_output" % i] = y
         cases["case%d_args" % i] = torch.tensor([size, k, s, p], dtype=torch.float32)
     save_npz(os.path.join(args.out, "pool_cases.npz"), cases)
+
+    # Single ops whose DL4J lowering differs from the obvious one, on inputs with negative values.
+    ops = {}
+    g = torch.Generator().manual_seed(args.seed + 3)
+    op_cases = [
+        ("avgpool_ceil_k2", nn.AvgPool2d(2, ceil_mode=True), (3, 3, 7)),
+        ("avgpool_ceil_k3s2_nopad", nn.AvgPool2d(3, stride=2, ceil_mode=True, count_include_pad=False), (3, 10, 9)),
+        ("avgpool_pad_include", nn.AvgPool2d(3, stride=1, padding=1), (3, 6, 5)),
+        ("avgpool_ceil_pad_include", nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), (3, 10, 8)),
+        ("avgpool_pad_exclude", nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), (3, 6, 5)),
+        ("lrn5", nn.LocalResponseNorm(5, alpha=1e-2, beta=0.75, k=2.0), (8, 4, 4)),
+        ("lrn3", nn.LocalResponseNorm(3), (6, 3, 3)),
+        ("softmax_channels", nn.Softmax(dim=1), (6, 2, 3)),
+        ("leaky_relu", nn.LeakyReLU(0.2), (3, 4, 4)),
+        ("zeropad", nn.ZeroPad2d((1, 0, 2, 3)), (2, 3, 3)),
+        ("maxpool_dilated", nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 11, 9)),
+    ]
+    for name, module, shape in op_cases:
+        x = torch.randn((2,) + shape, generator=g)
+        ops[name + "_input"] = x
+        ops[name + "_output"] = module(x)
+    save_npz(os.path.join(args.out, "op_cases.npz"), ops)
 
 
 if __name__ == "__main__":

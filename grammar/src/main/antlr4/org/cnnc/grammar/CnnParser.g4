@@ -34,7 +34,7 @@ term
 
 branch
     : chain (FROM ref=ID)?     # chainBranch
-    | FROM ref=ID              # refBranch
+    | FROM ref=ID (ARROW chain)? # refBranch
     ;
 
 argList     : arg (COMMA arg)* COMMA?;

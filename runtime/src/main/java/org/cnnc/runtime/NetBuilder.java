@@ -6,6 +6,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.NegInfPadding;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -49,8 +50,9 @@ import org.nd4j.linalg.lossfunctions.ILossFunction;
  *   <li>conv: {@code ConvolutionMode.Truncate} with explicit padding (DL4J's Same mode is wrong for
  *       some sizes); the weight layout {@code [out, in, kh, kw]} is PyTorch's.
  *   <li>ceil-mode pooling, which DL4J lacks: where ceil gives what floor gives, Truncate; where
- *       Same's implicit bottom/right padding is exactly what ceil needs, Same; otherwise an explicit
- *       -inf padding layer, then Truncate.
+ *       Same's implicit bottom/right padding is exactly what ceil needs, Same; otherwise, for max
+ *       pooling an explicit -inf padding layer then Truncate, for average pooling a window sum
+ *       divided by the count PyTorch uses ({@link CeilAvgPooling}).
  *   <li>avg pooling: {@code count_include_pad} maps to {@code avgPoolIncludePadInDivisor}.
  *   <li>dropout: PyTorch's p is the probability to drop; DL4J takes the probability to keep.
  *   <li>batch norm: {@code decay = 1 - momentum}, the variance stored as such ({@code useLogStd(false)}).
@@ -202,7 +204,12 @@ public final class NetBuilder {
     if (extra[0] == 0 && extra[1] == 0) {
       b.padding(p).convolutionMode(ConvolutionMode.Truncate);
       add(name, b.build(), in);
-    } else if (same && (type == PoolingType.MAX || !includePad)) {
+    } else if (same && (type == PoolingType.MAX || !includePad || (p[0] == 0 && p[1] == 0))) {
+      // PyTorch never counts the ceil overhang in an average's divisor, and without explicit
+      // padding there is nothing else to count: DL4J's Same mode excluding padding is exact.
+      if (type == PoolingType.AVG) {
+        b.avgPoolIncludePadInDivisor(false);
+      }
       b.convolutionMode(ConvolutionMode.Same);
       add(name, b.build(), in);
     } else if (type == PoolingType.MAX) {
@@ -211,9 +218,7 @@ public final class NetBuilder {
       b.padding(0, 0).convolutionMode(ConvolutionMode.Truncate);
       add(name, b.build(), padded);
     } else {
-      throw new UnsupportedOperationException(name + ": ceil-mode average pooling over " + Arrays.toString(size)
-          + " with kernel " + Arrays.toString(k) + " and stride " + Arrays.toString(s)
-          + " needs a divisor DL4J cannot express");
+      add(name, new CeilAvgPooling(k, s, p, extra, includePad), in);
     }
     return name;
   }

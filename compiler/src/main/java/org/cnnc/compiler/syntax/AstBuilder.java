@@ -107,7 +107,7 @@ final class AstBuilder {
       return new Branch(Optional.of(chain(c.chain())), Optional.ofNullable(c.ref).map(this::ident), span(c));
     }
     var r = (CnnParser.RefBranchContext) ctx;
-    return new Branch(Optional.empty(), Optional.of(ident(r.ref)), span(r));
+    return new Branch(Optional.ofNullable(r.chain()).map(this::chain), Optional.of(ident(r.ref)), span(r));
   }
 
   private List<Arg> args(CnnParser.ArgListContext ctx) {

@@ -1,0 +1,49 @@
+package org.cnnc.runtime;
+
+import static org.cnnc.runtime.NetBuilder.size;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.function.BiFunction;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/** Single ops whose DL4J lowering is not the obvious one, against PyTorch on inputs with negative values. */
+class OpParityTest {
+  static final Map<String, BiFunction<NetBuilder, String, String>> OPS = Map.ofEntries(
+      Map.entry("avgpool_ceil_pad_include", (b, x) -> b.avgpool("op", x, size(3), size(2), size(1), true, true)),
+      Map.entry("avgpool_ceil_k2", (b, x) -> b.avgpool("op", x, size(2), size(2), size(0), true, true)),
+      Map.entry("avgpool_ceil_k3s2_nopad", (b, x) -> b.avgpool("op", x, size(3), size(2), size(0), true, false)),
+      Map.entry("avgpool_pad_include", (b, x) -> b.avgpool("op", x, size(3), size(1), size(1), false, true)),
+      Map.entry("avgpool_pad_exclude", (b, x) -> b.avgpool("op", x, size(3), size(1), size(1), false, false)),
+      Map.entry("lrn5", (b, x) -> b.lrn("op", x, 5, 1e-2, 0.75, 2.0)),
+      Map.entry("lrn3", (b, x) -> b.lrn("op", x, 3, 1e-4, 0.75, 1.0)),
+      Map.entry("softmax_channels", (b, x) -> b.softmax("op", x)),
+      Map.entry("leaky_relu", (b, x) -> b.leakyRelu("op", x, 0.2)),
+      Map.entry("zeropad", (b, x) -> b.zeropad("op", x, NetBuilder.pad(1, 0, 2, 3))),
+      Map.entry("maxpool_dilated", (b, x) -> b.maxpool("op", x, size(3), size(2), size(1), size(2), true)));
+
+  @ParameterizedTest
+  @ValueSource(strings = {"avgpool_ceil_pad_include", "avgpool_ceil_k2", "avgpool_ceil_k3s2_nopad", "avgpool_pad_include", "avgpool_pad_exclude",
+      "lrn5", "lrn3", "softmax_channels", "leaky_relu", "zeropad", "maxpool_dilated"})
+  void opEqualsPyTorch(String name) throws Exception {
+    Map<String, Npz.Array> cases = Npz.read(Fixtures.dir().resolve("op_cases.npz"));
+    INDArray in = cases.get(name + "_input").toNd4j();
+    INDArray expected = cases.get(name + "_output").toNd4j();
+    NetBuilder b = new NetBuilder(1);
+    String x = b.input("input", in.size(1), in.size(2), in.size(3));
+    String y = OPS.get(name).apply(b, x);
+    b.output("out", y, Loss.NONE, 1);
+    ComputationGraph g = new ComputationGraph(b.build());
+    g.init();
+    INDArray actual = g.feedForward(new INDArray[] {in}, false, false).get(y);
+    assertArrayEquals(expected.shape(), actual.shape(), name);
+    double err = Transforms.abs(actual.sub(expected)).maxNumber().doubleValue()
+        / (Transforms.abs(expected).maxNumber().doubleValue() + 1e-6);
+    assertTrue(err <= 1e-5, name + ": max rel err " + err);
+  }
+}
