@@ -10,7 +10,7 @@ import org.cnnc.compiler.sema.Value;
 import picocli.CommandLine.Option;
 
 /** Options every command that compiles shares. */
-final class CompileOptions {
+public final class CompileOptions {
   @Option(names = "--source-root", paramLabel = "DIR",
       description = "A directory imports may reach (repeatable). Default: the directories of the given files.")
   List<Path> sourceRoots = new ArrayList<>();
@@ -37,7 +37,7 @@ final class CompileOptions {
 
   enum Color { auto, always, never }
 
-  Compiler.Request request(List<Path> files) {
+  public Compiler.Request request(List<Path> files) {
     Map<String, Value> values = new LinkedHashMap<>();
     args.forEach((k, v) -> values.put(k, parseValue(v)));
     return new Compiler.Request(files, sourceRoots, values);

@@ -32,7 +32,8 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: check or summary");
+    throw new CommandLine.ParameterException(spec.commandLine(),
+        "a command is required: " + String.join(", ", spec.subcommands().keySet().stream().filter(n -> !n.equals("help")).toList()));
   }
 
   public static void main(String[] args) {
@@ -44,8 +45,13 @@ public final class Main implements Runnable {
    * runs on a thread with a large stack, so deeply nested specs meet cnnc's own limits, not the JVM's.
    */
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
+    return run(args, out, err, new Object[0]);
+  }
+
+  /** As {@link #run(String[], PrintWriter, PrintWriter)}, with more subcommands (run, train, bench live with DL4J). */
+  public static int run(String[] args, PrintWriter out, PrintWriter err, Object... extraCommands) {
     AtomicInteger code = new AtomicInteger(INTERNAL);
-    Thread t = new Thread(null, () -> code.set(execute(args, out, err)), "cnnc", 512L << 20);
+    Thread t = new Thread(null, () -> code.set(execute(args, out, err, extraCommands)), "cnnc", 512L << 20);
     t.start();
     try {
       t.join();
@@ -57,8 +63,11 @@ public final class Main implements Runnable {
     return code.get();
   }
 
-  private static int execute(String[] args, PrintWriter out, PrintWriter err) {
+  private static int execute(String[] args, PrintWriter out, PrintWriter err, Object... extraCommands) {
     CommandLine cmd = new CommandLine(new Main());
+    for (Object extra : extraCommands) {
+      cmd.addSubcommand(extra);
+    }
     cmd.setOut(out);
     cmd.setErr(err);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {

@@ -9,10 +9,10 @@ import org.cnnc.compiler.diag.Severity;
 import org.cnnc.compiler.diag.ShortRenderer;
 
 /** Prints a compilation's diagnostics in the chosen format. */
-final class Reports {
+public final class Reports {
   private Reports() {}
 
-  static void print(Compilation c, CompileOptions opts, PrintWriter err) {
+  public static void print(Compilation c, CompileOptions opts, PrintWriter err) {
     List<Diagnostic> all = c.diagnostics().sorted();
     boolean color = opts.colorFor(System.console() != null);
     if (opts.errorFormat == CompileOptions.ErrorFormat.short_) {

@@ -16,7 +16,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "summary", mixinStandardHelpOptions = true,
     description = "Print a table per model: every layer and block with its output shape, parameters and MACs, then totals.")
-final class SummaryCommand implements Callable<Integer> {
+public final class SummaryCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec.")
   Path file;
 
@@ -35,7 +35,7 @@ final class SummaryCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   /** The named model, or every model of the files named on the command line (not of their imports). */
-  static List<Network> select(Compiler.Compilation c, String model, List<Path> files) {
+  public static List<Network> select(Compiler.Compilation c, String model, List<Path> files) {
     if (model != null) {
       return List.of(c.network(model).orElseThrow(() -> new Main.UsageError("no model named `" + model + "`; models: "
           + String.join(", ", c.networks().stream().map(Network::name).toList()))));

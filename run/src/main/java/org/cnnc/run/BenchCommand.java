@@ -1,0 +1,153 @@
+package org.cnnc.run;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.cnnc.cli.CompileOptionsMixin;
+import org.cnnc.cli.Main;
+import org.cnnc.cli.Reports;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.runtime.CnnModel;
+import org.cnnc.runtime.CnnNetwork;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * Times forward (inference) and a training step of generated networks, beside the same network
+ * written by hand in plain DL4J (for the article's models) and PyTorch running the article's code
+ * (when /usr/bin/python3 has torch), in one run, and prints the ratios.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Time forward and train step: generated vs hand-written DL4J vs PyTorch, with ratios.")
+final class BenchCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "FILE")
+  Path file;
+
+  @Option(names = "--model", paramLabel = "NAME", split = ",", description = "Models to time (default: every model of FILE).")
+  List<String> models;
+
+  @Option(names = "--batch", defaultValue = "8", paramLabel = "N")
+  int batch;
+
+  @Option(names = "--iters", defaultValue = "3", paramLabel = "N", description = "Timed iterations (after one warm-up); the median is printed.")
+  int iters;
+
+  @Option(names = "--no-pytorch", description = "Do not run PyTorch.")
+  boolean noPytorch;
+
+  @Mixin CompileOptionsMixin compile;
+
+  @Spec CommandSpec spec;
+
+  record Times(double forward, double train) {}
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    Compiler.Compilation c = Compiler.compile(compile.opts.request(List.of(file)));
+    Reports.print(c, compile.opts, spec.commandLine().getErr());
+    if (!c.ok()) {
+      return Main.SPEC_ERRORS;
+    }
+    List<Network> nets = new ArrayList<>();
+    if (models == null) {
+      nets.addAll(org.cnnc.cli.SummaryCommand.select(c, null, List.of(file)));
+    } else {
+      for (String m : models) {
+        nets.add(org.cnnc.cli.SummaryCommand.select(c, m, List.of(file)).get(0));
+      }
+    }
+    out.printf("batch %d, median of %d after a warm-up; %d cores%n", batch, iters, Runtime.getRuntime().availableProcessors());
+    out.printf("%-10s %-10s %12s %12s %10s %10s%n", "model", "", "generated", "DL4J hand", "PyTorch", "gen/torch");
+    for (Network n : nets) {
+      CnnModel model = ModelLoader.load(c, n);
+      CnnNetwork net = CnnNetwork.create(model, 1);
+      Times gen = time(net.graph(), model.inputShape(), n);
+      net = null;
+      System.gc();
+      Times hand = null;
+      if (Arrays.asList("VGG16", "NiN", "GoogLeNet").contains(n.name())) {
+        hand = time(HandWritten.build(n.name(), 1), model.inputShape(), n);
+        System.gc();
+      }
+      Times torch = noPytorch ? null : pytorch(n.name());
+      row(out, n.name(), "forward", gen.forward, hand == null ? null : hand.forward, torch == null ? null : torch.forward);
+      row(out, "", "train", gen.train, hand == null ? null : hand.train, torch == null ? null : torch.train);
+      out.flush();
+    }
+    out.println("ratios > 1 mean the generated network is slower; times in ms");
+    return Main.OK;
+  }
+
+  private static void row(PrintWriter out, String model, String what, double gen, Double hand, Double torch) {
+    out.printf(Locale.ROOT, "%-10s %-10s %12.1f %12s %10s %10s%n", model, what, gen,
+        hand == null ? "-" : String.format(Locale.ROOT, "%.1f", hand),
+        torch == null ? "-" : String.format(Locale.ROOT, "%.1f", torch),
+        torch == null ? "-" : String.format(Locale.ROOT, "%.2fx", gen / torch));
+  }
+
+  private Times time(ComputationGraph g, long[] inShape, Network n) {
+    long[] shape = new long[inShape.length + 1];
+    shape[0] = batch;
+    System.arraycopy(inShape, 0, shape, 1, inShape.length);
+    Nd4j.getRandom().setSeed(1);
+    INDArray x = Nd4j.randn(DataType.FLOAT, shape);
+    INDArray[] labels = new INDArray[g.getNumOutputArrays()];
+    for (int i = 0; i < labels.length; i++) {
+      long classes = n.node(n.outputs().get(Math.min(i, n.outputs().size() - 1)).node()).shape().dim(0);
+      labels[i] = Nd4j.zeros(DataType.FLOAT, batch, classes);
+      for (int r = 0; r < batch; r++) {
+        labels[i].putScalar(r, r % classes, 1f);
+      }
+    }
+    MultiDataSet data = new MultiDataSet(new INDArray[] {x}, labels);
+    double forward = median(() -> g.output(false, x));
+    double train = median(() -> g.fit(data));
+    return new Times(forward, train);
+  }
+
+  private double median(Runnable r) {
+    r.run();
+    double[] t = new double[iters];
+    for (int i = 0; i < iters; i++) {
+      long t0 = System.nanoTime();
+      r.run();
+      t[i] = (System.nanoTime() - t0) / 1e6;
+    }
+    Arrays.sort(t);
+    return t[iters / 2];
+  }
+
+  private Times pytorch(String model) throws IOException, InterruptedException {
+    Path script = Path.of(System.getProperty("cnnc.root", ".")).resolve("tools/pytorch/bench.py");
+    if (!Arrays.asList("VGG16", "NiN", "GoogLeNet").contains(model) || !Files.exists(script)
+        || !Files.exists(Path.of("/usr/bin/python3"))) {
+      return null;
+    }
+    Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), "--model", model, "--batch",
+        Integer.toString(batch), "--iters", Integer.toString(iters)).redirectErrorStream(true).start();
+    String text = new String(p.getInputStream().readAllBytes()).trim();
+    if (p.waitFor() != 0 || !text.contains("forward_ms")) {
+      spec.commandLine().getErr().println("cnnc: PyTorch not measured: " + text.lines().reduce((a, b) -> b).orElse(""));
+      return null;
+    }
+    String[] w = text.lines().reduce((a, b) -> b).orElseThrow().split(" ");
+    return new Times(Double.parseDouble(w[1]), Double.parseDouble(w[3]));
+  }
+}

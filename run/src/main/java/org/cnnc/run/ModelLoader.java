@@ -1,0 +1,50 @@
+package org.cnnc.run;
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.codegen.Generator;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.runtime.CnnModel;
+
+/**
+ * Turns a model of a spec into a {@link CnnModel} the way a user's build does: generate the Java,
+ * compile it with javac, load the class. `run`, `train` and `bench` thus execute the generated code
+ * itself, not an interpretation of it.
+ */
+final class ModelLoader {
+  private ModelLoader() {}
+
+  static CnnModel load(Compiler.Compilation c, Network network) throws IOException {
+    Path dir = Files.createTempDirectory("cnnc-model");
+    try {
+      Generator.Output source = Generator.generate(c, List.of(network), "cnnc.generated").get(0);
+      Generator.write(dir.resolve("src"), source);
+      Path classes = Files.createDirectories(dir.resolve("classes"));
+      JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+      if (javac == null) {
+        throw new IOException("running a model needs a JDK (javac), not only a JRE");
+      }
+      List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", System.getProperty("java.class.path"),
+          "-nowarn", dir.resolve("src").resolve(source.relativePath()).toString()));
+      StringWriter log = new StringWriter();
+      int rc = javac.run(null, null, null, args.toArray(new String[0]));
+      if (rc != 0) {
+        throw new IllegalStateException("the generated source does not compile (a bug in cnnc): " + log);
+      }
+      URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, ModelLoader.class.getClassLoader());
+      String name = "cnnc.generated." + source.relativePath().getFileName().toString().replace(".java", "");
+      return (CnnModel) loader.loadClass(name).getConstructor().newInstance();
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("cannot load the generated model: " + e, e);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+package org.cnnc.run;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.cnnc.runtime.Npz;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+
+/** `cnnc run` and `cnnc train` from the command line, on the generated code. */
+class RunCommandsTest {
+  static final String MODELS = Path.of(System.getProperty("cnnc.root", "..")).resolve("models.cnn").toString();
+
+  @TempDir Path dir;
+
+  record Run(int code, String out, String err) {}
+
+  static Run cnnc(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = Cnnc.run(args, new PrintWriter(out), new PrintWriter(err));
+    return new Run(code, out.toString(), err.toString());
+  }
+
+  @Test
+  void trainSavesWeightsThatRunLoads() throws Exception {
+    byte[] records = new byte[40 * 3073];
+    new Random(1).nextBytes(records);
+    for (int i = 0; i < 40; i++) {
+      records[i * 3073] = (byte) (i % 10);
+    }
+    Path data = Files.createDirectories(dir.resolve("cifar"));
+    Files.write(data.resolve("data_batch_1.bin"), records);
+    Path weights = dir.resolve("nin.npz");
+    Run train = cnnc("train", MODELS, "--model", "NiN", "--data", data.toString(), "--epochs", "2", "--batch", "20",
+        "--save", weights.toString());
+    assertEquals(0, train.code(), train.err());
+    assertTrue(train.out().contains("NiN: 40 examples, 10 classes, 2 epochs, batch 20"), train.out());
+    assertTrue(train.out().matches("(?s).*epoch 2/2  loss \\d+\\.\\d+  accuracy \\d\\.\\d+.*"), train.out());
+    assertTrue(Npz.read(weights).containsKey("block3.4.bias"));
+
+    Path input = dir.resolve("x.npy");
+    Npz.writeNpy(input, Nd4j.rand(DataType.FLOAT, 3, 3, 32, 32));
+    Path outDir = dir.resolve("out");
+    Run run = cnnc("run", MODELS, "--model", "NiN", "--weights", weights.toString(), "--input", input.toString(),
+        "--output", outDir.toString());
+    assertEquals(0, run.code(), run.err());
+    assertTrue(run.out().startsWith("output [3, 10, 1, 1]: "), run.out());
+    assertTrue(run.out().contains("forward: "), run.out());
+    assertArrayEquals(new long[] {3, 10, 1, 1}, Npz.readNpy(outDir.resolve("output.npy")).shape());
+  }
+
+  @Test
+  void mistakesAreUsageErrorsWithoutStackTraces() throws Exception {
+    Run both = cnnc("run", MODELS, "--model", "NiN");
+    assertEquals(2, both.code());
+    assertEquals("cnnc: give exactly one of --input X.npy and --random\n", both.err());
+
+    Path input = dir.resolve("x.npy");
+    Npz.writeNpy(input, Nd4j.rand(DataType.FLOAT, 1, 3, 16, 16));
+    Run shape = cnnc("run", MODELS, "--model", "NiN", "--input", input.toString());
+    assertEquals(2, shape.code());
+    assertEquals("cnnc: " + input + " has shape [1, 3, 16, 16]; the model takes [N, 3, 32, 32]\n", shape.err());
+
+    Path bad = dir.resolve("bad.npz");
+    Files.writeString(bad, "not a zip");
+    Run weights = cnnc("run", MODELS, "--model", "NiN", "--random", "--weights", bad.toString());
+    assertEquals(2, weights.code());
+    assertTrue(weights.err().startsWith("cnnc: cannot load " + bad + ":\n  not a valid .npz archive"), weights.err());
+    for (Run r : new Run[] {both, shape, weights}) {
+      assertTrue(!r.err().contains("\tat "), r.err());
+    }
+  }
+}

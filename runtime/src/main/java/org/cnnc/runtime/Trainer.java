@@ -1,0 +1,91 @@
+package org.cnnc.runtime;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.MultiDataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * Fits a generated network on labeled examples: shuffled mini-batches, a progress bar, and per
+ * epoch the mean training loss and the accuracy of the first output. Every output with a loss is
+ * trained on the same labels (GoogLeNet's main and auxiliary heads), each weighted as the spec says.
+ */
+public final class Trainer {
+  /** One epoch: the mean loss over its batches, and the first output's accuracy on the data after it. */
+  public record Epoch(int epoch, double loss, double accuracy, long millis) {}
+
+  private Trainer() {}
+
+  public static List<Epoch> fit(CnnNetwork net, DataSet data, int epochs, int batch, long seed, PrintWriter log) {
+    int trained = (int) net.outputs().stream().filter(o -> o.lossVertex() != null).count();
+    if (trained == 0) {
+      throw new IllegalArgumentException(net.model().name() + " has no output with a loss to train");
+    }
+    int n = data.numExamples();
+    List<Epoch> epochs_ = new ArrayList<>();
+    for (int e = 1; e <= epochs; e++) {
+      long t0 = System.nanoTime();
+      DataSet shuffled = data.copy();
+      shuffled.shuffle(seed + e);
+      double lossSum = 0;
+      int batches = (n + batch - 1) / batch;
+      for (int b = 0; b < batches; b++) {
+        long from = (long) b * batch;
+        long to = Math.min(n, from + batch);
+        MultiDataSet mds = multi(shuffled.getFeatures().get(NDArrayIndex.interval(from, to)),
+            shuffled.getLabels().get(NDArrayIndex.interval(from, to)), trained);
+        net.graph().fit(mds);
+        lossSum += net.graph().score();
+        if (log != null) {
+          bar(log, e, epochs, b + 1, batches, lossSum / (b + 1));
+        }
+      }
+      double acc = accuracy(net, data, batch);
+      Epoch ep = new Epoch(e, lossSum / batches, acc, (System.nanoTime() - t0) / 1_000_000);
+      epochs_.add(ep);
+      if (log != null) {
+        log.printf("\repoch %d/%d  loss %.4f  accuracy %.3f  (%d ms)%s%n", e, epochs, ep.loss(), acc, ep.millis(),
+            " ".repeat(20));
+      }
+    }
+    return epochs_;
+  }
+
+  /** The same labels for every trained output. */
+  public static MultiDataSet multi(INDArray features, INDArray labels, int outputs) {
+    INDArray[] ls = new INDArray[outputs];
+    for (int i = 0; i < outputs; i++) {
+      ls[i] = labels;
+    }
+    return new MultiDataSet(new INDArray[] {features}, ls);
+  }
+
+  /** Accuracy of the first output (argmax against the label's argmax). */
+  public static double accuracy(CnnNetwork net, DataSet data, int batch) {
+    long n = data.numExamples();
+    long right = 0;
+    String first = net.outputs().get(0).name();
+    for (long start = 0; start < n; start += batch) {
+      long end = Math.min(n, start + batch);
+      INDArray x = data.getFeatures().get(NDArrayIndex.interval(start, end));
+      INDArray y = data.getLabels().get(NDArrayIndex.interval(start, end));
+      INDArray out = net.predict(x).get(first);
+      INDArray predicted = Nd4j.argMax(out.reshape(out.size(0), -1), 1);
+      INDArray truth = Nd4j.argMax(y, 1);
+      right += predicted.eq(truth).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().longValue();
+    }
+    return (double) right / n;
+  }
+
+  private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss) {
+    int width = 30;
+    int done = b * width / batches;
+    log.printf("\repoch %d/%d [%s%s] %d/%d loss %.4f", e, epochs, "=".repeat(done), " ".repeat(width - done), b,
+        batches, loss);
+    log.flush();
+  }
+}

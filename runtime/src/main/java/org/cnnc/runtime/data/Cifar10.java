@@ -1,0 +1,65 @@
+package org.cnnc.runtime.data;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The CIFAR-10 binary format: records of one label byte then 3,072 pixel bytes (1,024 red, 1,024
+ * green, 1,024 blue, row-major 32 x 32), as in {@code data_batch_1.bin}. Reads a file, or every
+ * {@code .bin} file of a directory in name order.
+ */
+public final class Cifar10 {
+  public static final List<String> CLASSES = List.of(
+      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
+  static final int RECORD = 1 + 3 * 32 * 32;
+
+  private Cifar10() {}
+
+  /** Reads at most {@code limit} examples (0: all). */
+  public static LabeledData load(Path fileOrDir, int limit) throws IOException {
+    List<Path> files = new ArrayList<>();
+    if (Files.isDirectory(fileOrDir)) {
+      try (Stream<Path> s = Files.list(fileOrDir)) {
+        s.filter(p -> p.toString().endsWith(".bin")).sorted().forEach(files::add);
+      }
+    } else {
+      files.add(fileOrDir);
+    }
+    if (files.isEmpty()) {
+      throw new IOException("no .bin files in " + fileOrDir);
+    }
+    List<byte[]> records = new ArrayList<>();
+    for (Path f : files) {
+      byte[] bytes = Files.readAllBytes(f);
+      if (bytes.length % RECORD != 0) {
+        throw new IOException(f + ": " + bytes.length + " bytes is not a whole number of CIFAR-10 records of "
+            + RECORD + " bytes");
+      }
+      for (int off = 0; off < bytes.length && (limit <= 0 || records.size() < limit); off += RECORD) {
+        records.add(java.util.Arrays.copyOfRange(bytes, off, off + RECORD));
+      }
+    }
+    int n = records.size();
+    float[] pixels = new float[n * 3072];
+    INDArray labels = Nd4j.zeros(DataType.FLOAT, n, 10);
+    for (int i = 0; i < n; i++) {
+      byte[] r = records.get(i);
+      int label = r[0] & 0xff;
+      if (label > 9) {
+        throw new IOException("record " + i + " has label " + label + "; CIFAR-10 labels are 0 to 9");
+      }
+      labels.putScalar(i, label, 1f);
+      for (int j = 0; j < 3072; j++) {
+        pixels[i * 3072 + j] = (r[1 + j] & 0xff) / 255f;
+      }
+    }
+    return new LabeledData(Nd4j.create(pixels, new long[] {n, 3, 32, 32}, 'c'), labels, CLASSES);
+  }
+}

@@ -1,0 +1,16 @@
+package org.cnnc.runtime.data;
+
+import java.util.List;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+
+/** Examples in memory: features {@code [N, C, H, W]} in [0, 1], one-hot labels {@code [N, classes]}. */
+public record LabeledData(INDArray features, INDArray labels, List<String> classes) {
+  public DataSet toDataSet() {
+    return new DataSet(features, labels);
+  }
+
+  public long size() {
+    return features.size(0);
+  }
+}

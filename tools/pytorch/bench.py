@@ -1,0 +1,65 @@
+"""Times the article's networks in PyTorch: forward (eval, no grad) and one training step
+(forward, CrossEntropyLoss on every output, backward, Adam step) at a given batch size.
+
+    /usr/bin/python3 tools/pytorch/bench.py --model GoogLeNet --batch 8 --iters 3
+
+Prints one line: `forward_ms <median> train_ms <median>`.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import VGG16, NiN, GoogLeNet  # noqa: E402
+
+SHAPES = {"VGG16": (3, 224, 224), "NiN": (3, 32, 32), "GoogLeNet": (3, 224, 224)}
+WEIGHTS = {"GoogLeNet": [1.0, 0.3, 0.3]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--iters", type=int, default=3)
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    model = {"VGG16": VGG16, "NiN": NiN, "GoogLeNet": GoogLeNet}[a.model]()
+    x = torch.randn((a.batch,) + SHAPES[a.model])
+    y = torch.randint(0, 10 if a.model == "NiN" else 1000, (a.batch,))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def forward():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    def train():
+        model.train()
+        opt.zero_grad()
+        outs = model(x)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        weights = WEIGHTS.get(a.model, [1.0])
+        loss = sum(w * loss_fn(o.reshape(a.batch, -1), y) for w, o in zip(weights, outs))
+        loss.backward()
+        opt.step()
+
+    result = []
+    for fn in (forward, train):
+        fn()
+        times = []
+        for _ in range(a.iters):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+        result.append(statistics.median(times))
+    print("forward_ms %.1f train_ms %.1f threads %d" % (result[0], result[1], torch.get_num_threads()))
+
+
+if __name__ == "__main__":
+    main()
