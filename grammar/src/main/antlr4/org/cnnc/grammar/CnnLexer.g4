@@ -14,10 +14,13 @@ REPEAT  : 'repeat';
 CONCAT  : 'concat';
 ADD     : 'add';
 WITH    : 'with';
+EXPECT  : 'expect';
 TRUE    : 'true';
 FALSE   : 'false';
 
 ARROW   : '->';
+LE      : '<=';
+DOTDOT  : '..';
 LPAREN  : '(';
 RPAREN  : ')';
 LBRACE  : '{';

@@ -19,6 +19,8 @@ body        : LBRACE stmt* RBRACE;
 stmt
     : INPUT name=ID? shape                                        # inputStmt
     | OUTPUT name=ID (ASSIGN chain)? (FROM ref=ID)? (WITH argList)? # outputStmt
+    | EXPECT INPUT LBRACK dimRange (COMMA dimRange)* COMMA? RBRACK # expectInputStmt
+    | EXPECT what=ID LE expr                                      # expectStmt
     | chain (FROM ref=ID)?                                        # chainStmt
     ;
 
@@ -39,6 +41,8 @@ branch
 
 argList     : arg (COMMA arg)* COMMA?;
 arg         : (name=ID ASSIGN)? expr (ARROW expr)?;
+
+dimRange    : expr (DOTDOT expr)?;
 
 shape       : LBRACK (expr (COMMA expr)*)? COMMA? RBRACK;
 

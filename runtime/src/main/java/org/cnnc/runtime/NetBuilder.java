@@ -31,6 +31,7 @@ import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.conf.layers.ZeroPaddingLayer;
 import org.deeplearning4j.nn.conf.preprocessor.CnnToFeedForwardPreProcessor;
+import org.deeplearning4j.nn.conf.preprocessor.FeedForwardToCnnPreProcessor;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.activations.IActivation;
@@ -284,6 +285,13 @@ public final class NetBuilder {
 
   public String softmax(String name, String in) {
     if (types.get(in).getType() == InputType.Type.CNN) {
+      InputType.InputTypeConvolutional t = (InputType.InputTypeConvolutional) types.get(in);
+      if (t.getHeight() == 1 && t.getWidth() == 1) {
+        // [C, 1, 1] (NiN's scores): a plain softmax over the flattened channels, then back to a map.
+        String flat = flatten(name + "/flat", in);
+        String soft = activation(name + "/softmax", flat, Activation.SOFTMAX.getActivationFunction());
+        return vertex(name, new PreprocessorVertex(new FeedForwardToCnnPreProcessor(1, 1, t.getChannels())), soft);
+      }
       return add(name, new ChannelSoftmax(), in);
     }
     return activation(name, in, Activation.SOFTMAX.getActivationFunction());

@@ -60,7 +60,7 @@ public final class Ast {
   /** A sequence of statements between braces: a model's, a block's or a group's. */
   public record Body(List<Stmt> stmts, Span span) {}
 
-  public sealed interface Stmt permits InputStmt, OutputStmt, ChainStmt {
+  public sealed interface Stmt permits InputStmt, OutputStmt, ChainStmt, ExpectStmt, ExpectInputStmt {
     Span span();
   }
 
@@ -73,6 +73,15 @@ public final class Ast {
 
   /** A chain of elements, optionally starting from a named node instead of the previous one. */
   public record ChainStmt(Chain chain, Optional<Ident> from, Span span) implements Stmt {}
+
+  /** {@code expect params <= N}: a budget that {@code cnnc lint} checks ({@code params}, {@code macs}, {@code buffers}). */
+  public record ExpectStmt(Ident what, Expr limit, Span span) implements Stmt {}
+
+  /** {@code expect input [3, 31..34, 31..34]}: the input sizes the model should accept; {@code cnnc lint} tries each. */
+  public record ExpectInputStmt(List<DimRange> dims, Span span) implements Stmt {}
+
+  /** {@code lo} or {@code lo..hi} (inclusive). */
+  public record DimRange(Expr lo, Optional<Expr> hi, Span span) {}
 
   public record Chain(List<Element> elements, Span span) {}
 

@@ -55,6 +55,11 @@ public final class AstPrinter {
             + (o.options().isEmpty() ? "" : " with " + args(o.options())));
         o.chain().ifPresent(c -> chain(c, depth + 1));
         close();
+      } else if (s instanceof ExpectStmt e) {
+        line(depth, "(expect " + e.what().text() + " <= " + expr(e.limit()) + ")");
+      } else if (s instanceof ExpectInputStmt e) {
+        line(depth, "(expect input " + e.dims().stream()
+            .map(d -> expr(d.lo()) + d.hi().map(h -> ".." + expr(h)).orElse("")).collect(Collectors.joining(", ", "[", "]")) + ")");
       } else {
         ChainStmt c = (ChainStmt) s;
         line(depth, "(chain" + c.from().map(f -> " from " + f.text()).orElse(""));

@@ -279,8 +279,8 @@ public final class JavaGenerator {
         body.remember(name, "x");
       } else if (st instanceof ChainStmt c) {
         body.chainStmt(c, "x", "s");
-      } else {
-        body.output((OutputStmt) st);
+      } else if (st instanceof OutputStmt o) {
+        body.output(o);
       }
     }
     if (model.body().stmts().stream().noneMatch(OutputStmt.class::isInstance)) {

@@ -57,10 +57,18 @@ public final class Expander {
   private final List<Integer> inputs = new ArrayList<>();
   private final List<Output> outputs = new ArrayList<>();
 
+  private int[] inputOverride;
+
   public Expander(Program program, Diagnostics diags, Set<String> cyclic) {
     this.program = program;
     this.diags = diags;
     this.cyclic = cyclic;
+  }
+
+  /** Expands with this shape for the model's (first) input instead of the declared one (lint's size sweep). */
+  public Expander withInput(int[] shape) {
+    this.inputOverride = shape.clone();
+    return this;
   }
 
   private static final class TooLarge extends RuntimeException {
@@ -127,8 +135,8 @@ public final class Expander {
           tail = input(in, seq, f);
         } else if (s instanceof OutputStmt out) {
           output(out, tail, seq, f);
-        } else {
-          tail = chainStmt((ChainStmt) s, tail, seq, f);
+        } else if (s instanceof ChainStmt c) {
+          tail = chainStmt(c, tail, seq, f);
         }
       }
       if (outputs.isEmpty() && tail != POISON) {
@@ -221,6 +229,9 @@ public final class Expander {
       return POISON;
     }
     Shape shape = Shape.of(dims.stream().mapToInt(Integer::intValue).toArray());
+    if (inputOverride != null && inputs.isEmpty()) {
+      shape = Shape.of(inputOverride);
+    }
     if (!declare(seq, name, in.name().map(Ident::span).orElse(in.span()), f)) {
       return POISON;
     }

@@ -31,6 +31,9 @@ public final class Resolver {
   private final Map<String, List<Edge>> calls = new LinkedHashMap<>();
   private final Set<String> cyclic = new HashSet<>();
 
+  /** What `expect NAME <= N` can bound. */
+  public static final List<String> EXPECTABLE = List.of("params", "macs", "buffers");
+
   private record Edge(String callee, Span at) {}
 
   public Resolver(Program program, Diagnostics diags) {
@@ -140,6 +143,30 @@ public final class Resolver {
             .ifPresent(bound -> bound.args().forEach((name, e) -> constantArg(e, name,
                 Checks.OUTPUT_OPTIONS.stream().filter(f -> f.name().equals(name)).findFirst().orElseThrow().type(),
                 "`output`", ctx)));
+      } else if (s instanceof ExpectStmt e) {
+        if (!(ctx.isModel() && top)) {
+          misplaced(e.span(), "expect");
+        }
+        if (!EXPECTABLE.contains(e.what().text())) {
+          r.report(Diagnostic.error(Code.UNKNOWN_NAME, e.what().span(), "cannot expect `" + e.what().text() + "`")
+              .label("not a figure of the network")
+              .note("budgets: " + String.join(", ", EXPECTABLE))
+              .help(Suggest.help(e.what().text(), EXPECTABLE)));
+        }
+        if (namesIn(e.limit(), ctx.params) && Evaluator.isConstant(e.limit())) {
+          Value v = Evaluator.eval(e.limit(), Map.of(), r);
+          if (v != null) {
+            Checks.convert(v, Type.FLOAT, e.what().text(), "`expect`", e.limit(), r);
+          }
+        }
+      } else if (s instanceof ExpectInputStmt e) {
+        if (!(ctx.isModel() && top)) {
+          misplaced(e.span(), "expect");
+        }
+        for (DimRange d : e.dims()) {
+          namesIn(d.lo(), ctx.params);
+          d.hi().ifPresent(h -> namesIn(h, ctx.params));
+        }
       } else {
         chain(((ChainStmt) s).chain(), ctx);
       }
@@ -151,6 +178,7 @@ public final class Resolver {
         .label("inside a " + "block or group")
         .help(what.equals("input")
             ? "blocks take their input from the layer before them"
+            : what.equals("expect") ? "state budgets and accepted input sizes in the model"
             : "declare outputs in the model, with `from` to reach a named node"));
   }
 

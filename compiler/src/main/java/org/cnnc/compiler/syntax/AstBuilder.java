@@ -74,6 +74,16 @@ final class AstBuilder {
       return new OutputStmt(ident(out.name), Optional.ofNullable(out.chain()).map(this::chain),
           Optional.ofNullable(out.ref).map(this::ident), options, span(out));
     }
+    if (ctx instanceof CnnParser.ExpectStmtContext e) {
+      return new ExpectStmt(ident(e.what), expr(e.expr()), span(e));
+    }
+    if (ctx instanceof CnnParser.ExpectInputStmtContext e) {
+      List<DimRange> dims = new ArrayList<>();
+      for (var d : e.dimRange()) {
+        dims.add(new DimRange(expr(d.expr(0)), d.expr().size() > 1 ? Optional.of(expr(d.expr(1))) : Optional.empty(), span(d)));
+      }
+      return new ExpectInputStmt(dims, span(e));
+    }
     var c = (CnnParser.ChainStmtContext) ctx;
     return new ChainStmt(chain(c.chain()), Optional.ofNullable(c.ref).map(this::ident), span(c));
   }

@@ -1,0 +1,196 @@
+package org.cnnc.maven;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.PathMatcher;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.codegen.Generator;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.source.SourceFile;
+
+/**
+ * One run of the plugin, independent of Maven: find the specs, compile them, write the generated
+ * classes, remove those of deleted specs. Incremental: the content hash of every file read (specs
+ * and their imports) and the options are kept in a state file; when nothing changed, nothing is
+ * compiled or written. When something changed, everything is compiled (the compiler is fast) but
+ * only files whose text changes are written, so downstream compilation sees exactly what changed.
+ * Never writes outside the output directory; never replaces a file cnnc did not generate.
+ */
+public final class CnnBuild {
+
+  /** What to do: immutable, built from the mojo's parameters. */
+  public record Request(Path sourceDirectory, Path outputDirectory, Path stateFile, List<String> includes,
+      List<String> excludes, String packageName, boolean generate) {
+    public Request {
+      includes = includes == null || includes.isEmpty() ? List.of("**/*.cnn") : List.copyOf(includes);
+      excludes = excludes == null ? List.of() : List.copyOf(excludes);
+    }
+  }
+
+  /** What happened. */
+  public record Result(boolean upToDate, List<Path> specs, List<Diagnostic> diagnostics, List<Path> written,
+      List<Path> unchanged, List<Path> deleted) {
+    public long errors() {
+      return diagnostics.stream().filter(d -> d.severity() == org.cnnc.compiler.diag.Severity.ERROR).count();
+    }
+
+    public long warnings() {
+      return diagnostics.stream().filter(d -> d.severity() == org.cnnc.compiler.diag.Severity.WARNING).count();
+    }
+  }
+
+  private CnnBuild() {}
+
+  public static Result run(Request r) throws IOException {
+    List<Path> specs = specs(r);
+    if (specs.isEmpty()) {
+      return new Result(true, specs, List.of(), List.of(), List.of(), deleteStale(r, List.of()));
+    }
+    Properties previous = load(r.stateFile());
+    String options = "package=" + r.packageName() + ";generate=" + r.generate();
+    if (options.equals(previous.getProperty("options")) && unchanged(previous, specs, r)) {
+      return new Result(true, specs, List.of(), List.of(), List.of(), List.of());
+    }
+    Compiler.Compilation c = Compiler.compile(new Compiler.Request(specs, List.of(r.sourceDirectory()), Map.of()));
+    List<Path> written = new ArrayList<>();
+    List<Path> same = new ArrayList<>();
+    List<Path> outputs = new ArrayList<>();
+    List<Path> deleted = List.of();
+    if (c.ok() && r.generate()) {
+      for (Generator.Output o : Generator.generate(c, c.networks(), blankToNull(r.packageName()))) {
+        Path target = r.outputDirectory().resolve(o.relativePath());
+        outputs.add(target);
+        (Generator.write(r.outputDirectory(), o) == Generator.Written.UNCHANGED ? same : written).add(target);
+      }
+      deleted = deleteStale(r, outputs);
+    }
+    if (c.ok()) {
+      save(r, c, options, outputs);
+    } else {
+      Files.deleteIfExists(r.stateFile());
+    }
+    return new Result(false, specs, c.diagnostics().sorted(), written, same, deleted);
+  }
+
+  static List<Path> specs(Request r) throws IOException {
+    if (!Files.isDirectory(r.sourceDirectory())) {
+      return List.of();
+    }
+    List<PathMatcher> in = matchers(r.includes());
+    List<PathMatcher> out = matchers(r.excludes());
+    try (Stream<Path> s = Files.walk(r.sourceDirectory())) {
+      return s.filter(Files::isRegularFile)
+          .filter(p -> {
+            Path rel = r.sourceDirectory().relativize(p);
+            return in.stream().anyMatch(m -> m.matches(rel)) && out.stream().noneMatch(m -> m.matches(rel));
+          })
+          .sorted()
+          .toList();
+    }
+  }
+
+  /** Ant-style globs: {@code **}/ also matches no directory at all. */
+  private static List<PathMatcher> matchers(List<String> globs) {
+    List<PathMatcher> out = new ArrayList<>();
+    for (String g : globs) {
+      out.add(FileSystems.getDefault().getPathMatcher("glob:" + g));
+      if (g.startsWith("**/")) {
+        out.add(FileSystems.getDefault().getPathMatcher("glob:" + g.substring(3)));
+      }
+    }
+    return out;
+  }
+
+  private static boolean unchanged(Properties previous, List<Path> specs, Request r) throws IOException {
+    String recordedSpecs = previous.getProperty("specs");
+    String current = String.join("\n", specs.stream().map(Path::toString).toList());
+    if (!current.equals(recordedSpecs)) {
+      return false;
+    }
+    for (String key : previous.stringPropertyNames()) {
+      if (key.startsWith("input:")) {
+        Path p = Path.of(key.substring(6));
+        if (!Files.isRegularFile(p) || !hash(Files.readAllBytes(p)).equals(previous.getProperty(key))) {
+          return false;
+        }
+      } else if (key.startsWith("output:") && !Files.isRegularFile(Path.of(key.substring(7)))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void save(Request r, Compiler.Compilation c, String options, List<Path> outputs) throws IOException {
+    Map<String, String> state = new TreeMap<>();
+    state.put("options", options);
+    state.put("specs", String.join("\n", specs(r).stream().map(Path::toString).toList()));
+    for (SourceFile f : c.sources()) {
+      if (f.path() != null) {
+        state.put("input:" + f.path(), hash(f.text().getBytes(StandardCharsets.UTF_8)));
+      }
+    }
+    for (Path o : outputs) {
+      state.put("output:" + o.toAbsolutePath().normalize(), "");
+    }
+    Properties p = new Properties();
+    p.putAll(state);
+    Files.createDirectories(r.stateFile().getParent());
+    try (var w = Files.newBufferedWriter(r.stateFile(), StandardCharsets.UTF_8)) {
+      p.store(w, "cnnc incremental state: the inputs read and the outputs written");
+    }
+  }
+
+  /** Removes generated files a previous run wrote that this run did not produce. */
+  private static List<Path> deleteStale(Request r, List<Path> outputs) throws IOException {
+    Properties previous = load(r.stateFile());
+    List<Path> keep = outputs.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+    List<Path> deleted = new ArrayList<>();
+    Path root = r.outputDirectory().toAbsolutePath().normalize();
+    for (String key : previous.stringPropertyNames()) {
+      if (!key.startsWith("output:")) {
+        continue;
+      }
+      Path p = Path.of(key.substring(7)).toAbsolutePath().normalize();
+      if (!keep.contains(p) && p.startsWith(root) && Files.isRegularFile(p)
+          && Files.readString(p, StandardCharsets.UTF_8).startsWith(Generator.MARKER)) {
+        Files.delete(p);
+        deleted.add(p);
+      }
+    }
+    return deleted;
+  }
+
+  private static Properties load(Path state) throws IOException {
+    Properties p = new Properties();
+    if (Files.isRegularFile(state)) {
+      try (var in = Files.newBufferedReader(state, StandardCharsets.UTF_8)) {
+        p.load(in);
+      }
+    }
+    return p;
+  }
+
+  static String hash(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String blankToNull(String s) {
+    return s == null || s.isBlank() ? null : s;
+  }
+}
