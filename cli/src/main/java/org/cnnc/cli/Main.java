@@ -19,7 +19,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "The compiler for .cnn network specs.",
-    subcommands = {CheckCommand.class, SummaryCommand.class, GenerateCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {CheckCommand.class, LintCommand.class, SummaryCommand.class, GenerateCommand.class,
+        CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:fine", "1:errors in specs", "2:usage or I/O error", "3:internal error of cnnc"})
 public final class Main implements Runnable {
@@ -95,14 +96,21 @@ public final class Main implements Runnable {
 
   static final class Version implements CommandLine.IVersionProvider {
     @Override
-    public String[] getVersion() throws IOException {
+    public String[] getVersion() {
+      return new String[] {"cnnc " + versionText()};
+    }
+
+    /** The version of this build, e.g. {@code 0.1.0-SNAPSHOT}. */
+    String versionText() {
       Properties p = new Properties();
       try (InputStream in = Main.class.getResourceAsStream("version.properties")) {
         if (in != null) {
           p.load(in);
         }
+      } catch (IOException e) {
+        return "unknown";
       }
-      return new String[] {"cnnc " + p.getProperty("version", "unknown")};
+      return p.getProperty("version", "unknown");
     }
   }
 }

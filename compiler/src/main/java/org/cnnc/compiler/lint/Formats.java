@@ -62,7 +62,7 @@ public final class Formats {
   /**
    * A SARIF 2.1.0 log: every rule that reported (with its metadata and help), every result with its
    * location, the notes that point somewhere as related locations, and a partial fingerprint that
-   * stays stable when lines move (rule, file, the line's text, occurrence).
+   * stays stable when lines move or the file is renamed (rule, the line's text, occurrence in the file).
    */
   public static String sarif(Linter.Result r, String version) {
     List<String> ids = new ArrayList<>(r.rules().keySet());
@@ -88,8 +88,8 @@ public final class Formats {
     for (int i = 0; i < ds.size(); i++) {
       Diagnostic d = ds.get(i);
       String lineText = d.span().file().lineText(d.span().line()).strip();
-      String key = d.id() + "|" + d.span().file().name() + "|" + lineText;
-      int occurrence = seen.merge(key, 1, Integer::sum);
+      String key = d.id() + "|" + lineText;
+      int occurrence = seen.merge(d.span().file().name() + "|" + key, 1, Integer::sum);
       s.append(i == 0 ? "\n" : ",\n").append("        {\"ruleId\": ").append(q(d.id()))
           .append(", \"ruleIndex\": ").append(ids.indexOf(d.id()))
           .append(", \"level\": ").append(q(level(d.severity())))

@@ -215,8 +215,9 @@ public final class Rules {
     }
     if (ceil && !ceilMatters) {
       sink.report(CEIL_NO_EFFECT, at(CEIL_NO_EFFECT, node.span(),
-              "`ceil = true` changes nothing here: floor mode also gives " + node.shape().dim(1) + "x" + node.shape().dim(2))
-          .label("ceil has no effect"));
+              "`ceil = true` changes nothing here: floor mode gives the same output size")
+          .label("ceil has no effect (" + size[0] + "x" + size[1] + " -> " + node.shape().dim(1) + "x"
+              + node.shape().dim(2) + " either way)"));
     }
   }
 
