@@ -23,9 +23,15 @@ public record Diagnostic(
     Objects.requireNonNull(severity);
     Objects.requireNonNull(span);
     Objects.requireNonNull(message);
-    label = label == null ? "" : label;
+    label = label == null ? "" : clip(label);
+    message = clip(message);
     notes = List.copyOf(notes);
     help = help == null ? "" : help;
+  }
+
+  /** Messages quote what the user wrote; a megabyte-long name must not make a megabyte-long line. */
+  static String clip(String s) {
+    return s.length() <= 500 ? s : s.substring(0, 480) + "... (" + s.length() + " characters)";
   }
 
   public static Builder error(Code code, Span span, String message) {

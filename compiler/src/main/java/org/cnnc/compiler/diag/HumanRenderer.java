@@ -9,6 +9,8 @@ import org.cnnc.compiler.source.Span;
  */
 public final class HumanRenderer {
   private final boolean color;
+  /** Longer source lines are shown as a window around the span. */
+  static final int MAX_LINE = 200;
 
   public HumanRenderer(boolean color) {
     this.color = color;
@@ -28,11 +30,21 @@ public final class HumanRenderer {
     out.append(gutter).append(paint(" |", "1;34")).append('\n');
 
     String text = span.file().lineText(line);
+    int startCol = span.column() - 1;
+    int endCol = span.endLine() == line ? span.endColumn() - 1 : text.length();
+    if (text.length() > MAX_LINE) {
+      // A huge line (minified or generated): show a window around the span.
+      int from = Math.max(0, startCol - 40);
+      int to = Math.min(text.length(), Math.max(Math.min(endCol, startCol + MAX_LINE - 60), startCol + 1) + 20);
+      to = Math.min(to, from + MAX_LINE);
+      String prefix = from > 0 ? "..." : "";
+      text = prefix + text.substring(from, to) + (to < span.file().lineText(line).length() ? "..." : "");
+      startCol = startCol - from + prefix.length();
+      endCol = Math.min(endCol, to) - from + prefix.length();
+    }
     String shown = expandTabs(text);
     out.append(paint(line + " |", "1;34")).append(shown.isEmpty() ? "" : " " + shown).append('\n');
 
-    int startCol = span.column() - 1;
-    int endCol = span.endLine() == line ? span.endColumn() - 1 : text.length();
     int from = expandTabs(text.substring(0, Math.min(startCol, text.length()))).length();
     int to = expandTabs(text.substring(0, Math.min(Math.max(endCol, startCol), text.length()))).length();
     int width = Math.max(1, to - from);
