@@ -59,7 +59,8 @@ public final class CnnBuild {
       return new Result(true, specs, List.of(), List.of(), List.of(), deleteStale(r, List.of()));
     }
     Properties previous = load(r.stateFile());
-    String options = "package=" + r.packageName() + ";generate=" + r.generate();
+    String options = "package=" + r.packageName() + ";generate=" + r.generate() + ";output="
+        + r.outputDirectory().toAbsolutePath().normalize();
     if (options.equals(previous.getProperty("options")) && unchanged(previous, specs, r)) {
       return new Result(true, specs, List.of(), List.of(), List.of(), List.of());
     }
