@@ -25,6 +25,16 @@ class ReadmeTest {
   }
 
   @Test
+  void everyLintRuleIsDocumented() throws Exception {
+    String text = readme();
+    for (org.cnnc.compiler.lint.Rule r : org.cnnc.compiler.lint.Rules.ALL) {
+      String row = text.lines().filter(l -> l.startsWith("| `" + r.id() + "` |")).findFirst()
+          .orElseThrow(() -> new AssertionError("README lacks rule " + r.id()));
+      assertTrue(row.contains("| " + r.category().word() + " | " + r.severity().word() + " |"), row);
+    }
+  }
+
+  @Test
   void everyOpAndArgumentIsDocumented() throws Exception {
     String text = readme();
     for (OpDef op : Ops.all()) {
