@@ -1,0 +1,85 @@
+package org.cnnc.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.graph.GraphModel;
+import org.cnnc.compiler.graph.Renderers;
+import org.cnnc.compiler.ir.Network;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "graph", mixinStandardHelpOptions = true,
+    description = "Draw a model: SVG (laid out by cnnc, no external program), Graphviz DOT or Mermaid.")
+final class GraphCommand implements Callable<Integer> {
+  enum Format { svg, dot, mermaid }
+
+  enum RankDir { TB, LR }
+
+  @Parameters(index = "0", paramLabel = "FILE")
+  Path file;
+
+  @Option(names = "--model", required = true, paramLabel = "NAME")
+  String model;
+
+  @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Where to write (default: standard output).")
+  Path output;
+
+  @Option(names = "--format", defaultValue = "svg", paramLabel = "F", description = "svg, dot or mermaid.")
+  Format format;
+
+  @Option(names = "--expand", split = ",", paramLabel = "BLOCK",
+      description = "Draw the instances of these blocks layer by layer (`all` for every block); others are one box each.")
+  List<String> expand = List.of();
+
+  @Option(names = "--rankdir", defaultValue = "TB", paramLabel = "DIR", description = "TB (top to bottom) or LR.")
+  RankDir rankdir;
+
+  @Mixin CompileOptionsMixin options;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    Compiler.Compilation c = Compiler.compile(options.opts.request(List.of(file)));
+    Reports.print(c, options.opts, spec.commandLine().getErr());
+    if (!c.ok()) {
+      return Main.SPEC_ERRORS;
+    }
+    Network n = SummaryCommand.select(c, model, List.of(file)).get(0);
+    Set<String> blocks = new LinkedHashSet<>(expand);
+    for (String b : blocks) {
+      if (!b.equals("all") && c.program().block(n.span().file(), b) == null) {
+        throw new Main.UsageError("no block named `" + b + "` to expand");
+      }
+    }
+    GraphModel g = new GraphModel(n, blocks);
+    boolean lr = rankdir == RankDir.LR;
+    String text = switch (format) {
+      case svg -> Renderers.svg(g, lr);
+      case dot -> Renderers.dot(g, lr);
+      case mermaid -> Renderers.mermaid(g, lr);
+    };
+    if (output == null) {
+      spec.commandLine().getOut().print(text);
+    } else {
+      try {
+        Files.writeString(output, text, StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
+      }
+    }
+    return Main.OK;
+  }
+}

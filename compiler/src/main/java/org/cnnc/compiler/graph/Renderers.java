@@ -1,0 +1,189 @@
+package org.cnnc.compiler.graph;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The picture of a network as SVG (laid out here, no external program), Graphviz DOT, or Mermaid. */
+public final class Renderers {
+  private Renderers() {}
+
+  private static final Map<GraphModel.Kind, String[]> COLORS = new LinkedHashMap<>();
+
+  static {
+    // fill, stroke
+    COLORS.put(GraphModel.Kind.INPUT, new String[] {"#eeeeee", "#555555"});
+    COLORS.put(GraphModel.Kind.CONV, new String[] {"#dbe9f9", "#3b6ea8"});
+    COLORS.put(GraphModel.Kind.POOL, new String[] {"#dff3e0", "#3c8c40"});
+    COLORS.put(GraphModel.Kind.NORM, new String[] {"#fff5cc", "#b08d00"});
+    COLORS.put(GraphModel.Kind.ACTIVATION, new String[] {"#f3f3f3", "#8a8a8a"});
+    COLORS.put(GraphModel.Kind.DENSE, new String[] {"#eadcf6", "#7444a0"});
+    COLORS.put(GraphModel.Kind.MERGE, new String[] {"#fde3cf", "#c0661d"});
+    COLORS.put(GraphModel.Kind.SHAPE, new String[] {"#f3f3f3", "#8a8a8a"});
+    COLORS.put(GraphModel.Kind.BLOCK, new String[] {"#d6f0f0", "#1f7a7a"});
+    COLORS.put(GraphModel.Kind.OTHER, new String[] {"#ffffff", "#555555"});
+  }
+
+  public static String svg(GraphModel g, boolean leftToRight) {
+    Layout l = new Layout(g, leftToRight);
+    StringBuilder s = new StringBuilder();
+    double titleH = 34;
+    String heading = g.network().name() + "  " + g.network().node(g.network().inputs().get(0)).shape() + "  "
+        + String.format(Locale.ROOT, "%,d params", g.network().paramCount());
+    double width = Math.max(l.width, heading.length() * 9.2 + 32);
+    s.append(String.format(Locale.ROOT,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+            + "font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"11\">%n",
+        width, l.height + titleH, width, l.height + titleH));
+    s.append("  <title>").append(x(g.network().name())).append("</title>\n");
+    s.append("  <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
+        + "orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#666\"/></marker></defs>\n");
+    s.append("  <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+    s.append(String.format(Locale.ROOT, "  <text x=\"16\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>%n",
+        x(heading)));
+    s.append(String.format(Locale.ROOT, "  <g transform=\"translate(0 %.0f)\">%n", titleH));
+    // clusters: frames around the boxes of expanded block instances, outermost first
+    for (GraphModel.Cluster c : g.clusters().values()) {
+      double x0 = Double.POSITIVE_INFINITY;
+      double y0 = Double.POSITIVE_INFINITY;
+      double x1 = Double.NEGATIVE_INFINITY;
+      double y1 = Double.NEGATIVE_INFINITY;
+      for (GraphModel.Box b : g.boxes()) {
+        if (b.path().equals(c.path()) || b.path().startsWith(c.path() + ".")) {
+          x0 = Math.min(x0, l.x[b.id()]);
+          y0 = Math.min(y0, l.y[b.id()]);
+          x1 = Math.max(x1, l.x[b.id()] + l.w[b.id()]);
+          y1 = Math.max(y1, l.y[b.id()] + l.h[b.id()]);
+        }
+      }
+      if (x0 == Double.POSITIVE_INFINITY) {
+        continue;
+      }
+      int depth = 0;
+      for (String p = c.parent(); p != null; p = g.clusters().get(p).parent()) {
+        depth++;
+      }
+      double pad = 8 + 6 * Math.max(0, 3 - depth);
+      s.append(String.format(Locale.ROOT,
+          "    <g class=\"cluster\"><title>%s</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"8\" "
+              + "fill=\"#1f7a7a\" fill-opacity=\"0.05\" stroke=\"#1f7a7a\" stroke-dasharray=\"4 3\"/>"
+              + "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1f7a7a\" font-weight=\"bold\">%s</text></g>%n",
+          x(c.path()), x0 - pad, y0 - pad - 12, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad + 12, x0 - pad + 6, y0 - pad + 1,
+          x(c.label())));
+    }
+    for (double[][] pts : l.routes) {
+      StringBuilder d = new StringBuilder();
+      for (int i = 0; i < pts.length; i++) {
+        d.append(i == 0 ? "M " : " L ").append(String.format(Locale.ROOT, "%.1f %.1f", pts[i][0], pts[i][1]));
+      }
+      s.append("    <path d=\"").append(d).append("\" fill=\"none\" stroke=\"#666\" stroke-width=\"1.2\" "
+          + "marker-end=\"url(#arrow)\"/>\n");
+    }
+    for (GraphModel.Box b : g.boxes()) {
+      String[] col = COLORS.get(b.kind());
+      double bx = l.x[b.id()];
+      double by = l.y[b.id()];
+      s.append("    <g class=\"box ").append(GraphModel.lower(b.kind())).append("\"><title>").append(x(b.path()))
+          .append("</title>");
+      s.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"6\" fill=\"%s\" "
+              + "stroke=\"%s\" stroke-width=\"%s\"/>", bx, by, l.w[b.id()], l.h[b.id()], col[0],
+          b.output() != null ? "#b03030" : col[1], b.kind() == GraphModel.Kind.BLOCK || b.output() != null ? "2" : "1"));
+      List<String> lines = Layout.lines(b);
+      for (int i = 0; i < lines.size(); i++) {
+        boolean title = i == 0;
+        boolean out = b.output() != null && i == lines.size() - 1;
+        s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\"%s>%s</text>",
+            bx + l.w[b.id()] / 2, by + Layout.PAD / 2 + (i + 1) * Layout.LINE - 4,
+            title ? " font-weight=\"bold\"" : out ? " fill=\"#b03030\"" : " fill=\"#333\"", x(lines.get(i))));
+      }
+      s.append("</g>\n");
+    }
+    s.append("  </g>\n</svg>\n");
+    return s.toString();
+  }
+
+  public static String dot(GraphModel g, boolean leftToRight) {
+    StringBuilder s = new StringBuilder();
+    s.append("digraph ").append(quote(g.network().name())).append(" {\n");
+    s.append("  rankdir=").append(leftToRight ? "LR" : "TB").append(";\n");
+    s.append("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10];\n");
+    s.append("  edge [color=\"#666666\"];\n");
+    Map<String, List<GraphModel.Box>> byCluster = new LinkedHashMap<>();
+    for (GraphModel.Box b : g.boxes()) {
+      byCluster.computeIfAbsent(b.cluster(), k -> new ArrayList<>()).add(b);
+    }
+    dotCluster(g, null, byCluster, s, "  ");
+    for (GraphModel.Edge e : g.edges()) {
+      s.append("  n").append(e.from()).append(" -> n").append(e.to()).append(";\n");
+    }
+    return s.append("}\n").toString();
+  }
+
+  private static void dotCluster(GraphModel g, String cluster, Map<String, List<GraphModel.Box>> byCluster,
+      StringBuilder s, String indent) {
+    for (GraphModel.Box b : byCluster.getOrDefault(cluster, List.of())) {
+      String[] col = COLORS.get(b.kind());
+      s.append(indent).append("n").append(b.id()).append(" [label=").append(quote(String.join("\n", Layout.lines(b))))
+          .append(", fillcolor=\"").append(col[0]).append("\", color=\"").append(b.output() != null ? "#b03030" : col[1])
+          .append("\", tooltip=").append(quote(b.path())).append("];\n");
+    }
+    int i = 0;
+    for (GraphModel.Cluster c : g.clusters().values()) {
+      if (java.util.Objects.equals(c.parent(), cluster)) {
+        s.append(indent).append("subgraph ").append(quote("cluster_" + c.path())).append(" {\n");
+        s.append(indent).append("  label=").append(quote(c.label())).append("; style=dashed; color=\"#1f7a7a\";\n");
+        dotCluster(g, c.path(), byCluster, s, indent + "  ");
+        s.append(indent).append("}\n");
+        i++;
+      }
+    }
+  }
+
+  public static String mermaid(GraphModel g, boolean leftToRight) {
+    StringBuilder s = new StringBuilder("flowchart ").append(leftToRight ? "LR" : "TB").append('\n');
+    Map<String, List<GraphModel.Box>> byCluster = new LinkedHashMap<>();
+    for (GraphModel.Box b : g.boxes()) {
+      byCluster.computeIfAbsent(b.cluster(), k -> new ArrayList<>()).add(b);
+    }
+    mermaidCluster(g, null, byCluster, s, "  ");
+    for (GraphModel.Edge e : g.edges()) {
+      s.append("  n").append(e.from()).append(" --> n").append(e.to()).append('\n');
+    }
+    for (Map.Entry<GraphModel.Kind, String[]> c : COLORS.entrySet()) {
+      s.append("  classDef ").append(GraphModel.lower(c.getKey())).append(" fill:").append(c.getValue()[0])
+          .append(",stroke:").append(c.getValue()[1]).append('\n');
+    }
+    return s.toString();
+  }
+
+  private static void mermaidCluster(GraphModel g, String cluster, Map<String, List<GraphModel.Box>> byCluster,
+      StringBuilder s, String indent) {
+    for (GraphModel.Box b : byCluster.getOrDefault(cluster, List.of())) {
+      s.append(indent).append("n").append(b.id()).append("[\"")
+          .append(String.join("<br/>", Layout.lines(b).stream().map(Renderers::mermaidText).toList()))
+          .append("\"]:::").append(GraphModel.lower(b.kind())).append('\n');
+    }
+    for (GraphModel.Cluster c : g.clusters().values()) {
+      if (java.util.Objects.equals(c.parent(), cluster)) {
+        s.append(indent).append("subgraph c_").append(c.path().replaceAll("[^A-Za-z0-9_]", "_")).append("[\"")
+            .append(mermaidText(c.label())).append("\"]\n");
+        mermaidCluster(g, c.path(), byCluster, s, indent + "  ");
+        s.append(indent).append("end\n");
+      }
+    }
+  }
+
+  private static String mermaidText(String t) {
+    return t.replace("\"", "#quot;").replace("<", "#lt;").replace(">", "#gt;");
+  }
+
+  private static String quote(String t) {
+    return "\"" + t.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"";
+  }
+
+  private static String x(String t) {
+    return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+  }
+}
