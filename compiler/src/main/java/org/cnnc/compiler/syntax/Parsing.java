@@ -64,6 +64,22 @@ public final class Parsing {
     return new AstBuilder(file, diags).file(tree);
   }
 
+  /** A comment, as the formatter keeps it. */
+  public record Comment(String text, int start, int end) {}
+
+  /** Every comment of a file, in order (lexing only; the file may have syntax errors). */
+  public static java.util.List<Comment> comments(SourceFile file) {
+    CnnLexer lexer = new CnnLexer(CharStreams.fromString(file.text(), file.name()));
+    lexer.removeErrorListeners();
+    java.util.List<Comment> out = new java.util.ArrayList<>();
+    for (Token t = lexer.nextToken(); t.getType() != Token.EOF; t = lexer.nextToken()) {
+      if (t.getType() == CnnLexer.LINE_COMMENT || t.getType() == CnnLexer.BLOCK_COMMENT) {
+        out.add(new Comment(t.getText(), t.getStartIndex(), t.getStopIndex() + 1));
+      }
+    }
+    return out;
+  }
+
   /** The deepest nesting of brackets a spec may use; far beyond any real network. */
   public static final int MAX_NESTING = 256;
 

@@ -1,0 +1,79 @@
+package org.cnnc.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.cnnc.compiler.ast.Ast;
+import org.cnnc.compiler.diag.Diagnostics;
+import org.cnnc.compiler.fmt.Diff;
+import org.cnnc.compiler.fmt.Formatter;
+import org.cnnc.compiler.source.SourceFile;
+import org.cnnc.compiler.syntax.Parsing;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(name = "fmt", mixinStandardHelpOptions = true,
+    description = "Rewrite specs in the canonical layout; with --check, only report (exit 1 and a diff) what would change.")
+final class FmtCommand implements Callable<Integer> {
+  @Parameters(arity = "1..*", paramLabel = "FILE")
+  List<Path> files;
+
+  @Option(names = "--check", description = "Change nothing; print a diff and exit 1 when a file is not formatted.")
+  boolean check;
+
+  @Mixin CompileOptionsMixin options;
+
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() {
+    var out = spec.commandLine().getOut();
+    boolean unformatted = false;
+    boolean errors = false;
+    for (Path file : files) {
+      String text;
+      try {
+        text = Files.readString(file, StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+      }
+      SourceFile src = new SourceFile(file, file.toString(), text);
+      Diagnostics d = new Diagnostics();
+      Ast.CnnFile ast = Parsing.parse(src, d);
+      if (ast == null) {
+        // A file that does not parse is left exactly as it is.
+        Reports.print(new org.cnnc.compiler.Compiler.Compilation(List.of(src), d, List.of(),
+            new org.cnnc.compiler.sema.Program(List.of(), java.util.Map.of())), options.opts, spec.commandLine().getErr());
+        errors = true;
+        continue;
+      }
+      String formatted = Formatter.format(src, ast);
+      if (formatted.equals(text)) {
+        continue;
+      }
+      unformatted = true;
+      if (check) {
+        out.print(Diff.unified(file.toString(), text, formatted));
+      } else {
+        try {
+          Path tmp = file.resolveSibling(file.getFileName() + ".cnnc-fmt.tmp");
+          Files.writeString(tmp, formatted, StandardCharsets.UTF_8);
+          Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+        out.println("formatted " + file);
+      }
+    }
+    return errors || (check && unformatted) ? Main.SPEC_ERRORS : Main.OK;
+  }
+}

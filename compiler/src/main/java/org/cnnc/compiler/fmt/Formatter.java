@@ -1,0 +1,424 @@
+package org.cnnc.compiler.fmt;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.source.SourceFile;
+import org.cnnc.compiler.source.Span;
+import org.cnnc.compiler.syntax.Parsing;
+
+/**
+ * The canonical layout of a spec: four-space indentation, one statement per line, single spaces
+ * around {@code ->}, {@code =}, {@code :} and operators, no space inside brackets; a group, merge
+ * or repeat stays on one line when it fits in 100 columns and holds no comment, otherwise it opens
+ * a block. Comments stay where they were: on their own line before the statement they precede, or
+ * at the end of the line they end. At most one blank line is kept between statements.
+ *
+ * <p>The output parses to the same tree (arguments keep their order and literals their spelling),
+ * and formatting it again changes nothing.
+ */
+public final class Formatter {
+  static final int WIDTH = 100;
+  static final String INDENT = "    ";
+
+  private final SourceFile src;
+  private final List<Parsing.Comment> comments;
+  private int next;
+  private final StringBuilder out = new StringBuilder();
+
+  private Formatter(SourceFile src) {
+    this.src = src;
+    this.comments = Parsing.comments(src);
+  }
+
+  /** The formatted text of a file that parsed without errors. */
+  public static String format(SourceFile src, CnnFile file) {
+    Formatter f = new Formatter(src);
+    f.file(file);
+    return f.out.toString();
+  }
+
+  private void file(CnnFile f) {
+    boolean first = true;
+    if (f.pkg().isPresent()) {
+      leading(f.pkg().get().span().start(), 0);
+      out.append("package ").append(f.pkg().get().dotted());
+      trailing(f.pkg().get().span().end());
+      out.append('\n');
+      first = false;
+    }
+    for (int i = 0; i < f.imports().size(); i++) {
+      Import imp = f.imports().get(i);
+      if (i == 0 && !first) {
+        out.append('\n');
+      }
+      leading(imp.span().start(), 0);
+      out.append("import ").append(string(imp.path()));
+      trailing(imp.span().end());
+      out.append('\n');
+      first = false;
+    }
+    for (Decl d : f.decls()) {
+      if (!first) {
+        out.append('\n');
+      }
+      leading(d.span().start(), 0);
+      decl(d);
+      out.append('\n');
+      first = false;
+    }
+    leading(Integer.MAX_VALUE, 0);
+    while (out.length() > 1 && out.charAt(out.length() - 1) == '\n' && out.charAt(out.length() - 2) == '\n') {
+      out.setLength(out.length() - 1);
+    }
+  }
+
+  private void decl(Decl d) {
+    Span header = new Span(src, d.span().start(), d.body().span().start());
+    if (hasComment(header)) {
+      out.append(verbatim(header).strip()).append(' ');
+    } else {
+      out.append(d instanceof BlockDecl ? "block " : "model ").append(d.name().text());
+      if (d instanceof BlockDecl || !d.params().isEmpty()) {
+        out.append('(').append(d.params().stream().map(this::param).collect(Collectors.joining(", "))).append(')');
+      }
+      out.append(' ');
+    }
+    body(d.body(), 0);
+    trailing(d.span().end());
+  }
+
+  private String param(Param p) {
+    return p.name().text() + p.type().map(t -> ": " + t.text()).orElse("") + p.defaultValue().map(e -> " = " + expr(e, 0)).orElse("");
+  }
+
+  /** A body as a block: `{`, its statements one per line, `}`. */
+  private void body(Body b, int indent) {
+    out.append("{");
+    if (b.stmts().isEmpty() && !hasComment(b.span())) {
+      out.append('}');
+      return;
+    }
+    trailing(b.span().start() + 1);
+    out.append('\n');
+    int prevEnd = -1;
+    List<Stmt> stmts = b.stmts();
+    for (int i = 0; i < stmts.size(); i++) {
+      Stmt s = stmts.get(i);
+      if (prevEnd >= 0 && blankBetween(prevEnd, s.span().start())) {
+        out.append('\n');
+      }
+      leading(s.span().start(), indent + 1);
+      indent(indent + 1);
+      stmt(s, indent + 1);
+      // Statements written on one line (`conv(96, 1) relu`) stay on one line.
+      while (i + 1 < stmts.size() && sameLine(stmts.get(i), stmts.get(i + 1))) {
+        out.append(' ');
+        stmt(stmts.get(++i), indent + 1);
+      }
+      trailing(stmts.get(i).span().end());
+      out.append('\n');
+      prevEnd = stmts.get(i).span().end();
+    }
+    leading(b.span().end() - 1, indent + 1);
+    indent(indent);
+    out.append('}');
+  }
+
+  private void stmt(Stmt s, int indent) {
+    if (s instanceof InputStmt in) {
+      atomic(in.span(), "input " + in.name().map(n -> n.text() + " ").orElse("") + shape(in.shape()));
+    } else if (s instanceof ExpectStmt e) {
+      atomic(e.span(), "expect " + e.what().text() + " <= " + expr(e.limit(), 0));
+    } else if (s instanceof ExpectInputStmt e) {
+      atomic(e.span(), "expect input " + e.dims().stream()
+          .map(d -> expr(d.lo(), 0) + d.hi().map(h -> ".." + expr(h, 0)).orElse("")).collect(Collectors.joining(", ", "[", "]")));
+    } else if (s instanceof OutputStmt o) {
+      String tail = o.from().map(f -> " from " + f.text()).orElse("")
+          + (o.options().isEmpty() ? "" : " with " + args(o.options()));
+      out.append("output ").append(o.name().text());
+      if (o.chain().isPresent()) {
+        out.append(" = ");
+        chain(o.chain().get(), indent, tail.length());
+      }
+      out.append(tail);
+    } else {
+      ChainStmt c = (ChainStmt) s;
+      String tail = c.from().map(f -> " from " + f.text()).orElse("");
+      chain(c.chain(), indent, tail.length());
+      out.append(tail);
+    }
+  }
+
+  /** A statement printed on one line, or verbatim when a comment sits inside it. */
+  private void atomic(Span span, String text) {
+    if (hasComment(span)) {
+      out.append(verbatim(span));
+    } else {
+      out.append(text);
+    }
+  }
+
+  private void chain(Chain c, int indent, int reserve) {
+    String flat = inline(c);
+    int column = column();
+    if (flat != null && column + flat.length() + reserve <= WIDTH) {
+      out.append(flat);
+      return;
+    }
+    for (int i = 0; i < c.elements().size(); i++) {
+      if (i > 0) {
+        out.append(" -> ");
+      }
+      element(c.elements().get(i), indent);
+    }
+  }
+
+  private void element(Element e, int indent) {
+    e.label().ifPresent(l -> out.append(l.text()).append(": "));
+    Term t = e.term();
+    String flat = inlineTerm(t);
+    if (flat != null && column() + flat.length() <= WIDTH) {
+      out.append(flat);
+    } else if (t instanceof Call call) {
+      atomic(call.span(), call(call));
+    } else if (t instanceof Group g) {
+      body(g.body(), indent);
+    } else if (t instanceof Repeat r) {
+      out.append("repeat ").append(expr(r.count(), 0)).append(' ');
+      body(r.body(), indent);
+    } else {
+      merge((Merge) t, indent);
+    }
+    e.assertion().ifPresent(a -> out.append(" : ").append(shape(a)));
+  }
+
+  private void merge(Merge m, int indent) {
+    out.append(m.kind().keyword()).append("(");
+    trailing(m.span().start() + m.kind().keyword().length() + 1);
+    out.append('\n');
+    for (int i = 0; i < m.branches().size(); i++) {
+      Branch b = m.branches().get(i);
+      leading(b.span().start(), indent + 1);
+      indent(indent + 1);
+      branch(b, indent + 1);
+      if (i < m.branches().size() - 1) {
+        out.append(',');
+      }
+      trailing(b.span().end());
+      out.append('\n');
+    }
+    leading(m.span().end() - 1, indent + 1);
+    indent(indent);
+    out.append(')');
+  }
+
+  private void branch(Branch b, int indent) {
+    if (b.chain().isEmpty()) {
+      out.append("from ").append(b.from().orElseThrow().text());
+      return;
+    }
+    b.from().ifPresent(f -> out.append("from ").append(f.text()).append(" -> "));
+    chain(b.chain().get(), indent, 0);
+  }
+
+  // ---- one-line forms (null when a comment or a block forbids it) -------------------------------
+
+  private String inline(Chain c) {
+    if (hasComment(c.span())) {
+      return null;
+    }
+    List<String> parts = new ArrayList<>();
+    for (Element e : c.elements()) {
+      String t = inlineTerm(e.term());
+      if (t == null) {
+        return null;
+      }
+      parts.add(e.label().map(l -> l.text() + ": ").orElse("") + t + e.assertion().map(a -> " : " + shape(a)).orElse(""));
+    }
+    return String.join(" -> ", parts);
+  }
+
+  private String inlineTerm(Term t) {
+    if (hasComment(t.span())) {
+      return null;
+    }
+    if (t instanceof Call c) {
+      return call(c);
+    }
+    if (t instanceof Group g) {
+      String body = inlineBody(g.body());
+      return body == null ? null : body;
+    }
+    if (t instanceof Repeat r) {
+      String body = inlineBody(r.body());
+      return body == null ? null : "repeat " + expr(r.count(), 0) + " " + body;
+    }
+    Merge m = (Merge) t;
+    List<String> parts = new ArrayList<>();
+    for (Branch b : m.branches()) {
+      if (b.chain().isEmpty()) {
+        parts.add("from " + b.from().orElseThrow().text());
+        continue;
+      }
+      String c = inline(b.chain().get());
+      if (c == null) {
+        return null;
+      }
+      parts.add(b.from().map(f -> "from " + f.text() + " -> ").orElse("") + c);
+    }
+    return m.kind().keyword() + "(" + String.join(", ", parts) + ")";
+  }
+
+  /** `{ a -> b }` for a body of chains written on one line; other bodies need lines of their own. */
+  private String inlineBody(Body b) {
+    if (b.stmts().isEmpty()) {
+      return "{}";
+    }
+    List<String> parts = new ArrayList<>();
+    for (int i = 0; i < b.stmts().size(); i++) {
+      if (!(b.stmts().get(i) instanceof ChainStmt c) || (i > 0 && !sameLine(b.stmts().get(i - 1), c))) {
+        return null;
+      }
+      String chain = inline(c.chain());
+      if (chain == null) {
+        return null;
+      }
+      parts.add(chain + c.from().map(f -> " from " + f.text()).orElse(""));
+    }
+    return "{ " + String.join(" ", parts) + " }";
+  }
+
+  /** Two chain statements on one source line, the second without `from`: kept on one line. */
+  private boolean sameLine(Stmt a, Stmt b) {
+    return a instanceof ChainStmt && b instanceof ChainStmt c && c.from().isEmpty()
+        && src.line(Math.max(0, a.span().end() - 1)) == src.line(b.span().start()) && !hasComment(new Span(src, a.span().end(), b.span().start()))
+        && inline(c.chain()) != null;
+  }
+
+  private String call(Call c) {
+    return c.callee().text() + (c.args().isEmpty() ? "" : "(" + args(c.args()) + ")");
+  }
+
+  private String args(List<Arg> args) {
+    return args.stream()
+        .map(a -> a.name().map(n -> n.text() + " = ").orElse("") + expr(a.value(), 0)
+            + a.arrowOut().map(o -> " -> " + expr(o, 0)).orElse(""))
+        .collect(Collectors.joining(", "));
+  }
+
+  private String shape(ShapeExpr s) {
+    return s.dims().stream().map(e -> expr(e, 0)).collect(Collectors.joining(", ", "[", "]"));
+  }
+
+  /** An expression with the parentheses its precedence needs and literals as written. */
+  private String expr(Expr e, int context) {
+    if (e instanceof IntLit || e instanceof FloatLit || e instanceof BoolLit || e instanceof NameRef) {
+      return e.span().text();
+    }
+    if (e instanceof StringLit s) {
+      return string(s.value());
+    }
+    if (e instanceof ListExpr l) {
+      return l.items().stream().map(x -> expr(x, 0)).collect(Collectors.joining(", ", "[", "]"));
+    }
+    if (e instanceof Unary u) {
+      return "-" + expr(u.operand(), 3);
+    }
+    Binary b = (Binary) e;
+    int prec = b.op() == '+' || b.op() == '-' ? 1 : 2;
+    String text = expr(b.left(), prec) + " " + b.op() + " " + expr(b.right(), prec + 1);
+    return prec < context ? "(" + text + ")" : text;
+  }
+
+  private static String string(String v) {
+    return '"' + v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n").replace("\t", "\\t") + '"';
+  }
+
+  // ---- comments and layout ---------------------------------------------------------------------
+
+  /** Writes, each on its own line, the comments that start before {@code pos}. */
+  private void leading(int pos, int indent) {
+    while (next < comments.size() && comments.get(next).start() < pos) {
+      Parsing.Comment c = comments.get(next++);
+      if (column() > indent * INDENT.length()) {
+        out.append('\n');
+      }
+      if (out.length() > 0 && blankBefore(c.start()) && !out.toString().endsWith("{\n") && !out.toString().endsWith("\n\n")) {
+        out.append('\n');
+      }
+      indent(indent);
+      out.append(c.text().stripTrailing()).append('\n');
+      if (blankAfter(c.end()) && (next >= comments.size() || comments.get(next).start() >= pos)) {
+        out.append('\n');
+      }
+    }
+    if (column() > 0 && column() <= indent * INDENT.length() && out.toString().endsWith(" ")) {
+      out.setLength(out.length() - column());
+    }
+  }
+
+  /** Appends a comment that starts on the same line as {@code end}, after it. */
+  private void trailing(int end) {
+    if (next < comments.size()) {
+      Parsing.Comment c = comments.get(next);
+      int line = src.line(Math.max(0, end - 1));
+      if (c.start() >= end - 1 && src.line(c.start()) == line && !c.text().contains("\n")) {
+        out.append("  ").append(c.text().stripTrailing());
+        next++;
+      }
+    }
+  }
+
+  private boolean hasComment(Span s) {
+    for (int i = next; i < comments.size(); i++) {
+      Parsing.Comment c = comments.get(i);
+      if (c.start() >= s.end()) {
+        return false;
+      }
+      if (c.start() >= s.start()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The source of a span as written, its comments counted as written. */
+  private String verbatim(Span s) {
+    while (next < comments.size() && comments.get(next).start() < s.end()) {
+      next++;
+    }
+    return s.text();
+  }
+
+  private boolean blankBetween(int end, int start) {
+    int from = src.line(Math.max(0, end - 1));
+    int to = src.line(start);
+    for (int l = from + 1; l < to; l++) {
+      if (src.lineText(l).isBlank()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private boolean blankAfter(int end) {
+    int line = src.line(Math.max(0, end - 1));
+    return line < src.lineCount() && src.lineText(line + 1).isBlank();
+  }
+
+  private boolean blankBefore(int pos) {
+    int line = src.line(pos);
+    return line > 1 && src.lineText(line - 1).isBlank();
+  }
+
+  private void indent(int level) {
+    out.append(INDENT.repeat(level));
+  }
+
+  private int column() {
+    int nl = out.lastIndexOf("\n");
+    return out.length() - nl - 1;
+  }
+}
