@@ -66,6 +66,16 @@ public final class Compiler {
 
   /** Reads, parses and checks the files and their imports. A file named in the request that cannot be read throws. */
   public static Compilation compile(Request request) {
+    return compile(request, Map.of());
+  }
+
+  /**
+   * As {@link #compile(Request)}, reading the given texts instead of the files at those paths
+   * (an editor's unsaved buffers).
+   */
+  public static Compilation compile(Request request, Map<Path, String> overlays) {
+    Map<Path, String> open = new LinkedHashMap<>();
+    overlays.forEach((k, v) -> open.put(real(k), v));
     Map<Path, SourceFile> loaded = new LinkedHashMap<>();
     List<Path> roots = new ArrayList<>();
     for (Path root : request.sourceRoots().isEmpty() ? parents(request.files()) : request.sourceRoots()) {
@@ -75,7 +85,7 @@ public final class Compiler {
     for (Path f : request.files()) {
       Path abs = real(f);
       if (!loaded.containsKey(abs)) {
-        loaded.put(abs, read(f, abs));
+        loaded.put(abs, open.containsKey(abs) ? new SourceFile(abs, f.toString(), open.get(abs)) : read(f, abs));
         todo.add(abs);
       }
     }
@@ -104,7 +114,7 @@ public final class Compiler {
               .help("move the file under a source root, or add its directory with --source-root"));
           continue;
         }
-        if (!Files.isRegularFile(realTarget)) {
+        if (!Files.isRegularFile(realTarget) && !open.containsKey(realTarget)) {
           diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot find `" + imp.path() + "`")
               .label("no such file: " + display(realTarget))
               .help("import paths are relative to the importing file"));
@@ -113,7 +123,8 @@ public final class Compiler {
         SourceFile dep = loaded.get(realTarget);
         if (dep == null) {
           try {
-            dep = new SourceFile(realTarget, display(realTarget), Files.readString(realTarget, StandardCharsets.UTF_8));
+            dep = new SourceFile(realTarget, display(realTarget), open.containsKey(realTarget) ? open.get(realTarget)
+                : Files.readString(realTarget, StandardCharsets.UTF_8));
           } catch (IOException | UncheckedIOException e) {
             diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot read `" + imp.path() + "`")
                 .label(String.valueOf(e.getMessage())));
