@@ -1,0 +1,58 @@
+package org.cnnc.compiler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
+import org.junit.jupiter.api.Test;
+
+/** The editor grammar: valid JSON, every regex compiles, every op and keyword is highlighted. */
+class TextMateGrammarTest {
+  static final Path DIR = Path.of("../editors/vscode");
+
+  @Test
+  void grammarIsValidAndCoversTheLanguage() throws Exception {
+    JsonNode g = new ObjectMapper().readTree(Files.readString(DIR.resolve("syntaxes/cnn.tmLanguage.json")));
+    assertEquals("source.cnn", g.get("scopeName").asText());
+    List<String> regexes = new ArrayList<>();
+    collect(g, regexes);
+    assertTrue(regexes.size() > 15);
+    for (String r : regexes) {
+      Pattern.compile(r);
+    }
+    String ops = g.get("repository").get("ops").get("patterns").get(0).get("match").asText();
+    Pattern opPattern = Pattern.compile(ops);
+    for (OpDef op : Ops.all()) {
+      assertTrue(opPattern.matcher(op.name()).matches(), "op " + op.name() + " is highlighted");
+    }
+    Pattern keywords = Pattern.compile(g.get("repository").get("keywords").get("patterns").get(0).get("match").asText());
+    for (String kw : List.of("input", "output", "from", "repeat", "concat", "add", "with", "expect")) {
+      assertTrue(keywords.matcher(kw).matches(), kw);
+    }
+    JsonNode pkg = new ObjectMapper().readTree(Files.readString(DIR.resolve("package.json")));
+    assertEquals(".cnn", pkg.get("contributes").get("languages").get(0).get("extensions").get(0).asText());
+    new ObjectMapper().readTree(Files.readString(DIR.resolve("language-configuration.json")));
+  }
+
+  private static void collect(JsonNode n, List<String> out) {
+    if (n.isObject()) {
+      n.fields().forEachRemaining(e -> {
+        if (List.of("match", "begin", "end").contains(e.getKey()) && e.getValue().isTextual()) {
+          out.add(e.getValue().asText());
+        } else {
+          collect(e.getValue(), out);
+        }
+      });
+    } else if (n.isArray()) {
+      n.forEach(x -> collect(x, out));
+    }
+  }
+}
