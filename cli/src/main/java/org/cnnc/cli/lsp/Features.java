@@ -148,13 +148,7 @@ final class Features {
       if (st instanceof InputStmt in && in.name().map(Ident::text).orElse("input").equals(name)) {
         return in.name().map(Ident::span).orElse(in.span());
       }
-      List<Chain> chains = new ArrayList<>();
-      if (st instanceof ChainStmt cs) {
-        chains.add(cs.chain());
-      } else if (st instanceof OutputStmt o) {
-        o.chain().ifPresent(chains::add);
-      }
-      for (Chain ch : chains) {
+      for (Chain ch : new Body(List.of(st), body.span()).chains()) {
         for (Element e : ch.elements()) {
           if (e.label().isPresent() && e.label().get().text().equals(name)) {
             return e.label().get().span();

@@ -58,7 +58,20 @@ public final class Ast {
   public record ModelDecl(Ident name, List<Param> params, Body body, Span span) implements Decl {}
 
   /** A sequence of statements between braces: a model's, a block's or a group's. */
-  public record Body(List<Stmt> stmts, Span span) {}
+  public record Body(List<Stmt> stmts, Span span) {
+    /** The chains of its chain and output statements, in order: what walkers over layers visit. */
+    public List<Chain> chains() {
+      List<Chain> out = new java.util.ArrayList<>();
+      for (Stmt s : stmts) {
+        if (s instanceof ChainStmt c) {
+          out.add(c.chain());
+        } else if (s instanceof OutputStmt o) {
+          o.chain().ifPresent(out::add);
+        }
+      }
+      return out;
+    }
+  }
 
   public sealed interface Stmt permits InputStmt, OutputStmt, ChainStmt, ExpectStmt, ExpectInputStmt {
     Span span();

@@ -589,16 +589,8 @@ public final class JavaGenerator {
 
   /** The blocks a body calls, transitively, in the order of first use. */
   private void collectBlocks(org.cnnc.compiler.ast.Ast.Body body, org.cnnc.compiler.source.SourceFile file) {
-    for (Stmt st : body.stmts()) {
-      List<Chain> chains = new ArrayList<>();
-      if (st instanceof ChainStmt c) {
-        chains.add(c.chain());
-      } else if (st instanceof OutputStmt o) {
-        o.chain().ifPresent(chains::add);
-      }
-      for (Chain c : chains) {
-        collectBlocks(c, file);
-      }
+    for (Chain c : body.chains()) {
+      collectBlocks(c, file);
     }
   }
 

@@ -374,16 +374,8 @@ public final class Rules {
   }
 
   private static void collect(Program program, Body body, org.cnnc.compiler.source.SourceFile file, Set<String> used) {
-    for (Stmt st : body.stmts()) {
-      List<Chain> chains = new ArrayList<>();
-      if (st instanceof ChainStmt c) {
-        chains.add(c.chain());
-      } else if (st instanceof OutputStmt o) {
-        o.chain().ifPresent(chains::add);
-      }
-      for (Chain c : chains) {
-        collect(program, c, file, used);
-      }
+    for (Chain c : body.chains()) {
+      collect(program, c, file, used);
     }
   }
 
@@ -407,32 +399,24 @@ public final class Rules {
 
   private static void shadowedLabels(Body body, List<Set<String>> enclosing, Sink sink) {
     Set<String> here = new LinkedHashSet<>();
-    for (Stmt st : body.stmts()) {
-      List<Chain> chains = new ArrayList<>();
-      if (st instanceof ChainStmt c) {
-        chains.add(c.chain());
-      } else if (st instanceof OutputStmt o) {
-        o.chain().ifPresent(chains::add);
-      }
-      for (Chain c : chains) {
-        for (Element e : c.elements()) {
-          e.label().ifPresent(l -> {
-            for (Set<String> outer : enclosing) {
-              if (outer.contains(l.text())) {
-                sink.report(SHADOWED_NAME, at(SHADOWED_NAME, l.span(),
-                    "`" + l.text() + "` hides a node of the same name in an enclosing sequence")
-                    .label("`from " + l.text() + "` now means this one"));
-              }
+    for (Chain c : body.chains()) {
+      for (Element e : c.elements()) {
+        e.label().ifPresent(l -> {
+          for (Set<String> outer : enclosing) {
+            if (outer.contains(l.text())) {
+              sink.report(SHADOWED_NAME, at(SHADOWED_NAME, l.span(),
+                  "`" + l.text() + "` hides a node of the same name in an enclosing sequence")
+                  .label("`from " + l.text() + "` now means this one"));
             }
-            here.add(l.text());
-          });
-          List<Set<String>> inner = new ArrayList<>(enclosing);
-          inner.add(here);
-          if (e.term() instanceof Group g) {
-            shadowedLabels(g.body(), inner, sink);
-          } else if (e.term() instanceof Repeat r) {
-            shadowedLabels(r.body(), inner, sink);
           }
+          here.add(l.text());
+        });
+        List<Set<String>> inner = new ArrayList<>(enclosing);
+        inner.add(here);
+        if (e.term() instanceof Group g) {
+          shadowedLabels(g.body(), inner, sink);
+        } else if (e.term() instanceof Repeat r) {
+          shadowedLabels(r.body(), inner, sink);
         }
       }
     }
