@@ -52,7 +52,7 @@ abstract class AbstractCnnMojo extends AbstractMojo {
     CnnBuild.Request request = new CnnBuild.Request(sourceDirectory.toPath().toAbsolutePath(),
         outputDirectory.toPath().toAbsolutePath(),
         new File(project.getBuild().getDirectory(), "cnnc/" + stateName + ".state").toPath(),
-        includes, excludes, packageName, generate);
+        includes, excludes, packageName, generate, new File(project.getBasedir(), "cnnc.yaml").toPath());
     CnnBuild.Result result;
     try {
       result = CnnBuild.run(request);

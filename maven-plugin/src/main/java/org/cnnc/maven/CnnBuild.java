@@ -18,6 +18,8 @@ import java.util.stream.Stream;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.lint.LintConfig;
+import org.cnnc.compiler.lint.Linter;
 import org.cnnc.compiler.source.SourceFile;
 
 /**
@@ -32,7 +34,7 @@ public final class CnnBuild {
 
   /** What to do: immutable, built from the mojo's parameters. */
   public record Request(Path sourceDirectory, Path outputDirectory, Path stateFile, List<String> includes,
-      List<String> excludes, String packageName, boolean generate) {
+      List<String> excludes, String packageName, boolean generate, Path lintConfig) {
     public Request {
       includes = includes == null || includes.isEmpty() ? List.of("**/*.cnn") : List.copyOf(includes);
       excludes = excludes == null ? List.of() : List.copyOf(excludes);
@@ -65,6 +67,17 @@ public final class CnnBuild {
       return new Result(true, specs, List.of(), List.of(), List.of(), List.of());
     }
     Compiler.Compilation c = Compiler.compile(new Compiler.Request(specs, List.of(r.sourceDirectory()), Map.of()));
+    // The lint rules too (cnnc.yaml in the project, when there is one): warnings are reported, and
+    // fail the build with failOnWarning.
+    LintConfig config = LintConfig.defaults();
+    if (r.lintConfig() != null && Files.isRegularFile(r.lintConfig())) {
+      try {
+        config = LintConfig.load(r.lintConfig());
+      } catch (LintConfig.ConfigException e) {
+        throw new IOException(e.getMessage(), e);
+      }
+    }
+    Linter.Result lint = Linter.lint(c, config, r.lintConfig() != null ? r.lintConfig().getParent() : r.sourceDirectory());
     List<Path> written = new ArrayList<>();
     List<Path> same = new ArrayList<>();
     List<Path> outputs = new ArrayList<>();
@@ -82,7 +95,7 @@ public final class CnnBuild {
     } else {
       Files.deleteIfExists(r.stateFile());
     }
-    return new Result(false, specs, c.diagnostics().sorted(), written, same, deleted);
+    return new Result(false, specs, lint.diagnostics(), written, same, deleted);
   }
 
   static List<Path> specs(Request r) throws IOException {

@@ -17,7 +17,7 @@ class CnnBuildTest {
 
   CnnBuild.Request request(List<String> excludes) {
     return new CnnBuild.Request(dir.resolve("src/main/cnn"), dir.resolve("target/generated-sources/cnn"),
-        dir.resolve("target/cnnc/generate.state"), List.of(), excludes, null, true);
+        dir.resolve("target/cnnc/generate.state"), List.of(), excludes, null, true, dir.resolve("cnnc.yaml"));
   }
 
   @Test
@@ -56,6 +56,19 @@ class CnnBuildTest {
     assertFalse(Files.exists(bOut));
     assertTrue(Files.exists(aOut));
     assertTrue(Files.exists(a));
+  }
+
+  @Test
+  void lintWarningsAreReportedAndConfigurable() throws Exception {
+    Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
+    Files.writeString(src.resolve("m.cnn"), "package p\nmodel M { input [3, 8, 8] conv(2, 3) dense(4) }\n");
+    CnnBuild.Result r = CnnBuild.run(request(List.of()));
+    assertEquals(0, r.errors());
+    assertEquals(1, r.warnings());
+    assertEquals("DENSE_ON_MAP", r.diagnostics().get(0).id());
+    Files.writeString(dir.resolve("cnnc.yaml"), "rules:\n  DENSE_ON_MAP: off\n");
+    Files.writeString(src.resolve("m.cnn"), "package p\nmodel M { input [3, 8, 8] conv(2, 3) dense(5) }\n");
+    assertEquals(0, CnnBuild.run(request(List.of())).warnings());
   }
 
   @Test
