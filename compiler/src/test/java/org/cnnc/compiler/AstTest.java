@@ -34,6 +34,14 @@ class AstTest {
   }
 
   @Test
+  void namedArgumentsCompareRegardlessOfOrder() {
+    assertEquals(parse("model M { input [3, 8, 8] conv(8, 3, padding = 1, stride = 2) }").decls(),
+        parse("model M { input [3, 8, 8] conv(8, 3, stride = 2, padding = 1) }").decls());
+    assertNotEquals(parse("model M { input [3, 8, 8] conv(8, 3) }").decls(),
+        parse("model M { input [3, 8, 8] conv(3, 8) }").decls());
+  }
+
+  @Test
   void differentNetworksDiffer() {
     assertNotEquals(parse("model M { input [3, 8, 8] conv(8, 3) }").decls(),
         parse("model M { input [3, 8, 8] conv(8, 5) }").decls());

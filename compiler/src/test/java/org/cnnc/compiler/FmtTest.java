@@ -65,7 +65,7 @@ class FmtTest {
         // head
         model   M( classes:int=10 ){
         input[3,8,8]
-          stem :conv( 8,3 ,padding=1)->relu   // trailing
+          stem :conv( 8,3 ,padding=1, stride = 1)->relu   // trailing
         /* block
            comment */
           g:{ conv(4 ,1)
@@ -78,7 +78,7 @@ class FmtTest {
         // head
         model M(classes: int = 10) {
             input [3, 8, 8]
-            stem: conv(8, 3, padding = 1) -> relu  // trailing
+            stem: conv(8, 3, stride = 1, padding = 1) -> relu  // trailing
             /* block
            comment */
             g: {

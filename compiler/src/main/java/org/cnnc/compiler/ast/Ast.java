@@ -105,8 +105,32 @@ public final class Ast {
     Span span();
   }
 
-  /** An op or block: {@code conv(64, 3, padding = 1)}, {@code relu}. */
-  public record Call(Ident callee, List<Arg> args, Span span) implements Term {}
+  /**
+   * An op or block: {@code conv(64, 3, padding = 1)}, {@code relu}. Named arguments compare
+   * regardless of their order, which does not change the call (the formatter puts them in the
+   * callee's parameter order).
+   */
+  public record Call(Ident callee, List<Arg> args, Span span) implements Term {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Call c && callee.equals(c.callee) && positional(args).equals(positional(c.args))
+          && named(args).equals(named(c.args));
+    }
+
+    @Override
+    public int hashCode() {
+      return java.util.Objects.hash(callee, positional(args), named(args));
+    }
+
+    private static List<Arg> positional(List<Arg> args) {
+      return args.stream().filter(a -> a.name().isEmpty()).toList();
+    }
+
+    private static List<Arg> named(List<Arg> args) {
+      return args.stream().filter(a -> a.name().isPresent())
+          .sorted(java.util.Comparator.comparing((Arg a) -> a.name().get().text())).toList();
+    }
+  }
 
   /** {@code { ... }}: a sequence that is one module, like {@code nn.Sequential}. */
   public record Group(Body body, Span span) implements Term {}

@@ -15,8 +15,10 @@ import org.cnnc.compiler.syntax.Parsing;
  * a block. Comments stay where they were: on their own line before the statement they precede, or
  * at the end of the line they end. At most one blank line is kept between statements.
  *
- * <p>The output parses to the same tree (arguments keep their order and literals their spelling),
- * and formatting it again changes nothing.
+ * <p>Named arguments follow the callee's parameter order ({@code conv(8, 3, padding = 1, stride = 2)}
+ * becomes {@code conv(8, 3, stride = 2, padding = 1)}); literals keep their spelling. The output
+ * parses to the same tree (named arguments compare regardless of order), and formatting it again
+ * changes nothing.
  */
 public final class Formatter {
   static final int WIDTH = 100;
@@ -26,6 +28,7 @@ public final class Formatter {
   private final List<Parsing.Comment> comments;
   private int next;
   private final StringBuilder out = new StringBuilder();
+  private CnnFile file;
 
   private Formatter(SourceFile src) {
     this.src = src;
@@ -40,6 +43,7 @@ public final class Formatter {
   }
 
   private void file(CnnFile f) {
+    this.file = f;
     boolean first = true;
     if (f.pkg().isPresent()) {
       leading(f.pkg().get().span().start(), 0);
@@ -298,7 +302,30 @@ public final class Formatter {
   }
 
   private String call(Call c) {
-    return c.callee().text() + (c.args().isEmpty() ? "" : "(" + args(c.args()) + ")");
+    return c.callee().text() + (c.args().isEmpty() ? "" : "(" + args(canonicalOrder(c)) + ")");
+  }
+
+  /** Positional arguments as written, then named ones in the callee's parameter order. */
+  private List<Arg> canonicalOrder(Call c) {
+    List<String> order = new ArrayList<>();
+    var op = org.cnnc.compiler.shape.Ops.get(c.callee().text());
+    if (op != null) {
+      op.params().forEach(p -> order.add(p.name()));
+    } else {
+      for (Decl d : file.decls()) {
+        if (d instanceof BlockDecl b && b.name().text().equals(c.callee().text())) {
+          b.params().forEach(p -> order.add(p.name().text()));
+        }
+      }
+    }
+    List<Arg> out = new ArrayList<>(c.args().stream().filter(a -> a.name().isEmpty()).toList());
+    List<Arg> named = new ArrayList<>(c.args().stream().filter(a -> a.name().isPresent()).toList());
+    named.sort(java.util.Comparator.comparingInt((Arg a) -> {
+      int i = order.indexOf(a.name().get().text());
+      return i < 0 ? Integer.MAX_VALUE : i;
+    }));
+    out.addAll(named);
+    return out;
   }
 
   private String args(List<Arg> args) {
