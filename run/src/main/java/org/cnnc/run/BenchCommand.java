@@ -74,11 +74,17 @@ final class BenchCommand implements Callable<Integer> {
       }
     }
     out.printf("batch %d, median of %d after a warm-up; %d cores%n", batch, iters, Runtime.getRuntime().availableProcessors());
-    out.printf("%-10s %-10s %12s %12s %10s %10s%n", "model", "", "generated", "DL4J hand", "PyTorch", "gen/torch");
+    out.printf("%-10s %-10s %12s %12s %12s %10s %10s %10s%n", "model", "", "generated", "gen+passes", "DL4J hand",
+        "PyTorch", "gen/torch", "opt/torch");
     for (Network n : nets) {
       CnnModel model = ModelLoader.load(c, n);
       CnnNetwork net = CnnNetwork.create(model, 1);
       Times gen = time(net.graph(), model.inputShape(), n);
+      // inference passes (folded BatchNorm, fused ReLU, no dropout, only the first output): forward only
+      CnnNetwork opt = net.forInference(java.util.EnumSet.allOf(org.cnnc.runtime.InferencePlan.Pass.class),
+          java.util.Set.of(net.outputs().get(0).name()));
+      double optForward = timeForward(opt.graph(), model.inputShape());
+      opt = null;
       net = null;
       System.gc();
       Times hand = null;
@@ -87,19 +93,31 @@ final class BenchCommand implements Callable<Integer> {
         System.gc();
       }
       Times torch = noPytorch ? null : pytorch(n.name());
-      row(out, n.name(), "forward", gen.forward, hand == null ? null : hand.forward, torch == null ? null : torch.forward);
-      row(out, "", "train", gen.train, hand == null ? null : hand.train, torch == null ? null : torch.train);
+      row(out, n.name(), "forward", gen.forward, optForward, hand == null ? null : hand.forward,
+          torch == null ? null : torch.forward);
+      row(out, "", "train", gen.train, null, hand == null ? null : hand.train, torch == null ? null : torch.train);
       out.flush();
     }
     out.println("ratios > 1 mean the generated network is slower; times in ms");
     return Main.OK;
   }
 
-  private static void row(PrintWriter out, String model, String what, double gen, Double hand, Double torch) {
-    out.printf(Locale.ROOT, "%-10s %-10s %12.1f %12s %10s %10s%n", model, what, gen,
+  private static void row(PrintWriter out, String model, String what, double gen, Double opt, Double hand, Double torch) {
+    out.printf(Locale.ROOT, "%-10s %-10s %12.1f %12s %12s %10s %10s %10s%n", model, what, gen,
+        opt == null ? "-" : String.format(Locale.ROOT, "%.1f", opt),
         hand == null ? "-" : String.format(Locale.ROOT, "%.1f", hand),
         torch == null ? "-" : String.format(Locale.ROOT, "%.1f", torch),
-        torch == null ? "-" : String.format(Locale.ROOT, "%.2fx", gen / torch));
+        torch == null ? "-" : String.format(Locale.ROOT, "%.2fx", gen / torch),
+        torch == null || opt == null ? "-" : String.format(Locale.ROOT, "%.2fx", opt / torch));
+  }
+
+  private double timeForward(ComputationGraph g, long[] inShape) {
+    long[] shape = new long[inShape.length + 1];
+    shape[0] = batch;
+    System.arraycopy(inShape, 0, shape, 1, inShape.length);
+    Nd4j.getRandom().setSeed(1);
+    INDArray x = Nd4j.randn(DataType.FLOAT, shape);
+    return median(() -> g.output(false, x));
   }
 
   private Times time(ComputationGraph g, long[] inShape, Network n) {

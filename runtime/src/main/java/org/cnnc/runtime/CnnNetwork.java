@@ -22,10 +22,12 @@ public final class CnnNetwork {
   private final List<NetBuilder.TensorMapping> manifest;
   private final List<NetBuilder.OutputSpec> outputs;
   private final Map<String, long[]> shapes;
+  private final NetBuilder builder;
 
   private CnnNetwork(CnnModel model, ComputationGraph graph, NetBuilder b) {
     this.model = model;
     this.graph = graph;
+    this.builder = b;
     this.manifest = b.manifest();
     this.outputs = b.outputs();
     this.shapes = b.shapes();
@@ -73,6 +75,49 @@ public final class CnnNetwork {
   /** DL4J's inferred shape of every vertex, by name (the PyTorch module path). */
   public Map<String, long[]> shapes() {
     return shapes;
+  }
+
+  /**
+   * The same network for inference only, rebuilt with the given passes and the current weights
+   * (BatchNorm folded into the conv before it: {@code W' = W * g / sqrt(v + eps)},
+   * {@code b' = (b - m) * g / sqrt(v + eps) + beta}). Only {@code outputs} are computed when
+   * PRUNE_OUTPUTS is on. Its predictions equal this network's.
+   */
+  public CnnNetwork forInference(java.util.EnumSet<InferencePlan.Pass> passes, java.util.Set<String> outputs) {
+    InferencePlan plan = new InferencePlan(builder, passes, outputs);
+    NetBuilder b = new NetBuilder(0).withPlan(plan);
+    model.build(b);
+    ComputationGraph g = new ComputationGraph(b.build());
+    g.init();
+    for (var e : g.paramTable().entrySet()) {
+      String key = e.getKey();
+      int cut = key.lastIndexOf('_');
+      String vertex = key.substring(0, cut);
+      String param = key.substring(cut + 1);
+      String bn = plan.batchnormOf(vertex);
+      INDArray target = e.getValue();
+      if (bn == null) {
+        target.assign(graph.getParam(key));
+        continue;
+      }
+      INDArray gamma = graph.getParam(bn + "_gamma").reshape(-1);
+      INDArray beta = graph.getParam(bn + "_beta").reshape(-1);
+      INDArray mean = graph.getParam(bn + "_mean").reshape(-1);
+      INDArray var = graph.getParam(bn + "_var").reshape(-1);
+      INDArray scale = gamma.div(org.nd4j.linalg.ops.transforms.Transforms.sqrt(var.add(builder.eps(bn)), true));
+      if (param.equals("W")) {
+        INDArray w = graph.getParam(key).dup();
+        for (int o = 0; o < scale.length(); o++) {
+          w.get(org.nd4j.linalg.indexing.NDArrayIndex.point(o)).muli(scale.getDouble(o));
+        }
+        target.assign(w);
+      } else {
+        INDArray bias = graph.paramTable().containsKey(key) ? graph.getParam(key).reshape(-1)
+            : org.nd4j.linalg.factory.Nd4j.zeros(scale.dataType(), scale.length());
+        target.assign(bias.sub(mean).muli(scale).addi(beta).reshape(target.shape()));
+      }
+    }
+    return new CnnNetwork(model, g, b);
   }
 
   /** Runs the network in inference mode; returns each output by name, before any loss layer. */

@@ -81,6 +81,11 @@ public final class NetBuilder {
   private final List<InputType> inputTypes = new ArrayList<>();
   private final List<TensorMapping> manifest = new ArrayList<>();
   private final List<OutputSpec> outputs = new ArrayList<>();
+  /** Every op added, by vertex: its op and inputs (the topology inference passes plan from). */
+  private final Map<String, String> opOf = new LinkedHashMap<>();
+  private final Map<String, List<String>> inputsOf = new LinkedHashMap<>();
+  private final Map<String, Double> bnEps = new LinkedHashMap<>();
+  private InferencePlan plan;
 
   public NetBuilder(long seed) {
     this(seed, new Adam(1e-3));
@@ -93,6 +98,24 @@ public final class NetBuilder {
         .weightInit(WeightInit.XAVIER)
         .convolutionMode(ConvolutionMode.Truncate)
         .graphBuilder();
+  }
+
+  /** A builder that applies an inference plan (folded BatchNorm, fused ReLU, no dropout, pruned outputs). */
+  NetBuilder withPlan(InferencePlan plan) {
+    this.plan = plan;
+    return this;
+  }
+
+  Map<String, String> ops() {
+    return opOf;
+  }
+
+  Map<String, List<String>> topology() {
+    return inputsOf;
+  }
+
+  double eps(String bn) {
+    return bnEps.get(bn);
   }
 
   // ---- sizes -----------------------------------------------------------------------------------
@@ -152,19 +175,24 @@ public final class NetBuilder {
 
   public String conv(String name, String in, int out, int[] kernel, int[] stride, int[] padding, int[] dilation,
       int groups, boolean bias) {
+    if (skip(name)) {
+      return name;
+    }
     long c = map(in, "conv").getChannels();
     if (groups != 1) {
       throw new UnsupportedOperationException(name + ": grouped convolution (groups = " + groups
           + ") has no DL4J layer with PyTorch's weight layout");
     }
+    boolean withBias = bias || (plan != null && plan.foldsInto(name));
     Layer layer = new ConvolutionLayer.Builder(kernel, stride, padding)
         .dilation(dilation)
         .nOut(out)
-        .hasBias(bias)
-        .activation(Activation.IDENTITY)
+        .hasBias(withBias)
+        .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY)
         .convolutionMode(ConvolutionMode.Truncate)
         .build();
     add(name, layer, in);
+    record(name, "conv", in);
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c, kernel[0], kernel[1]}, false, false));
     if (bias) {
       manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
@@ -183,6 +211,9 @@ public final class NetBuilder {
 
   private String pool(String name, String in, PoolingType type, int[] k, int[] s, int[] p, int[] d, boolean ceil,
       boolean includePad) {
+    if (skip(name)) {
+      return name;
+    }
     InputType.InputTypeConvolutional t = map(in, type == PoolingType.MAX ? "maxpool" : "avgpool");
     long[] size = {t.getHeight(), t.getWidth()};
     int[] extra = new int[2];
@@ -234,18 +265,29 @@ public final class NetBuilder {
   }
 
   public String globalAvgpool(String name, String in) {
+    if (skip(name)) {
+      return name;
+    }
     map(in, "global_avgpool");
     return add(name, new GlobalPoolingLayer.Builder(PoolingType.AVG).collapseDimensions(false).build(), in);
   }
 
   public String globalMaxpool(String name, String in) {
+    if (skip(name)) {
+      return name;
+    }
     map(in, "global_maxpool");
     return add(name, new GlobalPoolingLayer.Builder(PoolingType.MAX).collapseDimensions(false).build(), in);
   }
 
   public String batchnorm(String name, String in, double eps, double momentum) {
+    if (plan != null && (plan.folded(name) || !plan.keeps(name))) {
+      return in;
+    }
     long c = channels(in);
     add(name, new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
+    record(name, "batchnorm", in);
+    bnEps.put(name, eps);
     manifest.add(new TensorMapping(name + ".weight", name, "gamma", new long[] {c}, false, false));
     manifest.add(new TensorMapping(name + ".bias", name, "beta", new long[] {c}, false, false));
     manifest.add(new TensorMapping(name + ".running_mean", name, "mean", new long[] {c}, false, true));
@@ -254,6 +296,9 @@ public final class NetBuilder {
   }
 
   public String lrn(String name, String in, int size, double alpha, double beta, double k) {
+    if (skip(name)) {
+      return name;
+    }
     map(in, "lrn");
     if (size % 2 == 0) {
       throw new UnsupportedOperationException(name + ": DL4J's LRN window is centred; PyTorch's even size " + size
@@ -264,7 +309,12 @@ public final class NetBuilder {
   }
 
   public String relu(String name, String in) {
-    return activation(name, in, Activation.RELU.getActivationFunction());
+    if (plan != null && plan.fusedRelu(name)) {
+      return in;
+    }
+    String v = activation(name, in, Activation.RELU.getActivationFunction());
+    record(name, "relu", in);
+    return v;
   }
 
   public String leakyRelu(String name, String in, double slope) {
@@ -284,6 +334,9 @@ public final class NetBuilder {
   }
 
   public String softmax(String name, String in) {
+    if (skip(name)) {
+      return name;
+    }
     if (types.get(in).getType() == InputType.Type.CNN) {
       InputType.InputTypeConvolutional t = (InputType.InputTypeConvolutional) types.get(in);
       if (t.getHeight() == 1 && t.getWidth() == 1) {
@@ -302,10 +355,16 @@ public final class NetBuilder {
   }
 
   public String dropout(String name, String in, double p) {
+    if (plan != null && plan.dropsDropout()) {
+      return in;
+    }
     return add(name, new DropoutLayer.Builder(1.0 - p).build(), in);
   }
 
   public String dense(String name, String in, int out, boolean bias) {
+    if (skip(name)) {
+      return name;
+    }
     String flat = types.get(in).getType() == InputType.Type.CNN ? flatten(name + "/flatten", in) : in;
     long features = ((InputType.InputTypeFeedForward) types.get(flat)).getSize();
     add(name, new DenseLayer.Builder().nOut(out).hasBias(bias).activation(Activation.IDENTITY).build(), flat);
@@ -318,6 +377,9 @@ public final class NetBuilder {
 
   /** {@code [C, H, W]} to {@code [C * H * W]} in PyTorch's (row-major) order. */
   public String flatten(String name, String in) {
+    if (skip(name)) {
+      return name;
+    }
     InputType.InputTypeConvolutional t = map(in, "flatten");
     return vertex(name, new PreprocessorVertex(
         new CnnToFeedForwardPreProcessor(t.getHeight(), t.getWidth(), t.getChannels())), in);
@@ -325,6 +387,9 @@ public final class NetBuilder {
 
   /** Zero padding; {@code padding} is {@code [left, right, top, bottom]}. */
   public String zeropad(String name, String in, int[] padding) {
+    if (skip(name)) {
+      return name;
+    }
     map(in, "zeropad");
     return add(name, new ZeroPaddingLayer.Builder(padding[2], padding[3], padding[0], padding[1]).build(), in);
   }
@@ -339,6 +404,12 @@ public final class NetBuilder {
 
   /** Declares an output, with the loss it is trained with and that loss's weight. */
   public void output(String name, String node, Loss loss, double weight) {
+    if (plan != null) {
+      if (plan.wants(name)) {
+        outputs.add(new OutputSpec(name, node, null, Loss.NONE, weight));
+      }
+      return;
+    }
     if (loss == Loss.NONE) {
       outputs.add(new OutputSpec(name, node, null, loss, weight));
       return;
@@ -403,22 +474,40 @@ public final class NetBuilder {
 
   // ---- helpers -----------------------------------------------------------------------------------
 
+  private boolean skip(String name) {
+    return plan != null && !plan.keeps(name);
+  }
+
+  private void record(String name, String op, String in) {
+    opOf.put(name, op);
+  }
+
   private String add(String name, Layer layer, String in) {
+    if (plan != null && !plan.keeps(name)) {
+      return name;
+    }
     InputType t = types.get(in);
     if (t == null) {
       throw new IllegalArgumentException("no vertex named " + in);
     }
     graph.addLayer(name, layer, in);
     types.put(name, layer.getOutputType(-1, t));
+    inputsOf.put(name, List.of(in));
+    opOf.putIfAbsent(name, layer.getClass().getSimpleName());
     return name;
   }
 
   private String vertex(String name, GraphVertex v, String... ins) {
+    if (plan != null && !plan.keeps(name)) {
+      return name;
+    }
     InputType[] in = new InputType[ins.length];
     for (int i = 0; i < ins.length; i++) {
       in[i] = types.get(ins[i]);
     }
     graph.addVertex(name, v, ins);
+    inputsOf.put(name, List.of(ins));
+    opOf.putIfAbsent(name, v.getClass().getSimpleName());
     try {
       types.put(name, v.getOutputType(-1, in));
     } catch (Exception e) {

@@ -1,0 +1,125 @@
+package org.cnnc.runtime;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What the inference passes change, decided from the topology of the network as first built:
+ * which BatchNorms fold into the conv before them, which ReLUs fuse into a conv, whether dropout
+ * goes, and which vertices the requested outputs need. Each pass is named and switchable.
+ */
+public final class InferencePlan {
+  /** The inference passes. */
+  public enum Pass {
+    /** BatchNorm after a conv whose only reader it is: folded into the conv's weights and bias. */
+    FOLD_BATCHNORM,
+    /** A ReLU right after a conv (or a folded conv + BatchNorm): the conv's activation. */
+    FUSE_RELU,
+    /** Dropout is the identity in inference: removed. */
+    DROP_DROPOUT,
+    /** Layers that only outputs nobody asked for need (GoogLeNet's aux heads): not built. */
+    PRUNE_OUTPUTS
+  }
+
+  private final Set<String> folded = new HashSet<>();
+  private final Set<String> foldsInto = new HashSet<>();
+  private final Map<String, String> bnOfConv = new HashMap<>();
+  private final Set<String> fusedRelu = new HashSet<>();
+  private final Set<String> fusesRelu = new HashSet<>();
+  private final Set<String> keep;
+  private final Set<String> wanted;
+  private final boolean dropout;
+
+  InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs) {
+    Map<String, String> op = first.ops();
+    Map<String, List<String>> inputs = first.topology();
+    Map<String, List<String>> readers = new HashMap<>();
+    inputs.forEach((v, ins) -> ins.forEach(i -> readers.computeIfAbsent(i, k -> new ArrayList<>()).add(v)));
+    this.dropout = passes.contains(Pass.DROP_DROPOUT);
+    this.wanted = outputs;
+    // the vertex each output reads, then everything upstream of the wanted ones
+    Set<String> keep = null;
+    if (passes.contains(Pass.PRUNE_OUTPUTS)) {
+      keep = new HashSet<>();
+      Deque<String> todo = new ArrayDeque<>();
+      for (NetBuilder.OutputSpec o : first.outputs()) {
+        if (outputs.contains(o.name())) {
+          todo.add(o.node());
+        }
+      }
+      while (!todo.isEmpty()) {
+        String v = todo.removeFirst();
+        if (keep.add(v)) {
+          todo.addAll(inputs.getOrDefault(v, List.of()));
+        }
+      }
+    }
+    this.keep = keep;
+    Set<String> outputNodes = new HashSet<>();
+    first.outputs().forEach(o -> outputNodes.add(o.node()));
+    for (var e : op.entrySet()) {
+      String v = e.getKey();
+      List<String> ins = inputs.getOrDefault(v, List.of());
+      if (passes.contains(Pass.FOLD_BATCHNORM) && e.getValue().equals("batchnorm") && ins.size() == 1
+          && "conv".equals(op.get(ins.get(0))) && readers.getOrDefault(ins.get(0), List.of()).size() == 1
+          && !outputNodes.contains(ins.get(0))) {
+        folded.add(v);
+        foldsInto.add(ins.get(0));
+        bnOfConv.put(ins.get(0), v);
+      }
+    }
+    for (var e : op.entrySet()) {
+      String v = e.getKey();
+      List<String> ins = inputs.getOrDefault(v, List.of());
+      if (!passes.contains(Pass.FUSE_RELU) || !e.getValue().equals("relu") || ins.size() != 1) {
+        continue;
+      }
+      String src = ins.get(0);
+      String conv = "conv".equals(op.get(src)) ? src : folded.contains(src) ? inputs.get(src).get(0) : null;
+      if (conv != null && readers.getOrDefault(src, List.of()).size() == 1 && !outputNodes.contains(src)
+          && (conv.equals(src) || readers.getOrDefault(conv, List.of()).size() == 1)) {
+        fusedRelu.add(v);
+        fusesRelu.add(conv);
+      }
+    }
+  }
+
+  boolean keeps(String vertex) {
+    return keep == null || keep.contains(vertex);
+  }
+
+  boolean wants(String output) {
+    return keep == null || wanted.contains(output);
+  }
+
+  boolean folded(String bn) {
+    return folded.contains(bn);
+  }
+
+  boolean foldsInto(String conv) {
+    return foldsInto.contains(conv);
+  }
+
+  String batchnormOf(String conv) {
+    return bnOfConv.get(conv);
+  }
+
+  boolean fusedRelu(String relu) {
+    return fusedRelu.contains(relu);
+  }
+
+  boolean fusesRelu(String conv) {
+    return fusesRelu.contains(conv);
+  }
+
+  boolean dropsDropout() {
+    return dropout;
+  }
+}
