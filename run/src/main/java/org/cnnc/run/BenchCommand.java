@@ -51,6 +51,9 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--no-pytorch", description = "Do not run PyTorch.")
   boolean noPytorch;
 
+  @Option(names = "--profile", description = "Time each layer alone instead: where the time goes, GFLOP/s against SGEMM.")
+  boolean profile;
+
   @Mixin CompileOptionsMixin compile;
 
   @Spec CommandSpec spec;
@@ -72,6 +75,13 @@ final class BenchCommand implements Callable<Integer> {
       for (String m : models) {
         nets.add(org.cnnc.cli.SummaryCommand.select(c, m, List.of(file)).get(0));
       }
+    }
+    if (profile) {
+      for (Network n : nets) {
+        Profile.run(n, batch, iters, out);
+        out.flush();
+      }
+      return Main.OK;
     }
     out.printf("batch %d, median of %d after a warm-up; %d cores%n", batch, iters, Runtime.getRuntime().availableProcessors());
     out.printf("%-10s %-10s %12s %12s %12s %10s %10s %10s%n", "model", "", "generated", "gen+passes", "DL4J hand",

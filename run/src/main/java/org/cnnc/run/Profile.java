@@ -1,0 +1,133 @@
+package org.cnnc.run;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.sema.Value;
+import org.cnnc.runtime.Loss;
+import org.cnnc.runtime.NetBuilder;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Where a forward pass spends its time: each conv, pool, BatchNorm and dense layer of the network
+ * timed alone on DL4J at its real input shape, with its GFLOP/s beside the machine's SGEMM rate
+ * (ND4J's own matrix multiply), slowest first.
+ */
+final class Profile {
+  private Profile() {}
+
+  record Row(String name, String op, String shape, long macs, double ms) {}
+
+  static void run(Network n, int batch, int iters, PrintWriter out) {
+    double sgemm = sgemm(iters);
+    List<Row> rows = new ArrayList<>();
+    for (Node node : n.nodes()) {
+      if (!List.of("conv", "maxpool", "avgpool", "batchnorm", "dense", "concat").contains(node.op())) {
+        continue;
+      }
+      Node in = n.node(node.inputs().get(0));
+      int[] dims = in.shape().dims();
+      NetBuilder b = new NetBuilder(1);
+      String x = b.input("in", Arrays.stream(dims).asLongStream().toArray());
+      String y = switch (node.op()) {
+        case "conv" -> b.conv("op", x, i(node, "out"), ints(node, "kernel"), ints(node, "stride"), ints(node, "padding"),
+            ints(node, "dilation"), i(node, "groups"), bool(node, "bias"));
+        case "maxpool" -> b.maxpool("op", x, ints(node, "kernel"), ints(node, "stride"), ints(node, "padding"),
+            ints(node, "dilation"), bool(node, "ceil"));
+        case "avgpool" -> b.avgpool("op", x, ints(node, "kernel"), ints(node, "stride"), ints(node, "padding"),
+            bool(node, "ceil"), bool(node, "count_include_pad"));
+        case "batchnorm" -> b.batchnorm("op", x, 1e-5, 0.1);
+        case "dense" -> b.dense("op", x, i(node, "out"), bool(node, "bias"));
+        default -> {
+          String[] ins = new String[node.inputs().size()];
+          for (int k = 0; k < ins.length; k++) {
+            int[] d = n.node(node.inputs().get(k)).shape().dims();
+            ins[k] = k == 0 ? x : b.input("in" + k, Arrays.stream(d).asLongStream().toArray());
+          }
+          yield b.concat("op", ins);
+        }
+      };
+      b.output("out", y, Loss.NONE, 1);
+      ComputationGraph g = new ComputationGraph(b.build());
+      g.init();
+      INDArray[] inputs = new INDArray[node.op().equals("concat") ? node.inputs().size() : 1];
+      for (int k = 0; k < inputs.length; k++) {
+        int[] d = n.node(node.inputs().get(k)).shape().dims();
+        long[] shape = new long[d.length + 1];
+        shape[0] = batch;
+        for (int j = 0; j < d.length; j++) {
+          shape[j + 1] = d[j];
+        }
+        inputs[k] = Nd4j.randn(DataType.FLOAT, shape);
+      }
+      g.output(false, inputs);
+      double[] t = new double[iters];
+      for (int k = 0; k < iters; k++) {
+        long t0 = System.nanoTime();
+        g.output(false, inputs);
+        t[k] = (System.nanoTime() - t0) / 1e6;
+      }
+      Arrays.sort(t);
+      rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(), t[iters / 2]));
+    }
+    double total = rows.stream().mapToDouble(Row::ms).sum();
+    out.printf(Locale.ROOT, "%s, batch %d: each layer alone (median of %d); SGEMM on this machine: %.1f GFLOP/s%n",
+        n.name(), batch, iters, sgemm);
+    out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s%n", "layer", "op", "output", "ms", "share", "GFLOP/s",
+        "of SGEMM");
+    rows.sort((a, b) -> Double.compare(b.ms(), a.ms()));
+    for (Row r : rows) {
+      double gflops = r.macs() == 0 ? 0 : 2.0 * r.macs() * batch / (r.ms() / 1e3) / 1e9;
+      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10.2f %6.1f%% %9s %8s%n", clip(r.name()), r.op(), r.shape(), r.ms(),
+          100 * r.ms() / total, r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", gflops),
+          r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * gflops / sgemm));
+    }
+    long macs = rows.stream().mapToLong(Row::macs).sum();
+    out.printf(Locale.ROOT, "total %.1f ms; %.1f GFLOP/s over the timed layers (%.0f%% of SGEMM)%n", total,
+        2.0 * macs * batch / (total / 1e3) / 1e9, 100 * (2.0 * macs * batch / (total / 1e3) / 1e9) / sgemm);
+    for (String op : List.of("conv", "batchnorm", "maxpool", "avgpool", "dense", "concat")) {
+      double ms = rows.stream().filter(r -> r.op().equals(op)).mapToDouble(Row::ms).sum();
+      if (ms > 0) {
+        out.printf(Locale.ROOT, "  %-10s %9.1f ms %6.1f%%%n", op, ms, 100 * ms / total);
+      }
+    }
+  }
+
+  private static double sgemm(int iters) {
+    int n = 2048;
+    INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
+    INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
+    a.mmul(b);
+    double[] t = new double[iters];
+    for (int k = 0; k < iters; k++) {
+      long t0 = System.nanoTime();
+      a.mmul(b);
+      t[k] = (System.nanoTime() - t0) / 1e9;
+    }
+    Arrays.sort(t);
+    return 2.0 * n * n * n / t[iters / 2] / 1e9;
+  }
+
+  private static String clip(String s) {
+    return s.length() <= 34 ? s : "..." + s.substring(s.length() - 31);
+  }
+
+  private static int i(Node n, String arg) {
+    return (int) ((Value.IntV) n.arg(arg)).value();
+  }
+
+  private static boolean bool(Node n, String arg) {
+    return ((Value.BoolV) n.arg(arg)).value();
+  }
+
+  private static int[] ints(Node n, String arg) {
+    return ((Value.ListV) n.arg(arg)).items().stream().mapToInt(v -> (int) ((Value.IntV) v).value()).toArray();
+  }
+}
