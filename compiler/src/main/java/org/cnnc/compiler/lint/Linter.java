@@ -34,7 +34,7 @@ public final class Linter {
     }
   }
 
-  private static final Pattern SUPPRESS = Pattern.compile("//\\s*cnnc-disable-(line|next-line|file)\\s+([A-Z0-9_,\\s]+)");
+  private static final Pattern SUPPRESS = Pattern.compile("//[ \\t]*cnnc-disable-(line|next-line|file)[ \\t]+([A-Z0-9_, \\t]+)");
 
   private Linter() {}
 
@@ -47,11 +47,13 @@ public final class Linter {
       used.putIfAbsent(d.id(), Rules.byId(d.id()));
     }
     if (c.ok()) {
+      Map<SourceFile, java.util.Set<String>> fileWide = new java.util.HashMap<>();
       Rules.Sink sink = (rule, builder) -> {
         Diagnostic d = builder.build();
         SourceFile file = d.span().file();
         Optional<Severity> severity = config.severity(rule, relative(file, base));
-        if (severity.isEmpty() || suppressed(file, d.span().line(), rule.id())) {
+        if (severity.isEmpty() || fileWide.computeIfAbsent(file, Linter::fileWide).contains(rule.id())
+            || suppressed(file, d.span().line(), rule.id())) {
           return;
         }
         out.report(new Diagnostic(d.id(), severity.get(), d.span(), d.message(), d.label(), d.notes(), d.help()));
@@ -77,17 +79,25 @@ public final class Linter {
     return abs.startsWith(b) ? b.relativize(abs).toString() : abs.toString();
   }
 
-  /** Whether a comment turns the rule off on this line (or the whole file). */
+  /** Whether a comment turns the rule off on this line. */
   static boolean suppressed(SourceFile file, int line, String id) {
-    if (mentions(file.lineText(line), "line", id) || (line > 1 && mentions(file.lineText(line - 1), "next-line", id))) {
-      return true;
-    }
-    for (int i = 1; i <= file.lineCount(); i++) {
-      if (mentions(file.lineText(i), "file", id)) {
-        return true;
+    return mentions(file.lineText(line), "line", id) || (line > 1 && mentions(file.lineText(line - 1), "next-line", id));
+  }
+
+  /** The rules a `cnnc-disable-file` comment turns off in a whole file (read once per file). */
+  static java.util.Set<String> fileWide(SourceFile file) {
+    java.util.Set<String> out = new java.util.HashSet<>();
+    Matcher m = SUPPRESS.matcher(file.text());
+    while (m.find()) {
+      if (m.group(1).equals("file")) {
+        for (String s : m.group(2).split("[,\\s]+")) {
+          if (!s.isEmpty()) {
+            out.add(s);
+          }
+        }
       }
     }
-    return false;
+    return out;
   }
 
   private static boolean mentions(String text, String kind, String id) {
