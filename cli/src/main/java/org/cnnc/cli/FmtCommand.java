@@ -51,8 +51,7 @@ final class FmtCommand implements Callable<Integer> {
       Ast.CnnFile ast = Parsing.parse(src, d);
       if (ast == null) {
         // A file that does not parse is left exactly as it is.
-        Reports.print(new org.cnnc.compiler.Compiler.Compilation(List.of(src), d, List.of(),
-            new org.cnnc.compiler.sema.Program(List.of(), java.util.Map.of())), options.opts, spec.commandLine().getErr());
+        Reports.print(d.sorted(), options.opts, spec.commandLine().getErr());
         errors = true;
         continue;
       }

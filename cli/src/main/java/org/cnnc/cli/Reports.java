@@ -13,7 +13,10 @@ public final class Reports {
   private Reports() {}
 
   public static void print(Compilation c, CompileOptions opts, PrintWriter err) {
-    List<Diagnostic> all = c.diagnostics().sorted();
+    print(c.diagnostics().sorted(), opts, err);
+  }
+
+  public static void print(List<Diagnostic> all, CompileOptions opts, PrintWriter err) {
     boolean color = opts.colorFor(System.console() != null);
     if (opts.errorFormat == CompileOptions.ErrorFormat.short_) {
       ShortRenderer r = new ShortRenderer();

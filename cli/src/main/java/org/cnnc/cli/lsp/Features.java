@@ -3,6 +3,7 @@ package org.cnnc.cli.lsp;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.ast.Ast.*;
@@ -84,25 +85,14 @@ final class Features {
 
   private static Span definition(Compiler.Compilation c, Decl d, Body body, SourceFile f, int at) {
     for (Stmt st : body.stmts()) {
-      List<Chain> chains = new ArrayList<>();
-      List<Ident> refs = new ArrayList<>();
-      if (st instanceof ChainStmt cs) {
-        chains.add(cs.chain());
-        cs.from().ifPresent(refs::add);
-      } else if (st instanceof OutputStmt o) {
-        o.chain().ifPresent(chains::add);
-        o.from().ifPresent(refs::add);
+      Optional<Ident> ref = st instanceof ChainStmt cs ? cs.from() : st instanceof OutputStmt o ? o.from() : Optional.empty();
+      if (ref.isPresent() && inside(ref.get().span(), f, at)) {
+        return label(d.body(), ref.get().text());
       }
-      for (Ident r : refs) {
-        if (inside(r.span(), f, at)) {
-          return label(d.body(), r.text());
-        }
-      }
-      for (Chain ch : chains) {
-        Span s = definition(c, d, ch, f, at);
-        if (s != null) {
-          return s;
-        }
+      Optional<Chain> chain = org.cnnc.compiler.ast.Ast.chainOf(st);
+      Span s = chain.isPresent() ? definition(c, d, chain.get(), f, at) : null;
+      if (s != null) {
+        return s;
       }
     }
     return null;
@@ -148,7 +138,7 @@ final class Features {
       if (st instanceof InputStmt in && in.name().map(Ident::text).orElse("input").equals(name)) {
         return in.name().map(Ident::span).orElse(in.span());
       }
-      for (Chain ch : new Body(List.of(st), body.span()).chains()) {
+      for (Chain ch : org.cnnc.compiler.ast.Ast.chainOf(st).stream().toList()) {
         for (Element e : ch.elements()) {
           if (e.label().isPresent() && e.label().get().text().equals(name)) {
             return e.label().get().span();

@@ -63,14 +63,18 @@ public final class Ast {
     public List<Chain> chains() {
       List<Chain> out = new java.util.ArrayList<>();
       for (Stmt s : stmts) {
-        if (s instanceof ChainStmt c) {
-          out.add(c.chain());
-        } else if (s instanceof OutputStmt o) {
-          o.chain().ifPresent(out::add);
-        }
+        chainOf(s).ifPresent(out::add);
       }
       return out;
     }
+  }
+
+  /** The layers a statement adds: a chain statement's chain, an output's, or none. */
+  public static Optional<Chain> chainOf(Stmt s) {
+    if (s instanceof ChainStmt c) {
+      return Optional.of(c.chain());
+    }
+    return s instanceof OutputStmt o ? o.chain() : Optional.empty();
   }
 
   public sealed interface Stmt permits InputStmt, OutputStmt, ChainStmt, ExpectStmt, ExpectInputStmt {
