@@ -192,7 +192,7 @@ public final class NetBuilder {
         .convolutionMode(ConvolutionMode.Truncate)
         .build();
     add(name, layer, in);
-    record(name, "conv", in);
+    record(name, "conv");
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c, kernel[0], kernel[1]}, false, false));
     if (bias) {
       manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
@@ -286,7 +286,7 @@ public final class NetBuilder {
     }
     long c = channels(in);
     add(name, new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
-    record(name, "batchnorm", in);
+    record(name, "batchnorm");
     bnEps.put(name, eps);
     manifest.add(new TensorMapping(name + ".weight", name, "gamma", new long[] {c}, false, false));
     manifest.add(new TensorMapping(name + ".bias", name, "beta", new long[] {c}, false, false));
@@ -313,7 +313,7 @@ public final class NetBuilder {
       return in;
     }
     String v = activation(name, in, Activation.RELU.getActivationFunction());
-    record(name, "relu", in);
+    record(name, "relu");
     return v;
   }
 
@@ -478,7 +478,8 @@ public final class NetBuilder {
     return plan != null && !plan.keeps(name);
   }
 
-  private void record(String name, String op, String in) {
+  /** Names the op of a vertex for the inference planner (which conv a BatchNorm or ReLU follows). */
+  private void record(String name, String op) {
     opOf.put(name, op);
   }
 

@@ -206,10 +206,6 @@ public final class GraphModel {
     return clusters;
   }
 
-  static String id(Box b) {
-    return "n" + b.id();
-  }
-
   static String lower(Kind k) {
     return k.name().toLowerCase(Locale.ROOT);
   }

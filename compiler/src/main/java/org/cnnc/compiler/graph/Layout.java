@@ -166,7 +166,7 @@ final class Layout {
           int v = layer.get(i);
           int r = layer.get(i + 1);
           double max = c[r] - vw.get(r) / 2 - GAP_X - vw.get(v) / 2;
-          c[v] = Math.min(c[v], Math.max(max, want[i] - 1e9));
+          c[v] = Math.min(c[v], max);
         }
       }
     }

@@ -69,9 +69,9 @@ public final class Summary {
       Object c = children.get(i);
       if (c instanceof Integer id) {
         Node n = network.node(id);
-        String name = n.name().substring(n.name().lastIndexOf('.', n.name().length() - 1) + 1);
-        String local = scope.path().isEmpty() ? n.name() : n.name().startsWith(scope.path() + ".")
-            ? n.name().substring(scope.path().length() + 1) : name;
+        // the node's path below its scope: `0` in `conv1.conv`, `0.1` for a transparent merge's branch
+        String local = n.name().startsWith(scope.child("")) ? n.name().substring(scope.child("").length())
+            : n.name().substring(n.name().lastIndexOf('.') + 1);
         rows.add(new Row(depth, last, List.copyOf(ancestors), local, n.name(), n.op(), n.shape(), n.paramCount(),
             n.bufferCount(), n.macs(), false));
       } else {
