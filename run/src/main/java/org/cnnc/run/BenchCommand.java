@@ -123,20 +123,12 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   private double timeForward(ComputationGraph g, long[] inShape) {
-    long[] shape = new long[inShape.length + 1];
-    shape[0] = batch;
-    System.arraycopy(inShape, 0, shape, 1, inShape.length);
-    Nd4j.getRandom().setSeed(1);
-    INDArray x = Nd4j.randn(DataType.FLOAT, shape);
-    return median(() -> g.output(false, x));
+    INDArray x = Timing.batch(inShape, batch, 1);
+    return Timing.median(() -> g.output(false, x), iters);
   }
 
   private Times time(ComputationGraph g, long[] inShape, Network n) {
-    long[] shape = new long[inShape.length + 1];
-    shape[0] = batch;
-    System.arraycopy(inShape, 0, shape, 1, inShape.length);
-    Nd4j.getRandom().setSeed(1);
-    INDArray x = Nd4j.randn(DataType.FLOAT, shape);
+    INDArray x = Timing.batch(inShape, batch, 1);
     INDArray[] labels = new INDArray[g.getNumOutputArrays()];
     for (int i = 0; i < labels.length; i++) {
       long classes = n.node(n.outputs().get(Math.min(i, n.outputs().size() - 1)).node()).shape().dim(0);
@@ -146,21 +138,9 @@ final class BenchCommand implements Callable<Integer> {
       }
     }
     MultiDataSet data = new MultiDataSet(new INDArray[] {x}, labels);
-    double forward = median(() -> g.output(false, x));
-    double train = median(() -> g.fit(data));
+    double forward = Timing.median(() -> g.output(false, x), iters);
+    double train = Timing.median(() -> g.fit(data), iters);
     return new Times(forward, train);
-  }
-
-  private double median(Runnable r) {
-    r.run();
-    double[] t = new double[iters];
-    for (int i = 0; i < iters; i++) {
-      long t0 = System.nanoTime();
-      r.run();
-      t[i] = (System.nanoTime() - t0) / 1e6;
-    }
-    Arrays.sort(t);
-    return t[iters / 2];
   }
 
   private Times pytorch(String model) throws IOException, InterruptedException {

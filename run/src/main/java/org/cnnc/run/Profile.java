@@ -59,23 +59,11 @@ final class Profile {
       g.init();
       INDArray[] inputs = new INDArray[node.op().equals("concat") ? node.inputs().size() : 1];
       for (int k = 0; k < inputs.length; k++) {
-        int[] d = n.node(node.inputs().get(k)).shape().dims();
-        long[] shape = new long[d.length + 1];
-        shape[0] = batch;
-        for (int j = 0; j < d.length; j++) {
-          shape[j + 1] = d[j];
-        }
-        inputs[k] = Nd4j.randn(DataType.FLOAT, shape);
+        inputs[k] = Timing.batch(Arrays.stream(n.node(node.inputs().get(k)).shape().dims()).asLongStream().toArray(),
+            batch, k);
       }
-      g.output(false, inputs);
-      double[] t = new double[iters];
-      for (int k = 0; k < iters; k++) {
-        long t0 = System.nanoTime();
-        g.output(false, inputs);
-        t[k] = (System.nanoTime() - t0) / 1e6;
-      }
-      Arrays.sort(t);
-      rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(), t[iters / 2]));
+      rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(),
+          Timing.median(() -> g.output(false, inputs), iters)));
     }
     double total = rows.stream().mapToDouble(Row::ms).sum();
     out.printf(Locale.ROOT, "%s, batch %d: each layer alone (median of %d); SGEMM on this machine: %.1f GFLOP/s%n",
@@ -104,15 +92,8 @@ final class Profile {
     int n = 2048;
     INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
-    a.mmul(b);
-    double[] t = new double[iters];
-    for (int k = 0; k < iters; k++) {
-      long t0 = System.nanoTime();
-      a.mmul(b);
-      t[k] = (System.nanoTime() - t0) / 1e9;
-    }
-    Arrays.sort(t);
-    return 2.0 * n * n * n / t[iters / 2] / 1e9;
+    double ms = Timing.median(() -> a.mmul(b), iters);
+    return 2.0 * n * n * n / (ms / 1e3) / 1e9;
   }
 
   private static String clip(String s) {

@@ -13,9 +13,7 @@ import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.Npz;
 import org.cnnc.runtime.WeightsException;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -68,11 +66,7 @@ final class RunCommand implements Callable<Integer> {
     }
     INDArray x;
     if (random) {
-      long[] shape = new long[m.inputShape().length + 1];
-      shape[0] = batch;
-      System.arraycopy(m.inputShape(), 0, shape, 1, m.inputShape().length);
-      Nd4j.getRandom().setSeed(seed);
-      x = Nd4j.randn(DataType.FLOAT, shape);
+      x = Timing.batch(m.inputShape(), batch, seed);
     } else {
       Npz.Array a = Npz.readNpy(input);
       if (a.data() == null) {
