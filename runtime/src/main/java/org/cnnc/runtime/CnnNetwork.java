@@ -38,6 +38,11 @@ public final class CnnNetwork {
     return create(model, new NetBuilder(seed));
   }
 
+  /** Builds and initializes the network with the given convolution kernels. */
+  public static CnnNetwork create(CnnModel model, long seed, NetBuilder.Kernels kernels) {
+    return create(model, new NetBuilder(seed).kernels(kernels));
+  }
+
   /** Builds on a given builder (to choose the updater, say). */
   public static CnnNetwork create(CnnModel model, NetBuilder b) {
     model.build(b);
@@ -85,7 +90,7 @@ public final class CnnNetwork {
    */
   public CnnNetwork forInference(java.util.EnumSet<InferencePlan.Pass> passes, java.util.Set<String> outputs) {
     InferencePlan plan = new InferencePlan(builder, passes, outputs);
-    NetBuilder b = new NetBuilder(0).withPlan(plan);
+    NetBuilder b = new NetBuilder(0).kernels(builder.kernels()).withPlan(plan);
     model.build(b);
     ComputationGraph g = new ComputationGraph(b.build());
     g.init();

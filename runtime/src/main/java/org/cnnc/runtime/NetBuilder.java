@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.runtime.layers.CeilAvgPooling;
+import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.NegInfPadding;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -86,6 +87,27 @@ public final class NetBuilder {
   private final Map<String, List<String>> inputsOf = new LinkedHashMap<>();
   private final Map<String, Double> bnEps = new LinkedHashMap<>();
   private InferencePlan plan;
+  private Kernels kernels = Kernels.byDefault();
+
+  /**
+   * Who computes the convolutions. {@code CNNC}: cnnc's GEMM kernel ({@link GemmConvolution}),
+   * the default on the CPU; {@code DL4J}: DL4J's own layer, the default on CUDA (where it calls
+   * cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
+   * default. Both give the same parameters, shapes and outputs.
+   */
+  public enum Kernels {
+    CNNC,
+    DL4J;
+
+    static Kernels byDefault() {
+      String p = System.getProperty("cnnc.kernels", "").trim();
+      if (!p.isEmpty()) {
+        return Kernels.valueOf(p.toUpperCase(java.util.Locale.ROOT));
+      }
+      String backend = org.nd4j.linalg.factory.Nd4j.getExecutioner().getEnvironmentInformation().getProperty("backend");
+      return "CUDA".equalsIgnoreCase(backend) ? DL4J : CNNC;
+    }
+  }
 
   public NetBuilder(long seed) {
     this(seed, new Adam(1e-3));
@@ -98,6 +120,16 @@ public final class NetBuilder {
         .weightInit(WeightInit.XAVIER)
         .convolutionMode(ConvolutionMode.Truncate)
         .graphBuilder();
+  }
+
+  /** Chooses who computes the convolutions. */
+  public NetBuilder kernels(Kernels k) {
+    this.kernels = k;
+    return this;
+  }
+
+  public Kernels kernels() {
+    return kernels;
   }
 
   /** A builder that applies an inference plan (folded BatchNorm, fused ReLU, no dropout, pruned outputs). */
@@ -184,13 +216,13 @@ public final class NetBuilder {
           + ") has no DL4J layer with PyTorch's weight layout");
     }
     boolean withBias = bias || (plan != null && plan.foldsInto(name));
-    Layer layer = new ConvolutionLayer.Builder(kernel, stride, padding)
+    ConvolutionLayer.Builder conv = new ConvolutionLayer.Builder(kernel, stride, padding)
         .dilation(dilation)
         .nOut(out)
         .hasBias(withBias)
         .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY)
-        .convolutionMode(ConvolutionMode.Truncate)
-        .build();
+        .convolutionMode(ConvolutionMode.Truncate);
+    Layer layer = kernels == Kernels.CNNC ? new GemmConvolution(conv) : conv.build();
     add(name, layer, in);
     record(name, "conv");
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c, kernel[0], kernel[1]}, false, false));

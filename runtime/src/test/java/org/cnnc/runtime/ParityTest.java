@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -15,7 +15,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 /**
  * The generated networks compute what PyTorch computes for the article's code: the same weights
  * (BatchNorm running statistics included) and a random batch of 2 give every output within
- * max |a - b| / (max |b| + 1e-6) <= 1e-4, in eval mode.
+ * max |a - b| / (max |b| + 1e-6) <= 1e-4, in eval mode, with cnnc's convolution kernel and with
+ * DL4J's.
  */
 class ParityTest {
   static double relErr(INDArray a, INDArray b) {
@@ -24,10 +25,10 @@ class ParityTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"NiN", "GoogLeNet", "VGG16"})
-  void outputsEqualPyTorch(String name) throws Exception {
+  @CsvSource({"NiN, CNNC", "GoogLeNet, CNNC", "VGG16, CNNC", "NiN, DL4J", "GoogLeNet, DL4J", "VGG16, DL4J"})
+  void outputsEqualPyTorch(String name, NetBuilder.Kernels kernels) throws Exception {
     Path dir = Fixtures.dir();
-    CnnNetwork net = CnnNetwork.create(Generated.model(name), 1);
+    CnnNetwork net = CnnNetwork.create(Generated.model(name), 1, kernels);
     net.loadWeights(dir.resolve(name + ".npz"));
     INDArray input = Npz.readNpy(dir.resolve(name + "_input.npy")).toNd4j();
     Map<String, INDArray> out = net.predict(input);
@@ -36,7 +37,7 @@ class ParityTest {
       INDArray actual = out.get(output);
       assertArrayEquals(expected.shape(), actual.shape(), output + " shape");
       double err = relErr(actual, expected);
-      System.out.printf("parity %s.%s: max rel err %.3g%n", name, output, err);
+      System.out.printf("parity %s.%s (%s kernels): max rel err %.3g%n", name, output, kernels, err);
       assertTrue(err <= 1e-4, name + "." + output + ": max rel err " + err);
       // The outputs depend on the input: the two examples differ.
       INDArray flat = expected.reshape(expected.size(0), -1);

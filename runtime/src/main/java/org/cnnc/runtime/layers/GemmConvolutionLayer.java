@@ -1,0 +1,72 @@
+package org.cnnc.runtime.layers;
+
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.convolution.ConvolutionLayer;
+import org.deeplearning4j.nn.params.ConvolutionParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The layer behind {@link GemmConvolution}. Unlike DL4J's, its backward pass does not recompute
+ * the forward pass when the activation is the identity (as it is wherever the network's ReLU is
+ * a layer of its own): the gradient of the output is the gradient of the pre-activation.
+ */
+public class GemmConvolutionLayer extends ConvolutionLayer {
+  private static final long serialVersionUID = 1L;
+
+  public GemmConvolutionLayer(NeuralNetConfiguration conf, DataType dataType) {
+    super(conf, dataType);
+  }
+
+  private ConvGemm.Geometry geometry() {
+    var c = layerConf();
+    return new ConvGemm.Geometry(c.getKernelSize(), c.getStride(), c.getPadding(), c.getDilation());
+  }
+
+  @Override
+  protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr mgr) {
+    assertInputSet(false);
+    validateInputRank();
+    INDArray w = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, training, mgr);
+    validateInputDepth(w.size(1));
+    INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, mgr) : null;
+    INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.FF_WORKING_MEM);
+    return new Pair<>(ConvGemm.forward(x, w, b, geometry(), mgr, ArrayType.ACTIVATIONS), null);
+  }
+
+  @Override
+  public INDArray activate(boolean training, LayerWorkspaceMgr mgr) {
+    assertInputSet(false);
+    applyDropOutIfNecessary(training, mgr);
+    INDArray z = preOutput(training, false, mgr).getFirst();
+    return layerConf().getActivationFn().getActivation(z, training);
+  }
+
+  @Override
+  public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
+    assertInputSet(true);
+    INDArray w = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, true, mgr);
+    IActivation fn = layerConf().getActivationFn();
+    INDArray delta = fn instanceof ActivationIdentity ? epsilon
+        : fn.backprop(preOutput(true, true, mgr).getFirst(), epsilon).getFirst();
+    delta = ConvGemm.contiguous(delta, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray wGrad = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
+    INDArray bGrad = hasBias() ? gradientViews.get(ConvolutionParamInitializer.BIAS_KEY) : null;
+    INDArray dx = ConvGemm.backward(x, w, delta, wGrad, bGrad, geometry(), mgr);
+    Gradient gradient = new DefaultGradient();
+    if (bGrad != null) {
+      gradient.setGradientFor(ConvolutionParamInitializer.BIAS_KEY, bGrad);
+    }
+    gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, wGrad, 'c');
+    weightNoiseParams.clear();
+    return new Pair<>(gradient, backpropDropOutIfPresent(dx));
+  }
+}

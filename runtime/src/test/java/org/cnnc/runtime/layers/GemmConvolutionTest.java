@@ -1,0 +1,130 @@
+package org.cnnc.runtime.layers;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.stream.Stream;
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * cnnc's GEMM convolution against DL4J's own: the same network (a DL4J conv, then the conv under
+ * test, then a squared-error loss) built twice, once with each, with the same parameters; the
+ * outputs, the score and every gradient (the first conv's gradient carries the tested conv's
+ * input gradient) must agree. The cases cover both layouts (per sample and whole batch), 1x1
+ * without im2col, stride, padding, dilation, non-square kernels, bias or not, a fused ReLU.
+ */
+class GemmConvolutionTest {
+  static Stream<Arguments> cases() {
+    return Stream.of(
+        // batch, channels, h, w, out, kernel h, kernel w, stride, pad h, pad w, dilation, bias, relu
+        Arguments.of(3, 5, 30, 30, 7, 1, 1, 1, 0, 0, 1, true, false),   // pointwise, per sample
+        Arguments.of(3, 5, 9, 9, 7, 1, 1, 1, 0, 0, 1, true, false),     // pointwise, whole batch
+        Arguments.of(2, 4, 31, 29, 6, 3, 3, 1, 1, 1, 1, true, false),   // 3x3 pad 1, per sample
+        Arguments.of(4, 4, 7, 7, 6, 3, 3, 1, 1, 1, 1, false, false),    // whole batch, no bias
+        Arguments.of(2, 3, 35, 35, 5, 7, 7, 2, 3, 3, 1, true, false),   // GoogLeNet's stem shape
+        Arguments.of(3, 3, 12, 11, 4, 5, 3, 2, 2, 1, 1, true, false),   // non-square, odd sizes
+        Arguments.of(2, 3, 13, 13, 4, 3, 3, 1, 2, 2, 2, true, false),   // dilated
+        Arguments.of(2, 6, 10, 10, 4, 1, 1, 2, 0, 0, 1, true, false),   // strided 1x1 goes through im2col
+        Arguments.of(1, 4, 8, 8, 5, 3, 3, 1, 1, 1, 1, true, true),      // batch 1, fused ReLU
+        Arguments.of(3, 4, 6, 6, 5, 3, 3, 1, 0, 0, 1, true, true));     // whole batch, fused ReLU
+  }
+
+  @ParameterizedTest
+  @MethodSource("cases")
+  void equalsDl4jForwardAndBackward(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
+      int d, boolean bias, boolean relu) {
+    ComputationGraph theirs = network(false, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+    ComputationGraph ours = network(true, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+    ours.setParams(theirs.params().dup());
+    Nd4j.getRandom().setSeed(batch * 31L + c);
+    INDArray x = Nd4j.randn(DataType.FLOAT, batch, c, h, w);
+    INDArray yTheirs = theirs.outputSingle(false, x);
+    INDArray yOurs = ours.outputSingle(false, x);
+    assertArrayEquals(yTheirs.shape(), yOurs.shape());
+    assertClose(yTheirs, yOurs, 1e-5, "output");
+
+    INDArray labels = Nd4j.randn(DataType.FLOAT, yTheirs.shape());
+    for (ComputationGraph g : new ComputationGraph[] {theirs, ours}) {
+      g.setInputs(x);
+      g.setLabels(labels);
+      g.computeGradientAndScore();
+    }
+    assertTrue(Math.abs(theirs.score() - ours.score()) <= 1e-5 * Math.abs(theirs.score()), "score");
+    for (String key : theirs.paramTable().keySet()) {
+      assertClose(theirs.gradient().getGradientFor(key), ours.gradient().getGradientFor(key), 1e-4, "gradient " + key);
+    }
+  }
+
+  @Test
+  void trainingFollowsDl4jAndLowersTheLoss() {
+    ComputationGraph theirs = network(false, 3, 12, 12, 4, 3, 3, 1, 1, 1, 1, true, false);
+    ComputationGraph ours = network(true, 3, 12, 12, 4, 3, 3, 1, 1, 1, 1, true, false);
+    ours.setParams(theirs.params().dup());
+    Nd4j.getRandom().setSeed(7);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 4, 3, 12, 12);
+    INDArray y = Nd4j.randn(DataType.FLOAT, 4, 4, 12, 12).muli(0.1);
+    ours.setInputs(x);
+    ours.setLabels(y);
+    ours.computeGradientAndScore();
+    double first = ours.score();
+    for (int i = 0; i < 20; i++) {
+      theirs.fit(new INDArray[] {x}, new INDArray[] {y});
+      ours.fit(new INDArray[] {x}, new INDArray[] {y});
+    }
+    assertClose(theirs.params(), ours.params(), 1e-4, "parameters after 20 steps");
+    ours.computeGradientAndScore();
+    assertTrue(ours.score() < 0.5 * first, "loss " + first + " -> " + ours.score());
+  }
+
+  static void assertClose(INDArray expected, INDArray actual, double tol, String what) {
+    double scale = Transforms.abs(expected).maxNumber().doubleValue() + 1e-6;
+    double err = Transforms.abs(actual.sub(expected)).maxNumber().doubleValue() / scale;
+    assertTrue(err <= tol, what + ": max rel err " + err);
+  }
+
+  static ComputationGraph network(boolean gemm, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
+      int d, boolean bias, boolean relu) {
+    ConvolutionLayer.Builder tested = new ConvolutionLayer.Builder(new int[] {kh, kw}, new int[] {s, s},
+        new int[] {ph, pw})
+        .dilation(d, d)
+        .nOut(out)
+        .hasBias(bias)
+        .activation(relu ? Activation.RELU : Activation.IDENTITY)
+        .convolutionMode(ConvolutionMode.Truncate);
+    var conf = new NeuralNetConfiguration.Builder()
+        .seed(1)
+        .dataType(DataType.FLOAT)
+        .updater(new Sgd(0.002))
+        .weightInit(WeightInit.XAVIER)
+        .graphBuilder()
+        .addInputs("in")
+        .setInputTypes(InputType.convolutional(h, w, c))
+        .addLayer("first", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(c)
+            .activation(Activation.TANH).convolutionMode(ConvolutionMode.Truncate).build(), "in")
+        .addLayer("tested", gemm ? new GemmConvolution(tested) : tested.build(), "first")
+        .addLayer("loss", new CnnLossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+            .build(), "tested")
+        .setOutputs("loss")
+        .build();
+    ComputationGraph g = new ComputationGraph(conf);
+    g.init();
+    return g;
+  }
+}
