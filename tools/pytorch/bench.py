@@ -1,9 +1,11 @@
 """Times the article's networks in PyTorch: forward (eval, no grad) and one training step
-(forward, CrossEntropyLoss on every output, backward, Adam step) at a given batch size.
+(forward, CrossEntropyLoss on every output, backward, Adam step) at a given batch size, on every
+core (PyTorch 1.13 from Debian takes one thread by default on a 2-core machine).
 
     /usr/bin/python3 tools/pytorch/bench.py --model GoogLeNet --batch 8 --iters 3
 
-Prints one line: `forward_ms <median> train_ms <median>`.
+Prints one line: `forward_ms <median> train_ms <median> latency_ms <median> threads <n>`; latency is
+the forward pass of one example.
 """
 import argparse
 import os
@@ -26,7 +28,10 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="intra-op threads (default: every core; PyTorch's own default can be fewer)")
     a = ap.parse_args()
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = {"VGG16": VGG16, "NiN": NiN, "GoogLeNet": GoogLeNet}[a.model]()
     x = torch.randn((a.batch,) + SHAPES[a.model])
@@ -49,8 +54,15 @@ def main():
         loss.backward()
         opt.step()
 
+    x1 = x[:1].clone()
+
+    def latency():
+        model.eval()
+        with torch.no_grad():
+            model(x1)
+
     result = []
-    for fn in (forward, train):
+    for fn in (forward, train, latency):
         fn()
         times = []
         for _ in range(a.iters):
@@ -58,7 +70,8 @@ def main():
             fn()
             times.append((time.perf_counter() - t0) * 1000)
         result.append(statistics.median(times))
-    print("forward_ms %.1f train_ms %.1f threads %d" % (result[0], result[1], torch.get_num_threads()))
+    print("forward_ms %.1f train_ms %.1f latency_ms %.1f threads %d"
+          % (result[0], result[1], result[2], torch.get_num_threads()))
 
 
 if __name__ == "__main__":

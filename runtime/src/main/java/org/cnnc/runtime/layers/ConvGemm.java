@@ -31,7 +31,7 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public final class ConvGemm {
   /** Output positions per sample from which one GEMM per sample is large enough. */
-  static final long PER_SAMPLE_MIN = 784;
+  static long PER_SAMPLE_MIN = Long.getLong("cnnc.conv.perSampleMin", 784);
 
   private ConvGemm() {}
 
