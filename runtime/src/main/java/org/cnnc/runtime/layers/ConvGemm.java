@@ -14,24 +14,24 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A 2-d convolution (NCHW, weights {@code [out, in, kh, kw]} as PyTorch keeps them) computed as
- * matrix products on ND4J's BLAS, forward and backward.
+ * matrix products on ND4J's BLAS, forward and backward: for each sample,
+ * {@code out[n] = W[out, in*kh*kw] x col[n][in*kh*kw, oh*ow]}, written straight into the NCHW
+ * output. A 1x1, stride-1, unpadded conv multiplies the input itself (no im2col). Otherwise the
+ * whole batch goes through one im2col call while its columns fit in {@link #BATCH_COLUMNS} floats,
+ * else one sample at a time.
  *
- * <p>Two layouts, chosen by the size of the output map, so that every GEMM is large:
+ * <p>Why this layout, measured on this project's machine (README, "Performance"): im2col and
+ * col2im are fast only into and out of their natural C-ordered {@code [b, c, kh, kw, oh, ow]}
+ * layout (writing NiN's 5x5 columns into a permuted {@code [c, kh, kw, b, oh, ow]} view took 28 ms
+ * against 5.6 ms), and ND4J's permuted copies are slower still, so one GEMM over the whole batch
+ * costs more in copies than it gains in GEMM size.
  *
- * <ul>
- *   <li><b>per sample</b> (maps of at least {@link #PER_SAMPLE_MIN} positions): for each sample,
- *       {@code out[n] = W[out, in*kh*kw] x col[n][in*kh*kw, oh*ow]}, written straight into the
- *       NCHW output; a 1x1, stride-1, unpadded conv multiplies the input itself, with no im2col.
- *   <li><b>whole batch</b> (small maps, such as Inception's 14x14 and 7x7): one GEMM over
- *       {@code [in*kh*kw, batch*oh*ow]}, whose result is then laid out as NCHW.
- * </ul>
- *
- * The backward pass is the same products transposed: {@code dW = dOut x col^T},
- * {@code dCol = W^T x dOut}, then col2im.
+ * <p>The backward pass is the same products transposed: {@code dW += dOut[n] x col[n]^T},
+ * {@code dCol[n] = W^T x dOut[n]}, then col2im.
  */
 public final class ConvGemm {
-  /** Output positions per sample from which one GEMM per sample is large enough. */
-  static long PER_SAMPLE_MIN = Long.getLong("cnnc.conv.perSampleMin", 784);
+  /** The most column-matrix floats (all samples together) computed in one im2col call: 64 MB. */
+  static long BATCH_COLUMNS = 16L << 20;
 
   private ConvGemm() {}
 
@@ -55,10 +55,6 @@ public final class ConvGemm {
     }
   }
 
-  static boolean perSample(long positions, long batch) {
-    return batch == 1 || positions >= PER_SAMPLE_MIN;
-  }
-
   /** The array itself when it is C-ordered with default strides, else a C-ordered copy. */
   static INDArray contiguous(INDArray a, LayerWorkspaceMgr mgr, ArrayType type) {
     return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) ? a : mgr.dup(type, a, 'c');
@@ -71,26 +67,15 @@ public final class ConvGemm {
   public static INDArray forward(INDArray x, INDArray w, INDArray bias, Geometry g, LayerWorkspaceMgr mgr,
       ArrayType outType) {
     long b = x.size(0);
-    long c = x.size(1);
     long o = w.size(0);
-    long k = c * g.kh() * g.kw();
     long oh = g.outH(x.size(2));
     long ow = g.outW(x.size(3));
     long s = oh * ow;
-    INDArray w2 = w.reshape('c', o, k);
+    INDArray w2 = w.reshape('c', o, w.length() / o);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
-    if (perSample(s, b)) {
-      INDArray col = g.pointwise() ? null
-          : mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {1, c, g.kh(), g.kw(), oh, ow}, 'c');
-      for (long n = 0; n < b; n++) {
-        INDArray cols = columns(x, n, col, g, c, k, s);
-        Nd4j.gemm(w2, cols, out.get(point(n), all(), all(), all()).reshape('c', o, s), false, false, 1.0, 0.0);
-      }
-    } else {
-      INDArray cols = batchColumns(x, g, mgr, ArrayType.FF_WORKING_MEM, oh, ow);
-      INDArray o2 = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
-      Nd4j.gemm(w2, cols, o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
-      out.reshape('c', b, o, s).assign(o2.permute(1, 0, 2));
+    Columns cols = new Columns(x, g, oh, ow, mgr, ArrayType.FF_WORKING_MEM);
+    for (long n = 0; n < b; n++) {
+      Nd4j.gemm(w2, cols.of(n), out.get(point(n), all(), all(), all()).reshape('c', o, s), false, false, 1.0, 0.0);
     }
     if (bias != null) {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
@@ -117,38 +102,26 @@ public final class ConvGemm {
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
     INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), new long[] {b, c, h, wd}, 'c');
-    if (perSample(s, b)) {
-      INDArray col = g.pointwise() ? null
-          : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {1, c, g.kh(), g.kw(), oh, ow}, 'c');
-      INDArray dcol = g.pointwise() ? null
-          : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {1, c, g.kh(), g.kw(), oh, ow}, 'c');
-      for (long n = 0; n < b; n++) {
-        INDArray dn = delta.get(point(n), all(), all(), all()).reshape('c', o, s);
-        INDArray cols = columns(x, n, col, g, c, k, s);
-        Nd4j.gemm(dn, cols, wGrad2, false, true, 1.0, n == 0 ? 0.0 : 1.0);
-        if (g.pointwise()) {
-          Nd4j.gemm(w2, dn, dx.get(point(n), all(), all(), all()).reshape('c', c, s), true, false, 1.0, 0.0);
-        } else {
-          Nd4j.gemm(w2, dn, dcol.reshape('c', k, s), true, false, 1.0, 0.0);
-          Convolution.col2im(dcol, dx.get(interval(n, n + 1), all(), all(), all()), g.sh(), g.sw(), g.ph(), g.pw(),
-              (int) h, (int) wd, g.dh(), g.dw());
-        }
-      }
-    } else {
-      INDArray d2 = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
-      d2.assign(delta.reshape('c', b, o, s).permute(1, 0, 2));
-      INDArray d2m = d2.reshape('c', o, b * s);
-      INDArray cols = batchColumns(x, g, mgr, ArrayType.BP_WORKING_MEM, oh, ow);
-      Nd4j.gemm(d2m, cols, wGrad2, false, true, 1.0, 0.0);
-      INDArray dcol = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(),
-          new long[] {c, g.kh(), g.kw(), b, oh, ow}, 'c');
-      Nd4j.gemm(w2, d2m, dcol.reshape('c', k, b * s), true, false, 1.0, 0.0);
+    Columns cols = new Columns(x, g, oh, ow, mgr, ArrayType.BP_WORKING_MEM);
+    // the columns' gradient: all samples (then one col2im) or one sample at a time, as the columns
+    INDArray dcol = g.pointwise() ? null : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(),
+        new long[] {cols.all == null ? 1 : b, c, g.kh(), g.kw(), oh, ow}, 'c');
+    for (long n = 0; n < b; n++) {
+      INDArray dn = delta.get(point(n), all(), all(), all()).reshape('c', o, s);
+      Nd4j.gemm(dn, cols.of(n), wGrad2, false, true, 1.0, n == 0 ? 0.0 : 1.0);
       if (g.pointwise()) {
-        dx.reshape('c', b, c, s).assign(dcol.reshape('c', c, b, s).permute(1, 0, 2));
+        Nd4j.gemm(w2, dn, dx.get(point(n), all(), all(), all()).reshape('c', c, s), true, false, 1.0, 0.0);
+      } else if (cols.all != null) {
+        Nd4j.gemm(w2, dn, dcol.get(point(n), all(), all(), all(), all(), all()).reshape('c', k, s), true, false, 1.0,
+            0.0);
       } else {
-        Convolution.col2im(dcol.permute(3, 0, 1, 2, 4, 5), dx, g.sh(), g.sw(), g.ph(), g.pw(), (int) h, (int) wd,
-            g.dh(), g.dw());
+        Nd4j.gemm(w2, dn, dcol.reshape('c', k, s), true, false, 1.0, 0.0);
+        Convolution.col2im(dcol, dx.get(interval(n, n + 1), all(), all(), all()), g.sh(), g.sw(), g.ph(), g.pw(),
+            (int) h, (int) wd, g.dh(), g.dw());
       }
+    }
+    if (!g.pointwise() && cols.all != null) {
+      Convolution.col2im(dcol, dx, g.sh(), g.sw(), g.ph(), g.pw(), (int) h, (int) wd, g.dh(), g.dw());
     }
     if (bGrad != null) {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
@@ -156,27 +129,46 @@ public final class ConvGemm {
     return dx;
   }
 
-  /** Sample n's column matrix {@code [c*kh*kw, oh*ow]}: the input itself for a pointwise conv, else im2col into col. */
-  private static INDArray columns(INDArray x, long n, INDArray col, Geometry g, long c, long k, long s) {
-    if (g.pointwise()) {
-      return x.get(point(n), all(), all(), all()).reshape('c', c, s);
-    }
-    Convolution.im2col(x.get(interval(n, n + 1), all(), all(), all()), g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(),
-        g.dh(), g.dw(), false, col);
-    return col.reshape('c', k, s);
-  }
+  /** The column matrices {@code [c*kh*kw, oh*ow]} of each sample of {@code x}. */
+  private static final class Columns {
+    private final INDArray x;
+    private final Geometry g;
+    private final long k;
+    private final long s;
+    /** Every sample's columns, {@code [b, c, kh, kw, oh, ow]}, when they fit in one buffer. */
+    final INDArray all;
+    private final INDArray one;
 
-  /** The whole batch's column matrix {@code [c*kh*kw, b*oh*ow]}. */
-  private static INDArray batchColumns(INDArray x, Geometry g, LayerWorkspaceMgr mgr, ArrayType type, long oh, long ow) {
-    long b = x.size(0);
-    long c = x.size(1);
-    INDArray buf = mgr.createUninitialized(type, x.dataType(), new long[] {c, g.kh(), g.kw(), b, oh, ow}, 'c');
-    if (g.pointwise()) {
-      buf.reshape('c', c, b, oh * ow).assign(x.reshape('c', b, c, oh * ow).permute(1, 0, 2));
-    } else {
-      Convolution.im2col(x, g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), false,
-          buf.permute(3, 0, 1, 2, 4, 5));
+    Columns(INDArray x, Geometry g, long oh, long ow, LayerWorkspaceMgr mgr, ArrayType type) {
+      this.x = x;
+      this.g = g;
+      long b = x.size(0);
+      long c = x.size(1);
+      this.k = c * g.kh() * g.kw();
+      this.s = oh * ow;
+      if (g.pointwise()) {
+        all = null;
+        one = null;
+      } else if (b * k * s <= BATCH_COLUMNS) {
+        all = mgr.createUninitialized(type, x.dataType(), new long[] {b, c, g.kh(), g.kw(), oh, ow}, 'c');
+        Convolution.im2col(x, g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), false, all);
+        one = null;
+      } else {
+        all = null;
+        one = mgr.createUninitialized(type, x.dataType(), new long[] {1, c, g.kh(), g.kw(), oh, ow}, 'c');
+      }
     }
-    return buf.reshape('c', c * g.kh() * g.kw(), b * oh * ow);
+
+    INDArray of(long n) {
+      if (g.pointwise()) {
+        return x.get(point(n), all(), all(), all()).reshape('c', x.size(1), s);
+      }
+      if (all != null) {
+        return all.get(point(n), all(), all(), all(), all(), all()).reshape('c', k, s);
+      }
+      Convolution.im2col(x.get(interval(n, n + 1), all(), all(), all()), g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(),
+          g.dh(), g.dw(), false, one);
+      return one.reshape('c', k, s);
+    }
   }
 }

@@ -27,29 +27,43 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * cnnc's GEMM convolution against DL4J's own: the same network (a DL4J conv, then the conv under
  * test, then a squared-error loss) built twice, once with each, with the same parameters; the
  * outputs, the score and every gradient (the first conv's gradient carries the tested conv's
- * input gradient) must agree. The cases cover both layouts (per sample and whole batch), 1x1
- * without im2col, stride, padding, dilation, non-square kernels, bias or not, a fused ReLU.
+ * input gradient) must agree. The cases cover 1x1 without im2col, stride, padding, dilation,
+ * non-square kernels, bias or not, a fused ReLU, and both im2col paths (the whole batch at once,
+ * and one sample at a time when the columns would not fit).
  */
 class GemmConvolutionTest {
   static Stream<Arguments> cases() {
     return Stream.of(
         // batch, channels, h, w, out, kernel h, kernel w, stride, pad h, pad w, dilation, bias, relu
-        Arguments.of(3, 5, 30, 30, 7, 1, 1, 1, 0, 0, 1, true, false),   // pointwise, per sample
-        Arguments.of(3, 5, 9, 9, 7, 1, 1, 1, 0, 0, 1, true, false),     // pointwise, whole batch
-        Arguments.of(2, 4, 31, 29, 6, 3, 3, 1, 1, 1, 1, true, false),   // 3x3 pad 1, per sample
-        Arguments.of(4, 4, 7, 7, 6, 3, 3, 1, 1, 1, 1, false, false),    // whole batch, no bias
+        Arguments.of(3, 5, 30, 30, 7, 1, 1, 1, 0, 0, 1, true, false),   // pointwise
+        Arguments.of(3, 5, 9, 9, 7, 1, 1, 1, 0, 0, 1, true, false),     // pointwise, small map
+        Arguments.of(2, 4, 31, 29, 6, 3, 3, 1, 1, 1, 1, true, false),   // 3x3 pad 1
+        Arguments.of(4, 4, 7, 7, 6, 3, 3, 1, 1, 1, 1, false, false),    // no bias
         Arguments.of(2, 3, 35, 35, 5, 7, 7, 2, 3, 3, 1, true, false),   // GoogLeNet's stem shape
         Arguments.of(3, 3, 12, 11, 4, 5, 3, 2, 2, 1, 1, true, false),   // non-square, odd sizes
         Arguments.of(2, 3, 13, 13, 4, 3, 3, 1, 2, 2, 2, true, false),   // dilated
         Arguments.of(2, 6, 10, 10, 4, 1, 1, 2, 0, 0, 1, true, false),   // strided 1x1 goes through im2col
         Arguments.of(1, 4, 8, 8, 5, 3, 3, 1, 1, 1, 1, true, true),      // batch 1, fused ReLU
-        Arguments.of(3, 4, 6, 6, 5, 3, 3, 1, 0, 0, 1, true, true));     // whole batch, fused ReLU
+        Arguments.of(3, 4, 6, 6, 5, 3, 3, 1, 0, 0, 1, true, true));     // fused ReLU
   }
 
   @ParameterizedTest
   @MethodSource("cases")
   void equalsDl4jForwardAndBackward(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
       int d, boolean bias, boolean relu) {
+    long limit = ConvGemm.BATCH_COLUMNS;
+    try {
+      for (long columns : new long[] {limit, 1}) {
+        ConvGemm.BATCH_COLUMNS = columns;
+        compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+      }
+    } finally {
+      ConvGemm.BATCH_COLUMNS = limit;
+    }
+  }
+
+  private void compare(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw, int d,
+      boolean bias, boolean relu) {
     ComputationGraph theirs = network(false, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
     ComputationGraph ours = network(true, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
     ours.setParams(theirs.params().dup());
