@@ -10,7 +10,10 @@ import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.sema.Value;
 import org.cnnc.runtime.Loss;
 import org.cnnc.runtime.NetBuilder;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -23,13 +26,18 @@ import org.nd4j.linalg.factory.Nd4j;
 final class Profile {
   private Profile() {}
 
-  record Row(String name, String op, String shape, long macs, double ms) {}
+  /** One layer: its forward time in inference, and forward (training mode) + backward. */
+  record Row(String name, String op, String shape, long macs, double ms, double trainMs) {}
+
+  /** The ops timed: every op that computes (flatten and the like are views). */
+  static final List<String> OPS = List.of("conv", "batchnorm", "relu", "maxpool", "avgpool", "dropout", "dense",
+      "concat");
 
   static void run(Network n, int batch, int iters, PrintWriter out) {
     double sgemm = sgemm(iters);
     List<Row> rows = new ArrayList<>();
     for (Node node : n.nodes()) {
-      if (!List.of("conv", "maxpool", "avgpool", "batchnorm", "dense", "concat").contains(node.op())) {
+      if (!OPS.contains(node.op())) {
         continue;
       }
       Node in = n.node(node.inputs().get(0));
@@ -45,6 +53,9 @@ final class Profile {
             bool(node, "ceil"), bool(node, "count_include_pad"));
         case "batchnorm" -> b.batchnorm("op", x, 1e-5, 0.1);
         case "dense" -> b.dense("op", x, i(node, "out"), bool(node, "bias"));
+        case "relu" -> b.relu("op", x);
+        case "dropout" -> b.dropout("op", x, node.arg("p") instanceof Value.IntV v ? v.value()
+            : ((Value.FloatV) node.arg("p")).value());
         default -> {
           String[] ins = new String[node.inputs().size()];
           for (int k = 0; k < ins.length; k++) {
@@ -62,28 +73,56 @@ final class Profile {
         inputs[k] = Timing.batch(Arrays.stream(n.node(node.inputs().get(k)).shape().dims()).asLongStream().toArray(),
             batch, k);
       }
-      rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(),
-          Timing.median(() -> g.output(false, inputs), iters)));
+      double forward = Timing.median(() -> g.output(false, inputs), iters);
+      // training: the layer's forward in training mode and its backward, for a random output gradient,
+      // without workspaces (the layer keeps what its backward needs between the two calls)
+      double train = Double.NaN;
+      if (g.getLayer(y) != null) {
+        ComputationGraphConfiguration conf = g.getConfiguration().clone();
+        conf.setTrainingWorkspaceMode(WorkspaceMode.NONE);
+        conf.setInferenceWorkspaceMode(WorkspaceMode.NONE);
+        ComputationGraph t = new ComputationGraph(conf);
+        t.init();
+        t.initGradientsView();
+        org.deeplearning4j.nn.api.Layer layer = t.getLayer(y);
+        long[] shape = t.feedForward(inputs, true, false).get(y).shape();
+        INDArray eps = Timing.batch(Arrays.copyOfRange(shape, 1, shape.length), batch, 9);
+        train = Timing.median(() -> {
+          t.feedForward(inputs, true, false);
+          layer.backpropGradient(eps, LayerWorkspaceMgr.noWorkspaces());
+        }, iters);
+      }
+      rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(), forward, train));
     }
     double total = rows.stream().mapToDouble(Row::ms).sum();
     out.printf(Locale.ROOT, "%s, batch %d: each layer alone (median of %d); SGEMM on this machine: %.1f GFLOP/s%n",
         n.name(), batch, iters, sgemm);
-    out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s%n", "layer", "op", "output", "ms", "share", "GFLOP/s",
-        "of SGEMM");
+    out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s %10s %9s%n", "layer", "op", "output", "ms", "share",
+        "GFLOP/s", "of SGEMM", "train ms", "GFLOP/s");
     rows.sort((a, b) -> Double.compare(b.ms(), a.ms()));
     for (Row r : rows) {
       double gflops = r.macs() == 0 ? 0 : 2.0 * r.macs() * batch / (r.ms() / 1e3) / 1e9;
-      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10.2f %6.1f%% %9s %8s%n", clip(r.name()), r.op(), r.shape(), r.ms(),
-          100 * r.ms() / total, r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", gflops),
-          r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * gflops / sgemm));
+      // training does three products of the forward's size: the output, dW and dx
+      double trainGflops = 3 * 2.0 * r.macs() * batch / (r.trainMs() / 1e3) / 1e9;
+      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10.2f %6.1f%% %9s %8s %10s %9s%n", clip(r.name()), r.op(), r.shape(),
+          r.ms(), 100 * r.ms() / total, r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", gflops),
+          r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * gflops / sgemm),
+          Double.isNaN(r.trainMs()) ? "-" : String.format(Locale.ROOT, "%.2f", r.trainMs()),
+          r.macs() == 0 || Double.isNaN(r.trainMs()) ? "-" : String.format(Locale.ROOT, "%.1f", trainGflops));
     }
     long macs = rows.stream().mapToLong(Row::macs).sum();
     out.printf(Locale.ROOT, "total %.1f ms; %.1f GFLOP/s over the timed layers (%.0f%% of SGEMM)%n", total,
         2.0 * macs * batch / (total / 1e3) / 1e9, 100 * (2.0 * macs * batch / (total / 1e3) / 1e9) / sgemm);
-    for (String op : List.of("conv", "batchnorm", "maxpool", "avgpool", "dense", "concat")) {
+    double trainTotal = rows.stream().mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t)).sum();
+    out.printf(Locale.ROOT, "training (forward + backward of each layer): %.1f ms%n", trainTotal);
+    out.printf(Locale.ROOT, "  %-10s %12s %7s %12s %7s%n", "op", "inference", "share", "training", "share");
+    for (String op : OPS) {
       double ms = rows.stream().filter(r -> r.op().equals(op)).mapToDouble(Row::ms).sum();
+      double tms = rows.stream().filter(r -> r.op().equals(op)).mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t))
+          .sum();
       if (ms > 0) {
-        out.printf(Locale.ROOT, "  %-10s %9.1f ms %6.1f%%%n", op, ms, 100 * ms / total);
+        out.printf(Locale.ROOT, "  %-10s %9.1f ms %6.1f%% %9.1f ms %6.1f%%%n", op, ms, 100 * ms / total, tms,
+            100 * tms / trainTotal);
       }
     }
   }
