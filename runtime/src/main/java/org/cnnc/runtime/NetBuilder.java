@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.runtime.layers.CeilAvgPooling;
+import org.cnnc.runtime.layers.CnncBatchNorm;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.NegInfPadding;
@@ -90,9 +91,9 @@ public final class NetBuilder {
   private Kernels kernels = Kernels.byDefault();
 
   /**
-   * Who computes the convolutions. {@code CNNC}: cnnc's GEMM kernel ({@link GemmConvolution}),
-   * the default on the CPU; {@code DL4J}: DL4J's own layer, the default on CUDA (where it calls
-   * cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
+   * Who computes convolutions and batch norms. {@code CNNC}: cnnc's kernels ({@link
+   * GemmConvolution}, {@link CnncBatchNorm}), the default on the CPU; {@code DL4J}: DL4J's own
+   * layers, the default on CUDA (where they call cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
    * default. Both give the same parameters, shapes and outputs.
    */
   public enum Kernels {
@@ -122,7 +123,7 @@ public final class NetBuilder {
         .graphBuilder();
   }
 
-  /** Chooses who computes the convolutions. */
+  /** Chooses who computes convolutions and batch norms. */
   public NetBuilder kernels(Kernels k) {
     this.kernels = k;
     return this;
@@ -317,7 +318,8 @@ public final class NetBuilder {
       return in;
     }
     long c = channels(in);
-    add(name, new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
+    add(name, kernels == Kernels.CNNC ? new CnncBatchNorm(eps, momentum)
+        : new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
     record(name, "batchnorm");
     bnEps.put(name, eps);
     manifest.add(new TensorMapping(name + ".weight", name, "gamma", new long[] {c}, false, false));

@@ -1,0 +1,55 @@
+package org.cnnc.runtime.layers;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.CNN2DFormat;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * DL4J's BatchNormalization configuration (same {@code gamma}, {@code beta}, {@code mean},
+ * {@code var} parameters) computed by {@link CnncBatchNormLayer}: PyTorch's batch norm, with the
+ * running variance updated from the unbiased batch variance as PyTorch does (DL4J's own layer
+ * uses the biased one).
+ */
+public class CnncBatchNorm extends BatchNormalization {
+  private static final long serialVersionUID = 1L;
+
+  /** For deserialization. */
+  public CnncBatchNorm() {}
+
+  /** {@code momentum} as PyTorch means it: the weight of the batch statistics in the running ones. */
+  public CnncBatchNorm(double eps, double momentum) {
+    setEps(eps);
+    setDecay(1 - momentum);
+    setUseLogStd(false);
+    setMinibatch(true);
+    setGamma(1.0);
+    setBeta(0.0);
+    setLockGammaBeta(false);
+    setCudnnAllowFallback(true);
+    setCnn2DFormat(CNN2DFormat.NCHW);
+    setActivationFn(new ActivationIdentity());
+    setRegularization(new ArrayList<>());
+    setRegularizationBias(new ArrayList<>());
+  }
+
+  @Override
+  public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
+      INDArray params, boolean initialize, DataType dataType) {
+    CnncBatchNormLayer layer = new CnncBatchNormLayer(conf, dataType);
+    layer.setListeners(listeners);
+    layer.setIndex(index);
+    layer.setParamsViewArray(params);
+    Map<String, INDArray> table = initializer().init(conf, params, initialize);
+    layer.setParamTable(table);
+    layer.setConf(conf);
+    return layer;
+  }
+}

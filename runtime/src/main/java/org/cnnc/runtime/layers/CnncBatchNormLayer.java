@@ -1,0 +1,139 @@
+package org.cnnc.runtime.layers;
+
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.layers.normalization.BatchNormalization;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastSubOp;
+import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Batch norm over the channels of {@code [b, c, ...]} (NCHW maps, or {@code [b, c]} after a
+ * dense layer), as a few whole-tensor passes over a {@code [b, c, h*w]} view: reductions along
+ * the contiguous last axis, then along the batch, and per-channel broadcasts. The output is
+ * {@code x * scale + shift} with {@code scale = gamma / sqrt(var + eps)} and
+ * {@code shift = beta - mean * scale}.
+ *
+ * <p>Training normalizes with the batch statistics (biased variance) and moves the running ones
+ * toward them through DL4J's gradient views, as DL4J's own layer does ({@code p -= (1 - decay) *
+ * (p - batch)}, applied unscaled by the updater); the running variance takes the unbiased batch
+ * variance, as PyTorch's does. Backward: with {@code xhat = (x - mean) / std} and
+ * {@code a = gamma / std}, {@code dx = a * dy - a * mean(dy) - a * xhat * mean(dy * xhat)}.
+ */
+public class CnncBatchNormLayer extends BatchNormalization {
+  private static final long serialVersionUID = 1L;
+  private static final String GAMMA = BatchNormalizationParamInitializer.GAMMA;
+  private static final String BETA = BatchNormalizationParamInitializer.BETA;
+  private static final String MEAN = BatchNormalizationParamInitializer.GLOBAL_MEAN;
+  private static final String VAR = BatchNormalizationParamInitializer.GLOBAL_VAR;
+
+  /** The last training forward's batch statistics, per channel, outside any workspace. */
+  private INDArray batchMean;
+  private INDArray batchInvStd;
+  private INDArray batchVar;
+
+  public CnncBatchNormLayer(NeuralNetConfiguration conf, DataType dataType) {
+    super(conf, dataType);
+  }
+
+  @Override
+  public INDArray activate(boolean training, LayerWorkspaceMgr mgr) {
+    assertInputSet(false);
+    return preOutput(input, training ? TrainingMode.TRAIN : TrainingMode.TEST, mgr);
+  }
+
+  @Override
+  public INDArray preOutput(INDArray in, TrainingMode mode, LayerWorkspaceMgr mgr) {
+    INDArray x = ConvGemm.contiguous(in, mgr, ArrayType.FF_WORKING_MEM);
+    long b = x.size(0);
+    long c = x.size(1);
+    INDArray x3 = x.reshape('c', b, c, x.length() / (b * c));
+    double eps = layerConf().getEps();
+    INDArray mean;
+    INDArray invStd;
+    if (mode == TrainingMode.TRAIN) {
+      long n = x3.size(0) * x3.size(2);
+      mean = x3.sum(2).sum(0).divi(n);
+      INDArray centred = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), x3.shape(), 'c');
+      Nd4j.getExecutioner().exec(new BroadcastSubOp(x3, mean, centred, 1));
+      INDArray norms = centred.norm2(2);
+      INDArray var = norms.muli(norms).sum(0).divi(n);
+      invStd = Transforms.pow(var.add(eps), -0.5, false);
+      try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+        batchMean = mean.dup();
+        batchInvStd = invStd.dup();
+        batchVar = var.dup();
+      }
+    } else {
+      mean = getParam(MEAN).reshape(c);
+      invStd = Transforms.pow(getParam(VAR).reshape(c).add(eps), -0.5, false);
+    }
+    INDArray scale = getParam(GAMMA).reshape(c).mul(invStd);
+    INDArray shift = getParam(BETA).reshape(c).sub(mean.mul(scale));
+    INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape(), 'c');
+    INDArray out3 = out.reshape('c', x3.shape());
+    Nd4j.getExecutioner().exec(new BroadcastMulOp(x3, scale, out3, 1));
+    Nd4j.getExecutioner().exec(new BroadcastAddOp(out3, shift, out3, 1));
+    return out;
+  }
+
+  @Override
+  public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
+    assertInputSet(true);
+    if (batchMean == null) {
+      throw new IllegalStateException("backprop before a training forward pass " + layerId());
+    }
+    INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray dy = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
+    long b = x.size(0);
+    long c = x.size(1);
+    long[] shape3 = {b, c, x.length() / (b * c)};
+    long n = shape3[0] * shape3[2];
+    INDArray x3 = x.reshape('c', shape3);
+    INDArray dy3 = dy.reshape('c', shape3);
+    INDArray xhat = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), shape3, 'c');
+    Nd4j.getExecutioner().exec(new BroadcastSubOp(x3, batchMean, xhat, 1));
+    Nd4j.getExecutioner().exec(new BroadcastMulOp(xhat, batchInvStd, xhat, 1));
+    INDArray dBeta = dy3.sum(2).sum(0);
+    INDArray product = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), shape3, 'c');
+    Nd4j.getExecutioner().exec(new MulOp(dy3, xhat, product));
+    INDArray dGamma = product.sum(2).sum(0);
+    INDArray a = getParam(GAMMA).reshape(c).mul(batchInvStd);
+    INDArray k1 = a.mul(dGamma).divi(-n);
+    INDArray k2 = a.mul(dBeta).divi(-n);
+    INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
+    INDArray dx3 = dx.reshape('c', shape3);
+    Nd4j.getExecutioner().exec(new BroadcastMulOp(dy3, a, dx3, 1));
+    Nd4j.getExecutioner().exec(new BroadcastMulOp(xhat, k1, product, 1));
+    dx3.addi(product);
+    Nd4j.getExecutioner().exec(new BroadcastAddOp(dx3, k2, dx3, 1));
+
+    double keep = 1 - layerConf().getDecay();
+    INDArray unbiased = n > 1 ? batchVar.mul((double) n / (n - 1)) : batchVar;
+    INDArray gGamma = gradientViews.get(GAMMA);
+    INDArray gBeta = gradientViews.get(BETA);
+    INDArray gMean = gradientViews.get(MEAN);
+    INDArray gVar = gradientViews.get(VAR);
+    gGamma.assign(dGamma.reshape(gGamma.shape()));
+    gBeta.assign(dBeta.reshape(gBeta.shape()));
+    gMean.assign(getParam(MEAN).reshape(c).sub(batchMean).muli(keep).reshape(gMean.shape()));
+    gVar.assign(getParam(VAR).reshape(c).sub(unbiased).muli(keep).reshape(gVar.shape()));
+    Gradient gradient = new DefaultGradient();
+    gradient.setGradientFor(GAMMA, gGamma);
+    gradient.setGradientFor(BETA, gBeta);
+    gradient.setGradientFor(MEAN, gMean);
+    gradient.setGradientFor(VAR, gVar);
+    return new Pair<>(gradient, dx);
+  }
+}

@@ -1,0 +1,108 @@
+package org.cnnc.runtime.layers;
+
+import static org.cnnc.runtime.layers.GemmConvolutionTest.assertClose;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.conf.layers.LossLayer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+/**
+ * cnnc's batch norm against DL4J's on the same network (a layer before it, so that its input
+ * gradient shows in that layer's gradient, then a squared-error loss), on feature maps and on
+ * [b, c] vectors: outputs in training and inference mode, the score, every gradient, and the
+ * running statistics after a training step, where the running variance follows PyTorch (the
+ * unbiased batch variance) instead of DL4J (the biased one).
+ */
+class CnncBatchNormTest {
+  static final double EPS = 1e-3;
+  static final double MOMENTUM = 0.2;
+
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void equalsDl4jExceptTheRunningVariance(boolean maps) {
+    ComputationGraph theirs = network(false, maps);
+    ComputationGraph ours = network(true, maps);
+    Nd4j.getRandom().setSeed(3);
+    // running statistics that are not the initial ones, and a scale and shift
+    theirs.getParam("bn_mean").assign(Nd4j.randn(DataType.FLOAT, theirs.getParam("bn_mean").shape()));
+    theirs.getParam("bn_var").assign(Nd4j.rand(DataType.FLOAT, theirs.getParam("bn_var").shape()).addi(0.5));
+    theirs.getParam("bn_gamma").assign(Nd4j.randn(DataType.FLOAT, theirs.getParam("bn_gamma").shape()));
+    theirs.getParam("bn_beta").assign(Nd4j.randn(DataType.FLOAT, theirs.getParam("bn_beta").shape()));
+    ours.setParams(theirs.params().dup());
+    INDArray x = maps ? Nd4j.randn(DataType.FLOAT, 4, 3, 9, 7) : Nd4j.randn(DataType.FLOAT, 6, 5);
+    INDArray y = Nd4j.randn(DataType.FLOAT, theirs.outputSingle(false, x).shape());
+
+    assertClose(theirs.outputSingle(false, x), ours.outputSingle(false, x), 1e-5, "inference output");
+    assertClose(theirs.feedForward(new INDArray[] {x}, true, false).get("bn"),
+        ours.feedForward(new INDArray[] {x}, true, false).get("bn"), 1e-5, "training output");
+
+    for (ComputationGraph g : new ComputationGraph[] {theirs, ours}) {
+      g.setInputs(x);
+      g.setLabels(y);
+      g.computeGradientAndScore();
+    }
+    assertTrue(Math.abs(theirs.score() - ours.score()) <= 1e-5 * Math.abs(theirs.score()), "score");
+    for (String key : new String[] {"first_W", "first_b", "bn_gamma", "bn_beta", "bn_mean"}) {
+      assertClose(theirs.gradient().getGradientFor(key), ours.gradient().getGradientFor(key), 1e-4, "gradient " + key);
+    }
+
+    // one step: the running statistics move by the momentum toward the batch's (unbiased variance)
+    INDArray first = ours.feedForward(new INDArray[] {x}, true, false).get("first").dup();
+    int[] dims = maps ? new int[] {0, 2, 3} : new int[] {0};
+    INDArray batchMean = first.mean(dims);
+    INDArray batchVar = first.var(true, dims);
+    INDArray mean = ours.getParam("bn_mean").dup().reshape(-1);
+    INDArray var = ours.getParam("bn_var").dup().reshape(-1);
+    ours.fit(new INDArray[] {x}, new INDArray[] {y});
+    assertClose(mean.mul(1 - MOMENTUM).addi(batchMean.mul(MOMENTUM)), ours.getParam("bn_mean").reshape(-1), 1e-5,
+        "running mean");
+    assertClose(var.mul(1 - MOMENTUM).addi(batchVar.mul(MOMENTUM)), ours.getParam("bn_var").reshape(-1), 1e-5,
+        "running var");
+  }
+
+  static ComputationGraph network(boolean cnnc, boolean maps) {
+    Layer bn = cnnc ? new CnncBatchNorm(EPS, MOMENTUM)
+        : new BatchNormalization.Builder().eps(EPS).decay(1 - MOMENTUM).useLogStd(false).build();
+    Layer first = maps
+        ? new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(6).activation(Activation.TANH)
+            .convolutionMode(ConvolutionMode.Truncate).build()
+        : new DenseLayer.Builder().nOut(4).activation(Activation.TANH).build();
+    Layer loss = maps
+        ? new CnnLossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY).build()
+        : new LossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY).build();
+    var conf = new NeuralNetConfiguration.Builder()
+        .seed(1)
+        .dataType(DataType.FLOAT)
+        .updater(new Sgd(0.01))
+        .weightInit(WeightInit.XAVIER)
+        .graphBuilder()
+        .addInputs("in")
+        .setInputTypes(maps ? InputType.convolutional(9, 7, 3) : InputType.feedForward(5))
+        .addLayer("first", first, "in")
+        .addLayer("bn", bn, "first")
+        .addLayer("loss", loss, "bn")
+        .setOutputs("loss")
+        .build();
+    ComputationGraph g = new ComputationGraph(conf);
+    g.init();
+    return g;
+  }
+}
