@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.CnncBatchNorm;
+import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.NegInfPadding;
@@ -91,8 +92,8 @@ public final class NetBuilder {
   private Kernels kernels = Kernels.byDefault();
 
   /**
-   * Who computes convolutions and batch norms. {@code CNNC}: cnnc's kernels ({@link
-   * GemmConvolution}, {@link CnncBatchNorm}), the default on the CPU; {@code DL4J}: DL4J's own
+   * Who computes convolutions, batch norms and ReLUs. {@code CNNC}: cnnc's kernels ({@link
+   * GemmConvolution}, {@link CnncBatchNorm}, {@link CnncRelu}), the default on the CPU; {@code DL4J}: DL4J's own
    * layers, the default on CUDA (where they call cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
    * default. Both give the same parameters, shapes and outputs.
    */
@@ -123,7 +124,7 @@ public final class NetBuilder {
         .graphBuilder();
   }
 
-  /** Chooses who computes convolutions and batch norms. */
+  /** Chooses who computes convolutions, batch norms and ReLUs. */
   public NetBuilder kernels(Kernels k) {
     this.kernels = k;
     return this;
@@ -346,7 +347,8 @@ public final class NetBuilder {
     if (plan != null && plan.fusedRelu(name)) {
       return in;
     }
-    String v = activation(name, in, Activation.RELU.getActivationFunction());
+    String v = kernels == Kernels.CNNC ? add(name, new CnncRelu(), in)
+        : activation(name, in, Activation.RELU.getActivationFunction());
     record(name, "relu");
     return v;
   }

@@ -1,0 +1,68 @@
+package org.cnnc.runtime.layers;
+
+import java.util.Collection;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
+import org.deeplearning4j.nn.gradient.DefaultGradient;
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
+import org.nd4j.linalg.api.ops.impl.transforms.gradient.ThresholdReluBp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * A ReLU layer in one pass each way: {@code max(x, 0)} written straight into the output, and the
+ * gradient passed where the input is positive. DL4J's activation layer copies its input before
+ * applying the function, forward and again backward.
+ */
+public class CnncRelu extends ActivationLayer {
+  private static final long serialVersionUID = 1L;
+
+  public CnncRelu() {
+    super(Activation.RELU);
+  }
+
+  @Override
+  public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
+      INDArray params, boolean initialize, DataType dataType) {
+    Impl layer = new Impl(conf, dataType);
+    layer.setListeners(listeners);
+    layer.setIndex(index);
+    layer.setParamsViewArray(params);
+    layer.setConf(conf);
+    return layer;
+  }
+
+  /** The layer itself. */
+  public static class Impl extends org.deeplearning4j.nn.layers.ActivationLayer {
+    private static final long serialVersionUID = 1L;
+
+    public Impl(NeuralNetConfiguration conf, DataType dataType) {
+      super(conf, dataType);
+    }
+
+    @Override
+    public INDArray activate(boolean training, LayerWorkspaceMgr mgr) {
+      assertInputSet(false);
+      applyDropOutIfNecessary(training, mgr);
+      INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
+      Nd4j.getExecutioner().exec(new RectifiedLinear(input, out, 0.0));
+      return out;
+    }
+
+    @Override
+    public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
+      assertInputSet(true);
+      INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, input.dataType(), input.shape(), 'c');
+      Nd4j.getExecutioner().exec(new ThresholdReluBp(input, epsilon, dx, 0.0));
+      return new Pair<>(new DefaultGradient(), backpropDropOutIfPresent(dx));
+    }
+  }
+}
