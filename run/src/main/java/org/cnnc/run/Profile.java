@@ -10,11 +10,15 @@ import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.sema.Value;
 import org.cnnc.runtime.Loss;
 import org.cnnc.runtime.NetBuilder;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.WorkspaceMode;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import java.util.Map;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -32,6 +36,16 @@ final class Profile {
   /** The ops timed: every op that computes (flatten and the like are views). */
   static final List<String> OPS = List.of("conv", "batchnorm", "relu", "maxpool", "avgpool", "dropout", "dense",
       "concat");
+
+  private static final WorkspaceConfiguration WORKSPACE = WorkspaceConfiguration.builder()
+      .policyLearning(LearningPolicy.FIRST_LOOP)
+      .policyAllocation(AllocationPolicy.OVERALLOCATE)
+      .overallocationLimit(0.2)
+      .policySpill(SpillPolicy.REALLOCATE)
+      .build();
+  private static final LayerWorkspaceMgr TRAIN_MGR = LayerWorkspaceMgr.builder()
+      .defaultWorkspace("CNNC_PROFILE", WORKSPACE)
+      .build();
 
   static void run(Network n, int batch, int iters, PrintWriter out) {
     double sgemm = sgemm(iters);
@@ -75,21 +89,22 @@ final class Profile {
       }
       double forward = Timing.median(() -> g.output(false, inputs), iters);
       // training: the layer's forward in training mode and its backward, for a random output gradient,
-      // without workspaces (the layer keeps what its backward needs between the two calls)
+      // in one workspace reused across iterations (as DL4J's training loop reuses its workspaces)
       double train = Double.NaN;
-      if (g.getLayer(y) != null) {
-        ComputationGraphConfiguration conf = g.getConfiguration().clone();
-        conf.setTrainingWorkspaceMode(WorkspaceMode.NONE);
-        conf.setInferenceWorkspaceMode(WorkspaceMode.NONE);
-        ComputationGraph t = new ComputationGraph(conf);
-        t.init();
-        t.initGradientsView();
-        org.deeplearning4j.nn.api.Layer layer = t.getLayer(y);
-        long[] shape = t.feedForward(inputs, true, false).get(y).shape();
+      org.deeplearning4j.nn.api.Layer layer = g.getLayer(y);
+      if (layer != null) {
+        g.initGradientsView();
+        String feeding = g.getConfiguration().getVertexInputs().get(y).get(0);
+        Map<String, INDArray> acts = g.feedForward(inputs, false, false);
+        INDArray layerInput = (feeding.equals(x) ? inputs[0] : acts.get(feeding)).detach();
+        long[] shape = acts.get(y).shape();
         INDArray eps = Timing.batch(Arrays.copyOfRange(shape, 1, shape.length), batch, 9);
         train = Timing.median(() -> {
-          t.feedForward(inputs, true, false);
-          layer.backpropGradient(eps, LayerWorkspaceMgr.noWorkspaces());
+          try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
+            layer.setInput(layerInput, TRAIN_MGR);
+            layer.activate(true, TRAIN_MGR);
+            layer.backpropGradient(eps, TRAIN_MGR);
+          }
         }, iters);
       }
       rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(), forward, train));
