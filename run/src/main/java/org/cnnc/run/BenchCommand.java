@@ -54,6 +54,11 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--no-pytorch", description = "Do not run PyTorch.")
   boolean noPytorch;
 
+  @Option(names = "--passes", paramLabel = "PASS", split = ",",
+      description = "Inference passes for the cnnc column (default: those measured to help; 'none' for none): "
+          + "FOLD_BATCHNORM, FUSE_RELU, DROP_DROPOUT, PRUNE_OUTPUTS, MERGE_POINTWISE.")
+  List<String> passes;
+
   @Option(names = "--profile", description = "Time each layer alone instead: where the time goes, GFLOP/s against SGEMM.")
   boolean profile;
 
@@ -89,7 +94,22 @@ final class BenchCommand implements Callable<Integer> {
     out.printf("batch %d (latency: batch 1), median of %d after a warm-up; %d cores; OMP_WAIT_POLICY=%s%n", batch,
         iters, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"));
     out.println("DL4J kernels: the generated network with DL4J's own layers, no passes; cnnc: with cnnc's kernels,");
-    out.println("and for inference the passes " + PASSES + "; speed-ups are the other time over cnnc's");
+    java.util.EnumSet<InferencePlan.Pass> chosen = passes == null ? PASSES
+        : java.util.EnumSet.noneOf(InferencePlan.Pass.class);
+    if (passes != null) {
+      for (String p : passes) {
+        if (!p.equalsIgnoreCase("none")) {
+          try {
+            chosen.add(InferencePlan.Pass.valueOf(p.trim().toUpperCase(Locale.ROOT)));
+          } catch (IllegalArgumentException e) {
+            spec.commandLine().getErr().println("cnnc: unknown pass '" + p + "'; the passes are "
+                + Arrays.toString(InferencePlan.Pass.values()));
+            return Main.USAGE;
+          }
+        }
+      }
+    }
+    out.println("and for inference the passes " + chosen + "; speed-ups are the other time over cnnc's");
     out.printf("%-10s %-8s %13s %10s %10s %10s %11s %10s%n", "model", "", "DL4J kernels", "cnnc", "DL4J hand",
         "PyTorch", "vs PyTorch", "vs hand");
     for (Network n : nets) {
@@ -98,7 +118,7 @@ final class BenchCommand implements Callable<Integer> {
       System.gc();
       CnnNetwork net = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC);
       double cnncTrain = timeTrain(net.graph(), model.inputShape(), n);
-      CnnNetwork opt = net.forInference(PASSES, java.util.Set.of(net.outputs().get(0).name()));
+      CnnNetwork opt = net.forInference(chosen, java.util.Set.of(net.outputs().get(0).name()));
       net = null;
       Times cnnc = new Times(timeForward(opt.graph(), model.inputShape(), batch), cnncTrain,
           timeForward(opt.graph(), model.inputShape(), 1));

@@ -10,7 +10,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * A generated model built as a DL4J {@link ComputationGraph}, with what DL4J does not keep: the
@@ -99,30 +104,52 @@ public final class CnnNetwork {
       int cut = key.lastIndexOf('_');
       String vertex = key.substring(0, cut);
       String param = key.substring(cut + 1);
-      String bn = plan.batchnormOf(vertex);
-      INDArray target = e.getValue();
-      if (bn == null) {
-        target.assign(graph.getParam(key));
+      InferencePlan.Merge merge = plan.merged(vertex);
+      if (merge == null) {
+        e.getValue().assign(folded(plan, vertex, param));
         continue;
       }
-      INDArray gamma = graph.getParam(bn + "_gamma").reshape(-1);
-      INDArray beta = graph.getParam(bn + "_beta").reshape(-1);
-      INDArray mean = graph.getParam(bn + "_mean").reshape(-1);
-      INDArray var = graph.getParam(bn + "_var").reshape(-1);
-      INDArray scale = gamma.div(org.nd4j.linalg.ops.transforms.Transforms.sqrt(var.add(builder.eps(bn)), true));
-      if (param.equals("W")) {
-        INDArray w = graph.getParam(key).dup();
-        for (int o = 0; o < scale.length(); o++) {
-          w.get(org.nd4j.linalg.indexing.NDArrayIndex.point(o)).muli(scale.getDouble(o));
+      // a merged conv: its members' (folded) weights and biases, stacked along the output channels
+      INDArray target = e.getValue();
+      for (String member : merge.members()) {
+        INDArray part = folded(plan, member, param);
+        long from = merge.offset(member);
+        long to = from + part.size(param.equals("W") ? 0 : part.rank() - 1);
+        if (param.equals("W")) {
+          target.get(NDArrayIndex.interval(from, to)).assign(part);
+        } else {
+          target.reshape(-1).get(NDArrayIndex.interval(from, to)).assign(part.reshape(-1));
         }
-        target.assign(w);
-      } else {
-        INDArray bias = graph.paramTable().containsKey(key) ? graph.getParam(key).reshape(-1)
-            : org.nd4j.linalg.factory.Nd4j.zeros(scale.dataType(), scale.length());
-        target.assign(bias.sub(mean).muli(scale).addi(beta).reshape(target.shape()));
       }
     }
     return new CnnNetwork(model, g, b);
+  }
+
+  /**
+   * A parameter of this network's {@code vertex} as the inference network takes it: with its
+   * BatchNorm folded in when the plan folds one ({@code W * s}, {@code (b - mean) * s + beta},
+   * {@code s = gamma / sqrt(var + eps)}), a zero bias when the conv had none.
+   */
+  private INDArray folded(InferencePlan plan, String vertex, String param) {
+    String key = vertex + "_" + param;
+    String bn = plan.batchnormOf(vertex);
+    if (bn == null) {
+      return graph.paramTable().containsKey(key) ? graph.getParam(key)
+          : Nd4j.zeros(DataType.FLOAT, 1, graph.getParam(vertex + "_W").size(0));
+    }
+    INDArray gamma = graph.getParam(bn + "_gamma").reshape(-1);
+    INDArray beta = graph.getParam(bn + "_beta").reshape(-1);
+    INDArray mean = graph.getParam(bn + "_mean").reshape(-1);
+    INDArray var = graph.getParam(bn + "_var").reshape(-1);
+    INDArray scale = gamma.div(Transforms.sqrt(var.add(builder.eps(bn)), true));
+    if (param.equals("W")) {
+      INDArray w = graph.getParam(key).dup();
+      Nd4j.getExecutioner().exec(new BroadcastMulOp(w, scale, w, 0));
+      return w;
+    }
+    INDArray bias = graph.paramTable().containsKey(key) ? graph.getParam(key).reshape(-1)
+        : Nd4j.zeros(scale.dataType(), scale.length());
+    return bias.sub(mean).muli(scale).addi(beta).reshape(1, scale.length());
   }
 
   /** Runs the network in inference mode; returns each output by name, before any loss layer. */

@@ -13,7 +13,8 @@ import java.util.Set;
 /**
  * What the inference passes change, decided from the topology of the network as first built:
  * which BatchNorms fold into the conv before them, which ReLUs fuse into a conv, whether dropout
- * goes, and which vertices the requested outputs need. Each pass is named and switchable.
+ * goes, which vertices the requested outputs need, and which 1x1 convs merge into one. Each pass
+ * is named and switchable.
  */
 public final class InferencePlan {
   /** The inference passes. */
@@ -25,7 +26,23 @@ public final class InferencePlan {
     /** Dropout is the identity in inference: removed. */
     DROP_DROPOUT,
     /** Layers that only outputs nobody asked for need (GoogLeNet's aux heads): not built. */
-    PRUNE_OUTPUTS
+    PRUNE_OUTPUTS,
+    /**
+     * The 1x1 convs (stride 1, unpadded) that read the same input, such as the first conv of
+     * three of an Inception block's branches: one wider conv, whose channels each conv's readers
+     * then take their slice of. BatchNorm folding still applies to each slice.
+     */
+    MERGE_POINTWISE
+  }
+
+  /**
+   * One merged conv: the vertex computing it, its member convs in order, and each member's first
+   * channel in it.
+   */
+  record Merge(String vertex, List<String> members, Map<String, Integer> offsets, int channels) {
+    int offset(String member) {
+      return offsets.get(member);
+    }
   }
 
   private final Set<String> folded = new HashSet<>();
@@ -36,6 +53,8 @@ public final class InferencePlan {
   private final Set<String> keep;
   private final Set<String> wanted;
   private final boolean dropout;
+  private final Map<String, Merge> mergeOf = new HashMap<>();
+  private final Map<String, Merge> mergeByVertex = new HashMap<>();
 
   InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs) {
     Map<String, String> op = first.ops();
@@ -75,6 +94,28 @@ public final class InferencePlan {
         bnOfConv.put(ins.get(0), v);
       }
     }
+    if (passes.contains(Pass.MERGE_POINTWISE)) {
+      Map<String, List<String>> byInput = new java.util.LinkedHashMap<>();
+      first.pointwise().forEach((conv, out) -> {
+        if (!outputNodes.contains(conv) && (this.keep == null || this.keep.contains(conv))) {
+          byInput.computeIfAbsent(inputs.get(conv).get(0), k -> new ArrayList<>()).add(conv);
+        }
+      });
+      byInput.forEach((in, convs) -> {
+        if (convs.size() < 2) {
+          return;
+        }
+        Map<String, Integer> offsets = new HashMap<>();
+        int channels = 0;
+        for (String conv : convs) {
+          offsets.put(conv, channels);
+          channels += first.pointwise().get(conv);
+        }
+        Merge m = new Merge(in + "/pointwise", List.copyOf(convs), offsets, channels);
+        convs.forEach(conv -> mergeOf.put(conv, m));
+        mergeByVertex.put(m.vertex(), m);
+      });
+    }
     for (var e : op.entrySet()) {
       String v = e.getKey();
       List<String> ins = inputs.getOrDefault(v, List.of());
@@ -83,7 +124,7 @@ public final class InferencePlan {
       }
       String src = ins.get(0);
       String conv = "conv".equals(op.get(src)) ? src : folded.contains(src) ? inputs.get(src).get(0) : null;
-      if (conv != null && readers.getOrDefault(src, List.of()).size() == 1 && !outputNodes.contains(src)
+      if (conv != null && !mergeOf.containsKey(conv) && readers.getOrDefault(src, List.of()).size() == 1 && !outputNodes.contains(src)
           && (conv.equals(src) || readers.getOrDefault(conv, List.of()).size() == 1)) {
         fusedRelu.add(v);
         fusesRelu.add(conv);
@@ -91,8 +132,18 @@ public final class InferencePlan {
     }
   }
 
+  /** The merged conv a pointwise conv is a slice of, or null. */
+  Merge mergeOf(String conv) {
+    return mergeOf.get(conv);
+  }
+
+  /** The merged conv computed by a vertex, or null. */
+  Merge merged(String vertex) {
+    return mergeByVertex.get(vertex);
+  }
+
   boolean keeps(String vertex) {
-    return keep == null || keep.contains(vertex);
+    return keep == null || keep.contains(vertex) || mergeByVertex.containsKey(vertex);
   }
 
   boolean wants(String output) {

@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.runtime.layers.CeilAvgPooling;
+import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncBatchNorm;
 import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.GemmConvolution;
@@ -88,6 +89,8 @@ public final class NetBuilder {
   private final Map<String, String> opOf = new LinkedHashMap<>();
   private final Map<String, List<String>> inputsOf = new LinkedHashMap<>();
   private final Map<String, Double> bnEps = new LinkedHashMap<>();
+  /** The 1x1, stride-1, unpadded convs, with their output channels (what MERGE_POINTWISE may merge). */
+  private final Map<String, Integer> pointwise = new LinkedHashMap<>();
   private InferencePlan plan;
   private Kernels kernels = Kernels.byDefault();
 
@@ -146,6 +149,10 @@ public final class NetBuilder {
 
   Map<String, List<String>> topology() {
     return inputsOf;
+  }
+
+  Map<String, Integer> pointwise() {
+    return pointwise;
   }
 
   double eps(String bn) {
@@ -216,6 +223,28 @@ public final class NetBuilder {
     if (groups != 1) {
       throw new UnsupportedOperationException(name + ": grouped convolution (groups = " + groups
           + ") has no DL4J layer with PyTorch's weight layout");
+    }
+    boolean isPointwise = Arrays.equals(kernel, new int[] {1, 1}) && Arrays.equals(stride, new int[] {1, 1})
+        && Arrays.stream(padding).allMatch(p -> p == 0) && Arrays.equals(dilation, new int[] {1, 1});
+    if (isPointwise) {
+      pointwise.put(name, out);
+    }
+    InferencePlan.Merge merge = plan == null ? null : plan.mergeOf(name);
+    if (merge != null) {
+      // one wide 1x1 conv for every pointwise conv reading `in`, built at the first of them; each
+      // conv is then its slice of the channels, under its own name
+      if (!types.containsKey(merge.vertex())) {
+        ConvolutionLayer.Builder wide = new ConvolutionLayer.Builder(kernel, stride, padding)
+            .nOut(merge.channels())
+            .hasBias(true)
+            .activation(Activation.IDENTITY)
+            .convolutionMode(ConvolutionMode.Truncate);
+        add(merge.vertex(), kernels == Kernels.CNNC ? new GemmConvolution(wide) : wide.build(), in);
+      }
+      int from = merge.offset(name);
+      vertex(name, new ChannelSubset(from, from + out - 1), merge.vertex());
+      record(name, "conv");
+      return name;
     }
     boolean withBias = bias || (plan != null && plan.foldsInto(name));
     ConvolutionLayer.Builder conv = new ConvolutionLayer.Builder(kernel, stride, padding)

@@ -29,6 +29,12 @@ class InferencePassesTest {
     String main = net.outputs().get(0).name();
     for (Pass pass : Pass.values()) {
       CnnNetwork opt = net.forInference(EnumSet.of(pass), Set.of(main));
+      if (pass == Pass.MERGE_POINTWISE) {
+        // GoogLeNet: the first convs of branches 1, 2 and 3 of each of the nine Inception blocks
+        long merged = java.util.Arrays.stream(opt.graph().getVertices())
+            .filter(v -> v.getVertexName().endsWith("/pointwise")).count();
+        assertEquals(name.equals("GoogLeNet") ? 9 : 0, merged, name + ": merged 1x1 convs");
+      }
       Map<String, INDArray> out = opt.predict(x);
       for (var e : out.entrySet()) {
         double err = ParityTest.relErr(e.getValue(), reference.get(e.getKey()));
