@@ -1,7 +1,6 @@
 package org.cnnc.runtime.layers;
 
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
-import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import org.deeplearning4j.nn.workspace.ArrayType;
@@ -9,7 +8,6 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.shape.Shape;
-import org.nd4j.linalg.convolution.Convolution;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -20,11 +18,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * whole batch goes through one im2col call while its columns fit in {@link #BATCH_COLUMNS} floats,
  * else one sample at a time.
  *
- * <p>Why this layout, measured on this project's machine (README, "Performance"): im2col and
- * col2im are fast only into and out of their natural C-ordered {@code [b, c, kh, kw, oh, ow]}
- * layout (writing NiN's 5x5 columns into a permuted {@code [c, kh, kw, b, oh, ow]} view took 28 ms
- * against 5.6 ms), and ND4J's permuted copies are slower still, so one GEMM over the whole batch
- * costs more in copies than it gains in GEMM size.
+ * <p>Why this layout, measured on this project's machine (README, "Performance"): ND4J's im2col
+ * is fast only into its natural C-ordered {@code [b, c, kh, kw, oh, ow]} layout (writing NiN's 5x5
+ * columns into a permuted {@code [c, kh, kw, b, oh, ow]} view took 28 ms against 5.6 ms), and
+ * ND4J's permuted copies are slower still, so one GEMM over the whole batch costs more in copies
+ * than it gains in GEMM size. im2col and col2im themselves are {@link Im2col}'s, in Java.
  *
  * <p>The backward pass is the same products transposed: {@code dW += dOut[n] x col[n]^T},
  * {@code dCol[n] = W^T x dOut[n]}, then col2im.
@@ -116,12 +114,11 @@ public final class ConvGemm {
             0.0);
       } else {
         Nd4j.gemm(w2, dn, dcol.reshape('c', k, s), true, false, 1.0, 0.0);
-        Convolution.col2im(dcol, dx.get(interval(n, n + 1), all(), all(), all()), g.sh(), g.sw(), g.ph(), g.pw(),
-            (int) h, (int) wd, g.dh(), g.dw());
+        Im2col.col2im(dcol, g, dx, n);
       }
     }
     if (!g.pointwise() && cols.all != null) {
-      Convolution.col2im(dcol, dx, g.sh(), g.sw(), g.ph(), g.pw(), (int) h, (int) wd, g.dh(), g.dw());
+      Im2col.col2im(dcol, g, dx, 0);
     }
     if (bGrad != null) {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
@@ -151,7 +148,7 @@ public final class ConvGemm {
         one = null;
       } else if (b * k * s <= BATCH_COLUMNS) {
         all = mgr.createUninitialized(type, x.dataType(), new long[] {b, c, g.kh(), g.kw(), oh, ow}, 'c');
-        Convolution.im2col(x, g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), false, all);
+        Im2col.im2col(x, 0, g, all);
         one = null;
       } else {
         all = null;
@@ -166,8 +163,7 @@ public final class ConvGemm {
       if (all != null) {
         return all.get(point(n), all(), all(), all(), all(), all()).reshape('c', k, s);
       }
-      Convolution.im2col(x.get(interval(n, n + 1), all(), all(), all()), g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(),
-          g.dh(), g.dw(), false, one);
+      Im2col.im2col(x, n, g, one);
       return one.reshape('c', k, s);
     }
   }

@@ -62,19 +62,19 @@ class GemmConvolutionTest {
     }
   }
 
-  private void compare(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw, int d,
+  private static void compare(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw, int d,
       boolean bias, boolean relu) {
     ComputationGraph theirs = network(false, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
     ComputationGraph ours = network(true, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
     ours.setParams(theirs.params().dup());
     Nd4j.getRandom().setSeed(batch * 31L + c);
-    INDArray x = Nd4j.randn(DataType.FLOAT, batch, c, h, w);
+    INDArray x = Nd4j.randn(dataType, batch, c, h, w);
     INDArray yTheirs = theirs.outputSingle(false, x);
     INDArray yOurs = ours.outputSingle(false, x);
     assertArrayEquals(yTheirs.shape(), yOurs.shape());
     assertClose(yTheirs, yOurs, 1e-5, "output");
 
-    INDArray labels = Nd4j.randn(DataType.FLOAT, yTheirs.shape());
+    INDArray labels = Nd4j.randn(dataType, yTheirs.shape());
     for (ComputationGraph g : new ComputationGraph[] {theirs, ours}) {
       g.setInputs(x);
       g.setLabels(labels);
@@ -113,6 +113,20 @@ class GemmConvolutionTest {
     assertTrue(err <= tol, what + ": max rel err " + err);
   }
 
+  /** Double networks take ND4J's im2col and col2im instead of cnnc's float ones. */
+  @Test
+  void doubleNetworksEqualDl4j() {
+    DataType before = dataType;
+    try {
+      dataType = DataType.DOUBLE;
+      compare(2, 3, 9, 8, 4, 3, 3, 2, 1, 1, 1, true, false);
+    } finally {
+      dataType = before;
+    }
+  }
+
+  static DataType dataType = DataType.FLOAT;
+
   static ComputationGraph network(boolean gemm, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
       int d, boolean bias, boolean relu) {
     ConvolutionLayer.Builder tested = new ConvolutionLayer.Builder(new int[] {kh, kw}, new int[] {s, s},
@@ -124,7 +138,7 @@ class GemmConvolutionTest {
         .convolutionMode(ConvolutionMode.Truncate);
     var conf = new NeuralNetConfiguration.Builder()
         .seed(1)
-        .dataType(DataType.FLOAT)
+        .dataType(dataType)
         .updater(new Sgd(0.002))
         .weightInit(WeightInit.XAVIER)
         .graphBuilder()
