@@ -20,8 +20,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Batch norm over the channels of {@code [b, c, ...]} (NCHW maps, or {@code [b, c]} after a
- * dense layer), as a few whole-tensor passes over a {@code [b, c, h*w]} view: reductions along
- * the contiguous last axis, then along the batch, and per-channel broadcasts. The output is
+ * dense layer), over a {@code [b, c, h*w]} view: for float arrays by {@link ChannelKernels} (two
+ * passes each way), otherwise by whole-tensor ND4J ops (reductions along the contiguous last
+ * axis, then along the batch, and per-channel broadcasts). The output is
  * {@code x * scale + shift} with {@code scale = gamma / sqrt(var + eps)} and
  * {@code shift = beta - mean * scale}.
  *
@@ -60,6 +61,38 @@ public class CnncBatchNormLayer extends BatchNormalization {
     long c = x.size(1);
     INDArray x3 = x.reshape('c', b, c, x.length() / (b * c));
     double eps = layerConf().getEps();
+    INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape(), 'c');
+    if (ChannelKernels.direct(x, out)) {
+      float[] mean;
+      float[] var;
+      if (mode == TrainingMode.TRAIN) {
+        double[][] moments = ChannelKernels.moments(x3);
+        mean = floats(moments[0]);
+        var = floats(moments[1]);
+      } else {
+        mean = getParam(MEAN).reshape(c).toFloatVector();
+        var = getParam(VAR).reshape(c).toFloatVector();
+      }
+      float[] gamma = getParam(GAMMA).reshape(c).toFloatVector();
+      float[] beta = getParam(BETA).reshape(c).toFloatVector();
+      float[] invStd = new float[(int) c];
+      float[] scale = new float[(int) c];
+      float[] shift = new float[(int) c];
+      for (int k = 0; k < c; k++) {
+        invStd[k] = (float) (1 / Math.sqrt(var[k] + eps));
+        scale[k] = gamma[k] * invStd[k];
+        shift[k] = beta[k] - mean[k] * scale[k];
+      }
+      if (mode == TrainingMode.TRAIN) {
+        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
+          batchMean = Nd4j.createFromArray(mean);
+          batchInvStd = Nd4j.createFromArray(invStd);
+          batchVar = Nd4j.createFromArray(var);
+        }
+      }
+      ChannelKernels.affine(x3, scale, shift, false, out.reshape('c', x3.shape()));
+      return out;
+    }
     INDArray mean;
     INDArray invStd;
     if (mode == TrainingMode.TRAIN) {
@@ -81,7 +114,6 @@ public class CnncBatchNormLayer extends BatchNormalization {
     }
     INDArray scale = getParam(GAMMA).reshape(c).mul(invStd);
     INDArray shift = getParam(BETA).reshape(c).sub(mean.mul(scale));
-    INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape(), 'c');
     INDArray out3 = out.reshape('c', x3.shape());
     Nd4j.getExecutioner().exec(new BroadcastMulOp(x3, scale, out3, 1));
     Nd4j.getExecutioner().exec(new BroadcastAddOp(out3, shift, out3, 1));
@@ -102,23 +134,55 @@ public class CnncBatchNormLayer extends BatchNormalization {
     long n = shape3[0] * shape3[2];
     INDArray x3 = x.reshape('c', shape3);
     INDArray dy3 = dy.reshape('c', shape3);
-    INDArray xhat = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), shape3, 'c');
+    INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
+    INDArray dx3 = dx.reshape('c', shape3);
+    INDArray dGamma;
+    INDArray dBeta;
+    if (ChannelKernels.direct(x, dy, dx)) {
+      float[] g = new float[(int) c];
+      float[] bt = new float[(int) c];
+      ChannelKernels.batchNormBackward(x3, dy3, batchMean.toFloatVector(), batchInvStd.toFloatVector(),
+          getParam(GAMMA).reshape(c).toFloatVector(), dx3, g, bt);
+      dGamma = Nd4j.createFromArray(g);
+      dBeta = Nd4j.createFromArray(bt);
+    } else {
+      INDArray[] grads = backwardNd4j(x3, dy3, c, n, mgr, dx3);
+      dGamma = grads[0];
+      dBeta = grads[1];
+    }
+    return gradients(dGamma, dBeta, c, n, dx);
+  }
+
+  private static float[] floats(double[] v) {
+    float[] f = new float[v.length];
+    for (int i = 0; i < v.length; i++) {
+      f[i] = (float) v[i];
+    }
+    return f;
+  }
+
+  /** The backward pass in ND4J ops (arrays that are not float); fills dx3, returns dGamma and dBeta. */
+  private INDArray[] backwardNd4j(INDArray x3, INDArray dy3, long c, long n, LayerWorkspaceMgr mgr, INDArray dx3) {
+    long[] shape3 = x3.shape();
+    INDArray xhat = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x3.dataType(), shape3, 'c');
     Nd4j.getExecutioner().exec(new BroadcastSubOp(x3, batchMean, xhat, 1));
     Nd4j.getExecutioner().exec(new BroadcastMulOp(xhat, batchInvStd, xhat, 1));
     INDArray dBeta = dy3.sum(2).sum(0);
-    INDArray product = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), shape3, 'c');
+    INDArray product = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x3.dataType(), shape3, 'c');
     Nd4j.getExecutioner().exec(new MulOp(dy3, xhat, product));
     INDArray dGamma = product.sum(2).sum(0);
     INDArray a = getParam(GAMMA).reshape(c).mul(batchInvStd);
     INDArray k1 = a.mul(dGamma).divi(-n);
     INDArray k2 = a.mul(dBeta).divi(-n);
-    INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
-    INDArray dx3 = dx.reshape('c', shape3);
     Nd4j.getExecutioner().exec(new BroadcastMulOp(dy3, a, dx3, 1));
     Nd4j.getExecutioner().exec(new BroadcastMulOp(xhat, k1, product, 1));
     dx3.addi(product);
     Nd4j.getExecutioner().exec(new BroadcastAddOp(dx3, k2, dx3, 1));
+    return new INDArray[] {dGamma, dBeta};
+  }
 
+  /** The parameter gradients, and the running statistics' moves toward the batch's. */
+  private Pair<Gradient, INDArray> gradients(INDArray dGamma, INDArray dBeta, long c, long n, INDArray dx) {
     double keep = 1 - layerConf().getDecay();
     INDArray unbiased = n > 1 ? batchVar.mul((double) n / (n - 1)) : batchVar;
     INDArray gGamma = gradientViews.get(GAMMA);

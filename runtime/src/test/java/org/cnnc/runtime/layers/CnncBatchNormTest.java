@@ -16,7 +16,7 @@ import org.deeplearning4j.nn.conf.layers.LossLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -35,20 +35,32 @@ class CnncBatchNormTest {
   static final double EPS = 1e-3;
   static final double MOMENTUM = 0.2;
 
+  /** Float arrays go through cnnc's Java kernels, double ones through ND4J ops: both are checked. */
   @ParameterizedTest
-  @ValueSource(booleans = {true, false})
-  void equalsDl4jExceptTheRunningVariance(boolean maps) {
+  @CsvSource({"true, FLOAT", "false, FLOAT", "true, DOUBLE", "false, DOUBLE"})
+  void equalsDl4jExceptTheRunningVariance(boolean maps, DataType type) {
+    dataType = type;
+    try {
+      compare(maps);
+    } finally {
+      dataType = DataType.FLOAT;
+    }
+  }
+
+  static DataType dataType = DataType.FLOAT;
+
+  private static void compare(boolean maps) {
     ComputationGraph theirs = network(false, maps);
     ComputationGraph ours = network(true, maps);
     Nd4j.getRandom().setSeed(3);
     // running statistics that are not the initial ones, and a scale and shift
-    theirs.getParam("bn_mean").assign(Nd4j.randn(DataType.FLOAT, theirs.getParam("bn_mean").shape()));
-    theirs.getParam("bn_var").assign(Nd4j.rand(DataType.FLOAT, theirs.getParam("bn_var").shape()).addi(0.5));
-    theirs.getParam("bn_gamma").assign(Nd4j.randn(DataType.FLOAT, theirs.getParam("bn_gamma").shape()));
-    theirs.getParam("bn_beta").assign(Nd4j.randn(DataType.FLOAT, theirs.getParam("bn_beta").shape()));
+    theirs.getParam("bn_mean").assign(Nd4j.randn(dataType, theirs.getParam("bn_mean").shape()));
+    theirs.getParam("bn_var").assign(Nd4j.rand(dataType, theirs.getParam("bn_var").shape()).addi(0.5));
+    theirs.getParam("bn_gamma").assign(Nd4j.randn(dataType, theirs.getParam("bn_gamma").shape()));
+    theirs.getParam("bn_beta").assign(Nd4j.randn(dataType, theirs.getParam("bn_beta").shape()));
     ours.setParams(theirs.params().dup());
-    INDArray x = maps ? Nd4j.randn(DataType.FLOAT, 4, 3, 9, 7) : Nd4j.randn(DataType.FLOAT, 6, 5);
-    INDArray y = Nd4j.randn(DataType.FLOAT, theirs.outputSingle(false, x).shape());
+    INDArray x = maps ? Nd4j.randn(dataType, 4, 3, 9, 7) : Nd4j.randn(dataType, 6, 5);
+    INDArray y = Nd4j.randn(dataType, theirs.outputSingle(false, x).shape());
 
     assertClose(theirs.outputSingle(false, x), ours.outputSingle(false, x), 1e-5, "inference output");
     assertClose(theirs.feedForward(new INDArray[] {x}, true, false).get("bn"),
@@ -90,7 +102,7 @@ class CnncBatchNormTest {
         : new LossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY).build();
     var conf = new NeuralNetConfiguration.Builder()
         .seed(1)
-        .dataType(DataType.FLOAT)
+        .dataType(dataType)
         .updater(new Sgd(0.01))
         .weightInit(WeightInit.XAVIER)
         .graphBuilder()
