@@ -27,12 +27,13 @@ public final class CnnNetwork {
   private final List<NetBuilder.TensorMapping> manifest;
   private final List<NetBuilder.OutputSpec> outputs;
   private final Map<String, long[]> shapes;
-  private final NetBuilder builder;
+  /** The unplanned build: the topology every plan (training or inference) is made from. */
+  private final NetBuilder topology;
 
-  private CnnNetwork(CnnModel model, ComputationGraph graph, NetBuilder b) {
+  private CnnNetwork(CnnModel model, ComputationGraph graph, NetBuilder b, NetBuilder topology) {
     this.model = model;
     this.graph = graph;
-    this.builder = b;
+    this.topology = topology;
     this.manifest = b.manifest();
     this.outputs = b.outputs();
     this.shapes = b.shapes();
@@ -48,12 +49,31 @@ public final class CnnNetwork {
     return create(model, new NetBuilder(seed).kernels(kernels));
   }
 
-  /** Builds on a given builder (to choose the updater, say). */
+  /**
+   * Builds on a given builder (to choose the updater, say). With cnnc's kernels the network is
+   * built with the training plan: each ReLU that only follows a conv or BatchNorm is computed by
+   * that layer ({@link InferencePlan.Pass#FUSE_RELU}); the topology it is planned from comes
+   * from a first, unplanned build, which inference passes plan from too.
+   */
   public static CnnNetwork create(CnnModel model, NetBuilder b) {
+    NetBuilder topology = b;
+    if (b.kernels() == NetBuilder.Kernels.CNNC && !b.hasPlan()) {
+      topology = new NetBuilder(0).kernels(b.kernels());
+      model.build(topology);
+      b.withPlan(InferencePlan.training(topology));
+    }
     model.build(b);
     ComputationGraph graph = new ComputationGraph(b.build());
     graph.init();
-    return new CnnNetwork(model, graph, b);
+    return new CnnNetwork(model, graph, b, topology);
+  }
+
+  /** Builds without any plan: every op its own layer (to compare with the planned network). */
+  public static CnnNetwork createUnplanned(CnnModel model, NetBuilder b) {
+    model.build(b);
+    ComputationGraph graph = new ComputationGraph(b.build());
+    graph.init();
+    return new CnnNetwork(model, graph, b, b);
   }
 
   public CnnModel model() {
@@ -94,8 +114,8 @@ public final class CnnNetwork {
    * PRUNE_OUTPUTS is on. Its predictions equal this network's.
    */
   public CnnNetwork forInference(java.util.EnumSet<InferencePlan.Pass> passes, java.util.Set<String> outputs) {
-    InferencePlan plan = new InferencePlan(builder, passes, outputs);
-    NetBuilder b = new NetBuilder(0).kernels(builder.kernels()).withPlan(plan);
+    InferencePlan plan = new InferencePlan(topology, passes, outputs);
+    NetBuilder b = new NetBuilder(0).kernels(topology.kernels()).withPlan(plan);
     model.build(b);
     ComputationGraph g = new ComputationGraph(b.build());
     g.init();
@@ -122,7 +142,7 @@ public final class CnnNetwork {
         }
       }
     }
-    return new CnnNetwork(model, g, b);
+    return new CnnNetwork(model, g, b, b);
   }
 
   /**
@@ -141,7 +161,7 @@ public final class CnnNetwork {
     INDArray beta = graph.getParam(bn + "_beta").reshape(-1);
     INDArray mean = graph.getParam(bn + "_mean").reshape(-1);
     INDArray var = graph.getParam(bn + "_var").reshape(-1);
-    INDArray scale = gamma.div(Transforms.sqrt(var.add(builder.eps(bn)), true));
+    INDArray scale = gamma.div(Transforms.sqrt(var.add(topology.eps(bn)), true));
     if (param.equals("W")) {
       INDArray w = graph.getParam(key).dup();
       Nd4j.getExecutioner().exec(new BroadcastMulOp(w, scale, w, 0));

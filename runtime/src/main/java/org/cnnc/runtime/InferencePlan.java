@@ -21,7 +21,11 @@ public final class InferencePlan {
   public enum Pass {
     /** BatchNorm after a conv whose only reader it is: folded into the conv's weights and bias. */
     FOLD_BATCHNORM,
-    /** A ReLU right after a conv (or a folded conv + BatchNorm): the conv's activation. */
+    /**
+     * A ReLU right after a conv (or a folded conv + BatchNorm, or cnnc's BatchNorm) that only it
+     * reads: computed by that layer, in place. Networks built with cnnc's kernels are trained
+     * with this pass too.
+     */
     FUSE_RELU,
     /** Dropout is the identity in inference: removed. */
     DROP_DROPOUT,
@@ -55,6 +59,7 @@ public final class InferencePlan {
   private final boolean dropout;
   private final Map<String, Merge> mergeOf = new HashMap<>();
   private final Map<String, Merge> mergeByVertex = new HashMap<>();
+  private boolean training;
 
   InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs) {
     Map<String, String> op = first.ops();
@@ -123,13 +128,36 @@ public final class InferencePlan {
         continue;
       }
       String src = ins.get(0);
-      String conv = "conv".equals(op.get(src)) ? src : folded.contains(src) ? inputs.get(src).get(0) : null;
-      if (conv != null && !mergeOf.containsKey(conv) && readers.getOrDefault(src, List.of()).size() == 1 && !outputNodes.contains(src)
-          && (conv.equals(src) || readers.getOrDefault(conv, List.of()).size() == 1)) {
+      if (outputNodes.contains(v) || outputNodes.contains(src) || readers.getOrDefault(src, List.of()).size() != 1) {
+        continue;
+      }
+      // into a conv, a conv whose BatchNorm folds into it, or (cnnc's) BatchNorm itself
+      String into = "conv".equals(op.get(src)) ? src
+          : folded.contains(src) ? inputs.get(src).get(0)
+          : "batchnorm".equals(op.get(src)) && first.kernels() == NetBuilder.Kernels.CNNC ? src : null;
+      if (into != null && !mergeOf.containsKey(into)
+          && (into.equals(src) || readers.getOrDefault(into, List.of()).size() == 1)) {
         fusedRelu.add(v);
-        fusesRelu.add(conv);
+        fusesRelu.add(into);
       }
     }
+  }
+
+  /**
+   * The plan a network is trained with (cnnc's kernels): ReLUs fused into the conv or BatchNorm
+   * before them, every output kept with its loss.
+   */
+  static InferencePlan training(NetBuilder first) {
+    Set<String> all = new HashSet<>();
+    first.outputs().forEach(o -> all.add(o.name()));
+    InferencePlan p = new InferencePlan(first, EnumSet.of(Pass.FUSE_RELU), all);
+    p.training = true;
+    return p;
+  }
+
+  /** Whether this plan builds a network for training (with its losses), not for inference. */
+  boolean training() {
+    return training;
   }
 
   /** The merged conv a pointwise conv is a slice of, or null. */

@@ -143,6 +143,10 @@ public final class NetBuilder {
     return this;
   }
 
+  boolean hasPlan() {
+    return plan != null;
+  }
+
   Map<String, String> ops() {
     return opOf;
   }
@@ -348,7 +352,7 @@ public final class NetBuilder {
       return in;
     }
     long c = channels(in);
-    add(name, kernels == Kernels.CNNC ? new CnncBatchNorm(eps, momentum)
+    add(name, kernels == Kernels.CNNC ? new CnncBatchNorm(eps, momentum, plan != null && plan.fusesRelu(name))
         : new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
     record(name, "batchnorm");
     bnEps.put(name, eps);
@@ -374,6 +378,9 @@ public final class NetBuilder {
 
   public String relu(String name, String in) {
     if (plan != null && plan.fusedRelu(name)) {
+      if (types.containsKey(in)) {
+        types.put(name, types.get(in));
+      }
       return in;
     }
     String v = kernels == Kernels.CNNC ? add(name, new CnncRelu(), in)
@@ -469,7 +476,7 @@ public final class NetBuilder {
 
   /** Declares an output, with the loss it is trained with and that loss's weight. */
   public void output(String name, String node, Loss loss, double weight) {
-    if (plan != null) {
+    if (plan != null && !plan.training()) {
       if (plan.wants(name)) {
         outputs.add(new OutputSpec(name, node, null, Loss.NONE, weight));
       }

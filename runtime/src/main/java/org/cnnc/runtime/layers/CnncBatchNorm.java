@@ -9,6 +9,7 @@ import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -26,6 +27,11 @@ public class CnncBatchNorm extends BatchNormalization {
 
   /** {@code momentum} as PyTorch means it: the weight of the batch statistics in the running ones. */
   public CnncBatchNorm(double eps, double momentum) {
+    this(eps, momentum, false);
+  }
+
+  /** With {@code relu}, a ReLU fused into the layer (its activation). */
+  public CnncBatchNorm(double eps, double momentum, boolean relu) {
     setEps(eps);
     setDecay(1 - momentum);
     setUseLogStd(false);
@@ -35,7 +41,7 @@ public class CnncBatchNorm extends BatchNormalization {
     setLockGammaBeta(false);
     setCudnnAllowFallback(true);
     setCnn2DFormat(CNN2DFormat.NCHW);
-    setActivationFn(new ActivationIdentity());
+    setActivationFn(relu ? new ActivationReLU() : new ActivationIdentity());
     setRegularization(new ArrayList<>());
     setRegularizationBias(new ArrayList<>());
   }

@@ -8,12 +8,14 @@ import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastSubOp;
+import org.nd4j.linalg.api.ops.impl.transforms.gradient.ThresholdReluBp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -48,10 +50,19 @@ public class CnncBatchNormLayer extends BatchNormalization {
     super(conf, dataType);
   }
 
+  /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
+  private INDArray lastOutput;
+
+  private boolean relu() {
+    return layerConf().getActivationFn() instanceof ActivationReLU;
+  }
+
   @Override
   public INDArray activate(boolean training, LayerWorkspaceMgr mgr) {
     assertInputSet(false);
-    return preOutput(input, training ? TrainingMode.TRAIN : TrainingMode.TEST, mgr);
+    INDArray out = preOutput(input, training ? TrainingMode.TRAIN : TrainingMode.TEST, mgr);
+    lastOutput = training && relu() ? out : null;
+    return out;
   }
 
   @Override
@@ -90,7 +101,7 @@ public class CnncBatchNormLayer extends BatchNormalization {
           batchVar = Nd4j.createFromArray(var);
         }
       }
-      ChannelKernels.affine(x3, scale, shift, false, out.reshape('c', x3.shape()));
+      ChannelKernels.affine(x3, scale, shift, relu(), out.reshape('c', x3.shape()));
       return out;
     }
     INDArray mean;
@@ -117,17 +128,27 @@ public class CnncBatchNormLayer extends BatchNormalization {
     INDArray out3 = out.reshape('c', x3.shape());
     Nd4j.getExecutioner().exec(new BroadcastMulOp(x3, scale, out3, 1));
     Nd4j.getExecutioner().exec(new BroadcastAddOp(out3, shift, out3, 1));
+    if (relu()) {
+      Transforms.relu(out, false);
+    }
     return out;
   }
 
   @Override
   public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
     assertInputSet(true);
-    if (batchMean == null) {
+    if (batchMean == null || (relu() && lastOutput == null)) {
       throw new IllegalStateException("backprop before a training forward pass " + layerId());
     }
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
-    INDArray dy = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray dy;
+    if (relu()) {
+      // the fused ReLU's gradient: through where the output is positive
+      dy = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, epsilon.dataType(), epsilon.shape(), 'c');
+      Nd4j.getExecutioner().exec(new ThresholdReluBp(lastOutput, epsilon, dy, 0.0));
+    } else {
+      dy = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
+    }
     long b = x.size(0);
     long c = x.size(1);
     long[] shape3 = {b, c, x.length() / (b * c)};

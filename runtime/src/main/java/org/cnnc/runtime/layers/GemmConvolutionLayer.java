@@ -10,13 +10,16 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.gradient.ThresholdReluBp;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The layer behind {@link GemmConvolution}. Unlike DL4J's, its backward pass does not recompute
- * the forward pass when the activation is the identity (as it is wherever the network's ReLU is
- * a layer of its own): the gradient of the output is the gradient of the pre-activation.
+ * the forward pass: with the identity activation the gradient of the output is that of the
+ * pre-activation, and with a fused ReLU it passes where the kept output is positive.
  */
 public class GemmConvolutionLayer extends ConvolutionLayer {
   private static final long serialVersionUID = 1L;
@@ -46,17 +49,30 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     assertInputSet(false);
     applyDropOutIfNecessary(training, mgr);
     INDArray z = preOutput(training, false, mgr).getFirst();
-    return layerConf().getActivationFn().getActivation(z, training);
+    INDArray a = layerConf().getActivationFn().getActivation(z, training);
+    lastOutput = training && layerConf().getActivationFn() instanceof ActivationReLU ? a : null;
+    return a;
   }
+
+  /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
+  private INDArray lastOutput;
 
   @Override
   public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
     assertInputSet(true);
     INDArray w = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, true, mgr);
     IActivation fn = layerConf().getActivationFn();
-    INDArray delta = fn instanceof ActivationIdentity ? epsilon
-        : fn.backprop(preOutput(true, true, mgr).getFirst(), epsilon).getFirst();
-    delta = ConvGemm.contiguous(delta, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray delta;
+    if (fn instanceof ActivationIdentity) {
+      delta = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
+    } else if (fn instanceof ActivationReLU && lastOutput != null) {
+      // a fused ReLU: the gradient passes where the output is positive
+      delta = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, epsilon.dataType(), epsilon.shape(), 'c');
+      Nd4j.getExecutioner().exec(new ThresholdReluBp(lastOutput, epsilon, delta, 0.0));
+    } else {
+      delta = ConvGemm.contiguous(fn.backprop(preOutput(true, true, mgr).getFirst(), epsilon).getFirst(), mgr,
+          ArrayType.BP_WORKING_MEM);
+    }
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
     INDArray wGrad = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
     INDArray bGrad = hasBias() ? gradientViews.get(ConvolutionParamInitializer.BIAS_KEY) : null;
