@@ -30,6 +30,34 @@ class RunCommandsTest {
     return new Run(code, out.toString(), err.toString());
   }
 
+  /** One quick bench of NiN: every column of the three rows is a time, and the speed-up against the hand net. */
+  @Test
+  void benchTimesEveryColumn() {
+    Run bench = cnnc("bench", MODELS, "--model", "NiN", "--batch", "2", "--iters", "1", "--no-pytorch",
+        "--passes", "FOLD_BATCHNORM,FUSE_RELU,MERGE_POINTWISE");
+    assertEquals(0, bench.code(), bench.err());
+    assertTrue(bench.out().contains("passes [FOLD_BATCHNORM, FUSE_RELU, MERGE_POINTWISE]"), bench.out());
+    for (String step : new String[] {"NiN        forward", "           train", "           latency"}) {
+      assertTrue(bench.out().matches("(?s).*\\n" + step + " +\\d+\\.\\d +\\d+\\.\\d +\\d+\\.\\d +- +- +\\d+\\.\\d\\dx\\n.*"),
+          step + " in\n" + bench.out());
+    }
+    Run unknown = cnnc("bench", MODELS, "--model", "NiN", "--passes", "FOLD_EVERYTHING");
+    assertEquals(2, unknown.code());
+    assertTrue(unknown.err().contains("unknown pass 'FOLD_EVERYTHING'"), unknown.err());
+  }
+
+  /** The profile lists NiN's layers with inference and training times and sums them up by op. */
+  @Test
+  void profileTimesEveryLayer() {
+    Run profile = cnnc("bench", MODELS, "--model", "NiN", "--batch", "2", "--iters", "1", "--profile");
+    assertEquals(0, profile.code(), profile.err());
+    assertTrue(profile.out().matches("(?s).*\\nblock1\\.0 +conv +\\[192, 32, 32\\] +\\d+\\.\\d\\d +\\d+\\.\\d% +\\d+\\.\\d +\\d+% +\\d+\\.\\d\\d +\\d+\\.\\d\\n.*"),
+        profile.out());
+    assertTrue(profile.out().contains("training (forward + backward of each layer): "), profile.out());
+    assertTrue(profile.out().matches("(?s).*\\n  conv +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d ms +\\d+\\.\\d%\\n.*"),
+        profile.out());
+  }
+
   @Test
   void trainSavesWeightsThatRunLoads() throws Exception {
     byte[] records = new byte[40 * 3073];
