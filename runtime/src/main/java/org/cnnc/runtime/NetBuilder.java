@@ -9,6 +9,7 @@ import java.util.Map;
 import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncBatchNorm;
+import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.ChannelSoftmax;
@@ -95,8 +96,9 @@ public final class NetBuilder {
   private Kernels kernels = Kernels.byDefault();
 
   /**
-   * Who computes convolutions, batch norms and ReLUs. {@code CNNC}: cnnc's kernels ({@link
-   * GemmConvolution}, {@link CnncBatchNorm}, {@link CnncRelu}), the default on the CPU; {@code DL4J}: DL4J's own
+   * Who computes convolutions, batch norms, ReLUs and max pooling. {@code CNNC}: cnnc's kernels
+   * ({@link GemmConvolution}, {@link CnncBatchNorm}, {@link CnncRelu}, {@link CnncMaxPool}), the
+   * default on the CPU; {@code DL4J}: DL4J's own
    * layers, the default on CUDA (where they call cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
    * default. Both give the same parameters, shapes and outputs.
    */
@@ -127,7 +129,7 @@ public final class NetBuilder {
         .graphBuilder();
   }
 
-  /** Chooses who computes convolutions, batch norms and ReLUs. */
+  /** Chooses who computes convolutions, batch norms, ReLUs and max pooling. */
   public NetBuilder kernels(Kernels k) {
     this.kernels = k;
     return this;
@@ -282,6 +284,9 @@ public final class NetBuilder {
       return name;
     }
     InputType.InputTypeConvolutional t = map(in, type == PoolingType.MAX ? "maxpool" : "avgpool");
+    if (type == PoolingType.MAX && kernels == Kernels.CNNC) {
+      return add(name, new CnncMaxPool(k, s, p, d, ceil), in);
+    }
     long[] size = {t.getHeight(), t.getWidth()};
     int[] extra = new int[2];
     boolean same = true;
