@@ -82,6 +82,32 @@ public class CnncMaxPool extends SubsamplingLayer {
     private static final long serialVersionUID = 1L;
     /** Each output's argmax in its input plane, from the last training forward pass. */
     private int[] argmax;
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
+
+    /** The first input position in the window (row by row) holding the maximum (a NaN, if it is one). */
+    private static int argmaxOf(float[] in, float best, int y0, int x0, int i0, int i1, int j0, int j1, int w, int d0,
+        int d1) {
+      boolean nan = best != best;
+      for (int i = i0; i < i1; i++) {
+        int row = (y0 + i * d0) * w + x0;
+        for (int j = j0; j < j1; j++) {
+          float v = in[row + j * d1];
+          if (v == best || (nan && v != v)) {
+            return row + j * d1;
+          }
+        }
+      }
+      return -1;
+    }
+
+    /** For each output along an axis, the first and one-past-last kernel taps that fall inside the input. */
+    private static void taps(int outs, int s, int p, int d, int k, int size, int[] lo, int[] hi) {
+      for (int o = 0; o < outs; o++) {
+        int start = o * s - p;
+        lo[o] = start >= 0 ? 0 : (-start + d - 1) / d;
+        hi[o] = Math.min(k, (size - start + d - 1) / d);
+      }
+    }
 
     public Impl(NeuralNetConfiguration conf, DataType dataType) {
       super(conf, dataType);
@@ -108,44 +134,63 @@ public class CnncMaxPool extends SubsamplingLayer {
       int ow = (int) outSize(w, k[1], s[1], p[1], d[1], c.isCeil());
       INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), new long[] {b, ch, oh, ow}, 'c');
       int[] arg = training ? new int[b * ch * oh * ow] : null;
+      // each output's taps inside the input, per axis: [lo, hi)
+      int[] ylo = new int[oh];
+      int[] yhi = new int[oh];
+      int[] xlo = new int[ow];
+      int[] xhi = new int[ow];
+      taps(oh, s[0], p[0], d[0], k[0], h, ylo, yhi);
+      taps(ow, s[1], p[1], d[1], k[1], w, xlo, xhi);
       FloatBuffer xb = x.data().asNioFloat();
       FloatBuffer ob = out.data().asNioFloat();
       int xBase = (int) x.offset();
       int oBase = (int) out.offset();
+      // locals, not the int[] fields: stores into arg would keep the JIT from hoisting their loads
+      final int s0 = s[0];
+      final int s1 = s[1];
+      final int p0 = p[0];
+      final int p1 = p[1];
+      final int d0 = d[0];
+      final int d1 = d[1];
       IntStream.range(0, b * ch).parallel().forEach(plane -> {
-        float[] in = new float[h * w];
-        float[] res = new float[oh * ow];
+        float[][] scratch = SCRATCH.get();
+        if (scratch[0].length < h * w) {
+          scratch[0] = new float[h * w];
+        }
+        if (scratch[1].length < oh * ow) {
+          scratch[1] = new float[oh * ow];
+        }
+        if (scratch[2].length < w) {
+          scratch[2] = new float[w];
+        }
+        float[] in = scratch[0];
+        float[] res = scratch[1];
+        float[] rows = scratch[2];
         xb.get(xBase + plane * h * w, in, 0, h * w);
+        // separable: the max over the window's rows, for every column, then over its columns;
+        // Math.max lets a NaN win, as PyTorch's does
         for (int oy = 0; oy < oh; oy++) {
-          int y0 = oy * s[0] - p[0];
+          int y0 = oy * s0 - p0;
+          int i0 = ylo[oy];
+          int i1 = yhi[oy];
+          System.arraycopy(in, (y0 + i0 * d0) * w, rows, 0, w);
+          for (int i = i0 + 1; i < i1; i++) {
+            int row = (y0 + i * d0) * w;
+            for (int q = 0; q < w; q++) {
+              rows[q] = Math.max(rows[q], in[row + q]);
+            }
+          }
           for (int ox = 0; ox < ow; ox++) {
-            int x0 = ox * s[1] - p[1];
-            float best = Float.NEGATIVE_INFINITY;
-            int at = -1;
-            for (int i = 0; i < k[0]; i++) {
-              int iy = y0 + i * d[0];
-              if (iy < 0 || iy >= h) {
-                continue;
-              }
-              for (int j = 0; j < k[1]; j++) {
-                int ix = x0 + j * d[1];
-                if (ix < 0 || ix >= w) {
-                  continue;
-                }
-                float v = in[iy * w + ix];
-                // NaN wins, as in PyTorch
-                if (v > best || at < 0 || Float.isNaN(v)) {
-                  best = v;
-                  at = iy * w + ix;
-                  if (Float.isNaN(v)) {
-                    break;
-                  }
-                }
-              }
+            int x0 = ox * s1 - p1;
+            int j0 = xlo[ox];
+            int j1 = xhi[ox];
+            float best = rows[x0 + j0 * d1];
+            for (int j = j0 + 1; j < j1; j++) {
+              best = Math.max(best, rows[x0 + j * d1]);
             }
             res[oy * ow + ox] = best;
             if (arg != null) {
-              arg[(plane * oh + oy) * ow + ox] = at;
+              arg[(plane * oh + oy) * ow + ox] = argmaxOf(in, best, y0, x0, i0, i1, j0, j1, w, d0, d1);
             }
           }
         }
