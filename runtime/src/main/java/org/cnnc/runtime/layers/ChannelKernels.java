@@ -16,7 +16,10 @@ final class ChannelKernels {
 
   private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
 
-  /** Whether every array is float, C-ordered with default strides and int-indexable. */
+  /**
+   * Whether every array is float, C-ordered with default strides and int-indexable: what the Java
+   * kernels of this package read and write through the arrays' native memory.
+   */
   static boolean direct(INDArray... arrays) {
     for (INDArray a : arrays) {
       if (a.dataType() != DataType.FLOAT || a.ordering() != 'c'

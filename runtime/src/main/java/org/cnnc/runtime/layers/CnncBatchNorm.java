@@ -2,7 +2,6 @@ package org.cnnc.runtime.layers;
 
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -49,13 +48,6 @@ public class CnncBatchNorm extends BatchNormalization {
   @Override
   public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
       INDArray params, boolean initialize, DataType dataType) {
-    CnncBatchNormLayer layer = new CnncBatchNormLayer(conf, dataType);
-    layer.setListeners(listeners);
-    layer.setIndex(index);
-    layer.setParamsViewArray(params);
-    Map<String, INDArray> table = initializer().init(conf, params, initialize);
-    layer.setParamTable(table);
-    layer.setConf(conf);
-    return layer;
+    return Wiring.wire(new CnncBatchNormLayer(conf, dataType), conf, listeners, index, params, initialize);
   }
 }

@@ -69,12 +69,7 @@ public class CnncMaxPool extends SubsamplingLayer {
   @Override
   public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
       INDArray params, boolean initialize, DataType dataType) {
-    Impl layer = new Impl(conf, dataType);
-    layer.setListeners(listeners);
-    layer.setIndex(index);
-    layer.setParamsViewArray(params);
-    layer.setConf(conf);
-    return layer;
+    return Wiring.wire(new Impl(conf, dataType), conf, listeners, index, params, initialize);
   }
 
   /** The layer itself. */

@@ -1,7 +1,6 @@
 package org.cnnc.runtime.layers;
 
 import java.util.Collection;
-import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -26,13 +25,6 @@ public class GemmConvolution extends ConvolutionLayer {
   @Override
   public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
       INDArray params, boolean initialize, DataType dataType) {
-    GemmConvolutionLayer layer = new GemmConvolutionLayer(conf, dataType);
-    layer.setListeners(listeners);
-    layer.setIndex(index);
-    layer.setParamsViewArray(params);
-    Map<String, INDArray> table = initializer().init(conf, params, initialize);
-    layer.setParamTable(table);
-    layer.setConf(conf);
-    return layer;
+    return Wiring.wire(new GemmConvolutionLayer(conf, dataType), conf, listeners, index, params, initialize);
   }
 }

@@ -2,7 +2,6 @@ package org.cnnc.runtime.layers;
 
 import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.convolution.Convolution;
 
@@ -16,22 +15,13 @@ import org.nd4j.linalg.convolution.Convolution;
 final class Im2col {
   private Im2col() {}
 
-  private static boolean direct(INDArray... arrays) {
-    for (INDArray a : arrays) {
-      if (a.dataType() != DataType.FLOAT || a.offset() + a.length() > Integer.MAX_VALUE || a.ordering() != 'c') {
-        return false;
-      }
-    }
-    return true;
-  }
-
   /**
    * Samples {@code n0 .. n0 + col.size(0) - 1} of {@code x [b, c, h, w]} into
    * {@code col [n, c, kh, kw, oh, ow]}; both C-ordered with default strides.
    */
   static void im2col(INDArray x, long n0, ConvGemm.Geometry g, INDArray col) {
     int count = (int) col.size(0);
-    if (!direct(x, col)) {
+    if (!ChannelKernels.direct(x, col)) {
       INDArray in = count == x.size(0) ? x
           : x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(n0, n0 + count));
       Convolution.im2col(in, g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), false, col);
@@ -89,7 +79,7 @@ final class Im2col {
     int c = (int) x.size(1);
     int h = (int) x.size(2);
     int w = (int) x.size(3);
-    if (!direct(x, col)) {
+    if (!ChannelKernels.direct(x, col)) {
       INDArray out = count == x.size(0) ? x
           : x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(n0, n0 + count));
       Convolution.col2im(col, out, g.sh(), g.sw(), g.ph(), g.pw(), h, w, g.dh(), g.dw());

@@ -5,23 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
-import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.PoolingType;
 import org.deeplearning4j.nn.conf.layers.SubsamplingLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.weights.WeightInit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
  * cnnc's max pooling: its output equals a plain loop over each window clipped to the input
@@ -102,23 +94,6 @@ class CnncMaxPoolTest {
   }
 
   static ComputationGraph network(Layer pool, int h, int w) {
-    var conf = new NeuralNetConfiguration.Builder()
-        .seed(1)
-        .dataType(DataType.FLOAT)
-        .updater(new Sgd(0.01))
-        .weightInit(WeightInit.XAVIER)
-        .graphBuilder()
-        .addInputs("in")
-        .setInputTypes(InputType.convolutional(h, w, 3))
-        .addLayer("conv", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(3).activation(Activation.IDENTITY)
-            .convolutionMode(ConvolutionMode.Truncate).build(), "in")
-        .addLayer("pool", pool, "conv")
-        .addLayer("loss", new CnnLossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
-            .build(), "pool")
-        .setOutputs("loss")
-        .build();
-    ComputationGraph g = new ComputationGraph(conf);
-    g.init();
-    return g;
+    return TestGraphs.convThen("pool", pool, 3, h, w, 3);
   }
 }

@@ -1,0 +1,45 @@
+package org.cnnc.runtime.layers;
+
+import org.deeplearning4j.nn.conf.ConvolutionMode;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
+import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.learning.config.Sgd;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+/** The small graphs the layer tests compare on. */
+final class TestGraphs {
+  private TestGraphs() {}
+
+  /**
+   * in {@code [c, h, w]} -> DL4J's 3x3 conv (padded, {@code convOut} channels, identity) named
+   * "conv" -> {@code tested}, named {@code name} -> squared-error loss per pixel. The conv's
+   * gradient carries the tested layer's input gradient.
+   */
+  static ComputationGraph convThen(String name, Layer tested, int c, int h, int w, int convOut) {
+    var conf = new NeuralNetConfiguration.Builder()
+        .seed(1)
+        .dataType(DataType.FLOAT)
+        .updater(new Sgd(0.01))
+        .weightInit(WeightInit.XAVIER)
+        .graphBuilder()
+        .addInputs("in")
+        .setInputTypes(InputType.convolutional(h, w, c))
+        .addLayer("conv", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(convOut)
+            .activation(Activation.IDENTITY).convolutionMode(ConvolutionMode.Truncate).build(), "in")
+        .addLayer(name, tested, "conv")
+        .addLayer("loss", new CnnLossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
+            .build(), name)
+        .setOutputs("loss")
+        .build();
+    ComputationGraph g = new ComputationGraph(conf);
+    g.init();
+    return g;
+  }
+}
