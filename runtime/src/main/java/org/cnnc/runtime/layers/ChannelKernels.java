@@ -149,4 +149,31 @@ final class ChannelKernels {
       }
     });
   }
+
+  /**
+   * {@code dst[j][i] = src[i][j] (+ add[i])} for {@code src [A, B, n]} and {@code dst [B, A, n]}:
+   * the first two axes swapped, plane by plane, with an optional value per {@code src} row.
+   */
+  static void swapAxes(INDArray src3, INDArray dst3, float[] add) {
+    int a = (int) src3.size(0);
+    int bb = (int) src3.size(1);
+    int n = (int) src3.size(2);
+    FloatBuffer sb = src3.data().asNioFloat();
+    FloatBuffer db = dst3.data().asNioFloat();
+    int sBase = (int) src3.offset();
+    int dBase = (int) dst3.offset();
+    IntStream.range(0, a * bb).parallel().forEach(plane -> {
+      int i = plane / bb;
+      int j = plane % bb;
+      float[] p = scratch(0, n);
+      sb.get(sBase + plane * n, p, 0, n);
+      if (add != null) {
+        float v = add[i];
+        for (int k = 0; k < n; k++) {
+          p[k] += v;
+        }
+      }
+      db.put(dBase + (j * a + i) * n, p, 0, n);
+    });
+  }
 }

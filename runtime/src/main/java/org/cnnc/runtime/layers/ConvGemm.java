@@ -12,23 +12,27 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A 2-d convolution (NCHW, weights {@code [out, in, kh, kw]} as PyTorch keeps them) computed as
- * matrix products on ND4J's BLAS, forward and backward: for each sample,
- * {@code out[n] = W[out, in*kh*kw] x col[n][in*kh*kw, oh*ow]}, written straight into the NCHW
- * output. A 1x1, stride-1, unpadded conv multiplies the input itself (no im2col). Otherwise the
- * whole batch goes through one im2col call while its columns fit in {@link #BATCH_COLUMNS} floats,
- * else one sample at a time.
+ * matrix products on ND4J's BLAS, forward and backward, in one of two layouts:
  *
- * <p>Why this layout, measured on this project's machine (README, "Performance"): ND4J's im2col
- * is fast only into its natural C-ordered {@code [b, c, kh, kw, oh, ow]} layout (writing NiN's 5x5
- * columns into a permuted {@code [c, kh, kw, b, oh, ow]} view took 28 ms against 5.6 ms), and
- * ND4J's permuted copies are slower still, so one GEMM over the whole batch costs more in copies
- * than it gains in GEMM size. im2col and col2im themselves are {@link Im2col}'s, in Java.
+ * <ul>
+ *   <li><b>whole batch</b>, while the batch's columns fit in {@link #BATCH_COLUMNS} floats:
+ *       {@link Im2col} writes them as {@code [in*kh*kw, b*oh*ow]}, one GEMM gives
+ *       {@code [out, b, oh*ow]}, and one pass lays that out as NCHW, adding the bias;
+ *   <li><b>per sample</b>, for larger maps (VGG16's first blocks):
+ *       {@code out[n] = W[out, in*kh*kw] x col[n]}, written straight into the NCHW output; a 1x1,
+ *       stride-1, unpadded conv multiplies the input itself.
+ * </ul>
  *
- * <p>The backward pass is the same products transposed: {@code dW += dOut[n] x col[n]^T},
- * {@code dCol[n] = W^T x dOut[n]}, then col2im.
+ * Measured on this project's machine (README, "Performance"): NiN's first conv (k = 75) takes
+ * 1.2 ms as one GEMM against 6.5 ms as eight; NiN's forward went from 56 to 36-39 ms and its
+ * training step from 252 to 190-202 ms. ND4J's own im2col could not produce the batch layout
+ * cheaply (28 ms into a permuted view against 5.6 ms into its natural one, on NiN's 5x5 layer).
+ *
+ * <p>The backward pass is the same products transposed: {@code dW = dOut x col^T},
+ * {@code dCol = W^T x dOut}, then col2im.
  */
 public final class ConvGemm {
-  /** The most column-matrix floats (all samples together) computed in one im2col call: 64 MB. */
+  /** The most column-matrix floats (all samples together) held at once: 64 MB. */
   static long BATCH_COLUMNS = 16L << 20;
 
   private ConvGemm() {}
@@ -53,6 +57,18 @@ public final class ConvGemm {
     }
   }
 
+  /**
+   * Whether to multiply the whole batch's columns at once: float arrays whose columns fit in
+   * {@link #BATCH_COLUMNS}, and a batch of more than one. One GEMM with {@code n = b*oh*ow} beats
+   * {@code b} GEMMs when they are small (NiN's first conv, k = 75: 1.2 ms against 6.5 ms).
+   */
+  static boolean batched(INDArray x, long b, long k, long s) {
+    return BATCHED && b > 1 && b * k * s <= BATCH_COLUMNS && ChannelKernels.direct(x);
+  }
+
+  /** Whether the whole-batch layout is on (a switch for measuring the two). */
+  static boolean BATCHED = !Boolean.getBoolean("cnnc.conv.perSample");
+
   /** The array itself when it is C-ordered with default strides, else a C-ordered copy. */
   static INDArray contiguous(INDArray a, LayerWorkspaceMgr mgr, ArrayType type) {
     return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) ? a : mgr.dup(type, a, 'c');
@@ -71,6 +87,16 @@ public final class ConvGemm {
     long s = oh * ow;
     INDArray w2 = w.reshape('c', o, w.length() / o);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
+    long k = w.length() / o;
+    if (batched(x, b, k, s)) {
+      // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
+      INDArray cols = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {k, b, oh, ow}, 'c');
+      Im2col.im2colRows(x, g, cols);
+      INDArray o2 = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
+      Nd4j.gemm(w2, cols.reshape('c', k, b * s), o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
+      ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), bias == null ? null : bias.reshape(o).toFloatVector());
+      return out;
+    }
     Columns cols = new Columns(x, g, oh, ow, mgr, ArrayType.FF_WORKING_MEM);
     for (long n = 0; n < b; n++) {
       Nd4j.gemm(w2, cols.of(n), out.get(point(n), all(), all(), all()).reshape('c', o, s), false, false, 1.0, 0.0);
@@ -100,6 +126,21 @@ public final class ConvGemm {
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
     INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), new long[] {b, c, h, wd}, 'c');
+    if (batched(x, b, k, s) && ChannelKernels.direct(delta)) {
+      INDArray d2 = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
+      ChannelKernels.swapAxes(delta.reshape('c', b, o, s), d2, null);
+      INDArray d2m = d2.reshape('c', o, b * s);
+      INDArray cols = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {k, b, oh, ow}, 'c');
+      Im2col.im2colRows(x, g, cols);
+      Nd4j.gemm(d2m, cols.reshape('c', k, b * s), wGrad2, false, true, 1.0, 0.0);
+      // the columns' gradient, into the columns' buffer
+      Nd4j.gemm(w2, d2m, cols.reshape('c', k, b * s), true, false, 1.0, 0.0);
+      Im2col.col2imRows(cols, g, dx);
+      if (bGrad != null) {
+        bGrad.assign(d2m.sum(1).reshape(bGrad.shape()));
+      }
+      return dx;
+    }
     Columns cols = new Columns(x, g, oh, ow, mgr, ArrayType.BP_WORKING_MEM);
     // the columns' gradient: all samples (then one col2im) or one sample at a time, as the columns
     INDArray dcol = g.pointwise() ? null : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(),

@@ -20,8 +20,22 @@ final class Im2col {
    * {@code col [n, c, kh, kw, oh, ow]}; both C-ordered with default strides.
    */
   static void im2col(INDArray x, long n0, ConvGemm.Geometry g, INDArray col) {
-    int count = (int) col.size(0);
+    im2col(x, n0, (int) col.size(0), g, col, false);
+  }
+
+  /**
+   * All of {@code x}'s samples into the batch's column matrix {@code col [c*kh*kw, b, oh, ow]}
+   * (float arrays only): one GEMM then covers the whole batch.
+   */
+  static void im2colRows(INDArray x, ConvGemm.Geometry g, INDArray col) {
+    im2col(x, 0, (int) x.size(0), g, col, true);
+  }
+
+  private static void im2col(INDArray x, long n0, int count, ConvGemm.Geometry g, INDArray col, boolean rowMajor) {
     if (!ChannelKernels.direct(x, col)) {
+      if (rowMajor) {
+        throw new IllegalStateException("the batch's column layout needs float arrays");
+      }
       INDArray in = count == x.size(0) ? x
           : x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(n0, n0 + count));
       Convolution.im2col(in, g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), false, col);
@@ -30,8 +44,8 @@ final class Im2col {
     int c = (int) x.size(1);
     int h = (int) x.size(2);
     int w = (int) x.size(3);
-    int oh = (int) col.size(4);
-    int ow = (int) col.size(5);
+    int oh = (int) g.outH(h);
+    int ow = (int) g.outW(w);
     int taps = g.kh() * g.kw();
     int rows = c * taps;
     FloatBuffer xb = x.data().asNioFloat();
@@ -48,7 +62,7 @@ final class Im2col {
       int lo = firstInside(ix0, g.sw(), ow);
       int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
       int plane = xBase + (n * c + ch) * h * w;
-      int out = cBase + job * oh * ow;
+      int out = cBase + (rowMajor ? r * count + n : job) * oh * ow;
       for (int oy = 0; oy < oh; oy++) {
         int iy = oy * g.sh() - g.ph() + ki * g.dh();
         int dst = out + oy * ow;
@@ -75,18 +89,29 @@ final class Im2col {
    * {@code x [b, c, h, w]} (those samples overwritten): col2im, the adjoint of {@link #im2col}.
    */
   static void col2im(INDArray col, ConvGemm.Geometry g, INDArray x, long n0) {
-    int count = (int) col.size(0);
+    col2im(col, (int) col.size(0), g, x, n0, false);
+  }
+
+  /** The adjoint of {@link #im2colRows}: {@code col [c*kh*kw, b, oh, ow]} summed back into {@code x}. */
+  static void col2imRows(INDArray col, ConvGemm.Geometry g, INDArray x) {
+    col2im(col, (int) x.size(0), g, x, 0, true);
+  }
+
+  private static void col2im(INDArray col, int count, ConvGemm.Geometry g, INDArray x, long n0, boolean rowMajor) {
     int c = (int) x.size(1);
     int h = (int) x.size(2);
     int w = (int) x.size(3);
     if (!ChannelKernels.direct(x, col)) {
+      if (rowMajor) {
+        throw new IllegalStateException("the batch's column layout needs float arrays");
+      }
       INDArray out = count == x.size(0) ? x
           : x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(n0, n0 + count));
       Convolution.col2im(col, out, g.sh(), g.sw(), g.ph(), g.pw(), h, w, g.dh(), g.dw());
       return;
     }
-    int oh = (int) col.size(4);
-    int ow = (int) col.size(5);
+    int oh = (int) g.outH(h);
+    int ow = (int) g.outW(w);
     int taps = g.kh() * g.kw();
     FloatBuffer xb = x.data().asNioFloat();
     FloatBuffer cb = col.data().asNioFloat();
@@ -101,7 +126,7 @@ final class Im2col {
         int ix0 = kj * g.dw() - g.pw();
         int lo = firstInside(ix0, g.sw(), ow);
         int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
-        int in = cBase + (job * taps + t) * oh * ow;
+        int in = cBase + (rowMajor ? ((job % c) * taps + t) * count + job / c : job * taps + t) * oh * ow;
         for (int oy = 0; oy < oh; oy++) {
           int iy = oy * g.sh() - g.ph() + ki * g.dh();
           if (iy < 0 || iy >= h) {

@@ -28,8 +28,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * test, then a squared-error loss) built twice, once with each, with the same parameters; the
  * outputs, the score and every gradient (the first conv's gradient carries the tested conv's
  * input gradient) must agree. The cases cover 1x1 without im2col, stride, padding, dilation,
- * non-square kernels, bias or not, a fused ReLU, and both im2col paths (the whole batch at once,
- * and one sample at a time when the columns would not fit).
+ * non-square kernels, bias or not, a fused ReLU, and the three layouts: the whole batch in one
+ * GEMM, one GEMM per sample over the batch's columns, one sample at a time.
  */
 class GemmConvolutionTest {
   static Stream<Arguments> cases() {
@@ -52,13 +52,17 @@ class GemmConvolutionTest {
   void equalsDl4jForwardAndBackward(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
       int d, boolean bias, boolean relu) {
     long limit = ConvGemm.BATCH_COLUMNS;
+    boolean batched = ConvGemm.BATCHED;
     try {
-      for (long columns : new long[] {limit, 1}) {
-        ConvGemm.BATCH_COLUMNS = columns;
+      // the whole batch in one GEMM; one GEMM per sample over the batch's columns; one sample at a time
+      for (int path = 0; path < 3; path++) {
+        ConvGemm.BATCHED = path == 0;
+        ConvGemm.BATCH_COLUMNS = path == 2 ? 1 : limit;
         compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       }
     } finally {
       ConvGemm.BATCH_COLUMNS = limit;
+      ConvGemm.BATCHED = batched;
     }
   }
 
