@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.factory.Nd4j;
@@ -62,18 +61,19 @@ public final class CnnNetwork {
       model.build(topology);
       b.withPlan(InferencePlan.training(topology));
     }
-    model.build(b);
-    ComputationGraph graph = new ComputationGraph(b.build());
-    graph.init();
-    return new CnnNetwork(model, graph, b, topology);
+    return build(model, b, topology);
   }
 
   /** Builds without any plan: every op its own layer (to compare with the planned network). */
   public static CnnNetwork createUnplanned(CnnModel model, NetBuilder b) {
+    return build(model, b, b);
+  }
+
+  private static CnnNetwork build(CnnModel model, NetBuilder b, NetBuilder topology) {
     model.build(b);
     ComputationGraph graph = new ComputationGraph(b.build());
     graph.init();
-    return new CnnNetwork(model, graph, b, b);
+    return new CnnNetwork(model, graph, b, topology);
   }
 
   public CnnModel model() {
@@ -116,9 +116,8 @@ public final class CnnNetwork {
   public CnnNetwork forInference(java.util.EnumSet<InferencePlan.Pass> passes, java.util.Set<String> outputs) {
     InferencePlan plan = new InferencePlan(topology, passes, outputs);
     NetBuilder b = new NetBuilder(0).kernels(topology.kernels()).withPlan(plan);
-    model.build(b);
-    ComputationGraph g = new ComputationGraph(b.build());
-    g.init();
+    CnnNetwork net = build(model, b, b);
+    ComputationGraph g = net.graph;
     for (var e : g.paramTable().entrySet()) {
       String key = e.getKey();
       int cut = key.lastIndexOf('_');
@@ -130,19 +129,15 @@ public final class CnnNetwork {
         continue;
       }
       // a merged conv: its members' (folded) weights and biases, stacked along the output channels
-      INDArray target = e.getValue();
+      // (the bias [1, out] as a vector, so both stack along their first axis)
+      INDArray target = param.equals("W") ? e.getValue() : e.getValue().reshape(-1);
       for (String member : merge.members()) {
-        INDArray part = folded(plan, member, param);
+        INDArray part = param.equals("W") ? folded(plan, member, param) : folded(plan, member, param).reshape(-1);
         long from = merge.offset(member);
-        long to = from + part.size(param.equals("W") ? 0 : part.rank() - 1);
-        if (param.equals("W")) {
-          target.get(NDArrayIndex.interval(from, to)).assign(part);
-        } else {
-          target.reshape(-1).get(NDArrayIndex.interval(from, to)).assign(part.reshape(-1));
-        }
+        target.get(NDArrayIndex.interval(from, from + part.size(0))).assign(part);
       }
     }
-    return new CnnNetwork(model, g, b, b);
+    return net;
   }
 
   /**
@@ -155,7 +150,7 @@ public final class CnnNetwork {
     String bn = plan.batchnormOf(vertex);
     if (bn == null) {
       return graph.paramTable().containsKey(key) ? graph.getParam(key)
-          : Nd4j.zeros(DataType.FLOAT, 1, graph.getParam(vertex + "_W").size(0));
+          : Nd4j.zeros(graph.getParam(vertex + "_W").dataType(), 1, graph.getParam(vertex + "_W").size(0));
     }
     INDArray gamma = graph.getParam(bn + "_gamma").reshape(-1);
     INDArray beta = graph.getParam(bn + "_beta").reshape(-1);

@@ -59,9 +59,14 @@ public final class InferencePlan {
   private final boolean dropout;
   private final Map<String, Merge> mergeOf = new HashMap<>();
   private final Map<String, Merge> mergeByVertex = new HashMap<>();
-  private boolean training;
+  private final boolean training;
 
   InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs) {
+    this(first, passes, outputs, false);
+  }
+
+  private InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs, boolean training) {
+    this.training = training;
     Map<String, String> op = first.ops();
     Map<String, List<String>> inputs = first.topology();
     Map<String, List<String>> readers = new HashMap<>();
@@ -150,9 +155,7 @@ public final class InferencePlan {
   static InferencePlan training(NetBuilder first) {
     Set<String> all = new HashSet<>();
     first.outputs().forEach(o -> all.add(o.name()));
-    InferencePlan p = new InferencePlan(first, EnumSet.of(Pass.FUSE_RELU), all);
-    p.training = true;
-    return p;
+    return new InferencePlan(first, EnumSet.of(Pass.FUSE_RELU), all, true);
   }
 
   /** Whether this plan builds a network for training (with its losses), not for inference. */

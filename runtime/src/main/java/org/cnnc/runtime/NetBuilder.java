@@ -7,12 +7,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.runtime.layers.CeilAvgPooling;
+import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncBatchNorm;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.GemmConvolution;
-import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.NegInfPadding;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
@@ -98,8 +98,8 @@ public final class NetBuilder {
   /**
    * Who computes convolutions, batch norms, ReLUs and max pooling. {@code CNNC}: cnnc's kernels
    * ({@link GemmConvolution}, {@link CnncBatchNorm}, {@link CnncRelu}, {@link CnncMaxPool}), the
-   * default on the CPU; {@code DL4J}: DL4J's own
-   * layers, the default on CUDA (where they call cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
+   * default on the CPU; {@code DL4J}: DL4J's own layers, the default on CUDA (where they call
+   * cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
    * default. Both give the same parameters, shapes and outputs.
    */
   public enum Kernels {
@@ -109,7 +109,11 @@ public final class NetBuilder {
     static Kernels byDefault() {
       String p = System.getProperty("cnnc.kernels", "").trim();
       if (!p.isEmpty()) {
-        return Kernels.valueOf(p.toUpperCase(java.util.Locale.ROOT));
+        try {
+          return Kernels.valueOf(p.toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("-Dcnnc.kernels=" + p + ": expected cnnc or dl4j", e);
+        }
       }
       String backend = org.nd4j.linalg.factory.Nd4j.getExecutioner().getEnvironmentInformation().getProperty("backend");
       return "CUDA".equalsIgnoreCase(backend) ? DL4J : CNNC;

@@ -4,6 +4,7 @@ import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Per-channel kernels over float {@code [b, c, n]} arrays (C order, default strides), written in
@@ -39,8 +40,8 @@ final class ChannelKernels {
     return s[which];
   }
 
-  /** Each channel's mean and biased variance: {@code [2][c]}. */
-  static double[][] moments(INDArray x3) {
+  /** Each channel's mean and biased variance, as double vectors {@code [c]}. */
+  static INDArray[] moments(INDArray x3) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
     int n = (int) x3.size(2);
@@ -68,7 +69,7 @@ final class ChannelKernels {
       out[0][ch] = mean;
       out[1][ch] = sq / ((double) b * n);
     });
-    return out;
+    return new INDArray[] {Nd4j.createFromArray(out[0]), Nd4j.createFromArray(out[1])};
   }
 
   /** {@code out = x * scale[c] + shift[c]}, then {@code max(out, 0)} when {@code relu}. */

@@ -15,7 +15,6 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastSubOp;
-import org.nd4j.linalg.api.ops.impl.transforms.gradient.ThresholdReluBp;
 import org.nd4j.linalg.api.ops.impl.transforms.pairwise.arithmetic.MulOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -41,17 +40,15 @@ public class CnncBatchNormLayer extends BatchNormalization {
   private static final String MEAN = BatchNormalizationParamInitializer.GLOBAL_MEAN;
   private static final String VAR = BatchNormalizationParamInitializer.GLOBAL_VAR;
 
-  /** The last training forward's batch statistics, per channel, outside any workspace. */
+  /** The last training forward's batch mean and biased variance, per channel, outside any workspace. */
   private INDArray batchMean;
-  private INDArray batchInvStd;
   private INDArray batchVar;
+  /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
+  private INDArray lastOutput;
 
   public CnncBatchNormLayer(NeuralNetConfiguration conf, DataType dataType) {
     super(conf, dataType);
   }
-
-  /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
-  private INDArray lastOutput;
 
   private boolean relu() {
     return layerConf().getActivationFn() instanceof ActivationReLU;
@@ -71,67 +68,50 @@ public class CnncBatchNormLayer extends BatchNormalization {
     long b = x.size(0);
     long c = x.size(1);
     INDArray x3 = x.reshape('c', b, c, x.length() / (b * c));
-    double eps = layerConf().getEps();
     INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), x.shape(), 'c');
-    if (ChannelKernels.direct(x, out)) {
-      float[] mean;
-      float[] var;
-      if (mode == TrainingMode.TRAIN) {
-        double[][] moments = ChannelKernels.moments(x3);
-        mean = floats(moments[0]);
-        var = floats(moments[1]);
-      } else {
-        mean = getParam(MEAN).reshape(c).toFloatVector();
-        var = getParam(VAR).reshape(c).toFloatVector();
-      }
-      float[] gamma = getParam(GAMMA).reshape(c).toFloatVector();
-      float[] beta = getParam(BETA).reshape(c).toFloatVector();
-      float[] invStd = new float[(int) c];
-      float[] scale = new float[(int) c];
-      float[] shift = new float[(int) c];
-      for (int k = 0; k < c; k++) {
-        invStd[k] = (float) (1 / Math.sqrt(var[k] + eps));
-        scale[k] = gamma[k] * invStd[k];
-        shift[k] = beta[k] - mean[k] * scale[k];
-      }
-      if (mode == TrainingMode.TRAIN) {
-        try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-          batchMean = Nd4j.createFromArray(mean);
-          batchInvStd = Nd4j.createFromArray(invStd);
-          batchVar = Nd4j.createFromArray(var);
-        }
-      }
-      ChannelKernels.affine(x3, scale, shift, relu(), out.reshape('c', x3.shape()));
-      return out;
-    }
+    INDArray out3 = out.reshape('c', x3.shape());
+    boolean direct = ChannelKernels.direct(x, out);
     INDArray mean;
-    INDArray invStd;
+    INDArray var;
     if (mode == TrainingMode.TRAIN) {
-      long n = x3.size(0) * x3.size(2);
-      mean = x3.sum(2).sum(0).divi(n);
-      INDArray centred = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), x3.shape(), 'c');
-      Nd4j.getExecutioner().exec(new BroadcastSubOp(x3, mean, centred, 1));
-      INDArray norms = centred.norm2(2);
-      INDArray var = norms.muli(norms).sum(0).divi(n);
-      invStd = Transforms.pow(var.add(eps), -0.5, false);
       try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-        batchMean = mean.dup();
-        batchInvStd = invStd.dup();
-        batchVar = var.dup();
+        INDArray[] moments = direct ? ChannelKernels.moments(x3) : moments(x3);
+        batchMean = moments[0].castTo(x.dataType());
+        batchVar = moments[1].castTo(x.dataType());
       }
+      mean = batchMean;
+      var = batchVar;
     } else {
       mean = getParam(MEAN).reshape(c);
-      invStd = Transforms.pow(getParam(VAR).reshape(c).add(eps), -0.5, false);
+      var = getParam(VAR).reshape(c);
     }
-    INDArray scale = getParam(GAMMA).reshape(c).mul(invStd);
+    INDArray scale = getParam(GAMMA).reshape(c).mul(invStd(var));
     INDArray shift = getParam(BETA).reshape(c).sub(mean.mul(scale));
-    INDArray out3 = out.reshape('c', x3.shape());
+    if (direct) {
+      ChannelKernels.affine(x3, scale.toFloatVector(), shift.toFloatVector(), relu(), out3);
+      return out;
+    }
     Nd4j.getExecutioner().exec(new BroadcastMulOp(x3, scale, out3, 1));
     Nd4j.getExecutioner().exec(new BroadcastAddOp(out3, shift, out3, 1));
     if (relu()) {
       Transforms.relu(out, false);
     }
     return out;
+  }
+
+  /** {@code 1 / sqrt(var + eps)}, per channel. */
+  private INDArray invStd(INDArray var) {
+    return Transforms.pow(var.add(layerConf().getEps()), -0.5, false);
+  }
+
+  /** Each channel's mean and biased variance of {@code x3 [b, c, n]}, in ND4J ops (two passes). */
+  private static INDArray[] moments(INDArray x3) {
+    long n = x3.size(0) * x3.size(2);
+    INDArray mean = x3.sum(2).sum(0).divi(n);
+    INDArray centred = x3.dup();
+    Nd4j.getExecutioner().exec(new BroadcastSubOp(centred, mean, centred, 1));
+    INDArray norms = centred.norm2(2);
+    return new INDArray[] {mean, norms.muli(norms).sum(0).divi(n)};
   }
 
   @Override
@@ -141,14 +121,8 @@ public class CnncBatchNormLayer extends BatchNormalization {
       throw new IllegalStateException("backprop before a training forward pass " + layerId());
     }
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
-    INDArray dy;
-    if (relu()) {
-      // the fused ReLU's gradient: through where the output is positive
-      dy = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, epsilon.dataType(), epsilon.shape(), 'c');
-      Nd4j.getExecutioner().exec(new ThresholdReluBp(lastOutput, epsilon, dy, 0.0));
-    } else {
-      dy = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
-    }
+    INDArray dy = relu() ? CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM)
+        : ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
     long b = x.size(0);
     long c = x.size(1);
     long[] shape3 = {b, c, x.length() / (b * c)};
@@ -162,7 +136,7 @@ public class CnncBatchNormLayer extends BatchNormalization {
     if (ChannelKernels.direct(x, dy, dx)) {
       float[] g = new float[(int) c];
       float[] bt = new float[(int) c];
-      ChannelKernels.batchNormBackward(x3, dy3, batchMean.toFloatVector(), batchInvStd.toFloatVector(),
+      ChannelKernels.batchNormBackward(x3, dy3, batchMean.toFloatVector(), invStd(batchVar).toFloatVector(),
           getParam(GAMMA).reshape(c).toFloatVector(), dx3, g, bt);
       dGamma = Nd4j.createFromArray(g);
       dBeta = Nd4j.createFromArray(bt);
@@ -174,17 +148,10 @@ public class CnncBatchNormLayer extends BatchNormalization {
     return gradients(dGamma, dBeta, c, n, dx);
   }
 
-  private static float[] floats(double[] v) {
-    float[] f = new float[v.length];
-    for (int i = 0; i < v.length; i++) {
-      f[i] = (float) v[i];
-    }
-    return f;
-  }
-
   /** The backward pass in ND4J ops (arrays that are not float); fills dx3, returns dGamma and dBeta. */
   private INDArray[] backwardNd4j(INDArray x3, INDArray dy3, long c, long n, LayerWorkspaceMgr mgr, INDArray dx3) {
     long[] shape3 = x3.shape();
+    INDArray batchInvStd = invStd(batchVar);
     INDArray xhat = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x3.dataType(), shape3, 'c');
     Nd4j.getExecutioner().exec(new BroadcastSubOp(x3, batchMean, xhat, 1));
     Nd4j.getExecutioner().exec(new BroadcastMulOp(xhat, batchInvStd, xhat, 1));

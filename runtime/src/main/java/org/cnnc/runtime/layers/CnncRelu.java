@@ -35,6 +35,17 @@ public class CnncRelu extends ActivationLayer {
     return Wiring.wire(new Impl(conf, dataType), conf, listeners, index, params, initialize);
   }
 
+  /**
+   * A ReLU's backward pass: {@code epsilon} where {@code positive} (the ReLU's input, or its output)
+   * is above zero, zero elsewhere, allocated as {@code type}. Layers with a fused ReLU call it with
+   * their kept output.
+   */
+  static INDArray reluBackprop(INDArray positive, INDArray epsilon, LayerWorkspaceMgr mgr, ArrayType type) {
+    INDArray g = mgr.createUninitialized(type, epsilon.dataType(), epsilon.shape(), 'c');
+    Nd4j.getExecutioner().exec(new ThresholdReluBp(positive, epsilon, g, 0.0));
+    return g;
+  }
+
   /** The layer itself. */
   public static class Impl extends org.deeplearning4j.nn.layers.ActivationLayer {
     private static final long serialVersionUID = 1L;
@@ -55,8 +66,7 @@ public class CnncRelu extends ActivationLayer {
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
       assertInputSet(true);
-      INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, input.dataType(), input.shape(), 'c');
-      Nd4j.getExecutioner().exec(new ThresholdReluBp(input, epsilon, dx, 0.0));
+      INDArray dx = reluBackprop(input, epsilon, mgr, ArrayType.ACTIVATION_GRAD);
       return new Pair<>(new DefaultGradient(), backpropDropOutIfPresent(dx));
     }
   }

@@ -32,8 +32,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@code dCol = W^T x dOut}, then col2im.
  */
 public final class ConvGemm {
-  /** The most column-matrix floats (all samples together) held at once: 64 MB. */
-  static long BATCH_COLUMNS = 16L << 20;
+  /** The most column-matrix floats of the whole batch for its one GEMM: 64 MB. */
+  static final long BATCH_COLUMNS = 16L << 20;
 
   private ConvGemm() {}
 
@@ -82,24 +82,24 @@ public final class ConvGemm {
       ArrayType outType) {
     long b = x.size(0);
     long o = w.size(0);
+    long k = w.length() / o;
     long oh = g.outH(x.size(2));
     long ow = g.outW(x.size(3));
     long s = oh * ow;
-    INDArray w2 = w.reshape('c', o, w.length() / o);
+    INDArray w2 = w.reshape('c', o, k);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
-    long k = w.length() / o;
     if (batched(x, b, k, s)) {
       // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
-      INDArray cols = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {k, b, oh, ow}, 'c');
-      Im2col.im2colRows(x, g, cols);
+      INDArray cols = columns(x, b, k, s, mgr, ArrayType.FF_WORKING_MEM);
+      Im2col.im2col(x, 0, (int) b, g, cols);
       INDArray o2 = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
-      Nd4j.gemm(w2, cols.reshape('c', k, b * s), o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
+      Nd4j.gemm(w2, cols, o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
       ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), bias == null ? null : bias.reshape(o).toFloatVector());
       return out;
     }
-    Columns cols = new Columns(x, g, oh, ow, mgr, ArrayType.FF_WORKING_MEM);
+    INDArray col = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.FF_WORKING_MEM);
     for (long n = 0; n < b; n++) {
-      Nd4j.gemm(w2, cols.of(n), out.get(point(n), all(), all(), all()).reshape('c', o, s), false, false, 1.0, 0.0);
+      Nd4j.gemm(w2, sampleColumns(x, n, g, col, s), sample(out, n, o, s), false, false, 1.0, 0.0);
     }
     if (bias != null) {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
@@ -116,50 +116,38 @@ public final class ConvGemm {
       LayerWorkspaceMgr mgr) {
     long b = x.size(0);
     long c = x.size(1);
-    long h = x.size(2);
-    long wd = x.size(3);
     long o = w.size(0);
-    long k = c * g.kh() * g.kw();
-    long oh = delta.size(2);
-    long ow = delta.size(3);
-    long s = oh * ow;
+    long k = w.length() / o;
+    long s = delta.size(2) * delta.size(3);
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
-    INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), new long[] {b, c, h, wd}, 'c');
+    INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
     if (batched(x, b, k, s) && ChannelKernels.direct(delta)) {
       INDArray d2 = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
       ChannelKernels.swapAxes(delta.reshape('c', b, o, s), d2, null);
       INDArray d2m = d2.reshape('c', o, b * s);
-      INDArray cols = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {k, b, oh, ow}, 'c');
-      Im2col.im2colRows(x, g, cols);
-      Nd4j.gemm(d2m, cols.reshape('c', k, b * s), wGrad2, false, true, 1.0, 0.0);
+      INDArray cols = columns(x, b, k, s, mgr, ArrayType.BP_WORKING_MEM);
+      Im2col.im2col(x, 0, (int) b, g, cols);
+      Nd4j.gemm(d2m, cols, wGrad2, false, true, 1.0, 0.0);
       // the columns' gradient, into the columns' buffer
-      Nd4j.gemm(w2, d2m, cols.reshape('c', k, b * s), true, false, 1.0, 0.0);
-      Im2col.col2imRows(cols, g, dx);
+      Nd4j.gemm(w2, d2m, cols, true, false, 1.0, 0.0);
+      Im2col.col2im(cols, (int) b, g, dx, 0);
       if (bGrad != null) {
         bGrad.assign(d2m.sum(1).reshape(bGrad.shape()));
       }
       return dx;
     }
-    Columns cols = new Columns(x, g, oh, ow, mgr, ArrayType.BP_WORKING_MEM);
-    // the columns' gradient: all samples (then one col2im) or one sample at a time, as the columns
-    INDArray dcol = g.pointwise() ? null : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(),
-        new long[] {cols.all == null ? 1 : b, c, g.kh(), g.kw(), oh, ow}, 'c');
+    INDArray col = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray dcol = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.BP_WORKING_MEM);
     for (long n = 0; n < b; n++) {
-      INDArray dn = delta.get(point(n), all(), all(), all()).reshape('c', o, s);
-      Nd4j.gemm(dn, cols.of(n), wGrad2, false, true, 1.0, n == 0 ? 0.0 : 1.0);
+      INDArray dn = sample(delta, n, o, s);
+      Nd4j.gemm(dn, sampleColumns(x, n, g, col, s), wGrad2, false, true, 1.0, n == 0 ? 0.0 : 1.0);
       if (g.pointwise()) {
-        Nd4j.gemm(w2, dn, dx.get(point(n), all(), all(), all()).reshape('c', c, s), true, false, 1.0, 0.0);
-      } else if (cols.all != null) {
-        Nd4j.gemm(w2, dn, dcol.get(point(n), all(), all(), all(), all(), all()).reshape('c', k, s), true, false, 1.0,
-            0.0);
+        Nd4j.gemm(w2, dn, sample(dx, n, c, s), true, false, 1.0, 0.0);
       } else {
-        Nd4j.gemm(w2, dn, dcol.reshape('c', k, s), true, false, 1.0, 0.0);
-        Im2col.col2im(dcol, g, dx, n);
+        Nd4j.gemm(w2, dn, dcol, true, false, 1.0, 0.0);
+        Im2col.col2im(dcol, 1, g, dx, n);
       }
-    }
-    if (!g.pointwise() && cols.all != null) {
-      Im2col.col2im(dcol, g, dx, 0);
     }
     if (bGrad != null) {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
@@ -167,45 +155,22 @@ public final class ConvGemm {
     return dx;
   }
 
-  /** The column matrices {@code [c*kh*kw, oh*ow]} of each sample of {@code x}. */
-  private static final class Columns {
-    private final INDArray x;
-    private final Geometry g;
-    private final long k;
-    private final long s;
-    /** Every sample's columns, {@code [b, c, kh, kw, oh, ow]}, when they fit in one buffer. */
-    final INDArray all;
-    private final INDArray one;
+  /** A column matrix {@code [k, count*s]} for {@code count} samples. */
+  private static INDArray columns(INDArray x, long count, long k, long s, LayerWorkspaceMgr mgr, ArrayType type) {
+    return mgr.createUninitialized(type, x.dataType(), new long[] {k, count * s}, 'c');
+  }
 
-    Columns(INDArray x, Geometry g, long oh, long ow, LayerWorkspaceMgr mgr, ArrayType type) {
-      this.x = x;
-      this.g = g;
-      long b = x.size(0);
-      long c = x.size(1);
-      this.k = c * g.kh() * g.kw();
-      this.s = oh * ow;
-      if (g.pointwise()) {
-        all = null;
-        one = null;
-      } else if (b * k * s <= BATCH_COLUMNS) {
-        all = mgr.createUninitialized(type, x.dataType(), new long[] {b, c, g.kh(), g.kw(), oh, ow}, 'c');
-        Im2col.im2col(x, 0, g, all);
-        one = null;
-      } else {
-        all = null;
-        one = mgr.createUninitialized(type, x.dataType(), new long[] {1, c, g.kh(), g.kw(), oh, ow}, 'c');
-      }
+  /** Sample n's column matrix {@code [c*kh*kw, s]}: the input itself for a pointwise conv, else im2col into col. */
+  private static INDArray sampleColumns(INDArray x, long n, Geometry g, INDArray col, long s) {
+    if (col == null) {
+      return sample(x, n, x.size(1), s);
     }
+    Im2col.im2col(x, n, 1, g, col);
+    return col;
+  }
 
-    INDArray of(long n) {
-      if (g.pointwise()) {
-        return x.get(point(n), all(), all(), all()).reshape('c', x.size(1), s);
-      }
-      if (all != null) {
-        return all.get(point(n), all(), all(), all(), all(), all()).reshape('c', k, s);
-      }
-      Im2col.im2col(x, n, g, one);
-      return one.reshape('c', k, s);
-    }
+  /** Sample n of {@code a [b, rows, ...]} as the matrix {@code [rows, s]} (a view). */
+  private static INDArray sample(INDArray a, long n, long rows, long s) {
+    return a.get(point(n), all(), all(), all()).reshape('c', rows, s);
   }
 }

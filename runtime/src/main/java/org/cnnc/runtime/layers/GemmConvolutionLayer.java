@@ -13,8 +13,6 @@ import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.gradient.ThresholdReluBp;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The layer behind {@link GemmConvolution}. Unlike DL4J's, its backward pass does not recompute
@@ -23,6 +21,9 @@ import org.nd4j.linalg.factory.Nd4j;
  */
 public class GemmConvolutionLayer extends ConvolutionLayer {
   private static final long serialVersionUID = 1L;
+
+  /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
+  private INDArray lastOutput;
 
   public GemmConvolutionLayer(NeuralNetConfiguration conf, DataType dataType) {
     super(conf, dataType);
@@ -54,9 +55,6 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     return a;
   }
 
-  /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
-  private INDArray lastOutput;
-
   @Override
   public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
     assertInputSet(true);
@@ -66,9 +64,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     if (fn instanceof ActivationIdentity) {
       delta = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
     } else if (fn instanceof ActivationReLU && lastOutput != null) {
-      // a fused ReLU: the gradient passes where the output is positive
-      delta = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, epsilon.dataType(), epsilon.shape(), 'c');
-      Nd4j.getExecutioner().exec(new ThresholdReluBp(lastOutput, epsilon, delta, 0.0));
+      delta = CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM);
     } else {
       delta = ConvGemm.contiguous(fn.backprop(preOutput(true, true, mgr).getFirst(), epsilon).getFirst(), mgr,
           ArrayType.BP_WORKING_MEM);

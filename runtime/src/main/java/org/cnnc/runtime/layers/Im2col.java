@@ -4,6 +4,7 @@ import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.convolution.Convolution;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * im2col and col2im for float NCHW arrays, written in Java over the arrays' native memory: each
@@ -16,29 +17,16 @@ final class Im2col {
   private Im2col() {}
 
   /**
-   * Samples {@code n0 .. n0 + col.size(0) - 1} of {@code x [b, c, h, w]} into
-   * {@code col [n, c, kh, kw, oh, ow]}; both C-ordered with default strides.
+   * Samples {@code n0 .. n0 + count - 1} of {@code x [b, c, h, w]} into the column matrix
+   * {@code col [c*kh*kw, count, oh*ow]}; both C-ordered with default strides. For one sample that
+   * is ND4J's own layout {@code [1, c, kh, kw, oh, ow]}, which is how arrays that are not float get
+   * there; a batch of them needs float arrays.
    */
-  static void im2col(INDArray x, long n0, ConvGemm.Geometry g, INDArray col) {
-    im2col(x, n0, (int) col.size(0), g, col, false);
-  }
-
-  /**
-   * All of {@code x}'s samples into the batch's column matrix {@code col [c*kh*kw, b, oh, ow]}
-   * (float arrays only): one GEMM then covers the whole batch.
-   */
-  static void im2colRows(INDArray x, ConvGemm.Geometry g, INDArray col) {
-    im2col(x, 0, (int) x.size(0), g, col, true);
-  }
-
-  private static void im2col(INDArray x, long n0, int count, ConvGemm.Geometry g, INDArray col, boolean rowMajor) {
+  static void im2col(INDArray x, long n0, int count, ConvGemm.Geometry g, INDArray col) {
     if (!ChannelKernels.direct(x, col)) {
-      if (rowMajor) {
-        throw new IllegalStateException("the batch's column layout needs float arrays");
-      }
-      INDArray in = count == x.size(0) ? x
-          : x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(n0, n0 + count));
-      Convolution.im2col(in, g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), false, col);
+      Convolution.im2col(x.get(NDArrayIndex.interval(n0, n0 + single(count))), g.kh(), g.kw(), g.sh(), g.sw(),
+          g.ph(), g.pw(), g.dh(), g.dw(), false, col.reshape('c', 1, x.size(1), g.kh(), g.kw(), g.outH(x.size(2)),
+              g.outW(x.size(3))));
       return;
     }
     int c = (int) x.size(1);
@@ -62,7 +50,7 @@ final class Im2col {
       int lo = firstInside(ix0, g.sw(), ow);
       int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
       int plane = xBase + (n * c + ch) * h * w;
-      int out = cBase + (rowMajor ? r * count + n : job) * oh * ow;
+      int out = cBase + (r * count + n) * oh * ow;
       for (int oy = 0; oy < oh; oy++) {
         int iy = oy * g.sh() - g.ph() + ki * g.dh();
         int dst = out + oy * ow;
@@ -85,29 +73,16 @@ final class Im2col {
   }
 
   /**
-   * The sum of {@code col [n, c, kh, kw, oh, ow]} back into samples {@code n0 ..} of
-   * {@code x [b, c, h, w]} (those samples overwritten): col2im, the adjoint of {@link #im2col}.
+   * The adjoint of {@link #im2col}: {@code col [c*kh*kw, count, oh*ow]} summed back into samples
+   * {@code n0 .. n0 + count - 1} of {@code x [b, c, h, w]} (those samples overwritten).
    */
-  static void col2im(INDArray col, ConvGemm.Geometry g, INDArray x, long n0) {
-    col2im(col, (int) col.size(0), g, x, n0, false);
-  }
-
-  /** The adjoint of {@link #im2colRows}: {@code col [c*kh*kw, b, oh, ow]} summed back into {@code x}. */
-  static void col2imRows(INDArray col, ConvGemm.Geometry g, INDArray x) {
-    col2im(col, (int) x.size(0), g, x, 0, true);
-  }
-
-  private static void col2im(INDArray col, int count, ConvGemm.Geometry g, INDArray x, long n0, boolean rowMajor) {
+  static void col2im(INDArray col, int count, ConvGemm.Geometry g, INDArray x, long n0) {
     int c = (int) x.size(1);
     int h = (int) x.size(2);
     int w = (int) x.size(3);
     if (!ChannelKernels.direct(x, col)) {
-      if (rowMajor) {
-        throw new IllegalStateException("the batch's column layout needs float arrays");
-      }
-      INDArray out = count == x.size(0) ? x
-          : x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(n0, n0 + count));
-      Convolution.col2im(col, out, g.sh(), g.sw(), g.ph(), g.pw(), h, w, g.dh(), g.dw());
+      Convolution.col2im(col.reshape('c', 1, c, g.kh(), g.kw(), g.outH(h), g.outW(w)),
+          x.get(NDArrayIndex.interval(n0, n0 + single(count))), g.sh(), g.sw(), g.ph(), g.pw(), h, w, g.dh(), g.dw());
       return;
     }
     int oh = (int) g.outH(h);
@@ -126,7 +101,7 @@ final class Im2col {
         int ix0 = kj * g.dw() - g.pw();
         int lo = firstInside(ix0, g.sw(), ow);
         int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
-        int in = cBase + (rowMajor ? ((job % c) * taps + t) * count + job / c : job * taps + t) * oh * ow;
+        int in = cBase + (((job % c) * taps + t) * count + job / c) * oh * ow;
         for (int oy = 0; oy < oh; oy++) {
           int iy = oy * g.sh() - g.ph() + ki * g.dh();
           if (iy < 0 || iy >= h) {
@@ -141,6 +116,13 @@ final class Im2col {
         }
       }
     });
+  }
+
+  private static int single(int count) {
+    if (count != 1) {
+      throw new IllegalStateException("the columns of several samples at once need float arrays");
+    }
+    return 1;
   }
 
   /** The first output column whose input column {@code ix0 + o * s} is not left of the input. */

@@ -5,12 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.stream.Stream;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.weights.WeightInit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -19,8 +15,6 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
@@ -28,8 +22,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * test, then a squared-error loss) built twice, once with each, with the same parameters; the
  * outputs, the score and every gradient (the first conv's gradient carries the tested conv's
  * input gradient) must agree. The cases cover 1x1 without im2col, stride, padding, dilation,
- * non-square kernels, bias or not, a fused ReLU, and the three layouts: the whole batch in one
- * GEMM, one GEMM per sample over the batch's columns, one sample at a time.
+ * non-square kernels, bias or not, a fused ReLU, and both layouts: the whole batch in one GEMM,
+ * and one sample at a time.
  */
 class GemmConvolutionTest {
   static Stream<Arguments> cases() {
@@ -51,17 +45,14 @@ class GemmConvolutionTest {
   @MethodSource("cases")
   void equalsDl4jForwardAndBackward(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
       int d, boolean bias, boolean relu) {
-    long limit = ConvGemm.BATCH_COLUMNS;
     boolean batched = ConvGemm.BATCHED;
     try {
-      // the whole batch in one GEMM; one GEMM per sample over the batch's columns; one sample at a time
-      for (int path = 0; path < 3; path++) {
-        ConvGemm.BATCHED = path == 0;
-        ConvGemm.BATCH_COLUMNS = path == 2 ? 1 : limit;
+      // the whole batch in one GEMM, then one sample at a time
+      for (boolean whole : new boolean[] {true, false}) {
+        ConvGemm.BATCHED = whole;
         compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       }
     } finally {
-      ConvGemm.BATCH_COLUMNS = limit;
       ConvGemm.BATCHED = batched;
     }
   }
@@ -140,23 +131,7 @@ class GemmConvolutionTest {
         .hasBias(bias)
         .activation(relu ? Activation.RELU : Activation.IDENTITY)
         .convolutionMode(ConvolutionMode.Truncate);
-    var conf = new NeuralNetConfiguration.Builder()
-        .seed(1)
-        .dataType(dataType)
-        .updater(new Sgd(0.002))
-        .weightInit(WeightInit.XAVIER)
-        .graphBuilder()
-        .addInputs("in")
-        .setInputTypes(InputType.convolutional(h, w, c))
-        .addLayer("first", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(c)
-            .activation(Activation.TANH).convolutionMode(ConvolutionMode.Truncate).build(), "in")
-        .addLayer("tested", gemm ? new GemmConvolution(tested) : tested.build(), "first")
-        .addLayer("loss", new CnnLossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
-            .build(), "tested")
-        .setOutputs("loss")
-        .build();
-    ComputationGraph g = new ComputationGraph(conf);
-    g.init();
-    return g;
+    return TestGraphs.convThen("tested", gemm ? new GemmConvolution(tested) : tested.build(), c, h, w, c, dataType,
+        Activation.TANH, 0.002);
   }
 }

@@ -18,21 +18,27 @@ final class TestGraphs {
   private TestGraphs() {}
 
   /**
-   * in {@code [c, h, w]} -> DL4J's 3x3 conv (padded, {@code convOut} channels, identity) named
+   * in {@code [c, h, w]} -> DL4J's 3x3 conv (padded, {@code convOut} channels, identity), named
    * "conv" -> {@code tested}, named {@code name} -> squared-error loss per pixel. The conv's
    * gradient carries the tested layer's input gradient.
    */
   static ComputationGraph convThen(String name, Layer tested, int c, int h, int w, int convOut) {
+    return convThen(name, tested, c, h, w, convOut, DataType.FLOAT, Activation.IDENTITY, 0.01);
+  }
+
+  /** The same, with the data type, the first conv's activation and the SGD learning rate given. */
+  static ComputationGraph convThen(String name, Layer tested, int c, int h, int w, int convOut, DataType type,
+      Activation first, double learningRate) {
     var conf = new NeuralNetConfiguration.Builder()
         .seed(1)
-        .dataType(DataType.FLOAT)
-        .updater(new Sgd(0.01))
+        .dataType(type)
+        .updater(new Sgd(learningRate))
         .weightInit(WeightInit.XAVIER)
         .graphBuilder()
         .addInputs("in")
         .setInputTypes(InputType.convolutional(h, w, c))
         .addLayer("conv", new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(convOut)
-            .activation(Activation.IDENTITY).convolutionMode(ConvolutionMode.Truncate).build(), "in")
+            .activation(first).convolutionMode(ConvolutionMode.Truncate).build(), "in")
         .addLayer(name, tested, "conv")
         .addLayer("loss", new CnnLossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY)
             .build(), name)
