@@ -153,9 +153,10 @@ final class ChannelKernels {
 
   /**
    * {@code dst[j][i] = src[i][j] (+ add[i])} for {@code src [A, B, n]} and {@code dst [B, A, n]}:
-   * the first two axes swapped, plane by plane, with an optional value per {@code src} row.
+   * the first two axes swapped, plane by plane, with an optional value per {@code src} row, then
+   * {@code max(., 0)} when {@code relu}.
    */
-  static void swapAxes(INDArray src3, INDArray dst3, float[] add) {
+  static void swapAxes(INDArray src3, INDArray dst3, float[] add, boolean relu) {
     int a = (int) src3.size(0);
     int bb = (int) src3.size(1);
     int n = (int) src3.size(2);
@@ -168,13 +169,42 @@ final class ChannelKernels {
       int j = plane % bb;
       float[] p = scratch(0, n);
       sb.get(sBase + plane * n, p, 0, n);
-      if (add != null) {
-        float v = add[i];
-        for (int k = 0; k < n; k++) {
-          p[k] += v;
-        }
-      }
+      finish(p, n, add == null ? 0f : add[i], relu);
       db.put(dBase + (j * a + i) * n, p, 0, n);
     });
+  }
+
+  /**
+   * {@code rows} runs of {@code len} floats from {@code src} (starting at element {@code srcAt},
+   * {@code srcStride} apart) to {@code dst} (likewise), each run plus {@code add[row]} (when not
+   * null) and then {@code max(., 0)} when {@code relu}; source and destination may be the same
+   * array. This is a conv tile's epilogue (bias and ReLU while the tile is in cache) and the
+   * gather of a band of an output gradient.
+   */
+  static void copyRows(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride, int rows,
+      int len, float[] add, boolean relu) {
+    FloatBuffer sb = src.data().asNioFloat();
+    FloatBuffer db = dst.data().asNioFloat();
+    long sBase = src.offset() + srcAt;
+    long dBase = dst.offset() + dstAt;
+    IntStream.range(0, rows).parallel().forEach(row -> {
+      float[] p = scratch(0, len);
+      sb.get((int) (sBase + row * srcStride), p, 0, len);
+      finish(p, len, add == null ? 0f : add[row], relu);
+      db.put((int) (dBase + row * dstStride), p, 0, len);
+    });
+  }
+
+  /** {@code p[0..n) + v}, then {@code max(., 0)} when {@code relu}. */
+  private static void finish(float[] p, int n, float v, boolean relu) {
+    if (relu) {
+      for (int k = 0; k < n; k++) {
+        p[k] = Math.max(p[k] + v, 0f);
+      }
+    } else if (v != 0f) {
+      for (int k = 0; k < n; k++) {
+        p[k] += v;
+      }
+    }
   }
 }

@@ -8,7 +8,6 @@ import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -51,7 +50,7 @@ public class CnncBatchNormLayer extends BatchNormalization {
   }
 
   private boolean relu() {
-    return layerConf().getActivationFn() instanceof ActivationReLU;
+    return CnncRelu.plain(layerConf().getActivationFn());
   }
 
   @Override

@@ -11,6 +11,8 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.deeplearning4j.optimize.api.TrainingListener;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.activations.IActivation;
+import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
@@ -33,6 +35,19 @@ public class CnncRelu extends ActivationLayer {
   public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> listeners, int index,
       INDArray params, boolean initialize, DataType dataType) {
     return Wiring.wire(new Impl(conf, dataType), conf, listeners, index, params, initialize);
+  }
+
+  /**
+   * Whether {@code fn} is the plain ReLU {@code max(x, 0)} (no cap, threshold or leak): the one
+   * cnnc's layers apply in their own last pass.
+   */
+  static boolean plain(IActivation fn) {
+    return fn instanceof ActivationReLU r && r.getMax() == null && zeroOrNull(r.getThreshold())
+        && zeroOrNull(r.getNegativeSlope());
+  }
+
+  private static boolean zeroOrNull(Double v) {
+    return v == null || v == 0.0;
   }
 
   /**

@@ -9,24 +9,29 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * A 2-d convolution (NCHW, weights {@code [out, in, kh, kw]} as PyTorch keeps them) computed as
- * matrix products on ND4J's BLAS, forward and backward, in one of two layouts:
+ * matrix products on ND4J's BLAS, forward and backward, with the bias and an optional ReLU applied
+ * in the same pass that lays the product out. Float arrays take one of two layouts:
  *
  * <ul>
  *   <li><b>whole batch</b>, while the batch's columns fit in {@link #BATCH_COLUMNS} floats:
  *       {@link Im2col} writes them as {@code [in*kh*kw, b*oh*ow]}, one GEMM gives
- *       {@code [out, b, oh*ow]}, and one pass lays that out as NCHW, adding the bias;
- *   <li><b>per sample</b>, for larger maps (VGG16's first blocks):
- *       {@code out[n] = W[out, in*kh*kw] x col[n]}, written straight into the NCHW output; a 1x1,
- *       stride-1, unpadded conv multiplies the input itself.
+ *       {@code [out, b, oh*ow]}, and one pass lays that out as NCHW;
+ *   <li><b>tiled</b>, for larger maps (VGG16's first blocks): sample by sample, band of output
+ *       rows by band, each band's columns at most about {@link #TILE_COLUMNS} floats, so that the
+ *       columns and the product are still in cache when they are used.
  * </ul>
  *
- * Measured on this project's machine (README, "Performance"): NiN's first conv (k = 75) takes
- * 1.2 ms as one GEMM against 6.5 ms as eight; NiN's forward went from 56 to 36-39 ms and its
- * training step from 252 to 190-202 ms. ND4J's own im2col could not produce the batch layout
- * cheaply (28 ms into a permuted view against 5.6 ms into its natural one, on NiN's 5x5 layer).
+ * Arrays that are not float go one sample at a time through ND4J's im2col.
+ *
+ * <p>Measured on this project's machine (README, "Performance"): NiN's first conv (k = 75) takes
+ * 1.2 ms as one GEMM against 6.5 ms as eight; VGG16's 64-channel 224 x 224 conv went from 428 ms
+ * as whole-sample products (each sample's 115 MB of columns written, then read) to the figure the
+ * README gives for bands.
  *
  * <p>The backward pass is the same products transposed: {@code dW = dOut x col^T},
  * {@code dCol = W^T x dOut}, then col2im.
@@ -34,6 +39,12 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class ConvGemm {
   /** The most column-matrix floats of the whole batch for its one GEMM: 64 MB. */
   static final long BATCH_COLUMNS = 16L << 20;
+
+  /**
+   * The column-matrix floats of one band of a sample's output rows in the tiled layout: 16 MB
+   * (not final: tests shrink it to cut maps into many bands).
+   */
+  static long TILE_COLUMNS = 4L << 20;
 
   private ConvGemm() {}
 
@@ -76,10 +87,11 @@ public final class ConvGemm {
 
   /**
    * {@code x [b, c, h, w]} (C order) convolved with {@code w [o, c, kh, kw]}, plus {@code bias [o]}
-   * (or null); the result, {@code [b, o, oh, ow]}, is allocated as {@code outType}.
+   * (or null), then {@code max(., 0)} when {@code relu}; the result, {@code [b, o, oh, ow]}, is
+   * allocated as {@code outType}.
    */
-  public static INDArray forward(INDArray x, INDArray w, INDArray bias, Geometry g, LayerWorkspaceMgr mgr,
-      ArrayType outType) {
+  public static INDArray forward(INDArray x, INDArray w, INDArray bias, boolean relu, Geometry g,
+      LayerWorkspaceMgr mgr, ArrayType outType) {
     long b = x.size(0);
     long o = w.size(0);
     long k = w.length() / o;
@@ -88,13 +100,18 @@ public final class ConvGemm {
     long s = oh * ow;
     INDArray w2 = w.reshape('c', o, k);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
+    float[] add = bias == null ? null : bias.reshape(o).toFloatVector();
     if (batched(x, b, k, s)) {
       // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.FF_WORKING_MEM);
       Im2col.im2col(x, 0, (int) b, g, cols);
       INDArray o2 = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
       Nd4j.gemm(w2, cols, o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
-      ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), bias == null ? null : bias.reshape(o).toFloatVector());
+      ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), add, relu);
+      return out;
+    }
+    if (ChannelKernels.direct(x)) {
+      tiledForward(x, w2, add, relu, g, out, mgr);
       return out;
     }
     INDArray col = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.FF_WORKING_MEM);
@@ -104,13 +121,46 @@ public final class ConvGemm {
     if (bias != null) {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
     }
-    return out;
+    return relu ? Transforms.relu(out, false) : out;
   }
 
   /**
-   * The gradients of {@link #forward}: {@code dW} into {@code wGrad} and {@code db} into
-   * {@code bGrad} (overwritten; {@code bGrad} may be null), and {@code dx} returned, allocated as
-   * an activation gradient. {@code delta} is the gradient of the output, C-ordered.
+   * Sample by sample, band of output rows by band: each band's columns (at most about
+   * {@link #TILE_COLUMNS} floats) are built, multiplied and finished (bias, ReLU) while they are in
+   * cache. A whole-map band needs no tile: the GEMM writes into the output, and a pointwise conv
+   * multiplies the input itself.
+   */
+  private static void tiledForward(INDArray x, INDArray w2, float[] add, boolean relu, Geometry g, INDArray out,
+      LayerWorkspaceMgr mgr) {
+    long o = w2.size(0);
+    long k = w2.size(1);
+    int oh = (int) out.size(2);
+    int ow = (int) out.size(3);
+    long s = (long) oh * ow;
+    int rows = bandRows(k, oh, ow);
+    INDArray col = rows == oh && g.pointwise() ? null : columns(x, 1, k, (long) rows * ow, mgr,
+        ArrayType.FF_WORKING_MEM);
+    INDArray tile = rows == oh ? null
+        : mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, (long) rows * ow}, 'c');
+    for (long n = 0; n < out.size(0); n++) {
+      for (int r0 = 0; r0 < oh; r0 += rows) {
+        int r1 = Math.min(oh, r0 + rows);
+        long len = (long) (r1 - r0) * ow;
+        INDArray cols = bandColumns(x, n, g, col, r0, r1, len);
+        INDArray dst = tile == null ? sample(out, n, o, s) : prefix(tile, o, len);
+        Nd4j.gemm(w2, cols, dst, false, false, 1.0, 0.0);
+        if (tile != null || add != null || relu) {
+          ChannelKernels.copyRows(dst, 0, len, out, n * o * s + (long) r0 * ow, s, (int) o, (int) len, add, relu);
+        }
+      }
+    }
+  }
+
+  /**
+   * The gradients of {@link #forward} without a fused ReLU: {@code dW} into {@code wGrad} and
+   * {@code db} into {@code bGrad} (overwritten; {@code bGrad} may be null), and {@code dx}
+   * returned, allocated as an activation gradient. {@code delta} is the gradient of the output,
+   * C-ordered.
    */
   public static INDArray backward(INDArray x, INDArray w, INDArray delta, INDArray wGrad, INDArray bGrad, Geometry g,
       LayerWorkspaceMgr mgr) {
@@ -122,9 +172,12 @@ public final class ConvGemm {
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
     INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
+    if (bGrad != null) {
+      bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
+    }
     if (batched(x, b, k, s) && ChannelKernels.direct(delta)) {
       INDArray d2 = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
-      ChannelKernels.swapAxes(delta.reshape('c', b, o, s), d2, null);
+      ChannelKernels.swapAxes(delta.reshape('c', b, o, s), d2, null, false);
       INDArray d2m = d2.reshape('c', o, b * s);
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.BP_WORKING_MEM);
       Im2col.im2col(x, 0, (int) b, g, cols);
@@ -132,9 +185,10 @@ public final class ConvGemm {
       // the columns' gradient, into the columns' buffer
       Nd4j.gemm(w2, d2m, cols, true, false, 1.0, 0.0);
       Im2col.col2im(cols, (int) b, g, dx, 0);
-      if (bGrad != null) {
-        bGrad.assign(d2m.sum(1).reshape(bGrad.shape()));
-      }
+      return dx;
+    }
+    if (ChannelKernels.direct(x, delta)) {
+      tiledBackward(x, w2, delta, wGrad2, g, dx, mgr);
       return dx;
     }
     INDArray col = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.BP_WORKING_MEM);
@@ -149,10 +203,72 @@ public final class ConvGemm {
         Im2col.col2im(dcol, 1, g, dx, n);
       }
     }
-    if (bGrad != null) {
-      bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
-    }
     return dx;
+  }
+
+  /**
+   * {@link #backward} band by band, as {@link #tiledForward} runs: per band, the output
+   * gradient's rows (gathered into a tile unless the band is the whole map) give
+   * {@code dW += dOut x col^T} and the band's column gradient {@code W^T x dOut}, which col2im adds
+   * into the input gradient.
+   */
+  private static void tiledBackward(INDArray x, INDArray w2, INDArray delta, INDArray wGrad2, Geometry g,
+      INDArray dx, LayerWorkspaceMgr mgr) {
+    long o = w2.size(0);
+    long k = w2.size(1);
+    long c = x.size(1);
+    int oh = (int) delta.size(2);
+    int ow = (int) delta.size(3);
+    long s = (long) oh * ow;
+    int rows = bandRows(k, oh, ow);
+    boolean direct = rows == oh && g.pointwise();
+    INDArray col = direct ? null : columns(x, 1, k, (long) rows * ow, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray tile = rows == oh ? null
+        : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, (long) rows * ow}, 'c');
+    for (long n = 0; n < x.size(0); n++) {
+      for (int r0 = 0; r0 < oh; r0 += rows) {
+        int r1 = Math.min(oh, r0 + rows);
+        long len = (long) (r1 - r0) * ow;
+        INDArray d = sample(delta, n, o, s);
+        if (tile != null) {
+          d = prefix(tile, o, len);
+          ChannelKernels.copyRows(delta, n * o * s + (long) r0 * ow, s, d, 0, len, (int) o, (int) len, null, false);
+        }
+        INDArray cols = bandColumns(x, n, g, col, r0, r1, len);
+        Nd4j.gemm(d, cols, wGrad2, false, true, 1.0, n == 0 && r0 == 0 ? 0.0 : 1.0);
+        if (direct) {
+          Nd4j.gemm(w2, d, sample(dx, n, c, s), true, false, 1.0, 0.0);
+        } else {
+          // the band's column gradient, into the columns' buffer
+          Nd4j.gemm(w2, d, cols, true, false, 1.0, 0.0);
+          Im2col.col2im(cols, 1, g, dx, n, r0, r1, r0 > 0);
+        }
+      }
+    }
+  }
+
+  /**
+   * Output rows per band: as many as keep the band's columns within {@link #TILE_COLUMNS} floats,
+   * at least one.
+   */
+  static int bandRows(long k, int oh, int ow) {
+    return (int) Math.max(1, Math.min(oh, TILE_COLUMNS / (k * ow)));
+  }
+
+  /** Sample n's columns for output rows r0 .. r1 - 1: the input itself for a whole-map pointwise conv. */
+  private static INDArray bandColumns(INDArray x, long n, Geometry g, INDArray col, int r0, int r1, long len) {
+    if (col == null) {
+      return sample(x, n, x.size(1), len);
+    }
+    INDArray cols = prefix(col, col.size(0), len);
+    Im2col.im2col(x, n, 1, g, cols, r0, r1);
+    return cols;
+  }
+
+  /** The first {@code rows * len} elements of a C-ordered buffer as a {@code [rows, len]} matrix. */
+  private static INDArray prefix(INDArray buffer, long rows, long len) {
+    return rows * len == buffer.length() ? buffer
+        : buffer.reshape('c', new long[] {buffer.length()}).get(NDArrayIndex.interval(0, rows * len)).reshape('c', rows, len);
   }
 
   /** A column matrix {@code [k, count*s]} for {@code count} samples. */

@@ -10,7 +10,6 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -36,22 +35,29 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
 
   @Override
   protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr mgr) {
+    return new Pair<>(convolve(training, false, mgr), null);
+  }
+
+  /** The conv's output, with the ReLU applied in the conv's own last pass when {@code relu}. */
+  private INDArray convolve(boolean training, boolean relu, LayerWorkspaceMgr mgr) {
     assertInputSet(false);
     validateInputRank();
     INDArray w = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, training, mgr);
     validateInputDepth(w.size(1));
     INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, mgr) : null;
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.FF_WORKING_MEM);
-    return new Pair<>(ConvGemm.forward(x, w, b, geometry(), mgr, ArrayType.ACTIVATIONS), null);
+    return ConvGemm.forward(x, w, b, relu, geometry(), mgr, ArrayType.ACTIVATIONS);
   }
 
   @Override
   public INDArray activate(boolean training, LayerWorkspaceMgr mgr) {
     assertInputSet(false);
     applyDropOutIfNecessary(training, mgr);
-    INDArray z = preOutput(training, false, mgr).getFirst();
-    INDArray a = layerConf().getActivationFn().getActivation(z, training);
-    lastOutput = training && layerConf().getActivationFn() instanceof ActivationReLU ? a : null;
+    IActivation fn = layerConf().getActivationFn();
+    boolean relu = CnncRelu.plain(fn);
+    INDArray z = convolve(training, relu, mgr);
+    INDArray a = relu ? z : fn.getActivation(z, training);
+    lastOutput = training && relu ? a : null;
     return a;
   }
 
@@ -63,7 +69,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     INDArray delta;
     if (fn instanceof ActivationIdentity) {
       delta = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
-    } else if (fn instanceof ActivationReLU && lastOutput != null) {
+    } else if (CnncRelu.plain(fn) && lastOutput != null) {
       delta = CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM);
     } else {
       delta = ConvGemm.contiguous(fn.backprop(preOutput(true, true, mgr).getFirst(), epsilon).getFirst(), mgr,

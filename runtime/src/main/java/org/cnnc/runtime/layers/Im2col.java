@@ -23,7 +23,17 @@ final class Im2col {
    * there; a batch of them needs float arrays.
    */
   static void im2col(INDArray x, long n0, int count, ConvGemm.Geometry g, INDArray col) {
+    im2col(x, n0, count, g, col, 0, (int) g.outH(x.size(2)));
+  }
+
+  /**
+   * Output rows {@code oy0 .. oy1 - 1} only (a band of the map) of samples {@code n0 ..
+   * n0 + count - 1} into {@code col [c*kh*kw, count, (oy1 - oy0)*ow]}; float arrays unless the band
+   * is the whole map.
+   */
+  static void im2col(INDArray x, long n0, int count, ConvGemm.Geometry g, INDArray col, int oy0, int oy1) {
     if (!ChannelKernels.direct(x, col)) {
+      wholeMap(oy0, oy1, g.outH(x.size(2)));
       Convolution.im2col(x.get(NDArrayIndex.interval(n0, n0 + single(count))), g.kh(), g.kw(), g.sh(), g.sw(),
           g.ph(), g.pw(), g.dh(), g.dw(), false, col.reshape('c', 1, x.size(1), g.kh(), g.kw(), g.outH(x.size(2)),
               g.outW(x.size(3))));
@@ -32,10 +42,10 @@ final class Im2col {
     int c = (int) x.size(1);
     int h = (int) x.size(2);
     int w = (int) x.size(3);
-    int oh = (int) g.outH(h);
     int ow = (int) g.outW(w);
     int taps = g.kh() * g.kw();
     int rows = c * taps;
+    int band = (oy1 - oy0) * ow;
     FloatBuffer xb = x.data().asNioFloat();
     FloatBuffer cb = col.data().asNioFloat();
     int xBase = (int) (x.offset() + n0 * c * h * w);
@@ -50,10 +60,10 @@ final class Im2col {
       int lo = firstInside(ix0, g.sw(), ow);
       int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
       int plane = xBase + (n * c + ch) * h * w;
-      int out = cBase + (r * count + n) * oh * ow;
-      for (int oy = 0; oy < oh; oy++) {
+      int out = cBase + (r * count + n) * band;
+      for (int oy = oy0; oy < oy1; oy++) {
         int iy = oy * g.sh() - g.ph() + ki * g.dh();
-        int dst = out + oy * ow;
+        int dst = out + (oy - oy0) * ow;
         if (iy < 0 || iy >= h) {
           zero(cb, dst, ow);
           continue;
@@ -77,38 +87,54 @@ final class Im2col {
    * {@code n0 .. n0 + count - 1} of {@code x [b, c, h, w]} (those samples overwritten).
    */
   static void col2im(INDArray col, int count, ConvGemm.Geometry g, INDArray x, long n0) {
+    col2im(col, count, g, x, n0, 0, (int) g.outH(x.size(2)), false);
+  }
+
+  /**
+   * The adjoint of the band form of {@link #im2col}: the columns of output rows
+   * {@code oy0 .. oy1 - 1} summed back into samples {@code n0 .. n0 + count - 1} of {@code x},
+   * added to what they hold when {@code accumulate}, else overwriting them.
+   */
+  static void col2im(INDArray col, int count, ConvGemm.Geometry g, INDArray x, long n0, int oy0, int oy1,
+      boolean accumulate) {
     int c = (int) x.size(1);
     int h = (int) x.size(2);
     int w = (int) x.size(3);
     if (!ChannelKernels.direct(x, col)) {
+      wholeMap(oy0, oy1, g.outH(h));
+      if (accumulate) {
+        throw new IllegalStateException("accumulating columns needs float arrays");
+      }
       Convolution.col2im(col.reshape('c', 1, c, g.kh(), g.kw(), g.outH(h), g.outW(w)),
           x.get(NDArrayIndex.interval(n0, n0 + single(count))), g.sh(), g.sw(), g.ph(), g.pw(), h, w, g.dh(), g.dw());
       return;
     }
-    int oh = (int) g.outH(h);
     int ow = (int) g.outW(w);
     int taps = g.kh() * g.kw();
+    int band = (oy1 - oy0) * ow;
     FloatBuffer xb = x.data().asNioFloat();
     FloatBuffer cb = col.data().asNioFloat();
     int xBase = (int) (x.offset() + n0 * c * h * w);
     int cBase = (int) col.offset();
     IntStream.range(0, count * c).parallel().forEach(job -> {
       int plane = xBase + job * h * w;
-      zero(xb, plane, h * w);
+      if (!accumulate) {
+        zero(xb, plane, h * w);
+      }
       for (int t = 0; t < taps; t++) {
         int ki = t / g.kw();
         int kj = t % g.kw();
         int ix0 = kj * g.dw() - g.pw();
         int lo = firstInside(ix0, g.sw(), ow);
         int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
-        int in = cBase + (((job % c) * taps + t) * count + job / c) * oh * ow;
-        for (int oy = 0; oy < oh; oy++) {
+        int in = cBase + (((job % c) * taps + t) * count + job / c) * band;
+        for (int oy = oy0; oy < oy1; oy++) {
           int iy = oy * g.sh() - g.ph() + ki * g.dh();
           if (iy < 0 || iy >= h) {
             continue;
           }
           int dst = plane + iy * w + ix0;
-          int src = in + oy * ow;
+          int src = in + (oy - oy0) * ow;
           for (int o = lo; o < hi; o++) {
             int at = dst + o * g.sw();
             xb.put(at, xb.get(at) + cb.get(src + o));
@@ -116,6 +142,12 @@ final class Im2col {
         }
       }
     });
+  }
+
+  private static void wholeMap(int oy0, int oy1, long oh) {
+    if (oy0 != 0 || oy1 != oh) {
+      throw new IllegalStateException("a band of the map needs float arrays");
+    }
   }
 
   private static int single(int count) {

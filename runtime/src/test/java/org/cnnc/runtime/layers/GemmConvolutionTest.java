@@ -22,8 +22,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * test, then a squared-error loss) built twice, once with each, with the same parameters; the
  * outputs, the score and every gradient (the first conv's gradient carries the tested conv's
  * input gradient) must agree. The cases cover 1x1 without im2col, stride, padding, dilation,
- * non-square kernels, bias or not, a fused ReLU, and both layouts: the whole batch in one GEMM,
- * and one sample at a time.
+ * non-square kernels, bias or not, a fused ReLU, and every layout: the whole batch in one GEMM,
+ * and tiled, each sample's map whole or cut into bands of one or two output rows (an odd number
+ * of rows leaves a short last band).
  */
 class GemmConvolutionTest {
   static Stream<Arguments> cases() {
@@ -38,7 +39,9 @@ class GemmConvolutionTest {
         Arguments.of(2, 3, 13, 13, 4, 3, 3, 1, 2, 2, 2, true, false),   // dilated
         Arguments.of(2, 6, 10, 10, 4, 1, 1, 2, 0, 0, 1, true, false),   // strided 1x1 goes through im2col
         Arguments.of(1, 4, 8, 8, 5, 3, 3, 1, 1, 1, 1, true, true),      // batch 1, fused ReLU
-        Arguments.of(3, 4, 6, 6, 5, 3, 3, 1, 0, 0, 1, true, true));     // fused ReLU
+        Arguments.of(3, 4, 6, 6, 5, 3, 3, 1, 0, 0, 1, true, true),      // fused ReLU
+        Arguments.of(2, 5, 11, 11, 6, 1, 1, 1, 0, 0, 1, true, true),    // pointwise, fused ReLU
+        Arguments.of(2, 3, 15, 14, 4, 3, 3, 2, 1, 1, 1, false, true));  // strided bands, fused ReLU
   }
 
   @ParameterizedTest
@@ -46,14 +49,22 @@ class GemmConvolutionTest {
   void equalsDl4jForwardAndBackward(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
       int d, boolean bias, boolean relu) {
     boolean batched = ConvGemm.BATCHED;
+    long tile = ConvGemm.TILE_COLUMNS;
+    long k = (long) c * kh * kw;
+    long ow = (w + 2L * pw - (long) d * (kw - 1) - 1) / s + 1;
     try {
-      // the whole batch in one GEMM, then one sample at a time
-      for (boolean whole : new boolean[] {true, false}) {
-        ConvGemm.BATCHED = whole;
+      // the whole batch in one GEMM
+      ConvGemm.BATCHED = true;
+      compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+      // tiled: each sample's map whole, then in bands of one and of two output rows
+      ConvGemm.BATCHED = false;
+      for (long columns : new long[] {tile, 1, 2 * k * ow}) {
+        ConvGemm.TILE_COLUMNS = columns;
         compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       }
     } finally {
       ConvGemm.BATCHED = batched;
+      ConvGemm.TILE_COLUMNS = tile;
     }
   }
 
@@ -108,13 +119,15 @@ class GemmConvolutionTest {
     assertTrue(err <= tol, what + ": max rel err " + err);
   }
 
-  /** Double networks take ND4J's im2col and col2im instead of cnnc's float ones. */
+  /** Double networks take ND4J's im2col and col2im, one sample at a time, instead of cnnc's float ones. */
   @Test
   void doubleNetworksEqualDl4j() {
     DataType before = dataType;
     try {
       dataType = DataType.DOUBLE;
       compare(2, 3, 9, 8, 4, 3, 3, 2, 1, 1, 1, true, false);
+      compare(2, 3, 9, 8, 4, 3, 3, 1, 1, 1, 1, true, true);
+      compare(2, 3, 9, 8, 4, 1, 1, 1, 0, 0, 1, false, true);
     } finally {
       dataType = before;
     }
