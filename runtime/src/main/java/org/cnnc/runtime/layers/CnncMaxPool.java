@@ -1,6 +1,7 @@
 package org.cnnc.runtime.layers;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.stream.IntStream;
 import org.deeplearning4j.nn.api.Layer;
@@ -77,22 +78,44 @@ public class CnncMaxPool extends SubsamplingLayer {
     private static final long serialVersionUID = 1L;
     /** Each output's argmax in its input plane, from the last training forward pass. */
     private int[] argmax;
+    /** The argmax array of earlier passes, reused while the output size stays the same. */
+    private int[] argmaxBuffer = new int[0];
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
 
-    /** The first input position in the window (row by row) holding the maximum (a NaN, if it is one). */
+    private static float[] scratch(int which, int n) {
+      float[][] s = SCRATCH.get();
+      if (s[which].length < n) {
+        s[which] = new float[n];
+      }
+      return s[which];
+    }
+
+    /**
+     * The window position PyTorch's scan keeps for the window's maximum {@code best} (row by row,
+     * replacing the kept value only by a greater one or a NaN): the first position holding
+     * {@code best}, or the last NaN when {@code best} is NaN.
+     */
     private static int argmaxOf(float[] in, float best, int y0, int x0, int i0, int i1, int j0, int j1, int w, int d0,
         int d1) {
-      boolean nan = best != best;
+      if (best != best) {
+        for (int i = i1 - 1; i >= i0; i--) {
+          int row = (y0 + i * d0) * w + x0;
+          for (int j = j1 - 1; j >= j0; j--) {
+            if (in[row + j * d1] != in[row + j * d1]) {
+              return row + j * d1;
+            }
+          }
+        }
+      }
       for (int i = i0; i < i1; i++) {
         int row = (y0 + i * d0) * w + x0;
         for (int j = j0; j < j1; j++) {
-          float v = in[row + j * d1];
-          if (v == best || (nan && v != v)) {
+          if (in[row + j * d1] == best) {
             return row + j * d1;
           }
         }
       }
-      return -1;
+      throw new IllegalStateException("no window position holds the window's maximum");
     }
 
     /** For each output along an axis, the first and one-past-last kernel taps that fall inside the input. */
@@ -128,7 +151,13 @@ public class CnncMaxPool extends SubsamplingLayer {
       int oh = (int) outSize(h, k[0], s[0], p[0], d[0], c.isCeil());
       int ow = (int) outSize(w, k[1], s[1], p[1], d[1], c.isCeil());
       INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), new long[] {b, ch, oh, ow}, 'c');
-      int[] arg = training ? new int[b * ch * oh * ow] : null;
+      int[] arg = null;
+      if (training) {
+        if (argmaxBuffer.length != b * ch * oh * ow) {
+          argmaxBuffer = new int[b * ch * oh * ow];
+        }
+        arg = argmaxBuffer;
+      }
       // each output's taps inside the input, per axis: [lo, hi)
       int[] ylo = new int[oh];
       int[] yhi = new int[oh];
@@ -147,20 +176,11 @@ public class CnncMaxPool extends SubsamplingLayer {
       final int p1 = p[1];
       final int d0 = d[0];
       final int d1 = d[1];
+      final int[] args = arg;
       IntStream.range(0, b * ch).parallel().forEach(plane -> {
-        float[][] scratch = SCRATCH.get();
-        if (scratch[0].length < h * w) {
-          scratch[0] = new float[h * w];
-        }
-        if (scratch[1].length < oh * ow) {
-          scratch[1] = new float[oh * ow];
-        }
-        if (scratch[2].length < w) {
-          scratch[2] = new float[w];
-        }
-        float[] in = scratch[0];
-        float[] res = scratch[1];
-        float[] rows = scratch[2];
+        float[] in = scratch(0, h * w);
+        float[] res = scratch(1, oh * ow);
+        float[] rows = scratch(2, w);
         xb.get(xBase + plane * h * w, in, 0, h * w);
         // separable: the max over the window's rows, for every column, then over its columns;
         // Math.max lets a NaN win, as PyTorch's does
@@ -184,8 +204,8 @@ public class CnncMaxPool extends SubsamplingLayer {
               best = Math.max(best, rows[x0 + j * d1]);
             }
             res[oy * ow + ox] = best;
-            if (arg != null) {
-              arg[(plane * oh + oy) * ow + ox] = argmaxOf(in, best, y0, x0, i0, i1, j0, j1, w, d0, d1);
+            if (args != null) {
+              args[(plane * oh + oy) * ow + ox] = argmaxOf(in, best, y0, x0, i0, i1, j0, j1, w, d0, d1);
             }
           }
         }
@@ -213,14 +233,12 @@ public class CnncMaxPool extends SubsamplingLayer {
       int xBase = (int) dx.offset();
       int[] arg = argmax;
       IntStream.range(0, b * ch).parallel().forEach(plane -> {
-        float[] g = new float[outs];
-        float[] res = new float[hw];
+        float[] g = scratch(0, outs);
+        float[] res = scratch(1, hw);
+        Arrays.fill(res, 0, hw, 0f);
         db.get(dBase + plane * outs, g, 0, outs);
         for (int o = 0; o < outs; o++) {
-          int at = arg[plane * outs + o];
-          if (at >= 0) {
-            res[at] += g[o];
-          }
+          res[arg[plane * outs + o]] += g[o];
         }
         xb.put(xBase + plane * hw, res, 0, hw);
       });

@@ -64,6 +64,73 @@ class CnncMaxPoolTest {
     }
   }
 
+  /**
+   * With ties (values from {0, 1, 2}) and NaNs, the gradient goes where PyTorch's scan sends it:
+   * the window is read row by row and a value is kept only when it is greater than the one kept, or
+   * NaN; so the first maximum wins, and the last NaN.
+   */
+  @ParameterizedTest
+  @CsvSource({
+      // h, w, kernel, stride, padding, ceil, NaNs
+      "9, 9, 3, 1, 1, false, false",
+      "10, 9, 3, 2, 0, true, false",
+      "8, 8, 2, 2, 0, false, true",
+      "9, 11, 3, 2, 1, true, true"})
+  void gradientGoesWherePyTorchsScanSendsIt(int h, int w, int k, int s, int p, boolean ceil, boolean nans) {
+    int[] kk = {k, k};
+    int[] ss = {s, s};
+    int[] pp = {p, p};
+    int[] dd = {1, 1};
+    ComputationGraph g = network(new CnncMaxPool(kk, ss, pp, dd, ceil), h, w);
+    org.deeplearning4j.nn.api.Layer pool = g.getLayer("pool");
+    java.util.Random random = new java.util.Random(h * 17L + w);
+    INDArray x = Nd4j.create(DataType.FLOAT, 2, 3, h, w);
+    for (int i = 0; i < x.length(); i++) {
+      x.putScalar(i, random.nextInt(3));
+    }
+    if (nans) {
+      for (int i = 0; i < x.length(); i += 7) {
+        x.putScalar(i, Float.NaN);
+      }
+    }
+    var mgr = org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+    pool.setInput(x, mgr);
+    INDArray y = pool.activate(true, mgr);
+    INDArray dy = Nd4j.rand(DataType.FLOAT, y.shape()).addi(1);
+    INDArray dx = pool.backpropGradient(dy, mgr).getSecond();
+    long oh = y.size(2);
+    long ow = y.size(3);
+    INDArray expected = Nd4j.zeros(DataType.FLOAT, x.shape());
+    for (int n = 0; n < 2; n++) {
+      for (int c = 0; c < 3; c++) {
+        for (int oy = 0; oy < oh; oy++) {
+          for (int ox = 0; ox < ow; ox++) {
+            float best = Float.NEGATIVE_INFINITY;
+            long at = -1;
+            for (int i = 0; i < k; i++) {
+              for (int j = 0; j < k; j++) {
+                long iy = (long) oy * s - p + i;
+                long ix = (long) ox * s - p + j;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+                  continue;
+                }
+                float v = x.getFloat(n, c, iy, ix);
+                if (at < 0 || v > best || Float.isNaN(v)) {
+                  best = v;
+                  at = iy * w + ix;
+                }
+              }
+            }
+            assertTrue(Float.compare(best, y.getFloat(n, c, oy, ox)) == 0, "output at " + oy + ", " + ox);
+            long[] pos = {n, c, at / w, at % w};
+            expected.putScalar(pos, expected.getFloat(pos) + dy.getFloat(n, c, oy, ox));
+          }
+        }
+      }
+    }
+    assertClose(expected, dx, 1e-6, "input gradient");
+  }
+
   /** Max over each window, clipped to the input; PyTorch's output size. */
   static INDArray naive(INDArray x, int[] k, int[] s, int[] p, int[] d, boolean ceil) {
     long h = x.size(2);
