@@ -120,8 +120,10 @@ public class CnncBatchNormLayer extends BatchNormalization {
       throw new IllegalStateException("backprop before a training forward pass " + layerId());
     }
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
-    INDArray dy = relu() ? CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM)
-        : ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
+    INDArray eps = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
+    // a fused ReLU's mask is applied inside the Java kernel; ND4J's path applies it first
+    boolean direct = ChannelKernels.direct(x, eps) && (!relu() || ChannelKernels.direct(lastOutput));
+    INDArray dy = relu() && !direct ? CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM) : eps;
     long b = x.size(0);
     long c = x.size(1);
     long[] shape3 = {b, c, x.length() / (b * c)};
@@ -132,11 +134,12 @@ public class CnncBatchNormLayer extends BatchNormalization {
     INDArray dx3 = dx.reshape('c', shape3);
     INDArray dGamma;
     INDArray dBeta;
-    if (ChannelKernels.direct(x, dy, dx)) {
+    if (direct && ChannelKernels.direct(dx)) {
       float[] g = new float[(int) c];
       float[] bt = new float[(int) c];
-      ChannelKernels.batchNormBackward(x3, dy3, batchMean.toFloatVector(), invStd(batchVar).toFloatVector(),
-          getParam(GAMMA).reshape(c).toFloatVector(), dx3, g, bt);
+      ChannelKernels.batchNormBackward(x3, dy3, relu() ? lastOutput.reshape('c', shape3) : null,
+          batchMean.toFloatVector(), invStd(batchVar).toFloatVector(), getParam(GAMMA).reshape(c).toFloatVector(),
+          dx3, g, bt);
       dGamma = Nd4j.createFromArray(g);
       dBeta = Nd4j.createFromArray(bt);
     } else {

@@ -57,7 +57,11 @@ public class CnncRelu extends ActivationLayer {
    */
   static INDArray reluBackprop(INDArray positive, INDArray epsilon, LayerWorkspaceMgr mgr, ArrayType type) {
     INDArray g = mgr.createUninitialized(type, epsilon.dataType(), epsilon.shape(), 'c');
-    Nd4j.getExecutioner().exec(new ThresholdReluBp(positive, epsilon, g, 0.0));
+    if (ChannelKernels.direct(positive, epsilon)) {
+      ChannelKernels.reluBackward(positive, epsilon, g);
+    } else {
+      Nd4j.getExecutioner().exec(new ThresholdReluBp(positive, epsilon, g, 0.0));
+    }
     return g;
   }
 

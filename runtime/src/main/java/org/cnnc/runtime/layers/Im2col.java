@@ -1,6 +1,7 @@
 package org.cnnc.runtime.layers;
 
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.convolution.Convolution;
@@ -60,25 +61,31 @@ final class Im2col {
       int lo = firstInside(ix0, g.sw(), ow);
       int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
       int plane = xBase + (n * c + ch) * h * w;
-      int out = cBase + (r * count + n) * band;
+      // the column row is built in a Java array, then written in one bulk copy
+      float[] line = scratch(0, band);
+      float[] in = g.sw() == 1 ? null : scratch(1, w);
       for (int oy = oy0; oy < oy1; oy++) {
         int iy = oy * g.sh() - g.ph() + ki * g.dh();
-        int dst = out + (oy - oy0) * ow;
+        int dst = (oy - oy0) * ow;
         if (iy < 0 || iy >= h) {
-          zero(cb, dst, ow);
+          Arrays.fill(line, dst, dst + ow, 0f);
           continue;
         }
         int src = plane + iy * w + ix0;
-        zero(cb, dst, lo);
-        if (g.sw() == 1) {
-          cb.put(dst + lo, xb, src + lo, hi - lo);
-        } else {
-          for (int o = lo; o < hi; o++) {
-            cb.put(dst + o, xb.get(src + o * g.sw()));
+        Arrays.fill(line, dst, dst + lo, 0f);
+        if (hi > lo) {
+          if (in == null) {
+            xb.get(src + lo, line, dst + lo, hi - lo);
+          } else {
+            xb.get(plane + iy * w, in, 0, w);
+            for (int o = lo; o < hi; o++) {
+              line[dst + o] = in[ix0 + o * g.sw()];
+            }
           }
         }
-        zero(cb, dst + hi, ow - hi);
+        Arrays.fill(line, dst + hi, dst + ow, 0f);
       }
+      cb.put(cBase + (r * count + n) * band, line, 0, band);
     });
   }
 
@@ -118,8 +125,13 @@ final class Im2col {
     int cBase = (int) col.offset();
     IntStream.range(0, count * c).parallel().forEach(job -> {
       int plane = xBase + job * h * w;
-      if (!accumulate) {
-        zero(xb, plane, h * w);
+      // the plane is summed in a Java array, each column row read in one bulk copy
+      float[] acc = scratch(0, h * w);
+      float[] line = scratch(1, band);
+      if (accumulate) {
+        xb.get(plane, acc, 0, h * w);
+      } else {
+        Arrays.fill(acc, 0, h * w, 0f);
       }
       for (int t = 0; t < taps; t++) {
         int ki = t / g.kw();
@@ -127,20 +139,26 @@ final class Im2col {
         int ix0 = kj * g.dw() - g.pw();
         int lo = firstInside(ix0, g.sw(), ow);
         int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
-        int in = cBase + (((job % c) * taps + t) * count + job / c) * band;
+        cb.get(cBase + (((job % c) * taps + t) * count + job / c) * band, line, 0, band);
         for (int oy = oy0; oy < oy1; oy++) {
           int iy = oy * g.sh() - g.ph() + ki * g.dh();
           if (iy < 0 || iy >= h) {
             continue;
           }
-          int dst = plane + iy * w + ix0;
-          int src = in + (oy - oy0) * ow;
-          for (int o = lo; o < hi; o++) {
-            int at = dst + o * g.sw();
-            xb.put(at, xb.get(at) + cb.get(src + o));
+          int dst = iy * w + ix0;
+          int src = (oy - oy0) * ow;
+          if (g.sw() == 1) {
+            for (int o = lo; o < hi; o++) {
+              acc[dst + o] += line[src + o];
+            }
+          } else {
+            for (int o = lo; o < hi; o++) {
+              acc[dst + o * g.sw()] += line[src + o];
+            }
           }
         }
       }
+      xb.put(plane, acc, 0, h * w);
     });
   }
 
@@ -167,9 +185,14 @@ final class Im2col {
     return w - ix0 <= 0 ? 0 : Math.min(ow, (w - ix0 + s - 1) / s);
   }
 
-  private static void zero(FloatBuffer b, int at, int n) {
-    for (int i = 0; i < n; i++) {
-      b.put(at + i, 0f);
+  private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
+
+  /** A per-thread array of at least {@code n} floats. */
+  private static float[] scratch(int which, int n) {
+    float[][] s = SCRATCH.get();
+    if (s[which].length < n) {
+      s[which] = new float[n];
     }
+    return s[which];
   }
 }

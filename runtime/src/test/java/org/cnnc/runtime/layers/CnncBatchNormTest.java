@@ -7,6 +7,7 @@ import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.GraphVertex;
 import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
 import org.deeplearning4j.nn.conf.layers.ConvolutionLayer;
@@ -27,7 +28,7 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 /**
  * cnnc's batch norm against DL4J's on the same network (a layer before it, so that its input
  * gradient shows in that layer's gradient, then a squared-error loss), on feature maps and on
- * [b, c] vectors: outputs in training and inference mode, the score, every gradient, and the
+ * [b, c] vectors, with a ReLU fused in or not: outputs in training and inference mode, the score, every gradient, and the
  * running statistics after a training step, where the running variance follows PyTorch (the
  * unbiased batch variance) instead of DL4J (the biased one).
  */
@@ -37,15 +38,21 @@ class CnncBatchNormTest {
 
   /** Float arrays go through cnnc's Java kernels, double ones through ND4J ops: both are checked. */
   @ParameterizedTest
-  @CsvSource({"true, FLOAT", "false, FLOAT", "true, DOUBLE", "false, DOUBLE"})
-  void equalsDl4jExceptTheRunningVariance(boolean maps, DataType type) {
+  @CsvSource({"true, FLOAT, false", "false, FLOAT, false", "true, DOUBLE, false", "false, DOUBLE, false",
+      "true, FLOAT, true", "false, FLOAT, true", "true, DOUBLE, true"})
+  void equalsDl4jExceptTheRunningVariance(boolean maps, DataType type, boolean withRelu) {
     dataType = type;
+    relu = withRelu;
     try {
       compare(maps);
     } finally {
       dataType = DataType.FLOAT;
+      relu = false;
     }
   }
+
+  /** Whether the batch norm has a ReLU fused in (DL4J's: as its activation). */
+  static boolean relu;
 
   static DataType dataType = DataType.FLOAT;
 
@@ -63,7 +70,7 @@ class CnncBatchNormTest {
     INDArray y = Nd4j.randn(dataType, theirs.outputSingle(false, x).shape());
 
     assertClose(theirs.outputSingle(false, x), ours.outputSingle(false, x), 1e-5, "inference output");
-    assertClose(theirs.feedForward(new INDArray[] {x}, true, false).get("bn"),
+    assertClose(theirs.feedForward(new INDArray[] {x}, true, false).get(relu ? "bn_relu" : "bn"),
         ours.feedForward(new INDArray[] {x}, true, false).get("bn"), 1e-5, "training output");
 
     for (ComputationGraph g : new ComputationGraph[] {theirs, ours}) {
@@ -91,7 +98,7 @@ class CnncBatchNormTest {
   }
 
   static ComputationGraph network(boolean cnnc, boolean maps) {
-    Layer bn = cnnc ? new CnncBatchNorm(EPS, MOMENTUM)
+    Layer bn = cnnc ? new CnncBatchNorm(EPS, MOMENTUM, relu)
         : new BatchNormalization.Builder().eps(EPS).decay(1 - MOMENTUM).useLogStd(false).build();
     Layer first = maps
         ? new ConvolutionLayer.Builder(3, 3).padding(1, 1).nOut(6).activation(Activation.TANH)
@@ -109,11 +116,13 @@ class CnncBatchNormTest {
         .addInputs("in")
         .setInputTypes(maps ? InputType.convolutional(9, 7, 3) : InputType.feedForward(5))
         .addLayer("first", first, "in")
-        .addLayer("bn", bn, "first")
-        .addLayer("loss", loss, "bn")
-        .setOutputs("loss")
-        .build();
-    ComputationGraph g = new ComputationGraph(conf);
+        .addLayer("bn", bn, "first");
+    if (relu && !cnnc) {
+      // DL4J's own: the ReLU as a layer of its own after the batch norm
+      conf.addLayer("bn_relu", new ActivationLayer(Activation.RELU), "bn");
+    }
+    conf.addLayer("loss", loss, relu && !cnnc ? "bn_relu" : "bn").setOutputs("loss");
+    ComputationGraph g = new ComputationGraph(conf.build());
     g.init();
     return g;
   }

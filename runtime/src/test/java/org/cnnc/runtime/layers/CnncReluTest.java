@@ -31,6 +31,31 @@ class CnncReluTest {
     }
   }
 
+  /**
+   * The backward kernel passes the gradient exactly where the value is above zero: not at +0 or
+   * -0, not below, yes for the smallest subnormal and at NaN (PyTorch's rule: zero where
+   * {@code x <= 0}); over more than one parallel chunk, with a length that is not a multiple of it.
+   */
+  @Test
+  void backwardPassesTheGradientWhereTheValueIsAboveZero() {
+    float[] special = {0f, -0f, -1f, 1f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.NaN, Float.MAX_VALUE,
+        -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+    int n = 40_000;
+    java.util.Random random = new java.util.Random(3);
+    float[] y = new float[n];
+    float[] eps = new float[n];
+    for (int i = 0; i < n; i++) {
+      y[i] = i < special.length ? special[i] : (float) random.nextGaussian();
+      eps[i] = 1f + random.nextFloat();
+    }
+    INDArray out = Nd4j.create(DataType.FLOAT, n);
+    ChannelKernels.reluBackward(Nd4j.createFromArray(y), Nd4j.createFromArray(eps), out);
+    for (int i = 0; i < n; i++) {
+      float expected = y[i] <= 0 ? 0f : eps[i];
+      org.junit.jupiter.api.Assertions.assertEquals(expected, out.getFloat(i), "at " + i + " (value " + y[i] + ")");
+    }
+  }
+
   static ComputationGraph network(boolean cnnc) {
     return TestGraphs.convThen("relu", cnnc ? new CnncRelu() : new ActivationLayer(Activation.RELU), 2, 6, 5, 4);
   }
