@@ -40,36 +40,57 @@ final class ChannelKernels {
     return s[which];
   }
 
-  /** Each channel's mean and biased variance, as double vectors {@code [c]}. */
-  static INDArray[] moments(INDArray x3) {
+  /**
+   * Batch norm in training over {@code x3 [b, c, n]}: each channel's batch mean and biased
+   * variance (two passes, in double, over the channel held in a per-thread array), then
+   * {@code out = (x - mean) / sqrt(var + eps) * gamma + beta}, and {@code max(out, 0)} when
+   * {@code relu}; one read of the input and one write of the output. Returns
+   * {@code {mean, var}} as double vectors {@code [c]}.
+   */
+  static INDArray[] batchNormTraining(INDArray x3, float[] gamma, float[] beta, double eps, boolean relu,
+      INDArray out3) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
     int n = (int) x3.size(2);
     FloatBuffer xb = x3.data().asNioFloat();
-    int base = (int) x3.offset();
-    double[][] out = new double[2][c];
+    FloatBuffer ob = out3.data().asNioFloat();
+    int xBase = (int) x3.offset();
+    int oBase = (int) out3.offset();
+    double[][] stats = new double[2][c];
     IntStream.range(0, c).parallel().forEach(ch -> {
-      float[] p = scratch(0, n);
+      float[] p = scratch(0, b * n);
       double sum = 0;
       for (int i = 0; i < b; i++) {
-        xb.get(base + (i * c + ch) * n, p, 0, n);
-        for (int k = 0; k < n; k++) {
-          sum += p[k];
-        }
+        xb.get(xBase + (i * c + ch) * n, p, i * n, n);
+      }
+      for (int k = 0; k < b * n; k++) {
+        sum += p[k];
       }
       double mean = sum / ((double) b * n);
       double sq = 0;
-      for (int i = 0; i < b; i++) {
-        xb.get(base + (i * c + ch) * n, p, 0, n);
-        for (int k = 0; k < n; k++) {
-          double d = p[k] - mean;
-          sq += d * d;
+      for (int k = 0; k < b * n; k++) {
+        double d = p[k] - mean;
+        sq += d * d;
+      }
+      double var = sq / ((double) b * n);
+      stats[0][ch] = mean;
+      stats[1][ch] = var;
+      float scale = (float) (gamma[ch] / Math.sqrt(var + eps));
+      float shift = (float) (beta[ch] - mean * scale);
+      if (relu) {
+        for (int k = 0; k < b * n; k++) {
+          p[k] = Math.max(p[k] * scale + shift, 0f);
+        }
+      } else {
+        for (int k = 0; k < b * n; k++) {
+          p[k] = p[k] * scale + shift;
         }
       }
-      out[0][ch] = mean;
-      out[1][ch] = sq / ((double) b * n);
+      for (int i = 0; i < b; i++) {
+        ob.put(oBase + (i * c + ch) * n, p, i * n, n);
+      }
     });
-    return new INDArray[] {Nd4j.createFromArray(out[0]), Nd4j.createFromArray(out[1])};
+    return new INDArray[] {Nd4j.createFromArray(stats[0]), Nd4j.createFromArray(stats[1])};
   }
 
   /** {@code out = x * scale[c] + shift[c]}, then {@code max(out, 0)} when {@code relu}. */
