@@ -269,7 +269,7 @@ public final class ConvGemm {
 
   /** The first {@code rows * len} elements of a C-ordered buffer as a {@code [rows, len]} matrix. */
   private static INDArray prefix(INDArray buffer, long rows, long len) {
-    return rows * len == buffer.length() ? buffer
+    return rows * len == buffer.length() ? buffer.reshape('c', new long[] {rows, len})
         : buffer.reshape('c', new long[] {buffer.length()}).get(NDArrayIndex.interval(0, rows * len)).reshape('c', rows, len);
   }
 
