@@ -144,10 +144,10 @@ final class BenchCommand implements Callable<Integer> {
 
   /**
    * The inference passes the benchmark applies: those measured to speed the network up (see
-   * README, "Performance", for why dropout removal and merged pointwise convs are left out).
+   * README, "Inference passes", for why dropout removal is left out).
    */
   static final java.util.EnumSet<InferencePlan.Pass> PASSES = java.util.EnumSet.of(InferencePlan.Pass.FOLD_BATCHNORM,
-      InferencePlan.Pass.FUSE_RELU, InferencePlan.Pass.PRUNE_OUTPUTS);
+      InferencePlan.Pass.FUSE_RELU, InferencePlan.Pass.PRUNE_OUTPUTS, InferencePlan.Pass.MERGE_POINTWISE);
 
   private static void row(PrintWriter out, String model, String what, double plain, double cnnc, Double hand,
       Double torch) {
