@@ -43,7 +43,7 @@ final class Profile {
       .overallocationLimit(0.2)
       .policySpill(SpillPolicy.REALLOCATE)
       .build();
-  private static final LayerWorkspaceMgr TRAIN_MGR = LayerWorkspaceMgr.builder()
+  private static final LayerWorkspaceMgr MGR = LayerWorkspaceMgr.builder()
       .defaultWorkspace("CNNC_PROFILE", WORKSPACE)
       .build();
 
@@ -87,23 +87,33 @@ final class Profile {
         inputs[k] = Timing.batch(Arrays.stream(n.node(node.inputs().get(k)).shape().dims()).asLongStream().toArray(),
             batch, k);
       }
-      double forward = Timing.median(() -> g.output(false, inputs), iters);
-      // training: the layer's forward in training mode and its backward, for a random output gradient,
-      // in one workspace reused across iterations (as DL4J's training loop reuses its workspaces)
+      // a layer alone, in one workspace reused across iterations (as DL4J's loops reuse theirs):
+      // inference is its forward in inference mode; training its forward in training mode and its
+      // backward, for a random output gradient. A vertex that is not a layer (concat) is timed
+      // through the graph's output, which also copies the result out of the workspace.
+      double forward;
       double train = Double.NaN;
       org.deeplearning4j.nn.api.Layer layer = g.getLayer(y);
-      if (layer != null) {
+      if (layer == null) {
+        forward = Timing.median(() -> g.output(false, inputs), iters);
+      } else {
         g.initGradientsView();
         String feeding = g.getConfiguration().getVertexInputs().get(y).get(0);
         Map<String, INDArray> acts = g.feedForward(inputs, false, false);
         INDArray layerInput = (feeding.equals(x) ? inputs[0] : acts.get(feeding)).detach();
+        forward = Timing.median(() -> {
+          try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
+            layer.setInput(layerInput, MGR);
+            layer.activate(false, MGR);
+          }
+        }, iters);
         long[] shape = acts.get(y).shape();
         INDArray eps = Timing.batch(Arrays.copyOfRange(shape, 1, shape.length), batch, 9);
         train = Timing.median(() -> {
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
-            layer.setInput(layerInput, TRAIN_MGR);
-            layer.activate(true, TRAIN_MGR);
-            layer.backpropGradient(eps, TRAIN_MGR);
+            layer.setInput(layerInput, MGR);
+            layer.activate(true, MGR);
+            layer.backpropGradient(eps, MGR);
           }
         }, iters);
       }

@@ -61,9 +61,28 @@ final class Im2col {
       int lo = firstInside(ix0, g.sw(), ow);
       int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
       int plane = xBase + (n * c + ch) * h * w;
-      // the column row is built in a Java array, then written in one bulk copy
+      int out = cBase + (r * count + n) * band;
+      if (g.sw() == 1) {
+        // stride 1: each output row is one bulk copy from the input row, buffer to buffer
+        // (VGG16's forward: 1,556-1,575 ms this way, 1,655-1,660 through a Java array)
+        for (int oy = oy0; oy < oy1; oy++) {
+          int iy = oy * g.sh() - g.ph() + ki * g.dh();
+          int dst = out + (oy - oy0) * ow;
+          if (iy < 0 || iy >= h) {
+            zero(cb, dst, ow);
+            continue;
+          }
+          zero(cb, dst, lo);
+          if (hi > lo) {
+            cb.put(dst + lo, xb, plane + iy * w + ix0 + lo, hi - lo);
+          }
+          zero(cb, dst + hi, ow - hi);
+        }
+        return;
+      }
+      // strided: the column row is gathered in a Java array, then written in one bulk copy
       float[] line = scratch(0, band);
-      float[] in = g.sw() == 1 ? null : scratch(1, w);
+      float[] in = scratch(1, w);
       for (int oy = oy0; oy < oy1; oy++) {
         int iy = oy * g.sh() - g.ph() + ki * g.dh();
         int dst = (oy - oy0) * ow;
@@ -71,21 +90,16 @@ final class Im2col {
           Arrays.fill(line, dst, dst + ow, 0f);
           continue;
         }
-        int src = plane + iy * w + ix0;
         Arrays.fill(line, dst, dst + lo, 0f);
         if (hi > lo) {
-          if (in == null) {
-            xb.get(src + lo, line, dst + lo, hi - lo);
-          } else {
-            xb.get(plane + iy * w, in, 0, w);
-            for (int o = lo; o < hi; o++) {
-              line[dst + o] = in[ix0 + o * g.sw()];
-            }
+          xb.get(plane + iy * w, in, 0, w);
+          for (int o = lo; o < hi; o++) {
+            line[dst + o] = in[ix0 + o * g.sw()];
           }
         }
         Arrays.fill(line, dst + hi, dst + ow, 0f);
       }
-      cb.put(cBase + (r * count + n) * band, line, 0, band);
+      cb.put(out, line, 0, band);
     });
   }
 
@@ -183,6 +197,15 @@ final class Im2col {
   /** One past the last output column whose input column is left of {@code w}. */
   private static int endInside(int ix0, int s, int w, int ow) {
     return w - ix0 <= 0 ? 0 : Math.min(ow, (w - ix0 + s - 1) / s);
+  }
+
+  private static final float[] ZEROS = new float[1024];
+
+  /** {@code n} zeros into {@code b} from {@code at}, in bulk copies. */
+  private static void zero(FloatBuffer b, int at, int n) {
+    for (int done = 0; done < n; done += ZEROS.length) {
+      b.put(at + done, ZEROS, 0, Math.min(ZEROS.length, n - done));
+    }
   }
 
   private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
