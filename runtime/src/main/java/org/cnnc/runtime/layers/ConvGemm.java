@@ -69,12 +69,13 @@ public final class ConvGemm {
   }
 
   /**
-   * Whether to multiply the whole batch's columns at once: float arrays whose columns fit in
+   * Whether to multiply the whole batch's columns at once: float input {@code x} and output (or
+   * output gradient) {@code y} the Java kernels can address, columns that fit in
    * {@link #BATCH_COLUMNS}, and a batch of more than one. One GEMM with {@code n = b*oh*ow} beats
    * {@code b} GEMMs when they are small (NiN's first conv, k = 75: 1.2 ms against 6.5 ms).
    */
-  static boolean batched(INDArray x, long b, long k, long s) {
-    return BATCHED && b > 1 && b * k * s <= BATCH_COLUMNS && ChannelKernels.direct(x);
+  static boolean batched(INDArray x, INDArray y, long b, long k, long s) {
+    return BATCHED && b > 1 && b * k * s <= BATCH_COLUMNS && ChannelKernels.direct(x, y);
   }
 
   /** Whether the whole-batch layout is on (a switch for measuring the two). */
@@ -101,7 +102,7 @@ public final class ConvGemm {
     INDArray w2 = w.reshape('c', o, k);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
     float[] add = bias == null ? null : bias.reshape(o).toFloatVector();
-    if (batched(x, b, k, s)) {
+    if (batched(x, out, b, k, s)) {
       // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.FF_WORKING_MEM);
       Im2col.im2col(x, 0, (int) b, g, cols);
@@ -110,7 +111,7 @@ public final class ConvGemm {
       ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), add, relu);
       return out;
     }
-    if (ChannelKernels.direct(x)) {
+    if (ChannelKernels.direct(x, out)) {
       tiledForward(x, w2, add, relu, g, out, mgr);
       return out;
     }
@@ -177,7 +178,7 @@ public final class ConvGemm {
     }
     // a pointwise conv's backward is faster sample by sample: its products need no columns then
     // (GoogLeNet's 1x1 convs: 5.3-8.4 ms against 5.3-9.5 for the batch at once)
-    if (batched(x, b, k, s) && ChannelKernels.direct(delta) && !g.pointwise()) {
+    if (batched(x, delta, b, k, s) && !g.pointwise()) {
       INDArray d2 = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
       ChannelKernels.swapAxes(delta.reshape('c', b, o, s), d2, null, false);
       INDArray d2m = d2.reshape('c', o, b * s);

@@ -201,8 +201,17 @@ final class Im2col {
 
   private static final float[] ZEROS = new float[1024];
 
-  /** {@code n} zeros into {@code b} from {@code at}, in bulk copies. */
+  /**
+   * {@code n} zeros into {@code b} from {@code at}: element by element for a padding's few, in
+   * bulk copies for whole rows (a bulk copy's checks cost more than a few single stores).
+   */
   private static void zero(FloatBuffer b, int at, int n) {
+    if (n < 32) {
+      for (int i = 0; i < n; i++) {
+        b.put(at + i, 0f);
+      }
+      return;
+    }
     for (int done = 0; done < n; done += ZEROS.length) {
       b.put(at + done, ZEROS, 0, Math.min(ZEROS.length, n - done));
     }
