@@ -62,9 +62,9 @@ final class Im2col {
       int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
       int plane = xBase + (n * c + ch) * h * w;
       int out = cBase + (r * count + n) * band;
-      if (g.sw() == 1) {
-        // stride 1: each output row is one bulk copy from the input row, buffer to buffer
-        // (VGG16's forward: 1,556-1,575 ms this way, 1,655-1,660 through a Java array)
+      if (g.sw() == 1 && ow >= DIRECT_ROW) {
+        // stride 1, long rows: each output row is one bulk copy from the input row, buffer to
+        // buffer (VGG16's forward: 1,556-1,575 ms this way, 1,655-1,660 through a Java array)
         for (int oy = oy0; oy < oy1; oy++) {
           int iy = oy * g.sh() - g.ph() + ki * g.dh();
           int dst = out + (oy - oy0) * ow;
@@ -80,9 +80,10 @@ final class Im2col {
         }
         return;
       }
-      // strided: the column row is gathered in a Java array, then written in one bulk copy
+      // short rows, or strided: the column row is built in a Java array, then written in one
+      // bulk copy (per-row buffer calls on 7-28-wide maps cost more than the copy itself)
       float[] line = scratch(0, band);
-      float[] in = scratch(1, w);
+      float[] in = g.sw() == 1 ? null : scratch(1, w);
       for (int oy = oy0; oy < oy1; oy++) {
         int iy = oy * g.sh() - g.ph() + ki * g.dh();
         int dst = (oy - oy0) * ow;
@@ -91,7 +92,9 @@ final class Im2col {
           continue;
         }
         Arrays.fill(line, dst, dst + lo, 0f);
-        if (hi > lo) {
+        if (hi > lo && in == null) {
+          xb.get(plane + iy * w + ix0 + lo, line, dst + lo, hi - lo);
+        } else if (hi > lo) {
           xb.get(plane + iy * w, in, 0, w);
           for (int o = lo; o < hi; o++) {
             line[dst + o] = in[ix0 + o * g.sw()];
@@ -198,6 +201,9 @@ final class Im2col {
   private static int endInside(int ix0, int s, int w, int ow) {
     return w - ix0 <= 0 ? 0 : Math.min(ow, (w - ix0 + s - 1) / s);
   }
+
+  /** The output width from which stride-1 rows are copied buffer to buffer rather than through an array. */
+  static int DIRECT_ROW = 64;
 
   private static final float[] ZEROS = new float[1024];
 
