@@ -8,14 +8,12 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Per-channel kernels over float {@code [b, c, n]} arrays (C order, default strides), written in
- * Java: one task per channel, each copying its {@code b} contiguous planes into a scratch array,
- * working there and copying back. Batch norm takes two passes over the data each way this way,
+ * Java: one task per channel, each copying its {@code b} contiguous planes into a {@link Scratch}
+ * array, working there and copying back. Batch norm reads its data once each way this way,
  * against five to nine whole-tensor ND4J ops. Sums are in double.
  */
 final class ChannelKernels {
   private ChannelKernels() {}
-
-  private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
 
   /**
    * Whether every array is float, C-ordered with default strides and int-indexable: what the Java
@@ -30,14 +28,6 @@ final class ChannelKernels {
       }
     }
     return true;
-  }
-
-  private static float[] scratch(int which, int n) {
-    float[][] s = SCRATCH.get();
-    if (s[which].length < n) {
-      s[which] = new float[n];
-    }
-    return s[which];
   }
 
   /**
@@ -58,7 +48,7 @@ final class ChannelKernels {
     int oBase = (int) out3.offset();
     double[][] stats = new double[2][c];
     IntStream.range(0, c).parallel().forEach(ch -> {
-      float[] p = scratch(0, b * n);
+      float[] p = Scratch.floats(0, b * n);
       double sum = 0;
       for (int i = 0; i < b; i++) {
         xb.get(xBase + (i * c + ch) * n, p, i * n, n);
@@ -106,7 +96,7 @@ final class ChannelKernels {
       int ch = plane % c;
       float a = scale[ch];
       float s = shift[ch];
-      float[] p = scratch(0, n);
+      float[] p = Scratch.floats(0, n);
       xb.get(xBase + plane * n, p, 0, n);
       if (relu) {
         for (int k = 0; k < n; k++) {
@@ -144,9 +134,9 @@ final class ChannelKernels {
     int oBase = (int) dx3.offset();
     int rBase = relu3 == null ? 0 : (int) relu3.offset();
     IntStream.range(0, c).parallel().forEach(ch -> {
-      float[] px = scratch(0, b * n);
-      float[] pd = scratch(1, b * n);
-      float[] pr = rb == null ? null : scratch(2, n);
+      float[] px = Scratch.floats(0, b * n);
+      float[] pd = Scratch.floats(1, b * n);
+      float[] pr = rb == null ? null : Scratch.floats(2, n);
       float mu = mean[ch];
       double sumDy = 0;
       double sumDyXmu = 0;
@@ -209,8 +199,8 @@ final class ChannelKernels {
     IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
       int at = part * chunk;
       int len = (int) Math.min(chunk, length - at);
-      float[] py = scratch(0, len);
-      float[] pe = scratch(1, len);
+      float[] py = Scratch.floats(0, len);
+      float[] pe = Scratch.floats(1, len);
       yb.get((int) (yBase + at), py, 0, len);
       eb.get((int) (eBase + at), pe, 0, len);
       positiveOnly(pe, 0, py, len);
@@ -234,7 +224,7 @@ final class ChannelKernels {
     IntStream.range(0, a * bb).parallel().forEach(plane -> {
       int i = plane / bb;
       int j = plane % bb;
-      float[] p = scratch(0, n);
+      float[] p = Scratch.floats(0, n);
       sb.get(sBase + plane * n, p, 0, n);
       finish(p, n, add == null ? 0f : add[i], relu);
       db.put(dBase + (j * a + i) * n, p, 0, n);
@@ -255,7 +245,7 @@ final class ChannelKernels {
     long sBase = src.offset() + srcAt;
     long dBase = dst.offset() + dstAt;
     IntStream.range(0, rows).parallel().forEach(row -> {
-      float[] p = scratch(0, len);
+      float[] p = Scratch.floats(0, len);
       sb.get((int) (sBase + row * srcStride), p, 0, len);
       finish(p, len, add == null ? 0f : add[row], relu);
       db.put((int) (dBase + row * dstStride), p, 0, len);

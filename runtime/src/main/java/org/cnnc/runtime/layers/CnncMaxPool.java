@@ -80,15 +80,6 @@ public class CnncMaxPool extends SubsamplingLayer {
     private int[] argmax;
     /** The argmax array of earlier passes, reused while the output size stays the same. */
     private int[] argmaxBuffer = new int[0];
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
-
-    private static float[] scratch(int which, int n) {
-      float[][] s = SCRATCH.get();
-      if (s[which].length < n) {
-        s[which] = new float[n];
-      }
-      return s[which];
-    }
 
     /**
      * The window position PyTorch's scan keeps for the window's maximum {@code best} (row by row,
@@ -178,9 +169,9 @@ public class CnncMaxPool extends SubsamplingLayer {
       final int d1 = d[1];
       final int[] args = arg;
       IntStream.range(0, b * ch).parallel().forEach(plane -> {
-        float[] in = scratch(0, h * w);
-        float[] res = scratch(1, oh * ow);
-        float[] rows = scratch(2, w);
+        float[] in = Scratch.floats(0, h * w);
+        float[] res = Scratch.floats(1, oh * ow);
+        float[] rows = Scratch.floats(2, w);
         xb.get(xBase + plane * h * w, in, 0, h * w);
         // separable: the max over the window's rows, for every column, then over its columns;
         // Math.max lets a NaN win, as PyTorch's does
@@ -233,8 +224,8 @@ public class CnncMaxPool extends SubsamplingLayer {
       int xBase = (int) dx.offset();
       int[] arg = argmax;
       IntStream.range(0, b * ch).parallel().forEach(plane -> {
-        float[] g = scratch(0, outs);
-        float[] res = scratch(1, hw);
+        float[] g = Scratch.floats(0, outs);
+        float[] res = Scratch.floats(1, hw);
         Arrays.fill(res, 0, hw, 0f);
         db.get(dBase + plane * outs, g, 0, outs);
         for (int o = 0; o < outs; o++) {

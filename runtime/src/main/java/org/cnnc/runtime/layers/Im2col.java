@@ -82,8 +82,8 @@ final class Im2col {
       }
       // short rows, or strided: the column row is built in a Java array, then written in one
       // bulk copy (per-row buffer calls on 7-28-wide maps cost more than the copy itself)
-      float[] line = scratch(0, band);
-      float[] in = g.sw() == 1 ? null : scratch(1, w);
+      float[] line = Scratch.floats(0, band);
+      float[] in = g.sw() == 1 ? null : Scratch.floats(1, w);
       for (int oy = oy0; oy < oy1; oy++) {
         int iy = oy * g.sh() - g.ph() + ki * g.dh();
         int dst = (oy - oy0) * ow;
@@ -143,8 +143,8 @@ final class Im2col {
     IntStream.range(0, count * c).parallel().forEach(job -> {
       int plane = xBase + job * h * w;
       // the plane is summed in a Java array, each column row read in one bulk copy
-      float[] acc = scratch(0, h * w);
-      float[] line = scratch(1, band);
+      float[] acc = Scratch.floats(0, h * w);
+      float[] line = Scratch.floats(1, band);
       if (accumulate) {
         xb.get(plane, acc, 0, h * w);
       } else {
@@ -221,16 +221,5 @@ final class Im2col {
     for (int done = 0; done < n; done += ZEROS.length) {
       b.put(at + done, ZEROS, 0, Math.min(ZEROS.length, n - done));
     }
-  }
-
-  private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
-
-  /** A per-thread array of at least {@code n} floats. */
-  private static float[] scratch(int which, int n) {
-    float[][] s = SCRATCH.get();
-    if (s[which].length < n) {
-      s[which] = new float[n];
-    }
-    return s[which];
   }
 }
