@@ -138,11 +138,10 @@ public final class ConvGemm {
     int oh = (int) out.size(2);
     int ow = (int) out.size(3);
     long s = (long) oh * ow;
-    int rows = bandRows(k, oh, ow);
-    INDArray col = rows == oh && g.pointwise() ? null : columns(x, 1, k, (long) rows * ow, mgr,
-        ArrayType.FF_WORKING_MEM);
-    INDArray tile = rows == oh ? null
-        : mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, (long) rows * ow}, 'c');
+    Bands bands = Bands.of(x, o, k, oh, ow, g, mgr, ArrayType.FF_WORKING_MEM);
+    int rows = bands.rows();
+    INDArray col = bands.col();
+    INDArray tile = bands.tile();
     for (long n = 0; n < out.size(0); n++) {
       for (int r0 = 0; r0 < oh; r0 += rows) {
         int r1 = Math.min(oh, r0 + rows);
@@ -223,11 +222,11 @@ public final class ConvGemm {
     int oh = (int) delta.size(2);
     int ow = (int) delta.size(3);
     long s = (long) oh * ow;
-    int rows = bandRows(k, oh, ow);
-    boolean direct = rows == oh && g.pointwise();
-    INDArray col = direct ? null : columns(x, 1, k, (long) rows * ow, mgr, ArrayType.BP_WORKING_MEM);
-    INDArray tile = rows == oh ? null
-        : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, (long) rows * ow}, 'c');
+    Bands bands = Bands.of(x, o, k, oh, ow, g, mgr, ArrayType.BP_WORKING_MEM);
+    int rows = bands.rows();
+    INDArray col = bands.col();
+    INDArray tile = bands.tile();
+    boolean direct = col == null;
     for (long n = 0; n < x.size(0); n++) {
       for (int r0 = 0; r0 < oh; r0 += rows) {
         int r1 = Math.min(oh, r0 + rows);
@@ -251,6 +250,22 @@ public final class ConvGemm {
   }
 
   /**
+   * How the tiled layout cuts a sample's map: output rows per band, the band's column buffer (null
+   * when the band is the whole map of a pointwise conv, which reads the input itself) and the
+   * band's product tile (null when the band is the whole map, whose product goes straight into
+   * the output).
+   */
+  private record Bands(int rows, INDArray col, INDArray tile) {
+    static Bands of(INDArray x, long o, long k, int oh, int ow, Geometry g, LayerWorkspaceMgr mgr, ArrayType type) {
+      int rows = bandRows(k, oh, ow);
+      INDArray col = rows == oh && g.pointwise() ? null : columns(x, 1, k, (long) rows * ow, mgr, type);
+      INDArray tile = rows == oh ? null
+          : mgr.createUninitialized(type, x.dataType(), new long[] {o, (long) rows * ow}, 'c');
+      return new Bands(rows, col, tile);
+    }
+  }
+
+  /**
    * Output rows per band: as many as keep the band's columns within {@link #TILE_COLUMNS} floats,
    * at least one.
    */
@@ -270,8 +285,9 @@ public final class ConvGemm {
 
   /** The first {@code rows * len} elements of a C-ordered buffer as a {@code [rows, len]} matrix. */
   private static INDArray prefix(INDArray buffer, long rows, long len) {
-    return rows * len == buffer.length() ? buffer.reshape('c', new long[] {rows, len})
-        : buffer.reshape('c', new long[] {buffer.length()}).get(NDArrayIndex.interval(0, rows * len)).reshape('c', rows, len);
+    INDArray flat = buffer.reshape('c', new long[] {buffer.length()});
+    INDArray head = rows * len == buffer.length() ? flat : flat.get(NDArrayIndex.interval(0, rows * len));
+    return head.reshape('c', new long[] {rows, len});
   }
 
   /** A column matrix {@code [k, count*s]} for {@code count} samples. */
