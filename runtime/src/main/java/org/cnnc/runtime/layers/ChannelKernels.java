@@ -67,15 +67,7 @@ final class ChannelKernels {
       stats[1][ch] = var;
       float scale = (float) (gamma[ch] / Math.sqrt(var + eps));
       float shift = (float) (beta[ch] - mean * scale);
-      if (relu) {
-        for (int k = 0; k < b * n; k++) {
-          p[k] = Math.max(p[k] * scale + shift, 0f);
-        }
-      } else {
-        for (int k = 0; k < b * n; k++) {
-          p[k] = p[k] * scale + shift;
-        }
-      }
+      finish(p, b * n, scale, shift, relu);
       for (int i = 0; i < b; i++) {
         ob.put(oBase + (i * c + ch) * n, p, i * n, n);
       }
@@ -98,15 +90,7 @@ final class ChannelKernels {
       float s = shift[ch];
       float[] p = Scratch.floats(0, n);
       xb.get(xBase + plane * n, p, 0, n);
-      if (relu) {
-        for (int k = 0; k < n; k++) {
-          p[k] = Math.max(p[k] * a + s, 0f);
-        }
-      } else {
-        for (int k = 0; k < n; k++) {
-          p[k] = p[k] * a + s;
-        }
-      }
+      finish(p, n, a, s, relu);
       ob.put(oBase + plane * n, p, 0, n);
     });
   }
@@ -226,7 +210,7 @@ final class ChannelKernels {
       int j = plane % bb;
       float[] p = Scratch.floats(0, n);
       sb.get(sBase + plane * n, p, 0, n);
-      finish(p, n, add == null ? 0f : add[i], relu);
+      finish(p, n, 1f, add == null ? 0f : add[i], relu);
       db.put(dBase + (j * a + i) * n, p, 0, n);
     });
   }
@@ -247,20 +231,23 @@ final class ChannelKernels {
     IntStream.range(0, rows).parallel().forEach(row -> {
       float[] p = Scratch.floats(0, len);
       sb.get((int) (sBase + row * srcStride), p, 0, len);
-      finish(p, len, add == null ? 0f : add[row], relu);
+      finish(p, len, 1f, add == null ? 0f : add[row], relu);
       db.put((int) (dBase + row * dstStride), p, 0, len);
     });
   }
 
-  /** {@code p[0..n) + v}, then {@code max(., 0)} when {@code relu}. */
-  private static void finish(float[] p, int n, float v, boolean relu) {
+  /**
+   * {@code p[0..n) * scale + shift}, then {@code max(., 0)} when {@code relu}: batch norm's affine
+   * map and a conv's bias, with a fused ReLU. A scale of 1 changes nothing exactly.
+   */
+  private static void finish(float[] p, int n, float scale, float shift, boolean relu) {
     if (relu) {
       for (int k = 0; k < n; k++) {
-        p[k] = Math.max(p[k] + v, 0f);
+        p[k] = Math.max(p[k] * scale + shift, 0f);
       }
-    } else if (v != 0f) {
+    } else if (scale != 1f || shift != 0f) {
       for (int k = 0; k < n; k++) {
-        p[k] += v;
+        p[k] = p[k] * scale + shift;
       }
     }
   }

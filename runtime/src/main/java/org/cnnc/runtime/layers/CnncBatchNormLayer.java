@@ -72,21 +72,18 @@ public class CnncBatchNormLayer extends BatchNormalization {
     boolean direct = ChannelKernels.direct(x, out);
     INDArray mean;
     INDArray var;
-    if (mode == TrainingMode.TRAIN && direct) {
-      // the statistics and the normalization in one read of the input
+    if (mode == TrainingMode.TRAIN) {
       try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-        INDArray[] moments = ChannelKernels.batchNormTraining(x3, getParam(GAMMA).reshape(c).toFloatVector(),
-            getParam(BETA).reshape(c).toFloatVector(), layerConf().getEps(), relu(), out3);
+        // the Java kernel normalizes in the same read of the input that gives the statistics
+        INDArray[] moments = direct
+            ? ChannelKernels.batchNormTraining(x3, getParam(GAMMA).reshape(c).toFloatVector(),
+                getParam(BETA).reshape(c).toFloatVector(), layerConf().getEps(), relu(), out3)
+            : moments(x3);
         batchMean = moments[0].castTo(x.dataType());
         batchVar = moments[1].castTo(x.dataType());
       }
-      return out;
-    }
-    if (mode == TrainingMode.TRAIN) {
-      try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-        INDArray[] moments = moments(x3);
-        batchMean = moments[0].castTo(x.dataType());
-        batchVar = moments[1].castTo(x.dataType());
+      if (direct) {
+        return out;
       }
       mean = batchMean;
       var = batchVar;
