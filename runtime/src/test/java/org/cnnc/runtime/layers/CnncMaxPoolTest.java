@@ -1,6 +1,6 @@
 package org.cnnc.runtime.layers;
 
-import static org.cnnc.runtime.layers.GemmConvolutionTest.assertClose;
+import static org.cnnc.runtime.layers.TestGraphs.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,15 +53,7 @@ class CnncMaxPoolTest {
     theirs.getParam("conv_W").assign(ours.getParam("conv_W"));
     theirs.getParam("conv_b").assign(ours.getParam("conv_b"));
     INDArray y = Nd4j.randn(DataType.FLOAT, pooled.shape());
-    for (ComputationGraph g : new ComputationGraph[] {theirs, ours}) {
-      g.setInputs(x);
-      g.setLabels(y);
-      g.computeGradientAndScore();
-    }
-    assertTrue(Math.abs(theirs.score() - ours.score()) <= 1e-5 * Math.abs(theirs.score()), "score");
-    for (String key : theirs.paramTable().keySet()) {
-      assertClose(theirs.gradient().getGradientFor(key), ours.gradient().getGradientFor(key), 1e-5, "gradient " + key);
-    }
+    TestGraphs.assertSameGradients(theirs, ours, x, y, theirs.paramTable().keySet(), 1e-5);
   }
 
   /**

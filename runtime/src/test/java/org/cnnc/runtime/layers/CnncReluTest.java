@@ -1,6 +1,6 @@
 package org.cnnc.runtime.layers;
 
-import static org.cnnc.runtime.layers.GemmConvolutionTest.assertClose;
+import static org.cnnc.runtime.layers.TestGraphs.assertClose;
 
 import org.deeplearning4j.nn.conf.layers.ActivationLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -21,14 +21,7 @@ class CnncReluTest {
     INDArray x = Nd4j.randn(DataType.FLOAT, 3, 2, 6, 5);
     INDArray y = Nd4j.randn(DataType.FLOAT, 3, 4, 6, 5);
     assertClose(theirs.outputSingle(false, x), ours.outputSingle(false, x), 0, "output");
-    for (ComputationGraph g : new ComputationGraph[] {theirs, ours}) {
-      g.setInputs(x);
-      g.setLabels(y);
-      g.computeGradientAndScore();
-    }
-    for (String key : theirs.paramTable().keySet()) {
-      assertClose(theirs.gradient().getGradientFor(key), ours.gradient().getGradientFor(key), 1e-6, "gradient " + key);
-    }
+    TestGraphs.assertSameGradients(theirs, ours, x, y, theirs.paramTable().keySet(), 1e-6);
   }
 
   /**

@@ -1,5 +1,6 @@
 package org.cnnc.runtime.layers;
 
+import static org.cnnc.runtime.layers.TestGraphs.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,7 +16,6 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * cnnc's GEMM convolution against DL4J's own: the same network (a DL4J conv, then the conv under
@@ -89,15 +89,7 @@ class GemmConvolutionTest {
     assertClose(yTheirs, yOurs, 1e-5, "output");
 
     INDArray labels = Nd4j.randn(dataType, yTheirs.shape());
-    for (ComputationGraph g : new ComputationGraph[] {theirs, ours}) {
-      g.setInputs(x);
-      g.setLabels(labels);
-      g.computeGradientAndScore();
-    }
-    assertTrue(Math.abs(theirs.score() - ours.score()) <= 1e-5 * Math.abs(theirs.score()), "score");
-    for (String key : theirs.paramTable().keySet()) {
-      assertClose(theirs.gradient().getGradientFor(key), ours.gradient().getGradientFor(key), 1e-4, "gradient " + key);
-    }
+    TestGraphs.assertSameGradients(theirs, ours, x, labels, theirs.paramTable().keySet(), 1e-4);
   }
 
   @Test
@@ -119,12 +111,6 @@ class GemmConvolutionTest {
     assertClose(theirs.params(), ours.params(), 1e-4, "parameters after 20 steps");
     ours.computeGradientAndScore();
     assertTrue(ours.score() < 0.5 * first, "loss " + first + " -> " + ours.score());
-  }
-
-  static void assertClose(INDArray expected, INDArray actual, double tol, String what) {
-    double scale = Transforms.abs(expected).maxNumber().doubleValue() + 1e-6;
-    double err = Transforms.abs(actual.sub(expected)).maxNumber().doubleValue() / scale;
-    assertTrue(err <= tol, what + ": max rel err " + err);
   }
 
   /** Double networks take ND4J's im2col and col2im, one sample at a time, instead of cnnc's float ones. */
