@@ -19,10 +19,8 @@ import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.InferencePlan;
 import org.cnnc.runtime.NetBuilder;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.MultiDataSet;
-import org.nd4j.linalg.factory.Nd4j;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -48,8 +46,13 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--batch", defaultValue = "8", paramLabel = "N")
   int batch;
 
-  @Option(names = "--iters", defaultValue = "3", paramLabel = "N", description = "Timed iterations (after one warm-up); the median is printed.")
+  @Option(names = "--iters", defaultValue = "3", paramLabel = "N", description = "Timed iterations (after the warm-up); the median is printed.")
   int iters;
+
+  @Option(names = "--warmup", defaultValue = "2", paramLabel = "SECONDS",
+      description = "Warm-up before each timing: runs until this many seconds have passed (at least one run), "
+          + "so the JIT has compiled the kernels; PyTorch is warmed up as long. Default: ${DEFAULT-VALUE}.")
+  double warmup;
 
   @Option(names = "--no-pytorch", description = "Do not run PyTorch.")
   boolean noPytorch;
@@ -84,15 +87,19 @@ final class BenchCommand implements Callable<Integer> {
         nets.add(org.cnnc.cli.SummaryCommand.select(c, m, List.of(file)).get(0));
       }
     }
+    if (warmup < 0) {
+      spec.commandLine().getErr().println("cnnc: --warmup must be >= 0 seconds, not " + warmup);
+      return Main.USAGE;
+    }
     if (profile) {
       for (Network n : nets) {
-        Profile.run(n, batch, iters, out);
+        Profile.run(n, ModelLoader.load(c, n), batch, iters, warmup, out);
         out.flush();
       }
       return Main.OK;
     }
-    out.printf("batch %d (latency: batch 1), median of %d after a warm-up; %d cores; OMP_WAIT_POLICY=%s%n", batch,
-        iters, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"));
+    out.printf(Locale.ROOT, "batch %d (latency: batch 1), median of %d after %.1f s of warm-up; %d cores; OMP_WAIT_POLICY=%s%n",
+        batch, iters, warmup, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"));
     out.println("DL4J kernels: the generated network with DL4J's own layers, no passes; cnnc: with cnnc's kernels,");
     java.util.EnumSet<InferencePlan.Pass> chosen = passes == null ? PASSES
         : java.util.EnumSet.noneOf(InferencePlan.Pass.class);
@@ -162,21 +169,12 @@ final class BenchCommand implements Callable<Integer> {
 
   private double timeForward(ComputationGraph g, long[] inShape, int n) {
     INDArray x = Timing.batch(inShape, n, 1);
-    return Timing.median(() -> g.output(false, x), iters);
+    return Timing.median(() -> g.output(false, x), iters, warmup);
   }
 
   private double timeTrain(ComputationGraph g, long[] inShape, Network n) {
-    INDArray x = Timing.batch(inShape, batch, 1);
-    INDArray[] labels = new INDArray[g.getNumOutputArrays()];
-    for (int i = 0; i < labels.length; i++) {
-      long classes = n.node(n.outputs().get(Math.min(i, n.outputs().size() - 1)).node()).shape().dim(0);
-      labels[i] = Nd4j.zeros(DataType.FLOAT, batch, classes);
-      for (int r = 0; r < batch; r++) {
-        labels[i].putScalar(r, r % classes, 1f);
-      }
-    }
-    MultiDataSet data = new MultiDataSet(new INDArray[] {x}, labels);
-    return Timing.median(() -> g.fit(data), iters);
+    MultiDataSet data = Timing.trainingBatch(g, inShape, n, batch);
+    return Timing.median(() -> g.fit(data), iters, warmup);
   }
 
   private Times time(ComputationGraph g, long[] inShape, Network n) {
@@ -190,7 +188,7 @@ final class BenchCommand implements Callable<Integer> {
       return null;
     }
     Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), "--model", model, "--batch",
-        Integer.toString(batch), "--iters", Integer.toString(iters)).redirectErrorStream(true).start();
+        Integer.toString(batch), "--iters", Integer.toString(iters), "--warmup", Double.toString(warmup)).redirectErrorStream(true).start();
     String text = new String(p.getInputStream().readAllBytes()).trim();
     if (p.waitFor() != 0 || !text.contains("forward_ms")) {
       spec.commandLine().getErr().println("cnnc: PyTorch not measured: " + text.lines().reduce((a, b) -> b).orElse(""));

@@ -9,6 +9,8 @@ import java.util.Map;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.sema.Value;
+import org.cnnc.runtime.CnnModel;
+import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.Loss;
 import org.cnnc.runtime.NetBuilder;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -20,6 +22,7 @@ import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
 import org.nd4j.linalg.api.memory.enums.LearningPolicy;
 import org.nd4j.linalg.api.memory.enums.SpillPolicy;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -47,8 +50,19 @@ final class Profile {
       .defaultWorkspace("CNNC_PROFILE", WORKSPACE)
       .build();
 
-  static void run(Network n, int batch, int iters, PrintWriter out) {
-    double sgemm = sgemm(iters);
+  /**
+   * Profiles {@code n}. The whole network is first run for {@code warmupSeconds} (forward and
+   * training), so the JIT has compiled the kernels the layers share; each layer's own timing then
+   * warms up for a tenth of that.
+   */
+  static void run(Network n, CnnModel model, int batch, int iters, double warmupSeconds, PrintWriter out) {
+    double sgemm = sgemm(iters, warmupSeconds / 10);
+    double warmup = warmupSeconds / 10;
+    ComputationGraph whole = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC).graph();
+    INDArray x0 = Timing.batch(model.inputShape(), batch, 1);
+    MultiDataSet data = Timing.trainingBatch(whole, model.inputShape(), n, batch);
+    Timing.median(() -> whole.output(false, x0), 1, warmupSeconds / 2);
+    Timing.median(() -> whole.fit(data), 1, warmupSeconds / 2);
     List<Row> rows = new ArrayList<>();
     for (Node node : n.nodes()) {
       if (!OPS.contains(node.op())) {
@@ -95,7 +109,7 @@ final class Profile {
       double train = Double.NaN;
       org.deeplearning4j.nn.api.Layer layer = g.getLayer(y);
       if (layer == null) {
-        forward = Timing.median(() -> g.output(false, inputs), iters);
+        forward = Timing.median(() -> g.output(false, inputs), iters, warmup);
       } else {
         g.initGradientsView();
         String feeding = g.getConfiguration().getVertexInputs().get(y).get(0);
@@ -106,7 +120,7 @@ final class Profile {
             layer.setInput(layerInput, MGR);
             layer.activate(false, MGR);
           }
-        }, iters);
+        }, iters, warmup);
         long[] shape = acts.get(y).shape();
         INDArray eps = Timing.batch(Arrays.copyOfRange(shape, 1, shape.length), batch, 9);
         train = Timing.median(() -> {
@@ -115,7 +129,7 @@ final class Profile {
             layer.activate(true, MGR);
             layer.backpropGradient(eps, MGR);
           }
-        }, iters);
+        }, iters, warmup);
       }
       rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(), forward, train));
     }
@@ -152,11 +166,11 @@ final class Profile {
     }
   }
 
-  private static double sgemm(int iters) {
+  private static double sgemm(int iters, double warmup) {
     int n = 2048;
     INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
-    double ms = Timing.median(() -> a.mmul(b), iters);
+    double ms = Timing.median(() -> a.mmul(b), iters, warmup);
     return 2.0 * n * n * n / (ms / 1e3) / 1e9;
   }
 

@@ -1,8 +1,11 @@
 package org.cnnc.run;
 
 import java.util.Arrays;
+import org.cnnc.compiler.ir.Network;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
 /** What the timing commands share: a seeded random batch, and the median time of a repeated action. */
@@ -18,9 +21,36 @@ final class Timing {
     return Nd4j.randn(DataType.FLOAT, shape);
   }
 
-  /** The median milliseconds of {@code iters} runs, after one warm-up run. */
-  static double median(Runnable r, int iters) {
-    r.run();
+  /** A random batch with one-hot labels (example i of class i mod classes) for each output of {@code g}. */
+  static MultiDataSet trainingBatch(ComputationGraph g, long[] inShape, Network n, int batch) {
+    INDArray x = batch(inShape, batch, 1);
+    INDArray[] labels = new INDArray[g.getNumOutputArrays()];
+    for (int i = 0; i < labels.length; i++) {
+      long classes = n.node(n.outputs().get(Math.min(i, n.outputs().size() - 1)).node()).shape().dim(0);
+      labels[i] = Nd4j.zeros(DataType.FLOAT, batch, classes);
+      for (int r = 0; r < batch; r++) {
+        labels[i].putScalar(r, r % classes, 1f);
+      }
+    }
+    return new MultiDataSet(new INDArray[] {x}, labels);
+  }
+
+  /** At most this many warm-up runs, however short a run is. */
+  private static final int MAX_WARMUP_RUNS = 200;
+
+  /**
+   * The median milliseconds of {@code iters} runs, after warm-up runs: at least one, then more
+   * until {@code warmupSeconds} have passed (at most {@value #MAX_WARMUP_RUNS}). The JIT compiles a
+   * kernel only after thousands of calls, so one warm-up run leaves a small network's kernels
+   * interpreted or half-compiled (NiN's forward takes 30 ms).
+   */
+  static double median(Runnable r, int iters, double warmupSeconds) {
+    long start = System.nanoTime();
+    int runs = 0;
+    do {
+      r.run();
+      runs++;
+    } while (runs < MAX_WARMUP_RUNS && System.nanoTime() - start < (long) (warmupSeconds * 1e9));
     double[] t = new double[iters];
     for (int i = 0; i < iters; i++) {
       long t0 = System.nanoTime();

@@ -34,9 +34,10 @@ class RunCommandsTest {
   @Test
   void benchTimesEveryColumn() {
     Run bench = cnnc("bench", MODELS, "--model", "NiN", "--batch", "2", "--iters", "1", "--no-pytorch",
-        "--passes", "FOLD_BATCHNORM,FUSE_RELU,MERGE_POINTWISE");
+        "--warmup", "0", "--passes", "FOLD_BATCHNORM,FUSE_RELU,MERGE_POINTWISE");
     assertEquals(0, bench.code(), bench.err());
     assertTrue(bench.out().contains("passes [FOLD_BATCHNORM, FUSE_RELU, MERGE_POINTWISE]"), bench.out());
+    assertTrue(bench.out().contains("median of 1 after 0.0 s of warm-up"), bench.out());
     for (String step : new String[] {"NiN        forward", "           train", "           latency"}) {
       assertTrue(bench.out().matches("(?s).*\\n" + step + " +\\d+\\.\\d +\\d+\\.\\d +\\d+\\.\\d +- +- +\\d+\\.\\d\\dx\\n.*"),
           step + " in\n" + bench.out());
@@ -44,12 +45,16 @@ class RunCommandsTest {
     Run unknown = cnnc("bench", MODELS, "--model", "NiN", "--passes", "FOLD_EVERYTHING");
     assertEquals(2, unknown.code());
     assertTrue(unknown.err().contains("unknown pass 'FOLD_EVERYTHING'"), unknown.err());
+    Run negative = cnnc("bench", MODELS, "--model", "NiN", "--warmup", "-1");
+    assertEquals(2, negative.code());
+    assertTrue(negative.err().contains("--warmup must be >= 0 seconds"), negative.err());
   }
 
   /** The profile lists NiN's layers with inference and training times and sums them up by op. */
   @Test
   void profileTimesEveryLayer() {
-    Run profile = cnnc("bench", MODELS, "--model", "NiN", "--batch", "2", "--iters", "1", "--profile");
+    Run profile = cnnc("bench", MODELS, "--model", "NiN", "--batch", "2", "--iters", "1", "--warmup", "0.2",
+        "--profile");
     assertEquals(0, profile.code(), profile.err());
     assertTrue(profile.out().matches("(?s).*\\nblock1\\.0 +conv +\\[192, 32, 32\\] +\\d+\\.\\d\\d +\\d+\\.\\d% +\\d+\\.\\d +\\d+% +\\d+\\.\\d\\d +\\d+\\.\\d\\n.*"),
         profile.out());
