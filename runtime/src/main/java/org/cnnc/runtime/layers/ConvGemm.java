@@ -107,7 +107,7 @@ public final class ConvGemm {
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.FF_WORKING_MEM);
       Im2col.im2col(x, 0, (int) b, g, cols);
       INDArray o2 = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
-      Nd4j.gemm(w2, cols, o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
+      Gemm.gemm(w2, cols, o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
       ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), add, relu);
       return out;
     }
@@ -117,7 +117,7 @@ public final class ConvGemm {
     }
     INDArray col = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.FF_WORKING_MEM);
     for (long n = 0; n < b; n++) {
-      Nd4j.gemm(w2, sampleColumns(x, n, g, col, s), sample(out, n, o, s), false, false, 1.0, 0.0);
+      Gemm.gemm(w2, sampleColumns(x, n, g, col, s), sample(out, n, o, s), false, false, 1.0, 0.0);
     }
     if (bias != null) {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
@@ -148,7 +148,7 @@ public final class ConvGemm {
         long len = (long) (r1 - r0) * ow;
         INDArray cols = bandColumns(x, n, g, col, r0, r1, len);
         INDArray dst = tile == null ? sample(out, n, o, s) : prefix(tile, o, len);
-        Nd4j.gemm(w2, cols, dst, false, false, 1.0, 0.0);
+        Gemm.gemm(w2, cols, dst, false, false, 1.0, 0.0);
         if (tile != null || add != null || relu) {
           ChannelKernels.copyRows(dst, 0, len, out, n * o * s + (long) r0 * ow, s, (int) o, (int) len, add, relu);
         }
@@ -183,9 +183,9 @@ public final class ConvGemm {
       INDArray d2m = d2.reshape('c', o, b * s);
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.BP_WORKING_MEM);
       Im2col.im2col(x, 0, (int) b, g, cols);
-      Nd4j.gemm(d2m, cols, wGrad2, false, true, 1.0, 0.0);
+      Gemm.gemm(d2m, cols, wGrad2, false, true, 1.0, 0.0);
       // the columns' gradient, into the columns' buffer
-      Nd4j.gemm(w2, d2m, cols, true, false, 1.0, 0.0);
+      Gemm.gemm(w2, d2m, cols, true, false, 1.0, 0.0);
       Im2col.col2im(cols, (int) b, g, dx, 0);
       return dx;
     }
@@ -197,11 +197,11 @@ public final class ConvGemm {
     INDArray dcol = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.BP_WORKING_MEM);
     for (long n = 0; n < b; n++) {
       INDArray dn = sample(delta, n, o, s);
-      Nd4j.gemm(dn, sampleColumns(x, n, g, col, s), wGrad2, false, true, 1.0, n == 0 ? 0.0 : 1.0);
+      Gemm.gemm(dn, sampleColumns(x, n, g, col, s), wGrad2, false, true, 1.0, n == 0 ? 0.0 : 1.0);
       if (g.pointwise()) {
-        Nd4j.gemm(w2, dn, sample(dx, n, c, s), true, false, 1.0, 0.0);
+        Gemm.gemm(w2, dn, sample(dx, n, c, s), true, false, 1.0, 0.0);
       } else {
-        Nd4j.gemm(w2, dn, dcol, true, false, 1.0, 0.0);
+        Gemm.gemm(w2, dn, dcol, true, false, 1.0, 0.0);
         Im2col.col2im(dcol, 1, g, dx, n);
       }
     }
@@ -237,12 +237,12 @@ public final class ConvGemm {
           ChannelKernels.copyRows(delta, n * o * s + (long) r0 * ow, s, d, 0, len, (int) o, (int) len, null, false);
         }
         INDArray cols = bandColumns(x, n, g, col, r0, r1, len);
-        Nd4j.gemm(d, cols, wGrad2, false, true, 1.0, n == 0 && r0 == 0 ? 0.0 : 1.0);
+        Gemm.gemm(d, cols, wGrad2, false, true, 1.0, n == 0 && r0 == 0 ? 0.0 : 1.0);
         if (direct) {
-          Nd4j.gemm(w2, d, sample(dx, n, c, s), true, false, 1.0, 0.0);
+          Gemm.gemm(w2, d, sample(dx, n, c, s), true, false, 1.0, 0.0);
         } else {
           // the band's column gradient, into the columns' buffer
-          Nd4j.gemm(w2, d, cols, true, false, 1.0, 0.0);
+          Gemm.gemm(w2, d, cols, true, false, 1.0, 0.0);
           Im2col.col2im(cols, 1, g, dx, n, r0, r1, r0 > 0);
         }
       }

@@ -25,7 +25,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * non-square kernels, bias or not, a fused ReLU, and every layout: the whole batch in one GEMM,
  * and tiled, each sample's map whole or cut into bands of one or two output rows (an odd number
  * of rows leaves a short last band); im2col's stride-1 rows built in a Java array or copied buffer
- * to buffer.
+ * to buffer; the products on MKL and on ND4J's OpenBLAS.
  */
 class GemmConvolutionTest {
   static Stream<Arguments> cases() {
@@ -54,22 +54,28 @@ class GemmConvolutionTest {
     long k = (long) c * kh * kw;
     long ow = (w + 2L * pw - (long) d * (kw - 1) - 1) / s + 1;
     int directRow = Im2col.DIRECT_ROW;
+    Gemm.Library library = Gemm.library();
     try {
-      // im2col's rows through a Java array (these maps are narrow), then buffer to buffer
-      for (int rowCopies : new int[] {directRow, 1}) {
-        Im2col.DIRECT_ROW = rowCopies;
-        // the whole batch in one GEMM
-        ConvGemm.BATCHED = true;
-        compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
-        // tiled: each sample's map whole, then in bands of one and of two output rows
-        ConvGemm.BATCHED = false;
-        for (long columns : new long[] {tile, 1, 2 * k * ow}) {
-          ConvGemm.TILE_COLUMNS = columns;
+      // the products on MKL and on ND4J's OpenBLAS; im2col's rows through a Java array (these
+      // maps are narrow), then buffer to buffer
+      for (String blas : new String[] {"mkl", "openblas"}) {
+        Gemm.use(blas);
+        for (int rowCopies : new int[] {directRow, 1}) {
+          Im2col.DIRECT_ROW = rowCopies;
+          // the whole batch in one GEMM
+          ConvGemm.BATCHED = true;
           compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+          // tiled: each sample's map whole, then in bands of one and of two output rows
+          ConvGemm.BATCHED = false;
+          for (long columns : new long[] {tile, 1, 2 * k * ow}) {
+            ConvGemm.TILE_COLUMNS = columns;
+            compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+          }
+          ConvGemm.TILE_COLUMNS = tile;
         }
-        ConvGemm.TILE_COLUMNS = tile;
       }
     } finally {
+      Gemm.use(library.name());
       ConvGemm.BATCHED = batched;
       ConvGemm.TILE_COLUMNS = tile;
       Im2col.DIRECT_ROW = directRow;

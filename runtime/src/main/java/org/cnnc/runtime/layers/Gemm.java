@@ -1,0 +1,150 @@
+package org.cnnc.runtime.layers;
+
+import java.util.Locale;
+import org.bytedeco.javacpp.FloatPointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The matrix products of cnnc's convolutions: {@code C = alpha op(A) op(B) + beta C}. They run on
+ * Intel MKL's {@code cblas_sgemm} when MKL is on the class path ({@code org.bytedeco:mkl}, with its
+ * {@code linux-x86_64-redist} jar) and the three matrices are float and row-major; otherwise on
+ * ND4J's own BLAS (OpenBLAS), as before.
+ *
+ * <p>Why: ND4J 1.0.0-M2.1 ships OpenBLAS 0.3.19, which runs the thin products of convolutions well
+ * below its square-matrix rate. Measured here (2 cores, AVX-512; README, "Performance"): VGG16's
+ * 64-channel band {@code 64x576 by 576x25088} 14.3 ms on OpenBLAS against 6.4 on MKL; NiN's first
+ * conv at batch 1, {@code 192x75 by 75x1024}, 0.32 against 0.11 ms.
+ *
+ * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default: MKL when it
+ * loads), {@code mkl} (MKL or an error) or {@code openblas} (ND4J's always). ND4J's own operations
+ * (DL4J's layers, dense products) keep ND4J's BLAS either way.
+ */
+public final class Gemm {
+  private Gemm() {}
+
+  /** The library the convolutions' products run on. */
+  public enum Library {
+    MKL,
+    ND4J
+  }
+
+  /** MKL's binding when it loaded, else the reason it did not. */
+  private static final class Mkl {
+    static final Throwable FAILURE = load();
+
+    private static Throwable load() {
+      try {
+        org.bytedeco.javacpp.Loader.load(org.bytedeco.mkl.global.mkl_rt.class);
+        return null;
+      } catch (Throwable t) {
+        return t;
+      }
+    }
+  }
+
+  private static volatile Library library;
+
+  /** The library in use, chosen on first call from the {@code cnnc.blas} property. */
+  public static Library library() {
+    Library l = library;
+    if (l == null) {
+      l = choose(System.getProperty("cnnc.blas", "auto"));
+      library = l;
+    }
+    return l;
+  }
+
+  /**
+   * Chooses the library for {@code setting} ({@code auto}, {@code mkl} or {@code openblas}) from
+   * now on; for tests and benchmarks that compare the two.
+   */
+  public static Library use(String setting) {
+    library = choose(setting);
+    return library;
+  }
+
+  private static Library choose(String setting) {
+    switch (setting.trim().toLowerCase(Locale.ROOT)) {
+      case "openblas", "nd4j" -> {
+        return Library.ND4J;
+      }
+      case "mkl" -> {
+        if (mklFailure() != null) {
+          throw new IllegalStateException("cnnc.blas=mkl, but MKL does not load (is org.bytedeco:mkl with its "
+              + "linux-x86_64-redist jar on the class path?): " + mklFailure());
+        }
+        return Library.MKL;
+      }
+      case "auto", "" -> {
+        return mklFailure() == null ? Library.MKL : Library.ND4J;
+      }
+      default -> throw new IllegalArgumentException(
+          "cnnc.blas is '" + setting + "'; it takes auto, mkl or openblas");
+    }
+  }
+
+  private static Throwable mklFailure() {
+    try {
+      return Mkl.FAILURE;
+    } catch (Throwable t) { // the class itself is missing: NoClassDefFoundError
+      return t;
+    }
+  }
+
+  /**
+   * {@code c = alpha op(a) op(b) + beta c} for 2-d matrices, {@code op} transposing when asked;
+   * {@code c} is written in place (it may be a view).
+   */
+  public static void gemm(INDArray a, INDArray b, INDArray c, boolean ta, boolean tb, double alpha, double beta) {
+    if (library() == Library.MKL && rowMajor(a) && rowMajor(b) && rowMajor(c)) {
+      int m = (int) c.size(0);
+      int n = (int) c.size(1);
+      int k = (int) (ta ? a.size(0) : a.size(1));
+      if ((ta ? a.size(1) : a.size(0)) != m || (tb ? b.size(0) : b.size(1)) != n
+          || (tb ? b.size(1) : b.size(0)) != k) {
+        throw new IllegalArgumentException("gemm: shapes " + java.util.Arrays.toString(a.shape()) + (ta ? "^T" : "")
+            + " x " + java.util.Arrays.toString(b.shape()) + (tb ? "^T" : "") + " -> "
+            + java.util.Arrays.toString(c.shape()));
+      }
+      org.bytedeco.mkl.global.mkl_rt.cblas_sgemm(org.bytedeco.mkl.global.mkl_rt.CblasRowMajor,
+          ta ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans,
+          tb ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans, m, n, k,
+          (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c), lead(c));
+      return;
+    }
+    Nd4j.gemm(a, b, c, ta, tb, alpha, beta);
+  }
+
+  /**
+   * A float matrix in host memory whose rows are contiguous (unit column stride), with every
+   * dimension within int range, as cblas takes it.
+   */
+  static boolean rowMajor(INDArray a) {
+    return a.rank() == 2 && a.dataType() == DataType.FLOAT && a.size(0) > 0 && a.size(1) > 0 && a.size(0) < Integer.MAX_VALUE && a.size(1) < Integer.MAX_VALUE
+        && (a.size(1) == 1 || a.stride(1) == 1) && (a.size(0) == 1 || a.stride(0) >= a.size(1))
+        && a.stride(0) < Integer.MAX_VALUE;
+  }
+
+  /** The leading dimension: the distance between rows. */
+  private static int lead(INDArray a) {
+    return (int) (a.size(0) == 1 ? Math.max(a.size(1), 1) : a.stride(0));
+  }
+
+  /**
+   * The address of {@code a}'s first element. A view's buffer may itself start at the view
+   * ({@code data().offset()} equal to the array's offset) or at the whole buffer (offset 0).
+   */
+  private static FloatPointer pointer(INDArray a) {
+    long address = a.data().addressPointer().address() + 4L * (a.offset() - a.data().offset());
+    return new Address(address);
+  }
+
+  /** A pointer to memory ND4J owns: no allocation, no deallocator. */
+  private static final class Address extends FloatPointer {
+    Address(long address) {
+      this.address = address;
+    }
+  }
+}

@@ -1,0 +1,112 @@
+package org.cnnc.runtime.layers;
+
+import static org.cnnc.runtime.layers.TestGraphs.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * {@link Gemm} on MKL against ND4J's own product, on the operands convolutions hand it: whole
+ * matrices, row ranges of a larger buffer (views at an offset, with a leading dimension wider than
+ * the row), transposes, accumulation into C, and arrays inside a workspace.
+ */
+class GemmTest {
+  private final Gemm.Library before = Gemm.library();
+
+  @AfterEach
+  void restore() {
+    Gemm.use(before.name());
+  }
+
+  /** The runtime depends on MKL: it loads, and is the default. */
+  @Test
+  void mklIsTheDefault() {
+    assertEquals(Gemm.Library.MKL, Gemm.use("auto"));
+    assertEquals(Gemm.Library.ND4J, Gemm.use("openblas"));
+    assertEquals(Gemm.Library.MKL, Gemm.use("mkl"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Gemm.use("atlas"));
+    assertTrue(e.getMessage().contains("auto, mkl or openblas"), e.getMessage());
+  }
+
+  /** C = alpha op(A) op(B) + beta C for every transpose and both betas, MKL against ND4J. */
+  @Test
+  void equalsNd4jForEveryTranspose() {
+    Nd4j.getRandom().setSeed(7);
+    int m = 37;
+    int n = 53;
+    int k = 29;
+    for (boolean ta : new boolean[] {false, true}) {
+      for (boolean tb : new boolean[] {false, true}) {
+        INDArray a = Nd4j.randn(DataType.FLOAT, ta ? k : m, ta ? m : k);
+        INDArray b = Nd4j.randn(DataType.FLOAT, tb ? n : k, tb ? k : n);
+        INDArray c0 = Nd4j.randn(DataType.FLOAT, m, n);
+        for (double beta : new double[] {0, 1}) {
+          INDArray expected = c0.dup();
+          Nd4j.gemm(a, b, expected, ta, tb, 0.5, beta);
+          INDArray actual = c0.dup();
+          Gemm.use("mkl");
+          Gemm.gemm(a, b, actual, ta, tb, 0.5, beta);
+          assertClose(expected, actual, 1e-5, "ta=" + ta + " tb=" + tb + " beta=" + beta);
+        }
+      }
+    }
+  }
+
+  /**
+   * Operands that are views of a larger buffer: rows 3..9 of a matrix (offset, rows of the
+   * parent's width), a column range (a leading dimension wider than the row), and a C that is a
+   * view: only the view's elements change.
+   */
+  @Test
+  void viewsAtAnOffset() {
+    Nd4j.getRandom().setSeed(11);
+    INDArray bigA = Nd4j.randn(DataType.FLOAT, 12, 20);
+    INDArray a = bigA.get(NDArrayIndex.interval(3, 9), NDArrayIndex.interval(2, 17)); // [6, 15], ld 20
+    INDArray b = Nd4j.randn(DataType.FLOAT, 30, 8).get(NDArrayIndex.interval(10, 25), NDArrayIndex.all()); // [15, 8]
+    INDArray bigC = Nd4j.randn(DataType.FLOAT, 10, 11);
+    INDArray before = bigC.dup();
+    INDArray c = bigC.get(NDArrayIndex.interval(2, 8), NDArrayIndex.interval(1, 9)); // [6, 8], ld 11
+    INDArray expected = c.dup();
+    Nd4j.gemm(a.dup(), b.dup(), expected, false, false, 1.0, 1.0);
+    Gemm.use("mkl");
+    assertTrue(Gemm.rowMajor(a) && Gemm.rowMajor(b) && Gemm.rowMajor(c));
+    Gemm.gemm(a, b, c, false, false, 1.0, 1.0);
+    assertClose(expected, c, 1e-5, "the view C");
+    INDArray outside = bigC.dup();
+    outside.get(NDArrayIndex.interval(2, 8), NDArrayIndex.interval(1, 9)).assign(0);
+    before.get(NDArrayIndex.interval(2, 8), NDArrayIndex.interval(1, 9)).assign(0);
+    assertEquals(before, outside, "elements outside the view C");
+  }
+
+  /** Arrays in a workspace (as layers allocate them), and an F-ordered operand, which goes to ND4J. */
+  @Test
+  void workspaceArraysAndOtherLayouts() {
+    Nd4j.getRandom().setSeed(3);
+    INDArray a0 = Nd4j.randn(DataType.FLOAT, 16, 24);
+    INDArray b0 = Nd4j.randn(DataType.FLOAT, 24, 40);
+    INDArray expected = a0.mmul(b0);
+    Gemm.use("mkl");
+    try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace("CNNC_GEMM_TEST")) {
+      Nd4j.create(DataType.FLOAT, 5); // so the next arrays start past the workspace's beginning
+      INDArray a = a0.dup();
+      INDArray b = b0.dup();
+      INDArray c = Nd4j.createUninitialized(DataType.FLOAT, 16, 40);
+      Gemm.gemm(a, b, c, false, false, 1.0, 0.0);
+      assertClose(expected, c.detach(), 1e-5, "in a workspace");
+    }
+    INDArray f = a0.dup('f');
+    assertFalse(Gemm.rowMajor(f));
+    INDArray c = Nd4j.create(DataType.FLOAT, 16, 40);
+    Gemm.gemm(f, b0, c, false, false, 1.0, 0.0);
+    assertClose(expected, c, 1e-5, "F order");
+  }
+}
