@@ -13,6 +13,7 @@ import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.Loss;
 import org.cnnc.runtime.NetBuilder;
+import org.cnnc.runtime.layers.Gemm;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -134,8 +135,8 @@ final class Profile {
       rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(), forward, train));
     }
     double total = rows.stream().mapToDouble(Row::ms).sum();
-    out.printf(Locale.ROOT, "%s, batch %d: each layer alone (median of %d); SGEMM on this machine: %.1f GFLOP/s%n",
-        n.name(), batch, iters, sgemm);
+    out.printf(Locale.ROOT, "%s, batch %d: each layer alone (median of %d); SGEMM on this machine (%s): %.1f GFLOP/s%n",
+        n.name(), batch, iters, Gemm.library() == Gemm.Library.MKL ? "MKL" : "ND4J's OpenBLAS", sgemm);
     out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s %10s %9s%n", "layer", "op", "output", "ms", "share",
         "GFLOP/s", "of SGEMM", "train ms", "GFLOP/s");
     rows.sort((a, b) -> Double.compare(b.ms(), a.ms()));
@@ -166,11 +167,13 @@ final class Profile {
     }
   }
 
+  /** The rate of a 2048^3 SGEMM on the library the convolutions use ({@link Gemm}). */
   private static double sgemm(int iters, double warmup) {
     int n = 2048;
     INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray b = Nd4j.rand(DataType.FLOAT, n, n);
-    double ms = Timing.median(() -> a.mmul(b), iters, warmup);
+    INDArray c = Nd4j.create(DataType.FLOAT, n, n);
+    double ms = Timing.median(() -> Gemm.gemm(a, b, c, false, false, 1.0, 0.0), iters, warmup);
     return 2.0 * n * n * n / (ms / 1e3) / 1e9;
   }
 

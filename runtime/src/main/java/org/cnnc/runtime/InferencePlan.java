@@ -136,8 +136,8 @@ public final class InferencePlan {
       if (outputNodes.contains(v) || outputNodes.contains(src) || readers.getOrDefault(src, List.of()).size() != 1) {
         continue;
       }
-      // into a conv, a conv whose BatchNorm folds into it, or (cnnc's) BatchNorm itself
-      String into = "conv".equals(op.get(src)) ? src
+      // into a conv or dense layer, a conv whose BatchNorm folds into it, or (cnnc's) BatchNorm itself
+      String into = "conv".equals(op.get(src)) || "dense".equals(op.get(src)) ? src
           : folded.contains(src) ? inputs.get(src).get(0)
           : "batchnorm".equals(op.get(src)) && first.kernels() == NetBuilder.Kernels.CNNC ? src : null;
       if (into != null && !mergeOf.containsKey(into)

@@ -10,6 +10,7 @@ import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncBatchNorm;
+import org.cnnc.runtime.layers.CnncDense;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.GemmConvolution;
@@ -448,7 +449,10 @@ public final class NetBuilder {
     }
     String flat = types.get(in).getType() == InputType.Type.CNN ? flatten(name + "/flatten", in) : in;
     long features = ((InputType.InputTypeFeedForward) types.get(flat)).getSize();
-    add(name, new DenseLayer.Builder().nOut(out).hasBias(bias).activation(Activation.IDENTITY).build(), flat);
+    DenseLayer.Builder dense = new DenseLayer.Builder().nOut(out).hasBias(bias)
+        .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY);
+    add(name, kernels == Kernels.CNNC ? new CnncDense(dense) : dense.build(), flat);
+    record(name, "dense");
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, features}, true, false));
     if (bias) {
       manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
