@@ -237,6 +237,78 @@ final class ChannelKernels {
   }
 
   /**
+   * Each channel's sum over {@code y [b, channels, ...]} (C order, default strides), summed in
+   * double: a conv's bias gradient. One task per channel reads its {@code b} planes (ND4J's
+   * {@code sum(0, 2, 3)} took 2.6 ms for {@code [8, 192, 56, 56]}).
+   */
+  static float[] channelSums(INDArray y, int channels) {
+    int b = (int) y.size(0);
+    int n = (int) (y.length() / b / channels);
+    FloatBuffer yb = y.data().asNioFloat();
+    int base = (int) y.offset();
+    float[] sums = new float[channels];
+    IntStream.range(0, channels).parallel().forEach(ch -> {
+      float[] p = Scratch.floats(0, n);
+      double total = 0;
+      for (int i = 0; i < b; i++) {
+        yb.get(base + (i * channels + ch) * n, p, 0, n);
+        total += sum(p, n);
+      }
+      sums[ch] = (float) total;
+    });
+    return sums;
+  }
+
+  /**
+   * {@code p[0..n)} summed in eight float lanes (independent chains the CPU overlaps: a single
+   * chain waits on each add), combined in double.
+   */
+  private static double sum(float[] p, int n) {
+    float s0 = 0;
+    float s1 = 0;
+    float s2 = 0;
+    float s3 = 0;
+    float s4 = 0;
+    float s5 = 0;
+    float s6 = 0;
+    float s7 = 0;
+    int k = 0;
+    for (; k + 8 <= n; k += 8) {
+      s0 += p[k];
+      s1 += p[k + 1];
+      s2 += p[k + 2];
+      s3 += p[k + 3];
+      s4 += p[k + 4];
+      s5 += p[k + 5];
+      s6 += p[k + 6];
+      s7 += p[k + 7];
+    }
+    double total = (double) s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+    for (; k < n; k++) {
+      total += p[k];
+    }
+    return total;
+  }
+
+  /**
+   * In place over {@code y [b, channels, ...]} (C order, default strides): each plane plus
+   * {@code add[channel]} (when not null), then {@code max(., 0)} when {@code relu}; a conv's bias
+   * and fused ReLU after its products wrote the output directly.
+   */
+  static void finishPlanes(INDArray y, int channels, float[] add, boolean relu) {
+    int planes = (int) y.size(0) * channels;
+    int n = (int) (y.length() / planes);
+    FloatBuffer yb = y.data().asNioFloat();
+    int base = (int) y.offset();
+    IntStream.range(0, planes).parallel().forEach(plane -> {
+      float[] p = Scratch.floats(0, n);
+      yb.get(base + plane * n, p, 0, n);
+      finish(p, n, 1f, add == null ? 0f : add[plane % channels], relu);
+      yb.put(base + plane * n, p, 0, n);
+    });
+  }
+
+  /**
    * {@code p[0..n) * scale + shift}, then {@code max(., 0)} when {@code relu}: batch norm's affine
    * map and a conv's bias, with a fused ReLU. A scale of 1 changes nothing exactly.
    */

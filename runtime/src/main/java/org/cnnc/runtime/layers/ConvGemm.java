@@ -102,6 +102,27 @@ public final class ConvGemm {
     INDArray w2 = w.reshape('c', o, k);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
     float[] add = bias == null ? null : bias.reshape(o).toFloatVector();
+    if (batched(x, out, b, k, s) && Gemm.library() == Gemm.Library.MKL) {
+      // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv;
+      // else rows of the batch's columns [k, b, s]) straight into its output [o, s], then bias and
+      // ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against 3.1 through one GEMM and two
+      // transposes)
+      INDArray cols = x;
+      long ldb = s;
+      long strideB = k * s;
+      if (!g.pointwise()) {
+        cols = columns(x, b, k, s, mgr, ArrayType.FF_WORKING_MEM);
+        Im2col.im2col(x, 0, (int) b, g, cols);
+        ldb = b * s;
+        strideB = s;
+      }
+      Gemm.stridedBatch(false, false, (int) o, (int) s, (int) k, w2, (int) k, 0, cols, (int) ldb, strideB, 0.0, out,
+          (int) s, o * s, (int) b);
+      if (add != null || relu) {
+        ChannelKernels.finishPlanes(out, (int) o, add, relu);
+      }
+      return out;
+    }
     if (batched(x, out, b, k, s)) {
       // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.FF_WORKING_MEM);
@@ -172,8 +193,19 @@ public final class ConvGemm {
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
     INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
-    if (bGrad != null) {
+    if (bGrad != null && ChannelKernels.direct(delta)) {
+      bGrad.assign(Nd4j.createFromArray(ChannelKernels.channelSums(delta, (int) o)).reshape(bGrad.shape()));
+    } else if (bGrad != null) {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
+    }
+    if (g.pointwise() && batched(x, delta, b, k, s) && Gemm.library() == Gemm.Library.MKL) {
+      // MKL, pointwise: dW summed sample by sample, dx for every sample in one call (NiN's 1x1
+      // 192->160 at 32^2: 1.5 ms against 3.3 sample by sample)
+      Gemm.stridedSum(false, true, (int) o, (int) c, (int) s, delta, (int) s, o * s, x, (int) s, c * s, wGrad2,
+          (int) c, (int) b);
+      Gemm.stridedBatch(true, false, (int) c, (int) s, (int) o, w2, (int) k, 0, delta, (int) s, o * s, 0.0, dx,
+          (int) s, c * s, (int) b);
+      return dx;
     }
     // a pointwise conv's backward is faster sample by sample: its products need no columns then
     // (GoogLeNet's 1x1 convs: 5.3-8.4 ms against 5.3-9.5 for the batch at once)

@@ -87,6 +87,42 @@ class GemmTest {
     assertEquals(before, outside, "elements outside the view C");
   }
 
+  /**
+   * The batched forms against one ND4J product per sample: {@code C_i = op(A) op(B_i)} with a
+   * shared A (stride 0) and B's rows spaced wider than they are long, and {@code C = sum_i A_i B_i^T}.
+   */
+  @Test
+  void stridedBatchAndSumEqualOneProductPerSample() {
+    Nd4j.getRandom().setSeed(5);
+    int count = 3;
+    int m = 6;
+    int k = 7;
+    int n = 5;
+    INDArray shared = Nd4j.randn(DataType.FLOAT, k, m); // used transposed: op(A) is [m, k]
+    INDArray b = Nd4j.randn(DataType.FLOAT, k, count, n); // B_i = b[:, i, :], rows count * n apart
+    INDArray c = Nd4j.randn(DataType.FLOAT, count, m, n);
+    INDArray expected = c.dup();
+    for (int i = 0; i < count; i++) {
+      INDArray bi = b.get(NDArrayIndex.all(), NDArrayIndex.point(i), NDArrayIndex.all()).dup();
+      INDArray ci = expected.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
+      ci.assign(shared.transpose().mmul(bi).addi(ci.mul(0.5)));
+    }
+    Gemm.use("mkl");
+    Gemm.stridedBatch(true, false, m, n, k, shared, m, 0, b, count * n, n, 0.5, c, n, (long) m * n, count);
+    assertClose(expected, c, 1e-5, "stridedBatch");
+
+    INDArray d = Nd4j.randn(DataType.FLOAT, count, m, n);
+    INDArray x = Nd4j.randn(DataType.FLOAT, count, k, n);
+    INDArray sum = Nd4j.zeros(DataType.FLOAT, m, k);
+    for (int i = 0; i < count; i++) {
+      sum.addi(d.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all())
+          .mmul(x.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).transpose()));
+    }
+    INDArray dw = Nd4j.randn(DataType.FLOAT, m, k); // overwritten, not added to
+    Gemm.stridedSum(false, true, m, k, n, d, n, (long) m * n, x, n, (long) k * n, dw, k, count);
+    assertClose(sum, dw, 1e-5, "stridedSum");
+  }
+
   /** Arrays in a workspace (as layers allocate them), and an F-ordered operand, which goes to ND4J. */
   @Test
   void workspaceArraysAndOtherLayouts() {
