@@ -51,20 +51,20 @@ final class Im2col {
     FloatBuffer cb = col.data().asNioFloat();
     int xBase = (int) (x.offset() + n0 * c * h * w);
     int cBase = (int) col.offset();
-    IntStream.range(0, count * rows).parallel().forEach(job -> {
-      int n = job / rows;
-      int r = job % rows;
-      int ch = r / taps;
-      int ki = (r / g.kw()) % g.kh();
-      int kj = r % g.kw();
-      int ix0 = kj * g.dw() - g.pw();
-      int lo = firstInside(ix0, g.sw(), ow);
-      int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
-      int plane = xBase + (n * c + ch) * h * w;
-      int out = cBase + (r * count + n) * band;
-      if (g.sw() == 1 && ow >= DIRECT_ROW) {
-        // stride 1, long rows: each output row is one bulk copy from the input row, buffer to
-        // buffer (VGG16's forward: 1,556-1,575 ms this way, 1,655-1,660 through a Java array)
+    if (g.sw() == 1 && ow >= DIRECT_ROW) {
+      // stride 1, long rows: each output row is one bulk copy from the input row, buffer to
+      // buffer (VGG16's forward: 1,556-1,575 ms this way, 1,655-1,660 through a Java array)
+      IntStream.range(0, count * rows).parallel().forEach(job -> {
+        int n = job / rows;
+        int r = job % rows;
+        int ch = r / taps;
+        int ki = (r / g.kw()) % g.kh();
+        int kj = r % g.kw();
+        int ix0 = kj * g.dw() - g.pw();
+        int lo = firstInside(ix0, g.sw(), ow);
+        int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
+        int plane = xBase + (n * c + ch) * h * w;
+        int out = cBase + (r * count + n) * band;
         for (int oy = oy0; oy < oy1; oy++) {
           int iy = oy * g.sh() - g.ph() + ki * g.dh();
           int dst = out + (oy - oy0) * ow;
@@ -78,31 +78,54 @@ final class Im2col {
           }
           zero(cb, dst + hi, ow - hi);
         }
-        return;
+      });
+      return;
+    }
+    // short rows, or strided: one task per input plane, read once into a Java array; each of its
+    // kh*kw column rows is built from that array and written in one bulk copy (NiN's 5x5 conv at
+    // 15^2: 2.4 ms with one task per column row, whose per-row buffer reads cost more than the
+    // copying itself)
+    IntStream.range(0, count * c).parallel().forEach(job -> {
+      int n = job / c;
+      int ch = job % c;
+      // the input rows the band reads: r0 .. r1 - 1
+      int r0 = Math.max(0, oy0 * g.sh() - g.ph());
+      int r1 = Math.min(h, (oy1 - 1) * g.sh() - g.ph() + (g.kh() - 1) * g.dh() + 1);
+      float[] in = Scratch.floats(0, Math.max(0, r1 - r0) * w);
+      float[] line = Scratch.floats(1, band);
+      if (r1 > r0) {
+        xb.get(xBase + job * h * w + r0 * w, in, 0, (r1 - r0) * w);
       }
-      // short rows, or strided: the column row is built in a Java array, then written in one
-      // bulk copy (per-row buffer calls on 7-28-wide maps cost more than the copy itself)
-      float[] line = Scratch.floats(0, band);
-      float[] in = g.sw() == 1 ? null : Scratch.floats(1, w);
-      for (int oy = oy0; oy < oy1; oy++) {
-        int iy = oy * g.sh() - g.ph() + ki * g.dh();
-        int dst = (oy - oy0) * ow;
-        if (iy < 0 || iy >= h) {
-          Arrays.fill(line, dst, dst + ow, 0f);
-          continue;
-        }
-        Arrays.fill(line, dst, dst + lo, 0f);
-        if (hi > lo && in == null) {
-          xb.get(plane + iy * w + ix0 + lo, line, dst + lo, hi - lo);
-        } else if (hi > lo) {
-          xb.get(plane + iy * w, in, 0, w);
-          for (int o = lo; o < hi; o++) {
-            line[dst + o] = in[ix0 + o * g.sw()];
+      for (int t = 0; t < taps; t++) {
+        int ki = t / g.kw();
+        int kj = t % g.kw();
+        int ix0 = kj * g.dw() - g.pw();
+        int lo = firstInside(ix0, g.sw(), ow);
+        int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
+        for (int oy = oy0; oy < oy1; oy++) {
+          int iy = oy * g.sh() - g.ph() + ki * g.dh();
+          int dst = (oy - oy0) * ow;
+          if (iy < 0 || iy >= h) {
+            Arrays.fill(line, dst, dst + ow, 0f);
+            continue;
+          }
+          for (int o = 0; o < lo; o++) {
+            line[dst + o] = 0f;
+          }
+          int src = (iy - r0) * w + ix0;
+          if (g.sw() == 1) {
+            System.arraycopy(in, src + lo, line, dst + lo, hi - lo);
+          } else {
+            for (int o = lo; o < hi; o++) {
+              line[dst + o] = in[src + o * g.sw()];
+            }
+          }
+          for (int o = hi; o < ow; o++) {
+            line[dst + o] = 0f;
           }
         }
-        Arrays.fill(line, dst + hi, dst + ow, 0f);
+        cb.put(cBase + ((ch * taps + t) * count + n) * band, line, 0, band);
       }
-      cb.put(out, line, 0, band);
     });
   }
 
