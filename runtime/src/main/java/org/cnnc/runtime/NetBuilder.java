@@ -121,6 +121,11 @@ public final class NetBuilder {
     }
   }
 
+  static {
+    // ND4J's oneDNN helpers off (but for cnnc's convs) before any network is built: see OneDnn
+    org.cnnc.runtime.layers.OneDnn.init();
+  }
+
   public NetBuilder(long seed) {
     this(seed, new Adam(1e-3));
   }

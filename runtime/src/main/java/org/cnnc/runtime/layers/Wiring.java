@@ -12,6 +12,7 @@ final class Wiring {
 
   static <L extends Layer> L wire(L layer, NeuralNetConfiguration conf, Collection<TrainingListener> listeners,
       int index, INDArray params, boolean initialize) {
+    OneDnn.init();
     layer.setListeners(listeners);
     layer.setIndex(index);
     layer.setParamsViewArray(params);

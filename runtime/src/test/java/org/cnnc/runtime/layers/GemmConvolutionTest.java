@@ -2,6 +2,7 @@ package org.cnnc.runtime.layers;
 
 import static org.cnnc.runtime.layers.TestGraphs.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.stream.Stream;
@@ -25,7 +26,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * non-square kernels, bias or not, a fused ReLU, and every layout: the whole batch in one GEMM,
  * and tiled, each sample's map whole or cut into bands of one or two output rows (an odd number
  * of rows leaves a short last band); im2col's stride-1 rows built in a Java array or copied buffer
- * to buffer; the products on MKL and on ND4J's OpenBLAS.
+ * to buffer; the products on MKL and on ND4J's OpenBLAS; and on oneDNN (ND4J's conv2d ops).
  */
 class GemmConvolutionTest {
   static Stream<Arguments> cases() {
@@ -55,7 +56,18 @@ class GemmConvolutionTest {
     long ow = (w + 2L * pw - (long) d * (kw - 1) - 1) / s + 1;
     int directRow = Im2col.DIRECT_ROW;
     Gemm.Library library = Gemm.library();
+    boolean oneDnn = OneDnn.enabled;
+    int oneDnnChannels = OneDnn.MIN_CHANNELS;
+    long maxForwardMap = OneDnn.MAX_FORWARD_MAP;
     try {
+      // on oneDNN (every case that is not pointwise or dilated: the channel threshold lowered to 1)
+      OneDnn.enabled = true;
+      OneDnn.MIN_CHANNELS = 1;
+      compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+      // forward by GEMM, backward on oneDNN (as for large maps)
+      OneDnn.MAX_FORWARD_MAP = 0;
+      compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+      OneDnn.enabled = false;
       // the products on MKL and on ND4J's OpenBLAS; im2col's rows through a Java array (these
       // maps are narrow), then buffer to buffer
       for (String blas : new String[] {"mkl", "openblas"}) {
@@ -75,11 +87,26 @@ class GemmConvolutionTest {
         }
       }
     } finally {
+      OneDnn.enabled = oneDnn;
+      OneDnn.MIN_CHANNELS = oneDnnChannels;
+      OneDnn.MAX_FORWARD_MAP = maxForwardMap;
       Gemm.use(library.name());
       ConvGemm.BATCHED = batched;
       ConvGemm.TILE_COLUMNS = tile;
       Im2col.DIRECT_ROW = directRow;
     }
+  }
+
+  /**
+   * ND4J is the build with oneDNN, so the cases above do run on it, and ND4J's own helpers are off
+   * once a cnnc layer exists (two of them are wrong: see {@link OneDnn}).
+   */
+  @Test
+  void oneDnnForConvsOnlyOtherHelpersOff() {
+    network(true, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, true, false);
+    assertTrue(OneDnn.BUILT_IN, "ND4J's build information lacks HAVE_ONEDNN");
+    assertTrue(OneDnn.enabled);
+    assertFalse(Nd4j.getEnvironment().helpersAllowed());
   }
 
   private static void compare(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw, int d,

@@ -1,0 +1,129 @@
+package org.cnnc.runtime.layers;
+
+import java.util.Locale;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Environment;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.nativeblas.NativeOpsHolder;
+
+/**
+ * Convolutions on oneDNN, through the {@code conv2d} and {@code conv2d_bp} ops of ND4J's
+ * {@code linux-x86_64-onednn} build, which hand them to oneDNN's JIT kernels (no im2col). cnnc
+ * uses them where they beat its own GEMM layout ({@link ConvGemm}): float NCHW convolutions, not
+ * 1x1, not dilated, from at least {@link #MIN_CHANNELS} channels; forward only up to maps of
+ * {@link #MAX_FORWARD_MAP}.
+ *
+ * <p>Measured here (batch 8, forward / backward, ms; README, "Performance"): NiN's 5x5 conv
+ * 96->192 at 15^2 4.4 / 9.6 on oneDNN against 8.8 / 14.7 as im2col + MKL GEMM; 3x3 96->128 at
+ * 28^2 4.5 / 9.4 against 5.8 / 12.1; but 1x1 convs (3.1 / 5.2 against 1.9 / 3.7) and convs from
+ * few channels (3->192, 5x5: 2.5 / 6.6 against 1.5 / 3.8) stay on GEMM.
+ *
+ * <p><b>ND4J's other oneDNN helpers stay off.</b> In that build every ND4J op and DL4J layer with a
+ * oneDNN helper uses it, and two of them are wrong here: softmax along the channels of a 4-d
+ * array (relative error 0.59 against PyTorch) and DL4J's dilated max pooling. So when this class
+ * loads (before any cnnc layer runs) it turns ND4J's helpers off, which makes every other op
+ * compute as in ND4J's plain build, and turns them on only around its own two ops. The switch is
+ * process-wide, so those ops run one at a time. {@code -Dcnnc.conv.onednn=off} leaves ND4J's
+ * helpers as they are and keeps every conv on GEMM.
+ */
+public final class OneDnn {
+  private OneDnn() {}
+
+  /** Whether ND4J was built with oneDNN (its build information says HAVE_ONEDNN). */
+  static final boolean BUILT_IN = builtIn();
+
+  /** On unless {@code cnnc.conv.onednn=off} (not final: tests switch it). */
+  static boolean enabled = BUILT_IN
+      && !"off".equals(System.getProperty("cnnc.conv.onednn", "auto").trim().toLowerCase(Locale.ROOT));
+
+  /** The fewest input channels a conv needs to go to oneDNN (not final: tests lower it). */
+  static int MIN_CHANNELS = 16;
+
+  /**
+   * The largest output map (oh*ow) whose forward pass goes to oneDNN. Larger maps' forward is
+   * faster as im2col + GEMM (VGG16's 3x3 convs, batch 8: 64->64 at 224^2 159 ms against 224 on
+   * oneDNN, 128->128 at 112^2 113 against 159; at 56^2 98 against 87), while their backward is
+   * faster on oneDNN (368 against 302 ms, 250 against 214). Not final: tests change it.
+   */
+  static long MAX_FORWARD_MAP = 56 * 56;
+
+  static {
+    if (enabled) {
+      Nd4j.getEnvironment().allowHelpers(false);
+    }
+  }
+
+  private static boolean builtIn() {
+    try {
+      Nd4j.getExecutioner();
+      return NativeOpsHolder.getInstance().getDeviceNativeOps().buildInfo().contains("HAVE_ONEDNN");
+    } catch (Throwable t) {
+      return false;
+    }
+  }
+
+  /**
+   * Loads this class, so that ND4J's helpers are settled before a network runs: every cnnc layer
+   * and {@code NetBuilder} call it.
+   */
+  public static void init() {
+    // the static initializer does the work
+  }
+
+  /**
+   * Whether oneDNN takes this conv: ND4J has it, float input and weights, not pointwise (a 1x1
+   * conv is one GEMM already), not dilated (ND4J's op fails to create a dilated oneDNN primitive),
+   * and at least {@link #MIN_CHANNELS} input channels.
+   */
+  static boolean takes(INDArray x, INDArray w, ConvGemm.Geometry g) {
+    return enabled && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT && !g.pointwise()
+        && g.dh() == 1 && g.dw() == 1 && x.size(1) >= MIN_CHANNELS;
+  }
+
+  /** Whether oneDNN takes this conv's forward pass: {@link #takes}, and a map of at most {@link #MAX_FORWARD_MAP}. */
+  static boolean takesForward(INDArray x, INDArray w, ConvGemm.Geometry g, long map) {
+    return takes(x, w, g) && map <= MAX_FORWARD_MAP;
+  }
+
+  private static int[] args(ConvGemm.Geometry g) {
+    // kH, kW, sH, sW, pH, pW, dH, dW, explicit padding, NCHW, weights [oC, iC, kH, kW]
+    return new int[] {g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), 0, 0, 1};
+  }
+
+  /** {@code out = x * w + bias} ({@code bias} may be null), written into {@code out}. */
+  static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
+    DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d");
+    op = bias == null ? op.addInputs(x, w) : op.addInputs(x, w, bias.reshape(bias.length()));
+    exec(op.addOutputs(out).addIntegerArguments(args(g)).build());
+  }
+
+  /**
+   * The gradients for output gradient {@code delta}: {@code dx}, {@code dW} (into {@code wGrad})
+   * and, when {@code bias} is not null, {@code db} (into {@code bGrad}); the op reads only the
+   * bias's shape.
+   */
+  static void backward(INDArray x, INDArray w, INDArray bias, INDArray delta, INDArray dx, INDArray wGrad,
+      INDArray bGrad, ConvGemm.Geometry g) {
+    DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp");
+    if (bias == null) {
+      op = op.addInputs(x, w, delta).addOutputs(dx, wGrad);
+    } else {
+      op = op.addInputs(x, w, bias, delta).addOutputs(dx, wGrad, bGrad.reshape(bGrad.length()));
+    }
+    exec(op.addIntegerArguments(args(g)).build());
+  }
+
+  /** Runs {@code op} with ND4J's helpers on, then puts them back as they were. */
+  private static synchronized void exec(DynamicCustomOp op) {
+    Environment env = Nd4j.getEnvironment();
+    boolean before = env.helpersAllowed();
+    env.allowHelpers(true);
+    try {
+      Nd4j.exec(op);
+    } finally {
+      env.allowHelpers(before);
+    }
+  }
+}
