@@ -11,9 +11,9 @@ import org.nd4j.nativeblas.NativeOpsHolder;
 /**
  * Convolutions on oneDNN, through the {@code conv2d} and {@code conv2d_bp} ops of ND4J's
  * {@code linux-x86_64-onednn} build, which hand them to oneDNN's JIT kernels (no im2col). cnnc
- * uses them where they beat its own GEMM layout ({@link ConvGemm}): float NCHW convolutions, not
- * 1x1, not dilated, from at least {@link #MIN_CHANNELS} channels; forward only up to maps of
- * {@link #MAX_FORWARD_MAP}.
+ * uses them where they beat its own GEMM layout ({@link ConvGemm}): float NCHW convolutions of
+ * batches of more than one, not 1x1, not dilated, from at least {@link #MIN_CHANNELS} channels;
+ * forward only up to maps of {@link #MAX_FORWARD_MAP}.
  *
  * <p>Measured here (batch 8, forward / backward, ms; README, "Performance"): NiN's 5x5 conv
  * 96->192 at 15^2 4.4 / 9.6 on oneDNN against 8.8 / 14.7 as im2col + MKL GEMM; 3x3 96->128 at
@@ -73,12 +73,15 @@ public final class OneDnn {
   }
 
   /**
-   * Whether oneDNN takes this conv: ND4J has it, float input and weights, not pointwise (a 1x1
-   * conv is one GEMM already), not dilated (ND4J's op fails to create a dilated oneDNN primitive),
-   * and at least {@link #MIN_CHANNELS} input channels.
+   * Whether oneDNN takes this conv: ND4J has it, a batch of more than one (at batch 1 it gained
+   * nothing forward, 1.03 against 1.11 ms for NiN's 5x5 conv, lost backward, 8.9 against 6.7 ms
+   * for 3x3 512->512 at 14^2, and NiN's batch-1 forward varied from 4.6 to 9.1 ms across runs on
+   * it), float input and weights, not pointwise (a 1x1 conv is one GEMM already), not dilated
+   * (ND4J's op fails to create a dilated oneDNN primitive), and at least {@link #MIN_CHANNELS}
+   * input channels.
    */
   static boolean takes(INDArray x, INDArray w, ConvGemm.Geometry g) {
-    return enabled && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT && !g.pointwise()
+    return enabled && x.size(0) > 1 && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT && !g.pointwise()
         && g.dh() == 1 && g.dw() == 1 && x.size(1) >= MIN_CHANNELS;
   }
 
