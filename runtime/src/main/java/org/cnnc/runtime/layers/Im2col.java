@@ -97,13 +97,12 @@ final class Im2col {
         xb.get(xBase + job * h * w + r0 * w, in, 0, (r1 - r0) * w);
       }
       for (int t = 0; t < taps; t++) {
-        int ki = t / g.kw();
-        int kj = t % g.kw();
-        int ix0 = kj * g.dw() - g.pw();
-        int lo = firstInside(ix0, g.sw(), ow);
-        int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
+        Tap tap = Tap.of(t, g, w, ow);
+        int ix0 = tap.ix0();
+        int lo = tap.lo();
+        int hi = tap.hi();
         for (int oy = oy0; oy < oy1; oy++) {
-          int iy = oy * g.sh() - g.ph() + ki * g.dh();
+          int iy = oy * g.sh() - g.ph() + tap.ki() * g.dh();
           int dst = (oy - oy0) * ow;
           if (iy < 0 || iy >= h) {
             Arrays.fill(line, dst, dst + ow, 0f);
@@ -174,11 +173,11 @@ final class Im2col {
         Arrays.fill(acc, 0, h * w, 0f);
       }
       for (int t = 0; t < taps; t++) {
-        int ki = t / g.kw();
-        int kj = t % g.kw();
-        int ix0 = kj * g.dw() - g.pw();
-        int lo = firstInside(ix0, g.sw(), ow);
-        int hi = Math.max(lo, endInside(ix0, g.sw(), w, ow));
+        Tap tap = Tap.of(t, g, w, ow);
+        int ki = tap.ki();
+        int ix0 = tap.ix0();
+        int lo = tap.lo();
+        int hi = tap.hi();
         cb.get(cBase + (((job % c) * taps + t) * count + job / c) * band, line, 0, band);
         for (int oy = oy0; oy < oy1; oy++) {
           int iy = oy * g.sh() - g.ph() + ki * g.dh();
@@ -213,6 +212,19 @@ final class Im2col {
       throw new IllegalStateException("the columns of several samples at once need float arrays");
     }
     return 1;
+  }
+
+  /**
+   * Kernel tap {@code t} (row-major in the kernel): its kernel row {@code ki}, the input column
+   * {@code ix0} of output column 0, and the output columns {@code lo .. hi - 1} whose input column
+   * lies inside the input.
+   */
+  private record Tap(int ki, int ix0, int lo, int hi) {
+    static Tap of(int t, ConvGemm.Geometry g, int w, int ow) {
+      int ix0 = (t % g.kw()) * g.dw() - g.pw();
+      int lo = firstInside(ix0, g.sw(), ow);
+      return new Tap(t / g.kw(), ix0, lo, Math.max(lo, endInside(ix0, g.sw(), w, ow)));
+    }
   }
 
   /** The first output column whose input column {@code ix0 + o * s} is not left of the input. */
