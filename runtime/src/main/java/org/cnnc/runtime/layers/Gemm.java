@@ -18,7 +18,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * conv at batch 1, {@code 192x75 by 75x1024}, 0.32 against 0.11 ms.
  *
  * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default: MKL when it
- * loads), {@code mkl} (MKL or an error) or {@code openblas} (ND4J's always). ND4J's own operations
+ * loads and ND4J runs on the CPU), {@code mkl} (MKL or an error) or {@code openblas} (ND4J's
+ * always). ND4J's own operations
  * (DL4J's layers, dense products) keep ND4J's BLAS either way.
  */
 public final class Gemm {
@@ -78,11 +79,16 @@ public final class Gemm {
         return Library.MKL;
       }
       case "auto", "" -> {
-        return mklFailure() == null ? Library.MKL : Library.ND4J;
+        // MKL reads host memory: on another backend (CUDA) the products stay ND4J's
+        return mklFailure() == null && cpuBackend() ? Library.MKL : Library.ND4J;
       }
       default -> throw new IllegalArgumentException(
           "cnnc.blas is '" + setting + "'; it takes auto, mkl or openblas");
     }
+  }
+
+  private static boolean cpuBackend() {
+    return "CPU".equalsIgnoreCase(Nd4j.getExecutioner().getEnvironmentInformation().getProperty("backend"));
   }
 
   private static Throwable mklFailure() {
