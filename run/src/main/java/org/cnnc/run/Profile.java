@@ -57,8 +57,8 @@ final class Profile {
    * warms up for a tenth of that.
    */
   static void run(Network n, CnnModel model, int batch, int iters, double warmupSeconds, PrintWriter out) {
-    double sgemm = sgemm(iters, warmupSeconds / 10);
     double warmup = warmupSeconds / 10;
+    double sgemm = sgemm(iters, warmup);
     ComputationGraph whole = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC).graph();
     INDArray x0 = Timing.batch(model.inputShape(), batch, 1);
     MultiDataSet data = Timing.trainingBatch(whole, model.inputShape(), n, batch);

@@ -75,7 +75,11 @@ final class ChannelKernels {
     return new INDArray[] {Nd4j.createFromArray(stats[0]), Nd4j.createFromArray(stats[1])};
   }
 
-  /** {@code out = x * scale[c] + shift[c]}, then {@code max(out, 0)} when {@code relu}. */
+  /**
+   * {@code out = x * scale[c] + shift[c]}, then {@code max(out, 0)} when {@code relu}; a null
+   * {@code scale} is 1 and a null {@code shift} 0, and {@code out3} may be {@code x3} (a conv's
+   * bias and fused ReLU applied in place).
+   */
   static void affine(INDArray x3, float[] scale, float[] shift, boolean relu, INDArray out3) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
@@ -86,8 +90,8 @@ final class ChannelKernels {
     int oBase = (int) out3.offset();
     IntStream.range(0, b * c).parallel().forEach(plane -> {
       int ch = plane % c;
-      float a = scale[ch];
-      float s = shift[ch];
+      float a = scale == null ? 1f : scale[ch];
+      float s = shift == null ? 0f : shift[ch];
       float[] p = Scratch.floats(0, n);
       xb.get(xBase + plane * n, p, 0, n);
       finish(p, n, a, s, relu);
@@ -288,24 +292,6 @@ final class ChannelKernels {
       total += p[k];
     }
     return total;
-  }
-
-  /**
-   * In place over {@code y [b, channels, ...]} (C order, default strides): each plane plus
-   * {@code add[channel]} (when not null), then {@code max(., 0)} when {@code relu}; a conv's bias
-   * and fused ReLU after its products wrote the output directly.
-   */
-  static void finishPlanes(INDArray y, int channels, float[] add, boolean relu) {
-    int planes = (int) y.size(0) * channels;
-    int n = (int) (y.length() / planes);
-    FloatBuffer yb = y.data().asNioFloat();
-    int base = (int) y.offset();
-    IntStream.range(0, planes).parallel().forEach(plane -> {
-      float[] p = Scratch.floats(0, n);
-      yb.get(base + plane * n, p, 0, n);
-      finish(p, n, 1f, add == null ? 0f : add[plane % channels], relu);
-      yb.put(base + plane * n, p, 0, n);
-    });
   }
 
   /**

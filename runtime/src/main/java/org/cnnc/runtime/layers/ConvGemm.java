@@ -113,7 +113,7 @@ public final class ConvGemm {
     if (OneDnn.takesForward(x, w, g, s) && ChannelKernels.direct(x, out)) {
       OneDnn.forward(x, w, bias, g, out);
       if (relu) {
-        ChannelKernels.finishPlanes(out, (int) o, null, true);
+        finishInPlace(out, null, true);
       }
       return out;
     }
@@ -135,7 +135,7 @@ public final class ConvGemm {
       Gemm.stridedBatch(false, false, (int) o, (int) s, (int) k, w2, (int) k, 0, cols, (int) ldb, strideB, 0.0, out,
           (int) s, o * s, (int) b);
       if (add != null || relu) {
-        ChannelKernels.finishPlanes(out, (int) o, add, relu);
+        finishInPlace(out, add, relu);
       }
       return out;
     }
@@ -160,6 +160,12 @@ public final class ConvGemm {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
     }
     return relu ? Transforms.relu(out, false) : out;
+  }
+
+  /** {@code out [b, o, oh, ow]} plus {@code add[o]} (when not null), then a ReLU when {@code relu}, in place. */
+  private static void finishInPlace(INDArray out, float[] add, boolean relu) {
+    INDArray out3 = out.reshape('c', out.size(0), out.size(1), out.size(2) * out.size(3));
+    ChannelKernels.affine(out3, null, add, relu, out3);
   }
 
   /**

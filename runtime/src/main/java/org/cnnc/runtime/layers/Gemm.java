@@ -2,6 +2,7 @@ package org.cnnc.runtime.layers;
 
 import java.util.Locale;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.mkl.global.mkl_rt;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -37,7 +38,7 @@ public final class Gemm {
 
     private static Throwable load() {
       try {
-        org.bytedeco.javacpp.Loader.load(org.bytedeco.mkl.global.mkl_rt.class);
+        org.bytedeco.javacpp.Loader.load(mkl_rt.class);
         return null;
       } catch (Throwable t) {
         return t;
@@ -114,10 +115,7 @@ public final class Gemm {
             + " x " + java.util.Arrays.toString(b.shape()) + (tb ? "^T" : "") + " -> "
             + java.util.Arrays.toString(c.shape()));
       }
-      org.bytedeco.mkl.global.mkl_rt.cblas_sgemm(org.bytedeco.mkl.global.mkl_rt.CblasRowMajor,
-          ta ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans,
-          tb ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans, m, n, k,
-          (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c), lead(c));
+      sgemm(ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c), lead(c));
       return;
     }
     Nd4j.gemm(a, b, c, ta, tb, alpha, beta);
@@ -133,15 +131,10 @@ public final class Gemm {
    */
   static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
       INDArray b, int ldb, long strideB, double beta, INDArray c, int ldc, long strideC, int count) {
-    if (library() != Library.MKL || a.dataType() != DataType.FLOAT || b.dataType() != DataType.FLOAT
-        || c.dataType() != DataType.FLOAT) {
-      throw new IllegalStateException("stridedBatch needs MKL and float arrays");
-    }
-    org.bytedeco.mkl.global.mkl_rt.cblas_sgemm_batch_strided(org.bytedeco.mkl.global.mkl_rt.CblasRowMajor,
-        ta ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans,
-        tb ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans, m, n, k, 1f,
-        pointer(a), lda, Math.toIntExact(strideA), pointer(b), ldb, Math.toIntExact(strideB), (float) beta, pointer(c),
-        ldc, Math.toIntExact(strideC), count);
+    requireMkl("stridedBatch", a, b, c);
+    mkl_rt.cblas_sgemm_batch_strided(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, 1f, pointer(a), lda,
+        Math.toIntExact(strideA), pointer(b), ldb, Math.toIntExact(strideB), (float) beta, pointer(c), ldc,
+        Math.toIntExact(strideC), count);
   }
 
   /**
@@ -151,18 +144,30 @@ public final class Gemm {
    */
   static void stridedSum(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA, INDArray b,
       int ldb, long strideB, INDArray c, int ldc, int count) {
-    if (library() != Library.MKL || a.dataType() != DataType.FLOAT || b.dataType() != DataType.FLOAT
-        || c.dataType() != DataType.FLOAT) {
-      throw new IllegalStateException("stridedSum needs MKL and float arrays");
-    }
+    requireMkl("stridedSum", a, b, c);
     long pa = address(a);
     long pb = address(b);
     FloatPointer pc = pointer(c);
     for (int i = 0; i < count; i++) {
-      org.bytedeco.mkl.global.mkl_rt.cblas_sgemm(org.bytedeco.mkl.global.mkl_rt.CblasRowMajor,
-          ta ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans,
-          tb ? org.bytedeco.mkl.global.mkl_rt.CblasTrans : org.bytedeco.mkl.global.mkl_rt.CblasNoTrans, m, n, k, 1f,
-          new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb, i == 0 ? 0f : 1f, pc, ldc);
+      sgemm(ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb,
+          i == 0 ? 0f : 1f, pc, ldc);
+    }
+  }
+
+  /** One row-major {@code cblas_sgemm} on MKL. */
+  private static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
+      FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  private static int op(boolean transpose) {
+    return transpose ? mkl_rt.CblasTrans : mkl_rt.CblasNoTrans;
+  }
+
+  private static void requireMkl(String what, INDArray... arrays) {
+    boolean floats = java.util.Arrays.stream(arrays).allMatch(x -> x.dataType() == DataType.FLOAT);
+    if (library() != Library.MKL || !floats) {
+      throw new IllegalStateException(what + " needs MKL and float arrays");
     }
   }
 
@@ -171,8 +176,8 @@ public final class Gemm {
    * dimension within int range, as cblas takes it.
    */
   static boolean rowMajor(INDArray a) {
-    return a.rank() == 2 && a.dataType() == DataType.FLOAT && a.size(0) > 0 && a.size(1) > 0 && a.size(0) < Integer.MAX_VALUE && a.size(1) < Integer.MAX_VALUE
-        && (a.size(1) == 1 || a.stride(1) == 1) && (a.size(0) == 1 || a.stride(0) >= a.size(1))
+    return a.rank() == 2 && a.dataType() == DataType.FLOAT && a.size(0) > 0 && a.size(1) > 0
+        && a.size(0) < Integer.MAX_VALUE && a.size(1) < Integer.MAX_VALUE && (a.size(1) == 1 || a.stride(1) == 1) && (a.size(0) == 1 || a.stride(0) >= a.size(1))
         && a.stride(0) < Integer.MAX_VALUE;
   }
 
