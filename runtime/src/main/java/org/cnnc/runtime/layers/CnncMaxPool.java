@@ -24,7 +24,8 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * PyTorch's {@code MaxPool2d} (kernel, stride, padding, dilation, {@code ceil_mode}) on float
  * NCHW maps, in Java: each window is clipped to the input (padding never wins, as PyTorch's -inf
  * padding never does), the output size is PyTorch's, and training keeps each output's argmax so
- * the backward pass is one scatter. One task per map plane. DL4J's subsampling layer needs a
+ * the backward pass is one scatter. One task per map plane; with the Vector API ({@link Vectors})
+ * the plane is pooled by {@link VectorPool}, with the same results. DL4J's subsampling layer needs a
  * padding layer or its Same mode for ceil mode, and its backward took about 190 ms of a GoogLeNet
  * training step.
  */
@@ -80,6 +81,8 @@ public class CnncMaxPool extends SubsamplingLayer {
     private int[] argmax;
     /** The argmax array of earlier passes, reused while the output size stays the same. */
     private int[] argmaxBuffer = new int[0];
+    /** The vector kernel's geometry for the last input size, when {@link Vectors#on()}. */
+    private transient VectorPool pool;
 
     /**
      * The window position PyTorch's scan keeps for the window's maximum {@code best} (row by row,
@@ -168,6 +171,36 @@ public class CnncMaxPool extends SubsamplingLayer {
       final int d0 = d[0];
       final int d1 = d[1];
       final int[] args = arg;
+      if (Vectors.on() && VectorPool.fits(h, w)) {
+        if (pool == null || pool.h != h || pool.w != w) {
+          pool = new VectorPool(h, w, k, s, p, d, oh, ow);
+        }
+        VectorPool vp = pool;
+        IntStream.range(0, b * ch).parallel().forEach(plane -> {
+          float[] in = Scratch.floats(0, Math.max(h * w, oh * ow));
+          float[] padded = Scratch.floats(1, vp.paddedSize());
+          float[] best = Scratch.floats(2, vp.outputSize());
+          xb.get(xBase + plane * h * w, in, 0, h * w);
+          vp.pad(in, 0, padded);
+          if (args == null) {
+            vp.max(padded, best);
+          } else {
+            float[] at = Scratch.floats(3, vp.outputSize());
+            vp.maxWithArgmax(padded, best, at);
+            for (int oy = 0; oy < oh; oy++) {
+              for (int ox = 0; ox < ow; ox++) {
+                args[(plane * oh + oy) * ow + ox] = (int) at[oy * vp.owv + ox];
+              }
+            }
+          }
+          for (int oy = 0; oy < oh; oy++) {
+            System.arraycopy(best, oy * vp.owv, in, oy * ow, ow);
+          }
+          ob.put(oBase + plane * oh * ow, in, 0, oh * ow);
+        });
+        argmax = arg;
+        return out;
+      }
       IntStream.range(0, b * ch).parallel().forEach(plane -> {
         float[] in = Scratch.floats(0, h * w);
         float[] res = Scratch.floats(1, oh * ow);

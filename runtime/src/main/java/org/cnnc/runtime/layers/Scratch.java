@@ -9,7 +9,7 @@ package org.cnnc.runtime.layers;
 final class Scratch {
   private Scratch() {}
 
-  static final int SLOTS = 3;
+  static final int SLOTS = 4;
 
   private static final ThreadLocal<float[][]> ARRAYS = ThreadLocal.withInitial(() -> new float[SLOTS][0]);
 

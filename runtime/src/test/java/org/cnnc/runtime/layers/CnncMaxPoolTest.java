@@ -33,6 +33,10 @@ class CnncMaxPoolTest {
       "12, 9, 3, 2, 3, 1, 1, true",
       "7, 7, 2, 2, 2, 1, 1, false"})
   void equalsTheDefinitionAndDl4j(int h, int w, int kh, int kw, int s, int p, int d, boolean ceil) {
+    onEachKernel(() -> equalsTheDefinitionAndDl4j(h, w, kh, kw, s, p, d, ceil, 0));
+  }
+
+  private void equalsTheDefinitionAndDl4j(int h, int w, int kh, int kw, int s, int p, int d, boolean ceil, int unused) {
     int[] k = {kh, kw};
     int[] st = {s, s};
     int[] pd = {p, p};
@@ -71,6 +75,10 @@ class CnncMaxPoolTest {
       "9, 9, 3, 1, 1, false, 2",   // several NaNs in one window row
       "10, 10, 3, 2, 1, true, 3"})
   void gradientGoesWherePyTorchsScanSendsIt(int h, int w, int k, int s, int p, boolean ceil, int nanEvery) {
+    onEachKernel(() -> scanCase(h, w, k, s, p, ceil, nanEvery));
+  }
+
+  private void scanCase(int h, int w, int k, int s, int p, boolean ceil, int nanEvery) {
     int[] kk = {k, k};
     int[] ss = {s, s};
     int[] pp = {p, p};
@@ -123,6 +131,91 @@ class CnncMaxPoolTest {
       }
     }
     assertClose(expected, dx, 1e-6, "input gradient");
+  }
+
+  /**
+   * The Vector API kernel ({@link VectorPool}) and the scalar one give the same bits: outputs in
+   * inference and training, and the input gradient (so the argmax), on maps wide enough for several
+   * vectors and a partial one per row, every stride and dilation, with ties, NaNs and -inf.
+   */
+  @ParameterizedTest
+  @CsvSource({
+      // h, w, kernel h, kernel w, stride h, stride w, padding h, padding w, dilation, ceil
+      "112, 112, 3, 3, 2, 2, 0, 0, 1, true",
+      "28, 28, 3, 3, 1, 1, 1, 1, 1, false",
+      "14, 14, 3, 3, 2, 2, 0, 0, 1, true",
+      "7, 7, 3, 3, 1, 1, 1, 1, 1, false",
+      "33, 45, 5, 4, 3, 2, 2, 1, 2, true",
+      "19, 23, 2, 3, 1, 3, 1, 1, 1, true",
+      "17, 40, 4, 4, 4, 4, 0, 0, 1, false",
+      "6, 5, 6, 5, 1, 1, 0, 0, 1, false"})
+  void vectorKernelGivesTheScalarKernelsBits(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int d,
+      boolean ceil) {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Vectors.present(), "the JVM has no Vector API");
+    ComputationGraph g = network(new CnncMaxPool(new int[] {kh, kw}, new int[] {sh, sw}, new int[] {ph, pw},
+        new int[] {d, d}, ceil), h, w);
+    org.deeplearning4j.nn.api.Layer pool = g.getLayer("pool");
+    java.util.Random random = new java.util.Random(h * 7919L + w * 31L + kh);
+    INDArray x = Nd4j.create(DataType.FLOAT, 3, 5, h, w);
+    for (int i = 0; i < x.length(); i++) {
+      int r = random.nextInt(40);
+      x.putScalar(i, r == 0 ? Float.NaN : r == 1 ? Float.NEGATIVE_INFINITY : r < 12 ? random.nextInt(3) - 1
+          : (float) random.nextGaussian());
+    }
+    var mgr = org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+    INDArray[][] results = new INDArray[2][];
+    boolean was = Vectors.on();
+    try {
+      for (int v = 0; v < 2; v++) {
+        Vectors.use(v == 1);
+        pool.setInput(x, mgr);
+        INDArray inference = pool.activate(false, mgr).dup();
+        pool.setInput(x, mgr);
+        INDArray training = pool.activate(true, mgr).dup();
+        INDArray dy = Nd4j.linspace(DataType.FLOAT, 1, training.length(), 1).reshape(training.shape());
+        INDArray dx = pool.backpropGradient(dy, mgr).getSecond().dup();
+        results[v] = new INDArray[] {inference, training, dx};
+      }
+    } finally {
+      Vectors.use(was);
+    }
+    String[] what = {"inference output", "training output", "input gradient"};
+    for (int i = 0; i < 3; i++) {
+      assertArrayEquals(bits(results[0][i]), bits(results[1][i]), what[i]);
+    }
+  }
+
+  /** The surefire execution says whether its JVM was started with the Vector API; the gate must agree. */
+  @org.junit.jupiter.api.Test
+  void gateSeesWhetherTheJvmHasTheVectorApi() {
+    String expected = System.getProperty("cnnc.test.vectorApi");
+    org.junit.jupiter.api.Assumptions.assumeTrue(expected != null, "run outside the module's surefire executions");
+    org.junit.jupiter.api.Assertions.assertEquals(expected.equals("present"), Vectors.present());
+    org.junit.jupiter.api.Assertions.assertEquals(Vectors.present(), Vectors.on());
+  }
+
+  private static int[] bits(INDArray a) {
+    float[] f = a.data().asFloat();
+    int[] out = new int[f.length];
+    for (int i = 0; i < f.length; i++) {
+      out[i] = Float.floatToIntBits(f[i]);
+    }
+    return out;
+  }
+
+  /** Runs a check with the scalar kernel, then with the Vector API kernel when the JVM has it. */
+  private static void onEachKernel(Runnable check) {
+    boolean was = Vectors.on();
+    try {
+      Vectors.use(false);
+      check.run();
+      if (Vectors.present()) {
+        Vectors.use(true);
+        check.run();
+      }
+    } finally {
+      Vectors.use(was);
+    }
   }
 
   /** Max over each window, clipped to the input; PyTorch's output size. */

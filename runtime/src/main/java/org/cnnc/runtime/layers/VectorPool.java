@@ -1,0 +1,159 @@
+package org.cnnc.runtime.layers;
+
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Max pooling of one map plane with the Vector API, a vector of adjacent outputs of one output row
+ * at a time: {@link CnncMaxPool}'s kernel when {@link Vectors#on()}. The plane is first copied into
+ * a padded plane, -inf around the input and its columns split by phase ({@code x mod stride}), so
+ * that every kernel tap of a row of outputs reads adjacent floats whatever the stride. Training
+ * keeps PyTorch's scan: a tap replaces the kept value when it is greater or NaN, taps in row-major
+ * order, so the argmax is the first maximum (the last NaN), and the kept value is that input's; a
+ * window's -inf padding never wins (it is never greater), and an all -inf window keeps its first
+ * tap inside the input, as PyTorch's does. Positions are kept as floats, exact below 2^24 (see
+ * {@link #fits}). Loop-carried vectors are kept in arrays, not locals: JDK 17's compiler boxes a
+ * vector that a loop carries, which made a first version 7x slower.
+ */
+final class VectorPool {
+  private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+  private static final int L = S.length();
+
+  final int h;
+  final int w;
+  final int oh;
+  final int ow;
+  /** {@code ow} rounded up to whole vectors: the row length of {@link #best} and {@link #arg}. */
+  final int owv;
+  private final int s0;
+  private final int s1;
+  private final int p0;
+  private final int p1;
+  /** The padded plane: {@code rows} rows, each {@code s1} phase rows of {@code phaseW} floats. */
+  private final int phaseW;
+  private final int rows;
+  /** Each tap's offset in the padded plane from its output's first padded row and slot. */
+  private final int[] tapOffset;
+  /** Each tap's position in the plane, from {@code oy * s0 * w + ox * s1}. */
+  private final float[] tapPosition;
+  /** Each output's first tap inside the input ({@code oh x owv}), its argmax until a tap wins. */
+  private final float[] firstTap;
+  /** The lanes' column offsets: {@code lane * s1}. */
+  private final FloatVector lanes;
+
+  /** Positions are exact as floats: the plane holds fewer than 2^24 values. */
+  static boolean fits(long h, long w) {
+    return h * w < (1 << 24);
+  }
+
+  VectorPool(int h, int w, int[] k, int[] s, int[] p, int[] d, int oh, int ow) {
+    this.h = h;
+    this.w = w;
+    this.oh = oh;
+    this.ow = ow;
+    this.s0 = s[0];
+    this.s1 = s[1];
+    this.p0 = p[0];
+    this.p1 = p[1];
+    owv = (ow + L - 1) / L * L;
+    phaseW = owv + (k[1] - 1) * d[1] / s1 + 1;
+    rows = (oh - 1) * s0 + (k[0] - 1) * d[0] + 1;
+    tapOffset = new int[k[0] * k[1]];
+    tapPosition = new float[k[0] * k[1]];
+    for (int i = 0; i < k[0]; i++) {
+      for (int j = 0; j < k[1]; j++) {
+        int column = j * d[1];
+        tapOffset[i * k[1] + j] = (i * d[0] * s1 + column % s1) * phaseW + column / s1;
+        tapPosition[i * k[1] + j] = (i * d[0] - p0) * w + column - p1;
+      }
+    }
+    firstTap = new float[oh * owv];
+    for (int oy = 0; oy < oh; oy++) {
+      int y0 = oy * s0 - p0;
+      int y = y0 + (y0 >= 0 ? 0 : (-y0 + d[0] - 1) / d[0] * d[0]);
+      for (int ox = 0; ox < ow; ox++) {
+        int x0 = ox * s1 - p1;
+        firstTap[oy * owv + ox] = y * w + x0 + (x0 >= 0 ? 0 : (-x0 + d[1] - 1) / d[1] * d[1]);
+      }
+    }
+    float[] offsets = new float[L];
+    for (int q = 0; q < L; q++) {
+      offsets[q] = q * s1;
+    }
+    lanes = FloatVector.fromArray(S, offsets, 0);
+  }
+
+  int paddedSize() {
+    return rows * s1 * phaseW;
+  }
+
+  int outputSize() {
+    return oh * owv;
+  }
+
+  /** Lays plane {@code in[off ...]} out in {@code padded}: input column x at phase (x + p1) mod s1, slot (x + p1) / s1. */
+  void pad(float[] in, int off, float[] padded) {
+    Arrays.fill(padded, 0, paddedSize(), Float.NEGATIVE_INFINITY);
+    for (int r = 0; r < rows; r++) {
+      int y = r - p0;
+      if (y < 0 || y >= h) {
+        continue;
+      }
+      int src = off + y * w;
+      if (s1 == 1) {
+        int x0 = Math.max(0, -p1);
+        int x1 = Math.min(w, phaseW - p1);
+        System.arraycopy(in, src + x0, padded, r * phaseW + x0 + p1, x1 - x0);
+        continue;
+      }
+      for (int phase = 0; phase < s1; phase++) {
+        int dst = (r * s1 + phase) * phaseW;
+        int m0 = Math.max(0, Math.floorDiv(p1 - phase + s1 - 1, s1));
+        int m1 = Math.min(phaseW, Math.floorDiv(w - 1 + p1 - phase, s1) + 1);
+        int x = src + m0 * s1 + phase - p1;
+        for (int m = m0; m < m1; m++, x += s1) {
+          padded[dst + m] = in[x];
+        }
+      }
+    }
+  }
+
+  /** Each output's maximum into {@code best} (rows of {@link #owv}); NaN wins, as in Math.max. */
+  void max(float[] padded, float[] best) {
+    for (int oy = 0; oy < oh; oy++) {
+      int row = oy * owv;
+      Arrays.fill(best, row, row + owv, Float.NEGATIVE_INFINITY);
+      int base = oy * s0 * s1 * phaseW;
+      for (int t = 0; t < tapOffset.length; t++) {
+        int at = base + tapOffset[t];
+        for (int ox = 0; ox < owv; ox += L) {
+          FloatVector.fromArray(S, best, row + ox).max(FloatVector.fromArray(S, padded, at + ox)).intoArray(best, row + ox);
+        }
+      }
+    }
+  }
+
+  /** Each output's kept value into {@code best} and its argmax position in the plane into {@code arg}, by PyTorch's scan. */
+  void maxWithArgmax(float[] padded, float[] best, float[] arg) {
+    for (int oy = 0; oy < oh; oy++) {
+      int row = oy * owv;
+      Arrays.fill(best, row, row + owv, Float.NEGATIVE_INFINITY);
+      System.arraycopy(firstTap, row, arg, row, owv);
+      int base = oy * s0 * s1 * phaseW;
+      for (int t = 0; t < tapOffset.length; t++) {
+        int at = base + tapOffset[t];
+        float position = oy * s0 * w + tapPosition[t];
+        for (int ox = 0; ox < owv; ox += L) {
+          FloatVector v = FloatVector.fromArray(S, padded, at + ox);
+          FloatVector kept = FloatVector.fromArray(S, best, row + ox);
+          VectorMask<Float> wins = v.compare(VectorOperators.GT, kept).or(v.compare(VectorOperators.NE, v));
+          kept.blend(v, wins).intoArray(best, row + ox);
+          FloatVector.fromArray(S, arg, row + ox).blend(lanes.add(position + ox * s1), wins).intoArray(arg, row + ox);
+        }
+      }
+    }
+  }
+}
