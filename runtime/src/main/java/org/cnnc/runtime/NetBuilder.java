@@ -93,6 +93,9 @@ public final class NetBuilder {
   private final Map<String, Double> bnEps = new LinkedHashMap<>();
   /** The 1x1, stride-1, unpadded convs, with their output channels (what MERGE_POINTWISE may merge). */
   private final Map<String, Integer> pointwise = new LinkedHashMap<>();
+  /** cnnc's convs, by vertex: those that read a network input skip its gradient (see {@link #inputGradients}). */
+  private final Map<String, GemmConvolution> convs = new LinkedHashMap<>();
+  private boolean inputGradients;
   private InferencePlan plan;
   private Kernels kernels = Kernels.byDefault();
 
@@ -147,6 +150,19 @@ public final class NetBuilder {
 
   public Kernels kernels() {
     return kernels;
+  }
+
+  /**
+   * Whether backprop computes the gradient of the network's inputs. Off by default, as PyTorch
+   * leaves it for an input that does not require grad: training never reads it, DL4J's
+   * {@code ComputationGraph} has no call that returns it (only the input vertex's epsilon holds
+   * it), and for a stem conv with 3 input channels it is a third of the conv's backward pass.
+   * Off, cnnc's convs that read an input skip it, when nothing else reads that input (another
+   * layer's gradient could not be added to a missing one); on, every layer computes it.
+   */
+  public NetBuilder inputGradients(boolean on) {
+    this.inputGradients = on;
+    return this;
   }
 
   /** A builder that applies an inference plan (folded BatchNorm, fused ReLU, no dropout, pruned outputs). */
@@ -255,7 +271,8 @@ public final class NetBuilder {
             .hasBias(true)
             .activation(Activation.IDENTITY)
             .convolutionMode(ConvolutionMode.Truncate);
-        add(merge.vertex(), kernels == Kernels.CNNC ? new GemmConvolution(wide) : wide.build(), in);
+        add(merge.vertex(), kernels == Kernels.CNNC ? gemm(merge.vertex(), new GemmConvolution(wide)) : wide.build(),
+            in);
       }
       int from = merge.offset(name);
       vertex(name, new ChannelSubset(from, from + out - 1), merge.vertex());
@@ -269,7 +286,7 @@ public final class NetBuilder {
         .hasBias(withBias)
         .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY)
         .convolutionMode(ConvolutionMode.Truncate);
-    Layer layer = kernels == Kernels.CNNC ? new GemmConvolution(conv) : conv.build();
+    Layer layer = kernels == Kernels.CNNC ? gemm(name, new GemmConvolution(conv)) : conv.build();
     add(name, layer, in);
     record(name, "conv");
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c, kernel[0], kernel[1]}, false, false));
@@ -525,6 +542,16 @@ public final class NetBuilder {
   // ---- results -----------------------------------------------------------------------------------
 
   public ComputationGraphConfiguration build() {
+    for (String in : inputs) {
+      List<String> readers = inputsOf.entrySet().stream().filter(e -> e.getValue().contains(in))
+          .map(Map.Entry::getKey).toList();
+      boolean onlyConvs = convs.keySet().containsAll(readers);
+      for (String reader : readers) {
+        if (convs.containsKey(reader)) {
+          convs.get(reader).setInputGradient(inputGradients || !onlyConvs);
+        }
+      }
+    }
     List<String> outs = new ArrayList<>();
     for (OutputSpec o : outputs) {
       outs.add(o.lossVertex() != null ? o.lossVertex() : o.node());
@@ -563,6 +590,11 @@ public final class NetBuilder {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------
+
+  private GemmConvolution gemm(String name, GemmConvolution conv) {
+    convs.put(name, conv);
+    return conv;
+  }
 
   private boolean skip(String name) {
     return plan != null && !plan.keeps(name);

@@ -202,11 +202,12 @@ public final class ConvGemm {
   /**
    * The gradients of {@link #forward} without a fused ReLU: {@code dW} into {@code wGrad} and
    * {@code db} into {@code bGrad} (overwritten; {@code bGrad} may be null), and {@code dx}
-   * returned, allocated as an activation gradient. {@code delta} is the gradient of the output,
-   * C-ordered.
+   * returned, allocated as an activation gradient; without {@code inputGradient}, {@code dx} is
+   * not computed (its products and col2im are skipped) and null is returned. {@code delta} is the
+   * gradient of the output, C-ordered.
    */
   public static INDArray backward(INDArray x, INDArray w, INDArray delta, INDArray wGrad, INDArray bGrad, Geometry g,
-      LayerWorkspaceMgr mgr) {
+      boolean inputGradient, LayerWorkspaceMgr mgr) {
     long b = x.size(0);
     long c = x.size(1);
     long o = w.size(0);
@@ -214,14 +215,18 @@ public final class ConvGemm {
     long s = delta.size(2) * delta.size(3);
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
-    INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
     if (OneDnn.takes(x, w, g) && ChannelKernels.direct(x, delta)) {
+      // the op computes dx whatever: without inputGradient, into working memory
+      INDArray dx = mgr.createUninitialized(inputGradient ? ArrayType.ACTIVATION_GRAD : ArrayType.BP_WORKING_MEM,
+          x.dataType(), x.shape(), 'c');
       // the op reads only the bias's shape
       INDArray bias = bGrad == null ? null
           : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o}, 'c');
       OneDnn.backward(x, w, bias, delta, dx, wGrad, bGrad, g);
-      return dx;
+      return inputGradient ? dx : null;
     }
+    INDArray dx = inputGradient ? mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c')
+        : null;
     if (bGrad != null && ChannelKernels.direct(delta)) {
       bGrad.assign(Nd4j.createFromArray(ChannelKernels.channelSums(delta, (int) o)).reshape(bGrad.shape()));
     } else if (bGrad != null) {
@@ -232,8 +237,10 @@ public final class ConvGemm {
       // 192->160 at 32^2: 1.5 ms against 3.3 sample by sample)
       Gemm.stridedSum(false, true, (int) o, (int) c, (int) s, delta, (int) s, o * s, x, (int) s, c * s, wGrad2,
           (int) c, (int) b);
-      Gemm.stridedBatch(true, false, (int) c, (int) s, (int) o, w2, (int) k, 0, delta, (int) s, o * s, 0.0, dx,
-          (int) s, c * s, (int) b);
+      if (inputGradient) {
+        Gemm.stridedBatch(true, false, (int) c, (int) s, (int) o, w2, (int) k, 0, delta, (int) s, o * s, 0.0, dx,
+            (int) s, c * s, (int) b);
+      }
       return dx;
     }
     // a pointwise conv's backward is faster sample by sample: its products need no columns then
@@ -245,9 +252,11 @@ public final class ConvGemm {
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.BP_WORKING_MEM);
       Im2col.im2col(x, 0, (int) b, g, cols);
       Gemm.gemm(d2m, cols, wGrad2, false, true, 1.0, 0.0);
-      // the columns' gradient, into the columns' buffer
-      Gemm.gemm(w2, d2m, cols, true, false, 1.0, 0.0);
-      Im2col.col2im(cols, (int) b, g, dx, 0);
+      if (inputGradient) {
+        // the columns' gradient, into the columns' buffer
+        Gemm.gemm(w2, d2m, cols, true, false, 1.0, 0.0);
+        Im2col.col2im(cols, (int) b, g, dx, 0);
+      }
       return dx;
     }
     if (ChannelKernels.direct(x, delta)) {
@@ -259,6 +268,9 @@ public final class ConvGemm {
     for (long n = 0; n < b; n++) {
       INDArray dn = sample(delta, n, o, s);
       Gemm.gemm(dn, sampleColumns(x, n, g, col, s), wGrad2, false, true, 1.0, n == 0 ? 0.0 : 1.0);
+      if (dx == null) {
+        continue;
+      }
       if (g.pointwise()) {
         Gemm.gemm(w2, dn, sample(dx, n, c, s), true, false, 1.0, 0.0);
       } else {
@@ -273,7 +285,7 @@ public final class ConvGemm {
    * {@link #backward} band by band, as {@link #tiledForward} runs: per band, the output
    * gradient's rows (gathered into a tile unless the band is the whole map) give
    * {@code dW += dOut x col^T} and the band's column gradient {@code W^T x dOut}, which col2im adds
-   * into the input gradient.
+   * into the input gradient (none when {@code dx} is null).
    */
   private static void tiledBackward(INDArray x, INDArray w2, INDArray delta, INDArray wGrad2, Geometry g,
       INDArray dx, LayerWorkspaceMgr mgr) {
@@ -299,6 +311,9 @@ public final class ConvGemm {
         }
         INDArray cols = bandColumns(x, n, g, col, r0, r1, len);
         Gemm.gemm(d, cols, wGrad2, false, true, 1.0, n == 0 && r0 == 0 ? 0.0 : 1.0);
+        if (dx == null) {
+          continue;
+        }
         if (direct) {
           Gemm.gemm(w2, d, sample(dx, n, c, s), true, false, 1.0, 0.0);
         } else {

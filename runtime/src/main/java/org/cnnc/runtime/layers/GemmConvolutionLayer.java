@@ -16,7 +16,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * The layer behind {@link GemmConvolution}. Unlike DL4J's, its backward pass does not recompute
  * the forward pass: with the identity activation the gradient of the output is that of the
- * pre-activation, and with a fused ReLU it passes where the kept output is positive.
+ * pre-activation, and with a fused ReLU it passes where the kept output is positive. Without
+ * {@link GemmConvolution#isInputGradient()} it returns no input gradient (null), as DL4J's graph
+ * accepts for a vertex that reads only network inputs.
  */
 public class GemmConvolutionLayer extends ConvolutionLayer {
   private static final long serialVersionUID = 1L;
@@ -78,13 +80,14 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
     INDArray wGrad = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
     INDArray bGrad = hasBias() ? gradientViews.get(ConvolutionParamInitializer.BIAS_KEY) : null;
-    INDArray dx = ConvGemm.backward(x, w, delta, wGrad, bGrad, geometry(), mgr);
+    boolean inputGradient = ((GemmConvolution) layerConf()).isInputGradient();
+    INDArray dx = ConvGemm.backward(x, w, delta, wGrad, bGrad, geometry(), inputGradient, mgr);
     Gradient gradient = new DefaultGradient();
     if (bGrad != null) {
       gradient.setGradientFor(ConvolutionParamInitializer.BIAS_KEY, bGrad);
     }
     gradient.setGradientFor(ConvolutionParamInitializer.WEIGHT_KEY, wGrad, 'c');
     weightNoiseParams.clear();
-    return new Pair<>(gradient, backpropDropOutIfPresent(dx));
+    return new Pair<>(gradient, dx == null ? null : backpropDropOutIfPresent(dx));
   }
 }

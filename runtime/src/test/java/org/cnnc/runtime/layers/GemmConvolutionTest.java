@@ -123,6 +123,33 @@ class GemmConvolutionTest {
 
     INDArray labels = Nd4j.randn(dataType, yTheirs.shape());
     TestGraphs.assertSameGradients(theirs, ours, x, labels, theirs.paramTable().keySet(), 1e-4);
+    withoutInputGradient(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias);
+  }
+
+  /** Without the input gradient the kernel gives the same bits for dW and db, and no dx. */
+  private static void withoutInputGradient(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph,
+      int pw, int d, boolean bias) {
+    ConvGemm.Geometry g = new ConvGemm.Geometry(new int[] {kh, kw}, new int[] {s, s}, new int[] {ph, pw},
+        new int[] {d, d});
+    Nd4j.getRandom().setSeed(batch * 17L + out);
+    INDArray x = Nd4j.randn(dataType, batch, c, h, w);
+    INDArray wt = Nd4j.randn(dataType, out, c, kh, kw);
+    INDArray delta = Nd4j.randn(dataType, batch, out, g.outH(h), g.outW(w));
+    var mgr = org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+    INDArray[] dW = new INDArray[2];
+    INDArray[] db = new INDArray[2];
+    INDArray[] dx = new INDArray[2];
+    for (int i = 0; i < 2; i++) {
+      dW[i] = Nd4j.create(dataType, wt.shape());
+      db[i] = bias ? Nd4j.create(dataType, 1, out) : null;
+      dx[i] = ConvGemm.backward(x, wt, delta, dW[i], db[i], g, i == 0, mgr);
+    }
+    org.junit.jupiter.api.Assertions.assertNotNull(dx[0]);
+    org.junit.jupiter.api.Assertions.assertNull(dx[1], "input gradient computed when not asked for");
+    org.junit.jupiter.api.Assertions.assertEquals(dW[0], dW[1], "weight gradient");
+    if (bias) {
+      org.junit.jupiter.api.Assertions.assertEquals(db[0], db[1], "bias gradient");
+    }
   }
 
   @Test
