@@ -35,9 +35,9 @@ final class ChannelKernels {
    * variance (two passes, in double, over the channel held in a per-thread array), then
    * {@code out = (x - mean) / sqrt(var + eps) * gamma + beta}, and {@code max(out, 0)} when
    * {@code relu}; one read of the input and one write of the output. Returns
-   * {@code {mean, var}} as double vectors {@code [c]}.
+   * {@code {mean, var}} per channel.
    */
-  static INDArray[] batchNormTraining(INDArray x3, float[] gamma, float[] beta, double eps, boolean relu,
+  static double[][] batchNormTraining(INDArray x3, float[] gamma, float[] beta, double eps, boolean relu,
       INDArray out3) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
@@ -72,7 +72,36 @@ final class ChannelKernels {
         ob.put(oBase + (i * c + ch) * n, p, i * n, n);
       }
     });
-    return new INDArray[] {Nd4j.createFromArray(stats[0]), Nd4j.createFromArray(stats[1])};
+    return stats;
+  }
+
+  /**
+   * The values of a small float vector (a layer's per-channel parameters or gradient views), read
+   * through its native memory when its values are adjacent: a few small ND4J ops per layer call cost more
+   * than a small layer's whole kernel.
+   */
+  static float[] floats(INDArray v) {
+    if (!contiguousFloats(v)) {
+      return v.toFloatVector();
+    }
+    float[] out = new float[(int) v.length()];
+    v.data().asNioFloat().get((int) v.offset(), out);
+    return out;
+  }
+
+  /** A float vector (any number of unit axes) whose values are adjacent in its buffer. */
+  private static boolean contiguousFloats(INDArray v) {
+    return v.dataType() == DataType.FLOAT && (v.isVectorOrScalar() && (v.length() == 1 || v.elementWiseStride() == 1))
+        && v.offset() + v.length() <= Integer.MAX_VALUE;
+  }
+
+  /** Writes {@code values} into {@code v} (its length), through its native memory when its values are adjacent. */
+  static void put(float[] values, INDArray v) {
+    if (contiguousFloats(v)) {
+      v.data().asNioFloat().put((int) v.offset(), values);
+    } else {
+      v.assign(Nd4j.createFromArray(values).reshape(v.shape()));
+    }
   }
 
   /**

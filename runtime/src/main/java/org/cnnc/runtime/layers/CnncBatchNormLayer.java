@@ -39,9 +39,11 @@ public class CnncBatchNormLayer extends BatchNormalization {
   private static final String MEAN = BatchNormalizationParamInitializer.GLOBAL_MEAN;
   private static final String VAR = BatchNormalizationParamInitializer.GLOBAL_VAR;
 
-  /** The last training forward's batch mean and biased variance, per channel, outside any workspace. */
+  /** The last training forward's batch mean and biased variance, per channel, outside any workspace (ND4J path). */
   private INDArray batchMean;
   private INDArray batchVar;
+  /** The same from the Java kernel (its path), in double. */
+  private double[][] stats;
   /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
   private INDArray lastOutput;
 
@@ -72,19 +74,36 @@ public class CnncBatchNormLayer extends BatchNormalization {
     boolean direct = ChannelKernels.direct(x, out);
     INDArray mean;
     INDArray var;
+    if (mode == TrainingMode.TRAIN && direct) {
+      // the Java kernel normalizes in the same read of the input that gives the statistics; the
+      // per-channel vectors stay Java arrays (ND4J's small ops cost more than a small layer)
+      stats = ChannelKernels.batchNormTraining(x3, ChannelKernels.floats(getParam(GAMMA)),
+          ChannelKernels.floats(getParam(BETA)), layerConf().getEps(), relu(), out3);
+      batchMean = null;
+      batchVar = null;
+      return out;
+    }
+    if (direct) {
+      float[] gamma = ChannelKernels.floats(getParam(GAMMA));
+      float[] beta = ChannelKernels.floats(getParam(BETA));
+      float[] runMean = ChannelKernels.floats(getParam(MEAN));
+      float[] runVar = ChannelKernels.floats(getParam(VAR));
+      float[] scale = new float[(int) c];
+      float[] shift = new float[(int) c];
+      for (int ch = 0; ch < c; ch++) {
+        scale[ch] = (float) (gamma[ch] / Math.sqrt(runVar[ch] + layerConf().getEps()));
+        shift[ch] = (float) (beta[ch] - (double) runMean[ch] * scale[ch]);
+      }
+      ChannelKernels.affine(x3, scale, shift, relu(), out3);
+      return out;
+    }
     if (mode == TrainingMode.TRAIN) {
       try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
-        // the Java kernel normalizes in the same read of the input that gives the statistics
-        INDArray[] moments = direct
-            ? ChannelKernels.batchNormTraining(x3, getParam(GAMMA).reshape(c).toFloatVector(),
-                getParam(BETA).reshape(c).toFloatVector(), layerConf().getEps(), relu(), out3)
-            : moments(x3);
-        batchMean = moments[0].castTo(x.dataType());
-        batchVar = moments[1].castTo(x.dataType());
+        INDArray[] m = moments(x3);
+        batchMean = m[0].castTo(x.dataType());
+        batchVar = m[1].castTo(x.dataType());
       }
-      if (direct) {
-        return out;
-      }
+      stats = null;
       mean = batchMean;
       var = batchVar;
     } else {
@@ -93,10 +112,6 @@ public class CnncBatchNormLayer extends BatchNormalization {
     }
     INDArray scale = getParam(GAMMA).reshape(c).mul(invStd(var));
     INDArray shift = getParam(BETA).reshape(c).sub(mean.mul(scale));
-    if (direct) {
-      ChannelKernels.affine(x3, scale.toFloatVector(), shift.toFloatVector(), relu(), out3);
-      return out;
-    }
     Nd4j.getExecutioner().exec(new BroadcastMulOp(x3, scale, out3, 1));
     Nd4j.getExecutioner().exec(new BroadcastAddOp(out3, shift, out3, 1));
     if (relu()) {
@@ -123,13 +138,13 @@ public class CnncBatchNormLayer extends BatchNormalization {
   @Override
   public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
     assertInputSet(true);
-    if (batchMean == null || (relu() && lastOutput == null)) {
+    if ((batchMean == null && stats == null) || (relu() && lastOutput == null)) {
       throw new IllegalStateException("backprop before a training forward pass " + layerId());
     }
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
     INDArray eps = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
     // a fused ReLU's mask is applied inside the Java kernel; ND4J's path applies it first
-    boolean direct = ChannelKernels.direct(x, eps) && (!relu() || ChannelKernels.direct(lastOutput));
+    boolean direct = stats != null && ChannelKernels.direct(x, eps) && (!relu() || ChannelKernels.direct(lastOutput));
     INDArray dy = relu() && !direct ? CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM) : eps;
     long b = x.size(0);
     long c = x.size(1);
@@ -139,22 +154,50 @@ public class CnncBatchNormLayer extends BatchNormalization {
     INDArray dy3 = dy.reshape('c', shape3);
     INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c');
     INDArray dx3 = dx.reshape('c', shape3);
-    INDArray dGamma;
-    INDArray dBeta;
     if (direct && ChannelKernels.direct(dx)) {
       float[] g = new float[(int) c];
       float[] bt = new float[(int) c];
-      ChannelKernels.batchNormBackward(x3, dy3, relu() ? lastOutput.reshape('c', shape3) : null,
-          batchMean.toFloatVector(), invStd(batchVar).toFloatVector(), getParam(GAMMA).reshape(c).toFloatVector(),
-          dx3, g, bt);
-      dGamma = Nd4j.createFromArray(g);
-      dBeta = Nd4j.createFromArray(bt);
-    } else {
-      INDArray[] grads = backwardNd4j(x3, dy3, c, n, mgr, dx3);
-      dGamma = grads[0];
-      dBeta = grads[1];
+      float[] mean = new float[(int) c];
+      float[] invStd = new float[(int) c];
+      for (int ch = 0; ch < c; ch++) {
+        mean[ch] = (float) stats[0][ch];
+        invStd[ch] = (float) (1 / Math.sqrt(stats[1][ch] + layerConf().getEps()));
+      }
+      ChannelKernels.batchNormBackward(x3, dy3, relu() ? lastOutput.reshape('c', shape3) : null, mean, invStd,
+          ChannelKernels.floats(getParam(GAMMA)), dx3, g, bt);
+      return gradients(g, bt, n, dx);
     }
-    return gradients(dGamma, dBeta, c, n, dx);
+    if (batchMean == null) {
+      // an input or gradient the Java kernel does not take after a forward pass it took
+      batchMean = Nd4j.createFromArray(stats[0]).castTo(x.dataType());
+      batchVar = Nd4j.createFromArray(stats[1]).castTo(x.dataType());
+    }
+    INDArray[] grads = backwardNd4j(x3, dy3, c, n, mgr, dx3);
+    return gradients(grads[0], grads[1], c, n, dx);
+  }
+
+  /** {@link #gradients(INDArray, INDArray, long, long, INDArray)} from the Java kernel's arrays, in Java. */
+  private Pair<Gradient, INDArray> gradients(float[] dGamma, float[] dBeta, long n, INDArray dx) {
+    double keep = 1 - layerConf().getDecay();
+    float[] runMean = ChannelKernels.floats(getParam(MEAN));
+    float[] runVar = ChannelKernels.floats(getParam(VAR));
+    float[] gMean = new float[runMean.length];
+    float[] gVar = new float[runVar.length];
+    for (int ch = 0; ch < gMean.length; ch++) {
+      double unbiased = n > 1 ? stats[1][ch] * n / (n - 1) : stats[1][ch];
+      gMean[ch] = (float) ((runMean[ch] - stats[0][ch]) * keep);
+      gVar[ch] = (float) ((runVar[ch] - unbiased) * keep);
+    }
+    ChannelKernels.put(dGamma, gradientViews.get(GAMMA));
+    ChannelKernels.put(dBeta, gradientViews.get(BETA));
+    ChannelKernels.put(gMean, gradientViews.get(MEAN));
+    ChannelKernels.put(gVar, gradientViews.get(VAR));
+    Gradient gradient = new DefaultGradient();
+    gradient.setGradientFor(GAMMA, gradientViews.get(GAMMA));
+    gradient.setGradientFor(BETA, gradientViews.get(BETA));
+    gradient.setGradientFor(MEAN, gradientViews.get(MEAN));
+    gradient.setGradientFor(VAR, gradientViews.get(VAR));
+    return new Pair<>(gradient, dx);
   }
 
   /** The backward pass in ND4J ops (arrays that are not float); fills dx3, returns dGamma and dBeta. */
