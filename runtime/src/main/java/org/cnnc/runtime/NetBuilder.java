@@ -10,6 +10,7 @@ import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncBatchNorm;
+import org.cnnc.runtime.layers.CnncConcat;
 import org.cnnc.runtime.layers.CnncDense;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncRelu;
@@ -502,7 +503,7 @@ public final class NetBuilder {
   }
 
   public String concat(String name, String... ins) {
-    return vertex(name, new MergeVertex(), ins);
+    return vertex(name, kernels == Kernels.CNNC ? new CnncConcat() : new MergeVertex(), ins);
   }
 
   public String add(String name, String... ins) {
