@@ -104,7 +104,7 @@ public class CnncDense extends DenseLayer {
       INDArray zt = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, new long[] {out, b}, 'c');
       Gemm.gemm(w.transpose(), x, zt, false, true, 1.0, 0.0);
       INDArray z = mgr.createUninitialized(ArrayType.ACTIVATIONS, DataType.FLOAT, new long[] {b, out}, 'c');
-      transpose(zt, z, bias == null ? null : bias.toFloatVector(), relu);
+      transpose(zt, z, bias == null ? null : ChannelKernels.floats(bias), relu);
       lastOutput = training && relu ? z : null;
       return z;
     }

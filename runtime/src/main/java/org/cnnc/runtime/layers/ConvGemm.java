@@ -117,7 +117,7 @@ public final class ConvGemm {
       }
       return out;
     }
-    float[] add = bias == null ? null : bias.reshape(o).toFloatVector();
+    float[] add = bias == null ? null : ChannelKernels.floats(bias);
     if (batched(x, out, b, k, s) && Gemm.library() == Gemm.Library.MKL && (g.pointwise() || s >= STRIDED_MIN)) {
       // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv;
       // else rows of the batch's columns [k, b, s]) straight into its output [o, s], then bias and
@@ -228,7 +228,7 @@ public final class ConvGemm {
     INDArray dx = inputGradient ? mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c')
         : null;
     if (bGrad != null && ChannelKernels.direct(delta)) {
-      bGrad.assign(Nd4j.createFromArray(ChannelKernels.channelSums(delta, (int) o)).reshape(bGrad.shape()));
+      ChannelKernels.put(ChannelKernels.channelSums(delta, (int) o), bGrad);
     } else if (bGrad != null) {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
     }
