@@ -9,6 +9,7 @@ import java.util.Map;
 import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
+import org.cnnc.runtime.layers.CnncAdam;
 import org.cnnc.runtime.layers.CnncBatchNorm;
 import org.cnnc.runtime.layers.CnncConcat;
 import org.cnnc.runtime.layers.CnncDense;
@@ -99,6 +100,8 @@ public final class NetBuilder {
   private boolean inputGradients;
   private InferencePlan plan;
   private Kernels kernels = Kernels.byDefault();
+  /** The updater asked for; see {@link #updaterFor}. */
+  private final IUpdater updater;
 
   /**
    * Who computes convolutions, batch norms, ReLUs and max pooling. {@code CNNC}: cnnc's kernels
@@ -135,18 +138,28 @@ public final class NetBuilder {
   }
 
   public NetBuilder(long seed, IUpdater updater) {
+    this.updater = updater;
     this.graph = new NeuralNetConfiguration.Builder()
         .seed(seed)
-        .updater(updater)
+        .updater(updaterFor(kernels))
         .weightInit(WeightInit.XAVIER)
         .convolutionMode(ConvolutionMode.Truncate)
         .graphBuilder();
   }
 
-  /** Chooses who computes convolutions, batch norms, ReLUs and max pooling. */
+  /** Chooses who computes convolutions, batch norms, ReLUs, max pooling and Adam's updates. */
   public NetBuilder kernels(Kernels k) {
+    if (!types.isEmpty()) {
+      throw new IllegalStateException("kernels(...) comes before the first input or layer");
+    }
     this.kernels = k;
+    graph.getGlobalConfiguration().updater(updaterFor(k));
     return this;
+  }
+
+  /** With cnnc's kernels, ND4J's Adam is applied by {@link CnncAdam} (the same update, on every core). */
+  private IUpdater updaterFor(Kernels k) {
+    return k == Kernels.CNNC && updater.getClass() == Adam.class ? CnncAdam.of((Adam) updater) : updater;
   }
 
   public Kernels kernels() {

@@ -90,7 +90,7 @@ final class ChannelKernels {
   }
 
   /** A float vector (any number of unit axes) whose values are adjacent in its buffer. */
-  private static boolean contiguousFloats(INDArray v) {
+  static boolean contiguousFloats(INDArray v) {
     return v.dataType() == DataType.FLOAT && (v.isVectorOrScalar() && (v.length() == 1 || v.elementWiseStride() == 1))
         && v.offset() + v.length() <= Integer.MAX_VALUE;
   }

@@ -89,7 +89,19 @@ public final class Gemm {
   }
 
   private static boolean cpuBackend() {
-    return "CPU".equalsIgnoreCase(Nd4j.getExecutioner().getEnvironmentInformation().getProperty("backend"));
+    return onCpu();
+  }
+
+  private static volatile Boolean cpu;
+
+  /** ND4J runs on the CPU backend: its arrays are in host memory, which the Java kernels read. */
+  static boolean onCpu() {
+    Boolean c = cpu;
+    if (c == null) {
+      c = "CPU".equalsIgnoreCase(Nd4j.getExecutioner().getEnvironmentInformation().getProperty("backend"));
+      cpu = c;
+    }
+    return c;
   }
 
   private static Throwable mklFailure() {
