@@ -2,7 +2,7 @@
 (forward, CrossEntropyLoss on every output, backward, Adam step) at a given batch size, on every
 core (PyTorch 1.13 from Debian takes one thread by default on a 2-core machine).
 
-    /usr/bin/python3 tools/pytorch/bench.py --model GoogLeNet --batch 8 --iters 3 --warmup 2
+    /usr/bin/python3 tools/pytorch/bench.py --model GoogLeNet --batch 8 --iters 3 --warmup 10
 
 Prints one line: `forward_ms <median> train_ms <median> latency_ms <median> threads <n>`; latency is
 the forward pass of one example.
@@ -28,8 +28,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--iters", type=int, default=3)
-    ap.add_argument("--warmup", type=float, default=2.0,
-                    help="seconds of warm-up runs before timing (at least one run, at most 200), as cnnc bench")
+    ap.add_argument("--warmup", type=float, default=10.0,
+                    help="seconds of warm-up runs before timing (at least one run, at most 5000), as cnnc bench")
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
                     help="intra-op threads (default: every core; PyTorch's own default can be fewer)")
     a = ap.parse_args()
@@ -70,7 +70,7 @@ def main():
         while True:
             fn()
             runs += 1
-            if runs >= 200 or time.perf_counter() - start >= a.warmup:
+            if runs >= 5000 or time.perf_counter() - start >= a.warmup:
                 break
         times = []
         for _ in range(a.iters):

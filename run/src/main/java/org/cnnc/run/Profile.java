@@ -54,10 +54,10 @@ final class Profile {
   /**
    * Profiles {@code n}. The whole network is first run for {@code warmupSeconds} (forward and
    * training), so the JIT has compiled the kernels the layers share; each layer's own timing then
-   * warms up for a tenth of that.
+   * warms up for a tenth of that, at most 0.2 s (a hundred layers and more, three timings each).
    */
   static void run(Network n, CnnModel model, int batch, int iters, double warmupSeconds, PrintWriter out) {
-    double warmup = warmupSeconds / 10;
+    double warmup = Math.min(0.2, warmupSeconds / 10);
     double sgemm = sgemm(iters, warmup);
     ComputationGraph whole = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC).graph();
     INDArray x0 = Timing.batch(model.inputShape(), batch, 1);
