@@ -107,8 +107,9 @@ public final class NetBuilder {
    * Who computes convolutions, batch norms, ReLUs, max pooling, concatenations and Adam's updates.
    * {@code CNNC}: cnnc's kernels ({@link GemmConvolution}, {@link CnncBatchNorm}, {@link CnncRelu},
    * {@link CnncMaxPool}, {@link CnncConcat}, {@link CnncAdam}), the default on the CPU;
-   * {@code DL4J}: DL4J's own layers, the default on CUDA (where they call cuDNN). The system property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the
-   * default. Both give the same parameters, shapes and outputs.
+   * {@code DL4J}: DL4J's own layers, the default on CUDA (where they call cuDNN). The system
+   * property {@code cnnc.kernels} ({@code cnnc} or {@code dl4j}) overrides the default. Both give
+   * the same parameters, shapes and outputs.
    */
   public enum Kernels {
     CNNC,
