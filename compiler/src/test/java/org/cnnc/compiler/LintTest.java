@@ -49,6 +49,28 @@ class LintTest {
         rows(r));
   }
 
+  /**
+   * Sizes past the budget are named, not tried: a spec the fuzzer found (GoogLeNet with 16,830
+   * sizes) took 5.5 s, and wider ranges were passed unchecked.
+   */
+  @Test
+  void inputSizesPastTheBudgetAreNamedNotTried() throws Exception {
+    Path spec = Files.writeString(dir.resolve("wide.cnn"), """
+        model Wide {
+            input [3, 32, 32]
+            expect input [3, 16..2000, 17..2000]
+            conv(8, 3, padding = 1)
+            global_avgpool
+            flatten
+            dense(10)
+        }
+        """);
+    Linter.Result r = lint(spec, LintConfig.defaults(), dir);
+    assertEquals(List.of("3:5 warning INPUT_SIZES"), rows(r));
+    String message = r.diagnostics().get(0).message();
+    assertTrue(message.contains("declares 3,938,240 input sizes, too many to try one by one"), message);
+  }
+
   @Test
   void configurationTurnsRulesOffAndChangesSeverityPerPath() throws Exception {
     Path specs = Files.createDirectories(dir.resolve("legacy"));
