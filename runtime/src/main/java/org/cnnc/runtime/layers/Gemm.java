@@ -81,15 +81,11 @@ public final class Gemm {
       }
       case "auto", "" -> {
         // MKL reads host memory: on another backend (CUDA) the products stay ND4J's
-        return mklFailure() == null && cpuBackend() ? Library.MKL : Library.ND4J;
+        return mklFailure() == null && onCpu() ? Library.MKL : Library.ND4J;
       }
       default -> throw new IllegalArgumentException(
           "cnnc.blas is '" + setting + "'; it takes auto, mkl or openblas");
     }
-  }
-
-  private static boolean cpuBackend() {
-    return onCpu();
   }
 
   private static volatile Boolean cpu;
