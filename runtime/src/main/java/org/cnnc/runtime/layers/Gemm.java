@@ -32,19 +32,40 @@ public final class Gemm {
     ND4J
   }
 
-  /** MKL's binding when it loaded, else the reason it did not. */
+  /**
+   * MKL's binding when it loaded, else the reason it did not.
+   *
+   * <p><b>One OpenMP runtime.</b> MKL's default threading layer runs on Intel's OpenMP
+   * ({@code libiomp5}), while ND4J's native library, and the oneDNN inside it, run on GNU's
+   * ({@code libgomp}, shipped in ND4J's jar). With both runtimes active in one process oneDNN's
+   * multi-threaded kernels computed wrong results at random: on a 2-core AMD EPYC (AVX-512) the
+   * weight gradient of GoogLeNet's 3x3 convs from 128 channels up differed from run to run by 0.3
+   * to 17 (relative), the same call on the same arrays giving different sums, while it was exact
+   * with {@code MKL_THREADING_LAYER=GNU} or without MKL. So MKL is switched to its GNU threading
+   * layer before its first call, after ND4J has loaded its {@code libgomp}, which MKL's
+   * {@code libmkl_gnu_thread} then shares. {@code libiomp5} is still mapped (JavaCPP preloads it)
+   * but never runs a thread.
+   */
   private static final class Mkl {
     static final Throwable FAILURE = load();
 
     private static Throwable load() {
       try {
+        // ND4J's native library (and its libgomp) first, so that MKL's GNU layer binds to it
+        Nd4j.getExecutioner();
         org.bytedeco.javacpp.Loader.load(mkl_rt.class);
+        int layer = mkl_rt.MKL_Set_Threading_Layer(mkl_rt.MKL_THREADING_GNU);
+        if (layer != mkl_rt.MKL_THREADING_GNU) {
+          return new IllegalStateException("MKL did not take its GNU OpenMP threading layer (it answered " + layer
+              + "); cnnc does not run MKL next to ND4J's OpenMP runtime on another one");
+        }
         return null;
       } catch (Throwable t) {
         return t;
       }
     }
   }
+
 
   private static volatile Library library;
 

@@ -25,8 +25,9 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * array (relative error 0.59 against PyTorch) and DL4J's dilated max pooling. So when this class
  * loads (before any cnnc layer runs) it turns ND4J's helpers off, which makes every other op
  * compute as in ND4J's plain build, and turns them on only around its own two ops. The switch is
- * process-wide, so those ops run one at a time. {@code -Dcnnc.conv.onednn=off} leaves ND4J's
- * helpers as they are and keeps every conv on GEMM.
+ * process-wide, so those ops run one at a time. {@code -Dcnnc.conv.onednn=off} keeps every conv
+ * on GEMM; ND4J's helpers stay off then too (they used to be left on, and DL4J's dilated max
+ * pooling then differed from cnnc's and from PyTorch's).
  */
 public final class OneDnn {
   private OneDnn() {}
@@ -50,7 +51,7 @@ public final class OneDnn {
   static long MAX_FORWARD_MAP = 56 * 56;
 
   static {
-    if (enabled) {
+    if (BUILT_IN) {
       Nd4j.getEnvironment().allowHelpers(false);
     }
   }
