@@ -70,7 +70,7 @@ final class FmtCommand implements Callable<Integer> {
         } catch (IOException e) {
           throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
-        out.println("formatted " + file);
+        out.println("formatted " + org.cnnc.compiler.io.Escape.terminal(file.toString()));
       }
     }
     return errors || (check && unformatted) ? Main.SPEC_ERRORS : Main.OK;

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.io.Escape;
 import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.source.Span;
 import org.cnnc.compiler.syntax.Parsing;
@@ -58,7 +59,7 @@ public final class Formatter {
         out.append('\n');
       }
       leading(imp.span().start(), 0);
-      out.append("import ").append(string(imp.path()));
+      out.append("import ").append(Escape.cnnString(imp.path()));
       trailing(imp.span().end());
       out.append('\n');
       first = false;
@@ -345,7 +346,7 @@ public final class Formatter {
       return e.span().text();
     }
     if (e instanceof StringLit s) {
-      return string(s.value());
+      return Escape.cnnString(s.value());
     }
     if (e instanceof ListExpr l) {
       return l.items().stream().map(x -> expr(x, 0)).collect(Collectors.joining(", ", "[", "]"));
@@ -359,9 +360,6 @@ public final class Formatter {
     return prec < context ? "(" + text + ")" : text;
   }
 
-  private static String string(String v) {
-    return '"' + v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n").replace("\t", "\\t") + '"';
-  }
 
   // ---- comments and layout ---------------------------------------------------------------------
 
