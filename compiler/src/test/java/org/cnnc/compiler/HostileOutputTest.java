@@ -185,4 +185,20 @@ class HostileOutputTest {
     assertTrue(box.matches("  n\\d+\\[\"[^\"<>]*(<br/>[^\"<>]*)*\"\\]:::block"), box);
     assertTrue(box.contains("#35;quot;"), box); // a `#quot;` the spec wrote stays text
   }
+
+  @Test
+  void fmtDiffsAndSummariesEscapeForTheTerminal() throws Exception {
+    String text = "model M {\ninput [3, 8, 8] /* \u001b[2J \u202e */\n}\n";
+    String diff = org.cnnc.compiler.fmt.Diff.unified("a\u001b.cnn", text, text.replace("\ninput", "\n    input"));
+    assertTrue(clean(diff), diff);
+    assertTrue(diff.startsWith("--- a\\u001b.cnn\n+++ a\\u001b.cnn (formatted)\n"), diff);
+    assertTrue(diff.contains("\n-input [3, 8, 8] /* \\u001b[2J \\u202e */\n"), diff);
+
+    Path f = Files.writeString(dir.resolve("s\u001b]0;x\u0007.cnn"), "model M {\n  input [3, 8, 8]\n  conv(8, 3)\n}\n");
+    var c = Compiler.compile(Compiler.Request.of(f));
+    String summary = org.cnnc.compiler.summary.SummaryRenderer.render(
+        new org.cnnc.compiler.summary.Summary(c.network("M").orElseThrow()), Integer.MAX_VALUE, false);
+    assertTrue(clean(summary), summary);
+    assertTrue(summary.contains("s\\u001b]0;x\\u0007.cnn:1:1"), summary);
+  }
 }
