@@ -39,8 +39,10 @@ import java.util.Set;
  *   <li>a file that is read-only (no write permission for anyone, or not writable by this user);
  *   <li>anything that is not a regular file (a directory, a FIFO, a device).
  * </ul>
- * A replaced file keeps its POSIX permissions (a 0600 file stays 0600); a new one gets the
- * default permissions of new files (0666 less the umask).
+ * A replaced file keeps its POSIX permissions (a 0600 file stays 0600) but not its owner (it
+ * belongs to the user running cnnc, as with any editor that saves by renaming) nor its other hard
+ * links (they keep the old content); a new file gets the default permissions of new files (0666
+ * less the umask).
  */
 public final class SafeFiles {
   private SafeFiles() {}
