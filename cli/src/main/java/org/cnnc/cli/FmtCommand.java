@@ -5,13 +5,14 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.cnnc.compiler.ast.Ast;
 import org.cnnc.compiler.diag.Diagnostics;
 import org.cnnc.compiler.fmt.Diff;
 import org.cnnc.compiler.fmt.Formatter;
+import org.cnnc.compiler.io.Escape;
+import org.cnnc.compiler.io.SafeFiles;
 import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.syntax.Parsing;
 import picocli.CommandLine.Command;
@@ -22,7 +23,9 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "fmt", mixinStandardHelpOptions = true,
-    description = "Rewrite specs in the canonical layout; with --check, only report (exit 1 and a diff) what would change.")
+    description = "Rewrite specs in the canonical layout; with --check, only report (exit 1 and a diff) what would change. "
+        + "A file is rewritten only when the result parses to the same tree, never through a symbolic link, "
+        + "never when read-only (exit 2).")
 final class FmtCommand implements Callable<Integer> {
   @Parameters(arity = "1..*", paramLabel = "FILE")
   List<Path> files;
@@ -37,6 +40,8 @@ final class FmtCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     var out = spec.commandLine().getOut();
+    var err = spec.commandLine().getErr();
+    boolean refused = false;
     boolean unformatted = false;
     boolean errors = false;
     for (Path file : files) {
@@ -55,7 +60,14 @@ final class FmtCommand implements Callable<Integer> {
         errors = true;
         continue;
       }
-      String formatted = Formatter.format(src, ast);
+      String formatted;
+      try {
+        formatted = Formatter.format(src, ast);
+      } catch (Formatter.NotSameTree e) {
+        err.println("cnnc: " + Escape.terminal(e.getMessage()));
+        refused = true;
+        continue;
+      }
       if (formatted.equals(text)) {
         continue;
       }
@@ -64,15 +76,16 @@ final class FmtCommand implements Callable<Integer> {
         out.print(Diff.unified(file.toString(), text, formatted));
       } else {
         try {
-          Path tmp = file.resolveSibling(file.getFileName() + ".cnnc-fmt.tmp");
-          Files.writeString(tmp, formatted, StandardCharsets.UTF_8);
-          Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+          SafeFiles.write(file, formatted);
         } catch (IOException e) {
-          throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+          // a link, a read-only file, a full disk: said, the file left as it was, the others formatted
+          err.println("cnnc: " + Escape.terminal(e.getMessage()));
+          refused = true;
+          continue;
         }
-        out.println("formatted " + file);
+        out.println("formatted " + Escape.terminal(file.toString()));
       }
     }
-    return errors || (check && unformatted) ? Main.SPEC_ERRORS : Main.OK;
+    return refused ? Main.USAGE : errors || (check && unformatted) ? Main.SPEC_ERRORS : Main.OK;
   }
 }

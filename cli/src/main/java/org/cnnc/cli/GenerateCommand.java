@@ -46,7 +46,7 @@ final class GenerateCommand implements Callable<Integer> {
     for (Generator.Output o : Generator.generate(c, networks, pkg)) {
       try {
         Generator.Written w = Generator.write(dir, o);
-        out.println(w.name().toLowerCase(java.util.Locale.ROOT) + " " + dir.resolve(o.relativePath()));
+        out.println(w.name().toLowerCase(java.util.Locale.ROOT) + " " + org.cnnc.compiler.io.Escape.terminal(dir.resolve(o.relativePath()).toString()));
       } catch (IOException e) {
         throw new UncheckedIOException(e.getMessage(), e);
       }

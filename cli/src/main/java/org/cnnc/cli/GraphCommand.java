@@ -2,14 +2,13 @@ package org.cnnc.cli;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.io.SafeFiles;
 import org.cnnc.compiler.graph.GraphModel;
 import org.cnnc.compiler.graph.Renderers;
 import org.cnnc.compiler.ir.Network;
@@ -75,9 +74,9 @@ final class GraphCommand implements Callable<Integer> {
       spec.commandLine().getOut().print(text);
     } else {
       try {
-        Files.writeString(output, text, StandardCharsets.UTF_8);
+        SafeFiles.write(output, text);
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
+        throw new UncheckedIOException(e.getMessage(), e);
       }
     }
     return Main.OK;

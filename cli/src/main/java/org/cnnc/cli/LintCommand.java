@@ -3,12 +3,12 @@ package org.cnnc.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.io.SafeFiles;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.HumanRenderer;
 import org.cnnc.compiler.diag.Severity;
@@ -91,9 +91,9 @@ final class LintCommand implements Callable<Integer> {
     };
     if (output != null) {
       try {
-        Files.writeString(output, report, StandardCharsets.UTF_8);
+        SafeFiles.write(output, report);
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
+        throw new UncheckedIOException(e.getMessage(), e);
       }
     } else {
       out.print(report);

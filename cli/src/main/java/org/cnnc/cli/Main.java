@@ -74,10 +74,10 @@ public final class Main implements Runnable {
     cmd.setErr(err);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof UncheckedIOException || e instanceof UsageError) {
-        err.println("cnnc: " + e.getMessage());
+        err.println("cnnc: " + org.cnnc.compiler.io.Escape.terminal(String.valueOf(e.getMessage())));
         return USAGE;
       }
-      err.println("cnnc: internal error: " + e);
+      err.println("cnnc: internal error: " + org.cnnc.compiler.io.Escape.terminal(String.valueOf(e)));
       if (System.getenv("CNNC_DEBUG") != null) {
         e.printStackTrace(err);
       } else {

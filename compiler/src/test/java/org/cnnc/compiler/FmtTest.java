@@ -109,4 +109,63 @@ class FmtTest {
     String diff = Diff.unified("m.cnn", text, out);
     assertTrue(diff.startsWith("--- m.cnn\n+++ m.cnn (formatted)\n@@ -1,4 +1,8 @@\n model M {\n-  input [3, 8, 8]\n"), diff);
   }
+
+  /** `model M // why` then `{`: the brace used to join the comment (`model M // why {`), which does not parse. */
+  @Test
+  void aLineCommentBeforeTheBodyKeepsItsLine() {
+    String text = "model M // why\n{\n    input [3, 8, 8]\n}\n\nblock B(x) /* a */ // b\n  {\n    conv(x, 1)\n}\n";
+    String out = fmt("m.cnn", text);
+    assertEquals("model M // why\n{\n    input [3, 8, 8]\n}\n\nblock B(x) /* a */ // b\n{\n    conv(x, 1)\n}\n", out);
+    assertEquals(out, fmt("m.cnn", out));
+  }
+
+  /** The check fmt relies on before writing: what does not parse, or parses to another tree, or loses a comment. */
+  @Test
+  void theFormattedTextIsCheckedAgainstTheTree() {
+    SourceFile src = SourceFile.of("m.cnn", "model M // why\n{\n    input [3, 8, 8]\n    conv(8, 3)\n}\n");
+    Ast.CnnFile ast = Parsing.parse(src, new Diagnostics());
+    assertEquals(null, Formatter.difference(src, ast, src.text()));
+    assertTrue(Formatter.difference(src, ast, "model M // why {\n    input [3, 8, 8]\n    conv(8, 3)\n}\n")
+        .startsWith("does not parse (line 2: "));
+    assertEquals("parses to a different tree",
+        Formatter.difference(src, ast, "model M // why\n{\n    input [3, 8, 8]\n    conv(8, 5)\n}\n"));
+    assertEquals("does not keep every comment in order",
+        Formatter.difference(src, ast, "model M\n{\n    input [3, 8, 8]\n    conv(8, 3)\n}\n"));
+  }
+
+  /**
+   * Comments between any two tokens of the repository's specs (seeded, 40 places per file): the
+   * formatter keeps the tree and every comment, or its own check would throw. (Not idempotence: a
+   * multi-line block comment after a statement on its line can gain a blank line on the next run.)
+   */
+  @TestFactory
+  Stream<DynamicTest> commentsAnywhereKeepTheTree() throws Exception {
+    List<Path> specs;
+    try (Stream<Path> s = Files.walk(Path.of(".."))) {
+      specs = s.filter(p -> p.toString().endsWith(".cnn") && !p.toString().contains("/target/")
+          && !p.toString().contains("/.")).sorted().toList();
+    }
+    return specs.stream().map(p -> DynamicTest.dynamicTest(p.toString(), () -> {
+      String text = Files.readString(p);
+      if (parse(p.toString(), text) == null) {
+        return;
+      }
+      List<Integer> ends = new java.util.ArrayList<>();
+      var lexer = new org.cnnc.grammar.CnnLexer(org.antlr.v4.runtime.CharStreams.fromString(text));
+      lexer.removeErrorListeners();
+      for (var t = lexer.nextToken(); t.getType() != org.antlr.v4.runtime.Token.EOF; t = lexer.nextToken()) {
+        if (t.getChannel() == org.antlr.v4.runtime.Token.DEFAULT_CHANNEL) {
+          ends.add(t.getStopIndex() + 1);
+        }
+      }
+      java.util.Random random = new java.util.Random(p.toString().hashCode());
+      String[] kinds = {" // c\n", "\n// c\n", " /* c */ ", "/* c\n */"};
+      for (int i = 0; i < 40 && !ends.isEmpty(); i++) {
+        int at = ends.get(random.nextInt(ends.size()));
+        String variant = text.substring(0, at) + kinds[random.nextInt(kinds.length)] + text.substring(at);
+        assertNotNull(parse("v.cnn", variant), variant);
+        fmt("v.cnn", variant); // throws NotSameTree when the tree or a comment changes
+      }
+    }));
+  }
 }

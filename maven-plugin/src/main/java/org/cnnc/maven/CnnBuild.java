@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.io.SafeFiles;
 import org.cnnc.compiler.lint.LintConfig;
 import org.cnnc.compiler.lint.Linter;
 import org.cnnc.compiler.source.SourceFile;
@@ -161,9 +162,9 @@ public final class CnnBuild {
     Properties p = new Properties();
     p.putAll(state);
     Files.createDirectories(r.stateFile().getParent());
-    try (var w = Files.newBufferedWriter(r.stateFile(), StandardCharsets.UTF_8)) {
-      p.store(w, "cnnc incremental state: the inputs read and the outputs written");
-    }
+    java.io.StringWriter w = new java.io.StringWriter();
+    p.store(w, "cnnc incremental state: the inputs read and the outputs written");
+    SafeFiles.write(r.stateFile(), w.toString());
   }
 
   /** Removes generated files a previous run wrote that this run did not produce. */

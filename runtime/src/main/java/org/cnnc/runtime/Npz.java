@@ -2,7 +2,6 @@ package org.cnnc.runtime;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +19,7 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
+import org.cnnc.compiler.io.SafeFiles;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -175,13 +175,13 @@ public final class Npz {
   }
 
   public static void writeNpy(Path file, INDArray array) throws IOException {
-    Files.write(file, npyBytes(array));
+    SafeFiles.write(file, npyBytes(array));
   }
 
   /** Writes an uncompressed archive, as {@code numpy.savez} does; entries in the map's order. */
   public static void write(Path file, Map<String, INDArray> arrays) throws IOException {
-    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-    try (OutputStream os = Files.newOutputStream(tmp); ZipOutputStream zip = new ZipOutputStream(os)) {
+    SafeFiles.write(file, os -> {
+      ZipOutputStream zip = new ZipOutputStream(os);
       for (var e : arrays.entrySet()) {
         byte[] bytes = npyBytes(e.getValue());
         ZipEntry entry = new ZipEntry(e.getKey() + ".npy");
@@ -195,8 +195,8 @@ public final class Npz {
         zip.write(bytes);
         zip.closeEntry();
       }
-    }
-    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      zip.finish(); // not close(): SafeFiles closes the file after forcing it to disk
+    });
   }
 
 }

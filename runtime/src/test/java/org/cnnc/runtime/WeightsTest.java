@@ -123,6 +123,19 @@ class WeightsTest {
     assertEquals(a.graph().params(), b.graph().params());
   }
 
+  /** Saved weights go through a fresh temporary file: a link at the target or at the old `W.npz.tmp` is not followed. */
+  @Test
+  void savingNeverWritesThroughALink() throws Exception {
+    Path victim = Files.writeString(dir.resolve("victim"), "mine");
+    Files.createSymbolicLink(dir.resolve("w.npz.tmp"), victim);
+    Npz.write(dir.resolve("w.npz"), Map.of("x", Nd4j.ones(2)));
+    assertEquals("mine", Files.readString(victim));
+    assertEquals(List.of(2L), java.util.Arrays.stream(Npz.read(dir.resolve("w.npz")).get("x").shape()).boxed().toList());
+    Path link = Files.createSymbolicLink(dir.resolve("l.npz"), victim);
+    assertThrows(java.io.IOException.class, () -> Npz.write(link, Map.of("x", Nd4j.ones(2))));
+    assertEquals("mine", Files.readString(victim));
+  }
+
   @Test
   void renameMapForSpecsThatDoNotMirrorTheirModuleTree() throws Exception {
     Map<String, INDArray> w = valid();

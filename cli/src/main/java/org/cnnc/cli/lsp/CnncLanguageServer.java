@@ -203,7 +203,12 @@ public final class CnncLanguageServer implements LanguageServer, LanguageClientA
       if (ast == null) {
         return CompletableFuture.completedFuture(List.of());
       }
-      String formatted = Formatter.format(f, ast);
+      String formatted;
+      try {
+        formatted = Formatter.format(f, ast);
+      } catch (Formatter.NotSameTree e) {
+        return CompletableFuture.completedFuture(List.of()); // never an edit that changes the spec
+      }
       if (formatted.equals(text)) {
         return CompletableFuture.completedFuture(List.of());
       }

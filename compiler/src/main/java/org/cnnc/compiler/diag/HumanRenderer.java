@@ -1,11 +1,14 @@
 package org.cnnc.compiler.diag;
 
+import org.cnnc.compiler.io.Escape;
 import org.cnnc.compiler.source.Span;
 
 /**
  * Renders a diagnostic for people, as rustc does: the message with its id, the location, the
  * source line with the span underlined and labelled, then notes and help. Colour (ANSI) only when
- * asked, which the CLI does only on a terminal.
+ * asked, which the CLI does only on a terminal. Every text from a spec (messages, the source line,
+ * file names) is escaped for the terminal ({@link Escape#terminal}); the carets are placed under
+ * the escaped line.
  */
 public final class HumanRenderer {
   private final boolean color;
@@ -24,9 +27,9 @@ public final class HumanRenderer {
     String sev = d.severity().word();
     String head = sev + "[" + d.id() + "]";
     out.append(paint(head, d.severity() == Severity.ERROR ? "1;31" : d.severity() == Severity.WARNING ? "1;33" : "1;36"))
-        .append(paint(": " + d.message(), "1"))
+        .append(paint(": " + Escape.terminal(d.message()), "1"))
         .append('\n');
-    out.append(gutter).append(paint("--> ", "1;34")).append(span.location()).append('\n');
+    out.append(gutter).append(paint("--> ", "1;34")).append(Escape.terminal(span.location())).append('\n');
     out.append(gutter).append(paint(" |", "1;34")).append('\n');
 
     String text = span.file().lineText(line);
@@ -42,13 +45,13 @@ public final class HumanRenderer {
       startCol = startCol - from + prefix.length();
       endCol = Math.min(endCol, to) - from + prefix.length();
     }
-    String shown = expandTabs(text);
+    String shown = display(text);
     out.append(paint(line + " |", "1;34")).append(shown.isEmpty() ? "" : " " + shown).append('\n');
 
-    int from = expandTabs(text.substring(0, Math.min(startCol, text.length()))).length();
-    int to = expandTabs(text.substring(0, Math.min(Math.max(endCol, startCol), text.length()))).length();
+    int from = display(text.substring(0, Math.min(startCol, text.length()))).length();
+    int to = display(text.substring(0, Math.min(Math.max(endCol, startCol), text.length()))).length();
     int width = Math.max(1, to - from);
-    String marks = "^".repeat(width) + (d.label().isEmpty() ? "" : " " + d.label());
+    String marks = "^".repeat(width) + (d.label().isEmpty() ? "" : " " + Escape.terminal(d.label()));
     out.append(gutter).append(paint(" | ", "1;34")).append(" ".repeat(from))
         .append(paint(marks, d.severity() == Severity.ERROR ? "1;31" : "1;33")).append('\n');
 
@@ -57,17 +60,18 @@ public final class HumanRenderer {
     }
     for (Note n : d.notes()) {
       out.append(gutter).append(paint(" = ", "1;34")).append(paint("note", "1")).append(": ")
-          .append(n.message()).append('\n');
+          .append(Escape.terminal(n.message())).append('\n');
     }
     if (!d.help().isEmpty()) {
       out.append(gutter).append(paint(" = ", "1;34")).append(paint("help", "1")).append(": ")
-          .append(d.help()).append('\n');
+          .append(Escape.terminal(d.help())).append('\n');
     }
     return out.toString();
   }
 
-  private static String expandTabs(String s) {
-    return s.replace("\t", "    ");
+  /** A piece of a source line as shown: escaped, tabs as four spaces; its length is the column it ends at. */
+  private static String display(String s) {
+    return Escape.terminal(s).replace("\t", "    ");
   }
 
   private String paint(String s, String code) {

@@ -2,20 +2,25 @@ package org.cnnc.compiler.fmt;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.cnnc.compiler.io.Escape;
 
-/** A unified diff of two texts (line-based, longest common subsequence), as `diff -u` prints it. */
+/**
+ * A unified diff of two texts (line-based, longest common subsequence), as `diff -u` prints it,
+ * for reading on a terminal: names and lines escaped ({@link Escape#terminal}).
+ */
 public final class Diff {
   private Diff() {}
 
-  public static String unified(String name, String before, String after) {
+  public static String unified(String file, String before, String after) {
+    String name = Escape.terminal(file);
     List<String> a = before.lines().toList();
     List<String> b = after.lines().toList();
     int n = a.size();
     int m = b.size();
     if ((long) n * m > 25_000_000L) {
       return "--- " + name + "\n+++ " + name + " (formatted)\n@@ -1," + n + " +1," + m + " @@\n"
-          + String.join("", a.stream().map(l -> "-" + l + "\n").toList())
-          + String.join("", b.stream().map(l -> "+" + l + "\n").toList());
+          + String.join("", a.stream().map(l -> "-" + Escape.terminal(l) + "\n").toList())
+          + String.join("", b.stream().map(l -> "+" + Escape.terminal(l) + "\n").toList());
     }
     int[][] lcs = new int[n + 1][m + 1];
     for (int i = n - 1; i >= 0; i--) {
@@ -72,7 +77,7 @@ public final class Diff {
       out.append("@@ -").append(aStart + 1).append(',').append(aLen).append(" +").append(bStart + 1).append(',')
           .append(bLen).append(" @@\n");
       for (int x = start; x < end; x++) {
-        out.append(ops.get(x)[0]).append(texts.get(x)).append('\n');
+        out.append(ops.get(x)[0]).append(Escape.terminal(texts.get(x))).append('\n');
       }
       k = end;
     }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.io.Escape;
 import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.source.Span;
 import org.cnnc.compiler.syntax.Parsing;
@@ -35,11 +36,48 @@ public final class Formatter {
     this.comments = Parsing.comments(src);
   }
 
-  /** The formatted text of a file that parsed without errors. */
+  /**
+   * The formatted text of a file that parsed without errors, checked before it is returned: it
+   * parses to the same tree (spans aside) with the same comments in the same order.
+   *
+   * @throws NotSameTree when it would not (a bug of the formatter; the caller must then leave the
+   *     file as it is)
+   */
   public static String format(SourceFile src, CnnFile file) {
     Formatter f = new Formatter(src);
     f.file(file);
-    return f.out.toString();
+    String text = f.out.toString();
+    String why = difference(src, file, text);
+    if (why != null) {
+      throw new NotSameTree(src.name() + ": the formatted text " + why
+          + "; the file is left as it is (a bug in cnnc fmt: please report it with the file)");
+    }
+    return text;
+  }
+
+  /** The formatter's output would change the meaning or the comments of a file. */
+  public static final class NotSameTree extends RuntimeException {
+    NotSameTree(String message) {
+      super(message);
+    }
+  }
+
+  /** Null when {@code formatted} parses to the same tree and comments as {@code file}, else what differs. */
+  public static String difference(SourceFile src, CnnFile file, String formatted) {
+    SourceFile again = new SourceFile(src.path(), src.name(), formatted);
+    org.cnnc.compiler.diag.Diagnostics d = new org.cnnc.compiler.diag.Diagnostics();
+    CnnFile after = Parsing.parse(again, d);
+    if (after == null || d.hasErrors()) {
+      return "does not parse" + d.sorted().stream().findFirst()
+          .map(x -> " (line " + x.span().line() + ": " + x.message() + ")").orElse("");
+    }
+    if (!file.decls().equals(after.decls()) || !file.imports().equals(after.imports())
+        || !file.pkg().map(QualifiedName::dotted).equals(after.pkg().map(QualifiedName::dotted))) {
+      return "parses to a different tree";
+    }
+    List<String> before = Parsing.comments(src).stream().map(c -> c.text().strip()).toList();
+    List<String> kept = Parsing.comments(again).stream().map(c -> c.text().strip()).toList();
+    return before.equals(kept) ? null : "does not keep every comment in order";
   }
 
   private void file(CnnFile f) {
@@ -58,7 +96,7 @@ public final class Formatter {
         out.append('\n');
       }
       leading(imp.span().start(), 0);
-      out.append("import ").append(string(imp.path()));
+      out.append("import ").append(Escape.cnnString(imp.path()));
       trailing(imp.span().end());
       out.append('\n');
       first = false;
@@ -81,7 +119,14 @@ public final class Formatter {
   private void decl(Decl d) {
     Span header = new Span(src, d.span().start(), d.body().span().start());
     if (hasComment(header)) {
-      out.append(verbatim(header).strip()).append(' ');
+      // `model M // why` then `{` on the next line: the brace cannot join the comment's line
+      Parsing.Comment last = null;
+      for (int i = next; i < comments.size() && comments.get(i).start() < header.end(); i++) {
+        last = comments.get(i);
+      }
+      boolean endsInLineComment = last != null && last.text().startsWith("//")
+          && src.text().substring(last.end(), header.end()).isBlank();
+      out.append(verbatim(header).strip()).append(endsInLineComment ? '\n' : ' ');
     } else {
       out.append(d instanceof BlockDecl ? "block " : "model ").append(d.name().text());
       if (d instanceof BlockDecl || !d.params().isEmpty()) {
@@ -345,7 +390,7 @@ public final class Formatter {
       return e.span().text();
     }
     if (e instanceof StringLit s) {
-      return string(s.value());
+      return Escape.cnnString(s.value());
     }
     if (e instanceof ListExpr l) {
       return l.items().stream().map(x -> expr(x, 0)).collect(Collectors.joining(", ", "[", "]"));
@@ -359,9 +404,6 @@ public final class Formatter {
     return prec < context ? "(" + text + ")" : text;
   }
 
-  private static String string(String v) {
-    return '"' + v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n").replace("\t", "\\t") + '"';
-  }
 
   // ---- comments and layout ---------------------------------------------------------------------
 

@@ -5,8 +5,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.cnnc.compiler.io.Escape;
 
-/** The picture of a network as SVG (laid out here, no external program), Graphviz DOT, or Mermaid. */
+/**
+ * The picture of a network as SVG (laid out here, no external program), Graphviz DOT, or Mermaid.
+ * Every name and label is escaped for its format ({@link Escape#xml}, {@link Escape#dot}, {@link Escape#mermaid}).
+ */
 public final class Renderers {
   private Renderers() {}
 
@@ -37,12 +41,12 @@ public final class Renderers {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
             + "font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"11\">%n",
         width, l.height + titleH, width, l.height + titleH));
-    s.append("  <title>").append(x(g.network().name())).append("</title>\n");
+    s.append("  <title>").append(Escape.xml(g.network().name())).append("</title>\n");
     s.append("  <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
         + "orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#666\"/></marker></defs>\n");
     s.append("  <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
     s.append(String.format(Locale.ROOT, "  <text x=\"16\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>%n",
-        x(heading)));
+        Escape.xml(heading)));
     s.append(String.format(Locale.ROOT, "  <g transform=\"translate(0 %.0f)\">%n", titleH));
     // clusters: frames around the boxes of expanded block instances, outermost first
     for (GraphModel.Cluster c : g.clusters().values()) {
@@ -70,8 +74,8 @@ public final class Renderers {
           "    <g class=\"cluster\"><title>%s</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"8\" "
               + "fill=\"#1f7a7a\" fill-opacity=\"0.05\" stroke=\"#1f7a7a\" stroke-dasharray=\"4 3\"/>"
               + "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1f7a7a\" font-weight=\"bold\">%s</text></g>%n",
-          x(c.path()), x0 - pad, y0 - pad - 12, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad + 12, x0 - pad + 6, y0 - pad + 1,
-          x(c.label())));
+          Escape.xml(c.path()), x0 - pad, y0 - pad - 12, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad + 12, x0 - pad + 6, y0 - pad + 1,
+          Escape.xml(c.label())));
     }
     for (double[][] pts : l.routes) {
       StringBuilder d = new StringBuilder();
@@ -85,7 +89,7 @@ public final class Renderers {
       String[] col = COLORS.get(b.kind());
       double bx = l.x[b.id()];
       double by = l.y[b.id()];
-      s.append("    <g class=\"box ").append(GraphModel.lower(b.kind())).append("\"><title>").append(x(b.path()))
+      s.append("    <g class=\"box ").append(GraphModel.lower(b.kind())).append("\"><title>").append(Escape.xml(b.path()))
           .append("</title>");
       s.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"6\" fill=\"%s\" "
               + "stroke=\"%s\" stroke-width=\"%s\"/>", bx, by, l.w[b.id()], l.h[b.id()], col[0],
@@ -96,7 +100,7 @@ public final class Renderers {
         boolean out = b.output() != null && i == lines.size() - 1;
         s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\"%s>%s</text>",
             bx + l.w[b.id()] / 2, by + Layout.PAD / 2 + (i + 1) * Layout.LINE - 4,
-            title ? " font-weight=\"bold\"" : out ? " fill=\"#b03030\"" : " fill=\"#333\"", x(lines.get(i))));
+            title ? " font-weight=\"bold\"" : out ? " fill=\"#b03030\"" : " fill=\"#333\"", Escape.xml(lines.get(i))));
       }
       s.append("</g>\n");
     }
@@ -106,7 +110,7 @@ public final class Renderers {
 
   public static String dot(GraphModel g, boolean leftToRight) {
     StringBuilder s = new StringBuilder();
-    s.append("digraph ").append(quote(g.network().name())).append(" {\n");
+    s.append("digraph ").append(Escape.dot(g.network().name())).append(" {\n");
     s.append("  rankdir=").append(leftToRight ? "LR" : "TB").append(";\n");
     s.append("  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=10];\n");
     s.append("  edge [color=\"#666666\"];\n");
@@ -125,15 +129,15 @@ public final class Renderers {
       StringBuilder s, String indent) {
     for (GraphModel.Box b : byCluster.getOrDefault(cluster, List.of())) {
       String[] col = COLORS.get(b.kind());
-      s.append(indent).append("n").append(b.id()).append(" [label=").append(quote(String.join("\n", Layout.lines(b))))
+      s.append(indent).append("n").append(b.id()).append(" [label=").append(Escape.dot(Layout.lines(b)))
           .append(", fillcolor=\"").append(col[0]).append("\", color=\"").append(b.output() != null ? "#b03030" : col[1])
-          .append("\", tooltip=").append(quote(b.path())).append("];\n");
+          .append("\", tooltip=").append(Escape.dot(b.path())).append("];\n");
     }
     int i = 0;
     for (GraphModel.Cluster c : g.clusters().values()) {
       if (java.util.Objects.equals(c.parent(), cluster)) {
-        s.append(indent).append("subgraph ").append(quote("cluster_" + c.path())).append(" {\n");
-        s.append(indent).append("  label=").append(quote(c.label())).append("; style=dashed; color=\"#1f7a7a\";\n");
+        s.append(indent).append("subgraph ").append(Escape.dot("cluster_" + c.path())).append(" {\n");
+        s.append(indent).append("  label=").append(Escape.dot(c.label())).append("; style=dashed; color=\"#1f7a7a\";\n");
         dotCluster(g, c.path(), byCluster, s, indent + "  ");
         s.append(indent).append("}\n");
         i++;
@@ -162,28 +166,16 @@ public final class Renderers {
       StringBuilder s, String indent) {
     for (GraphModel.Box b : byCluster.getOrDefault(cluster, List.of())) {
       s.append(indent).append("n").append(b.id()).append("[\"")
-          .append(String.join("<br/>", Layout.lines(b).stream().map(Renderers::mermaidText).toList()))
+          .append(String.join("<br/>", Layout.lines(b).stream().map(Escape::mermaid).toList()))
           .append("\"]:::").append(GraphModel.lower(b.kind())).append('\n');
     }
     for (GraphModel.Cluster c : g.clusters().values()) {
       if (java.util.Objects.equals(c.parent(), cluster)) {
         s.append(indent).append("subgraph c_").append(c.path().replaceAll("[^A-Za-z0-9_]", "_")).append("[\"")
-            .append(mermaidText(c.label())).append("\"]\n");
+            .append(Escape.mermaid(c.label())).append("\"]\n");
         mermaidCluster(g, c.path(), byCluster, s, indent + "  ");
         s.append(indent).append("end\n");
       }
     }
-  }
-
-  private static String mermaidText(String t) {
-    return t.replace("\"", "#quot;").replace("<", "#lt;").replace(">", "#gt;");
-  }
-
-  private static String quote(String t) {
-    return "\"" + t.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"";
-  }
-
-  private static String x(String t) {
-    return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
   }
 }

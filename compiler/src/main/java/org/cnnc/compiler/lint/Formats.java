@@ -11,6 +11,7 @@ import java.util.Map;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Note;
 import org.cnnc.compiler.diag.Severity;
+import org.cnnc.compiler.io.Escape;
 
 /** The machine formats of lint results: JSON, SARIF 2.1.0, GitHub Actions annotations, checkstyle XML. */
 public final class Formats {
@@ -23,33 +24,33 @@ public final class Formats {
 
   public static String json(Linter.Result r, String version) {
     StringBuilder s = new StringBuilder();
-    s.append("{\n  \"tool\": \"cnnc\",\n  \"version\": ").append(q(version)).append(",\n  \"diagnostics\": [");
+    s.append("{\n  \"tool\": \"cnnc\",\n  \"version\": ").append(Escape.json(version)).append(",\n  \"diagnostics\": [");
     List<Diagnostic> ds = r.diagnostics();
     for (int i = 0; i < ds.size(); i++) {
       Diagnostic d = ds.get(i);
       Rule rule = r.rules().get(d.id());
       s.append(i == 0 ? "\n" : ",\n").append("    {");
-      s.append("\"id\": ").append(q(d.id()));
-      s.append(", \"severity\": ").append(q(d.severity().word()));
-      s.append(", \"category\": ").append(q(rule.category().word()));
-      s.append(", \"file\": ").append(q(d.span().file().name()));
+      s.append("\"id\": ").append(Escape.json(d.id()));
+      s.append(", \"severity\": ").append(Escape.json(d.severity().word()));
+      s.append(", \"category\": ").append(Escape.json(rule.category().word()));
+      s.append(", \"file\": ").append(Escape.json(d.span().file().name()));
       s.append(", \"line\": ").append(d.span().line());
       s.append(", \"column\": ").append(d.span().column());
       s.append(", \"endLine\": ").append(d.span().endLine());
       s.append(", \"endColumn\": ").append(d.span().endColumn());
-      s.append(", \"message\": ").append(q(d.message()));
-      s.append(", \"label\": ").append(q(d.label()));
+      s.append(", \"message\": ").append(Escape.json(d.message()));
+      s.append(", \"label\": ").append(Escape.json(d.label()));
       s.append(", \"notes\": [");
       for (int j = 0; j < d.notes().size(); j++) {
         Note n = d.notes().get(j);
-        s.append(j == 0 ? "" : ", ").append("{\"message\": ").append(q(n.message()));
+        s.append(j == 0 ? "" : ", ").append("{\"message\": ").append(Escape.json(n.message()));
         if (n.span() != null) {
-          s.append(", \"file\": ").append(q(n.span().file().name())).append(", \"line\": ").append(n.span().line())
+          s.append(", \"file\": ").append(Escape.json(n.span().file().name())).append(", \"line\": ").append(n.span().line())
               .append(", \"column\": ").append(n.span().column());
         }
         s.append('}');
       }
-      s.append("], \"help\": ").append(q(d.help())).append('}');
+      s.append("], \"help\": ").append(Escape.json(d.help())).append('}');
     }
     s.append(ds.isEmpty() ? "],\n" : "\n  ],\n");
     s.append("  \"summary\": {\"errors\": ").append(r.count(Severity.ERROR)).append(", \"warnings\": ")
@@ -69,17 +70,17 @@ public final class Formats {
     StringBuilder s = new StringBuilder();
     s.append("{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n  \"version\": \"2.1.0\",\n");
     s.append("  \"runs\": [\n    {\n      \"tool\": {\n        \"driver\": {\n");
-    s.append("          \"name\": \"cnnc\",\n          \"version\": ").append(q(version)).append(",\n");
+    s.append("          \"name\": \"cnnc\",\n          \"version\": ").append(Escape.json(version)).append(",\n");
     s.append("          \"rules\": [");
     for (int i = 0; i < ids.size(); i++) {
       Rule rule = r.rules().get(ids.get(i));
-      s.append(i == 0 ? "\n" : ",\n").append("            {\"id\": ").append(q(rule.id()))
-          .append(", \"name\": ").append(q(camel(rule.id())))
-          .append(", \"shortDescription\": {\"text\": ").append(q(rule.purpose())).append('}')
-          .append(", \"fullDescription\": {\"text\": ").append(q(rule.purpose())).append('}')
-          .append(", \"help\": {\"text\": ").append(q(rule.help().isEmpty() ? rule.purpose() : rule.help())).append('}')
-          .append(", \"defaultConfiguration\": {\"level\": ").append(q(level(rule.severity()))).append('}')
-          .append(", \"properties\": {\"category\": ").append(q(rule.category().word())).append("}}");
+      s.append(i == 0 ? "\n" : ",\n").append("            {\"id\": ").append(Escape.json(rule.id()))
+          .append(", \"name\": ").append(Escape.json(camel(rule.id())))
+          .append(", \"shortDescription\": {\"text\": ").append(Escape.json(rule.purpose())).append('}')
+          .append(", \"fullDescription\": {\"text\": ").append(Escape.json(rule.purpose())).append('}')
+          .append(", \"help\": {\"text\": ").append(Escape.json(rule.help().isEmpty() ? rule.purpose() : rule.help())).append('}')
+          .append(", \"defaultConfiguration\": {\"level\": ").append(Escape.json(level(rule.severity()))).append('}')
+          .append(", \"properties\": {\"category\": ").append(Escape.json(rule.category().word())).append("}}");
     }
     s.append(ids.isEmpty() ? "]\n" : "\n          ]\n");
     s.append("        }\n      },\n      \"columnKind\": \"utf16CodeUnits\",\n      \"results\": [");
@@ -90,10 +91,10 @@ public final class Formats {
       String lineText = d.span().file().lineText(d.span().line()).strip();
       String key = d.id() + "|" + lineText;
       int occurrence = seen.merge(d.span().file().name() + "|" + key, 1, Integer::sum);
-      s.append(i == 0 ? "\n" : ",\n").append("        {\"ruleId\": ").append(q(d.id()))
+      s.append(i == 0 ? "\n" : ",\n").append("        {\"ruleId\": ").append(Escape.json(d.id()))
           .append(", \"ruleIndex\": ").append(ids.indexOf(d.id()))
-          .append(", \"level\": ").append(q(level(d.severity())))
-          .append(", \"message\": {\"text\": ").append(q(d.message() + (d.help().isEmpty() ? "" : "; help: " + d.help())))
+          .append(", \"level\": ").append(Escape.json(level(d.severity())))
+          .append(", \"message\": {\"text\": ").append(Escape.json(d.message() + (d.help().isEmpty() ? "" : "; help: " + d.help())))
           .append("}, \"locations\": [").append(location(d.span(), null)).append(']');
       List<Note> related = d.notes().stream().filter(n -> n.span() != null).toList();
       if (!related.isEmpty()) {
@@ -104,7 +105,7 @@ public final class Formats {
         s.append(']');
       }
       s.append(", \"partialFingerprints\": {\"primaryLocationLineHash\": ")
-          .append(q(sha(key).substring(0, 16) + ":" + occurrence)).append("}}");
+          .append(Escape.json(sha(key).substring(0, 16) + ":" + occurrence)).append("}}");
     }
     s.append(ds.isEmpty() ? "]\n" : "\n      ]\n");
     s.append("    }\n  ]\n}\n");
@@ -120,12 +121,12 @@ public final class Formats {
     if (id >= 0) {
       s.append("\"id\": ").append(id).append(", ");
     }
-    s.append("\"physicalLocation\": {\"artifactLocation\": {\"uri\": ").append(q(uri(span.file().name())))
+    s.append("\"physicalLocation\": {\"artifactLocation\": {\"uri\": ").append(Escape.json(uri(span.file().name())))
         .append("}, \"region\": {\"startLine\": ").append(span.line()).append(", \"startColumn\": ").append(span.column())
         .append(", \"endLine\": ").append(span.endLine()).append(", \"endColumn\": ").append(Math.max(span.endColumn(), span.column() + (span.end() == span.start() ? 1 : 0)))
         .append("}}");
     if (message != null) {
-      s.append(", \"message\": {\"text\": ").append(q(message)).append('}');
+      s.append(", \"message\": {\"text\": ").append(Escape.json(message)).append('}');
     }
     return s.append('}').toString();
   }
@@ -166,7 +167,8 @@ public final class Formats {
 
   /**
    * Workflow commands GitHub turns into annotations. GitHub shows at most ten of each kind per
-   * step; the rest are printed as plain lines after a summary annotation that says how many.
+   * step; the rest are printed as plain lines after a summary annotation that says how many. Every
+   * text is escaped for the runner (see {@link Escape#githubData}), annotations and plain lines alike.
    */
   public static String github(Linter.Result r) {
     StringBuilder s = new StringBuilder();
@@ -180,33 +182,26 @@ public final class Formats {
       }
       String kind = d.severity() == Severity.ERROR ? "error" : d.severity() == Severity.WARNING ? "warning" : "notice";
       s.append("::").append(kind)
-          .append(" file=").append(property(d.span().file().name()))
+          .append(" file=").append(Escape.githubProperty(d.span().file().name()))
           .append(",line=").append(d.span().line())
           .append(",col=").append(d.span().column())
           .append(",endLine=").append(d.span().endLine())
           .append(",endColumn=").append(d.span().endColumn())
-          .append(",title=").append(property("cnnc " + d.id()))
-          .append("::").append(data(d.message() + (d.help().isEmpty() ? "" : "\nhelp: " + d.help())))
+          .append(",title=").append(Escape.githubProperty("cnnc " + d.id()))
+          .append("::").append(Escape.githubData(d.message() + (d.help().isEmpty() ? "" : "\nhelp: " + d.help())))
           .append('\n');
     }
     if (!rest.isEmpty()) {
-      s.append("::warning title=cnnc::").append(data(rest.size() + " more diagnostics are not shown as annotations "
+      s.append("::warning title=cnnc::").append(Escape.githubData(rest.size() + " more diagnostics are not shown as annotations "
           + "(GitHub shows " + GITHUB_LIMIT + " of each kind per step); they follow in the log")).append('\n');
       for (Diagnostic d : rest) {
-        s.append(d.span().location()).append(": ").append(d.severity().word()).append(": ").append(d.message())
-            .append(" [").append(d.id()).append("]\n");
+        s.append(Escape.githubLine(d.span().location() + ": " + d.severity().word() + ": " + d.message() + " ["
+            + d.id() + "]")).append('\n');
       }
     }
     return s.toString();
   }
 
-  private static String data(String v) {
-    return v.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A");
-  }
-
-  private static String property(String v) {
-    return data(v).replace(":", "%3A").replace(",", "%2C");
-  }
 
   // ---- checkstyle --------------------------------------------------------------------------------
 
@@ -219,11 +214,11 @@ public final class Formats {
           s.append("  </file>\n");
         }
         file = d.span().file().name();
-        s.append("  <file name=\"").append(xml(file)).append("\">\n");
+        s.append("  <file name=\"").append(Escape.xml(file)).append("\">\n");
       }
       s.append("    <error line=\"").append(d.span().line()).append("\" column=\"").append(d.span().column())
           .append("\" severity=\"").append(d.severity() == Severity.NOTE ? "info" : d.severity().word())
-          .append("\" message=\"").append(xml(d.message())).append("\" source=\"cnnc.").append(d.id()).append("\"/>\n");
+          .append("\" message=\"").append(Escape.xml(d.message())).append("\" source=\"").append(Escape.xml("cnnc." + d.id())).append("\"/>\n");
     }
     if (file != null) {
       s.append("  </file>\n");
@@ -231,50 +226,9 @@ public final class Formats {
     return s.append("</checkstyle>\n").toString();
   }
 
-  private static String xml(String v) {
-    StringBuilder s = new StringBuilder();
-    for (char c : v.toCharArray()) {
-      switch (c) {
-        case '<' -> s.append("&lt;");
-        case '>' -> s.append("&gt;");
-        case '&' -> s.append("&amp;");
-        case '"' -> s.append("&quot;");
-        case '\n' -> s.append("&#10;");
-        default -> {
-          if (c < 0x20 && c != '\t') {
-            s.append("&#").append((int) c).append(';');
-          } else {
-            s.append(c);
-          }
-        }
-      }
-    }
-    return s.toString();
-  }
 
   // ---- helpers -----------------------------------------------------------------------------------
 
-  /** A JSON string literal. */
-  static String q(String v) {
-    StringBuilder s = new StringBuilder("\"");
-    for (char c : v.toCharArray()) {
-      switch (c) {
-        case '"' -> s.append("\\\"");
-        case '\\' -> s.append("\\\\");
-        case '\n' -> s.append("\\n");
-        case '\r' -> s.append("\\r");
-        case '\t' -> s.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            s.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-          } else {
-            s.append(c);
-          }
-        }
-      }
-    }
-    return s.append('"').toString();
-  }
 
   private static String sha(String v) {
     try {

@@ -2,6 +2,7 @@ package org.cnnc.compiler.sema;
 
 import java.util.List;
 import java.util.stream.Collectors;
+import org.cnnc.compiler.io.Escape;
 
 /** A value of an argument or parameter after evaluation. */
 public sealed interface Value {
@@ -47,7 +48,7 @@ public sealed interface Value {
     }
 
     public String show() {
-      return '"' + value.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
+      return Escape.cnnString(value);
     }
   }
 

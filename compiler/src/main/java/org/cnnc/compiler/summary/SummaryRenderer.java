@@ -3,6 +3,7 @@ package org.cnnc.compiler.summary;
 import java.util.Locale;
 import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.ir.Tensor;
+import org.cnnc.compiler.io.Escape;
 
 /** The summary as a table for people, in torchinfo's manner. */
 public final class SummaryRenderer {
@@ -26,7 +27,7 @@ public final class SummaryRenderer {
       out.append(String.join(", ", n.modelArgs().entrySet().stream().map(e -> e.getKey() + " = " + e.getValue().show()).toList()));
       out.append(')');
     }
-    out.append("  ").append(n.span().location()).append('\n');
+    out.append("  ").append(Escape.terminal(n.span().location())).append('\n');
     out.append(rule).append('\n');
     out.append(pad("Layer (type)", NAME)).append(' ').append(pad("Output Shape", SHAPE)).append(' ')
         .append(left("Param #", NUM)).append(' ').append(left("MACs", NUM)).append('\n');

@@ -1,0 +1,2 @@
+set -euo pipefail
+chmod 600 spec.cnn

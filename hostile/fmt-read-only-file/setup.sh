@@ -1,0 +1,3 @@
+set -euo pipefail
+cp spec.cnn before.cnn
+chmod 444 spec.cnn

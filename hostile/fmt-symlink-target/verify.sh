@@ -1,0 +1,3 @@
+set -euo pipefail
+[ -L link.cnn ]
+cmp real.cnn before.cnn

@@ -1,0 +1,3 @@
+set -euo pipefail
+echo mine > victim
+ln -s victim g.dot

@@ -1,0 +1,3 @@
+set -euo pipefail
+[ "$(cat victim)" = mine ]
+[ -L report.sarif ]
