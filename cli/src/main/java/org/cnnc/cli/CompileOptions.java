@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.Limits;
 import org.cnnc.compiler.sema.Value;
 import picocli.CommandLine.Option;
 
@@ -27,6 +28,18 @@ public final class CompileOptions {
       description = "Colour diagnostics: auto (on a terminal), always or never.")
   Color color = Color.auto;
 
+  @Option(names = "--max-file-size", paramLabel = "BYTES",
+      description = "The largest spec file read, in bytes (default: ${DEFAULT-VALUE}).")
+  long maxFileBytes = Limits.DEFAULT_MAX_FILE_BYTES;
+
+  @Option(names = "--max-errors", paramLabel = "N",
+      description = "Errors shown per file; the rest are counted in one line (default: ${DEFAULT-VALUE}).")
+  int maxErrors = Limits.DEFAULT_MAX_ERRORS_PER_FILE;
+
+  @Option(names = "--max-layers", paramLabel = "N",
+      description = "Layers a model may expand to; checked before a block or repeat is expanded (default: ${DEFAULT-VALUE}).")
+  long maxLayers = Limits.DEFAULT_MAX_LAYERS;
+
   enum ErrorFormat { human, short_;
 
     @Override
@@ -40,7 +53,15 @@ public final class CompileOptions {
   public Compiler.Request request(List<Path> files) {
     Map<String, Value> values = new LinkedHashMap<>();
     args.forEach((k, v) -> values.put(k, parseValue(v)));
-    return new Compiler.Request(files, sourceRoots, values);
+    return new Compiler.Request(files, sourceRoots, values, limits());
+  }
+
+  /** The limits asked for; a limit below 1 is a usage error. */
+  public Limits limits() {
+    if (maxFileBytes < 1 || maxErrors < 1 || maxLayers < 1) {
+      throw new Main.UsageError("--max-file-size, --max-errors and --max-layers must be at least 1");
+    }
+    return Limits.defaults().withMaxFileBytes(maxFileBytes).withMaxErrorsPerFile(maxErrors).withMaxLayers(maxLayers);
   }
 
   static Value parseValue(String text) {
