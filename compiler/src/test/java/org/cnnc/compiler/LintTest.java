@@ -109,6 +109,12 @@ class LintTest {
   }
 
   @Test
+  void aConfigurationOverTheSizeLimitIsNotReadPastIt() throws Exception {
+    Path huge = Files.write(dir.resolve("huge.yaml"), new byte[(int) org.cnnc.compiler.Limits.DEFAULT_MAX_FILE_BYTES + 1]);
+    assertThrows(org.cnnc.compiler.source.SourceFile.TooLargeException.class, () -> LintConfig.load(huge));
+  }
+
+  @Test
   void malformedGlobsAreErrorsOnTheirLine() throws Exception {
     Path bracket = Files.writeString(dir.resolve("bracket.yaml"), "overrides:\n  - paths: [\"ok/**\", \"a[\"]\n");
     assertEquals(bracket + ":2: invalid glob `a[`: `[` is not closed at character 2",

@@ -1,9 +1,7 @@
 package org.cnnc.compiler.lint;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.util.ArrayList;
@@ -93,7 +91,9 @@ public final class LintConfig {
   }
 
   public static LintConfig load(Path file) throws IOException, ConfigException {
-    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    // read as specs are: strict UTF-8, and not past the size limit (a cnnc.yaml of /dev/zero ends at once)
+    List<String> lines = org.cnnc.compiler.source.SourceFile.readText(file, org.cnnc.compiler.Limits.DEFAULT_MAX_FILE_BYTES)
+        .lines().toList();
     Map<String, Level> rules = new LinkedHashMap<>();
     List<Override> overrides = new ArrayList<>();
     Integer maxWarnings = null;
