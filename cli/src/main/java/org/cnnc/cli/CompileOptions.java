@@ -8,6 +8,7 @@ import java.util.Map;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.Limits;
 import org.cnnc.compiler.sema.Value;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Options every command that compiles shares. */
@@ -28,17 +29,7 @@ public final class CompileOptions {
       description = "Colour diagnostics: auto (on a terminal), always or never.")
   Color color = Color.auto;
 
-  @Option(names = "--max-file-size", paramLabel = "BYTES",
-      description = "The largest spec file read, in bytes (default: ${DEFAULT-VALUE}).")
-  long maxFileBytes = Limits.DEFAULT_MAX_FILE_BYTES;
-
-  @Option(names = "--max-errors", paramLabel = "N",
-      description = "Errors shown per file; the rest are counted in one line (default: ${DEFAULT-VALUE}).")
-  int maxErrors = Limits.DEFAULT_MAX_ERRORS_PER_FILE;
-
-  @Option(names = "--max-layers", paramLabel = "N",
-      description = "Layers a model may expand to; checked before a block or repeat is expanded (default: ${DEFAULT-VALUE}).")
-  long maxLayers = Limits.DEFAULT_MAX_LAYERS;
+  @Mixin LimitOptions limitOptions = new LimitOptions();
 
   enum ErrorFormat { human, short_;
 
@@ -58,10 +49,7 @@ public final class CompileOptions {
 
   /** The limits asked for; a limit below 1 is a usage error. */
   public Limits limits() {
-    if (maxFileBytes < 1 || maxErrors < 1 || maxLayers < 1) {
-      throw new Main.UsageError("--max-file-size, --max-errors and --max-layers must be at least 1");
-    }
-    return Limits.defaults().withMaxFileBytes(maxFileBytes).withMaxErrorsPerFile(maxErrors).withMaxLayers(maxLayers);
+    return limitOptions.limits();
   }
 
   static Value parseValue(String text) {

@@ -13,11 +13,11 @@ import picocli.CommandLine.Mixin;
 @Command(name = "lsp", mixinStandardHelpOptions = true,
     description = "Run the language server on standard input and output (for editors).")
 final class LspCommand implements Callable<Integer> {
-  @Mixin CompileOptionsMixin options;
+  @Mixin LimitOptions limits;
 
   @Override
   public Integer call() throws Exception {
-    return serve(new CnncLanguageServer(options.opts.limits()), System.in, System.out);
+    return serve(new CnncLanguageServer(limits.limits()), System.in, System.out);
   }
 
   /**
