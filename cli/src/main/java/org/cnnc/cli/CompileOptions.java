@@ -6,7 +6,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.Limits;
 import org.cnnc.compiler.sema.Value;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Options every command that compiles shares. */
@@ -27,6 +29,8 @@ public final class CompileOptions {
       description = "Colour diagnostics: auto (on a terminal), always or never.")
   Color color = Color.auto;
 
+  @Mixin LimitOptions limitOptions = new LimitOptions();
+
   enum ErrorFormat { human, short_;
 
     @Override
@@ -40,7 +44,12 @@ public final class CompileOptions {
   public Compiler.Request request(List<Path> files) {
     Map<String, Value> values = new LinkedHashMap<>();
     args.forEach((k, v) -> values.put(k, parseValue(v)));
-    return new Compiler.Request(files, sourceRoots, values);
+    return new Compiler.Request(files, sourceRoots, values, limits());
+  }
+
+  /** The limits asked for; a limit below 1 is a usage error. */
+  public Limits limits() {
+    return limitOptions.limits();
   }
 
   static Value parseValue(String text) {

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.ast.Ast;
 import org.cnnc.compiler.diag.Diagnostics;
 import org.cnnc.compiler.fmt.Diff;
@@ -47,16 +48,16 @@ final class FmtCommand implements Callable<Integer> {
     for (Path file : files) {
       String text;
       try {
-        text = Files.readString(file, StandardCharsets.UTF_8);
+        text = SourceFile.readText(file, options.opts.limits().maxFileBytes());
       } catch (IOException e) {
-        throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+        throw new UncheckedIOException("cannot read " + file + ": " + Compiler.reason(e), e);
       }
       SourceFile src = new SourceFile(file, file.toString(), text);
-      Diagnostics d = new Diagnostics();
+      Diagnostics d = new Diagnostics(options.opts.limits().maxErrorsPerFile());
       Ast.CnnFile ast = Parsing.parse(src, d);
       if (ast == null) {
         // A file that does not parse is left exactly as it is.
-        Reports.print(d.sorted(), options.opts, spec.commandLine().getErr());
+        Reports.print(d, options.opts, spec.commandLine().getErr());
         errors = true;
         continue;
       }

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.Limits;
 import org.cnnc.compiler.io.SafeFiles;
 import org.cnnc.compiler.graph.GraphModel;
 import org.cnnc.compiler.graph.Renderers;
@@ -45,6 +46,10 @@ final class GraphCommand implements Callable<Integer> {
   @Option(names = "--rankdir", defaultValue = "TB", paramLabel = "DIR", description = "TB (top to bottom) or LR.")
   RankDir rankdir;
 
+  @Option(names = "--max-nodes", paramLabel = "N",
+      description = "The most boxes (for SVG: boxes and bend points of long edges) drawn (default: ${DEFAULT-VALUE}).")
+  int maxNodes = Limits.DEFAULT_MAX_GRAPH_NODES;
+
   @Mixin CompileOptionsMixin options;
 
   @Spec CommandSpec spec;
@@ -56,6 +61,9 @@ final class GraphCommand implements Callable<Integer> {
     if (!c.ok()) {
       return Main.SPEC_ERRORS;
     }
+    if (maxNodes < 1) {
+      throw new Main.UsageError("--max-nodes must be at least 1");
+    }
     Network n = SummaryCommand.select(c, model, List.of(file)).get(0);
     Set<String> blocks = new LinkedHashSet<>(expand);
     for (String b : blocks) {
@@ -64,6 +72,14 @@ final class GraphCommand implements Callable<Integer> {
       }
     }
     GraphModel g = new GraphModel(n, blocks);
+    // Checked before laying out: time and memory grow with what is drawn.
+    long drawn = format == Format.svg ? Renderers.svgPoints(g) : g.boxes().size();
+    if (drawn > maxNodes) {
+      spec.commandLine().getErr().println("cnnc: " + file + ": model `" + n.name() + "` would draw " + drawn
+          + (format == Format.svg ? " boxes and bend points" : " boxes") + ", more than the limit of " + maxNodes
+          + " (--max-nodes raises it; expanding fewer blocks draws fewer)");
+      return Main.SPEC_ERRORS;
+    }
     boolean lr = rankdir == RankDir.LR;
     String text = switch (format) {
       case svg -> Renderers.svg(g, lr);

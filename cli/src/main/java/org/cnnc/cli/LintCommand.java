@@ -80,6 +80,8 @@ final class LintCommand implements Callable<Integer> {
     }
     Compiler.Compilation c = Compiler.compile(options.opts.request(files));
     Linter.Result r = Linter.lint(c, cfg, base);
+    c.diagnostics().hidden().forEach((file, n) ->
+        spec.commandLine().getErr().println(Reports.hidden(file, n, c.diagnostics().maxErrorsPerFile())));
     String version = new Main.Version().versionText();
     String report = switch (format) {
       case json -> Formats.json(r, version);

@@ -40,12 +40,23 @@ public final class Compiler {
    * @param sourceRoots directories imports may reach; empty means the directories of {@code files}
    * @param modelArgs values for model parameters, by name ({@code classes = 10}); each applies to
    *     every model that declares that parameter
+   * @param limits the sizes accepted (file size, errors shown, layers expanded)
    */
-  public record Request(List<Path> files, List<Path> sourceRoots, Map<String, Value> modelArgs) {
+  public record Request(List<Path> files, List<Path> sourceRoots, Map<String, Value> modelArgs, Limits limits) {
     public Request {
       files = List.copyOf(files);
       sourceRoots = List.copyOf(sourceRoots);
       modelArgs = Map.copyOf(modelArgs);
+      limits = java.util.Objects.requireNonNull(limits);
+    }
+
+    /** With the default {@link Limits}. */
+    public Request(List<Path> files, List<Path> sourceRoots, Map<String, Value> modelArgs) {
+      this(files, sourceRoots, modelArgs, Limits.defaults());
+    }
+
+    public Request withLimits(Limits l) {
+      return new Request(files, sourceRoots, modelArgs, l);
     }
 
     public static Request of(Path... files) {
@@ -85,11 +96,12 @@ public final class Compiler {
     for (Path f : request.files()) {
       Path abs = real(f);
       if (!loaded.containsKey(abs)) {
-        loaded.put(abs, open.containsKey(abs) ? new SourceFile(abs, f.toString(), open.get(abs)) : read(f, abs));
+        loaded.put(abs, open.containsKey(abs) ? new SourceFile(abs, f.toString(), open.get(abs))
+            : read(f, abs, request.limits().maxFileBytes()));
         todo.add(abs);
       }
     }
-    Diagnostics diags = new Diagnostics();
+    Diagnostics diags = new Diagnostics(request.limits().maxErrorsPerFile());
     List<Ast.CnnFile> files = new ArrayList<>();
     Map<SourceFile, List<SourceFile>> imports = new LinkedHashMap<>();
     boolean parsedAll = true;
@@ -104,7 +116,15 @@ public final class Compiler {
       files.add(ast);
       List<SourceFile> direct = new ArrayList<>();
       for (Ast.Import imp : ast.imports()) {
-        Path target = abs.getParent().resolve(imp.path()).normalize();
+        Path target;
+        try {
+          target = abs.getParent().resolve(imp.path()).normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+          diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "`" + imp.path() + "` is not a valid file path")
+              .label(e.getReason())
+              .help("import paths name files relative to the importing file"));
+          continue;
+        }
         Path realTarget = Files.exists(target) ? real(target) : target;
         if (roots.stream().noneMatch(realTarget::startsWith)) {
           diags.report(Diagnostic.error(Code.IMPORT_OUTSIDE_ROOT, imp.span(),
@@ -124,10 +144,14 @@ public final class Compiler {
         if (dep == null) {
           try {
             dep = new SourceFile(realTarget, display(realTarget), open.containsKey(realTarget) ? open.get(realTarget)
-                : Files.readString(realTarget, StandardCharsets.UTF_8));
+                : SourceFile.readText(realTarget, request.limits().maxFileBytes()));
           } catch (IOException | UncheckedIOException e) {
-            diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot read `" + imp.path() + "`")
-                .label(String.valueOf(e.getMessage())));
+            Diagnostic.Builder b = Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot read `" + imp.path() + "`")
+                .label(e instanceof IOException io ? reason(io) : String.valueOf(e.getMessage()));
+            if (e instanceof SourceFile.TooLargeException) {
+              b.help("split the file, or raise the limit (cnnc: --max-file-size)");
+            }
+            diags.report(b);
             continue;
           }
           loaded.put(realTarget, dep);
@@ -140,7 +164,7 @@ public final class Compiler {
     Program program = new Program(files, imports);
     List<Network> networks = new ArrayList<>();
     if (parsedAll && !diags.hasErrors()) {
-      networks = check(program, request.modelArgs(), diags);
+      networks = check(program, request.modelArgs(), diags, request.limits());
     }
     return new Compilation(List.copyOf(loaded.values()), diags, networks, program);
   }
@@ -148,7 +172,7 @@ public final class Compiler {
   /** Compiles text held in memory (tests, editors). Imports resolve against the working directory. */
   public static Compilation compileText(String name, String text, Map<String, Value> modelArgs) {
     SourceFile src = SourceFile.of(name, text);
-    Diagnostics diags = new Diagnostics();
+    Diagnostics diags = new Diagnostics(Limits.DEFAULT_MAX_ERRORS_PER_FILE);
     Ast.CnnFile ast = Parsing.parse(src, diags);
     if (ast == null) {
       return new Compilation(List.of(src), diags, List.of(), new Program(List.of(), Map.of()));
@@ -158,17 +182,17 @@ public final class Compiler {
           .label("imports need a file on disk"));
     }
     Program program = new Program(List.of(ast), Map.of());
-    List<Network> networks = diags.hasErrors() ? List.of() : check(program, modelArgs, diags);
+    List<Network> networks = diags.hasErrors() ? List.of() : check(program, modelArgs, diags, Limits.defaults());
     return new Compilation(List.of(src), diags, networks, program);
   }
 
-  private static List<Network> check(Program program, Map<String, Value> modelArgs, Diagnostics diags) {
+  private static List<Network> check(Program program, Map<String, Value> modelArgs, Diagnostics diags, Limits limits) {
     Set<String> cyclic = new Resolver(program, diags).run();
     List<Network> networks = new ArrayList<>();
     for (Ast.CnnFile file : program.files()) {
       Optional<String> pkg = file.pkg().map(Ast.QualifiedName::dotted);
       for (Ast.ModelDecl m : file.models()) {
-        Network n = new Expander(program, diags, cyclic).expand(m, modelArgs, pkg);
+        Network n = new Expander(program, diags, cyclic).withMaxLayers(limits.maxLayers()).expand(m, modelArgs, pkg);
         if (n != null) {
           networks.add(n);
         }
@@ -196,19 +220,20 @@ public final class Compiler {
     }
   }
 
-  private static SourceFile read(Path given, Path abs) {
+  private static SourceFile read(Path given, Path abs, long maxBytes) {
     try {
-      return new SourceFile(abs, given.toString(), Files.readString(abs, StandardCharsets.UTF_8));
+      return new SourceFile(abs, given.toString(), SourceFile.readText(abs, maxBytes));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read " + given + ": " + reason(e), e);
     }
   }
 
-  static String reason(IOException e) {
+  /** Why a file could not be read, in words. */
+  public static String reason(IOException e) {
     if (e instanceof java.nio.file.NoSuchFileException) {
       return "no such file";
     }
-    if (e instanceof java.nio.charset.MalformedInputException) {
+    if (e instanceof java.nio.charset.CharacterCodingException) {
       return "not UTF-8 text";
     }
     return String.valueOf(e.getMessage());

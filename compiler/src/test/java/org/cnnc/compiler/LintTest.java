@@ -21,6 +21,8 @@ import org.cnnc.compiler.diag.Severity;
 import org.cnnc.compiler.lint.Formats;
 import org.cnnc.compiler.lint.LintConfig;
 import org.cnnc.compiler.lint.Linter;
+import org.cnnc.compiler.lint.Rule;
+import org.cnnc.compiler.lint.Rules;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -104,6 +106,31 @@ class LintTest {
     Path level = Files.writeString(dir.resolve("level.yaml"), "rules:\n  UNUSED_NODE: loud\n");
     assertTrue(assertThrows(LintConfig.ConfigException.class, () -> LintConfig.load(level)).getMessage()
         .endsWith(":2: a rule's level is off, note, warning or error; found `loud`"));
+  }
+
+  @Test
+  void aConfigurationOverTheSizeLimitIsNotReadPastIt() throws Exception {
+    Path huge = Files.write(dir.resolve("huge.yaml"), new byte[(int) org.cnnc.compiler.Limits.DEFAULT_MAX_FILE_BYTES + 1]);
+    assertThrows(org.cnnc.compiler.source.SourceFile.TooLargeException.class, () -> LintConfig.load(huge));
+  }
+
+  @Test
+  void malformedGlobsAreErrorsOnTheirLine() throws Exception {
+    Path bracket = Files.writeString(dir.resolve("bracket.yaml"), "overrides:\n  - paths: [\"ok/**\", \"a[\"]\n");
+    assertEquals(bracket + ":2: invalid glob `a[`: `[` is not closed at character 2",
+        assertThrows(LintConfig.ConfigException.class, () -> LintConfig.load(bracket)).getMessage());
+    Path nested = Files.writeString(dir.resolve("nested.yaml"), "overrides:\n  - paths: [\"**/{a,{b,c}}.cnn\"]\n");
+    assertEquals(nested + ":2: invalid glob `**/{a,{b,c}}.cnn`: braces inside braces are not supported; "
+        + "list every alternative in one pair: {a,b,c}",
+        assertThrows(LintConfig.ConfigException.class, () -> LintConfig.load(nested)).getMessage());
+    // one pair of braces, with commas inside, in an inline list, is one glob
+    Path braces = Files.writeString(dir.resolve("braces.yaml"), "overrides:\n  - paths: [\"{a,b}/**\", 'c.cnn']\n"
+        + "    rules:\n      UNUSED_NODE: off\n");
+    LintConfig cfg = LintConfig.load(braces);
+    Rule unused = Rules.byId("UNUSED_NODE");
+    assertEquals(java.util.Optional.empty(), cfg.severity(unused, "b/x/m.cnn"));
+    assertEquals(java.util.Optional.empty(), cfg.severity(unused, "c.cnn"));
+    assertTrue(cfg.severity(unused, "d/m.cnn").isPresent());
   }
 
   @Test

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.Limits;
 import org.cnnc.compiler.ast.Ast;
 import org.cnnc.compiler.diag.Diagnostics;
 import org.cnnc.compiler.diag.Note;
@@ -32,12 +33,41 @@ import org.eclipse.lsp4j.services.WorkspaceService;
  * cnnc's language server: the same diagnostics as `cnnc lint` (ids, messages, notes) on open and
  * change, hovers with a layer's output shape and parameters, go-to-definition for blocks and
  * named nodes, completion of ops, blocks and argument names, and formatting.
+ *
+ * <p>Documents are compiled with the command line's {@link Limits}, one at a time on a thread of
+ * their own: the thread that reads messages never compiles, so a slow document delays only the
+ * answers about itself. Requests about a document that is not open get an empty answer; positions
+ * that are negative get an InvalidParams error. {@code exit} ends the server with 0 after
+ * {@code shutdown}, 1 without ({@link #exitCode()}).
  */
 public final class CnncLanguageServer implements LanguageServer, LanguageClientAware {
   private LanguageClient client;
   private final Map<String, String> texts = new ConcurrentHashMap<>();
-  private final Map<String, Compiler.Compilation> compiled = new ConcurrentHashMap<>();
+  /** The latest compilation asked for, per open document (done or under way). */
+  private final Map<String, CompletableFuture<Compiler.Compilation>> compiled = new ConcurrentHashMap<>();
   private final Documents documents = new Documents();
+  private final Limits limits;
+  private final java.util.concurrent.ExecutorService compiler = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+    // a large stack, as the command line's: deeply nested specs meet cnnc's limits, not the JVM's
+    Thread t = new Thread(null, r, "cnnc-lsp-compile", 512L << 20);
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile boolean shutdown;
+  private final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
+
+  public CnncLanguageServer() {
+    this(Limits.defaults());
+  }
+
+  public CnncLanguageServer(Limits limits) {
+    this.limits = limits;
+  }
+
+  /** Completes when the client sends {@code exit}: 0 after {@code shutdown}, 1 otherwise (as LSP asks). */
+  public CompletableFuture<Integer> exitCode() {
+    return exitCode;
+  }
 
   @Override
   public void connect(LanguageClient client) {
@@ -57,11 +87,16 @@ public final class CnncLanguageServer implements LanguageServer, LanguageClientA
 
   @Override
   public CompletableFuture<Object> shutdown() {
+    shutdown = true;
+    compiler.shutdownNow();
     return CompletableFuture.completedFuture(null);
   }
 
   @Override
-  public void exit() {}
+  public void exit() {
+    compiler.shutdownNow();
+    exitCode.complete(shutdown ? 0 : 1);
+  }
 
   @Override
   public TextDocumentService getTextDocumentService() {
@@ -87,15 +122,78 @@ public final class CnncLanguageServer implements LanguageServer, LanguageClientA
     }
   }
 
-  private Compiler.Compilation compile(String uri) {
+  /** Compiles the text of an open document as it is now, on the compiling thread; then publishes its diagnostics. */
+  private void recompile(String uri) {
+    if (!texts.containsKey(uri)) {
+      return;
+    }
+    CompletableFuture<Compiler.Compilation> next;
+    try {
+      // The job compiles the text as it is when the job starts: changes typed while it waited are
+      // compiled once, by the first job that runs, and the later jobs reuse that compilation.
+      next = CompletableFuture.supplyAsync(() -> {
+        String text = texts.get(uri);
+        Done last = done.get(uri);
+        if (last != null && last.text() == text) {
+          return last.compilation();
+        }
+        Compiler.Compilation c = text == null ? compile(uri, "") : compile(uri, text);
+        if (text != null) {
+          done.put(uri, new Done(text, c));
+          publish(uri, c);
+        }
+        return c;
+      }, compiler);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return; // shut down
+    }
+    compiled.put(uri, next);
+  }
+
+  /** The last compilation of a document, and the text it compiled. */
+  private record Done(String text, Compiler.Compilation compilation) {}
+
+  private final Map<String, Done> done = new ConcurrentHashMap<>();
+
+  private Compiler.Compilation compile(String uri, String text) {
     Path p = path(uri);
-    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(p), Map.of(p, texts.get(uri)));
-    compiled.put(uri, c);
+    if (text.length() > limits.maxFileBytes()) {
+      // a buffer over the size limit is not compiled: one diagnostic at its start
+      SourceFile f = new SourceFile(p, uri, "");
+      org.cnnc.compiler.diag.Diagnostics d = new org.cnnc.compiler.diag.Diagnostics();
+      d.report(org.cnnc.compiler.diag.Diagnostic.error(org.cnnc.compiler.diag.Code.NETWORK_TOO_LARGE, new Span(f, 0, 0),
+          "the document has " + text.length() + " characters, more than the limit of " + limits.maxFileBytes()));
+      return new Compiler.Compilation(List.of(f), d, List.of(), new org.cnnc.compiler.sema.Program(List.of(), Map.of()));
+    }
+    return Compiler.compile(Compiler.Request.of(p).withLimits(limits), Map.of(p, text));
+  }
+
+  /** The latest compilation of an open document, or null when it is not open. */
+  private CompletableFuture<Compiler.Compilation> compilation(String uri) {
+    if (!texts.containsKey(uri)) {
+      return null;
+    }
+    CompletableFuture<Compiler.Compilation> c = compiled.get(uri);
+    if (c == null) {
+      recompile(uri);
+      c = compiled.get(uri);
+    }
     return c;
   }
 
-  private void publish(String uri) {
-    Compiler.Compilation c = compile(uri);
+  /** An LSP InvalidParams error for a position no document has. */
+  private static <T> CompletableFuture<T> badPosition(Position p) {
+    return CompletableFuture.failedFuture(new org.eclipse.lsp4j.jsonrpc.ResponseErrorException(
+        new org.eclipse.lsp4j.jsonrpc.messages.ResponseError(org.eclipse.lsp4j.jsonrpc.messages.ResponseErrorCode.InvalidParams,
+            "invalid position " + (p == null ? "null" : p.getLine() + ":" + p.getCharacter())
+                + ": lines and characters are 0 or more", null)));
+  }
+
+  private static boolean valid(Position p) {
+    return p != null && p.getLine() >= 0 && p.getCharacter() >= 0;
+  }
+
+  private void publish(String uri, Compiler.Compilation c) {
     Linter.Result r = Linter.lint(c, LintConfig.defaults(), path(uri).getParent());
     List<Diagnostic> out = new ArrayList<>();
     for (org.cnnc.compiler.diag.Diagnostic d : r.diagnostics()) {
@@ -128,29 +226,34 @@ public final class CnncLanguageServer implements LanguageServer, LanguageClientA
         new Position(s.file().line(s.end()) - 1, s.file().column(s.end()) - 1));
   }
 
+  /** The offset of a position; past the end of its line or of the text, the end (as LSP asks). */
   static int offset(SourceFile f, Position p) {
-    int line = Math.min(f.lineCount(), p.getLine() + 1);
-    return Math.min(f.text().length(), f.lineStart(line) + p.getCharacter());
+    int line = Math.max(1, Math.min(f.lineCount(), p.getLine() + 1));
+    return (int) Math.min(f.text().length(), (long) f.lineStart(line) + Math.max(0, p.getCharacter()));
   }
 
   final class Documents implements TextDocumentService {
     @Override
     public void didOpen(DidOpenTextDocumentParams params) {
       texts.put(params.getTextDocument().getUri(), params.getTextDocument().getText());
-      publish(params.getTextDocument().getUri());
+      recompile(params.getTextDocument().getUri());
     }
 
     @Override
     public void didChange(DidChangeTextDocumentParams params) {
       List<TextDocumentContentChangeEvent> changes = params.getContentChanges();
+      if (changes == null || changes.isEmpty() || !texts.containsKey(params.getTextDocument().getUri())) {
+        return;
+      }
       texts.put(params.getTextDocument().getUri(), changes.get(changes.size() - 1).getText());
-      publish(params.getTextDocument().getUri());
+      recompile(params.getTextDocument().getUri());
     }
 
     @Override
     public void didClose(DidCloseTextDocumentParams params) {
       texts.remove(params.getTextDocument().getUri());
       compiled.remove(params.getTextDocument().getUri());
+      done.remove(params.getTextDocument().getUri());
     }
 
     @Override
@@ -158,46 +261,72 @@ public final class CnncLanguageServer implements LanguageServer, LanguageClientA
 
     @Override
     public CompletableFuture<Hover> hover(HoverParams params) {
-      String uri = params.getTextDocument().getUri();
-      Compiler.Compilation c = compiled.computeIfAbsent(uri, CnncLanguageServer.this::compile);
-      if (c.sources().isEmpty()) {
+      if (!valid(params.getPosition())) {
+        return badPosition(params.getPosition());
+      }
+      var pending = compilation(params.getTextDocument().getUri());
+      if (pending == null) {
         return CompletableFuture.completedFuture(null);
       }
-      SourceFile f = c.sources().get(0);
-      int at = offset(f, params.getPosition());
-      String text = Features.hover(c, f, at);
-      return CompletableFuture.completedFuture(text == null ? null
-          : new Hover(new MarkupContent(MarkupKind.MARKDOWN, text)));
+      return pending.thenApply(c -> {
+        if (c.sources().isEmpty()) {
+          return null;
+        }
+        SourceFile f = c.sources().get(0);
+        String text = Features.hover(c, f, offset(f, params.getPosition()));
+        return text == null ? null : new Hover(new MarkupContent(MarkupKind.MARKDOWN, text));
+      });
     }
 
     @Override
     public CompletableFuture<Either<List<? extends Location>, List<? extends LocationLink>>> definition(
         DefinitionParams params) {
       String uri = params.getTextDocument().getUri();
-      Compiler.Compilation c = compiled.computeIfAbsent(uri, CnncLanguageServer.this::compile);
-      SourceFile f = c.sources().get(0);
-      Span target = Features.definition(c, f, offset(f, params.getPosition()));
-      List<Location> out = new ArrayList<>();
-      if (target != null) {
-        String targetUri = target.file() == f ? uri : target.file().path().toUri().toString();
-        out.add(new Location(targetUri, range(target)));
+      if (!valid(params.getPosition())) {
+        return badPosition(params.getPosition());
       }
-      return CompletableFuture.completedFuture(Either.forLeft(out));
+      var pending = compilation(uri);
+      if (pending == null) {
+        return CompletableFuture.completedFuture(Either.forLeft(List.of()));
+      }
+      return pending.thenApply(c -> {
+        List<Location> out = new ArrayList<>();
+        if (c.sources().isEmpty()) {
+          return Either.forLeft(out);
+        }
+        SourceFile f = c.sources().get(0);
+        Span target = Features.definition(c, f, offset(f, params.getPosition()));
+        if (target != null && (target.file() == f || target.file().path() != null)) {
+          String targetUri = target.file() == f ? uri : target.file().path().toUri().toString();
+          out.add(new Location(targetUri, range(target)));
+        }
+        return Either.forLeft(out);
+      });
     }
 
     @Override
     public CompletableFuture<Either<List<CompletionItem>, CompletionList>> completion(CompletionParams params) {
       String uri = params.getTextDocument().getUri();
-      String text = texts.getOrDefault(uri, "");
+      if (!valid(params.getPosition())) {
+        return badPosition(params.getPosition());
+      }
+      String text = texts.get(uri);
+      var pending = compilation(uri);
+      if (text == null || pending == null) {
+        return CompletableFuture.completedFuture(Either.forLeft(List.of()));
+      }
       SourceFile f = SourceFile.of(uri, text);
-      Compiler.Compilation c = compiled.computeIfAbsent(uri, CnncLanguageServer.this::compile);
-      return CompletableFuture.completedFuture(Either.forLeft(Features.complete(c, text, offset(f, params.getPosition()))));
+      int at = offset(f, params.getPosition());
+      return pending.thenApply(c -> Either.forLeft(Features.complete(c, text, at)));
     }
 
     @Override
     public CompletableFuture<List<? extends TextEdit>> formatting(DocumentFormattingParams params) {
       String uri = params.getTextDocument().getUri();
-      String text = texts.getOrDefault(uri, "");
+      String text = texts.get(uri);
+      if (text == null || text.length() > limits.maxFileBytes()) {
+        return CompletableFuture.completedFuture(List.of());
+      }
       SourceFile f = new SourceFile(path(uri), uri, text);
       Ast.CnnFile ast = Parsing.parse(f, new Diagnostics());
       if (ast == null) {

@@ -112,7 +112,7 @@ public final class Formatter {
     }
     leading(Integer.MAX_VALUE, 0);
     while (out.length() > 1 && out.charAt(out.length() - 1) == '\n' && out.charAt(out.length() - 2) == '\n') {
-      out.setLength(out.length() - 1);
+      truncate(out.length() - 1);
     }
   }
 
@@ -423,8 +423,8 @@ public final class Formatter {
         out.append('\n');
       }
     }
-    if (column() > 0 && column() <= indent * INDENT.length() && out.toString().endsWith(" ")) {
-      out.setLength(out.length() - column());
+    if (column() > 0 && column() <= indent * INDENT.length() && out.charAt(out.length() - 1) == ' ') {
+      truncate(out.length() - column());
     }
   }
 
@@ -486,8 +486,28 @@ public final class Formatter {
     out.append(INDENT.repeat(level));
   }
 
+  /**
+   * The column the output has reached. The last newline is tracked as the output grows (a chain
+   * of 40,000 layers is one line: searching it backwards for every element made fmt quadratic).
+   */
   private int column() {
-    int nl = out.lastIndexOf("\n");
-    return out.length() - nl - 1;
+    for (; scanned < out.length(); scanned++) {
+      if (out.charAt(scanned) == '\n') {
+        lastNewline = scanned;
+      }
+    }
+    return out.length() - lastNewline - 1;
+  }
+
+  private int lastNewline = -1;
+  private int scanned;
+
+  /** Cuts the output back to {@code length} characters. */
+  private void truncate(int length) {
+    out.setLength(length);
+    scanned = Math.min(scanned, length);
+    if (lastNewline >= length) {
+      lastNewline = out.lastIndexOf("\n");
+    }
   }
 }

@@ -30,6 +30,14 @@ public final class Renderers {
     COLORS.put(GraphModel.Kind.OTHER, new String[] {"#ffffff", "#555555"});
   }
 
+  /**
+   * The points an SVG drawing of {@code g} lays out: its boxes and a bend point per layer a long
+   * edge crosses. Layout time and memory grow with it; callers bound it before {@link #svg}.
+   */
+  public static long svgPoints(GraphModel g) {
+    return Layout.points(g);
+  }
+
   public static String svg(GraphModel g, boolean leftToRight) {
     Layout l = new Layout(g, leftToRight);
     StringBuilder s = new StringBuilder();
@@ -49,22 +57,32 @@ public final class Renderers {
         Escape.xml(heading)));
     s.append(String.format(Locale.ROOT, "  <g transform=\"translate(0 %.0f)\">%n", titleH));
     // clusters: frames around the boxes of expanded block instances, outermost first
-    for (GraphModel.Cluster c : g.clusters().values()) {
-      double x0 = Double.POSITIVE_INFINITY;
-      double y0 = Double.POSITIVE_INFINITY;
-      double x1 = Double.NEGATIVE_INFINITY;
-      double y1 = Double.NEGATIVE_INFINITY;
-      for (GraphModel.Box b : g.boxes()) {
-        if (b.path().equals(c.path()) || b.path().startsWith(c.path() + ".")) {
-          x0 = Math.min(x0, l.x[b.id()]);
-          y0 = Math.min(y0, l.y[b.id()]);
-          x1 = Math.max(x1, l.x[b.id()] + l.w[b.id()]);
-          y1 = Math.max(y1, l.y[b.id()] + l.h[b.id()]);
+    // a cluster's frame holds the boxes whose path is the cluster's or below it; found per box by
+    // its path's prefixes (a loop over clusters and boxes was quadratic with thousands of instances)
+    Map<String, double[]> bounds = new java.util.HashMap<>();
+    for (GraphModel.Box b : g.boxes()) {
+      String p = b.path();
+      for (int dot = p.length(); dot > 0; dot = p.lastIndexOf('.', dot - 1)) {
+        String prefix = p.substring(0, dot);
+        if (g.clusters().containsKey(prefix)) {
+          double[] r = bounds.computeIfAbsent(prefix, k -> new double[] {Double.POSITIVE_INFINITY,
+              Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY});
+          r[0] = Math.min(r[0], l.x[b.id()]);
+          r[1] = Math.min(r[1], l.y[b.id()]);
+          r[2] = Math.max(r[2], l.x[b.id()] + l.w[b.id()]);
+          r[3] = Math.max(r[3], l.y[b.id()] + l.h[b.id()]);
         }
       }
-      if (x0 == Double.POSITIVE_INFINITY) {
+    }
+    for (GraphModel.Cluster c : g.clusters().values()) {
+      double[] r = bounds.get(c.path());
+      if (r == null) {
         continue;
       }
+      double x0 = r[0];
+      double y0 = r[1];
+      double x1 = r[2];
+      double y1 = r[3];
       int depth = 0;
       for (String p = c.parent(); p != null; p = g.clusters().get(p).parent()) {
         depth++;
@@ -118,30 +136,35 @@ public final class Renderers {
     for (GraphModel.Box b : g.boxes()) {
       byCluster.computeIfAbsent(b.cluster(), k -> new ArrayList<>()).add(b);
     }
-    dotCluster(g, null, byCluster, s, "  ");
+    dotCluster(g, null, byCluster, children(g), s, "  ");
     for (GraphModel.Edge e : g.edges()) {
       s.append("  n").append(e.from()).append(" -> n").append(e.to()).append(";\n");
     }
     return s.append("}\n").toString();
   }
 
+  /** The clusters by their parent's path (null for the top), in the model's order. */
+  private static Map<String, List<GraphModel.Cluster>> children(GraphModel g) {
+    Map<String, List<GraphModel.Cluster>> out = new java.util.HashMap<>();
+    for (GraphModel.Cluster c : g.clusters().values()) {
+      out.computeIfAbsent(c.parent(), k -> new ArrayList<>()).add(c);
+    }
+    return out;
+  }
+
   private static void dotCluster(GraphModel g, String cluster, Map<String, List<GraphModel.Box>> byCluster,
-      StringBuilder s, String indent) {
+      Map<String, List<GraphModel.Cluster>> children, StringBuilder s, String indent) {
     for (GraphModel.Box b : byCluster.getOrDefault(cluster, List.of())) {
       String[] col = COLORS.get(b.kind());
       s.append(indent).append("n").append(b.id()).append(" [label=").append(Escape.dot(Layout.lines(b)))
           .append(", fillcolor=\"").append(col[0]).append("\", color=\"").append(b.output() != null ? "#b03030" : col[1])
           .append("\", tooltip=").append(Escape.dot(b.path())).append("];\n");
     }
-    int i = 0;
-    for (GraphModel.Cluster c : g.clusters().values()) {
-      if (java.util.Objects.equals(c.parent(), cluster)) {
-        s.append(indent).append("subgraph ").append(Escape.dot("cluster_" + c.path())).append(" {\n");
-        s.append(indent).append("  label=").append(Escape.dot(c.label())).append("; style=dashed; color=\"#1f7a7a\";\n");
-        dotCluster(g, c.path(), byCluster, s, indent + "  ");
-        s.append(indent).append("}\n");
-        i++;
-      }
+    for (GraphModel.Cluster c : children.getOrDefault(cluster, List.of())) {
+      s.append(indent).append("subgraph ").append(Escape.dot("cluster_" + c.path())).append(" {\n");
+      s.append(indent).append("  label=").append(Escape.dot(c.label())).append("; style=dashed; color=\"#1f7a7a\";\n");
+      dotCluster(g, c.path(), byCluster, children, s, indent + "  ");
+      s.append(indent).append("}\n");
     }
   }
 
@@ -151,7 +174,7 @@ public final class Renderers {
     for (GraphModel.Box b : g.boxes()) {
       byCluster.computeIfAbsent(b.cluster(), k -> new ArrayList<>()).add(b);
     }
-    mermaidCluster(g, null, byCluster, s, "  ");
+    mermaidCluster(g, null, byCluster, children(g), s, "  ");
     for (GraphModel.Edge e : g.edges()) {
       s.append("  n").append(e.from()).append(" --> n").append(e.to()).append('\n');
     }
@@ -163,19 +186,17 @@ public final class Renderers {
   }
 
   private static void mermaidCluster(GraphModel g, String cluster, Map<String, List<GraphModel.Box>> byCluster,
-      StringBuilder s, String indent) {
+      Map<String, List<GraphModel.Cluster>> children, StringBuilder s, String indent) {
     for (GraphModel.Box b : byCluster.getOrDefault(cluster, List.of())) {
       s.append(indent).append("n").append(b.id()).append("[\"")
           .append(String.join("<br/>", Layout.lines(b).stream().map(Escape::mermaid).toList()))
           .append("\"]:::").append(GraphModel.lower(b.kind())).append('\n');
     }
-    for (GraphModel.Cluster c : g.clusters().values()) {
-      if (java.util.Objects.equals(c.parent(), cluster)) {
-        s.append(indent).append("subgraph c_").append(c.path().replaceAll("[^A-Za-z0-9_]", "_")).append("[\"")
-            .append(Escape.mermaid(c.label())).append("\"]\n");
-        mermaidCluster(g, c.path(), byCluster, s, indent + "  ");
-        s.append(indent).append("end\n");
-      }
+    for (GraphModel.Cluster c : children.getOrDefault(cluster, List.of())) {
+      s.append(indent).append("subgraph c_").append(c.path().replaceAll("[^A-Za-z0-9_]", "_")).append("[\"")
+          .append(Escape.mermaid(c.label())).append("\"]\n");
+      mermaidCluster(g, c.path(), byCluster, children, s, indent + "  ");
+      s.append(indent).append("end\n");
     }
   }
 }

@@ -1,9 +1,7 @@
 package org.cnnc.compiler.lint;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.util.ArrayList;
@@ -93,7 +91,9 @@ public final class LintConfig {
   }
 
   public static LintConfig load(Path file) throws IOException, ConfigException {
-    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    // read as specs are: strict UTF-8, and not past the size limit (a cnnc.yaml of /dev/zero ends at once)
+    List<String> lines = org.cnnc.compiler.source.SourceFile.readText(file, org.cnnc.compiler.Limits.DEFAULT_MAX_FILE_BYTES)
+        .lines().toList();
     Map<String, Level> rules = new LinkedHashMap<>();
     List<Override> overrides = new ArrayList<>();
     Integer maxWarnings = null;
@@ -152,9 +152,9 @@ public final class LintConfig {
           for (String p : list(file, no, kv[1])) {
             patterns.add(p);
             Override o = overrides.get(overrides.size() - 1);
-            o.paths().add(FileSystems.getDefault().getPathMatcher("glob:" + p));
+            o.paths().add(glob(file, no, p, p));
             if (p.startsWith("**/")) {
-              o.paths().add(FileSystems.getDefault().getPathMatcher("glob:" + p.substring(3)));
+              o.paths().add(glob(file, no, p.substring(3), p));
             }
           }
         } else if (kv[0].equals("rules") && kv[1].isEmpty()) {
@@ -169,6 +169,25 @@ public final class LintConfig {
       }
     }
     return new LintConfig(rules, overrides, maxWarnings);
+  }
+
+  /**
+   * A glob as the JDK reads it ({@code *}, {@code **}, {@code ?}, {@code [a-z]}, {@code {a,b}});
+   * a malformed one, or braces inside braces (which the JDK does not support), is an error on its line.
+   */
+  private static java.nio.file.PathMatcher glob(Path file, int no, String pattern, String written) throws ConfigException {
+    try {
+      return FileSystems.getDefault().getPathMatcher("glob:" + pattern);
+    } catch (java.util.regex.PatternSyntaxException e) {
+      String d = e.getDescription();
+      String at = e.getIndex() >= 0 ? " at character " + (e.getIndex() + 1 + written.length() - pattern.length()) : "";
+      String why = d.equals("Cannot nest groups")
+          ? "braces inside braces are not supported; list every alternative in one pair: {a,b,c}"
+          : d.startsWith("Missing ']") ? "`[` is not closed" + at
+          : d.startsWith("Missing '}") ? "`{` is not closed" + at
+          : d.toLowerCase(java.util.Locale.ROOT) + at;
+      throw new ConfigException(file, no, "invalid glob `" + written + "`: " + why);
+    }
   }
 
   private static String stripComment(String line) {
@@ -196,10 +215,28 @@ public final class LintConfig {
     if (!value.startsWith("[") || !value.endsWith("]")) {
       throw new ConfigException(file, no, "paths must be a list: [\"a/**\", \"b.cnn\"]");
     }
+    // items are split at commas outside quotes and braces: "{a,b}/**" is one glob
     List<String> out = new ArrayList<>();
-    for (String item : value.substring(1, value.length() - 1).split(",")) {
-      if (!item.isBlank()) {
-        out.add(unquote(item.strip()));
+    String inner = value.substring(1, value.length() - 1);
+    int start = 0;
+    int braces = 0;
+    char quote = 0;
+    for (int i = 0; i <= inner.length(); i++) {
+      char c = i < inner.length() ? inner.charAt(i) : ',';
+      if (quote != 0) {
+        quote = c == quote ? 0 : quote;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '{') {
+        braces++;
+      } else if (c == '}') {
+        braces = Math.max(0, braces - 1);
+      } else if (c == ',' && (braces == 0 || i == inner.length())) {
+        String item = inner.substring(start, i);
+        if (!item.isBlank()) {
+          out.add(unquote(item.strip()));
+        }
+        start = i + 1;
       }
     }
     return out;

@@ -43,8 +43,6 @@ import org.cnnc.compiler.source.Span;
 public final class Expander {
   /** A value that could not be computed; whatever depends on it is skipped silently. */
   static final int POISON = -1;
-  /** Nodes per network; beyond it, expansion stops with NETWORK_TOO_LARGE. */
-  public static final int MAX_NODES = 2_000_000;
   public static final long MAX_REPEAT = 1_000_000;
   private static final int MAX_DEPTH = 200;
 
@@ -58,6 +56,9 @@ public final class Expander {
   private final List<Output> outputs = new ArrayList<>();
 
   private int[] inputOverride;
+  private long maxLayers = org.cnnc.compiler.Limits.DEFAULT_MAX_LAYERS;
+  /** Layers a block's body expands to, by block and argument values (see {@link #count}). */
+  private final Map<BlockDecl, Map<Map<String, Value>, Long>> counted = new java.util.IdentityHashMap<>();
 
   public Expander(Program program, Diagnostics diags, Set<String> cyclic) {
     this.program = program;
@@ -71,8 +72,21 @@ public final class Expander {
     return this;
   }
 
+  /** Layers a network may have; a block call or repeat that would pass it is refused before it is expanded. */
+  public Expander withMaxLayers(long max) {
+    this.maxLayers = max;
+    return this;
+  }
+
   private static final class TooLarge extends RuntimeException {
     TooLarge() {
+      super(null, null, false, false);
+    }
+  }
+
+  /** Expansion stopped after its reason was reported. */
+  private static final class Refused extends RuntimeException {
+    Refused() {
       super(null, null, false, false);
     }
   }
@@ -144,9 +158,11 @@ public final class Expander {
       }
     } catch (TooLarge e) {
       diags.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, model.name().span(),
-              "model `" + model.name().text() + "` expands to more than " + MAX_NODES + " layers")
+              "model `" + model.name().text() + "` expands to more than " + maxLayers + " layers")
           .label("expansion stopped here")
-          .help("check `repeat` counts"));
+          .help("check `repeat` counts; the limit is raised with --max-layers"));
+    } catch (Refused e) {
+      // reported where the expansion would have passed the limit
     }
     if (diags.errorCount() > before || inputs.isEmpty()) {
       return null;
@@ -384,6 +400,7 @@ public final class Expander {
           .label("here"));
       return POISON;
     }
+    budget(mul(n, count(rep.body(), f.vars, f.depth)), rep.count().span(), "`repeat " + n + "`", r);
     Seq target = seq;
     if (labeled) {
       Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.GROUP, null, rep.span());
@@ -567,6 +584,7 @@ public final class Expander {
     if (!ok || input == POISON) {
       return POISON;
     }
+    budget(countBlock(block, vars, f.depth + 1), c.callee().span(), "this call of `" + block.name().text() + "`", r);
     Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span(), vars);
     seq.scope.add(child);
     return body(block.body(), input, new Seq(child, null, new HashMap<>()), new Frame(vars, chain, f.depth + 1));
@@ -696,9 +714,128 @@ public final class Expander {
         : "`" + n.name() + "` (" + n.op() + "), " + n.shape();
   }
 
+  // ---- the layer budget ----------------------------------------------------------------------
+  // Before a block call or a repeat is expanded, the layers it would add are counted (without
+  // building anything, each block once per distinct argument values), so that a spec whose blocks
+  // double forty times is refused at once, at the call that passes the limit, with its call chain.
+
+  private void budget(long layers, Span at, String what, Reporter r) {
+    if (layers > maxLayers - nodes.size()) {
+      r.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, at, what + " would expand to "
+              + (layers >= SATURATED ? "more than " + SATURATED : Long.toString(layers)) + " layers, "
+              + (nodes.size() > 0 ? "after " + nodes.size() + " already, " : "") + "more than the limit of " + maxLayers)
+          .label("not expanded")
+          .help("check `repeat` counts and blocks that call blocks; the limit is raised with --max-layers"));
+      throw new Refused();
+    }
+  }
+
+  private static final long SATURATED = Long.MAX_VALUE / 4;
+  private static final Reporter SILENT = d -> { };
+
+  private static long add(long a, long b) {
+    return Math.min(SATURATED, a + b);
+  }
+
+  private static long mul(long a, long b) {
+    return a == 0 || b == 0 ? 0 : a > SATURATED / b ? SATURATED : Math.min(SATURATED, a * b);
+  }
+
+  /** The layers a body adds (errors in it count nothing: expanding it reports them). */
+  private long count(Body b, Map<String, Value> vars, int depth) {
+    long total = 0;
+    for (Stmt s : b.stmts()) {
+      if (s instanceof ChainStmt c) {
+        total = add(total, count(c.chain(), vars, depth));
+      } else if (s instanceof OutputStmt o && o.chain().isPresent()) {
+        total = add(total, count(o.chain().get(), vars, depth));
+      }
+    }
+    return total;
+  }
+
+  private long count(Chain c, Map<String, Value> vars, int depth) {
+    long total = 0;
+    for (Element e : c.elements()) {
+      total = add(total, count(e.term(), vars, depth));
+    }
+    return total;
+  }
+
+  private long count(Term t, Map<String, Value> vars, int depth) {
+    if (t instanceof Call c) {
+      if (Ops.get(c.callee().text()) != null) {
+        return 1;
+      }
+      BlockDecl block = program.block(c.span().file(), c.callee().text());
+      if (block == null || cyclic.contains(block.name().text()) || depth >= MAX_DEPTH) {
+        return 0;
+      }
+      Map<String, Value> args = blockArgs(block, c, vars);
+      return args == null ? 0 : countBlock(block, args, depth + 1);
+    }
+    if (t instanceof Group g) {
+      return count(g.body(), vars, depth);
+    }
+    if (t instanceof Merge m) {
+      long total = 1;
+      for (Branch b : m.branches()) {
+        if (b.chain().isPresent()) {
+          total = add(total, count(b.chain().get(), vars, depth));
+        }
+      }
+      return total;
+    }
+    Repeat r = (Repeat) t;
+    Value v = Evaluator.eval(r.count(), vars, SILENT);
+    Value n = v == null ? null : Checks.convert(v, Type.INT, "count", "`repeat`", r.count(), SILENT);
+    if (n == null || ((Value.IntV) n).value() <= 0) {
+      return 0;
+    }
+    return mul(((Value.IntV) n).value(), count(r.body(), vars, depth));
+  }
+
+  private long countBlock(BlockDecl block, Map<String, Value> args, int depth) {
+    Map<Map<String, Value>, Long> byArgs = counted.computeIfAbsent(block, k -> new HashMap<>());
+    Long known = byArgs.get(args);
+    if (known == null) {
+      known = count(block.body(), args, depth);
+      byArgs.put(Map.copyOf(args), known);
+    }
+    return known;
+  }
+
+  /** A block call's argument values as {@link #block} computes them, reporting nothing; null on an error. */
+  private Map<String, Value> blockArgs(BlockDecl block, Call c, Map<String, Value> vars) {
+    List<Formal> formals = Resolver.blockFormals(block);
+    Optional<Binder.Bound> bound = Binder.bind("", formals, c.args(), c.span(), false, SILENT);
+    if (bound.isEmpty()) {
+      return null;
+    }
+    Map<String, Value> out = new LinkedHashMap<>();
+    for (int i = 0; i < formals.size(); i++) {
+      Formal formal = formals.get(i);
+      if (out.containsKey(formal.name())) {
+        continue;
+      }
+      Expr given = bound.get().args().get(formal.name());
+      Expr e = given != null ? given : block.params().get(i).defaultValue().orElse(null);
+      if (e == null) {
+        return null;
+      }
+      Value v = Evaluator.eval(e, given != null ? vars : Map.copyOf(out), SILENT);
+      Value conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), "", e, SILENT);
+      if (conv == null) {
+        return null;
+      }
+      out.put(formal.name(), conv);
+    }
+    return out;
+  }
+
   private int addNode(String op, String name, Map<String, Value> args, List<Integer> ins, Shape shape, Layer layer,
       Span span, Frame f, Scope scope) {
-    if (nodes.size() >= MAX_NODES) {
+    if (nodes.size() >= maxLayers) {
       throw new TooLarge();
     }
     String unique = name;

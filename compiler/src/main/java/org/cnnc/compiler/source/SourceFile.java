@@ -1,5 +1,11 @@
 package org.cnnc.compiler.source;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Objects;
@@ -36,6 +42,34 @@ public final class SourceFile {
   /** A file that exists only in memory (tests, the language server, stdin). */
   public static SourceFile of(String name, String text) {
     return new SourceFile(null, name, text);
+  }
+
+  /** A file longer than the limit; nothing past the limit was read. */
+  public static final class TooLargeException extends IOException {
+    public TooLargeException(long limit) {
+      super("larger than the limit of " + limit + " bytes");
+    }
+  }
+
+  /**
+   * The text of a file as strict UTF-8, reading at most {@code maxBytes + 1} bytes: a file past
+   * the limit (or an endless one, as {@code /dev/zero}) throws {@link TooLargeException} without
+   * being read whole; text that is not UTF-8 throws {@link java.nio.charset.MalformedInputException}.
+   */
+  public static String readText(Path path, long maxBytes) throws IOException {
+    int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(path)) {
+      bytes = in.readNBytes(cap + 1);
+    }
+    if (bytes.length > cap) {
+      throw new TooLargeException(cap);
+    }
+    return StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT)
+        .decode(ByteBuffer.wrap(bytes))
+        .toString();
   }
 
   /** The file on disk, or null for in-memory sources. */

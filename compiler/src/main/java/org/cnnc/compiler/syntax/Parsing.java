@@ -34,14 +34,32 @@ public final class Parsing {
   public static Ast.CnnFile parse(SourceFile file, Diagnostics diags) {
     CnnLexer lexer = new CnnLexer(CharStreams.fromString(file.text(), file.name()));
     lexer.removeErrorListeners();
-    CommonTokenStream tokens = new CommonTokenStream(lexer);
-    tokens.fill();
     int before = diags.errorCount();
-    for (Token t : tokens.getTokens()) {
+    // Once the file has as many errors as are shown, the rest are only counted: no token or
+    // diagnostic is kept for them, and the file is not parsed.
+    java.util.List<Token> list = new java.util.ArrayList<>();
+    long uncounted = 0;
+    for (Token t = lexer.nextToken(); ; t = lexer.nextToken()) {
       if (t.getChannel() == ERROR_CHANNEL) {
-        diags.report(lexicalError(file, t));
+        if (uncounted > 0 || diags.full(file.name())) {
+          uncounted++;
+        } else {
+          diags.report(lexicalError(file, t));
+        }
+      }
+      if (uncounted == 0) {
+        list.add(t);
+      }
+      if (t.getType() == Token.EOF) {
+        break;
       }
     }
+    if (uncounted > 0) {
+      diags.hide(file.name(), uncounted);
+      return null;
+    }
+    CommonTokenStream tokens = new CommonTokenStream(new org.antlr.v4.runtime.ListTokenSource(list, file.name()));
+    tokens.fill();
     if (tooDeep(file, tokens, diags)) {
       return null;
     }
