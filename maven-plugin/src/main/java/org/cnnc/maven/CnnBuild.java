@@ -2,7 +2,6 @@ package org.cnnc.maven;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
@@ -103,8 +102,8 @@ public final class CnnBuild {
     if (!Files.isDirectory(r.sourceDirectory())) {
       return List.of();
     }
-    List<PathMatcher> in = matchers(r.includes());
-    List<PathMatcher> out = matchers(r.excludes());
+    List<PathMatcher> in = matchers(r.includes(), "includes");
+    List<PathMatcher> out = matchers(r.excludes(), "excludes");
     try (Stream<Path> s = Files.walk(r.sourceDirectory())) {
       return s.filter(Files::isRegularFile)
           .filter(p -> {
@@ -116,13 +115,14 @@ public final class CnnBuild {
     }
   }
 
-  /** Ant-style globs: {@code **}/ also matches no directory at all. */
-  private static List<PathMatcher> matchers(List<String> globs) {
+  /** Ant-style globs ({@link org.cnnc.compiler.io.Globs}); a malformed one is an error naming its list. */
+  private static List<PathMatcher> matchers(List<String> globs, String list) throws IOException {
     List<PathMatcher> out = new ArrayList<>();
     for (String g : globs) {
-      out.add(FileSystems.getDefault().getPathMatcher("glob:" + g));
-      if (g.startsWith("**/")) {
-        out.add(FileSystems.getDefault().getPathMatcher("glob:" + g.substring(3)));
+      try {
+        out.addAll(org.cnnc.compiler.io.Globs.ant(g));
+      } catch (IllegalArgumentException e) {
+        throw new IOException("<" + list + ">: " + e.getMessage());
       }
     }
     return out;

@@ -1,7 +1,6 @@
 package org.cnnc.compiler.lint;
 
 import java.io.IOException;
-import java.nio.file.FileSystems;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.util.ArrayList;
@@ -152,9 +151,10 @@ public final class LintConfig {
           for (String p : list(file, no, kv[1])) {
             patterns.add(p);
             Override o = overrides.get(overrides.size() - 1);
-            o.paths().add(glob(file, no, p, p));
-            if (p.startsWith("**/")) {
-              o.paths().add(glob(file, no, p.substring(3), p));
+            try {
+              o.paths().addAll(org.cnnc.compiler.io.Globs.ant(p));
+            } catch (IllegalArgumentException e) {
+              throw new ConfigException(file, no, e.getMessage());
             }
           }
         } else if (kv[0].equals("rules") && kv[1].isEmpty()) {
@@ -169,25 +169,6 @@ public final class LintConfig {
       }
     }
     return new LintConfig(rules, overrides, maxWarnings);
-  }
-
-  /**
-   * A glob as the JDK reads it ({@code *}, {@code **}, {@code ?}, {@code [a-z]}, {@code {a,b}});
-   * a malformed one, or braces inside braces (which the JDK does not support), is an error on its line.
-   */
-  private static java.nio.file.PathMatcher glob(Path file, int no, String pattern, String written) throws ConfigException {
-    try {
-      return FileSystems.getDefault().getPathMatcher("glob:" + pattern);
-    } catch (java.util.regex.PatternSyntaxException e) {
-      String d = e.getDescription();
-      String at = e.getIndex() >= 0 ? " at character " + (e.getIndex() + 1 + written.length() - pattern.length()) : "";
-      String why = d.equals("Cannot nest groups")
-          ? "braces inside braces are not supported; list every alternative in one pair: {a,b,c}"
-          : d.startsWith("Missing ']") ? "`[` is not closed" + at
-          : d.startsWith("Missing '}") ? "`{` is not closed" + at
-          : d.toLowerCase(java.util.Locale.ROOT) + at;
-      throw new ConfigException(file, no, "invalid glob `" + written + "`: " + why);
-    }
   }
 
   private static String stripComment(String line) {
