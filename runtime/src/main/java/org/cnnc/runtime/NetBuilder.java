@@ -141,11 +141,21 @@ public final class NetBuilder {
   public NetBuilder(long seed, IUpdater updater) {
     this.updater = updater;
     this.graph = new NeuralNetConfiguration.Builder()
-        .seed(seed)
+        .seed(nd4jSeed(seed))
         .updater(updaterFor(kernels))
         .weightInit(WeightInit.XAVIER)
         .convolutionMode(ConvolutionMode.Truncate)
         .graphBuilder();
+  }
+
+  /**
+   * The seed given to ND4J for a user's seed. ND4J's native generator ignores {@code setSeed(0)}
+   * (it goes on from its current state), so seed 0, cnnc's default, was not reproducible: 0 is
+   * given as {@link Long#MIN_VALUE} instead (which thus gives the same numbers as 0); every other
+   * seed is itself.
+   */
+  public static long nd4jSeed(long seed) {
+    return seed == 0 ? Long.MIN_VALUE : seed;
   }
 
   /** Chooses who computes convolutions, batch norms, ReLUs, max pooling and Adam's updates. */
