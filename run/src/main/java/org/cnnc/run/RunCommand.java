@@ -45,15 +45,52 @@ final class RunCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
+  /** The most values a --random input may hold (batch x one example). */
+  static final long MAX_INPUT_VALUES = Integer.MAX_VALUE - 8;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
     if ((input == null) == !random) {
       throw new Main.UsageError("give exactly one of --input X.npy and --random");
     }
+    if (batch < 1) {
+      throw new Main.UsageError("--batch must be at least 1 (got " + batch + ")");
+    }
+    if (output != null && Files.exists(output) && !Files.isDirectory(output)) {
+      throw new Main.UsageError("--output " + Npz.show(output.toString()) + " is a file; it must be a folder (made if missing)");
+    }
+    Npz.Array a = null;
+    if (input != null) {
+      try {
+        a = Npz.readNpy(input);
+      } catch (IOException e) {
+        throw new Main.UsageError("--input: " + Npz.show(Reasons.of(e)));
+      }
+      if (a.data() == null) {
+        throw new Main.UsageError("--input " + Npz.show(input.toString()) + " has dtype " + Npz.show(a.dtype())
+            + "; expected float32");
+      }
+    }
     CnnModel m = model.load(spec.commandLine().getErr());
     if (m == null) {
       return Main.SPEC_ERRORS;
+    }
+    long[] expected = m.inputShape();
+    long example = Arrays.stream(expected).reduce(1, (p, q) -> p * q);
+    if (random && batch * example > MAX_INPUT_VALUES) {
+      throw new Main.UsageError("--batch " + batch + " of " + Arrays.toString(expected) + " is more than "
+          + MAX_INPUT_VALUES + " values");
+    }
+    if (a != null) {
+      long[] shape = a.shape();
+      if (shape.length != expected.length + 1 || !Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), expected)) {
+        throw new Main.UsageError(Npz.show(input.toString()) + " has shape " + Arrays.toString(shape)
+            + "; the model takes [N, " + Arrays.toString(expected).substring(1));
+      }
+      if (shape[0] < 1) {
+        throw new Main.UsageError(Npz.show(input.toString()) + " holds no example (shape " + Arrays.toString(shape) + ")");
+      }
     }
     CnnNetwork net = CnnNetwork.create(m, seed);
     if (weights != null) {
@@ -64,21 +101,7 @@ final class RunCommand implements Callable<Integer> {
         return Main.USAGE;
       }
     }
-    INDArray x;
-    if (random) {
-      x = Timing.batch(m.inputShape(), batch, seed);
-    } else {
-      Npz.Array a = Npz.readNpy(input);
-      if (a.data() == null) {
-        throw new Main.UsageError(input + " has dtype " + a.dtype() + "; expected float32");
-      }
-      x = a.toNd4j();
-      long[] expected = m.inputShape();
-      if (x.rank() != expected.length + 1 || !Arrays.equals(Arrays.copyOfRange(x.shape(), 1, x.rank()), expected)) {
-        throw new Main.UsageError(input + " has shape " + Arrays.toString(x.shape()) + "; the model takes [N, "
-            + Arrays.toString(expected).substring(1));
-      }
-    }
+    INDArray x = random ? Timing.batch(m.inputShape(), batch, seed) : a.toNd4j();
     long t0 = System.nanoTime();
     Map<String, INDArray> outputs = net.predict(x);
     double ms = (System.nanoTime() - t0) / 1e6;
@@ -92,8 +115,13 @@ final class RunCommand implements Callable<Integer> {
       }
       out.printf("%s %s:%s%s%n", e.getKey(), Arrays.toString(v.shape()), values, v.length() > 6 ? " ..." : "");
       if (output != null) {
-        Files.createDirectories(output);
-        Npz.writeNpy(output.resolve(e.getKey() + ".npy"), v);
+        Path file = output.resolve(e.getKey() + ".npy");
+        try {
+          Files.createDirectories(output);
+          Npz.writeNpy(file, v);
+        } catch (IOException ex) {
+          throw new Main.UsageError("--output: cannot write " + Npz.show(file.toString()) + ": " + Npz.show(Reasons.of(ex)));
+        }
       }
     }
     out.printf(Locale.ROOT, "forward: %.1f ms (batch %d)%n", ms, x.size(0));
