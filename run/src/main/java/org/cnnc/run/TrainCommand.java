@@ -118,6 +118,13 @@ final class TrainCommand implements Callable<Integer> {
           + " per example, the model takes " + Arrays.toString(in));
     }
     CnnNetwork net = CnnNetwork.create(m, new NetBuilder(seed, new Adam(lr)));
+    if (net.inputs().size() != 1) {
+      throw new Main.UsageError("training feeds images to one input; " + m.name() + " has the inputs "
+          + String.join(", ", net.inputs()));
+    }
+    for (var u : net.untrainable().entrySet()) {
+      throw new Main.UsageError(m.name() + " cannot be trained on this backend: " + u.getKey() + ": " + u.getValue());
+    }
     int classes = d.classes().size();
     for (NetBuilder.OutputSpec o : net.outputs()) {
       if (o.lossVertex() == null) {

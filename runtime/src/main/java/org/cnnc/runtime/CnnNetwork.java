@@ -26,6 +26,8 @@ public final class CnnNetwork {
   private final List<NetBuilder.TensorMapping> manifest;
   private final List<NetBuilder.OutputSpec> outputs;
   private final Map<String, long[]> shapes;
+  private final List<String> inputs;
+  private final Map<String, String> untrainable;
   /** The unplanned build: the topology every plan (training or inference) is made from. */
   private final NetBuilder topology;
 
@@ -36,6 +38,25 @@ public final class CnnNetwork {
     this.manifest = b.manifest();
     this.outputs = b.outputs();
     this.shapes = b.shapes();
+    this.inputs = b.inputs();
+    this.untrainable = new LinkedHashMap<>(b.untrainable());
+    for (String v : b.unused()) {
+      this.untrainable.put(v, "nothing reads it and it is no output (lint: UNUSED_NODE); DL4J's backward pass cannot"
+          + " go through an unused layer: remove it, or make it an output with loss = none");
+    }
+  }
+
+  /** The network's inputs, in the order {@link #predict} takes them. */
+  public List<String> inputs() {
+    return inputs;
+  }
+
+  /**
+   * What this backend cannot train, with the reason: outputs with a loss on a feature map, and
+   * layers that nothing reads.
+   */
+  public Map<String, String> untrainable() {
+    return untrainable;
   }
 
   /** Builds and initializes the network; the seed fixes the initial weights. */
