@@ -166,6 +166,10 @@ public final class Npz {
     if (headerLen > MAX_HEADER) {
       throw new NpzException(where, entry + ": a header of " + headerLen + " bytes; the limit is " + MAX_HEADER);
     }
+    if (offset + headerLen > budget[0]) {
+      throw new NpzException(where, entry + ": its header of " + headerLen + " bytes is past the limit of the read ("
+          + Math.max(0, budget[0]) + " bytes left)");
+    }
     byte[] headerBytes = new byte[(int) headerLen];
     int have = pre.length - offset;
     System.arraycopy(pre, offset, headerBytes, 0, Math.min(have, headerBytes.length));

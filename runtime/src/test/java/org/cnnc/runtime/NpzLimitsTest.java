@@ -171,6 +171,23 @@ class NpzLimitsTest {
     refused(g, "entry 'w.npy'");
   }
 
+  /** Headers count towards the limit too: many entries of long headers cannot inflate past it. */
+  @Test
+  void headersCountTowardsTheLimit() throws Exception {
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.ZipOutputStream zip = new java.util.zip.ZipOutputStream(bytes)) {
+      for (int i = 0; i < 40; i++) {
+        zip.putNextEntry(new java.util.zip.ZipEntry("e" + i + ".npy"));
+        zip.write(npy(header("<f4", "(1,)") + " ".repeat(60_000) + "\n", new byte[4]));
+        zip.closeEntry();
+      }
+    }
+    Path f = file("headers.npz", bytes.toByteArray());
+    assertEquals(40, Npz.read(f, Map.of(), 40 * 61_000).size());
+    IOException e = assertThrows(IOException.class, () -> Npz.read(f, Map.of(), 20 * 61_000));
+    assertTrue(e.getMessage().contains("entry 'e20.npy': its header of "), e.getMessage());
+  }
+
   @Test
   void truncatedDataNamesTheEntry() throws Exception {
     byte[] whole = npy(header("<f4", "(4,)"), new byte[16]);
