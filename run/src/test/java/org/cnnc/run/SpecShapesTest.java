@@ -113,10 +113,18 @@ class SpecShapesTest {
       spec.append("    relu\n");
     }
     spec.append("    add(from first, from first)\n    flatten\n    dense(2)\n}\n");
+    // and a block of as many, with a parameter its items read
+    spec.append("block Big(slope: float) {\n    first: leaky_relu(slope)\n");
+    for (int i = 0; i < 9_000; i++) {
+      spec.append("    leaky_relu(slope)\n");
+    }
+    spec.append("    add(from first, from first)\n}\nmodel DeepBlock {\n    input [2]\n    Big(0.5)\n    dense(2)\n}\n");
     Path f = Files.writeString(dir.resolve("deep.cnn"), spec);
     Compiler.Compilation c = Compiler.compile(Compiler.Request.of(f));
-    assertTrue(c.ok());
+    assertTrue(c.ok(), c.diagnostics().toString());
     CnnModel m = ModelLoader.load(c, c.network("Deep").orElseThrow());
     assertEquals("Deep", m.name());
+    CnnModel block = ModelLoader.load(c, c.network("DeepBlock").orElseThrow());
+    assertEquals("DeepBlock", block.name());
   }
 }

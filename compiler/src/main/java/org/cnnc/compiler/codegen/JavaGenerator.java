@@ -187,7 +187,7 @@ public final class JavaGenerator {
         .build());
     buildMethods(modelVars).forEach(type::addMethod);
     for (String block : blocks.keySet()) {
-      type.addMethod(blockMethod(blocks.get(block)));
+      blockMethodsOf(blocks.get(block)).forEach(type::addMethod);
     }
     return JavaFile.builder(pkg, type.build())
         .addStaticImport(NET_BUILDER, "size", "pad")
@@ -275,6 +275,8 @@ public final class JavaGenerator {
     modelVars.forEach((spec, java) -> vars.put(spec, new Var("this." + java, JType.of(net.modelArgs().get(spec)))));
     Body body = new Body(m, names, vars, referenced(model.body()));
     body.splitter = true;
+    body.splitPrefix = "buildPart";
+    body.splitOf = "build";
     m.addStatement("$T s = b.root()", SEQ);
     m.addStatement("$T x", String.class);
     for (Stmt st : model.body().stmts()) {
@@ -302,7 +304,7 @@ public final class JavaGenerator {
     return methods;
   }
 
-  private MethodSpec blockMethod(BlockDecl block) {
+  private List<MethodSpec> blockMethodsOf(BlockDecl block) {
     String method = blockMethods.get(block.name().text());
     MethodSpec.Builder m = MethodSpec.methodBuilder(method)
         .addModifiers(Modifier.PRIVATE, Modifier.STATIC)
@@ -325,11 +327,19 @@ public final class JavaGenerator {
       m.addParameter(t.java, java);
     }
     Body body = new Body(m, names, vars, referenced(block.body()));
+    body.splitter = true;
+    body.splitPrefix = method + "Part";
+    body.splitOf = method;
+    body.partsStatic = true;
+    body.passed = List.copyOf(vars.values());
     m.addStatement("$T s = b.seq(name)", SEQ);
     m.addStatement("$T x = in", String.class);
     body.statements(block.body(), "x", "s");
-    m.addStatement("return x");
-    return m.build();
+    body.m.addStatement("return x");
+    List<MethodSpec> methods = new ArrayList<>();
+    body.done.forEach(d -> methods.add(d.build()));
+    methods.add(body.m.build());
+    return methods;
   }
 
   record Var(String java, JType type) {}
@@ -338,8 +348,14 @@ public final class JavaGenerator {
   private final class Body {
     /** The method being written: the model's {@code build} moves on to helper methods (see {@link #ITEMS_PER_METHOD}). */
     MethodSpec.Builder m;
-    /** Whether this is the model's {@code build}, which splits. */
+    /** Whether the method splits (the model's {@code build} and blocks' methods do), and how. */
     boolean splitter;
+    String splitPrefix;
+    String splitOf;
+    /** A block's helper methods are static and return the block's output. */
+    boolean partsStatic;
+    /** The variables (a block's parameters) every helper method receives. */
+    List<Var> passed = List.of();
     int items;
     /** The methods finished by splits, in order. */
     final List<MethodSpec.Builder> done = new ArrayList<>();
@@ -389,20 +405,34 @@ public final class JavaGenerator {
       }
     }
 
-    /** Ends the current method with a call of a new one, which receives every live variable. */
+    /**
+     * Ends the current method with a call of a new one, which receives every live variable: the
+     * builder, the sequence, the current node, the block's parameters and the labels read later.
+     */
     void split() {
       items = 1;
-      String part = classNames.newName("buildPart");
+      String part = classNames.newName(splitPrefix);
       StringBuilder args = new StringBuilder("b, s, x");
       MethodSpec.Builder next = MethodSpec.methodBuilder(part).addModifiers(Modifier.PRIVATE)
-          .addJavadoc("The model's items after the first $L (a method's bytecode is limited to 64 KB).\n",
-              ITEMS_PER_METHOD * (done.size() + 1))
+          .addJavadoc("The items of {@code $L} after the first $L (a method's bytecode is limited to 64 KB).\n",
+              splitOf, ITEMS_PER_METHOD * (done.size() + 1))
           .addParameter(NET_BUILDER, "b").addParameter(SEQ, "s").addParameter(String.class, "x");
+      if (partsStatic) {
+        next.addModifiers(Modifier.STATIC).returns(String.class);
+      }
+      for (Var v : passed) {
+        args.append(", ").append(v.java());
+        next.addParameter(v.type().java, v.java());
+      }
       for (String v : labels.values()) {
         args.append(", ").append(v);
         next.addParameter(String.class, v);
       }
-      m.addStatement("$N($L)", part, args);
+      if (partsStatic) {
+        m.addStatement("return $N($L)", part, args);
+      } else {
+        m.addStatement("$N($L)", part, args);
+      }
       done.add(m);
       m = next;
     }
