@@ -29,7 +29,7 @@ final class HandWritten {
   private HandWritten() {}
 
   static ComputationGraph build(String model, long seed) {
-    GraphBuilder g = new NeuralNetConfiguration.Builder().seed(seed).updater(new Adam(1e-3))
+    GraphBuilder g = new NeuralNetConfiguration.Builder().seed(org.cnnc.runtime.NetBuilder.nd4jSeed(seed)).updater(new Adam(1e-3))
         .weightInit(WeightInit.XAVIER).convolutionMode(ConvolutionMode.Truncate).graphBuilder().addInputs("in");
     switch (model) {
       case "VGG16" -> vgg(g);

@@ -1,7 +1,6 @@
 package org.cnnc.run;
 
 import java.io.IOException;
-import java.io.StringWriter;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Files;
@@ -35,10 +34,12 @@ final class ModelLoader {
       }
       List<String> args = new ArrayList<>(List.of("-d", classes.toString(), "-cp", System.getProperty("java.class.path"),
           "-nowarn", dir.resolve("src").resolve(source.relativePath()).toString()));
-      StringWriter log = new StringWriter();
-      int rc = javac.run(null, null, null, args.toArray(new String[0]));
+      java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+      int rc = javac.run(null, log, log, args.toArray(new String[0]));
       if (rc != 0) {
-        throw new IllegalStateException("the generated source does not compile (a bug in cnnc): " + log);
+        String text = log.toString(java.nio.charset.StandardCharsets.UTF_8);
+        throw new IllegalStateException("the generated source does not compile (a bug in cnnc): "
+            + (text.length() > 2000 ? text.substring(0, 2000) + "..." : text));
       }
       URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, ModelLoader.class.getClassLoader());
       String name = "cnnc.generated." + source.relativePath().getFileName().toString().replace(".java", "");

@@ -1,10 +1,13 @@
 package org.cnnc.run;
 
+import org.cnnc.compiler.io.Escape;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -28,8 +31,9 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--weights", paramLabel = "W.npz", description = "A PyTorch state_dict saved as .npz (float32).")
   Path weights;
 
-  @Option(names = "--input", paramLabel = "X.npy", description = "The input batch, float32 [N, C, H, W].")
-  Path input;
+  @Option(names = "--input", paramLabel = "[NAME=]X.npy",
+      description = "The input batch, float32 [N, C, H, W]; for a model of several inputs, one NAME=X.npy each.")
+  List<String> input;
 
   @Option(names = "--random", description = "A random normal input instead of --input.")
   boolean random;
@@ -45,17 +49,99 @@ final class RunCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
+  /** The most values a --random input may hold (batch x one example). */
+  static final long MAX_INPUT_VALUES = Integer.MAX_VALUE - 8;
+
   @Override
   public Integer call() throws IOException {
     PrintWriter out = spec.commandLine().getOut();
     if ((input == null) == !random) {
       throw new Main.UsageError("give exactly one of --input X.npy and --random");
     }
+    if (batch < 1) {
+      throw new Main.UsageError("--batch must be at least 1 (got " + batch + ")");
+    }
+    if (output != null && Files.exists(output) && !Files.isDirectory(output)) {
+      throw new Main.UsageError("--output " + Escape.terminal(output.toString()) + " is a file; it must be a folder (made if missing)");
+    }
+    // the files are read (and refused) before the model is built
+    Map<String, Npz.Array> given = new LinkedHashMap<>();
+    Map<String, Path> pathOf = new LinkedHashMap<>();
+    for (String arg : input == null ? List.<String>of() : input) {
+      int eq = arg.indexOf('=');
+      String name = eq > 0 && !Files.exists(Path.of(arg)) ? arg.substring(0, eq) : "";
+      Path file = Path.of(name.isEmpty() ? arg : arg.substring(eq + 1));
+      if (pathOf.containsKey(name)) {
+        throw new Main.UsageError("--input " + Escape.terminal(arg) + ": "
+            + (name.isEmpty() ? "give NAME=X.npy for each input of a model of several inputs" : "input " + Escape.terminal(name) + " given twice"));
+      }
+      Npz.Array a;
+      try {
+        a = Npz.readNpy(file);
+      } catch (IOException e) {
+        throw new Main.UsageError("--input: " + Escape.terminal(Reasons.of(e)));
+      }
+      if (a.data() == null) {
+        throw new Main.UsageError("--input " + Escape.terminal(file.toString()) + " has dtype " + Escape.terminal(a.dtype())
+            + "; expected float32");
+      }
+      given.put(name, a);
+      pathOf.put(name, file);
+    }
     CnnModel m = model.load(spec.commandLine().getErr());
     if (m == null) {
       return Main.SPEC_ERRORS;
     }
     CnnNetwork net = CnnNetwork.create(m, seed);
+    List<String> names = net.inputs();
+    if (!given.isEmpty()) {
+      if (given.containsKey("") && (names.size() > 1 || given.size() > 1)) {
+        throw new Main.UsageError(m.name() + " has the inputs " + String.join(", ", names)
+            + ": give --input NAME=X.npy for each");
+      }
+      if (given.containsKey("")) {
+        given.put(names.get(0), given.remove(""));
+        pathOf.put(names.get(0), pathOf.remove(""));
+      }
+      for (String k : given.keySet()) {
+        if (!names.contains(k)) {
+          throw new Main.UsageError("--input " + Escape.terminal(k) + "=...: " + m.name() + " has no input named so; its inputs: "
+              + String.join(", ", names));
+        }
+      }
+      for (String k : names) {
+        if (!given.containsKey(k)) {
+          throw new Main.UsageError("--input: no file for the input " + k + " of " + m.name());
+        }
+      }
+    }
+    INDArray[] xs = new INDArray[names.size()];
+    long n = -1;
+    for (int i = 0; i < names.size(); i++) {
+      long[] expected = net.shapes().get(names.get(i));
+      long example = Arrays.stream(expected).reduce(1, (p, q) -> p * q);
+      if (random) {
+        if (batch * example > MAX_INPUT_VALUES) {
+          throw new Main.UsageError("--batch " + batch + " of " + Arrays.toString(expected) + " is more than "
+              + MAX_INPUT_VALUES + " values");
+        }
+        xs[i] = Timing.batch(expected, batch, seed + i);
+        continue;
+      }
+      Npz.Array a = given.get(names.get(i));
+      String file = Escape.terminal(pathOf.get(names.get(i)).toString());
+      long[] shape = a.shape();
+      if (shape.length != expected.length + 1 || !Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), expected)) {
+        throw new Main.UsageError(file + " has shape " + Arrays.toString(shape)
+            + "; the model takes [N, " + Arrays.toString(expected).substring(1));
+      }
+      if (shape[0] < 1 || (n >= 0 && shape[0] != n)) {
+        throw new Main.UsageError(file + " holds " + shape[0] + " examples; "
+            + (shape[0] < 1 ? "it needs at least one" : "the other inputs hold " + n));
+      }
+      n = shape[0];
+      xs[i] = a.toNd4j();
+    }
     if (weights != null) {
       try {
         net.loadWeights(weights);
@@ -64,23 +150,8 @@ final class RunCommand implements Callable<Integer> {
         return Main.USAGE;
       }
     }
-    INDArray x;
-    if (random) {
-      x = Timing.batch(m.inputShape(), batch, seed);
-    } else {
-      Npz.Array a = Npz.readNpy(input);
-      if (a.data() == null) {
-        throw new Main.UsageError(input + " has dtype " + a.dtype() + "; expected float32");
-      }
-      x = a.toNd4j();
-      long[] expected = m.inputShape();
-      if (x.rank() != expected.length + 1 || !Arrays.equals(Arrays.copyOfRange(x.shape(), 1, x.rank()), expected)) {
-        throw new Main.UsageError(input + " has shape " + Arrays.toString(x.shape()) + "; the model takes [N, "
-            + Arrays.toString(expected).substring(1));
-      }
-    }
     long t0 = System.nanoTime();
-    Map<String, INDArray> outputs = net.predict(x);
+    Map<String, INDArray> outputs = net.predict(xs);
     double ms = (System.nanoTime() - t0) / 1e6;
     for (var e : outputs.entrySet()) {
       INDArray v = e.getValue();
@@ -92,11 +163,16 @@ final class RunCommand implements Callable<Integer> {
       }
       out.printf("%s %s:%s%s%n", e.getKey(), Arrays.toString(v.shape()), values, v.length() > 6 ? " ..." : "");
       if (output != null) {
-        Files.createDirectories(output);
-        Npz.writeNpy(output.resolve(e.getKey() + ".npy"), v);
+        Path file = output.resolve(e.getKey() + ".npy");
+        try {
+          Files.createDirectories(output);
+          Npz.writeNpy(file, v);
+        } catch (IOException ex) {
+          throw new Main.UsageError("--output: cannot write " + Escape.terminal(file.toString()) + ": " + Escape.terminal(Reasons.of(ex)));
+        }
       }
     }
-    out.printf(Locale.ROOT, "forward: %.1f ms (batch %d)%n", ms, x.size(0));
+    out.printf(Locale.ROOT, "forward: %.1f ms (batch %d)%n", ms, xs[0].size(0));
     return Main.OK;
   }
 }

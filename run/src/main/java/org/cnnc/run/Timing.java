@@ -17,7 +17,7 @@ final class Timing {
     long[] shape = new long[example.length + 1];
     shape[0] = batch;
     System.arraycopy(example, 0, shape, 1, example.length);
-    Nd4j.getRandom().setSeed(seed);
+    Nd4j.getRandom().setSeed(org.cnnc.runtime.NetBuilder.nd4jSeed(seed));
     return Nd4j.randn(DataType.FLOAT, shape);
   }
 

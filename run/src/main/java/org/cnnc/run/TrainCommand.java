@@ -1,14 +1,21 @@
 package org.cnnc.run;
 
+import org.cnnc.compiler.io.Escape;
+import org.cnnc.compiler.io.SafeFiles;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 import org.cnnc.cli.Main;
+import org.cnnc.runtime.Checkpoint;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.NetBuilder;
+import org.cnnc.runtime.Npz;
 import org.cnnc.runtime.Trainer;
+import org.cnnc.runtime.WeightsException;
 import org.cnnc.runtime.data.Cifar10;
 import org.cnnc.runtime.data.ImageFolder;
 import org.cnnc.runtime.data.LabeledData;
@@ -28,7 +35,8 @@ final class TrainCommand implements Callable<Integer> {
       description = "An image folder, or a CIFAR-10 .bin file or directory of .bin files.")
   Path data;
 
-  @Option(names = "--epochs", defaultValue = "1", paramLabel = "N")
+  @Option(names = "--epochs", defaultValue = "1", paramLabel = "N",
+      description = "Epochs in all (with --resume, counting those the checkpoint has done).")
   int epochs;
 
   @Option(names = "--batch", defaultValue = "32", paramLabel = "N")
@@ -49,45 +57,145 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--save", paramLabel = "W.npz", description = "Save the trained weights (PyTorch state_dict keys).")
   Path save;
 
+  @Option(names = "--checkpoint", paramLabel = "FILE",
+      description = "Write a checkpoint (weights and optimizer state) here after every epoch; default: W.npz.ckpt with --save.")
+  Path checkpoint;
+
+  @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Go on training from this checkpoint.")
+  Path resume;
+
   @Spec CommandSpec spec;
+
+  /** The most values of an example times the batch: what one batch's input may hold. */
+  static final long MAX_BATCH_VALUES = Integer.MAX_VALUE - 8;
 
   @Override
   public Integer call() throws IOException {
+    PrintWriter log = spec.commandLine().getOut();
+    if (epochs < 1) {
+      throw new Main.UsageError("--epochs must be at least 1 (got " + epochs + ")");
+    }
+    if (batch < 1) {
+      throw new Main.UsageError("--batch must be at least 1 (got " + batch + ")");
+    }
+    if (!(lr > 0) || Double.isInfinite(lr)) {
+      throw new Main.UsageError("--lr must be a positive number (got " + lr + ")");
+    }
+    if (limit < 0) {
+      throw new Main.UsageError("--limit must be 0 (all) or more (got " + limit + ")");
+    }
+    if (weights != null && resume != null) {
+      throw new Main.UsageError("give --weights or --resume, not both (a checkpoint holds the weights)");
+    }
+    if (checkpoint == null && save != null) {
+      checkpoint = save.resolveSibling(save.getFileName() + ".ckpt");
+    }
+    // where the results go is checked before any work, so that hours of training are not lost
+    writable(save, "--save");
+    writable(checkpoint, "--checkpoint");
+    if (!Files.exists(data)) {
+      throw new Main.UsageError("--data: no such file or folder: " + Escape.terminal(data.toString()));
+    }
     CnnModel m = model.load(spec.commandLine().getErr());
     if (m == null) {
       return Main.SPEC_ERRORS;
     }
     long[] in = m.inputShape();
-    if (in.length != 3) {
-      throw new Main.UsageError("training reads images; the model's input is " + java.util.Arrays.toString(in));
+    if (in.length != 3 || (in[0] != 1 && in[0] != 3)) {
+      throw new Main.UsageError("training reads images (1 or 3 channels); the model's input is " + Arrays.toString(in));
     }
-    LabeledData d = isCifar(data) ? Cifar10.load(data, limit) : ImageFolder.load(data, in[0], in[1], in[2]);
+    if (batch * in[0] * in[1] * in[2] > MAX_BATCH_VALUES) {
+      throw new Main.UsageError("--batch " + batch + " of " + Arrays.toString(in) + " is more than "
+          + MAX_BATCH_VALUES + " values");
+    }
+    LabeledData d;
+    try {
+      d = isCifar(data) ? Cifar10.load(data, limit) : ImageFolder.load(data, in[0], in[1], in[2]);
+    } catch (IOException e) {
+      throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));
+    }
     if (d.features().size(2) != in[1] || d.features().size(3) != in[2] || d.features().size(1) != in[0]) {
-      throw new Main.UsageError("the data is " + java.util.Arrays.toString(d.features().shape())
-          + " per batch, the model takes " + java.util.Arrays.toString(in));
+      throw new Main.UsageError("the data is " + Arrays.toString(Arrays.copyOfRange(d.features().shape(), 1, 4))
+          + " per example, the model takes " + Arrays.toString(in));
     }
     CnnNetwork net = CnnNetwork.create(m, new NetBuilder(seed, new Adam(lr)));
-    if (weights != null) {
-      net.loadWeights(weights);
+    if (net.inputs().size() != 1) {
+      throw new Main.UsageError("training feeds images to one input; " + m.name() + " has the inputs "
+          + String.join(", ", net.inputs()));
     }
-    java.io.PrintWriter log = spec.commandLine().getOut();
-    spec.commandLine().getOut().printf("%s: %d examples, %d classes, %d epochs, batch %d%n", m.name(), d.size(),
-        d.classes().size(), epochs, batch);
-    Trainer.fit(net, d.toDataSet(), epochs, batch, seed, log);
+    for (var u : net.untrainable().entrySet()) {
+      throw new Main.UsageError(m.name() + " cannot be trained on this backend: " + u.getKey() + ": " + u.getValue());
+    }
+    int classes = d.classes().size();
+    for (NetBuilder.OutputSpec o : net.outputs()) {
+      if (o.lossVertex() == null) {
+        continue;
+      }
+      long size = Arrays.stream(net.shapes().get(o.node())).reduce(1, (a, b) -> a * b);
+      if (size != classes) {
+        throw new Main.UsageError("--data has " + classes + " classes " + Escape.terminal(d.classes().toString())
+            + ", but the model's output " + o.name() + " has " + size + " values (one per class)");
+      }
+    }
+    if (net.outputs().stream().noneMatch(o -> o.lossVertex() != null)) {
+      throw new Main.UsageError(m.name() + " has no output with a loss to train (every output has loss = none)");
+    }
+    int done = 0;
+    try {
+      if (weights != null) {
+        net.loadWeights(weights);
+      }
+      if (resume != null) {
+        done = Checkpoint.restore(resume, net).epochsDone();
+      }
+    } catch (WeightsException e) {
+      spec.commandLine().getErr().println("cnnc: " + e.getMessage());
+      return Main.USAGE;
+    } catch (IOException e) {
+      throw new Main.UsageError("--resume: " + e.getMessage());
+    }
+    log.printf("%s: %d examples, %d classes, %d epochs, batch %d%s%n", m.name(), d.size(), classes, epochs, batch,
+        done > 0 ? " (resuming after epoch " + done + ")" : "");
+    Path ckpt = checkpoint;
+    try {
+      Trainer.fit(net, d.toDataSet(), done + 1, epochs, batch, seed, log, e -> {
+        if (ckpt != null) {
+          Checkpoint.write(ckpt, net, e);
+        }
+      });
+    } catch (IOException e) {
+      throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": " + Escape.terminal(Reasons.of(e)));
+    }
     log.flush();
     if (save != null) {
-      net.saveWeights(save);
-      spec.commandLine().getOut().println("saved " + save);
+      try {
+        net.saveWeights(save);
+      } catch (IOException e) {
+        throw new Main.UsageError("--save: cannot write " + Escape.terminal(save.toString()) + ": " + Escape.terminal(Reasons.of(e))
+            + (ckpt != null ? "; the last epoch's checkpoint is " + Escape.terminal(ckpt.toString()) : ""));
+      }
+      log.println("saved " + save);
     }
     return Main.OK;
   }
 
+  private static void writable(Path target, String option) {
+    if (target == null) {
+      return;
+    }
+    try {
+      SafeFiles.checkWritable(target);
+    } catch (IOException e) {
+      throw new Main.UsageError(option + ": " + Escape.terminal(Reasons.of(e)));
+    }
+  }
+
   private static boolean isCifar(Path p) throws IOException {
-    if (Files.isRegularFile(p)) {
+    if (!Files.isDirectory(p)) {
       return p.toString().endsWith(".bin");
     }
     try (var s = Files.list(p)) {
-      return s.anyMatch(f -> f.toString().endsWith(".bin"));
+      return s.anyMatch(f -> f.toString().endsWith(".bin") && Files.isRegularFile(f));
     }
   }
 }

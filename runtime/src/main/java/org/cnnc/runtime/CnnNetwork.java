@@ -1,5 +1,6 @@
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Escape;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,6 +27,8 @@ public final class CnnNetwork {
   private final List<NetBuilder.TensorMapping> manifest;
   private final List<NetBuilder.OutputSpec> outputs;
   private final Map<String, long[]> shapes;
+  private final List<String> inputs;
+  private final Map<String, String> untrainable;
   /** The unplanned build: the topology every plan (training or inference) is made from. */
   private final NetBuilder topology;
 
@@ -36,6 +39,25 @@ public final class CnnNetwork {
     this.manifest = b.manifest();
     this.outputs = b.outputs();
     this.shapes = b.shapes();
+    this.inputs = b.inputs();
+    this.untrainable = new LinkedHashMap<>(b.untrainable());
+    for (String v : b.unused()) {
+      this.untrainable.put(v, "nothing reads it and it is no output (lint: UNUSED_NODE); DL4J's backward pass cannot"
+          + " go through an unused layer: remove it, or make it an output with loss = none");
+    }
+  }
+
+  /** The network's inputs, in the order {@link #predict} takes them. */
+  public List<String> inputs() {
+    return inputs;
+  }
+
+  /**
+   * What this backend cannot train, with the reason: outputs with a loss on a feature map, and
+   * layers that nothing reads.
+   */
+  public Map<String, String> untrainable() {
+    return untrainable;
   }
 
   /** Builds and initializes the network; the seed fixes the initial weights. */
@@ -204,11 +226,22 @@ public final class CnnNetwork {
    * is left unchanged.
    */
   public void loadWeights(Path npz, Map<String, String> rename) {
+    // the shapes expected under the file's keys: only those tensors' data is read, within their size
+    Map<String, String> fileKeyOf = new LinkedHashMap<>();
+    rename.forEach((k, v) -> fileKeyOf.put(v, k));
+    Map<String, long[]> expected = new LinkedHashMap<>();
+    long bytes = 0;
+    for (NetBuilder.TensorMapping m : manifest) {
+      expected.put(fileKeyOf.getOrDefault(m.path(), m.path()), m.shape());
+      bytes += m.numel() * 4;
+    }
     Map<String, Npz.Array> arrays;
     try {
-      arrays = Npz.read(npz);
+      arrays = Npz.read(npz, expected, bytes + (long) (manifest.size() + 16) * Npz.MAX_HEADER);
+    } catch (Npz.NpzException e) {
+      throw new WeightsException(Escape.terminal(npz.toString()), List.of(e.problem()));
     } catch (IOException e) {
-      throw new WeightsException(npz.toString(), List.of(e.getMessage()));
+      throw new WeightsException(Escape.terminal(npz.toString()), List.of(Escape.terminal(String.valueOf(e.getMessage()))));
     }
     Map<String, Npz.Array> byPath = new LinkedHashMap<>();
     arrays.forEach((k, v) -> byPath.put(rename.getOrDefault(k, k), v));
@@ -222,25 +255,25 @@ public final class CnnNetwork {
         problems.add("missing tensor " + m.path() + " " + Arrays.toString(m.shape()));
         continue;
       }
-      if (a.data() == null) {
-        problems.add("tensor " + m.path() + " has dtype " + a.dtype() + " (" + dtypeName(a.dtype())
-            + "); expected float32 ('<f4'): save it with tensor.float()");
-        continue;
-      }
       if (!Arrays.equals(a.shape(), m.shape())) {
         problems.add("tensor " + m.path() + " has shape " + Arrays.toString(a.shape()) + ", expected "
             + Arrays.toString(m.shape()));
+        continue;
+      }
+      if (a.data() == null) {
+        problems.add("tensor " + m.path() + " has dtype " + Escape.terminal(a.dtype()) + " (" + dtypeName(a.dtype())
+            + "); expected float32 ('<f4'): save it with tensor.float()");
         continue;
       }
       values.put(m.path(), a.toNd4j());
     }
     for (String k : byPath.keySet()) {
       if (!known.contains(k) && !k.endsWith("num_batches_tracked")) {
-        problems.add("unexpected tensor " + k + " " + Arrays.toString(byPath.get(k).shape()) + ": the network has no such parameter");
+        problems.add("unexpected tensor " + Escape.terminal(k) + " " + Arrays.toString(byPath.get(k).shape()) + ": the network has no such parameter");
       }
     }
     if (!problems.isEmpty()) {
-      throw new WeightsException(npz.toString(), problems);
+      throw new WeightsException(Escape.terminal(npz.toString()), problems);
     }
     for (NetBuilder.TensorMapping m : manifest) {
       INDArray v = values.get(m.path());
@@ -250,7 +283,7 @@ public final class CnnNetwork {
   }
 
   private static String dtypeName(String d) {
-    return switch (d.substring(1)) {
+    return switch (d.length() < 2 ? d : d.substring(1)) {
       case "f8" -> "float64";
       case "f2" -> "float16";
       case "i8" -> "int64";

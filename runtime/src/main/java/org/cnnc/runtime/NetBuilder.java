@@ -89,6 +89,10 @@ public final class NetBuilder {
   private final List<InputType> inputTypes = new ArrayList<>();
   private final List<TensorMapping> manifest = new ArrayList<>();
   private final List<OutputSpec> outputs = new ArrayList<>();
+  /** Layers that nothing reads and that are no output, found by {@link #build}. */
+  private final List<String> unused = new ArrayList<>();
+  /** Outputs with a loss that cannot be trained here, with the reason. */
+  private final Map<String, String> untrainable = new LinkedHashMap<>();
   /** Every op added, by vertex: its op and inputs (the topology inference passes plan from). */
   private final Map<String, String> opOf = new LinkedHashMap<>();
   private final Map<String, List<String>> inputsOf = new LinkedHashMap<>();
@@ -141,11 +145,21 @@ public final class NetBuilder {
   public NetBuilder(long seed, IUpdater updater) {
     this.updater = updater;
     this.graph = new NeuralNetConfiguration.Builder()
-        .seed(seed)
+        .seed(nd4jSeed(seed))
         .updater(updaterFor(kernels))
         .weightInit(WeightInit.XAVIER)
         .convolutionMode(ConvolutionMode.Truncate)
         .graphBuilder();
+  }
+
+  /**
+   * The seed given to ND4J for a user's seed. ND4J's native generator ignores {@code setSeed(0)}
+   * (it goes on from its current state), so seed 0, cnnc's default, was not reproducible: 0 is
+   * given as {@link Long#MIN_VALUE} instead (which thus gives the same numbers as 0); every other
+   * seed is itself.
+   */
+  public static long nd4jSeed(long seed) {
+    return seed == 0 ? Long.MIN_VALUE : seed;
   }
 
   /** Chooses who computes convolutions, batch norms, ReLUs, max pooling and Adam's updates. */
@@ -540,8 +554,13 @@ public final class NetBuilder {
     if (types.get(node).getType() == InputType.Type.CNN) {
       InputType.InputTypeConvolutional t = (InputType.InputTypeConvolutional) types.get(node);
       if (t.getHeight() != 1 || t.getWidth() != 1) {
-        throw new UnsupportedOperationException(name + ": a loss on a " + t.getHeight() + "x" + t.getWidth()
-            + " map (per-pixel) is not supported yet; outputs must be [C] or [C, 1, 1]");
+        // a per-pixel loss would need per-pixel labels, which no data set cnnc reads has: the output
+        // is computed (inference) but not trained, and `train` says why
+        untrainable.put(name, "a " + loss.name().toLowerCase(java.util.Locale.ROOT) + " loss on a " + t.getChannels()
+            + "x" + t.getHeight() + "x" + t.getWidth() + " map needs per-pixel labels; training takes one label per"
+            + " image, so outputs with a loss must be [C] or [C, 1, 1] (or use loss = none)");
+        outputs.add(new OutputSpec(name, node, null, loss, weight));
+        return;
       }
       in = flatten(name + "/flatten", node);
     }
@@ -571,8 +590,19 @@ public final class NetBuilder {
     for (OutputSpec o : outputs) {
       outs.add(o.lossVertex() != null ? o.lossVertex() : o.node());
     }
+    unused.clear();
+    java.util.Set<String> read = new java.util.HashSet<>();
+    inputsOf.values().forEach(read::addAll);
+    for (String v : inputsOf.keySet()) {
+      if (!read.contains(v) && !outs.contains(v)) {
+        unused.add(v);
+      }
+    }
+    // a node that nothing reads and that is no output (a spec may have one: lint's UNUSED_NODE) is
+    // still built, as PyTorch keeps an unused module's parameters; DL4J refuses such a graph unless told
     return graph.setInputTypes(inputTypes.toArray(new InputType[0]))
         .setOutputs(outs.toArray(new String[0]))
+        .allowDisconnected(true)
         .build();
   }
 
@@ -602,6 +632,19 @@ public final class NetBuilder {
 
   public List<String> inputs() {
     return Collections.unmodifiableList(inputs);
+  }
+
+  /**
+   * Layers that nothing reads and that are no output (after {@link #build}): computed in inference,
+   * but DL4J's backward pass cannot go through them.
+   */
+  public List<String> unused() {
+    return Collections.unmodifiableList(unused);
+  }
+
+  /** The outputs whose loss cannot be trained on this backend, with the reason. */
+  public Map<String, String> untrainable() {
+    return Collections.unmodifiableMap(untrainable);
   }
 
   // ---- helpers -----------------------------------------------------------------------------------

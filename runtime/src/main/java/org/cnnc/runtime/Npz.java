@@ -1,5 +1,6 @@
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Escape;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -12,7 +13,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
@@ -40,90 +40,379 @@ public final class Npz {
     }
   }
 
-  private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
-  private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
-  private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
+  /** The most bytes of array data (and headers) one read takes by default: 2 GiB. */
+  public static final long MAX_BYTES = 2L << 30;
+  /** The longest {@code .npy} header accepted: 64 KiB (NumPy writes well under 1 KiB). */
+  public static final int MAX_HEADER = 1 << 16;
+  /** The most entries an archive may have. */
+  public static final int MAX_ENTRIES = 100_000;
 
-  /** Reads every array of an archive, by name (without {@code .npy}). */
+  /**
+   * A malformed or over-limit file: the message names the file and, in an archive, the entry.
+   * {@link #problem} is the same without the file's name.
+   */
+  public static final class NpzException extends IOException {
+    private static final long serialVersionUID = 1L;
+    private final String problem;
+
+    NpzException(String file, String problem) {
+      super(file + ": " + problem);
+      this.problem = problem;
+    }
+
+    public String problem() {
+      return problem;
+    }
+  }
+
+  /** Reads every array of an archive, by name (without {@code .npy}), within {@link #MAX_BYTES}. */
   public static Map<String, Array> read(Path file) throws IOException {
+    return read(file, null, MAX_BYTES);
+  }
+
+  /**
+   * Reads an archive. With {@code expected} (tensor name to shape), only the data of float32
+   * entries whose header has the expected shape is read; every other entry is returned with its
+   * header's dtype and shape and null data. No more than {@code maxBytes} are decompressed in all:
+   * each entry's size is computed from its header and checked against the archive's declared size
+   * and the limit before any of its data is read, and reading stops at that size whatever the
+   * archive says.
+   */
+  public static Map<String, Array> read(Path file, Map<String, long[]> expected, long maxBytes) throws IOException {
+    String where = Escape.terminal(file.toString());
     Map<String, Array> out = new LinkedHashMap<>();
+    long[] budget = {maxBytes};
+    regularFile(file, where);
     try (ZipFile zip = new ZipFile(file.toFile())) {
+      if (zip.size() > MAX_ENTRIES) {
+        throw new NpzException(where, zip.size() + " entries; the limit is " + MAX_ENTRIES);
+      }
       List<? extends ZipEntry> entries = Collections.list(zip.entries());
       for (ZipEntry e : entries) {
+        String entry = "entry '" + Escape.terminal(e.getName()) + "'";
+        if (e.isDirectory()) {
+          throw new NpzException(where, entry + " is a directory, not an array");
+        }
         String name = e.getName().endsWith(".npy") ? e.getName().substring(0, e.getName().length() - 4) : e.getName();
+        if (out.containsKey(name)) {
+          throw new NpzException(where, entry + " appears twice");
+        }
         try (InputStream in = zip.getInputStream(e)) {
-          out.put(name, readNpy(in.readAllBytes(), name));
+          out.put(name, readNpy(in, e.getSize(), where, entry, expected == null ? null : expected.get(name),
+              expected != null, budget));
         } catch (ZipException | java.io.EOFException ex) {
-          throw new IOException("tensor " + name + ": the archive entry is corrupt or truncated (" + ex.getMessage() + ")");
+          throw new NpzException(where, entry + ": corrupt or truncated (" + Escape.terminal(String.valueOf(ex.getMessage())) + ")");
         }
       }
     } catch (ZipException e) {
-      throw new IOException("not a valid .npz archive (truncated or corrupt): " + e.getMessage());
+      throw new NpzException(where, "not a valid .npz archive (truncated or corrupt): " + Escape.terminal(String.valueOf(e.getMessage())));
     }
     return out;
   }
 
-  /** Reads one {@code .npy} file. */
+  /** Reads one {@code .npy} file, within {@link #MAX_BYTES}. */
   public static Array readNpy(Path file) throws IOException {
-    return readNpy(Files.readAllBytes(file), file.getFileName().toString());
+    return readNpy(file, MAX_BYTES);
   }
 
-  static Array readNpy(byte[] bytes, String name) throws IOException {
-    if (bytes.length < 10 || bytes[0] != (byte) 0x93 || !new String(bytes, 1, 5, StandardCharsets.US_ASCII).equals("NUMPY")) {
-      throw new IOException("tensor " + name + ": not a .npy array (bad magic)");
+  /** Reads one {@code .npy} file of at most {@code maxBytes} of data. */
+  public static Array readNpy(Path file, long maxBytes) throws IOException {
+    String where = Escape.terminal(file.toString());
+    regularFile(file, where);
+    try (InputStream in = Files.newInputStream(file)) {
+      return readNpy(in, Files.size(file), where, "the array", null, false, new long[] {maxBytes});
     }
-    int major = bytes[6];
-    int headerLen;
+  }
+
+  /** Refuses what is not a regular file by name (a directory, a device, a FIFO that would block). */
+  private static void regularFile(Path file, String where) throws NpzException {
+    if (!Files.exists(file)) {
+      throw new NpzException(where, "no such file");
+    }
+    if (!Files.isRegularFile(file)) {
+      throw new NpzException(where, Files.isDirectory(file) ? "is a directory, not a file" : "is not a regular file");
+    }
+    if (!Files.isReadable(file)) {
+      throw new NpzException(where, "not readable (permission denied)");
+    }
+  }
+
+  /**
+   * One {@code .npy} stream: its header is parsed strictly and the data's size computed from it,
+   * then checked against the declared size (-1: unknown), the expected shape and what is left of
+   * the budget, all before the data is read; no more than the data's size (plus one byte, to find
+   * trailing garbage) is ever read.
+   */
+  static Array readNpy(InputStream in, long declared, String where, String entry, long[] expectedShape,
+      boolean onlyExpected, long[] budget) throws IOException {
+    byte[] pre = in.readNBytes(12);
+    if (pre.length < 10 || pre[0] != (byte) 0x93 || !new String(pre, 1, 5, StandardCharsets.US_ASCII).equals("NUMPY")) {
+      throw new NpzException(where, entry + ": not a .npy array (bad magic)");
+    }
+    int major = pre[6];
+    long headerLen;
     int offset;
-    ByteBuffer bb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer bb = ByteBuffer.wrap(pre).order(ByteOrder.LITTLE_ENDIAN);
     if (major == 1) {
       headerLen = Short.toUnsignedInt(bb.getShort(8));
       offset = 10;
-    } else {
-      headerLen = bb.getInt(8);
-      offset = 12;
-    }
-    if (offset + headerLen > bytes.length) {
-      throw new IOException("tensor " + name + ": truncated header");
-    }
-    String header = new String(bytes, offset, headerLen, StandardCharsets.ISO_8859_1);
-    String dtype = group(DESCR, header, name, "descr");
-    boolean fortran = group(FORTRAN, header, name, "fortran_order").equals("True");
-    String dims = group(SHAPE, header, name, "shape").trim();
-    List<Long> shapeList = new ArrayList<>();
-    for (String d : dims.split(",")) {
-      if (!d.isBlank()) {
-        shapeList.add(Long.parseLong(d.trim()));
+    } else if (major == 2 || major == 3) {
+      if (pre.length < 12) {
+        throw new NpzException(where, entry + ": truncated header");
       }
+      headerLen = Integer.toUnsignedLong(bb.getInt(8));
+      offset = 12;
+    } else {
+      throw new NpzException(where, entry + ": .npy format version " + (major & 0xff) + " (known: 1, 2, 3)");
     }
-    long[] shape = shapeList.stream().mapToLong(Long::longValue).toArray();
-    if (!dtype.equals("<f4") && !dtype.equals("|f4")) {
-      return new Array(dtype, shape, fortran, null);
+    if (headerLen > MAX_HEADER) {
+      throw new NpzException(where, entry + ": a header of " + headerLen + " bytes; the limit is " + MAX_HEADER);
     }
-    long n = 1;
-    for (long d : shape) {
-      n = Math.multiplyExact(n, d);
+    if (offset + headerLen > budget[0]) {
+      throw new NpzException(where, entry + ": its header of " + headerLen + " bytes is past the limit of the read ("
+          + Math.max(0, budget[0]) + " bytes left)");
     }
-    int data = offset + headerLen;
-    if ((long) bytes.length - data != n * 4) {
-      throw new IOException("tensor " + name + ": expected " + n * 4 + " bytes of data for shape "
-          + java.util.Arrays.toString(shape) + ", found " + (bytes.length - data) + " (truncated?)");
+    byte[] headerBytes = new byte[(int) headerLen];
+    int have = pre.length - offset;
+    System.arraycopy(pre, offset, headerBytes, 0, Math.min(have, headerBytes.length));
+    int got = Math.min(have, headerBytes.length);
+    got += in.readNBytes(headerBytes, got, headerBytes.length - got);
+    if (got < headerBytes.length) {
+      throw new NpzException(where, entry + ": truncated header");
     }
+    byte[] leftover = have > headerBytes.length ? java.util.Arrays.copyOfRange(pre, offset + headerBytes.length, pre.length)
+        : new byte[0];
+    budget[0] -= offset + headerLen;
+    Header h = Header.parse(new String(headerBytes, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1),
+        where, entry);
+    boolean float32 = h.dtype().equals("<f4") || h.dtype().equals("|f4");
+    if (!float32 || (onlyExpected && (expectedShape == null || !java.util.Arrays.equals(expectedShape, h.shape())))) {
+      return new Array(h.dtype(), h.shape(), h.fortran(), null);
+    }
+    long n = h.elements();
+    if (n > Integer.MAX_VALUE - 8) {
+      throw new NpzException(where, entry + ": shape " + java.util.Arrays.toString(h.shape()) + " has " + n
+          + " elements; the limit is " + (Integer.MAX_VALUE - 8));
+    }
+    long need = n * 4;
+    if (need > budget[0]) {
+      throw new NpzException(where, entry + ": shape " + java.util.Arrays.toString(h.shape()) + " needs " + need
+          + " bytes, past the limit of the read (" + Math.max(0, budget[0]) + " bytes left)");
+    }
+    if (declared >= 0 && declared != offset + headerLen + need) {
+      throw new NpzException(where, entry + ": " + declared + " bytes, but its header (shape "
+          + java.util.Arrays.toString(h.shape()) + ") needs " + (offset + headerLen + need) + " (truncated?)");
+    }
+    budget[0] -= need;
     float[] values = new float[(int) n];
-    bb.position(data);
-    bb.asFloatBuffer().get(values);
-    if (fortran && shape.length > 1) {
-      values = fortranToC(values, shape);
+    InputStream data = leftover.length == 0 ? in : new java.io.SequenceInputStream(new java.io.ByteArrayInputStream(leftover), in);
+    byte[] chunk = new byte[1 << 16];
+    ByteBuffer cb = ByteBuffer.wrap(chunk).order(ByteOrder.LITTLE_ENDIAN);
+    long read = 0;
+    int pending = 0;
+    int filled = 0;
+    while (read < need) {
+      int r = data.read(chunk, pending, (int) Math.min(chunk.length - pending, need - read));
+      if (r < 0) {
+        throw new NpzException(where, entry + ": truncated: " + read + " bytes of data, its shape "
+            + java.util.Arrays.toString(h.shape()) + " needs " + need);
+      }
+      read += r;
+      int avail = pending + r;
+      int whole = avail / 4;
+      cb.position(0).limit(whole * 4);
+      cb.asFloatBuffer().get(values, filled, whole);
+      filled += whole;
+      pending = avail - whole * 4;
+      System.arraycopy(chunk, whole * 4, chunk, 0, pending);
     }
-    return new Array(dtype, shape, fortran, values);
+    if (data.read() != -1) {
+      throw new NpzException(where, entry + ": data past the " + need + " bytes its shape "
+          + java.util.Arrays.toString(h.shape()) + " needs");
+    }
+    if (h.fortran() && h.shape().length > 1) {
+      values = fortranToC(values, h.shape());
+    }
+    return new Array(h.dtype(), h.shape(), h.fortran(), values);
   }
 
-  private static String group(Pattern p, String header, String name, String key) throws IOException {
-    Matcher m = p.matcher(header);
-    if (!m.find()) {
-      throw new IOException("tensor " + name + ": the .npy header has no " + key);
+  /** A {@code .npy} header, parsed as the Python dict literal NumPy writes, and nothing else. */
+  record Header(String dtype, boolean fortran, long[] shape) {
+    private static final Pattern DTYPE = Pattern.compile("[<>|=][a-zA-Z][0-9]{0,3}");
+
+    long elements() {
+      long n = 1;
+      for (long d : shape) {
+        n = Math.multiplyExact(n, d);
+      }
+      return n;
     }
-    return m.group(1);
+
+    static Header parse(String text, String where, String entry) throws NpzException {
+      P p = new P(text, where, entry);
+      String dtype = null;
+      Boolean fortran = null;
+      long[] shape = null;
+      p.skip();
+      p.expect('{');
+      while (true) {
+        p.skip();
+        if (p.peek() == '}') {
+          break;
+        }
+        String key = p.string();
+        p.skip();
+        p.expect(':');
+        p.skip();
+        switch (key) {
+          case "descr" -> {
+            if (dtype != null) {
+              throw p.fail("descr twice");
+            }
+            dtype = p.string();
+            if (!DTYPE.matcher(dtype).matches()) {
+              throw p.fail("descr '" + Escape.terminal(dtype) + "' is not a dtype");
+            }
+          }
+          case "fortran_order" -> {
+            if (fortran != null) {
+              throw p.fail("fortran_order twice");
+            }
+            fortran = p.bool();
+          }
+          case "shape" -> {
+            if (shape != null) {
+              throw p.fail("shape twice");
+            }
+            shape = p.shape();
+          }
+          default -> throw p.fail("unknown key '" + Escape.terminal(key) + "'");
+        }
+        p.skip();
+        if (p.peek() == ',') {
+          p.pos++;
+          continue;
+        }
+        if (p.peek() != '}') {
+          throw p.fail("expected ',' or '}'");
+        }
+      }
+      p.expect('}');
+      p.skip();
+      if (p.pos != text.length()) {
+        throw p.fail("text after the header's dict");
+      }
+      if (dtype == null || fortran == null || shape == null) {
+        throw p.fail("the header lacks " + (dtype == null ? "descr" : fortran == null ? "fortran_order" : "shape"));
+      }
+      Header h = new Header(dtype, fortran, shape);
+      try {
+        h.elements();
+      } catch (ArithmeticException e) {
+        throw p.fail("shape " + java.util.Arrays.toString(shape) + " has more elements than a long holds");
+      }
+      return h;
+    }
+
+    private static final class P {
+      final String s;
+      final String where;
+      final String entry;
+      int pos;
+
+      P(String s, String where, String entry) {
+        this.s = s;
+        this.where = where;
+        this.entry = entry;
+      }
+
+      NpzException fail(String why) {
+        return new NpzException(where, entry + ": malformed .npy header (" + why + ")");
+      }
+
+      char peek() {
+        return pos < s.length() ? s.charAt(pos) : '\0';
+      }
+
+      void skip() {
+        while (pos < s.length() && (s.charAt(pos) == ' ' || s.charAt(pos) == '\n' || s.charAt(pos) == '\t'
+            || s.charAt(pos) == '\r')) {
+          pos++;
+        }
+      }
+
+      void expect(char c) throws NpzException {
+        if (peek() != c) {
+          throw fail("expected '" + c + "' at character " + pos);
+        }
+        pos++;
+      }
+
+      String string() throws NpzException {
+        char q = peek();
+        if (q != '\'' && q != '"') {
+          throw fail("expected a quoted string at character " + pos);
+        }
+        int end = s.indexOf(q, pos + 1);
+        if (end < 0 || end - pos > 64) {
+          throw fail("unterminated or over-long string at character " + pos);
+        }
+        String v = s.substring(pos + 1, end);
+        pos = end + 1;
+        return v;
+      }
+
+      boolean bool() throws NpzException {
+        if (s.startsWith("True", pos)) {
+          pos += 4;
+          return true;
+        }
+        if (s.startsWith("False", pos)) {
+          pos += 5;
+          return false;
+        }
+        throw fail("fortran_order is neither True nor False");
+      }
+
+      long[] shape() throws NpzException {
+        expect('(');
+        List<Long> dims = new ArrayList<>();
+        boolean comma = true;
+        while (true) {
+          skip();
+          if (peek() == ')') {
+            break;
+          }
+          if (!comma) {
+            throw fail("expected ',' or ')' in the shape at character " + pos);
+          }
+          int start = pos;
+          while (pos < s.length() && Character.isDigit(s.charAt(pos)) && s.charAt(pos) < 128) {
+            pos++;
+          }
+          if (pos == start || pos - start > 18) {
+            throw fail("a dimension of the shape is not a non-negative integer (character " + start + ")");
+          }
+          dims.add(Long.parseLong(s.substring(start, pos)));
+          if (peek() == 'L') {
+            pos++;
+          }
+          skip();
+          comma = peek() == ',';
+          if (comma) {
+            pos++;
+          }
+        }
+        pos++;
+        if (dims.size() == 1 && !comma) {
+          throw fail("a shape of one dimension is written (n,)");
+        }
+        if (dims.size() > 32) {
+          throw fail(dims.size() + " dimensions; NumPy allows 32 at most");
+        }
+        return dims.stream().mapToLong(Long::longValue).toArray();
+      }
+    }
   }
 
   /** Reorders column-major values into row-major. */
@@ -174,11 +463,12 @@ public final class Npz {
     return bb.array();
   }
 
+  /** Writes one {@code .npy} file atomically ({@link SafeFiles}). */
   public static void writeNpy(Path file, INDArray array) throws IOException {
     SafeFiles.write(file, npyBytes(array));
   }
 
-  /** Writes an uncompressed archive, as {@code numpy.savez} does; entries in the map's order. */
+  /** Writes an uncompressed archive, as {@code numpy.savez} does; entries in the map's order; atomically. */
   public static void write(Path file, Map<String, INDArray> arrays) throws IOException {
     SafeFiles.write(file, os -> {
       ZipOutputStream zip = new ZipOutputStream(os);
@@ -198,5 +488,4 @@ public final class Npz {
       zip.finish(); // not close(): SafeFiles closes the file after forcing it to disk
     });
   }
-
 }

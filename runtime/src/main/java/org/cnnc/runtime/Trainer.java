@@ -21,16 +21,39 @@ public final class Trainer {
   private Trainer() {}
 
   public static List<Epoch> fit(CnnNetwork net, DataSet data, int epochs, int batch, long seed, PrintWriter log) {
+    try {
+      return fit(net, data, 1, epochs, batch, seed, log, null);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  /** What is done after each epoch (a checkpoint written). */
+  @FunctionalInterface
+  public interface AfterEpoch {
+    void done(int epoch) throws java.io.IOException;
+  }
+
+  /**
+   * Trains epochs {@code first} to {@code last} (1-based), calling {@code after} at the end of
+   * each. An epoch depends only on the network's state and the seed: its shuffle and the random
+   * numbers of its dropout are seeded from {@code (seed, epoch)}, so training from a checkpoint
+   * goes on exactly as an uninterrupted run would.
+   */
+  public static List<Epoch> fit(CnnNetwork net, DataSet data, int first, int last, int batch, long seed,
+      PrintWriter log, AfterEpoch after) throws java.io.IOException {
+    int epochs = last;
     int trained = (int) net.outputs().stream().filter(o -> o.lossVertex() != null).count();
     if (trained == 0) {
       throw new IllegalArgumentException(net.model().name() + " has no output with a loss to train");
     }
     int n = data.numExamples();
     List<Epoch> epochs_ = new ArrayList<>();
-    for (int e = 1; e <= epochs; e++) {
+    for (int e = first; e <= last; e++) {
+      Nd4j.getRandom().setSeed(epochSeed(seed, e));
       long t0 = System.nanoTime();
       DataSet shuffled = data.copy();
-      shuffled.shuffle(seed + e);
+      shuffled.shuffle(epochSeed(seed, e));
       double lossSum = 0;
       int batches = (n + batch - 1) / batch;
       for (int b = 0; b < batches; b++) {
@@ -51,8 +74,20 @@ public final class Trainer {
         log.printf("\repoch %d/%d  loss %.4f  accuracy %.3f  (%d ms)%s%n", e, epochs, ep.loss(), acc, ep.millis(),
             " ".repeat(20));
       }
+      if (after != null) {
+        after.done(e);
+      }
     }
     return epochs_;
+  }
+
+  /** A seed for one epoch: the user's seed and the epoch mixed (SplitMix64's finalizer), never 0. */
+  static long epochSeed(long seed, int epoch) {
+    long z = seed * 0x9E3779B97F4A7C15L + epoch;
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    z ^= z >>> 31;
+    return z == 0 ? 1 : z;
   }
 
   /** The same labels for every trained output. */

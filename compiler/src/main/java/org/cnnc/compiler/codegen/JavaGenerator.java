@@ -185,9 +185,9 @@ public final class JavaGenerator {
         .addStatement("return $T.of($L)", List.class, net.outputs().stream().map(o -> CodeBlock.of("$S", o.name()).toString())
             .collect(Collectors.joining(", ")))
         .build());
-    type.addMethod(buildMethod(modelVars));
+    buildMethods(modelVars).forEach(type::addMethod);
     for (String block : blocks.keySet()) {
-      type.addMethod(blockMethod(blocks.get(block)));
+      blockMethodsOf(blocks.get(block)).forEach(type::addMethod);
     }
     return JavaFile.builder(pkg, type.build())
         .addStaticImport(NET_BUILDER, "size", "pad")
@@ -256,7 +256,15 @@ public final class JavaGenerator {
 
   // ---- methods -------------------------------------------------------------------------------------
 
-  private MethodSpec buildMethod(Map<String, String> modelVars) {
+  /**
+   * The top-level items of a model between two splits of {@code build}: a JVM method holds at most
+   * 64 KB of bytecode, which about 4,000 layers written one after the other exceed ("code too
+   * large"). Past this many items, {@code build} goes on in a helper method that receives the
+   * builder, the root sequence, the current node and the labels read later.
+   */
+  static final int ITEMS_PER_METHOD = 200;
+
+  private List<MethodSpec> buildMethods(Map<String, String> modelVars) {
     MethodSpec.Builder m = MethodSpec.methodBuilder("build").addAnnotation(Override.class)
         .addModifiers(Modifier.PUBLIC).addParameter(NET_BUILDER, "b");
     NameAllocator names = new NameAllocator();
@@ -266,6 +274,9 @@ public final class JavaGenerator {
     Map<String, Var> vars = new LinkedHashMap<>();
     modelVars.forEach((spec, java) -> vars.put(spec, new Var("this." + java, JType.of(net.modelArgs().get(spec)))));
     Body body = new Body(m, names, vars, referenced(model.body()));
+    body.splitter = true;
+    body.splitPrefix = "buildPart";
+    body.splitOf = "build";
     m.addStatement("$T s = b.root()", SEQ);
     m.addStatement("$T x", String.class);
     for (Stmt st : model.body().stmts()) {
@@ -275,7 +286,7 @@ public final class JavaGenerator {
         for (Expr e : in.shape().dims()) {
           dims.add(body.expr(e).code().toString());
         }
-        m.addStatement("x = b.input($S, $L)", name, String.join(", ", dims));
+        body.m.addStatement("x = b.input($S, $L)", name, String.join(", ", dims));
         body.remember(name, "x");
       } else if (st instanceof ChainStmt c) {
         body.chainStmt(c, "x", "s");
@@ -285,12 +296,15 @@ public final class JavaGenerator {
     }
     if (model.body().stmts().stream().noneMatch(OutputStmt.class::isInstance)) {
       Output o = net.outputs().get(0);
-      m.addStatement("b.output($S, x, $T.$L, $L)", o.name(), LOSS, o.loss().toUpperCase(Locale.ROOT), Value.formatFloat(o.weight()));
+      body.m.addStatement("b.output($S, x, $T.$L, $L)", o.name(), LOSS, o.loss().toUpperCase(Locale.ROOT), Value.formatFloat(o.weight()));
     }
-    return m.build();
+    List<MethodSpec> methods = new ArrayList<>();
+    body.done.forEach(d -> methods.add(d.build()));
+    methods.add(body.m.build());
+    return methods;
   }
 
-  private MethodSpec blockMethod(BlockDecl block) {
+  private List<MethodSpec> blockMethodsOf(BlockDecl block) {
     String method = blockMethods.get(block.name().text());
     MethodSpec.Builder m = MethodSpec.methodBuilder(method)
         .addModifiers(Modifier.PRIVATE, Modifier.STATIC)
@@ -313,18 +327,38 @@ public final class JavaGenerator {
       m.addParameter(t.java, java);
     }
     Body body = new Body(m, names, vars, referenced(block.body()));
+    body.splitter = true;
+    body.splitPrefix = method + "Part";
+    body.splitOf = method;
+    body.partsStatic = true;
+    body.passed = List.copyOf(vars.values());
     m.addStatement("$T s = b.seq(name)", SEQ);
     m.addStatement("$T x = in", String.class);
     body.statements(block.body(), "x", "s");
-    m.addStatement("return x");
-    return m.build();
+    body.m.addStatement("return x");
+    List<MethodSpec> methods = new ArrayList<>();
+    body.done.forEach(d -> methods.add(d.build()));
+    methods.add(body.m.build());
+    return methods;
   }
 
   record Var(String java, JType type) {}
 
   /** Writes the statements of one method. */
   private final class Body {
-    final MethodSpec.Builder m;
+    /** The method being written: the model's {@code build} moves on to helper methods (see {@link #ITEMS_PER_METHOD}). */
+    MethodSpec.Builder m;
+    /** Whether the method splits (the model's {@code build} and blocks' methods do), and how. */
+    boolean splitter;
+    String splitPrefix;
+    String splitOf;
+    /** A block's helper methods are static and return the block's output. */
+    boolean partsStatic;
+    /** The variables (a block's parameters) every helper method receives. */
+    List<Var> passed = List.of();
+    int items;
+    /** The methods finished by splits, in order. */
+    final List<MethodSpec.Builder> done = new ArrayList<>();
     final NameAllocator names;
     final Map<String, Var> vars;
     final Set<String> referenced;
@@ -361,11 +395,46 @@ public final class JavaGenerator {
 
     void chain(Chain c, String x, String seq) {
       for (Element e : c.elements()) {
+        if (splitter && loops == 0 && x.equals("x") && seq.equals("s") && ++items > ITEMS_PER_METHOD) {
+          split();
+        }
         boolean inline = e.term() instanceof Repeat && e.label().isEmpty();
         CodeBlock name = inline ? null
             : e.label().map(l -> CodeBlock.of("$N.named($S)", seq, l.text())).orElse(CodeBlock.of("$N.next()", seq));
         element(e, x, x, seq, name, e.label().isPresent());
       }
+    }
+
+    /**
+     * Ends the current method with a call of a new one, which receives every live variable: the
+     * builder, the sequence, the current node, the block's parameters and the labels read later.
+     */
+    void split() {
+      items = 1;
+      String part = classNames.newName(splitPrefix);
+      StringBuilder args = new StringBuilder("b, s, x");
+      MethodSpec.Builder next = MethodSpec.methodBuilder(part).addModifiers(Modifier.PRIVATE)
+          .addJavadoc("The items of {@code $L} after the first $L (a method's bytecode is limited to 64 KB).\n",
+              splitOf, ITEMS_PER_METHOD * (done.size() + 1))
+          .addParameter(NET_BUILDER, "b").addParameter(SEQ, "s").addParameter(String.class, "x");
+      if (partsStatic) {
+        next.addModifiers(Modifier.STATIC).returns(String.class);
+      }
+      for (Var v : passed) {
+        args.append(", ").append(v.java());
+        next.addParameter(v.type().java, v.java());
+      }
+      for (String v : labels.values()) {
+        args.append(", ").append(v);
+        next.addParameter(String.class, v);
+      }
+      if (partsStatic) {
+        m.addStatement("return $N($L)", part, args);
+      } else {
+        m.addStatement("$N($L)", part, args);
+      }
+      done.add(m);
+      m = next;
     }
 
     void output(OutputStmt o) {

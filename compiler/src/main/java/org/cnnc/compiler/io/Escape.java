@@ -66,6 +66,11 @@ public final class Escape {
     return out.toString();
   }
 
+  /** {@link #terminal}, at most {@code max} characters of {@code s} shown (then "..."): for values read from files. */
+  public static String terminal(String s, int max) {
+    return s.length() <= max ? terminal(s) : terminal(s.substring(0, max)) + "...";
+  }
+
   private static int firstUnsafe(String s) {
     for (int i = 0; i < s.length(); i++) {
       if (unsafe(s.charAt(i))) {

@@ -91,6 +91,32 @@ public final class SafeFiles {
     return true;
   }
 
+  /**
+   * Checks, before any long work (training), that {@code target} can be written when the work is
+   * done: {@link #check} holds, its directory exists and is writable (a probe file is created
+   * there and deleted: a read-only mount or a quota refuses what access(2) allows), and it is not a
+   * directory. The messages name the path.
+   */
+  public static void checkWritable(Path target) throws IOException {
+    Path abs = target.toAbsolutePath();
+    Path dir = abs.getParent();
+    if (dir == null || abs.getFileName() == null) {
+      throw new IOException(Escape.terminal(target.toString()) + " is not a file name");
+    }
+    if (Files.isDirectory(abs, LinkOption.NOFOLLOW_LINKS)) {
+      throw new IOException(Escape.terminal(target.toString()) + " is a directory");
+    }
+    if (!Files.isDirectory(dir)) {
+      throw new IOException("cannot write " + Escape.terminal(target.toString()) + ": the directory "
+          + Escape.terminal(dir.toString()) + " does not exist");
+    }
+    check(target);
+    if (!Files.isWritable(dir)) {
+      throw new Refused(target, "the directory " + Escape.terminal(dir.toString()) + " is not writable");
+    }
+    Files.delete(createTemp(dir, abs.getFileName().toString(), true));
+  }
+
   /** Why a target is not written: a link, a read-only file, not a regular file. */
   public static final class Refused extends IOException {
     Refused(Path target, String why) {

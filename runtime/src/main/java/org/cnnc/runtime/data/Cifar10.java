@@ -19,6 +19,8 @@ public final class Cifar10 {
   public static final List<String> CLASSES = List.of(
       "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
   static final int RECORD = 1 + 3 * 32 * 32;
+  /** The most records read at once (the pixels of all of them must fit one float array). */
+  public static final int MAX_RECORDS = (Integer.MAX_VALUE - 8) / 3072;
 
   private Cifar10() {}
 
@@ -35,15 +37,36 @@ public final class Cifar10 {
     if (files.isEmpty()) {
       throw new IOException("no .bin files in " + fileOrDir);
     }
-    List<byte[]> records = new ArrayList<>();
+    // sizes checked before anything is read: whole records, and all of them within memory's limit
+    long total = 0;
     for (Path f : files) {
+      if (!Files.isRegularFile(f)) {
+        throw new IOException(Files.exists(f) ? f + " is not a regular file" : "no such file: " + f);
+      }
+      long size = Files.size(f);
+      if (size == 0 || size % RECORD != 0) {
+        throw new IOException(f + ": " + size + " bytes is not a whole number of CIFAR-10 records of " + RECORD
+            + " bytes (a label byte and 3,072 pixels)");
+      }
+      total += size / RECORD;
+    }
+    long wanted = limit > 0 ? Math.min(limit, total) : total;
+    if (wanted > MAX_RECORDS) {
+      throw new IOException(fileOrDir + ": " + wanted + " records; at most " + MAX_RECORDS + " fit in memory at once (use --limit)");
+    }
+    List<byte[]> records = new ArrayList<>();
+    List<Path> origin = new ArrayList<>();
+    for (Path f : files) {
+      if (records.size() >= wanted) {
+        break;
+      }
       byte[] bytes = Files.readAllBytes(f);
       if (bytes.length % RECORD != 0) {
-        throw new IOException(f + ": " + bytes.length + " bytes is not a whole number of CIFAR-10 records of "
-            + RECORD + " bytes");
+        throw new IOException(f + ": changed while being read");
       }
-      for (int off = 0; off < bytes.length && (limit <= 0 || records.size() < limit); off += RECORD) {
+      for (int off = 0; off < bytes.length && records.size() < wanted; off += RECORD) {
         records.add(java.util.Arrays.copyOfRange(bytes, off, off + RECORD));
+        origin.add(f);
       }
     }
     int n = records.size();
@@ -53,7 +76,7 @@ public final class Cifar10 {
       byte[] r = records.get(i);
       int label = r[0] & 0xff;
       if (label > 9) {
-        throw new IOException("record " + i + " has label " + label + "; CIFAR-10 labels are 0 to 9");
+        throw new IOException(origin.get(i) + ": a record has label " + label + "; CIFAR-10 labels are 0 to 9");
       }
       labels.putScalar(i, label, 1f);
       for (int j = 0; j < 3072; j++) {

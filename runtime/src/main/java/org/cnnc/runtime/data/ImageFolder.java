@@ -9,7 +9,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import java.util.Iterator;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -21,7 +24,28 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class ImageFolder {
   private ImageFolder() {}
 
+  /** The most pixels (width x height) one image may have: 50 megapixels, checked before it is decoded. */
+  public static final long MAX_PIXELS = 50_000_000L;
+  /** The most images a folder may hold. */
+  public static final int MAX_IMAGES = 1_000_000;
+
   public static LabeledData load(Path dir, long channels, long height, long width) throws IOException {
+    return load(dir, channels, height, width, MAX_PIXELS);
+  }
+
+  /**
+   * Reads the folder. Every problem is an {@link IOException} naming its file: no such folder,
+   * no class subfolder, an image that is corrupt or larger than {@code maxPixels}, a folder
+   * without images. A file of a class folder that is no image ImageIO knows is skipped.
+   */
+  public static LabeledData load(Path dir, long channels, long height, long width, long maxPixels)
+      throws IOException {
+    if (!Files.isDirectory(dir)) {
+      throw new IOException(Files.exists(dir) ? dir + " is not a folder" : "no such folder: " + dir);
+    }
+    if ((long) channels * height * width > Integer.MAX_VALUE / 4) {
+      throw new IOException("the model's input " + channels + "x" + height + "x" + width + " is too large to train on images");
+    }
     List<Path> classDirs;
     try (Stream<Path> s = Files.list(dir)) {
       classDirs = s.filter(Files::isDirectory).sorted().toList();
@@ -37,16 +61,20 @@ public final class ImageFolder {
         files = s.filter(Files::isRegularFile).sorted().toList();
       }
       for (Path f : files) {
-        BufferedImage img = ImageIO.read(f.toFile());
+        BufferedImage img = decode(f, maxPixels);
         if (img == null) {
           continue;
+        }
+        if (images.size() >= MAX_IMAGES || (long) (images.size() + 1) * channels * height * width > Integer.MAX_VALUE - 8) {
+          throw new IOException(dir + " has more images than fit in memory at once (limit " + MAX_IMAGES + ")");
         }
         images.add(pixels(img, (int) channels, (int) height, (int) width));
         labels.add(c);
       }
     }
     if (images.isEmpty()) {
-      throw new IOException(dir + " has no readable images");
+      throw new IOException(dir + " has no images (PNG, JPEG, BMP, GIF) in its class subfolders "
+          + classDirs.stream().map(p -> p.getFileName().toString()).toList());
     }
     int n = images.size();
     int per = (int) (channels * height * width);
@@ -58,6 +86,47 @@ public final class ImageFolder {
     }
     return new LabeledData(Nd4j.create(all, new long[] {n, channels, height, width}, 'c'), y,
         classDirs.stream().map(p -> p.getFileName().toString()).toList());
+  }
+
+  /**
+   * Decodes one image, its size read from its header and checked against {@code maxPixels} first.
+   * Null for a file no ImageIO reader recognizes; an IOException naming the file for one that is
+   * corrupt or too large.
+   */
+  static BufferedImage decode(Path f, long maxPixels) throws IOException {
+    try (ImageInputStream in = ImageIO.createImageInputStream(f.toFile())) {
+      if (in == null) {
+        throw new IOException("cannot read " + f);
+      }
+      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+      if (!readers.hasNext()) {
+        return null;
+      }
+      ImageReader reader = readers.next();
+      try {
+        reader.setInput(in, true, true);
+        long w = reader.getWidth(0);
+        long h = reader.getHeight(0);
+        if (w <= 0 || h <= 0 || w * h > maxPixels) {
+          throw new IOException(f + ": an image of " + w + " x " + h + " pixels; the limit is " + maxPixels + " pixels");
+        }
+        BufferedImage img = reader.read(0);
+        if (img == null) {
+          throw new IOException(f + ": not a readable image");
+        }
+        return img;
+      } catch (IOException e) {
+        if (e.getMessage() != null && e.getMessage().startsWith(f.toString())) {
+          throw e;
+        }
+        throw new IOException(f + ": a corrupt " + reader.getFormatName() + " image (" + e.getMessage() + ")", e);
+      } catch (RuntimeException e) {
+        // ImageIO's decoders throw unchecked exceptions on some malformed files
+        throw new IOException(f + ": a corrupt " + reader.getFormatName() + " image (" + e + ")", e);
+      } finally {
+        reader.dispose();
+      }
+    }
   }
 
   static float[] pixels(BufferedImage img, int c, int h, int w) {

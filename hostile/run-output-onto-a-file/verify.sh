@@ -1,0 +1,1 @@
+[ "$(cat out.txt)" = "keep me" ]

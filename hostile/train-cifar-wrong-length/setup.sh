@@ -1,0 +1,1 @@
+head -c 3100 /dev/zero > data_batch_1.bin
