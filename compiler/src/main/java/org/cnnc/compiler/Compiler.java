@@ -53,10 +53,41 @@ public final class Compiler {
     }
   }
 
-  /** The outcome: every source read, every diagnostic, and a network per model without errors. */
-  public record Compilation(List<SourceFile> sources, Diagnostics diagnostics, List<Network> networks, Program program) {
+  /**
+   * The outcome: every source read, every diagnostic, a network per model without errors, and the
+   * source roots (real paths; empty for text compiled from memory).
+   */
+  public record Compilation(List<SourceFile> sources, Diagnostics diagnostics, List<Network> networks, Program program,
+      List<Path> sourceRoots) {
+    public Compilation {
+      sourceRoots = List.copyOf(sourceRoots);
+    }
+
+    public Compilation(List<SourceFile> sources, Diagnostics diagnostics, List<Network> networks, Program program) {
+      this(sources, diagnostics, networks, program, List.of());
+    }
+
     public boolean ok() {
       return !diagnostics.hasErrors();
+    }
+
+    /**
+     * A spec's name as generated files show it: its path below the source root that holds it, with
+     * {@code /} separators; only its file name when no root holds it (or it is not on disk).
+     */
+    public String sourceName(SourceFile f) {
+      Path p = f.path();
+      if (p != null) {
+        for (Path root : sourceRoots) {
+          if (p.startsWith(root) && !p.equals(root)) {
+            Path rel = root.relativize(p);
+            List<String> parts = new ArrayList<>();
+            rel.forEach(part -> parts.add(part.toString()));
+            return String.join("/", parts);
+          }
+        }
+      }
+      return org.cnnc.compiler.codegen.JavaGenerator.fileName(f);
     }
 
     public Optional<Network> network(String name) {
@@ -142,7 +173,7 @@ public final class Compiler {
     if (parsedAll && !diags.hasErrors()) {
       networks = check(program, request.modelArgs(), diags);
     }
-    return new Compilation(List.copyOf(loaded.values()), diags, networks, program);
+    return new Compilation(List.copyOf(loaded.values()), diags, networks, program, roots);
   }
 
   /** Compiles text held in memory (tests, editors). Imports resolve against the working directory. */

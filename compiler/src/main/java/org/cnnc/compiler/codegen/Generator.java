@@ -28,7 +28,7 @@ public final class Generator {
   public static List<Output> generate(Compiler.Compilation c, List<Network> networks, String packageOverride) {
     List<Output> out = new ArrayList<>();
     for (Network n : networks) {
-      JavaFile f = JavaGenerator.generate(n, c.program(), packageOverride);
+      JavaFile f = JavaGenerator.generate(n, c.program(), packageOverride, c::sourceName);
       Path rel = f.packageName().isEmpty() ? Path.of(f.typeSpec().name() + ".java")
           : Path.of(f.packageName().replace('.', '/'), f.typeSpec().name() + ".java");
       out.add(new Output(rel, f.toString()));
