@@ -46,6 +46,11 @@ public final class Expander {
   /** Nodes per network; beyond it, expansion stops with NETWORK_TOO_LARGE. */
   public static final int MAX_NODES = 2_000_000;
   public static final long MAX_REPEAT = 1_000_000;
+  /**
+   * A network's totals (parameters, buffers, MACs, activation elements) stay below 2^60, so that
+   * every figure derived from them (sums, bytes) is exact in 64 bits.
+   */
+  public static final long MAX_TOTAL = 1L << 60;
   private static final int MAX_DEPTH = 200;
 
   private final Program program;
@@ -56,6 +61,8 @@ public final class Expander {
   private final Set<String> nodeNames = new HashSet<>();
   private final List<Integer> inputs = new ArrayList<>();
   private final List<Output> outputs = new ArrayList<>();
+  /** Running totals: parameters, buffers, MACs, output elements (the input's included). */
+  private final long[] totals = new long[4];
 
   private int[] inputOverride;
 
@@ -236,6 +243,9 @@ public final class Expander {
       return POISON;
     }
     int id = addNode("input", name, Map.of(), List.of(), shape, Layer.of(shape), in.span(), f, seq.scope);
+    if (id == POISON) {
+      return POISON;
+    }
     inputs.add(id);
     seq.labels.put(name, id);
     return id;
@@ -696,10 +706,48 @@ public final class Expander {
         : "`" + n.name() + "` (" + n.op() + "), " + n.shape();
   }
 
+  private static final String[] TOTALS = {"parameters", "buffer elements", "multiply-accumulates", "activation elements"};
+
+  /** Adds a layer's figures to the totals; false (after an error at the layer) when one would pass {@link #MAX_TOTAL}. */
+  private boolean count(Layer layer, Shape out, Span span, Frame f) {
+    long[] next = totals.clone();
+    int which = 0;
+    try {
+      for (var t : layer.params()) {
+        next[0] = Math.addExact(next[0], new Tensor("", t.dims()).numel());
+      }
+      which = 1;
+      for (var t : layer.buffers()) {
+        next[1] = Math.addExact(next[1], new Tensor("", t.dims()).numel());
+      }
+      which = 2;
+      next[2] = Math.addExact(next[2], layer.macs());
+      which = 3;
+      next[3] = Math.addExact(next[3], out.numel());
+      for (which = 0; which < next.length && next[which] <= MAX_TOTAL; which++) {
+        // finds the first total past the limit
+      }
+    } catch (ArithmeticException e) {
+      // `which` names the total that overflowed
+    }
+    if (which < next.length) {
+      reporter(f).report(Diagnostic.error(Code.NETWORK_TOO_LARGE, span,
+              "the network has more than 2^60 " + TOTALS[which] + " with this layer")
+          .label("the total passes " + String.format(java.util.Locale.ROOT, "%,d", MAX_TOTAL) + " here")
+          .help("cnnc counts every figure exactly in 64 bits; shrink the layers"));
+      return false;
+    }
+    System.arraycopy(next, 0, totals, 0, next.length);
+    return true;
+  }
+
   private int addNode(String op, String name, Map<String, Value> args, List<Integer> ins, Shape shape, Layer layer,
       Span span, Frame f, Scope scope) {
     if (nodes.size() >= MAX_NODES) {
       throw new TooLarge();
+    }
+    if (!count(layer, shape, span, f)) {
+      return POISON;
     }
     String unique = name;
     for (int k = 2; !nodeNames.add(unique); k++) {
