@@ -100,4 +100,59 @@ class CodegenHostileTest {
     assertEquals("\"conv1.0 \\\\ \\\" \\n \\000 \\0017 \\u2028 \\ud800\"",
         JavaText.literal("conv1.0 \\ \" \n \0 \u00017 \u2028 \ud800").toString());
   }
+
+  // ---- arithmetic: the generated Java computes nothing the compiler did not check -------------------
+
+  @Test
+  void constantArithmeticIsEmittedAsTheCompilerEvaluatedIt() throws Exception {
+    Path spec = write("w.cnn", "model W {\n    input [3, 8, 8]\n    conv(100000 * 100000 / 1000000000, 3)\n"
+        + "    conv(3000000000 - 2999999996, 3)\n    repeat 4000000000 / 2000000000 { conv(-(-4000000000 + 3999999992), 1) }\n}\n");
+    var c = compile(spec, List.of(), Map.of());
+    assertEquals(10, c.networks().get(0).node(1).shape().dim(0));
+    String text = generate(c).get(0).text();
+    assertTrue(text.contains("x = b.conv(s.next(), x, 10, size(3),"), text);
+    assertTrue(text.contains("x = b.conv(s.next(), x, 4, size(3),"), text);
+    assertTrue(text.contains("for (int i = 0; i < 2; i++)"), text);
+    assertTrue(text.contains("x = b.conv(s.next(), x, 8, size(1),"), text);
+  }
+
+  static List<String> errors(Compiler.Compilation c) {
+    return HostileSpecTest.errors(c);
+  }
+
+  @Test
+  void valuesTheJavaComputesFromParametersMustFitItsInt() throws Exception {
+    String block = "block B(n) {\n    conv(n * n / 100000000, 3)\n}\n";
+    var bad = Compiler.compile(Compiler.Request.of(write("b.cnn", block
+        + "model G {\n    input [3, 16, 16]\n    B(100000)\n}\n")));
+    assertEquals(List.of("INT_OVERFLOW 2:10 `n * n` is 10000000000 here, beyond the 32-bit `int` of the generated Java"),
+        errors(bad));
+    Path ok = write("ok.cnn", block + "model G {\n    input [3, 16, 16]\n    B(10000)\n}\n");
+    String text = generate(compile(ok, List.of(), Map.of())).get(0).text();
+    assertTrue(text.contains("b.conv(s.next(), x, Math.floorDiv(n * n, 100000000), size(3),"), text);
+    var unused = Compiler.compile(Compiler.Request.of(write("u.cnn", "block U(n) {\n    relu\n}\n"
+        + "model G {\n    input [3, 16, 16]\n    U(3000000000)\n    U(n = 7)\n}\n")));
+    assertEquals(List.of("INT_OVERFLOW 6:7 `3000000000` is 3000000000 here, beyond the 32-bit `int` of the generated Java"),
+        errors(unused));
+    var divisor = Compiler.compile(Compiler.Request.of(write("d.cnn", "block D(n) {\n    conv(n / 3000000000 + 1, 1)\n}\n"
+        + "model G {\n    input [3, 16, 16]\n    D(5)\n}\n")));
+    assertEquals(List.of("INT_OVERFLOW 2:14 `3000000000` is 3000000000 here, beyond the 32-bit `int` of the generated Java"),
+        errors(divisor));
+  }
+
+  @Test
+  void modelArgumentsJavaCannotHoldAreLocatedErrors() throws Exception {
+    Path spec = write("f.cnn", "model F(f: float = 0.5, n: int = 3) {\n    input [3, 8, 8]\n    conv(4, 3)\n}\n");
+    for (double bad : new double[] {Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}) {
+      var c = Compiler.compile(new Compiler.Request(List.of(spec), List.of(), Map.of("f", new Value.FloatV(bad))));
+      assertEquals(List.of("INVALID_ARGUMENT 1:9 model argument `f` = " + new Value.FloatV(bad).show()
+          + " is not a finite number"), errors(c));
+    }
+    var big = Compiler.compile(new Compiler.Request(List.of(spec), List.of(), Map.of("n", new Value.IntV(3_000_000_000L))));
+    assertEquals(List.of("INT_OVERFLOW 1:25 model argument `n` = 3000000000 does not fit the 32-bit `int` of the generated Java"),
+        errors(big));
+    String text = generate(compile(spec, List.of(), Map.of("f", new Value.FloatV(-0.0), "n", new Value.IntV(-2147483648))))
+        .get(0).text();
+    assertTrue(text.contains("this(-0.0, -2147483648);"), text);
+  }
 }

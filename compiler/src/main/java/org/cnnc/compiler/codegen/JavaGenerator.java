@@ -29,6 +29,7 @@ import org.cnnc.compiler.ir.Output;
 import org.cnnc.compiler.ir.Scope;
 import org.cnnc.compiler.sema.Binder;
 import org.cnnc.compiler.sema.Checks;
+import org.cnnc.compiler.sema.Evaluator;
 import org.cnnc.compiler.sema.Program;
 import org.cnnc.compiler.sema.Resolver;
 import org.cnnc.compiler.sema.Type;
@@ -544,6 +545,11 @@ public final class JavaGenerator {
     }
 
     JExpr expr(Expr e) {
+      if ((e instanceof Unary || e instanceof Binary) && Evaluator.isConstant(e)) {
+        // emitted as the compiler computed it (in 64 bits, checked), never recomputed in Java's int
+        Value v = Evaluator.eval(e, Map.of(), d -> { });
+        return JExpr.atom(literal(v), JType.of(v));
+      }
       if (e instanceof IntLit i) {
         return JExpr.atom(CodeBlock.of("$L", i.value()), JType.INT);
       }

@@ -181,6 +181,7 @@ public final class Expander {
           ok = false;
           continue;
         }
+        javaValue(c.get(), name, p.name().span(), r); // an error, but the model is still checked with the value
         vars.put(name, c.get());
       } else if (p.defaultValue().isPresent()) {
         Value d = Evaluator.eval(p.defaultValue().get(), Map.copyOf(vars), r);
@@ -189,6 +190,7 @@ public final class Expander {
           ok = false;
           continue;
         }
+        javaValue(c, name, p.defaultValue().get().span(), r);
         vars.put(name, c);
       } else {
         r.report(Diagnostic.error(Code.MISSING_ARGUMENT, p.name().span(),
@@ -201,6 +203,30 @@ public final class Expander {
     return ok ? vars : null;
   }
 
+  /**
+   * A model argument becomes a field and a constructor argument of the generated class: an integer
+   * must fit Java's {@code int}, a float must be finite (Java has no literal for NaN or infinity).
+   */
+  private static boolean javaValue(Value v, String name, Span at, Reporter r) {
+    String problem = null;
+    if (v instanceof Value.IntV i && i.value() != (int) i.value()) {
+      problem = "does not fit the 32-bit `int` of the generated Java";
+    } else if (v instanceof Value.FloatV x && !Double.isFinite(x.value())) {
+      problem = "is not a finite number";
+    } else if (v instanceof Value.ListV l) {
+      return l.items().stream().allMatch(item -> javaValue(item, name, at, r));
+    }
+    if (problem == null) {
+      return true;
+    }
+    r.report(Diagnostic.error(v instanceof Value.IntV ? Code.INT_OVERFLOW : Code.INVALID_ARGUMENT, at,
+            "model argument `" + name + "` = " + v.show() + " " + problem)
+        .label(v instanceof Value.IntV ? "beyond 32 bits" : "not finite")
+        .help(v instanceof Value.IntV ? "integers range from " + Integer.MIN_VALUE + " to " + Integer.MAX_VALUE
+            : "give a finite value, e.g. `--arg " + name + "=0.5`"));
+    return false;
+  }
+
   // ---- statements ------------------------------------------------------------------------------
 
   private int input(InputStmt in, Seq seq, Frame f) {
@@ -211,7 +237,7 @@ public final class Expander {
     for (Expr e : in.shape().dims()) {
       Value v = Evaluator.eval(e, f.vars, r);
       Value c = v == null ? null : Checks.convert(v, Type.INT, "shape", "`input`", e, r);
-      if (c == null) {
+      if (c == null || fits(c) && !Evaluator.fitsJava(e, f.vars, r)) {
         ok = false;
         continue;
       }
@@ -384,7 +410,7 @@ public final class Expander {
     Reporter r = reporter(f);
     Value v = Evaluator.eval(rep.count(), f.vars, r);
     Value c = v == null ? null : Checks.convert(v, Type.INT, "count", "`repeat`", rep.count(), r);
-    if (c == null) {
+    if (c == null || fits(c) && !Evaluator.fitsJava(rep.count(), f.vars, r)) {
       return POISON;
     }
     long n = ((Value.IntV) c).value();
@@ -435,7 +461,7 @@ public final class Expander {
         Value v = Evaluator.eval(e, f.vars, r);
         Value conv = v == null ? null : Checks.convert(v, p.type(), p.name(), callee, e, r);
         conv = conv == null ? null : Checks.range(conv, p, callee, e, r);
-        if (conv == null) {
+        if (conv == null || fits(conv) && !Evaluator.fitsJava(e, f.vars, r)) {
           ok = false;
         } else {
           args.put(p.name(), conv);
@@ -452,7 +478,7 @@ public final class Expander {
       Expr e = bound.get().explicitIn().get();
       Value v = Evaluator.eval(e, f.vars, r);
       Value conv = v == null ? null : Checks.convert(v, Type.INT, "in", callee, e, r);
-      if (conv == null) {
+      if (conv == null || fits(conv) && !Evaluator.fitsJava(e, f.vars, r)) {
         ok = false;
       } else {
         long n = ((Value.IntV) conv).value();
@@ -562,11 +588,13 @@ public final class Expander {
       if (given != null) {
         v = Evaluator.eval(given, f.vars, r);
         conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, given, r);
+        conv = conv == null || !Evaluator.fitsJava(given, f.vars, r) ? null : conv;
       } else {
         Expr d = p.defaultValue().orElseThrow();
         Reporter ir = reporter(inner);
         v = Evaluator.eval(d, Map.copyOf(vars), ir);
         conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, d, ir);
+        conv = conv == null || !Evaluator.fitsJava(d, Map.copyOf(vars), ir) ? null : conv;
       }
       if (conv == null) {
         ok = false;

@@ -117,7 +117,7 @@ public final class Resolver {
           .label("no `input` statement")
           .help("start the model with its input shape, e.g. `input [3, 224, 224]` (channels, height, width)"));
     }
-    if (d instanceof ModelDecl) {
+    if (d instanceof ModelDecl && d.body().stmts().stream().anyMatch(InputStmt.class::isInstance)) {
       beforeInput(d.body());
     }
   }
