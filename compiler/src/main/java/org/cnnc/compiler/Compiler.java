@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.cnnc.compiler.ast.Ast;
+import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.diag.Code;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Diagnostics;
@@ -197,6 +198,9 @@ public final class Compiler {
     Set<String> cyclic = new Resolver(program, diags).run();
     List<Network> networks = new ArrayList<>();
     for (Ast.CnnFile file : program.files()) {
+      file.pkg().ifPresent(pkg -> javaPackage(pkg, diags));
+    }
+    for (Ast.CnnFile file : program.files()) {
       Optional<String> pkg = file.pkg().map(Ast.QualifiedName::dotted);
       for (Ast.ModelDecl m : file.models()) {
         Network n = new Expander(program, diags, cyclic).expand(m, modelArgs, pkg);
@@ -205,7 +209,21 @@ public final class Compiler {
         }
       }
     }
+    Generator.check(program, networks, null).forEach(diags::report);
     return networks;
+  }
+
+  /** A spec's `package` must be a Java package name: no keyword among its parts. */
+  private static void javaPackage(Ast.QualifiedName pkg, Diagnostics diags) {
+    for (Ast.Ident part : pkg.parts()) {
+      String problem = Generator.packageProblem(part.text());
+      if (problem != null) {
+        diags.report(Diagnostic.error(Code.JAVA_NAME, part.span(), "package `" + pkg.dotted() + "` cannot be a Java package")
+            .label("`" + part.text() + "` is a Java keyword")
+            .help("rename this part of the package"));
+        return;
+      }
+    }
   }
 
   private static List<Path> parents(List<Path> files) {

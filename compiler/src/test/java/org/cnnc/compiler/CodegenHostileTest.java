@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.compiler.codegen.Generator;
+import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.codegen.JavaText;
 import org.cnnc.compiler.sema.Value;
 import org.junit.jupiter.api.Test;
@@ -154,5 +155,65 @@ class CodegenHostileTest {
     String text = generate(compile(spec, List.of(), Map.of("f", new Value.FloatV(-0.0), "n", new Value.IntV(-2147483648))))
         .get(0).text();
     assertTrue(text.contains("this(-0.0, -2147483648);"), text);
+  }
+
+  // ---- names -----------------------------------------------------------------------------------------
+
+  @Test
+  void javaKeywordsAndTheGeneratedCodesOwnNamesAreUsableInSpecs() throws Exception {
+    StringBuilder spec = new StringBuilder("package p.q\n");
+    spec.append("block int(class, _, b, s, x, i, in, name, build, a_, a, A, this) {\n"
+        + "    new: conv(class + _ + b + s + x + i + in + name + build + a_ + a + A + this, 1)\n    for: relu\n"
+        + "    repeat 2 { repeat 2 { repeat 2 { repeat 2 { relu } } } }\n}\n");
+    spec.append("block a_(n) {\n    conv(n, 1)\n}\nblock a(n) {\n    conv(n, 1)\n}\n");
+    int k = 0;
+    for (String model : List.of("Math", "String", "List", "Override", "Seq", "Loss", "NetBuilder", "CnnModel", "Object",
+        "Integer", "Double", "Long", "Class", "System", "Size", "Pad", "p", "q")) {
+      spec.append("model ").append(model).append("(classes = 2, _ = 1, this = 1, PARAMS = 1, INPUT_SHAPE = 3) {\n"
+          + "    input [3, 8, 8]\n    goto: int(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)\n    a_(2)\n    a(2)\n"
+          + "    output while = final: dense(classes) from goto\n    output double = { flatten\n dense(this) }\n}\n");
+      k++;
+    }
+    Path file = write("names.cnn", spec.toString());
+    List<Generator.Output> out = generate(compile(file, List.of(), Map.of()));
+    assertEquals(k, out.size());
+  }
+
+  private static final String TINY = " {\n    input [3]\n    dense(2)\n}\n";
+
+  @Test
+  void modelsWhoseClassesWouldBeOneFileAreErrorsNamingBoth() throws Exception {
+    var c = Compiler.compile(Compiler.Request.of(write("clash.cnn", "model foo_bar" + TINY + "model FooBar" + TINY
+        + "model a_" + TINY + "model a" + TINY + "model Xy" + TINY + "model XY" + TINY + "model _1" + TINY)));
+    assertEquals(List.of(
+        "JAVA_NAME 5:7 models `foo_bar` and `FooBar` both generate FooBar.java",
+        "JAVA_NAME 13:7 models `a_` and `a` both generate A.java",
+        "JAVA_NAME 21:7 models `Xy` and `XY` generate Xy.java and XY.java, one file where case is ignored (macOS, Windows)",
+        "JAVA_NAME 25:7 model `_1` gives no Java class name"), errors(c));
+    Diagnostic first = c.diagnostics().sorted().get(0);
+    assertEquals("`foo_bar` is declared at " + first.span().file().name() + ":1:7", first.notes().get(0).message());
+  }
+
+  @Test
+  void aPackageOverrideCanMakeClassesClash() throws Exception {
+    Path a = write("a.cnn", "package x.a\nmodel Net" + TINY);
+    Path b = write("b.cnn", "package x.b\nmodel NET" + TINY);
+    var c = Compiler.compile(new Compiler.Request(List.of(a, b), List.of(), Map.of()));
+    assertTrue(c.ok(), () -> errors(c).toString());
+    assertEquals(List.of(), Generator.check(c.program(), c.networks(), null));
+    assertEquals(List.of("JAVA_NAME 2:7 models `Net` and `NET` generate p/Net.java and p/NET.java, one file where case is"
+        + " ignored (macOS, Windows)"), Generator.check(c.program(), c.networks(), "p").stream()
+        .map(d -> d.id() + " " + d.span().line() + ":" + d.span().column() + " " + d.message()).toList());
+  }
+
+  @Test
+  void packagesMustBeJavaPackages() throws Exception {
+    var c = Compiler.compile(Compiler.Request.of(write("kw.cnn", "package org.class.x\nmodel M" + TINY)));
+    assertEquals(List.of("JAVA_NAME 1:13 package `org.class.x` cannot be a Java package"), errors(c));
+    assertEquals(null, Generator.packageProblem("org.cnnc.models"));
+    assertEquals(null, Generator.packageProblem(""));
+    for (String bad : List.of("a.1b", "a..b", ".a", "a.", "a.b.int", "_", "a-b", "a b", "a.true")) {
+      assertTrue(Generator.packageProblem(bad) != null, bad);
+    }
   }
 }

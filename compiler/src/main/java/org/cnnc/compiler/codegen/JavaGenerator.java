@@ -86,8 +86,22 @@ public final class JavaGenerator {
    */
   public static JavaFile generate(Network net, Program program, String packageOverride,
       Function<SourceFile, String> sourceName) {
-    return new JavaGenerator(net, program, sourceName).file(packageOverride);
+    return generate(net, program, packageOverride, sourceName, Set.of());
   }
+
+  /**
+   * As above; {@code siblings} are the classes generated beside this one: a class of the same
+   * package shadows {@code java.lang} (a model named {@code Math} or {@code Override}), so types with
+   * those simple names are written qualified.
+   */
+  public static JavaFile generate(Network net, Program program, String packageOverride,
+      Function<SourceFile, String> sourceName, Set<String> siblings) {
+    JavaGenerator g = new JavaGenerator(net, program, sourceName);
+    g.siblings = siblings;
+    return g.file(packageOverride);
+  }
+
+  private Set<String> siblings = Set.of();
 
   /** The last element of a spec's name: {@code models.cnn} for {@code /home/me/models.cnn}. */
   public static String fileName(SourceFile f) {
@@ -177,6 +191,7 @@ public final class JavaGenerator {
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
         .addSuperinterface(CNN_MODEL)
         .addJavadoc(classDoc());
+    siblings.stream().filter(n -> !n.equals(self.simpleName())).sorted().forEach(type::alwaysQualify);
     constants(type);
     NameAllocator fields = new NameAllocator();
     Map<String, String> modelVars = new LinkedHashMap<>();
