@@ -142,6 +142,22 @@ class CodegenHostileTest {
   }
 
   @Test
+  void anUndeclaredBlockParameterTakesOneKindOfValue() throws Exception {
+    String block = "block D(p) {\n    dropout(p / 4)\n}\n";
+    var mixed = Compiler.compile(Compiler.Request.of(write("mix.cnn", block
+        + "model M {\n    input [3]\n    D(1)\n    D(0.5)\n}\n")));
+    assertEquals(List.of("ARGUMENT_TYPE 7:7 parameter `p` of block `D` takes a float here and an int at "
+        + mixed.sources().get(0).name() + ":6:7"), errors(mixed));
+    Path declared = write("decl.cnn", block.replace("D(p)", "D(p: float)") + "model M {\n    input [3]\n    D(1)\n    D(0.5)\n}\n");
+    var c = compile(declared, List.of(), Map.of());
+    assertEquals(new Value.FloatV(0.25), c.networks().get(0).node(1).arg("p"));
+    String text = generate(c).get(0).text();
+    assertTrue(text.contains("private static String d(NetBuilder b, String name, String in, double p)"), text);
+    Path sizes = write("sizes.cnn", "block K(k) {\n    conv(4, k)\n}\nmodel M {\n    input [3, 9, 9]\n    K(3)\n    K([1, 3])\n}\n");
+    generate(compile(sizes, List.of(), Map.of()));
+  }
+
+  @Test
   void modelArgumentsJavaCannotHoldAreLocatedErrors() throws Exception {
     Path spec = write("f.cnn", "model F(f: float = 0.5, n: int = 3) {\n    input [3, 8, 8]\n    conv(4, 3)\n}\n");
     for (double bad : new double[] {Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}) {

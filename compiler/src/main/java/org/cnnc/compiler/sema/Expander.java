@@ -61,6 +61,8 @@ public final class Expander {
   private final Set<String> nodeNames = new HashSet<>();
   private final List<Integer> inputs = new ArrayList<>();
   private final List<Output> outputs = new ArrayList<>();
+  /** Per undeclared block parameter: the kind of value its first instance received, and where. */
+  private final Map<Param, Map.Entry<String, Span>> paramKinds = new java.util.IdentityHashMap<>();
   /** Running totals: parameters, buffers, MACs, output elements (the input's included). */
   private final long[] totals = new long[4];
 
@@ -596,7 +598,7 @@ public final class Expander {
         conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, d, ir);
         conv = conv == null || !Evaluator.fitsJava(d, Map.copyOf(vars), ir) ? null : conv;
       }
-      if (conv == null) {
+      if (conv == null || formal.type() == Type.ANY && !sameKind(block, p, conv, given != null ? given.span() : c.callee().span(), r)) {
         ok = false;
       } else {
         vars.put(formal.name(), conv);
@@ -608,6 +610,31 @@ public final class Expander {
     Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span(), vars);
     seq.scope.add(child);
     return body(block.body(), input, new Seq(child, null, new HashMap<>()), new Frame(vars, chain, f.depth + 1));
+  }
+
+  /**
+   * A block is one Java method, so an undeclared parameter has one Java type: its instances must
+   * all receive ints (or sizes), or all floats, or all the same other kind. An int in one call and
+   * a float in another would divide differently in the compiler ({@code p / 4} floors for 1) and in
+   * the Java method (where {@code p} is a double): an error, with the help to declare the type.
+   */
+  private boolean sameKind(BlockDecl block, Param p, Value v, Span at, Reporter r) {
+    String kind = v instanceof Value.IntV || v instanceof Value.ListV ? "int" : v.typeName();
+    Map.Entry<String, Span> first = paramKinds.putIfAbsent(p, Map.entry(kind, at));
+    if (first == null || first.getKey().equals(kind)) {
+      return true;
+    }
+    r.report(Diagnostic.error(Code.ARGUMENT_TYPE, at, "parameter `" + p.name().text() + "` of block `" + block.name().text()
+            + "` takes " + article(v.typeName()) + " here and " + article(first.getKey()) + " at "
+            + first.getValue().location())
+        .label(v.typeName() + " " + v.show())
+        .note("the " + first.getKey() + " is given here", first.getValue())
+        .help("declare its type (`" + p.name().text() + ": float`): the block becomes one Java method, with one type per parameter"));
+    return false;
+  }
+
+  private static String article(String kind) {
+    return ("aeiou".indexOf(kind.charAt(0)) >= 0 ? "an " : "a ") + kind;
   }
 
   private int merge(Merge m, int input, Seq seq, Frame f, String name, boolean labeled) {
