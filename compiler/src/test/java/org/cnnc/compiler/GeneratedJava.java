@@ -94,11 +94,14 @@ final class GeneratedJava {
           public void output(String name, String in, Loss loss, double weight) { }
           public String concat(String name, String... in) { return name; }
           public String add(String name, String... in) { return name; }
+          /** Every op call's arguments after the name and input, in order (tests read them). */
+          public final java.util.List<Object[]> calls = new java.util.ArrayList<>();
         """);
     for (OpDef op : Ops.all()) {
       String method = camel(op.name());
       if (!method.equals("concat") && !method.equals("add")) {
-        builder.append("  public String ").append(method).append("(String name, String in, Object... args) { return name; }\n");
+        builder.append("  public String ").append(method)
+            .append("(String name, String in, Object... args) { calls.add(args); return name; }\n");
       }
     }
     builder.append("}\n");

@@ -46,4 +46,14 @@ class HostileSpecTest {
     var over = Compiler.compileText("edge.cnn", spec.replace("bias = false", "bias = true"), Map.of());
     assertEquals(List.of("NETWORK_TOO_LARGE 3:5 the network has more than 2^60 parameters with this layer"), errors(over));
   }
+
+  @Test
+  void aModelWhoseErrorWasAlreadyReportedGivesNoNetwork() {
+    // The resolver reports the constant's error; expansion meets it again (a duplicate, dropped):
+    // the model used to come out as a network without outputs.
+    var c = Compiler.compileText("d.cnn", "block B(n) {\n    conv(10 / 0, 1)\n}\nmodel M {\n    input [1, 2, 2]\n    B(1)\n}\n",
+        Map.of());
+    assertEquals(List.of("DIVISION_BY_ZERO 2:15 division by zero"), errors(c));
+    assertEquals(List.of(), c.networks());
+  }
 }

@@ -89,8 +89,19 @@ public final class Expander {
   /** Block parameters in scope, and the call chain (innermost first) added to every error. */
   private record Frame(Map<String, Value> vars, List<Note> chain, int depth) {}
 
+  /**
+   * Whether this expansion reported an error. Not the count of the shared diagnostics: they drop a
+   * repeated diagnostic (the resolver may have reported the same constant's error already), and a
+   * network built past a dropped error had no outputs.
+   */
+  private boolean failed;
+
   private Reporter reporter(Frame f) {
-    return d -> diags.report(d.build().withNotes(f.chain));
+    return d -> {
+      Diagnostic built = d.build().withNotes(f.chain);
+      failed |= built.severity() == org.cnnc.compiler.diag.Severity.ERROR;
+      diags.report(built);
+    };
   }
 
   /** A sequence being filled: its module, the positions used, and the labels visible to `from`. */
@@ -152,12 +163,13 @@ public final class Expander {
         outputs.add(new Output("output", tail, "cross_entropy", 1.0, model.name().span()));
       }
     } catch (TooLarge e) {
+      failed = true;
       diags.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, model.name().span(),
               "model `" + model.name().text() + "` expands to more than " + MAX_NODES + " layers")
           .label("expansion stopped here")
           .help("check `repeat` counts"));
     }
-    if (diags.errorCount() > before || inputs.isEmpty()) {
+    if (failed || diags.errorCount() > before || inputs.isEmpty()) {
       return null;
     }
     return new Network(model.name().text(), javaPackage, args, nodes, inputs, outputs, root, model.span());
