@@ -24,6 +24,8 @@ class HostileSpecTest {
     assertEquals(List.of("MISPLACED_STATEMENT 2:5 layers before `input` have nothing to read"), errors(c));
     var o = Compiler.compileText("pre.cnn", "model Pre {\n    output early = dense(3)\n    input [3]\n}\n", Map.of());
     assertEquals(List.of("MISPLACED_STATEMENT 2:5 layers before `input` have nothing to read"), errors(o));
+    var bare = Compiler.compileText("pre.cnn", "model Pre {\n    output early\n    input [3]\n    dense(2)\n}\n", Map.of());
+    assertEquals(List.of("MISPLACED_STATEMENT 2:5 layers before `input` have nothing to read"), errors(bare));
   }
 
   @Test

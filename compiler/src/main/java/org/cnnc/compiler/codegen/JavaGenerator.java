@@ -65,6 +65,8 @@ public final class JavaGenerator {
   private final Map<String, Map<String, JType>> blockParamTypes = new LinkedHashMap<>();
   private final NameAllocator classNames = new NameAllocator();
   private final Function<SourceFile, String> sourceName;
+  /** Classes generated beside this one, in the same run (see {@link #generate(Network, Program, String, Function, Set)}). */
+  private Set<String> siblings = Set.of();
 
   private JavaGenerator(Network net, Program program, Function<SourceFile, String> sourceName) {
     this.net = net;
@@ -100,8 +102,6 @@ public final class JavaGenerator {
     g.siblings = siblings;
     return g.file(packageOverride);
   }
-
-  private Set<String> siblings = Set.of();
 
   /** The last element of a spec's name: {@code models.cnn} for {@code /home/me/models.cnn}. */
   public static String fileName(SourceFile f) {

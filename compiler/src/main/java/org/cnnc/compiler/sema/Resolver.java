@@ -129,7 +129,7 @@ public final class Resolver {
         return;
       }
       boolean reads = s instanceof ChainStmt c && c.from().isEmpty()
-          || s instanceof OutputStmt o && o.from().isEmpty() && o.chain().isPresent();
+          || s instanceof OutputStmt o && o.from().isEmpty();
       if (reads) {
         r.report(Diagnostic.error(Code.MISPLACED_STATEMENT, s.span(), "layers before `input` have nothing to read")
             .label("before the model's input")
