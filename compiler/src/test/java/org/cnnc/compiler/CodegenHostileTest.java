@@ -232,4 +232,37 @@ class CodegenHostileTest {
       assertTrue(Generator.packageProblem(bad) != null, bad);
     }
   }
+
+  // ---- writing ---------------------------------------------------------------------------------------
+
+  @Test
+  void writingNeverFollowsASymbolicLink() throws Exception {
+    Path victim = Files.writeString(dir.resolve("victim.txt"), "precious\n");
+    Path out = Files.createDirectories(dir.resolve("out"));
+    Generator.Output o = CodegenGoldenTest.generate().get(0);
+    Path pkg = Files.createDirectories(out.resolve(o.relativePath()).getParent());
+    String name = o.relativePath().getFileName().toString();
+    // a planted temporary file of the old fixed name: written through before
+    Files.createSymbolicLink(pkg.resolve(name + ".tmp"), victim);
+    assertEquals(Generator.Written.CREATED, Generator.write(out, o));
+    assertEquals("precious\n", Files.readString(victim));
+    assertEquals(o.text(), Files.readString(out.resolve(o.relativePath())));
+    assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(out.resolve(o.relativePath()))));
+    // the target itself a link
+    Files.delete(out.resolve(o.relativePath()));
+    Files.createSymbolicLink(out.resolve(o.relativePath()), victim);
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> Generator.write(out, o));
+    assertTrue(e.getMessage().contains("symbolic link"), e.getMessage());
+    assertEquals("precious\n", Files.readString(victim));
+    // a directory below the output that leads out of it
+    Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+    Path out2 = Files.createDirectories(dir.resolve("out2"));
+    Files.createSymbolicLink(out2.resolve(o.relativePath().getName(0)), elsewhere);
+    e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> Generator.write(out2, o));
+    assertTrue(e.getMessage().contains("is a symbolic link, which may lead out of"), e.getMessage());
+    try (var files = Files.walk(elsewhere)) {
+      assertEquals(List.of(elsewhere), files.toList());
+    }
+  }
 }
