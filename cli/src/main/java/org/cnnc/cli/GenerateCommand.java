@@ -37,12 +37,21 @@ final class GenerateCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     var out = spec.commandLine().getOut();
+    String problem = pkg == null ? null : Generator.packageProblem(pkg);
+    if (problem != null) {
+      throw new Main.UsageError("--package: " + problem);
+    }
     Compiler.Compilation c = Compiler.compile(options.opts.request(files));
     Reports.print(c, options.opts, spec.commandLine().getErr());
     if (!c.ok()) {
       return Main.SPEC_ERRORS;
     }
     List<Network> networks = SummaryCommand.select(c, model, files);
+    var clashes = Generator.check(c.program(), networks, pkg);
+    if (!clashes.isEmpty()) {
+      Reports.print(clashes, options.opts, spec.commandLine().getErr());
+      return Main.SPEC_ERRORS;
+    }
     for (Generator.Output o : Generator.generate(c, networks, pkg)) {
       try {
         Generator.Written w = Generator.write(dir, o);

@@ -137,4 +137,23 @@ class MainTest {
     assertEquals(1, r.code());
     assertTrue(r.err().contains("[NESTING_TOO_DEEP]"), r.err());
   }
+
+  @Test
+  void generateRefusesABadPackageAndClassesThatWouldBeOneFile() throws Exception {
+    String tiny = " {\n    input [3]\n    dense(2)\n}\n";
+    Path a = Files.writeString(dir.resolve("a.cnn"), "package x.a\nmodel foo_bar" + tiny);
+    Path b = Files.writeString(dir.resolve("b.cnn"), "package x.b\nmodel FooBar" + tiny);
+    Path out = dir.resolve("out");
+    Run bad = run("generate", "-d", out.toString(), "--package", "org.class", a.toString());
+    assertEquals(2, bad.code(), bad.err());
+    assertEquals("cnnc: --package: `org.class` is not a Java package name: `class` is a Java keyword\n", bad.err());
+    Run clash = run("generate", "-d", out.toString(), "--package", "p", a.toString(), b.toString());
+    assertEquals(1, clash.code(), clash.err());
+    assertTrue(clash.err().contains("error[JAVA_NAME]: models `foo_bar` and `FooBar` both generate p/FooBar.java"), clash.err());
+    assertTrue(clash.err().contains("b.cnn:2:7") && clash.err().contains("`foo_bar` is declared at "), clash.err());
+    assertFalse(Files.exists(out), "nothing is written");
+    Run ok = run("generate", "-d", out.toString(), a.toString(), b.toString());
+    assertEquals(0, ok.code(), ok.err());
+    assertTrue(Files.exists(out.resolve("x/a/FooBar.java")) && Files.exists(out.resolve("x/b/FooBar.java")));
+  }
 }

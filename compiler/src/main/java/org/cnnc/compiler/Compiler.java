@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.cnnc.compiler.ast.Ast;
+import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.diag.Code;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Diagnostics;
@@ -64,10 +65,41 @@ public final class Compiler {
     }
   }
 
-  /** The outcome: every source read, every diagnostic, and a network per model without errors. */
-  public record Compilation(List<SourceFile> sources, Diagnostics diagnostics, List<Network> networks, Program program) {
+  /**
+   * The outcome: every source read, every diagnostic, a network per model without errors, and the
+   * source roots (real paths; empty for text compiled from memory).
+   */
+  public record Compilation(List<SourceFile> sources, Diagnostics diagnostics, List<Network> networks, Program program,
+      List<Path> sourceRoots) {
+    public Compilation {
+      sourceRoots = List.copyOf(sourceRoots);
+    }
+
+    public Compilation(List<SourceFile> sources, Diagnostics diagnostics, List<Network> networks, Program program) {
+      this(sources, diagnostics, networks, program, List.of());
+    }
+
     public boolean ok() {
       return !diagnostics.hasErrors();
+    }
+
+    /**
+     * A spec's name as generated files show it: its path below the source root that holds it, with
+     * {@code /} separators; only its file name when no root holds it (or it is not on disk).
+     */
+    public String sourceName(SourceFile f) {
+      Path p = f.path();
+      if (p != null) {
+        for (Path root : sourceRoots) {
+          if (p.startsWith(root) && !p.equals(root)) {
+            Path rel = root.relativize(p);
+            List<String> parts = new ArrayList<>();
+            rel.forEach(part -> parts.add(part.toString()));
+            return String.join("/", parts);
+          }
+        }
+      }
+      return org.cnnc.compiler.codegen.JavaGenerator.fileName(f);
     }
 
     public Optional<Network> network(String name) {
@@ -166,7 +198,7 @@ public final class Compiler {
     if (parsedAll && !diags.hasErrors()) {
       networks = check(program, request.modelArgs(), diags, request.limits());
     }
-    return new Compilation(List.copyOf(loaded.values()), diags, networks, program);
+    return new Compilation(List.copyOf(loaded.values()), diags, networks, program, roots);
   }
 
   /** Compiles text held in memory (tests, editors). Imports resolve against the working directory. */
@@ -190,6 +222,9 @@ public final class Compiler {
     Set<String> cyclic = new Resolver(program, diags).run();
     List<Network> networks = new ArrayList<>();
     for (Ast.CnnFile file : program.files()) {
+      file.pkg().ifPresent(pkg -> javaPackage(pkg, diags));
+    }
+    for (Ast.CnnFile file : program.files()) {
       Optional<String> pkg = file.pkg().map(Ast.QualifiedName::dotted);
       for (Ast.ModelDecl m : file.models()) {
         Network n = new Expander(program, diags, cyclic).withMaxLayers(limits.maxLayers()).expand(m, modelArgs, pkg);
@@ -198,7 +233,21 @@ public final class Compiler {
         }
       }
     }
+    Generator.check(program, networks, null).forEach(diags::report);
     return networks;
+  }
+
+  /** A spec's `package` must be a Java package name: no keyword among its parts. */
+  private static void javaPackage(Ast.QualifiedName pkg, Diagnostics diags) {
+    for (Ast.Ident part : pkg.parts()) {
+      String problem = Generator.packageProblem(part.text());
+      if (problem != null) {
+        diags.report(Diagnostic.error(Code.JAVA_NAME, part.span(), "package `" + pkg.dotted() + "` cannot be a Java package")
+            .label("`" + part.text() + "` is a Java keyword")
+            .help("rename this part of the package"));
+        return;
+      }
+    }
   }
 
   private static List<Path> parents(List<Path> files) {

@@ -56,6 +56,10 @@ public final class CnnBuild {
   private CnnBuild() {}
 
   public static Result run(Request r) throws IOException {
+    String badPackage = Generator.packageProblem(blankToNull(r.packageName()) == null ? "" : r.packageName());
+    if (badPackage != null) {
+      throw new IOException("packageName: " + badPackage);
+    }
     List<Path> specs = specs(r);
     if (specs.isEmpty()) {
       return new Result(true, specs, List.of(), List.of(), List.of(), deleteStale(r, List.of()));
@@ -82,7 +86,10 @@ public final class CnnBuild {
     List<Path> same = new ArrayList<>();
     List<Path> outputs = new ArrayList<>();
     List<Path> deleted = List.of();
-    if (c.ok() && r.generate()) {
+    List<Diagnostic> diagnostics = new ArrayList<>(lint.diagnostics());
+    List<Diagnostic> clashes = c.ok() ? Generator.check(c.program(), c.networks(), blankToNull(r.packageName())) : List.of();
+    diagnostics.addAll(clashes);
+    if (c.ok() && clashes.isEmpty() && r.generate()) {
       for (Generator.Output o : Generator.generate(c, c.networks(), blankToNull(r.packageName()))) {
         Path target = r.outputDirectory().resolve(o.relativePath());
         outputs.add(target);
@@ -90,12 +97,12 @@ public final class CnnBuild {
       }
       deleted = deleteStale(r, outputs);
     }
-    if (c.ok()) {
+    if (c.ok() && clashes.isEmpty()) {
       save(r, c, options, outputs);
     } else {
       Files.deleteIfExists(r.stateFile());
     }
-    return new Result(false, specs, lint.diagnostics(), written, same, deleted);
+    return new Result(false, specs, diagnostics, written, same, deleted);
   }
 
   static List<Path> specs(Request r) throws IOException {

@@ -97,4 +97,24 @@ class CnnBuildTest {
       assertTrue(e.getMessage().startsWith("<excludes>: invalid glob `" + glob + "`"), e.getMessage());
     }
   }
+
+  @Test
+  void aBadPackageIsRefusedAndClassesThatWouldBeOneFileAreErrors() throws Exception {
+    Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
+    Files.writeString(src.resolve("a.cnn"), "package x.a\nmodel foo_bar { input [3] dense(2) }\n");
+    Files.writeString(src.resolve("b.cnn"), "package x.b\nmodel FooBar { input [3] dense(2) }\n");
+    CnnBuild.Request ok = request(List.of());
+    CnnBuild.Request bad = new CnnBuild.Request(ok.sourceDirectory(), ok.outputDirectory(), ok.stateFile(), List.of(),
+        List.of(), "org.class", true, ok.lintConfig());
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> CnnBuild.run(bad));
+    assertEquals("packageName: `org.class` is not a Java package name: `class` is a Java keyword", e.getMessage());
+    CnnBuild.Request merged = new CnnBuild.Request(ok.sourceDirectory(), ok.outputDirectory(), ok.stateFile(), List.of(),
+        List.of(), "p", true, ok.lintConfig());
+    CnnBuild.Result clash = CnnBuild.run(merged);
+    assertEquals(1, clash.errors());
+    assertEquals("JAVA_NAME", clash.diagnostics().get(0).id());
+    assertEquals(List.of(), clash.written());
+    assertFalse(Files.exists(ok.outputDirectory().resolve("p/FooBar.java")));
+    assertEquals(2, CnnBuild.run(ok).written().size());
+  }
 }

@@ -4,12 +4,21 @@ import com.palantir.javapoet.JavaFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.LinkOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import javax.lang.model.SourceVersion;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.io.SafeFiles;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.sema.Program;
+import org.cnnc.compiler.source.Span;
 import org.cnnc.compiler.ir.Network;
 
 /**
@@ -23,13 +32,91 @@ public final class Generator {
 
   private Generator() {}
 
+  /**
+   * Why a Java package name cannot be used ({@code org.class.x}, {@code 1a}, {@code a..b}), or null
+   * when it can; the empty name is the default package.
+   */
+  public static String packageProblem(String pkg) {
+    if (pkg.isEmpty()) {
+      return null;
+    }
+    for (String part : pkg.split("\\.", -1)) {
+      if (!SourceVersion.isIdentifier(part)) {
+        return "`" + pkg + "` is not a Java package name: `" + part + "` is not an identifier";
+      }
+      if (SourceVersion.isKeyword(part, SourceVersion.RELEASE_17)) {
+        return "`" + pkg + "` is not a Java package name: `" + part + "` is a Java keyword";
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Models that cannot become classes: a name that gives no Java identifier ({@code _1} gives
+   * {@code 1}), or classes that would be the same file: the same class name after cnnc turns names
+   * into Java ({@code foo_bar} and {@code FooBar} are both {@code FooBar}), or names that differ only
+   * in case (one file on the case-insensitive file systems of macOS and Windows). One error per
+   * model, at its name, naming the first it clashes with.
+   */
+  public static List<Diagnostic> check(Program program, List<Network> networks, String packageOverride) {
+    List<Diagnostic> out = new ArrayList<>();
+    Map<String, Network> seen = new HashMap<>();
+    for (Network n : networks) {
+      String cls = JavaGenerator.javaClassName(n.name());
+      if (!SourceVersion.isName(cls, SourceVersion.RELEASE_17)) {
+        out.add(Diagnostic.error(Code.JAVA_NAME, nameSpan(program, n), "model `" + n.name() + "` gives no Java class name")
+            .label("would be the class `" + cls + "`")
+            .help("start the name with a letter")
+            .build());
+        continue;
+      }
+      Path file = relativePath(n, packageOverride);
+      Network first = seen.putIfAbsent(file.toString().toLowerCase(Locale.ROOT), n);
+      if (first == null) {
+        continue;
+      }
+      Path firstFile = relativePath(first, packageOverride);
+      Span at = nameSpan(program, n);
+      Span firstAt = nameSpan(program, first);
+      String why = file.equals(firstFile) ? "both generate " + slashes(file)
+          : "generate " + slashes(firstFile) + " and " + slashes(file) + ", one file where case is ignored (macOS, Windows)";
+      out.add(Diagnostic.error(Code.JAVA_NAME, at, "models `" + first.name() + "` and `" + n.name() + "` " + why)
+          .label("clashes with `" + first.name() + "`")
+          .note("`" + first.name() + "` is declared at " + firstAt.location(), firstAt)
+          .help("rename one of them (or give them different packages)")
+          .build());
+    }
+    return out;
+  }
+
+  private static Path relativePath(Network n, String packageOverride) {
+    String pkg = packageOverride != null ? packageOverride : n.javaPackage().orElse("");
+    String file = JavaGenerator.javaClassName(n.name()) + ".java";
+    return pkg.isEmpty() ? Path.of(file) : Path.of(pkg.replace('.', '/'), file);
+  }
+
+  private static String slashes(Path p) {
+    return p.toString().replace('\\', '/');
+  }
+
+  private static Span nameSpan(Program program, Network n) {
+    return program.models().stream().filter(m -> m.name().text().equals(n.name()) && m.span().samePlace(n.span()))
+        .map(m -> m.name().span()).findFirst().orElse(n.span());
+  }
+
   /** One generated class: where it goes and its text. */
   public record Output(Path relativePath, String text) {}
 
   public static List<Output> generate(Compiler.Compilation c, List<Network> networks, String packageOverride) {
     List<Output> out = new ArrayList<>();
+    java.util.Set<String> classes = new java.util.TreeSet<>();
+    networks.forEach(n -> classes.add(JavaGenerator.javaClassName(n.name())));
+    if (!check(c.program(), networks, packageOverride).isEmpty() || packageProblem(packageOverride == null ? ""
+        : packageOverride) != null) {
+      throw new IllegalArgumentException("check check() and packageProblem() before generating");
+    }
     for (Network n : networks) {
-      JavaFile f = JavaGenerator.generate(n, c.program(), packageOverride);
+      JavaFile f = JavaGenerator.generate(n, c.program(), packageOverride, c::sourceName, classes);
       Path rel = f.packageName().isEmpty() ? Path.of(f.typeSpec().name() + ".java")
           : Path.of(f.packageName().replace('.', '/'), f.typeSpec().name() + ".java");
       out.add(new Output(rel, f.toString()));

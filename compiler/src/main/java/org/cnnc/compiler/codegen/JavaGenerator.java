@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import javax.lang.model.element.Modifier;
 import org.cnnc.compiler.ast.Ast.*;
@@ -28,6 +29,7 @@ import org.cnnc.compiler.ir.Output;
 import org.cnnc.compiler.ir.Scope;
 import org.cnnc.compiler.sema.Binder;
 import org.cnnc.compiler.sema.Checks;
+import org.cnnc.compiler.sema.Evaluator;
 import org.cnnc.compiler.sema.Program;
 import org.cnnc.compiler.sema.Resolver;
 import org.cnnc.compiler.sema.Type;
@@ -35,6 +37,7 @@ import org.cnnc.compiler.sema.Value;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.shape.ParamSig;
+import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.summary.Summary;
 import org.cnnc.compiler.summary.SummaryRenderer;
 
@@ -61,18 +64,55 @@ public final class JavaGenerator {
   private final Map<String, String> blockMethods = new LinkedHashMap<>();
   private final Map<String, Map<String, JType>> blockParamTypes = new LinkedHashMap<>();
   private final NameAllocator classNames = new NameAllocator();
+  private final Function<SourceFile, String> sourceName;
+  /** Classes generated beside this one, in the same run (see {@link #generate(Network, Program, String, Function, Set)}). */
+  private Set<String> siblings = Set.of();
 
-  private JavaGenerator(Network net, Program program) {
+  private JavaGenerator(Network net, Program program, Function<SourceFile, String> sourceName) {
     this.net = net;
     this.program = program;
+    this.sourceName = sourceName;
     this.model = program.models().stream()
         .filter(m -> m.name().text().equals(net.name()) && m.span().samePlace(net.span()))
         .findFirst().orElseThrow(() -> new IllegalArgumentException("no model " + net.name()));
   }
 
-  /** The Java source of a network's class. */
+  /** The Java source of a network's class; files are named by their file name only. */
   public static JavaFile generate(Network net, Program program, String packageOverride) {
-    return new JavaGenerator(net, program).file(packageOverride);
+    return generate(net, program, packageOverride, JavaGenerator::fileName);
+  }
+
+  /**
+   * The Java source of a network's class; {@code sourceName} names spec files in comments (the path
+   * below the source root: never an absolute path, so builds are reproducible).
+   */
+  public static JavaFile generate(Network net, Program program, String packageOverride,
+      Function<SourceFile, String> sourceName) {
+    return generate(net, program, packageOverride, sourceName, Set.of());
+  }
+
+  /**
+   * As above; {@code siblings} are the classes generated beside this one: a class of the same
+   * package shadows {@code java.lang} (a model named {@code Math} or {@code Override}), so types with
+   * those simple names are written qualified.
+   */
+  public static JavaFile generate(Network net, Program program, String packageOverride,
+      Function<SourceFile, String> sourceName, Set<String> siblings) {
+    JavaGenerator g = new JavaGenerator(net, program, sourceName);
+    g.siblings = siblings;
+    return g.file(packageOverride);
+  }
+
+  /** The last element of a spec's name: {@code models.cnn} for {@code /home/me/models.cnn}. */
+  public static String fileName(SourceFile f) {
+    String name = f.path() != null && f.path().getFileName() != null ? f.path().getFileName().toString() : f.name();
+    return name.substring(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
+  }
+
+  /** The model's arguments as a spec would write them: {@code classes = 1000}. */
+  private String shownArgs() {
+    return net.modelArgs().entrySet().stream().map(e -> e.getKey() + " = " + e.getValue().show())
+        .collect(Collectors.joining(", "));
   }
 
   // ---- types of values in Java -------------------------------------------------------------------
@@ -151,6 +191,7 @@ public final class JavaGenerator {
         .addModifiers(Modifier.PUBLIC, Modifier.FINAL)
         .addSuperinterface(CNN_MODEL)
         .addJavadoc(classDoc());
+    siblings.stream().filter(n -> !n.equals(self.simpleName())).sorted().forEach(type::alwaysQualify);
     constants(type);
     NameAllocator fields = new NameAllocator();
     Map<String, String> modelVars = new LinkedHashMap<>();
@@ -169,20 +210,19 @@ public final class JavaGenerator {
     }
     if (!params.isEmpty()) {
       type.addMethod(MethodSpec.constructorBuilder().addModifiers(Modifier.PUBLIC)
-          .addJavadoc("The model with the arguments it was generated with: $L.\n", net.modelArgs().entrySet().stream()
-              .map(e -> e.getKey() + " = " + e.getValue().show()).collect(Collectors.joining(", ")))
+          .addJavadoc("The model with the arguments it was generated with: $L.\n", JavaText.comment(shownArgs()))
           .addStatement("this($L)", String.join(", ", defaults))
           .build());
       type.addMethod(ctor.build());
     }
     type.addMethod(MethodSpec.methodBuilder("name").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
-        .returns(String.class).addStatement("return $S", net.name()).build());
+        .returns(String.class).addStatement("return $L", JavaText.literal(net.name())).build());
     type.addMethod(MethodSpec.methodBuilder("inputShape").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .returns(long[].class).addStatement("return new long[] {$L}", dims(net.node(net.inputs().get(0)).shape().dims()))
         .build());
     type.addMethod(MethodSpec.methodBuilder("outputNames").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .returns(ParameterizedTypeName.get(List.class, String.class))
-        .addStatement("return $T.of($L)", List.class, net.outputs().stream().map(o -> CodeBlock.of("$S", o.name()).toString())
+        .addStatement("return $T.of($L)", List.class, net.outputs().stream().map(o -> JavaText.literal(o.name()).toString())
             .collect(Collectors.joining(", ")))
         .build());
     buildMethods(modelVars).forEach(type::addMethod);
@@ -192,7 +232,7 @@ public final class JavaGenerator {
     return JavaFile.builder(pkg, type.build())
         .addStaticImport(NET_BUILDER, "size", "pad")
         .addFileComment("Generated by cnnc from $L. Do not edit: change the spec and generate again.",
-            net.span().file().name())
+            JavaText.comment(sourceName.apply(net.span().file())))
         .skipJavaLangImports(true)
         .indent("    ")
         .build();
@@ -201,7 +241,8 @@ public final class JavaGenerator {
   private CodeBlock classDoc() {
     Summary s = new Summary(net);
     CodeBlock.Builder doc = CodeBlock.builder();
-    doc.add("The network {@code $L} of {@code $L}, line $L.\n\n", net.name(), net.span().file().name(), net.span().line());
+    doc.add("The network {@code $L} of {@code $L}, line $L.\n\n", JavaText.comment(net.name()),
+        JavaText.comment(sourceName.apply(net.span().file())), net.span().line());
     doc.add("<p>$L parameters", SummaryRenderer.num(s.params()));
     if (s.buffers() > 0) {
       doc.add(" and $L BatchNorm running-statistic elements (DL4J's {@code numParams()} counts both: $L)",
@@ -209,13 +250,12 @@ public final class JavaGenerator {
     }
     doc.add("; $L multiply-accumulates per example", SummaryRenderer.num(s.macs()));
     if (!net.modelArgs().isEmpty()) {
-      doc.add(", with $L", net.modelArgs().entrySet().stream().map(e -> e.getKey() + " = " + e.getValue().show())
-          .collect(Collectors.joining(", ")));
+      doc.add(", with $L", JavaText.comment(shownArgs()));
     }
     doc.add(".\n\n<p>Input $L. Outputs:\n<ul>\n", net.node(net.inputs().get(0)).shape());
     for (Summary.OutputFigures o : s.outputs()) {
-      doc.add("  <li>{@code $L} $L, loss $L, weight $L\n", o.output().name(), o.shape(), o.output().loss(),
-          Value.formatFloat(o.output().weight()));
+      doc.add("  <li>{@code $L} $L, loss $L, weight $L\n", JavaText.comment(o.output().name()), o.shape(),
+          JavaText.comment(o.output().loss()), Value.formatFloat(o.output().weight()));
     }
     doc.add("</ul>\n");
     return doc.build();
@@ -286,7 +326,7 @@ public final class JavaGenerator {
         for (Expr e : in.shape().dims()) {
           dims.add(body.expr(e).code().toString());
         }
-        body.m.addStatement("x = b.input($S, $L)", name, String.join(", ", dims));
+        body.m.addStatement("x = b.input($L, $L)", JavaText.literal(name), String.join(", ", dims));
         body.remember(name, "x");
       } else if (st instanceof ChainStmt c) {
         body.chainStmt(c, "x", "s");
@@ -296,7 +336,7 @@ public final class JavaGenerator {
     }
     if (model.body().stmts().stream().noneMatch(OutputStmt.class::isInstance)) {
       Output o = net.outputs().get(0);
-      body.m.addStatement("b.output($S, x, $T.$L, $L)", o.name(), LOSS, o.loss().toUpperCase(Locale.ROOT), Value.formatFloat(o.weight()));
+      body.m.addStatement("b.output($L, x, $T.$L, $L)", JavaText.literal(o.name()), LOSS, o.loss().toUpperCase(Locale.ROOT), Value.formatFloat(o.weight()));
     }
     List<MethodSpec> methods = new ArrayList<>();
     body.done.forEach(d -> methods.add(d.build()));
@@ -310,7 +350,8 @@ public final class JavaGenerator {
         .addModifiers(Modifier.PRIVATE, Modifier.STATIC)
         .returns(String.class)
         .addJavadoc("Block {@code $L} ($L:$L): adds an instance named {@code name} reading {@code in}; returns its output.\n",
-            block.name().text(), block.span().file().name(), block.span().line())
+            JavaText.comment(block.name().text()), JavaText.comment(sourceName.apply(block.span().file())),
+            block.span().line())
         .addParameter(NET_BUILDER, "b")
         .addParameter(String.class, "name")
         .addParameter(String.class, "in");
@@ -400,7 +441,7 @@ public final class JavaGenerator {
         }
         boolean inline = e.term() instanceof Repeat && e.label().isEmpty();
         CodeBlock name = inline ? null
-            : e.label().map(l -> CodeBlock.of("$N.named($S)", seq, l.text())).orElse(CodeBlock.of("$N.next()", seq));
+            : e.label().map(l -> CodeBlock.of("$N.named($L)", seq, JavaText.literal(l.text()))).orElse(CodeBlock.of("$N.next()", seq));
         element(e, x, x, seq, name, e.label().isPresent());
       }
     }
@@ -445,12 +486,12 @@ public final class JavaGenerator {
       if (o.chain().isPresent()) {
         List<Element> els = o.chain().get().elements();
         if (els.size() == 1 && els.get(0).label().isEmpty()) {
-          element(els.get(0), v, v, "s", CodeBlock.of("s.child($S)", o.name().text()), true);
+          element(els.get(0), v, v, "s", CodeBlock.of("s.child($L)", JavaText.literal(o.name().text())), true);
         } else {
           chain(o.chain().get(), v, "s");
         }
       }
-      m.addStatement("b.output($S, $N, $T.$L, $L)", out.name(), v, LOSS, out.loss().toUpperCase(Locale.ROOT),
+      m.addStatement("b.output($L, $N, $T.$L, $L)", JavaText.literal(out.name()), v, LOSS, out.loss().toUpperCase(Locale.ROOT),
           Value.formatFloat(out.weight()));
     }
 
@@ -522,12 +563,12 @@ public final class JavaGenerator {
           continue;
         }
         List<Element> els = chain.get().elements();
-        CodeBlock unlabeled = labeled ? CodeBlock.of("$N.child($S)", ms, Integer.toString(j))
-            : CodeBlock.of("$N + $S", node, "." + j);
+        CodeBlock unlabeled = labeled ? CodeBlock.of("$N.child($L)", ms, JavaText.literal(Integer.toString(j)))
+            : CodeBlock.of("$N + $L", node, JavaText.literal("." + j));
         if (els.size() == 1) {
           Element el = els.get(0);
           String branchSeq = ms;
-          CodeBlock bn = el.label().map(l -> CodeBlock.of("$N.child($S)", branchSeq, l.text())).orElse(unlabeled);
+          CodeBlock bn = el.label().map(l -> CodeBlock.of("$N.child($L)", branchSeq, JavaText.literal(l.text()))).orElse(unlabeled);
           element(el, v, v, ms, bn, el.label().isPresent());
         } else {
           String bs = names.newName("branch" + j + "Seq");
@@ -588,6 +629,11 @@ public final class JavaGenerator {
     }
 
     JExpr expr(Expr e) {
+      if ((e instanceof Unary || e instanceof Binary) && Evaluator.isConstant(e)) {
+        // emitted as the compiler computed it (in 64 bits, checked), never recomputed in Java's int
+        Value v = Evaluator.eval(e, Map.of(), d -> { });
+        return JExpr.atom(literal(v), JType.of(v));
+      }
       if (e instanceof IntLit i) {
         return JExpr.atom(CodeBlock.of("$L", i.value()), JType.INT);
       }
@@ -598,7 +644,7 @@ public final class JavaGenerator {
         return JExpr.atom(CodeBlock.of("$L", b.value()), JType.BOOL);
       }
       if (e instanceof StringLit s) {
-        return JExpr.atom(CodeBlock.of("$S", s.value()), JType.STRING);
+        return JExpr.atom(JavaText.literal(s.value()), JType.STRING);
       }
       if (e instanceof NameRef n) {
         Var v = vars.get(n.name().text());
@@ -749,7 +795,7 @@ public final class JavaGenerator {
     if (v instanceof Value.ListV l) {
       return CodeBlock.of("new int[] {$L}", l.items().stream().map(x -> literal(x).toString()).collect(Collectors.joining(", ")));
     }
-    return CodeBlock.of("$S", v instanceof Value.StrV s ? s.value() : v.show());
+    return JavaText.literal(v instanceof Value.StrV s ? s.value() : v.show());
   }
 
   private static String dims(int[] dims) {

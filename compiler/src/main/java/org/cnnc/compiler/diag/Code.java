@@ -33,7 +33,8 @@ public enum Code {
   GROUPS_MISMATCH("channels not divisible by a convolution's groups"),
   SHAPE_MISMATCH("concat or add branches whose shapes cannot be joined"),
   SHAPE_ASSERTION("a shape assertion that does not hold"),
-  NETWORK_TOO_LARGE("a network or tensor beyond the compiler's limits");
+  NETWORK_TOO_LARGE("a network or tensor beyond the compiler's limits"),
+  JAVA_NAME("a package that Java cannot name, or models whose classes would be one file (equal after case or underscore folding)");
 
   private final String summary;
 

@@ -33,16 +33,17 @@ public record Network(
     return nodes.get(id);
   }
 
+  // Totals are exact: the expander keeps them below 2^60 (Expander.MAX_TOTAL), so addExact never throws here.
   public long paramCount() {
-    return nodes.stream().mapToLong(Node::paramCount).sum();
+    return nodes.stream().mapToLong(Node::paramCount).reduce(0, Math::addExact);
   }
 
   public long bufferCount() {
-    return nodes.stream().mapToLong(Node::bufferCount).sum();
+    return nodes.stream().mapToLong(Node::bufferCount).reduce(0, Math::addExact);
   }
 
   public long macs() {
-    return nodes.stream().mapToLong(Node::macs).sum();
+    return nodes.stream().mapToLong(Node::macs).reduce(0, Math::addExact);
   }
 
   /** Every trainable tensor, in module order. */

@@ -44,11 +44,11 @@ public record Node(
   }
 
   public long paramCount() {
-    return params.stream().mapToLong(Tensor::numel).sum();
+    return params.stream().mapToLong(Tensor::numel).reduce(0, Math::addExact);
   }
 
   public long bufferCount() {
-    return buffers.stream().mapToLong(Tensor::numel).sum();
+    return buffers.stream().mapToLong(Tensor::numel).reduce(0, Math::addExact);
   }
 
   public Value arg(String name) {

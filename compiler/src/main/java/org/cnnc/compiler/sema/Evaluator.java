@@ -173,6 +173,39 @@ public final class Evaluator {
     return v instanceof Value.IntV i ? i.value() : ((Value.FloatV) v).value();
   }
 
+  /**
+   * Checks an expression whose value reaches generated Java, where integers are 32-bit {@code int}s:
+   * a constant part is emitted as the value computed here, which must fit; a part that names a
+   * parameter is computed by the Java code, so its value must fit at every step. True when it all
+   * fits; otherwise false after an INT_OVERFLOW error at the innermost part that does not.
+   */
+  public static boolean fitsJava(Expr e, Map<String, Value> vars, Reporter r) {
+    if (isConstant(e) && !(e instanceof ListExpr)) {
+      return fitsInt(e, eval(e, vars, d -> { }), r);
+    }
+    List<Expr> parts = e instanceof ListExpr l ? l.items()
+        : e instanceof Unary u ? List.of(u.operand())
+        : e instanceof Binary b ? List.of(b.left(), b.right()) : List.of();
+    for (Expr part : parts) {
+      if (!fitsJava(part, vars, r)) {
+        return false;
+      }
+    }
+    return e instanceof ListExpr || fitsInt(e, eval(e, vars, d -> { }), r);
+  }
+
+  private static boolean fitsInt(Expr e, Value v, Reporter r) {
+    if (!(v instanceof Value.IntV i) || i.value() == (int) i.value()) {
+      return true;
+    }
+    r.report(Diagnostic.error(Code.INT_OVERFLOW, e.span(), "`" + e.span().text() + "` is " + i.value()
+            + " here, beyond the 32-bit `int` of the generated Java")
+        .label("beyond 32 bits")
+        .help("generated code computes and passes integers as `int`: keep every value between "
+            + Integer.MIN_VALUE + " and " + Integer.MAX_VALUE));
+    return false;
+  }
+
   /** True when the expression names no parameter: its value is known without a call site. */
   public static boolean isConstant(Expr e) {
     if (e instanceof NameRef) {

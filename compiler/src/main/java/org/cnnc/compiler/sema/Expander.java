@@ -44,6 +44,11 @@ public final class Expander {
   /** A value that could not be computed; whatever depends on it is skipped silently. */
   static final int POISON = -1;
   public static final long MAX_REPEAT = 1_000_000;
+  /**
+   * A network's totals (parameters, buffers, MACs, activation elements) stay below 2^60, so that
+   * every figure derived from them (sums, bytes) is exact in 64 bits.
+   */
+  public static final long MAX_TOTAL = 1L << 60;
   private static final int MAX_DEPTH = 200;
 
   private final Program program;
@@ -54,6 +59,10 @@ public final class Expander {
   private final Set<String> nodeNames = new HashSet<>();
   private final List<Integer> inputs = new ArrayList<>();
   private final List<Output> outputs = new ArrayList<>();
+  /** Per undeclared block parameter: the kind of value its first instance received, and where. */
+  private final Map<Param, Map.Entry<String, Span>> paramKinds = new java.util.IdentityHashMap<>();
+  /** Running totals: parameters, buffers, MACs, output elements (the input's included). */
+  private final long[] totals = new long[4];
 
   private int[] inputOverride;
   private long maxLayers = org.cnnc.compiler.Limits.DEFAULT_MAX_LAYERS;
@@ -94,8 +103,19 @@ public final class Expander {
   /** Block parameters in scope, and the call chain (innermost first) added to every error. */
   private record Frame(Map<String, Value> vars, List<Note> chain, int depth) {}
 
+  /**
+   * Whether this expansion reported an error. Not the count of the shared diagnostics: they drop a
+   * repeated diagnostic (the resolver may have reported the same constant's error already), and a
+   * network built past a dropped error had no outputs.
+   */
+  private boolean failed;
+
   private Reporter reporter(Frame f) {
-    return d -> diags.report(d.build().withNotes(f.chain));
+    return d -> {
+      Diagnostic built = d.build().withNotes(f.chain);
+      failed |= built.severity() == org.cnnc.compiler.diag.Severity.ERROR;
+      diags.report(built);
+    };
   }
 
   /** A sequence being filled: its module, the positions used, and the labels visible to `from`. */
@@ -157,6 +177,7 @@ public final class Expander {
         outputs.add(new Output("output", tail, "cross_entropy", 1.0, model.name().span()));
       }
     } catch (TooLarge e) {
+      failed = true;
       diags.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, model.name().span(),
               "model `" + model.name().text() + "` expands to more than " + maxLayers + " layers")
           .label("expansion stopped here")
@@ -164,7 +185,7 @@ public final class Expander {
     } catch (Refused e) {
       // reported where the expansion would have passed the limit
     }
-    if (diags.errorCount() > before || inputs.isEmpty()) {
+    if (failed || diags.errorCount() > before || inputs.isEmpty()) {
       return null;
     }
     return new Network(model.name().text(), javaPackage, args, nodes, inputs, outputs, root, model.span());
@@ -190,6 +211,7 @@ public final class Expander {
           ok = false;
           continue;
         }
+        javaValue(c.get(), name, p.name().span(), r); // an error, but the model is still checked with the value
         vars.put(name, c.get());
       } else if (p.defaultValue().isPresent()) {
         Value d = Evaluator.eval(p.defaultValue().get(), Map.copyOf(vars), r);
@@ -198,6 +220,7 @@ public final class Expander {
           ok = false;
           continue;
         }
+        javaValue(c, name, p.defaultValue().get().span(), r);
         vars.put(name, c);
       } else {
         r.report(Diagnostic.error(Code.MISSING_ARGUMENT, p.name().span(),
@@ -210,6 +233,30 @@ public final class Expander {
     return ok ? vars : null;
   }
 
+  /**
+   * A model argument becomes a field and a constructor argument of the generated class: an integer
+   * must fit Java's {@code int}, a float must be finite (Java has no literal for NaN or infinity).
+   */
+  private static boolean javaValue(Value v, String name, Span at, Reporter r) {
+    String problem = null;
+    if (v instanceof Value.IntV i && i.value() != (int) i.value()) {
+      problem = "does not fit the 32-bit `int` of the generated Java";
+    } else if (v instanceof Value.FloatV x && !Double.isFinite(x.value())) {
+      problem = "is not a finite number";
+    } else if (v instanceof Value.ListV l) {
+      return l.items().stream().allMatch(item -> javaValue(item, name, at, r));
+    }
+    if (problem == null) {
+      return true;
+    }
+    r.report(Diagnostic.error(v instanceof Value.IntV ? Code.INT_OVERFLOW : Code.INVALID_ARGUMENT, at,
+            "model argument `" + name + "` = " + v.show() + " " + problem)
+        .label(v instanceof Value.IntV ? "beyond 32 bits" : "not finite")
+        .help(v instanceof Value.IntV ? "integers range from " + Integer.MIN_VALUE + " to " + Integer.MAX_VALUE
+            : "give a finite value, e.g. `--arg " + name + "=0.5`"));
+    return false;
+  }
+
   // ---- statements ------------------------------------------------------------------------------
 
   private int input(InputStmt in, Seq seq, Frame f) {
@@ -220,7 +267,7 @@ public final class Expander {
     for (Expr e : in.shape().dims()) {
       Value v = Evaluator.eval(e, f.vars, r);
       Value c = v == null ? null : Checks.convert(v, Type.INT, "shape", "`input`", e, r);
-      if (c == null) {
+      if (c == null || fits(c) && !Evaluator.fitsJava(e, f.vars, r)) {
         ok = false;
         continue;
       }
@@ -252,6 +299,9 @@ public final class Expander {
       return POISON;
     }
     int id = addNode("input", name, Map.of(), List.of(), shape, Layer.of(shape), in.span(), f, seq.scope);
+    if (id == POISON) {
+      return POISON;
+    }
     inputs.add(id);
     seq.labels.put(name, id);
     return id;
@@ -390,7 +440,7 @@ public final class Expander {
     Reporter r = reporter(f);
     Value v = Evaluator.eval(rep.count(), f.vars, r);
     Value c = v == null ? null : Checks.convert(v, Type.INT, "count", "`repeat`", rep.count(), r);
-    if (c == null) {
+    if (c == null || fits(c) && !Evaluator.fitsJava(rep.count(), f.vars, r)) {
       return POISON;
     }
     long n = ((Value.IntV) c).value();
@@ -442,7 +492,7 @@ public final class Expander {
         Value v = Evaluator.eval(e, f.vars, r);
         Value conv = v == null ? null : Checks.convert(v, p.type(), p.name(), callee, e, r);
         conv = conv == null ? null : Checks.range(conv, p, callee, e, r);
-        if (conv == null) {
+        if (conv == null || fits(conv) && !Evaluator.fitsJava(e, f.vars, r)) {
           ok = false;
         } else {
           args.put(p.name(), conv);
@@ -459,7 +509,7 @@ public final class Expander {
       Expr e = bound.get().explicitIn().get();
       Value v = Evaluator.eval(e, f.vars, r);
       Value conv = v == null ? null : Checks.convert(v, Type.INT, "in", callee, e, r);
-      if (conv == null) {
+      if (conv == null || fits(conv) && !Evaluator.fitsJava(e, f.vars, r)) {
         ok = false;
       } else {
         long n = ((Value.IntV) conv).value();
@@ -569,13 +619,15 @@ public final class Expander {
       if (given != null) {
         v = Evaluator.eval(given, f.vars, r);
         conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, given, r);
+        conv = conv == null || !Evaluator.fitsJava(given, f.vars, r) ? null : conv;
       } else {
         Expr d = p.defaultValue().orElseThrow();
         Reporter ir = reporter(inner);
         v = Evaluator.eval(d, Map.copyOf(vars), ir);
         conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, d, ir);
+        conv = conv == null || !Evaluator.fitsJava(d, Map.copyOf(vars), ir) ? null : conv;
       }
-      if (conv == null) {
+      if (conv == null || formal.type() == Type.ANY && !sameKind(block, p, conv, given != null ? given.span() : c.callee().span(), r)) {
         ok = false;
       } else {
         vars.put(formal.name(), conv);
@@ -588,6 +640,31 @@ public final class Expander {
     Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span(), vars);
     seq.scope.add(child);
     return body(block.body(), input, new Seq(child, null, new HashMap<>()), new Frame(vars, chain, f.depth + 1));
+  }
+
+  /**
+   * A block is one Java method, so an undeclared parameter has one Java type: its instances must
+   * all receive ints (or sizes), or all floats, or all the same other kind. An int in one call and
+   * a float in another would divide differently in the compiler ({@code p / 4} floors for 1) and in
+   * the Java method (where {@code p} is a double): an error, with the help to declare the type.
+   */
+  private boolean sameKind(BlockDecl block, Param p, Value v, Span at, Reporter r) {
+    String kind = v instanceof Value.IntV || v instanceof Value.ListV ? "int" : v.typeName();
+    Map.Entry<String, Span> first = paramKinds.putIfAbsent(p, Map.entry(kind, at));
+    if (first == null || first.getKey().equals(kind)) {
+      return true;
+    }
+    r.report(Diagnostic.error(Code.ARGUMENT_TYPE, at, "parameter `" + p.name().text() + "` of block `" + block.name().text()
+            + "` takes " + article(v.typeName()) + " here and " + article(first.getKey()) + " at "
+            + first.getValue().location())
+        .label(v.typeName() + " " + v.show())
+        .note("the " + first.getKey() + " is given here", first.getValue())
+        .help("declare its type (`" + p.name().text() + ": float`): the block becomes one Java method, with one type per parameter"));
+    return false;
+  }
+
+  private static String article(String kind) {
+    return ("aeiou".indexOf(kind.charAt(0)) >= 0 ? "an " : "a ") + kind;
   }
 
   private int merge(Merge m, int input, Seq seq, Frame f, String name, boolean labeled) {
@@ -833,10 +910,48 @@ public final class Expander {
     return out;
   }
 
+  private static final String[] TOTALS = {"parameters", "buffer elements", "multiply-accumulates", "activation elements"};
+
+  /** Adds a layer's figures to the totals; false (after an error at the layer) when one would pass {@link #MAX_TOTAL}. */
+  private boolean count(Layer layer, Shape out, Span span, Frame f) {
+    long[] next = totals.clone();
+    int which = 0;
+    try {
+      for (var t : layer.params()) {
+        next[0] = Math.addExact(next[0], new Tensor("", t.dims()).numel());
+      }
+      which = 1;
+      for (var t : layer.buffers()) {
+        next[1] = Math.addExact(next[1], new Tensor("", t.dims()).numel());
+      }
+      which = 2;
+      next[2] = Math.addExact(next[2], layer.macs());
+      which = 3;
+      next[3] = Math.addExact(next[3], out.numel());
+      for (which = 0; which < next.length && next[which] <= MAX_TOTAL; which++) {
+        // finds the first total past the limit
+      }
+    } catch (ArithmeticException e) {
+      // `which` names the total that overflowed
+    }
+    if (which < next.length) {
+      reporter(f).report(Diagnostic.error(Code.NETWORK_TOO_LARGE, span,
+              "the network has more than 2^60 " + TOTALS[which] + " with this layer")
+          .label("the total passes " + String.format(java.util.Locale.ROOT, "%,d", MAX_TOTAL) + " here")
+          .help("cnnc counts every figure exactly in 64 bits; shrink the layers"));
+      return false;
+    }
+    System.arraycopy(next, 0, totals, 0, next.length);
+    return true;
+  }
+
   private int addNode(String op, String name, Map<String, Value> args, List<Integer> ins, Shape shape, Layer layer,
       Span span, Frame f, Scope scope) {
     if (nodes.size() >= maxLayers) {
       throw new TooLarge();
+    }
+    if (!count(layer, shape, span, f)) {
+      return POISON;
     }
     String unique = name;
     for (int k = 2; !nodeNames.add(unique); k++) {

@@ -117,6 +117,26 @@ public final class Resolver {
           .label("no `input` statement")
           .help("start the model with its input shape, e.g. `input [3, 224, 224]` (channels, height, width)"));
     }
+    if (d instanceof ModelDecl && d.body().stmts().stream().anyMatch(InputStmt.class::isInstance)) {
+      beforeInput(d.body());
+    }
+  }
+
+  /** Layers before a model's first input would read nothing: an error, not a silent drop. */
+  private void beforeInput(Body b) {
+    for (Stmt s : b.stmts()) {
+      if (s instanceof InputStmt) {
+        return;
+      }
+      boolean reads = s instanceof ChainStmt c && c.from().isEmpty()
+          || s instanceof OutputStmt o && o.from().isEmpty();
+      if (reads) {
+        r.report(Diagnostic.error(Code.MISPLACED_STATEMENT, s.span(), "layers before `input` have nothing to read")
+            .label("before the model's input")
+            .help("move `input` above them: a model starts with its input shape"));
+        return;
+      }
+    }
   }
 
   private record Ctx(Decl decl, List<String> params) {
