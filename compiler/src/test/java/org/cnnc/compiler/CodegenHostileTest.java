@@ -260,7 +260,7 @@ class CodegenHostileTest {
     Path out2 = Files.createDirectories(dir.resolve("out2"));
     Files.createSymbolicLink(out2.resolve(o.relativePath().getName(0)), elsewhere);
     e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> Generator.write(out2, o));
-    assertTrue(e.getMessage().contains("is a symbolic link, which may lead out of"), e.getMessage());
+    assertTrue(e.getMessage().contains(out2.resolve(o.relativePath().getName(0)) + " is a symbolic link"), e.getMessage());
     try (var files = Files.walk(elsewhere)) {
       assertEquals(List.of(elsewhere), files.toList());
     }

@@ -159,7 +159,8 @@ class FmtTest {
         }
       }
       java.util.Random random = new java.util.Random(p.toString().hashCode());
-      String[] kinds = {" // c\n", "\n// c\n", " /* c */ ", "/* c\n */"};
+      // each starts with a space or newline: glued to a `/` token, `/*` would read as `//*`, a line comment
+      String[] kinds = {" // c\n", "\n// c\n", " /* c */ ", " /* c\n */"};
       for (int i = 0; i < 40 && !ends.isEmpty(); i++) {
         int at = ends.get(random.nextInt(ends.size()));
         String variant = text.substring(0, at) + kinds[random.nextInt(kinds.length)] + text.substring(at);
