@@ -21,11 +21,29 @@ final class ChannelKernels {
    */
   static boolean direct(INDArray... arrays) {
     for (INDArray a : arrays) {
-      if (a.dataType() != DataType.FLOAT || a.ordering() != 'c'
-          || !org.nd4j.linalg.api.shape.Shape.hasDefaultStridesForShape(a)
-          || a.offset() + a.length() > Integer.MAX_VALUE) {
+      if (a.dataType() != DataType.FLOAT || !rowMajorDense(a) || a.offset() + a.length() > Integer.MAX_VALUE) {
         return false;
       }
+    }
+    return true;
+  }
+
+  /**
+   * Whether {@code a}'s elements lie in C order without gaps, so that element {@code i} of the
+   * flattened array is at {@code offset + i}. A dimension of size 1 may have any stride: ND4J gives
+   * {@code [2, 1, 9, 18]} the strides {@code [162, 162, 18, 1]} and then says they are not its
+   * default ({@code Shape.hasDefaultStridesForShape}), which sent a one-channel input, or any
+   * 1x1 map, off cnnc's kernels (max pooling refused it).
+   */
+  static boolean rowMajorDense(INDArray a) {
+    long expected = 1;
+    long[] shape = a.shape();
+    long[] stride = a.stride();
+    for (int i = shape.length - 1; i >= 0; i--) {
+      if (shape[i] != 1 && stride[i] != expected) {
+        return false;
+      }
+      expected *= shape[i];
     }
     return true;
   }

@@ -7,7 +7,6 @@ import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.ops.transforms.Transforms;
@@ -92,7 +91,7 @@ public final class ConvGemm {
 
   /** The array itself when it is C-ordered with default strides, else a C-ordered copy. */
   static INDArray contiguous(INDArray a, LayerWorkspaceMgr mgr, ArrayType type) {
-    return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) ? a : mgr.dup(type, a, 'c');
+    return ChannelKernels.rowMajorDense(a) ? a : mgr.dup(type, a, 'c');
   }
 
   /**

@@ -115,6 +115,28 @@ class GradientCheckTest {
         Arguments.of(12, 9, 2, 3, 1, 1, true));
   }
 
+  /**
+   * Maps with a dimension of size 1 (one channel, 1x1 maps): ND4J does not call their strides its
+   * default, which made cnnc's max pooling refuse a one-channel input.
+   */
+  @Test
+  void mapsWithUnitDimensionsTakeTheKernels() {
+    Op pool = KernelHarness.layer(new CnncMaxPool(new int[] {3, 3}, new int[] {2, 2}, new int[] {0, 0},
+        new int[] {1, 1}, true), 1);
+    INDArray x = distinct(2, 1, 9, 18);
+    INDArray dy = KernelHarness.randn(41, pool.forward(List.of(x)).shape());
+    check("maxpool, one channel", pool.run(List.of(x), dy), dy, v -> Ref.maxPool(v[0], shape(x), 3, 2, 0, 1, true),
+        List.of(x), List.of(), 1);
+    Op bn = KernelHarness.layer(KernelHarness.cnncBatchNorm(3, false), 1);
+    INDArray m = KernelHarness.randn(42, 4, 3, 1, 1);
+    INDArray dm = KernelHarness.randn(43, m.shape());
+    INDArray gamma = bn.params().get("gamma");
+    INDArray beta = bn.params().get("beta");
+    check("batchnorm, 1x1 maps", bn.run(List.of(m), dm), dm, v -> Ref.batchNorm(v[0], shape(m), v[1], v[2], 1e-5, false),
+        List.of(m, gamma, beta), List.of("gamma", "beta"), 1);
+    assertTrue(ChannelKernels.direct(x, m), "unit dimensions are dense C order");
+  }
+
   @Test
   void reluMatchesFiniteDifferences() {
     Op op = KernelHarness.layer(new CnncRelu(), 1);
