@@ -32,8 +32,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * pools in both rounding modes, a second output) are checked by the compiler; every spec it
  * accepts is generated, compiled by javac and built on DL4J, and the DL4J graph must be the
  * compiler's network: a vertex per node with the node's shape, the same edges, the same parameter
- * count and state_dict; then the network runs (inference, a batch of 2) and a training step, and
- * each output has the compiler's shape. A second seed is taken with {@code -Dcnnc.test.seed}.
+ * count and state_dict; then the network runs (inference, a batch of 2: each output has the
+ * compiler's shape) and takes a training step (unless DL4J cannot train it, a node nothing reads,
+ * which {@code cnnc train} refuses by name). A second seed is taken with {@code -Dcnnc.test.seed}.
  */
 class RandomSpecsTest {
   static final int SPECS = 40;
@@ -42,7 +43,7 @@ class RandomSpecsTest {
 
   @Test
   void everyAcceptedSpecBuildsTheCompilersGraphAndRuns() throws Exception {
-    long seed = Long.getLong("cnnc.test.seed", 20261204L);
+    long seed = Long.getLong("cnnc.test.seed", 1L);
     Random r = new Random(seed);
     StringBuilder all = new StringBuilder("package org.cnnc.random\n\n");
     List<String> accepted = new ArrayList<>();
@@ -61,6 +62,7 @@ class RandomSpecsTest {
       }
     }
     assertTrue(accepted.size() >= SPECS * 3 / 4, "too few valid specs (seed " + seed + "): " + rejected);
+    System.out.println("random specs (seed " + seed + "): " + accepted.size() + " of " + SPECS + " accepted");
     Path file = dir.resolve("random.cnn");
     Files.writeString(file, all.toString());
     Compiler.Compilation c = Compiler.compile(Compiler.Request.of(file));
@@ -136,6 +138,11 @@ class RandomSpecsTest {
         want[i] = ir.node(o.node()).shape().dims()[i - 1];
       }
       assertArrayEquals(want, y.shape(), "shape of output " + o.name());
+    }
+    if (!net.untrainable().isEmpty()) {
+      // what DL4J cannot train (a node nothing reads): `cnnc train` refuses it by name; nothing to step
+      assertTrue(ir.nodes().stream().anyMatch(n -> net.untrainable().containsKey(n.name())), "untrainable " + net.untrainable());
+      return;
     }
     INDArray[] labels = new INDArray[net.outputs().size()];
     for (int i = 0; i < labels.length; i++) {
@@ -277,7 +284,7 @@ class RandomSpecsTest {
         int out = 1 + r.nextInt(5);
         total += out;
         String from = sameSizeLabel();
-        branches.add("b" + i + ": " + (from != null && r.nextBoolean() ? "from " + from + " -> " : "") + sizeKeeping(out));
+        branches.add("b" + i + ": " + sizeKeeping(out) + (from != null && r.nextBoolean() ? " from " + from : ""));
       }
       c = total;
       labels.add(new String[] {l, "" + c, "" + h, "" + w});
@@ -298,8 +305,12 @@ class RandomSpecsTest {
       int n = 1 + r.nextInt(3);
       String from = sameSizeLabel();
       String body;
-      if (from != null && r.nextBoolean()) {
+      int kind = r.nextInt(3);
+      if (from != null && kind == 0) {
         body = "add(relu, from " + from + " -> conv(" + c + ", 1))";
+      } else if (from != null && kind == 1) {
+        // a chain from a label: every repetition reads it, not the one before
+        body = "conv(" + c + ", 1) from " + from;
       } else {
         body = "conv(" + c + ", 3, padding = 1) relu";
       }

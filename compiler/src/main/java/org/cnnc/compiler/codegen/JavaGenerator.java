@@ -529,6 +529,8 @@ public final class JavaGenerator {
         m.beginControlFlow("for (int $L = 0; $L < $L; $L++)", i, i, expr(r.count()).code(), i);
         for (Stmt st : r.body().stmts()) {
           if (st instanceof ChainStmt c) {
+            // `chain from name` in a repeat reads that node in every repetition
+            c.from().ifPresent(f -> m.addStatement("$N = $N", out, labels.get(f.text())));
             chain(c.chain(), out, target);
           }
         }
