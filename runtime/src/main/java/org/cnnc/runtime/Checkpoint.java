@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.Properties;
-import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
@@ -58,24 +57,11 @@ public final class Checkpoint {
     byte[] updaterBytes = Npz.npyBytes(updater == null ? Nd4j.zeros(DataType.FLOAT, 0) : updater.reshape(updater.length()));
     SafeFiles.write(file, os -> {
       ZipOutputStream zip = new ZipOutputStream(os);
-      stored(zip, "checkpoint.properties", props);
-      stored(zip, "params.npy", paramBytes);
-      stored(zip, "updater.npy", updaterBytes);
+      Npz.stored(zip, "checkpoint.properties", props);
+      Npz.stored(zip, "params.npy", paramBytes);
+      Npz.stored(zip, "updater.npy", updaterBytes);
       zip.finish();
     });
-  }
-
-  private static void stored(ZipOutputStream zip, String name, byte[] bytes) throws IOException {
-    ZipEntry e = new ZipEntry(name);
-    e.setMethod(ZipEntry.STORED);
-    e.setSize(bytes.length);
-    CRC32 crc = new CRC32();
-    crc.update(bytes);
-    e.setCrc(crc.getValue());
-    e.setTime(0);
-    zip.putNextEntry(e);
-    zip.write(bytes);
-    zip.closeEntry();
   }
 
   /**

@@ -473,19 +473,23 @@ public final class Npz {
     SafeFiles.write(file, os -> {
       ZipOutputStream zip = new ZipOutputStream(os);
       for (var e : arrays.entrySet()) {
-        byte[] bytes = npyBytes(e.getValue());
-        ZipEntry entry = new ZipEntry(e.getKey() + ".npy");
-        entry.setMethod(ZipEntry.STORED);
-        entry.setSize(bytes.length);
-        CRC32 crc = new CRC32();
-        crc.update(bytes);
-        entry.setCrc(crc.getValue());
-        entry.setTime(0);
-        zip.putNextEntry(entry);
-        zip.write(bytes);
-        zip.closeEntry();
+        stored(zip, e.getKey() + ".npy", npyBytes(e.getValue()));
       }
       zip.finish(); // not close(): SafeFiles closes the file after forcing it to disk
     });
+  }
+
+  /** One uncompressed entry, dated 0 (so equal contents give equal files), as numpy.savez writes them. */
+  static void stored(ZipOutputStream zip, String name, byte[] bytes) throws IOException {
+    ZipEntry entry = new ZipEntry(name);
+    entry.setMethod(ZipEntry.STORED);
+    entry.setSize(bytes.length);
+    CRC32 crc = new CRC32();
+    crc.update(bytes);
+    entry.setCrc(crc.getValue());
+    entry.setTime(0);
+    zip.putNextEntry(entry);
+    zip.write(bytes);
+    zip.closeEntry();
   }
 }
