@@ -57,7 +57,7 @@ abstract class AbstractCnnMojo extends AbstractMojo {
     try {
       result = CnnBuild.run(request);
     } catch (IOException e) {
-      throw new MojoExecutionException("cnnc: " + e.getMessage(), e);
+      throw new MojoExecutionException(CnnBuild.failure(e), e);
     }
     for (Diagnostic d : result.diagnostics()) {
       File file = d.span().file().path() == null ? null : d.span().file().path().toFile();
@@ -75,7 +75,7 @@ abstract class AbstractCnnMojo extends AbstractMojo {
       }
       if (d.span().file().path() != null) {
         buildContext.addMessage(d.span().file().path().toFile(), d.span().line(), d.span().column(),
-            d.message() + " [" + d.id() + "]",
+            CnnBuild.ideMessage(d),
             d.severity() == Severity.ERROR ? BuildContext.SEVERITY_ERROR : BuildContext.SEVERITY_WARNING, null);
       }
     }

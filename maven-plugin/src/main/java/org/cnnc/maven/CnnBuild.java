@@ -17,6 +17,7 @@ import java.util.stream.Stream;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.io.Escape;
 import org.cnnc.compiler.io.SafeFiles;
 import org.cnnc.compiler.lint.LintConfig;
 import org.cnnc.compiler.lint.Linter;
@@ -103,6 +104,19 @@ public final class CnnBuild {
       Files.deleteIfExists(r.stateFile());
     }
     return new Result(false, specs, diagnostics, written, same, deleted);
+  }
+
+  /**
+   * A diagnostic as the IDE's build context shows it: its message escaped for a log or terminal
+   * (text from a spec, such as an import's path, can hold newlines and escape sequences), and its id.
+   */
+  static String ideMessage(Diagnostic d) {
+    return Escape.terminal(d.message()) + " [" + d.id() + "]";
+  }
+
+  /** A failure's message for Maven's log, escaped as {@link #ideMessage} is. */
+  static String failure(IOException e) {
+    return "cnnc: " + Escape.terminal(String.valueOf(e.getMessage()));
   }
 
   static List<Path> specs(Request r) throws IOException {

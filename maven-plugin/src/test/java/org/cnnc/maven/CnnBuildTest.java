@@ -117,4 +117,23 @@ class CnnBuildTest {
     assertFalse(Files.exists(ok.outputDirectory().resolve("p/FooBar.java")));
     assertEquals(2, CnnBuild.run(ok).written().size());
   }
+
+  /** Text from a spec (here an import's path with a newline and an escape sequence) reaches Maven's log and the IDE escaped. */
+  @Test
+  void messagesFromSpecsAreEscapedForTheLogAndTheIde() throws Exception {
+    Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
+    Files.writeString(src.resolve("a.cnn"), "import \"x\\n::error::injected\u001b[31m.cnn\"\nmodel A { input [3] dense(2) }\n");
+    CnnBuild.Result r = CnnBuild.run(request(List.of()));
+    assertTrue(r.errors() > 0, r.diagnostics().toString());
+    boolean sawNewline = false;
+    for (var d : r.diagnostics()) {
+      sawNewline |= d.message().contains("\n");
+      String shown = CnnBuild.ideMessage(d);
+      assertFalse(shown.contains("\n") || shown.contains("\u001b"), shown);
+      assertTrue(shown.endsWith("[" + d.id() + "]"), shown);
+    }
+    assertTrue(sawNewline, "the case must put a newline into a message: " + r.diagnostics());
+    String failure = CnnBuild.failure(new java.io.IOException("bad\n::error::x\u001b"));
+    assertEquals("cnnc: bad\\u000a::error::x\\u001b", failure);
+  }
 }
