@@ -45,4 +45,33 @@ class ReadmeTest {
       }
     }
   }
+
+  /**
+   * The summary excerpt at README's top is cnnc's real output: every line shown (all but the
+   * {@code ...} that stand for left-out lines) appears, in order, in what {@code cnnc summary
+   * models.cnn --model GoogLeNet --depth 0} prints.
+   */
+  @Test
+  void theSummaryExcerptIsWhatCnncPrints() throws Exception {
+    String command = "$ ./cnnc summary models.cnn --model GoogLeNet --depth 0";
+    String text = readme();
+    int start = text.indexOf(command);
+    assertTrue(start >= 0, "README lacks the excerpt of " + command);
+    String excerpt = text.substring(start + command.length(), text.indexOf("```", start)).strip();
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(Path.of("../models.cnn")));
+    String printed = org.cnnc.compiler.summary.SummaryRenderer.render(
+        new org.cnnc.compiler.summary.Summary(c.network("GoogLeNet").orElseThrow()), 0, false)
+        .replace("../models.cnn", "models.cnn");
+    java.util.List<String> lines = printed.lines().toList();
+    int at = 0;
+    for (String line : excerpt.lines().toList()) {
+      if (line.equals("...")) {
+        continue;
+      }
+      int found = lines.subList(at, lines.size()).indexOf(line);
+      assertTrue(found >= 0, "README's summary excerpt shows a line cnnc does not print (or not there):\n" + line
+          + "\ncnnc prints:\n" + printed);
+      at += found + 1;
+    }
+  }
 }
