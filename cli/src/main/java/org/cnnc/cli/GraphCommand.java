@@ -30,7 +30,7 @@ final class GraphCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE")
   Path file;
 
-  @Option(names = "--model", required = true, paramLabel = "NAME")
+  @Option(names = "--model", paramLabel = "NAME", description = "The model to draw (needed when FILE has several).")
   String model;
 
   @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Where to write (default: standard output).")
@@ -64,7 +64,7 @@ final class GraphCommand implements Callable<Integer> {
     if (maxNodes < 1) {
       throw new Main.UsageError("--max-nodes must be at least 1");
     }
-    Network n = SummaryCommand.select(c, model, List.of(file)).get(0);
+    Network n = SummaryCommand.one(c, model, List.of(file));
     Set<String> blocks = new LinkedHashSet<>(expand);
     for (String b : blocks) {
       if (!b.equals("all") && c.program().block(n.span().file(), b) == null) {

@@ -35,6 +35,20 @@ public final class SummaryCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   /** The named model, or every model of the files named on the command line (not of their imports). */
+  /**
+   * The one model a command works on: {@code model}, or, without it, the only model of the given
+   * files; a usage error naming the models when there are several.
+   */
+  public static Network one(Compiler.Compilation c, String model, List<Path> files) {
+    List<Network> in = select(c, model, files);
+    if (in.size() != 1) {
+      throw new Main.UsageError(in.isEmpty() ? "no model in " + org.cnnc.compiler.io.Escape.terminal(files.toString())
+          : "--model NAME chooses one of " + in.size() + " models: "
+          + String.join(", ", in.stream().map(Network::name).toList()));
+    }
+    return in.get(0);
+  }
+
   public static List<Network> select(Compiler.Compilation c, String model, List<Path> files) {
     if (model != null) {
       return List.of(c.network(model).orElseThrow(() -> new Main.UsageError("no model named `" + model + "`; models: "

@@ -108,6 +108,19 @@ class MainTest {
     }
   }
 
+  /** `--model` may be left out when the file has one model; with several, the usage error names them. */
+  @Test
+  void theOnlyModelNeedsNoModelOption(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path one = java.nio.file.Files.writeString(dir.resolve("one.cnn"),
+        "model Tiny {\n    input [3, 8, 8]\n    conv(4, 3)\n    relu\n}\n");
+    Run graph = run("graph", one.toString(), "--format", "dot");
+    assertEquals(0, graph.code(), graph.err());
+    assertTrue(graph.out().startsWith("digraph"), graph.out());
+    Run several = run("graph", MODELS, "--format", "dot");
+    assertEquals(2, several.code());
+    assertEquals("cnnc: --model NAME chooses one of 3 models: VGG16, NiN, GoogLeNet\n", several.err());
+  }
+
   @Test
   void helpAndVersion() {
     Run help = run("--help");

@@ -17,7 +17,7 @@ final class ModelOptions {
   @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec.")
   Path file;
 
-  @Option(names = "--model", required = true, paramLabel = "NAME", description = "The model to run.")
+  @Option(names = "--model", paramLabel = "NAME", description = "The model (needed when FILE has several).")
   String model;
 
   @Mixin CompileOptionsMixin compile;
@@ -29,8 +29,7 @@ final class ModelOptions {
     if (!c.ok()) {
       return null;
     }
-    Network n = c.network(model).orElseThrow(() -> new Main.UsageError("no model named `" + model + "`; models: "
-        + String.join(", ", c.networks().stream().map(Network::name).toList())));
+    Network n = org.cnnc.cli.SummaryCommand.one(c, model, List.of(file));
     return ModelLoader.load(c, n);
   }
 }

@@ -92,6 +92,17 @@ class RunCommandsTest {
   }
 
   @Test
+  void runTakesTheOnlyModelWithoutModelOption() throws Exception {
+    Path one = Files.writeString(dir.resolve("one.cnn"), "model Tiny {\n    input [3, 8, 8]\n    conv(4, 3)\n    relu\n}\n");
+    Run r = cnnc("run", one.toString(), "--random");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("[1, 4, 6, 6]") || r.out().contains("[4, 6, 6]"), r.out());
+    Run several = cnnc("run", MODELS, "--random");
+    assertEquals(2, several.code());
+    assertEquals("cnnc: --model NAME chooses one of 3 models: VGG16, NiN, GoogLeNet\n", several.err());
+  }
+
+  @Test
   void mistakesAreUsageErrorsWithoutStackTraces() throws Exception {
     Run both = cnnc("run", MODELS, "--model", "NiN");
     assertEquals(2, both.code());
