@@ -1,6 +1,7 @@
 package org.cnnc.compiler.codegen;
 
 import com.palantir.javapoet.CodeBlock;
+import org.cnnc.compiler.io.Escape;
 
 /**
  * The one way text from a spec (names, labels, strings, file paths) reaches generated Java. A spec
@@ -17,25 +18,19 @@ public final class JavaText {
    * references.
    */
   public static String comment(String s) {
-    StringBuilder out = new StringBuilder(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '&' -> out.append("&amp;");
-        case '<' -> out.append("&lt;");
-        case '>' -> out.append("&gt;");
-        case '@', '\\', '{', '}' -> out.append("&#").append((int) c).append(';');
-        case '/' -> out.append(i > 0 && s.charAt(i - 1) == '*' ? "&#47;" : "/");
-        default -> {
-          if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || Character.isSurrogate(c) && !paired(s, i)) {
-            out.append("&#").append((int) c).append(';');
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-    return out.toString();
+    return Escape.each(s, (v, i, c) -> switch (c) {
+      case '&' -> "&amp;";
+      case '<' -> "&lt;";
+      case '>' -> "&gt;";
+      case '@', '\\', '{', '}' -> reference(c);
+      case '/' -> i > 0 && v.charAt(i - 1) == '*' ? "&#47;" : null;
+      default -> Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || Escape.loneSurrogate(v, i)
+          ? reference(c) : null;
+    });
+  }
+
+  private static String reference(char c) {
+    return "&#" + (int) c + ";";
   }
 
   /**
@@ -45,32 +40,14 @@ public final class JavaText {
    * breaks lines at any line separator). Other characters stay as they are, so names stay readable.
    */
   public static CodeBlock literal(String s) {
-    StringBuilder out = new StringBuilder(s.length() + 2).append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> out.append("\\\"");
-        case '\\' -> out.append("\\\\");
-        case '\n' -> out.append("\\n");
-        case '\r' -> out.append("\\r");
-        case '\t' -> out.append("\\t");
-        default -> {
-          if (Character.isISOControl(c)) {
-            out.append(String.format("\\%03o", (int) c));
-          } else if (c == '\u2028' || c == '\u2029' || Character.isSurrogate(c) && !paired(s, i)) {
-            out.append(String.format("\\u%04x", (int) c));
-          } else {
-            out.append(c);
-          }
-        }
-      }
-    }
-    return CodeBlock.of("$L", out.append('"').toString());
-  }
-
-  private static boolean paired(String s, int i) {
-    char c = s.charAt(i);
-    return Character.isHighSurrogate(c) ? i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))
-        : i > 0 && Character.isHighSurrogate(s.charAt(i - 1));
+    return CodeBlock.of("$L", '"' + Escape.each(s, (v, i, c) -> switch (c) {
+      case '"' -> "\\\"";
+      case '\\' -> "\\\\";
+      case '\n' -> "\\n";
+      case '\r' -> "\\r";
+      case '\t' -> "\\t";
+      default -> Character.isISOControl(c) ? String.format("\\%03o", (int) c)
+          : c == '\u2028' || c == '\u2029' || Escape.loneSurrogate(v, i) ? String.format("\\u%04x", (int) c) : null;
+    }) + '"');
   }
 }

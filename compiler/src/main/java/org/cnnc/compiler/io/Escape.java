@@ -31,6 +31,32 @@ public final class Escape {
     return String.format(Locale.ROOT, "\\u%04x", (int) c);
   }
 
+  /** What a target writes for the character at {@code i} of {@code v}: its replacement, or null to keep it. */
+  @FunctionalInterface
+  public interface Replacement {
+    String of(String v, int i, char c);
+  }
+
+  /** {@code v} with each character replaced as {@code r} says: the one loop every target's escaping shares. */
+  public static String each(String v, Replacement r) {
+    StringBuilder out = null;
+    for (int i = 0; i < v.length(); i++) {
+      char c = v.charAt(i);
+      String x = r.of(v, i, c);
+      if (x != null && out == null) {
+        out = new StringBuilder(v.length() + 16).append(v, 0, i);
+      }
+      if (out != null) {
+        if (x == null) {
+          out.append(c);
+        } else {
+          out.append(x);
+        }
+      }
+    }
+    return out == null ? v : out.toString();
+  }
+
   // ---- .cnn source ------------------------------------------------------------------------------
 
   /**
@@ -50,34 +76,12 @@ public final class Escape {
    * column where the rest starts (the human renderer's carets rely on it).
    */
   public static String terminal(String s) {
-    int i = firstUnsafe(s);
-    if (i < 0) {
-      return s;
-    }
-    StringBuilder out = new StringBuilder(s.length() + 16).append(s, 0, i);
-    for (; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (unsafe(c)) {
-        out.append(visible(c));
-      } else {
-        out.append(c);
-      }
-    }
-    return out.toString();
+    return each(s, (v, i, c) -> unsafe(c) ? visible(c) : null);
   }
 
   /** {@link #terminal}, at most {@code max} characters of {@code s} shown (then "..."): for values read from files. */
   public static String terminal(String s, int max) {
     return s.length() <= max ? terminal(s) : terminal(s.substring(0, max)) + "...";
-  }
-
-  private static int firstUnsafe(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      if (unsafe(s.charAt(i))) {
-        return i;
-      }
-    }
-    return -1;
   }
 
   // ---- JSON -------------------------------------------------------------------------------------
@@ -88,30 +92,20 @@ public final class Escape {
    * (the same value, but a report that is safe to print).
    */
   public static String json(String v) {
-    StringBuilder s = new StringBuilder(v.length() + 2).append('"');
-    for (int i = 0; i < v.length(); i++) {
-      char c = v.charAt(i);
-      switch (c) {
-        case '"' -> s.append("\\\"");
-        case '\\' -> s.append("\\\\");
-        case '\n' -> s.append("\\n");
-        case '\r' -> s.append("\\r");
-        case '\t' -> s.append("\\t");
-        case '\b' -> s.append("\\b");
-        case '\f' -> s.append("\\f");
-        default -> {
-          if (unsafe(c) || loneSurrogate(v, i)) {
-            s.append(visible(c));
-          } else {
-            s.append(c);
-          }
-        }
-      }
-    }
-    return s.append('"').toString();
+    return '"' + each(v, (t, i, c) -> switch (c) {
+      case '"' -> "\\\"";
+      case '\\' -> "\\\\";
+      case '\n' -> "\\n";
+      case '\r' -> "\\r";
+      case '\t' -> "\\t";
+      case '\b' -> "\\b";
+      case '\f' -> "\\f";
+      default -> unsafe(c) || loneSurrogate(t, i) ? visible(c) : null;
+    }) + '"';
   }
 
-  private static boolean loneSurrogate(String v, int i) {
+  /** Whether the character at {@code i} is half of a surrogate pair without its other half. */
+  public static boolean loneSurrogate(String v, int i) {
     char c = v.charAt(i);
     if (Character.isHighSurrogate(c)) {
       return i + 1 >= v.length() || !Character.isLowSurrogate(v.charAt(i + 1));
@@ -131,28 +125,17 @@ public final class Escape {
    * lone surrogates, U+FFFE, U+FFFF) or should not show (DEL, C1, bidi controls) as a visible escape.
    */
   public static String xml(String v) {
-    StringBuilder s = new StringBuilder(v.length() + 16);
-    for (int i = 0; i < v.length(); i++) {
-      char c = v.charAt(i);
-      switch (c) {
-        case '<' -> s.append("&lt;");
-        case '>' -> s.append("&gt;");
-        case '&' -> s.append("&amp;");
-        case '"' -> s.append("&quot;");
-        case '\'' -> s.append("&apos;");
-        case '\t' -> s.append("&#9;");
-        case '\n' -> s.append("&#10;");
-        case '\r' -> s.append("&#13;");
-        default -> {
-          if (unsafe(c) || loneSurrogate(v, i) || c == '\ufffe' || c == '\uffff') {
-            s.append(visible(c));
-          } else {
-            s.append(c);
-          }
-        }
-      }
-    }
-    return s.toString();
+    return each(v, (t, i, c) -> switch (c) {
+      case '<' -> "&lt;";
+      case '>' -> "&gt;";
+      case '&' -> "&amp;";
+      case '"' -> "&quot;";
+      case '\'' -> "&apos;";
+      case '\t' -> "&#9;";
+      case '\n' -> "&#10;";
+      case '\r' -> "&#13;";
+      default -> unsafe(c) || loneSurrogate(t, i) || c == '\ufffe' || c == '\uffff' ? visible(c) : null;
+    });
   }
 
   // ---- GitHub Actions workflow commands ---------------------------------------------------------
@@ -164,17 +147,12 @@ public final class Escape {
    * characters become visible escapes.
    */
   public static String githubData(String v) {
-    StringBuilder s = new StringBuilder(v.length() + 16);
-    for (int i = 0; i < v.length(); i++) {
-      char c = v.charAt(i);
-      switch (c) {
-        case '%' -> s.append("%25");
-        case '\r' -> s.append("%0D");
-        case '\n' -> s.append("%0A");
-        default -> s.append(unsafe(c) ? visible(c) : String.valueOf(c));
-      }
-    }
-    return s.toString();
+    return each(v, (t, i, c) -> switch (c) {
+      case '%' -> "%25";
+      case '\r' -> "%0D";
+      case '\n' -> "%0A";
+      default -> unsafe(c) ? visible(c) : null;
+    });
   }
 
   /** A property value of a workflow command ({@code file=...,title=...}): as data, and {@code :} and {@code ,} too. */
@@ -208,21 +186,12 @@ public final class Escape {
       if (l > 0) {
         s.append("\\n");
       }
-      String v = lines.get(l);
-      for (int i = 0; i < v.length(); i++) {
-        char c = v.charAt(i);
-        switch (c) {
-          case '\\' -> s.append("\\\\");
-          case '"' -> s.append("\\\"");
-          default -> {
-            if (unsafe(c)) {
-              s.append("\\").append(visible(c)); // the backslash escaped: shown as \u001b
-            } else {
-              s.append(c);
-            }
-          }
-        }
-      }
+      s.append(each(lines.get(l), (t, i, c) -> switch (c) {
+        case '\\' -> "\\\\";
+        case '"' -> "\\\"";
+        // the backslash escaped: shown as \u001b
+        default -> unsafe(c) ? "\\" + visible(c) : null;
+      }));
     }
     return s.append('"').toString();
   }
@@ -240,18 +209,13 @@ public final class Escape {
    * {@link #unsafe} character as a visible escape (a newline would end the statement).
    */
   public static String mermaid(String v) {
-    StringBuilder s = new StringBuilder(v.length() + 16);
-    for (int i = 0; i < v.length(); i++) {
-      char c = v.charAt(i);
-      switch (c) {
-        case '#' -> s.append("#35;");
-        case '"' -> s.append("#quot;");
-        case '<' -> s.append("#lt;");
-        case '>' -> s.append("#gt;");
-        case '&' -> s.append("#amp;");
-        default -> s.append(unsafe(c) ? visible(c) : String.valueOf(c));
-      }
-    }
-    return s.toString();
+    return each(v, (t, i, c) -> switch (c) {
+      case '#' -> "#35;";
+      case '"' -> "#quot;";
+      case '<' -> "#lt;";
+      case '>' -> "#gt;";
+      case '&' -> "#amp;";
+      default -> unsafe(c) ? visible(c) : null;
+    });
   }
 }
