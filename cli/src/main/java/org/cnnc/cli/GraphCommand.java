@@ -75,7 +75,7 @@ final class GraphCommand implements Callable<Integer> {
     // Checked before laying out: time and memory grow with what is drawn.
     long drawn = format == Format.svg ? Renderers.svgPoints(g) : g.boxes().size();
     if (drawn > maxNodes) {
-      spec.commandLine().getErr().println("cnnc: " + file + ": model `" + n.name() + "` would draw " + drawn
+      Main.printError(spec.commandLine().getErr(), file + ": model `" + n.name() + "` would draw " + drawn
           + (format == Format.svg ? " boxes and bend points" : " boxes") + ", more than the limit of " + maxNodes
           + " (--max-nodes raises it; expanding fewer blocks draws fewer)");
       return Main.SPEC_ERRORS;

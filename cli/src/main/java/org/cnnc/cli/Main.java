@@ -74,7 +74,7 @@ public final class Main implements Runnable {
     cmd.setErr(err);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof UncheckedIOException || e instanceof UsageError) {
-        err.println("cnnc: " + org.cnnc.compiler.io.Escape.terminal(String.valueOf(e.getMessage())));
+        printError(err, String.valueOf(e.getMessage()));
         return USAGE;
       }
       err.println("cnnc: internal error: " + org.cnnc.compiler.io.Escape.terminal(String.valueOf(e)));
@@ -86,6 +86,14 @@ public final class Main implements Runnable {
       return INTERNAL;
     });
     return cmd.execute(args);
+  }
+
+  /**
+   * A user's error on standard error, {@code cnnc: } first: each line escaped for the terminal (file
+   * names, tensor names and values come from untrusted files), its line breaks kept.
+   */
+  public static void printError(PrintWriter err, String message) {
+    err.println("cnnc: " + String.join("\n", message.lines().map(org.cnnc.compiler.io.Escape::terminal).toList()));
   }
 
   /** A mistake in how cnnc was called, found after option parsing (an unknown model name, ...). */

@@ -146,7 +146,7 @@ final class RunCommand implements Callable<Integer> {
       try {
         net.loadWeights(weights);
       } catch (WeightsException e) {
-        spec.commandLine().getErr().println("cnnc: " + e.getMessage());
+        Main.printError(spec.commandLine().getErr(), String.valueOf(e.getMessage()));
         return Main.USAGE;
       }
     }

@@ -149,7 +149,7 @@ final class TrainCommand implements Callable<Integer> {
         done = Checkpoint.restore(resume, net).epochsDone();
       }
     } catch (WeightsException e) {
-      spec.commandLine().getErr().println("cnnc: " + e.getMessage());
+      Main.printError(spec.commandLine().getErr(), String.valueOf(e.getMessage()));
       return Main.USAGE;
     } catch (IOException e) {
       throw new Main.UsageError("--resume: " + e.getMessage());
