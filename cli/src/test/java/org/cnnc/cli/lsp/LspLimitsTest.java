@@ -7,13 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PipedInputStream;
-import java.io.PipedOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -21,8 +18,6 @@ import org.cnnc.compiler.Limits;
 import org.eclipse.lsp4j.*;
 import org.eclipse.lsp4j.jsonrpc.ResponseErrorException;
 import org.eclipse.lsp4j.jsonrpc.messages.ResponseErrorCode;
-import org.eclipse.lsp4j.launch.LSPLauncher;
-import org.eclipse.lsp4j.services.LanguageClient;
 import org.eclipse.lsp4j.services.LanguageServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -37,38 +32,10 @@ class LspLimitsTest {
   final BlockingQueue<String> events = new LinkedBlockingQueue<>();
 
   void start(Limits limits) throws Exception {
-    PipedInputStream serverIn = new PipedInputStream(1 << 20);
-    PipedOutputStream clientOut = new PipedOutputStream(serverIn);
-    PipedInputStream clientIn = new PipedInputStream(1 << 20);
-    PipedOutputStream serverOut = new PipedOutputStream(clientIn);
-    CnncLanguageServer impl = new CnncLanguageServer(limits);
-    var serverLauncher = LSPLauncher.createServerLauncher(impl, serverIn, serverOut);
-    impl.connect(serverLauncher.getRemoteProxy());
-    serverLauncher.startListening();
-    LanguageClient client = new LanguageClient() {
-      @Override
-      public void telemetryEvent(Object object) {}
-
-      @Override
-      public void publishDiagnostics(PublishDiagnosticsParams diagnostics) {
-        events.add("publish " + diagnostics.getUri().replaceAll(".*/", ""));
-        published.add(diagnostics);
-      }
-
-      @Override
-      public void showMessage(MessageParams messageParams) {}
-
-      @Override
-      public CompletableFuture<MessageActionItem> showMessageRequest(ShowMessageRequestParams requestParams) {
-        return CompletableFuture.completedFuture(null);
-      }
-
-      @Override
-      public void logMessage(MessageParams message) {}
-    };
-    var clientLauncher = LSPLauncher.createClientLauncher(client, clientIn, clientOut);
-    clientLauncher.startListening();
-    server = clientLauncher.getRemoteProxy();
+    server = LspConnection.connect(new CnncLanguageServer(limits), diagnostics -> {
+      events.add("publish " + diagnostics.getUri().replaceAll(".*/", ""));
+      published.add(diagnostics);
+    });
     server.initialize(new InitializeParams()).get(10, TimeUnit.SECONDS);
   }
 

@@ -3,8 +3,6 @@ package org.cnnc.cli.lsp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PipedInputStream;
-import java.io.PipedOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,8 +11,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.lsp4j.*;
-import org.eclipse.lsp4j.launch.LSPLauncher;
-import org.eclipse.lsp4j.services.LanguageClient;
 import org.eclipse.lsp4j.services.LanguageServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,37 +26,7 @@ class LspTest {
 
   @BeforeEach
   void start() throws Exception {
-    PipedInputStream serverIn = new PipedInputStream(1 << 20);
-    PipedOutputStream clientOut = new PipedOutputStream(serverIn);
-    PipedInputStream clientIn = new PipedInputStream(1 << 20);
-    PipedOutputStream serverOut = new PipedOutputStream(clientIn);
-    CnncLanguageServer impl = new CnncLanguageServer();
-    var serverLauncher = LSPLauncher.createServerLauncher(impl, serverIn, serverOut);
-    impl.connect(serverLauncher.getRemoteProxy());
-    serverLauncher.startListening();
-    LanguageClient client = new LanguageClient() {
-      @Override
-      public void telemetryEvent(Object object) {}
-
-      @Override
-      public void publishDiagnostics(PublishDiagnosticsParams diagnostics) {
-        published.add(diagnostics);
-      }
-
-      @Override
-      public void showMessage(MessageParams messageParams) {}
-
-      @Override
-      public CompletableFuture<MessageActionItem> showMessageRequest(ShowMessageRequestParams requestParams) {
-        return CompletableFuture.completedFuture(null);
-      }
-
-      @Override
-      public void logMessage(MessageParams message) {}
-    };
-    var clientLauncher = LSPLauncher.createClientLauncher(client, clientIn, clientOut);
-    clientLauncher.startListening();
-    server = clientLauncher.getRemoteProxy();
+    server = LspConnection.connect(new CnncLanguageServer(), published::add);
   }
 
   @AfterEach
