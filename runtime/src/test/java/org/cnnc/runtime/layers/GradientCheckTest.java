@@ -69,7 +69,7 @@ class GradientCheckTest {
       op.params().get("b").assign(KernelHarness.randn(5, 1, g[4]).muli(0.1));
     }
     INDArray b = bias ? op.params().get("b") : null;
-    Function<double[][], double[]> f = v -> Ref.conv(v[0], shape(x), v[1], shape(w), bias ? v[2] : null, g[7], g[8],
+    Function<double[][], double[]> f = v -> Ref.conv(v[0], x.shape(), v[1], w.shape(), bias ? v[2] : null, g[7], g[8],
         g[9], g[10], relu);
     List<INDArray> args = bias ? List.of(x, w, b) : List.of(x, w);
     INDArray dy = KernelHarness.randn(40, path.on(() -> op.forward(List.of(x))).shape());
@@ -86,7 +86,7 @@ class GradientCheckTest {
     INDArray x = KernelHarness.randn(10, 4, c, 3, 5).muli(2).addi(0.5);
     INDArray gamma = op.params().get("gamma");
     INDArray beta = op.params().get("beta");
-    Function<double[][], double[]> f = v -> Ref.batchNorm(v[0], shape(x), v[1], v[2], 1e-5, relu);
+    Function<double[][], double[]> f = v -> Ref.batchNorm(v[0], x.shape(), v[1], v[2], 1e-5, relu);
     INDArray dy = KernelHarness.randn(11, x.shape());
     check("batchnorm", op.run(List.of(x), dy), dy, f, List.of(x, gamma, beta), List.of("gamma", "beta"), 1);
   }
@@ -101,7 +101,7 @@ class GradientCheckTest {
     Op op = KernelHarness.layer(new CnncMaxPool(new int[] {k, k}, new int[] {s, s}, new int[] {p, p},
         new int[] {d, d}, ceil), 1);
     INDArray x = distinct(2, 3, h, w);
-    Function<double[][], double[]> f = v -> Ref.maxPool(v[0], shape(x), k, s, p, d, ceil);
+    Function<double[][], double[]> f = v -> Ref.maxPool(v[0], x.shape(), k, s, p, d, ceil);
     INDArray dy = KernelHarness.randn(12, op.forward(List.of(x)).shape());
     check("maxpool", op.run(List.of(x), dy), dy, f, List.of(x), List.of(), 1);
   }
@@ -125,14 +125,14 @@ class GradientCheckTest {
         new int[] {1, 1}, true), 1);
     INDArray x = distinct(2, 1, 9, 18);
     INDArray dy = KernelHarness.randn(41, pool.forward(List.of(x)).shape());
-    check("maxpool, one channel", pool.run(List.of(x), dy), dy, v -> Ref.maxPool(v[0], shape(x), 3, 2, 0, 1, true),
+    check("maxpool, one channel", pool.run(List.of(x), dy), dy, v -> Ref.maxPool(v[0], x.shape(), 3, 2, 0, 1, true),
         List.of(x), List.of(), 1);
     Op bn = KernelHarness.layer(KernelHarness.cnncBatchNorm(3, false), 1);
     INDArray m = KernelHarness.randn(42, 4, 3, 1, 1);
     INDArray dm = KernelHarness.randn(43, m.shape());
     INDArray gamma = bn.params().get("gamma");
     INDArray beta = bn.params().get("beta");
-    check("batchnorm, 1x1 maps", bn.run(List.of(m), dm), dm, v -> Ref.batchNorm(v[0], shape(m), v[1], v[2], 1e-5, false),
+    check("batchnorm, 1x1 maps", bn.run(List.of(m), dm), dm, v -> Ref.batchNorm(v[0], m.shape(), v[1], v[2], 1e-5, false),
         List.of(m, gamma, beta), List.of("gamma", "beta"), 1);
     assertTrue(ChannelKernels.direct(x, m), "unit dimensions are dense C order");
   }
@@ -164,7 +164,7 @@ class GradientCheckTest {
     INDArray a = KernelHarness.randn(18, 2, 3, 4, 4);
     INDArray b = KernelHarness.randn(19, 2, 5, 4, 4);
     INDArray dy = KernelHarness.randn(20, 2, 8, 4, 4);
-    check("concat", op.run(List.of(a, b), dy), dy, v -> Ref.concat(v[0], shape(a), v[1], shape(b)), List.of(a, b),
+    check("concat", op.run(List.of(a, b), dy), dy, v -> Ref.concat(v[0], a.shape(), v[1], b.shape()), List.of(a, b),
         List.of(), 2);
   }
 
@@ -307,10 +307,6 @@ class GradientCheckTest {
       assertArrayEquals(e.get(i).shape(), a.get(i).shape(), what + ": shape of array " + i);
       TestGraphs.assertClose(e.get(i), a.get(i), tol, what + ": array " + i);
     }
-  }
-
-  private static long[] shape(INDArray a) {
-    return a.shape();
   }
 
   /** {@code x} with every element at least 1e-3 from zero (ReLU's kink). */
