@@ -101,18 +101,18 @@ public final class SafeFiles {
     Path abs = target.toAbsolutePath();
     Path dir = abs.getParent();
     if (dir == null || abs.getFileName() == null) {
-      throw new IOException(Escape.terminal(target.toString()) + " is not a file name");
+      throw new IOException(target + " is not a file name");
     }
     if (Files.isDirectory(abs, LinkOption.NOFOLLOW_LINKS)) {
-      throw new IOException(Escape.terminal(target.toString()) + " is a directory");
+      throw new IOException(target + " is a directory");
     }
     if (!Files.isDirectory(dir)) {
-      throw new IOException("cannot write " + Escape.terminal(target.toString()) + ": the directory "
-          + Escape.terminal(dir.toString()) + " does not exist");
+      throw new IOException("cannot write " + target + ": the directory "
+          + dir + " does not exist");
     }
     check(target);
     if (!Files.isWritable(dir)) {
-      throw new Refused(target, "the directory " + Escape.terminal(dir.toString()) + " is not writable");
+      throw new Refused(target, "the directory " + dir + " is not writable");
     }
     Files.delete(createTemp(dir, abs.getFileName().toString(), true));
   }
