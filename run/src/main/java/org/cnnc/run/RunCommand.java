@@ -69,8 +69,14 @@ final class RunCommand implements Callable<Integer> {
     Map<String, Path> pathOf = new LinkedHashMap<>();
     for (String arg : input == null ? List.<String>of() : input) {
       int eq = arg.indexOf('=');
-      String name = eq > 0 && !Files.exists(Path.of(arg)) ? arg.substring(0, eq) : "";
-      Path file = Path.of(name.isEmpty() ? arg : arg.substring(eq + 1));
+      String name;
+      Path file;
+      try {
+        name = eq > 0 && !Files.exists(Path.of(arg)) ? arg.substring(0, eq) : "";
+        file = Path.of(name.isEmpty() ? arg : arg.substring(eq + 1));
+      } catch (java.nio.file.InvalidPathException e) {
+        throw new Main.UsageError("--input " + arg + ": not a file name (" + e.getReason() + ")");
+      }
       if (pathOf.containsKey(name)) {
         throw new Main.UsageError("--input " + Escape.terminal(arg) + ": "
             + (name.isEmpty() ? "give NAME=X.npy for each input of a model of several inputs" : "input " + Escape.terminal(name) + " given twice"));
@@ -121,7 +127,7 @@ final class RunCommand implements Callable<Integer> {
       long[] expected = net.shapes().get(names.get(i));
       long example = Arrays.stream(expected).reduce(1, (p, q) -> p * q);
       if (random) {
-        if (batch * example > MAX_INPUT_VALUES) {
+        if (example > MAX_INPUT_VALUES / batch) { // not batch * example, which can overflow
           throw new Main.UsageError("--batch " + batch + " of " + Arrays.toString(expected) + " is more than "
               + MAX_INPUT_VALUES + " values");
         }

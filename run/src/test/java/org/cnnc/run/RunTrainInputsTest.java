@@ -116,6 +116,14 @@ class RunTrainInputsTest {
     Files.writeString(junk, "this is not an array");
     usage(cnnc("run", spec, "--model", "Tiny", "--input", junk), "--input: " + junk + ": the array: not a .npy array");
     usage(cnnc("run", spec, "--model", "Tiny", "--input", dir), "--input: " + dir + ": is a directory");
+    usage(cnnc("run", spec, "--model", "Tiny", "--input", "a\u0000b.npy"), "--input a\\u0000b.npy: not a file name");
+  }
+
+  /** batch x example counted without overflow: 32 x 2^58 values is too many, not a negative number. */
+  @Test
+  void aRandomInputTooLargeToCountInALong() throws Exception {
+    Path huge = Files.writeString(dir.resolve("huge.cnn"), "model Huge {\n    input [1, 536870912, 536870912]\n    relu\n}\n");
+    usage(cnnc("run", huge, "--random", "--batch", 32), "--batch 32 of [1, 536870912, 536870912] is more than");
   }
 
   @Test
