@@ -605,35 +605,8 @@ public final class Expander {
     chain.add(new Note("in block `" + block.name().text() + "` called at " + c.callee().span().location(), c.callee().span()));
     chain.addAll(f.chain);
     Frame inner = new Frame(Map.of(), chain, f.depth + 1);
-    Map<String, Value> vars = new LinkedHashMap<>();
-    boolean ok = true;
-    for (int i = 0; i < formals.size(); i++) {
-      Formal formal = formals.get(i);
-      Param p = block.params().get(i);
-      if (vars.containsKey(formal.name())) {
-        continue;
-      }
-      Expr given = bound.get().args().get(formal.name());
-      Value v;
-      Value conv;
-      if (given != null) {
-        v = Evaluator.eval(given, f.vars, r);
-        conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, given, r);
-        conv = conv == null || !Evaluator.fitsJava(given, f.vars, r) ? null : conv;
-      } else {
-        Expr d = p.defaultValue().orElseThrow();
-        Reporter ir = reporter(inner);
-        v = Evaluator.eval(d, Map.copyOf(vars), ir);
-        conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, d, ir);
-        conv = conv == null || !Evaluator.fitsJava(d, Map.copyOf(vars), ir) ? null : conv;
-      }
-      if (conv == null || formal.type() == Type.ANY && !sameKind(block, p, conv, given != null ? given.span() : c.callee().span(), r)) {
-        ok = false;
-      } else {
-        vars.put(formal.name(), conv);
-      }
-    }
-    if (!ok || input == POISON) {
+    Map<String, Value> vars = argValues(block, formals, bound.get(), c, f.vars, callee, r, reporter(inner), true);
+    if (vars == null || input == POISON) {
       return POISON;
     }
     budget(countBlock(block, vars, f.depth + 1), c.callee().span(), "this call of `" + block.name().text() + "`", r);
@@ -886,28 +859,46 @@ public final class Expander {
   private Map<String, Value> blockArgs(BlockDecl block, Call c, Map<String, Value> vars) {
     List<Formal> formals = Resolver.blockFormals(block);
     Optional<Binder.Bound> bound = Binder.bind("", formals, c.args(), c.span(), false, SILENT);
-    if (bound.isEmpty()) {
-      return null;
-    }
-    Map<String, Value> out = new LinkedHashMap<>();
+    return bound.isEmpty() ? null : argValues(block, formals, bound.get(), c, vars, "", SILENT, SILENT, false);
+  }
+
+  /**
+   * The values of a bound block call's parameters, in order: a given argument evaluated in the
+   * caller's variables ({@code callerVars}), a default in the parameters before it; each converted
+   * to its parameter's type. Null when any fails (every failure is reported: given arguments' to
+   * {@code r}, defaults' to {@code rDefaults}). With {@code forJava}, also what the generated Java
+   * needs: 32-bit arithmetic, and one kind of value per untyped parameter across calls.
+   */
+  private Map<String, Value> argValues(BlockDecl block, List<Formal> formals, Binder.Bound bound, Call c,
+      Map<String, Value> callerVars, String callee, Reporter r, Reporter rDefaults, boolean forJava) {
+    Map<String, Value> vars = new LinkedHashMap<>();
+    boolean ok = true;
     for (int i = 0; i < formals.size(); i++) {
       Formal formal = formals.get(i);
-      if (out.containsKey(formal.name())) {
+      Param p = block.params().get(i);
+      if (vars.containsKey(formal.name())) {
         continue;
       }
-      Expr given = bound.get().args().get(formal.name());
-      Expr e = given != null ? given : block.params().get(i).defaultValue().orElse(null);
+      Expr given = bound.args().get(formal.name());
+      Expr e = given != null ? given : p.defaultValue().orElse(null);
       if (e == null) {
         return null;
       }
-      Value v = Evaluator.eval(e, given != null ? vars : Map.copyOf(out), SILENT);
-      Value conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), "", e, SILENT);
-      if (conv == null) {
-        return null;
+      Map<String, Value> scope = given != null ? callerVars : Map.copyOf(vars);
+      Reporter at = given != null ? r : rDefaults;
+      Value v = Evaluator.eval(e, scope, at);
+      Value conv = v == null ? null : Checks.convert(v, formal.type(), formal.name(), callee, e, at);
+      if (conv != null && forJava && (!Evaluator.fitsJava(e, scope, at)
+          || formal.type() == Type.ANY && !sameKind(block, p, conv, given != null ? given.span() : c.callee().span(), r))) {
+        conv = null;
       }
-      out.put(formal.name(), conv);
+      if (conv == null) {
+        ok = false;
+      } else {
+        vars.put(formal.name(), conv);
+      }
     }
-    return out;
+    return ok ? vars : null;
   }
 
   private static final String[] TOTALS = {"parameters", "buffer elements", "multiply-accumulates", "activation elements"};
