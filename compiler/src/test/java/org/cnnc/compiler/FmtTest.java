@@ -150,14 +150,7 @@ class FmtTest {
       if (parse(p.toString(), text) == null) {
         return;
       }
-      List<Integer> ends = new java.util.ArrayList<>();
-      var lexer = new org.cnnc.grammar.CnnLexer(org.antlr.v4.runtime.CharStreams.fromString(text));
-      lexer.removeErrorListeners();
-      for (var t = lexer.nextToken(); t.getType() != org.antlr.v4.runtime.Token.EOF; t = lexer.nextToken()) {
-        if (t.getChannel() == org.antlr.v4.runtime.Token.DEFAULT_CHANNEL) {
-          ends.add(t.getStopIndex() + 1);
-        }
-      }
+      List<Integer> ends = org.cnnc.compiler.syntax.Parsing.tokenEnds(org.cnnc.compiler.source.SourceFile.of(p.toString(), text));
       java.util.Random random = new java.util.Random(p.toString().hashCode());
       // each starts with a space or newline: glued to a `/` token, `/*` would read as `//*`, a line comment
       String[] kinds = {" // c\n", "\n// c\n", " /* c */ ", " /* c\n */"};

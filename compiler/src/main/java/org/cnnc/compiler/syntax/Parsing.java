@@ -98,6 +98,19 @@ public final class Parsing {
     return out;
   }
 
+  /** Where each token of a file (comments and spaces aside) ends: the places a comment may be put between tokens. */
+  public static java.util.List<Integer> tokenEnds(SourceFile file) {
+    CnnLexer lexer = new CnnLexer(CharStreams.fromString(file.text(), file.name()));
+    lexer.removeErrorListeners();
+    java.util.List<Integer> out = new java.util.ArrayList<>();
+    for (Token t = lexer.nextToken(); t.getType() != Token.EOF; t = lexer.nextToken()) {
+      if (t.getChannel() == Token.DEFAULT_CHANNEL) {
+        out.add(t.getStopIndex() + 1);
+      }
+    }
+    return out;
+  }
+
   /** The deepest nesting of brackets a spec may use; far beyond any real network. */
   public static final int MAX_NESTING = 256;
 
