@@ -42,10 +42,28 @@ final class ModelLoader {
             + (text.length() > 2000 ? text.substring(0, 2000) + "..." : text));
       }
       URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, ModelLoader.class.getClassLoader());
+      // every class loaded now, so that the folder can go
+      try (var files = Files.walk(classes)) {
+        for (Path f : files.filter(f -> f.toString().endsWith(".class")).toList()) {
+          String rel = classes.relativize(f).toString();
+          loader.loadClass(rel.substring(0, rel.length() - ".class".length()).replace(java.io.File.separatorChar, '.'));
+        }
+      }
       String name = "cnnc.generated." + source.relativePath().getFileName().toString().replace(".java", "");
       return (CnnModel) loader.loadClass(name).getConstructor().newInstance();
     } catch (ReflectiveOperationException e) {
       throw new IllegalStateException("cannot load the generated model: " + e, e);
+    } finally {
+      delete(dir);
+    }
+  }
+
+  /** Removes the generated sources and classes (they were left in the temporary folder before). */
+  private static void delete(Path dir) throws IOException {
+    try (var all = Files.walk(dir)) {
+      for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
     }
   }
 }

@@ -94,8 +94,10 @@ class RunCommandsTest {
   @Test
   void runTakesTheOnlyModelWithoutModelOption() throws Exception {
     Path one = Files.writeString(dir.resolve("one.cnn"), "model Tiny {\n    input [3, 8, 8]\n    conv(4, 3)\n    relu\n}\n");
+    long before = generatedFolders();
     Run r = cnnc("run", one.toString(), "--random");
     assertEquals(0, r.code(), r.err());
+    assertEquals(before, generatedFolders(), "the generated model's temporary folder is removed");
     assertTrue(r.out().contains("[1, 4, 6, 6]") || r.out().contains("[4, 6, 6]"), r.out());
     Run several = cnnc("run", MODELS, "--random");
     assertEquals(2, several.code());
@@ -121,6 +123,12 @@ class RunCommandsTest {
     assertTrue(weights.err().startsWith("cnnc: cannot load " + bad + ":\n  not a valid .npz archive"), weights.err());
     for (Run r : new Run[] {both, shape, weights}) {
       assertTrue(!r.err().contains("\tat "), r.err());
+    }
+  }
+
+  private static long generatedFolders() throws java.io.IOException {
+    try (var s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+      return s.filter(p -> p.getFileName().toString().startsWith("cnnc-model")).count();
     }
   }
 }
