@@ -162,7 +162,7 @@ final class Features {
     List<CompletionItem> out = new ArrayList<>();
     if (callee != null) {
       OpDef op = Ops.get(callee);
-      if (op != null) {
+      if (op != null && !op.isMerge()) {
         for (ParamSig p : op.params()) {
           out.add(item(p.name(), CompletionItemKind.Property, p.type().keyword() + " = " + p.defaultText() + ": " + p.doc(),
               p.name() + " = "));
@@ -181,7 +181,7 @@ final class Features {
         }
       }
     }
-    for (OpDef op : Ops.all()) {
+    for (OpDef op : Ops.callable()) {
       out.add(item(op.name(), CompletionItemKind.Function, op.summary(), op.name()));
     }
     Set<String> blocks = new LinkedHashSet<>();
@@ -189,7 +189,9 @@ final class Features {
     for (String b : blocks) {
       out.add(item(b, CompletionItemKind.Class, "block", b));
     }
-    for (String kw : List.of("input", "output", "from", "repeat", "concat", "add", "expect", "with")) {
+    List<String> keywords = new ArrayList<>(List.of("input", "output", "from", "repeat", "expect", "with"));
+    Ops.all().stream().filter(OpDef::isMerge).forEach(m -> keywords.add(m.name()));
+    for (String kw : keywords) {
       out.add(item(kw, CompletionItemKind.Keyword, "keyword", kw));
     }
     return out;

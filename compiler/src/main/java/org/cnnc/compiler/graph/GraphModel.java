@@ -13,6 +13,8 @@ import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.ir.Output;
 import org.cnnc.compiler.ir.Scope;
 import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.summary.SummaryRenderer;
 
 /**
@@ -176,18 +178,13 @@ public final class GraphModel {
     return v == null || v instanceof Value.ListV l && l.items().stream().allMatch(x -> x instanceof Value.IntV i && i.value() == 0);
   }
 
+  /** A node's kind in pictures: its op's family in the registry. */
   static Kind kind(String op) {
-    return switch (op) {
-      case "input" -> Kind.INPUT;
-      case "conv" -> Kind.CONV;
-      case "maxpool", "avgpool", "global_avgpool", "global_maxpool" -> Kind.POOL;
-      case "batchnorm", "lrn", "dropout" -> Kind.NORM;
-      case "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "identity" -> Kind.ACTIVATION;
-      case "dense" -> Kind.DENSE;
-      case "concat", "add" -> Kind.MERGE;
-      case "flatten", "zeropad" -> Kind.SHAPE;
-      default -> Kind.OTHER;
-    };
+    if (op.equals("input")) {
+      return Kind.INPUT;
+    }
+    OpDef def = Ops.get(op);
+    return def == null ? Kind.OTHER : Kind.valueOf(def.category().name());
   }
 
   public Network network() {

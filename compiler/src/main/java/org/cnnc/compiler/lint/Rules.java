@@ -22,7 +22,9 @@ import org.cnnc.compiler.sema.Expander;
 import org.cnnc.compiler.sema.Program;
 import org.cnnc.compiler.sema.Resolver;
 import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.Trait;
 import org.cnnc.compiler.source.Span;
 import org.cnnc.compiler.summary.SummaryRenderer;
 
@@ -105,9 +107,11 @@ public final class Rules {
 
   // ---- checks on networks ----------------------------------------------------------------------
 
-  private static final Set<String> PASS_THROUGH = Set.of("flatten", "identity", "dropout");
-  private static final Set<String> SIGN_PRESERVING = Set.of("flatten", "identity", "dropout", "maxpool", "avgpool",
-      "global_avgpool", "global_maxpool", "zeropad");
+  /** Whether a node's op has a trait (the network's input has none). */
+  private static boolean is(Node node, Trait t) {
+    OpDef def = Ops.get(node.op());
+    return def != null && def.has(t);
+  }
 
   static void network(Network n, Sink sink) {
     Map<Integer, List<Integer>> consumers = new HashMap<>();
@@ -122,7 +126,7 @@ public final class Rules {
     for (Output o : n.outputs()) {
       Node node = n.node(o.node());
       if (o.loss().equals("cross_entropy")) {
-        Node softmax = back(n, node, PASS_THROUGH, "softmax");
+        Node softmax = back(n, node, Trait.PASSES_VALUES, Trait.PROBABILITIES);
         if (softmax != null) {
           int classes = node.shape().dim(0);
           double floor = Math.log(classes - 1 + Math.E) - 1;
@@ -144,26 +148,25 @@ public final class Rules {
       }
     }
     for (Node node : n.nodes()) {
-      switch (node.op()) {
-        case "softmax" -> {
-          Node act = node.inputs().isEmpty() ? null : back(n, n.node(node.inputs().get(0)), SIGN_PRESERVING, "relu", "sigmoid");
-          if (act != null) {
-            sink.report(ACTIVATION_BEFORE_SOFTMAX, at(ACTIVATION_BEFORE_SOFTMAX, act.span(),
-                    "`" + act.op() + "` before `softmax`: the scores it normalizes can never be negative")
-                .label(act.op().equals("relu") ? "scores clipped at 0" : "scores squeezed into (0, 1)")
-                .note("the softmax is at " + node.span().location(), node.span()));
-          }
+      if (is(node, Trait.PROBABILITIES)) {
+        Node act = node.inputs().isEmpty() ? null : back(n, n.node(node.inputs().get(0)), Trait.KEEPS_SIGN, Trait.NON_NEGATIVE);
+        if (act != null) {
+          sink.report(ACTIVATION_BEFORE_SOFTMAX, at(ACTIVATION_BEFORE_SOFTMAX, act.span(),
+                  "`" + act.op() + "` before `" + node.op() + "`: the scores it normalizes can never be negative")
+              .label("scores made non-negative: " + Ops.of(act.op()).summary())
+              .note("the " + node.op() + " is at " + node.span().location(), node.span()));
         }
-        case "dense" -> {
-          Node in = n.node(node.inputs().get(0));
-          if (in.shape().rank() == 3) {
-            sink.report(DENSE_ON_MAP, at(DENSE_ON_MAP, node.span(),
-                    "`dense` on the " + in.shape() + " feature map flattens it implicitly")
-                .label("reads " + in.shape()));
-          }
+      }
+      if (node.op().equals("dense")) {
+        Node in = n.node(node.inputs().get(0));
+        if (in.shape().rank() == 3) {
+          sink.report(DENSE_ON_MAP, at(DENSE_ON_MAP, node.span(),
+                  "`dense` on the " + in.shape() + " feature map flattens it implicitly")
+              .label("reads " + in.shape()));
         }
-        case "conv", "maxpool", "avgpool" -> windows(n, node, sink);
-        default -> { }
+      }
+      if (is(node, Trait.WINDOWED)) {
+        windows(n, node, sink);
       }
       if (!node.op().equals("input") && !consumers.containsKey(node.id()) && !outputs.contains(node.id())) {
         sink.report(UNUSED_NODE, at(UNUSED_NODE, node.span(), "the output of `" + node.op() + "` (" + node.name()
@@ -172,16 +175,14 @@ public final class Rules {
     }
   }
 
-  /** Walks back through ops of {@code through} to a node of one of {@code targets}. */
-  private static Node back(Network n, Node from, Set<String> through, String... targets) {
+  /** Walks back through ops with the trait {@code through} to a node with the trait {@code target}. */
+  private static Node back(Network n, Node from, Trait through, Trait target) {
     Node node = from;
     while (true) {
-      for (String t : targets) {
-        if (node.op().equals(t)) {
-          return node;
-        }
+      if (is(node, target)) {
+        return node;
       }
-      if (!through.contains(node.op()) || node.inputs().size() != 1) {
+      if (!is(node, through) || node.inputs().size() != 1) {
         return null;
       }
       node = n.node(node.inputs().get(0));

@@ -466,7 +466,7 @@ public final class Expander {
   private int call(Call c, int input, Seq seq, Frame f, String name) {
     String callee = c.callee().text();
     OpDef op = Ops.get(callee);
-    if (op != null) {
+    if (op != null && !op.isMerge()) {
       return op(op, c, input, seq, f, name);
     }
     BlockDecl block = program.block(c.span().file(), callee);
@@ -683,41 +683,29 @@ public final class Expander {
     return addNode(m.kind().keyword(), nodeName, Map.of(), tails, joined, Layer.of(joined), m.span(), f, mergeScope);
   }
 
+  /** The merge's shape by its registry rule, or null after reporting the branch that does not fit. */
   private Shape join(Merge m, List<Integer> tails, Frame f) {
     Reporter r = reporter(f);
-    Shape first = nodes.get(tails.get(0)).shape();
-    String op = m.kind().keyword();
-    long channels = 0;
-    for (int j = 0; j < tails.size(); j++) {
-      Shape s = nodes.get(tails.get(j)).shape();
-      boolean fits = m.kind() == MergeKind.ADD ? s.equals(first)
-          : s.rank() == first.rank() && (s.rank() != 3 || (s.height() == first.height() && s.width() == first.width()));
-      if (!fits) {
-        String why = m.kind() == MergeKind.ADD ? "shapes differ"
-            : s.rank() != first.rank() ? "ranks differ" : "height and width differ";
-        r.report(Diagnostic.error(Code.SHAPE_MISMATCH, m.branches().get(j).span(),
-                "cannot " + op + " " + s + (m.kind() == MergeKind.ADD ? " to " : " with ") + first + ": " + why)
-            .label(s + " here")
-            .note("the first branch gives " + first + ", at " + m.branches().get(0).span().location(),
-                m.branches().get(0).span())
-            .help(m.kind() == MergeKind.ADD
-                ? "add needs equal shapes; match channels and strides, e.g. with a 1x1 conv on the shortcut"
-                : "concat joins along channels: every branch must keep the same height and width (check padding and strides)"));
-        return null;
-      }
-      channels += s.dim(0);
+    OpDef def = Ops.of(m.kind().keyword());
+    List<Shape> shapes = tails.stream().map(t -> nodes.get(t).shape()).toList();
+    OpDef.Joined j = def.merge().join(shapes);
+    if (j.shape() != null) {
+      return j.shape();
     }
-    if (m.kind() == MergeKind.ADD) {
-      return first;
-    }
-    if (channels > Integer.MAX_VALUE) {
-      r.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, m.span(), "concat gives more than " + Integer.MAX_VALUE + " channels")
-          .label("here"));
+    if (j.branch() < 0) {
+      r.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, m.span(), j.why()).label("here"));
       return null;
     }
-    int[] dims = first.dims();
-    dims[0] = (int) channels;
-    return Shape.of(dims);
+    Shape first = shapes.get(0);
+    Shape s = shapes.get(j.branch());
+    boolean concat = def.name().equals("concat");
+    Diagnostic.Builder d = Diagnostic.error(Code.SHAPE_MISMATCH, m.branches().get(j.branch()).span(),
+            "cannot " + def.name() + " " + s + (concat ? " with " : " to ") + first + ": " + j.why())
+        .label(s + " here")
+        .note("the first branch gives " + first + ", at " + m.branches().get(0).span().location(),
+            m.branches().get(0).span());
+    r.report(j.help() == null ? d : d.help(j.help()));
+    return null;
   }
 
   private void assertShape(ShapeExpr expected, Shape actual, Frame f) {

@@ -231,7 +231,8 @@ public final class Resolver {
 
   private void call(Call call, Ctx ctx) {
     String name = call.callee().text();
-    OpDef op = Ops.get(name);
+    OpDef found = Ops.get(name);
+    OpDef op = found != null && found.isMerge() ? null : found;
     BlockDecl block = op == null ? program.block(call.span().file(), name) : null;
     if (op == null && block == null) {
       unknownCallee(call, program, r);
@@ -268,7 +269,7 @@ public final class Resolver {
   static void unknownCallee(Call call, Program program, Reporter r) {
     String name = call.callee().text();
     List<String> known = new ArrayList<>();
-    Ops.all().forEach(o -> known.add(o.name()));
+    Ops.callable().forEach(o -> known.add(o.name()));
     known.addAll(program.blockNames(call.span().file()));
     r.report(Diagnostic.error(Code.UNKNOWN_NAME, call.callee().span(), "unknown op or block `" + name + "`")
         .label("not an op or a block")

@@ -5,15 +5,20 @@ import static org.cnnc.compiler.shape.ParamSig.optional;
 import static org.cnnc.compiler.shape.ParamSig.required;
 import static org.cnnc.compiler.shape.ParamSig.withDefault;
 
+import static org.cnnc.compiler.shape.OpDef.op;
+
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.cnnc.compiler.diag.Code;
 import org.cnnc.compiler.sema.Type;
 import org.cnnc.compiler.sema.Value;
 import org.cnnc.compiler.shape.Layer.TensorSpec;
+import org.cnnc.compiler.shape.OpDef.Joined;
 
 /**
  * The table of built-in ops, one rule each, with PyTorch's shape formulas exactly:
@@ -36,87 +41,127 @@ public final class Ops {
   private static final Value TRUE = new Value.BoolV(true);
   private static final Value FALSE = new Value.BoolV(false);
 
+  private static final Set<Backend> ALL = EnumSet.allOf(Backend.class);
+
   static {
-    add(new OpDef("conv", "2-D convolution (nn.Conv2d); `conv(in -> out, k)` states the input channels",
-        List.of(
+    add(op("conv").doc("2-D convolution; `conv(in -> out, k)` states the input channels").torch("nn.Conv2d")
+        .tensors("params `weight [out, in/groups, kh, kw]`, `bias [out]`")
+        .params(
             required("out", Type.INT, "output channels").atLeast(1),
             required("kernel", Type.SIZE, "kernel size, k or [kh, kw]").atLeast(1),
             withDefault("stride", Type.SIZE, ONE, "stride").atLeast(1),
             withDefault("padding", Type.SIZE, ZERO, "zero padding on each side").atLeast(0),
             withDefault("dilation", Type.SIZE, ONE, "spacing between kernel taps").atLeast(1),
             withDefault("groups", Type.INT, ONE, "blocked connections from input to output channels").atLeast(1),
-            withDefault("bias", Type.BOOL, TRUE, "learn an additive bias")),
-        true, Ops::conv));
-    add(new OpDef("maxpool", "max pooling (nn.MaxPool2d); pads with -inf",
-        List.of(
+            withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
+        .arrowIn().category(Category.CONV).traits(Trait.WINDOWED, Trait.LINEAR)
+        .limit(ALL, "groups", (a, in) -> integer(a, "groups") != 1
+            ? "grouped convolution (groups = " + integer(a, "groups") + ") has no lowering yet" : null)
+        .rule(Ops::conv));
+    add(op("maxpool").doc("max pooling; pads with -inf").torch("nn.MaxPool2d")
+        .params(
             required("kernel", Type.SIZE, "window size").atLeast(1),
             defaultsTo("stride", Type.SIZE, "kernel", "stride").atLeast(1),
             withDefault("padding", Type.SIZE, ZERO, "implicit -inf padding on each side, at most kernel / 2").atLeast(0),
             withDefault("dilation", Type.SIZE, ONE, "spacing between window taps").atLeast(1),
-            withDefault("ceil", Type.BOOL, FALSE, "ceil instead of floor in the output size")),
-        false, in -> pool(in, true)));
-    add(new OpDef("avgpool", "average pooling (nn.AvgPool2d)",
-        List.of(
+            withDefault("ceil", Type.BOOL, FALSE, "ceil instead of floor in the output size"))
+        .category(Category.POOL).traits(Trait.WINDOWED, Trait.KEEPS_SIGN)
+        .rule(in -> pool(in, true)));
+    add(op("avgpool").doc("average pooling").torch("nn.AvgPool2d")
+        .params(
             required("kernel", Type.SIZE, "window size").atLeast(1),
             defaultsTo("stride", Type.SIZE, "kernel", "stride").atLeast(1),
             withDefault("padding", Type.SIZE, ZERO, "implicit zero padding on each side, at most kernel / 2").atLeast(0),
             withDefault("ceil", Type.BOOL, FALSE, "ceil instead of floor in the output size"),
-            withDefault("count_include_pad", Type.BOOL, TRUE, "count padding in the divisor")),
-        false, in -> pool(in, false)));
-    add(new OpDef("global_avgpool", "average over H and W to [C, 1, 1] (nn.AdaptiveAvgPool2d(1))", List.of(), false,
-        in -> global(in)));
-    add(new OpDef("global_maxpool", "maximum over H and W to [C, 1, 1] (nn.AdaptiveMaxPool2d(1))", List.of(), false,
-        in -> global(in)));
-    add(new OpDef("batchnorm", "batch normalization over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)",
-        List.of(
+            withDefault("count_include_pad", Type.BOOL, TRUE, "count padding in the divisor"))
+        .category(Category.POOL).traits(Trait.WINDOWED, Trait.KEEPS_SIGN)
+        .rule(in -> pool(in, false)));
+    add(op("global_avgpool").doc("average over H and W to [C, 1, 1]").torch("nn.AdaptiveAvgPool2d(1)")
+        .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::global));
+    add(op("global_maxpool").doc("maximum over H and W to [C, 1, 1]").torch("nn.AdaptiveMaxPool2d(1)")
+        .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::global));
+    add(op("batchnorm").doc("batch normalization over channels").torch("nn.BatchNorm2d, or nn.BatchNorm1d on vectors")
+        .tensors("params `weight [C]`, `bias [C]`; buffers `running_mean [C]`, `running_var [C]`")
+        .params(
             optional("features", Type.INT, "the channels, if stated: checked against what flows in").atLeast(1),
             withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance").atLeast(0),
-            withDefault("momentum", Type.FLOAT, new Value.FloatV(0.1), "running statistics update factor").between(0, 1)),
-        false, Ops::batchnorm));
-    add(new OpDef("lrn", "local response normalization across channels (nn.LocalResponseNorm)",
-        List.of(
+            withDefault("momentum", Type.FLOAT, new Value.FloatV(0.1), "running statistics update factor").between(0, 1))
+        .category(Category.NORM).rule(Ops::batchnorm));
+    add(op("lrn").doc("local response normalization across channels").torch("nn.LocalResponseNorm")
+        .params(
             required("size", Type.INT, "neighbouring channels").atLeast(1),
             withDefault("alpha", Type.FLOAT, new Value.FloatV(1e-4), "scale"),
             withDefault("beta", Type.FLOAT, new Value.FloatV(0.75), "exponent"),
-            withDefault("k", Type.FLOAT, new Value.FloatV(1.0), "additive constant")),
-        false, Ops::lrn));
-    elementwise("relu", "max(0, x)", List.of());
-    elementwise("leaky_relu", "x, or slope * x below 0",
-        List.of(withDefault("slope", Type.FLOAT, new Value.FloatV(0.01), "slope below zero")));
-    elementwise("sigmoid", "1 / (1 + e^-x)", List.of());
-    elementwise("tanh", "hyperbolic tangent", List.of());
-    elementwise("softmax", "softmax over channels (nn.Softmax(dim=1))", List.of());
-    elementwise("identity", "passes its input through", List.of());
-    add(new OpDef("dropout", "zeroes elements with probability p in training (nn.Dropout)",
-        List.of(withDefault("p", Type.FLOAT, new Value.FloatV(0.5), "probability to drop, 0 <= p <= 1").between(0, 1)),
-        false, Ops::dropout));
-    add(new OpDef("dense", "fully connected (nn.Linear); flattens a [C, H, W] input; `dense(in -> out)` states the features",
-        List.of(
+            withDefault("k", Type.FLOAT, new Value.FloatV(1.0), "additive constant"))
+        .category(Category.NORM)
+        .limit(ALL, "size", (a, in) -> integer(a, "size") % 2 == 0
+            ? "an even size (" + integer(a, "size") + "): Deeplearning4j's window is centred, PyTorch's even window is not"
+            : null)
+        .rule(Ops::lrn));
+    activation(op("relu").doc("max(0, x)").torch("nn.ReLU")
+        .traits(Trait.NON_NEGATIVE, Trait.FUSABLE_ACTIVATION));
+    activation(op("leaky_relu").doc("x, or slope * x below 0").torch("nn.LeakyReLU")
+        .params(withDefault("slope", Type.FLOAT, new Value.FloatV(0.01), "slope below zero")));
+    activation(op("sigmoid").doc("1 / (1 + e^-x)").torch("nn.Sigmoid").traits(Trait.NON_NEGATIVE));
+    activation(op("tanh").doc("hyperbolic tangent").torch("nn.Tanh"));
+    add(op("softmax").doc("softmax over channels").torch("nn.Softmax(dim=1)")
+        .category(Category.ACTIVATION).traits(Trait.NON_NEGATIVE, Trait.PROBABILITIES).rule(Ops::same));
+    add(op("identity").doc("passes its input through").torch("nn.Identity")
+        .category(Category.ACTIVATION).traits(Trait.ELEMENTWISE, Trait.PASSES_VALUES, Trait.KEEPS_SIGN).rule(Ops::same));
+    add(op("dropout").doc("zeroes elements with probability p in training").torch("nn.Dropout")
+        .params(withDefault("p", Type.FLOAT, new Value.FloatV(0.5), "probability to drop, 0 <= p <= 1").between(0, 1))
+        .category(Category.NORM).traits(Trait.STOCHASTIC, Trait.PASSES_VALUES, Trait.KEEPS_SIGN).rule(Ops::same));
+    add(op("dense").doc("fully connected; flattens a [C, H, W] input; `dense(in -> out)` states the features")
+        .torch("nn.Linear").tensors("params `weight [out, in]`, `bias [out]`")
+        .params(
             required("out", Type.INT, "output features").atLeast(1),
-            withDefault("bias", Type.BOOL, TRUE, "learn an additive bias")),
-        true, Ops::dense));
-    add(new OpDef("flatten", "[C, H, W] to [C * H * W] (torch.flatten(x, 1))", List.of(), false, Ops::flatten));
-    add(new OpDef("zeropad", "zero padding (nn.ZeroPad2d)",
-        List.of(required("padding", Type.PADDING4, "p, [h, w] or [left, right, top, bottom]").atLeast(0)),
-        false, Ops::zeropad));
+            withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
+        .arrowIn().category(Category.DENSE).traits(Trait.LINEAR).rule(Ops::dense));
+    add(op("flatten").doc("[C, H, W] to [C * H * W]").torch("torch.flatten(x, 1)")
+        .category(Category.SHAPE).traits(Trait.PASSES_VALUES, Trait.KEEPS_SIGN).rule(Ops::flatten));
+    add(op("zeropad").doc("zero padding").torch("nn.ZeroPad2d")
+        .params(required("padding", Type.PADDING4, "p, [h, w] or [left, right, top, bottom]").atLeast(0))
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::zeropad));
+    add(op("concat").doc("joins its branches along channels; every branch keeps the same height and width")
+        .torch("torch.cat(xs, 1)").category(Category.MERGE).merge(Ops::concat));
+    add(op("add").doc("adds its branches, element by element; every branch has the same shape")
+        .torch("x + y").category(Category.MERGE).merge(Ops::sum));
   }
 
   private Ops() {}
 
-  private static void add(OpDef def) {
-    TABLE.put(def.name(), def);
+  private static void add(OpDef.Builder def) {
+    OpDef d = def.build();
+    TABLE.put(d.name(), d);
   }
 
-  private static void elementwise(String name, String summary, List<ParamSig> params) {
-    add(new OpDef(name, summary, params, false, in -> Layer.of(in.in())));
+  /** An element-wise activation: the output has the input's shape. */
+  private static void activation(OpDef.Builder def) {
+    add(def.category(Category.ACTIVATION).traits(Trait.ELEMENTWISE).rule(Ops::same));
   }
 
+  /** The op of that name, or null. */
   public static OpDef get(String name) {
     return TABLE.get(name);
   }
 
+  /** The op of that name; it must exist (a name the compiler checked). */
+  public static OpDef of(String name) {
+    OpDef d = TABLE.get(name);
+    if (d == null) {
+      throw new IllegalArgumentException("no op " + name);
+    }
+    return d;
+  }
+
+  /** Every op, in the reference's order. */
   public static Collection<OpDef> all() {
     return TABLE.values();
+  }
+
+  /** The ops a call names (every op but the merges, which have their own syntax). */
+  public static List<OpDef> callable() {
+    return TABLE.values().stream().filter(o -> !o.isMerge()).toList();
   }
 
   // ---- rules ----------------------------------------------------------------------------------
@@ -244,8 +289,43 @@ public final class Ops {
     return requireMap(in) ? Layer.of(in.in()) : null;
   }
 
-  private static Layer dropout(OpInput in) {
+  /** The output has the input's shape. */
+  private static Layer same(OpInput in) {
     return Layer.of(in.in());
+  }
+
+  private static Joined concat(List<Shape> in) {
+    Shape first = in.get(0);
+    long channels = 0;
+    for (int j = 0; j < in.size(); j++) {
+      Shape s = in.get(j);
+      if (s.rank() != first.rank() || (s.rank() == 3 && (s.height() != first.height() || s.width() != first.width()))) {
+        return Joined.mismatch(j, s.rank() != first.rank() ? "ranks differ" : "height and width differ",
+            "concat joins along channels: every branch must keep the same height and width (check padding and strides)");
+      }
+      channels += s.dim(0);
+    }
+    if (channels > Integer.MAX_VALUE) {
+      return Joined.mismatch(-1, "concat gives more than " + Integer.MAX_VALUE + " channels", null);
+    }
+    int[] dims = first.dims();
+    dims[0] = (int) channels;
+    return Joined.of(Shape.of(dims));
+  }
+
+  private static Joined sum(List<Shape> in) {
+    for (int j = 1; j < in.size(); j++) {
+      if (!in.get(j).equals(in.get(0))) {
+        return Joined.mismatch(j, "shapes differ",
+            "add needs equal shapes; match channels and strides, e.g. with a 1x1 conv on the shortcut");
+      }
+    }
+    return Joined.of(in.get(0));
+  }
+
+  /** An INT argument of a checked application. */
+  static int integer(Map<String, Value> args, String name) {
+    return Math.toIntExact(((Value.IntV) args.get(name)).value());
   }
 
   private static Layer dense(OpInput in) {

@@ -1,0 +1,28 @@
+package org.cnnc.compiler.shape;
+
+/**
+ * What passes, lint rules, pictures and the runtime may assume of an op, declared once in its
+ * {@link OpDef} (as MLIR's op traits). A pass asks {@code op.has(Trait.X)}, never for an op's name.
+ */
+public enum Trait {
+  /** The output has the input's shape and each element is a function of the same input element. */
+  ELEMENTWISE,
+  /** The values pass unchanged in inference, at most reshaped (identity, dropout, flatten). */
+  PASSES_VALUES,
+  /** A positive input stays positive and a negative one non-positive (pooling, padding, reshapes). */
+  KEEPS_SIGN,
+  /** Never outputs a negative value (relu, sigmoid, softmax). */
+  NON_NEGATIVE,
+  /** Outputs probabilities that sum to one over channels (softmax). */
+  PROBABILITIES,
+  /** A ReLU that the conv, dense or batch norm before it may apply in its own pass (inference fusion). */
+  FUSABLE_ACTIVATION,
+  /** Slides a window over height and width ({@code kernel}, {@code stride}, {@code padding}). */
+  WINDOWED,
+  /** Holds trainable weights that a batch norm after it may be folded into, in inference. */
+  LINEAR,
+  /** Random in training, the identity in inference (dropout). */
+  STOCHASTIC,
+  /** Joins several inputs (concat, add). */
+  MERGE
+}
