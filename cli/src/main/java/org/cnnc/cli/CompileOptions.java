@@ -29,6 +29,11 @@ public final class CompileOptions {
       description = "Colour diagnostics: auto (on a terminal), always or never.")
   Color color = Color.auto;
 
+  @Option(names = "--backend", paramLabel = "NAMES", defaultValue = "cpu",
+      description = "The backends whose capabilities are checked: cpu (cnnc's kernels on DL4J), cuda (DL4J's own"
+          + " layers), a comma-separated list, all, or none. An op a backend cannot run is an error. Default: cpu.")
+  String backend = "cpu";
+
   @Mixin LimitOptions limitOptions = new LimitOptions();
 
   enum ErrorFormat { human, short_;
@@ -44,7 +49,13 @@ public final class CompileOptions {
   public Compiler.Request request(List<Path> files) {
     Map<String, Value> values = new LinkedHashMap<>();
     args.forEach((k, v) -> values.put(k, parseValue(v)));
-    return new Compiler.Request(files, sourceRoots, values, limits());
+    return new Compiler.Request(files, sourceRoots, values, limits(), backends());
+  }
+
+  /** The backends asked for; an unknown name is a usage error. */
+  public java.util.Set<org.cnnc.compiler.shape.Backend> backends() {
+    return org.cnnc.compiler.sema.Capabilities.parse(backend).orElseThrow(() -> new Main.UsageError(
+        "--backend " + backend + ": expected cpu, cuda, all or none"));
   }
 
   /** The limits asked for; a limit below 1 is a usage error. */

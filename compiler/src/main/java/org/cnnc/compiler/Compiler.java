@@ -19,10 +19,12 @@ import org.cnnc.compiler.diag.Code;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Diagnostics;
 import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.sema.Capabilities;
 import org.cnnc.compiler.sema.Expander;
 import org.cnnc.compiler.sema.Program;
 import org.cnnc.compiler.sema.Resolver;
 import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.Backend;
 import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.syntax.Parsing;
 
@@ -34,6 +36,9 @@ import org.cnnc.compiler.syntax.Parsing;
 public final class Compiler {
   private Compiler() {}
 
+  /** What a request checks unless told otherwise: the backend {@code run} and {@code train} use. */
+  public static final Set<Backend> DEFAULT_BACKENDS = Set.of(Backend.CPU);
+
   /**
    * What to compile.
    *
@@ -43,12 +48,19 @@ public final class Compiler {
    *     every model that declares that parameter
    * @param limits the sizes accepted (file size, errors shown, layers expanded)
    */
-  public record Request(List<Path> files, List<Path> sourceRoots, Map<String, Value> modelArgs, Limits limits) {
+  public record Request(List<Path> files, List<Path> sourceRoots, Map<String, Value> modelArgs, Limits limits,
+      Set<Backend> backends) {
     public Request {
       files = List.copyOf(files);
       sourceRoots = List.copyOf(sourceRoots);
       modelArgs = Map.copyOf(modelArgs);
       limits = java.util.Objects.requireNonNull(limits);
+      backends = backends.isEmpty() ? Set.of() : java.util.Collections.unmodifiableSet(java.util.EnumSet.copyOf(backends));
+    }
+
+    /** Checked for the CPU backend ({@link #DEFAULT_BACKENDS}). */
+    public Request(List<Path> files, List<Path> sourceRoots, Map<String, Value> modelArgs, Limits limits) {
+      this(files, sourceRoots, modelArgs, limits, DEFAULT_BACKENDS);
     }
 
     /** With the default {@link Limits}. */
@@ -57,7 +69,12 @@ public final class Compiler {
     }
 
     public Request withLimits(Limits l) {
-      return new Request(files, sourceRoots, modelArgs, l);
+      return new Request(files, sourceRoots, modelArgs, l, backends);
+    }
+
+    /** The backends whose capabilities are checked ({@link Capabilities}); empty checks none. */
+    public Request withBackends(Set<Backend> b) {
+      return new Request(files, sourceRoots, modelArgs, limits, b);
     }
 
     public static Request of(Path... files) {
@@ -197,6 +214,7 @@ public final class Compiler {
     List<Network> networks = new ArrayList<>();
     if (parsedAll && !diags.hasErrors()) {
       networks = check(program, request.modelArgs(), diags, request.limits());
+      networks.forEach(n -> Capabilities.check(n, request.backends(), diags));
     }
     return new Compilation(List.copyOf(loaded.values()), diags, networks, program, roots);
   }
@@ -215,6 +233,7 @@ public final class Compiler {
     }
     Program program = new Program(List.of(ast), Map.of());
     List<Network> networks = diags.hasErrors() ? List.of() : check(program, modelArgs, diags, Limits.defaults());
+    networks.forEach(n -> Capabilities.check(n, DEFAULT_BACKENDS, diags));
     return new Compilation(List.of(src), diags, networks, program);
   }
 

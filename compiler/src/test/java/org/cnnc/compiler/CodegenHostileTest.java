@@ -111,10 +111,10 @@ class CodegenHostileTest {
     var c = compile(spec, List.of(), Map.of());
     assertEquals(10, c.networks().get(0).node(1).shape().dim(0));
     String text = generate(c).get(0).text();
-    assertTrue(text.contains("x = b.conv(s.next(), x, 10, size(3),"), text);
-    assertTrue(text.contains("x = b.conv(s.next(), x, 4, size(3),"), text);
+    assertTrue(text.contains("x = b.op(s.next(), \"conv\", x, \"out\", 10, \"kernel\", 3)"), text);
+    assertTrue(text.contains("x = b.op(s.next(), \"conv\", x, \"out\", 4, \"kernel\", 3)"), text);
     assertTrue(text.contains("for (int i = 0; i < 2; i++)"), text);
-    assertTrue(text.contains("x = b.conv(s.next(), x, 8, size(1),"), text);
+    assertTrue(text.contains("x = b.op(s.next(), \"conv\", x, \"out\", 8, \"kernel\", 1)"), text);
   }
 
   static List<String> errors(Compiler.Compilation c) {
@@ -130,7 +130,7 @@ class CodegenHostileTest {
         errors(bad));
     Path ok = write("ok.cnn", block + "model G {\n    input [3, 16, 16]\n    B(10000)\n}\n");
     String text = generate(compile(ok, List.of(), Map.of())).get(0).text();
-    assertTrue(text.contains("b.conv(s.next(), x, Math.floorDiv(n * n, 100000000), size(3),"), text);
+    assertTrue(text.contains("b.op(s.next(), \"conv\", x, \"out\", Math.floorDiv(n * n, 100000000), \"kernel\", 3)"), text);
     var unused = Compiler.compile(Compiler.Request.of(write("u.cnn", "block U(n) {\n    relu\n}\n"
         + "model G {\n    input [3, 16, 16]\n    U(3000000000)\n    U(n = 7)\n}\n")));
     assertEquals(List.of("INT_OVERFLOW 6:7 `3000000000` is 3000000000 here, beyond the 32-bit `int` of the generated Java"),

@@ -74,7 +74,7 @@ class GeneratedArithmeticTest {
         assertTrue(!calls.isEmpty() && calls.get(0).length > 0, () -> n.name() + " " + calls.size() + " "
             + outputs.stream().filter(o -> o.relativePath().endsWith(n.name() + ".java")).findFirst().orElseThrow().text());
         Node conv = n.nodes().stream().filter(x -> x.op().equals("conv")).findFirst().orElseThrow();
-        assertEquals(((Value.IntV) conv.arg("out")).value(), ((Integer) calls.get(0)[0]).longValue(),
+        assertEquals(((Value.IntV) conv.arg("out")).value(), ((Integer) calls.get(0)[1]).longValue(),
             () -> n.name() + ": " + spec.toString().lines().filter(l -> l.contains("conv(")).skip(
                 Long.parseLong(n.name().substring(1))).findFirst().orElseThrow());
       }

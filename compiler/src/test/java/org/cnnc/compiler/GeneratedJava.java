@@ -20,8 +20,6 @@ import javax.tools.SimpleJavaFileObject;
 import javax.tools.ToolProvider;
 import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.sema.Checks;
-import org.cnnc.compiler.shape.OpDef;
-import org.cnnc.compiler.shape.Ops;
 
 /**
  * Compiles generated sources with javac in the compiler's tests, against stubs of cnnc's runtime API
@@ -92,18 +90,11 @@ final class GeneratedJava {
           public Seq seq(String name) { return new Seq(); }
           public String input(String name, int... dims) { return name; }
           public void output(String name, String in, Loss loss, double weight) { }
-          public String concat(String name, String... in) { return name; }
-          public String add(String name, String... in) { return name; }
-          /** Every op call's arguments after the name and input, in order (tests read them). */
+          public String merge(String name, String op, String... in) { return name; }
+          /** Every op call's name-value arguments, in order (tests read them). */
           public final java.util.List<Object[]> calls = new java.util.ArrayList<>();
+          public String op(String name, String op, String in, Object... args) { calls.add(args); return name; }
         """);
-    for (OpDef op : Ops.callable()) {
-      String method = camel(op.name());
-      if (!method.equals("concat") && !method.equals("add")) {
-        builder.append("  public String ").append(method)
-            .append("(String name, String in, Object... args) { calls.add(args); return name; }\n");
-      }
-    }
     builder.append("}\n");
     String loss = "package org.cnnc.runtime;\npublic enum Loss { "
         + String.join(", ", Checks.LOSSES.stream().map(l -> l.toUpperCase(Locale.ROOT)).toList()) + " }\n";
@@ -130,17 +121,4 @@ final class GeneratedJava {
             """));
   }
 
-  private static String camel(String s) {
-    StringBuilder out = new StringBuilder();
-    boolean upper = false;
-    for (char c : s.toCharArray()) {
-      if (c == '_') {
-        upper = out.length() > 0;
-      } else {
-        out.append(upper ? Character.toUpperCase(c) : c);
-        upper = false;
-      }
-    }
-    return out.toString();
-  }
 }

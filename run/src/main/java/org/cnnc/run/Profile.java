@@ -8,7 +8,9 @@ import java.util.Locale;
 import java.util.Map;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.compiler.ir.Node;
-import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.Trait;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.Loss;
@@ -37,9 +39,11 @@ final class Profile {
   /** One layer: its forward time in inference, and forward (training mode) + backward. */
   record Row(String name, String op, String shape, long macs, double ms, double trainMs) {}
 
-  /** The ops timed: every op that computes (flatten and the like are views). */
-  static final List<String> OPS = List.of("conv", "batchnorm", "relu", "maxpool", "avgpool", "dropout", "dense",
-      "concat");
+  /** The ops timed: every op that computes (those that pass values on, as flatten, are views; dropout computes). */
+  static boolean timed(String op) {
+    OpDef def = Ops.get(op);
+    return def != null && (!def.has(Trait.PASSES_VALUES) || def.has(Trait.STOCHASTIC));
+  }
 
   private static final WorkspaceConfiguration WORKSPACE = WorkspaceConfiguration.builder()
       .policyLearning(LearningPolicy.FIRST_LOOP)
@@ -66,38 +70,24 @@ final class Profile {
     Timing.median(() -> whole.fit(data), 1, warmupSeconds / 2);
     List<Row> rows = new ArrayList<>();
     for (Node node : n.nodes()) {
-      if (!OPS.contains(node.op())) {
+      if (!timed(node.op())) {
         continue;
       }
       Node in = n.node(node.inputs().get(0));
       int[] dims = in.shape().dims();
       NetBuilder b = new NetBuilder(1);
       String x = b.input("in", Arrays.stream(dims).asLongStream().toArray());
-      String y = switch (node.op()) {
-        case "conv" -> b.conv("op", x, i(node, "out"), ints(node, "kernel"), ints(node, "stride"), ints(node, "padding"),
-            ints(node, "dilation"), i(node, "groups"), bool(node, "bias"));
-        case "maxpool" -> b.maxpool("op", x, ints(node, "kernel"), ints(node, "stride"), ints(node, "padding"),
-            ints(node, "dilation"), bool(node, "ceil"));
-        case "avgpool" -> b.avgpool("op", x, ints(node, "kernel"), ints(node, "stride"), ints(node, "padding"),
-            bool(node, "ceil"), bool(node, "count_include_pad"));
-        case "batchnorm" -> b.batchnorm("op", x, 1e-5, 0.1);
-        case "dense" -> b.dense("op", x, i(node, "out"), bool(node, "bias"));
-        case "relu" -> b.relu("op", x);
-        case "dropout" -> b.dropout("op", x, node.arg("p") instanceof Value.IntV v ? v.value()
-            : ((Value.FloatV) node.arg("p")).value());
-        default -> {
-          String[] ins = new String[node.inputs().size()];
-          for (int k = 0; k < ins.length; k++) {
-            int[] d = n.node(node.inputs().get(k)).shape().dims();
-            ins[k] = k == 0 ? x : b.input("in" + k, Arrays.stream(d).asLongStream().toArray());
-          }
-          yield b.concat("op", ins);
-        }
-      };
+      List<String> ins = new ArrayList<>(List.of(x));
+      for (int k = 1; k < node.inputs().size(); k++) {
+        int[] d = n.node(node.inputs().get(k)).shape().dims();
+        ins.add(b.input("in" + k, Arrays.stream(d).asLongStream().toArray()));
+      }
+      // the layer as the network lowers it: the registry's lowering, with the checked node's arguments
+      String y = b.op("op", node.op(), ins, node.args());
       b.output("out", y, Loss.NONE, 1);
       ComputationGraph g = new ComputationGraph(b.build());
       g.init();
-      INDArray[] inputs = new INDArray[node.op().equals("concat") ? node.inputs().size() : 1];
+      INDArray[] inputs = new INDArray[node.inputs().size()];
       for (int k = 0; k < inputs.length; k++) {
         inputs[k] = Timing.batch(Arrays.stream(n.node(node.inputs().get(k)).shape().dims()).asLongStream().toArray(),
             batch, k);
@@ -156,7 +146,7 @@ final class Profile {
     double trainTotal = rows.stream().mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t)).sum();
     out.printf(Locale.ROOT, "training (forward + backward of each layer): %.1f ms%n", trainTotal);
     out.printf(Locale.ROOT, "  %-10s %12s %7s %12s %7s%n", "op", "inference", "share", "training", "share");
-    for (String op : OPS) {
+    for (String op : rows.stream().map(Row::op).distinct().toList()) {
       double ms = rows.stream().filter(r -> r.op().equals(op)).mapToDouble(Row::ms).sum();
       double tms = rows.stream().filter(r -> r.op().equals(op)).mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t))
           .sum();
@@ -179,17 +169,5 @@ final class Profile {
 
   private static String clip(String s) {
     return s.length() <= 34 ? s : "..." + s.substring(s.length() - 31);
-  }
-
-  private static int i(Node n, String arg) {
-    return (int) ((Value.IntV) n.arg(arg)).value();
-  }
-
-  private static boolean bool(Node n, String arg) {
-    return ((Value.BoolV) n.arg(arg)).value();
-  }
-
-  private static int[] ints(Node n, String arg) {
-    return ((Value.ListV) n.arg(arg)).items().stream().mapToInt(v -> (int) ((Value.IntV) v).value()).toArray();
   }
 }

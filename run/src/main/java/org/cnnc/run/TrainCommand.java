@@ -124,7 +124,8 @@ final class TrainCommand implements Callable<Integer> {
           + String.join(", ", net.inputs()));
     }
     for (var u : net.untrainable().entrySet()) {
-      throw new Main.UsageError(m.name() + " cannot be trained on this backend: " + u.getKey() + ": " + u.getValue());
+      // the compiler's words (one rule: Capabilities.untrainable; lint's OUTPUT_NOT_CLASSES warns of it)
+      throw new Main.UsageError(m.name() + ": `" + u.getKey() + "` cannot be trained: " + u.getValue());
     }
     int classes = d.classes().size();
     for (NetBuilder.OutputSpec o : net.outputs()) {

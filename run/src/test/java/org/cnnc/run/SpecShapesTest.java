@@ -68,7 +68,7 @@ class SpecShapesTest {
     assertTrue(run.out().startsWith("output [1, 4, 8, 8]: "), run.out());
     assertArrayEquals(new long[] {1, 4, 8, 8}, Npz.readNpy(dir.resolve("out").resolve("output.npy")).shape());
     RunTrainInputsTest.usage(RunTrainInputsTest.cnnc("train", spec, "--model", "MapOut", "--data", images()),
-        "MapOut cannot be trained on this backend: output: a cross_entropy loss on a 4x8x8 map needs per-pixel labels");
+        "MapOut: `output` cannot be trained: a cross_entropy loss on a [4, 8, 8] map needs per-pixel labels");
   }
 
   @Test
@@ -99,7 +99,7 @@ class SpecShapesTest {
     assertEquals(0, run.code(), run.err());
     assertTrue(run.out().startsWith("output [1, 2]: "), run.out());
     RunTrainInputsTest.usage(RunTrainInputsTest.cnnc("train", spec, "--model", "Unused", "--data", images()),
-        "Unused cannot be trained on this backend: side: nothing reads it");
+        "Unused: `side` cannot be trained: nothing reads it");
   }
 
   /**

@@ -39,8 +39,7 @@ public enum Loss {
       case MSE -> new LossMSE();
       case L1 -> new LossL1();
       case BCE, BCE_LOGITS -> new LossBinaryXENT();
-      case NLL -> throw new UnsupportedOperationException(
-          "the nll loss (inputs are log-probabilities) has no DL4J loss layer; use cross_entropy on logits");
+      case NLL -> new NllLoss();
       case NONE -> null;
     };
   }

@@ -6,6 +6,15 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.sema.Capabilities;
+import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.Backend;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.OpInput;
+import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.Shape;
+import org.cnnc.compiler.source.Span;
 import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
@@ -85,6 +94,9 @@ public final class NetBuilder {
 
   private final GraphBuilder graph;
   private final Map<String, InputType> types = new LinkedHashMap<>();
+  /** The registry's shape of every vertex and op path (DL4J's own inferred types are {@link #types}). */
+  private final Map<String, Shape> shapeOf = new LinkedHashMap<>();
+  private final List<Applied> applied = new ArrayList<>();
   private final List<String> inputs = new ArrayList<>();
   private final List<InputType> inputTypes = new ArrayList<>();
   private final List<TensorMapping> manifest = new ArrayList<>();
@@ -269,10 +281,139 @@ public final class NetBuilder {
         ? InputType.convolutional(shape[1], shape[2], shape[0])
         : InputType.feedForward(shape[0]);
     graph.addInputs(name);
+    shapeOf.put(name, Shape.of(Arrays.stream(shape).mapToInt(Math::toIntExact).toArray()));
     inputs.add(name);
     inputTypes.add(t);
     types.put(name, t);
     return name;
+  }
+
+  // ---- ops of the registry ----------------------------------------------------------------------
+
+  /**
+   * One application of a registry op as this builder checked and lowered it: what a generated
+   * model's {@code build} made, to compare with the compiler's network node for node.
+   */
+  public record Applied(String path, String op, Map<String, Value> args, List<String> inputs, Shape shape,
+      List<org.cnnc.compiler.shape.Layer.TensorSpec> params, List<org.cnnc.compiler.shape.Layer.TensorSpec> buffers) {}
+
+  /**
+   * Adds one op of the registry ({@link Ops}) reading {@code in}, with its arguments as name-value
+   * pairs ({@code "out", 64, "kernel", 3}); the others take the registry's defaults. The output
+   * shape, parameters and MACs come from the op's shape rule, the same the compiler checked with;
+   * an application the rule or the backend refuses throws, naming {@code path}. Returns the vertex
+   * holding the output.
+   */
+  public String op(String path, String op, String in, Object... args) {
+    OpDef def = registered(op, path);
+    return apply(def, path, List.of(in), OpArgs.bind(def, path, args));
+  }
+
+  /** As {@link #op(String, String, String, Object...)}, with the compiler's values (a checked node's arguments). */
+  public String op(String path, String op, List<String> ins, Map<String, Value> args) {
+    OpDef def = registered(op, path);
+    return apply(def, path, ins, OpArgs.bind(def, path, args));
+  }
+
+  /** Joins branches with a merge of the registry ({@code concat}, {@code add}). */
+  public String merge(String path, String op, String... ins) {
+    OpDef def = registered(op, path);
+    if (!def.isMerge()) {
+      throw new IllegalArgumentException(path + ": `" + op + "` is not a merge");
+    }
+    return apply(def, path, List.of(ins), OpArgs.bind(def, path, Map.of()));
+  }
+
+  private static OpDef registered(String op, String path) {
+    OpDef def = Ops.get(op);
+    if (def == null) {
+      throw new IllegalArgumentException(path + ": no op `" + op + "`");
+    }
+    return def;
+  }
+
+  private String apply(OpDef def, String path, List<String> ins, OpArgs a) {
+    List<Shape> shapes = new ArrayList<>();
+    for (String in : ins) {
+      Shape s = shapeOf.get(in);
+      if (s == null) {
+        throw new IllegalArgumentException(path + ": no vertex named " + in);
+      }
+      shapes.add(s);
+    }
+    org.cnnc.compiler.shape.Layer layer;
+    if (def.isMerge()) {
+      if (shapes.isEmpty()) {
+        throw new IllegalArgumentException(path + ": `" + def.name() + "` needs branches");
+      }
+      OpDef.Joined j = def.merge().join(shapes);
+      if (j.shape() == null) {
+        throw new IllegalArgumentException(path + ": cannot " + def.name() + " " + shapes + ": " + j.why());
+      }
+      layer = org.cnnc.compiler.shape.Layer.of(j.shape());
+    } else {
+      if (shapes.size() != 1) {
+        throw new IllegalArgumentException(path + ": `" + def.name() + "` reads one input, not " + shapes.size());
+      }
+      layer = infer(def, path, shapes.get(0), a);
+    }
+    Backend backend = kernels == Kernels.CNNC ? Backend.CPU : Backend.CUDA;
+    def.refusal(backend, a.values(), shapes).ifPresent(r -> {
+      throw new UnsupportedOperationException(path + ": `" + def.name() + "` cannot run on backend " + backend.id()
+          + ": " + r.reason());
+    });
+    String v = Lowerings.of(def).lower(this, path, ins, a);
+    shapeOf.put(path, layer.out());
+    shapeOf.putIfAbsent(v, layer.out());
+    applied.add(new Applied(path, def.name(), a.values(), ins, layer.out(), layer.params(), layer.buffers()));
+    return v;
+  }
+
+  /** The op's shape rule on {@code in}; what it would report as a diagnostic is thrown, naming {@code path}. */
+  private static org.cnnc.compiler.shape.Layer infer(OpDef def, String path, Shape in, OpArgs a) {
+    List<String> problems = new ArrayList<>();
+    OpInput input = new OpInput(def.name(), in, a.values(), null) {
+      @Override
+      public Span argSpan(String name) {
+        return null;
+      }
+
+      @Override
+      public Span explicitInSpan() {
+        return null;
+      }
+
+      @Override
+      public Span callSpan() {
+        return null;
+      }
+
+      @Override
+      public String inputDescription() {
+        return in.toString();
+      }
+
+      @Override
+      protected void emit(Diagnostic.Builder d) {
+        problems.add(d.build().message());
+      }
+    };
+    org.cnnc.compiler.shape.Layer layer = def.rule().infer(input);
+    if (layer == null || input.failed()) {
+      throw new IllegalArgumentException(path + ": " + (problems.isEmpty() ? "`" + def.name() + "` refuses its input "
+          + in : String.join("; ", problems)));
+    }
+    return layer;
+  }
+
+  /** Every op applied through {@link #op} and {@link #merge}, in order. */
+  public List<Applied> applied() {
+    return Collections.unmodifiableList(applied);
+  }
+
+  /** The shape the registry's rules give a vertex or op path (null if none). */
+  public Shape shapeOf(String vertexOrPath) {
+    return shapeOf.get(vertexOrPath);
   }
 
   public String conv(String name, String in, int out, int[] kernel, int[] stride, int[] padding, int[] dilation,
@@ -540,6 +681,10 @@ public final class NetBuilder {
 
   /** Declares an output, with the loss it is trained with and that loss's weight. */
   public void output(String name, String node, Loss loss, double weight) {
+    if (inputs.contains(node)) {
+      // a model that outputs its input (no layer between): DL4J's outputs must be vertices
+      node = activation(name + "/identity", node, Activation.IDENTITY.getActivationFunction());
+    }
     if (plan != null && !plan.training()) {
       if (plan.wants(name)) {
         outputs.add(new OutputSpec(name, node, null, Loss.NONE, weight));
@@ -551,17 +696,16 @@ public final class NetBuilder {
       return;
     }
     String in = node;
+    long[] dims = shape(node);
+    java.util.Optional<String> refused = Capabilities.untrainable(loss.name().toLowerCase(java.util.Locale.ROOT),
+        Shape.of(Arrays.stream(dims).mapToInt(Math::toIntExact).toArray()));
+    if (refused.isPresent()) {
+      // computed (inference) but not trained: `check` warns and `train` refuses, with the compiler's words
+      untrainable.put(name, refused.get());
+      outputs.add(new OutputSpec(name, node, null, loss, weight));
+      return;
+    }
     if (types.get(node).getType() == InputType.Type.CNN) {
-      InputType.InputTypeConvolutional t = (InputType.InputTypeConvolutional) types.get(node);
-      if (t.getHeight() != 1 || t.getWidth() != 1) {
-        // a per-pixel loss would need per-pixel labels, which no data set cnnc reads has: the output
-        // is computed (inference) but not trained, and `train` says why
-        untrainable.put(name, "a " + loss.name().toLowerCase(java.util.Locale.ROOT) + " loss on a " + t.getChannels()
-            + "x" + t.getHeight() + "x" + t.getWidth() + " map needs per-pixel labels; training takes one label per"
-            + " image, so outputs with a loss must be [C] or [C, 1, 1] (or use loss = none)");
-        outputs.add(new OutputSpec(name, node, null, loss, weight));
-        return;
-      }
       in = flatten(name + "/flatten", node);
     }
     ILossFunction fn = loss.function();

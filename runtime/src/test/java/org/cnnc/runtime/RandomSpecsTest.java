@@ -73,7 +73,9 @@ class RandomSpecsTest {
       CnnModel model = (CnnModel) loader.loadClass("org.cnnc.random." + name).getConstructor().newInstance();
       String where = name + " (seed " + seed + "):\n" + Files.readString(dir.resolve(name + ".cnn"));
       try {
-        sameGraph(ir, CnnNetwork.createUnplanned(model, new NetBuilder(1)), where);
+        NetBuilder recorder = new NetBuilder(1);
+        sameGraph(ir, CnnNetwork.createUnplanned(model, recorder), where);
+        Recorded.assertSame(ir, recorder, where);
         runs(ir, CnnNetwork.create(model, 1), where);
       } catch (AssertionError | RuntimeException e) {
         throw new AssertionError(e.getMessage() + "\n" + where, e);

@@ -34,6 +34,7 @@ public enum Code {
   SHAPE_MISMATCH("concat or add branches whose shapes cannot be joined"),
   SHAPE_ASSERTION("a shape assertion that does not hold"),
   NETWORK_TOO_LARGE("a network or tensor beyond the compiler's limits"),
+  UNSUPPORTED_ON_BACKEND("an op or argument that a backend checked for (--backend) cannot run"),
   JAVA_NAME("a package that Java cannot name, or models whose classes would be one file (equal after case or underscore folding)");
 
   private final String summary;

@@ -484,7 +484,7 @@ public final class Expander {
     if (bound.isEmpty()) {
       return POISON;
     }
-    Map<String, Value> args = new LinkedHashMap<>();
+    Map<String, Value> given = new LinkedHashMap<>();
     boolean ok = true;
     for (ParamSig p : op.params()) {
       Expr e = bound.get().args().get(p.name());
@@ -495,14 +495,11 @@ public final class Expander {
         if (conv == null || fits(conv) && !Evaluator.fitsJava(e, f.vars, r)) {
           ok = false;
         } else {
-          args.put(p.name(), conv);
+          given.put(p.name(), conv);
         }
-      } else if (p.defaultValue() != null) {
-        args.put(p.name(), p.type().convert(p.defaultValue()).orElseThrow());
-      } else if (p.defaultFrom() != null && args.containsKey(p.defaultFrom())) {
-        args.put(p.name(), args.get(p.defaultFrom()));
       }
     }
+    Map<String, Value> args = op.withDefaults(given);
     Integer explicitIn = null;
     Span explicitInSpan = null;
     if (bound.get().explicitIn().isPresent()) {

@@ -143,6 +143,27 @@ public final class OpDef {
     return params.stream().filter(p -> p.name().equals(name)).findFirst();
   }
 
+  /**
+   * Every argument of an application, in parameter order: the given ones (converted and checked by
+   * the caller) and the defaults of the others (a {@code defaultFrom} takes its parameter's
+   * value). Optional parameters not given stay absent. The compiler and the runtime both bind
+   * through this, so a default is defined here only.
+   */
+  public Map<String, Value> withDefaults(Map<String, Value> given) {
+    Map<String, Value> out = new java.util.LinkedHashMap<>();
+    for (ParamSig p : params) {
+      Value v = given.get(p.name());
+      if (v != null) {
+        out.put(p.name(), v);
+      } else if (p.defaultValue() != null) {
+        out.put(p.name(), p.type().convert(p.defaultValue()).orElseThrow());
+      } else if (p.defaultFrom() != null && out.containsKey(p.defaultFrom())) {
+        out.put(p.name(), out.get(p.defaultFrom()));
+      }
+    }
+    return out;
+  }
+
   /** Why {@code backend} cannot run this op with these arguments and inputs, if it cannot. */
   public Optional<Refusal> refusal(Backend backend, Map<String, Value> args, List<Shape> inputs) {
     for (Limit l : limits) {

@@ -1,0 +1,85 @@
+package org.cnnc.compiler.sema;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import org.cnnc.compiler.diag.Code;
+import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.diag.Diagnostics;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.shape.Backend;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.Shape;
+
+/**
+ * What the backends a build targets can run, checked on the shaped network: an op or argument a
+ * backend cannot run is an error at the op's place, with the backend named (so {@code check}
+ * accepts only what {@code run} runs). {@link #untrainable} is the one rule of which outputs
+ * {@code train} refuses (lint's {@code OUTPUT_NOT_CLASSES} warns of them).
+ */
+public final class Capabilities {
+  private Capabilities() {}
+
+  public static void check(Network net, Set<Backend> backends, Diagnostics diags) {
+    for (Backend b : Backend.values()) {
+      if (!backends.contains(b)) {
+        continue;
+      }
+      for (Node n : net.nodes()) {
+        OpDef def = Ops.get(n.op());
+        if (def == null) {
+          continue;
+        }
+        List<Shape> inputs = n.inputs().stream().map(i -> net.node(i).shape()).toList();
+        def.refusal(b, n.args(), inputs).ifPresent(r -> {
+          Diagnostic.Builder d = Diagnostic.error(Code.UNSUPPORTED_ON_BACKEND, n.span(),
+                  "`" + n.op() + "` (" + n.name() + ") cannot run on backend " + b.id() + ": " + r.reason())
+              .label(r.arg() != null ? r.arg() + " = " + n.arg(r.arg()).show() : "not on " + b.id())
+              .note("backend " + b.id() + ": " + b.description());
+          n.callChain().forEach(c -> d.note(c.message(), c.span()));
+          diags.report(d.help("choose the backends to check with --backend (" + ids() + ")"));
+        });
+      }
+    }
+  }
+
+  /**
+   * Why an output with this loss and shape cannot be trained by cnnc's trainer (the one rule
+   * {@code train} refuses with), or empty.
+   */
+  public static Optional<String> untrainable(String loss, Shape shape) {
+    if (loss.equals("none")) {
+      return Optional.empty();
+    }
+    if (shape.rank() == 3 && (shape.height() != 1 || shape.width() != 1)) {
+      return Optional.of("a " + loss + " loss on a " + shape + " map needs per-pixel labels, and training takes"
+          + " one label per image");
+    }
+    return Optional.empty();
+  }
+
+  private static String ids() {
+    return String.join(", ", java.util.Arrays.stream(Backend.values()).map(Backend::id).toList()) + ", all or none";
+  }
+
+  /** Backends named on a command line or in a configuration: {@code cpu}, {@code cuda}, {@code all}, {@code none}. */
+  public static Optional<Set<Backend>> parse(String text) {
+    Set<Backend> out = java.util.EnumSet.noneOf(Backend.class);
+    for (String part : text.toLowerCase(Locale.ROOT).split(",")) {
+      String p = part.strip();
+      if (p.equals("all")) {
+        out.addAll(Set.of(Backend.values()));
+      } else if (!p.equals("none")) {
+        Optional<Backend> b = Backend.of(p);
+        if (b.isEmpty()) {
+          return Optional.empty();
+        }
+        out.add(b.get());
+      }
+    }
+    return Optional.of(out);
+  }
+}

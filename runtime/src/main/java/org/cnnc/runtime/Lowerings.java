@@ -1,0 +1,74 @@
+package org.cnnc.runtime;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
+
+/**
+ * How each op of the registry ({@link Ops}) becomes Deeplearning4j vertices: one entry per op,
+ * keyed by the op's name, each calling the {@link NetBuilder} method that holds its PyTorch
+ * semantics. Generated models, {@code run}, {@code train}, {@code bench} and {@code --profile}
+ * all lower through this table ({@link NetBuilder#op}); a test asserts that every op of the
+ * registry has its entry.
+ */
+public final class Lowerings {
+  /** Adds one application of an op; returns the vertex holding its output. */
+  @FunctionalInterface
+  public interface Lowering {
+    String lower(NetBuilder b, String path, List<String> ins, OpArgs a);
+  }
+
+  private static final Map<String, Lowering> TABLE = new LinkedHashMap<>();
+
+  static {
+    put("conv", (b, p, in, a) -> b.conv(p, in.get(0), a.i("out"), a.ints("kernel"), a.ints("stride"),
+        a.ints("padding"), a.ints("dilation"), a.i("groups"), a.b("bias")));
+    put("maxpool", (b, p, in, a) -> b.maxpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
+        a.ints("dilation"), a.b("ceil")));
+    put("avgpool", (b, p, in, a) -> b.avgpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
+        a.b("ceil"), a.b("count_include_pad")));
+    put("global_avgpool", (b, p, in, a) -> b.globalAvgpool(p, in.get(0)));
+    put("global_maxpool", (b, p, in, a) -> b.globalMaxpool(p, in.get(0)));
+    put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.d("eps"), a.d("momentum")));
+    put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.i("size"), a.d("alpha"), a.d("beta"), a.d("k")));
+    put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));
+    put("leaky_relu", (b, p, in, a) -> b.leakyRelu(p, in.get(0), a.d("slope")));
+    put("sigmoid", (b, p, in, a) -> b.sigmoid(p, in.get(0)));
+    put("tanh", (b, p, in, a) -> b.tanh(p, in.get(0)));
+    put("softmax", (b, p, in, a) -> b.softmax(p, in.get(0)));
+    put("identity", (b, p, in, a) -> b.identity(p, in.get(0)));
+    put("dropout", (b, p, in, a) -> b.dropout(p, in.get(0), a.d("p")));
+    put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.i("out"), a.b("bias")));
+    put("flatten", (b, p, in, a) -> b.flatten(p, in.get(0)));
+    put("zeropad", (b, p, in, a) -> b.zeropad(p, in.get(0), a.ints("padding")));
+    put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));
+    put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])));
+  }
+
+  private Lowerings() {}
+
+  private static void put(String op, Lowering l) {
+    if (Ops.get(op) == null) {
+      throw new IllegalStateException("a lowering for " + op + ", which the registry lacks");
+    }
+    TABLE.put(op, l);
+  }
+
+  /** The lowering of a registry op. */
+  static Lowering of(OpDef op) {
+    Lowering l = TABLE.get(op.name());
+    if (l == null) {
+      throw new UnsupportedOperationException("`" + op.name() + "` has no lowering on Deeplearning4j");
+    }
+    return l;
+  }
+
+  /** The ops with a lowering. */
+  public static Set<String> ops() {
+    return Collections.unmodifiableSet(TABLE.keySet());
+  }
+}
