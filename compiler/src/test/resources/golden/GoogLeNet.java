@@ -20,43 +20,10 @@ import org.cnnc.runtime.Seq;
  *   <li>{@code aux1} [1000], loss cross_entropy, weight 0.3
  *   <li>{@code aux2} [1000], loss cross_entropy, weight 0.3
  * </ul>
+ *
+ * <p>These figures are those of the arguments above; {@code figures()} gives an instance's own.
  */
 public final class GoogLeNet implements CnnModel {
-    /**
-     * Trainable parameters, as PyTorch counts them.
-     */
-    public static final long PARAMS = 13_351_716L;
-
-    /**
-     * BatchNorm running mean and variance elements.
-     */
-    public static final long BUFFERS = 15_052L;
-
-    /**
-     * Weight multiply-accumulates per example.
-     */
-    public static final long MACS = 1_584_364_416L;
-
-    public static final long[] INPUT_SHAPE = {3, 224, 224};
-
-    public static final long[] MAIN_SHAPE = {1000};
-
-    public static final long[] AUX1_SHAPE = {1000};
-
-    public static final long[] AUX2_SHAPE = {1000};
-
-    public static final long[] MAXPOOL1_SHAPE = {64, 56, 56};
-
-    public static final long[] MAXPOOL2_SHAPE = {192, 28, 28};
-
-    public static final long[] MAXPOOL3_SHAPE = {480, 14, 14};
-
-    public static final long[] MAXPOOL4_SHAPE = {832, 7, 7};
-
-    public static final long[] AVGPOOL_SHAPE = {1024, 1, 1};
-
-    public static final long[] DROPOUT_SHAPE = {1024};
-
     private final int classes;
 
     /**
@@ -76,11 +43,6 @@ public final class GoogLeNet implements CnnModel {
     @Override
     public String name() {
         return "GoogLeNet";
-    }
-
-    @Override
-    public long[] inputShape() {
-        return new long[] {3, 224, 224};
     }
 
     @Override

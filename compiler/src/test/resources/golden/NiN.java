@@ -16,35 +16,13 @@ import org.cnnc.runtime.Seq;
  * <ul>
  *   <li>{@code output} [10, 1, 1], loss cross_entropy, weight 1.0
  * </ul>
+ *
+ * <p>These figures are those of the arguments above; {@code figures()} gives an instance's own.
  */
 public final class NiN implements CnnModel {
-    /**
-     * Trainable parameters, as PyTorch counts them.
-     */
-    public static final long PARAMS = 966_986L;
-
-    /**
-     * BatchNorm running mean and variance elements.
-     */
-    public static final long BUFFERS = 0L;
-
-    /**
-     * Weight multiply-accumulates per example.
-     */
-    public static final long MACS = 200_357_760L;
-
-    public static final long[] INPUT_SHAPE = {3, 32, 32};
-
-    public static final long[] OUTPUT_SHAPE = {10, 1, 1};
-
     @Override
     public String name() {
         return "NiN";
-    }
-
-    @Override
-    public long[] inputShape() {
-        return new long[] {3, 32, 32};
     }
 
     @Override

@@ -16,27 +16,10 @@ import org.cnnc.runtime.Seq;
  * <ul>
  *   <li>{@code output} [1000], loss cross_entropy, weight 1.0
  * </ul>
+ *
+ * <p>These figures are those of the arguments above; {@code figures()} gives an instance's own.
  */
 public final class VGG16 implements CnnModel {
-    /**
-     * Trainable parameters, as PyTorch counts them.
-     */
-    public static final long PARAMS = 138_357_544L;
-
-    /**
-     * BatchNorm running mean and variance elements.
-     */
-    public static final long BUFFERS = 0L;
-
-    /**
-     * Weight multiply-accumulates per example.
-     */
-    public static final long MACS = 15_470_264_320L;
-
-    public static final long[] INPUT_SHAPE = {3, 224, 224};
-
-    public static final long[] OUTPUT_SHAPE = {1000};
-
     private final int classes;
 
     /**
@@ -56,11 +39,6 @@ public final class VGG16 implements CnnModel {
     @Override
     public String name() {
         return "VGG16";
-    }
-
-    @Override
-    public long[] inputShape() {
-        return new long[] {3, 224, 224};
     }
 
     @Override

@@ -114,7 +114,7 @@ final class GeneratedJava {
             package org.cnnc.runtime;
             public interface CnnModel {
               String name();
-              long[] inputShape();
+              default long[] inputShape() { return null; }
               java.util.List<String> outputNames();
               void build(NetBuilder b);
             }

@@ -97,6 +97,8 @@ public final class NetBuilder {
   /** The registry's shape of every vertex and op path (DL4J's own inferred types are {@link #types}). */
   private final Map<String, Shape> shapeOf = new LinkedHashMap<>();
   private final List<Applied> applied = new ArrayList<>();
+  /** Whether this builder only records ({@link #recorder}). */
+  private boolean recordOnly;
   private final List<String> inputs = new ArrayList<>();
   private final List<InputType> inputTypes = new ArrayList<>();
   private final List<TensorMapping> manifest = new ArrayList<>();
@@ -295,7 +297,57 @@ public final class NetBuilder {
    * model's {@code build} made, to compare with the compiler's network node for node.
    */
   public record Applied(String path, String op, Map<String, Value> args, List<String> inputs, Shape shape,
-      List<org.cnnc.compiler.shape.Layer.TensorSpec> params, List<org.cnnc.compiler.shape.Layer.TensorSpec> buffers) {}
+      List<org.cnnc.compiler.shape.Layer.TensorSpec> params, List<org.cnnc.compiler.shape.Layer.TensorSpec> buffers,
+      long macs) {}
+
+  /**
+   * A builder that only records: each op is bound, shaped and counted by the registry's rules, and
+   * nothing is lowered (no backend is asked). {@link CnnModel#figures} builds into one.
+   */
+  public static NetBuilder recorder() {
+    NetBuilder b = new NetBuilder(0);
+    b.recordOnly = true;
+    return b;
+  }
+
+  /** The figures of what was built: parameters, buffers, MACs and every shape, by the registry's rules. */
+  public CnnModel.Figures figures() {
+    long params = 0;
+    long buffers = 0;
+    long macs = 0;
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    for (String in : inputs) {
+      shapes.put(in, dims(shapeOf.get(in)));
+    }
+    for (Applied a : applied) {
+      for (var t : a.params()) {
+        params = Math.addExact(params, numel(t.dims()));
+      }
+      for (var t : a.buffers()) {
+        buffers = Math.addExact(buffers, numel(t.dims()));
+      }
+      macs = Math.addExact(macs, a.macs());
+      shapes.put(a.path(), dims(a.shape()));
+    }
+    Map<String, long[]> outs = new LinkedHashMap<>();
+    for (OutputSpec o : outputs) {
+      outs.put(o.name(), dims(shapeOf.get(o.node())));
+    }
+    return new CnnModel.Figures(params, buffers, macs, inputs.stream().map(i -> dims(shapeOf.get(i))).toList(), outs,
+        shapes);
+  }
+
+  private static long[] dims(Shape s) {
+    return Arrays.stream(s.dims()).asLongStream().toArray();
+  }
+
+  private static long numel(int[] dims) {
+    long n = 1;
+    for (int d : dims) {
+      n = Math.multiplyExact(n, d);
+    }
+    return n;
+  }
 
   /**
    * Adds one op of the registry ({@link Ops}) reading {@code in}, with its arguments as name-value
@@ -357,15 +409,19 @@ public final class NetBuilder {
       }
       layer = infer(def, path, shapes.get(0), a);
     }
-    Backend backend = kernels == Kernels.CNNC ? Backend.CPU : Backend.CUDA;
-    def.refusal(backend, a.values(), shapes).ifPresent(r -> {
-      throw new UnsupportedOperationException(path + ": `" + def.name() + "` cannot run on backend " + backend.id()
-          + ": " + r.reason());
-    });
-    String v = Lowerings.of(def).lower(this, path, ins, a);
+    String v = path;
+    if (!recordOnly) {
+      Backend backend = kernels == Kernels.CNNC ? Backend.CPU : Backend.CUDA;
+      def.refusal(backend, a.values(), shapes).ifPresent(r -> {
+        throw new UnsupportedOperationException(path + ": `" + def.name() + "` cannot run on backend " + backend.id()
+            + ": " + r.reason());
+      });
+      v = Lowerings.of(def).lower(this, path, ins, a);
+    }
     shapeOf.put(path, layer.out());
     shapeOf.putIfAbsent(v, layer.out());
-    applied.add(new Applied(path, def.name(), a.values(), ins, layer.out(), layer.params(), layer.buffers()));
+    applied.add(new Applied(path, def.name(), a.values(), ins, layer.out(), layer.params(), layer.buffers(),
+        layer.macs()));
     return v;
   }
 
@@ -681,6 +737,10 @@ public final class NetBuilder {
 
   /** Declares an output, with the loss it is trained with and that loss's weight. */
   public void output(String name, String node, Loss loss, double weight) {
+    if (recordOnly) {
+      outputs.add(new OutputSpec(name, node, null, loss, weight));
+      return;
+    }
     if (inputs.contains(node)) {
       // a model that outputs its input (no layer between): DL4J's outputs must be vertices
       node = activation(name + "/identity", node, Activation.IDENTITY.getActivationFunction());

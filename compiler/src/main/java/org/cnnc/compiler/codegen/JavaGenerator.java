@@ -11,7 +11,6 @@ import com.palantir.javapoet.ParameterizedTypeName;
 import com.palantir.javapoet.TypeName;
 import com.palantir.javapoet.TypeSpec;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -192,7 +191,6 @@ public final class JavaGenerator {
         .addSuperinterface(CNN_MODEL)
         .addJavadoc(classDoc());
     siblings.stream().filter(n -> !n.equals(self.simpleName())).sorted().forEach(type::alwaysQualify);
-    constants(type);
     NameAllocator fields = new NameAllocator();
     Map<String, String> modelVars = new LinkedHashMap<>();
     List<Param> params = model.params();
@@ -217,9 +215,6 @@ public final class JavaGenerator {
     }
     type.addMethod(MethodSpec.methodBuilder("name").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .returns(String.class).addStatement("return $L", JavaText.literal(net.name())).build());
-    type.addMethod(MethodSpec.methodBuilder("inputShape").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
-        .returns(long[].class).addStatement("return new long[] {$L}", dims(net.node(net.inputs().get(0)).shape().dims()))
-        .build());
     type.addMethod(MethodSpec.methodBuilder("outputNames").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .returns(ParameterizedTypeName.get(List.class, String.class))
         .addStatement("return $T.of($L)", List.class, net.outputs().stream().map(o -> JavaText.literal(o.name()).toString())
@@ -269,44 +264,9 @@ public final class JavaGenerator {
       doc.add("  <li>{@code $L} $L, loss $L, weight $L\n", JavaText.comment(o.output().name()), o.shape(),
           JavaText.comment(o.output().loss()), Value.formatFloat(o.output().weight()));
     }
-    doc.add("</ul>\n");
+    doc.add("</ul>\n\n<p>These figures are those of the arguments above; {@code figures()} gives an instance's own.\n");
     return doc.build();
   }
-
-  /** Constants for the shapes the compiler inferred: the input, the outputs and each top-level named node. */
-  private void constants(TypeSpec.Builder type) {
-    NameAllocator names = new NameAllocator();
-    Set<String> done = new HashSet<>();
-    Node input = net.node(net.inputs().get(0));
-    type.addField(FieldSpec.builder(TypeName.LONG, "PARAMS", Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
-        .addJavadoc("Trainable parameters, as PyTorch counts them.\n")
-        .initializer("$LL", underscores(net.paramCount())).build());
-    type.addField(FieldSpec.builder(TypeName.LONG, "BUFFERS", Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
-        .addJavadoc("BatchNorm running mean and variance elements.\n")
-        .initializer("$LL", underscores(net.bufferCount())).build());
-    type.addField(FieldSpec.builder(TypeName.LONG, "MACS", Modifier.PUBLIC, Modifier.STATIC, Modifier.FINAL)
-        .addJavadoc("Weight multiply-accumulates per example.\n")
-        .initializer("$LL", underscores(net.macs())).build());
-    addShape(type, names, done, "INPUT", input);
-    for (Output o : net.outputs()) {
-      addShape(type, names, done, o.name(), net.node(o.node()));
-    }
-    for (Node n : net.nodes()) {
-      if (!n.name().contains(".") && !Character.isDigit(n.name().charAt(0))) {
-        addShape(type, names, done, n.name(), n);
-      }
-    }
-  }
-
-  private static void addShape(TypeSpec.Builder type, NameAllocator names, Set<String> done, String name, Node n) {
-    if (done.add(n.name())) {
-      String constant = names.newName(name.toUpperCase(Locale.ROOT) + "_SHAPE");
-      type.addField(FieldSpec.builder(ArrayTypeName.of(TypeName.LONG), constant, Modifier.PUBLIC, Modifier.STATIC,
-          Modifier.FINAL).initializer("{$L}", dims(n.shape().dims())).build());
-    }
-  }
-
-  // ---- methods -------------------------------------------------------------------------------------
 
   /**
    * The top-level items of a model between two splits of {@code build}: a JVM method holds at most
@@ -809,14 +769,6 @@ public final class JavaGenerator {
       return CodeBlock.of("new int[] {$L}", l.items().stream().map(x -> literal(x).toString()).collect(Collectors.joining(", ")));
     }
     return JavaText.literal(v instanceof Value.StrV s ? s.value() : v.show());
-  }
-
-  private static String dims(int[] dims) {
-    return java.util.Arrays.stream(dims).mapToObj(Integer::toString).collect(Collectors.joining(", "));
-  }
-
-  private static String underscores(long v) {
-    return String.format(Locale.ROOT, "%,d", v).replace(',', '_');
   }
 
   /** {@code BasicConv} to {@code basicConv}, {@code feature_part} to {@code featurePart}. */

@@ -14,7 +14,7 @@ class NiNTest {
   @Test
   void forwardOnNd4j() {
     CnnNetwork net = CnnNetwork.create(new NiN(), 42);
-    assertEquals(NiN.PARAMS, net.paramCount());
+    assertEquals(new NiN().figures().params(), net.paramCount());
     assertEquals(966_986L, net.graph().numParams());
     INDArray out = net.predict(Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32)).get("output");
     assertArrayEquals(new long[] {2, 10, 1, 1}, out.shape());
