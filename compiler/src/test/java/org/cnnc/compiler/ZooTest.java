@@ -1,0 +1,130 @@
+package org.cnnc.compiler;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.summary.Summary;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every spec of the zoo ({@code zoo/<name>.cnn}, model {@code <name>}) against torchvision 0.14's
+ * model of that name, as tools/pytorch/zoo_reference.py records it in
+ * {@code reference/zoo/<name>.json}: totals, every state_dict key and shape, every module's
+ * parameters and MACs, every module's output shape and the output. A new spec is covered by
+ * adding the spec and its reference file.
+ */
+class ZooTest {
+  static final Path ZOO = Path.of("../zoo");
+
+  /** The zoo's specs, by model name (the file name without {@code .cnn}). */
+  static List<String> specs() throws IOException {
+    try (Stream<Path> files = Files.list(ZOO)) {
+      return files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".cnn"))
+          .map(n -> n.substring(0, n.length() - ".cnn".length())).sorted().toList();
+    }
+  }
+
+  static JsonNode reference(String name) throws IOException {
+    try (InputStream in = ZooTest.class.getResourceAsStream("/reference/zoo/" + name + ".json")) {
+      return in == null ? null : new ObjectMapper().readTree(in);
+    }
+  }
+
+  static String shape(JsonNode dims) {
+    return dims.toString().replace(",", ", ");
+  }
+
+  /** A spec without reference figures would be tested by nothing. */
+  @Test
+  void everySpecHasReferenceFigures() throws IOException {
+    List<String> specs = specs();
+    assertFalse(specs.isEmpty(), "no zoo/*.cnn");
+    for (String name : specs) {
+      assertNotNull(reference(name), "zoo/" + name + ".cnn has no reference/zoo/" + name
+          + ".json: run tools/pytorch/zoo_reference.py " + name);
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource("specs")
+  void matchesTorchvision(String name) throws IOException {
+    JsonNode ref = reference(name);
+    assertNotNull(ref, "no reference for " + name);
+    assertEquals(name, ref.get("model").asText());
+    var compiled = Compiler.compile(Compiler.Request.of(ZOO.resolve(name + ".cnn")));
+    assertTrue(compiled.ok(), () -> compiled.diagnostics().sorted().toString());
+    Network n = compiled.network(name).orElseThrow(() -> new AssertionError("zoo/" + name + ".cnn has no model " + name));
+    Summary s = new Summary(n);
+
+    // model <name>(classes: int = ...): the default is torchvision's number of classes.
+    JsonNode firstOutput = ref.get("outputs").get(0).get(1);
+    assertEquals(new Value.IntV(firstOutput.get(0).asLong()), n.modelArgs().get("classes"), "default of `classes`");
+    assertEquals(1, n.inputs().size());
+    assertEquals(shape(ref.get("input")), n.node(n.inputs().get(0)).shape().toString(), "input");
+
+    assertEquals(ref.get("params").asLong(), s.params(), "params");
+    assertEquals(ref.get("buffers").asLong(), s.buffers(), "BN running stats");
+    assertEquals(ref.get("macs").asLong(), s.macs(), "MACs");
+
+    Map<String, String> expected = new TreeMap<>();
+    ref.get("state_dict").forEach(e -> expected.put(e.get(0).asText(), shape(e.get(1))));
+    Map<String, String> actual = new TreeMap<>();
+    n.stateDict().forEach(t -> actual.put(t.path(), Arrays.toString(t.dims())));
+    assertEquals(expected, actual, "state_dict keys and shapes");
+
+    Map<String, Summary.Row> rows = new LinkedHashMap<>();
+    s.rows().forEach(r -> rows.put(r.path(), r));
+    for (JsonNode m : ref.get("modules")) {
+      String path = m.get(0).asText();
+      Summary.Row row = rows.get(path);
+      assertNotNull(row, () -> "no module " + path + " (" + m.get(1).asText() + ") in the summary");
+      assertEquals(m.get(2).asLong(), row.params(), "params of " + path);
+      assertEquals(m.get(3).asLong(), row.macs(), "MACs of " + path);
+    }
+
+    // Every module's output; a module torchvision calls twice (ResNet's relu) is the node
+    // labeled with its name, its first call.
+    Set<String> seen = new HashSet<>();
+    int layers = 0;
+    for (JsonNode layer : ref.get("layers")) {
+      String path = layer.get(0).asText();
+      if (!seen.add(path)) {
+        continue;
+      }
+      Summary.Row row = rows.get(path);
+      assertNotNull(row, () -> "no module " + path + " (" + layer.get(1).asText() + ") in the summary");
+      assertEquals(shape(layer.get(2)), row.shape().toString(), "output shape of " + path);
+      layers++;
+    }
+    assertTrue(layers >= ref.get("modules").size(), "layers");
+
+    Map<String, String> outputs = new TreeMap<>();
+    ref.get("outputs").forEach(o -> outputs.put(o.get(0).asText(), shape(o.get(1))));
+    Map<String, String> actualOutputs = new TreeMap<>();
+    n.outputs().forEach(o -> actualOutputs.put(o.name(), n.node(o.node()).shape().toString()));
+    assertEquals(outputs, actualOutputs, "outputs");
+    ref.get("macs_by_output").fields().forEachRemaining(e -> assertEquals(e.getValue().asLong(),
+        s.outputs().stream().filter(o -> o.output().name().equals(e.getKey())).findFirst().orElseThrow().pathMacs(),
+        "MACs of output " + e.getKey()));
+  }
+}
