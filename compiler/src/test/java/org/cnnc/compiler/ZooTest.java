@@ -65,7 +65,7 @@ class ZooTest {
     }
   }
 
-  @ParameterizedTest
+  @ParameterizedTest(name = "{0}")
   @MethodSource("specs")
   void matchesTorchvision(String name) throws IOException {
     JsonNode ref = reference(name);
