@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -35,6 +36,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ZooTest {
   static final Path ZOO = Path.of("../zoo");
+  static final Path REFERENCES = Path.of("src/test/resources/reference/zoo");
 
   /** The zoo's specs, by model name (the file name without {@code .cnn}). */
   static List<String> specs() throws IOException {
@@ -62,6 +64,39 @@ class ZooTest {
     for (String name : specs) {
       assertNotNull(reference(name), "zoo/" + name + ".cnn has no reference/zoo/" + name
           + ".json: run tools/pytorch/zoo_reference.py " + name);
+    }
+  }
+
+  /**
+   * zoo/README.md's table holds every reference file's figures, and calls a model exact exactly
+   * when its spec is here (and so is tested above).
+   */
+  @Test
+  void readmeTableMatchesTheReferences() throws IOException {
+    List<String> lines = Files.readAllLines(ZOO.resolve("README.md"));
+    int start = lines.indexOf("<!-- zoo table: ZooTest checks it against reference/zoo/*.json -->");
+    int end = lines.indexOf("<!-- /zoo table -->");
+    assertTrue(start >= 0 && end > start, "zoo/README.md has no zoo table between its markers");
+    Map<String, List<String>> table = new TreeMap<>();
+    for (String line : lines.subList(start + 3, end)) {
+      List<String> cells = Arrays.stream(line.substring(1, line.length() - 1).split("\\|")).map(String::trim).toList();
+      assertEquals(5, cells.size(), line);
+      assertEquals(null, table.put(cells.get(0), cells), "twice in the table: " + cells.get(0));
+    }
+    List<String> references;
+    try (Stream<Path> files = Files.list(REFERENCES)) {
+      references = files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".json"))
+          .map(n -> n.substring(0, n.length() - ".json".length())).sorted().toList();
+    }
+    assertEquals(references, List.copyOf(table.keySet()), "models in the table");
+    List<String> specs = specs();
+    for (String name : references) {
+      JsonNode ref = reference(name);
+      List<String> row = table.get(name);
+      assertEquals(String.format(Locale.ROOT, "%,d", ref.get("params").asLong()), row.get(1), "params of " + name);
+      assertEquals(String.format(Locale.ROOT, "%,d", ref.get("buffers").asLong()), row.get(2), "buffers of " + name);
+      assertEquals(String.format(Locale.ROOT, "%,d", ref.get("macs").asLong()), row.get(3), "MACs of " + name);
+      assertEquals(specs.contains(name), row.get(4).startsWith("exact"), "status of " + name + ": " + row.get(4));
     }
   }
 
