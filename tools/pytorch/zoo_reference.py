@@ -25,7 +25,9 @@ entry):
 - modules [name, type, params, macs]: every submodule owning parameters;
 - layers [name, type, output shape]: every module call whose output is one tensor, in
   execution order (a container after its children). A module called more than once
-  (ResNet's `relu`) appears once per call, in order.
+  (ResNet's `relu`) appears once per call, in order;
+- options [name, {option: value}]: what a module computes with beyond its shapes: BatchNorm's
+  eps and momentum, LayerNorm's eps, Dropout's p.
 """
 import argparse
 import json
@@ -49,6 +51,17 @@ def weight_macs(module, output):
     if isinstance(module, nn.Linear):
         return output.numel() * module.in_features
     return 0
+
+
+def options(module):
+    """The module's arguments that change its values but no shape or count."""
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return {"eps": module.eps, "momentum": module.momentum}
+    if isinstance(module, nn.LayerNorm):
+        return {"eps": module.eps}
+    if isinstance(module, nn.Dropout):
+        return {"p": module.p}
+    return None
 
 
 def under(name, prefix):
@@ -93,6 +106,7 @@ def describe(model_name, model, input_shape):
         "modules": [[n, type(m).__name__, count(m.parameters()), macs_under(n)]
                     for n, m in model.named_modules() if n and count(m.parameters()) > 0],
         "layers": layers,
+        "options": [[n, options(m)] for n, m in model.named_modules() if n and options(m)],
     }
 
 

@@ -19,8 +19,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.sema.Value;
 import org.cnnc.compiler.summary.Summary;
 import org.junit.jupiter.api.Test;
@@ -100,6 +104,26 @@ class ZooTest {
     }
   }
 
+  /** PyTorch classes an op's PyTorch name mentions: {@code nn.BatchNorm2d, or nn.BatchNorm1d on vectors}. */
+  static final Pattern CLASS = Pattern.compile("\\b[A-Z]\\w*");
+
+  /**
+   * Whether the node computes what torchvision's module of that class does. An
+   * {@code nn.AdaptiveAvgPool2d} to the size of its input is the identity (AlexNet's and VGG's
+   * at 224x224).
+   */
+  static boolean standsFor(Node node, String torchClass, Network n) {
+    OpDef op = Ops.get(node.op());
+    if (op == null) {
+      return false;
+    }
+    if (CLASS.matcher(op.torch()).results().anyMatch(m -> m.group().equals(torchClass))) {
+      return true;
+    }
+    return torchClass.equals("AdaptiveAvgPool2d") && node.op().equals("identity")
+        && n.node(node.inputs().get(0)).shape().equals(node.shape());
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("specs")
   void matchesTorchvision(String name) throws IOException {
@@ -138,20 +162,38 @@ class ZooTest {
     }
 
     // Every module's output; a module torchvision calls twice (ResNet's relu) is the node
-    // labeled with its name, its first call.
+    // labeled with its name, its first call. Where cnnc has an op, it is the op that stands for
+    // torchvision's class (the class is named in the op's PyTorch name: nn.ReLU is not nn.ReLU6).
+    Map<String, Node> nodes = new LinkedHashMap<>();
+    n.nodes().forEach(x -> nodes.put(x.name(), x));
     Set<String> seen = new HashSet<>();
     int layers = 0;
     for (JsonNode layer : ref.get("layers")) {
       String path = layer.get(0).asText();
+      String type = layer.get(1).asText();
       if (!seen.add(path)) {
         continue;
       }
       Summary.Row row = rows.get(path);
-      assertNotNull(row, () -> "no module " + path + " (" + layer.get(1).asText() + ") in the summary");
+      assertNotNull(row, () -> "no module " + path + " (" + type + ") in the summary");
       assertEquals(shape(layer.get(2)), row.shape().toString(), "output shape of " + path);
+      Node node = nodes.get(path);
+      if (node != null && !row.module()) {
+        assertTrue(standsFor(node, type, n), () -> path + " is `" + node.op() + "` (" + Ops.get(node.op()).torch()
+            + "), torchvision's is " + type);
+      }
       layers++;
     }
     assertTrue(layers >= ref.get("modules").size(), "layers");
+
+    // What a module computes with beyond shapes: batch norm's eps and momentum, dropout's p.
+    for (JsonNode o : ref.get("options")) {
+      String path = o.get(0).asText();
+      Node node = nodes.get(path);
+      assertNotNull(node, () -> "no layer " + path);
+      o.get(1).fields().forEachRemaining(e -> assertEquals(new Value.FloatV(e.getValue().asDouble()),
+          node.args().get(e.getKey()), e.getKey() + " of " + path));
+    }
 
     Map<String, String> outputs = new TreeMap<>();
     ref.get("outputs").forEach(o -> outputs.put(o.get(0).asText(), shape(o.get(1))));
