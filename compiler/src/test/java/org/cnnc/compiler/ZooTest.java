@@ -35,8 +35,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Every spec of the zoo ({@code zoo/<name>.cnn}, model {@code <name>}) against torchvision 0.14's
  * model of that name, as tools/pytorch/zoo_reference.py records it in
  * {@code reference/zoo/<name>.json}: totals, every state_dict key and shape, every module's
- * parameters and MACs, every module's output shape and the output. A new spec is covered by
- * adding the spec and its reference file.
+ * parameters and MACs, every module's output shape and op, batch norm and dropout options, the
+ * output and that {@code classes} sets it. A new spec is covered by adding the spec and its
+ * reference file.
  */
 class ZooTest {
   static final Path ZOO = Path.of("../zoo");
@@ -138,6 +139,13 @@ class ZooTest {
     // model <name>(classes: int = ...): the default is torchvision's number of classes.
     JsonNode firstOutput = ref.get("outputs").get(0).get(1);
     assertEquals(new Value.IntV(firstOutput.get(0).asLong()), n.modelArgs().get("classes"), "default of `classes`");
+    // ... and it is what sets the output's classes.
+    var seven = Compiler.compile(new Compiler.Request(List.of(ZOO.resolve(name + ".cnn")), List.of(),
+        Map.of("classes", new Value.IntV(7))));
+    assertTrue(seven.ok(), () -> seven.diagnostics().sorted().toString());
+    Network n7 = seven.network(name).orElseThrow();
+    String expected7 = shape(firstOutput).replaceFirst("^\\[\\d+", "[7");
+    assertEquals(expected7, n7.node(n7.outputs().get(0).node()).shape().toString(), "output with classes = 7");
     assertEquals(1, n.inputs().size());
     assertEquals(shape(ref.get("input")), n.node(n.inputs().get(0)).shape().toString(), "input");
 
