@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import org.eclipse.elk.alg.layered.options.LayeredMetaDataProvider;
 import org.eclipse.elk.alg.layered.options.LayeredOptions;
+import org.eclipse.elk.alg.layered.options.WrappingStrategy;
 import org.eclipse.elk.alg.layered.options.FixedAlignment;
 import org.eclipse.elk.core.RecursiveGraphLayoutEngine;
 import org.eclipse.elk.core.data.LayoutMetaDataService;
@@ -77,7 +78,7 @@ final class Layout {
     x = new double[n];
     y = new double[n];
     ElkNode root = ElkGraphUtil.createGraph();
-    configure(root, leftToRight);
+    configure(root, leftToRight, !g.expanded());
     root.setProperty(CoreOptions.HIERARCHY_HANDLING, HierarchyHandling.INCLUDE_CHILDREN);
     root.setProperty(CoreOptions.PADDING, new ElkPadding(MARGIN));
     // A frame's node is made with the first box in it, so that the nodes of each frame come in
@@ -166,7 +167,7 @@ final class Layout {
     }
     GraphModel.Cluster c = g.clusters().get(path);
     f = ElkGraphUtil.createNode(frame(g, c.parent(), root, made, leftToRight));
-    configure(f, leftToRight);
+    configure(f, leftToRight, !g.expanded());
     f.setProperty(CoreOptions.PADDING, new ElkPadding(TITLE + FRAME_PAD, FRAME_PAD, FRAME_PAD, FRAME_PAD));
     // wide enough for its title, so titles never run into a neighbour
     f.setProperty(CoreOptions.NODE_SIZE_CONSTRAINTS, EnumSet.of(SizeConstraint.MINIMUM_SIZE));
@@ -176,7 +177,14 @@ final class Layout {
     return f;
   }
 
-  private static void configure(ElkNode graph, boolean leftToRight) {
+  private static void configure(ElkNode graph, boolean leftToRight, boolean wrap) {
+    if (wrap) {
+      // A collapsed picture is mostly one chain: wrapped into columns (rows, left to right) it
+      // reads on one screen instead of a strip (VGG16: 400 x 2245 unwrapped, 1125 x 1060 wrapped).
+      // Not with expanded blocks: their frames' wide rows leave the columns mostly empty.
+      graph.setProperty(LayeredOptions.WRAPPING_STRATEGY, WrappingStrategy.SINGLE_EDGE);
+      graph.setProperty(CoreOptions.ASPECT_RATIO, 1.0);
+    }
     graph.setProperty(CoreOptions.ALGORITHM, LayeredOptions.ALGORITHM_ID);
     graph.setProperty(CoreOptions.DIRECTION, leftToRight ? Direction.RIGHT : Direction.DOWN);
     graph.setProperty(CoreOptions.EDGE_ROUTING, EdgeRouting.ORTHOGONAL);
