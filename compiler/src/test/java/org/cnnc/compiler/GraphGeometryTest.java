@@ -184,6 +184,69 @@ class GraphGeometryTest {
     }
   }
 
+  /**
+   * Generated networks (seeded, so a failure repeats): chains, nested blocks, named groups and
+   * branches of branches, drawn collapsed, with one block expanded and with all, both directions.
+   */
+  @Test
+  void generatedNetworksKeepTheirGeometry() throws Exception {
+    java.util.Random rnd = new java.util.Random(18);
+    String blocks = """
+        block Leaf(c: int, k: size = 3) {
+            conv(c, k, padding = 1) relu
+        }
+        block Pair(c: int) {
+            inner: { Leaf(c) -> Leaf(c, k = 3) }
+            add({ Leaf(c) -> relu }, identity)
+        }
+        block Fork(c: int) {
+            concat(left: Pair(c), right: { maxpool(3, stride = 1, padding = 1) -> Leaf(c) }, Leaf(c))
+            conv(c, 1)
+        }
+        """;
+    int frames = 0;
+    int nested = 0;
+    for (int i = 0; i < 12; i++) {
+      StringBuilder body = new StringBuilder();
+      int items = 2 + rnd.nextInt(6);
+      int[] names = new int[1];
+      for (int k = 0; k < items; k++) {
+        body.append("    ").append(item(rnd, 2, names)).append('\n');
+      }
+      String spec = blocks + "model G" + i + " {\n    input [8, 8, 8]\n" + body + "}\n";
+      var c = Compiler.compileText("gen.cnn", spec, java.util.Map.of());
+      assertTrue(c.ok(), () -> spec + c.diagnostics().sorted());
+      var net = c.networks().get(0);
+      for (Set<String> expand : List.of(Set.<String>of(), Set.of("Pair"), Set.of("all"))) {
+        for (boolean lr : new boolean[] {false, true}) {
+          GraphModel g = new GraphModel(net, expand);
+          Picture p = read(Renderers.svg(g, lr));
+          assertEquals(g.boxes().size(), p.boxes().size());
+          check(p, "G" + i + " --expand " + expand + (lr ? " LR" : "") + "\n" + spec);
+          frames += p.frames().size();
+          nested += (int) p.frames().stream().filter(f -> f.path().contains(".")).count();
+        }
+      }
+    }
+    // the generator does reach what the checks are about: frames, and frames inside frames
+    assertTrue(frames > 100 && nested > 50, frames + " frames, " + nested + " nested");
+  }
+
+  /** One statement that keeps an [8, H, W] tensor [8, H, W]. */
+  private static String item(java.util.Random rnd, int depth, int[] names) {
+    int pick = rnd.nextInt(depth > 0 ? 8 : 4);
+    return switch (pick) {
+      case 0 -> "conv(8, 3, padding = 1)";
+      case 1 -> "relu";
+      case 2 -> "Leaf(8)";
+      case 3 -> "Pair(8)";
+      case 4 -> "Fork(8)";
+      case 5 -> "g" + names[0]++ + ": { " + item(rnd, depth - 1, names) + " -> " + item(rnd, depth - 1, names) + " }";
+      case 6 -> "add({ " + item(rnd, depth - 1, names) + " }, identity)";
+      default -> "concat(a" + names[0]++ + ": { " + item(rnd, depth - 1, names) + " }, b" + names[0]++ + ": { " + item(rnd, depth - 1, names) + " }) -> conv(8, 1)";
+    };
+  }
+
   /** The checks themselves catch what issue 18 saw: overlapping frames, a box outside its frame. */
   @Test
   void theChecksCatchOverlapsAndStrayBoxes() {
