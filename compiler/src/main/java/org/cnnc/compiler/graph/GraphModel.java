@@ -134,7 +134,7 @@ public final class GraphModel {
     }
     int from = prev.nodes().get(0);
     Node before = network.node(from);
-    if (n.inputs().get(0) != from || readers[from] != 1 || before.op().equals("input") || isActivation(before.op())) {
+    if (n.inputs().get(0) != from || readers[from] != 1 || kind(before.op()) == Kind.INPUT || isActivation(before.op())) {
       return null;
     }
     List<Integer> ids = List.of(from, n.id());
