@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "graph", mixinStandardHelpOptions = true,
-    description = "Draw a model: SVG (laid out by cnnc, no external program), Graphviz DOT or Mermaid.")
+    description = "Draw a model: SVG (laid out inside cnnc by Eclipse ELK, no external program), Graphviz DOT or Mermaid.")
 final class GraphCommand implements Callable<Integer> {
   enum Format { svg, dot, mermaid }
 

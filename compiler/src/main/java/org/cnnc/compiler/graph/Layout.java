@@ -132,7 +132,7 @@ final class Layout {
 
   /**
    * Lays out on a thread of its own with a deep stack: ELK's layering walks a chain of layers
-   * recursively (a stack overflow at some ten thousand layers on the default stack).
+   * recursively (a chain of 200,000 layers overflowed the default stack).
    */
   private static void run(ElkNode root) {
     RuntimeException[] failed = new RuntimeException[1];
