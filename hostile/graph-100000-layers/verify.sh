@@ -1,1 +1,1 @@
-tail -c 7 deep.svg | grep -q '</svg>'
+tail -c 3 deep.dot | grep -q '}'

@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "graph", mixinStandardHelpOptions = true,
-    description = "Draw a model: SVG (laid out by cnnc, no external program), Graphviz DOT or Mermaid.")
+    description = "Draw a model: SVG (laid out inside cnnc by Eclipse ELK, no external program), Graphviz DOT or Mermaid.")
 final class GraphCommand implements Callable<Integer> {
   enum Format { svg, dot, mermaid }
 
@@ -47,8 +47,10 @@ final class GraphCommand implements Callable<Integer> {
   RankDir rankdir;
 
   @Option(names = "--max-nodes", paramLabel = "N",
-      description = "The most boxes (for SVG: boxes and bend points of long edges) drawn (default: ${DEFAULT-VALUE}).")
-  int maxNodes = Limits.DEFAULT_MAX_GRAPH_NODES;
+      description = "The most boxes drawn; for SVG, boxes and bend points of long edges (default: "
+          + Renderers.DEFAULT_MAX_SVG_POINTS + " for SVG, whose layout takes seconds per ten thousand; "
+          + Limits.DEFAULT_MAX_GRAPH_NODES + " for DOT and Mermaid).")
+  Integer maxNodes;
 
   @Mixin CompileOptionsMixin options;
 
@@ -61,6 +63,8 @@ final class GraphCommand implements Callable<Integer> {
     if (!c.ok()) {
       return Main.SPEC_ERRORS;
     }
+    int maxNodes = this.maxNodes != null ? this.maxNodes
+        : format == Format.svg ? Renderers.DEFAULT_MAX_SVG_POINTS : Limits.DEFAULT_MAX_GRAPH_NODES;
     if (maxNodes < 1) {
       throw new Main.UsageError("--max-nodes must be at least 1");
     }

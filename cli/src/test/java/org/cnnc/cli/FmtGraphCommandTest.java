@@ -47,4 +47,22 @@ class FmtGraphCommandTest {
     assertEquals(2, bad.code());
     assertEquals("cnnc: no block named `Inceptoin` to expand\n", bad.err());
   }
+
+  /** SVG is laid out (seconds per ten thousand boxes), so its default bound is lower than DOT's. */
+  @Test
+  void graphBoundsSvgTighterThanDot() throws Exception {
+    int layers = org.cnnc.compiler.graph.Renderers.DEFAULT_MAX_SVG_POINTS;  // and the input: one more box
+    Path spec = Files.writeString(dir.resolve("deep.cnn"), "model M {\n    input [3, 8, 8]\n" + "    relu\n".repeat(layers) + "}\n");
+    MainTest.Run svg = MainTest.run("graph", spec.toString(), "-o", dir.resolve("d.svg").toString());
+    assertEquals(1, svg.code(), svg.err());
+    assertTrue(svg.err().contains("would draw " + (layers + 1) + " boxes and bend points, more than the limit of " + layers),
+        svg.err());
+    assertTrue(Files.notExists(dir.resolve("d.svg")));
+    MainTest.Run dot = MainTest.run("graph", spec.toString(), "--format", "dot", "-o", dir.resolve("d.dot").toString());
+    assertEquals(0, dot.code(), dot.err());
+    assertTrue(Files.readString(dir.resolve("d.dot")).contains("n" + layers + " ["));
+    MainTest.Run raised = MainTest.run("graph", spec.toString(), "--max-nodes", "10", "--format", "dot");
+    assertEquals(1, raised.code(), raised.err());
+    assertTrue(raised.err().contains("more than the limit of 10"), raised.err());
+  }
 }

@@ -46,12 +46,37 @@ class GraphTest {
   @ValueSource(strings = {"VGG16", "NiN", "GoogLeNet"})
   void svgIsWellFormedAndShowsEveryNode(String name) throws Exception {
     Network n = network(name);
-    // fully expanded: one box per layer, titled by its module path
+    // fully expanded: one box per layer, an activation inside the box of the layer it reads
+    // (conv + relu), titled by the module path of its first layer
     GraphModel all = new GraphModel(n, Set.of("all"));
     Set<String> expected = new TreeSet<>();
-    n.nodes().forEach(node -> expected.add(node.name()));
+    Set<Integer> seen = new HashSet<>();
+    for (GraphModel.Box b : all.boxes()) {
+      expected.add(n.node(b.nodes().get(0)).name());
+      for (int id : b.nodes()) {
+        assertTrue(seen.add(id), "layer in two boxes");
+      }
+      if (b.nodes().size() == 2) {
+        Node act = n.node(b.nodes().get(1));
+        assertEquals(List.of(b.nodes().get(0)), act.inputs(), b.title());
+        assertTrue(b.title().endsWith(" + " + act.op()), b.title());
+        assertEquals(act.shape().toString(), b.shape());
+      } else {
+        assertEquals(1, b.nodes().size(), b.title());
+      }
+    }
+    assertEquals(n.nodes().size(), seen.size());
     assertEquals(expected, titles(Renderers.svg(all, false)));
     assertEquals(expected, titles(Renderers.svg(all, true)));
+    // a relu that follows a conv or dense read by it alone is never a box of its own
+    for (GraphModel.Box b : all.boxes()) {
+      Node first = n.node(b.nodes().get(0));
+      if (first.op().equals("relu")) {
+        Node before = n.node(first.inputs().get(0));
+        assertTrue(before.op().equals("input") || before.op().equals("relu")
+            || n.nodes().stream().filter(x -> x.inputs().contains(before.id())).count() > 1, b.path());
+      }
+    }
 
     // collapsed (the default): every layer is in exactly one box, and every box is drawn
     GraphModel collapsed = new GraphModel(n, Set.of());
@@ -79,6 +104,13 @@ class GraphTest {
       assertTrue(svg.contains(">inception" + b + ": Inception("), b);
     }
     assertTrue(svg.contains(">aux1: AuxClf(1000)<") && svg.contains(">aux2: AuxClf(1000)<"));
+    // a block box shows the arguments the call wrote: defaults left out, named ones by name
+    assertTrue(svg.contains(">conv1: BasicConv(64, 7, stride = 2, padding = 3)<"), svg);
+    assertTrue(svg.contains(">conv2: BasicConv(64, 1)<"), svg);
+    assertTrue(svg.contains(">conv3: BasicConv(192, 3, padding = 1)<"), svg);
+    String inception = Renderers.svg(new GraphModel(network(name), Set.of("Inception")), false);
+    assertTrue(inception.contains(">0: BasicConv(96, 1)<") && inception.contains(">1: BasicConv(128, 3, padding = 1)<"),
+        inception);
     assertTrue(svg.contains(">[832, 14, 14]<") && svg.contains(">output aux1, cross entropy x 0.3<"), svg);
   }
 

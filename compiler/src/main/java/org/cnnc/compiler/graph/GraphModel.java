@@ -13,8 +13,10 @@ import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.ir.Output;
 import org.cnnc.compiler.ir.Scope;
 import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.Category;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.Trait;
 import org.cnnc.compiler.summary.SummaryRenderer;
 
 /**
@@ -42,6 +44,9 @@ public final class GraphModel {
   private final List<Box> boxes = new ArrayList<>();
   private final List<Edge> edges = new ArrayList<>();
   private final Map<String, Cluster> clusters = new LinkedHashMap<>();
+  private boolean expanded;
+  /** Per IR node, how many layers read it. */
+  private final int[] readers;
 
   /**
    * @param expand block names whose instances are drawn layer by layer ("all" for every block);
@@ -49,6 +54,12 @@ public final class GraphModel {
    */
   public GraphModel(Network network, Set<String> expand) {
     this.network = network;
+    readers = new int[network.nodes().size()];
+    for (Node n : network.nodes()) {
+      for (int in : n.inputs()) {
+        readers[in]++;
+      }
+    }
     int[] boxOf = new int[network.nodes().size()];
     walk(network.root(), expand, null, boxOf);
     Set<Edge> seen = new LinkedHashSet<>();
@@ -67,6 +78,11 @@ public final class GraphModel {
     for (Object child : scope.children()) {
       if (child instanceof Integer id) {
         Node n = network.node(id);
+        Box folded = foldInto(n, cluster);
+        if (folded != null) {
+          boxOf[id] = folded.id();
+          continue;
+        }
         boxOf[id] = boxes.size();
         boxes.add(new Box(boxes.size(), title(n), detail(n), n.shape().toString(), kind(n.op()), List.of(id), n.name(),
             cluster, outputOf(List.of(id))));
@@ -81,7 +97,9 @@ public final class GraphModel {
         }
         int last = ids.stream().mapToInt(Integer::intValue).max().orElseThrow();
         long params = ids.stream().mapToLong(i -> network.node(i).paramCount()).sum();
-        String args = s.args().values().stream().map(GraphModel::compact).collect(Collectors.joining(", "));
+        String args = s.given().entrySet().stream()
+            .map(a -> (a.getValue() ? a.getKey() + " = " : "") + compact(s.args().get(a.getKey())))
+            .collect(Collectors.joining(", "));
         for (int i : ids) {
           boxOf[i] = boxes.size();
         }
@@ -89,6 +107,7 @@ public final class GraphModel {
             params == 0 ? "" : SummaryRenderer.num(params) + " params", network.node(last).shape().toString(),
             Kind.BLOCK, ids, s.path(), cluster, outputOf(List.of(last))));
       } else if (s.kind() == Scope.Kind.BLOCK) {
+        expanded = true;
         clusters.put(s.path(), new Cluster(s.path(), s.name() + ": " + s.blockName(), cluster));
         walk(s, expand, s.path(), boxOf);
       } else if (s.kind() != Scope.Kind.BRANCH && !s.name().isEmpty() && !Character.isDigit(s.name().charAt(0))) {
@@ -99,6 +118,39 @@ public final class GraphModel {
         walk(s, expand, cluster, boxOf);
       }
     }
+  }
+
+  /**
+   * Folds an activation into the box before it ({@code conv + relu}) when that box is one layer of
+   * the same frame, read by this activation alone and not an output; returns the box, or null.
+   */
+  private Box foldInto(Node n, String cluster) {
+    if (boxes.isEmpty() || !isActivation(n.op()) || n.inputs().size() != 1) {
+      return null;
+    }
+    Box prev = boxes.get(boxes.size() - 1);
+    if (prev.nodes().size() != 1 || !java.util.Objects.equals(prev.cluster(), cluster) || prev.output() != null) {
+      return null;
+    }
+    int from = prev.nodes().get(0);
+    Node before = network.node(from);
+    if (n.inputs().get(0) != from || readers[from] != 1 || kind(before.op()) == Kind.INPUT || isActivation(before.op())) {
+      return null;
+    }
+    List<Integer> ids = List.of(from, n.id());
+    Box folded = new Box(prev.id(), prev.title() + " + " + title(n), prev.detail(), n.shape().toString(), prev.kind(),
+        ids, prev.path(), cluster, outputOf(ids));
+    boxes.set(prev.id(), folded);
+    return folded;
+  }
+
+  /**
+   * Whether a layer of this op is drawn inside the box of the layer before it: an activation
+   * that changes values (relu, softmax), not one that passes them (identity).
+   */
+  private static boolean isActivation(String op) {
+    OpDef def = Ops.get(op);
+    return def != null && def.category() == Category.ACTIVATION && !def.has(Trait.PASSES_VALUES);
   }
 
   private String outputOf(List<Integer> ids) {
@@ -185,6 +237,11 @@ public final class GraphModel {
     }
     OpDef def = Ops.get(op);
     return def == null ? Kind.OTHER : Kind.valueOf(def.category().name());
+  }
+
+  /** Whether a block instance is drawn layer by layer (in a frame) rather than as one box. */
+  public boolean expanded() {
+    return expanded;
   }
 
   public Network network() {

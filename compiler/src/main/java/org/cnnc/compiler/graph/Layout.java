@@ -2,203 +2,217 @@ package org.cnnc.compiler.graph;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Comparator;
 import java.util.Deque;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.eclipse.elk.alg.layered.options.LayeredMetaDataProvider;
+import org.eclipse.elk.alg.layered.options.LayeredOptions;
+import org.eclipse.elk.alg.layered.options.WrappingStrategy;
+import org.eclipse.elk.alg.layered.options.FixedAlignment;
+import org.eclipse.elk.core.RecursiveGraphLayoutEngine;
+import org.eclipse.elk.core.data.LayoutMetaDataService;
+import org.eclipse.elk.core.math.ElkPadding;
+import org.eclipse.elk.core.math.KVector;
+import org.eclipse.elk.core.options.CoreOptions;
+import org.eclipse.elk.core.options.Direction;
+import org.eclipse.elk.core.options.EdgeRouting;
+import org.eclipse.elk.core.options.HierarchyHandling;
+import org.eclipse.elk.core.options.SizeConstraint;
+import org.eclipse.elk.core.util.BasicProgressMonitor;
+import org.eclipse.elk.graph.ElkEdge;
+import org.eclipse.elk.graph.ElkEdgeSection;
+import org.eclipse.elk.graph.ElkNode;
+import org.eclipse.elk.graph.ElkBendPoint;
+import org.eclipse.elk.graph.util.ElkGraphUtil;
 
 /**
- * A layered drawing of a {@link GraphModel} (Sugiyama's method, kept small): ranks by longest
- * path, dummy points for long edges, crossings reduced by barycenter sweeps, boxes pulled toward
- * their neighbours. Deterministic: the same graph gives the same coordinates.
+ * A drawing of a {@link GraphModel}, laid out by Eclipse ELK's layered algorithm (Sugiyama's
+ * method for compound graphs): frames of expanded blocks and named groups are compound nodes laid
+ * out together with their contents ({@code hierarchyHandling INCLUDE_CHILDREN}), so a frame holds
+ * exactly its boxes and no other frame's; edges are routed orthogonally around the boxes.
+ * Deterministic: the same graph gives the same coordinates. All coordinates are absolute.
  */
 final class Layout {
   static final double CHAR = 6.8;
   static final double LINE = 15;
   static final double PAD = 10;
-  static final double GAP_X = 26;
-  static final double GAP_Y = 44;
+  /** The band at the top of a frame that holds its title. */
+  static final double TITLE = 18;
+  static final double FRAME_PAD = 10;
+  static final double MARGIN = 20;
 
   final double[] x;
   final double[] y;
   final double[] w;
   final double[] h;
-  /** Per edge of the model, the points it passes (from the source's bottom to the target's top). */
+  /** Per frame (cluster path) drawn, its rectangle {x, y, width, height}; outermost first. */
+  final Map<String, double[]> frames = new LinkedHashMap<>();
+  /** Per edge of the model, the points it passes (from the source's border to the target's). */
   final List<double[][]> routes = new ArrayList<>();
   double width;
   double height;
 
+  private static volatile boolean registered;
+
+  private static void register() {
+    if (!registered) {
+      synchronized (Layout.class) {
+        if (!registered) {
+          LayoutMetaDataService.getInstance().registerLayoutMetaDataProviders(new LayeredMetaDataProvider());
+          registered = true;
+        }
+      }
+    }
+  }
+
   Layout(GraphModel g, boolean leftToRight) {
+    register();
     int n = g.boxes().size();
     w = new double[n];
     h = new double[n];
+    x = new double[n];
+    y = new double[n];
+    ElkNode root = ElkGraphUtil.createGraph();
+    configure(root, leftToRight, !g.expanded());
+    root.setProperty(CoreOptions.HIERARCHY_HANDLING, HierarchyHandling.INCLUDE_CHILDREN);
+    root.setProperty(CoreOptions.PADDING, new ElkPadding(MARGIN));
+    // A frame's node is made with the first box in it, so that the nodes of each frame come in
+    // the spec's order (boxes and frames interleaved), the order ELK keeps (branch1 left of branch2).
+    Map<String, ElkNode> frameNodes = new HashMap<>();
+    ElkNode[] boxNodes = new ElkNode[n];
     for (GraphModel.Box b : g.boxes()) {
       List<String> lines = lines(b);
       w[b.id()] = Math.max(90, lines.stream().mapToInt(String::length).max().orElse(4) * CHAR + 2 * PAD);
       h[b.id()] = lines.size() * LINE + PAD;
+      ElkNode node = ElkGraphUtil.createNode(frame(g, b.cluster(), root, frameNodes, leftToRight));
+      node.setDimensions(w[b.id()], h[b.id()]);
+      boxNodes[b.id()] = node;
     }
-    // ranks: longest path from the sources, in a topological order
-    int[] rank = ranks(g);
-    int ranks = Arrays.stream(rank).max().orElse(0) + 1;
-    // vertices per rank: boxes, and dummies for edges that skip ranks
-    List<List<Integer>> layers = new ArrayList<>();
-    for (int r = 0; r < ranks; r++) {
-      layers.add(new ArrayList<>());
-    }
-    List<Double> vw = new ArrayList<>();
-    List<Integer> vrank = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      layers.get(rank[i]).add(i);
-      vw.add(leftToRight ? h[i] : w[i]);
-      vrank.add(rank[i]);
-    }
-    List<int[]> chains = new ArrayList<>();
-    List<List<Integer>> pred = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      pred.add(new ArrayList<>());
-    }
+    List<ElkEdge> elkEdges = new ArrayList<>();
     for (GraphModel.Edge e : g.edges()) {
-      int len = rank[e.to()] - rank[e.from()];
-      int[] chain = new int[len + 1];
-      chain[0] = e.from();
-      for (int k = 1; k < len; k++) {
-        int d = vw.size();
-        vw.add(2.0);
-        vrank.add(rank[e.from()] + k);
-        layers.get(rank[e.from()] + k).add(d);
-        pred.add(new ArrayList<>());
-        chain[k] = d;
+      ElkEdge edge = ElkGraphUtil.createSimpleEdge(boxNodes[e.from()], boxNodes[e.to()]);
+      ElkGraphUtil.updateContainment(edge);
+      elkEdges.add(edge);
+    }
+    run(root);
+
+    for (GraphModel.Cluster c : g.clusters().values()) {
+      ElkNode f = frameNodes.get(c.path());
+      if (f != null) {
+        double[] at = absolute(f);
+        frames.put(c.path(), new double[] {at[0], at[1], f.getWidth(), f.getHeight()});
       }
-      chain[len] = e.to();
-      for (int k = 1; k <= len; k++) {
-        pred.get(chain[k]).add(chain[k - 1]);
-      }
-      chains.add(chain);
-    }
-    int total = vw.size();
-    List<List<Integer>> next = new ArrayList<>();
-    for (int i = 0; i < total; i++) {
-      next.add(new ArrayList<>());
-    }
-    for (int v = 0; v < total; v++) {
-      for (int p : pred.get(v)) {
-        next.get(p).add(v);
-      }
-    }
-    // crossing reduction
-    double[] pos = new double[total];
-    for (List<Integer> layer : layers) {
-      for (int i = 0; i < layer.size(); i++) {
-        pos[layer.get(i)] = i;
-      }
-    }
-    // One array for every sweep: allocating it per rank made 100,000 layers quadratic (38 s).
-    double[] bary = new double[total];
-    for (int sweep = 0; sweep < 12; sweep++) {
-      boolean down = sweep % 2 == 0;
-      for (int k = 0; k < ranks; k++) {
-        int r = down ? k : ranks - 1 - k;
-        List<Integer> layer = layers.get(r);
-        List<List<Integer>> ref = down ? pred : next;
-        for (int v : layer) {
-          List<Integer> ns = ref.get(v);
-          bary[v] = ns.isEmpty() ? pos[v] : mean(ns, pos);
-        }
-        layer.sort(Comparator.<Integer>comparingDouble(v -> bary[v]).thenComparingDouble(v -> pos[v]));
-        for (int i = 0; i < layer.size(); i++) {
-          pos[layer.get(i)] = i;
-        }
-      }
-    }
-    // coordinates across the rank axis: pack, then pull toward neighbours
-    double[] c = new double[total];
-    for (List<Integer> layer : layers) {
-      double at = 0;
-      for (int v : layer) {
-        c[v] = at + vw.get(v) / 2;
-        at += vw.get(v) + GAP_X;
-      }
-    }
-    for (int iter = 0; iter < 24; iter++) {
-      List<List<Integer>> ref = iter % 2 == 0 ? pred : next;
-      for (List<Integer> layer : layers) {
-        double[] want = new double[layer.size()];
-        for (int i = 0; i < layer.size(); i++) {
-          int v = layer.get(i);
-          List<Integer> ns = ref.get(v);
-          if (ns.isEmpty()) {
-            ns = iter % 2 == 0 ? next.get(v) : pred.get(v);
-          }
-          want[i] = ns.isEmpty() ? c[v] : mean(ns, c);
-        }
-        // place in order, as close to the wanted centre as the gaps allow
-        for (int i = 0; i < layer.size(); i++) {
-          int v = layer.get(i);
-          double min = i == 0 ? Double.NEGATIVE_INFINITY
-              : c[layer.get(i - 1)] + vw.get(layer.get(i - 1)) / 2 + GAP_X + vw.get(v) / 2;
-          c[v] = Math.max(want[i], min);
-        }
-        for (int i = layer.size() - 2; i >= 0; i--) {
-          int v = layer.get(i);
-          int r = layer.get(i + 1);
-          double max = c[r] - vw.get(r) / 2 - GAP_X - vw.get(v) / 2;
-          c[v] = Math.min(c[v], max);
-        }
-      }
-    }
-    double minC = Double.POSITIVE_INFINITY;
-    double maxC = Double.NEGATIVE_INFINITY;
-    for (int v = 0; v < total; v++) {
-      minC = Math.min(minC, c[v] - vw.get(v) / 2);
-      maxC = Math.max(maxC, c[v] + vw.get(v) / 2);
-    }
-    // positions along the rank axis
-    double[] depth = new double[ranks];
-    double[] thick = new double[ranks];
-    for (int i = 0; i < n; i++) {
-      thick[rank[i]] = Math.max(thick[rank[i]], leftToRight ? w[i] : h[i]);
-    }
-    double at = 30;
-    for (int r = 0; r < ranks; r++) {
-      depth[r] = at;
-      at += Math.max(thick[r], 10) + GAP_Y;
-    }
-    double margin = 30;
-    x = new double[n];
-    y = new double[n];
-    double[] vx = new double[total];
-    double[] vy = new double[total];
-    for (int v = 0; v < total; v++) {
-      double across = c[v] - minC + margin;
-      double along = depth[vrank.get(v)] + (v < n ? 0 : thick[vrank.get(v)] / 2);
-      if (v < n) {
-        along += (thick[vrank.get(v)] - (leftToRight ? w[v] : h[v])) / 2;
-      }
-      vx[v] = leftToRight ? along : across;
-      vy[v] = leftToRight ? across : along;
     }
     for (int i = 0; i < n; i++) {
-      x[i] = leftToRight ? vx[i] : vx[i] - w[i] / 2;
-      y[i] = leftToRight ? vy[i] - h[i] / 2 : vy[i];
+      double[] at = absolute(boxNodes[i]);
+      x[i] = at[0];
+      y[i] = at[1];
     }
-    for (int[] chain : chains) {
-      double[][] pts = new double[chain.length][];
-      for (int k = 0; k < chain.length; k++) {
-        int v = chain[k];
-        if (v < n) {
-          boolean start = k == 0;
-          pts[k] = leftToRight
-              ? new double[] {start ? x[v] + w[v] : x[v], y[v] + h[v] / 2}
-              : new double[] {x[v] + w[v] / 2, start ? y[v] + h[v] : y[v]};
-        } else {
-          pts[k] = new double[] {vx[v], vy[v]};
+    for (ElkEdge edge : elkEdges) {
+      ElkNode container = edge.getContainingNode();
+      double[] off = container == root ? new double[2] : absolute(container);
+      List<double[]> pts = new ArrayList<>();
+      for (ElkEdgeSection s : edge.getSections()) {
+        pts.add(new double[] {off[0] + s.getStartX(), off[1] + s.getStartY()});
+        for (ElkBendPoint p : s.getBendPoints()) {
+          pts.add(new double[] {off[0] + p.getX(), off[1] + p.getY()});
         }
+        pts.add(new double[] {off[0] + s.getEndX(), off[1] + s.getEndY()});
       }
-      routes.add(pts);
+      routes.add(pts.toArray(new double[0][]));
     }
-    double extent = maxC - minC + 2 * margin;
-    width = leftToRight ? at + margin : extent;
-    height = leftToRight ? extent : at + margin;
+    width = root.getWidth();
+    height = root.getHeight();
+  }
+
+  /**
+   * Lays out on a thread of its own with a deep stack: ELK's layering walks a chain of layers
+   * recursively (a chain of 200,000 layers overflowed the default stack).
+   */
+  private static void run(ElkNode root) {
+    RuntimeException[] failed = new RuntimeException[1];
+    Thread t = new Thread(null, () -> {
+      try {
+        new RecursiveGraphLayoutEngine().layout(root, new BasicProgressMonitor());
+      } catch (RuntimeException e) {
+        failed[0] = e;
+      }
+    }, "cnnc-graph-layout", 512L << 20);
+    t.start();
+    try {
+      t.join();
+    } catch (InterruptedException e) {
+      t.interrupt();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while laying out", e);
+    }
+    if (failed[0] != null) {
+      throw failed[0];
+    }
+  }
+
+  /** The node of a frame (null: the root), made with its ancestors' the first time it is asked for. */
+  private static ElkNode frame(GraphModel g, String path, ElkNode root, Map<String, ElkNode> made, boolean leftToRight) {
+    if (path == null) {
+      return root;
+    }
+    ElkNode f = made.get(path);
+    if (f != null) {
+      return f;
+    }
+    GraphModel.Cluster c = g.clusters().get(path);
+    f = ElkGraphUtil.createNode(frame(g, c.parent(), root, made, leftToRight));
+    configure(f, leftToRight, !g.expanded());
+    f.setProperty(CoreOptions.PADDING, new ElkPadding(TITLE + FRAME_PAD, FRAME_PAD, FRAME_PAD, FRAME_PAD));
+    // wide enough for its title, so titles never run into a neighbour
+    f.setProperty(CoreOptions.NODE_SIZE_CONSTRAINTS, EnumSet.of(SizeConstraint.MINIMUM_SIZE));
+    f.setProperty(CoreOptions.NODE_SIZE_MINIMUM, new KVector(titleWidth(c.label()), TITLE + 2 * FRAME_PAD));
+    f.setIdentifier(path);
+    made.put(path, f);
+    return f;
+  }
+
+  private static void configure(ElkNode graph, boolean leftToRight, boolean wrap) {
+    if (wrap) {
+      // A collapsed picture is mostly one chain: wrapped into columns (rows, left to right) it
+      // reads on one screen instead of a strip (VGG16: 400 x 2245 unwrapped, 1125 x 1060 wrapped).
+      // Not with expanded blocks: their frames' wide rows leave the columns mostly empty.
+      graph.setProperty(LayeredOptions.WRAPPING_STRATEGY, WrappingStrategy.SINGLE_EDGE);
+      graph.setProperty(CoreOptions.ASPECT_RATIO, 1.0);
+    }
+    graph.setProperty(CoreOptions.ALGORITHM, LayeredOptions.ALGORITHM_ID);
+    graph.setProperty(CoreOptions.DIRECTION, leftToRight ? Direction.RIGHT : Direction.DOWN);
+    graph.setProperty(CoreOptions.EDGE_ROUTING, EdgeRouting.ORTHOGONAL);
+    graph.setProperty(CoreOptions.SPACING_NODE_NODE, 24.0);
+    graph.setProperty(LayeredOptions.SPACING_NODE_NODE_BETWEEN_LAYERS, 30.0);
+    graph.setProperty(LayeredOptions.SPACING_EDGE_NODE_BETWEEN_LAYERS, 12.0);
+    graph.setProperty(CoreOptions.SPACING_EDGE_NODE, 12.0);
+    // Branches keep the order the spec wrote them in, left to right. (ELK 0.10's
+    // considerModelOrder.strategy fails with a NullPointerException on compound graphs.)
+    graph.setProperty(LayeredOptions.CROSSING_MINIMIZATION_FORCE_NODE_MODEL_ORDER, true);
+    // one balanced alignment rather than the leftmost: consecutive frames stay under each other
+    // instead of forming a staircase
+    graph.setProperty(LayeredOptions.NODE_PLACEMENT_BK_FIXED_ALIGNMENT, FixedAlignment.BALANCED);
+  }
+
+  /** A frame's least width: its title and the frame's padding. */
+  static double titleWidth(String label) {
+    return label.length() * CHAR + 2 * FRAME_PAD + 8;
+  }
+
+  private static double[] absolute(ElkNode node) {
+    double ax = 0;
+    double ay = 0;
+    for (ElkNode v = node; v.getParent() != null; v = v.getParent()) {
+      ax += v.getX();
+      ay += v.getY();
+    }
+    return new double[] {ax, ay};
   }
 
   /** Each box's rank: the longest path to it from a box without inputs. */
@@ -233,8 +247,9 @@ final class Layout {
   }
 
   /**
-   * The points a layout places: the boxes and a bend point per rank an edge crosses (an edge
-   * from the first layer to the last of 100,000 adds 99,999). Linear; counted before laying out.
+   * The points a layered layout places: the boxes and a bend point per rank an edge crosses (an
+   * edge from the first layer to the last of 100,000 adds 99,999). Linear; counted before laying
+   * out, since the layout's time and memory grow with it.
    */
   static long points(GraphModel g) {
     int[] rank = ranks(g);
@@ -243,14 +258,6 @@ final class Layout {
       total += Math.max(0, rank[e.to()] - rank[e.from()] - 1);
     }
     return total;
-  }
-
-  private static double mean(List<Integer> of, double[] values) {
-    double sum = 0;
-    for (int i = 0; i < of.size(); i++) {
-      sum += values[of.get(i)];
-    }
-    return sum / of.size();
   }
 
   static List<String> lines(GraphModel.Box b) {

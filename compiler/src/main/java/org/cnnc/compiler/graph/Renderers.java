@@ -8,7 +8,7 @@ import java.util.Map;
 import org.cnnc.compiler.io.Escape;
 
 /**
- * The picture of a network as SVG (laid out here, no external program), Graphviz DOT, or Mermaid.
+ * The picture of a network as SVG (laid out by Eclipse ELK's layered algorithm, no external program), Graphviz DOT, or Mermaid.
  * Every name and label is escaped for its format ({@link Escape#xml}, {@link Escape#dot}, {@link Escape#mermaid}).
  */
 public final class Renderers {
@@ -29,6 +29,13 @@ public final class Renderers {
     COLORS.put(GraphModel.Kind.BLOCK, new String[] {"#d6f0f0", "#1f7a7a"});
     COLORS.put(GraphModel.Kind.OTHER, new String[] {"#ffffff", "#555555"});
   }
+
+  /**
+   * The most points ({@link #svgPoints}) an SVG drawing lays out by default: ELK's layout of 20,000
+   * takes some 7 s and 1 GB; of 200,000, 75 s and 6 GB (docs/pictures.md). DOT and Mermaid, which
+   * lay out nothing, draw up to {@link org.cnnc.compiler.Limits#DEFAULT_MAX_GRAPH_NODES} boxes.
+   */
+  public static final int DEFAULT_MAX_SVG_POINTS = 20_000;
 
   /**
    * The points an SVG drawing of {@code g} lays out: its boxes and a bend point per layer a long
@@ -56,43 +63,18 @@ public final class Renderers {
     s.append(String.format(Locale.ROOT, "  <text x=\"16\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>%n",
         Escape.xml(heading)));
     s.append(String.format(Locale.ROOT, "  <g transform=\"translate(0 %.0f)\">%n", titleH));
-    // clusters: frames around the boxes of expanded block instances, outermost first
-    // a cluster's frame holds the boxes whose path is the cluster's or below it; found per box by
-    // its path's prefixes (a loop over clusters and boxes was quadratic with thousands of instances)
-    Map<String, double[]> bounds = new java.util.HashMap<>();
-    for (GraphModel.Box b : g.boxes()) {
-      String p = b.path();
-      for (int dot = p.length(); dot > 0; dot = p.lastIndexOf('.', dot - 1)) {
-        String prefix = p.substring(0, dot);
-        if (g.clusters().containsKey(prefix)) {
-          double[] r = bounds.computeIfAbsent(prefix, k -> new double[] {Double.POSITIVE_INFINITY,
-              Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY});
-          r[0] = Math.min(r[0], l.x[b.id()]);
-          r[1] = Math.min(r[1], l.y[b.id()]);
-          r[2] = Math.max(r[2], l.x[b.id()] + l.w[b.id()]);
-          r[3] = Math.max(r[3], l.y[b.id()] + l.h[b.id()]);
-        }
-      }
-    }
+    // frames of expanded blocks and named groups, outermost first: laid out with their boxes, so
+    // a frame holds its boxes and nested frames, its title in the band the layout left at its top
     for (GraphModel.Cluster c : g.clusters().values()) {
-      double[] r = bounds.get(c.path());
+      double[] r = l.frames.get(c.path());
       if (r == null) {
         continue;
       }
-      double x0 = r[0];
-      double y0 = r[1];
-      double x1 = r[2];
-      double y1 = r[3];
-      int depth = 0;
-      for (String p = c.parent(); p != null; p = g.clusters().get(p).parent()) {
-        depth++;
-      }
-      double pad = 8 + 6 * Math.max(0, 3 - depth);
       s.append(String.format(Locale.ROOT,
           "    <g class=\"cluster\"><title>%s</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"8\" "
               + "fill=\"#1f7a7a\" fill-opacity=\"0.05\" stroke=\"#1f7a7a\" stroke-dasharray=\"4 3\"/>"
               + "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1f7a7a\" font-weight=\"bold\">%s</text></g>%n",
-          Escape.xml(c.path()), x0 - pad, y0 - pad - 12, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad + 12, x0 - pad + 6, y0 - pad + 1,
+          Escape.xml(c.path()), r[0], r[1], r[2], r[3], r[0] + Layout.FRAME_PAD, r[1] + Layout.TITLE - 2,
           Escape.xml(c.label())));
     }
     for (double[][] pts : l.routes) {

@@ -19,6 +19,7 @@ public final class Scope {
   private final Span span;
   private final List<Object> children = new ArrayList<>();
   private final java.util.Map<String, org.cnnc.compiler.sema.Value> args;
+  private final java.util.Map<String, Boolean> given;
 
   public Scope(String name, String path, Kind kind, String blockName, Span span) {
     this(name, path, kind, blockName, span, java.util.Map.of());
@@ -26,6 +27,13 @@ public final class Scope {
 
   public Scope(String name, String path, Kind kind, String blockName, Span span,
       java.util.Map<String, org.cnnc.compiler.sema.Value> args) {
+    this(name, path, kind, blockName, span, args, java.util.Map.of());
+  }
+
+  /** @param given the parameters the call wrote, in its order, each mapped to whether it was named */
+  public Scope(String name, String path, Kind kind, String blockName, Span span,
+      java.util.Map<String, org.cnnc.compiler.sema.Value> args, java.util.Map<String, Boolean> given) {
+    this.given = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(given));
     this.name = name;
     this.path = path;
     this.kind = kind;
@@ -37,6 +45,14 @@ public final class Scope {
   /** A block instance's arguments (defaults included), by parameter name; empty for other scopes. */
   public java.util.Map<String, org.cnnc.compiler.sema.Value> args() {
     return args;
+  }
+
+  /**
+   * How a block instance's call wrote its arguments: the parameters it gave (defaults left out), in
+   * the order written, each mapped to whether it was given by name ({@code stride = 2}).
+   */
+  public java.util.Map<String, Boolean> given() {
+    return given;
   }
 
   /** Every scope below this one, depth first. */

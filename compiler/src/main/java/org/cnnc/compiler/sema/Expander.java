@@ -607,7 +607,10 @@ public final class Expander {
       return POISON;
     }
     budget(countBlock(block, vars, f.depth + 1), c.callee().span(), "this call of `" + block.name().text() + "`", r);
-    Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span(), vars);
+    Map<String, Boolean> given = new LinkedHashMap<>();
+    bound.get().args().keySet().forEach(p -> given.put(p, false));
+    c.args().forEach(a -> a.name().ifPresent(id -> given.put(id.text(), true)));
+    Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span(), vars, given);
     seq.scope.add(child);
     return body(block.body(), input, new Seq(child, null, new HashMap<>()), new Frame(vars, chain, f.depth + 1));
   }

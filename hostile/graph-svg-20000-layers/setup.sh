@@ -1,0 +1,1 @@
+{ printf 'model M {\n    input [3, 8, 8]\n'; for i in $(seq 1 19999); do printf '    relu\n'; done; printf '}\n'; } > deep.cnn

@@ -1,0 +1,1 @@
+tail -c 7 deep.svg | grep -q '</svg>'
