@@ -72,6 +72,10 @@ public final class Main implements Runnable {
     }
     cmd.setOut(out);
     cmd.setErr(err);
+    if (args.length > 0 && DL4J_COMMANDS.contains(args[0]) && !cmd.getSubcommands().containsKey(args[0])) {
+      printError(err, missingDl4j(args[0], new Version().versionText()));
+      return USAGE;
+    }
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof UncheckedIOException || e instanceof UsageError) {
         printError(err, String.valueOf(e.getMessage()));
@@ -86,6 +90,20 @@ public final class Main implements Runnable {
       return INTERNAL;
     });
     return cmd.execute(args);
+  }
+
+  /** The commands that compute on Deeplearning4j: they live in the run module, not in this one. */
+  static final java.util.Set<String> DL4J_COMMANDS = java.util.Set.of("run", "train", "bench");
+
+  /**
+   * What a {@code cnnc} built without DL4J (the small distribution, or the cli module alone) says
+   * when one of {@link #DL4J_COMMANDS} is asked: it fetches nothing and names what to install.
+   */
+  static String missingDl4j(String command, String version) {
+    return "'" + command + "' computes on Deeplearning4j, which this cnnc leaves out (it has the compile-time"
+        + " commands only: check, lint, summary, graph, fmt, lsp, generate, ops).\n"
+        + "Install the full distribution, cnnc-full-" + version + ".tar.gz (or .zip), which adds DL4J, ND4J and"
+        + " their native libraries, or build cnnc from source (README, \"Installing\").";
   }
 
   /**

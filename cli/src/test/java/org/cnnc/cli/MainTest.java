@@ -169,4 +169,19 @@ class MainTest {
     assertEquals(0, ok.code(), ok.err());
     assertTrue(Files.exists(out.resolve("x/a/FooBar.java")) && Files.exists(out.resolve("x/b/FooBar.java")));
   }
+
+  @Test
+  void dl4jCommandsSayWhatIsMissingWithoutDl4j() {
+    for (String command : new String[] {"run", "train", "bench"}) {
+      Run r = run(command, MODELS, "--random");
+      assertEquals(Main.USAGE, r.code(), command);
+      assertEquals("", r.out());
+      assertTrue(r.err().startsWith("cnnc: '" + command + "' computes on Deeplearning4j, which this cnnc leaves out"), r.err());
+      assertTrue(r.err().contains("cnnc-full-" + new Main.Version().versionText() + ".tar.gz"), r.err());
+    }
+    // An unknown command is still picocli's usage error, not the DL4J message.
+    Run other = run("frobnicate");
+    assertEquals(Main.USAGE, other.code());
+    assertFalse(other.err().contains("Deeplearning4j"), other.err());
+  }
 }
