@@ -3,43 +3,61 @@ package org.cnnc.compiler;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.ir.Tensor;
 import org.cnnc.compiler.summary.Summary;
+import org.junit.jupiter.api.Test;
 
-/** Properties of random networks built from the language's constructs. */
+/** Properties of random networks built from the language's constructs (seeded JUnit generator). */
 class RandomNetworksProperties {
 
-  @Provide
-  Arbitrary<String> layers() {
-    Arbitrary<String> conv = Combinators.combine(Arbitraries.integers().between(1, 16), Arbitraries.integers().between(1, 5),
-        Arbitraries.integers().between(1, 3), Arbitraries.integers().between(0, 2))
-        .as((c, k, s, p) -> "conv(" + c + ", " + k + ", stride = " + s + ", padding = " + p + ")");
-    Arbitrary<String> pool = Combinators.combine(Arbitraries.of("maxpool", "avgpool"), Arbitraries.integers().between(1, 4),
-        Arbitraries.of(true, false)).as((op, k, ceil) -> op + "(" + k + ", ceil = " + ceil + ")");
-    Arbitrary<String> simple = Arbitraries.of("relu", "batchnorm", "dropout(0.3)", "identity", "sigmoid", "lrn(3)",
-        "zeropad(1)");
-    Arbitrary<String> merge = Combinators.combine(Arbitraries.integers().between(1, 8), Arbitraries.integers().between(1, 8))
-        .as((a, b) -> "concat(conv(" + a + ", 1), { conv(" + b + ", 3, padding = 1) -> relu })");
-    Arbitrary<String> residual = Arbitraries.integers().between(1, 3)
-        .map(n -> "add(identity, repeat " + n + " { relu })");
-    return Arbitraries.oneOf(conv, pool, simple, merge, residual).list().ofMinSize(1).ofMaxSize(25)
-        .map(l -> "model R {\n  input [3, 32, 32]\n  " + String.join("\n  ", l) + "\n}\n");
+  /** A random model of 1 to 25 items of the language's constructs (seeded: {@code -Dcnnc.test.seed=N}). */
+  static String layers(Random r) {
+    int n = 1 + r.nextInt(25);
+    List<String> items = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      items.add(switch (r.nextInt(5)) {
+        case 0 -> "conv(" + between(r, 1, 16) + ", " + between(r, 1, 5) + ", stride = " + between(r, 1, 3) + ", padding = "
+            + between(r, 0, 2) + ")";
+        case 1 -> (r.nextBoolean() ? "maxpool" : "avgpool") + "(" + between(r, 1, 4) + ", ceil = " + r.nextBoolean() + ")";
+        case 2 -> pick(r, "relu", "batchnorm", "dropout(0.3)", "identity", "sigmoid", "lrn(3)", "zeropad(1)");
+        case 3 -> "concat(conv(" + between(r, 1, 8) + ", 1), { conv(" + between(r, 1, 8) + ", 3, padding = 1) -> relu })";
+        default -> "add(identity, repeat " + between(r, 1, 3) + " { relu })";
+      });
+    }
+    return "model R {\n  input [3, 32, 32]\n  " + String.join("\n  ", items) + "\n}\n";
   }
 
-  @Property(tries = 300)
-  void compilingNeverCrashesAndValidNetworksAreConsistent(@ForAll("layers") String spec) {
+  private static int between(Random r, int lo, int hi) {
+    return lo + r.nextInt(hi - lo + 1);
+  }
+
+  private static String pick(Random r, String... options) {
+    return options[r.nextInt(options.length)];
+  }
+
+  @Test
+  void compilingNeverCrashesAndValidNetworksAreConsistent() {
+    long seed = Long.getLong("cnnc.test.seed", 1L);
+    Random r = new Random(seed);
+    for (int i = 0; i < 300; i++) {
+      String spec = layers(r);
+      try {
+        check(spec);
+      } catch (AssertionError e) {
+        throw new AssertionError("seed " + seed + ", spec " + i + ":\n" + spec + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static void check(String spec) {
     var c = Compiler.compileText("random.cnn", spec, Map.of());
     c.diagnostics().sorted().forEach(d -> assertTrue(d.span().end() <= spec.length()));
     if (!c.ok()) {
