@@ -680,7 +680,8 @@ public final class NetBuilder {
     return activation(name, in, Activation.SOFTMAX.getActivationFunction());
   }
 
-  private String activation(String name, String in, IActivation fn) {
+  /** An element-wise activation layer computing {@code fn} (the lowering of the registry's activations). */
+  public String activation(String name, String in, IActivation fn) {
     return add(name, new ActivationLayer.Builder().activation(fn).build(), in);
   }
 
