@@ -118,9 +118,11 @@ def main():
         ("leaky_relu", nn.LeakyReLU(0.2), (3, 4, 4)),
         ("zeropad", nn.ZeroPad2d((1, 0, 2, 3)), (2, 3, 3)),
         ("maxpool_dilated", nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 11, 9)),
+        # activations, on inputs spread to cross every bend (relu6 above 6, hardswish at -3 and 3)
+        ("relu6", nn.ReLU6(), (3, 4, 4), 5.0),
     ]
-    for name, module, shape in op_cases:
-        x = torch.randn((2,) + shape, generator=g)
+    for name, module, shape, *scale in op_cases:
+        x = torch.randn((2,) + shape, generator=g) * (scale[0] if scale else 1.0)
         ops[name + "_input"] = x
         ops[name + "_output"] = module(x)
     save_npz(os.path.join(args.out, "op_cases.npz"), ops)

@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.function.BiFunction;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
@@ -25,11 +24,16 @@ class OpParityTest {
       Map.entry("softmax_channels", (b, x) -> b.softmax("op", x)),
       Map.entry("leaky_relu", (b, x) -> b.leakyRelu("op", x, 0.2)),
       Map.entry("zeropad", (b, x) -> b.zeropad("op", x, NetBuilder.pad(1, 0, 2, 3))),
-      Map.entry("maxpool_dilated", (b, x) -> b.maxpool("op", x, size(3), size(2), size(1), size(2), true)));
+      Map.entry("maxpool_dilated", (b, x) -> b.maxpool("op", x, size(3), size(2), size(1), size(2), true)),
+      // ops as specs write them, through the registry's lowering (b.op)
+      Map.entry("relu6", (b, x) -> b.op("op", "relu6", x)));
+
+  static java.util.stream.Stream<String> cases() {
+    return OPS.keySet().stream().sorted();
+  }
 
   @ParameterizedTest
-  @ValueSource(strings = {"avgpool_ceil_pad_include", "avgpool_ceil_k2", "avgpool_ceil_k3s2_nopad", "avgpool_pad_include", "avgpool_pad_exclude",
-      "lrn5", "lrn3", "softmax_channels", "leaky_relu", "zeropad", "maxpool_dilated"})
+  @org.junit.jupiter.params.provider.MethodSource("cases")
   void opEqualsPyTorch(String name) throws Exception {
     Map<String, Npz.Array> cases = Npz.read(Fixtures.dir().resolve("op_cases.npz"));
     INDArray in = cases.get(name + "_input").toNd4j();

@@ -100,6 +100,7 @@ public final class Ops {
         .rule(Ops::lrn));
     activation(op("relu").doc("max(0, x)").torch("nn.ReLU")
         .traits(Trait.NON_NEGATIVE, Trait.FUSABLE_ACTIVATION));
+    activation(op("relu6").doc("min(max(0, x), 6)").torch("nn.ReLU6").traits(Trait.NON_NEGATIVE));
     activation(op("leaky_relu").doc("x, or slope * x below 0").torch("nn.LeakyReLU")
         .params(withDefault("slope", Type.FLOAT, new Value.FloatV(0.01), "slope below zero")));
     activation(op("sigmoid").doc("1 / (1 + e^-x)").torch("nn.Sigmoid").traits(Trait.NON_NEGATIVE));
