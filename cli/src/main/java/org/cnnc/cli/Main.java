@@ -72,6 +72,7 @@ public final class Main implements Runnable {
     }
     cmd.setOut(out);
     cmd.setErr(err);
+    showDefaults(cmd);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof UncheckedIOException || e instanceof UsageError) {
         printError(err, String.valueOf(e.getMessage()));
@@ -86,6 +87,22 @@ public final class Main implements Runnable {
       return INTERNAL;
     });
     return cmd.execute(args);
+  }
+
+  /** Every option's default in every command's --help ("Default: ..."), where it has one. */
+  static void showDefaults(CommandLine cmd) {
+    cmd.getCommandSpec().usageMessage().showDefaultValues(true);
+    cmd.getSubcommands().values().forEach(Main::showDefaults);
+  }
+
+  /** The command line as {@link #run} builds it, for tests of its help. */
+  static CommandLine commandLine(Object... extraCommands) {
+    CommandLine cmd = new CommandLine(new Main());
+    for (Object extra : extraCommands) {
+      cmd.addSubcommand(extra);
+    }
+    showDefaults(cmd);
+    return cmd;
   }
 
   /**
