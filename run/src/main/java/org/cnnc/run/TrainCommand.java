@@ -39,7 +39,7 @@ final class TrainCommand implements Callable<Integer> {
       description = "Epochs in all (with --resume, counting those the checkpoint has done).")
   int epochs;
 
-  @Option(names = "--batch", defaultValue = "32", paramLabel = "N")
+  @Option(names = "--batch", defaultValue = "32", paramLabel = "N", description = "Examples per mini-batch.")
   int batch;
 
   @Option(names = "--lr", defaultValue = "0.001", paramLabel = "RATE", description = "Adam's learning rate.")
@@ -48,7 +48,8 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--limit", defaultValue = "0", paramLabel = "N", description = "Use at most N examples (CIFAR-10).")
   int limit;
 
-  @Option(names = "--seed", defaultValue = "0", paramLabel = "S")
+  @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
+      description = "Seeds the initial weights, each epoch's shuffle and its dropout.")
   long seed;
 
   @Option(names = "--weights", paramLabel = "W.npz", description = "Start from these weights.")
@@ -154,15 +155,17 @@ final class TrainCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new Main.UsageError("--resume: " + e.getMessage());
     }
-    log.printf("%s: %d examples, %d classes, %d epochs, batch %d%s%n", m.name(), d.size(), classes, epochs, batch,
+    log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d%s%n", m.name(), d.size(), classes, epochs,
+        epochs == 1 ? "" : "s", batch,
         done > 0 ? " (resuming after epoch " + done + ")" : "");
     Path ckpt = checkpoint;
     try {
+      // a redrawn progress bar on a terminal; plain lines in a pipe or a CI log
       Trainer.fit(net, d.toDataSet(), done + 1, epochs, batch, seed, log, e -> {
         if (ckpt != null) {
           Checkpoint.write(ckpt, net, e);
         }
-      });
+      }, System.console() != null ? Trainer.Progress.BAR : Trainer.Progress.LINES);
     } catch (IOException e) {
       throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": " + Escape.terminal(Reasons.of(e)));
     }

@@ -87,7 +87,8 @@ class RunCommandsTest {
         "--output", outDir.toString());
     assertEquals(0, run.code(), run.err());
     assertTrue(run.out().startsWith("output [3, 10, 1, 1]: "), run.out());
-    assertTrue(run.out().contains("forward: "), run.out());
+    assertTrue(run.out().matches("(?s).*\nforward \\(batch 3\\): first pass \\d+\\.\\d ms \\(cold\\), warm \\d+\\.\\d ms \\(median of 3\\)\n"),
+        run.out());
     assertArrayEquals(new long[] {3, 10, 1, 1}, Npz.readNpy(outDir.resolve("output.npy")).shape());
   }
 

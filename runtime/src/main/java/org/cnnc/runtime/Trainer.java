@@ -15,14 +15,24 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * trained on the same labels (GoogLeNet's main and auxiliary heads), each weighted as the spec says.
  */
 public final class Trainer {
-  /** One epoch: the mean loss over its batches, and the first output's accuracy on the data after it. */
-  public record Epoch(int epoch, double loss, double accuracy, long millis) {}
+  /**
+   * One epoch: the mean loss over its batches, the time its batches took, and the first output's
+   * accuracy on the training data after it (an extra forward pass over the data in eval mode,
+   * timed apart: {@code accuracyMillis}, not counted in {@code millis}).
+   */
+  public record Epoch(int epoch, double loss, double accuracy, long millis, long accuracyMillis) {}
+
+  /**
+   * How progress is logged: {@code BAR} redraws one line with {@code \r} (a terminal);
+   * {@code LINES} writes a plain line about every tenth of an epoch (logs, CI, pipes).
+   */
+  public enum Progress { BAR, LINES }
 
   private Trainer() {}
 
   public static List<Epoch> fit(CnnNetwork net, DataSet data, int epochs, int batch, long seed, PrintWriter log) {
     try {
-      return fit(net, data, 1, epochs, batch, seed, log, null);
+      return fit(net, data, 1, epochs, batch, seed, log, null, Progress.LINES);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
@@ -42,6 +52,12 @@ public final class Trainer {
    */
   public static List<Epoch> fit(CnnNetwork net, DataSet data, int first, int last, int batch, long seed,
       PrintWriter log, AfterEpoch after) throws java.io.IOException {
+    return fit(net, data, first, last, batch, seed, log, after, Progress.LINES);
+  }
+
+  /** As above, logging progress as {@code progress} says. */
+  public static List<Epoch> fit(CnnNetwork net, DataSet data, int first, int last, int batch, long seed,
+      PrintWriter log, AfterEpoch after, Progress progress) throws java.io.IOException {
     int epochs = last;
     int trained = (int) net.outputs().stream().filter(o -> o.lossVertex() != null).count();
     if (trained == 0) {
@@ -49,6 +65,10 @@ public final class Trainer {
     }
     int n = data.numExamples();
     List<Epoch> epochs_ = new ArrayList<>();
+    int batchesPerEpoch = (n + batch - 1) / batch;
+    long totalBatches = (long) batchesPerEpoch * (last - first + 1);
+    long trainedBatches = 0;
+    long trainingNanos = 0;
     for (int e = first; e <= last; e++) {
       Nd4j.getRandom().setSeed(epochSeed(seed, e));
       long t0 = System.nanoTime();
@@ -63,16 +83,29 @@ public final class Trainer {
             shuffled.getLabels().get(NDArrayIndex.interval(from, to)), trained);
         net.graph().fit(mds);
         lossSum += net.graph().score();
+        trainedBatches++;
         if (log != null) {
-          bar(log, e, epochs, b + 1, batches, lossSum / (b + 1));
+          long elapsed = trainingNanos + System.nanoTime() - t0;
+          double imagesPerSecond = ((double) b * batch + (to - from)) / ((System.nanoTime() - t0) / 1e9);
+          long etaNanos = (long) ((double) elapsed / trainedBatches * (totalBatches - trainedBatches));
+          if (progress == Progress.BAR) {
+            bar(log, e, epochs, b + 1, batches, lossSum / (b + 1), imagesPerSecond, etaNanos);
+          } else if (b + 1 < batches && (b + 1) % Math.max(1, batches / 10) == 0) {
+            log.printf("epoch %d/%d  step %d/%d  loss %.4f  %.1f images/s  ETA %s%n", e, epochs, b + 1, batches,
+                lossSum / (b + 1), imagesPerSecond, duration(etaNanos));
+          }
         }
       }
+      long t1 = System.nanoTime();
+      trainingNanos += t1 - t0;
       double acc = accuracy(net, data, batch);
-      Epoch ep = new Epoch(e, lossSum / batches, acc, (System.nanoTime() - t0) / 1_000_000);
+      long accuracyMillis = (System.nanoTime() - t1) / 1_000_000;
+      Epoch ep = new Epoch(e, lossSum / batches, acc, (t1 - t0) / 1_000_000, accuracyMillis);
       epochs_.add(ep);
       if (log != null) {
-        log.printf("\repoch %d/%d  loss %.4f  accuracy %.3f  (%d ms)%s%n", e, epochs, ep.loss(), acc, ep.millis(),
-            " ".repeat(20));
+        log.printf("%sepoch %d/%d  loss %.4f  accuracy %.3f  (%d ms, %.1f images/s; accuracy pass %d ms)%s%n",
+            progress == Progress.BAR ? "\r" : "", e, epochs, ep.loss(), acc, ep.millis(),
+            n / Math.max(1e-9, (t1 - t0) / 1e9), accuracyMillis, progress == Progress.BAR ? " ".repeat(20) : "");
       }
       if (after != null) {
         after.done(e);
@@ -116,11 +149,24 @@ public final class Trainer {
     return (double) right / n;
   }
 
-  private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss) {
+  private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss, double imagesPerSecond,
+      long etaNanos) {
     int width = 30;
     int done = b * width / batches;
-    log.printf("\repoch %d/%d [%s%s] %d/%d loss %.4f", e, epochs, "=".repeat(done), " ".repeat(width - done), b,
-        batches, loss);
+    log.printf("\repoch %d/%d [%s%s] %d/%d loss %.4f  %.1f images/s  ETA %s ", e, epochs, "=".repeat(done),
+        " ".repeat(width - done), b, batches, loss, imagesPerSecond, duration(etaNanos));
     log.flush();
+  }
+
+  /** A duration for people: {@code 42s}, {@code 3m05s}, {@code 2h07m}. */
+  static String duration(long nanos) {
+    long s = Math.max(0, Math.round(nanos / 1e9));
+    if (s < 60) {
+      return s + "s";
+    }
+    if (s < 3600) {
+      return String.format("%dm%02ds", s / 60, s % 60);
+    }
+    return String.format("%dh%02dm", s / 3600, (s % 3600) / 60);
   }
 }
