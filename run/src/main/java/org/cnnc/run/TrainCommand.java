@@ -155,6 +155,11 @@ final class TrainCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new Main.UsageError("--resume: " + e.getMessage());
     }
+    if (!d.skipped().isEmpty()) {
+      log.printf("skipped %d file%s that %s no image (PNG, JPEG, BMP, GIF), e.g. %s%n", d.skipped().size(),
+          d.skipped().size() == 1 ? "" : "s", d.skipped().size() == 1 ? "is" : "are",
+          Escape.terminal(d.skipped().get(0).toString()));
+    }
     log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d%s%n", m.name(), d.size(), classes, epochs,
         epochs == 1 ? "" : "s", batch,
         done > 0 ? " (resuming after epoch " + done + ")" : "");
