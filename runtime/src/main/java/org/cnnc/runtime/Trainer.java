@@ -20,7 +20,16 @@ public final class Trainer {
    * accuracy on the training data after it (an extra forward pass over the data in eval mode,
    * timed apart: {@code accuracyMillis}, not counted in {@code millis}).
    */
-  public record Epoch(int epoch, double loss, double accuracy, long millis, long accuracyMillis) {}
+  public record Epoch(int epoch, double loss, double accuracy, long millis, long accuracyMillis,
+      double validationLoss, double validationAccuracy) {
+    public Epoch(int epoch, double loss, double accuracy, long millis, long accuracyMillis) {
+      this(epoch, loss, accuracy, millis, accuracyMillis, Double.NaN, Double.NaN);
+    }
+
+    public boolean validated() {
+      return !Double.isNaN(validationLoss);
+    }
+  }
 
   /**
    * How progress is logged: {@code BAR} redraws one line with {@code \r} (a terminal);
@@ -58,6 +67,15 @@ public final class Trainer {
   /** As above, logging progress as {@code progress} says. */
   public static List<Epoch> fit(CnnNetwork net, DataSet data, int first, int last, int batch, long seed,
       PrintWriter log, AfterEpoch after, Progress progress) throws java.io.IOException {
+    return fit(net, data, null, first, last, batch, seed, log, after, progress);
+  }
+
+  /**
+   * As above; after each epoch the loss and accuracy on {@code validation} (null: none) are
+   * measured in inference mode and logged, their time counted with the accuracy pass's.
+   */
+  public static List<Epoch> fit(CnnNetwork net, DataSet data, DataSet validation, int first, int last, int batch,
+      long seed, PrintWriter log, AfterEpoch after, Progress progress) throws java.io.IOException {
     int epochs = last;
     int trained = (int) net.outputs().stream().filter(o -> o.lossVertex() != null).count();
     if (trained == 0) {
@@ -99,12 +117,15 @@ public final class Trainer {
       long t1 = System.nanoTime();
       trainingNanos += t1 - t0;
       double acc = accuracy(net, data, batch);
+      double valLoss = validation == null ? Double.NaN : loss(net, validation, batch, trained);
+      double valAcc = validation == null ? Double.NaN : accuracy(net, validation, batch);
       long accuracyMillis = (System.nanoTime() - t1) / 1_000_000;
-      Epoch ep = new Epoch(e, lossSum / batches, acc, (t1 - t0) / 1_000_000, accuracyMillis);
+      Epoch ep = new Epoch(e, lossSum / batches, acc, (t1 - t0) / 1_000_000, accuracyMillis, valLoss, valAcc);
       epochs_.add(ep);
       if (log != null) {
-        log.printf("%sepoch %d/%d  loss %.4f  accuracy %.3f  (%d ms, %.1f images/s; accuracy pass %d ms)%s%n",
-            progress == Progress.BAR ? "\r" : "", e, epochs, ep.loss(), acc, ep.millis(),
+        log.printf("%sepoch %d/%d  loss %.4f  accuracy %.3f%s  (%d ms, %.1f images/s; accuracy pass %d ms)%s%n",
+            progress == Progress.BAR ? "\r" : "", e, epochs, ep.loss(), acc,
+            ep.validated() ? String.format("  val_loss %.4f  val_accuracy %.3f", valLoss, valAcc) : "", ep.millis(),
             n / Math.max(1e-9, (t1 - t0) / 1e9), accuracyMillis, progress == Progress.BAR ? " ".repeat(20) : "");
       }
       if (after != null) {
@@ -130,6 +151,45 @@ public final class Trainer {
       ls[i] = labels;
     }
     return new MultiDataSet(new INDArray[] {features}, ls);
+  }
+
+  /** The mean loss over {@code data} in inference mode (no dropout, BatchNorm's running statistics), by batches. */
+  public static double loss(CnnNetwork net, DataSet data, int batch, int trainedOutputs) {
+    long n = data.numExamples();
+    double sum = 0;
+    for (long start = 0; start < n; start += batch) {
+      long end = Math.min(n, start + batch);
+      MultiDataSet mds = multi(data.getFeatures().get(NDArrayIndex.interval(start, end)),
+          data.getLabels().get(NDArrayIndex.interval(start, end)), trainedOutputs);
+      sum += net.graph().score(mds, false) * (end - start);
+    }
+    return sum / n;
+  }
+
+  /**
+   * Splits examples into training and validation sets: a {@code fraction} of them, chosen by a
+   * shuffle seeded with {@code seed}, is held out. Each part keeps the examples' order.
+   */
+  public static DataSet[] split(DataSet data, double fraction, long seed) {
+    int n = data.numExamples();
+    int held = (int) Math.round(n * fraction);
+    if (!(fraction > 0 && fraction < 1) || held < 1 || held >= n) {
+      throw new IllegalArgumentException("a validation split of " + fraction + " of " + n
+          + " examples leaves no examples on one side");
+    }
+    java.util.List<Integer> order = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      order.add(i);
+    }
+    java.util.Collections.shuffle(order, new java.util.Random(seed));
+    long[] val = order.subList(0, held).stream().sorted().mapToLong(Integer::longValue).toArray();
+    long[] train = order.subList(held, n).stream().sorted().mapToLong(Integer::longValue).toArray();
+    return new DataSet[] {pick(data, train), pick(data, val)};
+  }
+
+  private static DataSet pick(DataSet data, long[] rows) {
+    return new DataSet(data.getFeatures().get(NDArrayIndex.indices(rows)).dup(),
+        data.getLabels().get(NDArrayIndex.indices(rows)).dup());
   }
 
   /** Accuracy of the first output (argmax against the label's argmax). */

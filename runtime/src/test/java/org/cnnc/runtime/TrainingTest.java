@@ -74,6 +74,28 @@ class TrainingTest {
   }
 
   @Test
+  void aValidationSplitIsSeededDisjointAndWhole() {
+    INDArray x = Nd4j.arange(10).castTo(DataType.FLOAT).reshape(10, 1);
+    INDArray y = Nd4j.zeros(DataType.FLOAT, 10, 2);
+    org.nd4j.linalg.dataset.DataSet all = new org.nd4j.linalg.dataset.DataSet(x, y);
+    var a = Trainer.split(all, 0.3, 5);
+    var b = Trainer.split(all, 0.3, 5);
+    assertEquals(7, a[0].numExamples());
+    assertEquals(3, a[1].numExamples());
+    assertEquals(a[1].getFeatures(), b[1].getFeatures(), "the same seed holds out the same examples");
+    java.util.List<Float> seen = new java.util.ArrayList<>();
+    for (float v : a[0].getFeatures().toFloatVector()) {
+      seen.add(v);
+    }
+    for (float v : a[1].getFeatures().toFloatVector()) {
+      seen.add(v);
+    }
+    java.util.Collections.sort(seen);
+    assertEquals(java.util.List.of(0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f), seen, "every example on exactly one side");
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Trainer.split(all, 0.01, 5));
+  }
+
+  @Test
   void durationsArePrintedForPeople() {
     assertEquals("0s", Trainer.duration(0));
     assertEquals("59s", Trainer.duration(59_000_000_000L));
