@@ -13,7 +13,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "check", mixinStandardHelpOptions = true,
     description = "Parse the specs, resolve and expand their blocks, infer and check every shape.")
 final class CheckCommand implements Callable<Integer> {
-  @Parameters(arity = "1..*", paramLabel = "FILE", description = "The .cnn specs to check.")
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "The .cnn specs to check; - reads standard input (named <stdin> in diagnostics).")
   List<Path> files;
 
   @Mixin CompileOptionsMixin options;
@@ -24,7 +24,7 @@ final class CheckCommand implements Callable<Integer> {
   public Integer call() {
     var out = spec.commandLine().getOut();
     var err = spec.commandLine().getErr();
-    Compiler.Compilation c = Compiler.compile(options.opts.request(files));
+    Compiler.Compilation c = options.opts.compile(files);
     Reports.print(c, options.opts, err);
     if (!c.ok()) {
       return Main.SPEC_ERRORS;

@@ -46,6 +46,35 @@ public final class CompileOptions {
 
   enum Color { auto, always, never }
 
+  /** How a file named {@code -} (standard input) is named in diagnostics. */
+  public static final Path STDIN = Path.of("<stdin>");
+
+  /** Whether a file argument means standard input. */
+  public static boolean isStdin(Path file) {
+    return file.toString().equals("-");
+  }
+
+  /**
+   * Compiles the files; a file named {@code -} is standard input, read once, named
+   * {@code <stdin>} in diagnostics, its imports resolved from the working directory.
+   */
+  public Compiler.Compilation compile(List<Path> files) {
+    if (files.stream().noneMatch(CompileOptions::isStdin)) {
+      return Compiler.compile(request(files));
+    }
+    List<Path> named = files.stream().map(f -> isStdin(f) ? STDIN : f).distinct().toList();
+    return Compiler.compile(request(named), Map.of(STDIN, readStdin(limits().maxFileBytes())));
+  }
+
+  /** Standard input as strict UTF-8, at most {@code maxBytes}; a failure is the user's (exit 2). */
+  public static String readStdin(long maxBytes) {
+    try {
+      return org.cnnc.compiler.source.SourceFile.readText(System.in, maxBytes);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot read standard input: " + Compiler.reason(e), e);
+    }
+  }
+
   public Compiler.Request request(List<Path> files) {
     Map<String, Value> values = new LinkedHashMap<>();
     args.forEach((k, v) -> values.put(k, parseValue(v)));

@@ -28,7 +28,8 @@ import picocli.CommandLine.Model.CommandSpec;
         + "A file is rewritten only when the result parses to the same tree, never through a symbolic link, "
         + "never when read-only (exit 2).")
 final class FmtCommand implements Callable<Integer> {
-  @Parameters(arity = "1..*", paramLabel = "FILE")
+  @Parameters(arity = "1..*", paramLabel = "FILE",
+      description = "The specs to format; - reads standard input and writes the result to standard output.")
   List<Path> files;
 
   @Option(names = "--check", description = "Change nothing; print a diff and exit 1 when a file is not formatted.")
@@ -45,14 +46,21 @@ final class FmtCommand implements Callable<Integer> {
     boolean refused = false;
     boolean unformatted = false;
     boolean errors = false;
-    for (Path file : files) {
+    for (Path given : files) {
+      // `-`: standard input, formatted to standard output (or, with --check, diffed), as <stdin>
+      boolean stdin = CompileOptions.isStdin(given);
+      Path file = stdin ? CompileOptions.STDIN : given;
       String text;
-      try {
-        text = SourceFile.readText(file, options.opts.limits().maxFileBytes());
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot read " + file + ": " + Compiler.reason(e), e);
+      if (stdin) {
+        text = CompileOptions.readStdin(options.opts.limits().maxFileBytes());
+      } else {
+        try {
+          text = SourceFile.readText(file, options.opts.limits().maxFileBytes());
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot read " + file + ": " + Compiler.reason(e), e);
+        }
       }
-      SourceFile src = new SourceFile(file, file.toString(), text);
+      SourceFile src = new SourceFile(stdin ? null : file, file.toString(), text);
       Diagnostics d = new Diagnostics(options.opts.limits().maxErrorsPerFile());
       Ast.CnnFile ast = Parsing.parse(src, d);
       if (ast == null) {
@@ -67,6 +75,10 @@ final class FmtCommand implements Callable<Integer> {
       } catch (Formatter.NotSameTree e) {
         err.println("cnnc: " + Escape.terminal(e.getMessage()));
         refused = true;
+        continue;
+      }
+      if (stdin && !check) {
+        out.print(formatted);
         continue;
       }
       if (formatted.equals(text)) {

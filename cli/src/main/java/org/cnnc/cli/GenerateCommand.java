@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "generate", mixinStandardHelpOptions = true,
     description = "Write one Java class per model that builds it as a Deeplearning4j graph (on cnnc-runtime).")
 final class GenerateCommand implements Callable<Integer> {
-  @Parameters(arity = "1..*", paramLabel = "FILE", description = "The .cnn specs.")
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "The .cnn specs; - reads standard input.")
   List<Path> files;
 
   @Option(names = {"-d", "--output-dir"}, required = true, paramLabel = "DIR", description = "Where the sources go.")
@@ -41,7 +41,7 @@ final class GenerateCommand implements Callable<Integer> {
     if (problem != null) {
       throw new Main.UsageError("--package: " + problem);
     }
-    Compiler.Compilation c = Compiler.compile(options.opts.request(files));
+    Compiler.Compilation c = options.opts.compile(files);
     Reports.print(c, options.opts, spec.commandLine().getErr());
     if (!c.ok()) {
       return Main.SPEC_ERRORS;

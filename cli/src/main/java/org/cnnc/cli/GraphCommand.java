@@ -27,7 +27,7 @@ final class GraphCommand implements Callable<Integer> {
 
   enum RankDir { TB, LR }
 
-  @Parameters(index = "0", paramLabel = "FILE")
+  @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec; - reads standard input.")
   Path file;
 
   @Option(names = "--model", paramLabel = "NAME", description = "The model to draw (needed when FILE has several).")
@@ -58,7 +58,7 @@ final class GraphCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Compiler.Compilation c = Compiler.compile(options.opts.request(List.of(file)));
+    Compiler.Compilation c = options.opts.compile(List.of(file));
     Reports.print(c, options.opts, spec.commandLine().getErr());
     if (!c.ok()) {
       return Main.SPEC_ERRORS;

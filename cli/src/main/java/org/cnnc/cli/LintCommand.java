@@ -34,7 +34,7 @@ final class LintCommand implements Callable<Integer> {
     }
   }
 
-  @Parameters(arity = "1..*", paramLabel = "FILE")
+  @Parameters(arity = "1..*", paramLabel = "FILE", description = "The .cnn specs; - reads standard input.")
   List<Path> files;
 
   @Option(names = {"-f", "--format"}, defaultValue = "human", paramLabel = "FORMAT",
@@ -78,7 +78,7 @@ final class LintCommand implements Callable<Integer> {
         throw new Main.UsageError(e.getMessage());
       }
     }
-    Compiler.Compilation c = Compiler.compile(options.opts.request(files));
+    Compiler.Compilation c = options.opts.compile(files);
     Linter.Result r = Linter.lint(c, cfg, base);
     c.diagnostics().hidden().forEach((file, n) ->
         spec.commandLine().getErr().println(Reports.hidden(file, n, c.diagnostics().maxErrorsPerFile())));

@@ -76,6 +76,7 @@ public final class Main implements Runnable {
       printError(err, missingDl4j(args[0], new Version().versionText()));
       return USAGE;
     }
+    showDefaults(cmd);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof UncheckedIOException || e instanceof UsageError) {
         printError(err, String.valueOf(e.getMessage()));
@@ -104,6 +105,22 @@ public final class Main implements Runnable {
         + " commands only: check, lint, summary, graph, fmt, lsp, generate, ops).\n"
         + "Install the full distribution, cnnc-full-" + version + ".tar.gz (or .zip), which adds DL4J, ND4J and"
         + " their native libraries, or build cnnc from source (README, \"Installing\").";
+  }
+
+  /** Every option's default in every command's --help ("Default: ..."), where it has one. */
+  static void showDefaults(CommandLine cmd) {
+    cmd.getCommandSpec().usageMessage().showDefaultValues(true);
+    cmd.getSubcommands().values().forEach(Main::showDefaults);
+  }
+
+  /** The command line as {@link #run} builds it, for tests of its help. */
+  static CommandLine commandLine(Object... extraCommands) {
+    CommandLine cmd = new CommandLine(new Main());
+    for (Object extra : extraCommands) {
+      cmd.addSubcommand(extra);
+    }
+    showDefaults(cmd);
+    return cmd;
   }
 
   /**

@@ -17,7 +17,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "summary", mixinStandardHelpOptions = true,
     description = "Print a table per model: every layer and block with its output shape, parameters and MACs, then totals.")
 public final class SummaryCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec.")
+  @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec; - reads standard input.")
   Path file;
 
   @Option(names = "--model", paramLabel = "NAME", description = "Only this model (default: every model of FILE).")
@@ -63,7 +63,7 @@ public final class SummaryCommand implements Callable<Integer> {
   public Integer call() {
     var out = spec.commandLine().getOut();
     var err = spec.commandLine().getErr();
-    Compiler.Compilation c = Compiler.compile(options.opts.request(List.of(file)));
+    Compiler.Compilation c = options.opts.compile(List.of(file));
     Reports.print(c, options.opts, err);
     if (!c.ok()) {
       return Main.SPEC_ERRORS;

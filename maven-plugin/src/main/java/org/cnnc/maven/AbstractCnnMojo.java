@@ -11,7 +11,6 @@ import org.apache.maven.plugins.annotations.Parameter;
 import org.apache.maven.project.MavenProject;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Severity;
-import org.cnnc.compiler.diag.ShortRenderer;
 import org.codehaus.plexus.build.BuildContext;
 
 /** The parameters and reporting every goal shares; the work is {@link CnnBuild}'s. */
@@ -42,6 +41,10 @@ abstract class AbstractCnnMojo extends AbstractMojo {
   @Component
   protected BuildContext buildContext;
 
+  /** The older API's context behind {@link #buildContext}: how to tell an IDE from the command line. */
+  @Component
+  protected org.sonatype.plexus.build.incremental.BuildContext legacyBuildContext;
+
   /** Runs the build and reports its diagnostics to the log and to the IDE; fails on errors. */
   protected CnnBuild.Result execute(File sourceDirectory, File outputDirectory, String stateName, boolean generate)
       throws MojoExecutionException, MojoFailureException {
@@ -52,7 +55,8 @@ abstract class AbstractCnnMojo extends AbstractMojo {
     CnnBuild.Request request = new CnnBuild.Request(sourceDirectory.toPath().toAbsolutePath(),
         outputDirectory.toPath().toAbsolutePath(),
         new File(project.getBuild().getDirectory(), "cnnc/" + stateName + ".state").toPath(),
-        includes, excludes, packageName, generate, new File(project.getBasedir(), "cnnc.yaml").toPath());
+        includes, excludes, packageName, generate, new File(project.getBasedir(), "cnnc.yaml").toPath(),
+        failOnWarning);
     CnnBuild.Result result;
     try {
       result = CnnBuild.run(request);
@@ -65,15 +69,20 @@ abstract class AbstractCnnMojo extends AbstractMojo {
         buildContext.removeMessages(file);
       }
     }
-    ShortRenderer shortForm = new ShortRenderer();
+    // Each diagnostic once: to the log in full (its notes and help under it), and to an IDE's
+    // markers only when there is one. The command line's BuildContext logs every message it gets,
+    // a second time and without the notes and help, so it is not given them.
+    boolean ide = CnnBuild.isIde(buildContext == null ? null : buildContext.getClass(),
+        legacyBuildContext == null ? null : legacyBuildContext.getClass());
     for (Diagnostic d : result.diagnostics()) {
-      String line = shortForm.render(d);
-      if (d.severity() == Severity.ERROR) {
-        getLog().error(line);
-      } else {
-        getLog().warn(line);
+      for (String line : CnnBuild.logLines(d)) {
+        if (d.severity() == Severity.ERROR) {
+          getLog().error(line);
+        } else {
+          getLog().warn(line);
+        }
       }
-      if (d.span().file().path() != null) {
+      if (ide && d.span().file().path() != null) {
         buildContext.addMessage(d.span().file().path().toFile(), d.span().line(), d.span().column(),
             CnnBuild.ideMessage(d),
             d.severity() == Severity.ERROR ? BuildContext.SEVERITY_ERROR : BuildContext.SEVERITY_WARNING, null);
@@ -86,7 +95,9 @@ abstract class AbstractCnnMojo extends AbstractMojo {
     if (result.specs().isEmpty()) {
       getLog().info("cnnc: no specs in " + sourceDirectory);
     } else if (result.upToDate()) {
-      getLog().info("cnnc: up to date, " + result.specs().size() + " spec(s), nothing regenerated");
+      getLog().info("cnnc: up to date, " + result.specs().size() + " spec(s), nothing regenerated"
+          + (result.earlierWarnings() > 0 ? " (" + result.earlierWarnings() + " warning(s) reported by the build"
+          + " that generated them; mvn clean to see them again)" : ""));
     } else if (generate) {
       getLog().info("cnnc: " + result.specs().size() + " spec(s): " + result.written().size() + " class(es) written, "
           + result.unchanged().size() + " unchanged, " + result.deleted().size() + " removed");

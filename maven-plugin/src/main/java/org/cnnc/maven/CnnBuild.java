@@ -17,11 +17,14 @@ import java.util.stream.Stream;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.diag.Note;
+import org.cnnc.compiler.diag.ShortRenderer;
 import org.cnnc.compiler.io.Escape;
 import org.cnnc.compiler.io.SafeFiles;
 import org.cnnc.compiler.lint.LintConfig;
 import org.cnnc.compiler.lint.Linter;
 import org.cnnc.compiler.source.SourceFile;
+import org.codehaus.plexus.build.DefaultBuildContext;
 
 /**
  * One run of the plugin, independent of Maven: find the specs, compile them, write the generated
@@ -35,7 +38,7 @@ public final class CnnBuild {
 
   /** What to do: immutable, built from the mojo's parameters. */
   public record Request(Path sourceDirectory, Path outputDirectory, Path stateFile, List<String> includes,
-      List<String> excludes, String packageName, boolean generate, Path lintConfig) {
+      List<String> excludes, String packageName, boolean generate, Path lintConfig, boolean failOnWarning) {
     public Request {
       includes = includes == null || includes.isEmpty() ? List.of("**/*.cnn") : List.copyOf(includes);
       excludes = excludes == null ? List.of() : List.copyOf(excludes);
@@ -44,7 +47,12 @@ public final class CnnBuild {
 
   /** What happened. */
   public record Result(boolean upToDate, List<Path> specs, List<Diagnostic> diagnostics, List<Path> written,
-      List<Path> unchanged, List<Path> deleted) {
+      List<Path> unchanged, List<Path> deleted, int earlierWarnings) {
+    Result(boolean upToDate, List<Path> specs, List<Diagnostic> diagnostics, List<Path> written, List<Path> unchanged,
+        List<Path> deleted) {
+      this(upToDate, specs, diagnostics, written, unchanged, deleted, 0);
+    }
+
     public long errors() {
       return diagnostics.stream().filter(d -> d.severity() == org.cnnc.compiler.diag.Severity.ERROR).count();
     }
@@ -66,10 +74,14 @@ public final class CnnBuild {
       return new Result(true, specs, List.of(), List.of(), List.of(), deleteStale(r, List.of()));
     }
     Properties previous = load(r.stateFile());
+    // The configuration is part of the state: a build that passed with warnings is not "up to
+    // date" for one that fails on them.
     String options = "package=" + r.packageName() + ";generate=" + r.generate() + ";output="
-        + r.outputDirectory().toAbsolutePath().normalize();
+        + r.outputDirectory().toAbsolutePath().normalize() + ";failOnWarning=" + r.failOnWarning()
+        + ";includes=" + r.includes() + ";excludes=" + r.excludes();
     if (options.equals(previous.getProperty("options")) && unchanged(previous, specs, r)) {
-      return new Result(true, specs, List.of(), List.of(), List.of(), List.of());
+      return new Result(true, specs, List.of(), List.of(), List.of(), List.of(),
+          Integer.parseInt(previous.getProperty("warnings", "0")));
     }
     Compiler.Compilation c = Compiler.compile(new Compiler.Request(specs, List.of(r.sourceDirectory()), Map.of()));
     // The lint rules too (cnnc.yaml in the project, when there is one): warnings are reported, and
@@ -99,7 +111,7 @@ public final class CnnBuild {
       deleted = deleteStale(r, outputs);
     }
     if (c.ok() && clashes.isEmpty()) {
-      save(r, c, options, outputs);
+      save(r, c, options, outputs, diagnostics.size());
     } else {
       Files.deleteIfExists(r.stateFile());
     }
@@ -112,6 +124,33 @@ public final class CnnBuild {
    */
   static String ideMessage(Diagnostic d) {
     return Escape.terminal(d.message()) + " [" + d.id() + "]";
+  }
+
+  /**
+   * A diagnostic as the build log shows it: the {@code file:line:col: severity: message [ID]} line,
+   * then its notes and its help, each on a line of its own, escaped for the terminal.
+   */
+  static List<String> logLines(Diagnostic d) {
+    List<String> lines = new ArrayList<>();
+    lines.add(new ShortRenderer().render(d));
+    for (Note n : d.notes()) {
+      String where = n.span() == null ? "" : n.span().location() + ": ";
+      lines.add("  note: " + Escape.terminal(where + n.message()));
+    }
+    if (!d.help().isEmpty()) {
+      lines.add("  help: " + Escape.terminal(d.help()));
+    }
+    return lines;
+  }
+
+  /**
+   * Whether the build runs in an IDE (m2e), which shows BuildContext messages as markers; on the
+   * command line the default context only logs them, which would print each diagnostic twice.
+   */
+  static boolean isIde(Class<?> context, Class<?> legacy) {
+    boolean defaultContext = context == null || context == DefaultBuildContext.class;
+    boolean defaultLegacy = legacy == null || legacy == org.sonatype.plexus.build.incremental.DefaultBuildContext.class;
+    return !(defaultContext && defaultLegacy);
   }
 
   /** A failure's message for Maven's log, escaped as {@link #ideMessage} is. */
@@ -158,7 +197,9 @@ public final class CnnBuild {
     for (String key : previous.stringPropertyNames()) {
       if (key.startsWith("input:")) {
         Path p = Path.of(key.substring(6));
-        if (!Files.isRegularFile(p) || !hash(Files.readAllBytes(p)).equals(previous.getProperty(key))) {
+        String recorded = previous.getProperty(key);
+        String now = Files.isRegularFile(p) ? hash(Files.readAllBytes(p)) : "absent";
+        if (!now.equals(recorded)) {
           return false;
         }
       } else if (key.startsWith("output:") && !Files.isRegularFile(Path.of(key.substring(7)))) {
@@ -168,9 +209,16 @@ public final class CnnBuild {
     return true;
   }
 
-  private static void save(Request r, Compiler.Compilation c, String options, List<Path> outputs) throws IOException {
+  private static void save(Request r, Compiler.Compilation c, String options, List<Path> outputs, int warnings)
+      throws IOException {
     Map<String, String> state = new TreeMap<>();
     state.put("options", options);
+    state.put("warnings", Integer.toString(warnings));
+    // The lint configuration is an input too: editing cnnc.yaml changes which warnings there are.
+    Path config = r.lintConfig() == null ? null : r.lintConfig().toAbsolutePath().normalize();
+    if (config != null) {
+      state.put("input:" + config, Files.isRegularFile(config) ? hash(Files.readAllBytes(config)) : "absent");
+    }
     state.put("specs", String.join("\n", specs(r).stream().map(Path::toString).toList()));
     for (SourceFile f : c.sources()) {
       if (f.path() != null) {

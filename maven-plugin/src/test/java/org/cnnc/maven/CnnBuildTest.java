@@ -17,7 +17,7 @@ class CnnBuildTest {
 
   CnnBuild.Request request(List<String> excludes) {
     return new CnnBuild.Request(dir.resolve("src/main/cnn"), dir.resolve("target/generated-sources/cnn"),
-        dir.resolve("target/cnnc/generate.state"), List.of(), excludes, null, true, dir.resolve("cnnc.yaml"));
+        dir.resolve("target/cnnc/generate.state"), List.of(), excludes, null, true, dir.resolve("cnnc.yaml"), false);
   }
 
   @Test
@@ -72,6 +72,61 @@ class CnnBuildTest {
   }
 
   @Test
+  void failOnWarningIsPartOfTheIncrementalState() throws Exception {
+    Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
+    Files.writeString(src.resolve("m.cnn"), "package p\nmodel M { input [3, 8, 8] conv(2, 3) dense(4) }\n");
+    assertEquals(1, CnnBuild.run(request(List.of())).warnings());
+    CnnBuild.Result same = CnnBuild.run(request(List.of()));
+    assertTrue(same.upToDate());
+    assertEquals(1, same.earlierWarnings(), "an up-to-date build says the warnings exist");
+    // The same inputs with -Dcnnc.failOnWarning=true: compiled again, so the warning fails it.
+    CnnBuild.Request strict = new CnnBuild.Request(dir.resolve("src/main/cnn"), dir.resolve("target/generated-sources/cnn"),
+        dir.resolve("target/cnnc/generate.state"), List.of(), List.of(), null, true, dir.resolve("cnnc.yaml"), true);
+    CnnBuild.Result again = CnnBuild.run(strict);
+    assertFalse(again.upToDate());
+    assertEquals(1, again.warnings());
+    assertEquals(List.of(), again.written(), "the unchanged class is not rewritten");
+  }
+
+  @Test
+  void theLintConfigurationIsAnInputOfTheIncrementalState() throws Exception {
+    Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
+    Files.writeString(src.resolve("m.cnn"), "package p\nmodel M { input [3, 8, 8] conv(2, 3) dense(4) }\n");
+    Files.writeString(dir.resolve("cnnc.yaml"), "rules:\n  DENSE_ON_MAP: off\n");
+    assertEquals(0, CnnBuild.run(request(List.of())).warnings());
+    assertTrue(CnnBuild.run(request(List.of())).upToDate());
+    // Turning the rule back on, spec unchanged: the warning appears, not "up to date".
+    Files.writeString(dir.resolve("cnnc.yaml"), "rules:\n  DENSE_ON_MAP: warning\n");
+    CnnBuild.Result on = CnnBuild.run(request(List.of()));
+    assertFalse(on.upToDate());
+    assertEquals(1, on.warnings());
+    // Deleting the configuration is a change too.
+    Files.writeString(dir.resolve("cnnc.yaml"), "rules:\n  DENSE_ON_MAP: off\n");
+    assertEquals(0, CnnBuild.run(request(List.of())).warnings());
+    Files.delete(dir.resolve("cnnc.yaml"));
+    assertEquals(1, CnnBuild.run(request(List.of())).warnings());
+  }
+
+  @Test
+  void theLogShowsADiagnosticWithItsNotesAndHelpAndTheCommandLineContextGetsNone() throws Exception {
+    Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
+    Files.writeString(src.resolve("m.cnn"), "package p\nmodel M { input [3, 8, 8] conv(2, 3) dense(4) }\n");
+    var d = CnnBuild.run(request(List.of())).diagnostics().get(0);
+    List<String> lines = CnnBuild.logLines(d);
+    assertTrue(lines.get(0).endsWith(": warning: " + d.message() + " [DENSE_ON_MAP]"), lines.get(0));
+    assertEquals(1 + d.notes().size() + (d.help().isEmpty() ? 0 : 1), lines.size());
+    assertFalse(d.help().isEmpty(), "this rule has help");
+    assertEquals("  help: " + d.help(), lines.get(lines.size() - 1));
+    // On the command line both contexts are the defaults (which log what they are given).
+    assertFalse(CnnBuild.isIde(org.codehaus.plexus.build.DefaultBuildContext.class,
+        org.sonatype.plexus.build.incremental.DefaultBuildContext.class));
+    assertTrue(CnnBuild.isIde(org.codehaus.plexus.build.DefaultBuildContext.class,
+        org.sonatype.plexus.build.incremental.ThreadBuildContext.class));
+    assertTrue(CnnBuild.isIde(org.codehaus.plexus.build.BuildContext.class,
+        org.sonatype.plexus.build.incremental.DefaultBuildContext.class));
+  }
+
+  @Test
   void errorsWriteNothingAndAUsersFileIsNeverReplaced() throws Exception {
     Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
     Files.writeString(src.resolve("bad.cnn"), "model Bad { input [3, 8, 8] convv(2, 1) }\n");
@@ -105,11 +160,11 @@ class CnnBuildTest {
     Files.writeString(src.resolve("b.cnn"), "package x.b\nmodel FooBar { input [3] dense(2) }\n");
     CnnBuild.Request ok = request(List.of());
     CnnBuild.Request bad = new CnnBuild.Request(ok.sourceDirectory(), ok.outputDirectory(), ok.stateFile(), List.of(),
-        List.of(), "org.class", true, ok.lintConfig());
+        List.of(), "org.class", true, ok.lintConfig(), false);
     var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> CnnBuild.run(bad));
     assertEquals("packageName: `org.class` is not a Java package name: `class` is a Java keyword", e.getMessage());
     CnnBuild.Request merged = new CnnBuild.Request(ok.sourceDirectory(), ok.outputDirectory(), ok.stateFile(), List.of(),
-        List.of(), "p", true, ok.lintConfig());
+        List.of(), "p", true, ok.lintConfig(), false);
     CnnBuild.Result clash = CnnBuild.run(merged);
     assertEquals(1, clash.errors());
     assertEquals("JAVA_NAME", clash.diagnostics().get(0).id());

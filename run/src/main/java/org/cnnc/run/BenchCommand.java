@@ -37,7 +37,7 @@ import picocli.CommandLine.Model.CommandSpec;
     description = "Time forward, train step and batch-1 latency: generated (DL4J kernels; cnnc kernels and passes) "
         + "vs hand-written DL4J vs PyTorch, with speed-ups.")
 final class BenchCommand implements Callable<Integer> {
-  @Parameters(index = "0", paramLabel = "FILE")
+  @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec; - reads standard input.")
   Path file;
 
   @Option(names = "--model", paramLabel = "NAME", split = ",", description = "Models to time (default: every model of FILE).")
@@ -75,7 +75,7 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    Compiler.Compilation c = Compiler.compile(compile.opts.request(List.of(file)));
+    Compiler.Compilation c = compile.opts.compile(List.of(file));
     Reports.print(c, compile.opts, spec.commandLine().getErr());
     if (!c.ok()) {
       return Main.SPEC_ERRORS;

@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
 
 /** The spec and model a command runs. */
 final class ModelOptions {
-  @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec.")
+  @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec; - reads standard input.")
   Path file;
 
   @Option(names = "--model", paramLabel = "NAME", description = "The model (needed when FILE has several).")
@@ -24,7 +24,7 @@ final class ModelOptions {
 
   /** The compiled model, or null after printing the spec's errors. */
   CnnModel load(java.io.PrintWriter err) throws java.io.IOException {
-    Compiler.Compilation c = Compiler.compile(compile.opts.request(List.of(file)));
+    Compiler.Compilation c = compile.opts.compile(List.of(file));
     Reports.print(c, compile.opts, err);
     if (!c.ok()) {
       return null;

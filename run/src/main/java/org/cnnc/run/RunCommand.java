@@ -44,6 +44,10 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "Seed of initial weights and random input.")
   long seed;
 
+  @Option(names = "--repeat", paramLabel = "N", defaultValue = "3",
+      description = "Warm forward passes timed after the first (cold) one; their median is reported. 0: only the first.")
+  int repeat;
+
   @Option(names = "--output", paramLabel = "DIR", description = "Write each output as DIR/<output>.npy (float32, C order).")
   Path output;
 
@@ -156,9 +160,21 @@ final class RunCommand implements Callable<Integer> {
         return Main.USAGE;
       }
     }
+    if (repeat < 0) {
+      throw new Main.UsageError("--repeat must be 0 or more (got " + repeat + ")");
+    }
+    // The first pass pays for class loading, the JIT and native set-up; the warm ones are what a
+    // served model costs. Both are reported, apart.
     long t0 = System.nanoTime();
     Map<String, INDArray> outputs = net.predict(xs);
     double ms = (System.nanoTime() - t0) / 1e6;
+    double[] warm = new double[repeat];
+    for (int i = 0; i < repeat; i++) {
+      long t1 = System.nanoTime();
+      net.predict(xs);
+      warm[i] = (System.nanoTime() - t1) / 1e6;
+    }
+    Arrays.sort(warm);
     for (var e : outputs.entrySet()) {
       INDArray v = e.getValue();
       float[] first = v.reshape(v.length()).get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, Math.min(6, v.length())))
@@ -178,7 +194,8 @@ final class RunCommand implements Callable<Integer> {
         }
       }
     }
-    out.printf(Locale.ROOT, "forward: %.1f ms (batch %d)%n", ms, xs[0].size(0));
+    out.printf(Locale.ROOT, "forward (batch %d): first pass %.1f ms (cold)%s%n", xs[0].size(0), ms,
+        repeat == 0 ? "" : String.format(Locale.ROOT, ", warm %.1f ms (median of %d)", warm[repeat / 2], repeat));
     return Main.OK;
   }
 }

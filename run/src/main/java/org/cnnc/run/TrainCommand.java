@@ -22,6 +22,7 @@ import org.cnnc.runtime.data.LabeledData;
 import org.nd4j.linalg.learning.config.Adam;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import org.nd4j.linalg.dataset.DataSet;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -39,7 +40,7 @@ final class TrainCommand implements Callable<Integer> {
       description = "Epochs in all (with --resume, counting those the checkpoint has done).")
   int epochs;
 
-  @Option(names = "--batch", defaultValue = "32", paramLabel = "N")
+  @Option(names = "--batch", defaultValue = "32", paramLabel = "N", description = "Examples per mini-batch.")
   int batch;
 
   @Option(names = "--lr", defaultValue = "0.001", paramLabel = "RATE", description = "Adam's learning rate.")
@@ -48,7 +49,13 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--limit", defaultValue = "0", paramLabel = "N", description = "Use at most N examples (CIFAR-10).")
   int limit;
 
-  @Option(names = "--seed", defaultValue = "0", paramLabel = "S")
+  @Option(names = "--val-split", defaultValue = "0", paramLabel = "F",
+      description = "Hold out this fraction of the examples (chosen by --seed) and report their loss and accuracy "
+          + "after each epoch; 0: none.")
+  double valSplit;
+
+  @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
+      description = "Seeds the initial weights, each epoch's shuffle and its dropout.")
   long seed;
 
   @Option(names = "--weights", paramLabel = "W.npz", description = "Start from these weights.")
@@ -80,6 +87,9 @@ final class TrainCommand implements Callable<Integer> {
     }
     if (!(lr > 0) || Double.isInfinite(lr)) {
       throw new Main.UsageError("--lr must be a positive number (got " + lr + ")");
+    }
+    if (!(valSplit >= 0 && valSplit < 1)) {
+      throw new Main.UsageError("--val-split must be at least 0 and below 1 (got " + valSplit + ")");
     }
     if (limit < 0) {
       throw new Main.UsageError("--limit must be 0 (all) or more (got " + limit + ")");
@@ -155,15 +165,35 @@ final class TrainCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new Main.UsageError("--resume: " + e.getMessage());
     }
-    log.printf("%s: %d examples, %d classes, %d epochs, batch %d%s%n", m.name(), d.size(), classes, epochs, batch,
+    if (!d.skipped().isEmpty()) {
+      log.printf("skipped %d file%s that %s no image (PNG, JPEG, BMP, GIF), e.g. %s%n", d.skipped().size(),
+          d.skipped().size() == 1 ? "" : "s", d.skipped().size() == 1 ? "is" : "are",
+          Escape.terminal(d.skipped().get(0).toString()));
+    }
+    DataSet trainSet = d.toDataSet();
+    DataSet valSet = null;
+    if (valSplit > 0) {
+      try {
+        DataSet[] parts = Trainer.split(trainSet, valSplit, seed);
+        trainSet = parts[0];
+        valSet = parts[1];
+      } catch (IllegalArgumentException e) {
+        throw new Main.UsageError("--val-split: " + e.getMessage());
+      }
+      log.printf("validation: %d of the %d examples held out (--val-split %s, seed %d)%n", valSet.numExamples(),
+          d.size(), valSplit, seed);
+    }
+    log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d%s%n", m.name(), trainSet.numExamples(), classes, epochs,
+        epochs == 1 ? "" : "s", batch,
         done > 0 ? " (resuming after epoch " + done + ")" : "");
     Path ckpt = checkpoint;
     try {
-      Trainer.fit(net, d.toDataSet(), done + 1, epochs, batch, seed, log, e -> {
+      // a redrawn progress bar on a terminal; plain lines in a pipe or a CI log
+      Trainer.fit(net, trainSet, valSet, done + 1, epochs, batch, seed, log, e -> {
         if (ckpt != null) {
           Checkpoint.write(ckpt, net, e);
         }
-      });
+      }, System.console() != null ? Trainer.Progress.BAR : Trainer.Progress.LINES);
     } catch (IOException e) {
       throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": " + Escape.terminal(Reasons.of(e)));
     }

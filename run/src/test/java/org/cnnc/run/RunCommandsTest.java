@@ -2,6 +2,7 @@ package org.cnnc.run;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.PrintWriter;
@@ -79,6 +80,17 @@ class RunCommandsTest {
     assertTrue(train.out().contains("NiN: 40 examples, 10 classes, 2 epochs, batch 20"), train.out());
     assertTrue(train.out().matches("(?s).*epoch 2/2  loss \\d+\\.\\d+  accuracy \\d\\.\\d+.*"), train.out());
     assertTrue(Npz.read(weights).containsKey("block3.4.bias"));
+    assertFalse(train.out().contains("\r"), "no \\r progress in a pipe");
+
+    // a validation split: 10 of the 40 held out, seeded; its loss and accuracy after each epoch; "1 epoch"
+    Run val = cnnc("train", MODELS, "--model", "NiN", "--data", data.toString(), "--epochs", "1", "--batch", "20",
+        "--val-split", "0.25");
+    assertEquals(0, val.code(), val.err());
+    assertTrue(val.out().contains("validation: 10 of the 40 examples held out (--val-split 0.25, seed 0)\n"
+        + "NiN: 30 examples, 10 classes, 1 epoch, batch 20"), val.out());
+    assertTrue(val.out().matches("(?s).*\nepoch 1/1  loss \\d+\\.\\d+  accuracy \\d\\.\\d{3}  val_loss \\d+\\.\\d+  "
+        + "val_accuracy \\d\\.\\d{3}  \\(.*"), val.out());
+    assertEquals(2, cnnc("train", MODELS, "--model", "NiN", "--data", data.toString(), "--val-split", "1").code());
 
     Path input = dir.resolve("x.npy");
     Npz.writeNpy(input, Nd4j.rand(DataType.FLOAT, 3, 3, 32, 32));
@@ -87,7 +99,8 @@ class RunCommandsTest {
         "--output", outDir.toString());
     assertEquals(0, run.code(), run.err());
     assertTrue(run.out().startsWith("output [3, 10, 1, 1]: "), run.out());
-    assertTrue(run.out().contains("forward: "), run.out());
+    assertTrue(run.out().matches("(?s).*\nforward \\(batch 3\\): first pass \\d+\\.\\d ms \\(cold\\), warm \\d+\\.\\d ms \\(median of 3\\)\n"),
+        run.out());
     assertArrayEquals(new long[] {3, 10, 1, 1}, Npz.readNpy(outDir.resolve("output.npy")).shape());
   }
 

@@ -15,14 +15,33 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * trained on the same labels (GoogLeNet's main and auxiliary heads), each weighted as the spec says.
  */
 public final class Trainer {
-  /** One epoch: the mean loss over its batches, and the first output's accuracy on the data after it. */
-  public record Epoch(int epoch, double loss, double accuracy, long millis) {}
+  /**
+   * One epoch: the mean loss over its batches, the time its batches took, and the first output's
+   * accuracy on the training data after it (an extra forward pass over the data in eval mode,
+   * timed apart: {@code accuracyMillis}, not counted in {@code millis}).
+   */
+  public record Epoch(int epoch, double loss, double accuracy, long millis, long accuracyMillis,
+      double validationLoss, double validationAccuracy) {
+    public Epoch(int epoch, double loss, double accuracy, long millis, long accuracyMillis) {
+      this(epoch, loss, accuracy, millis, accuracyMillis, Double.NaN, Double.NaN);
+    }
+
+    public boolean validated() {
+      return !Double.isNaN(validationLoss);
+    }
+  }
+
+  /**
+   * How progress is logged: {@code BAR} redraws one line with {@code \r} (a terminal);
+   * {@code LINES} writes a plain line about every tenth of an epoch (logs, CI, pipes).
+   */
+  public enum Progress { BAR, LINES }
 
   private Trainer() {}
 
   public static List<Epoch> fit(CnnNetwork net, DataSet data, int epochs, int batch, long seed, PrintWriter log) {
     try {
-      return fit(net, data, 1, epochs, batch, seed, log, null);
+      return fit(net, data, 1, epochs, batch, seed, log, null, Progress.LINES);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
@@ -42,6 +61,21 @@ public final class Trainer {
    */
   public static List<Epoch> fit(CnnNetwork net, DataSet data, int first, int last, int batch, long seed,
       PrintWriter log, AfterEpoch after) throws java.io.IOException {
+    return fit(net, data, first, last, batch, seed, log, after, Progress.LINES);
+  }
+
+  /** As above, logging progress as {@code progress} says. */
+  public static List<Epoch> fit(CnnNetwork net, DataSet data, int first, int last, int batch, long seed,
+      PrintWriter log, AfterEpoch after, Progress progress) throws java.io.IOException {
+    return fit(net, data, null, first, last, batch, seed, log, after, progress);
+  }
+
+  /**
+   * As above; after each epoch the loss and accuracy on {@code validation} (null: none) are
+   * measured in inference mode and logged, their time counted with the accuracy pass's.
+   */
+  public static List<Epoch> fit(CnnNetwork net, DataSet data, DataSet validation, int first, int last, int batch,
+      long seed, PrintWriter log, AfterEpoch after, Progress progress) throws java.io.IOException {
     int epochs = last;
     int trained = (int) net.outputs().stream().filter(o -> o.lossVertex() != null).count();
     if (trained == 0) {
@@ -49,6 +83,10 @@ public final class Trainer {
     }
     int n = data.numExamples();
     List<Epoch> epochs_ = new ArrayList<>();
+    int batchesPerEpoch = (n + batch - 1) / batch;
+    long totalBatches = (long) batchesPerEpoch * (last - first + 1);
+    long trainedBatches = 0;
+    long trainingNanos = 0;
     for (int e = first; e <= last; e++) {
       Nd4j.getRandom().setSeed(epochSeed(seed, e));
       long t0 = System.nanoTime();
@@ -63,16 +101,32 @@ public final class Trainer {
             shuffled.getLabels().get(NDArrayIndex.interval(from, to)), trained);
         net.graph().fit(mds);
         lossSum += net.graph().score();
+        trainedBatches++;
         if (log != null) {
-          bar(log, e, epochs, b + 1, batches, lossSum / (b + 1));
+          long elapsed = trainingNanos + System.nanoTime() - t0;
+          double imagesPerSecond = ((double) b * batch + (to - from)) / ((System.nanoTime() - t0) / 1e9);
+          long etaNanos = (long) ((double) elapsed / trainedBatches * (totalBatches - trainedBatches));
+          if (progress == Progress.BAR) {
+            bar(log, e, epochs, b + 1, batches, lossSum / (b + 1), imagesPerSecond, etaNanos);
+          } else if (b + 1 < batches && (b + 1) % Math.max(1, batches / 10) == 0) {
+            log.printf("epoch %d/%d  step %d/%d  loss %.4f  %.1f images/s  ETA %s%n", e, epochs, b + 1, batches,
+                lossSum / (b + 1), imagesPerSecond, duration(etaNanos));
+          }
         }
       }
+      long t1 = System.nanoTime();
+      trainingNanos += t1 - t0;
       double acc = accuracy(net, data, batch);
-      Epoch ep = new Epoch(e, lossSum / batches, acc, (System.nanoTime() - t0) / 1_000_000);
+      double valLoss = validation == null ? Double.NaN : loss(net, validation, batch, trained);
+      double valAcc = validation == null ? Double.NaN : accuracy(net, validation, batch);
+      long accuracyMillis = (System.nanoTime() - t1) / 1_000_000;
+      Epoch ep = new Epoch(e, lossSum / batches, acc, (t1 - t0) / 1_000_000, accuracyMillis, valLoss, valAcc);
       epochs_.add(ep);
       if (log != null) {
-        log.printf("\repoch %d/%d  loss %.4f  accuracy %.3f  (%d ms)%s%n", e, epochs, ep.loss(), acc, ep.millis(),
-            " ".repeat(20));
+        log.printf("%sepoch %d/%d  loss %.4f  accuracy %.3f%s  (%d ms, %.1f images/s; accuracy pass %d ms)%s%n",
+            progress == Progress.BAR ? "\r" : "", e, epochs, ep.loss(), acc,
+            ep.validated() ? String.format("  val_loss %.4f  val_accuracy %.3f", valLoss, valAcc) : "", ep.millis(),
+            n / Math.max(1e-9, (t1 - t0) / 1e9), accuracyMillis, progress == Progress.BAR ? " ".repeat(20) : "");
       }
       if (after != null) {
         after.done(e);
@@ -99,6 +153,45 @@ public final class Trainer {
     return new MultiDataSet(new INDArray[] {features}, ls);
   }
 
+  /** The mean loss over {@code data} in inference mode (no dropout, BatchNorm's running statistics), by batches. */
+  public static double loss(CnnNetwork net, DataSet data, int batch, int trainedOutputs) {
+    long n = data.numExamples();
+    double sum = 0;
+    for (long start = 0; start < n; start += batch) {
+      long end = Math.min(n, start + batch);
+      MultiDataSet mds = multi(data.getFeatures().get(NDArrayIndex.interval(start, end)),
+          data.getLabels().get(NDArrayIndex.interval(start, end)), trainedOutputs);
+      sum += net.graph().score(mds, false) * (end - start);
+    }
+    return sum / n;
+  }
+
+  /**
+   * Splits examples into training and validation sets: a {@code fraction} of them, chosen by a
+   * shuffle seeded with {@code seed}, is held out. Each part keeps the examples' order.
+   */
+  public static DataSet[] split(DataSet data, double fraction, long seed) {
+    int n = data.numExamples();
+    int held = (int) Math.round(n * fraction);
+    if (!(fraction > 0 && fraction < 1) || held < 1 || held >= n) {
+      throw new IllegalArgumentException("a validation split of " + fraction + " of " + n
+          + " examples leaves no examples on one side");
+    }
+    java.util.List<Integer> order = new java.util.ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      order.add(i);
+    }
+    java.util.Collections.shuffle(order, new java.util.Random(seed));
+    long[] val = order.subList(0, held).stream().sorted().mapToLong(Integer::longValue).toArray();
+    long[] train = order.subList(held, n).stream().sorted().mapToLong(Integer::longValue).toArray();
+    return new DataSet[] {pick(data, train), pick(data, val)};
+  }
+
+  private static DataSet pick(DataSet data, long[] rows) {
+    return new DataSet(data.getFeatures().get(NDArrayIndex.indices(rows)).dup(),
+        data.getLabels().get(NDArrayIndex.indices(rows)).dup());
+  }
+
   /** Accuracy of the first output (argmax against the label's argmax). */
   public static double accuracy(CnnNetwork net, DataSet data, int batch) {
     long n = data.numExamples();
@@ -116,11 +209,24 @@ public final class Trainer {
     return (double) right / n;
   }
 
-  private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss) {
+  private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss, double imagesPerSecond,
+      long etaNanos) {
     int width = 30;
     int done = b * width / batches;
-    log.printf("\repoch %d/%d [%s%s] %d/%d loss %.4f", e, epochs, "=".repeat(done), " ".repeat(width - done), b,
-        batches, loss);
+    log.printf("\repoch %d/%d [%s%s] %d/%d loss %.4f  %.1f images/s  ETA %s ", e, epochs, "=".repeat(done),
+        " ".repeat(width - done), b, batches, loss, imagesPerSecond, duration(etaNanos));
     log.flush();
+  }
+
+  /** A duration for people: {@code 42s}, {@code 3m05s}, {@code 2h07m}. */
+  static String duration(long nanos) {
+    long s = Math.max(0, Math.round(nanos / 1e9));
+    if (s < 60) {
+      return s + "s";
+    }
+    if (s < 3600) {
+      return String.format("%dm%02ds", s / 60, s % 60);
+    }
+    return String.format("%dh%02dm", s / 3600, (s % 3600) / 60);
   }
 }

@@ -1,6 +1,7 @@
 package org.cnnc.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.awt.image.BufferedImage;
@@ -62,6 +63,44 @@ class TrainingTest {
         first, last, epochs.get(0).accuracy(), epochs.get(epochs.size() - 1).accuracy());
     assertTrue(last < first, "the loss goes down: " + epochs);
     assertTrue(log.toString().contains("epoch 4/4"), log.toString());
+    // A log that is no terminal: plain lines, no carriage returns; 8 batches an epoch, a step line
+    // every tenth of it (steps 1..7), throughput and ETA; the accuracy pass timed apart.
+    String text = log.toString();
+    assertFalse(text.contains("\r"), "no \\r progress in a log");
+    assertTrue(text.matches("(?s).*\nepoch 2/4  step 7/8  loss \\d+\\.\\d+  \\d+\\.\\d images/s  ETA \\d+(s|m\\d\\ds)\n.*"), text);
+    assertTrue(text.matches("(?s).*\nepoch 4/4  loss \\d+\\.\\d+  accuracy \\d\\.\\d{3}  \\(\\d+ ms, \\d+\\.\\d images/s; accuracy pass \\d+ ms\\)\n.*"), text);
+    assertEquals(4 * 7 + 4, text.lines().count(), text);
+    assertTrue(epochs.stream().allMatch(e -> e.accuracyMillis() > 0 && e.millis() > 0), epochs.toString());
+  }
+
+  @Test
+  void aValidationSplitIsSeededDisjointAndWhole() {
+    INDArray x = Nd4j.arange(10).castTo(DataType.FLOAT).reshape(10, 1);
+    INDArray y = Nd4j.zeros(DataType.FLOAT, 10, 2);
+    org.nd4j.linalg.dataset.DataSet all = new org.nd4j.linalg.dataset.DataSet(x, y);
+    var a = Trainer.split(all, 0.3, 5);
+    var b = Trainer.split(all, 0.3, 5);
+    assertEquals(7, a[0].numExamples());
+    assertEquals(3, a[1].numExamples());
+    assertEquals(a[1].getFeatures(), b[1].getFeatures(), "the same seed holds out the same examples");
+    java.util.List<Float> seen = new java.util.ArrayList<>();
+    for (float v : a[0].getFeatures().toFloatVector()) {
+      seen.add(v);
+    }
+    for (float v : a[1].getFeatures().toFloatVector()) {
+      seen.add(v);
+    }
+    java.util.Collections.sort(seen);
+    assertEquals(java.util.List.of(0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f), seen, "every example on exactly one side");
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Trainer.split(all, 0.01, 5));
+  }
+
+  @Test
+  void durationsArePrintedForPeople() {
+    assertEquals("0s", Trainer.duration(0));
+    assertEquals("59s", Trainer.duration(59_000_000_000L));
+    assertEquals("3m05s", Trainer.duration(185_000_000_000L));
+    assertEquals("2h07m", Trainer.duration((2 * 3600 + 7 * 60 + 30) * 1_000_000_000L));
   }
 
   /** GoogLeNet trains its three outputs together: loss = main + 0.3 * aux1 + 0.3 * aux2, as the article's training does. */

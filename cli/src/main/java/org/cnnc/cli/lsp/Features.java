@@ -28,8 +28,114 @@ final class Features {
     return s.file() == f && s.start() <= at && at <= s.end();
   }
 
-  /** Markdown for what is under the cursor: a layer's shape and parameters, or a block instance's figures. */
+  /**
+   * Markdown for what is under the cursor: a layer's shape and parameters, a block instance's
+   * figures, or for a label (where it is declared or used) what it labels.
+   */
   static String hover(Compiler.Compilation c, SourceFile f, int at) {
+    Element labeled = labeledElement(c, f, at);
+    if (labeled != null) {
+      String what = labelHover(c, f, labeled);
+      if (what != null) {
+        return what;
+      }
+    }
+    return termHover(c, f, at);
+  }
+
+  /** The element whose label is under the cursor, or whose label a reference under the cursor names. */
+  private static Element labeledElement(Compiler.Compilation c, SourceFile f, int at) {
+    var file = c.program().file(f);
+    if (file == null) {
+      return null;
+    }
+    List<Element> all = new ArrayList<>();
+    for (Decl d : file.decls()) {
+      elements(d.body(), all);
+    }
+    for (Element e : all) {
+      if (e.label().isPresent() && inside(e.label().get().span(), f, at)) {
+        return e;
+      }
+    }
+    Span target = definition(c, f, at);
+    if (target == null) {
+      return null;
+    }
+    for (Element e : all) {
+      if (e.label().isPresent() && e.label().get().span().samePlace(target)) {
+        return e;
+      }
+    }
+    return null;
+  }
+
+  private static void elements(Body body, List<Element> out) {
+    for (Stmt st : body.stmts()) {
+      for (Chain ch : org.cnnc.compiler.ast.Ast.chainOf(st).stream().toList()) {
+        elements(ch, out);
+      }
+    }
+  }
+
+  private static void elements(Chain ch, List<Element> out) {
+    for (Element e : ch.elements()) {
+      out.add(e);
+      if (e.term() instanceof Group g) {
+        elements(g.body(), out);
+      } else if (e.term() instanceof Repeat r) {
+        elements(r.body(), out);
+      } else if (e.term() instanceof Merge m) {
+        for (Branch b : m.branches()) {
+          b.chain().ifPresent(bc -> elements(bc, out));
+        }
+      }
+    }
+  }
+
+  /**
+   * What a label names: for a call, the op or block instance (as hovering the call shows it); for
+   * a group, merge or repeat, its output shape and the parameters of everything in it.
+   */
+  private static String labelHover(Compiler.Compilation c, SourceFile f, Element e) {
+    String name = e.label().orElseThrow().text();
+    if (e.term() instanceof Call call) {
+      String inner = termHover(c, f, call.callee().span().start());
+      return inner == null ? null : "label `" + name + "`: " + inner;
+    }
+    Span term = e.term().span();
+    String kind = e.term() instanceof Group ? "group" : e.term() instanceof Repeat ? "repeat" : "merge";
+    List<String> lines = new ArrayList<>();
+    for (Network n : c.networks()) {
+      Set<Integer> ids = new java.util.TreeSet<>();
+      for (Node node : n.nodes()) {
+        if (within(node.span(), term)) {
+          ids.add(node.id());
+        }
+      }
+      for (Scope s : n.root().descendants()) {
+        if (s.kind() == Scope.Kind.BLOCK && within(s.span(), term)) {
+          ids.addAll(s.nodeIds());
+        }
+      }
+      if (ids.isEmpty() || lines.size() >= 12) {
+        continue;
+      }
+      Node last = n.node(((java.util.TreeSet<Integer>) ids).last());
+      long params = ids.stream().mapToLong(i -> n.node(i).paramCount()).sum();
+      long macs = ids.stream().mapToLong(i -> n.node(i).macs()).sum();
+      lines.add("label `" + name + "`: **" + kind + "** in `" + n.name() + "` → " + last.shape() + " · "
+          + ids.size() + " layers · " + SummaryRenderer.num(params) + " params · " + SummaryRenderer.num(macs) + " MACs");
+    }
+    return lines.isEmpty() ? null : String.join("\n\n", lines);
+  }
+
+  private static boolean within(Span inner, Span outer) {
+    return inner.file() == outer.file() && outer.start() <= inner.start() && inner.end() <= outer.end();
+  }
+
+  /** Markdown for the layer or block instance under the cursor. */
+  private static String termHover(Compiler.Compilation c, SourceFile f, int at) {
     List<String> lines = new ArrayList<>();
     for (Network n : c.networks()) {
       // the block instances whose call is under the cursor

@@ -57,11 +57,15 @@ public final class SourceFile {
    * being read whole; text that is not UTF-8 throws {@link java.nio.charset.MalformedInputException}.
    */
   public static String readText(Path path, long maxBytes) throws IOException {
-    int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
-    byte[] bytes;
     try (InputStream in = Files.newInputStream(path)) {
-      bytes = in.readNBytes(cap + 1);
+      return readText(in, maxBytes);
     }
+  }
+
+  /** As {@link #readText(Path, long)}, from a stream (standard input); the stream is not closed. */
+  public static String readText(InputStream in, long maxBytes) throws IOException {
+    int cap = (int) Math.min(maxBytes, Integer.MAX_VALUE - 16);
+    byte[] bytes = in.readNBytes(cap + 1);
     if (bytes.length > cap) {
       throw new TooLargeException(cap);
     }

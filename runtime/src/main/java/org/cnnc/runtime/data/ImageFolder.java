@@ -36,7 +36,9 @@ public final class ImageFolder {
   /**
    * Reads the folder. Every problem is an {@link IOException} naming its file: no such folder,
    * no class subfolder, an image that is corrupt or larger than {@code maxPixels}, a folder
-   * without images. A file of a class folder that is no image ImageIO knows is skipped.
+   * without images. A file of a class folder that is no image ImageIO knows is skipped (and listed
+   * in {@link LabeledData#skipped}). Each image is stretched to {@code height x width} (aspect ratio
+   * not kept) and its values scaled to [0, 1].
    */
   public static LabeledData load(Path dir, long channels, long height, long width, long maxPixels)
       throws IOException {
@@ -55,6 +57,7 @@ public final class ImageFolder {
     }
     List<float[]> images = new ArrayList<>();
     List<Integer> labels = new ArrayList<>();
+    List<Path> skipped = new ArrayList<>();
     for (int c = 0; c < classDirs.size(); c++) {
       List<Path> files;
       try (Stream<Path> s = Files.list(classDirs.get(c))) {
@@ -63,6 +66,7 @@ public final class ImageFolder {
       for (Path f : files) {
         BufferedImage img = decode(f, maxPixels);
         if (img == null) {
+          skipped.add(f);
           continue;
         }
         if (images.size() >= MAX_IMAGES || (long) (images.size() + 1) * channels * height * width > Integer.MAX_VALUE - 8) {
@@ -85,7 +89,7 @@ public final class ImageFolder {
       y.putScalar(i, labels.get(i), 1f);
     }
     return new LabeledData(Nd4j.create(all, new long[] {n, channels, height, width}, 'c'), y,
-        classDirs.stream().map(p -> p.getFileName().toString()).toList());
+        classDirs.stream().map(p -> p.getFileName().toString()).toList(), skipped);
   }
 
   /**

@@ -49,6 +49,15 @@ class ImageFolderTest {
   }
 
   @Test
+  void filesThatAreNoImagesAreSkippedAndListed() throws Exception {
+    Path root = folder();
+    Path notes = Files.writeString(root.resolve("a").resolve("notes.txt"), "not an image");
+    LabeledData d = ImageFolder.load(root, 3, 8, 8);
+    assertEquals(2, d.size());
+    assertEquals(java.util.List.of(notes), d.skipped());
+  }
+
+  @Test
   void aCorruptPngNamesItsFile() throws Exception {
     Path root = folder();
     byte[] good = png(8, 8);
