@@ -120,6 +120,10 @@ def main():
         ("maxpool_dilated", nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 11, 9)),
         # activations, on inputs spread to cross every bend (relu6 above 6, hardswish at -3 and 3)
         ("relu6", nn.ReLU6(), (3, 4, 4), 5.0),
+        ("hardsigmoid", nn.Hardsigmoid(), (3, 4, 4), 4.0),
+        ("hardswish", nn.Hardswish(), (3, 4, 4), 4.0),
+        ("silu", nn.SiLU(), (3, 4, 4), 3.0),
+        ("gelu", nn.GELU(), (3, 4, 4), 3.0),
     ]
     for name, module, shape, *scale in op_cases:
         x = torch.randn((2,) + shape, generator=g) * (scale[0] if scale else 1.0)

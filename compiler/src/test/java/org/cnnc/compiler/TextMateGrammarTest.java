@@ -33,6 +33,8 @@ class TextMateGrammarTest {
     for (OpDef op : Ops.callable()) {
       assertTrue(opPattern.matcher(op.name()).matches(), "op " + op.name() + " is highlighted");
     }
+    // exactly the registry's callable ops, in its order: the grammar's op list is the registry's
+    assertEquals("\\b(" + String.join("|", Ops.callable().stream().map(OpDef::name).toList()) + ")\\b", ops);
     Pattern keywords = Pattern.compile(g.get("repository").get("keywords").get("patterns").get(0).get("match").asText());
     for (String kw : List.of("input", "output", "from", "repeat", "concat", "add", "with", "expect")) {
       assertTrue(keywords.matcher(kw).matches(), kw);

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.Ops;
+import org.cnnc.runtime.layers.TorchActivations;
 import org.nd4j.linalg.activations.Activation;
 
 /**
@@ -38,6 +39,10 @@ public final class Lowerings {
     put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.i("size"), a.d("alpha"), a.d("beta"), a.d("k")));
     put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));
     put("relu6", (b, p, in, a) -> b.activation(p, in.get(0), Activation.RELU6.getActivationFunction()));
+    put("hardsigmoid", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSigmoid()));
+    put("hardswish", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSwish()));
+    put("silu", (b, p, in, a) -> b.activation(p, in.get(0), Activation.SWISH.getActivationFunction()));
+    put("gelu", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.Gelu()));
     put("leaky_relu", (b, p, in, a) -> b.leakyRelu(p, in.get(0), a.d("slope")));
     put("sigmoid", (b, p, in, a) -> b.sigmoid(p, in.get(0)));
     put("tanh", (b, p, in, a) -> b.tanh(p, in.get(0)));

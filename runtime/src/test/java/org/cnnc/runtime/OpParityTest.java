@@ -26,7 +26,11 @@ class OpParityTest {
       Map.entry("zeropad", (b, x) -> b.zeropad("op", x, NetBuilder.pad(1, 0, 2, 3))),
       Map.entry("maxpool_dilated", (b, x) -> b.maxpool("op", x, size(3), size(2), size(1), size(2), true)),
       // ops as specs write them, through the registry's lowering (b.op)
-      Map.entry("relu6", (b, x) -> b.op("op", "relu6", x)));
+      Map.entry("relu6", (b, x) -> b.op("op", "relu6", x)),
+      Map.entry("hardsigmoid", (b, x) -> b.op("op", "hardsigmoid", x)),
+      Map.entry("hardswish", (b, x) -> b.op("op", "hardswish", x)),
+      Map.entry("silu", (b, x) -> b.op("op", "silu", x)),
+      Map.entry("gelu", (b, x) -> b.op("op", "gelu", x)));
 
   static java.util.stream.Stream<String> cases() {
     return OPS.keySet().stream().sorted();

@@ -101,6 +101,10 @@ public final class Ops {
     activation(op("relu").doc("max(0, x)").torch("nn.ReLU")
         .traits(Trait.NON_NEGATIVE, Trait.FUSABLE_ACTIVATION));
     activation(op("relu6").doc("min(max(0, x), 6)").torch("nn.ReLU6").traits(Trait.NON_NEGATIVE));
+    activation(op("hardsigmoid").doc("clamp(x / 6 + 1/2, 0, 1)").torch("nn.Hardsigmoid").traits(Trait.NON_NEGATIVE));
+    activation(op("hardswish").doc("x * clamp(x + 3, 0, 6) / 6").torch("nn.Hardswish"));
+    activation(op("silu").doc("x * sigmoid(x), also called swish").torch("nn.SiLU"));
+    activation(op("gelu").doc("x * Phi(x), with the Gaussian CDF (exact, erf)").torch("nn.GELU"));
     activation(op("leaky_relu").doc("x, or slope * x below 0").torch("nn.LeakyReLU")
         .params(withDefault("slope", Type.FLOAT, new Value.FloatV(0.01), "slope below zero")));
     activation(op("sigmoid").doc("1 / (1 + e^-x)").torch("nn.Sigmoid").traits(Trait.NON_NEGATIVE));
