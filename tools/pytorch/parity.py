@@ -8,7 +8,8 @@ writes into DIR:
     MODEL_input.npy       a random batch of 2, float32, C order
     MODEL_OUTPUT.npy      each output in eval mode (GoogLeNet: main, aux1, aux2)
 NiN_compressed.npz, NiN_fortran.npz and NiN_float64.npz (NiN's weights saved with
-savez_compressed, as Fortran-order arrays, and as float64), op_cases.npz (single ops: ceil average pooling, LRN, channel softmax, ...), and
+savez_compressed, as Fortran-order arrays, and as float64), op_cases.npz (single ops: ceil average pooling, LRN, channel softmax, ...),
+grouped_conv_cases.npz (grouped and depthwise convs with their gradients), and
 pool_cases.npz: ceil-mode max pooling on inputs with negative values, at sizes where
 DL4J's Same and Truncate modes both differ from PyTorch, with PyTorch's results.
 
@@ -130,6 +131,40 @@ def main():
         ops[name + "_input"] = x
         ops[name + "_output"] = module(x)
     save_npz(os.path.join(args.out, "op_cases.npz"), ops)
+
+    # Grouped and depthwise convolutions: input, weight, bias, output, and the gradients of
+    # sum(output * dy) for a given dy (input, weight, bias).
+    grouped = {}
+    g = torch.Generator().manual_seed(args.seed + 4)
+    grouped_cases = [
+        # name, in, out, kernel, stride, padding, dilation, groups, bias, input [c, h, w]
+        ("dw3x3", 8, 8, 3, 1, 1, 1, 8, False, (8, 13, 11)),
+        ("dw3x3_s2_x2", 6, 12, 3, 2, 1, 1, 6, True, (6, 15, 14)),
+        ("dw5x5_dilated", 4, 4, 5, 1, 4, 2, 4, True, (4, 12, 9)),
+        ("dw3x3_wide", 3, 3, 3, 2, 1, 1, 3, True, (3, 9, 57)),
+        ("groups4", 8, 12, 3, 1, 1, 1, 4, True, (8, 9, 10)),
+        ("groups2_1x1_s2", 6, 6, 1, 2, 0, 1, 2, False, (6, 7, 7)),
+    ]
+    for name, cin, cout, k, s, p, d, groups, bias, shape in grouped_cases:
+        conv = nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, groups=groups, bias=bias)
+        with torch.no_grad():
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
+            if bias:
+                conv.bias.copy_(torch.randn(conv.bias.shape, generator=g) * 0.1)
+        x = torch.randn((2,) + shape, generator=g).requires_grad_(True)
+        y = conv(x)
+        dy = torch.randn(y.shape, generator=g)
+        (y * dy).sum().backward()
+        grouped[name + "_input"] = x.detach()
+        grouped[name + "_weight"] = conv.weight.detach()
+        grouped[name + "_output"] = y.detach()
+        grouped[name + "_dy"] = dy
+        grouped[name + "_dinput"] = x.grad
+        grouped[name + "_dweight"] = conv.weight.grad
+        if bias:
+            grouped[name + "_bias"] = conv.bias.detach()
+            grouped[name + "_dbias"] = conv.bias.grad
+    save_npz(os.path.join(args.out, "grouped_conv_cases.npz"), grouped)
 
 
 if __name__ == "__main__":

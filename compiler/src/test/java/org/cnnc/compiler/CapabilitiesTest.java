@@ -42,7 +42,7 @@ class CapabilitiesTest {
 
   @Test
   void theDefaultBackendIsTheCpu() throws Exception {
-    Path f = Files.writeString(dir.resolve("g.cnn"), "model G {\n    input [4, 5, 5]\n    conv(4, 3, groups = 2)\n}\n");
+    Path f = Files.writeString(dir.resolve("g.cnn"), "model G {\n    input [4, 5, 5]\n    lrn(2)\n}\n");
     List<Diagnostic> ds = Compiler.compile(Compiler.Request.of(f)).diagnostics().sorted();
     assertTrue(ds.stream().anyMatch(d -> d.id().equals("UNSUPPORTED_ON_BACKEND") && d.message().contains("backend cpu")
         && d.span().line() == 3), ds.toString());

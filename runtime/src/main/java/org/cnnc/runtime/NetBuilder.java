@@ -25,6 +25,7 @@ import org.cnnc.runtime.layers.CnncDense;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.GemmConvolution;
+import org.cnnc.runtime.layers.GroupedConvolution;
 import org.cnnc.runtime.layers.NegInfPadding;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
@@ -478,11 +479,8 @@ public final class NetBuilder {
       return name;
     }
     long c = map(in, "conv").getChannels();
-    if (groups != 1) {
-      throw new UnsupportedOperationException(name + ": grouped convolution (groups = " + groups
-          + ") has no DL4J layer with PyTorch's weight layout");
-    }
-    boolean isPointwise = Arrays.equals(kernel, new int[] {1, 1}) && Arrays.equals(stride, new int[] {1, 1})
+    // a grouped conv is never merged with other pointwise convs (its channels do not mix)
+    boolean isPointwise = groups == 1 && Arrays.equals(kernel, new int[] {1, 1}) && Arrays.equals(stride, new int[] {1, 1})
         && Arrays.stream(padding).allMatch(p -> p == 0) && Arrays.equals(dilation, new int[] {1, 1});
     if (isPointwise) {
       pointwise.put(name, out);
@@ -512,10 +510,12 @@ public final class NetBuilder {
         .hasBias(withBias)
         .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY)
         .convolutionMode(ConvolutionMode.Truncate);
-    Layer layer = kernels == Kernels.CNNC ? gemm(name, new GemmConvolution(conv)) : conv.build();
+    Layer layer = groups != 1 ? grouped(name, new GroupedConvolution(conv, groups, kernels == Kernels.CNNC))
+        : kernels == Kernels.CNNC ? gemm(name, new GemmConvolution(conv)) : conv.build();
     add(name, layer, in);
     record(name, "conv");
-    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c, kernel[0], kernel[1]}, false, false));
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c / groups, kernel[0], kernel[1]},
+        false, false));
     if (bias) {
       manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
     }
@@ -857,6 +857,11 @@ public final class NetBuilder {
   private GemmConvolution gemm(String name, GemmConvolution conv) {
     convs.put(name, conv);
     return conv;
+  }
+
+  /** A grouped conv: with cnnc's kernels, one of cnnc's convs (it may skip its input's gradient). */
+  private GroupedConvolution grouped(String name, GroupedConvolution conv) {
+    return conv.isCnncKernels() ? (GroupedConvolution) gemm(name, conv) : conv;
   }
 
   private boolean skip(String name) {

@@ -55,8 +55,6 @@ public final class Ops {
             withDefault("groups", Type.INT, ONE, "blocked connections from input to output channels").atLeast(1),
             withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
         .arrowIn().category(Category.CONV).traits(Trait.WINDOWED, Trait.LINEAR)
-        .limit(ALL, "groups", (a, in) -> integer(a, "groups") != 1
-            ? "grouped convolution (groups = " + integer(a, "groups") + ") has no lowering yet" : null)
         .rule(Ops::conv));
     add(op("maxpool").doc("max pooling; pads with -inf").torch("nn.MaxPool2d")
         .params(

@@ -91,7 +91,7 @@ public final class OneDnn {
     return takes(x, w, g) && map <= MAX_FORWARD_MAP;
   }
 
-  private static int[] args(ConvGemm.Geometry g) {
+  static int[] args(ConvGemm.Geometry g) {
     // kH, kW, sH, sW, pH, pW, dH, dW, explicit padding, NCHW, weights [oC, iC, kH, kW]
     return new int[] {g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), 0, 0, 1};
   }

@@ -242,7 +242,7 @@ class GradientCheckTest {
    * the function's arguments: first the op's {@code inputs} inputs, then its parameters, whose
    * gradients the kernel reports under {@code keys}.
    */
-  private static void check(String what, Result r, INDArray dyArray, Function<double[][], double[]> f,
+  static void check(String what, Result r, INDArray dyArray, Function<double[][], double[]> f,
       List<INDArray> args, List<String> keys, int inputs) {
     double[][] v = new double[args.size()][];
     for (int i = 0; i < v.length; i++) {
@@ -310,7 +310,7 @@ class GradientCheckTest {
   }
 
   /** {@code x} with every element at least 1e-3 from zero (ReLU's kink). */
-  private static INDArray awayFromKinks(INDArray x) {
+  static INDArray awayFromKinks(INDArray x) {
     float[] v = x.data().asFloat();
     for (int i = 0; i < v.length; i++) {
       if (Math.abs(v[i]) < 1e-3f) {
@@ -341,7 +341,14 @@ class GradientCheckTest {
 
     static double[] conv(double[] x, long[] xs, double[] w, long[] ws, double[] b, int s, int ph, int pw, int d,
         boolean relu) {
+      return conv(x, xs, w, ws, b, s, ph, pw, d, 1, relu);
+    }
+
+    /** A grouped conv: weights {@code [o, c/groups, kh, kw]}, output channel oc reads group oc / (o/groups). */
+    static double[] conv(double[] x, long[] xs, double[] w, long[] ws, double[] b, int s, int ph, int pw, int d,
+        int groups, boolean relu) {
       int n = (int) xs[0], c = (int) xs[1], h = (int) xs[2], wd = (int) xs[3];
+      int cg = c / groups;
       int o = (int) ws[0], kh = (int) ws[2], kw = (int) ws[3];
       int oh = (h + 2 * ph - d * (kh - 1) - 1) / s + 1;
       int ow = (wd + 2 * pw - d * (kw - 1) - 1) / s + 1;
@@ -351,7 +358,8 @@ class GradientCheckTest {
           for (int i = 0; i < oh; i++) {
             for (int j = 0; j < ow; j++) {
               double acc = b == null ? 0 : b[oc];
-              for (int ic = 0; ic < c; ic++) {
+              int og = o / groups;
+              for (int ic = oc / og * cg; ic < (oc / og + 1) * cg; ic++) {
                 for (int u = 0; u < kh; u++) {
                   int yy = i * s - ph + u * d;
                   if (yy < 0 || yy >= h) {
@@ -362,7 +370,7 @@ class GradientCheckTest {
                     if (xx < 0 || xx >= wd) {
                       continue;
                     }
-                    acc += x[((bi * c + ic) * h + yy) * wd + xx] * w[((oc * c + ic) * kh + u) * kw + t];
+                    acc += x[((bi * c + ic) * h + yy) * wd + xx] * w[((oc * cg + ic % cg) * kh + u) * kw + t];
                   }
                 }
               }
