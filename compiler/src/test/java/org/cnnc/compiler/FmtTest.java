@@ -188,15 +188,6 @@ class FmtTest {
         throw new AssertionError("spec #" + n + ":\n" + spec, e);
       }
       String twice = fmt("r.cnn", once);
-      if (!once.equals(twice) && System.getenv("FMTDUMP") != null) {
-        try {
-          Files.writeString(Path.of("/tmp/repoci-spec.cnn"), spec);
-          Files.writeString(Path.of("/tmp/repoci-once.cnn"), once);
-          Files.writeString(Path.of("/tmp/repoci-twice.cnn"), twice);
-        } catch (java.io.IOException e) {
-          throw new java.io.UncheckedIOException(e);
-        }
-      }
       assertEquals(once, twice, "spec #" + n + ":\n" + spec);
       for (String line : once.split("\n")) {
         // no line is joined past 100 columns that was not that long as written
