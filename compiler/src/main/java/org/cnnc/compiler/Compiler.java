@@ -153,17 +153,19 @@ public final class Compiler {
     Diagnostics diags = new Diagnostics(request.limits().maxErrorsPerFile());
     List<Ast.CnnFile> files = new ArrayList<>();
     Map<SourceFile, List<SourceFile>> imports = new LinkedHashMap<>();
-    boolean parsedAll = true;
+    Map<SourceFile, Set<String>> broken = new LinkedHashMap<>();
     while (!todo.isEmpty()) {
       Path abs = todo.removeFirst();
       SourceFile src = loaded.get(abs);
-      Ast.CnnFile ast = Parsing.parse(src, diags);
+      Parsing.Parsed parsed = Parsing.parseRecovering(src, diags);
+      Ast.CnnFile ast = parsed.ast();
       if (ast == null) {
-        parsedAll = false;
         continue;
       }
       files.add(ast);
       List<SourceFile> direct = new ArrayList<>();
+      Set<String> brokenHere = new java.util.LinkedHashSet<>(parsed.broken());
+      broken.put(src, brokenHere);
       for (Ast.Import imp : ast.imports()) {
         Path target;
         try {
@@ -209,13 +211,15 @@ public final class Compiler {
         direct.add(dep);
       }
       imports.put(src, direct);
+      if (direct.size() < ast.imports().size()) {
+        // What an import that was not found would declare is unknown: calls to names the file
+        // cannot see are not reported again (the import's error says why).
+        brokenHere.add(Parsing.ANY_NAME);
+      }
     }
-    Program program = new Program(files, imports);
-    List<Network> networks = new ArrayList<>();
-    if (parsedAll && !diags.hasErrors()) {
-      networks = check(program, request.modelArgs(), diags, request.limits());
-      networks.forEach(n -> Capabilities.check(n, request.backends(), diags));
-    }
+    Program program = new Program(files, imports, broken);
+    List<Network> networks = check(program, request.modelArgs(), diags, request.limits());
+    networks.forEach(n -> Capabilities.check(n, request.backends(), diags));
     return new Compilation(List.copyOf(loaded.values()), diags, networks, program, roots);
   }
 
@@ -223,7 +227,8 @@ public final class Compiler {
   public static Compilation compileText(String name, String text, Map<String, Value> modelArgs) {
     SourceFile src = SourceFile.of(name, text);
     Diagnostics diags = new Diagnostics(Limits.DEFAULT_MAX_ERRORS_PER_FILE);
-    Ast.CnnFile ast = Parsing.parse(src, diags);
+    Parsing.Parsed parsed = Parsing.parseRecovering(src, diags);
+    Ast.CnnFile ast = parsed.ast();
     if (ast == null) {
       return new Compilation(List.of(src), diags, List.of(), new Program(List.of(), Map.of()));
     }
@@ -231,28 +236,44 @@ public final class Compiler {
       diags.report(Diagnostic.error(Code.IMPORT_NOT_FOUND, imp.span(), "cannot find `" + imp.path() + "`")
           .label("imports need a file on disk"));
     }
-    Program program = new Program(List.of(ast), Map.of());
-    List<Network> networks = diags.hasErrors() ? List.of() : check(program, modelArgs, diags, Limits.defaults());
+    Program program = new Program(List.of(ast), Map.of(), Map.of(src, parsed.broken()));
+    List<Network> networks = check(program, modelArgs, diags, Limits.defaults());
     networks.forEach(n -> Capabilities.check(n, DEFAULT_BACKENDS, diags));
     return new Compilation(List.of(src), diags, networks, program);
   }
 
+  /**
+   * Names, blocks and shapes. Every declaration that parsed is checked, and every model expanded
+   * (its shapes checked) unless it calls a block left out for a syntax error (or a name it cannot
+   * see while an import of its file failed): one mistake, one error, and one file's errors hide
+   * nothing of another's.
+   */
   private static List<Network> check(Program program, Map<String, Value> modelArgs, Diagnostics diags, Limits limits) {
-    Set<String> cyclic = new Resolver(program, diags).run();
+    Resolver resolver = new Resolver(program, diags);
+    resolver.run();
     List<Network> networks = new ArrayList<>();
     for (Ast.CnnFile file : program.files()) {
       file.pkg().ifPresent(pkg -> javaPackage(pkg, diags));
     }
     for (Ast.CnnFile file : program.files()) {
       Optional<String> pkg = file.pkg().map(Ast.QualifiedName::dotted);
+      List<Network> ofFile = new ArrayList<>();
       for (Ast.ModelDecl m : file.models()) {
-        Network n = new Expander(program, diags, cyclic).withMaxLayers(limits.maxLayers()).expand(m, modelArgs, pkg);
+        boolean[] broken = {false};
+        program.uses(m, broken);
+        if (broken[0]) {
+          continue;
+        }
+        Network n = new Expander(program, diags, resolver.cyclicNames(file.source())).withMaxLayers(limits.maxLayers()).expand(m, modelArgs, pkg);
         if (n != null) {
-          networks.add(n);
+          ofFile.add(n);
         }
       }
+      // Models of one file share its package: classes that would be one file clash whatever is
+      // generated. Across files only what is generated together can clash (generate, the plugin).
+      Generator.check(program, ofFile, null).forEach(diags::report);
+      networks.addAll(ofFile);
     }
-    Generator.check(program, networks, null).forEach(diags::report);
     return networks;
   }
 

@@ -101,14 +101,28 @@ class LspLimitsTest {
     start(Limits.defaults().withMaxFileBytes(1000));
     Files.writeString(dir.resolve("huge.cnn"), "// " + "x".repeat(5000) + "\n");
     String uri = open("main.cnn", "import \"huge.cnn\"\nmodel M {\n    input [3, 8, 8]\n    relu\n}\n");
-    var d = diagnosticsOf(uri).getDiagnostics();
-    assertEquals(1, d.size(), d.toString());
-    assertEquals("IMPORT_NOT_FOUND", d.get(0).getCode().getLeft());
+    // the import's error, and the model (which uses nothing of it) still checked and linted
+    var d = diagnosticsOf(uri).getDiagnostics().stream()
+        .sorted(java.util.Comparator.comparing(x -> x.getRange().getStart().getLine())).toList();
+    assertEquals(List.of("IMPORT_NOT_FOUND", "OUTPUT_NOT_CLASSES"), d.stream().map(x -> x.getCode().getLeft()).toList(),
+        d.toString());
     assertEquals(new Range(new Position(0, 7), new Position(0, 17)), d.get(0).getRange());
     // and a document over the limit is not compiled at all
     String big = open("big.cnn", "// " + "y".repeat(5000) + "\n");
     var b = diagnosticsOf(big).getDiagnostics();
     assertEquals(List.of("NETWORK_TOO_LARGE"), b.stream().map(x -> x.getCode().getLeft()).toList());
+  }
+
+  @Test
+  void aSyntaxErrorHidesNoOtherDiagnosticOfTheDocument() throws Exception {
+    start(Limits.defaults());
+    String uri = open("s.cnn", "model A {\n    input [3, 8, 8]\n    conv(16, 3 padding = 1)\n}\n"
+        + "model B {\n    input [3, 8, 8]\n    conv(4, 30)\n}\nmodel C {\n    input [3, 8, 8]\n    softmax\n}\n");
+    var d = diagnosticsOf(uri).getDiagnostics().stream()
+        .sorted(java.util.Comparator.comparing(x -> x.getRange().getStart().getLine())).toList();
+    assertEquals(List.of("SYNTAX_ERROR", "KERNEL_TOO_LARGE", "OUTPUT_NOT_CLASSES", "SOFTMAX_BEFORE_CROSS_ENTROPY"),
+        d.stream().map(x -> x.getCode().getLeft()).toList(), d.toString());
+    assertEquals(List.of(2, 6, 8, 10), d.stream().map(x -> x.getRange().getStart().getLine()).toList());
   }
 
   @Test

@@ -96,9 +96,12 @@ class LspTest {
         new Position(6, 11))).get(10, TimeUnit.SECONDS).getLeft();
     assertEquals(new Range(new Position(0, 6), new Position(0, 10)), def.get(0).getRange());
 
+    String messy = fixed.replace("conv(c, 3, padding = 1)", "conv( c,3,padding=1 )").replace("    dense(10)", "  dense(10)");
+    server.getTextDocumentService().didChange(new DidChangeTextDocumentParams(new VersionedTextDocumentIdentifier(uri, 3),
+        List.of(new TextDocumentContentChangeEvent(messy))));
     var edits = server.getTextDocumentService().formatting(new DocumentFormattingParams(new TextDocumentIdentifier(uri),
         new FormattingOptions(4, true))).get(10, TimeUnit.SECONDS);
     assertEquals(1, edits.size());
-    assertEquals(fixed.replace("}\nmodel Net {", "}\n\nmodel Net {"), edits.get(0).getNewText(), "a blank line between declarations");
+    assertEquals(fixed, edits.get(0).getNewText(), "spaces and indentation; no blank line added between declarations");
   }
 }

@@ -10,11 +10,13 @@ import org.cnnc.compiler.source.Span;
 import org.cnnc.compiler.syntax.Parsing;
 
 /**
- * The canonical layout of a spec: four-space indentation, one statement per line, single spaces
- * around {@code ->}, {@code =}, {@code :} and operators, no space inside brackets; a group, merge
- * or repeat stays on one line when it fits in 100 columns and holds no comment, otherwise it opens
- * a block. Comments stay where they were: on their own line before the statement they precede, or
- * at the end of the line they end. At most one blank line is kept between statements.
+ * The canonical layout of a spec, keeping its author's line structure (as gofmt does): four-space
+ * indentation, single spaces around {@code ->}, {@code =}, {@code :} and operators, no space inside
+ * brackets. Statements, declarations, groups, merges and repeats written on one line stay on one
+ * line when they fit in 100 columns and hold no comment; chains and merges written over several
+ * lines stay so; columns the author aligned with extra spaces stay aligned while the line is
+ * otherwise unchanged; trailing comments keep their column, those of consecutive lines aligned
+ * (see {@link #align}). Comments stay where they were. At most one blank line is kept.
  *
  * <p>Named arguments follow the callee's parameter order ({@code conv(8, 3, padding = 1, stride = 2)}
  * becomes {@code conv(8, 3, stride = 2, padding = 1)}); literals keep their spelling. The output
@@ -34,6 +36,7 @@ public final class Formatter {
   private Formatter(SourceFile src) {
     this.src = src;
     this.comments = Parsing.comments(src);
+    this.aligned = src.text().indexOf(MARK) < 0;
   }
 
   /**
@@ -46,7 +49,7 @@ public final class Formatter {
   public static String format(SourceFile src, CnnFile file) {
     Formatter f = new Formatter(src);
     f.file(file);
-    String text = f.out.toString();
+    String text = f.aligned ? align(f.out.toString()) : f.out.toString();
     String why = difference(src, file, text);
     if (why != null) {
       throw new NotSameTree(src.name() + ": the formatted text " + why
@@ -92,7 +95,7 @@ public final class Formatter {
     }
     for (int i = 0; i < f.imports().size(); i++) {
       Import imp = f.imports().get(i);
-      if (i == 0 && !first) {
+      if (i == 0 && !first && blankBetween(f.pkg().get().span().end(), imp.span().start())) {
         out.append('\n');
       }
       leading(imp.span().start(), 0);
@@ -101,11 +104,15 @@ public final class Formatter {
       out.append('\n');
       first = false;
     }
+    int prevEnd = f.imports().isEmpty() ? f.pkg().map(q -> q.span().end()).orElse(-1)
+        : f.imports().get(f.imports().size() - 1).span().end();
     for (Decl d : f.decls()) {
-      if (!first) {
+      // at most one blank line, as the author wrote: none between one-line declarations stays none
+      if (!first && (prevEnd < 0 || blankBetween(prevEnd, d.span().start()) && !hasComment(new Span(src, prevEnd, d.span().start())))) {
         out.append('\n');
       }
       leading(d.span().start(), 0);
+      prevEnd = d.span().end();
       decl(d);
       out.append('\n');
       first = false;
@@ -134,7 +141,12 @@ public final class Formatter {
       }
       out.append(' ');
     }
-    body(d.body(), 0);
+    String flat = src.line(d.span().start()) == src.line(d.span().end() - 1) ? inlineBody(d.body(), true) : null;
+    if (flat != null && column() + flat.length() <= WIDTH) {
+      out.append(flat);
+    } else {
+      body(d.body(), 0);
+    }
     trailing(d.span().end());
   }
 
@@ -155,7 +167,8 @@ public final class Formatter {
     List<Stmt> stmts = b.stmts();
     for (int i = 0; i < stmts.size(); i++) {
       Stmt s = stmts.get(i);
-      if (prevEnd >= 0 && blankBetween(prevEnd, s.span().start())) {
+      // a blank line among comments is theirs to keep (leading), not one more before them
+      if (prevEnd >= 0 && blankBetween(prevEnd, s.span().start()) && !hasComment(new Span(src, prevEnd, s.span().start()))) {
         out.append('\n');
       }
       leading(s.span().start(), indent + 1);
@@ -163,7 +176,16 @@ public final class Formatter {
       stmt(s, indent + 1);
       // Statements written on one line (`conv(96, 1) relu`) stay on one line.
       while (i + 1 < stmts.size() && sameLine(stmts.get(i), stmts.get(i + 1))) {
-        out.append(' ');
+        int nextStart = stmts.get(i + 1).span().start();
+        if (hasComment(new Span(src, stmts.get(i).span().end(), nextStart))) {
+          // `input [3, 8, 8] /* why */ conv(8, 3)`: the comments between stay between
+          while (next < comments.size() && comments.get(next).start() < nextStart) {
+            out.append(' ').append(comments.get(next++).text());
+          }
+          out.append(' ');
+        } else {
+          gap(stmts.get(i).span().end(), nextStart, 1);
+        }
         stmt(stmts.get(++i), indent + 1);
       }
       trailing(stmts.get(i).span().end());
@@ -210,17 +232,37 @@ public final class Formatter {
   }
 
   private void chain(Chain c, int indent, int reserve) {
-    String flat = inline(c);
+    List<Element> els = c.elements();
+    boolean overLines = false;
+    for (int i = 1; i < els.size(); i++) {
+      overLines |= src.line(els.get(i - 1).span().end() - 1) != src.line(els.get(i).span().start());
+    }
+    String flat = overLines ? null : inline(c);
     int column = column();
     if (flat != null && column + flat.length() + reserve <= WIDTH) {
       out.append(flat);
       return;
     }
-    for (int i = 0; i < c.elements().size(); i++) {
+    for (int i = 0; i < els.size(); i++) {
       if (i > 0) {
-        out.append(" -> ");
+        int prevEnd = els.get(i - 1).span().end();
+        int start = els.get(i).span().start();
+        if (src.line(prevEnd - 1) != src.line(start) && !hasComment(new Span(src, prevEnd, start))) {
+          // a chain written over several lines stays so, each arrow where its author put it
+          int arrow = src.text().indexOf("->", prevEnd);
+          if (src.line(arrow) == src.line(prevEnd - 1)) {
+            out.append(" ->\n");
+            indent(indent + 1);
+          } else {
+            out.append('\n');
+            indent(indent + 1);
+            out.append("-> ");
+          }
+        } else {
+          out.append(" -> ");
+        }
       }
-      element(c.elements().get(i), indent);
+      element(els.get(i), indent);
     }
   }
 
@@ -240,7 +282,24 @@ public final class Formatter {
     } else {
       merge((Merge) t, indent);
     }
-    e.assertion().ifPresent(a -> out.append(" : ").append(shape(a)));
+    out.append(assertion(e));
+  }
+
+  /** ` : [shape]`, with the spaces before the colon the author aligned it with. */
+  private String assertion(Element e) {
+    if (e.assertion().isEmpty()) {
+      return "";
+    }
+    String between = src.text().substring(e.term().span().end(), e.assertion().get().span().start());
+    int colon = between.indexOf(':');
+    int before = colon > 1 && between.substring(0, colon).chars().allMatch(ch -> ch == ' ') ? colon : 1;
+    return " ".repeat(before) + ": " + shape(e.assertion().get());
+  }
+
+  /** The spaces between two places on one line as written when more than one (alignment), else one. */
+  private int spaces(int from, int to) {
+    String between = src.text().substring(from, to);
+    return between.length() > 1 && between.chars().allMatch(ch -> ch == ' ') ? between.length() : 1;
   }
 
   private void merge(Merge m, int indent) {
@@ -252,7 +311,7 @@ public final class Formatter {
       leading(b.span().start(), indent + 1);
       indent(indent + 1);
       branch(b, indent + 1);
-      if (i < m.branches().size() - 1) {
+      if (i < m.branches().size() - 1 || src.text().substring(b.span().end(), m.span().end() - 1).contains(",")) {
         out.append(',');
       }
       trailing(b.span().end());
@@ -284,7 +343,7 @@ public final class Formatter {
       if (t == null) {
         return null;
       }
-      parts.add(e.label().map(l -> l.text() + ": ").orElse("") + t + e.assertion().map(a -> " : " + shape(a)).orElse(""));
+      parts.add(e.label().map(l -> l.text() + ": ").orElse("") + t + assertion(e));
     }
     return String.join(" -> ", parts);
   }
@@ -292,6 +351,9 @@ public final class Formatter {
   private String inlineTerm(Term t) {
     if (hasComment(t.span())) {
       return null;
+    }
+    if (!(t instanceof Call) && src.line(t.span().start()) != src.line(t.span().end() - 1)) {
+      return null; // a group, merge or repeat written over several lines stays so
     }
     if (t instanceof Call c) {
       return call(c);
@@ -320,34 +382,78 @@ public final class Formatter {
     return m.kind().keyword() + "(" + String.join(", ", parts) + ")";
   }
 
-  /** `{ a -> b }` for a body of chains written on one line; other bodies need lines of their own. */
   private String inlineBody(Body b) {
+    return inlineBody(b, false);
+  }
+
+  /**
+   * `{ a -> b }` for a body of chains written on one line (and, in a declaration, its `input`);
+   * other bodies need lines of their own.
+   */
+  private String inlineBody(Body b, boolean decl) {
     if (b.stmts().isEmpty()) {
-      return "{}";
+      return decl ? null : "{}";
+    }
+    if (decl && hasComment(b.span())) {
+      return null;
     }
     List<String> parts = new ArrayList<>();
     for (int i = 0; i < b.stmts().size(); i++) {
-      if (!(b.stmts().get(i) instanceof ChainStmt c) || (i > 0 && !sameLine(b.stmts().get(i - 1), c))) {
+      if (decl && i == 0 && b.stmts().get(0) instanceof InputStmt in && in.name().isEmpty()) {
+        parts.add("input " + shape(in.shape()));
+        continue;
+      }
+      if (decl && i == 1 && b.stmts().get(0) instanceof InputStmt && b.stmts().get(1) instanceof ChainStmt c1) {
+        String chain = inline(c1.chain());
+        if (chain == null || !sameLineChain(b.stmts().get(0), c1)) {
+          return null;
+        }
+        parts.add(" ".repeat(spaces(b.stmts().get(0).span().end(), c1.span().start())) + chain);
+        continue;
+      }
+      if (!(b.stmts().get(i) instanceof ChainStmt c) || (i > 0 && !(decl && i == 1 ? sameLineChain(b.stmts().get(0), c)
+          : sameLine(b.stmts().get(i - 1), c)))) {
         return null;
       }
       String chain = inline(c.chain());
       if (chain == null) {
         return null;
       }
-      parts.add(chain + c.from().map(f -> " from " + f.text()).orElse(""));
+      String sep = i == 0 ? "" : " ".repeat(spaces(b.stmts().get(i - 1).span().end(), c.span().start()));
+      parts.add(sep + chain + c.from().map(f -> " from " + f.text()).orElse(""));
     }
-    return "{ " + String.join(" ", parts) + " }";
+    return "{ " + String.join("", parts) + " }";
+  }
+
+  /** A model's `input` and the chain after it on one source line. */
+  private boolean sameLineChain(Stmt input, ChainStmt c) {
+    return c.from().isEmpty() && src.line(Math.max(0, input.span().end() - 1)) == src.line(c.span().start())
+        && inline(c.chain()) != null;
   }
 
   /** Two chain statements on one source line, the second without `from`: kept on one line. */
   private boolean sameLine(Stmt a, Stmt b) {
-    return a instanceof ChainStmt && b instanceof ChainStmt c && c.from().isEmpty()
-        && src.line(Math.max(0, a.span().end() - 1)) == src.line(b.span().start()) && !hasComment(new Span(src, a.span().end(), b.span().start()))
-        && inline(c.chain()) != null;
+    return (a instanceof ChainStmt || a instanceof InputStmt) && b instanceof ChainStmt c && c.from().isEmpty()
+        && src.line(Math.max(0, a.span().end() - 1)) == src.line(b.span().start())
+        && inlineCommentsOnly(new Span(src, a.span().end(), b.span().start()));
+  }
+
+  /** Whether the comments in a span (if any) are block comments within one line. */
+  private boolean inlineCommentsOnly(Span s) {
+    for (int i = next; i < comments.size() && comments.get(i).start() < s.end(); i++) {
+      Parsing.Comment c = comments.get(i);
+      if (c.start() >= s.start() && (c.text().startsWith("//") || c.text().contains("\n"))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private String call(Call c) {
-    return c.callee().text() + (c.args().isEmpty() ? "" : "(" + args(canonicalOrder(c)) + ")");
+    if (c.args().isEmpty()) {
+      return c.callee().text() + (c.span().text().endsWith(")") ? "()" : ""); // `B0()` as written
+    }
+    return c.callee().text() + "(" + args(canonicalOrder(c)) + ")";
   }
 
   /** Positional arguments as written, then named ones in the callee's parameter order. */
@@ -362,6 +468,13 @@ public final class Formatter {
           b.params().forEach(p -> order.add(p.name().text()));
         }
       }
+    }
+    boolean positionalAfterNamed = false;
+    for (int i = 1; i < c.args().size(); i++) {
+      positionalAfterNamed |= c.args().get(i).name().isEmpty() && c.args().get(i - 1).name().isPresent();
+    }
+    if (positionalAfterNamed) {
+      return c.args(); // an error the checker reports: reordering would change which
     }
     List<Arg> out = new ArrayList<>(c.args().stream().filter(a -> a.name().isEmpty()).toList());
     List<Arg> named = new ArrayList<>(c.args().stream().filter(a -> a.name().isPresent()).toList());
@@ -390,7 +503,7 @@ public final class Formatter {
       return e.span().text();
     }
     if (e instanceof StringLit s) {
-      return Escape.cnnString(s.value());
+      return s.span().text(); // as written, as other literals
     }
     if (e instanceof ListExpr l) {
       return l.items().stream().map(x -> expr(x, 0)).collect(Collectors.joining(", ", "[", "]"));
@@ -434,7 +547,17 @@ public final class Formatter {
       Parsing.Comment c = comments.get(next);
       int line = src.line(Math.max(0, end - 1));
       if (c.start() >= end - 1 && src.line(c.start()) == line && !c.text().contains("\n")) {
-        out.append("  ").append(c.text().stripTrailing());
+        if (aligned) {
+          // the alignment pass puts it at the author's column (relative to the line's indentation),
+          // at least two spaces after the code, and aligns the comments of consecutive lines
+          // (the author's column only for a line left as written: on a rewritten line it means nothing)
+          String written = src.text().substring(src.lineStart(src.line(c.start())), c.start()).strip();
+          String now = out.substring(out.lastIndexOf("\n") + 1).strip();
+          int col = written.equals(now) ? relativeColumn(c.start()) : 0;
+          out.append(MARK).append(col).append(MARK).append(c.text().stripTrailing());
+        } else {
+          out.append("  ").append(c.text().stripTrailing());
+        }
         next++;
       }
     }
@@ -474,12 +597,93 @@ public final class Formatter {
 
   private boolean blankAfter(int end) {
     int line = src.line(Math.max(0, end - 1));
+    int lineEnd = line < src.lineCount() ? src.lineStart(line + 1) : src.text().length();
+    if (!src.text().substring(end, Math.max(end, lineEnd)).isBlank()) {
+      return false; // code follows on the comment's last line: no blank line after it
+    }
     return line < src.lineCount() && src.lineText(line + 1).isBlank();
   }
 
   private boolean blankBefore(int pos) {
     int line = src.line(pos);
-    return line > 1 && src.lineText(line - 1).isBlank();
+    // a comment after code on its line (`relu /* a\n b */`) has no blank line before it
+    boolean startsLine = src.text().substring(src.lineStart(line), pos).isBlank();
+    return startsLine && line > 1 && src.lineText(line - 1).isBlank();
+  }
+
+  /** Marks a trailing comment for {@link #align}; never in a spec's text when {@link #aligned} is true. */
+  private static final char MARK = '\u0000';
+  /** False when the spec holds a NUL itself: comments then simply follow their code by two spaces. */
+  private final boolean aligned;
+
+  /** A position's column counted from its line's indentation (0 at the first non-blank character). */
+  private int relativeColumn(int pos) {
+    int start = src.lineStart(src.line(pos));
+    int indent = 0;
+    while (start + indent < pos && (src.text().charAt(start + indent) == ' ' || src.text().charAt(start + indent) == '\t')) {
+      indent++;
+    }
+    return src.text().codePointCount(start + indent, pos);
+  }
+
+  /**
+   * The space between two statements on one line: one, or as many as put the second at its
+   * author's column (relative to the line's indentation) when the author aligned it with more.
+   */
+  private void gap(int prevEnd, int nextStart, int min) {
+    String between = src.text().substring(prevEnd, nextStart);
+    int want = min;
+    String written = src.text().substring(src.lineStart(src.line(prevEnd - 1)), prevEnd).strip();
+    String now = out.substring(out.lastIndexOf("\n") + 1).strip();
+    if (between.length() > min && between.chars().allMatch(ch -> ch == ' ') && written.equals(now)) {
+      int lineStart = out.lastIndexOf("\n") + 1;
+      int indentNow = 0;
+      while (lineStart + indentNow < out.length() && out.charAt(lineStart + indentNow) == ' ') {
+        indentNow++;
+      }
+      int col = out.codePointCount(lineStart + indentNow, out.length());
+      want = Math.max(min, relativeColumn(nextStart) - col);
+    }
+    out.append(" ".repeat(want));
+  }
+
+  /**
+   * Puts each trailing comment at its author's column or two spaces after the code, whichever is
+   * further, and the trailing comments of consecutive lines at one column (as gofmt does).
+   */
+  static String align(String text) {
+    String[] lines = text.split("\n", -1);
+    int i = 0;
+    while (i < lines.length) {
+      if (lines[i].indexOf(MARK) < 0) {
+        i++;
+        continue;
+      }
+      int j = i;
+      int column = 0;
+      while (j < lines.length && lines[j].indexOf(MARK) >= 0) {
+        String line = lines[j];
+        int m = line.indexOf(MARK);
+        int m2 = line.indexOf(MARK, m + 1);
+        String code = line.substring(0, m);
+        int indent = 0;
+        while (indent < code.length() && code.charAt(indent) == ' ') {
+          indent++;
+        }
+        int wanted = indent + Integer.parseInt(line.substring(m + 1, m2));
+        column = Math.max(column, Math.max(code.codePointCount(0, code.length()) + 2, wanted));
+        j++;
+      }
+      for (int k = i; k < j; k++) {
+        String line = lines[k];
+        int m = line.indexOf(MARK);
+        int m2 = line.indexOf(MARK, m + 1);
+        String code = line.substring(0, m);
+        lines[k] = code + " ".repeat(column - code.codePointCount(0, code.length())) + line.substring(m2 + 1);
+      }
+      i = j;
+    }
+    return String.join("\n", lines);
   }
 
   private void indent(int level) {

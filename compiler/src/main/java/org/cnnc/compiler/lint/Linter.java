@@ -46,7 +46,14 @@ public final class Linter {
       out.report(d);
       used.putIfAbsent(d.id(), Rules.byId(d.id()));
     }
-    if (c.ok()) {
+    // The rules look at what compiled: every network, and the declarations of each file without an
+    // error (a file's error hides nothing of another file's findings; within the file, what an error
+    // left unchecked could only give false findings).
+    java.util.Set<SourceFile> failed = new java.util.HashSet<>();
+    c.diagnostics().sorted().stream().filter(d -> d.severity() == Severity.ERROR).forEach(d -> failed.add(d.span().file()));
+    c.diagnostics().hidden().keySet().forEach(name -> c.sources().stream().filter(f -> f.name().equals(name))
+        .forEach(failed::add));
+    {
       Map<SourceFile, java.util.Set<String>> fileWide = new java.util.HashMap<>();
       Rules.Sink sink = (rule, builder) -> {
         Diagnostic d = builder.build();
@@ -59,7 +66,11 @@ public final class Linter {
         out.report(new Diagnostic(d.id(), severity.get(), d.span(), d.message(), d.label(), d.notes(), d.help()));
         used.putIfAbsent(rule.id(), rule);
       };
-      Rules.declarations(c.program(), sink);
+      Rules.declarations(c.program(), (rule, builder) -> {
+        if (!failed.contains(builder.build().span().file())) {
+          sink.report(rule, builder);
+        }
+      });
       for (Network n : c.networks()) {
         Rules.network(n, sink);
         ModelDecl model = c.program().models().stream()

@@ -294,7 +294,9 @@ public final class Rules {
           .label("declared here"));
       return;
     }
-    Set<String> cyclic = new Resolver(program, new Diagnostics()).run();
+    Resolver resolver = new Resolver(program, new Diagnostics());
+    resolver.run();
+    Set<String> cyclic = resolver.cyclicNames(model.span().file());
     List<int[]> sizes = new ArrayList<>();
     for (long c = ranges.get(0)[0]; c <= ranges.get(0)[1]; c++) {
       for (long h = ranges.get(1)[0]; h <= ranges.get(1)[1]; h++) {

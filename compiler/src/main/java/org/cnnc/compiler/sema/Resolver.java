@@ -15,6 +15,7 @@ import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Diagnostics;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.source.Span;
 
 /**
@@ -27,14 +28,15 @@ public final class Resolver {
   private final Program program;
   private final Diagnostics diags;
   private final Reporter r;
-  /** Block name to the blocks it calls, with the call's place, in source order. */
-  private final Map<String, List<Edge>> calls = new LinkedHashMap<>();
-  private final Set<String> cyclic = new HashSet<>();
+  /** Block to the blocks it calls, with the call's place, in source order. */
+  private final Map<BlockDecl, List<Edge>> calls = new java.util.IdentityHashMap<>();
+  private final List<BlockDecl> callers = new ArrayList<>();
+  private final Set<BlockDecl> cyclic = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
   /** What `expect NAME <= N` can bound. */
   public static final List<String> EXPECTABLE = List.of("params", "macs", "buffers");
 
-  private record Edge(String callee, Span at) {}
+  private record Edge(BlockDecl callee, Span at) {}
 
   public Resolver(Program program, Diagnostics diags) {
     this.program = program;
@@ -42,10 +44,43 @@ public final class Resolver {
     this.r = diags::report;
   }
 
-  /** Runs every check; returns the names of the blocks that take part in a cycle. */
-  public Set<String> run() {
+  /** Runs every check; returns the blocks that take part in a cycle. */
+  public Set<BlockDecl> run() {
+    for (CnnFile file : program.files()) {
+      duplicates(file);
+    }
+    for (CnnFile file : program.files()) {
+      for (Decl d : file.decls()) {
+        checkDecl(d);
+      }
+    }
+    findCycles();
+    return cyclic;
+  }
+
+  /**
+   * The names, as seen from a file, of the cyclic blocks it can see (names are unique in a file's
+   * namespace; what {@link Expander} takes).
+   */
+  public Set<String> cyclicNames(SourceFile from) {
+    Set<String> out = new HashSet<>();
+    for (BlockDecl b : cyclic) {
+      if (program.block(from, b.name().text()) == b) {
+        out.add(b.name().text());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Names must be unique in each file's namespace: its own declarations and those it imports.
+   * Two of its own: an error at the second. One of its own and an imported one: an error at its
+   * own. Two imported ones: an error at the import that brings the second in. Files given
+   * together do not see each other, so each may declare `model Net`.
+   */
+  private void duplicates(CnnFile file) {
     Map<String, Decl> seen = new HashMap<>();
-    for (Decl d : program.decls()) {
+    for (Decl d : file.decls()) {
       String name = d.name().text();
       Decl first = seen.putIfAbsent(name, d);
       if (first != null) {
@@ -61,11 +96,62 @@ public final class Resolver {
             .help("rename the block"));
       }
     }
-    for (Decl d : program.decls()) {
-      checkDecl(d);
+    Map<String, Decl> imported = new HashMap<>();
+    List<SourceFile> direct = program.directImports(file.source());
+    for (int i = 0; i < direct.size(); i++) {
+      Import at = i < file.imports().size() ? importOf(file, direct.get(i)) : null;
+      for (SourceFile f : program.visibleFiles(direct.get(i))) {
+        CnnFile cf = program.file(f);
+        if (cf == null || f.equals(file.source())) {
+          continue;
+        }
+        for (Decl d : cf.decls()) {
+          String name = d.name().text();
+          Decl own = seen.get(name);
+          Decl other = imported.putIfAbsent(name, d);
+          if (own != null && own.span().file().equals(file.source()) && !reported(own)) {
+            r.report(Diagnostic.error(Code.DUPLICATE_NAME, own.name().span(),
+                    kind(own) + " `" + name + "` is also defined in an imported file")
+                .label("defined here and imported")
+                .note("imported from " + d.name().span().location(), d.name().span())
+                .help("rename one of them: a file sees its own declarations and those it imports"));
+            reportedOwn.add(own);
+          } else if (own == null && other != null && other != d && at != null) {
+            r.report(Diagnostic.error(Code.DUPLICATE_NAME, at.span(),
+                    kind(d) + " `" + name + "` is defined in two imported files")
+                .label("imports a second `" + name + "`")
+                .note("one is defined at " + other.name().span().location(), other.name().span())
+                .note("the other at " + d.name().span().location(), d.name().span())
+                .help("rename one of them, or import only one of the files"));
+          }
+        }
+      }
     }
-    findCycles();
-    return cyclic;
+  }
+
+  private final Set<Decl> reportedOwn = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
+  private boolean reported(Decl d) {
+    return reportedOwn.contains(d);
+  }
+
+  /** The import of {@code file} that names {@code target}, or null. */
+  private Import importOf(CnnFile file, SourceFile target) {
+    for (Import imp : file.imports()) {
+      java.nio.file.Path p = file.source().path();
+      if (p == null || target.path() == null) {
+        continue;
+      }
+      try {
+        java.nio.file.Path resolved = p.getParent().resolve(imp.path()).normalize();
+        if (resolved.equals(target.path()) || java.nio.file.Files.isSameFile(resolved, target.path())) {
+          return imp;
+        }
+      } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
+        // not this one
+      }
+    }
+    return null;
   }
 
   private static String kind(Decl d) {
@@ -235,7 +321,9 @@ public final class Resolver {
     OpDef op = found != null && found.isMerge() ? null : found;
     BlockDecl block = op == null ? program.block(call.span().file(), name) : null;
     if (op == null && block == null) {
-      unknownCallee(call, program, r);
+      if (!program.isBroken(call.span().file(), name)) {
+        unknownCallee(call, program, r);
+      }
       call.args().forEach(a -> {
         namesIn(a.value(), ctx.params);
         a.arrowOut().ifPresent(x -> namesIn(x, ctx.params));
@@ -256,7 +344,10 @@ public final class Resolver {
       return;
     }
     if (ctx.decl instanceof BlockDecl caller) {
-      calls.computeIfAbsent(caller.name().text(), k -> new ArrayList<>()).add(new Edge(name, call.callee().span()));
+      calls.computeIfAbsent(caller, k -> {
+        callers.add(k);
+        return new ArrayList<>();
+      }).add(new Edge(block, call.callee().span()));
     }
     String callee = "block `" + name + "`";
     List<Formal> formals = blockFormals(block);
@@ -326,13 +417,13 @@ public final class Resolver {
   }
 
   private void findCycles() {
-    Map<String, Integer> state = new HashMap<>();
-    for (String block : calls.keySet()) {
+    Map<BlockDecl, Integer> state = new java.util.IdentityHashMap<>();
+    for (BlockDecl block : callers) {
       visit(block, state, new ArrayList<>());
     }
   }
 
-  private void visit(String block, Map<String, Integer> state, List<String> path) {
+  private void visit(BlockDecl block, Map<BlockDecl, Integer> state, List<BlockDecl> path) {
     Integer s = state.get(block);
     if (s != null) {
       return;
@@ -342,12 +433,13 @@ public final class Resolver {
     for (Edge e : calls.getOrDefault(block, List.of())) {
       Integer cs = state.get(e.callee);
       if (cs != null && cs == 1) {
-        List<String> cycle = new ArrayList<>(path.subList(path.indexOf(e.callee), path.size()));
+        List<BlockDecl> cycle = new ArrayList<>(path.subList(indexOf(path, e.callee), path.size()));
         cyclic.addAll(cycle);
         cycle.add(e.callee);
-        String chain = String.join(" -> ", cycle.stream().map(x -> "`" + x + "`").toList());
+        String chain = String.join(" -> ", cycle.stream().map(x -> "`" + x.name().text() + "`").toList());
+        String callee = e.callee.name().text();
         r.report(Diagnostic.error(Code.CYCLIC_BLOCK, e.at,
-                cycle.size() == 2 ? "block `" + e.callee + "` calls itself" : "blocks call each other in a cycle: " + chain)
+                cycle.size() == 2 ? "block `" + callee + "` calls itself" : "blocks call each other in a cycle: " + chain)
             .label("this call closes the cycle")
             .note("cycle: " + chain)
             .help("a block cannot contain itself: the network would be infinite; use `repeat N { ... }` for stacks"));
@@ -357,5 +449,14 @@ public final class Resolver {
     }
     path.remove(path.size() - 1);
     state.put(block, 2);
+  }
+
+  private static int indexOf(List<BlockDecl> path, BlockDecl b) {
+    for (int i = 0; i < path.size(); i++) {
+      if (path.get(i) == b) {
+        return i;
+      }
+    }
+    return -1;
   }
 }

@@ -45,6 +45,50 @@ final class AstBuilder {
     return new CnnFile(file, pkg, imports, decls);
   }
 
+  /** What {@link #partialFile} keeps: the parts without errors, and the names of the declarations dropped. */
+  record Partial(CnnFile file, java.util.Set<String> broken) {}
+
+  /**
+   * The package, imports and declarations that parsed without an error (see {@link Parsing#clean})
+   * and hold no malformed token ({@code lexicalErrors}: their offsets); a declaration with an error is dropped, its name (when it has one) kept in {@code broken}.
+   */
+  Partial partialFile(CnnParser.FileContext ctx, List<Integer> lexicalErrors) {
+    Optional<QualifiedName> pkg = Optional.ofNullable(ctx.packageDecl()).filter(Parsing::clean)
+        .map(p -> qualified(p.qualifiedName()));
+    List<Import> imports = new ArrayList<>();
+    java.util.Set<String> broken = new java.util.LinkedHashSet<>();
+    for (var i : ctx.importDecl()) {
+      int from = i.getStart().getStartIndex();
+      int to = i.getStop() == null ? Integer.MAX_VALUE : i.getStop().getStopIndex();
+      if (Parsing.clean(i) && lexicalErrors.stream().noneMatch(at -> at >= from && at <= to)) {
+        imports.add(new Import(unquote(i.STRING().getSymbol()), span(i.STRING().getSymbol())));
+      } else {
+        broken.add(Parsing.ANY_NAME);
+      }
+    }
+    List<Decl> decls = new ArrayList<>();
+    for (var d : ctx.decl()) {
+      Token name = d.blockDecl() != null ? d.blockDecl().name : d.modelDecl() != null ? d.modelDecl().name : null;
+      int from = d.getStart().getStartIndex();
+      int to = d.getStop() == null ? Integer.MAX_VALUE : d.getStop().getStopIndex();
+      boolean lexical = lexicalErrors.stream().anyMatch(at -> at >= from && at <= to);
+      if (lexical || !Parsing.clean(d) || d.blockDecl() == null && d.modelDecl() == null) {
+        if (name != null && name.getTokenIndex() >= 0) {
+          broken.add(name.getText());
+        }
+        continue;
+      }
+      if (d.blockDecl() != null) {
+        var b = d.blockDecl();
+        decls.add(new BlockDecl(ident(b.name), params(b.paramList()), body(b.body()), span(b)));
+      } else {
+        var m = d.modelDecl();
+        decls.add(new ModelDecl(ident(m.name), params(m.paramList()), body(m.body()), span(m)));
+      }
+    }
+    return new Partial(new CnnFile(file, pkg, imports, decls), broken);
+  }
+
   private QualifiedName qualified(CnnParser.QualifiedNameContext ctx) {
     return new QualifiedName(ctx.ID().stream().map(t -> ident(t.getSymbol())).toList(), span(ctx));
   }

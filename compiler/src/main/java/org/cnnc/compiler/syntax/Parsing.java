@@ -32,6 +32,30 @@ public final class Parsing {
 
   /** The AST, or null when the file has syntax errors (all of them reported). */
   public static Ast.CnnFile parse(SourceFile file, Diagnostics diags) {
+    Parsed p = parseRecovering(file, diags);
+    return p.complete() ? p.ast() : null;
+  }
+
+  /**
+   * A file parsed with error recovery: the declarations that parsed without an error, and the
+   * names of those that did not (a call to one of them is no unknown name: its declaration has an
+   * error already).
+   *
+   * @param ast the file's package, imports and declarations that parsed cleanly, or null when
+   *     nothing could be parsed (too many lexical errors, nesting too deep)
+   * @param broken names of the declarations dropped for a syntax error in them
+   * @param complete whether the whole file parsed without a lexical or syntax error
+   */
+  /** In {@link Parsed#broken}: an import did not parse, so any name may be one the file would see. */
+  public static final String ANY_NAME = "*";
+
+  public record Parsed(Ast.CnnFile ast, java.util.Set<String> broken, boolean complete) {}
+
+  /**
+   * Reports every lexical and syntax error of the file (one per mistake: errors that follow
+   * another within three tokens are taken as its consequences) and keeps what parsed.
+   */
+  public static Parsed parseRecovering(SourceFile file, Diagnostics diags) {
     CnnLexer lexer = new CnnLexer(CharStreams.fromString(file.text(), file.name()));
     lexer.removeErrorListeners();
     int before = diags.errorCount();
@@ -56,12 +80,12 @@ public final class Parsing {
     }
     if (uncounted > 0) {
       diags.hide(file.name(), uncounted);
-      return null;
+      return new Parsed(null, java.util.Set.of(), false);
     }
     CommonTokenStream tokens = new CommonTokenStream(new org.antlr.v4.runtime.ListTokenSource(list, file.name()));
     tokens.fill();
     if (tooDeep(file, tokens, diags)) {
-      return null;
+      return new Parsed(null, java.util.Set.of(), false);
     }
     CnnParser parser = new CnnParser(tokens);
     parser.removeErrorListeners();
@@ -74,12 +98,29 @@ public final class Parsing {
       // Bracket depth is checked above; this catches long runs of prefix operators (`- - - ... 1`).
       diags.report(Diagnostic.error(Code.NESTING_TOO_DEEP, new Span(file, 0, 0), "the file nests too deeply to parse")
           .help("split deeply nested expressions or groups"));
-      return null;
+      return new Parsed(null, java.util.Set.of(), false);
     }
-    if (diags.errorCount() > before) {
-      return null;
+    boolean complete = diags.errorCount() == before && parser.getNumberOfSyntaxErrors() == 0 && clean(tree);
+    java.util.List<Integer> lexical = list.stream().filter(t -> t.getChannel() == ERROR_CHANNEL)
+        .map(Token::getStartIndex).toList();
+    AstBuilder.Partial partial = new AstBuilder(file, diags).partialFile(tree, lexical);
+    return new Parsed(partial.file(), partial.broken(), complete && partial.broken().isEmpty());
+  }
+
+  /** Whether a part of the parse tree holds no error: no token skipped or made up, no rule that failed. */
+  static boolean clean(org.antlr.v4.runtime.tree.ParseTree t) {
+    if (t instanceof org.antlr.v4.runtime.tree.ErrorNode) {
+      return false;
     }
-    return new AstBuilder(file, diags).file(tree);
+    if (t instanceof org.antlr.v4.runtime.ParserRuleContext ctx && ctx.exception != null) {
+      return false;
+    }
+    for (int i = 0; i < t.getChildCount(); i++) {
+      if (!clean(t.getChild(i))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A comment, as the formatter keeps it. */

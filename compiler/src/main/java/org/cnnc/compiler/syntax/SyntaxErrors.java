@@ -30,6 +30,15 @@ final class SyntaxErrors extends DefaultErrorStrategy {
     CnnLexer.MINUS, CnnLexer.LPAREN, CnnLexer.LBRACK
   };
 
+  /**
+   * An error within three tokens of the last one (matched or skipped by the recovery) is taken as
+   * its consequence and not reported; the parser still recovers. `conv(16, 3 padding = 1)` is one
+   * missing comma, not also an unexpected `=`.
+   */
+  private static final int CASCADE_TOKENS = 3;
+  /** The index of the token of the last syntax error, or -1. */
+  private int lastError = -1;
+
   @Override
   protected void reportNoViableAlternative(Parser parser, NoViableAltException e) {
     report(parser, e.getOffendingToken(), expected(parser, e.getExpectedTokens()), e, false);
@@ -58,12 +67,30 @@ final class SyntaxErrors extends DefaultErrorStrategy {
     report(parser, parser.getCurrentToken(), expected(parser, getExpectedTokens(parser)), null, false);
   }
 
-  private static void report(Parser parser, Token found, String expected, RecognitionException e, boolean unwanted) {
+  private void report(Parser parser, Token found, String expected, RecognitionException e, boolean unwanted) {
+    boolean cascade = lastError >= 0 && found != null && tokensBetween(parser, lastError, found.getTokenIndex()) < CASCADE_TOKENS;
+    if (found != null && found.getTokenIndex() >= 0) {
+      lastError = found.getTokenIndex();
+    }
+    if (cascade) {
+      return;
+    }
     String what = describe(found);
     String msg = unwanted
         ? "unexpected " + what + (expected.isEmpty() ? "" : "; expected " + expected)
         : "expected " + expected + ", found " + what;
     parser.notifyErrorListeners(found, msg, e);
+  }
+
+  /** Tokens of the default channel after {@code from}, up to and including {@code to}. */
+  private static int tokensBetween(Parser parser, int from, int to) {
+    int n = 0;
+    for (int i = from + 1; i <= to && n < CASCADE_TOKENS; i++) {
+      if (parser.getTokenStream().get(i).getChannel() == Token.DEFAULT_CHANNEL) {
+        n++;
+      }
+    }
+    return n;
   }
 
   static String describe(Token t) {
