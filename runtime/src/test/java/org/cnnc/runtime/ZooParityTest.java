@@ -1,0 +1,70 @@
+package org.cnnc.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.ir.Network;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * Every model of {@code zoo/} against torchvision 0.14 in eval mode: torchvision's seeded
+ * {@code state_dict} (non-trivial BatchNorm statistics) loads by name with no renaming, and cnnc's
+ * output equals torchvision's within 1e-4 of its largest value (tools/pytorch/zoo_parity.py writes
+ * the weights, input and output at test time).
+ */
+class ZooParityTest {
+  static final Path ZOO = Generated.ROOT.resolve("zoo");
+  @TempDir static Path dir;
+  static ClassLoader loader;
+  static Compiler.Compilation compilation;
+
+  static Stream<String> models() throws Exception {
+    try (Stream<Path> files = Files.list(ZOO)) {
+      return files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".cnn"))
+          .map(n -> n.substring(0, n.length() - 4)).sorted().toList().stream();
+    }
+  }
+
+  @BeforeAll
+  static void fixtures() throws Exception {
+    List<String> names = models().toList();
+    Process p = new ProcessBuilder("/usr/bin/python3", Generated.ROOT.resolve("tools/pytorch/zoo_parity.py").toString(),
+        "--out", dir.toString(), "--models", String.join(",", names)).redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor() == 0, "tools/pytorch/zoo_parity.py failed:\n" + log);
+    compilation = Compiler.compile(Compiler.Request.of(names.stream().map(n -> ZOO.resolve(n + ".cnn")).toArray(Path[]::new)));
+    assertTrue(compilation.ok(), () -> compilation.diagnostics().sorted().toString());
+    loader = Generated.compile(compilation, dir.resolve("generated"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("models")
+  void outputEqualsTorchvision(String name) throws Exception {
+    Network ir = compilation.network(name).orElseThrow();
+    CnnModel model = (CnnModel) loader.loadClass(ir.javaPackage().map(x -> x + ".").orElse("")
+        + org.cnnc.compiler.codegen.JavaGenerator.javaClassName(name)).getConstructor().newInstance();
+    CnnNetwork net = CnnNetwork.create(model, 1);
+    net.loadWeights(dir.resolve(name + ".npz"));
+    INDArray x = Npz.readNpy(dir.resolve(name + "_input.npy")).toNd4j();
+    INDArray expected = Npz.readNpy(dir.resolve(name + "_output.npy")).toNd4j();
+    Map<String, INDArray> out = net.predict(x);
+    INDArray actual = out.values().iterator().next();
+    actual = actual.reshape(expected.shape());
+    assertArrayEquals(expected.shape(), actual.shape(), name);
+    double err = Transforms.abs(actual.sub(expected)).maxNumber().doubleValue()
+        / Transforms.abs(expected).maxNumber().doubleValue();
+    System.out.printf("zoo parity %s: max |a - b| / max |b| = %.2e%n", name, err);
+    assertTrue(err <= 1e-4, name + ": max relative error " + err);
+  }
+}

@@ -1,0 +1,45 @@
+"""Eval-mode outputs of torchvision 0.14's zoo models, for cnnc's zoo parity test.
+
+For each model named (torchvision's function names, as zoo/<name>.cnn declares them), with
+weights=None: every parameter and BatchNorm statistic seeded (non-trivial running mean and
+variance, as parity.py seeds the article's networks), the state_dict saved as <name>.npz (keys as
+torchvision names them, without num_batches_tracked), one seeded input of batch 1 as
+<name>_input.npy, and the model's eval-mode output as <name>_output.npy. Nothing is downloaded.
+
+    /usr/bin/python3 tools/pytorch/zoo_parity.py --out DIR --models resnet18,mobilenet_v2
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from parity import save_npz, seeded  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--seed", type=int, default=17)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(2)
+    for name in args.models.split(","):
+        model = getattr(torchvision.models, name)(weights=None)
+        model = seeded(model, args.seed).eval()
+        state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+        save_npz(os.path.join(args.out, name + ".npz"), state)
+        x = torch.randn((1, 3, 224, 224), generator=torch.Generator().manual_seed(args.seed + 1))
+        np.save(os.path.join(args.out, name + "_input.npy"), x.numpy().astype(np.float32))
+        with torch.no_grad():
+            y = model(x)
+        np.save(os.path.join(args.out, name + "_output.npy"), y.numpy().astype(np.float32))
+        print(name, tuple(y.shape), flush=True)
+
+
+if __name__ == "__main__":
+    main()
