@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The tokens of the .cnn language.
 // Whitespace (newlines included) separates tokens and is otherwise insignificant:
 // items of a chain are separated by a newline, a space or `->` alike.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The syntax of the .cnn language. See README.md, "The language", for what each form means.
 parser grammar CnnParser;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package org.cnnc.compiler.ast;
 
 import java.math.BigInteger;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package org.cnnc.compiler.sema;
 
 import org.cnnc.compiler.diag.Diagnostic;

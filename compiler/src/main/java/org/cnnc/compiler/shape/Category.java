@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package org.cnnc.compiler.shape;
 
 /** The family of an op, as pictures colour it and the reference groups it. */
