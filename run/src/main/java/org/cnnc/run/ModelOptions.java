@@ -23,6 +23,9 @@ final class ModelOptions {
 
   @Mixin CompileOptionsMixin compile;
 
+  /** The checked network of the model {@link #load} loaded (null before). */
+  Network network;
+
   /** The compiled model, or null after printing the spec's errors. */
   CnnModel load(java.io.PrintWriter err) throws java.io.IOException {
     Compiler.Compilation c = compile.opts.compile(List.of(file));
@@ -31,6 +34,7 @@ final class ModelOptions {
       return null;
     }
     Network n = org.cnnc.cli.SummaryCommand.one(c, model, List.of(file));
+    network = n;
     return ModelLoader.load(c, n);
   }
 }

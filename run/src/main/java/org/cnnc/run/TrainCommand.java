@@ -74,6 +74,21 @@ final class TrainCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
+  /** {@code file:line:col: } of an output or node of the loaded network, or nothing. */
+  private String where(String outputOrNode) {
+    org.cnnc.compiler.ir.Network n = model.network;
+    if (n == null) {
+      return "";
+    }
+    for (org.cnnc.compiler.ir.Output o : n.outputs()) {
+      if (o.name().equals(outputOrNode)) {
+        return o.span().location() + ": ";
+      }
+    }
+    return n.nodes().stream().filter(x -> x.name().equals(outputOrNode)).findFirst()
+        .map(x -> x.span().location() + ": ").orElse("");
+  }
+
   /** The most values of an example times the batch: what one batch's input may hold. */
   static final long MAX_BATCH_VALUES = Integer.MAX_VALUE - 8;
 
@@ -135,8 +150,10 @@ final class TrainCommand implements Callable<Integer> {
           + String.join(", ", net.inputs()));
     }
     for (var u : net.untrainable().entrySet()) {
-      // the compiler's words (one rule: Capabilities.untrainable; lint's OUTPUT_NOT_CLASSES warns of it)
-      throw new Main.UsageError(m.name() + ": `" + u.getKey() + "` cannot be trained: " + u.getValue());
+      // the compiler's words (one rule: Capabilities.untrainable; lint's OUTPUT_NOT_CLASSES warns
+      // of it), at the place of the output or node in the spec
+      throw new Main.UsageError(where(u.getKey()) + m.name() + ": `" + u.getKey() + "` cannot be trained: "
+          + u.getValue());
     }
     int classes = d.classes().size();
     for (NetBuilder.OutputSpec o : net.outputs()) {

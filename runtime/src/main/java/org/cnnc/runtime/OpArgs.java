@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.compiler.sema.Value;
+import org.cnnc.compiler.shape.ArgValues;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.ParamSig;
 
@@ -99,24 +100,19 @@ public final class OpArgs {
   }
 
   public int i(String name) {
-    return Math.toIntExact(((Value.IntV) values.get(name)).value());
+    return ArgValues.integer(values, name);
   }
 
   public double d(String name) {
-    return ((Value.FloatV) values.get(name)).value();
+    return ArgValues.number(values, name);
   }
 
   public boolean b(String name) {
-    return ((Value.BoolV) values.get(name)).value();
+    return ArgValues.bool(values, name);
   }
 
   /** A size ({@code [h, w]}) or padding ({@code [left, right, top, bottom]}) argument. */
   public int[] ints(String name) {
-    List<Value> items = ((Value.ListV) values.get(name)).items();
-    int[] out = new int[items.size()];
-    for (int k = 0; k < out.length; k++) {
-      out[k] = Math.toIntExact(((Value.IntV) items.get(k)).value());
-    }
-    return out;
+    return ArgValues.ints(values, name);
   }
 }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.compiler.shape;
 
-import java.util.List;
 import java.util.Map;
 import org.cnnc.compiler.diag.Code;
 import org.cnnc.compiler.diag.Diagnostic;
@@ -48,25 +47,20 @@ public abstract class OpInput {
   }
 
   public int integer(String name) {
-    return Math.toIntExact(((Value.IntV) args.get(name)).value());
+    return ArgValues.integer(args, name);
   }
 
   public double number(String name) {
-    return ((Value.FloatV) args.get(name)).value();
+    return ArgValues.number(args, name);
   }
 
   public boolean bool(String name) {
-    return ((Value.BoolV) args.get(name)).value();
+    return ArgValues.bool(args, name);
   }
 
   /** A SIZE or PADDING4 argument as ints: [h, w] or [left, right, top, bottom]. */
   public int[] ints(String name) {
-    List<Value> items = ((Value.ListV) args.get(name)).items();
-    int[] out = new int[items.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = Math.toIntExact(((Value.IntV) items.get(i)).value());
-    }
-    return out;
+    return ArgValues.ints(args, name);
   }
 
   /** The place of an argument's value, or of the call when the argument took its default. */

@@ -329,7 +329,7 @@ public final class Ops {
 
   /** An INT argument of a checked application. */
   static int integer(Map<String, Value> args, String name) {
-    return Math.toIntExact(((Value.IntV) args.get(name)).value());
+    return ArgValues.integer(args, name);
   }
 
   private static Layer dense(OpInput in) {
