@@ -85,7 +85,7 @@ public final class CompileOptions {
   /** The backends asked for; an unknown name is a usage error. */
   public java.util.Set<org.cnnc.compiler.shape.Backend> backends() {
     return org.cnnc.compiler.sema.Capabilities.parse(backend).orElseThrow(() -> new Main.UsageError(
-        "--backend " + backend + ": expected cpu, cuda, all or none"));
+        "--backend " + backend + ": expected " + org.cnnc.compiler.sema.Capabilities.names()));
   }
 
   /** The limits asked for; a limit below 1 is a usage error. */

@@ -41,7 +41,7 @@ public final class Capabilities {
               .label(r.arg() != null ? r.arg() + " = " + n.arg(r.arg()).show() : "not on " + b.id())
               .note("backend " + b.id() + ": " + b.description());
           n.callChain().forEach(c -> d.note(c.message(), c.span()));
-          diags.report(d.help("choose the backends to check with --backend (" + ids() + ")"));
+          diags.report(d.help("choose the backends to check with --backend (" + names() + ")"));
         });
       }
     }
@@ -62,7 +62,8 @@ public final class Capabilities {
     return Optional.empty();
   }
 
-  private static String ids() {
+  /** The names {@link #parse} takes, for messages: {@code cpu, cuda, all or none}. */
+  public static String names() {
     return String.join(", ", java.util.Arrays.stream(Backend.values()).map(Backend::id).toList()) + ", all or none";
   }
 

@@ -2,10 +2,8 @@
 package org.cnnc.compiler.shape;
 
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -51,8 +49,7 @@ public final class OpReference {
   }
 
   static String traits(OpDef op) {
-    Set<Trait> shown = EnumSet.copyOf(op.traits().isEmpty() ? EnumSet.noneOf(Trait.class) : op.traits());
-    return shown.stream().map(t -> t.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", "));
+    return op.traits().stream().map(t -> t.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", "));
   }
 
   /** The spec's code spans in a summary ({@code [C, H, W]}) as markdown code. */
