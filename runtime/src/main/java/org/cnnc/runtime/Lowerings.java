@@ -28,29 +28,29 @@ public final class Lowerings {
   private static final Map<String, Lowering> TABLE = new LinkedHashMap<>();
 
   static {
-    put("conv", (b, p, in, a) -> b.conv(p, in.get(0), a.i("out"), a.ints("kernel"), a.ints("stride"),
-        a.ints("padding"), a.ints("dilation"), a.i("groups"), a.b("bias")));
+    put("conv", (b, p, in, a) -> b.conv(p, in.get(0), a.integer("out"), a.ints("kernel"), a.ints("stride"),
+        a.ints("padding"), a.ints("dilation"), a.integer("groups"), a.bool("bias")));
     put("maxpool", (b, p, in, a) -> b.maxpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
-        a.ints("dilation"), a.b("ceil")));
+        a.ints("dilation"), a.bool("ceil")));
     put("avgpool", (b, p, in, a) -> b.avgpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
-        a.b("ceil"), a.b("count_include_pad")));
+        a.bool("ceil"), a.bool("count_include_pad")));
     put("global_avgpool", (b, p, in, a) -> b.globalAvgpool(p, in.get(0)));
     put("global_maxpool", (b, p, in, a) -> b.globalMaxpool(p, in.get(0)));
-    put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.d("eps"), a.d("momentum")));
-    put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.i("size"), a.d("alpha"), a.d("beta"), a.d("k")));
+    put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.number("eps"), a.number("momentum")));
+    put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.integer("size"), a.number("alpha"), a.number("beta"), a.number("k")));
     put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));
     put("relu6", (b, p, in, a) -> b.activation(p, in.get(0), Activation.RELU6.getActivationFunction()));
     put("hardsigmoid", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSigmoid()));
     put("hardswish", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSwish()));
     put("silu", (b, p, in, a) -> b.activation(p, in.get(0), Activation.SWISH.getActivationFunction()));
     put("gelu", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.Gelu()));
-    put("leaky_relu", (b, p, in, a) -> b.leakyRelu(p, in.get(0), a.d("slope")));
+    put("leaky_relu", (b, p, in, a) -> b.leakyRelu(p, in.get(0), a.number("slope")));
     put("sigmoid", (b, p, in, a) -> b.sigmoid(p, in.get(0)));
     put("tanh", (b, p, in, a) -> b.tanh(p, in.get(0)));
     put("softmax", (b, p, in, a) -> b.softmax(p, in.get(0)));
     put("identity", (b, p, in, a) -> b.identity(p, in.get(0)));
-    put("dropout", (b, p, in, a) -> b.dropout(p, in.get(0), a.d("p")));
-    put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.i("out"), a.b("bias")));
+    put("dropout", (b, p, in, a) -> b.dropout(p, in.get(0), a.number("p")));
+    put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.integer("out"), a.bool("bias")));
     put("flatten", (b, p, in, a) -> b.flatten(p, in.get(0)));
     put("zeropad", (b, p, in, a) -> b.zeropad(p, in.get(0), a.ints("padding")));
     put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));

@@ -402,7 +402,7 @@ public final class NetBuilder {
       }
       OpDef.Joined j = def.merge().join(shapes);
       if (j.shape() == null) {
-        throw new IllegalArgumentException(path + ": cannot " + def.name() + " " + shapes + ": " + j.why());
+        throw new IllegalArgumentException(path + ": " + j.message());
       }
       layer = org.cnnc.compiler.shape.Layer.of(j.shape());
     } else {
@@ -546,8 +546,7 @@ public final class NetBuilder {
     boolean same = true;
     for (int i = 0; i < 2; i++) {
       long eff = (long) d[i] * (k[i] - 1) + 1;
-      long floor = Math.floorDiv(size[i] + 2L * p[i] - eff, s[i]) + 1;
-      long want = ceil ? pyOut(size[i], k[i], s[i], p[i], d[i]) : floor;
+      long want = Ops.window(size[i], k[i], s[i], p[i], d[i], ceil);
       extra[i] = (int) Math.max(0, (want - 1) * s[i] + eff - (size[i] + 2L * p[i]));
       long sameOut = Math.floorDiv(size[i] + s[i] - 1, s[i]);
       long total = Math.max(0, (sameOut - 1) * s[i] + eff - size[i]);
@@ -579,15 +578,6 @@ public final class NetBuilder {
       add(name, new CeilAvgPooling(k, s, p, extra, includePad), in);
     }
     return name;
-  }
-
-  /** PyTorch's pooling output size with ceil mode. */
-  static long pyOut(long in, long k, long s, long p, long d) {
-    long out = Math.floorDiv(in + 2 * p - d * (k - 1) - 1 + s - 1, s) + 1;
-    if ((out - 1) * s >= in + p) {
-      out--;
-    }
-    return out;
   }
 
   public String globalAvgpool(String name, String in) {

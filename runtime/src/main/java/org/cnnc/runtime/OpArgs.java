@@ -2,12 +2,11 @@
 package org.cnnc.runtime;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.compiler.sema.Value;
-import org.cnnc.compiler.shape.ArgValues;
+import org.cnnc.compiler.shape.BoundArgs;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.ParamSig;
 
@@ -16,11 +15,9 @@ import org.cnnc.compiler.shape.ParamSig;
  * to their parameter's type and range-checked, the others taken from the registry's defaults
  * ({@link OpDef#withDefaults}). Lowerings read them typed.
  */
-public final class OpArgs {
-  private final Map<String, Value> values;
-
+public final class OpArgs extends BoundArgs {
   private OpArgs(Map<String, Value> values) {
-    this.values = Collections.unmodifiableMap(values);
+    super(values);
   }
 
   /**
@@ -88,31 +85,5 @@ public final class OpArgs {
       return v;
     }
     throw new IllegalArgumentException(path + ": `" + op.name() + "` cannot take a " + (o == null ? "null" : o.getClass().getSimpleName()));
-  }
-
-  /** Every argument, defaults included, in parameter order. */
-  public Map<String, Value> values() {
-    return values;
-  }
-
-  public boolean has(String name) {
-    return values.containsKey(name);
-  }
-
-  public int i(String name) {
-    return ArgValues.integer(values, name);
-  }
-
-  public double d(String name) {
-    return ArgValues.number(values, name);
-  }
-
-  public boolean b(String name) {
-    return ArgValues.bool(values, name);
-  }
-
-  /** A size ({@code [h, w]}) or padding ({@code [left, right, top, bottom]}) argument. */
-  public int[] ints(String name) {
-    return ArgValues.ints(values, name);
   }
 }

@@ -694,15 +694,12 @@ public final class Expander {
       return j.shape();
     }
     if (j.branch() < 0) {
-      r.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, m.span(), j.why()).label("here"));
+      r.report(Diagnostic.error(Code.NETWORK_TOO_LARGE, m.span(), j.message()).label("here"));
       return null;
     }
     Shape first = shapes.get(0);
-    Shape s = shapes.get(j.branch());
-    boolean concat = def.name().equals("concat");
-    Diagnostic.Builder d = Diagnostic.error(Code.SHAPE_MISMATCH, m.branches().get(j.branch()).span(),
-            "cannot " + def.name() + " " + s + (concat ? " with " : " to ") + first + ": " + j.why())
-        .label(s + " here")
+    Diagnostic.Builder d = Diagnostic.error(Code.SHAPE_MISMATCH, m.branches().get(j.branch()).span(), j.message())
+        .label(shapes.get(j.branch()) + " here")
         .note("the first branch gives " + first + ", at " + m.branches().get(0).span().location(),
             m.branches().get(0).span());
     r.report(j.help() == null ? d : d.help(j.help()));

@@ -34,14 +34,18 @@ public final class OpDef {
     Joined join(List<Shape> branches);
   }
 
-  /** A merge's result: {@code shape}, or {@code branch} (its index) with why it does not fit and a help. */
-  public record Joined(Shape shape, int branch, String why, String help) {
+  /**
+   * A merge's result: {@code shape}, or the message of why the branches cannot be joined, with
+   * {@code branch} the index of the first that does not fit (-1 when the result itself is too
+   * large) and a help (null if none).
+   */
+  public record Joined(Shape shape, int branch, String message, String help) {
     public static Joined of(Shape s) {
       return new Joined(s, -1, null, null);
     }
 
-    public static Joined mismatch(int branch, String why, String help) {
-      return new Joined(null, branch, why, help);
+    public static Joined mismatch(int branch, String message, String help) {
+      return new Joined(null, branch, message, help);
     }
   }
 
@@ -51,7 +55,7 @@ public final class OpDef {
   /** A condition a backend puts on an op's arguments or input: the reason it refuses, or null. */
   @FunctionalInterface
   public interface Test {
-    String refuse(Map<String, Value> args, List<Shape> inputs);
+    String refuse(BoundArgs args, List<Shape> inputs);
   }
 
   private record Limit(Set<Backend> on, String arg, Test test) {}
@@ -78,7 +82,7 @@ public final class OpDef {
     this.rule = b.rule;
     this.merge = b.merge;
     this.category = b.category;
-    this.traits = Collections.unmodifiableSet(b.traits.isEmpty() ? EnumSet.noneOf(Trait.class) : EnumSet.copyOf(b.traits));
+    this.traits = Collections.unmodifiableSet(EnumSet.copyOf(b.traits));
     this.limits = List.copyOf(b.limits);
   }
 
@@ -167,9 +171,10 @@ public final class OpDef {
 
   /** Why {@code backend} cannot run this op with these arguments and inputs, if it cannot. */
   public Optional<Refusal> refusal(Backend backend, Map<String, Value> args, List<Shape> inputs) {
+    BoundArgs bound = new BoundArgs(args);
     for (Limit l : limits) {
       if (l.on().contains(backend)) {
-        String why = l.test().refuse(args, inputs);
+        String why = l.test().refuse(bound, inputs);
         if (why != null) {
           return Optional.of(new Refusal(backend, l.arg(), why));
         }

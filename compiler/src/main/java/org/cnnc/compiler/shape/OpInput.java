@@ -11,17 +11,16 @@ import org.cnnc.compiler.source.Span;
  * What an op rule sees: the input shape, the bound and converted arguments with their places,
  * and a way to report a problem (the caller adds the block call chain).
  */
-public abstract class OpInput {
+public abstract class OpInput extends BoundArgs {
   private final String op;
   private final Shape in;
-  private final Map<String, Value> args;
   private final Integer explicitIn;
   private boolean failed;
 
   protected OpInput(String op, Shape in, Map<String, Value> args, Integer explicitIn) {
+    super(args);
     this.op = op;
     this.in = in;
-    this.args = args;
     this.explicitIn = explicitIn;
   }
 
@@ -36,31 +35,6 @@ public abstract class OpInput {
   /** The input channels or features the spec states with {@code in -> out}, or null. */
   public Integer explicitIn() {
     return explicitIn;
-  }
-
-  public Value arg(String name) {
-    return args.get(name);
-  }
-
-  public boolean has(String name) {
-    return args.containsKey(name);
-  }
-
-  public int integer(String name) {
-    return ArgValues.integer(args, name);
-  }
-
-  public double number(String name) {
-    return ArgValues.number(args, name);
-  }
-
-  public boolean bool(String name) {
-    return ArgValues.bool(args, name);
-  }
-
-  /** A SIZE or PADDING4 argument as ints: [h, w] or [left, right, top, bottom]. */
-  public int[] ints(String name) {
-    return ArgValues.ints(args, name);
   }
 
   /** The place of an argument's value, or of the call when the argument took its default. */

@@ -93,8 +93,8 @@ public final class Ops {
             withDefault("beta", Type.FLOAT, new Value.FloatV(0.75), "exponent"),
             withDefault("k", Type.FLOAT, new Value.FloatV(1.0), "additive constant"))
         .category(Category.NORM)
-        .limit(ALL, "size", (a, in) -> integer(a, "size") % 2 == 0
-            ? "an even size (" + integer(a, "size") + "): Deeplearning4j's window is centred, PyTorch's even window is not"
+        .limit(ALL, "size", (a, in) -> a.integer("size") % 2 == 0
+            ? "an even size (" + a.integer("size") + "): Deeplearning4j's window is centred, PyTorch's even window is not"
             : null)
         .rule(Ops::lrn));
     activation(op("relu").doc("max(0, x)").torch("nn.ReLU")
@@ -239,8 +239,11 @@ public final class Ops {
     return o == null ? null : Layer.of(o);
   }
 
-  /** PyTorch's {@code pooling_output_shape} (and, with ceil false, the conv formula). */
-  static long window(long size, long k, long s, long p, long d, boolean ceil) {
+  /**
+   * PyTorch's {@code pooling_output_shape} (and, with ceil false, the conv formula): the one
+   * output-size formula, which the runtime's pooling and its lowering call too.
+   */
+  public static long window(long size, long k, long s, long p, long d, boolean ceil) {
     long numer = size + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0);
     long out = Math.floorDiv(numer, s) + 1;
     if (ceil && (out - 1) * s >= size + p) {
@@ -304,7 +307,8 @@ public final class Ops {
     for (int j = 0; j < in.size(); j++) {
       Shape s = in.get(j);
       if (s.rank() != first.rank() || (s.rank() == 3 && (s.height() != first.height() || s.width() != first.width()))) {
-        return Joined.mismatch(j, s.rank() != first.rank() ? "ranks differ" : "height and width differ",
+        return Joined.mismatch(j, "cannot concat " + s + " with " + first + ": "
+                + (s.rank() != first.rank() ? "ranks differ" : "height and width differ"),
             "concat joins along channels: every branch must keep the same height and width (check padding and strides)");
       }
       channels += s.dim(0);
@@ -320,16 +324,11 @@ public final class Ops {
   private static Joined sum(List<Shape> in) {
     for (int j = 1; j < in.size(); j++) {
       if (!in.get(j).equals(in.get(0))) {
-        return Joined.mismatch(j, "shapes differ",
+        return Joined.mismatch(j, "cannot add " + in.get(j) + " to " + in.get(0) + ": shapes differ",
             "add needs equal shapes; match channels and strides, e.g. with a 1x1 conv on the shortcut");
       }
     }
     return Joined.of(in.get(0));
-  }
-
-  /** An INT argument of a checked application. */
-  static int integer(Map<String, Value> args, String name) {
-    return ArgValues.integer(args, name);
   }
 
   private static Layer dense(OpInput in) {

@@ -48,15 +48,11 @@ public class CnncMaxPool extends SubsamplingLayer {
     return ceil;
   }
 
-  /** PyTorch's output size along one axis. */
+  /** PyTorch's output size along one axis (the registry's formula, {@link org.cnnc.compiler.shape.Ops#window}). */
   static long outSize(long in, int k, int s, int p, int d, boolean ceil) {
-    long span = in + 2L * p - ((long) d * (k - 1) + 1);
-    long out = (ceil ? Math.floorDiv(span + s - 1, s) : Math.floorDiv(span, s)) + 1;
-    if (ceil && (out - 1) * s >= in + p) {
-      out--;
-    }
-    return out;
+    return org.cnnc.compiler.shape.Ops.window(in, k, s, p, d, ceil);
   }
+
 
   @Override
   public InputType getOutputType(int layerIndex, InputType inputType) {
