@@ -453,7 +453,7 @@ public final class NetBuilder {
 
       @Override
       protected void emit(Diagnostic.Builder d) {
-        problems.add(d.build().message());
+        problems.add(d.message()); // no spec here, so no place: the message alone
       }
     };
     org.cnnc.compiler.shape.Layer layer = def.rule().infer(input);

@@ -41,6 +41,23 @@ class FiguresTest {
     assertArrayEquals(new long[] {10}, f.shape("main"), "figures are immutable");
   }
 
+  /** An instance whose arguments break an op's rule is refused as it is built, by the rule's own words. */
+  @Test
+  void anInstanceTheRulesRefuseIsRefusedByName(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path spec = java.nio.file.Files.writeString(dir.resolve("k.cnn"),
+        "package p\nmodel K(k: int = 3) {\n    input [3, 8, 8]\n    conv(4, k)\n}\n");
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
+    ClassLoader loader = Generated.compile(c, dir.resolve("g"));
+    CnnModel big = (CnnModel) loader.loadClass("p.K").getConstructor(int.class).newInstance(20);
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        big::figures);
+    assertEquals("0: kernel 20x20 is larger than the padded input 8x8", e.getMessage());
+    CnnModel negative = (CnnModel) loader.loadClass("p.K").getConstructor(int.class).newInstance(-1);
+    e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> negative.build(new NetBuilder(1)));
+    assertEquals("0: argument `kernel` of `conv` must be at least 1, found [-1, -1]", e.getMessage());
+  }
+
   @Test
   void everyOpOfTheRegistryHasALowering() {
     TreeSet<String> registry = new TreeSet<>();

@@ -69,6 +69,11 @@ public record Diagnostic(
       this.message = message;
     }
 
+    /** The message (a rule applied where there is no spec, as the runtime applies it, reads only this). */
+    public String message() {
+      return message;
+    }
+
     public Builder label(String text) {
       this.label = text;
       return this;
