@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine;
@@ -67,17 +68,13 @@ public final class Main implements Runnable {
   }
 
   private static int execute(String[] args, PrintWriter out, PrintWriter err, Object... extraCommands) {
-    CommandLine cmd = new CommandLine(new Main());
-    for (Object extra : extraCommands) {
-      cmd.addSubcommand(extra);
-    }
+    CommandLine cmd = commandLine(extraCommands);
     cmd.setOut(out);
     cmd.setErr(err);
     if (args.length > 0 && DL4J_COMMANDS.contains(args[0]) && !cmd.getSubcommands().containsKey(args[0])) {
-      printError(err, missingDl4j(args[0], new Version().versionText()));
+      printError(err, missingDl4j(args[0], new Version().versionText(), cmd));
       return USAGE;
     }
-    showDefaults(cmd);
     cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
       if (e instanceof UncheckedIOException || e instanceof UsageError) {
         printError(err, String.valueOf(e.getMessage()));
@@ -101,11 +98,12 @@ public final class Main implements Runnable {
    * What a {@code cnnc} built without DL4J (the small distribution, or the cli module alone) says
    * when one of {@link #DL4J_COMMANDS} is asked: it fetches nothing and names what to install.
    */
-  static String missingDl4j(String command, String version) {
-    return "'" + command + "' computes on Deeplearning4j, which this cnnc leaves out (it has the compile-time"
-        + " commands only: check, lint, summary, graph, fmt, lsp, generate, ops).\n"
-        + "Install the full distribution, cnnc-full-" + version + ".tar.gz (or .zip), which adds DL4J, ND4J and"
-        + " their native libraries, or build cnnc from source (README, \"Installing\").";
+  static List<String> missingDl4j(String command, String version, CommandLine cmd) {
+    List<String> here = cmd.getSubcommands().keySet().stream().filter(c -> !c.equals("help")).toList();
+    return List.of("'" + command + "' computes on Deeplearning4j, which this cnnc leaves out (it has the compile-time"
+        + " commands only: " + String.join(", ", here) + ").",
+        "Install the full distribution, cnnc-full-" + version + ".tar.gz (or .zip), which adds DL4J, ND4J and"
+        + " their native libraries, or build cnnc from source (README, \"Installing\").");
   }
 
   /** Every option's default in every command's --help ("Default: ..."), where it has one. */
@@ -125,11 +123,19 @@ public final class Main implements Runnable {
   }
 
   /**
-   * A user's error on standard error, {@code cnnc: } first: each line escaped for the terminal (file
-   * names, tensor names and values come from untrusted files), its line breaks kept.
+   * A user's error on standard error, {@code cnnc: } first, on one line: escaped for the terminal
+   * (file names, tensor names and values come from untrusted files), so that a line break in them
+   * cannot start a line of its own.
    */
   public static void printError(PrintWriter err, String message) {
-    err.println("cnnc: " + String.join("\n", message.lines().map(org.cnnc.compiler.io.Escape::terminal).toList()));
+    err.println("cnnc: " + org.cnnc.compiler.io.Escape.terminal(message));
+  }
+
+  /** An error of several lines (a first line, then details), each escaped as {@link #printError(PrintWriter, String)}. */
+  public static void printError(PrintWriter err, List<String> lines) {
+    for (int i = 0; i < lines.size(); i++) {
+      err.println((i == 0 ? "cnnc: " : "") + org.cnnc.compiler.io.Escape.terminal(lines.get(i)));
+    }
   }
 
   /** A mistake in how cnnc was called, found after option parsing (an unknown model name, ...). */

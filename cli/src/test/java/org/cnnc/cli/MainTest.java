@@ -185,4 +185,14 @@ class MainTest {
     assertEquals(Main.USAGE, other.code());
     assertFalse(other.err().contains("Deeplearning4j"), other.err());
   }
+
+  /** A line break in what the user gave (a file name) cannot start a line of its own on the terminal. */
+  @Test
+  void usageErrorsStayOnOneLine() {
+    Run r = run("check", "no-such\ncnnc: all good\r\u001b[2J.cnn");
+    assertEquals(Main.USAGE, r.code(), r.err());
+    assertEquals(1, r.err().lines().count(), r.err());
+    assertFalse(r.err().contains("\u001b"), r.err());
+    assertTrue(r.err().contains("no-such\\u000acnnc: all good"), r.err());
+  }
 }

@@ -157,7 +157,7 @@ final class RunCommand implements Callable<Integer> {
       try {
         net.loadWeights(weights);
       } catch (WeightsException e) {
-        Main.printError(spec.commandLine().getErr(), String.valueOf(e.getMessage()));
+        Main.printError(spec.commandLine().getErr(), e.lines());
         return Main.USAGE;
       }
     }

@@ -178,7 +178,7 @@ final class TrainCommand implements Callable<Integer> {
         done = Checkpoint.restore(resume, net).epochsDone();
       }
     } catch (WeightsException e) {
-      Main.printError(spec.commandLine().getErr(), String.valueOf(e.getMessage()));
+      Main.printError(spec.commandLine().getErr(), e.lines());
       return Main.USAGE;
     } catch (IOException e) {
       throw new Main.UsageError("--resume: " + e.getMessage());

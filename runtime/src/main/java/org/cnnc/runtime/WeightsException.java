@@ -16,4 +16,12 @@ public final class WeightsException extends RuntimeException {
   public List<String> problems() {
     return problems;
   }
+
+  /** The message as lines: what could not be loaded, then each problem, indented. */
+  public List<String> lines() {
+    List<String> out = new java.util.ArrayList<>();
+    out.add(getMessage().lines().findFirst().orElse(""));
+    problems.forEach(p -> out.add("  " + p));
+    return out;
+  }
 }
