@@ -111,12 +111,15 @@ public final class CnnBuild {
       }
       deleted = deleteStale(r, outputs);
     }
-    if (c.ok() && clashes.isEmpty()) {
-      save(r, c, options, outputs, diagnostics.size());
+    Result result = new Result(false, specs, diagnostics, written, same, deleted);
+    // Only a build that passes is "up to date" next time: one that fails (an error, a lint rule set
+    // to error, a warning with failOnWarning) must fail again, not be skipped.
+    if (c.ok() && clashes.isEmpty() && result.errors() == 0 && !(r.failOnWarning() && result.warnings() > 0)) {
+      save(r, c, options, outputs, result.warnings());
     } else {
       Files.deleteIfExists(r.stateFile());
     }
-    return new Result(false, specs, diagnostics, written, same, deleted);
+    return result;
   }
 
   /**
@@ -210,11 +213,11 @@ public final class CnnBuild {
     return true;
   }
 
-  private static void save(Request r, Compiler.Compilation c, String options, List<Path> outputs, int warnings)
+  private static void save(Request r, Compiler.Compilation c, String options, List<Path> outputs, long warnings)
       throws IOException {
     Map<String, String> state = new TreeMap<>();
     state.put("options", options);
-    state.put("warnings", Integer.toString(warnings));
+    state.put("warnings", Long.toString(warnings));
     // The lint configuration is an input too: editing cnnc.yaml changes which warnings there are.
     Path config = r.lintConfig() == null ? null : r.lintConfig().toAbsolutePath().normalize();
     if (config != null) {

@@ -87,6 +87,21 @@ class CnnBuildTest {
     assertFalse(again.upToDate());
     assertEquals(1, again.warnings());
     assertEquals(List.of(), again.written(), "the unchanged class is not rewritten");
+    // A build that failed is not "up to date" for the next one: it fails again, with its warning.
+    CnnBuild.Result rerun = CnnBuild.run(strict);
+    assertFalse(rerun.upToDate(), "a failed build is never up to date");
+    assertEquals(1, rerun.warnings());
+  }
+
+  @Test
+  void aLintErrorFailsEveryBuildNotOnlyTheFirst() throws Exception {
+    Path src = Files.createDirectories(dir.resolve("src/main/cnn"));
+    Files.writeString(src.resolve("m.cnn"), "package p\nmodel M { input [3, 8, 8] conv(2, 3) dense(4) }\n");
+    Files.writeString(dir.resolve("cnnc.yaml"), "rules:\n  DENSE_ON_MAP: error\n");
+    assertEquals(1, CnnBuild.run(request(List.of())).errors());
+    CnnBuild.Result again = CnnBuild.run(request(List.of()));
+    assertFalse(again.upToDate());
+    assertEquals(1, again.errors());
   }
 
   @Test
