@@ -72,10 +72,8 @@ final class Features {
   }
 
   private static void elements(Body body, List<Element> out) {
-    for (Stmt st : body.stmts()) {
-      for (Chain ch : org.cnnc.compiler.ast.Ast.chainOf(st).stream().toList()) {
-        elements(ch, out);
-      }
+    for (Chain ch : body.chains()) {
+      elements(ch, out);
     }
   }
 
@@ -108,31 +106,25 @@ final class Features {
     String kind = e.term() instanceof Group ? "group" : e.term() instanceof Repeat ? "repeat" : "merge";
     List<String> lines = new ArrayList<>();
     for (Network n : c.networks()) {
-      Set<Integer> ids = new java.util.TreeSet<>();
-      for (Node node : n.nodes()) {
-        if (within(node.span(), term)) {
-          ids.add(node.id());
-        }
-      }
+      // the compiler's scope of each instance of the labeled group, repeat or merge
       for (Scope s : n.root().descendants()) {
-        if (s.kind() == Scope.Kind.BLOCK && within(s.span(), term)) {
-          ids.addAll(s.nodeIds());
+        if ((s.kind() == Scope.Kind.GROUP || s.kind() == Scope.Kind.MERGE) && s.span().samePlace(term)
+            && !s.nodeIds().isEmpty() && lines.size() < 12) {
+          lines.add("label `" + name + "`: **" + kind + "** in `" + n.name() + "`"
+              + (s.path().equals(name) ? "" : " (`" + s.path() + "`)") + " → " + figures(n, s.nodeIds(), true));
         }
       }
-      if (ids.isEmpty() || lines.size() >= 12) {
-        continue;
-      }
-      Node last = n.node(((java.util.TreeSet<Integer>) ids).last());
-      long params = ids.stream().mapToLong(i -> n.node(i).paramCount()).sum();
-      long macs = ids.stream().mapToLong(i -> n.node(i).macs()).sum();
-      lines.add("label `" + name + "`: **" + kind + "** in `" + n.name() + "` → " + last.shape() + " · "
-          + ids.size() + " layers · " + SummaryRenderer.num(params) + " params · " + SummaryRenderer.num(macs) + " MACs");
     }
     return lines.isEmpty() ? null : String.join("\n\n", lines);
   }
 
-  private static boolean within(Span inner, Span outer) {
-    return inner.file() == outer.file() && outer.start() <= inner.start() && inner.end() <= outer.end();
+  /** The output shape, parameters and MACs of a scope's nodes (and how many, with {@code layers}). */
+  private static String figures(Network n, List<Integer> ids, boolean layers) {
+    long params = ids.stream().mapToLong(i -> n.node(i).paramCount()).sum();
+    long macs = ids.stream().mapToLong(i -> n.node(i).macs()).sum();
+    Node last = n.node(ids.stream().mapToInt(Integer::intValue).max().orElseThrow());
+    return last.shape() + " · " + (layers ? ids.size() + " layers · " : "") + SummaryRenderer.num(params) + " params · "
+        + SummaryRenderer.num(macs) + " MACs";
   }
 
   /** Markdown for the layer or block instance under the cursor. */
@@ -142,12 +134,7 @@ final class Features {
       // the block instances whose call is under the cursor
       for (Scope s : n.root().descendants()) {
         if (s.kind() == Scope.Kind.BLOCK && inside(s.span(), f, at)) {
-          List<Integer> ids = s.nodeIds();
-          long params = ids.stream().mapToLong(i -> n.node(i).paramCount()).sum();
-          long macs = ids.stream().mapToLong(i -> n.node(i).macs()).sum();
-          Node last = n.node(ids.stream().mapToInt(Integer::intValue).max().orElseThrow());
-          lines.add("**" + s.blockName() + "** `" + n.name() + "." + s.path() + "` → " + last.shape() + " · "
-              + SummaryRenderer.num(params) + " params · " + SummaryRenderer.num(macs) + " MACs");
+          lines.add("**" + s.blockName() + "** `" + n.name() + "." + s.path() + "` → " + figures(n, s.nodeIds(), false));
         }
       }
       if (!lines.isEmpty()) {

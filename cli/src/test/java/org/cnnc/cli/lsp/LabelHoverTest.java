@@ -26,10 +26,14 @@ class LabelHoverTest {
       """;
 
   static String hover(String before) {
+    return hover(TEXT, before);
+  }
+
+  static String hover(String text, String before) {
     Path file = Path.of("label-hover-test.cnn").toAbsolutePath();
-    Compiler.Compilation c = Compiler.compile(new Compiler.Request(List.of(file), List.of(), Map.of()), Map.of(file, TEXT));
+    Compiler.Compilation c = Compiler.compile(new Compiler.Request(List.of(file), List.of(), Map.of()), Map.of(file, text));
     SourceFile f = c.sources().stream().filter(s -> file.equals(s.path())).findFirst().orElseThrow();
-    int at = TEXT.indexOf(before) + 1;
+    int at = text.indexOf(before) + 1;
     return Features.hover(c, f, at);
   }
 
@@ -53,5 +57,21 @@ class LabelHoverTest {
     String text = hover("body: {");
     assertEquals("label `body`: **group** in `Net` → [16, 8, 8] · 3 layers · 1,440 params · 90,112 MACs", text);
     assertEquals(text, hover("body\n"));
+  }
+
+  @Test
+  void aLabelInABlockShowsEachInstanceOnItsOwn() {
+    String text = """
+        block Pair(c: int) { inner: { conv(c, 1) relu } }
+        model Two {
+            input [3, 4, 4]
+            a: Pair(2)
+            b: Pair(5)
+        }
+        """;
+    // conv 3->2 1x1: 8 params, 96 MACs; conv 2->5 1x1: 15 params, 160 MACs
+    assertEquals("label `inner`: **group** in `Two` (`a.inner`) → [2, 4, 4] · 2 layers · 8 params · 96 MACs\n\n"
+        + "label `inner`: **group** in `Two` (`b.inner`) → [5, 4, 4] · 2 layers · 15 params · 160 MACs",
+        hover(text, "inner: {"));
   }
 }
