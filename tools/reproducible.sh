@@ -8,13 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-files=(grammar/target/cnnc-grammar-*.jar compiler/target/cnnc-compiler-*.jar cli/target/cnnc-cli-*.jar
-       dist/target/cnnc-*.tar.gz dist/target/cnnc-*.zip)
+# the patterns expand in each build's copy, not here (old jars in this tree must not count)
+patterns='grammar/target/cnnc-grammar-*.jar compiler/target/cnnc-compiler-*.jar cli/target/cnnc-cli-*.jar
+          dist/target/cnnc-*.tar.gz dist/target/cnnc-*.zip'
 for build in one two; do
   mkdir "$work/$build"
   tar --exclude=./.git --exclude='*/target' --exclude=./target -cf - . | tar -xf - -C "$work/$build"
   (cd "$work/$build" && mvn -o -q -B -Dstyle.color=never package -pl grammar,compiler,cli,dist -DskipTests)
-  (cd "$work/$build" && sha256sum ${files[@]}) >"$work/$build.sha256"
+  (cd "$work/$build" && sha256sum $patterns) >"$work/$build.sha256"
   [ $build = one ] && sleep 2   # a second passes on the clock between the builds, at least
 done
 cat "$work/one.sha256"

@@ -238,12 +238,13 @@ def count(params):
 
 
 def weight_macs(module, output):
-    """Weight multiply-accumulates of one Conv2d/Linear call at batch 1."""
+    """Weight multiply-accumulates of one Conv2d/Linear call at batch 1 (a Linear on a map, as
+    ConvNeXt's channels-last one, counts every position: output elements times input features)."""
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
         return output.numel() * (module.in_channels // module.groups) * kh * kw
     if isinstance(module, nn.Linear):
-        return module.in_features * module.out_features
+        return output.numel() * module.in_features
     return 0
 
 

@@ -14,10 +14,10 @@ import sys
 
 import numpy as np
 import torch
-import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parity import save_npz, seeded  # noqa: E402
+from zoo_reference import MODELS  # noqa: E402
 
 
 def main():
@@ -28,15 +28,18 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(2)
+    builders = {name: (build, shape) for name, build, shape in MODELS}
     for name in args.models.split(","):
-        model = getattr(torchvision.models, name)(weights=None)
-        model = seeded(model, args.seed).eval()
+        build, shape = builders[name]
+        model = seeded(build(), args.seed).eval()
         state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
         save_npz(os.path.join(args.out, name + ".npz"), state)
-        x = torch.randn((1, 3, 224, 224), generator=torch.Generator().manual_seed(args.seed + 1))
+        x = torch.randn((1,) + tuple(shape), generator=torch.Generator().manual_seed(args.seed + 1))
         np.save(os.path.join(args.out, name + "_input.npy"), x.numpy().astype(np.float32))
         with torch.no_grad():
             y = model(x)
+        if isinstance(y, dict):  # the segmentation models: their output `out`
+            y = y["out"]
         np.save(os.path.join(args.out, name + "_output.npy"), y.numpy().astype(np.float32))
         print(name, tuple(y.shape), flush=True)
 

@@ -32,25 +32,15 @@ entry):
 import argparse
 import json
 import os
+import sys
 
 import torch
 import torch.nn as nn
 import torchvision.models as tvm
 import torchvision.models.segmentation as tvs
 
-
-def count(params):
-    return sum(p.numel() for p in params)
-
-
-def weight_macs(module, output):
-    """Weight multiply-accumulates of one Conv2d/Linear call at batch 1."""
-    if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        return output.numel() * (module.in_channels // module.groups) * kh * kw
-    if isinstance(module, nn.Linear):
-        return output.numel() * module.in_features
-    return 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import count, under, weight_macs  # noqa: E402
 
 
 def options(module):
@@ -62,10 +52,6 @@ def options(module):
     if isinstance(module, nn.Dropout):
         return {"p": module.p}
     return None
-
-
-def under(name, prefix):
-    return name == prefix or name.startswith(prefix + ".")
 
 
 def describe(model_name, model, input_shape):

@@ -35,7 +35,6 @@ public final class SummaryCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  /** The named model, or every model of the files named on the command line (not of their imports). */
   /**
    * The one model a command works on: {@code model}, or, without it, the only model of the given
    * files; a usage error naming the models when there are several.
@@ -50,6 +49,7 @@ public final class SummaryCommand implements Callable<Integer> {
     return in.get(0);
   }
 
+  /** The named model, or every model of the files named on the command line (not of their imports). */
   public static List<Network> select(Compiler.Compilation c, String model, List<Path> files) {
     if (model != null) {
       return List.of(c.network(model).orElseThrow(() -> new Main.UsageError("no model named `" + model + "`; models: "

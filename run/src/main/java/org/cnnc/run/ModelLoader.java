@@ -25,6 +25,7 @@ final class ModelLoader {
 
   static CnnModel load(Compiler.Compilation c, Network network) throws IOException {
     Path dir = Files.createTempDirectory("cnnc-model");
+    Throwable failure = null;
     try {
       Generator.Output source = Generator.generate(c, List.of(network), "cnnc.generated").get(0);
       Generator.write(dir.resolve("src"), source);
@@ -53,9 +54,21 @@ final class ModelLoader {
       String name = "cnnc.generated." + source.relativePath().getFileName().toString().replace(".java", "");
       return (CnnModel) loader.loadClass(name).getConstructor().newInstance();
     } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("cannot load the generated model: " + e, e);
+      failure = new IllegalStateException("cannot load the generated model: " + e, e);
+      throw (IllegalStateException) failure;
+    } catch (IOException | RuntimeException | Error e) {
+      failure = e;
+      throw e;
     } finally {
-      delete(dir);
+      try {
+        delete(dir);
+      } catch (IOException e) {
+        // a folder that cannot be removed must not hide why loading failed
+        if (failure == null) {
+          throw e;
+        }
+        failure.addSuppressed(e);
+      }
     }
   }
 

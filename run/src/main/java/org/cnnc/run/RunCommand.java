@@ -66,6 +66,9 @@ final class RunCommand implements Callable<Integer> {
     if (batch < 1) {
       throw new Main.UsageError("--batch must be at least 1 (got " + batch + ")");
     }
+    if (repeat < 0) {
+      throw new Main.UsageError("--repeat must be 0 or more (got " + repeat + ")");
+    }
     if (output != null && Files.exists(output) && !Files.isDirectory(output)) {
       throw new Main.UsageError("--output " + Escape.terminal(output.toString()) + " is a file; it must be a folder (made if missing)");
     }
@@ -160,9 +163,6 @@ final class RunCommand implements Callable<Integer> {
         Main.printError(spec.commandLine().getErr(), e.lines());
         return Main.USAGE;
       }
-    }
-    if (repeat < 0) {
-      throw new Main.UsageError("--repeat must be 0 or more (got " + repeat + ")");
     }
     // The first pass pays for class loading, the JIT and native set-up; the warm ones are what a
     // served model costs. Both are reported, apart.
