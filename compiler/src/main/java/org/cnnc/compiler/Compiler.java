@@ -260,9 +260,7 @@ public final class Compiler {
       Optional<String> pkg = file.pkg().map(Ast.QualifiedName::dotted);
       List<Network> ofFile = new ArrayList<>();
       for (Ast.ModelDecl m : file.models()) {
-        boolean[] broken = {false};
-        program.uses(m, broken);
-        if (broken[0]) {
+        if (program.callsBroken(m)) {
           continue;
         }
         Network n = new Expander(program, diags, resolver.cyclicNames(file.source())).withMaxLayers(limits.maxLayers()).expand(m, modelArgs, pkg);

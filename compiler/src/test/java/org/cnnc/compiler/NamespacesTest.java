@@ -140,4 +140,18 @@ class NamespacesTest {
         "import \"missing.cnn\"\nmodel M { input [3, 8, 8] Conv(4) }\nmodel N { input [3, 8, 8] conv(4, 30) }\n");
     assertEquals(List.of("f.cnn:1 IMPORT_NOT_FOUND", "f.cnn:3 KERNEL_TOO_LARGE"), lines(compile(f)));
   }
+
+  /** UNUSED_BLOCK follows each file's own block of a name: neither hides nor invents the other's. */
+  @Test
+  void unusedBlocksAreFoundPerFileNotPerName() throws Exception {
+    Path a = Files.writeString(dir.resolve("ua.cnn"),
+        "block Y() { relu }\nblock X() { Y() }\nmodel A { input [3, 4, 4] X() }\n");
+    Path b = Files.writeString(dir.resolve("ub.cnn"),
+        "block W() { relu }\nblock X() { W() }\nblock Unused() { relu }\nmodel B { input [3, 4, 4] X() }\n");
+    var c = Compiler.compile(Compiler.Request.of(a, b));
+    assertTrue(c.ok(), c.diagnostics().sorted().toString());
+    var unused = org.cnnc.compiler.lint.Linter.lint(c, org.cnnc.compiler.lint.LintConfig.defaults(), dir).diagnostics()
+        .stream().filter(d -> d.id().equals("UNUSED_BLOCK")).map(d -> d.message()).toList();
+    assertEquals(List.of("block `Unused` is never used"), unused);
+  }
 }

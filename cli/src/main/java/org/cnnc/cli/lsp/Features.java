@@ -255,8 +255,8 @@ final class Features {
     String callee = enclosingCall(text, at);
     List<CompletionItem> out = new ArrayList<>();
     if (callee != null) {
-      OpDef op = Ops.get(callee);
-      if (op != null && !op.isMerge()) {
+      OpDef op = Ops.callable(callee);
+      if (op != null) {
         for (ParamSig p : op.params()) {
           out.add(item(p.name(), CompletionItemKind.Property, p.type().keyword() + " = " + p.defaultText() + ": " + p.doc(),
               p.name() + " = "));

@@ -181,7 +181,9 @@ public final class JavaGenerator {
 
   private JavaFile file(String packageOverride) {
     String pkg = packageOverride != null ? packageOverride : net.javaPackage().orElse("");
-    collectBlocks(model.body(), model.span().file());
+    for (BlockDecl b : program.blocksUsed(model)) {
+      blocks.putIfAbsent(b.name().text(), b);
+    }
     classNames.newName("build");
     classNames.newName("name");
     for (String block : blocks.keySet()) {
@@ -658,33 +660,6 @@ public final class JavaGenerator {
 
   // ---- helpers -------------------------------------------------------------------------------------
 
-  /** The blocks a body calls, transitively, in the order of first use. */
-  private void collectBlocks(org.cnnc.compiler.ast.Ast.Body body, org.cnnc.compiler.source.SourceFile file) {
-    for (Chain c : body.chains()) {
-      collectBlocks(c, file);
-    }
-  }
-
-  private void collectBlocks(Chain c, org.cnnc.compiler.source.SourceFile file) {
-    for (Element e : c.elements()) {
-      Term t = e.term();
-      if (t instanceof Call call && Ops.get(call.callee().text()) == null) {
-        BlockDecl b = program.block(file, call.callee().text());
-        if (b != null && !blocks.containsKey(b.name().text())) {
-          blocks.put(b.name().text(), b);
-          collectBlocks(b.body(), b.span().file());
-        }
-      } else if (t instanceof Group g) {
-        collectBlocks(g.body(), file);
-      } else if (t instanceof Repeat r) {
-        collectBlocks(r.body(), file);
-      } else if (t instanceof Merge m) {
-        m.branches().forEach(br -> br.chain().ifPresent(ch -> collectBlocks(ch, file)));
-      }
-    }
-  }
-
-  /** Java types of a block's parameters: as declared, or as the values its instances receive. */
   private Map<String, JType> paramTypes(BlockDecl block) {
     Map<String, JType> out = new LinkedHashMap<>();
     List<Scope> instances = net.root().descendants().stream()

@@ -364,12 +364,12 @@ public final class Rules {
   // ---- checks on declarations ------------------------------------------------------------------
 
   static void declarations(Program program, Sink sink) {
-    Set<String> used = new LinkedHashSet<>();
+    Set<BlockDecl> used = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     for (ModelDecl m : program.models()) {
-      collect(program, m.body(), m.span().file(), used);
+      used.addAll(program.blocksUsed(m));
     }
     for (Decl d : program.decls()) {
-      if (d instanceof BlockDecl b && !used.contains(b.name().text())) {
+      if (d instanceof BlockDecl b && !used.contains(b)) {
         sink.report(UNUSED_BLOCK, at(UNUSED_BLOCK, b.name().span(), "block `" + b.name().text() + "` is never used")
             .label("no model uses it"));
       }
@@ -392,30 +392,6 @@ public final class Rules {
         }
       }
       shadowedLabels(d.body(), new ArrayList<>(), sink);
-    }
-  }
-
-  private static void collect(Program program, Body body, org.cnnc.compiler.source.SourceFile file, Set<String> used) {
-    for (Chain c : body.chains()) {
-      collect(program, c, file, used);
-    }
-  }
-
-  private static void collect(Program program, Chain c, org.cnnc.compiler.source.SourceFile file, Set<String> used) {
-    for (Element e : c.elements()) {
-      Term t = e.term();
-      if (t instanceof Call call) {
-        BlockDecl b = Ops.get(call.callee().text()) == null ? program.block(file, call.callee().text()) : null;
-        if (b != null && used.add(b.name().text())) {
-          collect(program, b.body(), b.span().file(), used);
-        }
-      } else if (t instanceof Group g) {
-        collect(program, g.body(), file, used);
-      } else if (t instanceof Repeat r) {
-        collect(program, r.body(), file, used);
-      } else if (t instanceof Merge m) {
-        m.branches().forEach(b -> b.chain().ifPresent(ch -> collect(program, ch, file, used)));
-      }
     }
   }
 

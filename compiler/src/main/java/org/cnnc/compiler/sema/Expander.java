@@ -466,8 +466,8 @@ public final class Expander {
 
   private int call(Call c, int input, Seq seq, Frame f, String name) {
     String callee = c.callee().text();
-    OpDef op = Ops.get(callee);
-    if (op != null && !op.isMerge()) {
+    OpDef op = Ops.callable(callee);
+    if (op != null) {
       return op(op, c, input, seq, f, name);
     }
     BlockDecl block = program.block(c.span().file(), callee);

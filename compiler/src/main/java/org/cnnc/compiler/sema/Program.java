@@ -70,35 +70,49 @@ public final class Program {
   }
 
   /**
-   * The blocks a declaration uses, directly or through other blocks (each call resolved from the
-   * file of the declaration that makes it), the declaration itself first; and sets
-   * {@code broken[0]} when a call names a block left out for a syntax error.
+   * The blocks a declaration uses, directly or through other blocks, each call resolved from the
+   * file of the declaration that makes it (so two blocks of one name in two files stay apart), in
+   * the order of first use, depth first. Lint, code generation and the compiler all walk this.
    */
-  public List<Decl> uses(Decl d, boolean[] broken) {
-    List<Decl> out = new ArrayList<>();
-    java.util.Set<Decl> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-    Deque<Decl> todo = new ArrayDeque<>(List.of(d));
-    while (!todo.isEmpty()) {
-      Decl x = todo.removeFirst();
-      if (!seen.add(x)) {
-        continue;
+  public List<BlockDecl> blocksUsed(Decl d) {
+    Set<BlockDecl> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    List<BlockDecl> out = new ArrayList<>();
+    blocksUsed(d, seen, out);
+    return out;
+  }
+
+  private void blocksUsed(Decl d, Set<BlockDecl> seen, List<BlockDecl> out) {
+    for (Call c : calls(d.body(), new ArrayList<>())) {
+      BlockDecl b = calledBlock(d.span().file(), c);
+      if (b != null && seen.add(b)) {
+        out.add(b);
+        blocksUsed(b, seen, out);
       }
-      out.add(x);
+    }
+  }
+
+  /** The block a call names, seen from {@code file}; null for an op or a name that resolves to nothing. */
+  private BlockDecl calledBlock(SourceFile file, Call c) {
+    return org.cnnc.compiler.shape.Ops.callable(c.callee().text()) != null ? null : block(file, c.callee().text());
+  }
+
+  /**
+   * Whether a declaration, or a block it uses, calls a name that a declaration left out for a
+   * syntax error may have declared: what it builds is unknown, so it is not checked further.
+   */
+  public boolean callsBroken(Decl d) {
+    List<Decl> all = new ArrayList<>(List.of(d));
+    all.addAll(blocksUsed(d));
+    for (Decl x : all) {
       SourceFile file = x.span().file();
       for (Call c : calls(x.body(), new ArrayList<>())) {
-        String name = c.callee().text();
-        if (org.cnnc.compiler.shape.Ops.get(name) != null) {
-          continue;
-        }
-        BlockDecl b = block(file, name);
-        if (b != null) {
-          todo.add(b);
-        } else if (isBroken(file, name)) {
-          broken[0] = true;
+        if (org.cnnc.compiler.shape.Ops.callable(c.callee().text()) == null && block(file, c.callee().text()) == null
+            && isBroken(file, c.callee().text())) {
+          return true;
         }
       }
     }
-    return out;
+    return false;
   }
 
   /** Every call in a body, nested ones included. */

@@ -318,8 +318,7 @@ public final class Resolver {
 
   private void call(Call call, Ctx ctx) {
     String name = call.callee().text();
-    OpDef found = Ops.get(name);
-    OpDef op = found != null && found.isMerge() ? null : found;
+    OpDef op = Ops.callable(name);
     BlockDecl block = op == null ? program.block(call.span().file(), name) : null;
     if (op == null && block == null) {
       if (!program.isBroken(call.span().file(), name)) {

@@ -149,6 +149,12 @@ public final class Ops {
     return TABLE.get(name);
   }
 
+  /** The op a call of that name applies, or null (merges have their own syntax, and no call names them). */
+  public static OpDef callable(String name) {
+    OpDef d = TABLE.get(name);
+    return d == null || d.isMerge() ? null : d;
+  }
+
   /** The op of that name; it must exist (a name the compiler checked). */
   public static OpDef of(String name) {
     OpDef d = TABLE.get(name);
