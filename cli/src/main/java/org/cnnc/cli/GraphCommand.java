@@ -86,11 +86,16 @@ final class GraphCommand implements Callable<Integer> {
       return Main.SPEC_ERRORS;
     }
     boolean lr = rankdir == RankDir.LR;
-    String text = switch (format) {
-      case svg -> Renderers.svg(g, lr);
-      case dot -> Renderers.dot(g, lr);
-      case mermaid -> Renderers.mermaid(g, lr);
-    };
+    String text;
+    try {
+      text = switch (format) {
+        case svg -> Renderers.svg(g, lr);
+        case dot -> Renderers.dot(g, lr);
+        case mermaid -> Renderers.mermaid(g, lr);
+      };
+    } catch (Renderers.TooLarge e) {
+      throw new Main.UsageError(e.getMessage());
+    }
     if (output == null) {
       spec.commandLine().getOut().print(text);
     } else {

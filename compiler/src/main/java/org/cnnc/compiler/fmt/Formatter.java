@@ -552,9 +552,7 @@ public final class Formatter {
           // the alignment pass puts it at the author's column (relative to the line's indentation),
           // at least two spaces after the code, and aligns the comments of consecutive lines
           // (the author's column only for a line left as written: on a rewritten line it means nothing)
-          String written = src.text().substring(src.lineStart(src.line(c.start())), c.start()).strip();
-          String now = out.substring(out.lastIndexOf("\n") + 1).strip();
-          int col = written.equals(now) ? relativeColumn(c.start()) : 0;
+          int col = writtenAsIs(c.start()) ? relativeColumn(c.start()) : 0;
           out.append(MARK).append(col).append(MARK).append(c.text().stripTrailing());
         } else {
           out.append("  ").append(c.text().stripTrailing());
@@ -617,6 +615,13 @@ public final class Formatter {
   /** False when the spec holds a NUL itself: comments then simply follow their code by two spaces. */
   private final boolean aligned;
 
+  /** Whether the output's current line holds what the author wrote on the line of {@code pos}, up to it. */
+  private boolean writtenAsIs(int pos) {
+    column();
+    String written = src.text().substring(src.lineStart(src.line(Math.max(0, pos - 1))), pos).strip();
+    return written.equals(out.substring(lastNewline + 1).strip());
+  }
+
   /** A position's column counted from its line's indentation (0 at the first non-blank character). */
   private int relativeColumn(int pos) {
     int start = src.lineStart(src.line(pos));
@@ -632,12 +637,12 @@ public final class Formatter {
    * author's column (relative to the line's indentation) when the author aligned it with more.
    */
   private void gap(int prevEnd, int nextStart, int min) {
-    String between = src.text().substring(prevEnd, nextStart);
     int want = min;
-    String written = src.text().substring(src.lineStart(src.line(prevEnd - 1)), prevEnd).strip();
-    String now = out.substring(out.lastIndexOf("\n") + 1).strip();
-    if (between.length() > min && between.chars().allMatch(ch -> ch == ' ') && written.equals(now)) {
-      int lineStart = out.lastIndexOf("\n") + 1;
+    // the cheap test first: the lines are compared only where the author put extra spaces (a line
+    // of 64,000 statements compared for each of them made fmt quadratic)
+    if (nextStart - prevEnd > min && src.text().substring(prevEnd, nextStart).chars().allMatch(ch -> ch == ' ')
+        && writtenAsIs(prevEnd)) {
+      int lineStart = lastNewline + 1;
       int indentNow = 0;
       while (lineStart + indentNow < out.length() && out.charAt(lineStart + indentNow) == ' ') {
         indentNow++;

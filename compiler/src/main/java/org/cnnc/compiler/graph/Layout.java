@@ -136,11 +136,12 @@ final class Layout {
    * recursively (a chain of 200,000 layers overflowed the default stack).
    */
   private static void run(ElkNode root) {
-    RuntimeException[] failed = new RuntimeException[1];
+    Throwable[] failed = new Throwable[1];
     Thread t = new Thread(null, () -> {
       try {
         new RecursiveGraphLayoutEngine().layout(root, new BasicProgressMonitor());
-      } catch (RuntimeException e) {
+      } catch (Throwable e) {
+        // every failure goes back to the caller: a picture with every box at (0, 0) is no picture
         failed[0] = e;
       }
     }, "cnnc-graph-layout", 512L << 20);
@@ -152,10 +153,18 @@ final class Layout {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while laying out", e);
     }
+    if (failed[0] instanceof StackOverflowError || failed[0] instanceof OutOfMemoryError) {
+      throw new Renderers.TooLarge("the picture is too large to lay out (" + failed[0].getClass().getSimpleName()
+          + "): draw fewer boxes (a lower --max-nodes, fewer --expand), or use --format dot");
+    }
+    if (failed[0] instanceof RuntimeException e) {
+      throw e;
+    }
     if (failed[0] != null) {
-      throw failed[0];
+      throw (Error) failed[0];
     }
   }
+
 
   /** The node of a frame (null: the root), made with its ancestors' the first time it is asked for. */
   private static ElkNode frame(GraphModel g, String path, ElkNode root, Map<String, ElkNode> made, boolean leftToRight) {

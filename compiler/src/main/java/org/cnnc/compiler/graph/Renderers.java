@@ -182,4 +182,13 @@ public final class Renderers {
       s.append(indent).append("end\n");
     }
   }
+
+  /** A graph the SVG layout ran out of stack or memory on: the user asked for more than it can draw. */
+  public static final class TooLarge extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    TooLarge(String message) {
+      super(message);
+    }
+  }
 }
