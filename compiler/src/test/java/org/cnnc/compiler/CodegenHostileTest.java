@@ -101,6 +101,9 @@ class CodegenHostileTest {
         JavaText.comment("*/ \\u002a/ @x {} <&> \n\r\u2028"));
     assertEquals("\"conv1.0 \\\\ \\\" \\n \\000 \\0017 \\u2028 \\ud800\"",
         JavaText.literal("conv1.0 \\ \" \n \0 \u00017 \u2028 \ud800").toString());
+    // bidirectional controls ("Trojan Source") never reach the generated source as such
+    assertEquals("a&#8238;b&#8294;c", JavaText.comment("a\u202eb\u2066c"));
+    assertEquals("\"a\\u202eb\\u2066c\"", JavaText.literal("a\u202eb\u2066c").toString());
   }
 
   // ---- arithmetic: the generated Java computes nothing the compiler did not check -------------------

@@ -16,7 +16,8 @@ public final class JavaText {
   /**
    * Text for a Javadoc, a block comment or a line comment: HTML-escaped, with {@code *}{@code /},
    * backslashes, {@code @}, braces and line-breaking or control characters written as character
-   * references.
+   * references; so are the characters {@link Escape#unsafe} names (bidirectional controls that
+   * would make the source read otherwise than it compiles).
    */
   public static String comment(String s) {
     return Escape.each(s, (v, i, c) -> switch (c) {
@@ -25,8 +26,7 @@ public final class JavaText {
       case '>' -> "&gt;";
       case '@', '\\', '{', '}' -> reference(c);
       case '/' -> i > 0 && v.charAt(i - 1) == '*' ? "&#47;" : null;
-      default -> Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || Escape.loneSurrogate(v, i)
-          ? reference(c) : null;
+      default -> Character.isISOControl(c) || Escape.unsafe(c) || Escape.loneSurrogate(v, i) ? reference(c) : null;
     });
   }
 
@@ -37,7 +37,8 @@ public final class JavaText {
   /**
    * A Java string literal with this value. Quotes and backslashes are escaped; control characters
    * as octal escapes (a Unicode escape of a line feed would end the literal, since javac translates
-   * those first); line or paragraph separators and unpaired surrogates as Unicode escapes (JavaPoet
+   * those first); line or paragraph separators, bidirectional controls and unpaired surrogates as
+   * Unicode escapes (JavaPoet
    * breaks lines at any line separator). Other characters stay as they are, so names stay readable.
    */
   public static CodeBlock literal(String s) {
@@ -48,7 +49,7 @@ public final class JavaText {
       case '\r' -> "\\r";
       case '\t' -> "\\t";
       default -> Character.isISOControl(c) ? String.format("\\%03o", (int) c)
-          : c == '\u2028' || c == '\u2029' || Escape.loneSurrogate(v, i) ? String.format("\\u%04x", (int) c) : null;
+          : Escape.unsafe(c) || Escape.loneSurrogate(v, i) ? String.format("\\u%04x", (int) c) : null;
     }) + '"');
   }
 }
