@@ -160,4 +160,15 @@ class GraphTest {
     }
     assertEquals(Files.readString(file), now, file + ": run `./cnnc graph models.cnn --model " + name + " -o " + file + "`");
   }
+
+  /** A collapsed block is one box even when it holds one layer: the activation after it keeps its own. */
+  @org.junit.jupiter.api.Test
+  void anActivationIsNotFoldedIntoABlockBox() {
+    var c = Compiler.compileText("b.cnn", "block B() { conv(4, 3) }\nmodel M {\n    input [3, 8, 8]\n    b1: B()\n    relu\n}\n",
+        java.util.Map.of());
+    GraphModel g = new GraphModel(c.networks().get(0), Set.of());
+    assertTrue(g.boxes().stream().anyMatch(b -> b.kind() == GraphModel.Kind.BLOCK && !b.title().contains("relu")),
+        g.boxes().toString());
+    assertTrue(g.boxes().stream().anyMatch(b -> b.title().equals("relu")), g.boxes().toString());
+  }
 }

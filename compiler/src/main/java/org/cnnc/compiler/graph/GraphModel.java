@@ -130,7 +130,8 @@ public final class GraphModel {
       return null;
     }
     Box prev = boxes.get(boxes.size() - 1);
-    if (prev.nodes().size() != 1 || !java.util.Objects.equals(prev.cluster(), cluster) || prev.output() != null) {
+    if (prev.nodes().size() != 1 || prev.kind() == Kind.BLOCK || !java.util.Objects.equals(prev.cluster(), cluster)
+        || prev.output() != null) {
       return null;
     }
     int from = prev.nodes().get(0);
@@ -237,7 +238,20 @@ public final class GraphModel {
       return Kind.INPUT;
     }
     OpDef def = Ops.get(op);
-    return def == null ? Kind.OTHER : Kind.valueOf(def.category().name());
+    if (def == null) {
+      return Kind.OTHER;
+    }
+    return switch (def.category()) {
+      case INPUT -> Kind.INPUT;
+      case CONV -> Kind.CONV;
+      case POOL -> Kind.POOL;
+      case NORM -> Kind.NORM;
+      case ACTIVATION -> Kind.ACTIVATION;
+      case DENSE -> Kind.DENSE;
+      case MERGE -> Kind.MERGE;
+      case SHAPE -> Kind.SHAPE;
+      case OTHER -> Kind.OTHER;
+    };
   }
 
   /** Whether a block instance is drawn layer by layer (in a frame) rather than as one box. */

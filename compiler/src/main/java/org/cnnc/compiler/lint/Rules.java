@@ -158,11 +158,11 @@ public final class Rules {
               .note("the " + node.op() + " is at " + node.span().location(), node.span()));
         }
       }
-      if (node.op().equals("dense")) {
+      if (Ops.get(node.op()) != null && Ops.get(node.op()).category() == org.cnnc.compiler.shape.Category.DENSE) {
         Node in = n.node(node.inputs().get(0));
         if (in.shape().rank() == 3) {
           sink.report(DENSE_ON_MAP, at(DENSE_ON_MAP, node.span(),
-                  "`dense` on the " + in.shape() + " feature map flattens it implicitly")
+                  "`" + node.op() + "` on the " + in.shape() + " feature map flattens it implicitly")
               .label("reads " + in.shape()));
         }
       }

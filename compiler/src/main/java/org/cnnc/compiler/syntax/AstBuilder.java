@@ -27,25 +27,6 @@ final class AstBuilder {
     this.diags = diags;
   }
 
-  CnnFile file(CnnParser.FileContext ctx) {
-    Optional<QualifiedName> pkg = Optional.ofNullable(ctx.packageDecl()).map(p -> qualified(p.qualifiedName()));
-    List<Import> imports = new ArrayList<>();
-    for (var i : ctx.importDecl()) {
-      imports.add(new Import(unquote(i.STRING().getSymbol()), span(i.STRING().getSymbol())));
-    }
-    List<Decl> decls = new ArrayList<>();
-    for (var d : ctx.decl()) {
-      if (d.blockDecl() != null) {
-        var b = d.blockDecl();
-        decls.add(new BlockDecl(ident(b.name), params(b.paramList()), body(b.body()), span(b)));
-      } else {
-        var m = d.modelDecl();
-        decls.add(new ModelDecl(ident(m.name), params(m.paramList()), body(m.body()), span(m)));
-      }
-    }
-    return new CnnFile(file, pkg, imports, decls);
-  }
-
   /** What {@link #partialFile} keeps: the parts without errors, and the names of the declarations dropped. */
   record Partial(CnnFile file, java.util.Set<String> broken) {}
 

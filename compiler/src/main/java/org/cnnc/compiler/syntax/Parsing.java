@@ -37,6 +37,9 @@ public final class Parsing {
     return p.complete() ? p.ast() : null;
   }
 
+  /** In {@link Parsed#broken}: an import did not parse, so any name may be one the file would see. */
+  public static final String ANY_NAME = "*";
+
   /**
    * A file parsed with error recovery: the declarations that parsed without an error, and the
    * names of those that did not (a call to one of them is no unknown name: its declaration has an
@@ -47,9 +50,6 @@ public final class Parsing {
    * @param broken names of the declarations dropped for a syntax error in them
    * @param complete whether the whole file parsed without a lexical or syntax error
    */
-  /** In {@link Parsed#broken}: an import did not parse, so any name may be one the file would see. */
-  public static final String ANY_NAME = "*";
-
   public record Parsed(Ast.CnnFile ast, java.util.Set<String> broken, boolean complete) {}
 
   /**
