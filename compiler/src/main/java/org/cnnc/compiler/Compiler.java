@@ -153,7 +153,7 @@ public final class Compiler {
     }
     Diagnostics diags = new Diagnostics(request.limits().maxErrorsPerFile());
     List<Ast.CnnFile> files = new ArrayList<>();
-    Map<SourceFile, List<SourceFile>> imports = new LinkedHashMap<>();
+    Map<SourceFile, Map<SourceFile, Ast.Import>> imports = new LinkedHashMap<>();
     Map<SourceFile, Set<String>> broken = new LinkedHashMap<>();
     while (!todo.isEmpty()) {
       Path abs = todo.removeFirst();
@@ -164,7 +164,8 @@ public final class Compiler {
         continue;
       }
       files.add(ast);
-      List<SourceFile> direct = new ArrayList<>();
+      Map<SourceFile, Ast.Import> direct = new LinkedHashMap<>();
+      int found = 0;
       Set<String> brokenHere = new java.util.LinkedHashSet<>(parsed.broken());
       broken.put(src, brokenHere);
       for (Ast.Import imp : ast.imports()) {
@@ -209,10 +210,11 @@ public final class Compiler {
           loaded.put(realTarget, dep);
           todo.add(realTarget);
         }
-        direct.add(dep);
+        direct.putIfAbsent(dep, imp);
+        found++;
       }
       imports.put(src, direct);
-      if (direct.size() < ast.imports().size()) {
+      if (found < ast.imports().size()) {
         // What an import that was not found would declare is unknown: calls to names the file
         // cannot see are not reported again (the import's error says why).
         brokenHere.add(Parsing.ANY_NAME);

@@ -81,6 +81,17 @@ class NamespacesTest {
     assertTrue(compile(dir.resolve("lib1.cnn"), dir.resolve("lib2.cnn")).ok());
   }
 
+  /** The clash of two imports is found where the imported files are an editor's unsaved buffers too. */
+  @Test
+  void twoImportsClashAlsoFromBuffersNotOnDisk() throws Exception {
+    Path own = Files.writeString(dir.resolve("buf.cnn"),
+        "import \"blib1.cnn\"\nimport \"blib2.cnn\"\nmodel M { input [3, 8, 8] Conv(2) }\n");
+    var c = Compiler.compile(Compiler.Request.of(own), java.util.Map.of(
+        dir.resolve("blib1.cnn"), "block Conv(c: int) { conv(c, 1) }\n",
+        dir.resolve("blib2.cnn"), "block Conv(c: int) { conv(c, 3) }\n"));
+    assertEquals(List.of("buf.cnn:2 DUPLICATE_NAME"), lines(c));
+  }
+
   @Test
   void cyclesAreFoundPerBlockNotPerName() throws Exception {
     // a.cnn's A calls its B; b.cnn's B calls its A: no cycle, though the names would make one

@@ -17,6 +17,7 @@ import org.cnnc.compiler.ast.Ast.CnnFile;
 import org.cnnc.compiler.ast.Ast.Decl;
 import org.cnnc.compiler.ast.Ast.Element;
 import org.cnnc.compiler.ast.Ast.Group;
+import org.cnnc.compiler.ast.Ast.Import;
 import org.cnnc.compiler.ast.Ast.Merge;
 import org.cnnc.compiler.ast.Ast.ModelDecl;
 import org.cnnc.compiler.ast.Ast.Repeat;
@@ -30,18 +31,20 @@ import org.cnnc.compiler.source.SourceFile;
  */
 public final class Program {
   private final List<CnnFile> files;
-  private final Map<SourceFile, List<SourceFile>> imports;
+  /** Per file, the files it imports itself, each with the import that names it, in the order of the imports. */
+  private final Map<SourceFile, Map<SourceFile, Import>> imports;
   private final Map<SourceFile, CnnFile> byFile = new LinkedHashMap<>();
   private final Map<SourceFile, Set<String>> broken;
 
-  public Program(List<CnnFile> files, Map<SourceFile, List<SourceFile>> imports) {
+  public Program(List<CnnFile> files, Map<SourceFile, Map<SourceFile, Import>> imports) {
     this(files, imports, Map.of());
   }
 
   /**
    * @param broken per file, the names of declarations left out for a syntax error in them
    */
-  public Program(List<CnnFile> files, Map<SourceFile, List<SourceFile>> imports, Map<SourceFile, Set<String>> broken) {
+  public Program(List<CnnFile> files, Map<SourceFile, Map<SourceFile, Import>> imports,
+      Map<SourceFile, Set<String>> broken) {
     this.files = List.copyOf(files);
     this.imports = imports;
     this.broken = Map.copyOf(broken);
@@ -52,7 +55,12 @@ public final class Program {
 
   /** The files a file imports itself, in the order of its imports (those found). */
   public List<SourceFile> directImports(SourceFile from) {
-    return imports.getOrDefault(from, List.of());
+    return List.copyOf(imports.getOrDefault(from, Map.of()).keySet());
+  }
+
+  /** The import of {@code from} that names {@code target} (one of its direct imports), or null. */
+  public Import importOf(SourceFile from, SourceFile target) {
+    return imports.getOrDefault(from, Map.of()).get(target);
   }
 
   /**
@@ -165,7 +173,7 @@ public final class Program {
     while (!todo.isEmpty()) {
       SourceFile f = todo.removeFirst();
       if (seen.add(f)) {
-        todo.addAll(imports.getOrDefault(f, List.of()));
+        todo.addAll(directImports(f));
       }
     }
     return seen;

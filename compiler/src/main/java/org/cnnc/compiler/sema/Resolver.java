@@ -99,9 +99,9 @@ public final class Resolver {
     }
     Map<String, Decl> imported = new HashMap<>();
     List<SourceFile> direct = program.directImports(file.source());
-    for (int i = 0; i < direct.size(); i++) {
-      Import at = i < file.imports().size() ? importOf(file, direct.get(i)) : null;
-      for (SourceFile f : program.visibleFiles(direct.get(i))) {
+    for (SourceFile dep : direct) {
+      Import at = program.importOf(file.source(), dep);
+      for (SourceFile f : program.visibleFiles(dep)) {
         CnnFile cf = program.file(f);
         if (cf == null || f.equals(file.source())) {
           continue;
@@ -110,14 +110,13 @@ public final class Resolver {
           String name = d.name().text();
           Decl own = seen.get(name);
           Decl other = imported.putIfAbsent(name, d);
-          if (own != null && own.span().file().equals(file.source()) && !reported(own)) {
+          if (own != null && reportedOwn.add(own)) {
             r.report(Diagnostic.error(Code.DUPLICATE_NAME, own.name().span(),
                     kind(own) + " `" + name + "` is also defined in an imported file")
                 .label("defined here and imported")
                 .note("imported from " + d.name().span().location(), d.name().span())
                 .help("rename one of them: a file sees its own declarations and those it imports"));
-            reportedOwn.add(own);
-          } else if (own == null && other != null && other != d && at != null) {
+          } else if (own == null && other != null && other != d) {
             r.report(Diagnostic.error(Code.DUPLICATE_NAME, at.span(),
                     kind(d) + " `" + name + "` is defined in two imported files")
                 .label("imports a second `" + name + "`")
@@ -130,30 +129,8 @@ public final class Resolver {
     }
   }
 
+  /** Own declarations already reported as clashing with an import (once each). */
   private final Set<Decl> reportedOwn = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-
-  private boolean reported(Decl d) {
-    return reportedOwn.contains(d);
-  }
-
-  /** The import of {@code file} that names {@code target}, or null. */
-  private Import importOf(CnnFile file, SourceFile target) {
-    for (Import imp : file.imports()) {
-      java.nio.file.Path p = file.source().path();
-      if (p == null || target.path() == null) {
-        continue;
-      }
-      try {
-        java.nio.file.Path resolved = p.getParent().resolve(imp.path()).normalize();
-        if (resolved.equals(target.path()) || java.nio.file.Files.isSameFile(resolved, target.path())) {
-          return imp;
-        }
-      } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
-        // not this one
-      }
-    }
-    return null;
-  }
 
   private static String kind(Decl d) {
     return d instanceof BlockDecl ? "block" : "model";
