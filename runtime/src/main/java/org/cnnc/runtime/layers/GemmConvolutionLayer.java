@@ -31,7 +31,8 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     super(conf, dataType);
   }
 
-  private ConvGemm.Geometry geometry() {
+  /** The geometry of the convolution's windows. */
+  protected ConvGemm.Geometry geometry() {
     var c = layerConf();
     return new ConvGemm.Geometry(c.getKernelSize(), c.getStride(), c.getPadding(), c.getDilation());
   }
@@ -49,7 +50,18 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     validateInputDepth(w.size(1));
     INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, mgr) : null;
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.FF_WORKING_MEM);
+    return forward(x, w, b, relu, mgr);
+  }
+
+  /** The convolution's output (its last pass applying the ReLU when {@code relu}), in the activations workspace. */
+  protected INDArray forward(INDArray x, INDArray w, INDArray b, boolean relu, LayerWorkspaceMgr mgr) {
     return ConvGemm.forward(x, w, b, relu, geometry(), mgr, ArrayType.ACTIVATIONS);
+  }
+
+  /** Fills the weight and bias gradients; returns the input's gradient (null when it is not asked for). */
+  protected INDArray backward(INDArray x, INDArray w, INDArray delta, INDArray wGrad, INDArray bGrad,
+      LayerWorkspaceMgr mgr) {
+    return ConvGemm.backward(x, w, delta, wGrad, bGrad, geometry(), ((GemmConvolution) layerConf()).isInputGradient(), mgr);
   }
 
   @Override
@@ -81,8 +93,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.BP_WORKING_MEM);
     INDArray wGrad = gradientViews.get(ConvolutionParamInitializer.WEIGHT_KEY);
     INDArray bGrad = hasBias() ? gradientViews.get(ConvolutionParamInitializer.BIAS_KEY) : null;
-    boolean inputGradient = ((GemmConvolution) layerConf()).isInputGradient();
-    INDArray dx = ConvGemm.backward(x, w, delta, wGrad, bGrad, geometry(), inputGradient, mgr);
+    INDArray dx = backward(x, w, delta, wGrad, bGrad, mgr);
     Gradient gradient = new DefaultGradient();
     if (bGrad != null) {
       gradient.setGradientFor(ConvolutionParamInitializer.BIAS_KEY, bGrad);
