@@ -15,7 +15,8 @@ import java.util.concurrent.Callable;
 import org.cnnc.cli.Main;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
-import org.cnnc.runtime.Npz;
+import org.cnnc.compiler.io.Npz;
+import org.cnnc.runtime.NdNpz;
 import org.cnnc.runtime.WeightsException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import picocli.CommandLine.Command;
@@ -154,7 +155,7 @@ final class RunCommand implements Callable<Integer> {
             + (shape[0] < 1 ? "it needs at least one" : "the other inputs hold " + n));
       }
       n = shape[0];
-      xs[i] = a.toNd4j();
+      xs[i] = NdNpz.toNd4j(a);
     }
     if (weights != null) {
       try {
@@ -189,7 +190,7 @@ final class RunCommand implements Callable<Integer> {
         Path file = output.resolve(e.getKey() + ".npy");
         try {
           Files.createDirectories(output);
-          Npz.writeNpy(file, v);
+          NdNpz.writeNpy(file, v);
         } catch (IOException ex) {
           throw new Main.UsageError("--output: cannot write " + Escape.terminal(file.toString()) + ": " + Escape.terminal(Reasons.of(ex)));
         }

@@ -11,7 +11,8 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
-import org.cnnc.runtime.Npz;
+import org.cnnc.compiler.io.Npz;
+import org.cnnc.runtime.NdNpz;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -94,7 +95,7 @@ class RunCommandsTest {
     assertEquals(2, cnnc("train", MODELS, "--model", "NiN", "--data", data.toString(), "--val-split", "1").code());
 
     Path input = dir.resolve("x.npy");
-    Npz.writeNpy(input, Nd4j.rand(DataType.FLOAT, 3, 3, 32, 32));
+    NdNpz.writeNpy(input, Nd4j.rand(DataType.FLOAT, 3, 3, 32, 32));
     Path outDir = dir.resolve("out");
     Run run = cnnc("run", MODELS, "--model", "NiN", "--weights", weights.toString(), "--input", input.toString(),
         "--output", outDir.toString());
@@ -125,7 +126,7 @@ class RunCommandsTest {
     assertEquals("cnnc: give exactly one of --input X.npy and --random\n", both.err());
 
     Path input = dir.resolve("x.npy");
-    Npz.writeNpy(input, Nd4j.rand(DataType.FLOAT, 1, 3, 16, 16));
+    NdNpz.writeNpy(input, Nd4j.rand(DataType.FLOAT, 1, 3, 16, 16));
     Run shape = cnnc("run", MODELS, "--model", "NiN", "--input", input.toString());
     assertEquals(2, shape.code());
     assertEquals("cnnc: " + input + " has shape [1, 3, 16, 16]; the model takes [N, 3, 32, 32]\n", shape.err());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import org.cnnc.compiler.io.Escape;
 import org.cnnc.compiler.io.SafeFiles;
 import java.io.IOException;
@@ -54,8 +55,8 @@ public final class Checkpoint {
     StringWriter text = new StringWriter();
     p.store(text, "cnnc training checkpoint");
     byte[] props = text.toString().getBytes(StandardCharsets.ISO_8859_1);
-    byte[] paramBytes = Npz.npyBytes(params.reshape(params.length()));
-    byte[] updaterBytes = Npz.npyBytes(updater == null ? Nd4j.zeros(DataType.FLOAT, 0) : updater.reshape(updater.length()));
+    byte[] paramBytes = NdNpz.npyBytes(params.reshape(params.length()));
+    byte[] updaterBytes = NdNpz.npyBytes(updater == null ? Nd4j.zeros(DataType.FLOAT, 0) : updater.reshape(updater.length()));
     SafeFiles.write(file, os -> {
       ZipOutputStream zip = new ZipOutputStream(os);
       Npz.stored(zip, "checkpoint.properties", props);

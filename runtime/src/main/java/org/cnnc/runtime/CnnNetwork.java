@@ -1,16 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
-import org.cnnc.compiler.io.Escape;
+import org.cnnc.compiler.io.Npz;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastMulOp;
@@ -212,7 +208,7 @@ public final class CnnNetwork {
   }
 
   public void saveWeights(Path npz) throws IOException {
-    Npz.write(npz, stateDict());
+    NdNpz.write(npz, stateDict());
   }
 
   /** Loads a PyTorch {@code state_dict} saved as {@code .npz}; all or nothing. */
@@ -227,69 +223,21 @@ public final class CnnNetwork {
    * is left unchanged.
    */
   public void loadWeights(Path npz, Map<String, String> rename) {
-    // the shapes expected under the file's keys: only those tensors' data is read, within their size
-    Map<String, String> fileKeyOf = new LinkedHashMap<>();
-    rename.forEach((k, v) -> fileKeyOf.put(v, k));
     Map<String, long[]> expected = new LinkedHashMap<>();
-    long bytes = 0;
     for (NetBuilder.TensorMapping m : manifest) {
-      expected.put(fileKeyOf.getOrDefault(m.path(), m.path()), m.shape());
-      bytes += m.numel() * 4;
+      expected.put(m.path(), m.shape());
     }
-    Map<String, Npz.Array> arrays;
+    Map<String, Npz.Array> values;
     try {
-      arrays = Npz.read(npz, expected, bytes + (long) (manifest.size() + 16) * Npz.MAX_HEADER);
-    } catch (Npz.NpzException e) {
-      throw new WeightsException(Escape.terminal(npz.toString()), List.of(e.problem()));
-    } catch (IOException e) {
-      throw new WeightsException(Escape.terminal(npz.toString()), List.of(Escape.terminal(String.valueOf(e.getMessage()))));
-    }
-    Map<String, Npz.Array> byPath = new LinkedHashMap<>();
-    arrays.forEach((k, v) -> byPath.put(rename.getOrDefault(k, k), v));
-    List<String> problems = new ArrayList<>();
-    Map<String, INDArray> values = new LinkedHashMap<>();
-    Set<String> known = new HashSet<>();
-    for (NetBuilder.TensorMapping m : manifest) {
-      known.add(m.path());
-      Npz.Array a = byPath.get(m.path());
-      if (a == null) {
-        problems.add("missing tensor " + m.path() + " " + Arrays.toString(m.shape()));
-        continue;
-      }
-      if (!Arrays.equals(a.shape(), m.shape())) {
-        problems.add("tensor " + m.path() + " has shape " + Arrays.toString(a.shape()) + ", expected "
-            + Arrays.toString(m.shape()));
-        continue;
-      }
-      if (a.data() == null) {
-        problems.add("tensor " + m.path() + " has dtype " + Escape.terminal(a.dtype()) + " (" + dtypeName(a.dtype())
-            + "); expected float32 ('<f4'): save it with tensor.float()");
-        continue;
-      }
-      values.put(m.path(), a.toNd4j());
-    }
-    for (String k : byPath.keySet()) {
-      if (!known.contains(k) && !k.endsWith("num_batches_tracked")) {
-        problems.add("unexpected tensor " + Escape.terminal(k) + " " + Arrays.toString(byPath.get(k).shape()) + ": the network has no such parameter");
-      }
-    }
-    if (!problems.isEmpty()) {
-      throw new WeightsException(Escape.terminal(npz.toString()), problems);
+      values = Npz.readStateDict(npz, expected, rename);
+    } catch (Npz.StateDictException e) {
+      throw new WeightsException(e.file(), e.problems());
     }
     for (NetBuilder.TensorMapping m : manifest) {
-      INDArray v = values.get(m.path());
+      INDArray v = NdNpz.toNd4j(values.get(m.path()));
       INDArray target = graph.getParam(m.vertex() + "_" + m.key());
       target.assign(m.transpose() ? v.transpose().reshape(target.shape()) : v.reshape(target.shape()));
     }
   }
 
-  private static String dtypeName(String d) {
-    return switch (d.length() < 2 ? d : d.substring(1)) {
-      case "f8" -> "float64";
-      case "f2" -> "float16";
-      case "i8" -> "int64";
-      case "i4" -> "int32";
-      default -> d;
-    };
-  }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import static org.cnnc.runtime.NetBuilder.size;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -35,29 +36,29 @@ class GroupedConvParityTest {
     Map<String, Npz.Array> cases = Npz.read(Fixtures.dir().resolve("grouped_conv_cases.npz"));
     for (NetBuilder.Kernels kernels : NetBuilder.Kernels.values()) {
       String what = name + " " + kernels;
-      INDArray in = cases.get(name + "_input").toNd4j();
+      INDArray in = NdNpz.toNd4j(cases.get(name + "_input"));
       NetBuilder b = new NetBuilder(1).kernels(kernels).inputGradients(true);
       String x = b.input("input", in.size(1), in.size(2), in.size(3));
       String y = b.conv("op", x, out, size(k), size(s), size(p), size(d), groups, bias);
       b.output("out", y, Loss.NONE, 1);
       ComputationGraph g = new ComputationGraph(b.build());
       g.init();
-      g.getParam("op_W").assign(cases.get(name + "_weight").toNd4j());
+      g.getParam("op_W").assign(NdNpz.toNd4j(cases.get(name + "_weight")));
       if (bias) {
-        g.getParam("op_b").assign(cases.get(name + "_bias").toNd4j().reshape(g.getParam("op_b").shape()));
+        g.getParam("op_b").assign(NdNpz.toNd4j(cases.get(name + "_bias")).reshape(g.getParam("op_b").shape()));
       }
       INDArray actual = g.feedForward(new INDArray[] {in}, false, false).get(y);
-      close(cases.get(name + "_output").toNd4j(), actual, what + " output");
+      close(NdNpz.toNd4j(cases.get(name + "_output")), actual, what + " output");
       g.initGradientsView();
       Layer l = g.getLayer("op");
       LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
       l.setInput(in, mgr);
       l.activate(true, mgr);
-      Pair<Gradient, INDArray> grads = l.backpropGradient(cases.get(name + "_dy").toNd4j(), mgr);
-      close(cases.get(name + "_dinput").toNd4j(), grads.getSecond(), what + " input gradient");
-      close(cases.get(name + "_dweight").toNd4j(), grads.getFirst().getGradientFor("W"), what + " weight gradient");
+      Pair<Gradient, INDArray> grads = l.backpropGradient(NdNpz.toNd4j(cases.get(name + "_dy")), mgr);
+      close(NdNpz.toNd4j(cases.get(name + "_dinput")), grads.getSecond(), what + " input gradient");
+      close(NdNpz.toNd4j(cases.get(name + "_dweight")), grads.getFirst().getGradientFor("W"), what + " weight gradient");
       if (bias) {
-        close(cases.get(name + "_dbias").toNd4j(), grads.getFirst().getGradientFor("b").reshape(-1),
+        close(NdNpz.toNd4j(cases.get(name + "_dbias")), grads.getFirst().getGradientFor("b").reshape(-1),
             what + " bias gradient");
       }
     }

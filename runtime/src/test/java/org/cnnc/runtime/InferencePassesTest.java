@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,7 +26,7 @@ class InferencePassesTest {
     Path dir = Fixtures.dir();
     CnnNetwork net = CnnNetwork.create(Generated.model(name), 1);
     net.loadWeights(dir.resolve(name + ".npz"));
-    INDArray x = Npz.readNpy(dir.resolve(name + "_input.npy")).toNd4j();
+    INDArray x = NdNpz.toNd4j(Npz.readNpy(dir.resolve(name + "_input.npy")));
     Map<String, INDArray> reference = net.predict(x);
     String main = net.outputs().get(0).name();
     for (Pass pass : Pass.values()) {
@@ -46,7 +47,7 @@ class InferencePassesTest {
     Map<String, INDArray> out = all.predict(x);
     assertEquals(Set.of(main), out.keySet(), "only the output asked for");
     double err = ParityTest.relErr(out.get(main), reference.get(main));
-    double torch = ParityTest.relErr(out.get(main), Npz.readNpy(dir.resolve(name + "_" + main + ".npy")).toNd4j());
+    double torch = ParityTest.relErr(out.get(main), NdNpz.toNd4j(Npz.readNpy(dir.resolve(name + "_" + main + ".npy"))));
     System.out.printf("%s all passes: vs unoptimized %.2g, vs PyTorch %.2g; vertices %d -> %d, params %,d -> %,d%n",
         name, err, torch, net.graph().getVertices().length, all.graph().getVertices().length,
         net.graph().numParams(), all.graph().numParams());

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import static org.cnnc.runtime.NetBuilder.size;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,8 +42,8 @@ class OpParityTest {
   @org.junit.jupiter.params.provider.MethodSource("cases")
   void opEqualsPyTorch(String name) throws Exception {
     Map<String, Npz.Array> cases = Npz.read(Fixtures.dir().resolve("op_cases.npz"));
-    INDArray in = cases.get(name + "_input").toNd4j();
-    INDArray expected = cases.get(name + "_output").toNd4j();
+    INDArray in = NdNpz.toNd4j(cases.get(name + "_input"));
+    INDArray expected = NdNpz.toNd4j(cases.get(name + "_output"));
     NetBuilder b = new NetBuilder(1);
     String x = b.input("input", in.size(1), in.size(2), in.size(3));
     String y = OPS.get(name).apply(b, x);

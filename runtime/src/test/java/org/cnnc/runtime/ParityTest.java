@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,10 +32,10 @@ class ParityTest {
     Path dir = Fixtures.dir();
     CnnNetwork net = CnnNetwork.create(Generated.model(name), 1, kernels);
     net.loadWeights(dir.resolve(name + ".npz"));
-    INDArray input = Npz.readNpy(dir.resolve(name + "_input.npy")).toNd4j();
+    INDArray input = NdNpz.toNd4j(Npz.readNpy(dir.resolve(name + "_input.npy")));
     Map<String, INDArray> out = net.predict(input);
     for (String output : net.model().outputNames()) {
-      INDArray expected = Npz.readNpy(dir.resolve(name + "_" + output + ".npy")).toNd4j();
+      INDArray expected = NdNpz.toNd4j(Npz.readNpy(dir.resolve(name + "_" + output + ".npy")));
       INDArray actual = out.get(output);
       assertArrayEquals(expected.shape(), actual.shape(), output + " shape");
       double err = relErr(actual, expected);
@@ -63,8 +64,8 @@ class ParityTest {
       b.output("out", x, Loss.NONE, 1);
       var graph = new org.deeplearning4j.nn.graph.ComputationGraph(b.build());
       graph.init();
-      INDArray in = cases.get("case" + i + "_input").toNd4j();
-      INDArray expected = cases.get("case" + i + "_output").toNd4j();
+      INDArray in = NdNpz.toNd4j(cases.get("case" + i + "_input"));
+      INDArray expected = NdNpz.toNd4j(cases.get("case" + i + "_output"));
       INDArray actual = graph.feedForward(new INDArray[] {in}, false, false).get("pool");
       assertArrayEquals(expected.shape(), actual.shape(), "case " + i);
       double err = Transforms.abs(actual.sub(expected)).maxNumber().doubleValue();

@@ -39,7 +39,7 @@ class WeightFilesTest {
   void aLinkAtTheTargetIsRefusedNotWrittenThrough() throws Exception {
     Path victim = Files.writeString(dir.resolve("victim.txt"), "precious");
     Path target = Files.createSymbolicLink(dir.resolve("out.npy"), victim);
-    assertThrows(IOException.class, () -> Npz.writeNpy(target, Nd4j.createFromArray(new float[] {4, 5})));
+    assertThrows(IOException.class, () -> NdNpz.writeNpy(target, Nd4j.createFromArray(new float[] {4, 5})));
     assertThrows(IOException.class, () -> org.cnnc.compiler.io.SafeFiles.checkWritable(target));
     assertEquals("precious", Files.readString(victim));
     assertTrue(Files.isSymbolicLink(target));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,7 +33,7 @@ class WeightsTest {
 
   static Map<String, INDArray> valid() throws Exception {
     Map<String, INDArray> out = new LinkedHashMap<>();
-    Npz.read(fixtures.resolve("NiN.npz")).forEach((k, v) -> out.put(k, v.toNd4j()));
+    Npz.read(fixtures.resolve("NiN.npz")).forEach((k, v) -> out.put(k, NdNpz.toNd4j(v)));
     return out;
   }
 
@@ -51,7 +52,7 @@ class WeightsTest {
     Map<String, INDArray> w = valid();
     w.remove("block2.2.bias");
     Path f = dir.resolve("missing.npz");
-    Npz.write(f, w);
+    NdNpz.write(f, w);
     refused(f, "missing tensor block2.2.bias [192]");
   }
 
@@ -61,7 +62,7 @@ class WeightsTest {
     w.put("block4.0.weight", Nd4j.zeros(3, 3));
     w.put("block1.0.num_batches_tracked", Nd4j.scalar(1f));
     Path f = dir.resolve("extra.npz");
-    Npz.write(f, w);
+    NdNpz.write(f, w);
     refused(f, "unexpected tensor block4.0.weight [3, 3]: the network has no such parameter");
   }
 
@@ -70,7 +71,7 @@ class WeightsTest {
     Map<String, INDArray> w = valid();
     w.put("block1.0.weight", Nd4j.zeros(192, 3, 3, 3));
     Path f = dir.resolve("shape.npz");
-    Npz.write(f, w);
+    NdNpz.write(f, w);
     refused(f, "tensor block1.0.weight has shape [192, 3, 3, 3], expected [192, 3, 5, 5]");
   }
 
@@ -129,11 +130,11 @@ class WeightsTest {
   void savingNeverWritesThroughALink() throws Exception {
     Path victim = Files.writeString(dir.resolve("victim"), "mine");
     Files.createSymbolicLink(dir.resolve("w.npz.tmp"), victim);
-    Npz.write(dir.resolve("w.npz"), Map.of("x", Nd4j.ones(2)));
+    NdNpz.write(dir.resolve("w.npz"), Map.of("x", Nd4j.ones(2)));
     assertEquals("mine", Files.readString(victim));
     assertEquals(List.of(2L), java.util.Arrays.stream(Npz.read(dir.resolve("w.npz")).get("x").shape()).boxed().toList());
     Path link = Files.createSymbolicLink(dir.resolve("l.npz"), victim);
-    assertThrows(java.io.IOException.class, () -> Npz.write(link, Map.of("x", Nd4j.ones(2))));
+    assertThrows(java.io.IOException.class, () -> NdNpz.write(link, Map.of("x", Nd4j.ones(2))));
     assertEquals("mine", Files.readString(victim));
   }
 
@@ -143,7 +144,7 @@ class WeightsTest {
     INDArray moved = w.remove("block3.4.weight");
     w.put("head.weight", moved);
     Path f = dir.resolve("renamed.npz");
-    Npz.write(f, w);
+    NdNpz.write(f, w);
     CnnNetwork net = nin();
     net.loadWeights(f, Map.of("head.weight", "block3.4.weight"));
     assertEquals(moved, net.stateDict().get("block3.4.weight"));

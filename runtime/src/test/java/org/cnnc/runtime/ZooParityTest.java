@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,8 +58,8 @@ class ZooParityTest {
         + org.cnnc.compiler.codegen.JavaGenerator.javaClassName(name)).getConstructor().newInstance();
     CnnNetwork net = CnnNetwork.create(model, 1);
     net.loadWeights(dir.resolve(name + ".npz"));
-    INDArray x = Npz.readNpy(dir.resolve(name + "_input.npy")).toNd4j();
-    INDArray expected = Npz.readNpy(dir.resolve(name + "_output.npy")).toNd4j();
+    INDArray x = NdNpz.toNd4j(Npz.readNpy(dir.resolve(name + "_input.npy")));
+    INDArray expected = NdNpz.toNd4j(Npz.readNpy(dir.resolve(name + "_output.npy")));
     Map<String, INDArray> out = net.predict(x);
     INDArray actual = out.values().iterator().next();
     actual = actual.reshape(expected.shape());

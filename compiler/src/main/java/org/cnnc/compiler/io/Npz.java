@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-package org.cnnc.runtime;
+package org.cnnc.compiler.io;
 
-import org.cnnc.compiler.io.Escape;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -20,10 +19,6 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 import java.util.zip.ZipOutputStream;
-import org.cnnc.compiler.io.SafeFiles;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * NumPy's {@code .npy} and {@code .npz} formats, read and written here rather than by ND4J, whose
@@ -36,8 +31,9 @@ public final class Npz {
 
   /** An array as read: its dtype and shape from the header, and its values in C order. */
   public record Array(String dtype, long[] shape, boolean fortranOrder, float[] data) {
-    public INDArray toNd4j() {
-      return Nd4j.create(data, shape.length == 0 ? new long[0] : shape, 'c');
+    /** A float32 array of that shape, its values in C order. */
+    public static Array of(long[] shape, float[] data) {
+      return new Array("<f4", shape.clone(), false, data);
     }
   }
 
@@ -111,6 +107,100 @@ public final class Npz {
     return out;
   }
 
+  /** A state dict that does not fit a network: the file's name (escaped) and every problem found, one per line. */
+  public static final class StateDictException extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final String file;
+    private final List<String> problems;
+
+    StateDictException(String file, List<String> problems) {
+      super(file + ": " + String.join("; ", problems));
+      this.file = file;
+      this.problems = List.copyOf(problems);
+    }
+
+    public String file() {
+      return file;
+    }
+
+    public List<String> problems() {
+      return problems;
+    }
+  }
+
+  /**
+   * Reads a {@code .npz} state dict for a network whose tensors are {@code expected} (path to
+   * shape, in the network's order), renaming the file's keys first ({@code file key -> path}) for
+   * specs that do not mirror their PyTorch module tree. Only the expected tensors' data is read,
+   * within their size. Every problem (a missing, extra or mis-shaped tensor, a dtype other than
+   * float32, an unreadable file) is reported together; {@code num_batches_tracked} is ignored.
+   *
+   * @return every expected tensor, by path, in {@code expected}'s order
+   */
+  public static Map<String, Array> readStateDict(Path npz, Map<String, long[]> expected, Map<String, String> rename)
+      throws StateDictException {
+    String where = Escape.terminal(npz.toString());
+    Map<String, String> fileKeyOf = new LinkedHashMap<>();
+    rename.forEach((k, v) -> fileKeyOf.put(v, k));
+    Map<String, long[]> byFileKey = new LinkedHashMap<>();
+    long bytes = 0;
+    for (var e : expected.entrySet()) {
+      byFileKey.put(fileKeyOf.getOrDefault(e.getKey(), e.getKey()), e.getValue());
+      long n = 1;
+      for (long d : e.getValue()) {
+        n = Math.multiplyExact(n, d);
+      }
+      bytes = Math.addExact(bytes, Math.multiplyExact(n, 4));
+    }
+    Map<String, Array> arrays;
+    try {
+      arrays = read(npz, byFileKey, bytes + (long) (expected.size() + 16) * MAX_HEADER);
+    } catch (NpzException e) {
+      throw new StateDictException(where, List.of(e.problem()));
+    } catch (IOException e) {
+      throw new StateDictException(where, List.of(Escape.terminal(String.valueOf(e.getMessage()))));
+    }
+    Map<String, Array> byPath = new LinkedHashMap<>();
+    arrays.forEach((k, v) -> byPath.put(rename.getOrDefault(k, k), v));
+    List<String> problems = new ArrayList<>();
+    Map<String, Array> values = new LinkedHashMap<>();
+    for (var e : expected.entrySet()) {
+      String path = e.getKey();
+      Array a = byPath.get(path);
+      if (a == null) {
+        problems.add("missing tensor " + path + " " + java.util.Arrays.toString(e.getValue()));
+      } else if (!java.util.Arrays.equals(a.shape(), e.getValue())) {
+        problems.add("tensor " + path + " has shape " + java.util.Arrays.toString(a.shape()) + ", expected "
+            + java.util.Arrays.toString(e.getValue()));
+      } else if (a.data() == null) {
+        problems.add("tensor " + path + " has dtype " + Escape.terminal(a.dtype()) + " (" + dtypeName(a.dtype())
+            + "); expected float32 ('<f4'): save it with tensor.float()");
+      } else {
+        values.put(path, a);
+      }
+    }
+    for (String k : byPath.keySet()) {
+      if (!expected.containsKey(k) && !k.endsWith("num_batches_tracked")) {
+        problems.add("unexpected tensor " + Escape.terminal(k) + " " + java.util.Arrays.toString(byPath.get(k).shape())
+            + ": the network has no such parameter");
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw new StateDictException(where, problems);
+    }
+    return values;
+  }
+
+  private static String dtypeName(String d) {
+    return switch (d.length() < 2 ? d : d.substring(1)) {
+      case "f8" -> "float64";
+      case "f2" -> "float16";
+      case "i8" -> "int64";
+      case "i4" -> "int32";
+      default -> d;
+    };
+  }
+
   /** Reads one {@code .npy} file, within {@link #MAX_BYTES}. */
   public static Array readNpy(Path file) throws IOException {
     return readNpy(file, MAX_BYTES);
@@ -144,7 +234,7 @@ public final class Npz {
    * the budget, all before the data is read; no more than the data's size (plus one byte, to find
    * trailing garbage) is ever read.
    */
-  static Array readNpy(InputStream in, long declared, String where, String entry, long[] expectedShape,
+  public static Array readNpy(InputStream in, long declared, String where, String entry, long[] expectedShape,
       boolean onlyExpected, long[] budget) throws IOException {
     byte[] pre = in.readNBytes(12);
     if (pre.length < 10 || pre[0] != (byte) 0x93 || !new String(pre, 1, 5, StandardCharsets.US_ASCII).equals("NUMPY")) {
@@ -444,9 +534,7 @@ public final class Npz {
   }
 
   /** The bytes of a {@code .npy} file: little-endian float32, C order. */
-  public static byte[] npyBytes(INDArray array) {
-    INDArray a = array.castTo(DataType.FLOAT).dup('c');
-    long[] shape = a.shape();
+  public static byte[] npyBytes(long[] shape, float[] values) {
     StringBuilder dims = new StringBuilder();
     for (long d : shape) {
       dims.append(d).append(", ");
@@ -456,7 +544,6 @@ public final class Npz {
     int total = 10 + header.length() + 1;
     int padded = (total + 63) / 64 * 64;
     header = header + " ".repeat(padded - total) + "\n";
-    float[] values = a.data().asFloat();
     ByteBuffer bb = ByteBuffer.allocate(10 + header.length() + values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
     bb.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.US_ASCII)).put((byte) 1).put((byte) 0);
     bb.putShort((short) header.length()).put(header.getBytes(StandardCharsets.US_ASCII));
@@ -464,24 +551,26 @@ public final class Npz {
     return bb.array();
   }
 
-  /** Writes one {@code .npy} file atomically ({@link SafeFiles}). */
-  public static void writeNpy(Path file, INDArray array) throws IOException {
-    SafeFiles.write(file, npyBytes(array));
-  }
-
-  /** Writes an uncompressed archive, as {@code numpy.savez} does; entries in the map's order; atomically. */
-  public static void write(Path file, Map<String, INDArray> arrays) throws IOException {
+  /** Writes an uncompressed archive of {@code .npy} files given as bytes, as {@code numpy.savez} does; entries in the map's order; atomically. */
+  public static void writeEntries(Path file, Map<String, byte[]> npyFiles) throws IOException {
     SafeFiles.write(file, os -> {
       ZipOutputStream zip = new ZipOutputStream(os);
-      for (var e : arrays.entrySet()) {
-        stored(zip, e.getKey() + ".npy", npyBytes(e.getValue()));
+      for (var e : npyFiles.entrySet()) {
+        stored(zip, e.getKey() + ".npy", e.getValue());
       }
       zip.finish(); // not close(): SafeFiles closes the file after forcing it to disk
     });
   }
 
+  /** Writes an uncompressed archive of float32 arrays; entries in the map's order; atomically. */
+  public static void write(Path file, Map<String, Array> arrays) throws IOException {
+    Map<String, byte[]> bytes = new LinkedHashMap<>();
+    arrays.forEach((k, v) -> bytes.put(k, npyBytes(v.shape(), v.data())));
+    writeEntries(file, bytes);
+  }
+
   /** One uncompressed entry, dated 0 (so equal contents give equal files), as numpy.savez writes them. */
-  static void stored(ZipOutputStream zip, String name, byte[] bytes) throws IOException {
+  public static void stored(ZipOutputStream zip, String name, byte[] bytes) throws IOException {
     ZipEntry entry = new ZipEntry(name);
     entry.setMethod(ZipEntry.STORED);
     entry.setSize(bytes.length);
