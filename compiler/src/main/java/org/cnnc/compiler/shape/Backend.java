@@ -13,7 +13,9 @@ public enum Backend {
   /** Deeplearning4j on the CPU with cnnc's kernels (the default of {@code run}, {@code train}, {@code bench}). */
   CPU("cnnc's kernels on Deeplearning4j, CPU"),
   /** Deeplearning4j's own layers, as on CUDA (cuDNN); {@code -Dcnnc.kernels=dl4j} on the CPU. */
-  CUDA("Deeplearning4j's own layers (CUDA, cuDNN)");
+  CUDA("Deeplearning4j's own layers (CUDA, cuDNN)"),
+  /** An ONNX model ({@code cnnc export}), as ONNX Runtime runs it ({@code run --engine ort}). */
+  ONNX("an ONNX model (cnnc export), as ONNX Runtime runs it");
 
   private final String description;
 

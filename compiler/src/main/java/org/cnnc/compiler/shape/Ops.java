@@ -94,7 +94,8 @@ public final class Ops {
             withDefault("k", Type.FLOAT, new Value.FloatV(1.0), "additive constant"))
         .category(Category.NORM)
         .limit(ALL, "size", (a, in) -> a.integer("size") % 2 == 0
-            ? "an even size (" + a.integer("size") + "): Deeplearning4j's window is centred, PyTorch's even window is not"
+            ? "an even size (" + a.integer("size") + "): PyTorch's even window reaches one channel further back than"
+                + " forward, Deeplearning4j's and ONNX's one further forward"
             : null)
         .rule(Ops::lrn));
     activation(op("relu").doc("max(0, x)").torch("nn.ReLU")

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.onnx;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.ir.Tensor;
+import org.cnnc.compiler.shape.BoundArgs;
+import org.cnnc.onnx.proto.OnnxProto.AttributeProto;
+import org.cnnc.onnx.proto.OnnxProto.AttributeProto.AttributeType;
+import org.cnnc.onnx.proto.OnnxProto.NodeProto;
+import org.cnnc.onnx.proto.OnnxProto.TensorProto;
+
+/**
+ * How each op of the registry ({@code org.cnnc.compiler.shape.Ops}) becomes ONNX: one entry per
+ * op, keyed by its name, as the runtime's {@code Lowerings} lowers the same ops onto DL4J. Each
+ * lowering reads the node's checked arguments (defaults filled in) and writes its output to the
+ * value {@link Context#out()} names. A test checks that every op of the registry has an entry.
+ */
+public final class OnnxLowerings {
+  private OnnxLowerings() {}
+
+  /** Writes the ONNX nodes of one cnnc node. */
+  @FunctionalInterface
+  public interface Lowering {
+    void lower(Context c);
+  }
+
+  private static final Map<String, Lowering> TABLE = new HashMap<>();
+
+  static {
+    TABLE.put("conv", c -> {
+      int[] k = c.args.ints("kernel");
+      int[] p = c.args.ints("padding");
+      List<String> in = new ArrayList<>(List.of(c.in(0), c.tensor("weight")));
+      if (c.args.bool("bias")) {
+        in.add(c.tensor("bias"));
+      }
+      c.emit("Conv", in, ints("kernel_shape", k), ints("strides", c.args.ints("stride")),
+          ints("pads", p[0], p[1], p[0], p[1]), ints("dilations", c.args.ints("dilation")),
+          integer("group", c.args.integer("groups")));
+    });
+    TABLE.put("maxpool", c -> {
+      int[] p = c.args.ints("padding");
+      c.emit("MaxPool", List.of(c.in(0)), ints("kernel_shape", c.args.ints("kernel")),
+          ints("strides", c.args.ints("stride")), ints("pads", p[0], p[1], p[0], p[1]),
+          ints("dilations", c.args.ints("dilation")), integer("ceil_mode", c.args.bool("ceil") ? 1 : 0));
+    });
+    TABLE.put("avgpool", c -> {
+      int[] p = c.args.ints("padding");
+      c.emit("AveragePool", List.of(c.in(0)), ints("kernel_shape", c.args.ints("kernel")),
+          ints("strides", c.args.ints("stride")), ints("pads", p[0], p[1], p[0], p[1]),
+          integer("ceil_mode", c.args.bool("ceil") ? 1 : 0),
+          integer("count_include_pad", c.args.bool("count_include_pad") ? 1 : 0));
+    });
+    TABLE.put("global_avgpool", c -> c.emit("GlobalAveragePool", List.of(c.in(0))));
+    TABLE.put("global_maxpool", c -> c.emit("GlobalMaxPool", List.of(c.in(0))));
+    // ONNX's momentum weighs the running statistic, PyTorch's the batch's: 1 - m
+    TABLE.put("batchnorm", c -> c.emit("BatchNormalization",
+        List.of(c.in(0), c.tensor("weight"), c.tensor("bias"), c.tensor("running_mean"), c.tensor("running_var")),
+        real("epsilon", c.args.number("eps")), real("momentum", 1 - c.args.number("momentum"))));
+    TABLE.put("lrn", c -> c.emit("LRN", List.of(c.in(0)), integer("size", c.args.integer("size")),
+        real("alpha", c.args.number("alpha")), real("beta", c.args.number("beta")), real("bias", c.args.number("k"))));
+    TABLE.put("relu", c -> c.emit("Relu", List.of(c.in(0))));
+    TABLE.put("relu6", c -> c.emit("Clip", List.of(c.in(0), c.scalar(0), c.scalar(6))));
+    TABLE.put("hardsigmoid", c -> c.emit("HardSigmoid", List.of(c.in(0)), real("alpha", 1.0 / 6), real("beta", 0.5)));
+    TABLE.put("hardswish", c -> c.emit("HardSwish", List.of(c.in(0))));
+    TABLE.put("silu", c -> c.emit("Mul", List.of(c.in(0), c.step("Sigmoid", List.of(c.in(0))))));
+    TABLE.put("gelu", c -> {
+      if (c.g.opset >= 20) {
+        c.emit("Gelu", List.of(c.in(0)));
+        return;
+      }
+      // x * (erf(x / sqrt 2) + 1) / 2, as torch.onnx writes it before opset 20
+      String erf = c.step("Erf", List.of(c.step("Div", List.of(c.in(0), c.scalar(Math.sqrt(2))))));
+      String half = c.step("Mul", List.of(c.in(0), c.step("Add", List.of(erf, c.scalar(1)))));
+      c.emit("Mul", List.of(half, c.scalar(0.5)));
+    });
+    TABLE.put("leaky_relu", c -> c.emit("LeakyRelu", List.of(c.in(0)), real("alpha", c.args.number("slope"))));
+    TABLE.put("sigmoid", c -> c.emit("Sigmoid", List.of(c.in(0))));
+    TABLE.put("tanh", c -> c.emit("Tanh", List.of(c.in(0))));
+    TABLE.put("softmax", c -> c.emit("Softmax", List.of(c.in(0)), integer("axis", 1)));
+    TABLE.put("identity", c -> c.emit("Identity", List.of(c.in(0))));
+    // kept as Dropout (an identity in inference) so that an import gives the spec's dropout back
+    TABLE.put("dropout", c -> c.emit("Dropout", List.of(c.in(0), c.scalar(c.args.number("p")))));
+    TABLE.put("dense", c -> {
+      String x = c.inputShape(0).rank() == 1 ? c.in(0) : c.step("Flatten", List.of(c.in(0)), integer("axis", 1));
+      List<String> in = new ArrayList<>(List.of(x, c.tensor("weight")));
+      if (c.args.bool("bias")) {
+        in.add(c.tensor("bias"));
+      }
+      c.emit("Gemm", in, integer("transB", 1));
+    });
+    TABLE.put("flatten", c -> c.emit("Flatten", List.of(c.in(0)), integer("axis", 1)));
+    TABLE.put("zeropad", c -> {
+      int[] p = c.args.ints("padding"); // left, right, top, bottom
+      c.emit("Pad", List.of(c.in(0), c.int64s(0, 0, p[2], p[0], 0, 0, p[3], p[1])), text("mode", "constant"));
+    });
+    TABLE.put("concat", c -> c.emit("Concat", c.inputs(), integer("axis", 1)));
+    TABLE.put("add", c -> c.emit(c.node.inputs().size() == 2 ? "Add" : "Sum", c.inputs()));
+  }
+
+  /** The lowering of an op, or null. */
+  public static Lowering of(String op) {
+    return TABLE.get(op);
+  }
+
+  /** One node being lowered: its arguments, inputs and output, and how to write ONNX nodes. */
+  public static final class Context {
+    final OnnxExport.GraphBuilder g;
+    final Node node;
+    final BoundArgs args;
+
+    Context(OnnxExport.GraphBuilder g, Node node) {
+      this.g = g;
+      this.node = node;
+      this.args = new BoundArgs(node.args());
+    }
+
+    /** The value of the node's i-th input. */
+    String in(int i) {
+      return g.valueOf(node.inputs().get(i));
+    }
+
+    List<String> inputs() {
+      return node.inputs().stream().map(g::valueOf).toList();
+    }
+
+    org.cnnc.compiler.shape.Shape inputShape(int i) {
+      return g.net.node(node.inputs().get(i)).shape();
+    }
+
+    /** The value the node's output is. */
+    String out() {
+      return g.valueOf(node.id());
+    }
+
+    /** The initializer of the node's tensor {@code key} ({@code weight}, {@code running_mean}, ...). */
+    String tensor(String key) {
+      String path = node.name().isEmpty() ? key : node.name() + "." + key;
+      List<Tensor> all = new ArrayList<>(node.params());
+      all.addAll(node.buffers());
+      return all.stream().map(Tensor::path).filter(path::equals).findFirst()
+          .orElseThrow(() -> new IllegalStateException(node.op() + " " + node.name() + " has no tensor " + key));
+    }
+
+    /** Writes the node's last ONNX node, whose output is {@link #out()}; its name is the module path. */
+    void emit(String opType, List<String> inputs, AttributeProto... attrs) {
+      g.graph.addNode(node(g.freshNode(node.name().isEmpty() ? opType : node.name()), opType, inputs, out(), attrs));
+    }
+
+    /** Writes an intermediate ONNX node; returns its output. */
+    String step(String opType, List<String> inputs, AttributeProto... attrs) {
+      String name = g.fresh((node.name().isEmpty() ? "" : node.name() + "/") + opType);
+      g.graph.addNode(node(g.freshNode(name), opType, inputs, name, attrs));
+      return name;
+    }
+
+    /** A float32 scalar, as a Constant node; returns its value. */
+    String scalar(double v) {
+      String name = g.fresh((node.name().isEmpty() ? "" : node.name() + "/") + "Constant");
+      g.graph.addNode(node(g.freshNode(name), "Constant", List.of(), name, AttributeProto.newBuilder().setName("value")
+          .setType(AttributeType.TENSOR).setT(OnnxExport.floats("", new long[0], new float[] {(float) v})).build()));
+      return name;
+    }
+
+    /** An int64 vector, as a Constant node; returns its value. */
+    String int64s(long... values) {
+      String name = g.fresh((node.name().isEmpty() ? "" : node.name() + "/") + "Constant");
+      TensorProto t = OnnxExport.longs("", values);
+      g.graph.addNode(node(g.freshNode(name), "Constant", List.of(), name, AttributeProto.newBuilder().setName("value")
+          .setType(AttributeType.TENSOR).setT(t).build()));
+      return name;
+    }
+
+    private static NodeProto node(String name, String opType, List<String> inputs, String output,
+        AttributeProto... attrs) {
+      NodeProto.Builder n = NodeProto.newBuilder().setName(name).setOpType(opType).addAllInput(inputs).addOutput(output);
+      n.addAllAttribute(Arrays.asList(attrs));
+      return n.build();
+    }
+  }
+
+  static AttributeProto ints(String name, int... values) {
+    AttributeProto.Builder a = AttributeProto.newBuilder().setName(name).setType(AttributeType.INTS);
+    for (int v : values) {
+      a.addInts(v);
+    }
+    return a.build();
+  }
+
+  static AttributeProto integer(String name, long value) {
+    return AttributeProto.newBuilder().setName(name).setType(AttributeType.INT).setI(value).build();
+  }
+
+  static AttributeProto real(String name, double value) {
+    return AttributeProto.newBuilder().setName(name).setType(AttributeType.FLOAT).setF((float) value).build();
+  }
+
+  static AttributeProto text(String name, String value) {
+    return AttributeProto.newBuilder().setName(name).setType(AttributeType.STRING)
+        .setS(com.google.protobuf.ByteString.copyFromUtf8(value)).build();
+  }
+}
