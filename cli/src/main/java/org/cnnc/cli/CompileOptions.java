@@ -32,7 +32,8 @@ public final class CompileOptions {
 
   @Option(names = "--backend", paramLabel = "NAMES", defaultValue = "cpu",
       description = "The backends whose capabilities are checked: cpu (cnnc's kernels on DL4J), cuda (DL4J's own"
-          + " layers), a comma-separated list, all, or none. An op a backend cannot run is an error. Default: cpu.")
+          + " layers), onnx (an ONNX export), a comma-separated list, all, or none. An op a backend cannot run is an"
+          + " error. Default: cpu (export: onnx).")
   String backend = "cpu";
 
   @Mixin LimitOptions limitOptions = new LimitOptions();

@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
     versionProvider = Main.Version.class,
     description = "The compiler for .cnn network specs.",
     subcommands = {CheckCommand.class, LintCommand.class, SummaryCommand.class, GraphCommand.class, FmtCommand.class,
+        ExportCommand.class,
         GenerateCommand.class, LspCommand.class, OpsCommand.class,
         CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",

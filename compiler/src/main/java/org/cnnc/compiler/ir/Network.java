@@ -64,6 +64,15 @@ public record Network(
     return out;
   }
 
+  /** Every tensor's shape by its {@code state_dict} path, in {@link #stateDict()}'s order (what a weights file must hold). */
+  public Map<String, long[]> stateDictShapes() {
+    Map<String, long[]> out = new java.util.LinkedHashMap<>();
+    for (Tensor t : stateDict()) {
+      out.put(t.path(), java.util.Arrays.stream(t.dims()).asLongStream().toArray());
+    }
+    return out;
+  }
+
   /** The nodes an output depends on, itself included. */
   public BitSet ancestors(int node) {
     BitSet seen = new BitSet(nodes.size());

@@ -95,7 +95,7 @@ public final class Ops {
         .category(Category.NORM)
         .limit(ALL, "size", (a, in) -> a.integer("size") % 2 == 0
             ? "an even size (" + a.integer("size") + "): PyTorch's even window reaches one channel further back than"
-                + " forward, Deeplearning4j's and ONNX's one further forward"
+                + " forward; Deeplearning4j's is centred, ONNX's reaches further forward"
             : null)
         .rule(Ops::lrn));
     activation(op("relu").doc("max(0, x)").torch("nn.ReLU")
