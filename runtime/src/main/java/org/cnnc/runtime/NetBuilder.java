@@ -25,6 +25,7 @@ import org.cnnc.runtime.layers.CnncConcat;
 import org.cnnc.runtime.layers.CnncDense;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncRelu;
+import org.cnnc.runtime.layers.SafeActivation;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.GroupedConvolution;
 import org.cnnc.runtime.layers.NegInfPadding;
@@ -673,7 +674,7 @@ public final class NetBuilder {
 
   /** An element-wise activation layer computing {@code fn} (the lowering of the registry's activations). */
   public String activation(String name, String in, IActivation fn) {
-    return add(name, new ActivationLayer.Builder().activation(fn).build(), in);
+    return add(name, new SafeActivation(fn), in);
   }
 
   public String dropout(String name, String in, double p) {
