@@ -83,6 +83,18 @@ public final class CompileOptions {
     return new Compiler.Request(files, sourceRoots, values, limits(), backends());
   }
 
+  /**
+   * Makes a command that targets one backend check it: the only one when {@code --backend} was not
+   * given, else added to those given.
+   */
+  public void require(org.cnnc.compiler.shape.Backend b, picocli.CommandLine.Model.CommandSpec command) {
+    if (!command.commandLine().getParseResult().hasMatchedOption("--backend")) {
+      backend = b.id();
+    } else if (!backends().contains(b)) {
+      backend = backend + "," + b.id();
+    }
+  }
+
   /** The backends asked for; an unknown name is a usage error. */
   public java.util.Set<org.cnnc.compiler.shape.Backend> backends() {
     return org.cnnc.compiler.sema.Capabilities.parse(backend).orElseThrow(() -> new Main.UsageError(

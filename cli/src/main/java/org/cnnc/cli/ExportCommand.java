@@ -57,11 +57,7 @@ public final class ExportCommand implements Callable<Integer> {
       throw new Main.UsageError("--opset " + opset + ": choose " + OnnxExport.MIN_OPSET + " to " + OnnxExport.MAX_OPSET);
     }
     // what ONNX cannot express is a located error of the check, as for any backend
-    if (!spec.commandLine().getParseResult().hasMatchedOption("--backend")) {
-      options.opts.backend = "onnx";
-    } else if (!options.opts.backend.contains("onnx") && !options.opts.backend.equals("all")) {
-      options.opts.backend = options.opts.backend + ",onnx";
-    }
+    options.opts.require(org.cnnc.compiler.shape.Backend.ONNX, spec);
     Compiler.Compilation c = options.opts.compile(List.of(file));
     Reports.print(c, options.opts, err);
     if (!c.ok()) {
@@ -80,7 +76,7 @@ public final class ExportCommand implements Callable<Integer> {
         return Main.USAGE;
       }
     }
-    ModelProto m = OnnxExport.export(net, values, new OnnxExport.Options(opset, new Main.Version().versionText(), seed));
+    ModelProto m = OnnxExport.export(net, values, new OnnxExport.Options(opset, Main.version(), seed));
     Path out = output != null ? output : Path.of(net.name() + ".onnx");
     try {
       OnnxExport.write(m, out);

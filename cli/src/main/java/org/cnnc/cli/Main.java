@@ -56,7 +56,15 @@ public final class Main implements Runnable {
   /** As {@link #run(String[], PrintWriter, PrintWriter)}, with more subcommands (run, train, bench live with DL4J). */
   public static int run(String[] args, PrintWriter out, PrintWriter err, Object... extraCommands) {
     AtomicInteger code = new AtomicInteger(INTERNAL);
-    Thread t = new Thread(null, () -> code.set(execute(args, out, err, extraCommands)), "cnnc", 512L << 20);
+    Thread t = new Thread(null, () -> {
+      try {
+        code.set(execute(args, out, err, extraCommands));
+      } catch (Throwable e) { // an Error (out of memory, a missing class) escapes picocli's handler: still exit 3, said plainly
+        err.println("cnnc: internal error: " + org.cnnc.compiler.io.Escape.terminal(String.valueOf(e)));
+        err.println("(please report it)");
+        code.set(INTERNAL);
+      }
+    }, "cnnc", 512L << 20);
     t.start();
     try {
       t.join();
@@ -144,6 +152,11 @@ public final class Main implements Runnable {
     public UsageError(String message) {
       super(message);
     }
+  }
+
+  /** The version of this build, e.g. {@code 0.1.0-SNAPSHOT}. */
+  public static String version() {
+    return new Version().versionText();
   }
 
   static final class Version implements CommandLine.IVersionProvider {

@@ -26,6 +26,17 @@ final class ModelOptions {
   /** The checked network of the model {@link #load} loaded (null before). */
   Network network;
 
+  /** The checked network of the model, without generating its Java; null after printing the spec's errors. */
+  Network check(java.io.PrintWriter err) {
+    Compiler.Compilation c = compile.opts.compile(List.of(file));
+    Reports.print(c, compile.opts, err);
+    if (!c.ok()) {
+      return null;
+    }
+    network = org.cnnc.cli.SummaryCommand.one(c, model, List.of(file));
+    return network;
+  }
+
   /** The compiled model, or null after printing the spec's errors. */
   CnnModel load(java.io.PrintWriter err) throws java.io.IOException {
     Compiler.Compilation c = compile.opts.compile(List.of(file));

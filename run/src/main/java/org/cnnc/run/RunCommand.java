@@ -17,6 +17,12 @@ import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.compiler.io.Npz;
 import org.cnnc.runtime.NdNpz;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.shape.Backend;
+import org.cnnc.onnx.OnnxExport;
+import org.cnnc.onnx.OrtModel;
+import java.util.ArrayList;
 import org.cnnc.runtime.WeightsException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import picocli.CommandLine.Command;
@@ -50,6 +56,15 @@ final class RunCommand implements Callable<Integer> {
       description = "Warm forward passes timed after the first (cold) one; their median is reported. 0: only the first.")
   int repeat;
 
+  /** Where a model runs. */
+  enum Engine { dl4j, ort }
+
+  @Option(names = "--engine", paramLabel = "ENGINE", defaultValue = "dl4j",
+      description = "dl4j: cnnc's kernels on Deeplearning4j; ort: ONNX Runtime, through the model's ONNX export (the"
+          + " onnx backend is checked). Seeded weights differ between the two: give --weights to compare them."
+          + " Default: ${DEFAULT-VALUE}.")
+  Engine engine;
+
   @Option(names = "--output", paramLabel = "DIR", description = "Write each output as DIR/<output>.npy (float32, C order).")
   Path output;
 
@@ -59,7 +74,7 @@ final class RunCommand implements Callable<Integer> {
   static final long MAX_INPUT_VALUES = Integer.MAX_VALUE - 8;
 
   @Override
-  public Integer call() throws IOException {
+  public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     if ((input == null) == !random) {
       throw new Main.UsageError("give exactly one of --input X.npy and --random");
@@ -103,15 +118,33 @@ final class RunCommand implements Callable<Integer> {
       given.put(name, a);
       pathOf.put(name, file);
     }
-    CnnModel m = model.load(spec.commandLine().getErr());
-    if (m == null) {
-      return Main.SPEC_ERRORS;
+    Network ir;
+    CnnNetwork net = null;
+    if (engine == Engine.dl4j) {
+      CnnModel m = model.load(spec.commandLine().getErr());
+      if (m == null) {
+        return Main.SPEC_ERRORS;
+      }
+      ir = model.network;
+      net = CnnNetwork.create(m, seed);
+    } else {
+      model.compile.opts.require(Backend.ONNX, spec);
+      ir = model.check(spec.commandLine().getErr());
+      if (ir == null) {
+        return Main.SPEC_ERRORS;
+      }
     }
-    CnnNetwork net = CnnNetwork.create(m, seed);
-    List<String> names = net.inputs();
+    // the inputs and their shapes as the checked network has them, whichever engine runs it
+    List<String> names = new ArrayList<>();
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    for (int id : ir.inputs()) {
+      Node in = ir.node(id);
+      names.add(in.name());
+      shapes.put(in.name(), Arrays.stream(in.shape().dims()).asLongStream().toArray());
+    }
     if (!given.isEmpty()) {
       if (given.containsKey("") && (names.size() > 1 || given.size() > 1)) {
-        throw new Main.UsageError(m.name() + " has the inputs " + String.join(", ", names)
+        throw new Main.UsageError(ir.name() + " has the inputs " + String.join(", ", names)
             + ": give --input NAME=X.npy for each");
       }
       if (given.containsKey("")) {
@@ -120,20 +153,20 @@ final class RunCommand implements Callable<Integer> {
       }
       for (String k : given.keySet()) {
         if (!names.contains(k)) {
-          throw new Main.UsageError("--input " + Escape.terminal(k) + "=...: " + m.name() + " has no input named so; its inputs: "
+          throw new Main.UsageError("--input " + Escape.terminal(k) + "=...: " + ir.name() + " has no input named so; its inputs: "
               + String.join(", ", names));
         }
       }
       for (String k : names) {
         if (!given.containsKey(k)) {
-          throw new Main.UsageError("--input: no file for the input " + k + " of " + m.name());
+          throw new Main.UsageError("--input: no file for the input " + k + " of " + ir.name());
         }
       }
     }
     INDArray[] xs = new INDArray[names.size()];
     long n = -1;
     for (int i = 0; i < names.size(); i++) {
-      long[] expected = net.shapes().get(names.get(i));
+      long[] expected = shapes.get(names.get(i));
       long example = Arrays.stream(expected).reduce(1, (p, q) -> p * q);
       if (random) {
         if (example > MAX_INPUT_VALUES / batch) { // not batch * example, which can overflow
@@ -157,23 +190,51 @@ final class RunCommand implements Callable<Integer> {
       n = shape[0];
       xs[i] = NdNpz.toNd4j(a);
     }
-    if (weights != null) {
-      try {
-        net.loadWeights(weights);
-      } catch (WeightsException e) {
-        Main.printError(spec.commandLine().getErr(), e.lines());
-        return Main.USAGE;
+    Passes passes;
+    if (engine == Engine.dl4j) {
+      if (weights != null) {
+        try {
+          net.loadWeights(weights);
+        } catch (WeightsException e) {
+          Main.printError(spec.commandLine().getErr(), e.lines());
+          return Main.USAGE;
+        }
       }
+      CnnNetwork dl4j = net;
+      passes = () -> dl4j.predict(xs);
+    } else {
+      Map<String, Npz.Array> values = null;
+      if (weights != null) {
+        try {
+          values = Npz.readStateDict(weights, ir.stateDictShapes(), Map.of());
+        } catch (Npz.StateDictException e) {
+          List<String> lines = new ArrayList<>(List.of(e.file() + ":"));
+          e.problems().forEach(p -> lines.add("  " + p));
+          Main.printError(spec.commandLine().getErr(), lines);
+          return Main.USAGE;
+        }
+      }
+      OrtModel ort = OrtModel.of(ir, values, new OnnxExport.Options(OnnxExport.DEFAULT_OPSET, Main.version(), seed), 0);
+      Map<String, Npz.Array> feed = new LinkedHashMap<>();
+      for (int i = 0; i < names.size(); i++) {
+        INDArray x = xs[i].castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('c');
+        feed.put(names.get(i), Npz.Array.of(x.shape(), x.data().asFloat()));
+      }
+      passes = () -> {
+        Map<String, INDArray> result = new LinkedHashMap<>();
+        ort.predict(feed).forEach((k, v) -> result.put(k, NdNpz.toNd4j(v)));
+        return result;
+      };
     }
     // The first pass pays for class loading, the JIT and native set-up; the warm ones are what a
     // served model costs. Both are reported, apart.
     long t0 = System.nanoTime();
-    Map<String, INDArray> outputs = net.predict(xs);
+    Map<String, INDArray> outputs = passes.run();
     double ms = (System.nanoTime() - t0) / 1e6;
     double[] warm = new double[repeat];
     for (int i = 0; i < repeat; i++) {
       long t1 = System.nanoTime();
-      net.predict(xs);
+      passes.run();
       warm[i] = (System.nanoTime() - t1) / 1e6;
     }
     Arrays.sort(warm);
@@ -196,8 +257,15 @@ final class RunCommand implements Callable<Integer> {
         }
       }
     }
-    out.printf(Locale.ROOT, "forward (batch %d): first pass %.1f ms (cold)%s%n", xs[0].size(0), ms,
+    out.printf(Locale.ROOT, "forward (batch %d%s): first pass %.1f ms (cold)%s%n", xs[0].size(0),
+        engine == Engine.ort ? ", ONNX Runtime" : "", ms,
         repeat == 0 ? "" : String.format(Locale.ROOT, ", warm %.1f ms (median of %d)", warm[repeat / 2], repeat));
     return Main.OK;
+  }
+
+  /** One forward pass of the engine chosen, outputs by name. */
+  @FunctionalInterface
+  private interface Passes {
+    Map<String, INDArray> run() throws Exception;
   }
 }
