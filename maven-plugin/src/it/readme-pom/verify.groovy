@@ -1,7 +1,7 @@
 // README's POM, spec and Main built on this Maven; then README's own command runs the application.
 def log = new File(basedir, 'build.log').text
 assert !log.contains('Source option 5 is no longer supported')
-assert log.contains('cnnc: 1 spec(s): 1 class(es) written, 0 unchanged, 0 removed')
+assert log.contains('cnnc: 1 spec(s): 1 file(s) written, 0 unchanged, 0 removed')
 assert log.contains('BUILD SUCCESS')
 assert new File(basedir, 'target/generated-sources/cnn/demo/nets/Tiny.java').isFile() : "no generated class"
 assert new File(basedir, 'target/classes/demo/Main.class').isFile() : "Main was not compiled"

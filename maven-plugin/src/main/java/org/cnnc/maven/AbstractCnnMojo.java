@@ -39,6 +39,9 @@ abstract class AbstractCnnMojo extends AbstractMojo {
   @Parameter(property = "cnnc.failOnWarning", defaultValue = "false")
   protected boolean failOnWarning;
 
+  /** Where the goal writes ONNX exports, or null (set by the goal before {@link #execute}). */
+  protected File onnxOutput;
+
   @Component
   protected BuildContext buildContext;
 
@@ -57,7 +60,7 @@ abstract class AbstractCnnMojo extends AbstractMojo {
         outputDirectory.toPath().toAbsolutePath(),
         new File(project.getBuild().getDirectory(), "cnnc/" + stateName + ".state").toPath(),
         includes, excludes, packageName, generate, new File(project.getBasedir(), "cnnc.yaml").toPath(),
-        failOnWarning);
+        failOnWarning, onnxOutput == null ? null : onnxOutput.toPath().toAbsolutePath());
     CnnBuild.Result result;
     try {
       result = CnnBuild.run(request);
@@ -100,7 +103,7 @@ abstract class AbstractCnnMojo extends AbstractMojo {
           + (result.earlierWarnings() > 0 ? " (" + result.earlierWarnings() + " warning(s) reported by the build"
           + " that generated them; mvn clean to see them again)" : ""));
     } else if (generate) {
-      getLog().info("cnnc: " + result.specs().size() + " spec(s): " + result.written().size() + " class(es) written, "
+      getLog().info("cnnc: " + result.specs().size() + " spec(s): " + result.written().size() + " file(s) written, "
           + result.unchanged().size() + " unchanged, " + result.deleted().size() + " removed");
       result.written().forEach(p -> {
         getLog().info("cnnc: wrote " + p);

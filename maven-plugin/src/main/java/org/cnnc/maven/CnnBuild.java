@@ -17,6 +17,11 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.codegen.Generator;
+import org.cnnc.compiler.io.Npz;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.shape.Backend;
+import org.cnnc.onnx.OnnxExport;
+import org.cnnc.onnx.proto.OnnxProto.ModelProto;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Note;
 import org.cnnc.compiler.diag.ShortRenderer;
@@ -38,11 +43,25 @@ import org.codehaus.plexus.build.DefaultBuildContext;
 public final class CnnBuild {
 
   /** What to do: immutable, built from the mojo's parameters. */
+  /**
+   * What to do: immutable, built from the mojo's parameters.
+   *
+   * @param onnxDirectory where each model's ONNX export goes ({@code <model>.onnx}, with the weights
+   *     of {@code <model>.npz} beside the specs when there is one, else seeded), or null for none
+   */
   public record Request(Path sourceDirectory, Path outputDirectory, Path stateFile, List<String> includes,
-      List<String> excludes, String packageName, boolean generate, Path lintConfig, boolean failOnWarning) {
+      List<String> excludes, String packageName, boolean generate, Path lintConfig, boolean failOnWarning,
+      Path onnxDirectory) {
     public Request {
       includes = includes == null || includes.isEmpty() ? List.of("**/*.cnn") : List.copyOf(includes);
       excludes = excludes == null ? List.of() : List.copyOf(excludes);
+    }
+
+    /** Without ONNX exports. */
+    public Request(Path sourceDirectory, Path outputDirectory, Path stateFile, List<String> includes,
+        List<String> excludes, String packageName, boolean generate, Path lintConfig, boolean failOnWarning) {
+      this(sourceDirectory, outputDirectory, stateFile, includes, excludes, packageName, generate, lintConfig,
+          failOnWarning, null);
     }
   }
 
@@ -79,12 +98,19 @@ public final class CnnBuild {
     // date" for one that fails on them.
     String options = "package=" + r.packageName() + ";generate=" + r.generate() + ";output="
         + r.outputDirectory().toAbsolutePath().normalize() + ";failOnWarning=" + r.failOnWarning()
-        + ";includes=" + r.includes() + ";excludes=" + r.excludes();
+        + ";includes=" + r.includes() + ";excludes=" + r.excludes()
+        + ";onnx=" + (r.onnxDirectory() == null ? "" : r.onnxDirectory().toAbsolutePath().normalize());
     if (options.equals(previous.getProperty("options")) && unchanged(previous, specs, r)) {
       return new Result(true, specs, List.of(), List.of(), List.of(), List.of(),
           Integer.parseInt(previous.getProperty("warnings", "0")));
     }
-    Compiler.Compilation c = Compiler.compile(new Compiler.Request(specs, List.of(r.sourceDirectory()), Map.of()));
+    Compiler.Request compile = new Compiler.Request(specs, List.of(r.sourceDirectory()), Map.of());
+    if (r.onnxDirectory() != null) { // what ONNX cannot express is an error at its place, as for the CPU
+      java.util.Set<Backend> b = java.util.EnumSet.of(Backend.ONNX);
+      b.addAll(compile.backends());
+      compile = compile.withBackends(b);
+    }
+    Compiler.Compilation c = Compiler.compile(compile);
     // The lint rules too (cnnc.yaml in the project, when there is one): warnings are reported, and
     // fail the build with failOnWarning.
     LintConfig config = LintConfig.defaults();
@@ -109,6 +135,13 @@ public final class CnnBuild {
         outputs.add(target);
         (Generator.write(r.outputDirectory(), o) == Generator.Written.UNCHANGED ? same : written).add(target);
       }
+      if (r.onnxDirectory() != null) {
+        for (Network n : c.networks()) {
+          Path target = r.onnxDirectory().resolve(n.name() + ".onnx");
+          outputs.add(target);
+          (writeOnnx(r, n, target) ? written : same).add(target);
+        }
+      }
       deleted = deleteStale(r, outputs);
     }
     Result result = new Result(false, specs, diagnostics, written, same, deleted);
@@ -120,6 +153,54 @@ public final class CnnBuild {
       Files.deleteIfExists(r.stateFile());
     }
     return result;
+  }
+
+  /**
+   * Writes a model's ONNX export, with the weights of {@code <model>.npz} beside the specs when
+   * there is one (else seeded); returns whether the file changed.
+   */
+  private static boolean writeOnnx(Request r, Network n, Path target) throws IOException {
+    Path npz = weightsOf(r, n);
+    Map<String, Npz.Array> weights = null;
+    if (Files.isRegularFile(npz)) {
+      try {
+        weights = Npz.readStateDict(npz, n.stateDictShapes(), Map.of());
+      } catch (Npz.StateDictException e) {
+        throw new IOException(e.file() + ": the weights do not fit model " + n.name() + ": " + String.join("; ", e.problems()));
+      }
+    }
+    byte[] bytes = OnnxExport.export(n, weights, OnnxExport.Options.defaults(version())).toByteArray();
+    if (Files.isRegularFile(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+        && java.util.Arrays.equals(Files.readAllBytes(target), bytes)) {
+      return false;
+    }
+    Files.createDirectories(target.getParent());
+    SafeFiles.write(target, bytes);
+    return true;
+  }
+
+  /** The weights file of a model's export: {@code <model>.npz} in the source directory. */
+  private static Path weightsOf(Request r, Network n) {
+    return r.sourceDirectory().resolve(n.name() + ".npz");
+  }
+
+  /** This plugin's version, as the exports' metadata records it. */
+  private static String version() {
+    String v = CnnBuild.class.getPackage().getImplementationVersion();
+    return v == null ? "unknown" : v;
+  }
+
+  /** Whether a file is one this plugin generated: a Java class with cnnc's marker, or an ONNX model cnnc produced. */
+  private static boolean generated(Path p) throws IOException {
+    byte[] bytes = Files.readAllBytes(p);
+    if (p.getFileName().toString().endsWith(".onnx")) {
+      try {
+        return ModelProto.parseFrom(bytes).getProducerName().equals("cnnc");
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        return false;
+      }
+    }
+    return new String(bytes, StandardCharsets.UTF_8).startsWith(Generator.MARKER);
   }
 
   /**
@@ -229,6 +310,12 @@ public final class CnnBuild {
         state.put("input:" + f.path(), hash(f.text().getBytes(StandardCharsets.UTF_8)));
       }
     }
+    if (r.onnxDirectory() != null) { // the exports' weights are inputs too, present or not
+      for (Network n : c.networks()) {
+        Path npz = weightsOf(r, n).toAbsolutePath().normalize();
+        state.put("input:" + npz, Files.isRegularFile(npz) ? hash(Files.readAllBytes(npz)) : "absent");
+      }
+    }
     for (Path o : outputs) {
       state.put("output:" + o.toAbsolutePath().normalize(), "");
     }
@@ -251,8 +338,9 @@ public final class CnnBuild {
         continue;
       }
       Path p = Path.of(key.substring(7)).toAbsolutePath().normalize();
-      if (!keep.contains(p) && p.startsWith(root) && Files.isRegularFile(p)
-          && Files.readString(p, StandardCharsets.UTF_8).startsWith(Generator.MARKER)) {
+      Path onnxRoot = r.onnxDirectory() == null ? null : r.onnxDirectory().toAbsolutePath().normalize();
+      boolean ours = p.startsWith(root) || (onnxRoot != null && p.startsWith(onnxRoot));
+      if (!keep.contains(p) && ours && Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) && generated(p)) {
         Files.delete(p);
         deleted.add(p);
       }
