@@ -51,10 +51,11 @@ class CapabilitiesTest {
 
   @Test
   void backendNamesParse() {
-    assertEquals(Set.of(Backend.CPU, Backend.CUDA), Capabilities.parse("all").orElseThrow());
+    assertEquals(Set.of(Backend.CPU, Backend.CUDA, Backend.ONNX), Capabilities.parse("all").orElseThrow());
     assertEquals(Set.of(), Capabilities.parse("none").orElseThrow());
     assertEquals(Set.of(Backend.CUDA), Capabilities.parse("cuda").orElseThrow());
     assertEquals(Set.of(Backend.CPU, Backend.CUDA), Capabilities.parse("cpu, cuda").orElseThrow());
+    assertEquals(Set.of(Backend.ONNX), Capabilities.parse("onnx").orElseThrow());
     assertTrue(Capabilities.parse("tpu").isEmpty());
   }
 }
