@@ -49,12 +49,23 @@ public final class OnnxLowerings {
           ints("strides", c.args.ints("stride")), ints("pads", p[0], p[1], p[0], p[1]),
           ints("dilations", c.args.ints("dilation")), integer("ceil_mode", c.args.bool("ceil") ? 1 : 0));
     });
+    // PyTorch's divisor: with count_include_pad, the window clipped to the input plus its padding;
+    // without padding that is count_include_pad 0. With padding and ceil, ONNX Runtime 1.23 is wrong
+    // whichever way the pool is written (count_include_pad 1 divides by the whole kernel, its issue
+    // 29629; zeros padded first are fused back into the pool as padding it does not count), so the
+    // window sums are a depthwise convolution with ones and the divisors a constant (OnnxPoolGridTest).
     TABLE.put("avgpool", c -> {
       int[] p = c.args.ints("padding");
+      boolean padded = p[0] > 0 || p[1] > 0;
+      boolean ceil = c.args.bool("ceil");
+      boolean include = c.args.bool("count_include_pad") && padded;
+      if (include && ceil) {
+        sumOverCount(c);
+        return;
+      }
       c.emit("AveragePool", List.of(c.in(0)), ints("kernel_shape", c.args.ints("kernel")),
-          ints("strides", c.args.ints("stride")), ints("pads", p[0], p[1], p[0], p[1]),
-          integer("ceil_mode", c.args.bool("ceil") ? 1 : 0),
-          integer("count_include_pad", c.args.bool("count_include_pad") ? 1 : 0));
+          ints("strides", c.args.ints("stride")), ints("pads", p[0], p[1], p[0], p[1]), integer("ceil_mode", ceil ? 1 : 0),
+          integer("count_include_pad", include ? 1 : 0));
     });
     TABLE.put("global_avgpool", c -> c.emit("GlobalAveragePool", List.of(c.in(0))));
     TABLE.put("global_maxpool", c -> c.emit("GlobalMaxPool", List.of(c.in(0))));
@@ -70,11 +81,7 @@ public final class OnnxLowerings {
     TABLE.put("hardswish", c -> c.emit("HardSwish", List.of(c.in(0))));
     TABLE.put("silu", c -> c.emit("Mul", List.of(c.in(0), c.step("Sigmoid", List.of(c.in(0))))));
     TABLE.put("gelu", c -> {
-      if (c.g.opset >= 20) {
-        c.emit("Gelu", List.of(c.in(0)));
-        return;
-      }
-      // x * (erf(x / sqrt 2) + 1) / 2, as torch.onnx writes it before opset 20
+      // x * (erf(x / sqrt 2) + 1) / 2, as torch.onnx writes it (ONNX has Gelu from opset 20)
       String erf = c.step("Erf", List.of(c.step("Div", List.of(c.in(0), c.scalar(Math.sqrt(2))))));
       String half = c.step("Mul", List.of(c.in(0), c.step("Add", List.of(erf, c.scalar(1)))));
       c.emit("Mul", List.of(half, c.scalar(0.5)));
@@ -101,6 +108,45 @@ public final class OnnxLowerings {
     });
     TABLE.put("concat", c -> c.emit("Concat", c.inputs(), integer("axis", 1)));
     TABLE.put("add", c -> c.emit(c.node.inputs().size() == 2 ? "Add" : "Sum", c.inputs()));
+  }
+
+  /**
+   * An average pool with counted padding and ceil mode, exactly as PyTorch computes it: the input
+   * padded with zeros (and at the end as far as the last window reaches), each window summed by a
+   * depthwise convolution with ones, times the reciprocal of PyTorch's divisor at each output.
+   */
+  private static void sumOverCount(Context c) {
+    int[] k = c.args.ints("kernel");
+    int[] st = c.args.ints("stride");
+    int[] p = c.args.ints("padding");
+    org.cnnc.compiler.shape.Shape in = c.inputShape(0);
+    org.cnnc.compiler.shape.Shape out = c.node.shape();
+    int channels = in.channels();
+    int[] size = {in.height(), in.width()};
+    int[] outSize = {out.height(), out.width()};
+    int[] extra = new int[2];
+    float[][] divisor = new float[2][];
+    for (int d = 0; d < 2; d++) {
+      extra[d] = Math.max(0, (outSize[d] - 1) * st[d] + k[d] - (size[d] + 2 * p[d]));
+      divisor[d] = new float[outSize[d]];
+      for (int o = 0; o < outSize[d]; o++) {
+        int start = o * st[d] - p[d];
+        divisor[d][o] = Math.min(start + k[d], size[d] + p[d]) - start;
+      }
+    }
+    float[] scale = new float[outSize[0] * outSize[1]];
+    for (int h = 0; h < outSize[0]; h++) {
+      for (int w = 0; w < outSize[1]; w++) {
+        scale[h * outSize[1] + w] = 1f / (divisor[0][h] * divisor[1][w]);
+      }
+    }
+    float[] ones = new float[channels * k[0] * k[1]];
+    java.util.Arrays.fill(ones, 1f);
+    String x = c.step("Pad", List.of(c.in(0), c.int64s(0, 0, p[0], p[1], 0, 0, p[0] + extra[0], p[1] + extra[1])),
+        text("mode", "constant"));
+    String sums = c.step("Conv", List.of(x, c.constant(new long[] {channels, 1, k[0], k[1]}, ones)),
+        ints("kernel_shape", k), ints("strides", st), integer("group", channels));
+    c.emit("Mul", List.of(sums, c.constant(new long[] {1, 1, outSize[0], outSize[1]}, scale)));
   }
 
   /** The lowering of an op, or null. */
@@ -164,6 +210,14 @@ public final class OnnxLowerings {
       String name = g.fresh((node.name().isEmpty() ? "" : node.name() + "/") + "Constant");
       g.graph.addNode(node(g.freshNode(name), "Constant", List.of(), name, AttributeProto.newBuilder().setName("value")
           .setType(AttributeType.TENSOR).setT(OnnxExport.floats("", new long[0], new float[] {(float) v})).build()));
+      return name;
+    }
+
+    /** A float32 tensor, as a Constant node (no initializer: those are the state dict's); returns its value. */
+    String constant(long[] dims, float[] values) {
+      String name = g.fresh((node.name().isEmpty() ? "" : node.name() + "/") + "Constant");
+      g.graph.addNode(node(g.freshNode(name), "Constant", List.of(), name, AttributeProto.newBuilder().setName("value")
+          .setType(AttributeType.TENSOR).setT(OnnxExport.floats("", dims, values)).build()));
       return name;
     }
 

@@ -25,34 +25,13 @@ import org.junit.jupiter.api.io.TempDir;
 class OrtEngineTest {
   @TempDir Path dir;
 
-  /** Every op but the refused even LRN, each on values that reach its bends (inputs of both signs, above 6). */
-  static final String SPEC = """
-      model Every {
-        input [4, 12, 12]
-        stem: conv(4 -> 8, 3, padding = 1) batchnorm relu
-        a: conv(8, 3, stride = 2, padding = [1, 0], dilation = [1, 2], groups = 2)
-        scale: batchnorm(eps = 0.001, momentum = 0.3)
-        act1: relu6
-        branches: concat(
-          from act1 -> { hardsigmoid maxpool(3, stride = 2, padding = 1, ceil = true) },
-          from act1 -> { hardswish avgpool(3, stride = 2, padding = 1, ceil = true, count_include_pad = false) },
-          from act1 -> { silu maxpool(2, dilation = 2, stride = 1) zeropad([1, 0, 0, 0]) },
-          from act1 -> { gelu avgpool(2, stride = [2, 1], padding = [1, 0]) }
-        )
-        lrn(3, alpha = 0.01, beta = 0.6, k = 2)
-        merged: add(from branches -> leaky_relu(0.2), from branches -> tanh, from branches -> { sigmoid softmax })
-        pointwise: conv(16, 1, bias = false)
-        drop: dropout(0.3)
-        both: concat(from drop -> global_avgpool, from drop -> global_maxpool)
-        flatten identity
-        fc: dense(10)
-      }
-      """;
+  /** Every op but the refused even LRN (onnx/src/test/resources/every-op.cnn, which OnnxOpsetsTest also runs). */
+  static final Path SPEC = Path.of(System.getProperty("cnnc.root", "..")).resolve("onnx/src/test/resources/every-op.cnn");
+
 
   @Test
   void onnxRuntimeComputesWhatDl4jComputes() throws Exception {
-    Path spec = dir.resolve("every.cnn");
-    Files.writeString(spec, SPEC);
+    Path spec = SPEC;
     Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
     assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
     Network net = c.network("Every").orElseThrow();
