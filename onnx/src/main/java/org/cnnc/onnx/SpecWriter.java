@@ -383,8 +383,8 @@ final class SpecWriter {
       int tail = -1;
       for (Layer l : net.layers) {
         if (l.op.equals("input")) {
-          String name = component(l.onnxNode);
-          boolean plain = name.equals("input") || l.onnxNode.equals("input");
+          boolean plain = l.onnxNode.equals("input");
+          String name = plain ? "input" : component(l.onnxNode);
           if (KEYWORDS.contains(name) && !plain) {
             name = name + "_";
           }
