@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
     subcommands = {CheckCommand.class, LintCommand.class, SummaryCommand.class, GraphCommand.class, FmtCommand.class,
         ExportCommand.class,
         GenerateCommand.class, LspCommand.class, OpsCommand.class,
+        ImportCommand.class,
         CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:fine", "1:errors in specs", "2:usage or I/O error", "3:internal error of cnnc"})

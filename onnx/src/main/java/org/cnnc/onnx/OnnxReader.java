@@ -1,0 +1,1467 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.onnx;
+
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.cnnc.compiler.io.Escape;
+import org.cnnc.compiler.io.Npz;
+import org.cnnc.onnx.ImportedNet.Layer;
+import org.cnnc.onnx.proto.OnnxProto.AttributeProto;
+import org.cnnc.onnx.proto.OnnxProto.GraphProto;
+import org.cnnc.onnx.proto.OnnxProto.ModelProto;
+import org.cnnc.onnx.proto.OnnxProto.NodeProto;
+import org.cnnc.onnx.proto.OnnxProto.OperatorSetIdProto;
+import org.cnnc.onnx.proto.OnnxProto.TensorProto;
+import org.cnnc.onnx.proto.OnnxProto.TensorShapeProto;
+import org.cnnc.onnx.proto.OnnxProto.ValueInfoProto;
+
+/**
+ * Reads an ONNX graph as cnnc ops ({@link ImportedNet}): the inverse of {@link OnnxLowerings}, and
+ * of what {@code torch.onnx.export} writes for the same modules (the constants, shape arithmetic
+ * and reshapes around them included). The model is untrusted: every size is checked before it is
+ * used, a graph that is not a DAG is refused, and an op or attribute cnnc lacks is an {@link
+ * ImportException} naming the node and op.
+ */
+final class OnnxReader {
+  static final int MIN_OPSET = 13;
+  static final int MAX_OPSET = 21;
+  static final int MAX_NODES = 1_000_000;
+  /** Elements of one tensor: a Java array's. */
+  static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+
+  private final GraphProto graph;
+  private final int opset;
+  private final ImportedNet net = new ImportedNet();
+  /** What each ONNX value is: a layer's output (Integer), a constant (Const) or shape arithmetic (Ints). */
+  private final Map<String, Object> values = new HashMap<>();
+  private final Map<String, TensorProto> initializers = new HashMap<>();
+  private final Map<String, List<NodeProto>> consumers = new HashMap<>();
+  private final Set<NodeProto> absorbed = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+  private final Set<String> graphOutputs = new HashSet<>();
+
+  /** A constant tensor: float or integer values with their dims. */
+  record Const(long[] dims, float[] floats, long[] ints) {
+    long numel() {
+      return floats != null ? floats.length : ints.length;
+    }
+  }
+
+  /** A vector of integers from shape arithmetic; null elements are unknown (the batch). */
+  record Ints(List<Long> v, boolean scalar) {}
+
+  private OnnxReader(GraphProto graph, int opset) {
+    this.graph = graph;
+    this.opset = opset;
+  }
+
+  /** The model's default-domain opset, checked. */
+  static int opset(ModelProto m) throws ImportException {
+    Integer found = null;
+    for (OperatorSetIdProto o : m.getOpsetImportList()) {
+      if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) {
+        found = (int) Math.min(Integer.MAX_VALUE, Math.max(Integer.MIN_VALUE, o.getVersion()));
+      }
+    }
+    if (found == null) {
+      throw new ImportException("the model imports no opset of the default ONNX domain");
+    }
+    if (found < MIN_OPSET || found > MAX_OPSET) {
+      throw new ImportException("opset " + found + " is not supported: cnnc imports opsets " + MIN_OPSET + " to " + MAX_OPSET
+          + " (convert the model with onnx.version_converter)");
+    }
+    return found;
+  }
+
+  static ImportedNet read(ModelProto m) throws ImportException {
+    if (!m.hasGraph()) {
+      throw new ImportException("the model has no graph");
+    }
+    OnnxReader r = new OnnxReader(m.getGraph(), opset(m));
+    r.run();
+    return r.net;
+  }
+
+  static String show(String name) {
+    return Escape.terminal(name, 120);
+  }
+
+  private static String where(NodeProto n) {
+    return "node `" + show(n.getName().isEmpty() ? "(unnamed)" : n.getName()) + "` (" + show(n.getOpType()) + ")";
+  }
+
+  private ImportException error(NodeProto n, String what) {
+    return new ImportException(where(n) + ": " + what);
+  }
+
+  // ---- graph ------------------------------------------------------------------------------------
+
+  private void run() throws ImportException {
+    if (graph.getNodeCount() > MAX_NODES) {
+      throw new ImportException("the graph has " + graph.getNodeCount() + " nodes; cnnc imports at most " + MAX_NODES);
+    }
+    for (TensorProto t : graph.getInitializerList()) {
+      if (initializers.put(t.getName(), t) != null) {
+        throw new ImportException("initializer `" + show(t.getName()) + "` is defined twice");
+      }
+      values.put(t.getName(), t);
+    }
+    if (graph.getSparseInitializerCount() > 0) {
+      throw new ImportException("sparse initializers are not supported");
+    }
+    for (ValueInfoProto o : graph.getOutputList()) {
+      graphOutputs.add(o.getName());
+    }
+    for (ValueInfoProto in : graph.getInputList()) {
+      if (!initializers.containsKey(in.getName())) {
+        input(in);
+      }
+    }
+    if (net.layers.isEmpty()) {
+      throw new ImportException("the graph has no input");
+    }
+    List<NodeProto> order = topological();
+    for (NodeProto n : order) {
+      for (String i : n.getInputList()) {
+        if (!i.isEmpty()) {
+          consumers.computeIfAbsent(i, k -> new ArrayList<>()).add(n);
+        }
+      }
+    }
+    for (NodeProto n : order) {
+      if (!absorbed.contains(n)) {
+        node(n);
+      }
+    }
+    if (graph.getOutputCount() == 0) {
+      throw new ImportException("the graph has no output");
+    }
+    Set<String> seen = new HashSet<>();
+    for (ValueInfoProto o : graph.getOutputList()) {
+      if (!seen.add(o.getName())) {
+        throw new ImportException("output `" + show(o.getName()) + "` is listed twice");
+      }
+      Object v = values.get(o.getName());
+      if (!(v instanceof Integer id)) {
+        throw new ImportException("output `" + show(o.getName()) + "` is not computed from the input by the graph's ops");
+      }
+      net.outputs.add(Map.entry(o.getName(), id));
+    }
+  }
+
+  private void input(ValueInfoProto in) throws ImportException {
+    String name = in.getName();
+    if (!in.getType().hasTensorType()) {
+      throw new ImportException("input `" + show(name) + "` is not a tensor");
+    }
+    var tt = in.getType().getTensorType();
+    if (tt.getElemType() != TensorProto.DataType.FLOAT_VALUE) {
+      throw new ImportException("input `" + show(name) + "` is not float32 (element type " + tt.getElemType() + ")");
+    }
+    List<TensorShapeProto.Dimension> dims = tt.getShape().getDimList();
+    if (dims.size() != 4 && dims.size() != 2) {
+      throw new ImportException("input `" + show(name) + "` has rank " + dims.size()
+          + ": cnnc takes images [N, C, H, W] or vectors [N, F]");
+    }
+    int[] shape = new int[dims.size() - 1];
+    long total = 1;
+    for (int i = 1; i < dims.size(); i++) {
+      TensorShapeProto.Dimension d = dims.get(i);
+      if (!d.hasDimValue() || d.getDimValue() < 1 || d.getDimValue() > Integer.MAX_VALUE) {
+        throw new ImportException("input `" + show(name) + "`: dimension " + i + " is "
+            + (d.hasDimValue() ? Long.toString(d.getDimValue()) : "`" + show(d.getDimParam()) + "`")
+            + "; cnnc needs fixed sizes from 1 to " + Integer.MAX_VALUE + " (only the batch may vary)");
+      }
+      shape[i - 1] = (int) d.getDimValue();
+      total *= d.getDimValue();
+      if (total > MAX_ELEMENTS) {
+        throw new ImportException("input `" + show(name) + "` has more than " + MAX_ELEMENTS + " elements per example");
+      }
+    }
+    Layer l = new Layer("input", name, "input");
+    l.shape = shape;
+    net.add(l);
+    values.put(name, l.id);
+  }
+
+  /** The nodes in a topological order (Kahn); a value read before any node writes it, or a cycle, is an error. */
+  private List<NodeProto> topological() throws ImportException {
+    Map<String, NodeProto> producer = new HashMap<>();
+    for (NodeProto n : graph.getNodeList()) {
+      for (String o : n.getOutputList()) {
+        if (o.isEmpty()) {
+          continue;
+        }
+        if (values.containsKey(o) || producer.put(o, n) != null) {
+          throw error(n, "value `" + show(o) + "` is written twice");
+        }
+      }
+    }
+    Map<NodeProto, Integer> waiting = new java.util.IdentityHashMap<>();
+    Map<NodeProto, Integer> index = new java.util.IdentityHashMap<>();
+    Map<String, List<NodeProto>> readers = new HashMap<>();
+    // the file's order wherever it is a topological one
+    java.util.PriorityQueue<NodeProto> ready = new java.util.PriorityQueue<>(java.util.Comparator.comparing(index::get));
+    for (NodeProto n : graph.getNodeList()) {
+      index.put(n, index.size());
+    }
+    for (NodeProto n : graph.getNodeList()) {
+      int k = 0;
+      for (String i : n.getInputList()) {
+        if (i.isEmpty() || values.containsKey(i)) {
+          continue;
+        }
+        if (!producer.containsKey(i)) {
+          throw error(n, "reads `" + show(i) + "`, which no node, input or initializer defines");
+        }
+        k++;
+        readers.computeIfAbsent(i, x -> new ArrayList<>()).add(n);
+      }
+      waiting.put(n, k);
+      if (k == 0) {
+        ready.add(n);
+      }
+    }
+    List<NodeProto> out = new ArrayList<>();
+    while (!ready.isEmpty()) {
+      NodeProto n = ready.poll();
+      out.add(n);
+      for (String o : n.getOutputList()) {
+        for (NodeProto r : readers.getOrDefault(o, List.of())) {
+          if (waiting.merge(r, -1, Integer::sum) == 0) {
+            ready.add(r);
+          }
+        }
+      }
+    }
+    if (out.size() != graph.getNodeCount()) {
+      NodeProto stuck = graph.getNodeList().stream().filter(n -> waiting.get(n) > 0).findFirst().orElseThrow();
+      throw error(stuck, "the graph has a cycle through this node");
+    }
+    return out;
+  }
+
+  // ---- nodes ------------------------------------------------------------------------------------
+
+  private void node(NodeProto n) throws ImportException {
+    if (!n.getDomain().isEmpty() && !n.getDomain().equals("ai.onnx")) {
+      throw error(n, "op of domain `" + show(n.getDomain()) + "` is not supported by cnnc");
+    }
+    if (n.getOutputCount() < 1) {
+      throw error(n, "has no output");
+    }
+    switch (n.getOpType()) {
+      case "Constant" -> values.put(n.getOutput(0), constantNode(n));
+      case "Shape" -> shape(n);
+      case "Gather" -> gather(n);
+      case "Unsqueeze", "Squeeze" -> squeeze(n);
+      case "Cast" -> alias(n, ints(n, 0));
+      case "Concat" -> concat(n);
+      case "Reshape" -> reshape(n);
+      case "Flatten" -> flatten(n);
+      case "Conv" -> conv(n);
+      case "MaxPool" -> pool(n, true);
+      case "AveragePool" -> pool(n, false);
+      case "GlobalAveragePool" -> simple(n, "global_avgpool", 4);
+      case "GlobalMaxPool" -> simple(n, "global_maxpool", 4);
+      case "BatchNormalization" -> batchnorm(n);
+      case "Gemm" -> gemm(n);
+      case "MatMul" -> matmul(n);
+      case "Relu" -> simple(n, "relu", 0);
+      case "Sigmoid" -> sigmoid(n);
+      case "Tanh" -> simple(n, "tanh", 0);
+      case "HardSwish" -> simple(n, "hardswish", 0);
+      case "Gelu" -> gelu(n);
+      case "Identity" -> identity(n);
+      case "Clip" -> clip(n);
+      case "HardSigmoid" -> hardsigmoid(n);
+      case "LeakyRelu" -> leaky(n);
+      case "Softmax" -> softmax(n);
+      case "Dropout" -> dropout(n);
+      case "Pad" -> pad(n);
+      case "Add", "Sum" -> add(n);
+      case "Mul" -> mul(n);
+      case "Div" -> div(n);
+      case "LRN" -> lrn(n);
+      default -> throw error(n, "op `" + show(n.getOpType()) + "` is not supported by cnnc (supported: Conv, MaxPool, "
+          + "AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, LRN, Gemm, MatMul, Flatten, Reshape, "
+          + "Relu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, LeakyRelu, Gelu, Softmax, Dropout, Identity, Pad, "
+          + "Concat, Add, Sum, Mul, and the Constant, Shape, Gather, Unsqueeze, Squeeze and Cast of shape arithmetic)");
+    }
+  }
+
+  // ---- attributes and inputs --------------------------------------------------------------------
+
+  private static AttributeProto attribute(NodeProto n, String name) {
+    for (AttributeProto a : n.getAttributeList()) {
+      if (a.getName().equals(name)) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  private void onlyAttributes(NodeProto n, String... known) throws ImportException {
+    List<String> k = Arrays.asList(known);
+    for (AttributeProto a : n.getAttributeList()) {
+      if (!k.contains(a.getName())) {
+        throw error(n, "attribute `" + show(a.getName()) + "` is not supported by cnnc");
+      }
+    }
+  }
+
+  private long attrInt(NodeProto n, String name, long dflt) throws ImportException {
+    AttributeProto a = attribute(n, name);
+    if (a == null) {
+      return dflt;
+    }
+    if (a.getType() != AttributeProto.AttributeType.INT) {
+      throw error(n, "attribute `" + name + "` is not an integer");
+    }
+    return a.getI();
+  }
+
+  private float attrFloat(NodeProto n, String name, float dflt) throws ImportException {
+    AttributeProto a = attribute(n, name);
+    if (a == null) {
+      return dflt;
+    }
+    if (a.getType() != AttributeProto.AttributeType.FLOAT) {
+      throw error(n, "attribute `" + name + "` is not a float");
+    }
+    return a.getF();
+  }
+
+  private String attrString(NodeProto n, String name, String dflt) throws ImportException {
+    AttributeProto a = attribute(n, name);
+    if (a == null) {
+      return dflt;
+    }
+    if (a.getType() != AttributeProto.AttributeType.STRING) {
+      throw error(n, "attribute `" + name + "` is not a string");
+    }
+    return a.getS().toStringUtf8();
+  }
+
+  /** An INTS attribute of {@code count} values each in [min, 2^31 - 1], or null when absent. */
+  private int[] attrInts(NodeProto n, String name, int count, long min) throws ImportException {
+    AttributeProto a = attribute(n, name);
+    if (a == null) {
+      return null;
+    }
+    if (a.getType() != AttributeProto.AttributeType.INTS || a.getIntsCount() != count) {
+      throw error(n, "attribute `" + name + "` must hold " + count + " integers (2-D ops only)");
+    }
+    int[] out = new int[count];
+    for (int i = 0; i < count; i++) {
+      long v = a.getInts(i);
+      if (v < min || v > Integer.MAX_VALUE) {
+        throw error(n, "attribute `" + name + "` holds " + v + ", out of range");
+      }
+      out[i] = (int) v;
+    }
+    return out;
+  }
+
+  private String in(NodeProto n, int i) {
+    return i < n.getInputCount() ? n.getInput(i) : "";
+  }
+
+  /** The layer a node's input is computed by. */
+  private Layer layerIn(NodeProto n, int i) throws ImportException {
+    Object v = values.get(in(n, i));
+    if (v instanceof Integer id) {
+      return net.layers.get(id);
+    }
+    throw error(n, "input " + i + (in(n, i).isEmpty() ? " is missing" : " (`" + show(in(n, i)) + "`) is a constant; cnnc "
+        + "ops compute from the network's input"));
+  }
+
+  private boolean isLayer(NodeProto n, int i) {
+    return values.get(in(n, i)) instanceof Integer;
+  }
+
+  /** A constant input (an initializer or a Constant node's value), or null when the input is absent. */
+  private Const constIn(NodeProto n, int i) throws ImportException {
+    String name = in(n, i);
+    if (name.isEmpty()) {
+      return null;
+    }
+    Object v = values.get(name);
+    if (v instanceof TensorProto t) {
+      Const c = decode(t, "initializer `" + show(name) + "`");
+      values.put(name, c);
+      return c;
+    }
+    if (v instanceof Const c) {
+      return c;
+    }
+    if (v instanceof Ints s && !s.v().contains(null)) {
+      return new Const(s.scalar() ? new long[0] : new long[] {s.v().size()}, null,
+          s.v().stream().mapToLong(Long::longValue).toArray());
+    }
+    throw error(n, "input " + i + " (`" + show(name) + "`) must be a constant for cnnc");
+  }
+
+  private Const requireConst(NodeProto n, int i, String what) throws ImportException {
+    Const c = constIn(n, i);
+    if (c == null) {
+      throw error(n, "needs " + what + " (input " + i + ")");
+    }
+    return c;
+  }
+
+  private float[] floatsOf(NodeProto n, Const c, String what) throws ImportException {
+    if (c.floats() == null) {
+      throw error(n, what + " must be float32");
+    }
+    return c.floats();
+  }
+
+  /** A float constant that must hold one value (a scalar or one element). */
+  private float scalarIn(NodeProto n, int i, String what) throws ImportException {
+    Const c = requireConst(n, i, what);
+    if (c.numel() != 1) {
+      throw error(n, what + " must be a single value");
+    }
+    return c.floats() != null ? c.floats()[0] : c.ints()[0];
+  }
+
+  private void alias(NodeProto n, Object v) {
+    values.put(n.getOutput(0), v);
+  }
+
+  // ---- tensors ----------------------------------------------------------------------------------
+
+  static long[] checkedDims(List<Long> dims, String what) throws ImportException {
+    long[] d = new long[dims.size()];
+    long total = 1;
+    for (int i = 0; i < d.length; i++) {
+      d[i] = dims.get(i);
+      if (d[i] < 0 || d[i] > MAX_ELEMENTS) {
+        throw new ImportException(what + " has dimension " + d[i]);
+      }
+      total = d[i] == 0 ? 0 : total;
+      if (total != 0 && (total = total * d[i]) > MAX_ELEMENTS) {
+        throw new ImportException(what + " has more than " + MAX_ELEMENTS + " elements");
+      }
+    }
+    return d;
+  }
+
+  static long numel(long[] dims) {
+    long n = 1;
+    for (long d : dims) {
+      n *= d;
+    }
+    return n;
+  }
+
+  /** A tensor's values, every size checked against the data actually present before anything is allocated. */
+  static Const decode(TensorProto t, String what) throws ImportException {
+    if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL || t.getExternalDataCount() > 0) {
+      throw new ImportException(what + " is stored in an external file; cnnc reads weights inside the model only");
+    }
+    if (t.hasSegment()) {
+      throw new ImportException(what + " is segmented; not supported");
+    }
+    long[] dims = checkedDims(t.getDimsList(), what);
+    int n = (int) numel(dims);
+    boolean raw = t.hasRawData();
+    switch (t.getDataType()) {
+      case TensorProto.DataType.FLOAT_VALUE -> {
+        if (raw ? t.getRawData().size() != 4L * n : t.getFloatDataCount() != n) {
+          throw new ImportException(what + " declares " + n + " floats but holds "
+              + (raw ? t.getRawData().size() / 4 : t.getFloatDataCount()));
+        }
+        float[] v = new float[n];
+        if (raw) {
+          t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+        } else {
+          for (int i = 0; i < n; i++) {
+            v[i] = t.getFloatData(i);
+          }
+        }
+        return new Const(dims, v, null);
+      }
+      case TensorProto.DataType.DOUBLE_VALUE -> {
+        if (raw ? t.getRawData().size() != 8L * n : t.getDoubleDataCount() != n) {
+          throw new ImportException(what + " declares " + n + " doubles but holds a different count");
+        }
+        float[] v = new float[n];
+        ByteBuffer bb = raw ? t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN) : null;
+        for (int i = 0; i < n; i++) {
+          v[i] = (float) (raw ? bb.getDouble() : t.getDoubleData(i));
+        }
+        return new Const(dims, v, null);
+      }
+      case TensorProto.DataType.INT64_VALUE, TensorProto.DataType.INT32_VALUE -> {
+        boolean i64 = t.getDataType() == TensorProto.DataType.INT64_VALUE;
+        int width = i64 ? 8 : 4;
+        int count = raw ? -1 : i64 ? t.getInt64DataCount() : t.getInt32DataCount();
+        if (raw ? t.getRawData().size() != (long) width * n : count != n) {
+          throw new ImportException(what + " declares " + n + " integers but holds a different count");
+        }
+        long[] v = new long[n];
+        ByteBuffer bb = raw ? t.getRawData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN) : null;
+        for (int i = 0; i < n; i++) {
+          v[i] = raw ? (i64 ? bb.getLong() : bb.getInt()) : (i64 ? t.getInt64Data(i) : t.getInt32Data(i));
+        }
+        return new Const(dims, null, v);
+      }
+      default -> throw new ImportException(what + " has data type " + t.getDataType() + "; cnnc reads float32, float64,"
+          + " int32 and int64 tensors");
+    }
+  }
+
+  private Const constantNode(NodeProto n) throws ImportException {
+    if (n.getAttributeCount() != 1) {
+      throw error(n, "needs exactly one value attribute");
+    }
+    AttributeProto a = n.getAttribute(0);
+    return switch (a.getName()) {
+      case "value" -> decode(a.getT(), where(n));
+      case "value_float" -> new Const(new long[0], new float[] {a.getF()}, null);
+      case "value_floats" -> {
+        float[] v = new float[a.getFloatsCount()];
+        for (int i = 0; i < v.length; i++) {
+          v[i] = a.getFloats(i);
+        }
+        yield new Const(new long[] {v.length}, v, null);
+      }
+      case "value_int" -> new Const(new long[0], null, new long[] {a.getI()});
+      case "value_ints" -> new Const(new long[] {a.getIntsCount()}, null,
+          a.getIntsList().stream().mapToLong(Long::longValue).toArray());
+      default -> throw error(n, "attribute `" + show(a.getName()) + "` is not supported by cnnc");
+    };
+  }
+
+  // ---- shape arithmetic (what torch writes to compute a flatten's shape) ------------------------
+
+  /** A node input as integers: shape arithmetic or an integer constant. */
+  private Ints ints(NodeProto n, int i) throws ImportException {
+    Object v = values.get(in(n, i));
+    if (v instanceof Ints s) {
+      return s;
+    }
+    Const c = constIn(n, i);
+    if (c == null || c.ints() == null || c.dims().length > 1) {
+      throw error(n, "input " + i + " must be a vector of integers for cnnc (shape arithmetic)");
+    }
+    List<Long> out = new ArrayList<>();
+    for (long x : c.ints()) {
+      out.add(x);
+    }
+    return new Ints(out, c.dims().length == 0);
+  }
+
+  private void shape(NodeProto n) throws ImportException {
+    onlyAttributes(n, "start", "end");
+    Layer l = layerIn(n, 0);
+    List<Long> s = new ArrayList<>();
+    s.add(null);
+    for (int d : l.shape) {
+      s.add((long) d);
+    }
+    int r = s.size();
+    long start = attrInt(n, "start", 0);
+    long end = attrInt(n, "end", r);
+    start = Math.max(0, Math.min(r, start < 0 ? start + r : start));
+    end = Math.max(0, Math.min(r, end < 0 ? end + r : end));
+    alias(n, new Ints(new ArrayList<>(s.subList((int) start, (int) Math.max(start, end))), false));
+  }
+
+  private void gather(NodeProto n) throws ImportException {
+    onlyAttributes(n, "axis");
+    if (attrInt(n, "axis", 0) != 0) {
+      throw error(n, "only axis 0 of shape vectors is supported");
+    }
+    Ints data = ints(n, 0);
+    Ints idx = ints(n, 1);
+    List<Long> out = new ArrayList<>();
+    for (Long k : idx.v()) {
+      if (k == null || k < -data.v().size() || k >= data.v().size()) {
+        throw error(n, "index " + k + " out of range");
+      }
+      out.add(data.v().get((int) (k < 0 ? k + data.v().size() : k)));
+    }
+    alias(n, new Ints(out, idx.scalar()));
+  }
+
+  private void squeeze(NodeProto n) throws ImportException {
+    Ints x = ints(n, 0);
+    alias(n, new Ints(x.v(), n.getOpType().equals("Squeeze") && x.v().size() == 1));
+  }
+
+  private void concat(NodeProto n) throws ImportException {
+    onlyAttributes(n, "axis");
+    boolean anyLayer = false;
+    for (int i = 0; i < n.getInputCount(); i++) {
+      anyLayer |= isLayer(n, i);
+    }
+    if (!anyLayer) {
+      List<Long> out = new ArrayList<>();
+      for (int i = 0; i < n.getInputCount(); i++) {
+        out.addAll(ints(n, i).v());
+      }
+      alias(n, new Ints(out, false));
+      return;
+    }
+    Layer first = layerIn(n, 0);
+    long axis = attrInt(n, "axis", Long.MIN_VALUE);
+    int rank = first.shape.length + 1;
+    if (axis != 1 && axis != 1 - rank) {
+      throw error(n, "concatenates along axis " + axis + "; cnnc's concat joins channels (axis 1)");
+    }
+    if (n.getInputCount() == 1) {
+      alias(n, first.id);
+      return;
+    }
+    Layer l = layer(n, "concat");
+    int c = 0;
+    for (int i = 0; i < n.getInputCount(); i++) {
+      Layer x = layerIn(n, i);
+      if (x.shape.length != first.shape.length
+          || !Arrays.equals(Arrays.copyOfRange(x.shape, 1, x.shape.length), Arrays.copyOfRange(first.shape, 1, first.shape.length))) {
+        throw error(n, "joins inputs of shapes " + Arrays.toString(first.shape) + " and " + Arrays.toString(x.shape));
+      }
+      l.inputs.add(x.id);
+      c = Math.addExact(c, x.shape[0]);
+    }
+    l.shape = first.shape.clone();
+    l.shape[0] = c;
+  }
+
+  private void reshape(NodeProto n) throws ImportException {
+    onlyAttributes(n, "allowzero");
+    Layer x = layerIn(n, 0);
+    Ints target = ints(n, 1);
+    long per = 1;
+    for (int d : x.shape) {
+      per *= d;
+    }
+    List<Long> t = target.v();
+    boolean batchFirst = t.size() == 2 && (t.get(0) == null || t.get(0) == -1 || t.get(0) == 0 && attrInt(n, "allowzero", 0) == 0);
+    boolean flat = batchFirst && (t.get(1) != null && (t.get(1) == per || t.get(1) == -1 && t.get(0) != null && t.get(0) != -1));
+    if (!flat) {
+      throw error(n, "reshapes " + Arrays.toString(x.shape) + " to " + t.toString().replace("null", "batch")
+          + "; cnnc imports only a reshape that flattens each example ([N, C, H, W] to [N, C*H*W])");
+    }
+    if (x.shape.length == 1) {
+      alias(n, x.id);
+      return;
+    }
+    flattenLayer(n, x);
+  }
+
+  private void flatten(NodeProto n) throws ImportException {
+    onlyAttributes(n, "axis");
+    Layer x = layerIn(n, 0);
+    long axis = attrInt(n, "axis", 1);
+    if (axis != 1 && axis != -x.shape.length) {
+      throw error(n, "flattens from axis " + axis + "; cnnc's flatten keeps the batch axis (axis 1)");
+    }
+    if (x.shape.length == 1) {
+      alias(n, x.id);
+      return;
+    }
+    // cnnc's export writes dense on a [C, H, W] input as Flatten (named after the dense) then Gemm
+    List<NodeProto> readers = consumers.getOrDefault(n.getOutput(0), List.of());
+    if (readers.size() == 1 && readers.get(0).getOpType().equals("Gemm") && !readers.get(0).getName().isEmpty()
+        && n.getName().equals(readers.get(0).getName() + "/Flatten") && !graphOutputs.contains(n.getOutput(0))) {
+      alias(n, x.id);
+      return;
+    }
+    flattenLayer(n, x);
+  }
+
+  private void flattenLayer(NodeProto n, Layer x) throws ImportException {
+    Layer l = layer(n, "flatten");
+    l.inputs.add(x.id);
+    long per = 1;
+    for (int d : x.shape) {
+      per *= d;
+    }
+    if (per > Integer.MAX_VALUE) {
+      throw error(n, "flattens more than 2^31 - 1 values per example");
+    }
+    l.shape = new int[] {(int) per};
+  }
+
+  // ---- layers -----------------------------------------------------------------------------------
+
+  /** A new layer for node {@code n}, writing its first output; named from the node. */
+  private Layer layer(NodeProto n, String op) {
+    Layer l = new Layer(op, n.getName(), n.getOpType());
+    pathFromNode(l, n.getName());
+    net.add(l);
+    values.put(n.getOutput(0), l.id);
+    return l;
+  }
+
+  /**
+   * The module path a node's name gives: torch's scopes ({@code /layer1/layer1.0/conv1/Conv}: each
+   * scope names a module, a child of a Sequential as {@code parent.index}) or cnnc's module paths
+   * ({@code layer1.0.conv1}, and {@code fc/Flatten} for a step of {@code fc}).
+   */
+  static void pathFromNode(Layer l, String name) {
+    if (name.startsWith("/")) {
+      String[] seg = name.split("/", -1);
+      List<String> path = new ArrayList<>();
+      String parent = null;
+      for (int i = 1; i < seg.length - 1; i++) {
+        String s = seg[i];
+        if (s.isEmpty()) {
+          l.path = null;
+          return;
+        }
+        String child = parent != null && s.startsWith(parent + ".") ? s.substring(parent.length() + 1) : s;
+        path.addAll(Arrays.asList(child.split("\\.", -1)));
+        parent = s;
+      }
+      l.path = path;
+      String last = seg[seg.length - 1];
+      l.hint = last.replaceAll("_\\d+$", "").toLowerCase(java.util.Locale.ROOT);
+      return;
+    }
+    if (name.isEmpty() || name.contains("/")) {
+      l.path = null;
+      l.hint = name.contains("/") ? name.substring(name.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT) : null;
+      return;
+    }
+    l.path = new ArrayList<>(Arrays.asList(name.split("\\.", -1)));
+  }
+
+  /** Takes the path of a layer's tensors from their initializer names ({@code features.0.weight}), when they agree. */
+  private void pathFromInitializers(Layer l, NodeProto n, Map<String, String> keyToValue) {
+    String prefix = null;
+    for (Map.Entry<String, String> e : keyToValue.entrySet()) {
+      String v = e.getValue();
+      String suffix = "." + e.getKey();
+      if (!v.endsWith(suffix) || v.length() == suffix.length()) {
+        return;
+      }
+      String p = v.substring(0, v.length() - suffix.length());
+      if (prefix != null && !prefix.equals(p)) {
+        return;
+      }
+      prefix = p;
+    }
+    if (prefix != null) {
+      l.path = new ArrayList<>(Arrays.asList(prefix.split("\\.", -1)));
+      l.fromInitializers = true;
+    }
+  }
+
+  private Layer simple(NodeProto n, String op, int rank) throws ImportException {
+    onlyAttributes(n);
+    Layer x = layerIn(n, 0);
+    if (rank != 0 && x.shape.length + 1 != rank) {
+      throw error(n, "needs a [N, C, H, W] input, not " + (x.shape.length + 1) + "-D");
+    }
+    Layer l = layer(n, op);
+    l.inputs.add(x.id);
+    l.shape = op.startsWith("global_") ? new int[] {x.shape[0], 1, 1} : x.shape.clone();
+    return l;
+  }
+
+  private void identity(NodeProto n) throws ImportException {
+    Layer x = layerIn(n, 0);
+    // cnnc's export names an output by an Identity when its node's value has another name
+    if (graphOutputs.contains(n.getOutput(0)) && n.getName().equals(n.getOutput(0)) && !x.op.equals("input")) {
+      alias(n, x.id);
+      return;
+    }
+    simple(n, "identity", 0);
+  }
+
+  private static int[] pair(int[] a, int dflt) {
+    return a == null ? new int[] {dflt, dflt} : a;
+  }
+
+  static String size(int[] v) {
+    return v[0] == v[1] ? Integer.toString(v[0]) : "[" + v[0] + ", " + v[1] + "]";
+  }
+
+  static int outSize(long in, int k, int s, int p, int d, boolean ceil) {
+    long span = (long) d * (k - 1) + 1;
+    long num = in + 2L * p - span;
+    if (num < 0) {
+      return -1;
+    }
+    long out = (ceil ? Math.floorDiv(num + s - 1, s) : Math.floorDiv(num, s)) + 1;
+    if (ceil && (out - 1) * s >= in + p) {
+      out--;
+    }
+    return (int) Math.min(out, Integer.MAX_VALUE);
+  }
+
+  /** Explicit pads [top, left, bottom, right] from pads and auto_pad. */
+  private int[] pads(NodeProto n, Layer x, int[] k, int[] s, int[] d) throws ImportException {
+    String auto = attrString(n, "auto_pad", "NOTSET");
+    int[] p = attrInts(n, "pads", 4, 0);
+    switch (auto) {
+      case "NOTSET" -> {
+        return p == null ? new int[4] : p;
+      }
+      case "VALID" -> {
+        return new int[4];
+      }
+      case "SAME_UPPER", "SAME_LOWER" -> {
+        int[] out = new int[4];
+        for (int i = 0; i < 2; i++) {
+          long in = x.shape[1 + i];
+          long o = (in + s[i] - 1) / s[i];
+          long total = Math.max(0, (o - 1) * s[i] + (long) d[i] * (k[i] - 1) + 1 - in);
+          long small = total / 2;
+          long big = total - small;
+          out[i] = (int) (auto.equals("SAME_UPPER") ? small : big);
+          out[i + 2] = (int) (auto.equals("SAME_UPPER") ? big : small);
+        }
+        return out;
+      }
+      default -> throw error(n, "auto_pad `" + show(auto) + "` is not supported");
+    }
+  }
+
+  private void conv(NodeProto n) throws ImportException {
+    onlyAttributes(n, "kernel_shape", "strides", "pads", "dilations", "group", "auto_pad");
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "cnnc's conv is 2-D: it needs a [N, C, H, W] input");
+    }
+    Const w = requireConst(n, 1, "the weight");
+    floatsOf(n, w, "the weight");
+    if (w.dims().length != 4) {
+      throw error(n, "the weight has rank " + w.dims().length + "; a 2-D conv's is 4");
+    }
+    int out = (int) w.dims()[0];
+    long groups = attrInt(n, "group", 1);
+    if (groups < 1 || out == 0 || groups > x.shape[0] || x.shape[0] % groups != 0 || out % groups != 0
+        || w.dims()[1] * groups != x.shape[0]) {
+      throw error(n, "weight " + Arrays.toString(w.dims()) + " with group " + groups + " does not fit " + x.shape[0]
+          + " input channels");
+    }
+    int[] k = {(int) w.dims()[2], (int) w.dims()[3]};
+    int[] ks = attrInts(n, "kernel_shape", 2, 1);
+    if (ks != null && !Arrays.equals(ks, k) || k[0] < 1 || k[1] < 1) {
+      throw error(n, "kernel_shape " + Arrays.toString(ks) + " differs from the weight's " + Arrays.toString(k));
+    }
+    int[] s = pair(attrInts(n, "strides", 2, 1), 1);
+    int[] d = pair(attrInts(n, "dilations", 2, 1), 1);
+    int[] p = pads(n, x, k, s, d);
+    Const b = constIn(n, 2);
+    if (b != null && (b.dims().length != 1 || b.dims()[0] != out)) {
+      throw error(n, "the bias has shape " + Arrays.toString(b.dims()) + ", not [" + out + "]");
+    }
+    if (p[0] != p[2] || p[1] != p[3]) {
+      // asymmetric padding: zero padding first (left, right, top, bottom), then the conv without it
+      Layer z = new Layer("zeropad", n.getName(), "Pad");
+      z.path = null;
+      z.hint = "pad";
+      z.arg("padding", "[" + p[1] + ", " + p[3] + ", " + p[0] + ", " + p[2] + "]").positional = 1;
+      z.inputs.add(x.id);
+      z.shape = new int[] {x.shape[0], x.shape[1] + p[0] + p[2], x.shape[2] + p[1] + p[3]};
+      net.add(z);
+      x = z;
+      p = new int[4];
+    }
+    Layer l = layer(n, "conv");
+    l.inputs.add(x.id);
+    l.arg("out", Integer.toString(out)).arg("kernel", size(k));
+    l.positional = 2;
+    if (s[0] != 1 || s[1] != 1) {
+      l.arg("stride", size(s));
+    }
+    if (p[0] != 0 || p[1] != 0) {
+      l.arg("padding", size(new int[] {p[0], p[1]}));
+    }
+    if (d[0] != 1 || d[1] != 1) {
+      l.arg("dilation", size(d));
+    }
+    if (groups != 1) {
+      l.arg("groups", Long.toString(groups));
+    }
+    if (b == null) {
+      l.arg("bias", "false");
+    }
+    int oh = outSize(x.shape[1], k[0], s[0], p[0], d[0], false);
+    int ow = outSize(x.shape[2], k[1], s[1], p[1], d[1], false);
+    if (oh < 1 || ow < 1) {
+      throw error(n, "the kernel is larger than the padded input " + x.shape[1] + "x" + x.shape[2]);
+    }
+    l.shape = new int[] {out, oh, ow};
+    Map<String, String> names = new LinkedHashMap<>();
+    names.put("weight", in(n, 1));
+    l.tensors.put("weight", Npz.Array.of(w.dims(), w.floats()));
+    if (b != null) {
+      names.put("bias", in(n, 2));
+      l.tensors.put("bias", Npz.Array.of(b.dims(), floatsOf(n, b, "the bias")));
+    }
+    pathFromInitializers(l, n, names);
+  }
+
+  private void pool(NodeProto n, boolean max) throws ImportException {
+    if (max) {
+      onlyAttributes(n, "kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad", "storage_order");
+      if (attrInt(n, "storage_order", 0) != 0) {
+        throw error(n, "storage_order 1 is not supported");
+      }
+      if (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty() && consumers.containsKey(n.getOutput(1))) {
+        throw error(n, "its indices output is used; cnnc's maxpool has none");
+      }
+    } else {
+      onlyAttributes(n, "kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad", "count_include_pad");
+    }
+    PendingPad pending = values.get(in(n, 0)) instanceof PendingPad pp ? pp : null;
+    Layer x = pending != null ? net.layers.get(pending.input()) : layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "cnnc's pooling is 2-D: it needs a [N, C, H, W] input");
+    }
+    int[] k = attrInts(n, "kernel_shape", 2, 1);
+    if (k == null) {
+      throw error(n, "has no kernel_shape");
+    }
+    int[] s = pair(attrInts(n, "strides", 2, 1), 1);
+    int[] d = pair(attrInts(n, "dilations", 2, 1), 1);
+    if (!max && (d[0] != 1 || d[1] != 1)) {
+      throw error(n, "dilated average pooling is not supported by cnnc");
+    }
+    int[] p = pads(n, x, k, s, d);
+    boolean ceil = attrInt(n, "ceil_mode", 0) != 0;
+    boolean include = attrInt(n, "count_include_pad", 0) != 0;
+    // torch writes AvgPool2d(padding = p, count_include_pad = True) as a zero Pad, then the pooling
+    if (pending != null) {
+      if (max || p[0] != 0 || p[1] != 0 || p[2] != 0 || p[3] != 0) {
+        throw error(n, "pads a padded input again; not supported");
+      }
+      p = pending.pads();
+      include = true;
+    }
+    if (p[0] != p[2] || p[1] != p[3]) {
+      throw error(n, "asymmetric pads " + Arrays.toString(p) + " are not supported for pooling");
+    }
+    if (2L * p[0] > k[0] || 2L * p[1] > k[1]) {
+      throw error(n, "pads " + Arrays.toString(p) + " are above half the kernel, which PyTorch and cnnc refuse");
+    }
+    Layer l = layer(n, max ? "maxpool" : "avgpool");
+    l.inputs.add(x.id);
+    l.arg("kernel", size(k)).positional = 1;
+    if (s[0] != k[0] || s[1] != k[1]) {
+      l.arg("stride", size(s));
+    }
+    if (p[0] != 0 || p[1] != 0) {
+      l.arg("padding", size(new int[] {p[0], p[1]}));
+    }
+    if (max && (d[0] != 1 || d[1] != 1)) {
+      l.arg("dilation", size(d));
+    }
+    if (ceil) {
+      l.arg("ceil", "true");
+    }
+    // with no padding the divisor never counts padding: cnnc's default is then the same
+    if (!max && !include && (p[0] != 0 || p[1] != 0)) {
+      l.arg("count_include_pad", "false");
+    }
+    int oh = outSize(x.shape[1], k[0], s[0], p[0], d[0], ceil);
+    int ow = outSize(x.shape[2], k[1], s[1], p[1], d[1], ceil);
+    if (oh < 1 || ow < 1) {
+      throw error(n, "the kernel is larger than the padded input " + x.shape[1] + "x" + x.shape[2]);
+    }
+    l.shape = new int[] {x.shape[0], oh, ow};
+  }
+
+  /** A Pad's spatial pads [top, left, bottom, right] when it pads only H and W with zeros, else null. */
+  private int[] spatialPads(NodeProto n) throws ImportException {
+    String mode = attrString(n, "mode", "constant");
+    if (!mode.equals("constant") || n.getInputCount() > 3 && !n.getInput(3).isEmpty()) {
+      return null;
+    }
+    Const c = constIn(n, 2);
+    if (c != null && (c.numel() != 1 || (c.floats() != null ? c.floats()[0] : c.ints()[0]) != 0)) {
+      return null;
+    }
+    Const pads = requireConst(n, 1, "the pads");
+    if (pads.ints() == null || pads.ints().length != 8) {
+      return null;
+    }
+    long[] q = pads.ints();
+    if (q[0] != 0 || q[1] != 0 || q[4] != 0 || q[5] != 0) {
+      return null;
+    }
+    int[] out = new int[4];
+    int[] at = {2, 3, 6, 7};
+    for (int i = 0; i < 4; i++) {
+      if (q[at[i]] < 0 || q[at[i]] > Integer.MAX_VALUE / 4) {
+        return null;
+      }
+      out[i] = (int) q[at[i]];
+    }
+    return out;
+  }
+
+  /** A zero Pad read only by an AveragePool: torch's writing of AvgPool2d(padding, count_include_pad = True). */
+  record PendingPad(int input, int[] pads) {}
+
+  private void pad(NodeProto n) throws ImportException {
+    onlyAttributes(n, "mode");
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "pads a " + (x.shape.length + 1) + "-D tensor; cnnc's zeropad pads [N, C, H, W]");
+    }
+    int[] q = spatialPads(n);
+    if (q == null) {
+      throw error(n, "cnnc's zeropad pads H and W with zeros only (mode constant, value 0, no negative pads)");
+    }
+    if (q[0] == 0 && q[1] == 0 && q[2] == 0 && q[3] == 0) {
+      alias(n, x.id);
+      return;
+    }
+    List<NodeProto> readers = consumers.getOrDefault(n.getOutput(0), List.of());
+    if (readers.size() == 1 && readers.get(0).getOpType().equals("AveragePool") && !graphOutputs.contains(n.getOutput(0))
+        && q[0] == q[2] && q[1] == q[3] && readers.get(0).getInput(0).equals(n.getOutput(0))) {
+      alias(n, new PendingPad(x.id, q));
+      return;
+    }
+    Layer l = layer(n, "zeropad");
+    l.inputs.add(x.id);
+    l.arg("padding", "[" + q[1] + ", " + q[3] + ", " + q[0] + ", " + q[2] + "]").positional = 1;
+    l.shape = new int[] {x.shape[0], x.shape[1] + q[0] + q[2], x.shape[2] + q[1] + q[3]};
+  }
+
+  private void batchnorm(NodeProto n) throws ImportException {
+    onlyAttributes(n, "epsilon", "momentum", "training_mode", "spatial");
+    if (attrInt(n, "training_mode", 0) != 0) {
+      throw error(n, "training_mode 1 is not supported: export the model in eval mode");
+    }
+    for (int o = 1; o < n.getOutputCount(); o++) {
+      if (!n.getOutput(o).isEmpty() && consumers.containsKey(n.getOutput(o))) {
+        throw error(n, "its running statistics outputs are used");
+      }
+    }
+    Layer x = layerIn(n, 0);
+    int c = x.shape[0];
+    String[] keys = {"weight", "bias", "running_mean", "running_var"};
+    Map<String, String> names = new LinkedHashMap<>();
+    Layer l = layer(n, "batchnorm");
+    l.inputs.add(x.id);
+    for (int i = 0; i < 4; i++) {
+      Const t = requireConst(n, i + 1, keys[i]);
+      if (t.dims().length != 1 || t.dims()[0] != c) {
+        throw error(n, keys[i] + " has shape " + Arrays.toString(t.dims()) + ", not [" + c + "]");
+      }
+      l.tensors.put(keys[i], Npz.Array.of(t.dims(), floatsOf(n, t, keys[i])));
+      names.put(keys[i], in(n, i + 1));
+    }
+    float eps = attrFloat(n, "epsilon", 1e-5f);
+    float momentum = attrFloat(n, "momentum", 0.9f);
+    if (eps < 0 || !(momentum >= 0 && momentum <= 1)) {
+      throw error(n, "epsilon " + eps + " or momentum " + momentum + " out of range");
+    }
+    if (eps != 1e-5f) {
+      l.arg("eps", real(eps));
+    }
+    String m = oneMinus(momentum);
+    if (!m.equals("0.1")) {
+      l.arg("momentum", m);
+    }
+    l.shape = x.shape.clone();
+    pathFromInitializers(l, n, names);
+  }
+
+  /** A float32 as the shortest spec literal that reads back as the same float. */
+  static String real(float f) {
+    if (!Float.isFinite(f)) {
+      throw new IllegalArgumentException("not finite: " + f);
+    }
+    String s = Float.toString(f).replace('E', 'e');
+    if (s.startsWith("-")) {
+      return "-" + s.substring(1); // spec arithmetic: unary minus
+    }
+    return s;
+  }
+
+  /** PyTorch's momentum for ONNX's: the shortest decimal d with float(1 - d) equal to {@code m}. */
+  static String oneMinus(float m) {
+    double exact = 1 - (double) m;
+    for (int digits = 1; digits <= 17; digits++) {
+      BigDecimal d = new BigDecimal(exact).round(new MathContext(digits));
+      if ((float) (1 - d.doubleValue()) == m) {
+        String t = d.stripTrailingZeros().toPlainString();
+        return t.contains(".") ? t : t + ".0";
+      }
+    }
+    return Double.toString(exact);
+  }
+
+  private void lrn(NodeProto n) throws ImportException {
+    onlyAttributes(n, "size", "alpha", "beta", "bias");
+    Layer x = layerIn(n, 0);
+    long size = attrInt(n, "size", -1);
+    if (size < 1 || size % 2 == 0 || size > Integer.MAX_VALUE) {
+      throw error(n, "size " + size + ": cnnc imports LRN of an odd size (PyTorch's and ONNX's even windows differ)");
+    }
+    Layer l = layer(n, "lrn");
+    l.inputs.add(x.id);
+    l.arg("size", Long.toString(size)).positional = 1;
+    float alpha = attrFloat(n, "alpha", 1e-4f);
+    float beta = attrFloat(n, "beta", 0.75f);
+    float bias = attrFloat(n, "bias", 1f);
+    if (alpha != 1e-4f) {
+      l.arg("alpha", real(alpha));
+    }
+    if (beta != 0.75f) {
+      l.arg("beta", real(beta));
+    }
+    if (bias != 1f) {
+      l.arg("k", real(bias));
+    }
+    l.shape = x.shape.clone();
+  }
+
+  private void gemm(NodeProto n) throws ImportException {
+    onlyAttributes(n, "alpha", "beta", "transA", "transB");
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 1) {
+      throw error(n, "reads a " + (x.shape.length + 1) + "-D value; Gemm multiplies matrices [N, F]");
+    }
+    if (attrInt(n, "transA", 0) != 0 || attrFloat(n, "alpha", 1f) != 1f || attrFloat(n, "beta", 1f) != 1f) {
+      throw error(n, "transA, alpha and beta must be 0, 1 and 1 for cnnc's dense");
+    }
+    boolean transB = attrInt(n, "transB", 0) != 0;
+    Const w = requireConst(n, 1, "the weight");
+    float[] wv = floatsOf(n, w, "the weight");
+    if (w.dims().length != 2 || w.dims()[transB ? 1 : 0] != x.shape[0]) {
+      throw error(n, "weight " + Arrays.toString(w.dims()) + " does not fit " + x.shape[0] + " input features");
+    }
+    Const b = constIn(n, 2);
+    denseLayer(n, x, w, wv, transB, b, in(n, 1), in(n, 2));
+  }
+
+  private void denseLayer(NodeProto n, Layer x, Const w, float[] wv, boolean outIn, Const b, String wName, String bName)
+      throws ImportException {
+    int out = (int) w.dims()[outIn ? 0 : 1];
+    int in = x.shape[0];
+    if (out < 1) {
+      throw error(n, "has no output features");
+    }
+    float[] weight = outIn ? wv : transpose(wv, in, out);
+    float[] bias = null;
+    if (b != null) {
+      bias = floatsOf(n, b, "the bias");
+      if (bias.length != out || b.dims().length > 2) {
+        throw error(n, "the bias has shape " + Arrays.toString(b.dims()) + ", not [" + out + "]");
+      }
+    }
+    Layer l = layer(n, "dense");
+    l.inputs.add(x.id);
+    l.arg("out", Integer.toString(out)).positional = 1;
+    if (bias == null) {
+      l.arg("bias", "false");
+    }
+    l.shape = new int[] {out};
+    Map<String, String> names = new LinkedHashMap<>();
+    l.tensors.put("weight", Npz.Array.of(new long[] {out, in}, weight));
+    names.put("weight", wName);
+    if (bias != null) {
+      l.tensors.put("bias", Npz.Array.of(new long[] {out}, bias));
+      names.put("bias", bName);
+    }
+    if (outIn) {
+      pathFromInitializers(l, n, names);
+    }
+  }
+
+  static float[] transpose(float[] v, int rows, int cols) {
+    float[] t = new float[v.length];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        t[c * rows + r] = v[r * cols + c];
+      }
+    }
+    return t;
+  }
+
+  private void matmul(NodeProto n) throws ImportException {
+    onlyAttributes(n);
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 1) {
+      throw error(n, "reads a " + (x.shape.length + 1) + "-D value; cnnc's dense multiplies [N, F]");
+    }
+    Const w = requireConst(n, 1, "the weight");
+    float[] wv = floatsOf(n, w, "the weight");
+    if (w.dims().length != 2 || w.dims()[0] != x.shape[0]) {
+      throw error(n, "weight " + Arrays.toString(w.dims()) + " does not fit " + x.shape[0] + " input features");
+    }
+    // MatMul then Add of a constant [out]: a dense with bias
+    List<NodeProto> readers = consumers.getOrDefault(n.getOutput(0), List.of());
+    Const b = null;
+    String bName = "";
+    NodeProto addNode = null;
+    if (readers.size() == 1 && readers.get(0).getOpType().equals("Add") && !graphOutputs.contains(n.getOutput(0))) {
+      NodeProto a = readers.get(0);
+      int other = a.getInput(0).equals(n.getOutput(0)) ? 1 : 0;
+      Object v = values.get(a.getInput(other));
+      if (a.getInputCount() == 2 && (v instanceof TensorProto || v instanceof Const)) {
+        b = constIn(a, other);
+        bName = a.getInput(other);
+        addNode = a;
+      }
+    }
+    denseLayer(n, x, w, wv, false, b, in(n, 1), bName);
+    if (addNode != null) {
+      absorbed.add(addNode);
+      values.put(addNode.getOutput(0), values.get(n.getOutput(0)));
+    }
+  }
+
+  private void clip(NodeProto n) throws ImportException {
+    onlyAttributes(n, "min", "max");
+    Layer x = layerIn(n, 0);
+    float lo = n.getInputCount() > 1 && !in(n, 1).isEmpty() ? scalarIn(n, 1, "min") : attrFloat(n, "min", Float.NEGATIVE_INFINITY);
+    float hi = n.getInputCount() > 2 && !in(n, 2).isEmpty() ? scalarIn(n, 2, "max") : attrFloat(n, "max", Float.POSITIVE_INFINITY);
+    String op = lo == 0 && hi == 6 ? "relu6" : lo == 0 && hi == Float.POSITIVE_INFINITY ? "relu" : null;
+    if (op == null) {
+      throw error(n, "clips to [" + lo + ", " + hi + "]; cnnc has Clip(0, 6) as relu6 and Clip(0, inf) as relu");
+    }
+    Layer l = layer(n, op);
+    l.inputs.add(x.id);
+    l.shape = x.shape.clone();
+  }
+
+  private void hardsigmoid(NodeProto n) throws ImportException {
+    onlyAttributes(n, "alpha", "beta");
+    if (attrFloat(n, "alpha", 0.2f) != (float) (1.0 / 6) || attrFloat(n, "beta", 0.5f) != 0.5f) {
+      throw error(n, "alpha " + attrFloat(n, "alpha", 0.2f) + " and beta " + attrFloat(n, "beta", 0.5f)
+          + ": cnnc's hardsigmoid is PyTorch's (alpha 1/6, beta 0.5)");
+    }
+    simple(n, "hardsigmoid", 0);
+  }
+
+  private void leaky(NodeProto n) throws ImportException {
+    onlyAttributes(n, "alpha");
+    float a = attrFloat(n, "alpha", 0.01f);
+    Layer l = simpleNoCheck(n, "leaky_relu");
+    if (a != 0.01f) {
+      l.arg("slope", real(a)).positional = 1;
+    }
+  }
+
+  private Layer simpleNoCheck(NodeProto n, String op) throws ImportException {
+    Layer x = layerIn(n, 0);
+    Layer l = layer(n, op);
+    l.inputs.add(x.id);
+    l.shape = x.shape.clone();
+    return l;
+  }
+
+  private void gelu(NodeProto n) throws ImportException {
+    onlyAttributes(n, "approximate");
+    if (!attrString(n, "approximate", "none").equals("none")) {
+      throw error(n, "approximate `" + show(attrString(n, "approximate", "none")) + "`: cnnc's gelu is the exact one");
+    }
+    simpleNoCheck(n, "gelu");
+  }
+
+  private void softmax(NodeProto n) throws ImportException {
+    onlyAttributes(n, "axis");
+    Layer x = layerIn(n, 0);
+    int rank = x.shape.length + 1;
+    long axis = attrInt(n, "axis", -1);
+    if (axis < 0) {
+      axis += rank;
+    }
+    if (axis != 1) {
+      throw error(n, "softmax over axis " + attrInt(n, "axis", -1) + " of a " + rank
+          + "-D value; cnnc's softmax is over channels (axis 1)");
+    }
+    simpleNoCheck(n, "softmax");
+  }
+
+  private void dropout(NodeProto n) throws ImportException {
+    onlyAttributes(n, "seed");
+    if (n.getOutputCount() > 1 && !n.getOutput(1).isEmpty() && consumers.containsKey(n.getOutput(1))) {
+      throw error(n, "its mask output is used");
+    }
+    if (n.getInputCount() > 2 && !in(n, 2).isEmpty()) {
+      Const t = requireConst(n, 2, "training_mode");
+      if (t.numel() != 1 || (t.ints() != null ? t.ints()[0] : (long) t.floats()[0]) != 0) {
+        throw error(n, "training_mode must be false");
+      }
+    }
+    float p = n.getInputCount() > 1 && !in(n, 1).isEmpty() ? scalarIn(n, 1, "ratio") : 0.5f;
+    if (!(p >= 0 && p <= 1)) {
+      throw error(n, "ratio " + p + " is not a probability");
+    }
+    Layer l = simpleNoCheck(n, "dropout");
+    if (p != 0.5f) {
+      l.arg("p", real(p)).positional = 1;
+    }
+  }
+
+  private void add(NodeProto n) throws ImportException {
+    onlyAttributes(n);
+    if (n.getInputCount() < 1) {
+      throw error(n, "has no input");
+    }
+    for (int i = 0; i < n.getInputCount(); i++) {
+      if (!isLayer(n, i)) {
+        throw error(n, "adds a constant (`" + show(in(n, i)) + "`); cnnc's add sums branches of the network");
+      }
+    }
+    Layer first = layerIn(n, 0);
+    if (n.getInputCount() == 1) {
+      alias(n, first.id);
+      return;
+    }
+    Layer l = layer(n, "add");
+    for (int i = 0; i < n.getInputCount(); i++) {
+      Layer x = layerIn(n, i);
+      if (!Arrays.equals(x.shape, first.shape)) {
+        throw error(n, "adds shapes " + Arrays.toString(first.shape) + " and " + Arrays.toString(x.shape)
+            + "; cnnc's add needs equal shapes (no broadcasting)");
+      }
+      l.inputs.add(x.id);
+    }
+    l.shape = first.shape.clone();
+  }
+
+  private final Map<String, NodeProto> producers = new HashMap<>();
+
+  private NodeProto producerOf(String value) {
+    if (producers.isEmpty()) {
+      for (NodeProto n : graph.getNodeList()) {
+        for (String o : n.getOutputList()) {
+          producers.put(o, n);
+        }
+      }
+    }
+    return producers.get(value);
+  }
+
+  private boolean onlyReader(String value, NodeProto reader) {
+    List<NodeProto> r = consumers.getOrDefault(value, List.of());
+    return r.size() == 1 && r.get(0) == reader && !graphOutputs.contains(value);
+  }
+
+  /**
+   * Mul: x * Sigmoid(x) is silu; x * (Erf(x / sqrt 2) + 1) * 0.5 is gelu (torch's and cnnc's
+   * writing before opset 20). The Sigmoid, Div, Erf, Add and inner Mul are read as part of it.
+   */
+  private void mul(NodeProto n) throws ImportException {
+    onlyAttributes(n);
+    if (n.getInputCount() != 2) {
+      throw error(n, "needs two inputs");
+    }
+    for (int side = 0; side < 2; side++) {
+      NodeProto sig = producerOf(in(n, 1 - side));
+      if (sig != null && sig.getOpType().equals("Sigmoid") && deferred.contains(in(n, 1 - side))
+          && sig.getInput(0).equals(in(n, side))) {
+        simpleNoCheck(n, "silu");
+        return;
+      }
+    }
+    // gelu: Mul(Mul(x, Add(Erf(Div(x, c)), 1)), 0.5) with c = sqrt 2
+    for (int side = 0; side < 2; side++) {
+      NodeProto inner = producerOf(in(n, side));
+      Object half = values.get(in(n, 1 - side));
+      if (inner == null || !inner.getOpType().equals("Mul") || !(half instanceof TensorProto || half instanceof Const)
+          || !onlyReader(in(n, side), n)) {
+        continue;
+      }
+      if (scalarIn(n, 1 - side, "the factor") != 0.5f) {
+        continue;
+      }
+      Layer g = geluOf(inner);
+      if (g != null) {
+        values.put(n.getOutput(0), g.id);
+        g.hint = null;
+        OnnxReader.pathFromNode(g, n.getName());
+        return;
+      }
+    }
+    throw error(n, "cnnc imports Mul only as x * sigmoid(x) (silu) or within x * (erf(x / sqrt 2) + 1) * 0.5 (gelu)");
+  }
+
+  /** A Sigmoid read only by Mul(x, Sigmoid(x)) is part of that silu: read when the Mul is. */
+  private void sigmoid(NodeProto n) throws ImportException {
+    String v = n.getOutput(0);
+    List<NodeProto> r = consumers.getOrDefault(v, List.of());
+    if (n.getInputCount() == 1 && isLayer(n, 0) && r.size() == 1 && onlyReader(v, r.get(0)) && r.get(0).getOpType().equals("Mul")
+        && r.get(0).getInputCount() == 2 && r.get(0).getInputList().contains(n.getInput(0)) && !n.getInput(0).equals(v)) {
+      deferred.add(v);
+      return;
+    }
+    simple(n, "sigmoid", 0);
+  }
+
+  /** The layer of x * (Erf(x / c) + 1) computed by {@code inner}, as a gelu, or null when it is not that. */
+  private Layer geluOf(NodeProto inner) throws ImportException {
+    // the Div, Erf and Add nodes were deferred (see div): find them
+    for (int side = 0; side < 2; side++) {
+      NodeProto add = producerOf(in(inner, 1 - side));
+      if (!(values.get(in(inner, side)) instanceof Integer xid) || add == null || !add.getOpType().equals("Add")) {
+        continue;
+      }
+      for (int a = 0; a < 2; a++) {
+        NodeProto erf = producerOf(in(add, a));
+        Object one = values.get(in(add, 1 - a));
+        if (erf == null || !erf.getOpType().equals("Erf") || !(one instanceof TensorProto || one instanceof Const)
+            || scalarIn(add, 1 - a, "one") != 1f) {
+          continue;
+        }
+        NodeProto div = producerOf(erf.getInput(0));
+        if (div == null || !div.getOpType().equals("Div") || !div.getInput(0).equals(in(inner, side))
+            || Math.abs(scalarIn(div, 1, "the divisor") - (float) Math.sqrt(2)) > 1e-6f) {
+          continue;
+        }
+        if (!deferred.containsAll(List.of(div.getOutput(0), erf.getOutput(0), add.getOutput(0), inner.getOutput(0)))) {
+          continue;
+        }
+        Layer x = net.layers.get(xid);
+        Layer l = new Layer("gelu", inner.getName(), "Erf");
+        l.inputs.add(x.id);
+        l.shape = x.shape.clone();
+        net.add(l);
+        return l;
+      }
+    }
+    return null;
+  }
+
+  /** Values of the Div, Erf, Add and Mul of a gelu pattern, read when its last Mul is. */
+  private final Set<String> deferred = new HashSet<>();
+
+  /** Div(x, sqrt 2) starts torch's gelu: the nodes up to the final Mul are read when it is. */
+  private void div(NodeProto n) throws ImportException {
+    String v = n.getOutput(0);
+    List<NodeProto> r = consumers.getOrDefault(v, List.of());
+    if (isLayer(n, 0) && r.size() == 1 && r.get(0).getOpType().equals("Erf") && onlyReader(v, r.get(0))) {
+      NodeProto erf = r.get(0);
+      List<NodeProto> r2 = consumers.getOrDefault(erf.getOutput(0), List.of());
+      if (r2.size() == 1 && r2.get(0).getOpType().equals("Add") && onlyReader(erf.getOutput(0), r2.get(0))) {
+        NodeProto add = r2.get(0);
+        List<NodeProto> r3 = consumers.getOrDefault(add.getOutput(0), List.of());
+        if (r3.size() == 1 && r3.get(0).getOpType().equals("Mul") && onlyReader(add.getOutput(0), r3.get(0))) {
+          NodeProto inner = r3.get(0);
+          List<NodeProto> r4 = consumers.getOrDefault(inner.getOutput(0), List.of());
+          if (r4.size() == 1 && r4.get(0).getOpType().equals("Mul") && onlyReader(inner.getOutput(0), r4.get(0))) {
+            absorbed.addAll(List.of(erf, add, inner));
+            deferred.addAll(List.of(v, erf.getOutput(0), add.getOutput(0), inner.getOutput(0)));
+            return;
+          }
+        }
+      }
+    }
+    throw error(n, "cnnc imports Div only within x * (erf(x / sqrt 2) + 1) * 0.5 (gelu)");
+  }
+}

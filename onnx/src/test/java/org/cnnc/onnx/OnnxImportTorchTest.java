@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.io.Npz;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.shape.Backend;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@code torch.onnx.export} of the article's networks and the zoo (opset 17, eval mode, dynamic
+ * batch; {@code tools/pytorch/onnx_export.py}), imported: the spec's parameters, buffers, MACs and
+ * {@code state_dict} (keys and shapes) equal the original spec's, with no name rewritten, and the spec with the imported
+ * weights, exported by cnnc and run by ONNX Runtime, gives PyTorch's outputs within 1e-4 of their
+ * largest value.
+ */
+class OnnxImportTorchTest {
+  static final Path ROOT = OnnxExportTest.ROOT;
+  @TempDir static Path dir;
+  static Compiler.Compilation article;
+  static Compiler.Compilation zoo;
+
+  static Stream<String> models() throws Exception {
+    return OnnxExportTest.models();
+  }
+
+  @BeforeAll
+  static void exportFromTorch() throws Exception {
+    OnnxExportTest.python("tools/pytorch/onnx_export.py", "--out", dir.toString(), "--models",
+        String.join(",", models().toList()));
+    article = Compiler.compile(Compiler.Request.of(ROOT.resolve("models.cnn")).withBackends(Set.of(Backend.ONNX)));
+    zoo = Compiler.compile(Compiler.Request.of(OnnxExportTest.zooModels().map(n -> ROOT.resolve("zoo/" + n + ".cnn"))
+        .toArray(Path[]::new)).withBackends(Set.of(Backend.ONNX)));
+    assertTrue(article.ok() && zoo.ok());
+  }
+
+  @ParameterizedTest
+  @MethodSource("models")
+  void importedTorchExportIsTheSpecAndComputesPyTorchsOutputs(String name) throws Exception {
+    Network original = article.network(name).or(() -> zoo.network(name)).orElseThrow();
+    OnnxImport.Result r = OnnxImport.importModel(OnnxImport.readModel(dir.resolve(name + ".onnx")), null, name,
+        name + ".onnx", "test");
+    Network imported = r.network();
+    assertEquals(original.paramCount(), imported.paramCount(), name + " params");
+    assertEquals(original.bufferCount(), imported.bufferCount(), name + " buffers");
+    assertEquals(original.macs(), imported.macs(), name + " MACs");
+    // the same keys and shapes; their order follows the graph's (torch computes GoogLeNet's aux heads mid-network)
+    assertEquals(OnnxImportRoundTripTest.keys(original).stream().sorted().toList(),
+        OnnxImportRoundTripTest.keys(imported).stream().sorted().toList(), name + " state_dict");
+    assertEquals(List.of(), r.notes(), name + " notes");
+    // the spec with its weights, exported by cnnc, run by ONNX Runtime, against PyTorch
+    Path onnx = dir.resolve(name + "_reexported.onnx");
+    OnnxExport.write(OnnxExport.export(imported, r.weights(), OnnxExport.Options.defaults("test")), onnx);
+    Npz.Array x = Npz.readNpy(dir.resolve(name + "_input.npy"));
+    var env = OrtEnvironment.getEnvironment();
+    try (var opts = new OrtSession.SessionOptions()) {
+      opts.setIntraOpNumThreads(2);
+      try (OrtSession s = env.createSession(onnx.toString(), opts);
+          OnnxTensor in = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.data()), x.shape());
+          OrtSession.Result out = s.run(Map.of(s.getInputNames().iterator().next(), in))) {
+        List<String> names = List.copyOf(s.getOutputNames());
+        assertEquals(Set.copyOf(original.outputs().stream().map(o -> o.name()).toList()), Set.copyOf(names), name);
+        for (int o = 0; o < names.size(); o++) {
+          Npz.Array expected = Npz.readNpy(dir.resolve(name + "_" + names.get(o) + ".npy"));
+          OnnxTensor actual = (OnnxTensor) out.get(o);
+          assertArrayEquals(expected.shape(), actual.getInfo().getShape(), name + " " + names.get(o));
+          float[] got = new float[Math.toIntExact(actual.getInfo().getNumElements())];
+          actual.getFloatBuffer().get(got);
+          double err = OnnxExportTest.relErr(expected.data(), got);
+          System.out.printf("import %s %s: %,d params, %,d MACs, spec %d lines, %d notes;"
+              + " max |ort - torch| / max |torch| = %.2e%n", name, names.get(o), imported.paramCount(), imported.macs(),
+              r.spec().lines().count(), r.notes().size(), err);
+          assertTrue(err <= 1e-4, name + " " + names.get(o) + ": " + err);
+        }
+      }
+    }
+  }
+}
