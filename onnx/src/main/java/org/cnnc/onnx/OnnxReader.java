@@ -1244,7 +1244,7 @@ final class OnnxReader {
       throw error(n, "alpha " + attrFloat(n, "alpha", 0.2f) + " and beta " + attrFloat(n, "beta", 0.5f)
           + ": cnnc's hardsigmoid is PyTorch's (alpha 1/6, beta 0.5)");
     }
-    simple(n, "hardsigmoid", 0);
+    simpleNoCheck(n, "hardsigmoid");
   }
 
   private void leaky(NodeProto n) throws ImportException {
