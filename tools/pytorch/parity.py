@@ -166,6 +166,38 @@ def main():
             grouped[name + "_dbias"] = conv.bias.grad
     save_npz(os.path.join(args.out, "grouped_conv_cases.npz"), grouped)
 
+    # The broadcasting multiply (`mul`): PyTorch's x * y on broadcast shapes, and the gradients of
+    # sum(output * dy) for every input (a broadcast input's is summed over what it was repeated
+    # along). Each case: <name>_in0, <name>_in1, ..., <name>_output, <name>_dy, <name>_d0, ...
+    muls = {}
+    g = torch.Generator().manual_seed(args.seed + 5)
+    mul_cases = [
+        # squeeze-and-excitation: scale_activation(...) * input, the scale first as torchvision writes it
+        ("se", [(6, 1, 1), (6, 5, 4)], True),
+        ("se_input_first", [(5, 7, 3), (5, 1, 1)], True),
+        ("both_ways", [(3, 1, 4), (3, 5, 1)], False),
+        ("three", [(4, 3, 3), (4, 1, 1), (1, 3, 3)], False),
+        ("equal", [(2, 3, 3), (2, 3, 3)], False),
+    ]
+    for name, shapes, sigmoid_scale in mul_cases:
+        ins = []
+        for shape in shapes:
+            x = torch.randn((2,) + shape, generator=g)
+            if sigmoid_scale and shape[1:] == (1, 1):
+                x = torch.sigmoid(x)
+            ins.append(x.requires_grad_(True))
+        y = ins[0]
+        for x in ins[1:]:
+            y = y * x
+        dy = torch.randn(y.shape, generator=g)
+        (y * dy).sum().backward()
+        for i, x in enumerate(ins):
+            muls["%s_in%d" % (name, i)] = x.detach()
+            muls["%s_d%d" % (name, i)] = x.grad
+        muls[name + "_output"] = y.detach()
+        muls[name + "_dy"] = dy
+    save_npz(os.path.join(args.out, "mul_cases.npz"), muls)
+
 
 if __name__ == "__main__":
     main()

@@ -50,11 +50,13 @@ public final class Lowerings {
     put("softmax", (b, p, in, a) -> b.softmax(p, in.get(0)));
     put("identity", (b, p, in, a) -> b.identity(p, in.get(0)));
     put("dropout", (b, p, in, a) -> b.dropout(p, in.get(0), a.number("p")));
+    put("stochastic_depth", (b, p, in, a) -> b.stochasticDepth(p, in.get(0), a.number("p"), a.string("mode").equals("row")));
     put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.integer("out"), a.bool("bias")));
     put("flatten", (b, p, in, a) -> b.flatten(p, in.get(0)));
     put("zeropad", (b, p, in, a) -> b.zeropad(p, in.get(0), a.ints("padding")));
     put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));
     put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])));
+    put("mul", (b, p, in, a) -> b.mul(p, in.toArray(new String[0])));
   }
 
   private Lowerings() {}

@@ -16,6 +16,7 @@ import org.cnnc.compiler.shape.OpInput;
 import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.shape.Shape;
 import org.cnnc.compiler.source.Span;
+import org.cnnc.runtime.layers.BroadcastMul;
 import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
@@ -28,6 +29,7 @@ import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.GroupedConvolution;
 import org.cnnc.runtime.layers.NegInfPadding;
+import org.cnnc.runtime.layers.StochasticDepth;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -369,7 +371,7 @@ public final class NetBuilder {
     return apply(def, path, ins, OpArgs.bind(def, path, args));
   }
 
-  /** Joins branches with a merge of the registry ({@code concat}, {@code add}). */
+  /** Joins branches with a merge of the registry ({@code concat}, {@code add}, {@code mul}). */
   public String merge(String path, String op, String... ins) {
     OpDef def = registered(op, path);
     if (!def.isMerge()) {
@@ -683,6 +685,17 @@ public final class NetBuilder {
     return add(name, new DropoutLayer.Builder(1.0 - p).build(), in);
   }
 
+  /**
+   * torchvision's stochastic depth ({@link StochasticDepth}): the identity in inference, so an
+   * inference plan that drops dropout drops it too.
+   */
+  public String stochasticDepth(String name, String in, double p, boolean row) {
+    if (plan != null && plan.dropsDropout()) {
+      return in;
+    }
+    return vertex(name, new StochasticDepth(p, row), in);
+  }
+
   public String dense(String name, String in, int out, boolean bias) {
     if (skip(name)) {
       return name;
@@ -725,6 +738,11 @@ public final class NetBuilder {
 
   public String add(String name, String... ins) {
     return vertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), ins);
+  }
+
+  /** The product of the inputs, broadcast as PyTorch's {@code x * y} ({@link BroadcastMul}). */
+  public String mul(String name, String... ins) {
+    return vertex(name, new BroadcastMul(), ins);
   }
 
   /** Declares an output, with the loss it is trained with and that loss's weight. */

@@ -115,6 +115,14 @@ public final class Ops {
     add(op("dropout").doc("zeroes elements with probability p in training").torch("nn.Dropout")
         .params(withDefault("p", Type.FLOAT, new Value.FloatV(0.5), "probability to drop, 0 <= p <= 1").between(0, 1))
         .category(Category.NORM).traits(Trait.STOCHASTIC, Trait.PASSES_VALUES, Trait.KEEPS_SIGN).rule(Ops::same));
+    add(op("stochastic_depth").doc("in training, drops the whole input of an example (`row`) or of the batch (`batch`) "
+            + "with probability p and scales what it keeps by 1 / (1 - p); the identity in inference")
+        .torch("torchvision.ops.StochasticDepth")
+        .params(
+            required("p", Type.FLOAT, "probability to drop, 0 <= p <= 1").between(0, 1),
+            withDefault("mode", Type.STRING, new Value.StrV("row"), "`row`: one draw per example; `batch`: one for the batch"))
+        .category(Category.NORM).traits(Trait.STOCHASTIC, Trait.PASSES_VALUES, Trait.KEEPS_SIGN)
+        .rule(Ops::stochasticDepth));
     add(op("dense").doc("fully connected; flattens a [C, H, W] input; `dense(in -> out)` states the features")
         .torch("nn.Linear").tensors("params `weight [out, in]`, `bias [out]`")
         .params(
@@ -130,6 +138,9 @@ public final class Ops {
         .torch("torch.cat(xs, 1)").category(Category.MERGE).merge(Ops::concat));
     add(op("add").doc("adds its branches, element by element; every branch has the same shape")
         .torch("x + y").category(Category.MERGE).merge(Ops::sum));
+    add(op("mul").doc("multiplies its branches, element by element, broadcasting as PyTorch does: each size equal, "
+            + "or 1 in some branches (squeeze-and-excitation's [C, H, W] by [C, 1, 1])")
+        .torch("x * y").category(Category.MERGE).merge(Ops::product));
   }
 
   private Ops() {}
@@ -335,6 +346,45 @@ public final class Ops {
       }
     }
     return Joined.of(in.get(0));
+  }
+
+  /**
+   * PyTorch's broadcasting of branches of one rank: in each dimension the sizes are equal or 1,
+   * and the result takes the size that is not 1 ({@code [C, H, W] * [C, 1, 1]} is
+   * {@code [C, H, W]}). Ranks must agree: PyTorch would align a {@code [C]} with the width.
+   */
+  private static Joined product(List<Shape> in) {
+    Shape first = in.get(0);
+    int[] dims = first.dims();
+    for (int j = 1; j < in.size(); j++) {
+      Shape s = in.get(j);
+      if (s.rank() != first.rank()) {
+        return Joined.mismatch(j, "cannot multiply " + s + " with " + first + ": ranks differ",
+            "mul broadcasts branches of one rank, as [C, H, W] by [C, 1, 1]");
+      }
+      for (int d = 0; d < dims.length; d++) {
+        int size = s.dim(d);
+        if (size != dims[d] && size != 1 && dims[d] != 1) {
+          return Joined.mismatch(j, "cannot multiply " + s + " with " + Shape.of(dims) + ": dimension " + d
+                  + " is " + size + " here and " + dims[d] + " before",
+              "mul needs each size equal, or 1 in a branch (it is then repeated), as [C, H, W] by [C, 1, 1]");
+        }
+        dims[d] = Math.max(dims[d], size);
+      }
+    }
+    return Joined.of(Shape.of(dims));
+  }
+
+  private static Layer stochasticDepth(OpInput in) {
+    String mode = ((Value.StrV) in.arg("mode")).value();
+    if (!mode.equals("row") && !mode.equals("batch")) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("mode"),
+              "`stochastic_depth` mode must be \"row\" or \"batch\", found " + org.cnnc.compiler.io.Escape.cnnString(mode))
+          .label("not a mode")
+          .help("\"row\" drops each example's input apart (torchvision's default in its models), \"batch\" all at once"));
+      return null;
+    }
+    return Layer.of(in.in());
   }
 
   private static Layer dense(OpInput in) {
