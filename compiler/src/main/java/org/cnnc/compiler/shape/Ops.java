@@ -381,7 +381,7 @@ public final class Ops {
       in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("mode"),
               "`stochastic_depth` mode must be \"row\" or \"batch\", found " + org.cnnc.compiler.io.Escape.cnnString(mode))
           .label("not a mode")
-          .help("\"row\" drops each example's input apart (torchvision's default in its models), \"batch\" all at once"));
+          .help("\"row\" drops each example's input apart (as torchvision's models do), \"batch\" all at once"));
       return null;
     }
     return Layer.of(in.in());

@@ -21,6 +21,8 @@ import org.cnnc.grammar.CnnParser;
 final class AstBuilder {
   private final SourceFile file;
   private final Diagnostics diags;
+  /** Quoted labels that are no module name, so far: a syntax error, which drops its declaration. */
+  private int badLabels;
 
   AstBuilder(SourceFile file, Diagnostics diags) {
     this.file = file;
@@ -60,12 +62,19 @@ final class AstBuilder {
         }
         continue;
       }
+      int bad = badLabels;
+      Decl built;
       if (d.blockDecl() != null) {
         var b = d.blockDecl();
-        decls.add(new BlockDecl(ident(b.name), params(b.paramList()), body(b.body()), span(b)));
+        built = new BlockDecl(ident(b.name), params(b.paramList()), body(b.body()), span(b));
       } else {
         var m = d.modelDecl();
-        decls.add(new ModelDecl(ident(m.name), params(m.paramList()), body(m.body()), span(m)));
+        built = new ModelDecl(ident(m.name), params(m.paramList()), body(m.body()), span(m));
+      }
+      if (badLabels > bad) {
+        broken.add(name.getText()); // as any syntax error: the declaration is dropped, its name kept
+      } else {
+        decls.add(built);
       }
     }
     return new Partial(new CnnFile(file, pkg, imports, decls), broken);
@@ -215,6 +224,7 @@ final class AstBuilder {
     String name = unquote(t);
     Span at = span(t);
     if (!Labels.QUOTED.matcher(name).matches()) {
+      badLabels++;
       diags.report(Diagnostic.error(Code.SYNTAX_ERROR, at, "a quoted label must be a letter or `_`, then letters, "
               + "digits, `_` or `-`, found " + org.cnnc.compiler.io.Escape.cnnString(name))
           .label("not a module name")
