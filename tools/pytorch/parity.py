@@ -119,6 +119,11 @@ def main():
         ("leaky_relu", nn.LeakyReLU(0.2), (3, 4, 4)),
         ("zeropad", nn.ZeroPad2d((1, 0, 2, 3)), (2, 3, 3)),
         ("maxpool_dilated", nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 11, 9)),
+        # adaptive average pooling: overlapping windows of two sizes (11 -> 5), uneven ones (7 -> 3),
+        # a size above the input's (4 -> 6: windows repeat), and the identity
+        ("adaptive_avgpool_5x3", nn.AdaptiveAvgPool2d((5, 3)), (3, 11, 7)),
+        ("adaptive_avgpool_6", nn.AdaptiveAvgPool2d(6), (2, 4, 9)),
+        ("adaptive_avgpool_same", nn.AdaptiveAvgPool2d((4, 5)), (2, 4, 5)),
         # activations, on inputs spread to cross every bend (relu6 above 6, hardswish at -3 and 3)
         ("relu6", nn.ReLU6(), (3, 4, 4), 5.0),
         ("hardsigmoid", nn.Hardsigmoid(), (3, 4, 4), 4.0),

@@ -182,4 +182,16 @@ class ZooOpsTest {
     List<Diagnostic> missing = errors("model M {\n    input [4, 5, 5]\n    stochastic_depth\n}\n");
     assertEquals("MISSING_ARGUMENT", missing.get(0).id());
   }
+
+  @Test
+  void adaptiveAvgpoolPoolsToASize() {
+    Network n = ok("model M {\n    input [3, 11, 7]\n    a: adaptive_avgpool([5, 3])\n    b: adaptive_avgpool(9)\n}\n")
+        .networks().get(0);
+    assertEquals("[3, 5, 3]", n.nodes().stream().filter(x -> x.name().equals("a")).findFirst().orElseThrow().shape()
+        .toString());
+    assertEquals("[3, 9, 9]", n.node(n.outputs().get(0).node()).shape().toString());
+    assertEquals(0, new Summary(n).params() + new Summary(n).macs());
+    assertEquals("RANK_MISMATCH", errors("model M {\n    input [12]\n    adaptive_avgpool(2)\n}\n").get(0).id());
+    assertEquals("INVALID_ARGUMENT", errors("model M {\n    input [3, 4, 4]\n    adaptive_avgpool(0)\n}\n").get(0).id());
+  }
 }

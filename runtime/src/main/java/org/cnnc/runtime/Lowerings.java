@@ -36,6 +36,7 @@ public final class Lowerings {
         a.bool("ceil"), a.bool("count_include_pad")));
     put("global_avgpool", (b, p, in, a) -> b.globalAvgpool(p, in.get(0)));
     put("global_maxpool", (b, p, in, a) -> b.globalMaxpool(p, in.get(0)));
+    put("adaptive_avgpool", (b, p, in, a) -> b.adaptiveAvgpool(p, in.get(0), a.ints("size")));
     put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.number("eps"), a.number("momentum")));
     put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.integer("size"), a.number("alpha"), a.number("beta"), a.number("k")));
     put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));

@@ -16,6 +16,7 @@ import org.cnnc.compiler.shape.OpInput;
 import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.shape.Shape;
 import org.cnnc.compiler.source.Span;
+import org.cnnc.runtime.layers.AdaptiveAvgPool;
 import org.cnnc.runtime.layers.BroadcastMul;
 import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelSoftmax;
@@ -596,6 +597,15 @@ public final class NetBuilder {
     }
     map(in, "global_maxpool");
     return add(name, new GlobalPoolingLayer.Builder(PoolingType.MAX).collapseDimensions(false).build(), in);
+  }
+
+  /** PyTorch's {@code nn.AdaptiveAvgPool2d(size)} ({@link AdaptiveAvgPool}); {@code size} is {@code [h, w]}. */
+  public String adaptiveAvgpool(String name, String in, int[] size) {
+    if (skip(name)) {
+      return name;
+    }
+    map(in, "adaptive_avgpool");
+    return vertex(name, new AdaptiveAvgPool(size[0], size[1]), in);
   }
 
   public String batchnorm(String name, String in, double eps, double momentum) {

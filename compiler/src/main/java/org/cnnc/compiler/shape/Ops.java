@@ -79,6 +79,10 @@ public final class Ops {
         .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::global));
     add(op("global_maxpool").doc("maximum over H and W to [C, 1, 1]").torch("nn.AdaptiveMaxPool2d(1)")
         .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::global));
+    add(op("adaptive_avgpool").doc("average pooling to a size: output cell i averages input rows floor(i * H / h) "
+            + "to ceil((i + 1) * H / h), and so for columns").torch("nn.AdaptiveAvgPool2d")
+        .params(required("size", Type.SIZE, "output size, s or [h, w]").atLeast(1))
+        .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::adaptive));
     add(op("batchnorm").doc("batch normalization over channels").torch("nn.BatchNorm2d, or nn.BatchNorm1d on vectors")
         .tensors("params `weight [C]`, `bias [C]`; buffers `running_mean [C]`, `running_var [C]`")
         .params(
@@ -285,6 +289,14 @@ public final class Ops {
 
   private static Layer global(OpInput in) {
     return requireMap(in) ? Layer.of(Shape.of(in.in().channels(), 1, 1)) : null;
+  }
+
+  private static Layer adaptive(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    int[] size = in.ints("size");
+    return nullableLayer(shape(in, in.in().channels(), size[0], size[1]));
   }
 
   private static Layer batchnorm(OpInput in) {
