@@ -58,6 +58,17 @@ def seeded(model, seed):
     return model
 
 
+class Chunk(nn.Module):
+    """x.chunk(chunks, dim=1)[index], as cnnc's `chunk(chunks, index)`."""
+
+    def __init__(self, chunks, index):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, dim=1)[self.index]
+
+
 def save_npz(path, tensors):
     np.savez(path, **{k: v.detach().cpu().numpy().astype(np.float32) for k, v in tensors.items()})
 
@@ -124,6 +135,10 @@ def main():
         ("adaptive_avgpool_5x3", nn.AdaptiveAvgPool2d((5, 3)), (3, 11, 7)),
         ("adaptive_avgpool_6", nn.AdaptiveAvgPool2d(6), (2, 4, 9)),
         ("adaptive_avgpool_same", nn.AdaptiveAvgPool2d((4, 5)), (2, 4, 5)),
+        # ShuffleNet's channel split and shuffle
+        ("chunk_3_1", Chunk(3, 1), (9, 4, 3)),
+        ("channel_shuffle_2", nn.ChannelShuffle(2), (10, 3, 4)),
+        ("channel_shuffle_3", nn.ChannelShuffle(3), (12, 2, 5)),
         # activations, on inputs spread to cross every bend (relu6 above 6, hardswish at -3 and 3)
         ("relu6", nn.ReLU6(), (3, 4, 4), 5.0),
         ("hardsigmoid", nn.Hardsigmoid(), (3, 4, 4), 4.0),

@@ -194,4 +194,16 @@ class ZooOpsTest {
     assertEquals("RANK_MISMATCH", errors("model M {\n    input [12]\n    adaptive_avgpool(2)\n}\n").get(0).id());
     assertEquals("INVALID_ARGUMENT", errors("model M {\n    input [3, 4, 4]\n    adaptive_avgpool(0)\n}\n").get(0).id());
   }
+
+  @Test
+  void chunkAndChannelShuffle() {
+    Network n = ok("model M {\n    input [12, 4, 4]\n    x: identity\n    a: chunk(3, 2)\n"
+        + "    concat(from x -> chunk(2, 0), from a)\n    channel_shuffle(5)\n}\n").networks().get(0);
+    assertEquals("[4, 4, 4]", n.nodes().stream().filter(x -> x.name().equals("a")).findFirst().orElseThrow().shape()
+        .toString());
+    assertEquals("[10, 4, 4]", n.node(n.outputs().get(0).node()).shape().toString());
+    assertEquals("GROUPS_MISMATCH", errors("model M {\n    input [10, 4, 4]\n    chunk(3, 0)\n}\n").get(0).id());
+    assertEquals("INVALID_ARGUMENT", errors("model M {\n    input [10, 4, 4]\n    chunk(2, 2)\n}\n").get(0).id());
+    assertEquals("GROUPS_MISMATCH", errors("model M {\n    input [10, 4, 4]\n    channel_shuffle(3)\n}\n").get(0).id());
+  }
 }

@@ -55,6 +55,8 @@ public final class Lowerings {
     put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.integer("out"), a.bool("bias")));
     put("flatten", (b, p, in, a) -> b.flatten(p, in.get(0)));
     put("zeropad", (b, p, in, a) -> b.zeropad(p, in.get(0), a.ints("padding")));
+    put("chunk", (b, p, in, a) -> b.chunk(p, in.get(0), a.integer("chunks"), a.integer("index")));
+    put("channel_shuffle", (b, p, in, a) -> b.channelShuffle(p, in.get(0), a.integer("groups")));
     put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));
     put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])));
     put("mul", (b, p, in, a) -> b.mul(p, in.toArray(new String[0])));

@@ -19,6 +19,7 @@ import org.cnnc.compiler.source.Span;
 import org.cnnc.runtime.layers.AdaptiveAvgPool;
 import org.cnnc.runtime.layers.BroadcastMul;
 import org.cnnc.runtime.layers.CeilAvgPooling;
+import org.cnnc.runtime.layers.ChannelShuffle;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncAdam;
@@ -740,6 +741,24 @@ public final class NetBuilder {
     }
     map(in, "zeropad");
     return add(name, new ZeroPaddingLayer.Builder(padding[2], padding[3], padding[0], padding[1]).build(), in);
+  }
+
+  /** Slice {@code index} of {@code chunks} equal slices of the channels, as {@code x.chunk(chunks, dim=1)[index]}. */
+  public String chunk(String name, String in, int chunks, int index) {
+    if (skip(name)) {
+      return name;
+    }
+    int c = (int) map(in, "chunk").getChannels() / chunks;
+    return vertex(name, new ChannelSubset(index * c, index * c + c - 1), in);
+  }
+
+  /** ShuffleNet's channel shuffle ({@link ChannelShuffle}). */
+  public String channelShuffle(String name, String in, int groups) {
+    if (skip(name)) {
+      return name;
+    }
+    map(in, "channel_shuffle");
+    return vertex(name, new ChannelShuffle(groups), in);
   }
 
   public String concat(String name, String... ins) {

@@ -18,9 +18,10 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 
 /**
- * A generated network with squeeze-and-excitation ({@code mul}) and a residual path with
- * {@code stochastic_depth}, trained on DL4J with each kernel set: the gradient of the SE's
- * convolutions (which reach the loss only through the product's broadcast operand) equals finite
+ * A generated network with squeeze-and-excitation ({@code mul}), a residual path with
+ * {@code stochastic_depth} and a ShuffleNet unit ({@code chunk}, {@code channel_shuffle}), trained
+ * on DL4J with each kernel set: the gradient of the SE's convolutions (which reach the loss only
+ * through the product's broadcast operand) and of the conv between chunk and shuffle equals finite
  * differences of the score, with the same stochastic-depth draws; steps lower the loss; a seed
  * gives the same weights twice; inference is deterministic.
  */
@@ -45,9 +46,18 @@ class ZooOpsTrainingTest {
           add(from stochastic_depth, from x)
       }
 
+      block Shuffle(c: int) {
+          x: identity
+          chunk(2, 1)
+          half: conv(c, 3, padding = 1)
+          concat(from x -> chunk(2, 0), from half)
+          channel_shuffle(2)
+      }
+
       model Net {
           input [3, 8, 8]
           stem: conv(6, 3, padding = 1)
+          shuffle: Shuffle(3)
           "block1-0": Residual(6, 0.5)
           "block1-1": Residual(6, 0.25)
           global_avgpool
@@ -94,7 +104,7 @@ class ZooOpsTrainingTest {
 
     // the SE's fc1 bias and fc2 weight: analytic gradient against central differences
     score(g, d);
-    for (String key : new String[] {"block1-0.block.3.fc1_b", "block1-1.block.3.fc2_W"}) {
+    for (String key : new String[] {"block1-0.block.3.fc1_b", "block1-1.block.3.fc2_W", "shuffle.half_b"}) {
       // DL4J's gradients are of the batch's summed loss (its updater divides by the batch), the score its mean
       INDArray grad = g.gradient().getGradientFor(key).div(8);
       INDArray param = g.getParam(key);

@@ -138,6 +138,16 @@ public final class Ops {
     add(op("zeropad").doc("zero padding").torch("nn.ZeroPad2d")
         .params(required("padding", Type.PADDING4, "p, [h, w] or [left, right, top, bottom]").atLeast(0))
         .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::zeropad));
+    add(op("chunk").doc("one of `chunks` equal slices of the channels: slice `index` (from 0)")
+        .torch("x.chunk(chunks, dim=1)[index]")
+        .params(
+            required("chunks", Type.INT, "how many equal slices the channels are cut into").atLeast(1),
+            required("index", Type.INT, "which slice, from 0").atLeast(0))
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::chunk));
+    add(op("channel_shuffle").doc("interleaves `groups` groups of channels: channel g * C/groups + i goes to i * groups + g")
+        .torch("nn.ChannelShuffle")
+        .params(required("groups", Type.INT, "groups of channels, dividing them").atLeast(1))
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::channelShuffle));
     add(op("concat").doc("joins its branches along channels; every branch keeps the same height and width")
         .torch("torch.cat(xs, 1)").category(Category.MERGE).merge(Ops::concat));
     add(op("add").doc("adds its branches, element by element; every branch has the same shape")
@@ -297,6 +307,46 @@ public final class Ops {
     }
     int[] size = in.ints("size");
     return nullableLayer(shape(in, in.in().channels(), size[0], size[1]));
+  }
+
+  private static Layer chunk(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    int c = in.in().channels();
+    int chunks = in.integer("chunks");
+    int index = in.integer("index");
+    if (c % chunks != 0) {
+      in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("chunks"), "channels " + c + " are not divisible by chunks " + chunks)
+          .label("chunks = " + chunks)
+          .note("the input is " + in.inputDescription())
+          .help("torch.chunk would make slices of unequal sizes; cut the channels into a number of slices that divides " + c));
+      return null;
+    }
+    if (index >= chunks) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("index"), "slice " + index + " of " + chunks + " does not exist")
+          .label("index = " + index)
+          .help("slices are numbered from 0 to " + (chunks - 1)));
+      return null;
+    }
+    Shape s = in.in();
+    return Layer.of(Shape.of(c / chunks, s.height(), s.width()));
+  }
+
+  private static Layer channelShuffle(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    int c = in.in().channels();
+    int groups = in.integer("groups");
+    if (c % groups != 0) {
+      in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("groups"), "channels " + c + " are not divisible by groups " + groups)
+          .label("groups = " + groups)
+          .note("the input is " + in.inputDescription())
+          .help("use a number of groups that divides " + c));
+      return null;
+    }
+    return Layer.of(in.in());
   }
 
   private static Layer batchnorm(OpInput in) {
