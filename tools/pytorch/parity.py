@@ -58,6 +58,17 @@ def seeded(model, seed):
     return model
 
 
+class Chunk(nn.Module):
+    """x.chunk(chunks, dim=1)[index], as cnnc's `chunk(chunks, index)`."""
+
+    def __init__(self, chunks, index):
+        super().__init__()
+        self.chunks, self.index = chunks, index
+
+    def forward(self, x):
+        return x.chunk(self.chunks, dim=1)[self.index]
+
+
 def save_npz(path, tensors):
     np.savez(path, **{k: v.detach().cpu().numpy().astype(np.float32) for k, v in tensors.items()})
 
@@ -119,6 +130,15 @@ def main():
         ("leaky_relu", nn.LeakyReLU(0.2), (3, 4, 4)),
         ("zeropad", nn.ZeroPad2d((1, 0, 2, 3)), (2, 3, 3)),
         ("maxpool_dilated", nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True), (2, 11, 9)),
+        # adaptive average pooling: overlapping windows of two sizes (11 -> 5), uneven ones (7 -> 3),
+        # a size above the input's (4 -> 6: windows repeat), and the identity
+        ("adaptive_avgpool_5x3", nn.AdaptiveAvgPool2d((5, 3)), (3, 11, 7)),
+        ("adaptive_avgpool_6", nn.AdaptiveAvgPool2d(6), (2, 4, 9)),
+        ("adaptive_avgpool_same", nn.AdaptiveAvgPool2d((4, 5)), (2, 4, 5)),
+        # ShuffleNet's channel split and shuffle
+        ("chunk_3_1", Chunk(3, 1), (9, 4, 3)),
+        ("channel_shuffle_2", nn.ChannelShuffle(2), (10, 3, 4)),
+        ("channel_shuffle_3", nn.ChannelShuffle(3), (12, 2, 5)),
         # activations, on inputs spread to cross every bend (relu6 above 6, hardswish at -3 and 3)
         ("relu6", nn.ReLU6(), (3, 4, 4), 5.0),
         ("hardsigmoid", nn.Hardsigmoid(), (3, 4, 4), 4.0),
@@ -165,6 +185,38 @@ def main():
             grouped[name + "_bias"] = conv.bias.detach()
             grouped[name + "_dbias"] = conv.bias.grad
     save_npz(os.path.join(args.out, "grouped_conv_cases.npz"), grouped)
+
+    # The broadcasting multiply (`mul`): PyTorch's x * y on broadcast shapes, and the gradients of
+    # sum(output * dy) for every input (a broadcast input's is summed over what it was repeated
+    # along). Each case: <name>_in0, <name>_in1, ..., <name>_output, <name>_dy, <name>_d0, ...
+    muls = {}
+    g = torch.Generator().manual_seed(args.seed + 5)
+    mul_cases = [
+        # squeeze-and-excitation: scale_activation(...) * input, the scale first as torchvision writes it
+        ("se", [(6, 1, 1), (6, 5, 4)], True),
+        ("se_input_first", [(5, 7, 3), (5, 1, 1)], True),
+        ("both_ways", [(3, 1, 4), (3, 5, 1)], False),
+        ("three", [(4, 3, 3), (4, 1, 1), (1, 3, 3)], False),
+        ("equal", [(2, 3, 3), (2, 3, 3)], False),
+    ]
+    for name, shapes, sigmoid_scale in mul_cases:
+        ins = []
+        for shape in shapes:
+            x = torch.randn((2,) + shape, generator=g)
+            if sigmoid_scale and shape[1:] == (1, 1):
+                x = torch.sigmoid(x)
+            ins.append(x.requires_grad_(True))
+        y = ins[0]
+        for x in ins[1:]:
+            y = y * x
+        dy = torch.randn(y.shape, generator=g)
+        (y * dy).sum().backward()
+        for i, x in enumerate(ins):
+            muls["%s_in%d" % (name, i)] = x.detach()
+            muls["%s_d%d" % (name, i)] = x.grad
+        muls[name + "_output"] = y.detach()
+        muls[name + "_dy"] = dy
+    save_npz(os.path.join(args.out, "mul_cases.npz"), muls)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,18 @@ class TextMateGrammarTest {
     // exactly the registry's callable ops, in its order: the grammar's op list is the registry's
     assertEquals("\\b(" + String.join("|", Ops.callable().stream().map(OpDef::name).toList()) + ")\\b", ops);
     Pattern keywords = Pattern.compile(g.get("repository").get("keywords").get("patterns").get(0).get("match").asText());
-    for (String kw : List.of("input", "output", "from", "repeat", "concat", "add", "with", "expect")) {
+    for (String kw : List.of("input", "output", "from", "repeat", "with", "expect")) {
       assertTrue(keywords.matcher(kw).matches(), kw);
     }
+    // every merge of the registry is a keyword (`concat`, `add`, `mul`)
+    for (OpDef op : Ops.all()) {
+      assertEquals(op.isMerge(), keywords.matcher(op.name()).matches(), "merge " + op.name() + " is a keyword");
+    }
+    // quoted labels, `"block1-0": ...`, are labels, not strings (the first pattern of #labels)
+    Pattern quoted = Pattern.compile(g.get("repository").get("labels").get("patterns").get(0).get("match").asText());
+    var m = quoted.matcher("\"block1-0\": ResBottleneck(48, 8)");
+    assertTrue(m.lookingAt() && m.group(1).equals("\"block1-0\""), "quoted label");
+    assertTrue(!quoted.matcher("\"row\") :").lookingAt(), "a string argument is no label");
     JsonNode pkg = new ObjectMapper().readTree(Files.readString(DIR.resolve("package.json")));
     assertEquals(".cnn", pkg.get("contributes").get("languages").get(0).get("extensions").get(0).asText());
     new ObjectMapper().readTree(Files.readString(DIR.resolve("language-configuration.json")));

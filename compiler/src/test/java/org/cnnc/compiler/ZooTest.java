@@ -109,21 +109,10 @@ class ZooTest {
   /** PyTorch classes an op's PyTorch name mentions: {@code nn.BatchNorm2d, or nn.BatchNorm1d on vectors}. */
   static final Pattern CLASS = Pattern.compile("\\b[A-Z]\\w*");
 
-  /**
-   * Whether the node computes what torchvision's module of that class does. An
-   * {@code nn.AdaptiveAvgPool2d} to the size of its input is the identity (AlexNet's and VGG's
-   * at 224x224).
-   */
+  /** Whether the node computes what torchvision's module of that class does. */
   static boolean standsFor(Node node, String torchClass, Network n) {
     OpDef op = Ops.get(node.op());
-    if (op == null) {
-      return false;
-    }
-    if (CLASS.matcher(op.torch()).results().anyMatch(m -> m.group().equals(torchClass))) {
-      return true;
-    }
-    return torchClass.equals("AdaptiveAvgPool2d") && node.op().equals("identity")
-        && n.node(node.inputs().get(0)).shape().equals(node.shape());
+    return op != null && CLASS.matcher(op.torch()).results().anyMatch(m -> m.group().equals(torchClass));
   }
 
   @ParameterizedTest(name = "{0}")

@@ -12,8 +12,9 @@ INPUT   : 'input';
 OUTPUT  : 'output';
 FROM    : 'from';
 REPEAT  : 'repeat';
-CONCAT  : 'concat';
-ADD     : 'add';
+// The merges of the op registry (Ops: concat, add, mul), one token: the compiler reads which
+// from its text, and a test keeps this list equal to the registry's merges.
+MERGE   : 'concat' | 'add' | 'mul';
 WITH    : 'with';
 EXPECT  : 'expect';
 TRUE    : 'true';

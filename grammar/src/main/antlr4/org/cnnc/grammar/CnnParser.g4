@@ -19,25 +19,29 @@ body        : LBRACE stmt* RBRACE;
 
 stmt
     : INPUT name=ID? shape                                        # inputStmt
-    | OUTPUT name=ID (ASSIGN chain)? (FROM ref=ID)? (WITH argList)? # outputStmt
+    | OUTPUT name=ID (ASSIGN chain)? (FROM ref=nodeName)? (WITH argList)? # outputStmt
     | EXPECT INPUT LBRACK dimRange (COMMA dimRange)* COMMA? RBRACK # expectInputStmt
     | EXPECT what=ID LE expr                                      # expectStmt
-    | chain (FROM ref=ID)?                                        # chainStmt
+    | chain (FROM ref=nodeName)?                                  # chainStmt
     ;
 
 chain       : element (ARROW element)*;
-element     : (label=ID COLON)? term (COLON shape)?;
+element     : (label=nodeName COLON)? term (COLON shape)?;
+
+// A label, or a reference to one: a name, or a quoted name for what PyTorch calls a module but
+// the language cannot write bare (a keyword such as `block`, or `block1-0`).
+nodeName    : ID | STRING;
 
 term
     : name=ID (LPAREN argList? RPAREN)?                            # callTerm
     | body                                                         # groupTerm
-    | op=(CONCAT | ADD) LPAREN branch (COMMA branch)* COMMA? RPAREN # mergeTerm
+    | op=MERGE LPAREN branch (COMMA branch)* COMMA? RPAREN         # mergeTerm
     | REPEAT expr body                                             # repeatTerm
     ;
 
 branch
-    : chain (FROM ref=ID)?     # chainBranch
-    | FROM ref=ID (ARROW chain)? # refBranch
+    : chain (FROM ref=nodeName)?     # chainBranch
+    | FROM ref=nodeName (ARROW chain)? # refBranch
     ;
 
 argList     : arg (COMMA arg)* COMMA?;

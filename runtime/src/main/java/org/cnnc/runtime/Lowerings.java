@@ -36,6 +36,7 @@ public final class Lowerings {
         a.bool("ceil"), a.bool("count_include_pad")));
     put("global_avgpool", (b, p, in, a) -> b.globalAvgpool(p, in.get(0)));
     put("global_maxpool", (b, p, in, a) -> b.globalMaxpool(p, in.get(0)));
+    put("adaptive_avgpool", (b, p, in, a) -> b.adaptiveAvgpool(p, in.get(0), a.ints("size")));
     put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.number("eps"), a.number("momentum")));
     put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.integer("size"), a.number("alpha"), a.number("beta"), a.number("k")));
     put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));
@@ -50,11 +51,15 @@ public final class Lowerings {
     put("softmax", (b, p, in, a) -> b.softmax(p, in.get(0)));
     put("identity", (b, p, in, a) -> b.identity(p, in.get(0)));
     put("dropout", (b, p, in, a) -> b.dropout(p, in.get(0), a.number("p")));
+    put("stochastic_depth", (b, p, in, a) -> b.stochasticDepth(p, in.get(0), a.number("p"), a.string("mode").equals("row")));
     put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.integer("out"), a.bool("bias")));
     put("flatten", (b, p, in, a) -> b.flatten(p, in.get(0)));
     put("zeropad", (b, p, in, a) -> b.zeropad(p, in.get(0), a.ints("padding")));
+    put("chunk", (b, p, in, a) -> b.chunk(p, in.get(0), a.integer("chunks"), a.integer("index")));
+    put("channel_shuffle", (b, p, in, a) -> b.channelShuffle(p, in.get(0), a.integer("groups")));
     put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));
     put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])));
+    put("mul", (b, p, in, a) -> b.mul(p, in.toArray(new String[0])));
   }
 
   private Lowerings() {}

@@ -16,7 +16,10 @@ import org.cnnc.compiler.shape.OpInput;
 import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.shape.Shape;
 import org.cnnc.compiler.source.Span;
+import org.cnnc.runtime.layers.AdaptiveAvgPool;
+import org.cnnc.runtime.layers.BroadcastMul;
 import org.cnnc.runtime.layers.CeilAvgPooling;
+import org.cnnc.runtime.layers.ChannelShuffle;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncAdam;
@@ -29,6 +32,7 @@ import org.cnnc.runtime.layers.SafeActivation;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.GroupedConvolution;
 import org.cnnc.runtime.layers.NegInfPadding;
+import org.cnnc.runtime.layers.StochasticDepth;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -370,7 +374,7 @@ public final class NetBuilder {
     return apply(def, path, ins, OpArgs.bind(def, path, args));
   }
 
-  /** Joins branches with a merge of the registry ({@code concat}, {@code add}). */
+  /** Joins branches with a merge of the registry ({@code concat}, {@code add}, {@code mul}). */
   public String merge(String path, String op, String... ins) {
     OpDef def = registered(op, path);
     if (!def.isMerge()) {
@@ -597,6 +601,15 @@ public final class NetBuilder {
     return add(name, new GlobalPoolingLayer.Builder(PoolingType.MAX).collapseDimensions(false).build(), in);
   }
 
+  /** PyTorch's {@code nn.AdaptiveAvgPool2d(size)} ({@link AdaptiveAvgPool}); {@code size} is {@code [h, w]}. */
+  public String adaptiveAvgpool(String name, String in, int[] size) {
+    if (skip(name)) {
+      return name;
+    }
+    map(in, "adaptive_avgpool");
+    return vertex(name, new AdaptiveAvgPool(size[0], size[1]), in);
+  }
+
   public String batchnorm(String name, String in, double eps, double momentum) {
     if (plan != null && (plan.folded(name) || !plan.keeps(name))) {
       return in;
@@ -684,6 +697,17 @@ public final class NetBuilder {
     return add(name, new DropoutLayer.Builder(1.0 - p).build(), in);
   }
 
+  /**
+   * torchvision's stochastic depth ({@link StochasticDepth}): the identity in inference, so an
+   * inference plan that drops dropout drops it too.
+   */
+  public String stochasticDepth(String name, String in, double p, boolean row) {
+    if (plan != null && plan.dropsDropout()) {
+      return in;
+    }
+    return vertex(name, new StochasticDepth(p, row), in);
+  }
+
   public String dense(String name, String in, int out, boolean bias) {
     if (skip(name)) {
       return name;
@@ -720,12 +744,35 @@ public final class NetBuilder {
     return add(name, new ZeroPaddingLayer.Builder(padding[2], padding[3], padding[0], padding[1]).build(), in);
   }
 
+  /** Slice {@code index} of {@code chunks} equal slices of the channels, as {@code x.chunk(chunks, dim=1)[index]}. */
+  public String chunk(String name, String in, int chunks, int index) {
+    if (skip(name)) {
+      return name;
+    }
+    int c = (int) map(in, "chunk").getChannels() / chunks;
+    return vertex(name, new ChannelSubset(index * c, index * c + c - 1), in);
+  }
+
+  /** ShuffleNet's channel shuffle ({@link ChannelShuffle}). */
+  public String channelShuffle(String name, String in, int groups) {
+    if (skip(name)) {
+      return name;
+    }
+    map(in, "channel_shuffle");
+    return vertex(name, new ChannelShuffle(groups), in);
+  }
+
   public String concat(String name, String... ins) {
     return vertex(name, kernels == Kernels.CNNC ? new CnncConcat() : new MergeVertex(), ins);
   }
 
   public String add(String name, String... ins) {
     return vertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), ins);
+  }
+
+  /** The product of the inputs, broadcast as PyTorch's {@code x * y} ({@link BroadcastMul}). */
+  public String mul(String name, String... ins) {
+    return vertex(name, new BroadcastMul(), ins);
   }
 
   /** Declares an output, with the loss it is trained with and that loss's weight. */

@@ -27,6 +27,12 @@ class OpParityTest {
       Map.entry("leaky_relu", (b, x) -> b.leakyRelu("op", x, 0.2)),
       Map.entry("zeropad", (b, x) -> b.zeropad("op", x, NetBuilder.pad(1, 0, 2, 3))),
       Map.entry("maxpool_dilated", (b, x) -> b.maxpool("op", x, size(3), size(2), size(1), size(2), true)),
+      Map.entry("adaptive_avgpool_5x3", (b, x) -> b.op("op", "adaptive_avgpool", x, "size", new int[] {5, 3})),
+      Map.entry("adaptive_avgpool_6", (b, x) -> b.op("op", "adaptive_avgpool", x, "size", 6)),
+      Map.entry("chunk_3_1", (b, x) -> b.op("op", "chunk", x, "chunks", 3, "index", 1)),
+      Map.entry("channel_shuffle_2", (b, x) -> b.op("op", "channel_shuffle", x, "groups", 2)),
+      Map.entry("channel_shuffle_3", (b, x) -> b.op("op", "channel_shuffle", x, "groups", 3)),
+      Map.entry("adaptive_avgpool_same", (b, x) -> b.op("op", "adaptive_avgpool", x, "size", new int[] {4, 5})),
       // ops as specs write them, through the registry's lowering (b.op)
       Map.entry("relu6", (b, x) -> b.op("op", "relu6", x)),
       Map.entry("hardsigmoid", (b, x) -> b.op("op", "hardsigmoid", x)),

@@ -38,6 +38,21 @@ class LabelHoverTest {
   }
 
   @Test
+  void aQuotedLabelHoversAsAnyOther() {
+    String text = """
+        model Net {
+            input [3, 16, 16]
+            "block1-0": maxpool(2)
+            relu from "block1-0"
+        }
+        """;
+    String declared = hover(text, "\"block1-0\": maxpool");
+    assertEquals("label `block1-0`: **maxpool** `Net.block1-0` → [3, 8, 8]", declared);
+    // at its use, `from "block1-0"`, the same
+    assertEquals(declared, hover(text, "\"block1-0\"\n"));
+  }
+
+  @Test
   void aLabelOfAnOpIsThatLayer() {
     assertEquals("label `pool`: **maxpool** `Net.pool` → [8, 8, 8]", hover("pool: maxpool"));
   }

@@ -140,17 +140,17 @@ public final class Ast {
   /** {@code { ... }}: a sequence that is one module, like {@code nn.Sequential}. */
   public record Group(Body body, Span span) implements Term {}
 
-  public enum MergeKind {
-    CONCAT,
-    ADD;
-
-    public String keyword() {
-      return name().toLowerCase(java.util.Locale.ROOT);
+  /**
+   * A merge of the op registry applied to branches: {@code concat(branch, ...)},
+   * {@code add(...)}, {@code mul(...)}; {@code op} is the merge's name (a registry merge: only
+   * those are lexed as merges).
+   */
+  public record Merge(Ident op, List<Branch> branches, Span span) implements Term {
+    /** The merge's name, as the registry knows it. */
+    public String name() {
+      return op.text();
     }
   }
-
-  /** {@code concat(branch, ...)} or {@code add(branch, ...)}. */
-  public record Merge(MergeKind kind, List<Branch> branches, Span span) implements Term {}
 
   /** {@code repeat N { ... }}: the body's items, N times, inline in the enclosing sequence. */
   public record Repeat(Expr count, Body body, Span span) implements Term {}

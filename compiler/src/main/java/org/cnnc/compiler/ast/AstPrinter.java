@@ -52,7 +52,7 @@ public final class AstPrinter {
       if (s instanceof InputStmt in) {
         line(depth, "(input" + in.name().map(n -> " " + n.text()).orElse("") + " " + shape(in.shape()) + ")");
       } else if (s instanceof OutputStmt o) {
-        line(depth, "(output " + o.name().text() + o.from().map(f -> " from " + f.text()).orElse("")
+        line(depth, "(output " + o.name().text() + o.from().map(f -> " from " + org.cnnc.compiler.syntax.Labels.written(f.text())).orElse("")
             + (o.options().isEmpty() ? "" : " with " + args(o.options())));
         o.chain().ifPresent(c -> chain(c, depth + 1));
         close();
@@ -63,7 +63,7 @@ public final class AstPrinter {
             .map(d -> expr(d.lo()) + d.hi().map(h -> ".." + expr(h)).orElse("")).collect(Collectors.joining(", ", "[", "]")) + ")");
       } else {
         ChainStmt c = (ChainStmt) s;
-        line(depth, "(chain" + c.from().map(f -> " from " + f.text()).orElse(""));
+        line(depth, "(chain" + c.from().map(f -> " from " + org.cnnc.compiler.syntax.Labels.written(f.text())).orElse(""));
         chain(c.chain(), depth + 1);
         close();
       }
@@ -77,7 +77,7 @@ public final class AstPrinter {
 
   private void chain(Chain c, int depth) {
     for (Element e : c.elements()) {
-      String head = e.label().map(l -> l.text() + ": ").orElse("") ;
+      String head = e.label().map(l -> org.cnnc.compiler.syntax.Labels.written(l.text()) + ": ").orElse("") ;
       String tail = e.assertion().map(a -> " : " + shape(a)).orElse("");
       Term t = e.term();
       if (t instanceof Call call) {
@@ -87,9 +87,9 @@ public final class AstPrinter {
         body(g.body(), depth + 1);
         close();
       } else if (t instanceof Merge m) {
-        line(depth, "(" + head + m.kind().keyword() + tail);
+        line(depth, "(" + head + m.name() + tail);
         for (Branch b : m.branches()) {
-          line(depth + 1, "(branch" + b.from().map(f -> " from " + f.text()).orElse(""));
+          line(depth + 1, "(branch" + b.from().map(f -> " from " + org.cnnc.compiler.syntax.Labels.written(f.text())).orElse(""));
           b.chain().ifPresent(ch -> chain(ch, depth + 2));
           close();
         }

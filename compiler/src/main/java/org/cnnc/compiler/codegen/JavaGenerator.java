@@ -547,7 +547,7 @@ public final class JavaGenerator {
         }
       }
       String joined = String.join(", ", branchVars);
-      m.addStatement("$N = b.merge($L, $L, $L)", out, node, JavaText.literal(mg.kind().keyword()), joined);
+      m.addStatement("$N = b.merge($L, $L, $L)", out, node, JavaText.literal(mg.name()), joined);
     }
 
     CodeBlock call(Call c, String in, CodeBlock name) {
@@ -734,7 +734,7 @@ public final class JavaGenerator {
     StringBuilder out = new StringBuilder();
     boolean upper = false;
     for (char c : s.toCharArray()) {
-      if (c == '_') {
+      if (c == '_' || c == '-') { // `-`: a quoted label (`"block1-0"` becomes block10)
         upper = out.length() > 0;
         continue;
       }

@@ -8,6 +8,7 @@ import org.cnnc.compiler.ast.Ast.*;
 import org.cnnc.compiler.io.Escape;
 import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.source.Span;
+import org.cnnc.compiler.syntax.Labels;
 import org.cnnc.compiler.syntax.Parsing;
 
 /**
@@ -207,7 +208,7 @@ public final class Formatter {
       atomic(e.span(), "expect input " + e.dims().stream()
           .map(d -> expr(d.lo(), 0) + d.hi().map(h -> ".." + expr(h, 0)).orElse("")).collect(Collectors.joining(", ", "[", "]")));
     } else if (s instanceof OutputStmt o) {
-      String tail = o.from().map(f -> " from " + f.text()).orElse("")
+      String tail = o.from().map(f -> " from " + Labels.written(f.text())).orElse("")
           + (o.options().isEmpty() ? "" : " with " + args(o.options()));
       out.append("output ").append(o.name().text());
       if (o.chain().isPresent()) {
@@ -217,7 +218,7 @@ public final class Formatter {
       out.append(tail);
     } else {
       ChainStmt c = (ChainStmt) s;
-      String tail = c.from().map(f -> " from " + f.text()).orElse("");
+      String tail = c.from().map(f -> " from " + Labels.written(f.text())).orElse("");
       chain(c.chain(), indent, tail.length());
       out.append(tail);
     }
@@ -268,7 +269,7 @@ public final class Formatter {
   }
 
   private void element(Element e, int indent) {
-    e.label().ifPresent(l -> out.append(l.text()).append(": "));
+    e.label().ifPresent(l -> out.append(Labels.written(l.text())).append(": "));
     Term t = e.term();
     String flat = inlineTerm(t);
     if (flat != null && column() + flat.length() <= WIDTH) {
@@ -304,8 +305,8 @@ public final class Formatter {
   }
 
   private void merge(Merge m, int indent) {
-    out.append(m.kind().keyword()).append("(");
-    trailing(m.span().start() + m.kind().keyword().length() + 1);
+    out.append(m.name()).append("(");
+    trailing(m.span().start() + m.name().length() + 1);
     out.append('\n');
     for (int i = 0; i < m.branches().size(); i++) {
       Branch b = m.branches().get(i);
@@ -325,10 +326,10 @@ public final class Formatter {
 
   private void branch(Branch b, int indent) {
     if (b.chain().isEmpty()) {
-      out.append("from ").append(b.from().orElseThrow().text());
+      out.append("from ").append(Labels.written(b.from().orElseThrow().text()));
       return;
     }
-    b.from().ifPresent(f -> out.append("from ").append(f.text()).append(" -> "));
+    b.from().ifPresent(f -> out.append("from ").append(Labels.written(f.text())).append(" -> "));
     chain(b.chain().get(), indent, 0);
   }
 
@@ -344,7 +345,7 @@ public final class Formatter {
       if (t == null) {
         return null;
       }
-      parts.add(e.label().map(l -> l.text() + ": ").orElse("") + t + assertion(e));
+      parts.add(e.label().map(l -> Labels.written(l.text()) + ": ").orElse("") + t + assertion(e));
     }
     return String.join(" -> ", parts);
   }
@@ -371,16 +372,16 @@ public final class Formatter {
     List<String> parts = new ArrayList<>();
     for (Branch b : m.branches()) {
       if (b.chain().isEmpty()) {
-        parts.add("from " + b.from().orElseThrow().text());
+        parts.add("from " + Labels.written(b.from().orElseThrow().text()));
         continue;
       }
       String c = inline(b.chain().get());
       if (c == null) {
         return null;
       }
-      parts.add(b.from().map(f -> "from " + f.text() + " -> ").orElse("") + c);
+      parts.add(b.from().map(f -> "from " + Labels.written(f.text()) + " -> ").orElse("") + c);
     }
-    return m.kind().keyword() + "(" + String.join(", ", parts) + ")";
+    return m.name() + "(" + String.join(", ", parts) + ")";
   }
 
   private String inlineBody(Body b) {
@@ -421,7 +422,7 @@ public final class Formatter {
         return null;
       }
       String sep = i == 0 ? "" : " ".repeat(spaces(b.stmts().get(i - 1).span().end(), c.span().start()));
-      parts.add(sep + chain + c.from().map(f -> " from " + f.text()).orElse(""));
+      parts.add(sep + chain + c.from().map(f -> " from " + Labels.written(f.text())).orElse(""));
     }
     return "{ " + String.join("", parts) + " }";
   }

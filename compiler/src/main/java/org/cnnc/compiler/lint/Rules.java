@@ -404,7 +404,7 @@ public final class Rules {
             if (outer.contains(l.text())) {
               sink.report(SHADOWED_NAME, at(SHADOWED_NAME, l.span(),
                   "`" + l.text() + "` hides a node of the same name in an enclosing sequence")
-                  .label("`from " + l.text() + "` now means this one"));
+                  .label("`from " + org.cnnc.compiler.syntax.Labels.written(l.text()) + "` now means this one"));
             }
           }
           here.add(l.text());

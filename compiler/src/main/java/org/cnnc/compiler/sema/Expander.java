@@ -681,13 +681,13 @@ public final class Expander {
       return POISON;
     }
     String nodeName = labeled ? mergeScope.path() : seq.scope.child(name);
-    return addNode(m.kind().keyword(), nodeName, Map.of(), tails, joined, Layer.of(joined), m.span(), f, mergeScope);
+    return addNode(m.name(), nodeName, Map.of(), tails, joined, Layer.of(joined), m.span(), f, mergeScope);
   }
 
   /** The merge's shape by its registry rule, or null after reporting the branch that does not fit. */
   private Shape join(Merge m, List<Integer> tails, Frame f) {
     Reporter r = reporter(f);
-    OpDef def = Ops.of(m.kind().keyword());
+    OpDef def = Ops.of(m.name());
     List<Shape> shapes = tails.stream().map(t -> nodes.get(t).shape()).toList();
     OpDef.Joined j = def.merge().join(shapes);
     if (j.shape() != null) {

@@ -43,6 +43,10 @@ public class BoundArgs {
     return ((Value.BoolV) values.get(name)).value();
   }
 
+  public String string(String name) {
+    return ((Value.StrV) values.get(name)).value();
+  }
+
   /** A SIZE or PADDING4 argument as ints: [h, w] or [left, right, top, bottom]. */
   public int[] ints(String name) {
     List<Value> items = ((Value.ListV) values.get(name)).items();

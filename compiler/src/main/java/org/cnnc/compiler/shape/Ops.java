@@ -79,6 +79,10 @@ public final class Ops {
         .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::global));
     add(op("global_maxpool").doc("maximum over H and W to [C, 1, 1]").torch("nn.AdaptiveMaxPool2d(1)")
         .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::global));
+    add(op("adaptive_avgpool").doc("average pooling to a size: output cell i averages input rows floor(i * H / h) "
+            + "to ceil((i + 1) * H / h), and so for columns").torch("nn.AdaptiveAvgPool2d")
+        .params(required("size", Type.SIZE, "output size, s or [h, w]").atLeast(1))
+        .category(Category.POOL).traits(Trait.KEEPS_SIGN).rule(Ops::adaptive));
     add(op("batchnorm").doc("batch normalization over channels").torch("nn.BatchNorm2d, or nn.BatchNorm1d on vectors")
         .tensors("params `weight [C]`, `bias [C]`; buffers `running_mean [C]`, `running_var [C]`")
         .params(
@@ -116,6 +120,14 @@ public final class Ops {
     add(op("dropout").doc("zeroes elements with probability p in training").torch("nn.Dropout")
         .params(withDefault("p", Type.FLOAT, new Value.FloatV(0.5), "probability to drop, 0 <= p <= 1").between(0, 1))
         .category(Category.NORM).traits(Trait.STOCHASTIC, Trait.PASSES_VALUES, Trait.KEEPS_SIGN).rule(Ops::same));
+    add(op("stochastic_depth").doc("in training, drops the whole input of an example (`row`) or of the batch (`batch`) "
+            + "with probability p and scales what it keeps by 1 / (1 - p); the identity in inference")
+        .torch("torchvision.ops.StochasticDepth")
+        .params(
+            required("p", Type.FLOAT, "probability to drop, 0 <= p <= 1").between(0, 1),
+            withDefault("mode", Type.STRING, new Value.StrV("row"), "`row`: one draw per example; `batch`: one for the batch"))
+        .category(Category.NORM).traits(Trait.STOCHASTIC, Trait.PASSES_VALUES, Trait.KEEPS_SIGN)
+        .rule(Ops::stochasticDepth));
     add(op("dense").doc("fully connected; flattens a [C, H, W] input; `dense(in -> out)` states the features")
         .torch("nn.Linear").tensors("params `weight [out, in]`, `bias [out]`")
         .params(
@@ -127,10 +139,23 @@ public final class Ops {
     add(op("zeropad").doc("zero padding").torch("nn.ZeroPad2d")
         .params(required("padding", Type.PADDING4, "p, [h, w] or [left, right, top, bottom]").atLeast(0))
         .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::zeropad));
+    add(op("chunk").doc("one of `chunks` equal slices of the channels: slice `index` (from 0)")
+        .torch("x.chunk(chunks, dim=1)[index]")
+        .params(
+            required("chunks", Type.INT, "how many equal slices the channels are cut into").atLeast(1),
+            required("index", Type.INT, "which slice, from 0").atLeast(0))
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::chunk));
+    add(op("channel_shuffle").doc("interleaves `groups` groups of channels: channel g * C/groups + i goes to i * groups + g")
+        .torch("nn.ChannelShuffle")
+        .params(required("groups", Type.INT, "groups of channels, dividing them").atLeast(1))
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::channelShuffle));
     add(op("concat").doc("joins its branches along channels; every branch keeps the same height and width")
         .torch("torch.cat(xs, 1)").category(Category.MERGE).merge(Ops::concat));
     add(op("add").doc("adds its branches, element by element; every branch has the same shape")
         .torch("x + y").category(Category.MERGE).merge(Ops::sum));
+    add(op("mul").doc("multiplies its branches, element by element, broadcasting as PyTorch does: each size equal, "
+            + "or 1 in some branches (squeeze-and-excitation's [C, H, W] by [C, 1, 1])")
+        .torch("x * y").category(Category.MERGE).merge(Ops::product));
   }
 
   private Ops() {}
@@ -277,6 +302,54 @@ public final class Ops {
     return requireMap(in) ? Layer.of(Shape.of(in.in().channels(), 1, 1)) : null;
   }
 
+  private static Layer adaptive(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    int[] size = in.ints("size");
+    return nullableLayer(shape(in, in.in().channels(), size[0], size[1]));
+  }
+
+  private static Layer chunk(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    int c = in.in().channels();
+    int chunks = in.integer("chunks");
+    int index = in.integer("index");
+    if (c % chunks != 0) {
+      in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("chunks"), "channels " + c + " are not divisible by chunks " + chunks)
+          .label("chunks = " + chunks)
+          .note("the input is " + in.inputDescription())
+          .help("torch.chunk would make slices of unequal sizes; cut the channels into a number of slices that divides " + c));
+      return null;
+    }
+    if (index >= chunks) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("index"), "slice " + index + " of " + chunks + " does not exist")
+          .label("index = " + index)
+          .help("slices are numbered from 0 to " + (chunks - 1)));
+      return null;
+    }
+    Shape s = in.in();
+    return Layer.of(Shape.of(c / chunks, s.height(), s.width()));
+  }
+
+  private static Layer channelShuffle(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    int c = in.in().channels();
+    int groups = in.integer("groups");
+    if (c % groups != 0) {
+      in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("groups"), "channels " + c + " are not divisible by groups " + groups)
+          .label("groups = " + groups)
+          .note("the input is " + in.inputDescription())
+          .help("use a number of groups that divides " + c));
+      return null;
+    }
+    return Layer.of(in.in());
+  }
+
   private static Layer batchnorm(OpInput in) {
     Shape s = in.in();
     if (s.rank() != 1 && s.rank() != 3) {
@@ -336,6 +409,45 @@ public final class Ops {
       }
     }
     return Joined.of(in.get(0));
+  }
+
+  /**
+   * PyTorch's broadcasting of branches of one rank: in each dimension the sizes are equal or 1,
+   * and the result takes the size that is not 1 ({@code [C, H, W] * [C, 1, 1]} is
+   * {@code [C, H, W]}). Ranks must agree: PyTorch would align a {@code [C]} with the width.
+   */
+  private static Joined product(List<Shape> in) {
+    Shape first = in.get(0);
+    int[] dims = first.dims();
+    for (int j = 1; j < in.size(); j++) {
+      Shape s = in.get(j);
+      if (s.rank() != first.rank()) {
+        return Joined.mismatch(j, "cannot multiply " + s + " with " + first + ": ranks differ",
+            "mul broadcasts branches of one rank, as [C, H, W] by [C, 1, 1]");
+      }
+      for (int d = 0; d < dims.length; d++) {
+        int size = s.dim(d);
+        if (size != dims[d] && size != 1 && dims[d] != 1) {
+          return Joined.mismatch(j, "cannot multiply " + s + " with " + Shape.of(dims) + ": dimension " + d
+                  + " is " + size + " here and " + dims[d] + " before",
+              "mul needs each size equal, or 1 in a branch (it is then repeated), as [C, H, W] by [C, 1, 1]");
+        }
+        dims[d] = Math.max(dims[d], size);
+      }
+    }
+    return Joined.of(Shape.of(dims));
+  }
+
+  private static Layer stochasticDepth(OpInput in) {
+    String mode = ((Value.StrV) in.arg("mode")).value();
+    if (!mode.equals("row") && !mode.equals("batch")) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("mode"),
+              "`stochastic_depth` mode must be \"row\" or \"batch\", found " + org.cnnc.compiler.io.Escape.cnnString(mode))
+          .label("not a mode")
+          .help("\"row\" drops each example's input apart (as torchvision's models do), \"batch\" all at once"));
+      return null;
+    }
+    return Layer.of(in.in());
   }
 
   private static Layer dense(OpInput in) {

@@ -21,6 +21,8 @@ import org.cnnc.grammar.CnnParser;
 final class AstBuilder {
   private final SourceFile file;
   private final Diagnostics diags;
+  /** Quoted labels that are no module name, so far: a syntax error, which drops its declaration. */
+  private int badLabels;
 
   AstBuilder(SourceFile file, Diagnostics diags) {
     this.file = file;
@@ -60,12 +62,19 @@ final class AstBuilder {
         }
         continue;
       }
+      int bad = badLabels;
+      Decl built;
       if (d.blockDecl() != null) {
         var b = d.blockDecl();
-        decls.add(new BlockDecl(ident(b.name), params(b.paramList()), body(b.body()), span(b)));
+        built = new BlockDecl(ident(b.name), params(b.paramList()), body(b.body()), span(b));
       } else {
         var m = d.modelDecl();
-        decls.add(new ModelDecl(ident(m.name), params(m.paramList()), body(m.body()), span(m)));
+        built = new ModelDecl(ident(m.name), params(m.paramList()), body(m.body()), span(m));
+      }
+      if (badLabels > bad) {
+        broken.add(name.getText()); // as any syntax error: the declaration is dropped, its name kept
+      } else {
+        decls.add(built);
       }
     }
     return new Partial(new CnnFile(file, pkg, imports, decls), broken);
@@ -98,7 +107,7 @@ final class AstBuilder {
     if (ctx instanceof CnnParser.OutputStmtContext out) {
       List<Arg> options = args(out.argList());
       return new OutputStmt(ident(out.name), Optional.ofNullable(out.chain()).map(this::chain),
-          Optional.ofNullable(out.ref).map(this::ident), options, span(out));
+          Optional.ofNullable(out.ref).map(this::nodeName), options, span(out));
     }
     if (ctx instanceof CnnParser.ExpectStmtContext e) {
       return new ExpectStmt(ident(e.what), expr(e.expr()), span(e));
@@ -111,7 +120,7 @@ final class AstBuilder {
       return new ExpectInputStmt(dims, span(e));
     }
     var c = (CnnParser.ChainStmtContext) ctx;
-    return new ChainStmt(chain(c.chain()), Optional.ofNullable(c.ref).map(this::ident), span(c));
+    return new ChainStmt(chain(c.chain()), Optional.ofNullable(c.ref).map(this::nodeName), span(c));
   }
 
   private Chain chain(CnnParser.ChainContext ctx) {
@@ -119,7 +128,7 @@ final class AstBuilder {
   }
 
   private Element element(CnnParser.ElementContext ctx) {
-    return new Element(Optional.ofNullable(ctx.label).map(this::ident), term(ctx.term()),
+    return new Element(Optional.ofNullable(ctx.label).map(this::nodeName), term(ctx.term()),
         Optional.ofNullable(ctx.shape()).map(this::shape), span(ctx));
   }
 
@@ -131,8 +140,7 @@ final class AstBuilder {
       return new Group(body(g.body()), span(g));
     }
     if (ctx instanceof CnnParser.MergeTermContext m) {
-      MergeKind kind = m.op.getType() == CnnLexer.CONCAT ? MergeKind.CONCAT : MergeKind.ADD;
-      return new Merge(kind, m.branch().stream().map(this::branch).toList(), span(m));
+      return new Merge(ident(m.op), m.branch().stream().map(this::branch).toList(), span(m));
     }
     var r = (CnnParser.RepeatTermContext) ctx;
     return new Repeat(expr(r.expr()), body(r.body()), span(r));
@@ -140,10 +148,10 @@ final class AstBuilder {
 
   private Branch branch(CnnParser.BranchContext ctx) {
     if (ctx instanceof CnnParser.ChainBranchContext c) {
-      return new Branch(Optional.of(chain(c.chain())), Optional.ofNullable(c.ref).map(this::ident), span(c));
+      return new Branch(Optional.of(chain(c.chain())), Optional.ofNullable(c.ref).map(this::nodeName), span(c));
     }
     var r = (CnnParser.RefBranchContext) ctx;
-    return new Branch(Optional.ofNullable(r.chain()).map(this::chain), Optional.of(ident(r.ref)), span(r));
+    return new Branch(Optional.ofNullable(r.chain()).map(this::chain), Optional.of(nodeName(r.ref)), span(r));
   }
 
   private List<Arg> args(CnnParser.ArgListContext ctx) {
@@ -200,6 +208,30 @@ final class AstBuilder {
     }
     var l = (CnnParser.ListExprContext) ctx;
     return new ListExpr(l.expr().stream().map(this::expr).toList(), span);
+  }
+
+  /**
+   * A label or a reference to one: a name, or a quoted name (see {@link Labels}), whose text is
+   * the name without its quotes and whose span covers the quotes. A quoted name that is not
+   * a letter or {@code _} followed by letters, digits, {@code _} and {@code -} is an error: it
+   * would not be a module name ({@code .} separates them), or would read as a position.
+   */
+  private Ident nodeName(CnnParser.NodeNameContext ctx) {
+    if (ctx.STRING() == null) {
+      return ident(ctx.ID().getSymbol());
+    }
+    Token t = ctx.STRING().getSymbol();
+    String name = unquote(t);
+    Span at = span(t);
+    if (!Labels.QUOTED.matcher(name).matches()) {
+      badLabels++;
+      diags.report(Diagnostic.error(Code.SYNTAX_ERROR, at, "a quoted label must be a letter or `_`, then letters, "
+              + "digits, `_` or `-`, found " + org.cnnc.compiler.io.Escape.cnnString(name))
+          .label("not a module name")
+          .help("PyTorch joins module names with `.`; a name of digits would read as a position in a sequence")
+          .build());
+    }
+    return new Ident(name, at);
   }
 
   private Ident ident(Token t) {

@@ -24,7 +24,7 @@ import org.cnnc.grammar.CnnParser;
 final class SyntaxErrors extends DefaultErrorStrategy {
 
   private static final int[] LAYER_START = {
-    CnnLexer.ID, CnnLexer.LBRACE, CnnLexer.CONCAT, CnnLexer.ADD, CnnLexer.REPEAT
+    CnnLexer.ID, CnnLexer.LBRACE, CnnLexer.MERGE, CnnLexer.REPEAT, CnnLexer.STRING
   };
   private static final int[] EXPR_START = {
     CnnLexer.INT, CnnLexer.FLOAT, CnnLexer.TRUE, CnnLexer.FALSE, CnnLexer.STRING, CnnLexer.ID,

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.compiler.syntax;
+
+import java.util.regex.Pattern;
+import org.antlr.v4.runtime.CharStreams;
+import org.antlr.v4.runtime.Token;
+import org.cnnc.grammar.CnnLexer;
+
+/**
+ * How a label (a module name) is written. PyTorch names modules with any string but {@code .};
+ * torchvision uses names the language cannot write bare: the keyword {@code block} (MBConv's
+ * {@code block}) and {@code block1-0} (RegNet's stages). Those are written quoted,
+ * {@code "block1-0": ...} and {@code from "block1-0"}; the quotes are not part of the name.
+ */
+public final class Labels {
+  private Labels() {}
+
+  /** What a quoted label may hold: a letter or {@code _}, then letters, digits, {@code _} and {@code -}. */
+  public static final Pattern QUOTED = Pattern.compile("[A-Za-z_][A-Za-z0-9_-]*");
+
+  /** Whether {@code name} can be written without quotes: one name token, not a keyword. */
+  public static boolean bare(String name) {
+    if (!QUOTED.matcher(name).matches() || name.indexOf('-') >= 0) {
+      return false;
+    }
+    CnnLexer lexer = new CnnLexer(CharStreams.fromString(name));
+    lexer.removeErrorListeners();
+    Token t = lexer.nextToken();
+    return t.getType() == CnnLexer.ID && t.getText().equals(name);
+  }
+
+  /** The label as a spec writes it: bare when it can be, else quoted ({@code "block"}, {@code "block1-0"}). */
+  public static String written(String name) {
+    return bare(name) ? name : "\"" + name + "\"";
+  }
+}
