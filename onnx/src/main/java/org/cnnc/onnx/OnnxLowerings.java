@@ -108,6 +108,61 @@ public final class OnnxLowerings {
     });
     TABLE.put("concat", c -> c.emit("Concat", c.inputs(), integer("axis", 1)));
     TABLE.put("add", c -> c.emit(c.node.inputs().size() == 2 ? "Add" : "Sum", c.inputs()));
+    // ONNX's Mul broadcasts as PyTorch does (numpy's rules); more than two branches multiply in order
+    TABLE.put("mul", c -> {
+      List<String> in = c.inputs();
+      String acc = in.get(0);
+      for (int i = 1; i < in.size() - 1; i++) {
+        acc = c.step("Mul", List.of(acc, in.get(i)));
+      }
+      c.emit("Mul", List.of(acc, in.get(in.size() - 1)));
+    });
+    // the identity in inference, which an export is
+    TABLE.put("stochastic_depth", c -> c.emit("Identity", List.of(c.in(0))));
+    TABLE.put("chunk", c -> {
+      int size = c.node.shape().channels();
+      long start = (long) c.args.integer("index") * size;
+      c.emit("Slice", List.of(c.in(0), c.int64s(start), c.int64s(start + size), c.int64s(1)));
+    });
+    // [N, C, H, W] -> [N, g, C/g, H, W] -> swap the two channel axes -> [N, C, H, W], as torch.onnx writes it
+    TABLE.put("channel_shuffle", c -> {
+      org.cnnc.compiler.shape.Shape sh = c.inputShape(0);
+      int g = c.args.integer("groups");
+      String split = c.step("Reshape", List.of(c.in(0), c.int64s(0, g, sh.channels() / g, sh.height(), sh.width())));
+      String swapped = c.step("Transpose", List.of(split), ints("perm", 0, 2, 1, 3, 4));
+      c.emit("Reshape", List.of(swapped, c.int64s(0, sh.channels(), sh.height(), sh.width())));
+    });
+    // nn.AdaptiveAvgPool2d: a pool when its windows are one kernel at one stride, else a constant
+    // matrix of PyTorch's window weights over the flattened map (ONNX has no adaptive pool)
+    TABLE.put("adaptive_avgpool", c -> {
+      org.cnnc.compiler.shape.Shape in = c.inputShape(0);
+      org.cnnc.compiler.shape.Shape out = c.node.shape();
+      int[] size = {in.height(), in.width()};
+      int[] to = {out.height(), out.width()};
+      if (size[0] % to[0] == 0 && size[1] % to[1] == 0) {
+        int[] k = {size[0] / to[0], size[1] / to[1]};
+        c.emit("AveragePool", List.of(c.in(0)), ints("kernel_shape", k), ints("strides", k));
+        return;
+      }
+      float[] m = new float[size[0] * size[1] * to[0] * to[1]];
+      for (int oh = 0; oh < to[0]; oh++) {
+        int h0 = oh * size[0] / to[0];
+        int h1 = -Math.floorDiv(-(oh + 1) * size[0], to[0]);
+        for (int ow = 0; ow < to[1]; ow++) {
+          int w0 = ow * size[1] / to[1];
+          int w1 = -Math.floorDiv(-(ow + 1) * size[1], to[1]);
+          float weight = 1f / ((h1 - h0) * (w1 - w0));
+          for (int h = h0; h < h1; h++) {
+            for (int w = w0; w < w1; w++) {
+              m[(h * size[1] + w) * to[0] * to[1] + oh * to[1] + ow] = weight;
+            }
+          }
+        }
+      }
+      String flat = c.step("Reshape", List.of(c.in(0), c.int64s(0, in.channels(), (long) size[0] * size[1])));
+      String pooled = c.step("MatMul", List.of(flat, c.constant(new long[] {(long) size[0] * size[1], (long) to[0] * to[1]}, m)));
+      c.emit("Reshape", List.of(pooled, c.int64s(0, out.channels(), to[0], to[1])));
+    });
   }
 
   /**
