@@ -114,7 +114,7 @@ class LauncherTest {
   }
 
   @Test
-  void aChangedJarGetsANewArchiveAndItsOwnClasses() throws Exception {
+  void aChangedJarRunsItsOwnClassesAndGetsANewArchive() throws Exception {
     assertEquals(0, cnnc(Map.of(), "check", "models.cnn").code());
     Path before = onlyArchive();
     Path runJar = target.resolve("cnnc-run-test.jar");
@@ -128,9 +128,17 @@ class LauncherTest {
     jar(classes, runJar);
     Files.setLastModifiedTime(runJar, mtime);
 
+    // dated as before, the launcher takes the archive for fresh: the JVM sees another size and ignores it
+    Run same = cnnc(Map.of(), "check", "models.cnn");
+    assertEquals(0, same.code(), same.err());
+    assertEquals("the new Cnnc\n", same.out(), "never the archived classes of the old jar");
+    assertEquals("", same.err());
+
+    // newer than the archive: a new archive
+    Files.setLastModifiedTime(runJar, java.nio.file.attribute.FileTime.from(java.time.Instant.now()));
     Run r = cnnc(Map.of(), "check", "models.cnn");
     assertEquals(0, r.code(), r.err());
-    assertEquals("the new Cnnc\n", r.out(), "never the archived classes of the old jar");
+    assertEquals("the new Cnnc\n", r.out());
     assertEquals("", r.err());
     Path after = onlyArchive();
     assertNotEquals(before, after, "a new archive for the new jars");
@@ -205,7 +213,7 @@ class LauncherTest {
 
   private Path onlyArchive() throws IOException {
     try (Stream<Path> files = Files.list(target)) {
-      List<Path> archives = files.filter(f -> f.getFileName().toString().matches("cnnc-cds-[0-9]+-[0-9]+\\.jsa")).toList();
+      List<Path> archives = files.filter(f -> f.getFileName().toString().matches("cnnc-cds-.+-[0-9]+\\.jsa")).toList();
       assertEquals(1, archives.size(), "one archive: " + archives);
       return archives.get(0);
     }
