@@ -1,6 +1,7 @@
 @echo off
 rem cnnc's launcher in a distribution: runs cnnc from the jars in ..\lib with the java of
 rem JAVA_HOME, or the one on the PATH (Java 17 or newer). It fetches nothing.
+rem JVM options: JAVA_OPTS, then CNNC_OPTS (the later wins), as bin/cnnc.
 setlocal
 set "CNNC_HOME=%~dp0.."
 set "JAVA=java"
@@ -14,5 +15,5 @@ if "%MAIN%"=="org.cnnc.run.Cnnc" (
   if "%~1"=="train" set "JVM=--add-modules jdk.incubator.vector"
   if "%~1"=="bench" set "JVM=--add-modules jdk.incubator.vector"
 )
-"%JAVA%" %JVM% %CNNC_OPTS% "-Dcnnc.root=%CNNC_HOME%" -cp "%CNNC_HOME%\lib\*" %MAIN% %*
+"%JAVA%" %JVM% %JAVA_OPTS% %CNNC_OPTS% "-Dcnnc.root=%CNNC_HOME%" -cp "%CNNC_HOME%\lib\*" %MAIN% %*
 exit /b %ERRORLEVEL%
