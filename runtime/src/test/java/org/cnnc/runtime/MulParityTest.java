@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime;
 
+import org.cnnc.compiler.io.Npz;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,9 +35,9 @@ class MulParityTest {
     Map<String, Npz.Array> cases = Npz.read(Fixtures.dir().resolve("mul_cases.npz"));
     List<INDArray> ins = new ArrayList<>();
     for (int i = 0; cases.containsKey(name + "_in" + i); i++) {
-      ins.add(cases.get(name + "_in" + i).toNd4j());
+      ins.add(NdNpz.toNd4j(cases.get(name + "_in" + i)));
     }
-    INDArray expected = cases.get(name + "_output").toNd4j();
+    INDArray expected = NdNpz.toNd4j(cases.get(name + "_output"));
 
     NetBuilder b = new NetBuilder(1);
     List<String> names = new ArrayList<>();
@@ -57,10 +58,10 @@ class MulParityTest {
     LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
     v.setInputs(ins.toArray(new INDArray[0]));
     v.doForward(true, mgr);
-    v.setEpsilon(cases.get(name + "_dy").toNd4j());
+    v.setEpsilon(NdNpz.toNd4j(cases.get(name + "_dy")));
     INDArray[] grads = v.doBackward(false, mgr).getSecond();
     for (int i = 0; i < ins.size(); i++) {
-      INDArray want = cases.get(name + "_d" + i).toNd4j();
+      INDArray want = NdNpz.toNd4j(cases.get(name + "_d" + i));
       assertArrayEquals(want.shape(), grads[i].shape(), name + " gradient " + i);
       assertTrue(relErr(grads[i], want) <= 1e-5, name + ": gradient of input " + i + ", max rel err "
           + relErr(grads[i], want));

@@ -1,15 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.inputs.InvalidInputTypeException;
-import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
-import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.BaseGraphVertex;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -24,7 +19,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * columns; the windows may overlap and differ in size. To the input's own size it is the
  * identity. Backward, each output gradient is spread evenly over its window, overlaps adding up.
  */
-public class AdaptiveAvgPool extends org.deeplearning4j.nn.conf.graph.GraphVertex {
+public class AdaptiveAvgPool extends ParameterlessVertex {
   private static final long serialVersionUID = 1L;
 
   private int height;
@@ -70,11 +65,6 @@ public class AdaptiveAvgPool extends org.deeplearning4j.nn.conf.graph.GraphVerte
   }
 
   @Override
-  public long numParams(boolean backprop) {
-    return 0;
-  }
-
-  @Override
   public int minVertexInputs() {
     return 1;
   }
@@ -98,37 +88,21 @@ public class AdaptiveAvgPool extends org.deeplearning4j.nn.conf.graph.GraphVerte
     return InputType.convolutional(height, width, c.getChannels());
   }
 
-  @Override
-  public MemoryReport getMemoryReport(InputType... in) {
-    return new LayerMemoryReport.Builder(null, AdaptiveAvgPool.class, in[0], getOutputType(-1, in))
-        .standardMemory(0, 0).workingMemory(0, 0, 0, 0).cacheMemory(0, 0).build();
-  }
-
   /** PyTorch's window of output cell {@code i} of {@code out} over {@code in}: {@code [start, end)}. */
   static long[] window(long i, long in, long out) {
     return new long[] {Math.floorDiv(i * in, out), Math.floorDiv((i + 1) * in + out - 1, out)};
   }
 
   /** The vertex. */
-  public static class Impl extends BaseGraphVertex {
+  public static class Impl extends ParameterlessVertex.Impl {
     private static final long serialVersionUID = 1L;
     private final int height;
     private final int width;
 
     public Impl(ComputationGraph graph, String name, int idx, DataType dataType, int height, int width) {
-      super(graph, name, idx, null, null, dataType);
+      super(graph, name, idx, dataType);
       this.height = height;
       this.width = width;
-    }
-
-    @Override
-    public boolean hasLayer() {
-      return false;
-    }
-
-    @Override
-    public Layer getLayer() {
-      return null;
     }
 
     private INDArrayIndex[] cell(long i, long j, long ih, long iw) {
@@ -181,18 +155,6 @@ public class AdaptiveAvgPool extends org.deeplearning4j.nn.conf.graph.GraphVerte
         }
       }
       return new Pair<>(null, new INDArray[] {dx});
-    }
-
-    @Override
-    public void setBackpropGradientsViewArray(INDArray view) {
-      if (view != null) {
-        throw new IllegalArgumentException("adaptive_avgpool has no parameters");
-      }
-    }
-
-    @Override
-    public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] masks, MaskState state, int minibatch) {
-      return new Pair<>(masks == null || masks.length == 0 ? null : masks[0], state);
     }
 
     @Override

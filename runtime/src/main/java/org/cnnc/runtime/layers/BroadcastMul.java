@@ -4,15 +4,10 @@ package org.cnnc.runtime.layers;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.inputs.InvalidInputTypeException;
-import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
-import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.BaseGraphVertex;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -28,7 +23,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * inputs, summed over the dimensions the input was repeated along (for the {@code [N, C, 1, 1]}
  * scale: over H and W), as autograd's reduction of a broadcast.
  */
-public class BroadcastMul extends org.deeplearning4j.nn.conf.graph.GraphVertex {
+public class BroadcastMul extends ParameterlessVertex {
   private static final long serialVersionUID = 1L;
 
   @Override
@@ -44,11 +39,6 @@ public class BroadcastMul extends org.deeplearning4j.nn.conf.graph.GraphVertex {
   @Override
   public int hashCode() {
     return BroadcastMul.class.hashCode();
-  }
-
-  @Override
-  public long numParams(boolean backprop) {
-    return 0;
   }
 
   @Override
@@ -102,12 +92,6 @@ public class BroadcastMul extends org.deeplearning4j.nn.conf.graph.GraphVertex {
     return Math.max(a, b);
   }
 
-  @Override
-  public MemoryReport getMemoryReport(InputType... in) {
-    return new LayerMemoryReport.Builder(null, BroadcastMul.class, in[0], getOutputType(-1, in))
-        .standardMemory(0, 0).workingMemory(0, 0, 0, 0).cacheMemory(0, 0).build();
-  }
-
   /** The product's shape: in each dimension the size that is not 1. */
   static long[] broadcast(INDArray[] in) {
     long[] out = in[0].shape().clone();
@@ -128,21 +112,11 @@ public class BroadcastMul extends org.deeplearning4j.nn.conf.graph.GraphVertex {
   }
 
   /** The vertex. */
-  public static class Impl extends BaseGraphVertex {
+  public static class Impl extends ParameterlessVertex.Impl {
     private static final long serialVersionUID = 1L;
 
     public Impl(ComputationGraph graph, String name, int idx, DataType dataType) {
-      super(graph, name, idx, null, null, dataType);
-    }
-
-    @Override
-    public boolean hasLayer() {
-      return false;
-    }
-
-    @Override
-    public Layer getLayer() {
-      return null;
+      super(graph, name, idx, dataType);
     }
 
     @Override
@@ -206,18 +180,6 @@ public class BroadcastMul extends org.deeplearning4j.nn.conf.graph.GraphVertex {
         }
       }
       return new Pair<>(null, grads);
-    }
-
-    @Override
-    public void setBackpropGradientsViewArray(INDArray view) {
-      if (view != null) {
-        throw new IllegalArgumentException("mul has no parameters");
-      }
-    }
-
-    @Override
-    public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] masks, MaskState state, int minibatch) {
-      return new Pair<>(masks == null || masks.length == 0 ? null : masks[0], state);
     }
 
     @Override

@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
-import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.BaseGraphVertex;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -21,7 +16,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * channel axes swapped, and flattened back, so channel {@code j * C/g + i} goes to
  * {@code i * g + j}. Backward, the inverse permutation: the same with {@code C/g} groups.
  */
-public class ChannelShuffle extends org.deeplearning4j.nn.conf.graph.GraphVertex {
+public class ChannelShuffle extends ParameterlessVertex {
   private static final long serialVersionUID = 1L;
 
   private int groups;
@@ -57,11 +52,6 @@ public class ChannelShuffle extends org.deeplearning4j.nn.conf.graph.GraphVertex
   }
 
   @Override
-  public long numParams(boolean backprop) {
-    return 0;
-  }
-
-  @Override
   public int minVertexInputs() {
     return 1;
   }
@@ -82,12 +72,6 @@ public class ChannelShuffle extends org.deeplearning4j.nn.conf.graph.GraphVertex
     return in[0];
   }
 
-  @Override
-  public MemoryReport getMemoryReport(InputType... in) {
-    return new LayerMemoryReport.Builder(null, ChannelShuffle.class, in[0], in[0])
-        .standardMemory(0, 0).workingMemory(0, 0, 0, 0).cacheMemory(0, 0).build();
-  }
-
   /** {@code x} with its channels shuffled in {@code g} groups, into {@code out}. */
   static void shuffle(INDArray x, long g, INDArray out) {
     long n = x.size(0);
@@ -97,23 +81,13 @@ public class ChannelShuffle extends org.deeplearning4j.nn.conf.graph.GraphVertex
   }
 
   /** The vertex. */
-  public static class Impl extends BaseGraphVertex {
+  public static class Impl extends ParameterlessVertex.Impl {
     private static final long serialVersionUID = 1L;
     private final int groups;
 
     public Impl(ComputationGraph graph, String name, int idx, DataType dataType, int groups) {
-      super(graph, name, idx, null, null, dataType);
+      super(graph, name, idx, dataType);
       this.groups = groups;
-    }
-
-    @Override
-    public boolean hasLayer() {
-      return false;
-    }
-
-    @Override
-    public Layer getLayer() {
-      return null;
     }
 
     @Override
@@ -136,18 +110,6 @@ public class ChannelShuffle extends org.deeplearning4j.nn.conf.graph.GraphVertex
       INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, e.dataType(), e.shape(), 'c');
       shuffle(e, e.size(1) / groups, dx); // the inverse: C/g groups
       return new Pair<>(null, new INDArray[] {dx});
-    }
-
-    @Override
-    public void setBackpropGradientsViewArray(INDArray view) {
-      if (view != null) {
-        throw new IllegalArgumentException("channel_shuffle has no parameters");
-      }
-    }
-
-    @Override
-    public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] masks, MaskState state, int minibatch) {
-      return new Pair<>(masks == null || masks.length == 0 ? null : masks[0], state);
     }
 
     @Override

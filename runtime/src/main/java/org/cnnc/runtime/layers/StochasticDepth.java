@@ -2,14 +2,9 @@
 package org.cnnc.runtime.layers;
 
 import java.util.Arrays;
-import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.api.MaskState;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.memory.LayerMemoryReport;
-import org.deeplearning4j.nn.conf.memory.MemoryReport;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.graph.vertex.BaseGraphVertex;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
@@ -26,7 +21,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * come from ND4J's generator, which the network's seed and {@code train}'s epoch seeds set, as
  * dropout's do. Backward, the output gradient times the same noise.
  */
-public class StochasticDepth extends org.deeplearning4j.nn.conf.graph.GraphVertex {
+public class StochasticDepth extends ParameterlessVertex {
   private static final long serialVersionUID = 1L;
 
   private double p;
@@ -75,11 +70,6 @@ public class StochasticDepth extends org.deeplearning4j.nn.conf.graph.GraphVerte
   }
 
   @Override
-  public long numParams(boolean backprop) {
-    return 0;
-  }
-
-  @Override
   public int minVertexInputs() {
     return 1;
   }
@@ -100,14 +90,8 @@ public class StochasticDepth extends org.deeplearning4j.nn.conf.graph.GraphVerte
     return in[0];
   }
 
-  @Override
-  public MemoryReport getMemoryReport(InputType... in) {
-    return new LayerMemoryReport.Builder(null, StochasticDepth.class, in[0], in[0])
-        .standardMemory(0, 0).workingMemory(0, 0, 0, 0).cacheMemory(0, 0).build();
-  }
-
   /** The vertex. */
-  public static class Impl extends BaseGraphVertex {
+  public static class Impl extends ParameterlessVertex.Impl {
     private static final long serialVersionUID = 1L;
     private final double p;
     private final boolean row;
@@ -115,19 +99,9 @@ public class StochasticDepth extends org.deeplearning4j.nn.conf.graph.GraphVerte
     private float[] noise;
 
     public Impl(ComputationGraph graph, String name, int idx, DataType dataType, double p, boolean row) {
-      super(graph, name, idx, null, null, dataType);
+      super(graph, name, idx, dataType);
       this.p = p;
       this.row = row;
-    }
-
-    @Override
-    public boolean hasLayer() {
-      return false;
-    }
-
-    @Override
-    public Layer getLayer() {
-      return null;
     }
 
     @Override
@@ -178,18 +152,6 @@ public class StochasticDepth extends org.deeplearning4j.nn.conf.graph.GraphVerte
     /** The noise of the last training pass (for tests), or null. */
     float[] lastNoise() {
       return noise == null ? null : noise.clone();
-    }
-
-    @Override
-    public void setBackpropGradientsViewArray(INDArray view) {
-      if (view != null) {
-        throw new IllegalArgumentException("stochastic_depth has no parameters");
-      }
-    }
-
-    @Override
-    public Pair<INDArray, MaskState> feedForwardMaskArrays(INDArray[] masks, MaskState state, int minibatch) {
-      return new Pair<>(masks == null || masks.length == 0 ? null : masks[0], state);
     }
 
     @Override
