@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.stream.IntStream;
@@ -12,36 +13,68 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * and backward, without im2col: a depthwise conv does 2*kh*kw flops per output, too few for a GEMM
  * to pay.
  *
- * <p>Each input plane is first copied into a zero-padded plane whose columns are split by phase
- * ({@code column mod stride}), as {@link VectorPool} does, so that every tap of a row of outputs
- * reads adjacent floats whatever the stride or dilation: a row of outputs is then, per tap, one
- * {@code acc += w * plane[base ...]} over whole vectors (the Vector API when {@link Vectors#on()},
- * else the same scalar loop). The backward pass runs the same taps: the weight gradient as
- * per-tap products accumulated lane by lane (summed in double at the end), the input gradient
- * scattered into a padded plane of the same layout, then copied back without its padding.
+ * <p>Every pass is a gather into a row of outputs: {@code row = sum_t w_t * plane[base_t ...]},
+ * each tap reading adjacent floats of a padded plane held in a per-thread array, the sums kept in
+ * vector registers, two output rows at a time ({@link VectorDepthwise#conv}; the same loops in
+ * scalar Java without the Vector API).
  *
- * <p>Forward tasks are (sample, input channel) pairs, backward tasks input channels (each over
- * the whole batch, in order): each task writes only its own output planes, weight and bias
- * gradient entries and input-gradient planes, so results do not depend on the threads.
+ * <ul>
+ *   <li>Forward: the input plane is copied into a zero-padded plane whose columns are split by
+ *       phase ({@code column mod stride}), so that every tap of a strided row reads adjacent floats.
+ *       Rows of outputs are written into a compact plane, then the plane to the output in one copy.
+ *   <li>Input gradient, stride 1: the forward conv of the output gradient, padded by
+ *       {@code (k-1)*d - p}, with the kernel flipped (and the {@code m} planes of a channel
+ *       summed as more taps). Other strides: each padded input row, per column phase, gathers the
+ *       taps that reach it (the rows and phases a strided conv maps there), then the phases are
+ *       interleaved into the row.
+ *   <li>Weight and bias gradient: per tap, the products of the output gradient and the padded
+ *       input summed in vector lanes over a plane, the lanes then added in double.
+ * </ul>
+ *
+ * <p>Forward tasks are ranges of (sample, channel) planes, backward tasks ranges of channels (each
+ * over the whole batch, in order), with enough work each that a small map does not become
+ * thousands of tiny tasks: each task writes only its own output planes, weight and bias gradient
+ * entries and input-gradient planes, so results do not depend on the threads.
  */
 final class Depthwise {
+  /** Multiply-adds a task should have at least (about 20 us), when there are enough. */
+  static final long TASK_WORK = 1 << 16;
+
   final int c;
   final int m;
   final int h;
   final int w;
   final int oh;
   final int ow;
-  /** {@code ow} rounded up to whole vectors (the length of every row loop). */
-  final int owv;
   final ConvGemm.Geometry g;
-  /** Rows of the padded plane ({@code h + 2 ph}). */
-  private final int rows;
-  /** Floats per phase row of the padded plane. */
+  final int kh;
+  final int kw;
+  final int taps;
+  /** Lanes of a vector (1 without the Vector API). */
+  private final int lanes;
+  /** {@code ow} rounded up to whole vectors (the length of every forward row loop). */
+  final int owv;
+  /** {@code w} rounded up to whole vectors. */
+  private final int wv;
+
+  // forward layout of the padded input plane: rows of sw phase rows of phaseW floats
+  private final int rowStride;
   private final int phaseW;
-  private final int taps;
-  /** Each tap's offset in the padded plane from its output row's first padded row. */
-  private final int[] tapBase;
-  private final int[] tapRow;
+  private final int planeSize;
+  /** Each tap's offset in the padded plane from its output row's first float. */
+  private final int[] fOff;
+
+  // layout of the padded output-gradient planes (one per output of a channel)
+  /** Whether the input gradient is the stride-1 conv of the padded output gradient. */
+  private final boolean flipped;
+  private final int dTop;
+  private final int dLeft;
+  private final int dRowStride;
+  private final int dPlane;
+  /** Stride 1: the taps' offsets in the padded output gradient, {@code m} planes of them. */
+  private final int[] tOff;
+  /** Otherwise: columns per phase row of a padded input-gradient row, a whole number of vectors. */
+  private final int phaseCols;
 
   /** Whether the direct kernel takes this grouped conv: depthwise, float arrays it can address. */
   static boolean takes(long c, int groups, INDArray... arrays) {
@@ -54,90 +87,125 @@ final class Depthwise {
     this.h = h;
     this.w = w;
     this.g = g;
+    this.kh = g.kh();
+    this.kw = g.kw();
+    this.taps = kh * kw;
     this.oh = (int) g.outH(h);
     this.ow = (int) g.outW(w);
-    int lanes = Vectors.on() ? VectorDepthwise.L : 1;
-    this.owv = (ow + lanes - 1) / lanes * lanes;
-    this.rows = h + 2 * g.ph();
-    int wp = w + 2 * g.pw();
-    this.phaseW = Math.max((wp + g.sw() - 1) / g.sw(), owv + (g.kw() - 1) * g.dw() / g.sw());
-    this.taps = g.kh() * g.kw();
-    this.tapBase = new int[taps];
-    this.tapRow = new int[taps];
-    for (int ki = 0; ki < g.kh(); ki++) {
-      for (int kj = 0; kj < g.kw(); kj++) {
+    this.lanes = Vectors.on() ? VectorDepthwise.L : 1;
+    this.owv = up(ow);
+    this.wv = up(w);
+    int sw = g.sw();
+    this.phaseW = Math.max((w + 2 * g.pw() + sw - 1) / sw, owv + (kw - 1) * g.dw() / sw);
+    this.rowStride = sw * phaseW;
+    this.planeSize = (h + 2 * g.ph()) * rowStride;
+    this.fOff = new int[taps];
+    for (int ki = 0; ki < kh; ki++) {
+      for (int kj = 0; kj < kw; kj++) {
         int t = kj * g.dw();
-        tapRow[ki * g.kw() + kj] = ki * g.dh();
-        tapBase[ki * g.kw() + kj] = (t % g.sw()) * phaseW + t / g.sw();
+        fOff[ki * kw + kj] = ki * g.dh() * rowStride + (t % sw) * phaseW + t / sw;
       }
+    }
+    int padTop = (kh - 1) * g.dh() - g.ph();
+    int padLeft = (kw - 1) * g.dw() - g.pw();
+    this.flipped = g.sh() == 1 && sw == 1 && padTop >= 0 && padLeft >= 0;
+    if (flipped) {
+      dTop = padTop;
+      dLeft = padLeft;
+      dRowStride = Math.max(Math.max(ow + 2 * padLeft, wv + (kw - 1) * g.dw()), padLeft + owv);
+      dPlane = (oh + 2 * padTop) * dRowStride;
+      phaseCols = 0;
+      tOff = new int[m * taps];
+      for (int j = 0; j < m; j++) {
+        for (int ki = 0; ki < kh; ki++) {
+          for (int kj = 0; kj < kw; kj++) {
+            tOff[j * taps + ki * kw + kj] = j * dPlane + ki * g.dh() * dRowStride + kj * g.dw();
+          }
+        }
+      }
+    } else {
+      dTop = 0;
+      dLeft = (kw - 1) * g.dw() / sw;
+      phaseCols = up((w + g.pw() + sw - 1) / sw);
+      dRowStride = dLeft + Math.max(phaseCols, owv);
+      dPlane = oh * dRowStride;
+      tOff = null;
     }
   }
 
-  private int planeSize() {
-    return rows * g.sw() * phaseW;
+  private int up(int n) {
+    return (n + lanes - 1) / lanes * lanes;
   }
 
-  /** Where padded row {@code r}'s phase rows start. */
-  private int row(int r) {
-    return r * g.sw() * phaseW;
+  /** Tasks for {@code units} of {@code work} multiply-adds each: at least {@link #TASK_WORK} each, at most one a unit. */
+  static int tasks(int units, long work) {
+    return (int) Math.max(1, Math.min(units, units * work / TASK_WORK));
   }
 
-  /** Input plane at {@code at} of {@code xb} into the padded, phase-split plane {@code p}. */
-  private void load(FloatBuffer xb, int at, float[] p, float[] line) {
-    Arrays.fill(p, 0, planeSize(), 0f);
+  /** Input plane {@code xc} (compact) into the interior of the padded, phase-split plane {@code p}. */
+  private void pad(float[] xc, float[] p) {
     int s = g.sw();
     for (int iy = 0; iy < h; iy++) {
-      int r = row(iy + g.ph());
+      int r = (iy + g.ph()) * rowStride;
       if (s == 1) {
-        xb.get(at + iy * w, p, r + g.pw(), w);
-        continue;
-      }
-      xb.get(at + iy * w, line, 0, w);
-      for (int ix = 0; ix < w; ix++) {
-        int j = ix + g.pw();
-        p[r + (j % s) * phaseW + j / s] = line[ix];
-      }
-    }
-  }
-
-  /**
-   * The inside (padding dropped) of the padded plane at {@code from} in {@code p} into the plane at
-   * {@code at} of {@code xb}.
-   */
-  private void store(float[] p, int from, FloatBuffer xb, int at, float[] line) {
-    int s = g.sw();
-    for (int iy = 0; iy < h; iy++) {
-      int r = from + row(iy + g.ph());
-      if (s == 1) {
-        xb.put(at + iy * w, p, r + g.pw(), w);
+        System.arraycopy(xc, iy * w, p, r + g.pw(), w);
         continue;
       }
       for (int ix = 0; ix < w; ix++) {
         int j = ix + g.pw();
-        line[ix] = p[r + (j % s) * phaseW + j / s];
+        p[r + (j % s) * phaseW + j / s] = xc[iy * w + ix];
       }
-      xb.put(at + iy * w, line, 0, w);
     }
   }
 
-  private static void axpy(float[] acc, int at, float a, float[] p, int base, int n) {
-    if (Vectors.on()) {
-      VectorDepthwise.axpy(acc, at, a, p, base, n);
+  private void conv(float[] dst, int dstAt, int dstStep, int rows, int n, float[] src, int srcAt, int srcStep,
+      int[] off, float[] wt, int wAt, int count, float add, boolean relu) {
+    if (lanes > 1) {
+      VectorDepthwise.conv(dst, dstAt, dstStep, rows, n, src, srcAt, srcStep, off, wt, wAt, count, add, relu);
       return;
     }
-    for (int i = 0; i < n; i++) {
-      acc[at + i] += a * p[base + i];
+    for (int r = 0; r < rows; r++) {
+      for (int i = 0; i < n; i++) {
+        float a = add;
+        int at = srcAt + r * srcStep + i;
+        for (int t = 0; t < count; t++) {
+          a = Math.fma(src[at + off[t]], wt[wAt + t], a);
+        }
+        dst[dstAt + r * dstStep + i] = relu ? Math.max(a, 0f) : a;
+      }
     }
   }
 
-  private static void mulAdd(float[] acc, int at, float[] d, int dAt, float[] p, int base, int n) {
-    if (Vectors.on()) {
-      VectorDepthwise.mulAdd(acc, at, d, dAt, p, base, n);
+  private void dot(float[] d, int dAt, int dStep, int rows, int n, float[] src, int srcAt, int srcStep, int[] off,
+      double[] out, int outAt, float[] tmp) {
+    if (lanes > 1) {
+      VectorDepthwise.dot(d, dAt, dStep, rows, n, src, srcAt, srcStep, off, taps, out, outAt, tmp);
       return;
     }
-    for (int i = 0; i < n; i++) {
-      acc[at + i] += d[dAt + i] * p[base + i];
+    for (int t = 0; t < taps; t++) {
+      double s = 0;
+      for (int r = 0; r < rows; r++) {
+        int dr = dAt + r * dStep;
+        int sr = srcAt + r * srcStep + off[t];
+        for (int i = 0; i < n; i++) {
+          s += (double) d[dr + i] * src[sr + i];
+        }
+      }
+      out[outAt + t] += s;
     }
+  }
+
+  private double sum(float[] d, int dAt, int dStep, int rows, int n, float[] tmp) {
+    if (lanes > 1) {
+      return VectorDepthwise.sum(d, dAt, dStep, rows, n, tmp);
+    }
+    double s = 0;
+    for (int r = 0; r < rows; r++) {
+      for (int i = 0; i < n; i++) {
+        s += d[dAt + r * dStep + i];
+      }
+    }
+    return s;
   }
 
   /**
@@ -150,34 +218,33 @@ final class Depthwise {
     FloatBuffer ob = out.data().asNioFloat();
     int xBase = (int) x.offset();
     int oBase = (int) out.offset();
-    int o = c * m;
-    IntStream.range(0, b * c).parallel().forEach(job -> {
-      int n = job / c;
-      int ic = job % c;
-      float[] p = Scratch.floats(0, planeSize());
-      float[] acc = Scratch.floats(1, owv);
-      float[] line = Scratch.floats(2, w);
-      load(xb, xBase + job * h * w, p, line);
-      for (int j = 0; j < m; j++) {
-        int oc = ic * m + j;
-        int wAt = oc * taps;
-        float add = bias == null ? 0f : bias[oc];
-        int outAt = oBase + (n * o + oc) * oh * ow;
-        for (int oy = 0; oy < oh; oy++) {
-          Arrays.fill(acc, 0, owv, add);
-          int r = oy * g.sh();
-          for (int t = 0; t < taps; t++) {
-            axpy(acc, 0, wt[wAt + t], p, row(r + tapRow[t]) + tapBase[t], owv);
-          }
-          if (relu) {
-            for (int i = 0; i < ow; i++) {
-              acc[i] = Math.max(acc[i], 0f);
-            }
-          }
-          ob.put(outAt + oy * ow, acc, 0, ow);
+    int planes = b * c;
+    int tasks = tasks(planes, (long) m * oh * ow * taps);
+    int step = g.sh() * rowStride;
+    IntStream.range(0, tasks).parallel().forEach(task -> {
+      float[] p = Scratch.floats(0, planeSize);
+      float[] xc = Scratch.floats(1, h * w);
+      float[] oc = Scratch.floats(2, oh * ow + owv);
+      Arrays.fill(p, 0, planeSize, 0f);
+      int from = (int) ((long) task * planes / tasks);
+      int to = (int) ((long) (task + 1) * planes / tasks);
+      for (int plane = from; plane < to; plane++) {
+        xb.get(xBase + plane * h * w, xc, 0, h * w);
+        pad(xc, p);
+        int n = plane / c;
+        int ic = plane % c;
+        for (int j = 0; j < m; j++) {
+          int o = ic * m + j;
+          float add = bias == null ? 0f : bias[o];
+          conv(oc, 0, ow, oh, owv, p, 0, step, fOff, wt, o * taps, taps, add, relu);
+          ob.put(oBase + (n * c * m + o) * oh * ow, oc, 0, oh * ow);
         }
       }
     });
+    // the buffers are views of the arrays' native memory, which a collection of an unreachable
+    // array frees (a caller's temporary input is otherwise dead once passed here)
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(out);
   }
 
   /**
@@ -188,67 +255,118 @@ final class Depthwise {
   void backward(INDArray x, float[] wt, INDArray delta, float[] dW, float[] db, INDArray dx) {
     int b = (int) x.size(0);
     FloatBuffer xb = x.data().asNioFloat();
-    FloatBuffer db4 = delta.data().asNioFloat();
+    FloatBuffer deltaB = delta.data().asNioFloat();
     FloatBuffer dxb = dx == null ? null : dx.data().asNioFloat();
     int xBase = (int) x.offset();
     int dBase = (int) delta.offset();
     int dxBase = dx == null ? 0 : (int) dx.offset();
     int o = c * m;
-    IntStream.range(0, c).parallel().forEach(ic -> {
-      int size = planeSize();
-      float[] p = Scratch.floats(0, 2 * size);
-      float[] d = Scratch.floats(1, oh * owv);
-      float[] line = Scratch.floats(2, w);
-      float[] wAcc = Scratch.floats(3, m * taps * owv);
-      Arrays.fill(wAcc, 0, m * taps * owv, 0f);
-      double[] bSum = new double[m];
-      for (int n = 0; n < b; n++) {
-        load(xb, xBase + (n * c + ic) * h * w, p, line);
-        if (dxb != null) {
-          Arrays.fill(p, size, 2 * size, 0f);
+    int step = g.sh() * rowStride;
+    int sw = g.sw();
+    int tasks = tasks(c, (long) b * m * oh * ow * taps * (dx == null ? 1 : 2));
+    IntStream.range(0, tasks).parallel().forEach(task -> {
+      float[] p = Scratch.floats(0, planeSize);
+      float[] dp = Scratch.floats(1, m * dPlane);
+      float[] in = Scratch.floats(2, Math.max(h * w, oh * ow));
+      int dxSize = h * w + wv;
+      float[] out = Scratch.floats(3, dxSize + sw * phaseCols + lanes);
+      Arrays.fill(p, 0, planeSize, 0f);
+      Arrays.fill(dp, 0, m * dPlane, 0f);
+      double[] wAcc = new double[m * taps];
+      double[] bAcc = new double[m];
+      float[] wf = new float[m * taps];
+      int[][] gOff = flipped ? null : new int[sw][m * taps];
+      float[][] gW = flipped ? null : new float[sw][m * taps];
+      int[] gCount = new int[sw];
+      int from = (int) ((long) task * c / tasks);
+      int to = (int) ((long) (task + 1) * c / tasks);
+      for (int ic = from; ic < to; ic++) {
+        Arrays.fill(wAcc, 0);
+        Arrays.fill(bAcc, 0);
+        for (int j = 0; j < m; j++) {
+          for (int t = 0; t < taps; t++) {
+            wf[j * taps + t] = wt[(ic * m + j) * taps + taps - 1 - t];
+          }
+        }
+        for (int n = 0; n < b; n++) {
+          xb.get(xBase + (n * c + ic) * h * w, in, 0, h * w);
+          pad(in, p);
+          for (int j = 0; j < m; j++) {
+            deltaB.get(dBase + (n * o + ic * m + j) * oh * ow, in, 0, oh * ow);
+            int at = j * dPlane + dTop * dRowStride + dLeft;
+            for (int oy = 0; oy < oh; oy++) {
+              System.arraycopy(in, oy * ow, dp, at + oy * dRowStride, ow);
+            }
+            dot(dp, at, dRowStride, oh, owv, p, 0, step, fOff, wAcc, j * taps, out);
+            if (db != null) {
+              bAcc[j] += sum(dp, at, dRowStride, oh, owv, out);
+            }
+          }
+          if (dxb == null) {
+            continue;
+          }
+          if (flipped) {
+            conv(out, 0, w, h, wv, dp, 0, dRowStride, tOff, wf, 0, m * taps, 0f, false);
+          } else {
+            inputGradientRows(ic, wt, dp, out, dxSize, gOff, gW, gCount);
+          }
+          dxb.put(dxBase + (n * c + ic) * h * w, out, 0, h * w);
         }
         for (int j = 0; j < m; j++) {
           int oc = ic * m + j;
-          int dAt = dBase + (n * o + oc) * oh * ow;
-          Arrays.fill(d, 0, oh * owv, 0f);
-          double sum = 0;
-          for (int oy = 0; oy < oh; oy++) {
-            db4.get(dAt + oy * ow, d, oy * owv, ow);
-            for (int i = 0; i < ow; i++) {
-              sum += d[oy * owv + i];
-            }
+          if (db != null) {
+            db[oc] = (float) bAcc[j];
           }
-          bSum[j] += sum;
-          for (int oy = 0; oy < oh; oy++) {
-            int r = oy * g.sh();
-            for (int t = 0; t < taps; t++) {
-              int base = row(r + tapRow[t]) + tapBase[t];
-              mulAdd(wAcc, (j * taps + t) * owv, d, oy * owv, p, base, owv);
-              if (dxb != null) {
-                axpy(p, size + base, wt[oc * taps + t], d, oy * owv, owv);
-              }
-            }
+          for (int t = 0; t < taps; t++) {
+            dW[oc * taps + t] = (float) wAcc[j * taps + t];
           }
-        }
-        if (dxb != null) {
-          // the gradient plane sits after the input plane in the same array
-          store(p, size, dxb, dxBase + (n * c + ic) * h * w, line);
-        }
-      }
-      for (int j = 0; j < m; j++) {
-        int oc = ic * m + j;
-        if (db != null) {
-          db[oc] = (float) bSum[j];
-        }
-        for (int t = 0; t < taps; t++) {
-          double s = 0;
-          int at = (j * taps + t) * owv;
-          for (int i = 0; i < owv; i++) {
-            s += wAcc[at + i];
-          }
-          dW[oc * taps + t] = (float) s;
         }
       }
     });
+    // see forward: ReLU's backward gives a temporary delta that nothing else keeps alive
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(delta);
+    Reference.reachabilityFence(dx);
+  }
+
+  /**
+   * The input gradient of channel {@code ic} for a strided (or over-padded) conv into the compact
+   * plane at the start of {@code out}: per input row and column phase, the taps that reach it,
+   * gathered from the padded output gradient {@code dp} into phase rows after the plane, then
+   * interleaved into the row.
+   */
+  private void inputGradientRows(int ic, float[] wt, float[] dp, float[] out, int rowsAt, int[][] gOff, float[][] gW,
+      int[] gCount) {
+    int sh = g.sh();
+    int sw = g.sw();
+    for (int iy = 0; iy < h; iy++) {
+      int i = iy + g.ph();
+      Arrays.fill(gCount, 0);
+      for (int j = 0; j < m; j++) {
+        for (int ki = 0; ki < kh; ki++) {
+          int r = i - ki * g.dh();
+          if (r < 0 || r % sh != 0 || r / sh >= oh) {
+            continue;
+          }
+          int rowAt = j * dPlane + (r / sh) * dRowStride + dLeft;
+          for (int kj = 0; kj < kw; kj++) {
+            // column s*jj + phase of the padded row reads output column jj - kj*d/s
+            int phase = kj * g.dw() % sw;
+            int k = gCount[phase]++;
+            gOff[phase][k] = rowAt - kj * g.dw() / sw;
+            gW[phase][k] = wt[(ic * m + j) * taps + ki * kw + kj];
+          }
+        }
+      }
+      for (int phase = 0; phase < sw; phase++) {
+        conv(out, rowsAt + phase * phaseCols, 0, 1, phaseCols, dp, 0, 0, gOff[phase], gW[phase], 0, gCount[phase], 0f,
+            false);
+      }
+      int row = iy * w;
+      for (int ix = 0; ix < w; ix++) {
+        int j = ix + g.pw();
+        out[row + ix] = out[rowsAt + (j % sw) * phaseCols + j / sw];
+      }
+    }
   }
 }
