@@ -25,7 +25,7 @@ import org.cnnc.onnx.ImportedNet.Layer;
  */
 final class SpecWriter {
   static final Set<String> KEYWORDS = Set.of("package", "import", "model", "block", "input", "output", "from", "repeat",
-      "concat", "add", "with", "expect", "true", "false");
+      "concat", "add", "mul", "with", "expect", "true", "false");
   static final Pattern ID = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   static final Pattern NUMBER = Pattern.compile("0|[1-9][0-9]{0,8}");
 
@@ -136,6 +136,7 @@ final class SpecWriter {
     return switch (l.op) {
       case "add" -> "sum";
       case "concat" -> "cat";
+      case "mul" -> "prod";
       default -> l.op;
     };
   }
