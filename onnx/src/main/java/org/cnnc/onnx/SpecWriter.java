@@ -107,8 +107,20 @@ final class SpecWriter {
 
   private final Map<String, String> renamed = new LinkedHashMap<>();
 
-  /** A path component as a cnnc name: a number or an identifier that is no keyword; others rewritten. */
+  /**
+   * A path component as a cnnc name: a number, an identifier that is no keyword, or a quoted name
+   * ({@code "block1-0"}, letters, digits, {@code _} and {@code -}); others rewritten.
+   */
   String component(String c) {
+    if (!NUMBER.matcher(c).matches() && !ID.matcher(c).matches() && org.cnnc.compiler.syntax.Labels.QUOTED.matcher(c).matches()
+        && c.length() <= 64) {
+      return '"' + c + '"';
+    }
+    return plainComponent(c);
+  }
+
+  /** A path component as a number or an identifier that is no keyword; others rewritten. */
+  String plainComponent(String c) {
     if (NUMBER.matcher(c).matches() || ID.matcher(c).matches() && !KEYWORDS.contains(c)) {
       return c;
     }
@@ -854,7 +866,7 @@ final class SpecWriter {
     }
     scopes.add(new HashMap<>());
     for (Map.Entry<String, Integer> o : net.outputs) {
-      String name = component(o.getKey());
+      String name = plainComponent(o.getKey());
       if (KEYWORDS.contains(name) || !ID.matcher(name).matches()) {
         name = name + "_";
         notes.add("output `" + OnnxReader.show(o.getKey()) + "` is written `" + name + "`");
