@@ -109,10 +109,11 @@ final class SpecWriter {
 
   /**
    * A path component as a cnnc name: a number, an identifier that is no keyword, or a quoted name
-   * ({@code "block1-0"}, letters, digits, {@code _} and {@code -}); others rewritten.
+   * ({@code "block1-0"}, {@code "block"}: letters, digits, {@code _} and {@code -}); others rewritten.
    */
   String component(String c) {
-    if (!NUMBER.matcher(c).matches() && !ID.matcher(c).matches() && org.cnnc.compiler.syntax.Labels.QUOTED.matcher(c).matches()
+    if (!NUMBER.matcher(c).matches() && !(ID.matcher(c).matches() && !KEYWORDS.contains(c))
+        && org.cnnc.compiler.syntax.Labels.QUOTED.matcher(c).matches()
         && c.length() <= 64) {
       return '"' + c + '"';
     }
