@@ -74,7 +74,7 @@ final class ImportedNet {
     }
 
     boolean isMerge() {
-      return op.equals("concat") || op.equals("add");
+      return op.equals("concat") || op.equals("add") || op.equals("mul");
     }
   }
 }

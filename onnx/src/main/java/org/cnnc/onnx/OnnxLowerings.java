@@ -144,25 +144,31 @@ public final class OnnxLowerings {
         c.emit("AveragePool", List.of(c.in(0)), ints("kernel_shape", k), ints("strides", k));
         return;
       }
-      float[] m = new float[size[0] * size[1] * to[0] * to[1]];
-      for (int oh = 0; oh < to[0]; oh++) {
-        int h0 = oh * size[0] / to[0];
-        int h1 = -Math.floorDiv(-(oh + 1) * size[0], to[0]);
-        for (int ow = 0; ow < to[1]; ow++) {
-          int w0 = ow * size[1] / to[1];
-          int w1 = -Math.floorDiv(-(ow + 1) * size[1], to[1]);
-          float weight = 1f / ((h1 - h0) * (w1 - w0));
-          for (int h = h0; h < h1; h++) {
-            for (int w = w0; w < w1; w++) {
-              m[(h * size[1] + w) * to[0] * to[1] + oh * to[1] + ow] = weight;
-            }
-          }
-        }
-      }
+      float[] m = adaptiveWeights(size, to);
       String flat = c.step("Reshape", List.of(c.in(0), c.int64s(0, in.channels(), (long) size[0] * size[1])));
       String pooled = c.step("MatMul", List.of(flat, c.constant(new long[] {(long) size[0] * size[1], (long) to[0] * to[1]}, m)));
       c.emit("Reshape", List.of(pooled, c.int64s(0, out.channels(), to[0], to[1])));
     });
+  }
+
+  /** PyTorch's adaptive average pooling from {@code size} to {@code to} as a matrix [H*W, h*w] of window weights. */
+  static float[] adaptiveWeights(int[] size, int[] to) {
+    float[] m = new float[size[0] * size[1] * to[0] * to[1]];
+    for (int oh = 0; oh < to[0]; oh++) {
+      int h0 = oh * size[0] / to[0];
+      int h1 = -Math.floorDiv(-(oh + 1) * size[0], to[0]);
+      for (int ow = 0; ow < to[1]; ow++) {
+        int w0 = ow * size[1] / to[1];
+        int w1 = -Math.floorDiv(-(ow + 1) * size[1], to[1]);
+        float weight = 1f / ((h1 - h0) * (w1 - w0));
+        for (int h = h0; h < h1; h++) {
+          for (int w = w0; w < w1; w++) {
+            m[(h * size[1] + w) * to[0] * to[1] + oh * to[1] + ow] = weight;
+          }
+        }
+      }
+    }
+    return m;
   }
 
   /**

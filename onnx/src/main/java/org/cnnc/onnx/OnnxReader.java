@@ -290,12 +290,14 @@ final class OnnxReader {
       case "Pad" -> pad(n);
       case "Add", "Sum" -> add(n);
       case "Mul" -> mul(n);
+      case "Slice" -> slice(n);
+      case "Transpose" -> transpose(n);
       case "Div" -> div(n);
       case "LRN" -> lrn(n);
       default -> throw error(n, "op `" + show(n.getOpType()) + "` is not supported by cnnc (supported: Conv, MaxPool, "
           + "AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, LRN, Gemm, MatMul, Flatten, Reshape, "
           + "Relu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, LeakyRelu, Gelu, Softmax, Dropout, Identity, Pad, "
-          + "Concat, Add, Sum, Mul, and the Constant, Shape, Gather, Unsqueeze, Squeeze and Cast of shape arithmetic)");
+          + "Concat, Add, Sum, Mul, Slice, Transpose (in a channel shuffle), and the Constant, Shape, Gather, Unsqueeze, Squeeze and Cast of shape arithmetic)");
     }
   }
 
@@ -643,8 +645,11 @@ final class OnnxReader {
 
   private void reshape(NodeProto n) throws ImportException {
     onlyAttributes(n, "allowzero");
-    Layer x = layerIn(n, 0);
     Ints target = ints(n, 1);
+    if (patternReshape(n, target.v())) {
+      return;
+    }
+    Layer x = layerIn(n, 0);
     long per = 1;
     for (int d : x.shape) {
       per *= d;
@@ -932,6 +937,16 @@ final class OnnxReader {
       throw error(n, "has no kernel_shape");
     }
     int[] s = pair(attrInts(n, "strides", 2, 1), 1);
+    // cnnc's export of adaptive_avgpool whose windows are one kernel: kernel_shape and strides only, equal
+    if (!max && pending == null && n.getAttributeCount() == 2 && attribute(n, "strides") != null && Arrays.equals(k, s)
+        && x.shape[1] % k[0] == 0 && x.shape[2] % k[1] == 0) {
+      int[] to = {x.shape[1] / k[0], x.shape[2] / k[1]};
+      Layer l = layer(n, "adaptive_avgpool");
+      l.inputs.add(x.id);
+      l.arg("size", size(to)).positional = 1;
+      l.shape = new int[] {x.shape[0], to[0], to[1]};
+      return;
+    }
     int[] d = pair(attrInts(n, "dilations", 2, 1), 1);
     if (!max && (d[0] != 1 || d[1] != 1)) {
       throw error(n, "dilated average pooling is not supported by cnnc");
@@ -1193,6 +1208,17 @@ final class OnnxReader {
 
   private void matmul(NodeProto n) throws ImportException {
     onlyAttributes(n);
+    if (values.get(in(n, 0)) instanceof PendingAdaptive p && p.matrix() == null) {
+      Layer x = net.layers.get(p.input());
+      Const m = requireConst(n, 1, "the matrix");
+      floatsOf(n, m, "the matrix");
+      if (m.dims().length != 2 || m.dims()[0] != (long) x.shape[1] * x.shape[2] || m.dims()[1] < 1) {
+        throw error(n, "matrix " + Arrays.toString(m.dims()) + " does not fit " + x.shape[1] + "x" + x.shape[2]
+            + " values per channel; cnnc imports MatMul of a [N, C, H*W] value only as adaptive average pooling");
+      }
+      alias(n, new PendingAdaptive(p.input(), n, m));
+      return;
+    }
     Layer x = layerIn(n, 0);
     if (x.shape.length != 1) {
       throw error(n, "reads a " + (x.shape.length + 1) + "-D value; cnnc's dense multiplies [N, F]");
@@ -1389,7 +1415,190 @@ final class OnnxReader {
         return;
       }
     }
-    throw error(n, "cnnc imports Mul only as x * sigmoid(x) (silu) or within x * (erf(x / sqrt 2) + 1) * 0.5 (gelu)");
+    product(n);
+  }
+
+  /** The inner Muls of cnnc's export of a mul of three or more branches: their branches, read with the last Mul. */
+  record PendingMul(List<Integer> branches) {}
+
+  /**
+   * Mul of branches of the network: cnnc's mul, broadcasting ([C, H, W] by [C, 1, 1] in a
+   * squeeze-and-excitation). cnnc's export writes a mul of k branches as k - 1 Muls, each inner one
+   * named after the last ({@code se/Mul}) and read only by the next: they make one mul again.
+   */
+  private void product(NodeProto n) throws ImportException {
+    List<Integer> ids = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      Object v = values.get(in(n, i));
+      if (i == 0 && v instanceof PendingMul pm) {
+        ids.addAll(pm.branches());
+      } else if (v instanceof Integer id) {
+        ids.add(id);
+      } else {
+        throw error(n, "multiplies by a constant (`" + show(in(n, i)) + "`); cnnc imports Mul as x * sigmoid(x) (silu), "
+            + "within x * (erf(x / sqrt 2) + 1) * 0.5 (gelu), or as mul of branches of the network");
+      }
+    }
+    List<NodeProto> r = consumers.getOrDefault(n.getOutput(0), List.of());
+    if (r.size() == 1 && onlyReader(n.getOutput(0), r.get(0)) && r.get(0).getOpType().equals("Mul")
+        && r.get(0).getInputCount() == 2 && !r.get(0).getName().isEmpty() && r.get(0).getInput(0).equals(n.getOutput(0))
+        && !r.get(0).getInput(1).equals(n.getOutput(0)) && n.getName().startsWith(r.get(0).getName() + "/Mul")) {
+      alias(n, new PendingMul(ids));
+      return;
+    }
+    int[] dims = net.layers.get(ids.get(0)).shape.clone();
+    for (int j = 1; j < ids.size(); j++) {
+      int[] s = net.layers.get(ids.get(j)).shape;
+      if (s.length != dims.length) {
+        throw error(n, "multiplies shapes " + Arrays.toString(dims) + " and " + Arrays.toString(s)
+            + " of different ranks; cnnc's mul broadcasts branches of one rank");
+      }
+      for (int d = 0; d < dims.length; d++) {
+        if (s[d] != dims[d] && s[d] != 1 && dims[d] != 1) {
+          throw error(n, "multiplies shapes " + Arrays.toString(dims) + " and " + Arrays.toString(s)
+              + "; cnnc's mul needs each size equal, or 1 in a branch");
+        }
+        dims[d] = Math.max(dims[d], s[d]);
+      }
+    }
+    Layer l = layer(n, "mul");
+    l.inputs.addAll(ids);
+    l.shape = dims;
+  }
+
+  /** Slice of one equal part of the channels (cnnc's export of chunk, torch's of {@code x[:, a:b]}): chunk. */
+  private void slice(NodeProto n) throws ImportException {
+    onlyAttributes(n);
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "slices a " + (x.shape.length + 1) + "-D value; cnnc's chunk slices the channels of [N, C, H, W]");
+    }
+    Ints starts = ints(n, 1);
+    Ints ends = ints(n, 2);
+    Ints axes = n.getInputCount() > 3 && !in(n, 3).isEmpty() ? ints(n, 3) : null;
+    Ints steps = n.getInputCount() > 4 && !in(n, 4).isEmpty() ? ints(n, 4) : null;
+    if (starts.v().size() != 1 || ends.v().size() != 1 || starts.v().get(0) == null || ends.v().get(0) == null
+        || axes == null || axes.v().size() != 1 || !(Long.valueOf(1).equals(axes.v().get(0)) || Long.valueOf(-3).equals(axes.v().get(0)))
+        || steps != null && (steps.v().size() != 1 || !Long.valueOf(1).equals(steps.v().get(0)))) {
+      throw error(n, "cnnc imports Slice only as one slice of the channels (axis 1, step 1), its chunk");
+    }
+    long c = x.shape[0];
+    long s = starts.v().get(0);
+    long e = ends.v().get(0);
+    s = Math.max(0, Math.min(c, s < 0 ? s + c : s));
+    e = Math.max(0, Math.min(c, e < 0 ? e + c : e));
+    long size = e - s;
+    if (size < 1 || c % size != 0 || s % size != 0) {
+      throw error(n, "slices channels " + s + " to " + e + " of " + c + "; cnnc's chunk is one of equal slices "
+          + "(a size dividing the channels, starting at a multiple of it)");
+    }
+    Layer l = layer(n, "chunk");
+    l.inputs.add(x.id);
+    l.arg("chunks", Long.toString(c / size)).arg("index", Long.toString(s / size));
+    l.positional = 2;
+    l.shape = new int[] {(int) size, x.shape[1], x.shape[2]};
+  }
+
+  /** The first Reshape (then the Transpose) of a channel shuffle, read with the last Reshape. */
+  record PendingShuffle(int input, int groups, boolean transposed) {}
+
+  /** The first Reshape (then the MatMul) of an adaptive average pool written as a matrix, read with the last Reshape. */
+  record PendingAdaptive(int input, NodeProto matmul, Const matrix) {}
+
+  private void transpose(NodeProto n) throws ImportException {
+    onlyAttributes(n, "perm");
+    AttributeProto perm = attribute(n, "perm");
+    if (values.get(in(n, 0)) instanceof PendingShuffle p && !p.transposed() && perm != null
+        && perm.getIntsList().equals(List.of(0L, 2L, 1L, 3L, 4L))) {
+      alias(n, new PendingShuffle(p.input(), p.groups(), true));
+      return;
+    }
+    throw error(n, "cnnc imports Transpose only within a channel shuffle (Reshape to [N, g, C/g, H, W], "
+        + "Transpose perm [0, 2, 1, 3, 4], Reshape to [N, C, H, W])");
+  }
+
+  /** A reshape target's batch entry: the batch (shape arithmetic), 0 (copied) or -1 (inferred). */
+  private boolean batchEntry(NodeProto n, Long v) throws ImportException {
+    return v == null || v == -1 || v == 0 && attrInt(n, "allowzero", 0) == 0;
+  }
+
+  private static boolean sizes(List<Long> t, long... want) {
+    for (int i = 0; i < want.length; i++) {
+      if (t.get(i + 1) == null || t.get(i + 1) != want[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private NodeProto onlyConsumer(String value, String opType) {
+    List<NodeProto> r = consumers.getOrDefault(value, List.of());
+    if (r.size() == 1 && onlyReader(value, r.get(0)) && r.get(0).getOpType().equals(opType)
+        && r.get(0).getInputCount() > 0 && r.get(0).getInput(0).equals(value)) {
+      return r.get(0);
+    }
+    return null;
+  }
+
+  /** Reshapes of a channel shuffle or an adaptive pool: true when {@code n} is one (and was read). */
+  private boolean patternReshape(NodeProto n, List<Long> t) throws ImportException {
+    Object v = values.get(in(n, 0));
+    if (v instanceof PendingShuffle p) {
+      Layer x = net.layers.get(p.input());
+      if (!p.transposed() || t.size() != 4 || !batchEntry(n, t.get(0)) || !sizes(t, x.shape[0], x.shape[1], x.shape[2])) {
+        throw error(n, "does not end a channel shuffle: it should reshape back to [N, " + x.shape[0] + ", " + x.shape[1]
+            + ", " + x.shape[2] + "]");
+      }
+      Layer l = layer(n, "channel_shuffle");
+      l.inputs.add(x.id);
+      l.arg("groups", Integer.toString(p.groups())).positional = 1;
+      l.shape = x.shape.clone();
+      return true;
+    }
+    if (v instanceof PendingAdaptive p) {
+      Layer x = net.layers.get(p.input());
+      long cells = p.matrix().dims()[1];
+      if (t.size() != 4 || !batchEntry(n, t.get(0)) || t.get(1) == null || t.get(1) != x.shape[0] || t.get(2) == null
+          || t.get(3) == null || t.get(2) < 1 || t.get(3) < 1 || t.get(2) * t.get(3) != cells) {
+        throw error(n, "does not end an adaptive average pool: it should reshape to [N, " + x.shape[0] + ", h, w] with "
+            + "h * w = " + cells);
+      }
+      int[] to = {(int) (long) t.get(2), (int) (long) t.get(3)};
+      float[] want = OnnxLowerings.adaptiveWeights(new int[] {x.shape[1], x.shape[2]}, to);
+      float[] got = p.matrix().floats();
+      for (int i = 0; i < want.length; i++) {
+        if (!(Math.abs(got[i] - want[i]) <= 1e-6f * Math.max(1f, Math.abs(want[i])))) {
+          throw error(p.matmul(), "its matrix is not adaptive average pooling's window weights from " + x.shape[1] + "x"
+              + x.shape[2] + " to " + to[0] + "x" + to[1] + "; cnnc imports MatMul of a [N, C, H*W] value only as that");
+        }
+      }
+      Layer l = layer(n, "adaptive_avgpool");
+      l.inputs.add(x.id);
+      l.arg("size", size(to)).positional = 1;
+      l.shape = new int[] {x.shape[0], to[0], to[1]};
+      return true;
+    }
+    if (!(v instanceof Integer id) || net.layers.get(id).shape.length != 3) {
+      return false;
+    }
+    Layer x = net.layers.get(id);
+    int[] xs = x.shape;
+    if (t.size() == 5 && batchEntry(n, t.get(0)) && t.get(1) != null && t.get(1) >= 1 && t.get(1) <= xs[0]
+        && xs[0] % t.get(1) == 0 && sizes(t, t.get(1), xs[0] / t.get(1), xs[1], xs[2])) {
+      NodeProto tr = onlyConsumer(n.getOutput(0), "Transpose");
+      if (tr != null && onlyConsumer(tr.getOutput(0), "Reshape") != null) {
+        alias(n, new PendingShuffle(x.id, (int) (long) t.get(1), false));
+        return true;
+      }
+    }
+    if (t.size() == 3 && batchEntry(n, t.get(0)) && sizes(t, xs[0], (long) xs[1] * xs[2])) {
+      NodeProto mm = onlyConsumer(n.getOutput(0), "MatMul");
+      if (mm != null && onlyConsumer(mm.getOutput(0), "Reshape") != null) {
+        alias(n, new PendingAdaptive(x.id, null, null));
+        return true;
+      }
+    }
+    return false;
   }
 
   /** A Sigmoid read only by Mul(x, Sigmoid(x)) is part of that silu: read when the Mul is. */

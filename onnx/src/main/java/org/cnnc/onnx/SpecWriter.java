@@ -25,7 +25,7 @@ import org.cnnc.onnx.ImportedNet.Layer;
  */
 final class SpecWriter {
   static final Set<String> KEYWORDS = Set.of("package", "import", "model", "block", "input", "output", "from", "repeat",
-      "concat", "add", "with", "expect", "true", "false");
+      "concat", "add", "mul", "with", "expect", "true", "false");
   static final Pattern ID = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   static final Pattern NUMBER = Pattern.compile("0|[1-9][0-9]{0,8}");
 
@@ -107,8 +107,21 @@ final class SpecWriter {
 
   private final Map<String, String> renamed = new LinkedHashMap<>();
 
-  /** A path component as a cnnc name: a number or an identifier that is no keyword; others rewritten. */
+  /**
+   * A path component as a cnnc name: a number, an identifier that is no keyword, or a quoted name
+   * ({@code "block1-0"}, {@code "block"}: letters, digits, {@code _} and {@code -}); others rewritten.
+   */
   String component(String c) {
+    if (!NUMBER.matcher(c).matches() && !(ID.matcher(c).matches() && !KEYWORDS.contains(c))
+        && org.cnnc.compiler.syntax.Labels.QUOTED.matcher(c).matches()
+        && c.length() <= 64) {
+      return '"' + c + '"';
+    }
+    return plainComponent(c);
+  }
+
+  /** A path component as a number or an identifier that is no keyword; others rewritten. */
+  String plainComponent(String c) {
     if (NUMBER.matcher(c).matches() || ID.matcher(c).matches() && !KEYWORDS.contains(c)) {
       return c;
     }
@@ -136,6 +149,7 @@ final class SpecWriter {
     return switch (l.op) {
       case "add" -> "sum";
       case "concat" -> "cat";
+      case "mul" -> "prod";
       default -> l.op;
     };
   }
@@ -853,7 +867,7 @@ final class SpecWriter {
     }
     scopes.add(new HashMap<>());
     for (Map.Entry<String, Integer> o : net.outputs) {
-      String name = component(o.getKey());
+      String name = plainComponent(o.getKey());
       if (KEYWORDS.contains(name) || !ID.matcher(name).matches()) {
         name = name + "_";
         notes.add("output `" + OnnxReader.show(o.getKey()) + "` is written `" + name + "`");
