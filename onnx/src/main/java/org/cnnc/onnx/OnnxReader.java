@@ -293,6 +293,11 @@ final class OnnxReader {
       case "Slice" -> slice(n);
       case "Transpose" -> transpose(n);
       case "Div" -> div(n);
+      case "Sub" -> {
+        if (!arithmetic(n, Math::subtractExact)) {
+          throw error(n, "cnnc imports Sub only in shape arithmetic");
+        }
+      }
       case "LRN" -> lrn(n);
       default -> throw error(n, "op `" + show(n.getOpType()) + "` is not supported by cnnc (supported: Conv, MaxPool, "
           + "AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, LRN, Gemm, MatMul, Flatten, Reshape, "
@@ -386,6 +391,22 @@ final class OnnxReader {
     }
     throw error(n, "input " + i + (in(n, i).isEmpty() ? " is missing" : " (`" + show(in(n, i)) + "`) is a constant; cnnc "
         + "ops compute from the network's input"));
+  }
+
+  /** Whether input {@code i} is known sizes: shape arithmetic's, or an integer constant. */
+  private boolean isInts(NodeProto n, int i) throws ImportException {
+    if (values.get(in(n, i)) instanceof Ints) {
+      return true;
+    }
+    if (isLayer(n, i) || values.containsKey(in(n, i)) && !(values.get(in(n, i)) instanceof Const)) {
+      return false;
+    }
+    try {
+      Const c = constIn(n, i);
+      return c != null && c.ints() != null;
+    } catch (ImportException notAConstant) {
+      return false;
+    }
   }
 
   private boolean isLayer(NodeProto n, int i) {
@@ -1335,6 +1356,9 @@ final class OnnxReader {
   }
 
   private void add(NodeProto n) throws ImportException {
+    if (n.getOpType().equals("Add") && arithmetic(n, Math::addExact)) {
+      return;
+    }
     onlyAttributes(n);
     if (n.getInputCount() < 1) {
       throw error(n, "has no input");
@@ -1385,6 +1409,9 @@ final class OnnxReader {
    */
   private void mul(NodeProto n) throws ImportException {
     onlyAttributes(n);
+    if (arithmetic(n, Math::multiplyExact)) {
+      return;
+    }
     if (n.getInputCount() != 2) {
       throw error(n, "needs two inputs");
     }
@@ -1545,7 +1572,11 @@ final class OnnxReader {
     Object v = values.get(in(n, 0));
     if (v instanceof PendingShuffle p) {
       Layer x = net.layers.get(p.input());
-      if (!p.transposed() || t.size() != 4 || !batchEntry(n, t.get(0)) || !sizes(t, x.shape[0], x.shape[1], x.shape[2])) {
+      // the channels may be inferred (-1), as torch's view(b, -1, h, w) writes them
+      boolean back = t.size() == 4 && (sizes(t, x.shape[0], x.shape[1], x.shape[2])
+          || t.get(1) != null && t.get(1) == -1 && t.get(2) != null && t.get(2) == x.shape[1] && t.get(3) != null
+          && t.get(3) == x.shape[2]);
+      if (!p.transposed() || !back || !batchEntry(n, t.get(0))) {
         throw error(n, "does not end a channel shuffle: it should reshape back to [N, " + x.shape[0] + ", " + x.shape[1]
             + ", " + x.shape[2] + "]");
       }
@@ -1651,7 +1682,39 @@ final class OnnxReader {
   private final Set<String> deferred = new HashSet<>();
 
   /** Div(x, sqrt 2) starts torch's gelu: the nodes up to the final Mul are read when it is. */
+  /**
+   * Shape arithmetic on known sizes (torch.onnx computes a chunk's size as Shape, Gather, Div, Mul):
+   * {@code op} applied element-wise, a one-element side broadcast. Returns false when an input is
+   * a tensor of the network (then the node is a layer, not arithmetic).
+   */
+  private boolean arithmetic(NodeProto n, java.util.function.LongBinaryOperator op) throws ImportException {
+    if (n.getInputCount() != 2 || !isInts(n, 0) || !isInts(n, 1)) {
+      return false;
+    }
+    Ints a = ints(n, 0);
+    Ints b = ints(n, 1);
+    int size = Math.max(a.v().size(), b.v().size());
+    if ((a.v().size() != 1 && a.v().size() != size) || (b.v().size() != 1 && b.v().size() != size)) {
+      throw error(n, "shape arithmetic on vectors of " + a.v().size() + " and " + b.v().size() + " sizes");
+    }
+    List<Long> out = new ArrayList<>();
+    for (int i = 0; i < size; i++) {
+      long x = a.v().get(a.v().size() == 1 ? 0 : i);
+      long y = b.v().get(b.v().size() == 1 ? 0 : i);
+      try {
+        out.add(op.applyAsLong(x, y));
+      } catch (ArithmeticException e) {
+        throw error(n, "shape arithmetic: " + e.getMessage());
+      }
+    }
+    alias(n, new Ints(out, a.scalar() && b.scalar()));
+    return true;
+  }
+
   private void div(NodeProto n) throws ImportException {
+    if (arithmetic(n, Math::floorDiv)) {
+      return;
+    }
     String v = n.getOutput(0);
     List<NodeProto> r = consumers.getOrDefault(v, List.of());
     if (isLayer(n, 0) && r.size() == 1 && r.get(0).getOpType().equals("Erf") && onlyReader(v, r.get(0))) {
