@@ -1170,9 +1170,11 @@ final class OnnxReader {
     if (x.shape.length != 1) {
       throw error(n, "reads a " + (x.shape.length + 1) + "-D value; Gemm multiplies matrices [N, F]");
     }
-    if (attrInt(n, "transA", 0) != 0 || attrFloat(n, "alpha", 1f) != 1f || attrFloat(n, "beta", 1f) != 1f) {
-      throw error(n, "transA, alpha and beta must be 0, 1 and 1 for cnnc's dense");
+    if (attrInt(n, "transA", 0) != 0) {
+      throw error(n, "transA 1 is not supported: cnnc's dense multiplies the examples [N, F] by the weight");
     }
+    float alpha = attrFloat(n, "alpha", 1f);
+    float beta = attrFloat(n, "beta", 1f);
     boolean transB = attrInt(n, "transB", 0) != 0;
     Const w = requireConst(n, 1, "the weight");
     float[] wv = floatsOf(n, w, "the weight");
@@ -1180,6 +1182,30 @@ final class OnnxReader {
       throw error(n, "weight " + Arrays.toString(w.dims()) + " does not fit " + x.shape[0] + " input features");
     }
     Const b = constIn(n, 2);
+    if (b != null) {
+      int out = (int) w.dims()[transB ? 0 : 1];
+      float[] bv = floatsOf(n, b, "the bias");
+      long[] bd = b.dims();
+      // C broadcasts to [N, out]: one value, [out] or [1, out] is a bias per feature; anything else varies by example
+      boolean perFeature = bd.length == 0 || bd.length == 1 && (bd[0] == out || bd[0] == 1)
+          || bd.length == 2 && bd[0] == 1 && (bd[1] == out || bd[1] == 1);
+      if (!perFeature) {
+        throw error(n, "the bias has shape " + Arrays.toString(bd) + "; cnnc's dense adds one bias per output feature ([" + out
+            + "] or broadcast to it), not one per example");
+      }
+      float[] full = new float[out];
+      for (int i = 0; i < out; i++) {
+        full[i] = beta * bv[bv.length == 1 ? 0 : i];
+      }
+      b = new Const(new long[] {out}, full, null);
+    }
+    if (alpha != 1f) {
+      float[] scaled = new float[wv.length];
+      for (int i = 0; i < wv.length; i++) {
+        scaled[i] = alpha * wv[i];
+      }
+      wv = scaled;
+    }
     denseLayer(n, x, w, wv, transB, b, in(n, 1), in(n, 2));
   }
 
