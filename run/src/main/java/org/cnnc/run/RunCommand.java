@@ -191,76 +191,84 @@ final class RunCommand implements Callable<Integer> {
       xs[i] = NdNpz.toNd4j(a);
     }
     Passes passes;
-    if (engine == Engine.dl4j) {
-      if (weights != null) {
-        try {
-          net.loadWeights(weights);
-        } catch (WeightsException e) {
-          Main.printError(spec.commandLine().getErr(), e.lines());
-          return Main.USAGE;
+    OrtModel session = null; // ONNX Runtime's native session, closed when the command ends
+    try {
+      if (engine == Engine.dl4j) {
+        if (weights != null) {
+          try {
+            net.loadWeights(weights);
+          } catch (WeightsException e) {
+            Main.printError(spec.commandLine().getErr(), e.lines());
+            return Main.USAGE;
+          }
+        }
+        CnnNetwork dl4j = net;
+        passes = () -> dl4j.predict(xs);
+      } else {
+        Map<String, Npz.Array> values = null;
+        if (weights != null) {
+          try {
+            values = Npz.readStateDict(weights, ir.stateDictShapes(), Map.of());
+          } catch (Npz.StateDictException e) {
+            List<String> lines = new ArrayList<>(List.of(e.file() + ":"));
+            e.problems().forEach(p -> lines.add("  " + p));
+            Main.printError(spec.commandLine().getErr(), lines);
+            return Main.USAGE;
+          }
+        }
+        OrtModel ort = OrtModel.of(ir, values, new OnnxExport.Options(OnnxExport.DEFAULT_OPSET, Main.version(), seed), 0);
+        session = ort;
+        Map<String, Npz.Array> feed = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+          INDArray x = xs[i].castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('c');
+          feed.put(names.get(i), Npz.Array.of(x.shape(), x.data().asFloat()));
+        }
+        passes = () -> {
+          Map<String, INDArray> result = new LinkedHashMap<>();
+          ort.predict(feed).forEach((k, v) -> result.put(k, NdNpz.toNd4j(v)));
+          return result;
+        };
+      }
+      // The first pass pays for class loading, the JIT and native set-up; the warm ones are what a
+      // served model costs. Both are reported, apart.
+      long t0 = System.nanoTime();
+      Map<String, INDArray> outputs = passes.run();
+      double ms = (System.nanoTime() - t0) / 1e6;
+      double[] warm = new double[repeat];
+      for (int i = 0; i < repeat; i++) {
+        long t1 = System.nanoTime();
+        passes.run();
+        warm[i] = (System.nanoTime() - t1) / 1e6;
+      }
+      Arrays.sort(warm);
+      for (var e : outputs.entrySet()) {
+        INDArray v = e.getValue();
+        float[] first = v.reshape(v.length()).get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, Math.min(6, v.length())))
+            .toFloatVector();
+        StringBuilder values = new StringBuilder();
+        for (float f : first) {
+          values.append(String.format(Locale.ROOT, " %.6g", f));
+        }
+        out.printf("%s %s:%s%s%n", e.getKey(), Arrays.toString(v.shape()), values, v.length() > 6 ? " ..." : "");
+        if (output != null) {
+          Path file = output.resolve(e.getKey() + ".npy");
+          try {
+            Files.createDirectories(output);
+            NdNpz.writeNpy(file, v);
+          } catch (IOException ex) {
+            throw new Main.UsageError("--output: cannot write " + Escape.terminal(file.toString()) + ": " + Escape.terminal(Reasons.of(ex)));
+          }
         }
       }
-      CnnNetwork dl4j = net;
-      passes = () -> dl4j.predict(xs);
-    } else {
-      Map<String, Npz.Array> values = null;
-      if (weights != null) {
-        try {
-          values = Npz.readStateDict(weights, ir.stateDictShapes(), Map.of());
-        } catch (Npz.StateDictException e) {
-          List<String> lines = new ArrayList<>(List.of(e.file() + ":"));
-          e.problems().forEach(p -> lines.add("  " + p));
-          Main.printError(spec.commandLine().getErr(), lines);
-          return Main.USAGE;
-        }
-      }
-      OrtModel ort = OrtModel.of(ir, values, new OnnxExport.Options(OnnxExport.DEFAULT_OPSET, Main.version(), seed), 0);
-      Map<String, Npz.Array> feed = new LinkedHashMap<>();
-      for (int i = 0; i < names.size(); i++) {
-        INDArray x = xs[i].castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT).dup('c');
-        feed.put(names.get(i), Npz.Array.of(x.shape(), x.data().asFloat()));
-      }
-      passes = () -> {
-        Map<String, INDArray> result = new LinkedHashMap<>();
-        ort.predict(feed).forEach((k, v) -> result.put(k, NdNpz.toNd4j(v)));
-        return result;
-      };
-    }
-    // The first pass pays for class loading, the JIT and native set-up; the warm ones are what a
-    // served model costs. Both are reported, apart.
-    long t0 = System.nanoTime();
-    Map<String, INDArray> outputs = passes.run();
-    double ms = (System.nanoTime() - t0) / 1e6;
-    double[] warm = new double[repeat];
-    for (int i = 0; i < repeat; i++) {
-      long t1 = System.nanoTime();
-      passes.run();
-      warm[i] = (System.nanoTime() - t1) / 1e6;
-    }
-    Arrays.sort(warm);
-    for (var e : outputs.entrySet()) {
-      INDArray v = e.getValue();
-      float[] first = v.reshape(v.length()).get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, Math.min(6, v.length())))
-          .toFloatVector();
-      StringBuilder values = new StringBuilder();
-      for (float f : first) {
-        values.append(String.format(Locale.ROOT, " %.6g", f));
-      }
-      out.printf("%s %s:%s%s%n", e.getKey(), Arrays.toString(v.shape()), values, v.length() > 6 ? " ..." : "");
-      if (output != null) {
-        Path file = output.resolve(e.getKey() + ".npy");
-        try {
-          Files.createDirectories(output);
-          NdNpz.writeNpy(file, v);
-        } catch (IOException ex) {
-          throw new Main.UsageError("--output: cannot write " + Escape.terminal(file.toString()) + ": " + Escape.terminal(Reasons.of(ex)));
-        }
+      out.printf(Locale.ROOT, "forward (batch %d%s): first pass %.1f ms (cold)%s%n", xs[0].size(0),
+          engine == Engine.ort ? ", ONNX Runtime" : "", ms,
+          repeat == 0 ? "" : String.format(Locale.ROOT, ", warm %.1f ms (median of %d)", warm[repeat / 2], repeat));
+      return Main.OK;
+    } finally {
+      if (session != null) {
+        session.close();
       }
     }
-    out.printf(Locale.ROOT, "forward (batch %d%s): first pass %.1f ms (cold)%s%n", xs[0].size(0),
-        engine == Engine.ort ? ", ONNX Runtime" : "", ms,
-        repeat == 0 ? "" : String.format(Locale.ROOT, ", warm %.1f ms (median of %d)", warm[repeat / 2], repeat));
-    return Main.OK;
   }
 
   /** One forward pass of the engine chosen, outputs by name. */

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.File;
 import java.io.IOException;
@@ -45,7 +44,8 @@ class LauncherTest {
 
   @BeforeEach
   void layOut() throws Exception {
-    assumeTrue(new File("/bin/bash").canExecute(), "the launcher is a bash script");
+    // the launcher is a bash script; the project's build and CI need bash anyway, so its absence fails
+    assertTrue(new File("/bin/bash").canExecute(), "the launcher is a bash script: /bin/bash is needed");
     Files.copy(ROOT.resolve("cnnc"), root.resolve("cnnc"));
     Files.copy(ROOT.resolve("models.cnn"), root.resolve("models.cnn"));
     target = Files.createDirectories(root.resolve("run/target"));
