@@ -151,9 +151,13 @@ final class Depthwise {
         System.arraycopy(xc, iy * w, p, r + g.pw(), w);
         continue;
       }
-      for (int ix = 0; ix < w; ix++) {
-        int j = ix + g.pw();
-        p[r + (j % s) * phaseW + j / s] = xc[iy * w + ix];
+      // phase by phase: column s*jj + phase of the padded row is input column s*jj + phase - pw
+      for (int phase = 0; phase < s; phase++) {
+        int first = Math.floorMod(phase - g.pw(), s);
+        int at = r + phase * phaseW + (first + g.pw()) / s;
+        for (int ix = first, src = iy * w + first; ix < w; ix += s, src += s) {
+          p[at++] = xc[src];
+        }
       }
     }
   }
@@ -363,9 +367,12 @@ final class Depthwise {
             false);
       }
       int row = iy * w;
-      for (int ix = 0; ix < w; ix++) {
-        int j = ix + g.pw();
-        out[row + ix] = out[rowsAt + (j % sw) * phaseCols + j / sw];
+      for (int phase = 0; phase < sw; phase++) {
+        int first = Math.floorMod(phase - g.pw(), sw);
+        int at = rowsAt + phase * phaseCols + (first + g.pw()) / sw;
+        for (int ix = first; ix < w; ix += sw) {
+          out[row + ix] = out[at++];
+        }
       }
     }
   }

@@ -32,7 +32,11 @@ import org.nd4j.linalg.factory.Nd4j;
  * classpath, {@code --add-modules jdk.incubator.vector} and {@code OMP_WAIT_POLICY=PASSIVE}, from
  * the project root or {@code runtime/}:
  *
- * <pre>DepthwiseBench [rounds 5] [iters 9] [--no-pytorch] [--loop SECONDS SHAPE-INDEX fwd|bwd]</pre>
+ * <pre>DepthwiseBench [rounds 5] [iters 9] [--no-pytorch] [--pytorch-keep-memory] [--loop SECONDS SHAPE-INDEX fwd|bwd]</pre>
+ *
+ * {@code --pytorch-keep-memory} runs PyTorch with glibc told to keep freed memory (each call
+ * otherwise faults in fresh pages for its outputs and oneDNN's reorders, which dominates some
+ * shapes on this VM).
  *
  * {@code --loop} only runs one shape's pass for that long (to profile it). The layer's arrays come
  * from an ND4J workspace, as in a network (DL4J's graph runs with workspaces): allocated afresh
@@ -59,6 +63,7 @@ public final class DepthwiseBench {
   public static void main(String[] args) throws Exception {
     List<String> a = new ArrayList<>(Arrays.asList(args));
     boolean pytorch = !a.remove("--no-pytorch");
+    boolean keepMalloc = a.remove("--pytorch-keep-memory");
     int loop = a.indexOf("--loop");
     if (loop >= 0) {
       Pass p = new Pass(SHAPES[Integer.parseInt(a.get(loop + 2))]);
@@ -86,8 +91,15 @@ public final class DepthwiseBench {
       if (!script.exists()) {
         script = new File("../tools/pytorch/depthwise_bench.py");
       }
-      py = new ProcessBuilder("/usr/bin/python3", script.getPath(), "--serve").redirectError(ProcessBuilder.Redirect.INHERIT)
-          .start();
+      ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", script.getPath(), "--serve")
+          .redirectError(ProcessBuilder.Redirect.INHERIT);
+      if (keepMalloc) {
+        // glibc keeps freed memory instead of returning it: PyTorch's kernels without the VM's page faults
+        pb.environment().put("MALLOC_MMAP_THRESHOLD_", "4294967296");
+        pb.environment().put("MALLOC_TRIM_THRESHOLD_", "68719476736");
+        pb.environment().put("MALLOC_TOP_PAD_", "268435456");
+      }
+      py = pb.start();
       toPy = new PrintWriter(py.getOutputStream(), true, StandardCharsets.UTF_8);
       fromPy = new BufferedReader(new InputStreamReader(py.getInputStream(), StandardCharsets.UTF_8));
       System.out.println("pytorch " + fromPy.readLine());

@@ -81,6 +81,10 @@ class GroupedConvolutionTest {
         {2, 3, 5, 6, 3, 3, 3, 3, 3, 0, 0, 1, 0, 0},    // depthwise, stride 3, unpadded
         {1, 2, 5, 37, 2, 2, 3, 3, 1, 1, 1, 1, 1, 0},   // depthwise, rows of several vectors
         {1, 2, 6, 41, 2, 2, 3, 5, 2, 1, 2, 1, 0, 1},   // the same, stride 2
+        {2, 5, 7, 7, 5, 5, 3, 3, 1, 1, 1, 1, 0, 1},    // depthwise, a 7x7 map (a row shorter than a vector), ReLU
+        {1, 3, 11, 23, 3, 3, 5, 5, 2, 2, 2, 1, 1, 0},  // depthwise 5x5, stride 2 (EfficientNet's)
+        {2, 2, 6, 6, 4, 2, 3, 3, 1, 3, 3, 1, 0, 0},    // depthwise, padding past the kernel (no flipped conv), 2 outputs per channel
+        {1, 2, 9, 10, 2, 2, 3, 3, 2, 0, 0, 1, 1, 0},   // depthwise, stride 2, unpadded
         {2, 6, 7, 7, 9, 3, 3, 3, 1, 1, 1, 1, 1, 0},    // 3 groups
         {2, 4, 8, 7, 6, 2, 3, 3, 2, 1, 1, 1, 0, 1},    // 2 groups, stride 2, fused ReLU
         {2, 8, 9, 9, 4, 2, 3, 3, 1, 2, 2, 2, 1, 0},    // 2 groups, dilated, fewer outputs
@@ -126,6 +130,8 @@ class GroupedConvolutionTest {
         {4, 96, 28, 28, 96, 96, 3, 2, 1, 1, 0},
         {4, 576, 7, 7, 576, 576, 3, 1, 1, 0, 0},
         {2, 16, 20, 20, 32, 16, 5, 1, 2, 1, 0},
+        {8, 960, 7, 7, 960, 960, 3, 1, 1, 1, 1},  // MobileNetV2's last: tasks of many small planes
+        {2, 40, 56, 56, 40, 40, 5, 2, 2, 0, 0},   // EfficientNet's 5x5 stride 2, a row of 28 outputs
         {2, 48, 14, 14, 48, 6, 3, 1, 1, 0, 1},
         {2, 64, 14, 14, 128, 32, 3, 2, 1, 1, 0}};
     for (Way way : Way.values()) {
@@ -172,6 +178,43 @@ class GroupedConvolutionTest {
     INDArray x = KernelHarness.randn(1, s[0], s[1], s[2], s[3]);
     INDArray dy = KernelHarness.randn(2, way.on(() -> op.forward(List.of(x))).shape());
     RaceTest.repeat(way + " grouped conv", () -> way.on(() -> op.run(List.of(x), dy)));
+  }
+
+  /**
+   * The depthwise kernel reads and writes the arrays' native memory through buffers, which do not
+   * keep the arrays alive: with collections running all the time, a fused ReLU's temporary
+   * output gradient (referenced by nothing else) must still not be freed while the kernel reads
+   * it (it was: garbage in the first planes' gradients).
+   */
+  @Test
+  void keepsItsArraysAliveWhileCollectionsRun() {
+    int[] s = {4, 32, 28, 28, 32, 32, 3, 1, 1, 0, 1};
+    Way way = Way.CNNC_VECTOR;
+    Op op = KernelHarness.layer(conf(s[1], s[4], s[5], s[6], s[6], s[7], s[8], s[8], 1, false, true, true), 4);
+    INDArray x = KernelHarness.randn(1, s[0], s[1], s[2], s[3]);
+    INDArray dy = KernelHarness.randn(2, way.on(() -> op.forward(List.of(x))).shape());
+    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread gc = new Thread(() -> {
+      while (!done.get()) {
+        System.gc();
+        try {
+          Thread.sleep(2);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
+    gc.setDaemon(true);
+    gc.start();
+    try {
+      // compiled code first: the interpreter keeps every local alive to the end of its method
+      for (int i = 0; i < 400; i++) {
+        way.on(() -> op.run(List.of(x), dy));
+      }
+      RaceTest.repeat("depthwise under collections", () -> way.on(() -> op.run(List.of(x), dy)));
+    } finally {
+      done.set(true);
+    }
   }
 
   /** Without its input's gradient (a conv that reads a network input), the layer returns none, and the same weights' gradient. */
