@@ -4,10 +4,10 @@ package org.cnnc.models;
 import static org.cnnc.runtime.NetBuilder.size;
 
 import java.util.List;
+import org.cnnc.compiler.ir.ModulePath;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.Loss;
 import org.cnnc.runtime.NetBuilder;
-import org.cnnc.runtime.Seq;
 
 /**
  * The network {@code GoogLeNet} of {@code models.cnn}, line 95.
@@ -52,7 +52,7 @@ public final class GoogLeNet implements CnnModel {
 
     @Override
     public void build(NetBuilder b) {
-        Seq s = b.root();
+        ModulePath s = b.root();
         String x;
         x = b.input("input", 3, 224, 224);
         x = basicConv(b, s.named("conv1"), x, 64, size(7), size(2), size(3));
@@ -92,9 +92,9 @@ public final class GoogLeNet implements CnnModel {
      */
     private static String basicConv(NetBuilder b, String name, String in, int out, int[] kernel,
             int[] stride, int[] padding) {
-        Seq s = b.seq(name);
+        ModulePath s = b.seq(name);
         String x = in;
-        Seq convSeq = b.seq(s.named("conv"));
+        ModulePath convSeq = b.seq(s.named("conv"));
         x = b.op(convSeq.next(), "conv", x, "out", out, "kernel", kernel, "stride", stride, "padding", padding, "bias", false);
         x = b.op(convSeq.next(), "batchnorm", x);
         x = b.op(convSeq.next(), "relu", x);
@@ -106,21 +106,21 @@ public final class GoogLeNet implements CnnModel {
      */
     private static String inception(NetBuilder b, String name, String in, int ch1x1, int ch3x3red,
             int ch3x3, int ch5x5red, int ch5x5, int poolProj) {
-        Seq s = b.seq(name);
+        ModulePath s = b.seq(name);
         String x = in;
         String merge = s.next();
         String branch1 = x;
         branch1 = basicConv(b, s.child("branch1"), branch1, ch1x1, size(1), size(1), size(0));
         String branch2 = x;
-        Seq branch2Seq = b.seq(s.child("branch2"));
+        ModulePath branch2Seq = b.seq(s.child("branch2"));
         branch2 = basicConv(b, branch2Seq.next(), branch2, ch3x3red, size(1), size(1), size(0));
         branch2 = basicConv(b, branch2Seq.next(), branch2, ch3x3, size(3), size(1), size(1));
         String branch3 = x;
-        Seq branch3Seq = b.seq(s.child("branch3"));
+        ModulePath branch3Seq = b.seq(s.child("branch3"));
         branch3 = basicConv(b, branch3Seq.next(), branch3, ch5x5red, size(1), size(1), size(0));
         branch3 = basicConv(b, branch3Seq.next(), branch3, ch5x5, size(5), size(1), size(2));
         String branch4 = x;
-        Seq branch4Seq = b.seq(s.child("branch4"));
+        ModulePath branch4Seq = b.seq(s.child("branch4"));
         branch4 = b.op(branch4Seq.next(), "maxpool", branch4, "kernel", 3, "stride", 1, "padding", 1, "ceil", true);
         branch4 = basicConv(b, branch4Seq.next(), branch4, poolProj, size(1), size(1), size(0));
         x = b.merge(merge, "concat", branch1, branch2, branch3, branch4);
@@ -131,13 +131,13 @@ public final class GoogLeNet implements CnnModel {
      * Block {@code AuxClf} (models.cnn:84): adds an instance named {@code name} reading {@code in}; returns its output.
      */
     private static String auxClf(NetBuilder b, String name, String in, int classes) {
-        Seq s = b.seq(name);
+        ModulePath s = b.seq(name);
         String x = in;
-        Seq featureSeq = b.seq(s.named("feature_"));
+        ModulePath featureSeq = b.seq(s.named("feature_"));
         x = b.op(featureSeq.next(), "avgpool", x, "kernel", 5, "stride", 3);
         x = basicConv(b, featureSeq.next(), x, 128, size(1), size(1), size(0));
         x = b.op(s.next(), "flatten", x);
-        Seq clfSeq = b.seq(s.named("clf_"));
+        ModulePath clfSeq = b.seq(s.named("clf_"));
         x = b.op(clfSeq.next(), "dense", x, "out", 1024);
         x = b.op(clfSeq.next(), "relu", x);
         x = b.op(clfSeq.next(), "dropout", x, "p", 0.7);

@@ -2,10 +2,10 @@
 package org.cnnc.models;
 
 import java.util.List;
+import org.cnnc.compiler.ir.ModulePath;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.Loss;
 import org.cnnc.runtime.NetBuilder;
-import org.cnnc.runtime.Seq;
 
 /**
  * The network {@code NiN} of {@code models.cnn}, line 38.
@@ -32,10 +32,10 @@ public final class NiN implements CnnModel {
 
     @Override
     public void build(NetBuilder b) {
-        Seq s = b.root();
+        ModulePath s = b.root();
         String x;
         x = b.input("input", 3, 32, 32);
-        Seq block1Seq = b.seq(s.named("block1"));
+        ModulePath block1Seq = b.seq(s.named("block1"));
         x = b.op(block1Seq.next(), "conv", x, "out", 192, "kernel", 5, "padding", 2);
         x = b.op(block1Seq.next(), "relu", x);
         x = b.op(block1Seq.next(), "conv", x, "out", 160, "kernel", 1);
@@ -44,7 +44,7 @@ public final class NiN implements CnnModel {
         x = b.op(block1Seq.next(), "relu", x);
         x = b.op(block1Seq.next(), "maxpool", x, "kernel", 3, "stride", 2);
         x = b.op(block1Seq.next(), "dropout", x, "p", 0.25);
-        Seq block2Seq = b.seq(s.named("block2"));
+        ModulePath block2Seq = b.seq(s.named("block2"));
         x = b.op(block2Seq.next(), "conv", x, "out", 192, "kernel", 5, "padding", 2);
         x = b.op(block2Seq.next(), "relu", x);
         x = b.op(block2Seq.next(), "conv", x, "out", 192, "kernel", 1);
@@ -53,7 +53,7 @@ public final class NiN implements CnnModel {
         x = b.op(block2Seq.next(), "relu", x);
         x = b.op(block2Seq.next(), "maxpool", x, "kernel", 3, "stride", 2);
         x = b.op(block2Seq.next(), "dropout", x, "p", 0.25);
-        Seq block3Seq = b.seq(s.named("block3"));
+        ModulePath block3Seq = b.seq(s.named("block3"));
         x = b.op(block3Seq.next(), "conv", x, "out", 192, "kernel", 3, "padding", 1);
         x = b.op(block3Seq.next(), "relu", x);
         x = b.op(block3Seq.next(), "conv", x, "out", 192, "kernel", 1);

@@ -2,10 +2,10 @@
 package org.cnnc.models;
 
 import java.util.List;
+import org.cnnc.compiler.ir.ModulePath;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.Loss;
 import org.cnnc.runtime.NetBuilder;
-import org.cnnc.runtime.Seq;
 
 /**
  * The network {@code VGG16} of {@code models.cnn}, line 10.
@@ -48,10 +48,10 @@ public final class VGG16 implements CnnModel {
 
     @Override
     public void build(NetBuilder b) {
-        Seq s = b.root();
+        ModulePath s = b.root();
         String x;
         x = b.input("input", 3, 224, 224);
-        Seq featurePartSeq = b.seq(s.named("feature_part"));
+        ModulePath featurePartSeq = b.seq(s.named("feature_part"));
         for (int i = 0; i < 2; i++) {
             x = b.op(featurePartSeq.next(), "conv", x, "out", 64, "kernel", 3, "padding", 1);
             x = b.op(featurePartSeq.next(), "relu", x);
@@ -78,7 +78,7 @@ public final class VGG16 implements CnnModel {
         }
         x = b.op(featurePartSeq.next(), "maxpool", x, "kernel", 2);
         x = b.op(s.next(), "flatten", x);
-        Seq clfPartSeq = b.seq(s.named("clf_part"));
+        ModulePath clfPartSeq = b.seq(s.named("clf_part"));
         x = b.op(clfPartSeq.next(), "dropout", x, "p", 0.5);
         x = b.op(clfPartSeq.next(), "dense", x, "out", 4096);
         x = b.op(clfPartSeq.next(), "relu", x);

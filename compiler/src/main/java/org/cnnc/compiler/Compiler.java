@@ -265,7 +265,7 @@ public final class Compiler {
         if (program.callsBroken(m)) {
           continue;
         }
-        Network n = new Expander(program, diags, resolver.cyclicNames(file.source())).withMaxLayers(limits.maxLayers()).expand(m, modelArgs, pkg);
+        Network n = new Expander(program, diags).withMaxLayers(limits.maxLayers()).expand(m, modelArgs, pkg);
         if (n != null) {
           ofFile.add(n);
         }

@@ -63,8 +63,9 @@ class GeneratedArithmeticTest {
 
     List<Generator.Output> outputs = Generator.generate(c, ok, "g");
     assertEquals(List.of(), GeneratedJava.errors(outputs, dir));
+    // the generated classes and the runtime's stubs; ModulePath (the compiler's) from this test's loader
     try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.resolve("classes").toUri().toURL()},
-        ClassLoader.getPlatformClassLoader())) {
+        GeneratedArithmeticTest.class.getClassLoader())) {
       Class<?> builder = loader.loadClass("org.cnnc.runtime.NetBuilder");
       for (Network n : ok) {
         Object model = loader.loadClass("g." + n.name()).getConstructor().newInstance();

@@ -87,8 +87,8 @@ final class GeneratedJava {
           public static int[] size(int... v) { return v; }
           public static int[] pad(int... v) { return v; }
           public static int[] pad4(Object v) { return null; }
-          public Seq root() { return new Seq(); }
-          public Seq seq(String name) { return new Seq(); }
+          public org.cnnc.compiler.ir.ModulePath root() { return new org.cnnc.compiler.ir.ModulePath(""); }
+          public org.cnnc.compiler.ir.ModulePath seq(String name) { return new org.cnnc.compiler.ir.ModulePath(name); }
           public String input(String name, int... dims) { return name; }
           public void output(String name, String in, Loss loss, double weight) { }
           public String merge(String name, String op, String... in) { return name; }
@@ -102,15 +102,6 @@ final class GeneratedJava {
     return List.of(
         source("org/cnnc/runtime/NetBuilder.java", builder.toString()),
         source("org/cnnc/runtime/Loss.java", loss),
-        source("org/cnnc/runtime/Seq.java", """
-            package org.cnnc.runtime;
-            public class Seq {
-              public String path() { return ""; }
-              public String next() { return ""; }
-              public String named(String label) { return label; }
-              public String child(String name) { return name; }
-            }
-            """),
         source("org/cnnc/runtime/CnnModel.java", """
             package org.cnnc.runtime;
             public interface CnnModel {

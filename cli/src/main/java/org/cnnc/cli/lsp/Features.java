@@ -181,7 +181,7 @@ final class Features {
     for (Stmt st : body.stmts()) {
       Optional<Ident> ref = st instanceof ChainStmt cs ? cs.from() : st instanceof OutputStmt o ? o.from() : Optional.empty();
       if (ref.isPresent() && inside(ref.get().span(), f, at)) {
-        return label(d.body(), ref.get().text());
+        return c.program().resolution().declarationOf(ref.get()).orElse(null);
       }
       Optional<Chain> chain = org.cnnc.compiler.ast.Ast.chainOf(st);
       Span s = chain.isPresent() ? definition(c, d, chain.get(), f, at) : null;
@@ -212,34 +212,10 @@ final class Features {
       } else if (t instanceof Merge m) {
         for (Branch b : m.branches()) {
           if (b.from().isPresent() && inside(b.from().get().span(), f, at)) {
-            return label(d.body(), b.from().get().text());
+            return c.program().resolution().declarationOf(b.from().get()).orElse(null);
           }
           if (b.chain().isPresent()) {
             Span s = definition(c, d, b.chain().get(), f, at);
-            if (s != null) {
-              return s;
-            }
-          }
-        }
-      }
-    }
-    return null;
-  }
-
-  /** Where a label (or the input of that name) is declared in a body. */
-  private static Span label(Body body, String name) {
-    for (Stmt st : body.stmts()) {
-      if (st instanceof InputStmt in && in.name().map(Ident::text).orElse("input").equals(name)) {
-        return in.name().map(Ident::span).orElse(in.span());
-      }
-      for (Chain ch : org.cnnc.compiler.ast.Ast.chainOf(st).stream().toList()) {
-        for (Element e : ch.elements()) {
-          if (e.label().isPresent() && e.label().get().text().equals(name)) {
-            return e.label().get().span();
-          }
-          Body inner = e.term() instanceof Group g ? g.body() : e.term() instanceof Repeat r ? r.body() : null;
-          if (inner != null) {
-            Span s = label(inner, name);
             if (s != null) {
               return s;
             }

@@ -105,4 +105,48 @@ class LspTest {
     assertEquals(1, edits.size());
     assertEquals(fixed, edits.get(0).getNewText(), "spaces and indentation; no blank line added between declarations");
   }
+
+  /**
+   * `from x` jumps to the node the language's scoping gives (the expander's own lookup, kept):
+   * the nearest `x` before it in its sequence or an enclosing one, never a same-named label in a
+   * sibling group or a block's body.
+   */
+  @Test
+  void definitionOfFromFollowsScoping() throws Exception {
+    server.initialize(new InitializeParams()).get(10, TimeUnit.SECONDS);
+    String text = """
+        block B(c: int) {
+            x: conv(c, 1)
+            relu
+            add(from x, identity)
+        }
+        model Net {
+            input [3, 8, 8]
+            x: conv(4, 1)
+            a: {
+                x: conv(4, 3, padding = 1)
+                relu
+                add(from x, identity)
+            }
+            b: B(4)
+            from x
+            relu
+        }
+        """;
+    String uri = open("scopes.cnn", text);
+    published.poll(10, TimeUnit.SECONDS);
+    var td = server.getTextDocumentService();
+    // in group a: its own x (line 9), not the model's (line 7)
+    var inGroup = td.definition(new DefinitionParams(new TextDocumentIdentifier(uri), new Position(11, 17)))
+        .get(10, TimeUnit.SECONDS).getLeft();
+    assertEquals(new Range(new Position(9, 8), new Position(9, 9)), inGroup.get(0).getRange());
+    // in block B: the block's x (line 1)
+    var inBlock = td.definition(new DefinitionParams(new TextDocumentIdentifier(uri), new Position(3, 13)))
+        .get(10, TimeUnit.SECONDS).getLeft();
+    assertEquals(new Range(new Position(1, 4), new Position(1, 5)), inBlock.get(0).getRange());
+    // after the group: the model's x; the group's is out of scope
+    var after = td.definition(new DefinitionParams(new TextDocumentIdentifier(uri), new Position(14, 9)))
+        .get(10, TimeUnit.SECONDS).getLeft();
+    assertEquals(new Range(new Position(7, 4), new Position(7, 5)), after.get(0).getRange());
+  }
 }

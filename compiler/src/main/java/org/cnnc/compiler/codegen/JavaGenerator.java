@@ -23,19 +23,18 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import javax.lang.model.element.Modifier;
 import org.cnnc.compiler.ast.Ast.*;
+import org.cnnc.compiler.ir.ModulePath;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.ir.Output;
 import org.cnnc.compiler.ir.Scope;
 import org.cnnc.compiler.sema.Binder;
-import org.cnnc.compiler.sema.Checks;
+import org.cnnc.compiler.sema.Resolution;
 import org.cnnc.compiler.sema.Evaluator;
 import org.cnnc.compiler.sema.Program;
-import org.cnnc.compiler.sema.Resolver;
 import org.cnnc.compiler.sema.Type;
 import org.cnnc.compiler.sema.Value;
 import org.cnnc.compiler.shape.OpDef;
-import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.shape.ParamSig;
 import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.summary.Summary;
@@ -53,7 +52,7 @@ import org.cnnc.compiler.summary.SummaryRenderer;
 public final class JavaGenerator {
   static final String RUNTIME = "org.cnnc.runtime";
   static final ClassName NET_BUILDER = ClassName.get(RUNTIME, "NetBuilder");
-  static final ClassName SEQ = ClassName.get(RUNTIME, "Seq");
+  static final ClassName SEQ = ClassName.get(ModulePath.class);
   static final ClassName LOSS = ClassName.get(RUNTIME, "Loss");
   static final ClassName CNN_MODEL = ClassName.get(RUNTIME, "CnnModel");
 
@@ -551,11 +550,11 @@ public final class JavaGenerator {
     }
 
     CodeBlock call(Call c, String in, CodeBlock name) {
-      String callee = c.callee().text();
-      OpDef op = Ops.get(callee);
-      if (op != null) {
-        Binder.Bound bound = Binder.bind(callee, Checks.formals(op), c.args(), c.span(), op.arrowIn(), d -> {})
-            .orElseThrow();
+      // the resolver's binding: what the call names and which expression gives each parameter
+      Resolution.Binding binding = program.resolution().of(c).orElseThrow();
+      Binder.Bound bound = binding.bound();
+      if (binding.isOp()) {
+        OpDef op = binding.op();
         // the arguments the spec gives, by name; the runtime binds them, with the registry's defaults
         List<CodeBlock> args = new ArrayList<>();
         args.add(name);
@@ -570,9 +569,8 @@ public final class JavaGenerator {
         }
         return CodeBlock.of("b.op($L)", CodeBlock.join(args, ", "));
       }
-      BlockDecl block = blocks.get(callee);
-      Binder.Bound bound = Binder.bind(callee, Resolver.blockFormals(block), c.args(), c.span(), false, d -> {})
-          .orElseThrow();
+      BlockDecl block = binding.block();
+      String callee = block.name().text();
       List<CodeBlock> args = new ArrayList<>();
       args.add(CodeBlock.of("b"));
       args.add(name);

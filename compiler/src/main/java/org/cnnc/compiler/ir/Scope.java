@@ -102,7 +102,7 @@ public final class Scope {
 
   /** A path below this scope. */
   public String child(String segment) {
-    return path.isEmpty() ? segment : path + "." + segment;
+    return ModulePath.join(path, segment);
   }
 
   /** Ids of all nodes in this scope and below, in order. */

@@ -295,9 +295,6 @@ public final class Rules {
           .label("declared here"));
       return;
     }
-    Resolver resolver = new Resolver(program, new Diagnostics());
-    resolver.run();
-    Set<String> cyclic = resolver.cyclicNames(model.span().file());
     List<int[]> sizes = new ArrayList<>();
     for (long c = ranges.get(0)[0]; c <= ranges.get(0)[1]; c++) {
       for (long h = ranges.get(1)[0]; h <= ranges.get(1)[1]; h++) {
@@ -315,7 +312,7 @@ public final class Rules {
     List<int[]> accepted = new ArrayList<>();
     for (int[] size : sizes) {
       Diagnostics d = new Diagnostics();
-      Network sized = new Expander(program, d, cyclic).withInput(size).expand(model, args, n.javaPackage());
+      Network sized = new Expander(program, d).withInput(size).expand(model, args, n.javaPackage());
       if (sized != null) {
         accepted.add(size);
         continue;

@@ -14,6 +14,7 @@ import org.cnnc.compiler.diag.Code;
 import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Diagnostics;
 import org.cnnc.compiler.diag.Note;
+import org.cnnc.compiler.ir.ModulePath;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.ir.Output;
@@ -54,7 +55,7 @@ public final class Expander {
 
   private final Program program;
   private final Diagnostics diags;
-  private final Set<String> cyclic;
+  private final Resolution resolution;
 
   private final List<Node> nodes = new ArrayList<>();
   private final Set<String> nodeNames = new HashSet<>();
@@ -70,10 +71,14 @@ public final class Expander {
   /** Layers a block's body expands to, by block and argument values (see {@link #count}). */
   private final Map<BlockDecl, Map<Map<String, Value>, Long>> counted = new java.util.IdentityHashMap<>();
 
-  public Expander(Program program, Diagnostics diags, Set<String> cyclic) {
+  /** An expander of the program's models: the {@link Resolver} has run over it (its {@link Resolution} is read). */
+  public Expander(Program program, Diagnostics diags) {
     this.program = program;
     this.diags = diags;
-    this.cyclic = cyclic;
+    this.resolution = program.resolution();
+    if (!resolution.isDone()) {
+      throw new IllegalStateException("expanding a program the resolver has not seen");
+    }
   }
 
   /** Expands with this shape for the model's (first) input instead of the declared one (lint's size sweep). */
@@ -125,19 +130,20 @@ public final class Expander {
     final Seq parent;
     final Map<String, Integer> labels = new LinkedHashMap<>();
     final Map<String, Span> names;
-    int pos;
+    final ModulePath modules;
 
     Seq(Scope scope, Seq parent, Map<String, Span> names) {
       this.scope = scope;
       this.parent = parent;
       this.names = names;
+      this.modules = new ModulePath(scope.path());
     }
 
-    Integer lookup(String label) {
+    /** The sequence, this one or an enclosing one, where a label names a node; null if none does. */
+    Seq holding(String label) {
       for (Seq s = this; s != null; s = s.parent) {
-        Integer id = s.labels.get(label);
-        if (id != null) {
-          return id;
+        if (s.labels.containsKey(label)) {
+          return s;
         }
       }
       return null;
@@ -314,8 +320,9 @@ public final class Expander {
     int start = out.from().isPresent() ? lookup(out.from().get(), seq, f) : tail;
     String loss = "cross_entropy";
     double weight = 1.0;
-    Optional<Binder.Bound> bound = Binder.bind("`output`", Checks.OUTPUT_OPTIONS, out.options(), out.name().span(), false, r);
+    Optional<Binder.Bound> bound = resolution.of(out);
     boolean ok = bound.isPresent();
+    failed |= !ok;
     if (ok) {
       for (var e : bound.get().args().entrySet()) {
         Type t = e.getKey().equals("loss") ? Type.SYMBOL : Type.FLOAT;
@@ -364,9 +371,13 @@ public final class Expander {
   }
 
   private int lookup(Ident ref, Seq seq, Frame f) {
-    Integer id = seq.lookup(ref.text());
-    if (id != null) {
-      return id;
+    Seq holder = seq.holding(ref.text());
+    if (holder != null) {
+      Span at = holder.names.get(ref.text());
+      if (at != null) {
+        resolution.label(ref, at);
+      }
+      return holder.labels.get(ref.text());
     }
     reporter(f).report(Diagnostic.error(Code.UNKNOWN_NAME, ref.span(), "no node named `" + ref.text() + "` before this point")
         .label("unknown node")
@@ -386,10 +397,7 @@ public final class Expander {
   private int chain(Chain c, int input, Seq seq, Frame f) {
     for (Element e : c.elements()) {
       boolean inline = e.term() instanceof Repeat && e.label().isEmpty();
-      String name = e.label().map(Ident::text).orElse(Integer.toString(seq.pos));
-      if (!inline) {
-        seq.pos++;
-      }
+      String name = seq.modules.segment(e.label().map(Ident::text).orElse(null), !inline);
       input = element(e, input, seq, f, name, false);
     }
     return input;
@@ -465,30 +473,24 @@ public final class Expander {
   }
 
   private int call(Call c, int input, Seq seq, Frame f, String name) {
-    String callee = c.callee().text();
-    OpDef op = Ops.callable(callee);
-    if (op != null) {
-      return op(op, c, input, seq, f, name);
-    }
-    BlockDecl block = program.block(c.span().file(), callee);
-    if (block == null) {
-      Resolver.unknownCallee(c, program, reporter(f));
+    // what the call names and how its arguments bind were decided once, by the resolver, which
+    // reported a call that names nothing or does not bind
+    Optional<Resolution.Binding> b = resolution.of(c);
+    if (b.isEmpty()) {
+      failed = true;
       return POISON;
     }
-    return block(block, c, input, seq, f, name);
+    return b.get().isOp() ? op(b.get().op(), c, b.get().bound(), input, seq, f, name)
+        : block(b.get().block(), c, b.get().bound(), input, seq, f, name);
   }
 
-  private int op(OpDef op, Call c, int input, Seq seq, Frame f, String name) {
+  private int op(OpDef op, Call c, Binder.Bound bound, int input, Seq seq, Frame f, String name) {
     Reporter r = reporter(f);
     String callee = "`" + op.name() + "`";
-    Optional<Binder.Bound> bound = Binder.bind(callee, Checks.formals(op), c.args(), c.span(), op.arrowIn(), r);
-    if (bound.isEmpty()) {
-      return POISON;
-    }
     Map<String, Value> given = new LinkedHashMap<>();
     boolean ok = true;
     for (ParamSig p : op.params()) {
-      Expr e = bound.get().args().get(p.name());
+      Expr e = bound.args().get(p.name());
       if (e != null) {
         Value v = Evaluator.eval(e, f.vars, r);
         Value conv = v == null ? null : Checks.convert(v, p.type(), p.name(), callee, e, r);
@@ -503,8 +505,8 @@ public final class Expander {
     Map<String, Value> args = op.withDefaults(given);
     Integer explicitIn = null;
     Span explicitInSpan = null;
-    if (bound.get().explicitIn().isPresent()) {
-      Expr e = bound.get().explicitIn().get();
+    if (bound.explicitIn().isPresent()) {
+      Expr e = bound.explicitIn().get();
       Value v = Evaluator.eval(e, f.vars, r);
       Value conv = v == null ? null : Checks.convert(v, Type.INT, "in", callee, e, r);
       if (conv == null || fits(conv) && !Evaluator.fitsJava(e, f.vars, r)) {
@@ -515,7 +517,7 @@ public final class Expander {
         explicitInSpan = e.span();
       }
     }
-    ok &= intArgsFit(op, args, bound.get(), c, r);
+    ok &= intArgsFit(op, args, bound, c, r);
     if (!ok || input == POISON) {
       return POISON;
     }
@@ -524,7 +526,7 @@ public final class Expander {
     OpInput opIn = new OpInput(op.name(), in.shape(), args, explicitIn) {
       @Override
       public Span argSpan(String n) {
-        Expr e = bound.get().args().get(n);
+        Expr e = bound.args().get(n);
         return e != null ? e.span() : c.callee().span();
       }
 
@@ -582,8 +584,8 @@ public final class Expander {
     return true;
   }
 
-  private int block(BlockDecl block, Call c, int input, Seq seq, Frame f, String name) {
-    if (cyclic.contains(block.name().text())) {
+  private int block(BlockDecl block, Call c, Binder.Bound bound, int input, Seq seq, Frame f, String name) {
+    if (resolution.cyclic().contains(block)) {
       return POISON;
     }
     Reporter r = reporter(f);
@@ -595,21 +597,17 @@ public final class Expander {
     }
     String callee = "block `" + block.name().text() + "`";
     List<Formal> formals = Resolver.blockFormals(block);
-    Optional<Binder.Bound> bound = Binder.bind(callee, formals, c.args(), c.span(), false, r);
-    if (bound.isEmpty()) {
-      return POISON;
-    }
     List<Note> chain = new ArrayList<>();
     chain.add(new Note("in block `" + block.name().text() + "` called at " + c.callee().span().location(), c.callee().span()));
     chain.addAll(f.chain);
     Frame inner = new Frame(Map.of(), chain, f.depth + 1);
-    Map<String, Value> vars = argValues(block, formals, bound.get(), c, f.vars, callee, r, reporter(inner), true);
+    Map<String, Value> vars = argValues(block, formals, bound, c, f.vars, callee, r, reporter(inner), true);
     if (vars == null || input == POISON) {
       return POISON;
     }
     budget(countBlock(block, vars, f.depth + 1), c.callee().span(), "this call of `" + block.name().text() + "`", r);
     Map<String, Boolean> given = new LinkedHashMap<>();
-    bound.get().args().keySet().forEach(p -> given.put(p, false));
+    bound.args().keySet().forEach(p -> given.put(p, false));
     c.args().forEach(a -> a.name().ifPresent(id -> given.put(id.text(), true)));
     Scope child = new Scope(name, seq.scope.child(name), Scope.Kind.BLOCK, block.name().text(), c.span(), vars, given);
     seq.scope.add(child);
@@ -800,14 +798,15 @@ public final class Expander {
 
   private long count(Term t, Map<String, Value> vars, int depth) {
     if (t instanceof Call c) {
-      if (Ops.get(c.callee().text()) != null) {
+      Optional<Resolution.Binding> b = resolution.of(c);
+      if (b.isPresent() && b.get().isOp()) {
         return 1;
       }
-      BlockDecl block = program.block(c.span().file(), c.callee().text());
-      if (block == null || cyclic.contains(block.name().text()) || depth >= MAX_DEPTH) {
+      BlockDecl block = b.map(Resolution.Binding::block).orElse(null);
+      if (block == null || resolution.cyclic().contains(block) || depth >= MAX_DEPTH) {
         return 0;
       }
-      Map<String, Value> args = blockArgs(block, c, vars);
+      Map<String, Value> args = blockArgs(block, b.get().bound(), c, vars);
       return args == null ? 0 : countBlock(block, args, depth + 1);
     }
     if (t instanceof Group g) {
@@ -842,10 +841,8 @@ public final class Expander {
   }
 
   /** A block call's argument values as {@link #block} computes them, reporting nothing; null on an error. */
-  private Map<String, Value> blockArgs(BlockDecl block, Call c, Map<String, Value> vars) {
-    List<Formal> formals = Resolver.blockFormals(block);
-    Optional<Binder.Bound> bound = Binder.bind("", formals, c.args(), c.span(), false, SILENT);
-    return bound.isEmpty() ? null : argValues(block, formals, bound.get(), c, vars, "", SILENT, SILENT, false);
+  private Map<String, Value> blockArgs(BlockDecl block, Binder.Bound bound, Call c, Map<String, Value> vars) {
+    return argValues(block, Resolver.blockFormals(block), bound, c, vars, "", SILENT, SILENT, false);
   }
 
   /**

@@ -35,6 +35,7 @@ public final class Program {
   private final Map<SourceFile, Map<SourceFile, Import>> imports;
   private final Map<SourceFile, CnnFile> byFile = new LinkedHashMap<>();
   private final Map<SourceFile, Set<String>> broken;
+  private final Resolution resolution = new Resolution();
 
   public Program(List<CnnFile> files, Map<SourceFile, Map<SourceFile, Import>> imports) {
     this(files, imports, Map.of());
@@ -51,6 +52,11 @@ public final class Program {
     for (CnnFile f : files) {
       byFile.put(f.source(), f);
     }
+  }
+
+  /** What the {@link Resolver} decided about this program's calls (filled when it runs). */
+  public Resolution resolution() {
+    return resolution;
   }
 
   /** The files a file imports itself, in the order of its imports (those found). */

@@ -56,21 +56,9 @@ public final class Resolver {
       }
     }
     findCycles();
+    program.resolution().cyclic(cyclic);
+    program.resolution().finish();
     return cyclic;
-  }
-
-  /**
-   * The names, as seen from a file, of the cyclic blocks it can see (names are unique in a file's
-   * namespace; what {@link Expander} takes).
-   */
-  public Set<String> cyclicNames(SourceFile from) {
-    Set<String> out = new HashSet<>();
-    for (BlockDecl b : cyclic) {
-      if (program.block(from, b.name().text()) == b) {
-        out.add(b.name().text());
-      }
-    }
-    return out;
   }
 
   /**
@@ -223,8 +211,9 @@ public final class Resolver {
           misplaced(out.span(), "output");
         }
         out.chain().ifPresent(c -> chain(c, ctx));
-        Binder.bind("`output`", Checks.OUTPUT_OPTIONS, out.options(), out.name().span(), false, r)
-            .ifPresent(bound -> bound.args().forEach((name, e) -> constantArg(e, name,
+        Optional<Binder.Bound> options = Binder.bind("`output`", Checks.OUTPUT_OPTIONS, out.options(), out.name().span(), false, r);
+        program.resolution().output(out, options);
+        options.ifPresent(bound -> bound.args().forEach((name, e) -> constantArg(e, name,
                 Checks.OUTPUT_OPTIONS.stream().filter(f -> f.name().equals(name)).findFirst().orElseThrow().type(),
                 "`output`", ctx)));
       } else if (s instanceof ExpectStmt e) {
@@ -298,6 +287,7 @@ public final class Resolver {
     OpDef op = Ops.callable(name);
     BlockDecl block = op == null ? program.block(call.span().file(), name) : null;
     if (op == null && block == null) {
+      program.resolution().unbound(call);
       if (!program.isBroken(call.span().file(), name)) {
         unknownCallee(call, program, r);
       }
@@ -309,7 +299,9 @@ public final class Resolver {
     }
     if (op != null) {
       String callee = "`" + name + "`";
-      Binder.bind(callee, Checks.formals(op), call.args(), call.span(), op.arrowIn(), r).ifPresent(b -> {
+      Optional<Binder.Bound> bound = Binder.bind(callee, Checks.formals(op), call.args(), call.span(), op.arrowIn(), r);
+      keep(call, op, null, bound);
+      bound.ifPresent(b -> {
         b.args().forEach((p, e) -> {
           Value v = constantArg(e, p, op.param(p).orElseThrow().type(), callee, ctx);
           if (v != null) {
@@ -328,9 +320,19 @@ public final class Resolver {
     }
     String callee = "block `" + name + "`";
     List<Formal> formals = blockFormals(block);
-    Binder.bind(callee, formals, call.args(), call.span(), false, r).ifPresent(b ->
+    Optional<Binder.Bound> bound = Binder.bind(callee, formals, call.args(), call.span(), false, r);
+    keep(call, null, block, bound);
+    bound.ifPresent(b ->
         b.args().forEach((p, e) -> constantArg(e, p,
             formals.stream().filter(f -> f.name().equals(p)).findFirst().orElseThrow().type(), callee, ctx)));
+  }
+
+  private void keep(Call call, OpDef op, BlockDecl block, Optional<Binder.Bound> bound) {
+    if (bound.isPresent()) {
+      program.resolution().call(call, new Resolution.Binding(op, block, bound.get()));
+    } else {
+      program.resolution().unbound(call);
+    }
   }
 
   /** Reports an unknown op or block, with the closest name known at that place. */

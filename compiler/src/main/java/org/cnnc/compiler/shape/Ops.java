@@ -89,7 +89,7 @@ public final class Ops {
             optional("features", Type.INT, "the channels, if stated: checked against what flows in").atLeast(1),
             withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance").atLeast(0),
             withDefault("momentum", Type.FLOAT, new Value.FloatV(0.1), "running statistics update factor").between(0, 1))
-        .category(Category.NORM).rule(Ops::batchnorm));
+        .category(Category.NORM).traits(Trait.AFFINE_IN_INFERENCE).rule(Ops::batchnorm));
     add(op("lrn").doc("local response normalization across channels").torch("nn.LocalResponseNorm")
         .params(
             required("size", Type.INT, "neighbouring channels").atLeast(1),

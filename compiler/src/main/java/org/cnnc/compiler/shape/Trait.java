@@ -22,6 +22,11 @@ public enum Trait {
   WINDOWED,
   /** Holds trainable weights that a batch norm after it may be folded into, in inference. */
   LINEAR,
+  /**
+   * In inference, a fixed per-channel affine map {@code y = a * x + b} (batch norm with its
+   * running statistics): a {@link #LINEAR} op before it may fold it into its weights and bias.
+   */
+  AFFINE_IN_INFERENCE,
   /** Random in training, the identity in inference (dropout). */
   STOCHASTIC,
   /** Joins several inputs (concat, add). */
