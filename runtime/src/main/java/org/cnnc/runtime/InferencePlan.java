@@ -10,6 +10,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Trait;
 
 /**
  * What the inference passes change, decided from the topology of the network as first built:
@@ -68,7 +70,8 @@ public final class InferencePlan {
 
   private InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs, boolean training) {
     this.training = training;
-    Map<String, String> op = first.ops();
+    Map<String, OpDef> op = first.ops();
+    NetBuilder.Kernels kernels = first.kernels();
     Map<String, List<String>> inputs = first.topology();
     Map<String, List<String>> readers = new HashMap<>();
     inputs.forEach((v, ins) -> ins.forEach(i -> readers.computeIfAbsent(i, k -> new ArrayList<>()).add(v)));
@@ -97,8 +100,8 @@ public final class InferencePlan {
     for (var e : op.entrySet()) {
       String v = e.getKey();
       List<String> ins = inputs.getOrDefault(v, List.of());
-      if (passes.contains(Pass.FOLD_BATCHNORM) && e.getValue().equals("batchnorm") && ins.size() == 1
-          && "conv".equals(op.get(ins.get(0))) && readers.getOrDefault(ins.get(0), List.of()).size() == 1
+      if (passes.contains(Pass.FOLD_BATCHNORM) && e.getValue().has(Trait.AFFINE_IN_INFERENCE) && ins.size() == 1
+          && absorbs(op.get(ins.get(0)), Lowerings.Absorbs.AFFINE, kernels) && readers.getOrDefault(ins.get(0), List.of()).size() == 1
           && !outputNodes.contains(ins.get(0))) {
         folded.add(v);
         foldsInto.add(ins.get(0));
@@ -130,7 +133,7 @@ public final class InferencePlan {
     for (var e : op.entrySet()) {
       String v = e.getKey();
       List<String> ins = inputs.getOrDefault(v, List.of());
-      if (!passes.contains(Pass.FUSE_RELU) || !e.getValue().equals("relu") || ins.size() != 1) {
+      if (!passes.contains(Pass.FUSE_RELU) || !e.getValue().has(Trait.FUSABLE_ACTIVATION) || ins.size() != 1) {
         continue;
       }
       String src = ins.get(0);
@@ -138,15 +141,18 @@ public final class InferencePlan {
         continue;
       }
       // into a conv or dense layer, a conv whose BatchNorm folds into it, or (cnnc's) BatchNorm itself
-      String into = "conv".equals(op.get(src)) || "dense".equals(op.get(src)) ? src
-          : folded.contains(src) ? inputs.get(src).get(0)
-          : "batchnorm".equals(op.get(src)) && first.kernels() == NetBuilder.Kernels.CNNC ? src : null;
+      String into = folded.contains(src) ? inputs.get(src).get(0)
+          : absorbs(op.get(src), Lowerings.Absorbs.RELU, kernels) ? src : null;
       if (into != null && !mergeOf.containsKey(into)
           && (into.equals(src) || readers.getOrDefault(into, List.of()).size() == 1)) {
         fusedRelu.add(v);
         fusesRelu.add(into);
       }
     }
+  }
+
+  private static boolean absorbs(OpDef def, Lowerings.Absorbs what, NetBuilder.Kernels kernels) {
+    return def != null && Lowerings.absorbs(def, what, kernels);
   }
 
   /**

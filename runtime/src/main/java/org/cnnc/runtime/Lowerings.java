@@ -2,6 +2,7 @@
 package org.cnnc.runtime;
 
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,11 +26,25 @@ public final class Lowerings {
     String lower(NetBuilder b, String path, List<String> ins, OpArgs a);
   }
 
+  /**
+   * What a lowering's layer can compute besides its op, so that an inference pass may remove the
+   * op after it ({@link InferencePlan}): the passes ask the ops' traits and these, never names.
+   */
+  public enum Absorbs {
+    /** A per-channel affine map after it ({@code Trait.AFFINE_IN_INFERENCE}), folded into its weights and bias. */
+    AFFINE,
+    /** A ReLU after it ({@code Trait.FUSABLE_ACTIVATION}), applied in its own pass. */
+    RELU,
+    /** A ReLU after it, applied in its own pass by cnnc's kernels only (DL4J's layer cannot). */
+    RELU_WITH_CNNC_KERNELS
+  }
+
   private static final Map<String, Lowering> TABLE = new LinkedHashMap<>();
+  private static final Map<String, Set<Absorbs>> ABSORBS = new LinkedHashMap<>();
 
   static {
     put("conv", (b, p, in, a) -> b.conv(p, in.get(0), a.integer("out"), a.ints("kernel"), a.ints("stride"),
-        a.ints("padding"), a.ints("dilation"), a.integer("groups"), a.bool("bias")));
+        a.ints("padding"), a.ints("dilation"), a.integer("groups"), a.bool("bias")), Absorbs.AFFINE, Absorbs.RELU);
     put("maxpool", (b, p, in, a) -> b.maxpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
         a.ints("dilation"), a.bool("ceil")));
     put("avgpool", (b, p, in, a) -> b.avgpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
@@ -37,7 +52,8 @@ public final class Lowerings {
     put("global_avgpool", (b, p, in, a) -> b.globalAvgpool(p, in.get(0)));
     put("global_maxpool", (b, p, in, a) -> b.globalMaxpool(p, in.get(0)));
     put("adaptive_avgpool", (b, p, in, a) -> b.adaptiveAvgpool(p, in.get(0), a.ints("size")));
-    put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.number("eps"), a.number("momentum")));
+    put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.number("eps"), a.number("momentum")),
+        Absorbs.RELU_WITH_CNNC_KERNELS);
     put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.integer("size"), a.number("alpha"), a.number("beta"), a.number("k")));
     put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));
     put("relu6", (b, p, in, a) -> b.activation(p, in.get(0), Activation.RELU6.getActivationFunction()));
@@ -52,7 +68,7 @@ public final class Lowerings {
     put("identity", (b, p, in, a) -> b.identity(p, in.get(0)));
     put("dropout", (b, p, in, a) -> b.dropout(p, in.get(0), a.number("p")));
     put("stochastic_depth", (b, p, in, a) -> b.stochasticDepth(p, in.get(0), a.number("p"), a.string("mode").equals("row")));
-    put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.integer("out"), a.bool("bias")));
+    put("dense", (b, p, in, a) -> b.dense(p, in.get(0), a.integer("out"), a.bool("bias")), Absorbs.RELU);
     put("flatten", (b, p, in, a) -> b.flatten(p, in.get(0)));
     put("zeropad", (b, p, in, a) -> b.zeropad(p, in.get(0), a.ints("padding")));
     put("chunk", (b, p, in, a) -> b.chunk(p, in.get(0), a.integer("chunks"), a.integer("index")));
@@ -64,11 +80,19 @@ public final class Lowerings {
 
   private Lowerings() {}
 
-  private static void put(String op, Lowering l) {
+  private static void put(String op, Lowering l, Absorbs... absorbs) {
     if (Ops.get(op) == null) {
       throw new IllegalStateException("a lowering for " + op + ", which the registry lacks");
     }
     TABLE.put(op, l);
+    ABSORBS.put(op, absorbs.length == 0 ? Set.of() : EnumSet.copyOf(List.of(absorbs)));
+  }
+
+  /** Whether the layer an op lowers to, with these kernels, can compute what {@code what} names after it. */
+  static boolean absorbs(OpDef op, Absorbs what, NetBuilder.Kernels kernels) {
+    Set<Absorbs> a = ABSORBS.getOrDefault(op.name(), Set.of());
+    return a.contains(what) || what == Absorbs.RELU && kernels == NetBuilder.Kernels.CNNC
+        && a.contains(Absorbs.RELU_WITH_CNNC_KERNELS);
   }
 
   /** The lowering of a registry op. */

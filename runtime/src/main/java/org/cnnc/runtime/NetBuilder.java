@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cnnc.compiler.diag.Diagnostic;
+import org.cnnc.compiler.ir.ModulePath;
 import org.cnnc.compiler.sema.Capabilities;
 import org.cnnc.compiler.sema.Value;
 import org.cnnc.compiler.shape.Backend;
@@ -115,7 +116,8 @@ public final class NetBuilder {
   /** Outputs with a loss that cannot be trained here, with the reason. */
   private final Map<String, String> untrainable = new LinkedHashMap<>();
   /** Every op added, by vertex: its op and inputs (the topology inference passes plan from). */
-  private final Map<String, String> opOf = new LinkedHashMap<>();
+  /** The registry op of each vertex an op made (a vertex of its own, named by its path), for the inference planner. */
+  private final Map<String, OpDef> opOf = new LinkedHashMap<>();
   private final Map<String, List<String>> inputsOf = new LinkedHashMap<>();
   private final Map<String, Double> bnEps = new LinkedHashMap<>();
   /** The 1x1, stride-1, unpadded convs, with their output channels (what MERGE_POINTWISE may merge). */
@@ -225,7 +227,7 @@ public final class NetBuilder {
     return plan != null;
   }
 
-  Map<String, String> ops() {
+  Map<String, OpDef> ops() {
     return opOf;
   }
 
@@ -274,13 +276,13 @@ public final class NetBuilder {
   // ---- naming ----------------------------------------------------------------------------------
 
   /** The model's own sequence. */
-  public Seq root() {
-    return new Seq("");
+  public ModulePath root() {
+    return new ModulePath("");
   }
 
   /** The sequence of a module at {@code path} (a block instance or group). */
-  public Seq seq(String path) {
-    return new Seq(path);
+  public ModulePath seq(String path) {
+    return new ModulePath(path);
   }
 
   // ---- ops ---------------------------------------------------------------------------------------
@@ -424,6 +426,9 @@ public final class NetBuilder {
             + ": " + r.reason());
       });
       v = Lowerings.of(def).lower(this, path, ins, a);
+      if (v.equals(path)) {
+        opOf.put(v, def);
+      }
     }
     shapeOf.put(path, layer.out());
     shapeOf.putIfAbsent(v, layer.out());
@@ -506,7 +511,6 @@ public final class NetBuilder {
       }
       int from = merge.offset(name);
       vertex(name, new ChannelSubset(from, from + out - 1), merge.vertex());
-      record(name, "conv");
       return name;
     }
     boolean withBias = bias || (plan != null && plan.foldsInto(name));
@@ -519,7 +523,6 @@ public final class NetBuilder {
     Layer layer = groups != 1 ? grouped(name, new GroupedConvolution(conv, groups, kernels == Kernels.CNNC))
         : kernels == Kernels.CNNC ? gemm(name, new GemmConvolution(conv)) : conv.build();
     add(name, layer, in);
-    record(name, "conv");
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, c / groups, kernel[0], kernel[1]},
         false, false));
     if (bias) {
@@ -617,7 +620,6 @@ public final class NetBuilder {
     long c = channels(in);
     add(name, kernels == Kernels.CNNC ? new CnncBatchNorm(eps, momentum, plan != null && plan.fusesRelu(name))
         : new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
-    record(name, "batchnorm");
     bnEps.put(name, eps);
     manifest.add(new TensorMapping(name + ".weight", name, "gamma", new long[] {c}, false, false));
     manifest.add(new TensorMapping(name + ".bias", name, "beta", new long[] {c}, false, false));
@@ -646,10 +648,8 @@ public final class NetBuilder {
       }
       return in;
     }
-    String v = kernels == Kernels.CNNC ? add(name, new CnncRelu(), in)
+    return kernels == Kernels.CNNC ? add(name, new CnncRelu(), in)
         : activation(name, in, Activation.RELU.getActivationFunction());
-    record(name, "relu");
-    return v;
   }
 
   public String leakyRelu(String name, String in, double slope) {
@@ -717,7 +717,6 @@ public final class NetBuilder {
     DenseLayer.Builder dense = new DenseLayer.Builder().nOut(out).hasBias(bias)
         .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY);
     add(name, kernels == Kernels.CNNC ? new CnncDense(dense) : dense.build(), flat);
-    record(name, "dense");
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, features}, true, false));
     if (bias) {
       manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
@@ -907,11 +906,6 @@ public final class NetBuilder {
     return plan != null && !plan.keeps(name);
   }
 
-  /** Names the op of a vertex for the inference planner (which conv a BatchNorm or ReLU follows). */
-  private void record(String name, String op) {
-    opOf.put(name, op);
-  }
-
   private String add(String name, Layer layer, String in) {
     if (plan != null && !plan.keeps(name)) {
       return name;
@@ -923,7 +917,6 @@ public final class NetBuilder {
     graph.addLayer(name, layer, in);
     types.put(name, layer.getOutputType(-1, t));
     inputsOf.put(name, List.of(in));
-    opOf.putIfAbsent(name, layer.getClass().getSimpleName());
     return name;
   }
 
@@ -937,7 +930,6 @@ public final class NetBuilder {
     }
     graph.addVertex(name, v, ins);
     inputsOf.put(name, List.of(ins));
-    opOf.putIfAbsent(name, v.getClass().getSimpleName());
     try {
       types.put(name, v.getOutputType(-1, in));
     } catch (Exception e) {

@@ -22,7 +22,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  *       {@link Im2col} writes them as {@code [in*kh*kw, b*oh*ow]}, one GEMM gives
  *       {@code [out, b, oh*ow]}, and one pass lays that out as NCHW;
  *   <li><b>tiled</b>, for larger maps (VGG16's first blocks): sample by sample, band of output
- *       rows by band, each band's columns at most about {@link #TILE_COLUMNS} floats, so that the
+ *       rows by band, each band's columns at most about {@link KernelSettings#tileColumns()} floats, so that the
  *       columns and the product are still in cache when they are used.
  * </ul>
  *
@@ -40,12 +40,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 public final class ConvGemm {
   /** The most column-matrix floats of the whole batch for its one GEMM: 64 MB. */
   static final long BATCH_COLUMNS = 16L << 20;
-
-  /**
-   * The column-matrix floats of one band of a sample's output rows in the tiled layout: 16 MB
-   * (not final: tests shrink it to cut maps into many bands).
-   */
-  static long TILE_COLUMNS = 4L << 20;
 
   private ConvGemm() {}
 
@@ -76,19 +70,8 @@ public final class ConvGemm {
    * {@code b} GEMMs when they are small (NiN's first conv, k = 75: 1.2 ms against 6.5 ms).
    */
   static boolean batched(INDArray x, INDArray y, long b, long k, long s) {
-    return BATCHED && b > 1 && b * k * s <= BATCH_COLUMNS && ChannelKernels.direct(x, y);
+    return KernelSettings.current().batched() && b > 1 && b * k * s <= BATCH_COLUMNS && ChannelKernels.direct(x, y);
   }
-
-  /**
-   * The smallest map (oh*ow) whose columns the MKL forward multiplies sample by sample in one
-   * batched call; smaller maps' products are too thin, and one GEMM over the batch is faster
-   * (3x3 convs at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins).
-   * Pointwise convs always take it.
-   */
-  static long STRIDED_MIN = 64;
-
-  /** Whether the whole-batch layout is on (a switch for measuring the two). */
-  static boolean BATCHED = !Boolean.getBoolean("cnnc.conv.perSample");
 
   /** The array itself when it is C-ordered with default strides, else a C-ordered copy. */
   static INDArray contiguous(INDArray a, LayerWorkspaceMgr mgr, ArrayType type) {
@@ -118,7 +101,7 @@ public final class ConvGemm {
       return out;
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
-    if (batched(x, out, b, k, s) && Gemm.library() == Gemm.Library.MKL && (g.pointwise() || s >= STRIDED_MIN)) {
+    if (batched(x, out, b, k, s) && Gemm.library() == Gemm.Library.MKL && (g.pointwise() || s >= KernelSettings.current().stridedMin())) {
       // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv;
       // else rows of the batch's columns [k, b, s]) straight into its output [o, s], then bias and
       // ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against 3.1 through one GEMM and two
@@ -170,7 +153,7 @@ public final class ConvGemm {
 
   /**
    * Sample by sample, band of output rows by band: each band's columns (at most about
-   * {@link #TILE_COLUMNS} floats) are built, multiplied and finished (bias, ReLU) while they are in
+   * {@link KernelSettings#tileColumns()} floats) are built, multiplied and finished (bias, ReLU) while they are in
    * cache. A whole-map band needs no tile: the GEMM writes into the output, and a pointwise conv
    * multiplies the input itself.
    */
@@ -342,11 +325,11 @@ public final class ConvGemm {
   }
 
   /**
-   * Output rows per band: as many as keep the band's columns within {@link #TILE_COLUMNS} floats,
+   * Output rows per band: as many as keep the band's columns within {@link KernelSettings#tileColumns()} floats,
    * at least one.
    */
   static int bandRows(long k, int oh, int ow) {
-    return (int) Math.max(1, Math.min(oh, TILE_COLUMNS / (k * ow)));
+    return (int) Math.max(1, Math.min(oh, KernelSettings.current().tileColumns() / (k * ow)));
   }
 
   /** Sample n's columns for output rows r0 .. r1 - 1: the input itself for a whole-map pointwise conv. */

@@ -68,25 +68,32 @@ public final class Gemm {
   }
 
 
-  private static volatile Library library;
+  /** The last choice: the setting of {@link KernelSettings#blas()} and the library it gave. */
+  private record Chosen(String setting, Library library) {}
 
-  /** The library in use, chosen on first call from the {@code cnnc.blas} property. */
+  private static volatile Chosen chosen;
+
+  /** The library in use, for {@link KernelSettings#current()}'s {@code blas} ({@code cnnc.blas}). */
   public static Library library() {
-    Library l = library;
-    if (l == null) {
-      l = choose(System.getProperty("cnnc.blas", "auto"));
-      library = l;
+    String setting = KernelSettings.current().blas();
+    Chosen c = chosen;
+    if (c == null || !c.setting().equals(setting)) {
+      c = new Chosen(setting, choose(setting));
+      chosen = c;
     }
-    return l;
+    return c.library();
   }
 
   /**
-   * Chooses the library for {@code setting} ({@code auto}, {@code mkl} or {@code openblas}) from
-   * now on; for tests and benchmarks that compare the two.
+   * The kernels' settings with the library for {@code setting} ({@code auto}, {@code mkl} or
+   * {@code openblas}) made current, for tests and benchmarks that compare the two; returns the
+   * library, after checking that it loads.
    */
   public static Library use(String setting) {
-    library = choose(setting);
-    return library;
+    KernelSettings s = KernelSettings.current().withBlas(setting);
+    Library l = choose(s.blas());
+    KernelSettings.use(s);
+    return l;
   }
 
   private static Library choose(String setting) {

@@ -52,7 +52,7 @@ final class Im2col {
     FloatBuffer cb = col.data().asNioFloat();
     int xBase = (int) (x.offset() + n0 * c * h * w);
     int cBase = (int) col.offset();
-    if (g.sw() == 1 && ow >= DIRECT_ROW) {
+    if (g.sw() == 1 && ow >= KernelSettings.current().directRow()) {
       // stride 1, long rows: each output row is one bulk copy from the input row, buffer to
       // buffer (VGG16's forward: 1,556-1,575 ms this way, 1,655-1,660 through a Java array)
       IntStream.range(0, count * rows).parallel().forEach(job -> {
@@ -237,9 +237,6 @@ final class Im2col {
   private static int endInside(int ix0, int s, int w, int ow) {
     return w - ix0 <= 0 ? 0 : Math.min(ow, (w - ix0 + s - 1) / s);
   }
-
-  /** The output width from which stride-1 rows are copied buffer to buffer rather than through an array. */
-  static int DIRECT_ROW = 64;
 
   private static final float[] ZEROS = new float[1024];
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
-import java.util.Locale;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -13,8 +12,8 @@ import org.nd4j.nativeblas.NativeOpsHolder;
  * Convolutions on oneDNN, through the {@code conv2d} and {@code conv2d_bp} ops of ND4J's
  * {@code linux-x86_64-onednn} build, which hand them to oneDNN's JIT kernels (no im2col). cnnc
  * uses them where they beat its own GEMM layout ({@link ConvGemm}): float NCHW convolutions of
- * batches of more than one, not 1x1, not dilated, from at least {@link #MIN_CHANNELS} channels;
- * forward only up to maps of {@link #MAX_FORWARD_MAP}.
+ * batches of more than one, not 1x1, not dilated, from {@link KernelSettings#oneDnnMinChannels()} channels;
+ * forward only up to maps of {@link KernelSettings#oneDnnMaxForwardMap()}.
  *
  * <p>Measured here (batch 8, forward / backward, ms; README, "Performance"): NiN's 5x5 conv
  * 96->192 at 15^2 4.4 / 9.6 on oneDNN against 8.8 / 14.7 as im2col + MKL GEMM; 3x3 96->128 at
@@ -36,20 +35,10 @@ public final class OneDnn {
   /** Whether ND4J was built with oneDNN (its build information says HAVE_ONEDNN). */
   static final boolean BUILT_IN = builtIn();
 
-  /** On unless {@code cnnc.conv.onednn=off} (not final: tests switch it). */
-  static boolean enabled = BUILT_IN
-      && !"off".equals(System.getProperty("cnnc.conv.onednn", "auto").trim().toLowerCase(Locale.ROOT));
-
-  /** The fewest input channels a conv needs to go to oneDNN (not final: tests lower it). */
-  static int MIN_CHANNELS = 16;
-
-  /**
-   * The largest output map (oh*ow) whose forward pass goes to oneDNN. Larger maps' forward is
-   * faster as im2col + GEMM (VGG16's 3x3 convs, batch 8: 64->64 at 224^2 159 ms against 224 on
-   * oneDNN, 128->128 at 112^2 113 against 159; at 56^2 98 against 87), while their backward is
-   * faster on oneDNN (368 against 302 ms, 250 against 214). Not final: tests change it.
-   */
-  static long MAX_FORWARD_MAP = 56 * 56;
+  /** Whether oneDNN takes convolutions: built in, and on in {@link KernelSettings#current()} (unless {@code cnnc.conv.onednn=off}). */
+  static boolean enabled() {
+    return BUILT_IN && KernelSettings.current().oneDnn();
+  }
 
   static {
     if (BUILT_IN) {
@@ -79,17 +68,18 @@ public final class OneDnn {
    * nothing forward, 1.03 against 1.11 ms for NiN's 5x5 conv, lost backward, 8.9 against 6.7 ms
    * for 3x3 512->512 at 14^2, and NiN's batch-1 forward varied from 4.6 to 9.1 ms across runs on
    * it), float input and weights, not pointwise (a 1x1 conv is one GEMM already), not dilated
-   * (ND4J's op fails to create a dilated oneDNN primitive), and at least {@link #MIN_CHANNELS}
+   * (ND4J's op fails to create a dilated oneDNN primitive), and at least {@link KernelSettings#oneDnnMinChannels()}
    * input channels.
    */
   static boolean takes(INDArray x, INDArray w, ConvGemm.Geometry g) {
-    return enabled && x.size(0) > 1 && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT && !g.pointwise()
-        && g.dh() == 1 && g.dw() == 1 && x.size(1) >= MIN_CHANNELS;
+    KernelSettings k = KernelSettings.current();
+    return BUILT_IN && k.oneDnn() && x.size(0) > 1 && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
+        && !g.pointwise() && g.dh() == 1 && g.dw() == 1 && x.size(1) >= k.oneDnnMinChannels();
   }
 
-  /** Whether oneDNN takes this conv's forward pass: {@link #takes}, and a map of at most {@link #MAX_FORWARD_MAP}. */
+  /** Whether oneDNN takes this conv's forward pass: {@link #takes}, and a map of at most {@link KernelSettings#oneDnnMaxForwardMap()}. */
   static boolean takesForward(INDArray x, INDArray w, ConvGemm.Geometry g, long map) {
-    return takes(x, w, g) && map <= MAX_FORWARD_MAP;
+    return takes(x, w, g) && map <= KernelSettings.current().oneDnnMaxForwardMap();
   }
 
   static int[] args(ConvGemm.Geometry g) {

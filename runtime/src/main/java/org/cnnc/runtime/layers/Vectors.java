@@ -4,7 +4,7 @@ package org.cnnc.runtime.layers;
 /**
  * Whether cnnc's kernels may use the JDK's Vector API ({@code jdk.incubator.vector}), which the
  * JVM has only when started with {@code --add-modules jdk.incubator.vector}. Without it (or with
- * {@code -Dcnnc.vector=off}) the kernels run their scalar Java loops, with the same results.
+ * {@code -Dcnnc.vector=off}, or {@link KernelSettings#vectors()} off) the kernels run their scalar Java loops, with the same results.
  * No class of the API is touched unless {@link #on()}: the classes that use it ({@code
  * VectorPool}) are loaded only then.
  */
@@ -13,20 +13,13 @@ public final class Vectors {
 
   private static final boolean PRESENT = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
-  private static volatile boolean on = PRESENT && !"off".equals(System.getProperty("cnnc.vector"));
-
   /** The JVM has the Vector API. */
   public static boolean present() {
     return PRESENT;
   }
 
-  /** The kernels use the Vector API. */
+  /** The kernels use the Vector API: the JVM has it, and {@link KernelSettings#current()} allows it. */
   public static boolean on() {
-    return on;
-  }
-
-  /** Turns the vector kernels on (when the JVM has the API) or off; for tests and benchmarks. */
-  public static void use(boolean vectors) {
-    on = vectors && PRESENT;
+    return PRESENT && KernelSettings.current().vectors();
   }
 }

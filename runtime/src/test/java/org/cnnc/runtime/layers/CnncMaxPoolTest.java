@@ -165,10 +165,10 @@ class CnncMaxPoolTest {
     }
     var mgr = org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
     INDArray[][] results = new INDArray[2][];
-    boolean was = Vectors.on();
+    KernelSettings was = KernelSettings.current();
     try {
       for (int v = 0; v < 2; v++) {
-        Vectors.use(v == 1);
+        KernelSettings.use(was.withVectors(v == 1));
         pool.setInput(x, mgr);
         INDArray inference = pool.activate(false, mgr).dup();
         pool.setInput(x, mgr);
@@ -178,7 +178,7 @@ class CnncMaxPoolTest {
         results[v] = new INDArray[] {inference, training, dx};
       }
     } finally {
-      Vectors.use(was);
+      KernelSettings.use(was);
     }
     String[] what = {"inference output", "training output", "input gradient"};
     for (int i = 0; i < 3; i++) {
@@ -206,16 +206,16 @@ class CnncMaxPoolTest {
 
   /** Runs a check with the scalar kernel, then with the Vector API kernel when the JVM has it. */
   private static void onEachKernel(Runnable check) {
-    boolean was = Vectors.on();
+    KernelSettings was = KernelSettings.current();
     try {
-      Vectors.use(false);
+      KernelSettings.use(was.withVectors(false));
       check.run();
       if (Vectors.present()) {
-        Vectors.use(true);
+        KernelSettings.use(was.withVectors(true));
         check.run();
       }
     } finally {
-      Vectors.use(was);
+      KernelSettings.use(was);
     }
   }
 

@@ -51,50 +51,34 @@ class GemmConvolutionTest {
   @MethodSource("cases")
   void equalsDl4jForwardAndBackward(int batch, int c, int h, int w, int out, int kh, int kw, int s, int ph, int pw,
       int d, boolean bias, boolean relu) {
-    boolean batched = ConvGemm.BATCHED;
-    long tile = ConvGemm.TILE_COLUMNS;
+    KernelSettings before = KernelSettings.current();
+    long tile = before.tileColumns();
     long k = (long) c * kh * kw;
     long ow = (w + 2L * pw - (long) d * (kw - 1) - 1) / s + 1;
-    int directRow = Im2col.DIRECT_ROW;
-    Gemm.Library library = Gemm.library();
-    boolean oneDnn = OneDnn.enabled;
-    int oneDnnChannels = OneDnn.MIN_CHANNELS;
-    long maxForwardMap = OneDnn.MAX_FORWARD_MAP;
     try {
       // on oneDNN (every case that is not pointwise or dilated: the channel threshold lowered to 1)
-      OneDnn.enabled = true;
-      OneDnn.MIN_CHANNELS = 1;
+      KernelSettings.use(before.withOneDnn(true, 1, before.oneDnnMaxForwardMap()));
       compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       // forward by GEMM, backward on oneDNN (as for large maps)
-      OneDnn.MAX_FORWARD_MAP = 0;
+      KernelSettings.use(before.withOneDnn(true, 1, 0));
       compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
-      OneDnn.enabled = false;
       // the products on MKL and on ND4J's OpenBLAS; im2col's rows through a Java array (these
       // maps are narrow), then buffer to buffer
       for (String blas : new String[] {"mkl", "openblas"}) {
-        Gemm.use(blas);
-        for (int rowCopies : new int[] {directRow, 1}) {
-          Im2col.DIRECT_ROW = rowCopies;
+        for (int rowCopies : new int[] {before.directRow(), 1}) {
+          KernelSettings gemm = before.withOneDnn(false).withBlas(blas).withDirectRow(rowCopies);
           // the whole batch in one GEMM
-          ConvGemm.BATCHED = true;
+          KernelSettings.use(gemm.withLayout(true, gemm.stridedMin(), tile));
           compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
           // tiled: each sample's map whole, then in bands of one and of two output rows
-          ConvGemm.BATCHED = false;
           for (long columns : new long[] {tile, 1, 2 * k * ow}) {
-            ConvGemm.TILE_COLUMNS = columns;
+            KernelSettings.use(gemm.withLayout(false, gemm.stridedMin(), columns));
             compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
           }
-          ConvGemm.TILE_COLUMNS = tile;
         }
       }
     } finally {
-      OneDnn.enabled = oneDnn;
-      OneDnn.MIN_CHANNELS = oneDnnChannels;
-      OneDnn.MAX_FORWARD_MAP = maxForwardMap;
-      Gemm.use(library.name());
-      ConvGemm.BATCHED = batched;
-      ConvGemm.TILE_COLUMNS = tile;
-      Im2col.DIRECT_ROW = directRow;
+      KernelSettings.use(before);
     }
   }
 
@@ -106,7 +90,7 @@ class GemmConvolutionTest {
   void oneDnnForConvsOnlyOtherHelpersOff() {
     network(true, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, true, false);
     assertTrue(OneDnn.BUILT_IN, "ND4J's build information lacks HAVE_ONEDNN");
-    assertTrue(OneDnn.enabled);
+    assertTrue(OneDnn.enabled());
     assertFalse(Nd4j.getEnvironment().helpersAllowed());
   }
 

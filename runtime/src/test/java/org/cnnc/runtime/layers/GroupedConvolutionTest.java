@@ -44,9 +44,9 @@ class GroupedConvolutionTest {
     }
 
     <T> T on(Supplier<T> body) {
-      boolean vectors = Vectors.on();
+      KernelSettings before = KernelSettings.current();
       try {
-        Vectors.use(this != CNNC_SCALAR);
+        KernelSettings.use(before.withVectors(this != CNNC_SCALAR));
         Paths path = switch (this) {
           case CNNC_GEMM_ONEDNN -> Paths.ONEDNN;
           case CNNC_GEMM_BANDS -> Paths.OPENBLAS_BANDS;
@@ -54,7 +54,7 @@ class GroupedConvolutionTest {
         };
         return path.on(body);
       } finally {
-        Vectors.use(vectors);
+        KernelSettings.use(before);
       }
     }
   }

@@ -213,34 +213,19 @@ final class KernelHarness {
 
     /** Runs {@code body} on this path, with the switches as they were afterwards. */
     <T> T on(java.util.function.Supplier<T> body) {
-      boolean oneDnn = OneDnn.enabled;
-      int minChannels = OneDnn.MIN_CHANNELS;
-      long maxForward = OneDnn.MAX_FORWARD_MAP;
-      boolean batched = ConvGemm.BATCHED;
-      long tile = ConvGemm.TILE_COLUMNS;
-      long stridedMin = ConvGemm.STRIDED_MIN;
-      Gemm.Library library = Gemm.library();
+      KernelSettings before = KernelSettings.current();
       try {
-        OneDnn.enabled = this == ONEDNN || this == ONEDNN_BACKWARD_ONLY;
-        OneDnn.MIN_CHANNELS = 1;
-        OneDnn.MAX_FORWARD_MAP = this == ONEDNN ? Long.MAX_VALUE : 0;
-        ConvGemm.BATCHED = switch (this) {
-          case MKL_TILED, MKL_BANDS, OPENBLAS_BANDS -> false;
-          default -> true;
-        };
-        // one output row a band
-        ConvGemm.TILE_COLUMNS = this == MKL_BANDS || this == OPENBLAS_BANDS ? 1 : tile;
-        ConvGemm.STRIDED_MIN = this == MKL_STRIDED ? 0 : Long.MAX_VALUE;
-        Gemm.use(name().startsWith("OPENBLAS") ? "openblas" : "mkl");
+        boolean tiled = this == MKL_TILED || this == MKL_BANDS || this == OPENBLAS_BANDS;
+        KernelSettings.use(before
+            .withOneDnn(this == ONEDNN || this == ONEDNN_BACKWARD_ONLY, 1, this == ONEDNN ? Long.MAX_VALUE : 0)
+            // one output row a band
+            .withLayout(!tiled, this == MKL_STRIDED ? 0 : Long.MAX_VALUE,
+                this == MKL_BANDS || this == OPENBLAS_BANDS ? 1 : before.tileColumns())
+            .withBlas(name().startsWith("OPENBLAS") ? "openblas" : "mkl"));
+        Gemm.library(); // the library loads, or this path fails here
         return body.get();
       } finally {
-        OneDnn.enabled = oneDnn;
-        OneDnn.MIN_CHANNELS = minChannels;
-        OneDnn.MAX_FORWARD_MAP = maxForward;
-        ConvGemm.BATCHED = batched;
-        ConvGemm.TILE_COLUMNS = tile;
-        ConvGemm.STRIDED_MIN = stridedMin;
-        Gemm.use(library == Gemm.Library.MKL ? "mkl" : "openblas");
+        KernelSettings.use(before);
       }
     }
   }

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.runtime.layers;
+
+import java.io.Serializable;
+import java.util.Locale;
+
+/**
+ * The tuning switches of cnnc's kernels, in one immutable value instead of a static per kernel:
+ * which BLAS the products use, whether oneDNN takes convolutions and from which sizes, the
+ * whole-batch GEMM layout, and the Vector API. Read once from the system properties
+ * ({@code cnnc.blas}, {@code cnnc.conv.onednn}, {@code cnnc.conv.perSample}, {@code cnnc.vector});
+ * tests and benchmarks that compare paths swap the whole value with {@link #use} and put the
+ * previous one back. It is serializable, so a process that runs a network elsewhere (a Spark
+ * executor) can take the same settings along.
+ *
+ * <p>A switch asks for a path; the path is taken only where it exists: oneDNN only when ND4J was
+ * built with it, the Vector API only when the JVM has it.
+ *
+ * @param blas {@code auto}, {@code mkl} or {@code openblas} ({@link Gemm#library})
+ * @param oneDnn oneDNN may take convolutions ({@link OneDnn})
+ * @param oneDnnMinChannels the fewest input channels a conv needs to go to oneDNN
+ * @param oneDnnMaxForwardMap the largest output map (oh * ow) whose forward pass goes to oneDNN
+ * @param batched whole-batch GEMM layout of the convs ({@link ConvGemm})
+ * @param stridedMin the smallest strided output map that takes the whole-batch call
+ * @param tileColumns a band of a sample's im2col columns holds about this many floats (tiled layout)
+ * @param directRow the narrowest output row im2col copies buffer to buffer rather than through a Java array
+ * @param vectors the kernels may use the Vector API ({@link Vectors})
+ */
+public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels, long oneDnnMaxForwardMap,
+    boolean batched, long stridedMin, long tileColumns, int directRow, boolean vectors) implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /**
+   * The defaults, measured on the CPUs cnnc is tested on: oneDNN from 16 input channels and for
+   * forward maps up to 56x56 (VGG16's 3x3 convs, batch 8: 64->64 at 224^2 159 ms on im2col + GEMM
+   * against 224 on oneDNN, 128->128 at 112^2 113 against 159; at 56^2 98 against 87; their
+   * backward is faster on oneDNN); the whole-batch call for strided maps of 64 and more (3x3 convs
+   * at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins).
+   */
+  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true);
+
+  private static volatile KernelSettings current = fromSystemProperties();
+
+  public KernelSettings {
+    // checked when the products first run ({@link Gemm#library}), as the property always was
+    blas = blas.trim().toLowerCase(Locale.ROOT);
+  }
+
+  /** The defaults as the system properties change them. */
+  public static KernelSettings fromSystemProperties() {
+    KernelSettings d = DEFAULTS;
+    return new KernelSettings(System.getProperty("cnnc.blas", d.blas()),
+        !"off".equals(System.getProperty("cnnc.conv.onednn", "auto").trim().toLowerCase(Locale.ROOT)),
+        d.oneDnnMinChannels(), d.oneDnnMaxForwardMap(),
+        !Boolean.getBoolean("cnnc.conv.perSample"), d.stridedMin(), d.tileColumns(), d.directRow(),
+        !"off".equals(System.getProperty("cnnc.vector")));
+  }
+
+  /** The settings the kernels use now. */
+  public static KernelSettings current() {
+    return current;
+  }
+
+  /** Makes {@code s} the settings the kernels use from now on; returns the previous ones (to put back). */
+  public static KernelSettings use(KernelSettings s) {
+    KernelSettings before = current;
+    current = s;
+    return before;
+  }
+
+  public KernelSettings withBlas(String setting) {
+    return new KernelSettings(setting, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
+        directRow, vectors);
+  }
+
+  public KernelSettings withOneDnn(boolean on, int minChannels, long maxForwardMap) {
+    return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors);
+  }
+
+  public KernelSettings withOneDnn(boolean on) {
+    return withOneDnn(on, oneDnnMinChannels, oneDnnMaxForwardMap);
+  }
+
+  /** The whole-batch layout on or off, its strided minimum, and the tiled layout's band size. */
+  public KernelSettings withLayout(boolean batchedOn, long stridedMinimum, long tile) {
+    return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batchedOn, stridedMinimum, tile,
+        directRow, vectors);
+  }
+
+  public KernelSettings withDirectRow(int narrowest) {
+    return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
+        narrowest, vectors);
+  }
+
+  public KernelSettings withVectors(boolean on) {
+    return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
+        directRow, on);
+  }
+}

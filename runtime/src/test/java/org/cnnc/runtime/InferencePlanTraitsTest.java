@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.cnnc.runtime.InferencePlan.Pass;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The inference passes decide from the registry's traits and the lowerings' capabilities, not
+ * from op names: on a network mixing ops that fold or fuse with ones that must not (a grouped
+ * conv's batch norm folds; relu6, a batch norm after a pool and a relu after an add stay), each
+ * pass removes exactly the vertices its rule names, on both kernel sets.
+ */
+class InferencePlanTraitsTest {
+  /** input -> conv -> batchnorm -> relu -> grouped conv -> batchnorm -> relu6 -> maxpool -> batchnorm -> relu
+   *  -> add(itself, conv) -> relu -> flatten -> dense -> relu -> dense. */
+  static final class Mixed implements CnnModel {
+    @Override
+    public String name() {
+      return "Mixed";
+    }
+
+    @Override
+    public List<String> outputNames() {
+      return List.of("out");
+    }
+
+    @Override
+    public void build(NetBuilder b) {
+      String x = b.input("x", 4, 8, 8);
+      x = b.op("c1", "conv", x, "out", 8, "kernel", 3, "padding", 1, "bias", false);
+      x = b.op("bn1", "batchnorm", x);
+      x = b.op("r1", "relu", x);
+      x = b.op("dw", "conv", x, "out", 8, "kernel", 3, "padding", 1, "groups", 8);
+      x = b.op("bn2", "batchnorm", x);
+      x = b.op("r6", "relu6", x);
+      x = b.op("pool", "maxpool", x, "kernel", 2);
+      x = b.op("bn3", "batchnorm", x);
+      x = b.op("r3", "relu", x);
+      String y = b.op("c2", "conv", x, "out", 8, "kernel", 1);
+      x = b.merge("sum", "add", x, y);
+      x = b.op("r4", "relu", x);
+      x = b.op("fc1", "dense", x, "out", 16);
+      x = b.op("r5", "relu", x);
+      x = b.op("fc2", "dense", x, "out", 3);
+      b.output("out", x, Loss.CROSS_ENTROPY, 1.0);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(NetBuilder.Kernels.class)
+  void passesFollowTraits(NetBuilder.Kernels kernels) {
+    CnnNetwork net = CnnNetwork.create(new Mixed(), 1, kernels);
+    Set<String> before = vertices(net);
+    Set<String> folded = removed(before, net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM), Set.of("out")));
+    // a batch norm folds into the conv before it (grouped or not), not into a pool
+    assertEquals(Set.of("bn1", "bn2"), folded, kernels + ": FOLD_BATCHNORM");
+    Set<String> fused = removed(before, net.forInference(EnumSet.of(Pass.FUSE_RELU), Set.of("out")));
+    // relus after a conv, a dense layer and (cnnc's kernels only) a batch norm; never relu6 nor a relu after a merge
+    Set<String> expected = new TreeSet<>(Set.of("r5"));
+    if (kernels == NetBuilder.Kernels.CNNC) {
+      expected.addAll(Set.of("r1", "r3"));
+    }
+    assertEquals(expected, fused, kernels + ": FUSE_RELU");
+    Set<String> both = removed(before, net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM, Pass.FUSE_RELU), Set.of("out")));
+    // with bn1 folded, r1 fuses into c1 on either kernel set
+    Set<String> all = new TreeSet<>(Set.of("bn1", "bn2", "r1", "r5"));
+    if (kernels == NetBuilder.Kernels.CNNC) {
+      all.add("r3");
+    }
+    assertEquals(all, both, kernels + ": FOLD_BATCHNORM + FUSE_RELU");
+  }
+
+  private static Set<String> vertices(CnnNetwork n) {
+    return Arrays.stream(n.graph().getVertices()).map(v -> v.getVertexName()).collect(Collectors.toCollection(TreeSet::new));
+  }
+
+  private static Set<String> removed(Set<String> before, CnnNetwork after) {
+    Set<String> gone = new TreeSet<>(before);
+    gone.removeAll(vertices(after));
+    return gone;
+  }
+}
