@@ -37,7 +37,7 @@ class TextMateGrammarTest {
     // exactly the registry's callable ops, in its order: the grammar's op list is the registry's
     assertEquals("\\b(" + String.join("|", Ops.callable().stream().map(OpDef::name).toList()) + ")\\b", ops);
     Pattern keywords = Pattern.compile(g.get("repository").get("keywords").get("patterns").get(0).get("match").asText());
-    for (String kw : List.of("input", "output", "from", "repeat", "with", "expect")) {
+    for (String kw : List.of("input", "output", "from", "repeat", "as", "with", "expect")) {
       assertTrue(keywords.matcher(kw).matches(), kw);
     }
     // every merge of the registry is a keyword (`concat`, `add`, `mul`)

@@ -12,6 +12,7 @@ INPUT   : 'input';
 OUTPUT  : 'output';
 FROM    : 'from';
 REPEAT  : 'repeat';
+AS      : 'as';
 // The merges of the op registry (Ops: concat, add, mul), one token: the compiler reads which
 // from its text, and a test keeps this list equal to the registry's merges.
 MERGE   : 'concat' | 'add' | 'mul';

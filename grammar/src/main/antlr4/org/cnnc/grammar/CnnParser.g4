@@ -36,7 +36,7 @@ term
     : name=ID (LPAREN argList? RPAREN)?                            # callTerm
     | body                                                         # groupTerm
     | op=MERGE LPAREN branch (COMMA branch)* COMMA? RPAREN         # mergeTerm
-    | REPEAT expr body                                             # repeatTerm
+    | REPEAT expr (AS var=ID)? body                                # repeatTerm
     ;
 
 branch

@@ -103,8 +103,24 @@ public final class Ast {
 
   public record Chain(List<Element> elements, Span span) {}
 
-  /** {@code [label:] term [: [shape]]}. */
-  public record Element(Optional<Ident> label, Term term, Optional<ShapeExpr> assertion, Span span) {}
+  /**
+   * {@code [label:] term [: [shape]]}. A quoted label with {@code {expr}} parts, as
+   * {@code "denselayer{i + 1}"}, is {@code numbered}: its name is computed where it is expanded
+   * (its {@code label} holds the text as written, between the quotes).
+   */
+  public record Element(Optional<Ident> label, Term term, Optional<ShapeExpr> assertion, Span span,
+      Optional<NumberedLabel> numbered) {
+    public Element(Optional<Ident> label, Term term, Optional<ShapeExpr> assertion, Span span) {
+      this(label, term, assertion, span, Optional.empty());
+    }
+  }
+
+  /**
+   * A label computed from expressions, {@code "denselayer{i + 1}"}: literal text and expressions
+   * alternate, {@code texts.size() == exprs.size() + 1}; each expression gives an integer (written
+   * in decimal) or a string.
+   */
+  public record NumberedLabel(List<String> texts, List<Expr> exprs, Span span) {}
 
   public sealed interface Term permits Call, Group, Merge, Repeat {
     Span span();
@@ -152,8 +168,11 @@ public final class Ast {
     }
   }
 
-  /** {@code repeat N { ... }}: the body's items, N times, inline in the enclosing sequence. */
-  public record Repeat(Expr count, Body body, Span span) implements Term {}
+  /**
+   * {@code repeat N [as i] { ... }}: the body's items, N times, inline in the enclosing sequence;
+   * {@code i} counts the repetitions from 0 in the body's expressions and numbered labels.
+   */
+  public record Repeat(Expr count, Optional<Ident> var, Body body, Span span) implements Term {}
 
   /** A branch of a merge: a chain from the merge's input, a chain from a named node, or a named node. */
   public record Branch(Optional<Chain> chain, Optional<Ident> from, Span span) {}

@@ -95,7 +95,7 @@ public final class AstPrinter {
         }
         close();
       } else if (t instanceof Repeat r) {
-        line(depth, "(" + head + "repeat " + expr(r.count()) + tail);
+        line(depth, "(" + head + "repeat " + expr(r.count()) + r.var().map(v -> " as " + v.text()).orElse("") + tail);
         body(r.body(), depth + 1);
         close();
       }

@@ -408,7 +408,7 @@ public final class JavaGenerator {
         }
         boolean inline = e.term() instanceof Repeat && e.label().isEmpty();
         CodeBlock name = inline ? null
-            : e.label().map(l -> CodeBlock.of("$N.named($L)", seq, JavaText.literal(l.text()))).orElse(CodeBlock.of("$N.next()", seq));
+            : e.label().isPresent() ? CodeBlock.of("$N.named($L)", seq, label(e)) : CodeBlock.of("$N.next()", seq);
         element(e, x, x, seq, name, e.label().isPresent());
       }
     }
@@ -468,7 +468,7 @@ public final class JavaGenerator {
       if (t instanceof Call c) {
         m.addStatement("$N = $L", out, call(c, in, name));
       } else if (t instanceof Group g) {
-        String gs = names.newName(e.label().map(l -> lowerCamel(l.text())).orElse("group") + "Seq");
+        String gs = names.newName(labelHint(e, "group") + "Seq");
         m.addStatement("$T $N = b.seq($L)", SEQ, gs, name);
         if (!in.equals(out)) {
           m.addStatement("$N = $N", out, in);
@@ -485,13 +485,21 @@ public final class JavaGenerator {
         Repeat r = (Repeat) t;
         String target = seq;
         if (named) {
-          target = names.newName(e.label().map(l -> lowerCamel(l.text())).orElse("repeat") + "Seq");
+          target = names.newName(labelHint(e, "repeat") + "Seq");
           m.addStatement("$T $N = b.seq($L)", SEQ, target, name);
         }
         if (!in.equals(out)) {
           m.addStatement("$N = $N", out, in);
         }
-        String i = loops < 3 ? "ijk".substring(loops, loops + 1) : "i" + loops;
+        // anonymous loops count with i, j, k by depth (reserved names); a named counter keeps its
+        // name when it is its depth's, else it gets a name of its own
+        String i = loopVar(loops);
+        if (r.var().isPresent() && !r.var().get().text().equals(i)) {
+          i = names.newName(lowerCamel(r.var().get().text()));
+        }
+        Var before = r.var().map(v -> vars.get(v.text())).orElse(null);
+        String counter = i;
+        r.var().ifPresent(v -> vars.put(v.text(), new Var(counter, JType.INT)));
         loops++;
         m.beginControlFlow("for (int $L = 0; $L < $L; $L++)", i, i, expr(r.count()).code(), i);
         for (Stmt st : r.body().stmts()) {
@@ -503,8 +511,51 @@ public final class JavaGenerator {
         }
         m.endControlFlow();
         loops--;
+        r.var().ifPresent(v -> {
+          if (before == null) {
+            vars.remove(v.text());
+          } else {
+            vars.put(v.text(), before);
+          }
+        });
       }
-      e.label().ifPresent(l -> remember(l.text(), out));
+      if (e.numbered().isEmpty()) { // a numbered label is no name `from` reads
+        e.label().ifPresent(l -> remember(l.text(), out));
+      }
+    }
+
+    private static String loopVar(int depth) {
+      return depth < 3 ? "ijk".substring(depth, depth + 1) : "i" + depth;
+    }
+
+    /**
+     * An element's label as a Java string expression: a literal, or for a numbered label the
+     * concatenation of its texts and values ({@code "denselayer" + (i + 1)}).
+     */
+    CodeBlock label(Element e) {
+      if (e.numbered().isEmpty()) {
+        return JavaText.literal(e.label().orElseThrow().text());
+      }
+      var n = e.numbered().get();
+      List<CodeBlock> parts = new ArrayList<>();
+      parts.add(JavaText.literal(n.texts().get(0)));
+      for (int k = 0; k < n.exprs().size(); k++) {
+        JExpr x = expr(n.exprs().get(k));
+        parts.add(x.prec() < 3 ? CodeBlock.of("($L)", x.code()) : x.code());
+        if (!n.texts().get(k + 1).isEmpty()) {
+          parts.add(JavaText.literal(n.texts().get(k + 1)));
+        }
+      }
+      return CodeBlock.join(parts, " + ");
+    }
+
+    /** A Java name's stem for an element's label: the label, or a numbered label's first text, or {@code fallback}. */
+    String labelHint(Element e, String fallback) {
+      if (e.label().isEmpty()) {
+        return fallback;
+      }
+      String text = e.numbered().map(n -> n.texts().get(0)).orElse(e.label().get().text());
+      return text.isEmpty() ? fallback : lowerCamel(text);
     }
 
     void merge(Merge mg, boolean labeled, String in, String out, String seq, CodeBlock name) {
@@ -523,9 +574,8 @@ public final class JavaGenerator {
         Branch br = mg.branches().get(j);
         String start = br.from().map(f -> labels.get(f.text())).orElse(in);
         Optional<Chain> chain = br.chain();
-        String label = chain.isPresent() && chain.get().elements().size() == 1
-            ? chain.get().elements().get(0).label().map(Ident::text).orElse(null) : null;
-        String v = names.newName(label != null ? lowerCamel(label) : "branch" + j);
+        String v = names.newName(chain.isPresent() && chain.get().elements().size() == 1
+            ? labelHint(chain.get().elements().get(0), "branch" + j) : "branch" + j);
         branchVars.add(v);
         m.addStatement("$T $N = $N", String.class, v, start);
         if (chain.isEmpty()) {
@@ -537,7 +587,7 @@ public final class JavaGenerator {
         if (els.size() == 1) {
           Element el = els.get(0);
           String branchSeq = ms;
-          CodeBlock bn = el.label().map(l -> CodeBlock.of("$N.child($L)", branchSeq, JavaText.literal(l.text()))).orElse(unlabeled);
+          CodeBlock bn = el.label().isPresent() ? CodeBlock.of("$N.child($L)", branchSeq, label(el)) : unlabeled;
           element(el, v, v, ms, bn, el.label().isPresent());
         } else {
           String bs = names.newName("branch" + j + "Seq");

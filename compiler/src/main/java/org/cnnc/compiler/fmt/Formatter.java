@@ -279,7 +279,7 @@ public final class Formatter {
     } else if (t instanceof Group g) {
       body(g.body(), indent);
     } else if (t instanceof Repeat r) {
-      out.append("repeat ").append(expr(r.count(), 0)).append(' ');
+      out.append("repeat ").append(expr(r.count(), 0)).append(r.var().map(v -> " as " + v.text()).orElse("")).append(' ');
       body(r.body(), indent);
     } else {
       merge((Merge) t, indent);
@@ -366,7 +366,7 @@ public final class Formatter {
     }
     if (t instanceof Repeat r) {
       String body = inlineBody(r.body());
-      return body == null ? null : "repeat " + expr(r.count(), 0) + " " + body;
+      return body == null ? null : "repeat " + expr(r.count(), 0) + r.var().map(v -> " as " + v.text()).orElse("") + " " + body;
     }
     Merge m = (Merge) t;
     List<String> parts = new ArrayList<>();

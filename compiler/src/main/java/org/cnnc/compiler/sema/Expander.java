@@ -397,7 +397,12 @@ public final class Expander {
   private int chain(Chain c, int input, Seq seq, Frame f) {
     for (Element e : c.elements()) {
       boolean inline = e.term() instanceof Repeat && e.label().isEmpty();
-      String name = seq.modules.segment(e.label().map(Ident::text).orElse(null), !inline);
+      String label = labelOf(e, f);
+      if (label == BAD_LABEL) {
+        input = POISON;
+        continue;
+      }
+      String name = seq.modules.segment(label, !inline);
       input = element(e, input, seq, f, name, false);
     }
     return input;
@@ -418,6 +423,52 @@ public final class Expander {
 
   // ---- elements --------------------------------------------------------------------------------
 
+  /**
+   * An element's label: as written, or for a numbered label ({@code "denselayer{i + 1}"}) its
+   * text with each expression's value (an integer in decimal, or a string) in this frame; null
+   * for no label; {@link #BAD_LABEL} after reporting a value that makes no module name.
+   */
+  /** What {@link #labelOf} gives for a label it could not compute (compared by identity). */
+  private static final String BAD_LABEL = new String("<bad label>");
+
+  private String labelOf(Element e, Frame f) {
+    if (e.label().isEmpty()) {
+      return null;
+    }
+    if (e.numbered().isEmpty()) {
+      return e.label().get().text();
+    }
+    Reporter r = reporter(f);
+    NumberedLabel n = e.numbered().get();
+    StringBuilder name = new StringBuilder(n.texts().get(0));
+    for (int i = 0; i < n.exprs().size(); i++) {
+      Expr x = n.exprs().get(i);
+      Value v = Evaluator.eval(x, f.vars, r);
+      if (v instanceof Value.IntV iv) {
+        name.append(iv.value());
+      } else if (v instanceof Value.StrV sv) {
+        name.append(sv.value());
+      } else {
+        if (v != null) {
+          r.report(Diagnostic.error(Code.ARGUMENT_TYPE, x.span(), "a numbered label's `{...}` gives an integer or a string, found "
+                  + v.show())
+              .label("not an integer or a string"));
+        }
+        return BAD_LABEL;
+      }
+      name.append(n.texts().get(i + 1));
+    }
+    String s = name.toString();
+    if (!org.cnnc.compiler.syntax.Labels.QUOTED.matcher(s).matches()) {
+      r.report(Diagnostic.error(Code.INVALID_ARGUMENT, n.span(), "the label " + org.cnnc.compiler.io.Escape.cnnString(s)
+              + " is no module name")
+          .label("computed here")
+          .help("a module name is a letter or `_`, then letters, digits, `_` or `-`"));
+      return BAD_LABEL;
+    }
+    return s;
+  }
+
   private int element(Element e, int input, Seq seq, Frame f, String name, boolean named) {
     boolean labeled = e.label().isPresent() || named;
     if (labeled && !declare(seq, name, e.label().map(Ident::span).orElse(e.span()), f)) {
@@ -436,7 +487,7 @@ public final class Expander {
     } else {
       out = repeat((Repeat) t, input, seq, f, name, labeled);
     }
-    if (labeled) {
+    if (labeled && e.numbered().isEmpty()) { // a numbered label names a module; `from` reads plain ones
       seq.labels.put(name, out);
     }
     if (out != POISON && e.assertion().isPresent()) {
@@ -467,9 +518,20 @@ public final class Expander {
       target = new Seq(child, seq, new HashMap<>());
     }
     for (long i = 0; i < n; i++) {
-      input = body(rep.body(), input, target, f);
+      input = body(rep.body(), input, target, counting(rep, f, i));
     }
     return input;
+  }
+
+  /** The frame of repetition {@code i} of {@code rep}: its counter bound, if it has one. */
+  private static Frame counting(Repeat rep, Frame f, long i) {
+    return rep.var().isEmpty() ? f : new Frame(withCounter(f.vars, rep, i), f.chain, f.depth);
+  }
+
+  private static Map<String, Value> withCounter(Map<String, Value> vars, Repeat rep, long i) {
+    Map<String, Value> out = new LinkedHashMap<>(vars);
+    out.put(rep.var().get().text(), new Value.IntV(i));
+    return out;
   }
 
   private int call(Call c, int input, Seq seq, Frame f, String name) {
@@ -661,7 +723,9 @@ public final class Expander {
         List<Element> els = b.chain().get().elements();
         if (els.size() == 1) {
           Element el = els.get(0);
-          tail = element(el, start, bseq, f, el.label().map(Ident::text).orElse(prefix + j), el.label().isPresent());
+          String label = labelOf(el, f);
+          tail = label == BAD_LABEL ? POISON
+              : element(el, start, bseq, f, label != null ? label : prefix + j, el.label().isPresent());
         } else {
           String bname = prefix + j;
           Scope bs = new Scope(bname, mergeScope.child(bname), Scope.Kind.BRANCH, null, b.span());
@@ -827,7 +891,14 @@ public final class Expander {
     if (n == null || ((Value.IntV) n).value() <= 0) {
       return 0;
     }
-    return mul(((Value.IntV) n).value(), count(r.body(), vars, depth));
+    long times = ((Value.IntV) n).value();
+    if (r.var().isEmpty()) {
+      return mul(times, count(r.body(), vars, depth));
+    }
+    // the body may depend on the counter: the larger of its first and last repetitions, n times
+    long first = count(r.body(), withCounter(vars, r, 0), depth);
+    long last = count(r.body(), withCounter(vars, r, times - 1), depth);
+    return mul(times, Math.max(first, last));
   }
 
   private long countBlock(BlockDecl block, Map<String, Value> args, int depth) {

@@ -262,6 +262,7 @@ public final class Resolver {
   }
 
   private void element(Element e, Ctx ctx) {
+    e.numbered().ifPresent(n -> n.exprs().forEach(x -> namesIn(x, ctx.params)));
     e.assertion().ifPresent(shape -> shape.dims().forEach(d -> {
       if (!(d instanceof NameRef n && n.name().text().equals("_"))) {
         namesIn(d, ctx.params);
@@ -278,7 +279,19 @@ public final class Resolver {
       }
     } else if (t instanceof Repeat rep) {
       constantArg(rep.count(), "count", Type.INT, "`repeat`", ctx);
-      body(rep.body(), ctx, false);
+      Ctx inner = ctx;
+      if (rep.var().isPresent()) {
+        Ident v = rep.var().get();
+        if (ctx.params.contains(v.text())) {
+          r.report(Diagnostic.error(Code.DUPLICATE_NAME, v.span(), "`" + v.text() + "` is already a name here")
+              .label("hides the other `" + v.text() + "`")
+              .help("give the repetition's counter another name"));
+        }
+        List<String> names = new ArrayList<>(ctx.params);
+        names.add(v.text());
+        inner = new Ctx(ctx.decl, names);
+      }
+      body(rep.body(), inner, false);
     }
   }
 

@@ -128,8 +128,101 @@ final class AstBuilder {
   }
 
   private Element element(CnnParser.ElementContext ctx) {
-    return new Element(Optional.ofNullable(ctx.label).map(this::nodeName), term(ctx.term()),
-        Optional.ofNullable(ctx.shape()).map(this::shape), span(ctx));
+    Optional<Ident> label;
+    Optional<NumberedLabel> numbered = Optional.empty();
+    if (ctx.label != null && ctx.label.STRING() != null && ctx.label.STRING().getText().indexOf('{') >= 0) {
+      Token t = ctx.label.STRING().getSymbol();
+      label = Optional.of(new Ident(t.getText().substring(1, t.getText().length() - 1), span(t)));
+      numbered = numbered(t);
+    } else {
+      label = Optional.ofNullable(ctx.label).map(this::nodeName);
+    }
+    return new Element(label, term(ctx.term()), Optional.ofNullable(ctx.shape()).map(this::shape), span(ctx), numbered);
+  }
+
+  /**
+   * A numbered label, {@code "denselayer{i + 1}"}: text outside braces is part of a module name
+   * (letters, digits, {@code _}, {@code -}), each braced part an expression, parsed as one where it
+   * stands (its spans are the file's). Empty after reporting a mistake (a syntax error, which drops
+   * the declaration as a malformed quoted label does).
+   */
+  private Optional<NumberedLabel> numbered(Token t) {
+    String raw = t.getText();
+    int base = t.getStartIndex() + 1;
+    String body = raw.substring(1, raw.length() - 1);
+    List<String> texts = new ArrayList<>();
+    List<Expr> exprs = new ArrayList<>();
+    int i = 0;
+    StringBuilder text = new StringBuilder();
+    while (i <= body.length()) {
+      if (i == body.length()) {
+        texts.add(text.toString());
+        break;
+      }
+      char c = body.charAt(i);
+      if (c == '{') {
+        int close = body.indexOf('}', i + 1);
+        if (close < 0) {
+          return badNumbered(new Span(file, base + i, base + i + 1), "this `{` is not closed", "close it with `}`");
+        }
+        Optional<Expr> e = labelExpr(body.substring(i + 1, close), base + i + 1);
+        if (e.isEmpty()) {
+          return badNumbered(new Span(file, base + i, base + close + 1), "not an expression",
+              "write an expression between the braces, as `{i + 1}`");
+        }
+        texts.add(text.toString());
+        text.setLength(0);
+        exprs.add(e.get());
+        i = close + 1;
+      } else if (Character.isLetterOrDigit(c) && c < 128 || c == '_' || c == '-') {
+        text.append(c);
+        i++;
+      } else {
+        return badNumbered(new Span(file, base + i, base + i + 1),
+            c == '}' ? "this `}` closes no `{`" : "a numbered label's text must be letters, digits, `_` or `-`",
+            "a module name joins letters, digits, `_` and `-`; `{expr}` inserts a number");
+      }
+    }
+    return Optional.of(new NumberedLabel(List.copyOf(texts), List.copyOf(exprs), span(t)));
+  }
+
+  private Optional<NumberedLabel> badNumbered(Span at, String message, String help) {
+    badLabels++;
+    diags.report(Diagnostic.error(Code.SYNTAX_ERROR, at, message).label("in this numbered label").help(help).build());
+    return Optional.empty();
+  }
+
+  /** An expression inside a numbered label's braces, at {@code offset} in the file; empty if it is not one. */
+  private Optional<Expr> labelExpr(String text, int offset) {
+    CnnLexer lexer = new CnnLexer(org.antlr.v4.runtime.CharStreams.fromString(text));
+    lexer.removeErrorListeners();
+    List<Token> tokens = new ArrayList<>();
+    for (Token tk = lexer.nextToken(); ; tk = lexer.nextToken()) {
+      if (tk.getChannel() == Parsing.ERROR_CHANNEL) {
+        return Optional.empty();
+      }
+      org.antlr.v4.runtime.CommonToken shifted = new org.antlr.v4.runtime.CommonToken(tk);
+      shifted.setText(tk.getText()); // the text is read from the label's stream, before the offsets move
+      shifted.setStartIndex(tk.getStartIndex() + offset);
+      shifted.setStopIndex(tk.getStopIndex() + offset);
+      tokens.add(shifted);
+      if (tk.getType() == Token.EOF) {
+        break;
+      }
+    }
+    CnnParser parser = new CnnParser(new org.antlr.v4.runtime.CommonTokenStream(
+        new org.antlr.v4.runtime.ListTokenSource(tokens)));
+    parser.removeErrorListeners();
+    parser.setErrorHandler(new org.antlr.v4.runtime.BailErrorStrategy());
+    try {
+      CnnParser.ExprContext e = parser.expr();
+      if (parser.getCurrentToken().getType() != Token.EOF) {
+        return Optional.empty();
+      }
+      return Optional.of(expr(e));
+    } catch (org.antlr.v4.runtime.misc.ParseCancellationException | StackOverflowError e) {
+      return Optional.empty();
+    }
   }
 
   private Term term(CnnParser.TermContext ctx) {
@@ -143,7 +236,7 @@ final class AstBuilder {
       return new Merge(ident(m.op), m.branch().stream().map(this::branch).toList(), span(m));
     }
     var r = (CnnParser.RepeatTermContext) ctx;
-    return new Repeat(expr(r.expr()), body(r.body()), span(r));
+    return new Repeat(expr(r.expr()), Optional.ofNullable(r.var).map(this::ident), body(r.body()), span(r));
   }
 
   private Branch branch(CnnParser.BranchContext ctx) {
@@ -223,6 +316,14 @@ final class AstBuilder {
     Token t = ctx.STRING().getSymbol();
     String name = unquote(t);
     Span at = span(t);
+    if (name.indexOf('{') >= 0) {
+      badLabels++;
+      diags.report(Diagnostic.error(Code.SYNTAX_ERROR, at, "`from` cannot name a numbered label")
+          .label("a numbered label")
+          .help("a numbered label names a module in each repetition; `from` reads one node, by a plain label")
+          .build());
+      return new Ident(name, at);
+    }
     if (!Labels.QUOTED.matcher(name).matches()) {
       badLabels++;
       diags.report(Diagnostic.error(Code.SYNTAX_ERROR, at, "a quoted label must be a letter or `_`, then letters, "

@@ -27,7 +27,7 @@ import org.cnnc.grammar.CnnParser;
  */
 public final class Parsing {
   /** The channel on which the lexer puts malformed input (see CnnLexer.g4). */
-  private static final int ERROR_CHANNEL = 2;
+  static final int ERROR_CHANNEL = 2;
 
   private Parsing() {}
 
