@@ -166,6 +166,10 @@ final class AstBuilder {
           return badNumbered(new Span(file, base + i, base + i + 1), "this `{` is not closed", "close it with `}`");
         }
         Optional<Expr> e = labelExpr(body.substring(i + 1, close), base + i + 1);
+        if (e == null) { // nested too deeply: reported
+          badLabels++;
+          return Optional.empty();
+        }
         if (e.isEmpty()) {
           return badNumbered(new Span(file, base + i, base + close + 1), "not an expression",
               "write an expression between the braces, as `{i + 1}`");
@@ -192,7 +196,10 @@ final class AstBuilder {
     return Optional.empty();
   }
 
-  /** An expression inside a numbered label's braces, at {@code offset} in the file; empty if it is not one. */
+  /**
+   * An expression inside a numbered label's braces, at {@code offset} in the file; empty if it is
+   * not one, null after reporting one nested deeper than the parser's limit.
+   */
   private Optional<Expr> labelExpr(String text, int offset) {
     CnnLexer lexer = new CnnLexer(org.antlr.v4.runtime.CharStreams.fromString(text));
     lexer.removeErrorListeners();
@@ -210,8 +217,13 @@ final class AstBuilder {
         break;
       }
     }
-    CnnParser parser = new CnnParser(new org.antlr.v4.runtime.CommonTokenStream(
-        new org.antlr.v4.runtime.ListTokenSource(tokens)));
+    org.antlr.v4.runtime.CommonTokenStream stream = new org.antlr.v4.runtime.CommonTokenStream(
+        new org.antlr.v4.runtime.ListTokenSource(tokens));
+    stream.fill();
+    if (Parsing.tooDeep(file, stream, diags)) {
+      return null;
+    }
+    CnnParser parser = new CnnParser(stream);
     parser.removeErrorListeners();
     parser.setErrorHandler(new org.antlr.v4.runtime.BailErrorStrategy());
     try {

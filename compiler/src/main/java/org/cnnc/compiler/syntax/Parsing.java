@@ -156,7 +156,7 @@ public final class Parsing {
   /** The deepest nesting of brackets a spec may use; far beyond any real network. */
   public static final int MAX_NESTING = 256;
 
-  private static boolean tooDeep(SourceFile file, CommonTokenStream tokens, Diagnostics diags) {
+  static boolean tooDeep(SourceFile file, CommonTokenStream tokens, Diagnostics diags) {
     int depth = 0;
     int unary = 0;
     for (Token t : tokens.getTokens()) {
