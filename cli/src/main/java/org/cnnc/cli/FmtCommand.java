@@ -72,7 +72,7 @@ final class FmtCommand implements Callable<Integer> {
       }
       String formatted;
       try {
-        formatted = Formatter.format(src, ast);
+        formatted = Formatter.formatWithImports(src, ast, stdin ? null : file, options.opts.limits());
       } catch (Formatter.NotSameTree e) {
         err.println("cnnc: " + Escape.terminal(e.getMessage()));
         refused = true;
@@ -102,4 +102,5 @@ final class FmtCommand implements Callable<Integer> {
     }
     return refused ? Main.USAGE : errors || (check && unformatted) ? Main.SPEC_ERRORS : Main.OK;
   }
+
 }

@@ -135,6 +135,20 @@ public final class Compiler {
    * (an editor's unsaved buffers).
    */
   public static Compilation compile(Request request, Map<Path, String> overlays) {
+    Compilation loaded = load(request, overlays);
+    Program program = loaded.program();
+    Diagnostics diags = loaded.diagnostics();
+    List<Network> networks = check(program, request.modelArgs(), diags, request.limits());
+    networks.forEach(n -> Capabilities.check(n, request.backends(), diags));
+    return new Compilation(loaded.sources(), diags, networks, program, loaded.sourceRoots());
+  }
+
+  /**
+   * Reads and parses the files and their imports, without checking them: the program (what each
+   * file can see), its syntax and import errors, no networks. {@code fmt} reads callees' parameter
+   * orders from it.
+   */
+  public static Compilation load(Request request, Map<Path, String> overlays) {
     Map<Path, String> open = new LinkedHashMap<>();
     overlays.forEach((k, v) -> open.put(real(k), v));
     Map<Path, SourceFile> loaded = new LinkedHashMap<>();
@@ -221,9 +235,7 @@ public final class Compiler {
       }
     }
     Program program = new Program(files, imports, broken);
-    List<Network> networks = check(program, request.modelArgs(), diags, request.limits());
-    networks.forEach(n -> Capabilities.check(n, request.backends(), diags));
-    return new Compilation(List.copyOf(loaded.values()), diags, networks, program, roots);
+    return new Compilation(List.copyOf(loaded.values()), diags, List.of(), program, roots);
   }
 
   /** Compiles text held in memory (tests, editors). Imports resolve against the working directory. */

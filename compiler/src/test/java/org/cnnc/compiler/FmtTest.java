@@ -351,4 +351,37 @@ class FmtTest {
       }
     }
   }
+
+  /**
+   * A call of an imported block orders its named arguments as that block declares them, as a call
+   * of the file's own block does; an import that does not load leaves them as written.
+   */
+  @Test
+  void importedBlocksOrderTheirArgumentsToo(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Files.writeString(dir.resolve("lib.cnn"), "block Conv(c: int, k: int = 3, s: int = 1) {\n    conv(c, k, stride = s)\n}\n");
+    String text = """
+        import "lib.cnn"
+
+        block Local(c: int, k: int = 3, s: int = 1) {
+            conv(c, k, stride = s)
+        }
+
+        model Net {
+            input [3, 8, 8]
+            Conv(4, s = 1, k = 3)
+            Local(4, s = 1, k = 3)
+        }
+        """;
+    Path net = Files.writeString(dir.resolve("net.cnn"), text);
+    SourceFile src = new SourceFile(net, net.toString(), text);
+    Ast.CnnFile ast = Parsing.parse(src, new Diagnostics());
+    String formatted = Formatter.formatWithImports(src, ast, net, org.cnnc.compiler.Limits.defaults());
+    assertTrue(formatted.contains("    Conv(4, k = 3, s = 1)\n"), formatted);
+    assertTrue(formatted.contains("    Local(4, k = 3, s = 1)\n"), formatted);
+    // without the library, the imported call keeps its order; the file's own block still sorts
+    Files.delete(dir.resolve("lib.cnn"));
+    String alone = Formatter.formatWithImports(src, ast, net, org.cnnc.compiler.Limits.defaults());
+    assertTrue(alone.contains("    Conv(4, s = 1, k = 3)\n"), alone);
+    assertTrue(alone.contains("    Local(4, k = 3, s = 1)\n"), alone);
+  }
 }

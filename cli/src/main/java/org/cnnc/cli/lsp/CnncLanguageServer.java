@@ -335,7 +335,7 @@ public final class CnncLanguageServer implements LanguageServer, LanguageClientA
       }
       String formatted;
       try {
-        formatted = Formatter.format(f, ast);
+        formatted = Formatter.formatWithImports(f, ast, path(uri), limits);
       } catch (Formatter.NotSameTree e) {
         return CompletableFuture.completedFuture(List.of()); // never an edit that changes the spec
       }

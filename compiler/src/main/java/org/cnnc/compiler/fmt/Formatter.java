@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.stream.Collectors;
 import org.cnnc.compiler.ast.Ast.*;
 import org.cnnc.compiler.io.Escape;
+import org.cnnc.compiler.sema.Program;
 import org.cnnc.compiler.source.SourceFile;
 import org.cnnc.compiler.source.Span;
 import org.cnnc.compiler.syntax.Labels;
@@ -34,6 +35,8 @@ public final class Formatter {
   private int next;
   private final StringBuilder out = new StringBuilder();
   private CnnFile file;
+  /** What the file sees: a block call's parameter order is its callee's, by the program's rule. */
+  private Program program;
 
   private Formatter(SourceFile src) {
     this.src = src;
@@ -49,7 +52,17 @@ public final class Formatter {
    *     file as it is)
    */
   public static String format(SourceFile src, CnnFile file) {
+    return format(src, file, new Program(List.of(file), java.util.Map.of()));
+  }
+
+  /**
+   * As {@link #format(SourceFile, CnnFile)}, with the program the file belongs to: a block call's
+   * named arguments follow the parameters of the block the file sees under that name (its own or
+   * an imported one, by the program's rule); a call of a name it cannot see keeps its order.
+   */
+  public static String format(SourceFile src, CnnFile file, Program program) {
     Formatter f = new Formatter(src);
+    f.program = program;
     f.file(file);
     String text = f.aligned ? align(f.out.toString()) : f.out.toString();
     String why = difference(src, file, text);
@@ -58,6 +71,32 @@ public final class Formatter {
           + "; the file is left as it is (a bug in cnnc fmt: please report it with the file)");
     }
     return text;
+  }
+
+  /**
+   * As {@link #format(SourceFile, CnnFile, Program)}, for a file on disk ({@code path}, null for
+   * standard input or a buffer without one) whose text is {@code src}'s: its imports are loaded
+   * (not checked) so that a call of an imported block orders its named arguments as that block
+   * declares them. Without imports, or when they cannot be loaded, the file is formatted alone
+   * (an imported block's arguments then stay as written).
+   */
+  public static String formatWithImports(SourceFile src, CnnFile file, java.nio.file.Path path,
+      org.cnnc.compiler.Limits limits) {
+    if (path != null && !file.imports().isEmpty()) {
+      try {
+        java.nio.file.Path real = path.toAbsolutePath().normalize().toRealPath();
+        var loaded = org.cnnc.compiler.Compiler.load(org.cnnc.compiler.Compiler.Request.of(path).withLimits(limits),
+            java.util.Map.of(path, src.text()));
+        for (CnnFile f : loaded.program().files()) {
+          if (real.equals(f.source().path()) && f.source().text().equals(src.text())) {
+            return format(f.source(), f, loaded.program());
+          }
+        }
+      } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        // formatted alone, below
+      }
+    }
+    return format(src, file);
   }
 
   /** The formatter's output would change the meaning or the comments of a file. */
@@ -465,10 +504,9 @@ public final class Formatter {
     if (op != null) {
       op.params().forEach(p -> order.add(p.name()));
     } else {
-      for (Decl d : file.decls()) {
-        if (d instanceof BlockDecl b && b.name().text().equals(c.callee().text())) {
-          b.params().forEach(p -> order.add(p.name().text()));
-        }
+      BlockDecl b = program.block(file.source(), c.callee().text());
+      if (b != null) {
+        b.params().forEach(p -> order.add(p.name().text()));
       }
     }
     boolean positionalAfterNamed = false;
