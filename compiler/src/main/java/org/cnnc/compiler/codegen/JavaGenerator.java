@@ -32,6 +32,7 @@ import org.cnnc.compiler.sema.Binder;
 import org.cnnc.compiler.sema.Resolution;
 import org.cnnc.compiler.sema.Evaluator;
 import org.cnnc.compiler.sema.Program;
+import org.cnnc.compiler.source.Span;
 import org.cnnc.compiler.sema.Type;
 import org.cnnc.compiler.sema.Value;
 import org.cnnc.compiler.shape.OpDef;
@@ -280,7 +281,7 @@ public final class JavaGenerator {
     }
     Map<String, Var> vars = new LinkedHashMap<>();
     modelVars.forEach((spec, java) -> vars.put(spec, new Var("this." + java, JType.of(net.modelArgs().get(spec)))));
-    Body body = new Body(m, names, vars, referenced(model.body()));
+    Body body = new Body(m, names, vars, referenced(model.body(), program));
     body.splitter = true;
     body.splitPrefix = "buildPart";
     body.splitOf = "build";
@@ -294,7 +295,7 @@ public final class JavaGenerator {
           dims.add(body.expr(e).code().toString());
         }
         body.m.addStatement("x = b.input($L, $L)", JavaText.literal(name), String.join(", ", dims));
-        body.remember(name, "x");
+        body.remember(in.name().map(Ident::span).orElse(in.span()), name, "x");
       } else if (st instanceof ChainStmt c) {
         body.chainStmt(c, "x", "s");
       } else if (st instanceof OutputStmt o) {
@@ -334,7 +335,7 @@ public final class JavaGenerator {
       vars.put(p.name().text(), new Var(java, t));
       m.addParameter(t.java, java);
     }
-    Body body = new Body(m, names, vars, referenced(block.body()));
+    Body body = new Body(m, names, vars, referenced(block.body(), program));
     body.splitter = true;
     body.splitPrefix = method + "Part";
     body.splitOf = method;
@@ -351,6 +352,13 @@ public final class JavaGenerator {
   }
 
   record Var(String java, JType type) {}
+
+  /** A label's declaration by its place (spans themselves compare equal, for the AST's equality). */
+  record Place(SourceFile file, int start, int end) {
+    static Place of(Span s) {
+      return new Place(s.file(), s.start(), s.end());
+    }
+  }
 
   /** Writes the statements of one method. */
   private final class Body {
@@ -369,21 +377,23 @@ public final class JavaGenerator {
     final List<MethodSpec.Builder> done = new ArrayList<>();
     final NameAllocator names;
     final Map<String, Var> vars;
-    final Set<String> referenced;
-    final Map<String, String> labels = new LinkedHashMap<>();
+    /** The declarations (label spans) a `from` reads, and the Java variable holding each one's node. */
+    final Set<Place> referenced;
+    final Map<Place, String> labels = new LinkedHashMap<>();
     int loops;
 
-    Body(MethodSpec.Builder m, NameAllocator names, Map<String, Var> vars, Set<String> referenced) {
+    Body(MethodSpec.Builder m, NameAllocator names, Map<String, Var> vars, Set<Place> referenced) {
       this.m = m;
       this.names = names;
       this.vars = vars;
       this.referenced = referenced;
     }
 
-    void remember(String label, String from) {
-      if (referenced.contains(label) && !labels.containsKey(label)) {
+    void remember(Span declaration, String label, String from) {
+      Place at = Place.of(declaration);
+      if (referenced.contains(at) && !labels.containsKey(at)) {
         String v = names.newName(lowerCamel(label));
-        labels.put(label, v);
+        labels.put(at, v);
         m.addStatement("$T $N = $N", String.class, v, from);
       }
     }
@@ -397,7 +407,7 @@ public final class JavaGenerator {
     }
 
     void chainStmt(ChainStmt c, String x, String seq) {
-      c.from().ifPresent(f -> m.addStatement("$N = $N", x, labels.get(f.text())));
+      c.from().ifPresent(f -> m.addStatement("$N = $N", x, read(f)));
       chain(c.chain(), x, seq);
     }
 
@@ -446,7 +456,7 @@ public final class JavaGenerator {
     }
 
     void output(OutputStmt o) {
-      String start = o.from().map(f -> labels.get(f.text())).orElse("x");
+      String start = o.from().map(f -> read(f)).orElse("x");
       Output out = net.output(o.name().text()).orElseThrow();
       String v = names.newName(lowerCamel(o.name().text()) + "Out");
       m.addStatement("$T $N = $N", String.class, v, start);
@@ -475,7 +485,7 @@ public final class JavaGenerator {
         }
         for (Stmt st : g.body().stmts()) {
           if (st instanceof ChainStmt c) {
-            c.from().ifPresent(f -> m.addStatement("$N = $N", out, labels.get(f.text())));
+            c.from().ifPresent(f -> m.addStatement("$N = $N", out, read(f)));
             chain(c.chain(), out, gs);
           }
         }
@@ -505,7 +515,7 @@ public final class JavaGenerator {
         for (Stmt st : r.body().stmts()) {
           if (st instanceof ChainStmt c) {
             // `chain from name` in a repeat reads that node in every repetition
-            c.from().ifPresent(f -> m.addStatement("$N = $N", out, labels.get(f.text())));
+            c.from().ifPresent(f -> m.addStatement("$N = $N", out, read(f)));
             chain(c.chain(), out, target);
           }
         }
@@ -520,8 +530,13 @@ public final class JavaGenerator {
         });
       }
       if (e.numbered().isEmpty()) { // a numbered label is no name `from` reads
-        e.label().ifPresent(l -> remember(l.text(), out));
+        e.label().ifPresent(l -> remember(l.span(), l.text(), out));
       }
+    }
+
+    /** The Java variable holding the node a `from` reads: its declaration, as the checker resolved it. */
+    String read(Ident ref) {
+      return labels.get(Place.of(program.resolution().declarationOf(ref).orElseThrow()));
     }
 
     private static String loopVar(int depth) {
@@ -572,7 +587,7 @@ public final class JavaGenerator {
       List<String> branchVars = new ArrayList<>();
       for (int j = 0; j < mg.branches().size(); j++) {
         Branch br = mg.branches().get(j);
-        String start = br.from().map(f -> labels.get(f.text())).orElse(in);
+        String start = br.from().map(f -> read(f)).orElse(in);
         Optional<Chain> chain = br.chain();
         String v = names.newName(chain.isPresent() && chain.get().elements().size() == 1
             ? labelHint(chain.get().elements().get(0), "branch" + j) : "branch" + j);
@@ -730,33 +745,38 @@ public final class JavaGenerator {
     return out;
   }
 
-  /** Labels that a `from` names, in a body and everything nested in it. */
-  private static Set<String> referenced(org.cnnc.compiler.ast.Ast.Body body) {
-    Set<String> out = new LinkedHashSet<>();
-    for (Stmt st : body.stmts()) {
-      if (st instanceof ChainStmt c) {
-        c.from().ifPresent(f -> out.add(f.text()));
-        referenced(c.chain(), out);
-      } else if (st instanceof OutputStmt o) {
-        o.from().ifPresent(f -> out.add(f.text()));
-        o.chain().ifPresent(ch -> referenced(ch, out));
-      }
-    }
+  /** The declarations a `from` reads (as the checker resolved each), in a body and everything nested in it. */
+  private static Set<Place> referenced(org.cnnc.compiler.ast.Ast.Body body, Program program) {
+    Set<Place> out = new LinkedHashSet<>();
+    java.util.function.Consumer<Ident> ref = f -> program.resolution().declarationOf(f).map(Place::of).ifPresent(out::add);
+    referencedIn(body, ref);
     return out;
   }
 
-  private static void referenced(Chain c, Set<String> out) {
+  private static void referenced(Chain c, java.util.function.Consumer<Ident> ref) {
     for (Element e : c.elements()) {
       Term t = e.term();
       if (t instanceof Group g) {
-        out.addAll(referenced(g.body()));
+        referencedIn(g.body(), ref);
       } else if (t instanceof Repeat r) {
-        out.addAll(referenced(r.body()));
+        referencedIn(r.body(), ref);
       } else if (t instanceof Merge m) {
         for (Branch b : m.branches()) {
-          b.from().ifPresent(f -> out.add(f.text()));
-          b.chain().ifPresent(ch -> referenced(ch, out));
+          b.from().ifPresent(ref);
+          b.chain().ifPresent(ch -> referenced(ch, ref));
         }
+      }
+    }
+  }
+
+  private static void referencedIn(org.cnnc.compiler.ast.Ast.Body body, java.util.function.Consumer<Ident> ref) {
+    for (Stmt st : body.stmts()) {
+      if (st instanceof ChainStmt c) {
+        c.from().ifPresent(ref);
+        referenced(c.chain(), ref);
+      } else if (st instanceof OutputStmt o) {
+        o.from().ifPresent(ref);
+        o.chain().ifPresent(ch -> referenced(ch, ref));
       }
     }
   }

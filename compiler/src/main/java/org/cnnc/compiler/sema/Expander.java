@@ -129,6 +129,8 @@ public final class Expander {
     final Scope scope;
     final Seq parent;
     final Map<String, Integer> labels = new LinkedHashMap<>();
+    /** The node each label declaration (its span) names in this sequence, for `from` as the resolver bound it. */
+    final Map<Span, Integer> byDeclaration = new java.util.IdentityHashMap<>(); // spans compare equal: by identity
     final Map<String, Span> names;
     final ModulePath modules;
 
@@ -139,11 +141,12 @@ public final class Expander {
       this.modules = new ModulePath(scope.path());
     }
 
-    /** The sequence, this one or an enclosing one, where a label names a node; null if none does. */
-    Seq holding(String label) {
+    /** The node a label declaration names, here or in an enclosing sequence; null if none. */
+    Integer node(Span declaration) {
       for (Seq s = this; s != null; s = s.parent) {
-        if (s.labels.containsKey(label)) {
-          return s;
+        Integer id = s.byDeclaration.get(declaration);
+        if (id != null) {
+          return id;
         }
       }
       return null;
@@ -311,6 +314,7 @@ public final class Expander {
     }
     inputs.add(id);
     seq.labels.put(name, id);
+    seq.byDeclaration.put(in.name().map(Ident::span).orElse(in.span()), id);
     return id;
   }
 
@@ -371,14 +375,17 @@ public final class Expander {
   }
 
   private int lookup(Ident ref, Seq seq, Frame f) {
-    Seq holder = seq.holding(ref.text());
-    if (holder != null) {
-      Span at = holder.names.get(ref.text());
-      if (at != null) {
-        resolution.label(ref, at);
-      }
-      return holder.labels.get(ref.text());
+    // which label a `from` reads is the resolver's (LabelScopes), which reported one that names nothing
+    Optional<Span> declaration = resolution.declarationOf(ref);
+    if (declaration.isEmpty()) {
+      failed = true;
+      return POISON;
     }
+    Integer id = seq.node(declaration.get());
+    if (id != null) {
+      return id;
+    }
+    // declared, but its item was not expanded here (a `repeat` run no times)
     reporter(f).report(Diagnostic.error(Code.UNKNOWN_NAME, ref.span(), "no node named `" + ref.text() + "` before this point")
         .label("unknown node")
         .help(Suggest.help(ref.text(), seq.visible())));
@@ -489,6 +496,7 @@ public final class Expander {
     }
     if (labeled && e.numbered().isEmpty()) { // a numbered label names a module; `from` reads plain ones
       seq.labels.put(name, out);
+      seq.byDeclaration.put(e.label().map(Ident::span).orElse(e.span()), out);
     }
     if (out != POISON && e.assertion().isPresent()) {
       assertShape(e.assertion().get(), nodes.get(out).shape(), f);

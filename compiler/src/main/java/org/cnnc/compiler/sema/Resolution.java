@@ -92,9 +92,8 @@ public final class Resolution {
   }
 
   /**
-   * Where the node a {@code from} names is declared (its label, or the input's name), as expansion
-   * found it by the language's scoping; empty for a reference that names nothing, or in a block no
-   * model expands. In a {@code repeat}, the declaration of its first expansion.
+   * Where the node a {@code from} reads is declared (its label, or the input's name), by the
+   * language's scoping ({@link LabelScopes}); empty for a reference that names nothing (reported).
    */
   public Optional<Span> declarationOf(Ident ref) {
     synchronized (labels) {

@@ -164,6 +164,7 @@ public final class Resolver {
     List<String> params = new ArrayList<>(names);
     Ctx ctx = new Ctx(d, params);
     body(d.body(), ctx, true);
+    new LabelScopes(program.resolution(), r).decl(d);
     if (d instanceof ModelDecl && d.body().stmts().stream().noneMatch(InputStmt.class::isInstance)) {
       r.report(Diagnostic.error(Code.NO_INPUT, d.name().span(), "model `" + d.name().text() + "` has no input")
           .label("no `input` statement")
