@@ -164,6 +164,7 @@ final class SpecWriter {
     }
     net.outputs.forEach(e -> outputLayers.add(e.getValue()));
     List<Layer> pathless = new ArrayList<>();
+    Map<Mod, List<Layer>> scoped = new LinkedHashMap<>();
     for (Layer l : net.layers) {
       if (l.op.equals("input")) {
         continue;
@@ -184,14 +185,24 @@ final class SpecWriter {
       }
       if (m.self == null) {
         m.self = l;
+      } else if (l.tensors.isEmpty() && m.self.tensors.isEmpty() && inScope(l) && inScope(m.self)) {
+        scoped.computeIfAbsent(m, k -> new ArrayList<>()).add(l);
       } else if (!m.self.tensors.isEmpty() || l.tensors.isEmpty()) {
-        m.parent.functionals.add(l);
-        l.hint = m.name.matches("[A-Za-z_].*") ? m.name + "_1" : l.hint;
+        displace(m, l);
       } else {
         m.parent.functionals.add(m.self);
         m.self = l;
       }
     }
+    // torch's functional steps within a module's forward (/stage2/stage2.1/Concat, .../Slice) are
+    // the module's own layers when it has children; in a leaf they stand beside it, as above
+    scoped.forEach((m, ls) -> ls.forEach(l -> {
+      if (m.children.isEmpty()) {
+        displace(m, l);
+      } else {
+        m.functionals.add(l);
+      }
+    }));
     settle(root);
     // a layer no name places goes into the deepest module that holds what it reads and what reads it
     for (Layer l : pathless) {
@@ -209,6 +220,17 @@ final class SpecWriter {
       m.functionals.add(l);
       ownerOf.put(l.id, m);
     }
+  }
+
+  /** A second layer named by module {@code m}: one of its parent's, named after it. */
+  private static void displace(Mod m, Layer l) {
+    m.parent.functionals.add(l);
+    l.hint = m.name.matches("[A-Za-z_].*") ? m.name + "_1" : l.hint;
+  }
+
+  /** Whether the layer's path is the torch scope its node ran in ({@code /a/a.0/Concat}), not a module it is. */
+  private static boolean inScope(Layer l) {
+    return !l.fromInitializers && l.onnxNode != null && l.onnxNode.startsWith("/");
   }
 
   private Mod ownerOrRoot(int layer) {
