@@ -660,6 +660,18 @@ final class SpecWriter {
           tailBefore = u.out;
         }
       }
+      // a numbered merge lands on its number: branches written inline take no position of the
+      // sequence, so the first of them are written as items before it (regnet's `f`, then
+      // add(from f, proj: ...) at position 2, as cnnc's own spec writes it)
+      if (m.numbered() && !kept.isEmpty()) {
+        int before = 0;
+        for (int j = 0; j < i; j++) {
+          before += units.get(j).inline ? 0 : 1;
+        }
+        for (int want = Integer.parseInt(m.mod.name); before < want && !kept.isEmpty(); before++) {
+          kept.remove(0).inline = false;
+        }
+      }
       if (!kept.isEmpty() || !holderEntries.isEmpty()) {
         // the merge starts where its inline branches do, when they agree
         int e = !kept.isEmpty() ? entry(kept.get(0)) : holderEntries.get(0);
