@@ -61,6 +61,23 @@ class OnnxImportRoundTripTest {
     roundTrip(OnnxOpsetsTest.network(), "Every");
   }
 
+  /**
+   * ResNet-50's bottlenecks, equal up to their widths, are written as a block; a stage, once its
+   * bottlenecks are calls, is a block too, with the repeated bottlenecks as a {@code repeat}
+   * (how zoo/resnet50.cnn is written); the round trip above proves the network is the same.
+   */
+  @org.junit.jupiter.api.Test
+  void repeatedSubgraphsAreWrittenAsBlocks() throws Exception {
+    ModelProto m = OnnxExport.export(network("resnet50"), null, new OnnxExport.Options(17, "test", 3));
+    String spec = OnnxImport.importModel(m, null, null, "resnet50.onnx", "test").spec();
+    assertTrue(spec.contains("block Block1(n1: int, n2: int) {\n    x: identity\n    conv1: conv(n1, 1, bias = false)\n"), spec);
+    assertTrue(spec.contains("        repeat 2 { Block1(64, 256) }\n"), spec);
+    assertTrue(spec.contains("    repeat n3 { Block1(n1, n2) }\n"), spec);
+    assertTrue(spec.contains("    layer2: Block2(128, 512, 3)\n    layer3: Block2(256, 1024, 5)\n    layer4: Block2(512, 2048, 2)\n"),
+        spec);
+    assertTrue(spec.lines().count() < 100, spec);
+  }
+
   static void roundTrip(Network original, String name) throws Exception {
     OnnxExport.Options opts = new OnnxExport.Options(17, "test", 3);
     ModelProto first = OnnxExport.export(original, null, opts);
