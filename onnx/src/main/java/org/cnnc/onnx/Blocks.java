@@ -29,6 +29,9 @@ final class Blocks {
   static final int MAX_BLOCKS = 64;
   /** Parameters of one block: more differences than this and the groups are not "the same" subgraph. */
   static final int MAX_PARAMS = 8;
+  /** Limits of the work on an untrusted graph: longer specs stay flat, longer groups are not blocks. */
+  static final int MAX_LINES = 50_000;
+  static final int MAX_BODY = 400;
 
   private static final Pattern OPEN = Pattern.compile("( *)((?:[A-Za-z_][A-Za-z0-9_]*|\"[A-Za-z0-9_-]+\"): )?\\{");
   private static final Pattern LABEL_DEF = Pattern.compile("(?m)^ *([A-Za-z_][A-Za-z0-9_]*): ");
@@ -41,6 +44,9 @@ final class Blocks {
   /** The spec with blocks (declared before its model), or the spec itself when no group repeats. */
   static String extract(String spec) {
     List<String> lines = new ArrayList<>(List.of(spec.split("\n", -1)));
+    if (lines.size() > MAX_LINES) {
+      return spec;
+    }
     int model = -1;
     for (int i = 0; i < lines.size(); i++) {
       if (lines.get(i).startsWith("model ")) {
@@ -75,9 +81,15 @@ final class Blocks {
       String name = "Block" + (blocks.size() + 1);
       blocks.add(declare(name, lines, best));
       List<Integer> params = params(best);
-      // replace from the last so that line numbers stay valid
-      for (int k = best.size() - 1; k >= 0; k--) {
-        Group g = best.get(k);
+      // one pass over the lines: each group becomes its call
+      List<String> next = new ArrayList<>(lines.size());
+      int k = 0;
+      for (int i = 0; i < lines.size(); i++) {
+        Group g = k < best.size() ? best.get(k) : null;
+        if (g == null || i < g.open()) {
+          next.add(lines.get(i));
+          continue;
+        }
         StringBuilder call = new StringBuilder(g.indent()).append(g.label()).append(name);
         if (!params.isEmpty()) {
           call.append('(');
@@ -86,12 +98,12 @@ final class Blocks {
           }
           call.append(')');
         }
-        for (int i = g.close(); i > g.open(); i--) {
-          lines.remove(i);
-        }
-        lines.set(g.open(), call.toString());
+        next.add(call.toString());
+        i = g.close();
+        k++;
       }
-      repeats(lines, model);
+      lines = next;
+      lines = repeats(lines, model);
     }
     if (blocks.isEmpty()) {
       return spec;
@@ -119,7 +131,7 @@ final class Blocks {
       }
       String indent = m.group(1);
       int close = -1;
-      for (int j = i + 1; j < lines.size(); j++) {
+      for (int j = i + 1; j < lines.size() && j <= i + MAX_BODY + 1; j++) {
         String l = lines.get(j);
         if (l.equals(indent + "}")) {
           close = j;
@@ -229,6 +241,28 @@ final class Blocks {
     int k = first.ints().size();
     String[] use = new String[k];
     List<String> names = new ArrayList<>();
+    StringBuilder body = new StringBuilder();
+    for (int j = first.open() + 1; j < first.close(); j++) {
+      body.append("    ").append(lines.get(j).substring(first.indent().length() + 4)).append('\n');
+    }
+    List<String> ints = new ArrayList<>();
+    String shape = abstractInts(body.toString(), ints);
+    Set<String> taken = new LinkedHashSet<>();
+    Matcher d = LABEL_DEF.matcher(shape);
+    while (d.find()) {
+      taken.add(d.group(1));
+    }
+    List<String> paramNames = new ArrayList<>();
+    for (int q = 0; q < params.size(); q++) {
+      String base = paramName(shape, params.get(q));
+      String n = base;
+      for (int i = 2; taken.contains(n) || SpecWriter.KEYWORDS.contains(n); i++) {
+        n = base + i;
+      }
+      taken.add(n);
+      paramNames.add(n);
+      names.add(n + ": int");
+    }
     for (int p = 0; p < k; p++) {
       List<String> values = new ArrayList<>();
       for (Group g : groups) {
@@ -240,19 +274,10 @@ final class Blocks {
           pv.add(g.ints().get(params.get(q)));
         }
         if (pv.equals(values)) {
-          use[p] = "n" + (q + 1);
+          use[p] = paramNames.get(q);
         }
       }
     }
-    for (int q = 0; q < params.size(); q++) {
-      names.add("n" + (q + 1) + ": int");
-    }
-    StringBuilder body = new StringBuilder();
-    for (int j = first.open() + 1; j < first.close(); j++) {
-      body.append("    ").append(lines.get(j).substring(first.indent().length() + 4)).append('\n');
-    }
-    List<String> ints = new ArrayList<>();
-    String shape = abstractInts(body.toString(), ints);
     StringBuilder out = new StringBuilder("block ").append(name);
     if (!names.isEmpty()) {
       out.append('(').append(String.join(", ", names)).append(')');
@@ -271,6 +296,28 @@ final class Blocks {
     return out.append("}\n").toString();
   }
 
+  private static final Pattern NAMED_ARG = Pattern.compile("([A-Za-z_][A-Za-z0-9_]*) = $");
+  private static final Pattern FIRST_ARG = Pattern.compile("\\b(conv|dense|conv_transpose)\\($");
+
+  /** A parameter's name from where its literal is first written: {@code stride = #}, {@code conv(#}, {@code repeat #}. */
+  private static String paramName(String shape, int literal) {
+    int seen = -1;
+    for (int i = 0; i < shape.length(); i++) {
+      if (shape.charAt(i) == '#' && !inQuotes(shape, i) && ++seen == literal) {
+        String before = shape.substring(Math.max(0, i - 40), i);
+        Matcher m = NAMED_ARG.matcher(before);
+        if (m.find()) {
+          return m.group(1);
+        }
+        if (FIRST_ARG.matcher(before).find()) {
+          return "channels";
+        }
+        return before.endsWith("repeat ") ? "count" : "n";
+      }
+    }
+    return "n";
+  }
+
   private static boolean inQuotes(String s, int at) {
     int q = 0;
     for (int i = 0; i < at; i++) {
@@ -280,22 +327,23 @@ final class Blocks {
   }
 
   /** Equal unlabeled calls on consecutive lines at one indent: {@code repeat n { call }}. */
-  private static void repeats(List<String> lines, int model) {
-    for (int i = model + 1; i < lines.size(); i++) {
+  private static List<String> repeats(List<String> lines, int model) {
+    List<String> out = new ArrayList<>(lines.size());
+    for (int i = 0; i < lines.size(); i++) {
       Matcher m = CALL.matcher(lines.get(i));
-      if (!m.matches()) {
-        continue;
-      }
       int j = i + 1;
-      while (j < lines.size() && lines.get(j).equals(lines.get(i))) {
-        j++;
+      if (i > model && m.matches()) {
+        while (j < lines.size() && lines.get(j).equals(lines.get(i))) {
+          j++;
+        }
       }
       if (j - i >= 2) {
-        for (int r = j - 1; r > i; r--) {
-          lines.remove(r);
-        }
-        lines.set(i, m.group(1) + "repeat " + (j - i) + " { " + m.group(2) + " }");
+        out.add(m.group(1) + "repeat " + (j - i) + " { " + m.group(2) + " }");
+        i = j - 1;
+      } else {
+        out.add(lines.get(i));
       }
     }
+    return out;
   }
 }

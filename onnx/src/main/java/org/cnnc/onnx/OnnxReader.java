@@ -400,7 +400,8 @@ final class OnnxReader {
     if (values.get(in(n, i)) instanceof Ints) {
       return true;
     }
-    if (isLayer(n, i) || values.containsKey(in(n, i)) && !(values.get(in(n, i)) instanceof Const)) {
+    Object v = values.get(in(n, i));
+    if (isLayer(n, i) || v != null && !(v instanceof Const || v instanceof TensorProto)) {
       return false;
     }
     try {

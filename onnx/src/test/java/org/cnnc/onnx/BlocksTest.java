@@ -38,7 +38,7 @@ class BlocksTest {
   @Test
   void groupsEqualUpToIntegersBecomeCallsOfOneBlockAndEqualCallsARepeat() {
     String out = Blocks.extract(TWO);
-    assertTrue(out.contains("block Block1(n1: int) {\n    c: conv(n1, 3, padding = 1)\n    relu\n}\n"), out);
+    assertTrue(out.contains("block Block1(channels: int) {\n    c: conv(channels, 3, padding = 1)\n    relu\n}\n"), out);
     assertTrue(out.contains("    a: Block1(8)\n    b: Block1(16)\n    repeat 2 { Block1(16) }\n}"), out);
     assertTrue(out.indexOf("block Block1") < out.indexOf("model M"), out);
     assertTrue(out.startsWith("// header\n"), out);

@@ -70,9 +70,10 @@ class OnnxImportRoundTripTest {
   void repeatedSubgraphsAreWrittenAsBlocks() throws Exception {
     ModelProto m = OnnxExport.export(network("resnet50"), null, new OnnxExport.Options(17, "test", 3));
     String spec = OnnxImport.importModel(m, null, null, "resnet50.onnx", "test").spec();
-    assertTrue(spec.contains("block Block1(n1: int, n2: int) {\n    x: identity\n    conv1: conv(n1, 1, bias = false)\n"), spec);
+    assertTrue(spec.contains("block Block1(channels: int, channels2: int) {\n    x: identity\n    conv1: conv(channels, 1, bias = false)\n"), spec);
     assertTrue(spec.contains("        repeat 2 { Block1(64, 256) }\n"), spec);
-    assertTrue(spec.contains("    repeat n3 { Block1(n1, n2) }\n"), spec);
+    assertTrue(spec.contains("block Block2(channels: int, channels2: int, count: int) {\n"), spec);
+    assertTrue(spec.contains("    repeat count { Block1(channels, channels2) }\n"), spec);
     assertTrue(spec.contains("    layer2: Block2(128, 512, 3)\n    layer3: Block2(256, 1024, 5)\n    layer4: Block2(512, 2048, 2)\n"),
         spec);
     assertTrue(spec.lines().count() < 100, spec);
