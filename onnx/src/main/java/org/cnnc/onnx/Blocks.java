@@ -137,7 +137,7 @@ final class Blocks {
           close = j;
           break;
         }
-        if (!l.startsWith(indent + " ")) {
+        if (!l.startsWith(indent + "    ")) {
           break; // the group ends otherwise (`} from x`, `} },`): not one that stands alone
         }
       }

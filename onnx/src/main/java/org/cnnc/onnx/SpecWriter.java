@@ -156,7 +156,10 @@ final class SpecWriter {
 
   // ---- module tree ------------------------------------------------------------------------------
 
-  private void tree() {
+  /** Components of a module path: deeper ones would nest groups past what the compiler reads (256 levels). */
+  static final int MAX_DEPTH = 64;
+
+  private void tree() throws ImportException {
     for (Layer l : net.layers) {
       for (int in : l.inputs) {
         readers.computeIfAbsent(in, k -> new ArrayList<>()).add(l.id);
@@ -176,6 +179,10 @@ final class SpecWriter {
           pathless.add(l);
         }
         continue;
+      }
+      if (l.path.size() > MAX_DEPTH) {
+        throw new ImportException("node `" + OnnxReader.show(l.onnxNode) + "` (" + OnnxReader.show(l.onnxOp) + ") is in a module "
+            + "path of " + l.path.size() + " components; cnnc imports paths of at most " + MAX_DEPTH);
       }
       Mod m = root;
       for (String c : l.path) {
