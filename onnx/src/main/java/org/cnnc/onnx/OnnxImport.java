@@ -100,6 +100,14 @@ public final class OnnxImport {
     SpecWriter w = new SpecWriter(net);
     String spec = w.write(modelName, header);
     Network compiled = compile(spec, modelName);
+    if (!modelName.matches("Block[0-9]+")) {
+      String blocks = Blocks.extract(spec);
+      Network withBlocks = blocks.equals(spec) ? null : tryCompile(blocks, modelName);
+      if (withBlocks != null && sameNetwork(compiled, withBlocks)) {
+        spec = blocks;
+        compiled = withBlocks;
+      }
+    }
     Map<String, Npz.Array> weights = weights(net, w.order, compiled);
     List<String> notes = new ArrayList<>(w.notes);
     return new Result(spec, modelName, weights, notes, compiled);
@@ -141,6 +149,43 @@ public final class OnnxImport {
       b.append(c >= 0x20 && c < 0x7f ? c : '?');
     }
     return b.toString();
+  }
+
+  /** The spec compiled, or null when it does not compile. */
+  private static Network tryCompile(String spec, String modelName) {
+    Path virtual = Path.of("cnnc-import-" + modelName + ".cnn").toAbsolutePath();
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(virtual).withBackends(Set.of(Backend.ONNX)),
+        Map.of(virtual, spec));
+    return c.ok() ? c.network(modelName).orElse(null) : null;
+  }
+
+  /** Whether two compilations are the same network: node by node the same op, path, arguments, reads, shape and tensors. */
+  static boolean sameNetwork(Network a, Network b) {
+    if (a.nodes().size() != b.nodes().size() || !a.outputs().stream().map(o -> o.name() + " " + o.node()).toList()
+        .equals(b.outputs().stream().map(o -> o.name() + " " + o.node()).toList())) {
+      return false;
+    }
+    for (int i = 0; i < a.nodes().size(); i++) {
+      Node x = a.nodes().get(i);
+      Node y = b.nodes().get(i);
+      if (!x.op().equals(y.op()) || !x.name().equals(y.name()) || !x.inputs().equals(y.inputs())
+          || !Arrays.equals(x.shape().dims(), y.shape().dims()) || !x.args().toString().equals(y.args().toString())
+          || !tensors(x).equals(tensors(y))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static List<String> tensors(Node n) {
+    List<String> out = new ArrayList<>();
+    for (Tensor t : n.params()) {
+      out.add("p " + t.path() + " " + Arrays.toString(t.dims()));
+    }
+    for (Tensor t : n.buffers()) {
+      out.add("b " + t.path() + " " + Arrays.toString(t.dims()));
+    }
+    return out;
   }
 
   private static Network compile(String spec, String modelName) throws ImportException {

@@ -299,9 +299,11 @@ final class OnnxReader {
         }
       }
       case "LRN" -> lrn(n);
+      case "ReduceMean" -> reduceMean(n);
       default -> throw error(n, "op `" + show(n.getOpType()) + "` is not supported by cnnc (supported: Conv, MaxPool, "
           + "AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, LRN, Gemm, MatMul, Flatten, Reshape, "
-          + "Relu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, LeakyRelu, Gelu, Softmax, Dropout, Identity, Pad, "
+          + "ReduceMean (over H and W), Relu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, LeakyRelu, Gelu, Softmax, Dropout, "
+          + "Identity, Pad, "
           + "Concat, Add, Sum, Mul, Slice, Transpose (in a channel shuffle), and the Constant, Shape, Gather, Unsqueeze, Squeeze and Cast of shape arithmetic)");
     }
   }
@@ -398,7 +400,8 @@ final class OnnxReader {
     if (values.get(in(n, i)) instanceof Ints) {
       return true;
     }
-    if (isLayer(n, i) || values.containsKey(in(n, i)) && !(values.get(in(n, i)) instanceof Const)) {
+    Object v = values.get(in(n, i));
+    if (isLayer(n, i) || v != null && !(v instanceof Const || v instanceof TensorProto)) {
       return false;
     }
     try {
@@ -677,7 +680,7 @@ final class OnnxReader {
     }
     List<Long> t = target.v();
     boolean batchFirst = t.size() == 2 && (t.get(0) == null || t.get(0) == -1 || t.get(0) == 0 && attrInt(n, "allowzero", 0) == 0);
-    boolean flat = batchFirst && (t.get(1) != null && (t.get(1) == per || t.get(1) == -1 && t.get(0) != null && t.get(0) != -1));
+    boolean flat = batchFirst && (t.get(1) != null && (t.get(1) == per || t.get(1) == -1 && (t.get(0) == null || t.get(0) != -1)));
     if (!flat) {
       throw error(n, "reshapes " + Arrays.toString(x.shape) + " to " + t.toString().replace("null", "batch")
           + "; cnnc imports only a reshape that flattens each example ([N, C, H, W] to [N, C*H*W])");
@@ -1725,8 +1728,14 @@ final class OnnxReader {
     }
     List<Long> out = new ArrayList<>();
     for (int i = 0; i < size; i++) {
-      long x = a.v().get(a.v().size() == 1 ? 0 : i);
-      long y = b.v().get(b.v().size() == 1 ? 0 : i);
+      Long xv = a.v().get(a.v().size() == 1 ? 0 : i);
+      Long yv = b.v().get(b.v().size() == 1 ? 0 : i);
+      if (xv == null || yv == null) {
+        // the batch is the only unknown size: a reshape target holds it only as itself
+        throw error(n, "shape arithmetic on the batch size is not supported by cnnc");
+      }
+      long x = xv;
+      long y = yv;
       try {
         out.add(op.applyAsLong(x, y));
       } catch (ArithmeticException e) {
@@ -1761,5 +1770,54 @@ final class OnnxReader {
       }
     }
     throw error(n, "cnnc imports Div only within x * (erf(x / sqrt 2) + 1) * 0.5 (gelu)");
+  }
+
+  // ---- reductions -------------------------------------------------------------------------------
+
+  /**
+   * ReduceMean over H and W: global average pooling ({@code keepdims} 1, torch's {@code
+   * x.mean([2, 3], keepdim=True)}), then a flatten when {@code keepdims} is 0 (torch's {@code
+   * x.mean([2, 3])}, as torchvision's ShuffleNet writes it). The axes are an attribute before
+   * opset 18 and an input from it.
+   */
+  private void reduceMean(NodeProto n) throws ImportException {
+    onlyAttributes(n, "axes", "keepdims", "noop_with_empty_axes");
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "reduces a " + (x.shape.length + 1) + "-D value; cnnc imports ReduceMean over H and W of [N, C, H, W]"
+          + " (global average pooling)");
+    }
+    List<Long> axes;
+    AttributeProto a = attribute(n, "axes");
+    if (a != null) {
+      if (a.getType() != AttributeProto.AttributeType.INTS || n.getInputCount() > 1 && !in(n, 1).isEmpty()) {
+        throw error(n, "attribute `axes` must be integers, and not given as an input too");
+      }
+      axes = a.getIntsList();
+    } else if (n.getInputCount() > 1 && !in(n, 1).isEmpty()) {
+      axes = ints(n, 1).v();
+    } else {
+      axes = List.of();
+    }
+    Set<Long> got = new HashSet<>();
+    for (Long v : axes) {
+      got.add(v == null ? null : v < 0 ? v + 4 : v);
+    }
+    if (axes.size() != 2 || !got.equals(Set.of(2L, 3L))) {
+      throw error(n, "reduces axes " + axes.toString().replace("null", "?") + "; cnnc imports ReduceMean only over H and W"
+          + " (axes [2, 3]), as global average pooling");
+    }
+    long keep = attrInt(n, "keepdims", 1);
+    if (keep != 0 && keep != 1) {
+      throw error(n, "attribute `keepdims` is " + keep + "; ONNX allows 0 or 1");
+    }
+    Layer pool = layer(n, "global_avgpool");
+    pool.inputs.add(x.id);
+    pool.shape = new int[] {x.shape[0], 1, 1};
+    if (keep == 0) {
+      Layer flat = layer(n, "flatten");
+      flat.inputs.add(pool.id);
+      flat.shape = new int[] {x.shape[0]};
+    }
   }
 }

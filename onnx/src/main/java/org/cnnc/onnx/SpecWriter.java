@@ -156,7 +156,10 @@ final class SpecWriter {
 
   // ---- module tree ------------------------------------------------------------------------------
 
-  private void tree() {
+  /** Components of a module path: deeper ones would nest groups past what the compiler reads (256 levels). */
+  static final int MAX_DEPTH = 64;
+
+  private void tree() throws ImportException {
     for (Layer l : net.layers) {
       for (int in : l.inputs) {
         readers.computeIfAbsent(in, k -> new ArrayList<>()).add(l.id);
@@ -164,6 +167,7 @@ final class SpecWriter {
     }
     net.outputs.forEach(e -> outputLayers.add(e.getValue()));
     List<Layer> pathless = new ArrayList<>();
+    Map<Mod, List<Layer>> scoped = new LinkedHashMap<>();
     for (Layer l : net.layers) {
       if (l.op.equals("input")) {
         continue;
@@ -176,6 +180,10 @@ final class SpecWriter {
         }
         continue;
       }
+      if (l.path.size() > MAX_DEPTH) {
+        throw new ImportException("node `" + OnnxReader.show(l.onnxNode) + "` (" + OnnxReader.show(l.onnxOp) + ") is in a module "
+            + "path of " + l.path.size() + " components; cnnc imports paths of at most " + MAX_DEPTH);
+      }
       Mod m = root;
       for (String c : l.path) {
         String name = component(c);
@@ -184,14 +192,24 @@ final class SpecWriter {
       }
       if (m.self == null) {
         m.self = l;
+      } else if (l.tensors.isEmpty() && m.self.tensors.isEmpty() && inScope(l) && inScope(m.self)) {
+        scoped.computeIfAbsent(m, k -> new ArrayList<>()).add(l);
       } else if (!m.self.tensors.isEmpty() || l.tensors.isEmpty()) {
-        m.parent.functionals.add(l);
-        l.hint = m.name.matches("[A-Za-z_].*") ? m.name + "_1" : l.hint;
+        displace(m, l);
       } else {
         m.parent.functionals.add(m.self);
         m.self = l;
       }
     }
+    // torch's functional steps within a module's forward (/stage2/stage2.1/Concat, .../Slice) are
+    // the module's own layers when it has children; in a leaf they stand beside it, as above
+    scoped.forEach((m, ls) -> ls.forEach(l -> {
+      if (m.children.isEmpty()) {
+        displace(m, l);
+      } else {
+        m.functionals.add(l);
+      }
+    }));
     settle(root);
     // a layer no name places goes into the deepest module that holds what it reads and what reads it
     for (Layer l : pathless) {
@@ -209,6 +227,17 @@ final class SpecWriter {
       m.functionals.add(l);
       ownerOf.put(l.id, m);
     }
+  }
+
+  /** A second layer named by module {@code m}: one of its parent's, named after it. */
+  private static void displace(Mod m, Layer l) {
+    m.parent.functionals.add(l);
+    l.hint = m.name.matches("[A-Za-z_].*") ? m.name + "_1" : l.hint;
+  }
+
+  /** Whether the layer's path is the torch scope its node ran in ({@code /a/a.0/Concat}), not a module it is. */
+  private static boolean inScope(Layer l) {
+    return !l.fromInitializers && l.onnxNode != null && l.onnxNode.startsWith("/");
   }
 
   private Mod ownerOrRoot(int layer) {
@@ -636,6 +665,18 @@ final class SpecWriter {
           kept.add(u);
         } else if (!u.inline) {
           tailBefore = u.out;
+        }
+      }
+      // a numbered merge lands on its number: branches written inline take no position of the
+      // sequence, so the first of them are written as items before it (regnet's `f`, then
+      // add(from f, proj: ...) at position 2, as cnnc's own spec writes it)
+      if (m.numbered() && !kept.isEmpty()) {
+        int before = 0;
+        for (int j = 0; j < i; j++) {
+          before += units.get(j).inline ? 0 : 1;
+        }
+        for (int want = Integer.parseInt(m.mod.name); before < want && !kept.isEmpty(); before++) {
+          kept.remove(0).inline = false;
         }
       }
       if (!kept.isEmpty() || !holderEntries.isEmpty()) {

@@ -50,24 +50,10 @@ class OnnxImportTorchTest {
     assertTrue(article.ok() && zoo.ok());
   }
 
-  /**
-   * Models whose torch export holds an op the importer does not read yet, with the refusal it
-   * gives (named, clean): shufflenet's final {@code x.mean([2, 3])} is a ReduceMean, which would
-   * read as global_avgpool and flatten.
-   */
-  static final java.util.Map<String, String> UNREAD = java.util.Map.of(
-      "shufflenet_v2_x1_0", "node `/ReduceMean` (ReduceMean): op `ReduceMean` is not supported by cnnc");
-
   @ParameterizedTest
   @MethodSource("models")
   void importedTorchExportIsTheSpecAndComputesPyTorchsOutputs(String name) throws Exception {
     Network original = article.network(name).or(() -> zoo.network(name)).orElseThrow();
-    if (UNREAD.containsKey(name)) { // not done: an op of torch's export the importer does not read yet
-      ImportException e = org.junit.jupiter.api.Assertions.assertThrows(ImportException.class,
-          () -> OnnxImport.importModel(OnnxImport.readModel(dir.resolve(name + ".onnx")), null, name, name + ".onnx", "test"));
-      assertTrue(e.getMessage().contains(UNREAD.get(name)), e.getMessage());
-      return;
-    }
     OnnxImport.Result r = OnnxImport.importModel(OnnxImport.readModel(dir.resolve(name + ".onnx")), null, name,
         name + ".onnx", "test");
     Network imported = r.network();
