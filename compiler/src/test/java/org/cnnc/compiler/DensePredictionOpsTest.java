@@ -113,7 +113,7 @@ class DensePredictionOpsTest {
         .get(0).id());
     List<Diagnostic> empty = errors("model M {\n    input [3, 1, 1]\n    conv_transpose(8, 1, padding = 1)\n}\n");
     assertEquals("1", empty.get(0).span().text());
-    assertEquals(38, empty.get(0).span().column());
+    assertEquals(36, empty.get(0).span().column());
   }
 
   @Test
