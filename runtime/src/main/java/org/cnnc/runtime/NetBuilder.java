@@ -33,6 +33,9 @@ import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.GroupedConvolution;
 import org.cnnc.runtime.layers.NegInfPadding;
 import org.cnnc.runtime.layers.StochasticDepth;
+import org.cnnc.runtime.layers.Upsample;
+import org.cnnc.runtime.layers.ConvTranspose;
+import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -760,6 +763,44 @@ public final class NetBuilder {
     }
     map(in, "channel_shuffle");
     return vertex(name, new ChannelShuffle(groups), in);
+  }
+
+  /**
+   * PyTorch's {@code F.interpolate} ({@link Upsample}): to {@code size}, or by {@code scale}
+   * (then null size) to floor(in * scale), as the registry's rule computes it.
+   */
+  public String upsample(String name, String in, int[] size, double[] scale, boolean bilinear, boolean alignCorners) {
+    if (skip(name)) {
+      return name;
+    }
+    InputType.InputTypeConvolutional t = map(in, "upsample");
+    int h = size != null ? size[0] : Math.toIntExact(Ops.scaledSize(t.getHeight(), scale[0]));
+    int w = size != null ? size[1] : Math.toIntExact(Ops.scaledSize(t.getWidth(), scale[1]));
+    return vertex(name, new Upsample(h, w, bilinear, alignCorners, size != null ? 0 : scale[0],
+        size != null ? 0 : scale[1]), in);
+  }
+
+  /** PyTorch's {@code nn.ConvTranspose2d} ({@link ConvTranspose}): weights {@code [in, out/groups, kh, kw]}, bias {@code [out]}. */
+  public String convTranspose(String name, String in, int out, int[] kernel, int[] stride, int[] padding,
+      int[] outputPadding, int groups, int[] dilation, boolean bias) {
+    if (skip(name)) {
+      return name;
+    }
+    long c = map(in, "conv_transpose").getChannels();
+    Deconvolution2D.Builder conf = new Deconvolution2D.Builder(kernel, stride, padding)
+        .dilation(dilation)
+        .nOut(out)
+        .hasBias(bias)
+        .activation(Activation.IDENTITY)
+        .convolutionMode(ConvolutionMode.Truncate);
+    add(name, new ConvTranspose(conf, groups, outputPadding), in);
+    record(name, "conv_transpose");
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {c, out / groups, kernel[0], kernel[1]},
+        false, false));
+    if (bias) {
+      manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
+    }
+    return name;
   }
 
   public String concat(String name, String... ins) {
