@@ -9,7 +9,9 @@ writes into DIR:
     MODEL_OUTPUT.npy      each output in eval mode (GoogLeNet: main, aux1, aux2)
 NiN_compressed.npz, NiN_fortran.npz and NiN_float64.npz (NiN's weights saved with
 savez_compressed, as Fortran-order arrays, and as float64), op_cases.npz (single ops: ceil average pooling, LRN, channel softmax, ...),
-grouped_conv_cases.npz (grouped and depthwise convs with their gradients), and
+grouped_conv_cases.npz (grouped and depthwise convs with their gradients), upsample_cases.npz,
+conv_transpose_cases.npz and pixel_loss_cases.npz (upsampling, transposed convs and the per-pixel
+cross-entropy, with their gradients), and
 pool_cases.npz: ceil-mode max pooling on inputs with negative values, at sizes where
 DL4J's Same and Truncate modes both differ from PyTorch, with PyTorch's results.
 
@@ -270,6 +272,23 @@ def main():
             transposed[name + "_bias"] = conv.bias.detach()
             transposed[name + "_dbias"] = conv.bias.grad
     save_npz(os.path.join(args.out, "conv_transpose_cases.npz"), transposed)
+
+    # Per-pixel cross-entropy (nn.CrossEntropyLoss on [N, C, H, W] logits and an [N, H, W] class
+    # map, the mean over every pixel): the logits are a 1x1 conv's output whose weights start as the
+    # identity, so the conv's gradients carry the loss's gradient. Saved: input, labels (as floats),
+    # loss, and the conv's weight and bias gradients.
+    g = torch.Generator().manual_seed(args.seed + 8)
+    x = torch.randn((3, 4, 5, 7), generator=g) * 2
+    labels = torch.randint(0, 4, (3, 5, 7), generator=g)
+    conv = nn.Conv2d(4, 4, 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(4).view(4, 4, 1, 1))
+        conv.bias.zero_()
+    loss = nn.CrossEntropyLoss()(conv(x), labels)
+    loss.backward()
+    save_npz(os.path.join(args.out, "pixel_loss_cases.npz"), {
+        "input": x, "labels": labels.float(), "loss": loss.detach().reshape(1),
+        "dweight": conv.weight.grad, "dbias": conv.bias.grad})
 
 
 def nearest_sources(size, out, kwargs, axis):

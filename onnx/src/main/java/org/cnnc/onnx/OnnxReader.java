@@ -931,7 +931,7 @@ final class OnnxReader {
       List<Long> sizes = ints(n, 3).v();
       if (sizes.size() != 4 || sizes.get(2) == null || sizes.get(3) == null
           || sizes.get(1) != null && sizes.get(1) != x.shape[0] || sizes.get(2) < 1 || sizes.get(3) < 1) {
-        throw error(n, "sizes " + sizes + " are not [N, " + x.shape[0] + ", h, w]");
+        throw error(n, "sizes " + sizes + " are not [N, " + x.shape[0] + ", h, w], which cnnc's upsample resizes to");
       }
       h = Math.toIntExact(sizes.get(2));
       w = Math.toIntExact(sizes.get(3));
@@ -939,7 +939,7 @@ final class OnnxReader {
     } else {
       if (scales == null || scales.floats() == null || scales.floats().length != 4 || scales.floats()[0] != 1f
           || scales.floats()[1] != 1f || !(scales.floats()[2] > 0) || !(scales.floats()[3] > 0)) {
-        throw error(n, "needs constant scales [1, 1, sh, sw] or sizes");
+        throw error(n, "cnnc's upsample needs constant scales [1, 1, sh, sw] or sizes");
       }
       float sh = scales.floats()[2];
       float sw = scales.floats()[3];
@@ -951,8 +951,8 @@ final class OnnxReader {
       throw error(n, "resizes " + x.shape[1] + "x" + x.shape[2] + " to nothing");
     }
     if (bilinear && coordinates.equals("pytorch_half_pixel") && (h == 1 && x.shape[1] > 1 || w == 1 && x.shape[2] > 1)) {
-      throw error(n, "pytorch_half_pixel to a side of 1 samples the first pixel; PyTorch's bilinear (half_pixel) "
-          + "samples the middle");
+      throw error(n, "pytorch_half_pixel to a side of 1 samples the first pixel; cnnc's bilinear (PyTorch's, "
+          + "half_pixel) samples the middle");
     }
     if (bilinear) {
       l.arg("mode", "\"bilinear\"");
@@ -999,7 +999,8 @@ final class OnnxReader {
     }
     for (int i = 0; i < 2; i++) {
       if (op[i] >= s[i] && op[i] >= d[i]) {
-        throw error(n, "output_padding " + Arrays.toString(op) + " is not below the stride or the dilation");
+        throw error(n, "output_padding " + Arrays.toString(op) + " is not below the stride or the dilation, as cnnc "
+            + "(and PyTorch) need");
       }
     }
     Const b = constIn(n, 2);

@@ -64,7 +64,7 @@ class OnnxNodeTest {
   static {
     for (String op : List.of("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
         "LRN", "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Softmax", "LeakyRelu", "Gelu", "Gemm", "MatMul",
-        "Flatten", "Reshape", "Pad", "Dropout", "Identity", "Div")) {
+        "Flatten", "Reshape", "Pad", "Dropout", "Identity", "Div", "Resize", "ConvTranspose")) {
       SUPPORTED.put(op, Set.of(0));
     }
     for (String op : List.of("Concat", "Add", "Sum", "Mul")) {

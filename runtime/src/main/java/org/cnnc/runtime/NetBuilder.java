@@ -36,6 +36,7 @@ import org.cnnc.runtime.layers.StochasticDepth;
 import org.cnnc.runtime.layers.Upsample;
 import org.cnnc.runtime.layers.ConvTranspose;
 import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
+import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -846,15 +847,20 @@ public final class NetBuilder {
       outputs.add(new OutputSpec(name, node, null, loss, weight));
       return;
     }
-    if (types.get(node).getType() == InputType.Type.CNN) {
+    boolean perPixel = types.get(node).getType() == InputType.Type.CNN && dims.length == 3 && (dims[1] != 1 || dims[2] != 1);
+    if (!perPixel && types.get(node).getType() == InputType.Type.CNN) {
       in = flatten(name + "/flatten", node);
     }
     ILossFunction fn = loss.function();
-    if (weight != 1.0) {
-      fn = new ScaledLoss(fn, weight);
+    // per pixel (nn.CrossEntropyLoss on [N, C, H, W] logits): DL4J's CNN loss layer sums over the
+    // pixels of an example; PyTorch averages over them, hence the 1 / (H * W)
+    double scale = perPixel ? weight / (dims[1] * dims[2]) : weight;
+    if (scale != 1.0) {
+      fn = new ScaledLoss(fn, scale);
     }
     String lossVertex = name + "/loss";
-    add(lossVertex, new LossLayer.Builder(fn).activation(loss.activation()).build(), in);
+    add(lossVertex, perPixel ? new CnnLossLayer.Builder(fn).activation(loss.activation()).build()
+        : new LossLayer.Builder(fn).activation(loss.activation()).build(), in);
     outputs.add(new OutputSpec(name, node, lossVertex, loss, weight));
   }
 
