@@ -167,7 +167,9 @@ public final class OnnxLowerings {
         attrs.add(text("nearest_mode", "floor"));
       }
       AttributeProto[] a = attrs.toArray(new AttributeProto[0]);
-      if (c.args.has("scale")) {
+      // with align_corners ONNX divides by in * scale unrounded where PyTorch divides by the output
+      // size less one: written to sizes, which the two read alike
+      if (c.args.has("scale") && !corners) {
         double[] f = c.args.numbers("scale");
         float sh = bilinear && out.height() == in.height() ? 1f : (float) f[0];
         float sw = bilinear && out.width() == in.width() ? 1f : (float) f[1];

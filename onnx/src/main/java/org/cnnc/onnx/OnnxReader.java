@@ -945,6 +945,10 @@ final class OnnxReader {
       float sw = scales.floats()[3];
       h = (int) org.cnnc.compiler.shape.Ops.scaledSize(x.shape[1], sh);
       w = (int) org.cnnc.compiler.shape.Ops.scaledSize(x.shape[2], sw);
+      if (corners && ((double) x.shape[1] * sh != h || (double) x.shape[2] * sw != w)) {
+        throw error(n, "align_corners with scales that give no whole size: ONNX divides by in * scale, "
+            + "cnnc's (PyTorch's) bilinear by the output size less one");
+      }
       l.arg("scale", sh == sw ? real(sh) : "[" + real(sh) + ", " + real(sw) + "]").positional = 1;
     }
     if (h < 1 || w < 1) {

@@ -252,7 +252,8 @@ class OnnxNodeTest {
       Map.entry("Pad", new int[] {1, 2, 11, 13, 18, 19, 21}), Map.entry("Dropout", new int[] {1, 6, 7, 10, 12, 13}),
       Map.entry("Identity", new int[] {1, 13, 14, 16, 19, 21}), Map.entry("Concat", new int[] {1, 4, 11, 13}),
       Map.entry("Add", new int[] {1, 6, 7, 13, 14}), Map.entry("Sum", new int[] {1, 6, 8, 13}),
-      Map.entry("Mul", new int[] {1, 6, 7, 13, 14}), Map.entry("Div", new int[] {1, 6, 7, 13, 14}));
+      Map.entry("Mul", new int[] {1, 6, 7, 13, 14}), Map.entry("Div", new int[] {1, 6, 7, 13, 14}),
+      Map.entry("Resize", new int[] {10, 11, 13, 18, 19}), Map.entry("ConvTranspose", new int[] {1, 11}));
 
   /** The version of an op in effect at an opset, or 0 when it does not exist there yet. */
   static int version(String op, long opset) {
