@@ -55,7 +55,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 class OnnxNodeTest {
   static final Path DATA = Path.of(System.getProperty("cnnc.onnx.testdata", "/usr/share/libonnx-testdata/data/node"));
 
-  /** At least this many in-scope tests pass: all that pass today (libonnx-testdata 1.12; 7 of them Resize, ConvTranspose). */
+  /** At least this many in-scope tests pass: all that pass today (libonnx-testdata 1.12, Resize and ConvTranspose in). */
   static final int MIN_PASSED = 52;
 
   /** The ops cnnc's importer maps, and for each the node inputs that are data (the rest become initializers). */
