@@ -30,7 +30,8 @@ def build(name):
         return cls(), shape, outputs
     for zname, make, shape in ZOO:
         if zname == name:
-            return make(), tuple(shape), ["output"]
+            # the segmentation models return {"out": ...}; their specs name the output `out`
+            return make(), tuple(shape), ["out"] if name.startswith("fcn_") else ["output"]
     raise SystemExit("unknown model " + name)
 
 
@@ -50,6 +51,8 @@ def main():
         np.save(os.path.join(args.out, name + "_input.npy"), x.numpy().astype(np.float32))
         with torch.no_grad():
             ys = model(x)
+            if isinstance(ys, dict):
+                ys = tuple(ys[n] for n in outputs)
             if not isinstance(ys, tuple):
                 ys = (ys,)
             for out_name, y in zip(outputs, ys):

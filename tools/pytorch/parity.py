@@ -9,7 +9,9 @@ writes into DIR:
     MODEL_OUTPUT.npy      each output in eval mode (GoogLeNet: main, aux1, aux2)
 NiN_compressed.npz, NiN_fortran.npz and NiN_float64.npz (NiN's weights saved with
 savez_compressed, as Fortran-order arrays, and as float64), op_cases.npz (single ops: ceil average pooling, LRN, channel softmax, ...),
-grouped_conv_cases.npz (grouped and depthwise convs with their gradients), and
+grouped_conv_cases.npz (grouped and depthwise convs with their gradients), upsample_cases.npz,
+conv_transpose_cases.npz and pixel_loss_cases.npz (upsampling, transposed convs and the per-pixel
+cross-entropy, with their gradients), and
 pool_cases.npz: ceil-mode max pooling on inputs with negative values, at sizes where
 DL4J's Same and Truncate modes both differ from PyTorch, with PyTorch's results.
 
@@ -217,6 +219,133 @@ def main():
         muls[name + "_output"] = y.detach()
         muls[name + "_dy"] = dy
     save_npz(os.path.join(args.out, "mul_cases.npz"), muls)
+
+    # Upsampling (`upsample`): F.interpolate with PyTorch 1.13's own index rules (nearest is its
+    # `nearest`, not `nearest-exact`; a scale factor given maps by 1 / scale, a size by in / out),
+    # and the input gradient of sum(output * dy). Each case: <name>_input, _output, _dy, _dinput.
+    ups = {}
+    g = torch.Generator().manual_seed(args.seed + 6)
+    for name, kwargs, shape in UPSAMPLE_CASES:
+        x = (torch.randn((2,) + shape, generator=g) * 2).requires_grad_(True)
+        y = torch.nn.functional.interpolate(x, **kwargs)
+        dy = torch.randn(y.shape, generator=g)
+        if kwargs["mode"] == "nearest":
+            # PyTorch 1.13's nearest backward copies where out = in and halves where out = 2 in even
+            # when its [N, C, H, W] forward does not (scale 1.1, 2.1): its gradient is then not its
+            # forward's. The gradient kept is the forward's: the same gather by PyTorch's own source
+            # indices (read off its forward), through index_select's autograd.
+            rows = nearest_sources(shape[1], y.shape[2], kwargs, 0)
+            cols = nearest_sources(shape[2], y.shape[3], kwargs, 1)
+            gathered = x.index_select(2, rows).index_select(3, cols)
+            assert torch.equal(gathered, y), name
+            (gathered * dy).sum().backward()
+        else:
+            (y * dy).sum().backward()
+        ups[name + "_input"] = x.detach()
+        ups[name + "_output"] = y.detach()
+        ups[name + "_dy"] = dy
+        ups[name + "_dinput"] = x.grad
+    save_npz(os.path.join(args.out, "upsample_cases.npz"), ups)
+
+    # Transposed convolutions (`conv_transpose`): as the grouped convs above, input, weight, bias,
+    # output and the gradients of sum(output * dy).
+    transposed = {}
+    g = torch.Generator().manual_seed(args.seed + 7)
+    for name, cin, cout, k, s, p, op, groups, d, bias, shape in CONV_TRANSPOSE_CASES:
+        conv = nn.ConvTranspose2d(cin, cout, k, stride=s, padding=p, output_padding=op, groups=groups, bias=bias,
+                                  dilation=d)
+        with torch.no_grad():
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
+            if bias:
+                conv.bias.copy_(torch.randn(conv.bias.shape, generator=g) * 0.1)
+        x = torch.randn((2,) + shape, generator=g).requires_grad_(True)
+        y = conv(x)
+        dy = torch.randn(y.shape, generator=g)
+        (y * dy).sum().backward()
+        transposed[name + "_input"] = x.detach()
+        transposed[name + "_weight"] = conv.weight.detach()
+        transposed[name + "_output"] = y.detach()
+        transposed[name + "_dy"] = dy
+        transposed[name + "_dinput"] = x.grad
+        transposed[name + "_dweight"] = conv.weight.grad
+        if bias:
+            transposed[name + "_bias"] = conv.bias.detach()
+            transposed[name + "_dbias"] = conv.bias.grad
+    save_npz(os.path.join(args.out, "conv_transpose_cases.npz"), transposed)
+
+    # Per-pixel cross-entropy (nn.CrossEntropyLoss on [N, C, H, W] logits and an [N, H, W] class
+    # map, the mean over every pixel): the logits are a 1x1 conv's output whose weights start as the
+    # identity, so the conv's gradients carry the loss's gradient. Saved: input, labels (as floats),
+    # loss, and the conv's weight and bias gradients.
+    g = torch.Generator().manual_seed(args.seed + 8)
+    x = torch.randn((3, 4, 5, 7), generator=g) * 2
+    labels = torch.randint(0, 4, (3, 5, 7), generator=g)
+    conv = nn.Conv2d(4, 4, 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(4).view(4, 4, 1, 1))
+        conv.bias.zero_()
+    loss = nn.CrossEntropyLoss()(conv(x), labels)
+    loss.backward()
+    save_npz(os.path.join(args.out, "pixel_loss_cases.npz"), {
+        "input": x, "labels": labels.float(), "loss": loss.detach().reshape(1),
+        "dweight": conv.weight.grad, "dbias": conv.bias.grad})
+
+
+def nearest_sources(size, out, kwargs, axis):
+    """The source index of each output index along one axis, as F.interpolate's nearest picks it
+    on a contiguous [N, C, H, W] input (two channels, so that its channels-last kernel is not taken)."""
+    shape = [1, 2, 1, 1]
+    shape[2 + axis] = size
+    ramp = torch.arange(size, dtype=torch.float32).view(-1).repeat(2).view(1, 2, size, 1)
+    if axis == 1:
+        ramp = ramp.view(1, 2, 1, size)
+    other = kwargs.get("size")
+    args = dict(kwargs)
+    if other is not None:
+        args["size"] = (out, 1) if axis == 0 else (1, out)
+    else:
+        f = kwargs["scale_factor"]
+        f = f if isinstance(f, tuple) else (f, f)
+        args["scale_factor"] = (f[0], 1.0) if axis == 0 else (1.0, f[1])
+    picked = torch.nn.functional.interpolate(ramp, **args)
+    return picked[0, 0].reshape(-1).long()
+
+
+# name, F.interpolate's arguments, input [c, h, w] (UpsampleParityTest builds the same upsample)
+UPSAMPLE_CASES = [
+    ("nearest_x2", dict(scale_factor=2, mode="nearest"), (3, 4, 5)),
+    ("nearest_x1_5_odd", dict(scale_factor=1.5, mode="nearest"), (2, 5, 7)),
+    ("nearest_2x3", dict(scale_factor=(2, 3), mode="nearest"), (2, 3, 4)),
+    ("nearest_size_7x11", dict(size=(7, 11), mode="nearest"), (2, 5, 4)),
+    ("nearest_down_0_6", dict(scale_factor=0.6, mode="nearest"), (2, 9, 7)),
+    # PyTorch's [N, C, H, W] kernel: floor(i / 1.1) even where out = in (its channels-last one copies)
+    ("nearest_x1_1_same_size", dict(scale_factor=1.1, mode="nearest"), (2, 5, 6)),
+    ("nearest_x2_1_twice", dict(scale_factor=2.1, mode="nearest"), (2, 5, 3)),
+    ("nearest_x1_7", dict(scale_factor=1.7, mode="nearest"), (2, 7, 9)),
+    ("bilinear_x2", dict(scale_factor=2, mode="bilinear", align_corners=False), (3, 4, 5)),
+    ("bilinear_x1_5_odd", dict(scale_factor=1.5, mode="bilinear", align_corners=False), (2, 5, 7)),
+    ("bilinear_size_9x13", dict(size=(9, 13), mode="bilinear", align_corners=False), (2, 5, 7)),
+    ("bilinear_size_224", dict(size=(224, 224), mode="bilinear", align_corners=False), (2, 28, 28)),
+    ("bilinear_down_size_3x2", dict(size=(3, 2), mode="bilinear", align_corners=False), (2, 7, 6)),
+    ("bilinear_half_x2_5", dict(scale_factor=(0.5, 2.5), mode="bilinear", align_corners=False), (2, 6, 3)),
+    ("bilinear_same_size", dict(size=(5, 7), mode="bilinear", align_corners=False), (2, 5, 7)),
+    ("bilinear_corners_x1_5", dict(scale_factor=1.5, mode="bilinear", align_corners=True), (2, 5, 7)),
+    ("bilinear_corners_size_9x4", dict(size=(9, 4), mode="bilinear", align_corners=True), (2, 5, 7)),
+    ("bilinear_corners_to_1", dict(size=(1, 3), mode="bilinear", align_corners=True), (2, 4, 5)),
+    ("bilinear_x1_1_same_size", dict(scale_factor=1.1, mode="bilinear", align_corners=False), (2, 5, 6)),
+    ("bilinear_x1_7", dict(scale_factor=1.7, mode="bilinear", align_corners=False), (2, 7, 9)),
+]
+
+# name, in, out, kernel, stride, padding, output_padding, groups, dilation, bias, input [c, h, w]
+CONV_TRANSPOSE_CASES = [
+    ("plain3x3", 4, 6, 3, 1, 0, 0, 1, 1, True, (4, 5, 6)),
+    ("s2_p1_op1", 4, 3, 3, 2, 1, 1, 1, 1, True, (4, 5, 7)),
+    ("fcn_x2_k4", 3, 3, 4, 2, 1, 0, 1, 1, False, (3, 6, 5)),
+    ("groups2", 4, 6, 3, 2, 1, 0, 2, 1, True, (4, 4, 5)),
+    ("dilated_op", 2, 4, 3, 1, 2, 1, 1, 2, True, (2, 6, 5)),
+    ("rect", 3, 2, (2, 3), (3, 1), (0, 1), (2, 0), 1, 1, True, (3, 4, 5)),
+    ("depthwise_s3", 4, 4, 3, 3, 0, 2, 4, 1, False, (4, 3, 4)),
+]
 
 
 if __name__ == "__main__":

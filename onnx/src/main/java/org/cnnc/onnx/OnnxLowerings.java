@@ -149,6 +149,49 @@ public final class OnnxLowerings {
       String pooled = c.step("MatMul", List.of(flat, c.constant(new long[] {(long) size[0] * size[1], (long) to[0] * to[1]}, m)));
       c.emit("Reshape", List.of(pooled, c.int64s(0, out.channels(), to[0], to[1])));
     });
+    // F.interpolate as torch.onnx writes it: Resize by the spec's scale factors (ONNX maps by
+    // 1 / scale, as PyTorch does when it is given a factor; an axis whose size a factor keeps is
+    // copied by PyTorch's bilinear, so its factor becomes 1), or to sizes (the batch and channels
+    // read from the input's shape). Nearest is PyTorch's `nearest`: asymmetric coordinates, floor;
+    // bilinear half_pixel (ONNX Runtime clamps the coordinate at 0, as PyTorch does) or
+    // align_corners.
+    TABLE.put("upsample", c -> {
+      boolean bilinear = c.args.string("mode").equals("bilinear");
+      boolean corners = c.args.has("align_corners") && c.args.bool("align_corners");
+      org.cnnc.compiler.shape.Shape in = c.inputShape(0);
+      org.cnnc.compiler.shape.Shape out = c.node.shape();
+      String coordinates = !bilinear ? "asymmetric" : corners ? "align_corners" : "half_pixel";
+      List<AttributeProto> attrs = new ArrayList<>(List.of(text("mode", bilinear ? "linear" : "nearest"),
+          text("coordinate_transformation_mode", coordinates)));
+      if (!bilinear) {
+        attrs.add(text("nearest_mode", "floor"));
+      }
+      AttributeProto[] a = attrs.toArray(new AttributeProto[0]);
+      // with align_corners ONNX divides by in * scale unrounded where PyTorch divides by the output
+      // size less one: written to sizes, which the two read alike
+      if (c.args.has("scale") && !corners) {
+        double[] f = c.args.numbers("scale");
+        float sh = bilinear && out.height() == in.height() ? 1f : (float) f[0];
+        float sw = bilinear && out.width() == in.width() ? 1f : (float) f[1];
+        c.emit("Resize", List.of(c.in(0), "", c.constant(new long[] {4}, new float[] {1f, 1f, sh, sw})), a);
+        return;
+      }
+      String shape = c.step("Shape", List.of(c.in(0)));
+      String batchAndChannels = c.step("Slice", List.of(shape, c.int64s(0), c.int64s(2)));
+      String sizes = c.step("Concat", List.of(batchAndChannels, c.int64s(out.height(), out.width())), integer("axis", 0));
+      c.emit("Resize", List.of(c.in(0), "", "", sizes), a);
+    });
+    // nn.ConvTranspose2d: ONNX's weights are PyTorch's [in, out/groups, kh, kw]
+    TABLE.put("conv_transpose", c -> {
+      int[] p = c.args.ints("padding");
+      List<String> in = new ArrayList<>(List.of(c.in(0), c.tensor("weight")));
+      if (c.args.bool("bias")) {
+        in.add(c.tensor("bias"));
+      }
+      c.emit("ConvTranspose", in, ints("kernel_shape", c.args.ints("kernel")), ints("strides", c.args.ints("stride")),
+          ints("pads", p[0], p[1], p[0], p[1]), ints("output_padding", c.args.ints("output_padding")),
+          ints("dilations", c.args.ints("dilation")), integer("group", c.args.integer("groups")));
+    });
   }
 
   /** PyTorch's adaptive average pooling from {@code size} to {@code to} as a matrix [H*W, h*w] of window weights. */

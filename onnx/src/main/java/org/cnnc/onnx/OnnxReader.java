@@ -300,6 +300,8 @@ final class OnnxReader {
       }
       case "LRN" -> lrn(n);
       case "ReduceMean" -> reduceMean(n);
+      case "Resize" -> resize(n);
+      case "ConvTranspose" -> convTranspose(n);
       default -> throw error(n, "op `" + show(n.getOpType()) + "` is not supported by cnnc (supported: Conv, MaxPool, "
           + "AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, LRN, Gemm, MatMul, Flatten, Reshape, "
           + "ReduceMean (over H and W), Relu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, LeakyRelu, Gelu, Softmax, Dropout, "
@@ -860,6 +862,194 @@ final class OnnxReader {
       }
       default -> throw error(n, "auto_pad `" + show(auto) + "` is not supported");
     }
+  }
+
+  /** Shape arithmetic: a slice of a known vector of sizes (torch's Shape, Slice [0, 2) before a Resize to sizes). */
+  private void sliceInts(NodeProto n) throws ImportException {
+    List<Long> v = ints(n, 0).v();
+    Ints starts = ints(n, 1);
+    Ints ends = ints(n, 2);
+    Ints axes = n.getInputCount() > 3 && !in(n, 3).isEmpty() ? ints(n, 3) : null;
+    Ints steps = n.getInputCount() > 4 && !in(n, 4).isEmpty() ? ints(n, 4) : null;
+    if (starts.v().size() != 1 || ends.v().size() != 1 || starts.v().get(0) == null || ends.v().get(0) == null
+        || axes != null && (axes.v().size() != 1 || !Long.valueOf(0).equals(axes.v().get(0)))
+        || steps != null && (steps.v().size() != 1 || !Long.valueOf(1).equals(steps.v().get(0)))) {
+      throw error(n, "cnnc reads a Slice of sizes only along axis 0 with step 1");
+    }
+    long r = v.size();
+    long a = starts.v().get(0);
+    long b = ends.v().get(0);
+    a = Math.max(0, Math.min(r, a < 0 ? a + r : a));
+    b = Math.max(0, Math.min(r, b < 0 ? b + r : b));
+    alias(n, new Ints(new ArrayList<>(v.subList((int) a, (int) Math.max(a, b))), false));
+  }
+
+  /**
+   * Resize as torch.onnx writes F.interpolate: by scales [1, 1, sh, sw] or to sizes [N, C, h, w];
+   * nearest with asymmetric coordinates and floor (PyTorch's `nearest`), linear with half_pixel
+   * (pytorch_half_pixel where no side becomes 1) or align_corners. Other modes are refused by name.
+   */
+  private void resize(NodeProto n) throws ImportException {
+    onlyAttributes(n, "mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
+        "extrapolation_value", "antialias", "keep_aspect_ratio_policy");
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "cnnc's upsample resizes [N, C, H, W]");
+    }
+    String mode = attrString(n, "mode", "nearest");
+    String coordinates = attrString(n, "coordinate_transformation_mode", "half_pixel");
+    if (attrInt(n, "exclude_outside", 0) != 0 || attrInt(n, "antialias", 0) != 0
+        || !attrString(n, "keep_aspect_ratio_policy", "stretch").equals("stretch")) {
+      throw error(n, "exclude_outside, antialias and keep_aspect_ratio_policy are not cnnc's upsample");
+    }
+    boolean bilinear;
+    boolean corners = false;
+    if (mode.equals("nearest")) {
+      String nearest = attrString(n, "nearest_mode", "round_prefer_floor");
+      if (!coordinates.equals("asymmetric") || !nearest.equals("floor")) {
+        throw error(n, "nearest with coordinate_transformation_mode `" + show(coordinates) + "` and nearest_mode `"
+            + show(nearest) + "`: cnnc's (PyTorch's) nearest is asymmetric and floor");
+      }
+      bilinear = false;
+    } else if (mode.equals("linear")) {
+      bilinear = true;
+      corners = coordinates.equals("align_corners");
+      if (!corners && !coordinates.equals("half_pixel") && !coordinates.equals("pytorch_half_pixel")) {
+        throw error(n, "linear with coordinate_transformation_mode `" + show(coordinates)
+            + "`: cnnc's bilinear is half_pixel or align_corners");
+      }
+    } else {
+      throw error(n, "mode `" + show(mode) + "`: cnnc's upsample is nearest or bilinear (linear)");
+    }
+    Const scales = n.getInputCount() > 2 && !in(n, 2).isEmpty() ? constIn(n, 2) : null;
+    boolean bySize = n.getInputCount() > 3 && !in(n, 3).isEmpty();
+    if (scales != null && scales.floats() != null && scales.floats().length == 0) {
+      scales = null;
+    }
+    Layer l = layer(n, "upsample");
+    l.inputs.add(x.id);
+    int h;
+    int w;
+    if (bySize) {
+      List<Long> sizes = ints(n, 3).v();
+      if (sizes.size() != 4 || sizes.get(2) == null || sizes.get(3) == null
+          || sizes.get(1) != null && sizes.get(1) != x.shape[0] || sizes.get(2) < 1 || sizes.get(3) < 1) {
+        throw error(n, "sizes " + sizes + " are not [N, " + x.shape[0] + ", h, w], which cnnc's upsample resizes to");
+      }
+      h = Math.toIntExact(sizes.get(2));
+      w = Math.toIntExact(sizes.get(3));
+      l.arg("size", size(new int[] {h, w}));
+    } else {
+      if (scales == null || scales.floats() == null || scales.floats().length != 4 || scales.floats()[0] != 1f
+          || scales.floats()[1] != 1f || !(scales.floats()[2] > 0) || !(scales.floats()[3] > 0)) {
+        throw error(n, "cnnc's upsample needs constant scales [1, 1, sh, sw] or sizes");
+      }
+      float sh = scales.floats()[2];
+      float sw = scales.floats()[3];
+      h = (int) org.cnnc.compiler.shape.Ops.scaledSize(x.shape[1], sh);
+      w = (int) org.cnnc.compiler.shape.Ops.scaledSize(x.shape[2], sw);
+      if (corners && ((double) x.shape[1] * sh != h || (double) x.shape[2] * sw != w)) {
+        throw error(n, "align_corners with scales that give no whole size: ONNX divides by in * scale, "
+            + "cnnc's (PyTorch's) bilinear by the output size less one");
+      }
+      l.arg("scale", sh == sw ? real(sh) : "[" + real(sh) + ", " + real(sw) + "]").positional = 1;
+    }
+    if (h < 1 || w < 1) {
+      throw error(n, "resizes " + x.shape[1] + "x" + x.shape[2] + " to nothing");
+    }
+    if (bilinear && coordinates.equals("pytorch_half_pixel") && (h == 1 && x.shape[1] > 1 || w == 1 && x.shape[2] > 1)) {
+      throw error(n, "pytorch_half_pixel to a side of 1 samples the first pixel; cnnc's bilinear (PyTorch's, "
+          + "half_pixel) samples the middle");
+    }
+    if (bilinear) {
+      l.arg("mode", "\"bilinear\"");
+    }
+    if (corners) {
+      l.arg("align_corners", "true");
+    }
+    l.shape = new int[] {x.shape[0], h, w};
+  }
+
+  /** ConvTranspose: PyTorch's nn.ConvTranspose2d, weights [in, out/group, kh, kw]; symmetric pads, no output_shape. */
+  private void convTranspose(NodeProto n) throws ImportException {
+    onlyAttributes(n, "kernel_shape", "strides", "pads", "dilations", "group", "output_padding", "auto_pad");
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "cnnc's conv_transpose is 2-D: it needs a [N, C, H, W] input");
+    }
+    if (!attrString(n, "auto_pad", "NOTSET").equals("NOTSET")) {
+      throw error(n, "auto_pad is not supported; write pads");
+    }
+    Const w = requireConst(n, 1, "the weight");
+    floatsOf(n, w, "the weight");
+    if (w.dims().length != 4) {
+      throw error(n, "the weight has rank " + w.dims().length + "; a 2-D transposed conv's is 4");
+    }
+    long groups = attrInt(n, "group", 1);
+    if (groups < 1 || w.dims()[0] != x.shape[0] || x.shape[0] % groups != 0) {
+      throw error(n, "weight " + Arrays.toString(w.dims()) + " with group " + groups + " does not fit " + x.shape[0]
+          + " input channels");
+    }
+    int out = Math.toIntExact(w.dims()[1] * groups);
+    int[] k = {(int) w.dims()[2], (int) w.dims()[3]};
+    int[] ks = attrInts(n, "kernel_shape", 2, 1);
+    if (ks != null && !Arrays.equals(ks, k) || k[0] < 1 || k[1] < 1) {
+      throw error(n, "kernel_shape " + Arrays.toString(ks) + " differs from the weight's " + Arrays.toString(k));
+    }
+    int[] s = pair(attrInts(n, "strides", 2, 1), 1);
+    int[] d = pair(attrInts(n, "dilations", 2, 1), 1);
+    int[] op = pair(attrInts(n, "output_padding", 2, 0), 0);
+    int[] p = attrInts(n, "pads", 4, 0);
+    p = p == null ? new int[4] : p;
+    if (p[0] != p[2] || p[1] != p[3]) {
+      throw error(n, "asymmetric pads " + Arrays.toString(p) + "; cnnc's conv_transpose (PyTorch's) crops both sides alike");
+    }
+    for (int i = 0; i < 2; i++) {
+      if (op[i] >= s[i] && op[i] >= d[i]) {
+        throw error(n, "output_padding " + Arrays.toString(op) + " is not below the stride or the dilation, as cnnc "
+            + "(and PyTorch) need");
+      }
+    }
+    Const b = constIn(n, 2);
+    if (b != null && (b.dims().length != 1 || b.dims()[0] != out)) {
+      throw error(n, "the bias has shape " + Arrays.toString(b.dims()) + ", not [" + out + "]");
+    }
+    long oh = org.cnnc.compiler.shape.Ops.transposedSize(x.shape[1], k[0], s[0], p[0], op[0], d[0]);
+    long ow = org.cnnc.compiler.shape.Ops.transposedSize(x.shape[2], k[1], s[1], p[1], op[1], d[1]);
+    if (oh < 1 || ow < 1) {
+      throw error(n, "the pads leave an empty output");
+    }
+    Layer l = layer(n, "conv_transpose");
+    l.inputs.add(x.id);
+    l.arg("out", Integer.toString(out)).arg("kernel", size(k));
+    l.positional = 2;
+    if (s[0] != 1 || s[1] != 1) {
+      l.arg("stride", size(s));
+    }
+    if (p[0] != 0 || p[1] != 0) {
+      l.arg("padding", size(new int[] {p[0], p[1]}));
+    }
+    if (op[0] != 0 || op[1] != 0) {
+      l.arg("output_padding", size(op));
+    }
+    if (groups != 1) {
+      l.arg("groups", Long.toString(groups));
+    }
+    if (d[0] != 1 || d[1] != 1) {
+      l.arg("dilation", size(d));
+    }
+    if (b == null) {
+      l.arg("bias", "false");
+    }
+    l.shape = new int[] {out, (int) oh, (int) ow};
+    Map<String, String> names = new LinkedHashMap<>();
+    names.put("weight", in(n, 1));
+    l.tensors.put("weight", Npz.Array.of(w.dims(), w.floats()));
+    if (b != null) {
+      names.put("bias", in(n, 2));
+      l.tensors.put("bias", Npz.Array.of(b.dims(), floatsOf(n, b, "the bias")));
+    }
+    pathFromInitializers(l, n, names);
   }
 
   private void conv(NodeProto n) throws ImportException {
@@ -1525,6 +1715,10 @@ final class OnnxReader {
   /** Slice of one equal part of the channels (cnnc's export of chunk, torch's of {@code x[:, a:b]}): chunk. */
   private void slice(NodeProto n) throws ImportException {
     onlyAttributes(n);
+    if (!isLayer(n, 0)) {
+      sliceInts(n);
+      return;
+    }
     Layer x = layerIn(n, 0);
     if (x.shape.length != 3) {
       throw error(n, "slices a " + (x.shape.length + 1) + "-D value; cnnc's chunk slices the channels of [N, C, H, W]");

@@ -156,6 +156,16 @@ final class TrainCommand implements Callable<Integer> {
       throw new Main.UsageError(where(u.getKey()) + m.name() + ": `" + u.getKey() + "` cannot be trained: "
           + u.getValue());
     }
+    for (NetBuilder.OutputSpec o : net.outputs()) {
+      long[] shape = net.shapes().get(o.node());
+      if (o.lossVertex() != null && shape.length == 3 && (shape[1] != 1 || shape[2] != 1)) {
+        // per-pixel cross-entropy trains from Java (Trainer.pixelLabels); this command reads one label per image
+        throw new Main.UsageError(where(o.name()) + m.name() + ": `" + o.name() + "` cannot be trained: a "
+            + o.loss().name().toLowerCase(java.util.Locale.ROOT) + " loss on a " + Arrays.toString(shape)
+            + " map needs per-pixel labels (a class map per image), which `cnnc train` does not read yet; train it "
+            + "from Java with Trainer.pixelLabels");
+      }
+    }
     int classes = d.classes().size();
     for (NetBuilder.OutputSpec o : net.outputs()) {
       if (o.lossVertex() == null) {

@@ -55,8 +55,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 class OnnxNodeTest {
   static final Path DATA = Path.of(System.getProperty("cnnc.onnx.testdata", "/usr/share/libonnx-testdata/data/node"));
 
-  /** At least this many in-scope tests pass: all that passed when this test was written (libonnx-testdata 1.12). */
-  static final int MIN_PASSED = 45;
+  /** At least this many in-scope tests pass: all that pass today (libonnx-testdata 1.12, Resize and ConvTranspose in). */
+  static final int MIN_PASSED = 52;
 
   /** The ops cnnc's importer maps, and for each the node inputs that are data (the rest become initializers). */
   static final Map<String, Set<Integer>> SUPPORTED = new TreeMap<>();
@@ -64,7 +64,7 @@ class OnnxNodeTest {
   static {
     for (String op : List.of("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
         "LRN", "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Softmax", "LeakyRelu", "Gelu", "Gemm", "MatMul",
-        "Flatten", "Reshape", "Pad", "Dropout", "Identity", "Div")) {
+        "Flatten", "Reshape", "Pad", "Dropout", "Identity", "Div", "Resize", "ConvTranspose")) {
       SUPPORTED.put(op, Set.of(0));
     }
     for (String op : List.of("Concat", "Add", "Sum", "Mul")) {
@@ -252,7 +252,8 @@ class OnnxNodeTest {
       Map.entry("Pad", new int[] {1, 2, 11, 13, 18, 19, 21}), Map.entry("Dropout", new int[] {1, 6, 7, 10, 12, 13}),
       Map.entry("Identity", new int[] {1, 13, 14, 16, 19, 21}), Map.entry("Concat", new int[] {1, 4, 11, 13}),
       Map.entry("Add", new int[] {1, 6, 7, 13, 14}), Map.entry("Sum", new int[] {1, 6, 8, 13}),
-      Map.entry("Mul", new int[] {1, 6, 7, 13, 14}), Map.entry("Div", new int[] {1, 6, 7, 13, 14}));
+      Map.entry("Mul", new int[] {1, 6, 7, 13, 14}), Map.entry("Div", new int[] {1, 6, 7, 13, 14}),
+      Map.entry("Resize", new int[] {10, 11, 13, 18, 19}), Map.entry("ConvTranspose", new int[] {1, 11}));
 
   /** The version of an op in effect at an opset, or 0 when it does not exist there yet. */
   static int version(String op, long opset) {

@@ -73,6 +73,12 @@ public final class Lowerings {
     put("zeropad", (b, p, in, a) -> b.zeropad(p, in.get(0), a.ints("padding")));
     put("chunk", (b, p, in, a) -> b.chunk(p, in.get(0), a.integer("chunks"), a.integer("index")));
     put("channel_shuffle", (b, p, in, a) -> b.channelShuffle(p, in.get(0), a.integer("groups")));
+    put("upsample", (b, p, in, a) -> b.upsample(p, in.get(0), a.has("size") ? a.ints("size") : null,
+        a.has("scale") ? a.numbers("scale") : null, a.string("mode").equals("bilinear"),
+        a.has("align_corners") && a.bool("align_corners")));
+    put("conv_transpose", (b, p, in, a) -> b.convTranspose(p, in.get(0), a.integer("out"), a.ints("kernel"),
+        a.ints("stride"), a.ints("padding"), a.ints("output_padding"), a.integer("groups"), a.ints("dilation"),
+        a.bool("bias")));
     put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));
     put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])));
     put("mul", (b, p, in, a) -> b.mul(p, in.toArray(new String[0])));

@@ -34,6 +34,10 @@ import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.GroupedConvolution;
 import org.cnnc.runtime.layers.NegInfPadding;
 import org.cnnc.runtime.layers.StochasticDepth;
+import org.cnnc.runtime.layers.Upsample;
+import org.cnnc.runtime.layers.ConvTranspose;
+import org.deeplearning4j.nn.conf.layers.Deconvolution2D;
+import org.deeplearning4j.nn.conf.layers.CnnLossLayer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration.GraphBuilder;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -761,6 +765,44 @@ public final class NetBuilder {
     return vertex(name, new ChannelShuffle(groups), in);
   }
 
+  /**
+   * PyTorch's {@code F.interpolate} ({@link Upsample}): to {@code size}, or by {@code scale}
+   * (then null size) to floor(in * scale), as the registry's rule computes it.
+   */
+  public String upsample(String name, String in, int[] size, double[] scale, boolean bilinear, boolean alignCorners) {
+    if (skip(name)) {
+      return name;
+    }
+    InputType.InputTypeConvolutional t = map(in, "upsample");
+    int h = size != null ? size[0] : Math.toIntExact(Ops.scaledSize(t.getHeight(), scale[0]));
+    int w = size != null ? size[1] : Math.toIntExact(Ops.scaledSize(t.getWidth(), scale[1]));
+    return vertex(name, new Upsample(h, w, bilinear, alignCorners, size != null ? 0 : scale[0],
+        size != null ? 0 : scale[1]), in);
+  }
+
+  /** PyTorch's {@code nn.ConvTranspose2d} ({@link ConvTranspose}): weights {@code [in, out/groups, kh, kw]}, bias {@code [out]}. */
+  public String convTranspose(String name, String in, int out, int[] kernel, int[] stride, int[] padding,
+      int[] outputPadding, int groups, int[] dilation, boolean bias) {
+    if (skip(name)) {
+      return name;
+    }
+    long c = map(in, "conv_transpose").getChannels();
+    Deconvolution2D.Builder conf = new Deconvolution2D.Builder(kernel, stride, padding)
+        .dilation(dilation)
+        .nOut(out)
+        .hasBias(bias)
+        .activation(Activation.IDENTITY)
+        .convolutionMode(ConvolutionMode.Truncate);
+    add(name, new ConvTranspose(conf, groups, outputPadding), in);
+    record(name, "conv_transpose");
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {c, out / groups, kernel[0], kernel[1]},
+        false, false));
+    if (bias) {
+      manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
+    }
+    return name;
+  }
+
   public String concat(String name, String... ins) {
     return vertex(name, kernels == Kernels.CNNC ? new CnncConcat() : new MergeVertex(), ins);
   }
@@ -804,15 +846,20 @@ public final class NetBuilder {
       outputs.add(new OutputSpec(name, node, null, loss, weight));
       return;
     }
-    if (types.get(node).getType() == InputType.Type.CNN) {
+    boolean perPixel = types.get(node).getType() == InputType.Type.CNN && dims.length == 3 && (dims[1] != 1 || dims[2] != 1);
+    if (!perPixel && types.get(node).getType() == InputType.Type.CNN) {
       in = flatten(name + "/flatten", node);
     }
     ILossFunction fn = loss.function();
-    if (weight != 1.0) {
-      fn = new ScaledLoss(fn, weight);
+    // per pixel (nn.CrossEntropyLoss on [N, C, H, W] logits): DL4J's CNN loss layer sums over the
+    // pixels of an example; PyTorch averages over them, hence the 1 / (H * W)
+    double scale = perPixel ? weight / (dims[1] * dims[2]) : weight;
+    if (scale != 1.0) {
+      fn = new ScaledLoss(fn, scale);
     }
     String lossVertex = name + "/loss";
-    add(lossVertex, new LossLayer.Builder(fn).activation(loss.activation()).build(), in);
+    add(lossVertex, perPixel ? new CnnLossLayer.Builder(fn).activation(loss.activation()).build()
+        : new LossLayer.Builder(fn).activation(loss.activation()).build(), in);
     outputs.add(new OutputSpec(name, node, lossVertex, loss, weight));
   }
 

@@ -22,7 +22,7 @@ public final class OpArgs extends BoundArgs {
 
   /**
    * Binds Java values given as name-value pairs ({@code "out", 64, "kernel", 3}): ints, longs,
-   * doubles, booleans, strings and {@code int[]} (a size or padding); or a map of compiler values.
+   * doubles, booleans, strings, {@code int[]} (a size or padding) and {@code double[]} (a scale); or a map of compiler values.
    *
    * @throws IllegalArgumentException naming {@code path} when an argument is unknown, of the wrong
    *     type or out of range, or a required one is missing
@@ -78,6 +78,13 @@ public final class OpArgs extends BoundArgs {
       List<Value> items = new ArrayList<>();
       for (int x : a) {
         items.add(new Value.IntV(x));
+      }
+      return new Value.ListV(items);
+    }
+    if (o instanceof double[] a) {
+      List<Value> items = new ArrayList<>();
+      for (double x : a) {
+        items.add(new Value.FloatV(x));
       }
       return new Value.ListV(items);
     }

@@ -193,21 +193,62 @@ public final class Trainer {
         data.getLabels().get(NDArrayIndex.indices(rows)).dup());
   }
 
-  /** Accuracy of the first output (argmax against the label's argmax). */
+  /**
+   * Per-pixel labels for a segmentation output: a class map {@code [N, H, W]} of class indices as
+   * the one-hot {@code [N, classes, H, W]} the per-pixel cross-entropy reads (PyTorch's
+   * {@code nn.CrossEntropyLoss} takes the indices themselves). The size is checked before any work.
+   *
+   * @throws IllegalArgumentException for a map that is not [N, H, W], a class outside
+   *     {@code [0, classes)} (named with its position), or labels of more than 2^31 - 9 values
+   */
+  public static INDArray pixelLabels(INDArray classMap, int classes) {
+    if (classMap.rank() != 3) {
+      throw new IllegalArgumentException("a class map is [N, H, W], not " + java.util.Arrays.toString(classMap.shape()));
+    }
+    long n = classMap.size(0);
+    long h = classMap.size(1);
+    long w = classMap.size(2);
+    if (classes < 1 || (double) n * classes * h * w > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("labels of " + n + " x " + classes + " x " + h + " x " + w
+          + " values: at most 2^31 - 9, and at least one class");
+    }
+    long[] idx = classMap.dup('c').data().asLong();
+    float[] out = new float[(int) (n * classes * h * w)];
+    int plane = (int) (h * w);
+    for (int i = 0; i < idx.length; i++) {
+      long c = idx[i];
+      if (c < 0 || c >= classes) {
+        throw new IllegalArgumentException("class " + c + " at example " + i / plane + ", row " + (i % plane) / w + ", column "
+            + (i % plane) % w + " is not in [0, " + classes + ")");
+      }
+      out[(int) (((long) (i / plane) * classes + c) * plane + i % plane)] = 1f;
+    }
+    return Nd4j.create(out, new long[] {n, classes, h, w}, 'c');
+  }
+
+  /** Accuracy of the first output (argmax against the label's argmax); of its pixels for a map. */
   public static double accuracy(CnnNetwork net, DataSet data, int batch) {
     long n = data.numExamples();
     long right = 0;
+    long pixels = 1;
     String first = net.outputs().get(0).name();
     for (long start = 0; start < n; start += batch) {
       long end = Math.min(n, start + batch);
       INDArray x = data.getFeatures().get(NDArrayIndex.interval(start, end));
       INDArray y = data.getLabels().get(NDArrayIndex.interval(start, end));
       INDArray out = net.predict(x).get(first);
+      if (out.rank() == 4 && y.rank() == 4) {
+        // per pixel: the fraction of pixels whose class is right
+        right += Nd4j.argMax(out, 1).eq(Nd4j.argMax(y, 1)).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber()
+            .longValue();
+        pixels = out.size(2) * out.size(3);
+        continue;
+      }
       INDArray predicted = Nd4j.argMax(out.reshape(out.size(0), -1), 1);
       INDArray truth = Nd4j.argMax(y, 1);
       right += predicted.eq(truth).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().longValue();
     }
-    return (double) right / n;
+    return (double) right / (n * pixels);
   }
 
   private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss, double imagesPerSecond,

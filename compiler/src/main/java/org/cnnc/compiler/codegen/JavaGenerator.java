@@ -121,7 +121,9 @@ public final class JavaGenerator {
 
   enum JType {
     INT(TypeName.INT), DOUBLE(TypeName.DOUBLE), BOOL(TypeName.BOOLEAN), STRING(ClassName.get(String.class)),
-    INTS(ArrayTypeName.of(TypeName.INT)), LIST(ArrayTypeName.of(TypeName.INT));
+    INTS(ArrayTypeName.of(TypeName.INT)), LIST(ArrayTypeName.of(TypeName.INT)),
+    /** A list holding a float: upsample's {@code scale = [1.5, 2]}. */
+    DOUBLES(ArrayTypeName.of(TypeName.DOUBLE));
 
     final TypeName java;
 
@@ -139,8 +141,8 @@ public final class JavaGenerator {
       if (v instanceof Value.BoolV) {
         return BOOL;
       }
-      if (v instanceof Value.ListV) {
-        return INTS;
+      if (v instanceof Value.ListV l) {
+        return l.items().stream().anyMatch(x -> x instanceof Value.FloatV) ? DOUBLES : INTS;
       }
       return STRING;
     }
@@ -684,6 +686,11 @@ public final class JavaGenerator {
       }
       if (e instanceof ListExpr l) {
         List<JExpr> items = l.items().stream().map(this::expr).toList();
+        if (items.stream().anyMatch(x -> x.type() == JType.DOUBLE)) {
+          // a list of numbers (upsample's scale), which the runtime binds as a double[]
+          return JExpr.atom(CodeBlock.of("new double[] {$L}",
+              CodeBlock.join(items.stream().map(JExpr::code).toList(), ", ")), JType.DOUBLES);
+        }
         return new JExpr(CodeBlock.of("new int[] {$L}", CodeBlock.join(items.stream().map(JExpr::code).toList(), ", ")),
             JType.LIST, 3, items);
       }
@@ -792,7 +799,7 @@ public final class JavaGenerator {
       return CodeBlock.of("$L", b.value());
     }
     if (v instanceof Value.ListV l) {
-      return CodeBlock.of("new int[] {$L}", l.items().stream().map(x -> literal(x).toString()).collect(Collectors.joining(", ")));
+      return CodeBlock.of(JType.of(v) == JType.DOUBLES ? "new double[] {$L}" : "new int[] {$L}", l.items().stream().map(x -> literal(x).toString()).collect(Collectors.joining(", ")));
     }
     return JavaText.literal(v instanceof Value.StrV s ? s.value() : v.show());
   }

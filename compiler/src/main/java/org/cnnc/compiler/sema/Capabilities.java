@@ -55,9 +55,9 @@ public final class Capabilities {
     if (loss.equals("none")) {
       return Optional.empty();
     }
-    if (shape.rank() == 3 && (shape.height() != 1 || shape.width() != 1)) {
-      return Optional.of("a " + loss + " loss on a " + shape + " map needs per-pixel labels, and training takes"
-          + " one label per image");
+    if (shape.rank() == 3 && (shape.height() != 1 || shape.width() != 1) && !loss.equals("cross_entropy")) {
+      return Optional.of("a " + loss + " loss on a " + shape + " map: on maps cnnc trains cross_entropy only "
+          + "(per pixel, against a class map)");
     }
     return Optional.empty();
   }

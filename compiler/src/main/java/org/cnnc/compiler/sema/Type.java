@@ -14,6 +14,8 @@ public enum Type {
   /** {@code p}, {@code [h, w]} (top/bottom and left/right) or {@code [left, right, top, bottom]}. */
   PADDING4("padding", "an integer, [h, w] or [left, right, top, bottom]"),
   STRING("string", "a string"),
+  /** A scale factor: a number, or {@code [h, w]} of numbers (upsample's {@code scale}); always held as two floats. */
+  SCALE("scale", "a number or [h, w] of numbers"),
   /** A bare word from a fixed set, such as a loss name. */
   SYMBOL("name", "a name"),
   SHAPE("shape", "a list of integers"),
@@ -38,7 +40,7 @@ public enum Type {
   /** The types a block parameter can be declared with, by keyword. */
   public static Optional<Type> byKeyword(String word) {
     for (Type t : values()) {
-      if (t.keyword.equals(word) && t != SYMBOL && t != PADDING4) {
+      if (t.keyword.equals(word) && t != SYMBOL && t != PADDING4 && t != SCALE) {
         return Optional.of(t);
       }
     }
@@ -71,6 +73,17 @@ public enum Type {
           yield Optional.of(new Value.ListV(List.of(l.get(1), l.get(1), l.get(0), l.get(0))));
         }
         yield ints(v, 4) ? Optional.of(v) : Optional.empty();
+      }
+      case SCALE -> {
+        if (v instanceof Value.IntV || v instanceof Value.FloatV) {
+          Value f = FLOAT.convert(v).orElseThrow();
+          yield Optional.of(new Value.ListV(List.of(f, f)));
+        }
+        if (v instanceof Value.ListV l && l.items().size() == 2
+            && l.items().stream().allMatch(x -> x instanceof Value.IntV || x instanceof Value.FloatV)) {
+          yield Optional.of(new Value.ListV(l.items().stream().map(x -> FLOAT.convert(x).orElseThrow()).toList()));
+        }
+        yield Optional.empty();
       }
       case SHAPE -> v instanceof Value.ListV l && l.items().stream().allMatch(x -> x instanceof Value.IntV)
           ? Optional.of(v) : Optional.empty();

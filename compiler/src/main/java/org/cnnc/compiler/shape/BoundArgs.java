@@ -56,4 +56,14 @@ public class BoundArgs {
     }
     return out;
   }
+
+  /** A SCALE argument as doubles: [h, w]. */
+  public double[] numbers(String name) {
+    List<Value> items = ((Value.ListV) values.get(name)).items();
+    double[] out = new double[items.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = ((Value.FloatV) items.get(i)).value();
+    }
+    return out;
+  }
 }

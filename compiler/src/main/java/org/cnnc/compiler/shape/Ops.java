@@ -149,6 +149,30 @@ public final class Ops {
         .torch("nn.ChannelShuffle")
         .params(required("groups", Type.INT, "groups of channels, dividing them").atLeast(1))
         .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::channelShuffle));
+    add(op("upsample").doc("resizes height and width by `scale` (out = floor(in * scale)) or to `size`, exactly one "
+            + "of the two; `nearest` (PyTorch's, not nearest-exact) or `bilinear` (half-pixel, or `align_corners`)")
+        .torch("nn.Upsample, F.interpolate")
+        .params(
+            optional("scale", Type.SCALE, "scale factor, s or [sh, sw]; may be fractional"),
+            optional("size", Type.SIZE, "output size, s or [h, w]").atLeast(1),
+            withDefault("mode", Type.STRING, new Value.StrV("nearest"), "`nearest` or `bilinear`"),
+            optional("align_corners", Type.BOOL, "bilinear only: corners map to corners (PyTorch's default false)"))
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::upsample));
+    add(op("conv_transpose").doc("2-D transposed convolution (the gradient of conv); `conv_transpose(in -> out, k)` "
+            + "states the input channels; out = (in - 1) * s - 2p + d(k - 1) + output_padding + 1")
+        .torch("nn.ConvTranspose2d")
+        .tensors("params `weight [in, out/groups, kh, kw]`, `bias [out]`")
+        .params(
+            required("out", Type.INT, "output channels").atLeast(1),
+            required("kernel", Type.SIZE, "kernel size, k or [kh, kw]").atLeast(1),
+            withDefault("stride", Type.SIZE, ONE, "stride").atLeast(1),
+            withDefault("padding", Type.SIZE, ZERO, "rows and columns cut from each side of the output").atLeast(0),
+            withDefault("output_padding", Type.SIZE, ZERO, "rows and columns added at the bottom and right, "
+                + "below stride or dilation").atLeast(0),
+            withDefault("groups", Type.INT, ONE, "blocked connections from input to output channels").atLeast(1),
+            withDefault("dilation", Type.SIZE, ONE, "spacing between kernel taps").atLeast(1),
+            withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
+        .arrowIn().category(Category.CONV).rule(Ops::convTranspose));
     add(op("concat").doc("joins its branches along channels; every branch keeps the same height and width")
         .torch("torch.cat(xs, 1)").category(Category.MERGE).merge(Ops::concat));
     add(op("add").doc("adds its branches, element by element; every branch has the same shape")
@@ -348,6 +372,134 @@ public final class Ops {
       return null;
     }
     return Layer.of(in.in());
+  }
+
+  /** PyTorch's output size of an upsampling by a factor: floor(in * scale), in double as F.interpolate computes it. */
+  public static long scaledSize(long in, double scale) {
+    return (long) Math.floor(in * scale);
+  }
+
+  private static Layer upsample(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    boolean scale = in.has("scale");
+    if (scale == in.has("size")) {
+      in.report(in.error(Code.INVALID_ARGUMENT, scale ? in.argSpan("size") : in.callSpan(),
+              scale ? "`upsample` takes `scale` or `size`, not both" : "`upsample` needs `scale` or `size`")
+          .label(scale ? "second of the two" : "neither given")
+          .help("PyTorch: only one of size or scale_factor should be defined; write `upsample(2)` or `upsample(size = [h, w])`"));
+      return null;
+    }
+    String mode = in.string("mode");
+    if (!mode.equals("nearest") && !mode.equals("bilinear")) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("mode"),
+              "`upsample` mode must be \"nearest\" or \"bilinear\", found " + org.cnnc.compiler.io.Escape.cnnString(mode))
+          .label("not a mode")
+          .help("PyTorch's other modes (nearest-exact, bicubic, area) are not in cnnc"));
+      return null;
+    }
+    if (mode.equals("nearest") && in.has("align_corners")) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("align_corners"),
+              "`align_corners` applies to bilinear upsampling only")
+          .label("mode is \"nearest\"")
+          .help("PyTorch: align_corners option can only be set with the interpolating modes; leave it out or write "
+              + "mode = \"bilinear\""));
+      return null;
+    }
+    Shape s = in.in();
+    long h;
+    long w;
+    if (scale) {
+      double[] f = in.numbers("scale");
+      if (!(f[0] > 0) || !(f[1] > 0) || Double.isInfinite(f[0]) || Double.isInfinite(f[1])) {
+        in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("scale"), "scale must be positive and finite")
+            .label("scale here"));
+        return null;
+      }
+      h = scaledSize(s.height(), f[0]);
+      w = scaledSize(s.width(), f[1]);
+      if (h < 1 || w < 1) {
+        in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("scale"),
+                "scale " + pairOf(f) + " gives an empty output " + h + "x" + w + " (floor(in * scale))")
+            .label("scale here")
+            .note("the input is " + in.inputDescription())
+            .help("use a larger scale, or `size`"));
+        return null;
+      }
+    } else {
+      int[] size = in.ints("size");
+      h = size[0];
+      w = size[1];
+    }
+    return nullableLayer(shape(in, s.channels(), h, w));
+  }
+
+  private static String pairOf(double[] f) {
+    return f[0] == f[1] ? new Value.FloatV(f[0]).show()
+        : "[" + new Value.FloatV(f[0]).show() + ", " + new Value.FloatV(f[1]).show() + "]";
+  }
+
+  /** PyTorch's ConvTranspose2d output size: {@code (in - 1) * s - 2p + d(k - 1) + output_padding + 1}. */
+  public static long transposedSize(long in, long k, long s, long p, long op, long d) {
+    return (in - 1) * s - 2 * p + d * (k - 1) + op + 1;
+  }
+
+  private static Layer convTranspose(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    Shape s = in.in();
+    int out = in.integer("out");
+    int[] k = in.ints("kernel");
+    int[] st = in.ints("stride");
+    int[] p = in.ints("padding");
+    int[] op = in.ints("output_padding");
+    int[] d = in.ints("dilation");
+    int groups = in.integer("groups");
+    int c = s.channels();
+    checkExplicitIn(in, c, "input channels");
+    if (c % groups != 0 || out % groups != 0) {
+      int bad = c % groups != 0 ? c : out;
+      in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("groups"),
+              (bad == c ? "input channels " : "output channels ") + bad + " are not divisible by groups " + groups)
+          .label("groups = " + groups)
+          .note("the input is " + in.inputDescription())
+          .help("use a number of groups that divides both " + c + " and " + out));
+      return null;
+    }
+    for (int i = 0; i < 2; i++) {
+      if (op[i] >= st[i] && op[i] >= d[i]) {
+        in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("output_padding"),
+                "output_padding " + pair(op) + " must be smaller than the stride " + pair(st) + " or the dilation "
+                    + pair(d))
+            .label("output_padding here")
+            .help("PyTorch: output padding must be smaller than either stride or dilation"));
+        return null;
+      }
+    }
+    long h = transposedSize(s.height(), k[0], st[0], p[0], op[0], d[0]);
+    long w = transposedSize(s.width(), k[1], st[1], p[1], op[1], d[1]);
+    if (h < 1 || w < 1) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("padding"),
+              "padding " + pair(p) + " leaves an empty output " + h + "x" + w)
+          .label("padding here")
+          .note("the input is " + in.inputDescription())
+          .help("out = (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1; use less padding"));
+      return null;
+    }
+    Shape o = shape(in, out, h, w);
+    if (o == null) {
+      return null;
+    }
+    List<TensorSpec> params = new ArrayList<>();
+    params.add(new TensorSpec("weight", c, out / groups, k[0], k[1]));
+    if (in.bool("bias")) {
+      params.add(new TensorSpec("bias", out));
+    }
+    // every input element meets out/groups * kh * kw weights (the count of PyTorch-style counters)
+    long macs = mul(in, mul(in, s.numel(), out / groups), (long) k[0] * k[1]);
+    return macs < 0 ? null : new Layer(o, params, List.of(), macs);
   }
 
   private static Layer batchnorm(OpInput in) {
