@@ -794,7 +794,6 @@ public final class NetBuilder {
         .activation(Activation.IDENTITY)
         .convolutionMode(ConvolutionMode.Truncate);
     add(name, new ConvTranspose(conf, groups, outputPadding), in);
-    record(name, "conv_transpose");
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {c, out / groups, kernel[0], kernel[1]},
         false, false));
     if (bias) {
