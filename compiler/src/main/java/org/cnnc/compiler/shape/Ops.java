@@ -239,13 +239,7 @@ public final class Ops {
     int groups = in.integer("groups");
     int c = s.channels();
     checkExplicitIn(in, c, "input channels");
-    if (c % groups != 0 || out % groups != 0) {
-      int bad = c % groups != 0 ? c : out;
-      in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("groups"),
-              (bad == c ? "input channels " : "output channels ") + bad + " are not divisible by groups " + groups)
-          .label("groups = " + groups)
-          .note("the input is " + in.inputDescription())
-          .help("use a number of groups that divides both " + c + " and " + out));
+    if (!groupsDivide(in, c, out, groups)) {
       return null;
     }
     long h = window(s.height(), k[0], st[0], p[0], d[0], false);
@@ -440,6 +434,20 @@ public final class Ops {
         : "[" + new Value.FloatV(f[0]).show() + ", " + new Value.FloatV(f[1]).show() + "]";
   }
 
+  /** Whether {@code groups} divides the input and output channels of a (transposed) conv; reported if not. */
+  private static boolean groupsDivide(OpInput in, int c, int out, int groups) {
+    if (c % groups == 0 && out % groups == 0) {
+      return true;
+    }
+    int bad = c % groups != 0 ? c : out;
+    in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("groups"),
+            (bad == c ? "input channels " : "output channels ") + bad + " are not divisible by groups " + groups)
+        .label("groups = " + groups)
+        .note("the input is " + in.inputDescription())
+        .help("use a number of groups that divides both " + c + " and " + out));
+    return false;
+  }
+
   /** PyTorch's ConvTranspose2d output size: {@code (in - 1) * s - 2p + d(k - 1) + output_padding + 1}. */
   public static long transposedSize(long in, long k, long s, long p, long op, long d) {
     return (in - 1) * s - 2 * p + d * (k - 1) + op + 1;
@@ -459,13 +467,7 @@ public final class Ops {
     int groups = in.integer("groups");
     int c = s.channels();
     checkExplicitIn(in, c, "input channels");
-    if (c % groups != 0 || out % groups != 0) {
-      int bad = c % groups != 0 ? c : out;
-      in.report(in.error(Code.GROUPS_MISMATCH, in.argSpan("groups"),
-              (bad == c ? "input channels " : "output channels ") + bad + " are not divisible by groups " + groups)
-          .label("groups = " + groups)
-          .note("the input is " + in.inputDescription())
-          .help("use a number of groups that divides both " + c + " and " + out));
+    if (!groupsDivide(in, c, out, groups)) {
       return null;
     }
     for (int i = 0; i < 2; i++) {
