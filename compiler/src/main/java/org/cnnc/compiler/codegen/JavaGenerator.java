@@ -509,7 +509,7 @@ public final class JavaGenerator {
         if (r.var().isPresent() && !r.var().get().text().equals(i)) {
           i = names.newName(lowerCamel(r.var().get().text()));
         }
-        Var before = r.var().map(v -> vars.get(v.text())).orElse(null);
+        // the counter is the body's name for the loop variable (the resolver refuses one hiding a name)
         String counter = i;
         r.var().ifPresent(v -> vars.put(v.text(), new Var(counter, JType.INT)));
         loops++;
@@ -523,13 +523,7 @@ public final class JavaGenerator {
         }
         m.endControlFlow();
         loops--;
-        r.var().ifPresent(v -> {
-          if (before == null) {
-            vars.remove(v.text());
-          } else {
-            vars.put(v.text(), before);
-          }
-        });
+        r.var().ifPresent(v -> vars.remove(v.text()));
       }
       if (e.numbered().isEmpty()) { // a numbered label is no name `from` reads
         e.label().ifPresent(l -> remember(l.span(), l.text(), out));

@@ -124,11 +124,10 @@ public final class Expander {
     };
   }
 
-  /** A sequence being filled: its module, the positions used, and the labels visible to `from`. */
+  /** A sequence being filled: its module, the positions used, and the nodes its labels name. */
   private static final class Seq {
     final Scope scope;
     final Seq parent;
-    final Map<String, Integer> labels = new LinkedHashMap<>();
     /** The node each label declaration (its span) names in this sequence, for `from` as the resolver bound it. */
     final Map<Span, Integer> byDeclaration = new java.util.IdentityHashMap<>(); // spans compare equal: by identity
     final Map<String, Span> names;
@@ -150,14 +149,6 @@ public final class Expander {
         }
       }
       return null;
-    }
-
-    List<String> visible() {
-      List<String> out = new ArrayList<>();
-      for (Seq s = this; s != null; s = s.parent) {
-        out.addAll(s.labels.keySet());
-      }
-      return out;
     }
   }
 
@@ -313,7 +304,6 @@ public final class Expander {
       return POISON;
     }
     inputs.add(id);
-    seq.labels.put(name, id);
     seq.byDeclaration.put(in.name().map(Ident::span).orElse(in.span()), id);
     return id;
   }
@@ -385,10 +375,13 @@ public final class Expander {
     if (id != null) {
       return id;
     }
-    // declared, but its item was not expanded here (a `repeat` run no times)
-    reporter(f).report(Diagnostic.error(Code.UNKNOWN_NAME, ref.span(), "no node named `" + ref.text() + "` before this point")
-        .label("unknown node")
-        .help(Suggest.help(ref.text(), seq.visible())));
+    // declared before, but its item was not built in this instance (a `repeat` that ran no times)
+    Span at = declaration.get();
+    reporter(f).report(Diagnostic.error(Code.UNKNOWN_NAME, ref.span(), "no node `" + ref.text() + "` was built before this point")
+        .label("not built")
+        .note("`" + ref.text() + "` is declared at " + at.location() + ", in an item that was not built here (a `repeat` "
+            + "that ran no times)", at)
+        .help("read a node that is always built, or make the repeat count at least 1"));
     return POISON;
   }
 
@@ -420,6 +413,12 @@ public final class Expander {
     Span first = seq.names.putIfAbsent(name, at);
     if (first == null) {
       return true;
+    }
+    if (first.samePlace(at)) { // one label, declared again by each repetition of an unlabeled `repeat`
+      reporter(f).report(Diagnostic.error(Code.DUPLICATE_NAME, at, "`" + name + "` is defined twice in the same scope")
+          .label("declared again by each repetition of the `repeat`")
+          .help("number it with the repetition's counter: `repeat n as i { \"" + name + "{i}\": ... }`"));
+      return false;
     }
     reporter(f).report(Diagnostic.error(Code.DUPLICATE_NAME, at, "`" + name + "` is defined twice in the same scope")
         .label("defined again here")
@@ -495,7 +494,6 @@ public final class Expander {
       out = repeat((Repeat) t, input, seq, f, name, labeled);
     }
     if (labeled && e.numbered().isEmpty()) { // a numbered label names a module; `from` reads plain ones
-      seq.labels.put(name, out);
       seq.byDeclaration.put(e.label().map(Ident::span).orElse(e.span()), out);
     }
     if (out != POISON && e.assertion().isPresent()) {

@@ -96,15 +96,11 @@ public final class Resolution {
    * language's scoping ({@link LabelScopes}); empty for a reference that names nothing (reported).
    */
   public Optional<Span> declarationOf(Ident ref) {
-    synchronized (labels) {
-      return Optional.ofNullable(labels.get(ref));
-    }
+    return Optional.ofNullable(labels.get(ref));
   }
 
   void label(Ident ref, Span declaration) {
-    synchronized (labels) {
-      labels.putIfAbsent(ref, declaration);
-    }
+    labels.put(ref, declaration);
   }
 
   /** The blocks that take part in a cycle of calls. */
