@@ -75,6 +75,29 @@ def save_npz(path, tensors):
     np.savez(path, **{k: v.detach().cpu().numpy().astype(np.float32) for k, v in tensors.items()})
 
 
+
+def conv_case(out, name, conv, bias, shape, g):
+    """Seeds a (transposed) conv's weight and bias, runs a batch of 2 of `shape` through it, and
+    saves under `name`: input, weight, bias, output, dy and the gradients of sum(output * dy)."""
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
+        if bias:
+            conv.bias.copy_(torch.randn(conv.bias.shape, generator=g) * 0.1)
+    x = torch.randn((2,) + shape, generator=g).requires_grad_(True)
+    y = conv(x)
+    dy = torch.randn(y.shape, generator=g)
+    (y * dy).sum().backward()
+    out[name + "_input"] = x.detach()
+    out[name + "_weight"] = conv.weight.detach()
+    out[name + "_output"] = y.detach()
+    out[name + "_dy"] = dy
+    out[name + "_dinput"] = x.grad
+    out[name + "_dweight"] = conv.weight.grad
+    if bias:
+        out[name + "_bias"] = conv.bias.detach()
+        out[name + "_dbias"] = conv.bias.grad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -169,23 +192,7 @@ def main():
     ]
     for name, cin, cout, k, s, p, d, groups, bias, shape in grouped_cases:
         conv = nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, groups=groups, bias=bias)
-        with torch.no_grad():
-            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
-            if bias:
-                conv.bias.copy_(torch.randn(conv.bias.shape, generator=g) * 0.1)
-        x = torch.randn((2,) + shape, generator=g).requires_grad_(True)
-        y = conv(x)
-        dy = torch.randn(y.shape, generator=g)
-        (y * dy).sum().backward()
-        grouped[name + "_input"] = x.detach()
-        grouped[name + "_weight"] = conv.weight.detach()
-        grouped[name + "_output"] = y.detach()
-        grouped[name + "_dy"] = dy
-        grouped[name + "_dinput"] = x.grad
-        grouped[name + "_dweight"] = conv.weight.grad
-        if bias:
-            grouped[name + "_bias"] = conv.bias.detach()
-            grouped[name + "_dbias"] = conv.bias.grad
+        conv_case(grouped, name, conv, bias, shape, g)
     save_npz(os.path.join(args.out, "grouped_conv_cases.npz"), grouped)
 
     # The broadcasting multiply (`mul`): PyTorch's x * y on broadcast shapes, and the gradients of
@@ -254,23 +261,7 @@ def main():
     for name, cin, cout, k, s, p, op, groups, d, bias, shape in CONV_TRANSPOSE_CASES:
         conv = nn.ConvTranspose2d(cin, cout, k, stride=s, padding=p, output_padding=op, groups=groups, bias=bias,
                                   dilation=d)
-        with torch.no_grad():
-            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
-            if bias:
-                conv.bias.copy_(torch.randn(conv.bias.shape, generator=g) * 0.1)
-        x = torch.randn((2,) + shape, generator=g).requires_grad_(True)
-        y = conv(x)
-        dy = torch.randn(y.shape, generator=g)
-        (y * dy).sum().backward()
-        transposed[name + "_input"] = x.detach()
-        transposed[name + "_weight"] = conv.weight.detach()
-        transposed[name + "_output"] = y.detach()
-        transposed[name + "_dy"] = dy
-        transposed[name + "_dinput"] = x.grad
-        transposed[name + "_dweight"] = conv.weight.grad
-        if bias:
-            transposed[name + "_bias"] = conv.bias.detach()
-            transposed[name + "_dbias"] = conv.bias.grad
+        conv_case(transposed, name, conv, bias, shape, g)
     save_npz(os.path.join(args.out, "conv_transpose_cases.npz"), transposed)
 
     # Per-pixel cross-entropy (nn.CrossEntropyLoss on [N, C, H, W] logits and an [N, H, W] class

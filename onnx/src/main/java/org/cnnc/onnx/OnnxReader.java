@@ -1010,10 +1010,7 @@ final class OnnxReader {
             + "(and PyTorch) need");
       }
     }
-    Const b = constIn(n, 2);
-    if (b != null && (b.dims().length != 1 || b.dims()[0] != out)) {
-      throw error(n, "the bias has shape " + Arrays.toString(b.dims()) + ", not [" + out + "]");
-    }
+    Const b = convBias(n, out);
     long oh = org.cnnc.compiler.shape.Ops.transposedSize(x.shape[1], k[0], s[0], p[0], op[0], d[0]);
     long ow = org.cnnc.compiler.shape.Ops.transposedSize(x.shape[2], k[1], s[1], p[1], op[1], d[1]);
     if (oh < 1 || ow < 1) {
@@ -1042,6 +1039,20 @@ final class OnnxReader {
       l.arg("bias", "false");
     }
     l.shape = new int[] {out, (int) oh, (int) ow};
+    convTensors(l, n, w, b);
+  }
+
+  /** A (transposed) conv's optional bias, input 2: {@code [out]}, or null. */
+  private Const convBias(NodeProto n, int out) throws ImportException {
+    Const b = constIn(n, 2);
+    if (b != null && (b.dims().length != 1 || b.dims()[0] != out)) {
+      throw error(n, "the bias has shape " + Arrays.toString(b.dims()) + ", not [" + out + "]");
+    }
+    return b;
+  }
+
+  /** A (transposed) conv's weight (input 1, kept as ONNX lays it out, which is PyTorch's) and bias as its tensors. */
+  private void convTensors(Layer l, NodeProto n, Const w, Const b) throws ImportException {
     Map<String, String> names = new LinkedHashMap<>();
     names.put("weight", in(n, 1));
     l.tensors.put("weight", Npz.Array.of(w.dims(), w.floats()));
@@ -1078,10 +1089,7 @@ final class OnnxReader {
     int[] s = pair(attrInts(n, "strides", 2, 1), 1);
     int[] d = pair(attrInts(n, "dilations", 2, 1), 1);
     int[] p = pads(n, x, k, s, d);
-    Const b = constIn(n, 2);
-    if (b != null && (b.dims().length != 1 || b.dims()[0] != out)) {
-      throw error(n, "the bias has shape " + Arrays.toString(b.dims()) + ", not [" + out + "]");
-    }
+    Const b = convBias(n, out);
     if (p[0] != p[2] || p[1] != p[3]) {
       // asymmetric padding: zero padding first (left, right, top, bottom), then the conv without it
       Layer z = new Layer("zeropad", n.getName(), "Pad");
@@ -1119,14 +1127,7 @@ final class OnnxReader {
       throw error(n, "the kernel is larger than the padded input " + x.shape[1] + "x" + x.shape[2]);
     }
     l.shape = new int[] {out, oh, ow};
-    Map<String, String> names = new LinkedHashMap<>();
-    names.put("weight", in(n, 1));
-    l.tensors.put("weight", Npz.Array.of(w.dims(), w.floats()));
-    if (b != null) {
-      names.put("bias", in(n, 2));
-      l.tensors.put("bias", Npz.Array.of(b.dims(), floatsOf(n, b, "the bias")));
-    }
-    pathFromInitializers(l, n, names);
+    convTensors(l, n, w, b);
   }
 
   private void pool(NodeProto n, boolean max) throws ImportException {

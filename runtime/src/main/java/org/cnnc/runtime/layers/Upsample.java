@@ -191,23 +191,33 @@ public class Upsample extends ParameterlessVertex {
       this.conf = conf;
     }
 
+    /** One pass's sizes and both axes' interpolation, the same forward and backward. */
+    private record Plan(int planes, int ih, int iw, Axis h, Axis w) {}
+
+    private Plan plan(INDArray x) {
+      int ih = (int) x.size(2);
+      int iw = (int) x.size(3);
+      return new Plan(Math.toIntExact(x.size(0) * x.size(1)), ih, iw,
+          axis(ih, conf.height, conf.bilinear, conf.alignCorners, conf.scaleH),
+          axis(iw, conf.width, conf.bilinear, conf.alignCorners, conf.scaleW));
+    }
+
     @Override
     public INDArray doForward(boolean training, LayerWorkspaceMgr mgr) {
       if (!canDoForward()) {
         throw new IllegalStateException("upsample " + vertexName + ": input not set");
       }
       INDArray x = inputs[0];
-      int n = (int) x.size(0);
-      int c = (int) x.size(1);
-      int ih = (int) x.size(2);
-      int iw = (int) x.size(3);
+      Plan p = plan(x);
+      int ih = p.ih();
+      int iw = p.iw();
       int oh = conf.height;
       int ow = conf.width;
-      Axis ah = axis(ih, oh, conf.bilinear, conf.alignCorners, conf.scaleH);
-      Axis aw = axis(iw, ow, conf.bilinear, conf.alignCorners, conf.scaleW);
+      Axis ah = p.h();
+      Axis aw = p.w();
       double[] xs = x.dup('c').data().asDouble();
-      double[] ys = new double[n * c * oh * ow];
-      for (int plane = 0; plane < n * c; plane++) {
+      double[] ys = new double[p.planes() * oh * ow];
+      for (int plane = 0; plane < p.planes(); plane++) {
         int xo = plane * ih * iw;
         int yo = plane * oh * ow;
         for (int i = 0; i < oh; i++) {
@@ -224,8 +234,8 @@ public class Upsample extends ParameterlessVertex {
           }
         }
       }
-      INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), new long[] {n, c, oh, ow}, 'c');
-      out.assign(Nd4j.create(ys, new long[] {n, c, oh, ow}, 'c'));
+      INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, x.dataType(), new long[] {x.size(0), x.size(1), oh, ow}, 'c');
+      out.assign(Nd4j.create(ys, new long[] {x.size(0), x.size(1), oh, ow}, 'c'));
       return out;
     }
 
@@ -235,17 +245,16 @@ public class Upsample extends ParameterlessVertex {
         throw new IllegalStateException("upsample " + vertexName + ": no gradient set");
       }
       INDArray x = inputs[0];
-      int n = (int) x.size(0);
-      int c = (int) x.size(1);
-      int ih = (int) x.size(2);
-      int iw = (int) x.size(3);
+      Plan p = plan(x);
+      int ih = p.ih();
+      int iw = p.iw();
       int oh = conf.height;
       int ow = conf.width;
-      Axis ah = axis(ih, oh, conf.bilinear, conf.alignCorners, conf.scaleH);
-      Axis aw = axis(iw, ow, conf.bilinear, conf.alignCorners, conf.scaleW);
+      Axis ah = p.h();
+      Axis aw = p.w();
       double[] gs = epsilon.dup('c').data().asDouble();
-      double[] dx = new double[n * c * ih * iw];
-      for (int plane = 0; plane < n * c; plane++) {
+      double[] dx = new double[p.planes() * ih * iw];
+      for (int plane = 0; plane < p.planes(); plane++) {
         int xo = plane * ih * iw;
         int yo = plane * oh * ow;
         for (int i = 0; i < oh; i++) {
