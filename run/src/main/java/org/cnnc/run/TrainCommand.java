@@ -8,6 +8,9 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Optional;
+import org.cnnc.compiler.sema.Capabilities;
+import org.cnnc.compiler.shape.Shape;
 import java.util.concurrent.Callable;
 import org.cnnc.cli.Main;
 import org.cnnc.runtime.Checkpoint;
@@ -157,13 +160,12 @@ final class TrainCommand implements Callable<Integer> {
           + u.getValue());
     }
     for (NetBuilder.OutputSpec o : net.outputs()) {
+      // this command reads one label per image: the compiler's rule says which outputs it cannot train
       long[] shape = net.shapes().get(o.node());
-      if (o.lossVertex() != null && shape.length == 3 && (shape[1] != 1 || shape[2] != 1)) {
-        // per-pixel cross-entropy trains from Java (Trainer.pixelLabels); this command reads one label per image
-        throw new Main.UsageError(where(o.name()) + m.name() + ": `" + o.name() + "` cannot be trained: a "
-            + o.loss().name().toLowerCase(java.util.Locale.ROOT) + " loss on a " + Arrays.toString(shape)
-            + " map needs per-pixel labels (a class map per image), which `cnnc train` does not read yet; train it "
-            + "from Java with Trainer.pixelLabels");
+      Optional<String> why = o.lossVertex() == null ? Optional.empty() : Capabilities.untrainableFromImageLabels(
+          o.loss().name().toLowerCase(java.util.Locale.ROOT), Shape.of(Arrays.stream(shape).mapToInt(Math::toIntExact).toArray()));
+      if (why.isPresent()) {
+        throw new Main.UsageError(where(o.name()) + m.name() + ": `" + o.name() + "` cannot be trained: " + why.get());
       }
     }
     int classes = d.classes().size();

@@ -62,6 +62,20 @@ public final class Capabilities {
     return Optional.empty();
   }
 
+  /**
+   * Why {@code cnnc train}, which reads one class label per image, cannot train an output with
+   * this loss and shape, or empty: {@link #untrainable}'s reasons, and a loss on a map, whose
+   * per-pixel labels only the Java trainer reads ({@code Trainer.pixelLabels}).
+   */
+  public static Optional<String> untrainableFromImageLabels(String loss, Shape shape) {
+    Optional<String> why = untrainable(loss, shape);
+    if (why.isPresent() || loss.equals("none") || shape.rank() != 3 || shape.height() == 1 && shape.width() == 1) {
+      return why;
+    }
+    return Optional.of("a " + loss + " loss on a " + shape + " map needs per-pixel labels (a class map per image), "
+        + "which `cnnc train` does not read yet; train it from Java with Trainer.pixelLabels");
+  }
+
   /** The names {@link #parse} takes, for messages: {@code cpu, cuda, all or none}. */
   public static String names() {
     return String.join(", ", java.util.Arrays.stream(Backend.values()).map(Backend::id).toList()) + ", all or none";
