@@ -115,4 +115,16 @@ class NumberedLabelsTest {
     SourceFile again = SourceFile.of("n.cnn", once);
     assertEquals(once, Formatter.format(again, Parsing.parseRecovering(again, new org.cnnc.compiler.diag.Diagnostics()).ast()));
   }
+
+  /** Tools that write specs ask the lexer which words are keywords: `as`, new with counters, included. */
+  @Test
+  void keywordsAreTheLexers() {
+    for (String k : List.of("as", "repeat", "model", "block", "from", "concat", "mul", "true", "with", "expect")) {
+      assertTrue(org.cnnc.compiler.syntax.Labels.keyword(k), k);
+    }
+    for (String w : List.of("conv", "relu", "x1", "denselayer", "_", "As")) {
+      assertTrue(!org.cnnc.compiler.syntax.Labels.keyword(w), w);
+    }
+    assertTrue(!org.cnnc.compiler.syntax.Labels.keyword("block1-0"), "not a word");
+  }
 }

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.cnnc.compiler.syntax.Labels;
 
 /**
  * Repeated subgraphs as blocks: the groups of a written spec ({@code label: { ... }} or an
@@ -256,7 +257,7 @@ final class Blocks {
     for (int q = 0; q < params.size(); q++) {
       String base = paramName(shape, params.get(q));
       String n = base;
-      for (int i = 2; taken.contains(n) || SpecWriter.KEYWORDS.contains(n); i++) {
+      for (int i = 2; taken.contains(n) || Labels.keyword(n); i++) {
         n = base + i;
       }
       taken.add(n);

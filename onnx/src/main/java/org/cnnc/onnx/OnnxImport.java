@@ -23,6 +23,7 @@ import org.cnnc.compiler.shape.Backend;
 import org.cnnc.onnx.ImportedNet.Layer;
 import org.cnnc.onnx.proto.OnnxProto.ModelProto;
 import org.cnnc.onnx.proto.OnnxProto.StringStringEntryProto;
+import org.cnnc.compiler.syntax.Labels;
 
 /**
  * An ONNX model as a spec and its weights ({@code cnnc import}): the graph's ops read as cnnc ops
@@ -91,7 +92,7 @@ public final class OnnxImport {
     if (modelName == null) {
       modelName = identifier(fallbackName == null ? "" : fallbackName);
     }
-    if (!SpecWriter.ID.matcher(modelName).matches() || SpecWriter.KEYWORDS.contains(modelName)) {
+    if (!SpecWriter.ID.matcher(modelName).matches() || Labels.keyword(modelName)) {
       throw new ImportException("`" + OnnxReader.show(modelName) + "` is not a cnnc model name (letters, digits and _)");
     }
     String header = "// " + comment("Imported by cnnc import" + (version == null ? "" : " " + version) + " from " + source)
@@ -116,7 +117,7 @@ public final class OnnxImport {
   private static String metadataName(ModelProto m) {
     for (StringStringEntryProto e : m.getMetadataPropsList()) {
       if (e.getKey().equals("cnnc.model") && SpecWriter.ID.matcher(e.getValue()).matches()
-          && !SpecWriter.KEYWORDS.contains(e.getValue())) {
+          && !Labels.keyword(e.getValue())) {
         return e.getValue();
       }
     }
@@ -138,7 +139,7 @@ public final class OnnxImport {
     if (Character.isDigit(s.charAt(0))) {
       s = "m" + s;
     }
-    return SpecWriter.KEYWORDS.contains(s) ? s + "_" : s;
+    return Labels.keyword(s) ? s + "_" : s;
   }
 
   /** Text for a line comment: printable ASCII only, everything else as {@code ?}. */

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.cnnc.onnx.ImportedNet.Layer;
+import org.cnnc.compiler.syntax.Labels;
 
 /**
  * Writes an {@link ImportedNet} as a spec whose module paths are the ONNX names: the layers are
@@ -24,8 +25,6 @@ import org.cnnc.onnx.ImportedNet.Layer;
  * identifier: others are rewritten.
  */
 final class SpecWriter {
-  static final Set<String> KEYWORDS = Set.of("package", "import", "model", "block", "input", "output", "from", "repeat",
-      "concat", "add", "mul", "with", "expect", "true", "false");
   static final Pattern ID = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   static final Pattern NUMBER = Pattern.compile("0|[1-9][0-9]{0,8}");
 
@@ -112,7 +111,7 @@ final class SpecWriter {
    * ({@code "block1-0"}, {@code "block"}: letters, digits, {@code _} and {@code -}); others rewritten.
    */
   String component(String c) {
-    if (!NUMBER.matcher(c).matches() && !(ID.matcher(c).matches() && !KEYWORDS.contains(c))
+    if (!NUMBER.matcher(c).matches() && !(ID.matcher(c).matches() && !Labels.keyword(c))
         && org.cnnc.compiler.syntax.Labels.QUOTED.matcher(c).matches()
         && c.length() <= 64) {
       return '"' + c + '"';
@@ -122,7 +121,7 @@ final class SpecWriter {
 
   /** A path component as a number or an identifier that is no keyword; others rewritten. */
   String plainComponent(String c) {
-    if (NUMBER.matcher(c).matches() || ID.matcher(c).matches() && !KEYWORDS.contains(c)) {
+    if (NUMBER.matcher(c).matches() || ID.matcher(c).matches() && !Labels.keyword(c)) {
       return c;
     }
     StringBuilder b = new StringBuilder();
@@ -134,7 +133,7 @@ final class SpecWriter {
     if (s.isEmpty() || Character.isDigit(s.charAt(0))) {
       s = "_" + s;
     }
-    if (KEYWORDS.contains(s)) {
+    if (Labels.keyword(s)) {
       s = s + "_";
     }
     renamed.putIfAbsent(c, s);
@@ -143,7 +142,7 @@ final class SpecWriter {
 
   static String labelHint(Layer l) {
     String h = l.hint;
-    if (h != null && ID.matcher(h).matches() && !KEYWORDS.contains(h) && h.length() <= 40) {
+    if (h != null && ID.matcher(h).matches() && !Labels.keyword(h) && h.length() <= 40) {
       return h;
     }
     return switch (l.op) {
@@ -428,7 +427,7 @@ final class SpecWriter {
         if (l.op.equals("input")) {
           boolean plain = l.onnxNode.equals("input");
           String name = plain ? "input" : component(l.onnxNode);
-          if (KEYWORDS.contains(name) && !plain) {
+          if (Labels.keyword(name) && !plain) {
             name = name + "_";
           }
           out.append("    input ").append(plain ? "" : name + " ").append(shape(l.shape)).append('\n');
@@ -727,7 +726,7 @@ final class SpecWriter {
 
   private String fresh(Seq s, String base) {
     String name = base;
-    for (int i = 1; s.names.contains(name) || KEYWORDS.contains(name); i++) {
+    for (int i = 1; s.names.contains(name) || Labels.keyword(name); i++) {
       name = base + "_" + i;
     }
     s.names.add(name);
@@ -909,7 +908,7 @@ final class SpecWriter {
     scopes.add(new HashMap<>());
     for (Map.Entry<String, Integer> o : net.outputs) {
       String name = plainComponent(o.getKey());
-      if (KEYWORDS.contains(name) || !ID.matcher(name).matches()) {
+      if (Labels.keyword(name) || !ID.matcher(name).matches()) {
         name = name + "_";
         notes.add("output `" + OnnxReader.show(o.getKey()) + "` is written `" + name + "`");
       }

@@ -18,6 +18,8 @@ public final class Labels {
   /** What a quoted label may hold: a letter or {@code _}, then letters, digits, {@code _} and {@code -}. */
   public static final Pattern QUOTED = Pattern.compile("[A-Za-z_][A-Za-z0-9_-]*");
 
+  private static final Pattern WORD = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
   /** Whether {@code name} can be written without quotes: one name token, not a keyword. */
   public static boolean bare(String name) {
     if (!QUOTED.matcher(name).matches() || name.indexOf('-') >= 0) {
@@ -27,6 +29,21 @@ public final class Labels {
     lexer.removeErrorListeners();
     Token t = lexer.nextToken();
     return t.getType() == CnnLexer.ID && t.getText().equals(name);
+  }
+
+  /**
+   * Whether a word shaped like a name ({@code [A-Za-z_][A-Za-z0-9_]*}) is one of the language's
+   * keywords ({@code model}, {@code repeat}, {@code as}, {@code concat}, {@code true}, ...), by
+   * the lexer's own answer: tools that write specs (the ONNX importer) ask this, never a list.
+   */
+  public static boolean keyword(String word) {
+    if (!WORD.matcher(word).matches()) {
+      return false;
+    }
+    CnnLexer lexer = new CnnLexer(CharStreams.fromString(word));
+    lexer.removeErrorListeners();
+    Token t = lexer.nextToken();
+    return !(t.getType() == CnnLexer.ID && t.getText().equals(word));
   }
 
   /** The label as a spec writes it: bare when it can be, else quoted ({@code "block"}, {@code "block1-0"}). */
