@@ -259,7 +259,7 @@ final class Features {
     for (String b : blocks) {
       out.add(item(b, CompletionItemKind.Class, "block", b));
     }
-    List<String> keywords = new ArrayList<>(List.of("input", "output", "from", "repeat", "as", "expect", "with"));
+    List<String> keywords = new ArrayList<>(org.cnnc.compiler.syntax.Labels.keywords());
     Ops.all().stream().filter(OpDef::isMerge).forEach(m -> keywords.add(m.name()));
     for (String kw : keywords) {
       out.add(item(kw, CompletionItemKind.Keyword, "keyword", kw));

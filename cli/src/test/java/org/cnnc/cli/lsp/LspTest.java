@@ -87,7 +87,9 @@ class LspTest {
     var completion = server.getTextDocumentService().completion(new CompletionParams(new TextDocumentIdentifier(uri),
         new Position(8, 4))).get(10, TimeUnit.SECONDS).getLeft();
     List<String> labels = completion.stream().map(CompletionItem::getLabel).toList();
-    assertTrue(labels.containsAll(List.of("conv", "maxpool", "Stem", "concat")), labels.toString());
+    assertTrue(labels.containsAll(List.of("conv", "maxpool", "Stem", "concat", "repeat", "as")), labels.toString());
+    // every keyword of the lexer is offered
+    assertTrue(labels.containsAll(org.cnnc.compiler.syntax.Labels.keywords()), labels.toString());
     var args = server.getTextDocumentService().completion(new CompletionParams(new TextDocumentIdentifier(uri),
         new Position(1, 9))).get(10, TimeUnit.SECONDS).getLeft();
     assertEquals(List.of("out", "kernel", "stride", "padding", "dilation", "groups", "bias"),

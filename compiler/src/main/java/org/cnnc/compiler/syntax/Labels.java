@@ -37,6 +37,28 @@ public final class Labels {
    * the lexer's own answer: tools that write specs (the ONNX importer) ask this, never a list.
    */
   public static boolean keyword(String word) {
+    return keyword0(word);
+  }
+
+  /**
+   * The language's keywords as the lexer defines them, in its order: each token written as one
+   * fixed word ({@code package}, ..., {@code repeat}, {@code as}, {@code true}). The merges
+   * ({@code concat}, {@code add}, {@code mul}) are the registry's ({@code OpDef.isMerge}). Editors
+   * (completion, highlighting) read these, never a list of their own.
+   */
+  public static java.util.List<String> keywords() {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    org.antlr.v4.runtime.Vocabulary v = CnnLexer.VOCABULARY;
+    for (int t = 1; t <= v.getMaxTokenType(); t++) {
+      String literal = v.getLiteralName(t);
+      if (literal != null && literal.length() > 2 && WORD.matcher(literal.substring(1, literal.length() - 1)).matches()) {
+        out.add(literal.substring(1, literal.length() - 1));
+      }
+    }
+    return java.util.List.copyOf(out);
+  }
+
+  private static boolean keyword0(String word) {
     if (!WORD.matcher(word).matches()) {
       return false;
     }
