@@ -19,7 +19,9 @@ import org.cnnc.compiler.shape.Shape;
  * What the backends a build targets can run, checked on the shaped network: an op or argument a
  * backend cannot run is an error at the op's place, with the backend named (so {@code check}
  * accepts only what {@code run} runs). {@link #untrainable} is the one rule of which outputs
- * {@code train} refuses (lint's {@code OUTPUT_NOT_CLASSES} warns of them).
+ * cnnc's trainer refuses (lint's {@code OUTPUT_NOT_CLASSES} warns of them), and
+ * {@link #untrainableFrom} of which {@code cnnc train} refuses from the labels it reads (a class
+ * per image, or per pixel with {@code --masks}).
  */
 public final class Capabilities {
   private Capabilities() {}

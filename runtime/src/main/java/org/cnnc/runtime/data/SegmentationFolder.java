@@ -214,7 +214,8 @@ public final class SegmentationFolder {
       return d.image();
     } catch (java.nio.file.FileSystemException e) {
       // a link put in place after the folder was listed (open with NOFOLLOW_LINKS refuses it)
-      throw new IOException(f + ": cannot be read (" + e.getReason() + ")", e);
+      throw new IOException(f + ": cannot be read (" + (e.getReason() != null ? e.getReason()
+          : e.getClass().getSimpleName()) + ")", e);
     }
   }
 
