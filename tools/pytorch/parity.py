@@ -11,7 +11,7 @@ NiN_compressed.npz, NiN_fortran.npz and NiN_float64.npz (NiN's weights saved wit
 savez_compressed, as Fortran-order arrays, and as float64), op_cases.npz (single ops: ceil average pooling, LRN, channel softmax, ...),
 grouped_conv_cases.npz (grouped and depthwise convs with their gradients), upsample_cases.npz,
 conv_transpose_cases.npz and pixel_loss_cases.npz (upsampling, transposed convs and the per-pixel
-cross-entropy, with their gradients), and
+cross-entropy, plain and with ignore_index = 255, with their gradients), and
 pool_cases.npz: ceil-mode max pooling on inputs with negative values, at sizes where
 DL4J's Same and Truncate modes both differ from PyTorch, with PyTorch's results.
 
@@ -277,9 +277,20 @@ def main():
         conv.bias.zero_()
     loss = nn.CrossEntropyLoss()(conv(x), labels)
     loss.backward()
+    dweight, dbias = conv.weight.grad.clone(), conv.bias.grad.clone()
+    # The same with ignore_index = 255 (unlabeled pixels, as in segmentation masks): about a third of
+    # the pixels, and all but two of the last example's, are 255; the mean is over the labeled ones.
+    ignored = labels.clone()
+    ignored[torch.rand((3, 5, 7), generator=g) < 0.3] = 255
+    ignored[2].view(-1)[2:] = 255
+    conv.zero_grad()
+    loss_ignore = nn.CrossEntropyLoss(ignore_index=255)(conv(x), ignored)
+    loss_ignore.backward()
     save_npz(os.path.join(args.out, "pixel_loss_cases.npz"), {
         "input": x, "labels": labels.float(), "loss": loss.detach().reshape(1),
-        "dweight": conv.weight.grad, "dbias": conv.bias.grad})
+        "dweight": dweight, "dbias": dbias,
+        "ignore_labels": ignored.float(), "ignore_loss": loss_ignore.detach().reshape(1),
+        "ignore_dweight": conv.weight.grad, "ignore_dbias": conv.bias.grad})
 
 
 def nearest_sources(size, out, kwargs, axis):

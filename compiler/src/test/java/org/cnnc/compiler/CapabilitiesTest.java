@@ -12,6 +12,7 @@ import org.cnnc.compiler.diag.Diagnostic;
 import org.cnnc.compiler.diag.Severity;
 import org.cnnc.compiler.sema.Capabilities;
 import org.cnnc.compiler.shape.Backend;
+import org.cnnc.compiler.shape.Shape;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,5 +58,26 @@ class CapabilitiesTest {
     assertEquals(Set.of(Backend.CPU, Backend.CUDA), Capabilities.parse("cpu, cuda").orElseThrow());
     assertEquals(Set.of(Backend.ONNX), Capabilities.parse("onnx").orElseThrow());
     assertTrue(Capabilities.parse("tpu").isEmpty());
+  }
+
+  /** What `cnnc train` trains from which labels: the one rule, both ways. */
+  @Test
+  void trainTrainsMapsFromMasksAndScoresFromImageLabels() {
+    Shape map = Shape.of(21, 32, 32);
+    Shape scores = Shape.of(10);
+    Shape pooled = Shape.of(10, 1, 1);
+    var perImage = Capabilities.Labels.PER_IMAGE;
+    var perPixel = Capabilities.Labels.PER_PIXEL;
+    assertTrue(Capabilities.untrainableFrom(perPixel, "cross_entropy", map).isEmpty());
+    assertTrue(Capabilities.untrainableFrom(perImage, "cross_entropy", scores).isEmpty());
+    assertTrue(Capabilities.untrainableFrom(perImage, "cross_entropy", pooled).isEmpty());
+    assertTrue(Capabilities.untrainableFrom(perImage, "cross_entropy", map).orElseThrow().contains("--masks"));
+    assertTrue(Capabilities.untrainableFrom(perPixel, "cross_entropy", scores).orElseThrow()
+        .contains("one result per image"));
+    assertTrue(Capabilities.untrainableFrom(perPixel, "cross_entropy", pooled).isPresent());
+    // a map with another loss is refused for both, with untrainable's reason
+    assertEquals(Capabilities.untrainable("mse", map), Capabilities.untrainableFrom(perPixel, "mse", map));
+    assertTrue(Capabilities.untrainableFrom(perPixel, "mse", map).orElseThrow().contains("cross_entropy only"));
+    assertTrue(Capabilities.untrainableFrom(perPixel, "none", scores).isEmpty());
   }
 }

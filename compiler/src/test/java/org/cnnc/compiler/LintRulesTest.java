@@ -46,6 +46,20 @@ class LintRulesTest {
     assertEquals(Rules.ALL.size(), folders.size());
   }
 
+  /** The zoo's segmentation network (a 1x1 classifier upsampled to the input) is not taken for a forgotten pool. */
+  @Test
+  void aSegmentationMapIsNoMissingPool(@org.junit.jupiter.api.io.TempDir Path dir) throws java.io.IOException {
+    Path zoo = Path.of("../zoo/fcn_resnet50.cnn");
+    assertEquals(List.of(), rows(zoo, "OUTPUT_NOT_CLASSES"));
+    // the same network without its upsampling: [21, 28, 28] scores for a 224 x 224 input are
+    String spec = Files.readString(zoo);
+    String upsampled = "output out = upsample(size = size, mode = \"bilinear\")";
+    assertTrue(spec.contains(upsampled));
+    Path coarse = dir.resolve("fcn_resnet50.cnn");
+    Files.writeString(coarse, spec.replace(upsampled, "output out"));
+    assertEquals(1, rows(coarse, "OUTPUT_NOT_CLASSES").size());
+  }
+
   @TestFactory
   Stream<DynamicTest> rules() {
     return Rules.ALL.stream().map(rule -> DynamicTest.dynamicTest(rule.id(), () -> {

@@ -24,6 +24,7 @@ import org.cnnc.runtime.WeightsException;
 import org.cnnc.runtime.data.Cifar10;
 import org.cnnc.runtime.data.ImageFolder;
 import org.cnnc.runtime.data.LabeledData;
+import org.cnnc.runtime.data.SegmentationFolder;
 import org.nd4j.linalg.learning.config.Adam;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -33,13 +34,24 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-    description = "Train a model on an image folder (one subfolder per class) or CIFAR-10 binary files.")
+    description = "Train a model on an image folder (one subfolder per class), CIFAR-10 binary files, or (--masks) "
+        + "a segmentation dataset of images/ and masks/.")
 final class TrainCommand implements Callable<Integer> {
   @Mixin ModelOptions model;
 
   @Option(names = "--data", required = true, paramLabel = "DIR",
       description = "An image folder, or a CIFAR-10 .bin file or directory of .bin files.")
   Path data;
+
+  @Option(names = "--masks",
+      description = "--data is a segmentation dataset: images/ and masks/, paired by name, each mask a single-channel "
+          + "PNG of class indices; trains [C, H, W] outputs per pixel.")
+  boolean masks;
+
+  @Option(names = "--ignore-index", paramLabel = "V",
+      description = "With --masks: the mask value of pixels without a class, left out of the loss (PyTorch's "
+          + "ignore_index); default 255.")
+  Integer ignoreIndex;
 
   @Option(names = "--epochs", defaultValue = "1", paramLabel = "N",
       description = "Epochs in all (with --resume, counting those the checkpoint has done).")
@@ -114,6 +126,12 @@ final class TrainCommand implements Callable<Integer> {
     if (limit < 0) {
       throw new Main.UsageError("--limit must be 0 (all) or more (got " + limit + ")");
     }
+    if (ignoreIndex != null && !masks) {
+      throw new Main.UsageError("--ignore-index is for segmentation masks: give it with --masks");
+    }
+    if (ignoreIndex != null && (ignoreIndex < 0 || ignoreIndex > 65535)) {
+      throw new Main.UsageError("--ignore-index must be a mask value, 0 to 65535 (got " + ignoreIndex + ")");
+    }
     if (weights != null && resume != null) {
       throw new Main.UsageError("give --weights or --resume, not both (a checkpoint holds the weights)");
     }
@@ -138,15 +156,17 @@ final class TrainCommand implements Callable<Integer> {
       throw new Main.UsageError("--batch " + batch + " of " + Arrays.toString(in) + " is more than "
           + MAX_BATCH_VALUES + " values");
     }
-    LabeledData d;
-    try {
-      d = isCifar(data) ? Cifar10.load(data, limit) : ImageFolder.load(data, in[0], in[1], in[2]);
-    } catch (IOException e) {
-      throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));
-    }
-    if (d.features().size(2) != in[1] || d.features().size(3) != in[2] || d.features().size(1) != in[0]) {
-      throw new Main.UsageError("the data is " + Arrays.toString(Arrays.copyOfRange(d.features().shape(), 1, 4))
-          + " per example, the model takes " + Arrays.toString(in));
+    LabeledData d = null;
+    if (!masks) {
+      try {
+        d = isCifar(data) ? Cifar10.load(data, limit) : ImageFolder.load(data, in[0], in[1], in[2]);
+      } catch (IOException e) {
+        throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));
+      }
+      if (d.features().size(2) != in[1] || d.features().size(3) != in[2] || d.features().size(1) != in[0]) {
+        throw new Main.UsageError("the data is " + Arrays.toString(Arrays.copyOfRange(d.features().shape(), 1, 4))
+            + " per example, the model takes " + Arrays.toString(in));
+      }
     }
     CnnNetwork net = CnnNetwork.create(m, new NetBuilder(seed, new Adam(lr)));
     if (net.inputs().size() != 1) {
@@ -160,17 +180,22 @@ final class TrainCommand implements Callable<Integer> {
           + u.getValue());
     }
     for (NetBuilder.OutputSpec o : net.outputs()) {
-      // this command reads one label per image: the compiler's rule says which outputs it cannot train
+      // this command reads a class per image, or per pixel with --masks: the compiler's rule says
+      // which outputs it cannot train from them
       long[] shape = net.shapes().get(o.node());
-      Optional<String> why = o.lossVertex() == null ? Optional.empty() : Capabilities.untrainableFromImageLabels(
+      Optional<String> why = o.lossVertex() == null ? Optional.empty() : Capabilities.untrainableFrom(
+          masks ? Capabilities.Labels.PER_PIXEL : Capabilities.Labels.PER_IMAGE,
           o.loss().name().toLowerCase(java.util.Locale.ROOT), Shape.of(Arrays.stream(shape).mapToInt(Math::toIntExact).toArray()));
       if (why.isPresent()) {
         throw new Main.UsageError(where(o.name()) + m.name() + ": `" + o.name() + "` cannot be trained: " + why.get());
       }
     }
+    if (masks) {
+      d = segmentation(m, net, in);
+    }
     int classes = d.classes().size();
     for (NetBuilder.OutputSpec o : net.outputs()) {
-      if (o.lossVertex() == null) {
+      if (o.lossVertex() == null || masks) {
         continue;
       }
       long size = Arrays.stream(net.shapes().get(o.node())).reduce(1, (a, b) -> a * b);
@@ -197,8 +222,8 @@ final class TrainCommand implements Callable<Integer> {
       throw new Main.UsageError("--resume: " + e.getMessage());
     }
     if (!d.skipped().isEmpty()) {
-      log.printf("skipped %d file%s that %s no image (PNG, JPEG, BMP, GIF), e.g. %s%n", d.skipped().size(),
-          d.skipped().size() == 1 ? "" : "s", d.skipped().size() == 1 ? "is" : "are",
+      log.printf("skipped %d file%s that %s no image (PNG, JPEG, BMP, GIF)%s, e.g. %s%n", d.skipped().size(),
+          d.skipped().size() == 1 ? "" : "s", d.skipped().size() == 1 ? "is" : "are", masks ? " nor PNG mask" : "",
           Escape.terminal(d.skipped().get(0).toString()));
     }
     DataSet trainSet = d.toDataSet();
@@ -214,7 +239,8 @@ final class TrainCommand implements Callable<Integer> {
       log.printf("validation: %d of the %d examples held out (--val-split %s, seed %d)%n", valSet.numExamples(),
           d.size(), valSplit, seed);
     }
-    log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d%s%n", m.name(), trainSet.numExamples(), classes, epochs,
+    log.printf("%s: %d examples, %d classes%s, %d epoch%s, batch %d%s%n", m.name(), trainSet.numExamples(), classes,
+        masks ? " per pixel (mask value " + (ignoreIndex == null ? 255 : ignoreIndex) + ": ignored)" : "", epochs,
         epochs == 1 ? "" : "s", batch,
         done > 0 ? " (resuming after epoch " + done + ")" : "");
     Path ckpt = checkpoint;
@@ -239,6 +265,36 @@ final class TrainCommand implements Callable<Integer> {
       log.println("saved " + save);
     }
     return Main.OK;
+  }
+
+  /**
+   * The segmentation dataset of {@code --data}, its masks resized to the trained outputs' H x W,
+   * which must be one shape (every trained output learns from the same masks).
+   */
+  private LabeledData segmentation(CnnModel m, CnnNetwork net, long[] in) {
+    NetBuilder.OutputSpec first = null;
+    for (NetBuilder.OutputSpec o : net.outputs()) {
+      if (o.lossVertex() == null) {
+        continue;
+      }
+      if (first == null) {
+        first = o;
+      } else if (!Arrays.equals(net.shapes().get(o.node()), net.shapes().get(first.node()))) {
+        throw new Main.UsageError(where(o.name()) + m.name() + ": --masks trains every output on the same masks, but `"
+            + first.name() + "` is " + Arrays.toString(net.shapes().get(first.node())) + " and `" + o.name() + "` is "
+            + Arrays.toString(net.shapes().get(o.node())));
+      }
+    }
+    if (first == null) {
+      throw new Main.UsageError(m.name() + " has no output with a loss to train (every output has loss = none)");
+    }
+    long[] out = net.shapes().get(first.node());
+    try {
+      return SegmentationFolder.load(data, in[0], in[1], in[2], Math.toIntExact(out[0]), out[1], out[2],
+          ignoreIndex == null ? 255 : ignoreIndex);
+    } catch (IOException e) {
+      throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));
+    }
   }
 
   private static void writable(Path target, String option) {

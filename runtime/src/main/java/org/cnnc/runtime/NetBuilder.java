@@ -849,7 +849,8 @@ public final class NetBuilder {
     if (!perPixel && types.get(node).getType() == InputType.Type.CNN) {
       in = flatten(name + "/flatten", node);
     }
-    ILossFunction fn = loss.function();
+    // per pixel, cross-entropy skips unlabeled pixels (PyTorch's ignore_index) and averages over the rest
+    ILossFunction fn = perPixel && loss == Loss.CROSS_ENTROPY ? new PixelCrossEntropy() : loss.function();
     // per pixel (nn.CrossEntropyLoss on [N, C, H, W] logits): DL4J's CNN loss layer sums over the
     // pixels of an example; PyTorch averages over them, hence the 1 / (H * W)
     double scale = perPixel ? weight / (dims[1] * dims[2]) : weight;

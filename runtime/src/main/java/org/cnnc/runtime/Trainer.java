@@ -202,6 +202,18 @@ public final class Trainer {
    *     {@code [0, classes)} (named with its position), or labels of more than 2^31 - 9 values
    */
   public static INDArray pixelLabels(INDArray classMap, int classes) {
+    return pixelLabels(classMap, classes, NO_IGNORE);
+  }
+
+  /** For {@link #pixelLabels(INDArray, int, long)}: every pixel is labeled. */
+  public static final long NO_IGNORE = Long.MIN_VALUE;
+
+  /**
+   * As {@link #pixelLabels(INDArray, int)}, with PyTorch's {@code ignore_index}: a pixel of class
+   * {@code ignore} is unlabeled, its labels all zero, and the per-pixel cross-entropy leaves it out
+   * of the loss, its mean and the gradient; {@link #accuracy} leaves it out too.
+   */
+  public static INDArray pixelLabels(INDArray classMap, int classes, long ignore) {
     if (classMap.rank() != 3) {
       throw new IllegalArgumentException("a class map is [N, H, W], not " + java.util.Arrays.toString(classMap.shape()));
     }
@@ -217,6 +229,9 @@ public final class Trainer {
     int plane = (int) (h * w);
     for (int i = 0; i < idx.length; i++) {
       long c = idx[i];
+      if (c == ignore && ignore != NO_IGNORE) {
+        continue;
+      }
       if (c < 0 || c >= classes) {
         throw new IllegalArgumentException("class " + c + " at example " + i / plane + ", row " + (i % plane) / w + ", column "
             + (i % plane) % w + " is not in [0, " + classes + ")");
@@ -230,7 +245,8 @@ public final class Trainer {
   public static double accuracy(CnnNetwork net, DataSet data, int batch) {
     long n = data.numExamples();
     long right = 0;
-    long pixels = 1;
+    boolean perPixel = false;
+    long pixelsLabeled = 0;
     String first = net.outputs().get(0).name();
     for (long start = 0; start < n; start += batch) {
       long end = Math.min(n, start + batch);
@@ -238,17 +254,22 @@ public final class Trainer {
       INDArray y = data.getLabels().get(NDArrayIndex.interval(start, end));
       INDArray out = net.predict(x).get(first);
       if (out.rank() == 4 && y.rank() == 4) {
-        // per pixel: the fraction of pixels whose class is right
-        right += Nd4j.argMax(out, 1).eq(Nd4j.argMax(y, 1)).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber()
-            .longValue();
-        pixels = out.size(2) * out.size(3);
+        // per pixel: the fraction of labeled pixels (a one-hot label; an ignored one's are all 0) whose class is right
+        INDArray labeled = y.sum(1).gt(0.5);
+        right += Nd4j.argMax(out, 1).eq(Nd4j.argMax(y, 1)).castTo(org.nd4j.linalg.api.buffer.DataType.INT)
+            .muli(labeled.castTo(org.nd4j.linalg.api.buffer.DataType.INT)).sumNumber().longValue();
+        pixelsLabeled += labeled.castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().longValue();
+        perPixel = true;
         continue;
       }
       INDArray predicted = Nd4j.argMax(out.reshape(out.size(0), -1), 1);
       INDArray truth = Nd4j.argMax(y, 1);
       right += predicted.eq(truth).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().longValue();
     }
-    return (double) right / (n * pixels);
+    if (perPixel) {
+      return pixelsLabeled == 0 ? Double.NaN : (double) right / pixelsLabeled;
+    }
+    return (double) right / n;
   }
 
   private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss, double imagesPerSecond,

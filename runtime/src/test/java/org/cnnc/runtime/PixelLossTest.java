@@ -18,6 +18,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 import org.nd4j.linalg.learning.config.Sgd;
 
 /**
@@ -32,9 +33,28 @@ class PixelLossTest {
 
   @Test
   void lossAndGradientEqualPyTorch() throws Exception {
+    parity("", Trainer.NO_IGNORE);
+  }
+
+  /**
+   * {@code nn.CrossEntropyLoss(ignore_index=255)}: a third of the pixels and nearly all of one
+   * example's are 255; the loss is the mean over the labeled pixels of the batch, and the ignored
+   * ones add no gradient.
+   */
+  @Test
+  void ignoredPixelsLossAndGradientEqualPyTorch() throws Exception {
+    parity("ignore_", 255);
+  }
+
+  private static void parity(String prefix, long ignore) throws Exception {
     Map<String, Npz.Array> cases = Npz.read(Fixtures.dir().resolve("pixel_loss_cases.npz"));
     INDArray x = NdNpz.toNd4j(cases.get("input"));
-    INDArray labels = Trainer.pixelLabels(NdNpz.toNd4j(cases.get("labels")).castTo(DataType.LONG), 4);
+    INDArray labels = Trainer.pixelLabels(NdNpz.toNd4j(cases.get(prefix + "labels")).castTo(DataType.LONG), 4, ignore);
+    if (ignore != Trainer.NO_IGNORE) {
+      long unlabeled = NdNpz.toNd4j(cases.get(prefix + "labels")).eq(255).castTo(DataType.INT).sumNumber().longValue();
+      assertTrue(unlabeled > 33 && unlabeled < 105, "ignored pixels: " + unlabeled);
+      assertEquals(105 - unlabeled, labels.sumNumber().longValue(), "one label per labeled pixel");
+    }
     NetBuilder b = new NetBuilder(1);
     String in = b.input("input", 4, 5, 7);
     String y = b.conv("conv", in, 4, NetBuilder.size(1), NetBuilder.size(1), NetBuilder.size(0), NetBuilder.size(1), 1,
@@ -47,12 +67,13 @@ class PixelLossTest {
     g.setInputs(x);
     g.setLabels(labels);
     g.computeGradientAndScore();
-    double loss = cases.get("loss").data()[0];
+    double loss = cases.get(prefix + "loss").data()[0];
     assertEquals(loss, g.score(), 1e-5 * loss, "loss");
     // DL4J's gradients are of the batch's summed loss (its updater divides by the batch), PyTorch's of the mean
-    UpsampleParityTest.close(NdNpz.toNd4j(cases.get("dweight")), g.gradient().getGradientFor("conv_W").div(3), "weight");
-    UpsampleParityTest.close(NdNpz.toNd4j(cases.get("dbias")), g.gradient().getGradientFor("conv_b").reshape(-1).div(3),
-        "bias");
+    UpsampleParityTest.close(NdNpz.toNd4j(cases.get(prefix + "dweight")), g.gradient().getGradientFor("conv_W").div(3),
+        "weight");
+    UpsampleParityTest.close(NdNpz.toNd4j(cases.get(prefix + "dbias")),
+        g.gradient().getGradientFor("conv_b").reshape(-1).div(3), "bias");
   }
 
   @Test
@@ -68,6 +89,15 @@ class PixelLossTest {
         () -> Trainer.pixelLabels(Nd4j.createFromArray(new long[][][] {{{0, 3}}}), 3));
     assertEquals("class 3 at example 0, row 0, column 1 is not in [0, 3)", e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Trainer.pixelLabels(Nd4j.zeros(DataType.LONG, 2, 2), 3));
+    // ignore_index: 255 is unlabeled (all zeros); any other class out of range is still named
+    INDArray ignored = Trainer.pixelLabels(Nd4j.createFromArray(new long[][][] {{{0, 255}, {255, 2}}}), 3, 255);
+    assertEquals(2.0, ignored.sumNumber().doubleValue());
+    assertEquals(0.0, ignored.get(NDArrayIndex.point(0), NDArrayIndex.all(), NDArrayIndex.point(0), NDArrayIndex.point(1))
+        .sumNumber().doubleValue());
+    assertEquals(1f, ignored.getFloat(0, 2, 1, 1));
+    var bad = assertThrows(IllegalArgumentException.class,
+        () -> Trainer.pixelLabels(Nd4j.createFromArray(new long[][][] {{{255, 254}}}), 3, 255));
+    assertEquals("class 254 at example 0, row 0, column 1 is not in [0, 3)", bad.getMessage());
   }
 
   @Test

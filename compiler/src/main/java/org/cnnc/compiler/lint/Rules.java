@@ -57,8 +57,10 @@ public final class Rules {
       "a name that hides another: a nested label named like an enclosing one, a parameter named like an op or block",
       "rename it");
   public static final Rule OUTPUT_NOT_CLASSES = new Rule("OUTPUT_NOT_CLASSES", Category.CORRECTNESS, Severity.WARNING,
-      "a classification output (cross_entropy or nll) that is not [classes] or [classes, 1, 1]",
-      "pool or flatten to one score per class before the output");
+      "a classification output (cross_entropy or nll) that is not [classes] or [classes, 1, 1], nor a segmentation "
+          + "map (cross_entropy on [classes, H, W] at the input's H x W, made by a 1x1 conv)",
+      "pool or flatten to one score per class before the output; for segmentation, end in a 1x1 conv and "
+          + "upsample to the input's size");
   public static final Rule INPUT_SIZES = new Rule("INPUT_SIZES", Category.CONTRACT, Severity.WARNING,
       "input sizes that `expect input [...]` declares but the network rejects",
       "adjust the layers, or narrow the declared sizes");
@@ -141,7 +143,7 @@ public final class Rules {
       if (o.loss().equals("cross_entropy") || o.loss().equals("nll")) {
         int[] d = node.shape().dims();
         boolean scores = d.length == 1 || (d.length == 3 && d[1] == 1 && d[2] == 1);
-        if (!scores) {
+        if (!scores && !(o.loss().equals("cross_entropy") && perPixelClassifier(n, node))) {
           sink.report(OUTPUT_NOT_CLASSES, at(OUTPUT_NOT_CLASSES, o.span(),
                   "output `" + o.name() + "` has shape " + node.shape() + ", not one score per class")
               .label("a " + o.loss() + " output"));
@@ -188,6 +190,29 @@ public final class Rules {
       }
       node = n.node(node.inputs().get(0));
     }
+  }
+
+  /**
+   * Whether a {@code [C, H, W]} output is a segmentation map, told from the network's structure and
+   * shapes (never from names): it covers the input, H x W equal to a network input's, and its scores
+   * are a per-pixel classifier's, a 1x1 conv (each pixel's C scores from that pixel's features
+   * alone), reached from the output through upsampling and ops that pass values (dropout,
+   * identity). A forgotten pooling (NiN without its global pool: a 1x1 conv at a coarser
+   * resolution) or a last conv with a wider window still warns.
+   */
+  static boolean perPixelClassifier(Network n, Node output) {
+    if (output.shape().rank() != 3) {
+      return false;
+    }
+    boolean coversInput = n.nodes().stream().anyMatch(x -> x.op().equals("input") && x.shape().rank() == 3
+        && x.shape().height() == output.shape().height() && x.shape().width() == output.shape().width());
+    Node node = output;
+    while (node.inputs().size() == 1 && (node.op().equals("upsample") || is(node, Trait.PASSES_VALUES))
+        && node.shape().rank() == 3 && node.shape().dim(0) == output.shape().dim(0)) {
+      node = n.node(node.inputs().get(0));
+    }
+    return coversInput && node.op().equals("conv") && node.arg("kernel") != null
+        && java.util.Arrays.stream(ints(node.arg("kernel"))).allMatch(k -> k == 1);
   }
 
   private static void windows(Network n, Node node, Sink sink) {

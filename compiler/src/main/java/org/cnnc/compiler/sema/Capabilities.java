@@ -19,7 +19,9 @@ import org.cnnc.compiler.shape.Shape;
  * What the backends a build targets can run, checked on the shaped network: an op or argument a
  * backend cannot run is an error at the op's place, with the backend named (so {@code check}
  * accepts only what {@code run} runs). {@link #untrainable} is the one rule of which outputs
- * {@code train} refuses (lint's {@code OUTPUT_NOT_CLASSES} warns of them).
+ * cnnc's trainer refuses (lint's {@code OUTPUT_NOT_CLASSES} warns of them), and
+ * {@link #untrainableFrom} of which {@code cnnc train} refuses from the labels it reads (a class
+ * per image, or per pixel with {@code --masks}).
  */
 public final class Capabilities {
   private Capabilities() {}
@@ -48,6 +50,14 @@ public final class Capabilities {
   }
 
   /**
+   * Whether an output of this shape is a map scored per pixel ({@code [C, H, W]} with H or W above
+   * 1), not one result per example.
+   */
+  public static boolean perPixel(Shape shape) {
+    return shape.rank() == 3 && (shape.height() != 1 || shape.width() != 1);
+  }
+
+  /**
    * Why an output with this loss and shape cannot be trained by cnnc's trainer (the one rule
    * {@code train} refuses with), or empty.
    */
@@ -55,25 +65,31 @@ public final class Capabilities {
     if (loss.equals("none")) {
       return Optional.empty();
     }
-    if (shape.rank() == 3 && (shape.height() != 1 || shape.width() != 1) && !loss.equals("cross_entropy")) {
+    if (perPixel(shape) && !loss.equals("cross_entropy")) {
       return Optional.of("a " + loss + " loss on a " + shape + " map: on maps cnnc trains cross_entropy only "
           + "(per pixel, against a class map)");
     }
     return Optional.empty();
   }
 
+  /** The labels {@code cnnc train} reads: a class per image (an image folder, CIFAR-10) or per pixel (masks). */
+  public enum Labels { PER_IMAGE, PER_PIXEL }
+
   /**
-   * Why {@code cnnc train}, which reads one class label per image, cannot train an output with
-   * this loss and shape, or empty: {@link #untrainable}'s reasons, and a loss on a map, whose
-   * per-pixel labels only the Java trainer reads ({@code Trainer.pixelLabels}).
+   * Why {@code cnnc train}, reading these labels, cannot train an output with this loss and shape,
+   * or empty: {@link #untrainable}'s reasons; a map from a class per image; one result per image
+   * from masks.
    */
-  public static Optional<String> untrainableFromImageLabels(String loss, Shape shape) {
+  public static Optional<String> untrainableFrom(Labels labels, String loss, Shape shape) {
     Optional<String> why = untrainable(loss, shape);
-    if (why.isPresent() || loss.equals("none") || shape.rank() != 3 || shape.height() == 1 && shape.width() == 1) {
+    if (why.isPresent() || loss.equals("none") || perPixel(shape) == (labels == Labels.PER_PIXEL)) {
       return why;
     }
-    return Optional.of("a " + loss + " loss on a " + shape + " map needs per-pixel labels (a class map per image), "
-        + "which `cnnc train` does not read yet; train it from Java with Trainer.pixelLabels");
+    return Optional.of(labels == Labels.PER_IMAGE
+        ? "a " + loss + " loss on a " + shape + " map needs a class per pixel: give --data a folder of images/ and "
+            + "masks/ (PNGs of class indices, paired by name) with --masks"
+        : "--masks gives a class per pixel, but this " + loss + " output of shape " + shape + " has one result per "
+            + "image: --masks trains [C, H, W] maps (train this output without --masks, from an image folder)");
   }
 
   /** The names {@link #parse} takes, for messages: {@code cpu, cuda, all or none}. */

@@ -103,34 +103,46 @@ public final class ImageFolder {
       if (in == null) {
         throw new IOException("cannot read " + f);
       }
-      Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-      if (!readers.hasNext()) {
-        return null;
+      Decoded d = decode(f, in, maxPixels);
+      return d == null ? null : d.image();
+    }
+  }
+
+  /** An image and the name of its format as its ImageIO reader says it ({@code png}, {@code JPEG}, ...). */
+  record Decoded(BufferedImage image, String format) {}
+
+  /**
+   * Decodes one image from {@code in} (read from {@code f}) as {@link #decode(Path, long)} does:
+   * null for data no ImageIO reader recognizes.
+   */
+  static Decoded decode(Path f, ImageInputStream in, long maxPixels) throws IOException {
+    Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+    if (!readers.hasNext()) {
+      return null;
+    }
+    ImageReader reader = readers.next();
+    try {
+      reader.setInput(in, true, true);
+      long w = reader.getWidth(0);
+      long h = reader.getHeight(0);
+      if (w <= 0 || h <= 0 || w * h > maxPixels) {
+        throw new IOException(f + ": an image of " + w + " x " + h + " pixels; the limit is " + maxPixels + " pixels");
       }
-      ImageReader reader = readers.next();
-      try {
-        reader.setInput(in, true, true);
-        long w = reader.getWidth(0);
-        long h = reader.getHeight(0);
-        if (w <= 0 || h <= 0 || w * h > maxPixels) {
-          throw new IOException(f + ": an image of " + w + " x " + h + " pixels; the limit is " + maxPixels + " pixels");
-        }
-        BufferedImage img = reader.read(0);
-        if (img == null) {
-          throw new IOException(f + ": not a readable image");
-        }
-        return img;
-      } catch (IOException e) {
-        if (e.getMessage() != null && e.getMessage().startsWith(f.toString())) {
-          throw e;
-        }
-        throw new IOException(f + ": a corrupt " + reader.getFormatName() + " image (" + e.getMessage() + ")", e);
-      } catch (RuntimeException e) {
-        // ImageIO's decoders throw unchecked exceptions on some malformed files
-        throw new IOException(f + ": a corrupt " + reader.getFormatName() + " image (" + e + ")", e);
-      } finally {
-        reader.dispose();
+      BufferedImage img = reader.read(0);
+      if (img == null) {
+        throw new IOException(f + ": not a readable image");
       }
+      return new Decoded(img, reader.getFormatName());
+    } catch (IOException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith(f.toString())) {
+        throw e;
+      }
+      throw new IOException(f + ": a corrupt " + reader.getFormatName() + " image (" + e.getMessage() + ")", e);
+    } catch (RuntimeException e) {
+      // ImageIO's decoders throw unchecked exceptions on some malformed files
+      throw new IOException(f + ": a corrupt " + reader.getFormatName() + " image (" + e + ")", e);
+    } finally {
+      reader.dispose();
     }
   }
 
