@@ -911,17 +911,24 @@ final class SpecWriter {
     if (o == null || o.entry != value || o.mod == root || o.scope == null || o.scope == labelled) {
       return null;
     }
-    Set<Integer> inside = new HashSet<>();
-    collect(o.mod, inside);
-    for (int l : inside) {
-      for (int in : net.layers.get(l).inputs) {
-        if (in != value && !inside.contains(in)) {
-          return null;
+    Set<Integer> outside = readsOutside.computeIfAbsent(o.mod, m -> {
+      Set<Integer> inside = new HashSet<>();
+      collect(m, inside);
+      Set<Integer> reads = new HashSet<>();
+      for (int l : inside) {
+        for (int in : net.layers.get(l).inputs) {
+          if (!inside.contains(in)) {
+            reads.add(in);
+          }
         }
       }
-    }
-    return o;
+      return reads;
+    });
+    return outside.size() == 1 && outside.contains(value) ? o : null;
   }
+
+  /** The values each module reads outside itself (computed once: a hostile graph may read a group's input often). */
+  private final Map<Mod, Set<Integer>> readsOutside = new HashMap<>();
 
   private boolean isFree(int value) {
     for (Unit u : unitsOfLayer.getOrDefault(value, List.of())) {
