@@ -86,12 +86,19 @@ final class Blocks {
       }
       // innermost first: a group holding a repeated group waits until those are calls (so that
       // ResNet-18's stages call the same basic block as its first stage's groups)
+      int[] candidateAt = new int[lines.size()]; // the candidate whose group opens at a line, + 1
+      for (int c = 0; c < candidates.size(); c++) {
+        for (Group g : candidates.get(c)) {
+          candidateAt[g.open()] = c + 1;
+        }
+      }
       List<Group> best = null;
       long bestSaving = 0;
-      for (List<Group> c : candidates) {
+      for (int ci = 0; ci < candidates.size(); ci++) {
+        List<Group> c = candidates.get(ci);
         int body = c.get(0).close() - c.get(0).open() - 1;
         long saving = (long) (c.size() - 1) * body - 2;
-        if (saving > bestSaving && !holdsAny(c, candidates)) {
+        if (saving > bestSaving && !holdsAny(c, ci + 1, candidateAt)) {
           best = c;
           bestSaving = saving;
         }
@@ -317,17 +324,12 @@ final class Blocks {
     return Character.isLetterOrDigit(c) || c == '_';
   }
 
-  /** Whether a group of {@code c} holds a group of another candidate. */
-  private static boolean holdsAny(List<Group> c, List<List<Group>> candidates) {
-    for (List<Group> other : candidates) {
-      if (other == c) {
-        continue;
-      }
-      for (Group g : c) {
-        for (Group o : other) {
-          if (o.open() > g.open() && o.close() < g.close()) {
-            return true;
-          }
+  /** Whether a group of {@code c} holds a group of another candidate (its bodies are at most {@link #MAX_BODY} lines). */
+  private static boolean holdsAny(List<Group> c, int self, int[] candidateAt) {
+    for (Group g : c) {
+      for (int i = g.open() + 1; i < g.close(); i++) {
+        if (candidateAt[i] != 0 && candidateAt[i] != self) {
+          return true;
         }
       }
     }
