@@ -101,13 +101,11 @@ public final class OnnxImport {
     SpecWriter w = new SpecWriter(net);
     String spec = w.write(modelName, header);
     Network compiled = compile(spec, modelName);
-    if (!modelName.matches("Block[0-9]+")) {
-      String blocks = Blocks.extract(spec);
-      Network withBlocks = blocks.equals(spec) ? null : tryCompile(blocks, modelName);
-      if (withBlocks != null && sameNetwork(compiled, withBlocks)) {
-        spec = blocks;
-        compiled = withBlocks;
-      }
+    String blocks = Blocks.extract(spec); // its names avoid the model's
+    Network withBlocks = blocks.equals(spec) ? null : tryCompile(blocks, modelName);
+    if (withBlocks != null && sameNetwork(compiled, withBlocks)) {
+      spec = blocks;
+      compiled = withBlocks;
     }
     Map<String, Npz.Array> weights = weights(net, w.order, compiled);
     List<String> notes = new ArrayList<>(w.notes);

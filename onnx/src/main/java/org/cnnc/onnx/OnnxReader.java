@@ -291,6 +291,7 @@ final class OnnxReader {
       case "Add", "Sum" -> add(n);
       case "Mul" -> mul(n);
       case "Slice" -> slice(n);
+      case "Split" -> split(n);
       case "Transpose" -> transpose(n);
       case "Div" -> div(n);
       case "Sub" -> {
@@ -306,7 +307,7 @@ final class OnnxReader {
           + "AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, LRN, Gemm, MatMul, Flatten, Reshape, "
           + "ReduceMean (over H and W), Relu, Clip, HardSigmoid, HardSwish, Sigmoid, Tanh, LeakyRelu, Gelu, Softmax, Dropout, "
           + "Identity, Pad, "
-          + "Concat, Add, Sum, Mul, Slice, Transpose (in a channel shuffle), and the Constant, Shape, Gather, Unsqueeze, Squeeze and Cast of shape arithmetic)");
+          + "Concat, Add, Sum, Mul, Slice, Split (of the channels, in equal parts), Transpose (in a channel shuffle), and the Constant, Shape, Gather, Unsqueeze, Squeeze and Cast of shape arithmetic)");
     }
   }
 
@@ -891,7 +892,7 @@ final class OnnxReader {
    */
   private void resize(NodeProto n) throws ImportException {
     onlyAttributes(n, "mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
-        "extrapolation_value", "antialias", "keep_aspect_ratio_policy");
+        "extrapolation_value", "antialias", "keep_aspect_ratio_policy", "axes");
     Layer x = layerIn(n, 0);
     if (x.shape.length != 3) {
       throw error(n, "cnnc's upsample resizes [N, C, H, W]");
@@ -926,12 +927,36 @@ final class OnnxReader {
     if (scales != null && scales.floats() != null && scales.floats().length == 0) {
       scales = null;
     }
+    // opset 18's axes: scales or sizes of H and W only ([2, 3], or [-2, -1])
+    AttributeProto axesAttr = attribute(n, "axes");
+    boolean hw = false;
+    if (axesAttr != null) {
+      List<Long> axes = axesAttr.getIntsList();
+      if (axesAttr.getType() != AttributeProto.AttributeType.INTS || axes.size() != 2
+          || Math.floorMod(axes.get(0), 4) != 2 || Math.floorMod(axes.get(1), 4) != 3 || Math.abs(axes.get(0)) > 4
+          || Math.abs(axes.get(1)) > 4) {
+        throw error(n, "resizes axes " + axes + "; cnnc's upsample resizes H and W (axes [2, 3])");
+      }
+      hw = true;
+      if (scales != null && scales.floats() != null) {
+        if (scales.floats().length != 2) {
+          throw error(n, "has " + scales.floats().length + " scales for the 2 axes [2, 3]");
+        }
+        scales = new Const(new long[] {4}, new float[] {1f, 1f, scales.floats()[0], scales.floats()[1]}, null);
+      }
+    }
     Layer l = layer(n, "upsample");
     l.inputs.add(x.id);
     int h;
     int w;
     if (bySize) {
       List<Long> sizes = ints(n, 3).v();
+      if (hw) {
+        if (sizes.size() != 2) {
+          throw error(n, "has " + sizes.size() + " sizes for the 2 axes [2, 3]");
+        }
+        sizes = java.util.Arrays.asList(null, (long) x.shape[0], sizes.get(0), sizes.get(1));
+      }
       if (sizes.size() != 4 || sizes.get(2) == null || sizes.get(3) == null
           || sizes.get(1) != null && sizes.get(1) != x.shape[0] || sizes.get(2) < 1 || sizes.get(3) < 1) {
         throw error(n, "sizes " + sizes + " are not [N, " + x.shape[0] + ", h, w], which cnnc's upsample resizes to");
@@ -1748,6 +1773,59 @@ final class OnnxReader {
     l.arg("chunks", Long.toString(c / size)).arg("index", Long.toString(s / size));
     l.positional = 2;
     l.shape = new int[] {(int) size, x.shape[1], x.shape[2]};
+  }
+
+  /**
+   * Split of the channels into equal parts, each output a chunk: opset 18's {@code num_outputs}, or
+   * the {@code split} input (an attribute before opset 13) of equal sizes, or neither (equal parts).
+   */
+  private void split(NodeProto n) throws ImportException {
+    onlyAttributes(n, "axis", "num_outputs", "split");
+    Layer x = layerIn(n, 0);
+    if (x.shape.length != 3) {
+      throw error(n, "splits a " + (x.shape.length + 1) + "-D value; cnnc's chunk splits the channels of [N, C, H, W]");
+    }
+    long axis = attrInt(n, "axis", 0);
+    if (axis != 1 && axis != -3) {
+      throw error(n, "splits axis " + axis + "; cnnc imports Split only of the channels (axis 1), as chunks");
+    }
+    long c = x.shape[0];
+    int parts = n.getOutputCount();
+    AttributeProto num = attribute(n, "num_outputs");
+    boolean bySizes = n.getInputCount() > 1 && !in(n, 1).isEmpty() || attribute(n, "split") != null;
+    if (parts < 1 || parts > c || num != null && (bySizes || num.getType() != AttributeProto.AttributeType.INT
+        || num.getI() != parts)) {
+      throw error(n, "has " + parts + " outputs" + (num == null ? "" : " and num_outputs " + num.getI())
+          + "; cnnc imports a Split into 1 to " + c + " parts, num_outputs being their number (and no `split` with it)");
+    }
+    List<Long> sizes;
+    AttributeProto a = attribute(n, "split");
+    if (a != null) {
+      if (a.getType() != AttributeProto.AttributeType.INTS || n.getInputCount() > 1 && !in(n, 1).isEmpty()) {
+        throw error(n, "attribute `split` must be integers, and not given as an input too");
+      }
+      sizes = a.getIntsList();
+    } else {
+      sizes = bySizes ? ints(n, 1).v() : null;
+    }
+    long size = c / parts;
+    if (c % parts != 0 || sizes != null && (sizes.size() != parts || sizes.stream().anyMatch(v -> v == null || v != size))) {
+      throw error(n, "splits " + c + " channels into " + (sizes == null ? parts + " parts" : "parts " + sizes.toString()
+          .replace("null", "?")) + "; cnnc's chunk makes equal parts");
+    }
+    for (int k = 0; k < parts; k++) {
+      if (n.getOutput(k).isEmpty()) {
+        continue; // an output left out
+      }
+      Layer l = new Layer("chunk", n.getName(), n.getOpType());
+      pathFromNode(l, n.getName());
+      net.add(l);
+      values.put(n.getOutput(k), l.id);
+      l.inputs.add(x.id);
+      l.arg("chunks", Integer.toString(parts)).arg("index", Integer.toString(k));
+      l.positional = 2;
+      l.shape = new int[] {(int) size, x.shape[1], x.shape[2]};
+    }
   }
 
   /** The first Reshape (then the Transpose) of a channel shuffle, read with the last Reshape. */

@@ -469,6 +469,8 @@ final class SpecWriter {
     final String indent;
     int pos;
     final Set<String> names = new HashSet<>();
+    /** The labels of this sequence, while it is written. */
+    Map<Integer, String> scope;
 
     Seq(Mod mod, int entry, String indent) {
       this.mod = mod;
@@ -485,6 +487,7 @@ final class SpecWriter {
   /** Writes a module's sequence; returns the value it ends with. */
   private int seq(Seq s) {
     Map<Integer, String> scope = new HashMap<>();
+    s.scope = scope;
     scopes.add(scope);
     open.add(s);
     int tail = s.entry;
@@ -862,7 +865,13 @@ final class SpecWriter {
     for (int i = scopes.size() - 1; i >= 0; i--) {
       String l = scopes.get(i).get(value);
       if (l != null) {
-        return l;
+        Seq own = ownInput(value, scopes.get(i));
+        if (own == null) {
+          return l;
+        }
+        wantInputLabel.add(own.mod);
+        again = true;
+        return "?";
       }
     }
     again = true;
@@ -889,6 +898,37 @@ final class SpecWriter {
     }
     return "?";
   }
+
+  /**
+   * The group being written, when {@code value} is its input, it reads nothing else outside itself
+   * and {@code value} is labelled outside it: its reads of its input then go through its own {@code
+   * x: identity}, so that the group reads nothing outside itself and equal groups are equal text
+   * (torch's first residual block of a stage reads {@code maxpool} or {@code layer1}, the others
+   * their input: all read {@code x}, and they become one block).
+   */
+  private Seq ownInput(int value, Map<Integer, String> labelled) {
+    Seq o = open.isEmpty() ? null : open.get(open.size() - 1);
+    if (o == null || o.entry != value || o.mod == root || o.scope == null || o.scope == labelled) {
+      return null;
+    }
+    Set<Integer> outside = readsOutside.computeIfAbsent(o.mod, m -> {
+      Set<Integer> inside = new HashSet<>();
+      collect(m, inside);
+      Set<Integer> reads = new HashSet<>();
+      for (int l : inside) {
+        for (int in : net.layers.get(l).inputs) {
+          if (!inside.contains(in)) {
+            reads.add(in);
+          }
+        }
+      }
+      return reads;
+    });
+    return outside.size() == 1 && outside.contains(value) ? o : null;
+  }
+
+  /** The values each module reads outside itself (computed once: a hostile graph may read a group's input often). */
+  private final Map<Mod, Set<Integer>> readsOutside = new HashMap<>();
 
   private boolean isFree(int value) {
     for (Unit u : unitsOfLayer.getOrDefault(value, List.of())) {

@@ -70,11 +70,13 @@ class OnnxImportRoundTripTest {
   void repeatedSubgraphsAreWrittenAsBlocks() throws Exception {
     ModelProto m = OnnxExport.export(network("resnet50"), null, new OnnxExport.Options(17, "test", 3));
     String spec = OnnxImport.importModel(m, null, null, "resnet50.onnx", "test").spec();
-    assertTrue(spec.contains("block Block1(channels: int, channels2: int) {\n    x: identity\n    conv1: conv(channels, 1, bias = false)\n"), spec);
-    assertTrue(spec.contains("        repeat 2 { Block1(64, 256) }\n"), spec);
-    assertTrue(spec.contains("block Block2(channels: int, channels2: int, count: int) {\n"), spec);
-    assertTrue(spec.contains("    repeat count { Block1(channels, channels2) }\n"), spec);
-    assertTrue(spec.contains("    layer2: Block2(128, 512, 3)\n    layer3: Block2(256, 1024, 5)\n    layer4: Block2(512, 2048, 2)\n"),
+    // the bottleneck: groups at positions of `layer1`..`layer4`; its second width feeds `conv3`
+    assertTrue(spec.contains("block LayerBlock(channels: int, conv3_channels: int) {\n    x: identity\n    conv1: conv(channels, 1, bias = false)\n"), spec);
+    assertTrue(spec.contains("        repeat 2 { LayerBlock(64, 256) }\n"), spec);
+    // the stage: instances `layer2`..`layer4`, its parameters named after the bottleneck's
+    assertTrue(spec.contains("block Layer(channels: int, conv3_channels: int, count: int) {\n"), spec);
+    assertTrue(spec.contains("    repeat count { LayerBlock(channels, conv3_channels) }\n"), spec);
+    assertTrue(spec.contains("    layer2: Layer(128, 512, 3)\n    layer3: Layer(256, 1024, 5)\n    layer4: Layer(512, 2048, 2)\n"),
         spec);
     assertTrue(spec.lines().count() < 100, spec);
   }

@@ -64,6 +64,22 @@ class OnnxImportTorchTest {
     assertEquals(OnnxImportRoundTripTest.keys(original).stream().sorted().toList(),
         OnnxImportRoundTripTest.keys(imported).stream().sorted().toList(), name + " state_dict");
     assertEquals(List.of(), r.notes(), name + " notes");
+    // repeated modules are blocks, whatever torch's names and node order (the spec was checked node
+    // by node against the flat one); VGG and AlexNet repeat no module
+    assertEquals(!Set.of("VGG16", "alexnet", "vgg19_bn").contains(name), r.spec().contains("\nblock "), name + ":\n" + r.spec());
+    String blocks = switch (name) {
+      // a stage's first residual block (with its downsample) reads its input through `x` as the others
+      case "resnet18" -> "    layer1: {\n        repeat 2 { LayerBlock(64) }\n    }\n    layer2: Layer(128)\n"
+          + "    layer3: Layer(256)\n    layer4: Layer(512)\n";
+      case "resnet50" -> "        repeat 2 { LayerBlock(64, 256) }\n    }\n    layer2: Layer(128, 512, 3)\n"
+          + "    layer3: Layer(256, 1024, 5)\n    layer4: Layer(512, 2048, 2)\n";
+      case "fcn_resnet50" -> "            repeat 5 { LayerBlock(256, 2, 1024) }\n";
+      case "densenet121" -> "        transition3: Transition(512)\n        denseblock4: {\n            x: identity"
+          + "  // the input, for the reads below\n            denselayer1: Denselayer\n";
+      case "shufflenet_v2_x1_0" -> "    stage3: Stage(116, 116, 7)\n";
+      default -> "";
+    };
+    assertTrue(r.spec().contains(blocks), name + ":\n" + r.spec());
     // the spec with its weights, exported by cnnc, run by ONNX Runtime, against PyTorch
     Path onnx = dir.resolve(name + "_reexported.onnx");
     OnnxExport.write(OnnxExport.export(imported, r.weights(), OnnxExport.Options.defaults("test")), onnx);
