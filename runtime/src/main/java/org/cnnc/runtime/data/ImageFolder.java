@@ -99,7 +99,22 @@ public final class ImageFolder {
    * corrupt or too large.
    */
   static BufferedImage decode(Path f, long maxPixels) throws IOException {
-    try (ImageInputStream in = ImageIO.createImageInputStream(f.toFile())) {
+    return decode(f.toFile(), f.toString(), maxPixels);
+  }
+
+  /**
+   * One example from an image file's bytes (read from any file system, as the Spark trainer does):
+   * its pixels as {@link #load} makes them ({@code c x h x w} in [0, 1]), or null for bytes no
+   * ImageIO reader recognizes; an IOException naming {@code name} for a corrupt or too large image.
+   */
+  public static float[] example(byte[] bytes, String name, int c, int h, int w, long maxPixels) throws IOException {
+    BufferedImage img = decode(new java.io.ByteArrayInputStream(bytes), name, maxPixels);
+    return img == null ? null : pixels(img, c, h, w);
+  }
+
+  /** Decodes from a source ImageIO can open (a file, a stream), named {@code f} in messages. */
+  private static BufferedImage decode(Object source, String f, long maxPixels) throws IOException {
+    try (ImageInputStream in = ImageIO.createImageInputStream(source)) {
       if (in == null) {
         throw new IOException("cannot read " + f);
       }
@@ -121,7 +136,7 @@ public final class ImageFolder {
         }
         return img;
       } catch (IOException e) {
-        if (e.getMessage() != null && e.getMessage().startsWith(f.toString())) {
+        if (e.getMessage() != null && e.getMessage().startsWith(f)) {
           throw e;
         }
         throw new IOException(f + ": a corrupt " + reader.getFormatName() + " image (" + e.getMessage() + ")", e);
