@@ -162,7 +162,8 @@ public final class SparkTrainer {
           .workerPrefetchNumBatches(0).rddTrainingApproach(RDDTrainingApproach.Direct).rngSeed(seed).build();
     }
     // the executors reach the driver's parameter server at the driver's address; the port and the
-    // network their own address is chosen from can be set (spark.cnnc.port, spark.cnnc.networkMask)
+    // network their own address is chosen from can be set (spark.cnnc.port, spark.cnnc.networkMask);
+    // each executor takes a free port of its own (Ports)
     if (System.getProperty(AERON_UNBLOCK) == null) {
       System.setProperty(AERON_UNBLOCK, AERON_UNBLOCK_NANOS);
     }
@@ -170,8 +171,9 @@ public final class SparkTrainer {
     int port = sc.getConf().getInt("spark.cnnc.port", 40123);
     String mask = sc.getConf().get("spark.cnnc.networkMask",
         host.startsWith("127.") ? "127.0.0.0/8" : host.substring(0, host.lastIndexOf('.')) + ".0/24");
+    Ports.inDriver = true;
     VoidConfiguration voidConf = VoidConfiguration.builder().unicastPort(port).networkMask(mask).controllerAddress(host)
-        .build();
+        .portSupplier(new Ports(port)).build();
     return new SharedTrainingMaster.Builder(voidConf, batch).batchSizePerWorker(batch).workersPerNode(1)
         .workerPrefetchNumBatches(0).rddTrainingApproach(RDDTrainingApproach.Direct).rngSeed(seed).build();
   }
