@@ -40,8 +40,17 @@ final class TrainCommand implements Callable<Integer> {
   @Mixin ModelOptions model;
 
   @Option(names = "--data", required = true, paramLabel = "DIR",
-      description = "An image folder, or a CIFAR-10 .bin file or directory of .bin files.")
-  Path data;
+      description = "An image folder, or a CIFAR-10 .bin file or directory of .bin files; with --spark, a URI Hadoop reads "
+          + "(file:///..., hdfs://..., s3a://...).")
+  String data;
+
+  @Option(names = "--spark", paramLabel = "MASTER",
+      description = "Train on this Spark cluster (spark://HOST:PORT, yarn, k8s://..., local[N]); needs the cnnc-spark module.")
+  String spark;
+
+  @Option(names = "--averaging",
+      description = "With --spark: parameter averaging instead of gradient sharing.")
+  boolean averaging;
 
   @Option(names = "--masks",
       description = "--data is a segmentation dataset: images/ and masks/, paired by name, each mask a single-channel "
@@ -141,8 +150,27 @@ final class TrainCommand implements Callable<Integer> {
     // where the results go is checked before any work, so that hours of training are not lost
     writable(save, "--save");
     writable(checkpoint, "--checkpoint");
-    if (!Files.exists(data)) {
-      throw new Main.UsageError("--data: no such file or folder: " + Escape.terminal(data.toString()));
+    SparkTraining cluster = null;
+    if (spark != null) {
+      cluster = java.util.ServiceLoader.load(SparkTraining.class).findFirst().orElseThrow(() -> new Main.UsageError(
+          "--spark: this cnnc cannot train on Spark: the cnnc-spark module and its dependencies are not on the classpath"
+          + " (README, \"Training on Spark\")"));
+      if (valSplit > 0) {
+        throw new Main.UsageError("--val-split is not supported with --spark yet");
+      }
+    } else if (averaging) {
+      throw new Main.UsageError("--averaging is an option of training on Spark: give --spark MASTER too");
+    }
+    Path dataPath = null;
+    if (cluster == null) {
+      try {
+        dataPath = Path.of(data);
+      } catch (java.nio.file.InvalidPathException e) {
+        throw new Main.UsageError("--data: not a path: " + Escape.terminal(data));
+      }
+      if (!Files.exists(dataPath)) {
+        throw new Main.UsageError("--data: no such file or folder: " + Escape.terminal(data));
+      }
     }
     CnnModel m = model.load(spec.commandLine().getErr());
     if (m == null) {
@@ -156,10 +184,26 @@ final class TrainCommand implements Callable<Integer> {
       throw new Main.UsageError("--batch " + batch + " of " + Arrays.toString(in) + " is more than "
           + MAX_BATCH_VALUES + " values");
     }
+    if (cluster != null) {
+      if (masks) {
+        throw new Main.UsageError("--masks is not supported with --spark yet");
+      }
+      // the cluster's executors rebuild the network from its configuration (JSON): DL4J's layers,
+      // whose configuration serializes (README, "Training on Spark")
+      SparkTraining.Session session;
+      try {
+        session = cluster.open(spark, "cnnc train " + m.name(), data, in, limit);
+      } catch (IOException e) {
+        throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));
+      }
+      try (session) {
+        return train(m, new NetBuilder(seed, new Adam(lr)).kernels(NetBuilder.Kernels.DL4J), null, session, log);
+      }
+    }
     LabeledData d = null;
     if (!masks) {
       try {
-        d = isCifar(data) ? Cifar10.load(data, limit) : ImageFolder.load(data, in[0], in[1], in[2]);
+        d = isCifar(dataPath) ? Cifar10.load(dataPath, limit) : ImageFolder.load(dataPath, in[0], in[1], in[2]);
       } catch (IOException e) {
         throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));
       }
@@ -168,7 +212,13 @@ final class TrainCommand implements Callable<Integer> {
             + " per example, the model takes " + Arrays.toString(in));
       }
     }
-    CnnNetwork net = CnnNetwork.create(m, new NetBuilder(seed, new Adam(lr)));
+    return train(m, new NetBuilder(seed, new Adam(lr)), d, null, log);
+  }
+
+  /** Trains on {@code d} here, or on the cluster of {@code session} (one of them is null). */
+  private int train(CnnModel m, NetBuilder builder, LabeledData d, SparkTraining.Session session, PrintWriter log)
+      throws IOException {
+    CnnNetwork net = CnnNetwork.create(m, builder);
     if (net.inputs().size() != 1) {
       throw new Main.UsageError("training feeds images to one input; " + m.name() + " has the inputs "
           + String.join(", ", net.inputs()));
@@ -191,16 +241,17 @@ final class TrainCommand implements Callable<Integer> {
       }
     }
     if (masks) {
-      d = segmentation(m, net, in);
+      d = segmentation(m, net, m.inputShape());
     }
-    int classes = d.classes().size();
+    java.util.List<String> classNames = d != null ? d.classes() : session.classes();
+    int classes = classNames.size();
     for (NetBuilder.OutputSpec o : net.outputs()) {
       if (o.lossVertex() == null || masks) {
         continue;
       }
       long size = Arrays.stream(net.shapes().get(o.node())).reduce(1, (a, b) -> a * b);
       if (size != classes) {
-        throw new Main.UsageError("--data has " + classes + " classes " + Escape.terminal(d.classes().toString())
+        throw new Main.UsageError("--data has " + classes + " classes " + Escape.terminal(classNames.toString())
             + ", but the model's output " + o.name() + " has " + size + " values (one per class)");
       }
     }
@@ -220,6 +271,29 @@ final class TrainCommand implements Callable<Integer> {
       return Main.USAGE;
     } catch (IOException e) {
       throw new Main.UsageError("--resume: " + e.getMessage());
+    }
+    Path ckpt = checkpoint;
+    if (session != null) {
+      log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d, on Spark (%s)%s%n", m.name(), session.size(), classes,
+          epochs, epochs == 1 ? "" : "s", batch, averaging ? "parameter averaging" : "gradient sharing",
+          done > 0 ? " (resuming after epoch " + done + ")" : "");
+      try {
+        session.fit(net, done + 1, epochs, batch, seed, averaging, log, e -> {
+          if (ckpt != null) {
+            Checkpoint.write(ckpt, net, e);
+          }
+        });
+      } catch (IOException e) {
+        throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": "
+            + Escape.terminal(Reasons.of(e)));
+      } catch (SparkTraining.Failed e) {
+        log.flush();
+        Main.printError(spec.commandLine().getErr(), "training on Spark failed: " + e.getMessage()
+            + (ckpt != null && Files.isRegularFile(ckpt) ? "; the last epoch's checkpoint is " + ckpt
+                + " (go on with --resume " + ckpt + ")" : ""));
+        return Main.SPEC_ERRORS;
+      }
+      return save(net, ckpt, log);
     }
     if (!d.skipped().isEmpty()) {
       log.printf("skipped %d file%s that %s no image (PNG, JPEG, BMP, GIF)%s, e.g. %s%n", d.skipped().size(),
@@ -243,7 +317,6 @@ final class TrainCommand implements Callable<Integer> {
         masks ? " per pixel (mask value " + (ignoreIndex == null ? 255 : ignoreIndex) + ": ignored)" : "", epochs,
         epochs == 1 ? "" : "s", batch,
         done > 0 ? " (resuming after epoch " + done + ")" : "");
-    Path ckpt = checkpoint;
     try {
       // a redrawn progress bar on a terminal; plain lines in a pipe or a CI log
       Trainer.fit(net, trainSet, valSet, done + 1, epochs, batch, seed, log, e -> {
@@ -254,6 +327,11 @@ final class TrainCommand implements Callable<Integer> {
     } catch (IOException e) {
       throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": " + Escape.terminal(Reasons.of(e)));
     }
+    return save(net, ckpt, log);
+  }
+
+  /** Saves the trained weights if --save asks for it. */
+  private int save(CnnNetwork net, Path ckpt, PrintWriter log) {
     log.flush();
     if (save != null) {
       try {
@@ -290,7 +368,7 @@ final class TrainCommand implements Callable<Integer> {
     }
     long[] out = net.shapes().get(first.node());
     try {
-      return SegmentationFolder.load(data, in[0], in[1], in[2], Math.toIntExact(out[0]), out[1], out[2],
+      return SegmentationFolder.load(Path.of(data), in[0], in[1], in[2], Math.toIntExact(out[0]), out[1], out[2],
           ignoreIndex == null ? 255 : ignoreIndex);
     } catch (IOException e) {
       throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));

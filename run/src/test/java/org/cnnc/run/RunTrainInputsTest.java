@@ -170,6 +170,14 @@ class RunTrainInputsTest {
     usage(cnnc("train", spec, "--model", "Cifar", "--data", bin), "--data: " + bin + ": 3173 bytes is not a whole number");
   }
 
+  /** Without the cnnc-spark module (this module's classpath has no Spark), --spark says what is missing. */
+  @Test
+  void sparkWithoutTheSparkModule() {
+    usage(train("--spark", "local[2]"), "--spark: this cnnc cannot train on Spark: the cnnc-spark module",
+        "Training on Spark");
+    usage(train("--averaging"), "--averaging is an option of training on Spark: give --spark MASTER too");
+  }
+
   @Test
   void badNumbers() {
     usage(train("--epochs", 0), "--epochs must be at least 1");

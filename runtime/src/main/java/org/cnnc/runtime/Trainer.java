@@ -124,10 +124,7 @@ public final class Trainer {
       Epoch ep = new Epoch(e, lossSum / batches, acc, (t1 - t0) / 1_000_000, accuracyMillis, valLoss, valAcc);
       epochs_.add(ep);
       if (log != null) {
-        log.printf("%sepoch %d/%d  loss %.4f  accuracy %.3f%s  (%d ms, %.1f images/s; accuracy pass %d ms)%s%n",
-            progress == Progress.BAR ? "\r" : "", e, epochs, ep.loss(), acc,
-            ep.validated() ? String.format("  val_loss %.4f  val_accuracy %.3f", valLoss, valAcc) : "", ep.millis(),
-            n / Math.max(1e-9, (t1 - t0) / 1e9), accuracyMillis, progress == Progress.BAR ? " ".repeat(20) : "");
+        log.println(epochLine(ep, epochs, n, progress));
       }
       if (after != null) {
         after.done(e);
@@ -136,8 +133,20 @@ public final class Trainer {
     return epochs_;
   }
 
+  /**
+   * The line logged after an epoch of {@code examples} examples (the Spark trainer logs it too):
+   * its loss and accuracy, its time and throughput.
+   */
+  public static String epochLine(Epoch ep, int epochs, long examples, Progress progress) {
+    return String.format("%sepoch %d/%d  loss %.4f  accuracy %.3f%s  (%d ms, %.1f images/s; accuracy pass %d ms)%s",
+        progress == Progress.BAR ? "\r" : "", ep.epoch(), epochs, ep.loss(), ep.accuracy(),
+        ep.validated() ? String.format("  val_loss %.4f  val_accuracy %.3f", ep.validationLoss(), ep.validationAccuracy()) : "",
+        ep.millis(), examples / Math.max(1e-9, ep.millis() / 1e3), ep.accuracyMillis(),
+        progress == Progress.BAR ? " ".repeat(20) : "");
+  }
+
   /** A seed for one epoch: the user's seed and the epoch mixed (SplitMix64's finalizer), never 0. */
-  static long epochSeed(long seed, int epoch) {
+  public static long epochSeed(long seed, int epoch) {
     long z = seed * 0x9E3779B97F4A7C15L + epoch;
     z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
     z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
@@ -262,14 +271,19 @@ public final class Trainer {
         perPixel = true;
         continue;
       }
-      INDArray predicted = Nd4j.argMax(out.reshape(out.size(0), -1), 1);
-      INDArray truth = Nd4j.argMax(y, 1);
-      right += predicted.eq(truth).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().longValue();
+      right += correct(out, y);
     }
     if (perPixel) {
       return pixelsLabeled == 0 ? Double.NaN : (double) right / pixelsLabeled;
     }
     return (double) right / n;
+  }
+
+  /** How many examples of a batch a classifier's output gets right (argmax against the label's argmax). */
+  public static long correct(INDArray out, INDArray labels) {
+    INDArray predicted = Nd4j.argMax(out.reshape(out.size(0), -1), 1);
+    INDArray truth = Nd4j.argMax(labels, 1);
+    return predicted.eq(truth).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().longValue();
   }
 
   private static void bar(PrintWriter log, int e, int epochs, int b, int batches, double loss, double imagesPerSecond,

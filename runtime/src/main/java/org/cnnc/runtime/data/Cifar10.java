@@ -19,7 +19,8 @@ import org.nd4j.linalg.factory.Nd4j;
 public final class Cifar10 {
   public static final List<String> CLASSES = List.of(
       "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck");
-  static final int RECORD = 1 + 3 * 32 * 32;
+  /** The bytes of one record: a label byte and 3,072 pixel bytes. */
+  public static final int RECORD = 1 + 3 * 32 * 32;
   /** The most records read at once (the pixels of all of them must fit one float array). */
   public static final int MAX_RECORDS = (Integer.MAX_VALUE - 8) / 3072;
 
@@ -74,16 +75,24 @@ public final class Cifar10 {
     float[] pixels = new float[n * 3072];
     INDArray labels = Nd4j.zeros(DataType.FLOAT, n, 10);
     for (int i = 0; i < n; i++) {
-      byte[] r = records.get(i);
-      int label = r[0] & 0xff;
-      if (label > 9) {
-        throw new IOException(origin.get(i) + ": a record has label " + label + "; CIFAR-10 labels are 0 to 9");
-      }
-      labels.putScalar(i, label, 1f);
-      for (int j = 0; j < 3072; j++) {
-        pixels[i * 3072 + j] = (r[1 + j] & 0xff) / 255f;
-      }
+      labels.putScalar(i, record(records.get(i), 0, pixels, i * 3072, origin.get(i).toString()), 1f);
     }
     return new LabeledData(Nd4j.create(pixels, new long[] {n, 3, 32, 32}, 'c'), labels, CLASSES);
+  }
+
+  /**
+   * Decodes the record at {@code bytes[offset]}: its 3,072 pixels in [0, 1] into
+   * {@code pixels[to...]}; returns its label, checked to be a CIFAR-10 class (an IOException naming
+   * {@code where} otherwise). The Spark trainer reads records with it too.
+   */
+  public static int record(byte[] bytes, int offset, float[] pixels, int to, String where) throws IOException {
+    int label = bytes[offset] & 0xff;
+    if (label > 9) {
+      throw new IOException(where + ": a record has label " + label + "; CIFAR-10 labels are 0 to 9");
+    }
+    for (int j = 0; j < 3072; j++) {
+      pixels[to + j] = (bytes[offset + 1 + j] & 0xff) / 255f;
+    }
+    return label;
   }
 }

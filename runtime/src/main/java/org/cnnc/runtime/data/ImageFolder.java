@@ -99,7 +99,22 @@ public final class ImageFolder {
    * corrupt or too large.
    */
   static BufferedImage decode(Path f, long maxPixels) throws IOException {
-    try (ImageInputStream in = ImageIO.createImageInputStream(f.toFile())) {
+    return decode(f.toFile(), f.toString(), maxPixels);
+  }
+
+  /**
+   * One example from an image file's bytes (read from any file system, as the Spark trainer does):
+   * its pixels as {@link #load} makes them ({@code c x h x w} in [0, 1]), or null for bytes no
+   * ImageIO reader recognizes; an IOException naming {@code name} for a corrupt or too large image.
+   */
+  public static float[] example(byte[] bytes, String name, int c, int h, int w, long maxPixels) throws IOException {
+    BufferedImage img = decode(new java.io.ByteArrayInputStream(bytes), name, maxPixels);
+    return img == null ? null : pixels(img, c, h, w);
+  }
+
+  /** Decodes from a source ImageIO can open (a file, a stream), named {@code f} in messages. */
+  private static BufferedImage decode(Object source, String f, long maxPixels) throws IOException {
+    try (ImageInputStream in = ImageIO.createImageInputStream(source)) {
       if (in == null) {
         throw new IOException("cannot read " + f);
       }
@@ -115,7 +130,7 @@ public final class ImageFolder {
    * Decodes one image from {@code in} (read from {@code f}) as {@link #decode(Path, long)} does:
    * null for data no ImageIO reader recognizes.
    */
-  static Decoded decode(Path f, ImageInputStream in, long maxPixels) throws IOException {
+  static Decoded decode(String f, ImageInputStream in, long maxPixels) throws IOException {
     Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
     if (!readers.hasNext()) {
       return null;

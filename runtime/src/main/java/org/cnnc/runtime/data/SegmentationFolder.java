@@ -202,7 +202,7 @@ public final class SegmentationFolder {
     try (InputStream raw = Channels.newInputStream(Files.newByteChannel(f, Set.of(StandardOpenOption.READ,
         LinkOption.NOFOLLOW_LINKS)));
         ImageInputStream in = new MemoryCacheImageInputStream(raw)) {
-      ImageFolder.Decoded d = ImageFolder.decode(f, in, maxPixels);
+      ImageFolder.Decoded d = ImageFolder.decode(f.toString(), in, maxPixels);
       if (d == null) {
         throw new IOException(f + ": not an image (" + (format == null ? "PNG, JPEG, BMP, GIF" : format.toUpperCase(Locale.ROOT))
             + ")");

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.run;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.List;
+import org.cnnc.runtime.CnnNetwork;
+import org.cnnc.runtime.Trainer;
+
+/**
+ * Training on an Apache Spark cluster, for {@code cnnc train --spark}. The cnnc-spark module
+ * implements it (found with {@link java.util.ServiceLoader}), so that Spark and Hadoop stay out of
+ * this module and of everything that depends on it: without cnnc-spark on the classpath,
+ * {@code --spark} says what is missing.
+ */
+public interface SparkTraining {
+  /**
+   * Connects to the cluster at {@code master} and lists the data at {@code uri} (any path Hadoop
+   * reads: an image folder, or CIFAR-10 .bin files) without reading the examples. An IOException
+   * says what is wrong with the data, in plain words.
+   */
+  Session open(String master, String appName, String uri, long[] inputShape, int limit) throws IOException;
+
+  /** A connection to the cluster and the listed data; closing it stops the Spark context. */
+  interface Session extends AutoCloseable {
+    /** The class names, in label order. */
+    List<String> classes();
+
+    /** The number of examples. */
+    long size();
+
+    /**
+     * Trains epochs {@code first} to {@code last} on the cluster, starting from {@code net}'s
+     * weights and leaving the trained ones in it before each {@code after} call; logs the same
+     * lines as {@link Trainer#fit}. {@code averaging}: parameter averaging instead of gradient
+     * sharing.
+     */
+    List<Trainer.Epoch> fit(CnnNetwork net, int first, int last, int batch, long seed, boolean averaging,
+        PrintWriter log, Trainer.AfterEpoch after) throws IOException, Failed;
+
+    @Override
+    void close();
+  }
+
+  /**
+   * The cluster could not finish an epoch (a job aborted: workers lost past Spark's retries, the
+   * master gone); the message says why in plain words, for the user, not a stack trace.
+   */
+  final class Failed extends Exception {
+    public Failed(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+}

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.spark;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkException;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.storage.StorageLevel;
+import org.cnnc.runtime.CnnModel;
+import org.cnnc.runtime.CnnNetwork;
+import org.cnnc.runtime.NetBuilder;
+import org.cnnc.runtime.Trainer;
+import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.api.TrainingMaster;
+import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
+import org.deeplearning4j.spark.parameterserver.training.SharedTrainingMaster;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.dataset.MultiDataSet;
+import org.nd4j.linalg.learning.config.Adam;
+import org.nd4j.parameterserver.distributed.conf.VoidConfiguration;
+
+/**
+ * Trains a generated network on a Spark cluster with Deeplearning4j's Spark module: the Java API
+ * behind {@code cnnc train --spark}, for programs that embed cnnc.
+ *
+ * <pre>{@code
+ * try (JavaSparkContext sc = new JavaSparkContext(SparkTrainer.configure(new SparkConf().setAppName("nin")))) {
+ *   CnnNetwork net = SparkTrainer.network(new NiN(), 42, 0.001);
+ *   HadoopExamples data = HadoopExamples.list("hdfs://nn/cifar10", sc.hadoopConfiguration(), new NiN().inputShape(), 0);
+ *   new SparkTrainer(sc).fit(net, data, 1, 10, 32, 42, log, e -> net.saveWeights(Path.of("nin-" + e + ".npz")));
+ * }
+ * }</pre>
+ *
+ * <p>The executors rebuild the network from its configuration (DL4J's JSON), so it is built with
+ * DL4J's layers ({@link NetBuilder.Kernels#DL4J}): cnnc's CPU kernels are no part of a
+ * configuration that serializes. Each epoch the examples are shuffled (seeded by the epoch), read
+ * on the executors, trained on with gradient sharing ({@link SharedTrainingMaster}) or parameter
+ * averaging ({@link ParameterAveragingTrainingMaster}), and then measured in one more pass (loss
+ * and accuracy of the first output, in inference mode), which {@code cnnc train} logs the same way.
+ */
+public final class SparkTrainer {
+  /**
+   * Aeron's system property that DL4J M2's gradient sharing needs: Aeron 1.32 refuses to start an
+   * embedded media driver whose publication-unblock timeout (15 s by default) is not above the
+   * client liveness timeout DL4J sets (30 s). Set on the driver here and on the executors through
+   * {@link #configure}.
+   */
+  public static final String AERON_UNBLOCK = "aeron.publication.unblock.timeout";
+  private static final String AERON_UNBLOCK_NANOS = "60000000000";
+
+  private final JavaSparkContext sc;
+  private boolean averaging;
+  private int partitions;
+
+  public SparkTrainer(JavaSparkContext sc) {
+    this.sc = sc;
+    this.partitions = sc.defaultParallelism();
+  }
+
+  /**
+   * Adds to a configuration (before its context starts) what the executors need: Aeron's timeout
+   * for gradient sharing ({@link #AERON_UNBLOCK}) in {@code spark.executor.extraJavaOptions}.
+   */
+  public static SparkConf configure(SparkConf conf) {
+    String opts = conf.get("spark.executor.extraJavaOptions", "");
+    if (!opts.contains(AERON_UNBLOCK)) {
+      conf.set("spark.executor.extraJavaOptions", (opts + " -D" + AERON_UNBLOCK + "=" + AERON_UNBLOCK_NANOS).trim());
+    }
+    return conf;
+  }
+
+  /** Parameter averaging instead of gradient sharing. */
+  public SparkTrainer averaging(boolean on) {
+    this.averaging = on;
+    return this;
+  }
+
+  /** The partitions each epoch's examples are cut into (default: Spark's default parallelism). */
+  public SparkTrainer partitions(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("partitions must be at least 1 (got " + n + ")");
+    }
+    this.partitions = n;
+    return this;
+  }
+
+  /** A model's network as the cluster trains it: DL4J's layers, Adam at {@code lr}, weights seeded. */
+  public static CnnNetwork network(CnnModel model, long seed, double lr) {
+    return CnnNetwork.create(model, new NetBuilder(seed, new Adam(lr)).kernels(NetBuilder.Kernels.DL4J));
+  }
+
+  /**
+   * Trains epochs {@code first} to {@code last}; after each, {@code net} holds the trained weights
+   * (and the updater's state when the training master returns it) and {@code after} is called.
+   *
+   * @throws SparkException when the cluster cannot finish an epoch (Spark's retries exhausted)
+   */
+  public List<Trainer.Epoch> fit(CnnNetwork net, HadoopExamples data, int first, int last, int batch, long seed,
+      PrintWriter log, Trainer.AfterEpoch after) throws IOException, SparkException {
+    ComputationGraph graph = net.graph();
+    int trained = (int) net.outputs().stream().filter(o -> o.lossVertex() != null).count();
+    if (trained == 0) {
+      throw new IllegalArgumentException(net.model().name() + " has no output with a loss to train");
+    }
+    String firstOutput = net.outputs().get(0).node();
+    SparkComputationGraph spark = new SparkComputationGraph(sc, graph, master(batch, seed));
+    List<Trainer.Epoch> epochs = new ArrayList<>();
+    for (int e = first; e <= last; e++) {
+      long t0 = System.nanoTime();
+      JavaRDD<DataSet> rdd = data.batches(sc, batch, Trainer.epochSeed(seed, e), partitions)
+          .persist(StorageLevel.MEMORY_ONLY());
+      try {
+        try {
+          spark.fitMultiDataSet(rdd.map(d -> Trainer.multi(d.getFeatures(), d.getLabels(), trained)));
+        } catch (RuntimeException ex) {
+          throw sparkFailure(ex);
+        }
+        ComputationGraph trainedGraph = spark.getNetwork();
+        if (trainedGraph != graph) {
+          graph.setParams(trainedGraph.params());
+          if (trainedGraph.getUpdater() != null && trainedGraph.getUpdater().getStateViewArray() != null
+              && graph.getUpdater(true).getStateViewArray() != null) {
+            graph.getUpdater(true).getStateViewArray().assign(trainedGraph.getUpdater().getStateViewArray());
+          }
+        }
+        long t1 = System.nanoTime();
+        double[] m;
+        try {
+          m = measure(rdd, graph, trained, firstOutput);
+        } catch (RuntimeException ex) {
+          throw sparkFailure(ex);
+        }
+        long t2 = System.nanoTime();
+        Trainer.Epoch ep = new Trainer.Epoch(e, m[0] / m[2], m[1] / m[2], (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000);
+        epochs.add(ep);
+        if (log != null) {
+          log.println(Trainer.epochLine(ep, last, data.size(), Trainer.Progress.LINES));
+          log.flush();
+        }
+      } finally {
+        rdd.unpersist(false);
+      }
+      if (after != null) {
+        after.done(e);
+      }
+    }
+    return epochs;
+  }
+
+  private TrainingMaster<?, ?> master(int batch, long seed) {
+    if (averaging) {
+      return new ParameterAveragingTrainingMaster.Builder(batch).batchSizePerWorker(batch).averagingFrequency(5)
+          .workerPrefetchNumBatches(0).rddTrainingApproach(RDDTrainingApproach.Direct).rngSeed(seed).build();
+    }
+    // the executors reach the driver's parameter server at the driver's address; the port and the
+    // network their own address is chosen from can be set (spark.cnnc.port, spark.cnnc.networkMask);
+    // each executor takes a free port of its own (Ports)
+    if (System.getProperty(AERON_UNBLOCK) == null) {
+      System.setProperty(AERON_UNBLOCK, AERON_UNBLOCK_NANOS);
+    }
+    String host = sc.getConf().get("spark.driver.host", "127.0.0.1");
+    int port = sc.getConf().getInt("spark.cnnc.port", 40123);
+    String mask = sc.getConf().get("spark.cnnc.networkMask",
+        host.startsWith("127.") ? "127.0.0.0/8" : host.substring(0, host.lastIndexOf('.')) + ".0/24");
+    Ports.inDriver = true;
+    VoidConfiguration voidConf = VoidConfiguration.builder().unicastPort(port).networkMask(mask).controllerAddress(host)
+        .portSupplier(new Ports(port)).build();
+    return new SharedTrainingMaster.Builder(voidConf, batch).batchSizePerWorker(batch).workersPerNode(1)
+        .workerPrefetchNumBatches(0).rddTrainingApproach(RDDTrainingApproach.Direct).rngSeed(seed).build();
+  }
+
+  /**
+   * The loss and accuracy of the trained network on an epoch's examples, on the executors: sums of
+   * the loss times the examples, of the right answers, and the examples.
+   */
+  private double[] measure(JavaRDD<DataSet> rdd, ComputationGraph graph, int trained, String firstOutput) {
+    Broadcast<String> conf = sc.broadcast(graph.getConfiguration().toJson());
+    Broadcast<INDArray> params = sc.broadcast(graph.params().dup());
+    try {
+      return rdd.mapPartitions(it -> {
+        ComputationGraph g = new ComputationGraph(ComputationGraphConfiguration.fromJson(conf.value()));
+        g.init(params.value(), true);
+        double[] sums = new double[3];
+        while (it.hasNext()) {
+          DataSet d = it.next();
+          int n = d.numExamples();
+          MultiDataSet mds = Trainer.multi(d.getFeatures(), d.getLabels(), trained);
+          sums[0] += g.score(mds, false) * n;
+          INDArray out = g.feedForward(new INDArray[] {d.getFeatures()}, false, false).get(firstOutput);
+          sums[1] += Trainer.correct(out, d.getLabels());
+          sums[2] += n;
+        }
+        return List.of(sums).iterator();
+      }).reduce((a, b) -> new double[] {a[0] + b[0], a[1] + b[1], a[2] + b[2]});
+    } finally {
+      conf.destroy();
+      params.destroy();
+    }
+  }
+
+  /** A job that Spark aborted, as the exception that says so; anything else is rethrown. */
+  private static SparkException sparkFailure(RuntimeException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SparkException s) {
+        return s;
+      }
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.spark;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A real Spark standalone cluster on 127.0.0.1: a master and workers, each its own JVM started
+ * with this test's classpath, on free ports, with small memory. The workers launch executors with
+ * the same classpath ({@code spark.executor.extraClassPath}, given to the driver by {@link #driverConf}).
+ * {@link #close} (and a shutdown hook, should the test JVM die) stops every process it started.
+ */
+final class StandaloneCluster implements AutoCloseable {
+  /** The JVM options Spark 3.1 needs on Java 17: the module's surefire passes them. */
+  static final String JAVA_OPTIONS = System.getProperty("cnnc.spark.javaOptions", "");
+
+  private final Path dir;
+  private final List<Process> processes = new ArrayList<>();
+  private final List<Process> workers = new ArrayList<>();
+  private final Thread hook = new Thread(this::stopAll);
+  final int port;
+  final int webPort;
+
+  private StandaloneCluster(Path dir, int port, int webPort) {
+    this.dir = dir;
+    this.port = port;
+    this.webPort = webPort;
+    Runtime.getRuntime().addShutdownHook(hook);
+  }
+
+  String master() {
+    return "spark://127.0.0.1:" + port;
+  }
+
+  /** Starts a master and {@code workers} workers of one core each and waits until all have registered. */
+  static StandaloneCluster start(Path dir, int workers, String workerMemory) throws Exception {
+    StandaloneCluster c = new StandaloneCluster(dir, freePort(), freePort());
+    try {
+      // the workers build executor commands from SPARK_HOME: a release layout with no jars (the
+      // classpath comes from spark.executor.extraClassPath)
+      Path home = Files.createDirectories(dir.resolve("spark-home"));
+      Files.createDirectories(home.resolve("jars"));
+      Files.writeString(home.resolve("RELEASE"), "cnnc test\n");
+      c.processes.add(c.java(home, "master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+          "--port", Integer.toString(c.port), "--webui-port", Integer.toString(c.webPort)));
+      waitForPort(c.port, Duration.ofSeconds(60));
+      for (int i = 0; i < workers; i++) {
+        c.startWorker(home, i, workerMemory);
+      }
+      c.waitForWorkers(workers, Duration.ofSeconds(90));
+      return c;
+    } catch (Exception | Error e) {
+      c.close();
+      throw e;
+    }
+  }
+
+  private void startWorker(Path home, int i, String memory) throws IOException {
+    Path work = Files.createDirectories(dir.resolve("work-" + i));
+    Process p = java(home, "worker-" + i, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+        "--port", Integer.toString(freePort()), "--webui-port", Integer.toString(freePort()), "--cores", "1",
+        "--memory", memory, "--work-dir", work.toString(), master());
+    processes.add(p);
+    workers.add(p);
+  }
+
+  /** The worker processes, in start order (their executors are children of them). */
+  List<Process> workers() {
+    return List.copyOf(workers);
+  }
+
+  private Process java(Path home, String name, String main, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx512m"));
+    for (String o : JAVA_OPTIONS.trim().split("\\s+")) {
+      if (!o.isEmpty()) {
+        cmd.add(o);
+      }
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(dir.resolve(name + ".log").toFile());
+    Map<String, String> env = pb.environment();
+    env.put("SPARK_HOME", home.toString());
+    env.put("SPARK_SCALA_VERSION", "2.12");
+    env.put("SPARK_LOCAL_IP", "127.0.0.1");
+    env.remove("SPARK_CONF_DIR");
+    return pb.start();
+  }
+
+  /** What the driver must set for executors to run here (system properties SparkConf reads). */
+  static Map<String, String> driverConf(int cores) {
+    return Map.of(
+        "spark.executor.extraClassPath", System.getProperty("java.class.path"),
+        "spark.executor.extraJavaOptions", JAVA_OPTIONS,
+        "spark.executor.memory", "1200m",
+        "spark.executor.cores", "1",
+        "spark.cores.max", Integer.toString(cores),
+        "spark.driver.host", "127.0.0.1",
+        "spark.driver.bindAddress", "127.0.0.1",
+        "spark.ui.enabled", "false");
+  }
+
+  /** The log of a process of the cluster (master, worker-N). */
+  String log(String name) {
+    try {
+      return Files.readString(dir.resolve(name + ".log"));
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  private void waitForWorkers(int n, Duration timeout) throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    long end = System.nanoTime() + timeout.toNanos();
+    Pattern alive = Pattern.compile("\"aliveworkers\"\\s*:\\s*(\\d+)");
+    while (System.nanoTime() < end) {
+      try {
+        String json = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + webPort + "/json/")).build(),
+            HttpResponse.BodyHandlers.ofString()).body();
+        Matcher m = alive.matcher(json);
+        if (m.find() && Integer.parseInt(m.group(1)) >= n) {
+          return;
+        }
+      } catch (IOException e) {
+        // not up yet
+      }
+      Thread.sleep(500);
+    }
+    throw new IllegalStateException("the workers did not register within " + timeout + ":\n" + log("master"));
+  }
+
+  static void waitForPort(int port, Duration timeout) throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < end) {
+      try (Socket s = new Socket("127.0.0.1", port)) {
+        return;
+      } catch (IOException e) {
+        Thread.sleep(300);
+      }
+    }
+    throw new IllegalStateException("nothing listens on port " + port + " after " + timeout);
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** Kills a process and every process it started (a worker and its executor), at once. */
+  static void kill(Process p) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+  }
+
+  private void stopAll() {
+    for (Process p : processes) {
+      kill(p);
+    }
+    for (Process p : processes) {
+      try {
+        p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    stopAll();
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException e) {
+      // shutting down already
+    }
+  }
+}
