@@ -196,14 +196,22 @@ public final class OnnxLowerings {
     TABLE.put("permute", c -> c.emit("Transpose", List.of(c.in(0)), ints("perm", c.args.ints("dims"))));
     TABLE.put("layernorm", c -> {
       org.cnnc.compiler.shape.Shape in = c.inputShape(0);
+      if (c.g.opset >= 17) {
+        c.emit("LayerNormalization", List.of(c.in(0), c.tensor("weight"), c.tensor("bias")), integer("axis", -1),
+            real("epsilon", c.args.number("eps")));
+        return;
+      }
       c.emit("Add", List.of(c.step("Mul", List.of(layerNorm(c, c.in(0), in.dim(in.rank() - 1)), c.tensor("weight"))),
           c.tensor("bias")));
     });
     // over the channels: to channels-last, normalized over the last axis, weight and bias per channel, back
     TABLE.put("layernorm2d", c -> {
       String last = c.step("Transpose", List.of(c.in(0)), ints("perm", 0, 2, 3, 1));
-      String y = c.step("Add", List.of(c.step("Mul", List.of(layerNorm(c, last, c.inputShape(0).channels()),
-          c.tensor("weight"))), c.tensor("bias")));
+      String y = c.g.opset >= 17
+          ? c.step("LayerNormalization", List.of(last, c.tensor("weight"), c.tensor("bias")), integer("axis", -1),
+              real("epsilon", c.args.number("eps")))
+          : c.step("Add", List.of(c.step("Mul", List.of(layerNorm(c, last, c.inputShape(0).channels()),
+              c.tensor("weight"))), c.tensor("bias")));
       c.emit("Transpose", List.of(y), ints("perm", 0, 3, 1, 2));
     });
     // nn.Linear on the last axis: x @ W^T (+ b), MatMul broadcasting over the leading axes
@@ -221,8 +229,8 @@ public final class OnnxLowerings {
 
   /**
    * (x - mean) / sqrt(var + eps) over the last axis of size {@code d}, PyTorch's biased variance,
-   * written with MatMul by a constant column of 1/d so that every opset from 14 reads it
-   * (LayerNormalization is opset 17 and ReduceMean's axes move to an input in 18).
+   * written with MatMul by a constant column of 1/d for opsets before 17, which lack
+   * LayerNormalization (ReduceMean's axes move to an input in 18: the column reads alike in all).
    */
   private static String layerNorm(Context c, String x, int d) {
     float[] mean = new float[d];
