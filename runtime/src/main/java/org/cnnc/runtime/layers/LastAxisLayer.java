@@ -127,7 +127,14 @@ public final class LastAxisLayer extends SameDiffLayer {
   public SDVariable defineLayer(SameDiff sd, SDVariable x, Map<String, SDVariable> p, SDVariable mask) {
     return switch (kind) {
       case LINEAR -> {
-        SDVariable y = sd.tensorMmul(x, p.get("W"), new int[] {rank - 1}, new int[] {1});
+        // [N, ..., in] as rows [N * ..., in] times W^T, then back to [N, ..., out] (a plain matrix
+        // product: ND4J's tensormmul_bp refuses these axes)
+        SDVariable rows = rank == 2 ? x : sd.reshape(x, sd.constant(org.nd4j.linalg.factory.Nd4j.createFromArray(-1L, in)));
+        SDVariable y = sd.mmul(rows, p.get("W"), false, true, false);
+        if (rank > 2) {
+          SDVariable lead = x.shape().get(org.nd4j.autodiff.samediff.SDIndex.interval(0, rank - 1));
+          y = sd.reshape(y, sd.concat(0, lead, sd.constant(org.nd4j.linalg.factory.Nd4j.createFromArray(out))));
+        }
         yield bias ? y.add(p.get("b")) : y;
       }
       case NORM -> {
