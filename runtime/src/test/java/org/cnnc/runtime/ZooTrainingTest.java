@@ -24,7 +24,7 @@ import org.nd4j.linalg.learning.config.Adam;
 
 /**
  * Every classifier of the zoo trains on cnnc's kernels: its generated network, built with ten
- * classes, takes three Adam steps on a batch of two images, and its loss on that batch (the same
+ * classes, takes three Adam steps (1e-4) on a batch of two images, and its loss on that batch (the same
  * dropout and stochastic-depth draws before and after) goes down; a model the compiler says runs
  * in inference only (ConvNeXt's ops) is refused with that reason. The zoo's segmentation network
  * trains in {@link PixelLossTest}, with per-pixel labels.
@@ -71,7 +71,7 @@ class ZooTrainingTest {
     Network ir = compilation.network(name).orElseThrow();
     CnnModel model = (CnnModel) loader.loadClass(ir.javaPackage().map(p -> p + ".").orElse("")
         + org.cnnc.compiler.codegen.JavaGenerator.javaClassName(name)).getConstructor().newInstance();
-    CnnNetwork net = CnnNetwork.create(model, new NetBuilder(7, new Adam(1e-3)));
+    CnnNetwork net = CnnNetwork.create(model, new NetBuilder(7, new Adam(1e-4)));
     if (!net.untrainable().isEmpty()) {
       // the compiler's refusal (Capabilities.untrainableOp: ConvNeXt's inference-only ops), which
       // `cnnc train` gives: nothing else may be refused
