@@ -71,6 +71,27 @@ class Chunk(nn.Module):
         return x.chunk(self.chunks, dim=1)[self.index]
 
 
+class ConvNextChain(nn.Module):
+    """ConvNeXt's channels-last stretch, layer scale and LayerNorm2d, named as cnnc's test names them."""
+
+    def __init__(self, c, hidden):
+        super().__init__()
+        from torchvision.models.convnext import LayerNorm2d
+        from torchvision.ops.misc import Permute
+        self.to_last = Permute([0, 2, 3, 1])
+        self.ln = nn.LayerNorm(c, eps=1e-6)
+        self.fc1 = nn.Linear(c, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, c)
+        self.to_first = Permute([0, 3, 1, 2])
+        self.gamma = nn.Parameter(torch.full((c, 1, 1), 1e-6))
+        self.ln2d = LayerNorm2d(c, eps=1e-6)
+
+    def forward(self, x):
+        y = self.to_first(self.fc2(self.act(self.fc1(self.ln(self.to_last(x))))))
+        return self.ln2d(self.gamma * y)
+
+
 def save_npz(path, tensors):
     np.savez(path, **{k: v.detach().cpu().numpy().astype(np.float32) for k, v in tensors.items()})
 
@@ -291,6 +312,28 @@ def main():
         "dweight": dweight, "dbias": dbias,
         "ignore_labels": ignored.float(), "ignore_loss": loss_ignore.detach().reshape(1),
         "ignore_dweight": conv.weight.grad, "ignore_dbias": conv.bias.grad})
+
+    # ConvNeXt's ops in a chain, as cnnc's permute, layernorm, linear, gelu, linear, permute, scale
+    # and layernorm2d: the state_dict (keys as cnnc names them), input, output, dy, and the
+    # gradients of sum(output * dy) for the input and every tensor (<key>_grad).
+    convnext = {}
+    g = torch.Generator().manual_seed(args.seed + 9)
+    chain = ConvNextChain(8, 24)
+    with torch.no_grad():
+        for t in chain.parameters():
+            t.copy_(torch.randn(t.shape, generator=g) * 0.5)
+    x = (torch.randn((2, 8, 5, 6), generator=g) * 2 + 0.5).requires_grad_(True)
+    y = chain(x)
+    dy = torch.randn(y.shape, generator=g)
+    (y * dy).sum().backward()
+    for k, t in chain.state_dict().items():
+        convnext[k] = t
+        convnext[k + "_grad"] = dict(chain.named_parameters())[k].grad
+    convnext["input"] = x.detach()
+    convnext["output"] = y.detach()
+    convnext["dy"] = dy
+    convnext["dinput"] = x.grad
+    save_npz(os.path.join(args.out, "convnext_cases.npz"), convnext)
 
 
 def nearest_sources(size, out, kwargs, axis):

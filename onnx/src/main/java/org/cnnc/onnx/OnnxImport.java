@@ -239,7 +239,8 @@ public final class OnnxImport {
       tensors.addAll(n.buffers());
       check(tensors.size() == l.tensors.size(), n, "with " + l.tensors.size() + " tensors");
       for (Tensor t : tensors) {
-        String key = t.path().substring(t.path().lastIndexOf('.') + 1);
+        // a tensor keyed by the node's own path (scale's) is the layer's tensor ""
+        String key = t.path().equals(n.name()) ? "" : t.path().substring(t.path().lastIndexOf('.') + 1);
         Npz.Array a = l.tensors.get(key);
         check(a != null && Arrays.equals(a.shape(), OnnxExport.toLongs(t.dims())), n, "with tensor " + key);
         out.put(t.path(), a);

@@ -192,6 +192,54 @@ public final class OnnxLowerings {
           ints("pads", p[0], p[1], p[0], p[1]), ints("output_padding", c.args.ints("output_padding")),
           ints("dilations", c.args.ints("dilation")), integer("group", c.args.integer("groups")));
     });
+    // ConvNeXt's ops. permute's dims are x.permute's, the batch first: ONNX's perm.
+    TABLE.put("permute", c -> c.emit("Transpose", List.of(c.in(0)), ints("perm", c.args.ints("dims"))));
+    TABLE.put("layernorm", c -> {
+      org.cnnc.compiler.shape.Shape in = c.inputShape(0);
+      if (c.g.opset >= 17) {
+        c.emit("LayerNormalization", List.of(c.in(0), c.tensor("weight"), c.tensor("bias")), integer("axis", -1),
+            real("epsilon", c.args.number("eps")));
+        return;
+      }
+      c.emit("Add", List.of(c.step("Mul", List.of(layerNorm(c, c.in(0), in.dim(in.rank() - 1)), c.tensor("weight"))),
+          c.tensor("bias")));
+    });
+    // over the channels: to channels-last, normalized over the last axis, weight and bias per channel, back
+    TABLE.put("layernorm2d", c -> {
+      String last = c.step("Transpose", List.of(c.in(0)), ints("perm", 0, 2, 3, 1));
+      String y = c.g.opset >= 17
+          ? c.step("LayerNormalization", List.of(last, c.tensor("weight"), c.tensor("bias")), integer("axis", -1),
+              real("epsilon", c.args.number("eps")))
+          : c.step("Add", List.of(c.step("Mul", List.of(layerNorm(c, last, c.inputShape(0).channels()),
+              c.tensor("weight"))), c.tensor("bias")));
+      c.emit("Transpose", List.of(y), ints("perm", 0, 3, 1, 2));
+    });
+    // nn.Linear on the last axis: x @ W^T (+ b), MatMul broadcasting over the leading axes
+    TABLE.put("linear", c -> {
+      String wt = c.step("Transpose", List.of(c.tensor("weight")), ints("perm", 1, 0));
+      if (c.args.bool("bias")) {
+        c.emit("Add", List.of(c.step("MatMul", List.of(c.in(0), wt)), c.tensor("bias")));
+      } else {
+        c.emit("MatMul", List.of(c.in(0), wt));
+      }
+    });
+    // the parameter is an initializer named by the node's path; Mul broadcasts it as PyTorch does
+    TABLE.put("scale", c -> c.emit("Mul", List.of(c.in(0), c.tensor(""))));
+  }
+
+  /**
+   * (x - mean) / sqrt(var + eps) over the last axis of size {@code d}, PyTorch's biased variance,
+   * written with MatMul by a constant column of 1/d for opsets before 17, which lack
+   * LayerNormalization (ReduceMean's axes move to an input in 18: the column reads alike in all).
+   */
+  private static String layerNorm(Context c, String x, int d) {
+    float[] mean = new float[d];
+    java.util.Arrays.fill(mean, 1f / d);
+    String column = c.constant(new long[] {d, 1}, mean);
+    String centred = c.step("Sub", List.of(x, c.step("MatMul", List.of(x, column))));
+    String var = c.step("MatMul", List.of(c.step("Mul", List.of(centred, centred)), column));
+    String std = c.step("Sqrt", List.of(c.step("Add", List.of(var, c.scalar(c.args.number("eps"))))));
+    return c.step("Div", List.of(centred, std));
   }
 
   /** PyTorch's adaptive average pooling from {@code size} to {@code to} as a matrix [H*W, h*w] of window weights. */
@@ -290,7 +338,7 @@ public final class OnnxLowerings {
 
     /** The initializer of the node's tensor {@code key} ({@code weight}, {@code running_mean}, ...). */
     String tensor(String key) {
-      String path = node.name().isEmpty() ? key : node.name() + "." + key;
+      String path = node.name().isEmpty() ? key : key.isEmpty() ? node.name() : node.name() + "." + key;
       List<Tensor> all = new ArrayList<>(node.params());
       all.addAll(node.buffers());
       return all.stream().map(Tensor::path).filter(path::equals).findFirst()

@@ -301,6 +301,12 @@ final class OnnxReader {
       }
       case "LRN" -> lrn(n);
       case "ReduceMean" -> reduceMean(n);
+      case "LayerNormalization" -> {
+        if (!layerNorm(n)) {
+          throw error(n, "cnnc imports LayerNormalization over the last axis, with float weight and bias of its size, "
+              + "and no mean or inverse deviation output read");
+        }
+      }
       case "Resize" -> resize(n);
       case "ConvTranspose" -> convTranspose(n);
       default -> throw error(n, "op `" + show(n.getOpType()) + "` is not supported by cnnc (supported: Conv, MaxPool, "
@@ -1485,14 +1491,15 @@ final class OnnxReader {
       alias(n, new PendingAdaptive(p.input(), n, m));
       return;
     }
-    Layer x = layerIn(n, 0);
-    if (x.shape.length != 1) {
-      throw error(n, "reads a " + (x.shape.length + 1) + "-D value; cnnc's dense multiplies [N, F]");
+    if (layerNorm(n)) {
+      return;
     }
+    Layer x = layerIn(n, 0);
     Const w = requireConst(n, 1, "the weight");
     float[] wv = floatsOf(n, w, "the weight");
-    if (w.dims().length != 2 || w.dims()[0] != x.shape[0]) {
-      throw error(n, "weight " + Arrays.toString(w.dims()) + " does not fit " + x.shape[0] + " input features");
+    int features = x.shape[x.shape.length - 1];
+    if (w.dims().length != 2 || w.dims()[0] != features || w.dims()[1] < 1 || w.dims()[1] > Integer.MAX_VALUE) {
+      throw error(n, "weight " + Arrays.toString(w.dims()) + " does not fit " + features + " input features");
     }
     // MatMul then Add of a constant [out]: a dense with bias
     List<NodeProto> readers = consumers.getOrDefault(n.getOutput(0), List.of());
@@ -1509,7 +1516,11 @@ final class OnnxReader {
         addNode = a;
       }
     }
-    denseLayer(n, x, w, wv, false, b, in(n, 1), bName);
+    if (x.shape.length == 1) {
+      denseLayer(n, x, w, wv, false, b, in(n, 1), bName);
+    } else {
+      linear(n, x, w, wv, b, bName);
+    }
     if (addNode != null) {
       absorbed.add(addNode);
       values.put(addNode.getOutput(0), values.get(n.getOutput(0)));
@@ -1687,6 +1698,9 @@ final class OnnxReader {
         return;
       }
     }
+    if (scale(n)) {
+      return;
+    }
     product(n);
   }
 
@@ -1842,8 +1856,340 @@ final class OnnxReader {
       alias(n, new PendingShuffle(p.input(), p.groups(), true));
       return;
     }
-    throw error(n, "cnnc imports Transpose only within a channel shuffle (Reshape to [N, g, C/g, H, W], "
-        + "Transpose perm [0, 2, 1, 3, 4], Reshape to [N, C, H, W])");
+    Object v = values.get(in(n, 0));
+    if (v instanceof TensorProto || v instanceof Const) {
+      alias(n, transposed(n, requireConst(n, 0, "the tensor"), perm));
+      return;
+    }
+    Layer x = layerIn(n, 0);
+    int rank = x.shape.length + 1;
+    long[] p = perm == null ? null : perm.getIntsList().stream().mapToLong(Long::longValue).toArray();
+    if (rank != 4 || p == null || p.length != 4 || p[0] != 0 || !isPermutation(p)) {
+      throw error(n, "perm " + (p == null ? "(reversed)" : Arrays.toString(p)) + " of a " + rank + "-D value: cnnc imports "
+          + "Transpose as permute of a map ([N, C, H, W] or channels-last [N, H, W, C], the batch kept first), and "
+          + "within a channel shuffle (Reshape to [N, g, C/g, H, W], Transpose perm [0, 2, 1, 3, 4], Reshape back)");
+    }
+    if (Arrays.equals(p, new long[] {0, 2, 3, 1}) && layerNorm2d(n, x)) {
+      return;
+    }
+    Layer l = layer(n, "permute");
+    l.inputs.add(x.id);
+    l.arg("dims", Arrays.toString(p)).positional = 1;
+    l.shape = new int[] {x.shape[(int) p[1] - 1], x.shape[(int) p[2] - 1], x.shape[(int) p[3] - 1]};
+  }
+
+  private static boolean isPermutation(long[] p) {
+    boolean[] seen = new boolean[p.length];
+    for (long v : p) {
+      if (v < 0 || v >= p.length || seen[(int) v]) {
+        return false;
+      }
+      seen[(int) v] = true;
+    }
+    return true;
+  }
+
+  /** A constant transposed (cnnc's export transposes a linear's weight [out, in] to [in, out] for MatMul). */
+  private Const transposed(NodeProto n, Const c, AttributeProto perm) throws ImportException {
+    int rank = c.dims().length;
+    long[] p = new long[rank];
+    for (int i = 0; i < rank; i++) {
+      p[i] = perm == null ? rank - 1 - i : i < perm.getIntsCount() ? perm.getInts(i) : -1;
+    }
+    if (perm != null && perm.getIntsCount() != rank || !isPermutation(p)) {
+      throw error(n, "perm " + (perm == null ? "" : perm.getIntsList()) + " is no permutation of the "
+          + rank + " axes of its constant input");
+    }
+    long[] dims = new long[rank];
+    for (int i = 0; i < rank; i++) {
+      dims[i] = c.dims()[(int) p[i]];
+    }
+    // strides of the input; walk the output in order
+    long[] stride = new long[rank];
+    long s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+      stride[i] = s;
+      s *= c.dims()[i];
+    }
+    int total = (int) c.numel();
+    float[] f = c.floats() == null ? null : new float[total];
+    long[] k = c.ints() == null ? null : new long[total];
+    int[] index = new int[rank];
+    for (int o = 0; o < total; o++) {
+      long src = 0;
+      for (int i = 0; i < rank; i++) {
+        src += index[i] * stride[(int) p[i]];
+      }
+      if (f != null) {
+        f[o] = c.floats()[(int) src];
+      } else {
+        k[o] = c.ints()[(int) src];
+      }
+      for (int i = rank - 1; i >= 0 && ++index[i] == dims[i]; i--) {
+        index[i] = 0;
+      }
+    }
+    return new Const(dims, f, k);
+  }
+
+  // ---- ConvNeXt's ops: layer norms, linear on the last axis, a free scale --------------------------
+
+  /** A layer norm over the last axis found in the graph: its nodes (the first reads x), output, epsilon and affine tensors. */
+  private record LayerNormMatch(List<NodeProto> nodes, String out, float eps, float[] weight, float[] bias,
+      String weightName, String biasName) {}
+
+  /** The only reader of {@code value}, when it is of {@code opType} and the value is no graph output; else null. */
+  private NodeProto soleReader(String value, String opType) {
+    List<NodeProto> r = consumers.getOrDefault(value, List.of());
+    return r.size() == 1 && !graphOutputs.contains(value) && r.get(0).getOpType().equals(opType) ? r.get(0) : null;
+  }
+
+  private boolean isConstant(NodeProto n, int i) {
+    Object v = values.get(in(n, i));
+    return v instanceof TensorProto || v instanceof Const;
+  }
+
+  /** A float vector of {@code d} values (any leading ones in its dims), else null. */
+  private float[] vectorIn(NodeProto n, int i, int d) throws ImportException {
+    if (!isConstant(n, i)) {
+      return null;
+    }
+    Const c = constIn(n, i);
+    long[] dims = c.dims();
+    if (c.floats() == null || dims.length == 0 || dims[dims.length - 1] != d || c.numel() != d) {
+      return null;
+    }
+    return c.floats();
+  }
+
+  /** Whether {@code n} is the mean of {@code v} over its last axis (of size d, rank r): ReduceMean, or MatMul by a column of 1/d. */
+  private boolean meanOverLast(NodeProto n, String v, int d, int r) throws ImportException {
+    if (n.getInputCount() < 1 || !in(n, 0).equals(v)) {
+      return false;
+    }
+    if (n.getOpType().equals("ReduceMean")) {
+      AttributeProto a = attribute(n, "axes");
+      List<Long> axes = a != null ? a.getIntsList() : n.getInputCount() > 1 && isConstant(n, 1) ? ints(n, 1).v() : List.of();
+      return axes.size() == 1 && axes.get(0) != null && (axes.get(0) == -1 || axes.get(0) == r - 1)
+          && attrInt(n, "keepdims", 1) == 1;
+    }
+    if (n.getOpType().equals("MatMul") && n.getInputCount() == 2 && isConstant(n, 1)) {
+      Const c = constIn(n, 1);
+      if (c.floats() == null || c.dims().length != 2 || c.dims()[0] != d || c.dims()[1] != 1) {
+        return false;
+      }
+      for (float f : c.floats()) {
+        if (f != 1f / d) {
+          return false;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The layer norm over the last axis that starts at {@code first}: ONNX's LayerNormalization
+   * (opset 17), or written out as torch.onnx (ReduceMean, Pow) and cnnc (MatMul by a column of
+   * 1/d, Mul) write it before 17: {@code c = x - mean(x)}; {@code c / sqrt(mean(c^2) + eps)},
+   * times the weight, plus the bias. Null when the nodes are not exactly that.
+   */
+  private LayerNormMatch layerNormAt(NodeProto first, int[] shape) throws ImportException {
+    int d = shape[shape.length - 1];
+    int r = shape.length + 1;
+    String x = in(first, 0);
+    if (first.getOpType().equals("LayerNormalization")) {
+      long axis = attrInt(first, "axis", -1);
+      float[] w = vectorIn(first, 1, d);
+      float[] b = first.getInputCount() > 2 && !in(first, 2).isEmpty() ? vectorIn(first, 2, d) : new float[d];
+      boolean more = false;
+      for (int o = 1; o < first.getOutputCount(); o++) {
+        more |= !first.getOutput(o).isEmpty() && (consumers.containsKey(first.getOutput(o)) || graphOutputs.contains(first.getOutput(o)));
+      }
+      if (axis != -1 && axis != r - 1 || w == null || b == null || more) {
+        return null;
+      }
+      return new LayerNormMatch(List.of(first), first.getOutput(0), attrFloat(first, "epsilon", 1e-5f), w, b, in(first, 1),
+          first.getInputCount() > 2 ? in(first, 2) : "");
+    }
+    if (!meanOverLast(first, x, d, r)) {
+      return null;
+    }
+    NodeProto sub = soleReader(first.getOutput(0), "Sub");
+    if (sub == null || sub.getInputCount() != 2 || !in(sub, 0).equals(x) || !in(sub, 1).equals(first.getOutput(0))) {
+      return null;
+    }
+    String c = sub.getOutput(0);
+    List<NodeProto> rc = consumers.getOrDefault(c, List.of());
+    if (rc.size() != 2 || graphOutputs.contains(c)) {
+      return null;
+    }
+    NodeProto square = null;
+    NodeProto div = null;
+    for (NodeProto n : rc) {
+      boolean two = n.getInputCount() == 2 && in(n, 0).equals(c);
+      if (two && n.getOpType().equals("Div") && !in(n, 1).equals(c)) {
+        div = n;
+      } else if (two && n.getOpType().equals("Mul") && in(n, 1).equals(c)
+          || two && n.getOpType().equals("Pow") && isConstant(n, 1) && constIn(n, 1).numel() == 1 && scalarIn(n, 1, "the exponent") == 2f) {
+        square = n;
+      }
+    }
+    if (square == null || div == null) {
+      return null;
+    }
+    List<NodeProto> rs = consumers.getOrDefault(square.getOutput(0), List.of());
+    NodeProto var = rs.size() == 1 && !graphOutputs.contains(square.getOutput(0)) ? rs.get(0) : null;
+    if (var == null || !meanOverLast(var, square.getOutput(0), d, r)) {
+      return null;
+    }
+    NodeProto add = soleReader(var.getOutput(0), "Add");
+    int side = add == null ? 0 : in(add, 0).equals(var.getOutput(0)) ? 1 : 0;
+    if (add == null || add.getInputCount() != 2 || !isConstant(add, side) || constIn(add, side).numel() != 1) {
+      return null;
+    }
+    float eps = scalarIn(add, side, "epsilon");
+    NodeProto sqrt = soleReader(add.getOutput(0), "Sqrt");
+    if (sqrt == null || !in(div, 1).equals(sqrt.getOutput(0)) || !onlyReader(sqrt.getOutput(0), div)) {
+      return null;
+    }
+    NodeProto mul = soleReader(div.getOutput(0), "Mul");
+    int ws = mul == null ? 0 : in(mul, 0).equals(div.getOutput(0)) ? 1 : 0;
+    float[] w = mul == null || mul.getInputCount() != 2 ? null : vectorIn(mul, ws, d);
+    NodeProto plus = w == null ? null : soleReader(mul.getOutput(0), "Add");
+    int bs = plus == null ? 0 : in(plus, 0).equals(mul.getOutput(0)) ? 1 : 0;
+    float[] b = plus == null || plus.getInputCount() != 2 ? null : vectorIn(plus, bs, d);
+    if (b == null || !(eps >= 0)) {
+      return null;
+    }
+    return new LayerNormMatch(List.of(first, sub, square, var, add, sqrt, div, mul, plus), plus.getOutput(0), eps, w, b,
+        in(mul, ws), in(plus, bs));
+  }
+
+  /** Reads the layer norm starting at {@code n} (LayerNormalization, or its mean) as layernorm; false when it is none. */
+  private boolean layerNorm(NodeProto n) throws ImportException {
+    if (!isLayer(n, 0)) {
+      return false;
+    }
+    Layer x = layerIn(n, 0);
+    LayerNormMatch m = layerNormAt(n, x.shape);
+    if (m == null) {
+      return false;
+    }
+    NodeProto last = m.nodes().get(m.nodes().size() - 1);
+    normLayer("layernorm", last, x, m, m.out(), x.shape[x.shape.length - 1]);
+    return true;
+  }
+
+  /**
+   * torchvision's LayerNorm2d as torch.onnx and cnnc write it: Transpose to channels-last, a layer
+   * norm over the last axis, Transpose back; nothing else reads the values between.
+   */
+  private boolean layerNorm2d(NodeProto n, Layer x) throws ImportException {
+    String t = n.getOutput(0);
+    List<NodeProto> readers = consumers.getOrDefault(t, List.of());
+    if (graphOutputs.contains(t) || readers.isEmpty() || readers.size() > 2) {
+      return false;
+    }
+    int[] last = {x.shape[1], x.shape[2], x.shape[0]};
+    LayerNormMatch m = null;
+    for (NodeProto r : readers) {
+      m = m != null ? m : layerNormAt(r, last);
+    }
+    if (m == null || !m.nodes().containsAll(readers)) {
+      return false;
+    }
+    NodeProto back = soleReader(m.out(), "Transpose");
+    AttributeProto perm = back == null ? null : attribute(back, "perm");
+    if (perm == null || !perm.getIntsList().equals(List.of(0L, 3L, 1L, 2L))) {
+      return false;
+    }
+    absorbed.add(back);
+    normLayer("layernorm2d", back, x, m, back.getOutput(0), x.shape[0]);
+    return true;
+  }
+
+  private void normLayer(String op, NodeProto named, Layer x, LayerNormMatch m, String out, int d) {
+    Layer l = new Layer(op, named.getName(), named.getOpType());
+    pathFromNode(l, named.getName());
+    net.add(l);
+    values.put(out, l.id);
+    l.inputs.add(x.id);
+    l.shape = x.shape.clone();
+    if (m.eps() != 1e-5f) {
+      l.arg("eps", real(m.eps()));
+    }
+    l.tensors.put("weight", Npz.Array.of(new long[] {d}, m.weight()));
+    l.tensors.put("bias", Npz.Array.of(new long[] {d}, m.bias()));
+    if (!m.biasName().isEmpty()) {
+      pathFromInitializers(l, named, Map.of("weight", m.weightName(), "bias", m.biasName()));
+    }
+    absorbed.addAll(m.nodes());
+  }
+
+  /**
+   * {@code nn.Linear} on the last axis of a value of rank 3 or more: MatMul by a constant [in,
+   * out] (torch.onnx's transposed weight, or cnnc's Transpose of [out, in]), then Add of [out].
+   */
+  private void linear(NodeProto n, Layer x, Const w, float[] wv, Const b, String bName) throws ImportException {
+    int in = x.shape[x.shape.length - 1];
+    int out = (int) w.dims()[1];
+    float[] bias = b == null ? null : floatsOf(n, b, "the bias");
+    if (bias != null && bias.length != out) {
+      throw error(n, "the bias has shape " + Arrays.toString(b.dims()) + ", not [" + out + "]");
+    }
+    Layer l = layer(n, "linear");
+    l.inputs.add(x.id);
+    l.arg("out", Integer.toString(out)).positional = 1;
+    if (bias == null) {
+      l.arg("bias", "false");
+    }
+    l.shape = x.shape.clone();
+    l.shape[l.shape.length - 1] = out;
+    l.tensors.put("weight", Npz.Array.of(new long[] {out, in}, transpose(wv, in, out)));
+    if (bias != null) {
+      l.tensors.put("bias", Npz.Array.of(new long[] {out}, bias));
+      pathFromInitializers(l, n, Map.of("bias", bName));
+    }
+  }
+
+  /**
+   * Mul of a value by a trainable tensor (an initializer: ConvNeXt's {@code layer_scale}): scale,
+   * its state_dict key the initializer's name, its shape the tensor's without a leading batch 1.
+   */
+  private boolean scale(NodeProto n) throws ImportException {
+    for (int side = 0; side < 2; side++) {
+      String p = in(n, 1 - side);
+      if (!isLayer(n, side) || !initializers.containsKey(p)) {
+        continue;
+      }
+      Layer x = layerIn(n, side);
+      Const c = constIn(n, 1 - side);
+      long[] dims = c.dims();
+      int lead = dims.length == x.shape.length + 1 && dims[0] == 1 ? 1 : 0;
+      boolean fits = c.floats() != null && dims.length - lead >= 1 && dims.length - lead <= x.shape.length;
+      for (int i = lead; fits && i < dims.length; i++) {
+        int against = x.shape[x.shape.length - (dims.length - i)];
+        fits = dims[i] == against || dims[i] == 1;
+      }
+      if (!fits) {
+        throw error(n, "multiplies " + Arrays.toString(x.shape) + " by the tensor `" + show(p) + "` of shape "
+            + Arrays.toString(dims) + "; cnnc's scale broadcasts a float tensor whose sizes are the value's or 1, "
+            + "from the last dim");
+      }
+      long[] own = Arrays.copyOfRange(dims, lead, dims.length);
+      Layer l = layer(n, "scale");
+      l.inputs.add(x.id);
+      l.arg("shape", Arrays.toString(own)).positional = 1;
+      l.shape = x.shape.clone();
+      l.tensors.put("", Npz.Array.of(own, c.floats()));
+      if (!p.isEmpty() && !p.startsWith(".") && !p.endsWith(".") && !p.contains("..") && !p.contains("/") && !p.contains(":")) {
+        l.path = new ArrayList<>(Arrays.asList(p.split("\\.", -1)));
+        l.fromInitializers = true;
+      }
+      return true;
+    }
+    return false;
   }
 
   /** A reshape target's batch entry: the batch (shape arithmetic), 0 (copied) or -1 (inferred). */
@@ -2055,6 +2401,9 @@ final class OnnxReader {
    */
   private void reduceMean(NodeProto n) throws ImportException {
     onlyAttributes(n, "axes", "keepdims", "noop_with_empty_axes");
+    if (layerNorm(n)) {
+      return;
+    }
     Layer x = layerIn(n, 0);
     if (x.shape.length != 3) {
       throw error(n, "reduces a " + (x.shape.length + 1) + "-D value; cnnc imports ReduceMean over H and W of [N, C, H, W]"

@@ -82,6 +82,11 @@ public final class Lowerings {
     put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));
     put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])));
     put("mul", (b, p, in, a) -> b.mul(p, in.toArray(new String[0])));
+    put("permute", (b, p, in, a) -> b.permute(p, in.get(0), a.ints("dims")));
+    put("layernorm", (b, p, in, a) -> b.layernorm(p, in.get(0), a.number("eps")));
+    put("layernorm2d", (b, p, in, a) -> b.layernorm2d(p, in.get(0), a.number("eps")));
+    put("linear", (b, p, in, a) -> b.linear(p, in.get(0), a.integer("out"), a.bool("bias")));
+    put("scale", (b, p, in, a) -> b.scale(p, in.get(0), a.ints("shape"), a.number("init")));
   }
 
   private Lowerings() {}

@@ -21,6 +21,7 @@ import org.cnnc.runtime.layers.AdaptiveAvgPool;
 import org.cnnc.runtime.layers.BroadcastMul;
 import org.cnnc.runtime.layers.CeilAvgPooling;
 import org.cnnc.runtime.layers.ChannelShuffle;
+import org.cnnc.runtime.layers.LastAxisLayer;
 import org.cnnc.runtime.layers.ChannelSoftmax;
 import org.cnnc.runtime.layers.ChannelSubset;
 import org.cnnc.runtime.layers.CnncAdam;
@@ -433,6 +434,8 @@ public final class NetBuilder {
       if (v.equals(path)) {
         opOf.put(v, def);
       }
+      // the compiler's rule of which ops cnnc does not train through
+      Capabilities.untrainableOp(def).ifPresent(why -> untrainable.putIfAbsent(path, why));
     }
     shapeOf.put(path, layer.out());
     shapeOf.putIfAbsent(v, layer.out());
@@ -813,6 +816,70 @@ public final class NetBuilder {
   /** The product of the inputs, broadcast as PyTorch's {@code x * y} ({@link BroadcastMul}). */
   public String mul(String name, String... ins) {
     return vertex(name, new BroadcastMul(), ins);
+  }
+
+  // ---- ConvNeXt's ops: a channels-last map [H, W, C] travels as the array [N, H, W, C] --------
+
+  /** {@code x.permute(dims)}, the batch first ({@link org.cnnc.runtime.layers.Permute}). */
+  public String permute(String name, String in, int[] dims) {
+    if (skip(name)) {
+      return name;
+    }
+    if (dims.length != 4 || !(types.get(in) instanceof InputType.InputTypeConvolutional)) {
+      throw new UnsupportedOperationException(name + ": permute runs on maps (4 dims with the batch)");
+    }
+    return add(name, new org.cnnc.runtime.layers.Permute(dims), in);
+  }
+
+  /** {@code nn.LayerNorm} over the last dim of the checked shape. */
+  public String layernorm(String name, String in, double eps) {
+    if (skip(name)) {
+      return name;
+    }
+    Shape s = shapeOf.get(in);
+    int d = s.dim(s.rank() - 1);
+    add(name, LastAxisLayer.norm(s.rank() + 1, s.rank(), d, eps), in);
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {d}, false, false));
+    manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {d}, false, false));
+    return name;
+  }
+
+  /** torchvision's {@code LayerNorm2d}: over the channels of an NCHW map. */
+  public String layernorm2d(String name, String in, double eps) {
+    if (skip(name)) {
+      return name;
+    }
+    int c = (int) map(in, "layernorm2d").getChannels();
+    add(name, LastAxisLayer.norm(4, 1, c, eps), in);
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {c}, false, false));
+    manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {c}, false, false));
+    return name;
+  }
+
+  /** {@code nn.Linear} on the last dim of the checked shape, at every position. */
+  public String linear(String name, String in, int out, boolean bias) {
+    if (skip(name)) {
+      return name;
+    }
+    Shape s = shapeOf.get(in);
+    int features = s.dim(s.rank() - 1);
+    add(name, LastAxisLayer.linear(s.rank() + 1, features, out, bias), in);
+    manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, features}, false, false));
+    if (bias) {
+      manifest.add(new TensorMapping(name + ".bias", name, "b", new long[] {out}, false, false));
+    }
+    return name;
+  }
+
+  /** A free trainable tensor multiplied in; its key is the path itself (ConvNeXt's {@code layer_scale}). */
+  public String scale(String name, String in, int[] shape, double init) {
+    if (skip(name)) {
+      return name;
+    }
+    Shape s = shapeOf.get(in);
+    add(name, LastAxisLayer.scale(s.rank() + 1, shape, init), in);
+    manifest.add(new TensorMapping(name, name, "W", Arrays.stream(shape).asLongStream().toArray(), false, false));
+    return name;
   }
 
   /** Declares an output, with the loss it is trained with and that loss's weight. */

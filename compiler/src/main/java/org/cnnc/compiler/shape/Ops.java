@@ -134,7 +134,7 @@ public final class Ops {
             required("out", Type.INT, "output features").atLeast(1),
             withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
         .arrowIn().category(Category.DENSE).traits(Trait.LINEAR).rule(Ops::dense));
-    add(op("flatten").doc("[C, H, W] to [C * H * W]").torch("torch.flatten(x, 1)")
+    add(op("flatten").doc("[C, H, W] to [C * H * W]").torch("torch.flatten(x, 1), nn.Flatten")
         .category(Category.SHAPE).traits(Trait.PASSES_VALUES, Trait.KEEPS_SIGN).rule(Ops::flatten));
     add(op("zeropad").doc("zero padding").torch("nn.ZeroPad2d")
         .params(required("padding", Type.PADDING4, "p, [h, w] or [left, right, top, bottom]").atLeast(0))
@@ -180,6 +180,35 @@ public final class Ops {
     add(op("mul").doc("multiplies its branches, element by element, broadcasting as PyTorch does: each size equal, "
             + "or 1 in some branches (squeeze-and-excitation's [C, H, W] by [C, 1, 1])")
         .torch("x * y").category(Category.MERGE).merge(Ops::product));
+    // ConvNeXt's ops: channels-last maps, layer norms, a Linear on the last dim, a free parameter.
+    add(op("permute").doc("reorders the dims as PyTorch's x.permute(dims), the batch first: [0, 2, 3, 1] makes a "
+            + "[C, H, W] map channels-last [H, W, C], [0, 3, 1, 2] makes it [C, H, W] again")
+        .torch("torchvision.ops.Permute")
+        .params(required("dims", Type.SHAPE, "a permutation of 0 .. rank, the batch (0) first").atLeast(0))
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN, Trait.INFERENCE_ONLY).rule(Ops::permute));
+    add(op("layernorm").doc("layer normalization over the last dim (the channels of a channels-last map)")
+        .torch("nn.LayerNorm(D)").tensors("params `weight [D]`, `bias [D]`")
+        .params(withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance").atLeast(0))
+        .category(Category.NORM).traits(Trait.INFERENCE_ONLY).rule(Ops::layernorm));
+    add(op("layernorm2d").doc("layer normalization over the channels of a [C, H, W] map, at each position")
+        .torch("torchvision.models.convnext.LayerNorm2d").tensors("params `weight [C]`, `bias [C]`")
+        .params(withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance").atLeast(0))
+        .category(Category.NORM).traits(Trait.INFERENCE_ONLY).rule(Ops::layernorm2d));
+    add(op("linear").doc("fully connected on the last dim, at each position of any rank (dense flattens instead); "
+            + "`linear(in -> out)` states the features").torch("nn.Linear")
+        .tensors("params `weight [out, in]`, `bias [out]`")
+        .params(
+            required("out", Type.INT, "output features").atLeast(1),
+            withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
+        .arrowIn().category(Category.DENSE).traits(Trait.LINEAR, Trait.INFERENCE_ONLY).rule(Ops::linear));
+    add(op("scale").doc("multiplies by a trainable tensor of that shape, broadcasting as PyTorch does; its "
+            + "state_dict key is the label itself (ConvNeXt's `layer_scale`)")
+        .torch("nn.Parameter multiplied in")
+        .tensors("param `<label> [shape]`, every element `init` at first")
+        .params(
+            required("shape", Type.SHAPE, "the tensor's shape: each size the input's or 1, from the last dim").atLeast(1),
+            withDefault("init", Type.FLOAT, new Value.FloatV(1.0), "the value every element starts at"))
+        .category(Category.OTHER).traits(Trait.ELEMENTWISE, Trait.INFERENCE_ONLY).rule(Ops::scale));
   }
 
   private Ops() {}
@@ -506,7 +535,7 @@ public final class Ops {
 
   private static Layer batchnorm(OpInput in) {
     Shape s = in.in();
-    if (s.rank() != 1 && s.rank() != 3) {
+    if (s.rank() != 1 && !s.isMap()) {
       rank(in, "a [C, H, W] feature map or a [F] vector");
       return null;
     }
@@ -540,6 +569,11 @@ public final class Ops {
     long channels = 0;
     for (int j = 0; j < in.size(); j++) {
       Shape s = in.get(j);
+      if (s.isChannelsLast()) {
+        return Joined.mismatch(j, "cannot concat the channels-last map " + s.describe()
+                + ": concat joins [C, H, W] maps along channels",
+            "permute it back to [C, H, W] first: permute([0, 3, 1, 2])");
+      }
       if (s.rank() != first.rank() || (s.rank() == 3 && (s.height() != first.height() || s.width() != first.width()))) {
         return Joined.mismatch(j, "cannot concat " + s + " with " + first + ": "
                 + (s.rank() != first.rank() ? "ranks differ" : "height and width differ"),
@@ -651,6 +685,122 @@ public final class Ops {
     return nullableLayer(shape(in, s.channels(), (long) s.height() + p[2] + p[3], (long) s.width() + p[0] + p[1]));
   }
 
+  private static Layer permute(OpInput in) {
+    Shape s = in.in();
+    int[] dims = in.ints("dims");
+    int rank = s.rank() + 1;
+    boolean[] seen = new boolean[rank];
+    boolean valid = dims.length == rank;
+    for (int i = 0; valid && i < rank; i++) {
+      valid = dims[i] < rank && !seen[dims[i]];
+      if (valid) {
+        seen[dims[i]] = true;
+      }
+    }
+    if (!valid) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("dims"),
+              "dims " + java.util.Arrays.toString(dims) + " are not a permutation of 0 .. " + (rank - 1))
+          .label("not a permutation")
+          .note("the input is " + in.inputDescription() + ", " + rank + " dims with the batch")
+          .help("name each of the " + rank + " dims once, the batch (0) first, as x.permute does"));
+      return null;
+    }
+    if (dims[0] != 0) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("dims"), "permute moves the batch dim 0")
+          .label("the first dim is " + dims[0])
+          .help("keep the batch first: `[0, ...]`"));
+      return null;
+    }
+    int[] out = new int[rank - 1];
+    for (int i = 1; i < rank; i++) {
+      out[i - 1] = s.dim(dims[i] - 1);
+    }
+    if (rank != 4) {
+      return Layer.of(s.withDims(out));
+    }
+    // Where the channels go: a map is [C, H, W] or [H, W, C]; any other place has no reader.
+    int channelsAt = s.isChannelsLast() ? 3 : s.isMap() ? 1 : -1;
+    int to = -1;
+    for (int i = 1; i < rank; i++) {
+      if (dims[i] == channelsAt) {
+        to = i;
+      }
+    }
+    if (to == 1) {
+      return Layer.of(Shape.of(out));
+    }
+    if (to == 3) {
+      return Layer.of(Shape.channelsLast(out[0], out[1], out[2]));
+    }
+    in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("dims"),
+            "permute " + java.util.Arrays.toString(dims) + " puts the channels of " + s.describe() + " between height and width")
+        .label("channels to dim " + to)
+        .note("the input is " + in.inputDescription())
+        .help("cnnc's maps hold their channels first ([0, 3, 1, 2] from channels-last) or last ([0, 2, 3, 1] from [C, H, W])"));
+    return null;
+  }
+
+  private static Layer layernorm(OpInput in) {
+    Shape s = in.in();
+    int d = s.dim(s.rank() - 1);
+    return new Layer(s, List.of(new TensorSpec("weight", d), new TensorSpec("bias", d)), List.of(), 0);
+  }
+
+  private static Layer layernorm2d(OpInput in) {
+    if (!requireMap(in)) {
+      return null;
+    }
+    int c = in.in().channels();
+    return new Layer(in.in(), List.of(new TensorSpec("weight", c), new TensorSpec("bias", c)), List.of(), 0);
+  }
+
+  private static Layer linear(OpInput in) {
+    Shape s = in.in();
+    int[] dims = s.dims();
+    int features = dims[dims.length - 1];
+    checkExplicitIn(in, features, "input features (the last dim)");
+    int out = in.integer("out");
+    dims[dims.length - 1] = out;
+    List<TensorSpec> params = new ArrayList<>();
+    params.add(new TensorSpec("weight", out, features));
+    if (in.bool("bias")) {
+      params.add(new TensorSpec("bias", out));
+    }
+    long positions = s.numel() / features;
+    long macs = mul(in, mul(in, positions, features), out);
+    if (macs < 0) {
+      return null;
+    }
+    Shape o = s.withDims(dims);
+    try {
+      o.numel();
+    } catch (ArithmeticException e) {
+      tooLarge(in);
+      return null;
+    }
+    return new Layer(o, params, List.of(), macs);
+  }
+
+  /** A parameter whose key is the label itself (the empty suffix). */
+  private static Layer scale(OpInput in) {
+    Shape s = in.in();
+    int[] shape = in.ints("shape");
+    boolean fits = shape.length <= s.rank();
+    for (int i = 1; fits && i <= shape.length; i++) {
+      int size = shape[shape.length - i];
+      fits = size == 1 || size == s.dim(s.rank() - i);
+    }
+    if (!fits) {
+      in.report(in.error(Code.INVALID_ARGUMENT, in.argSpan("shape"),
+              "a tensor " + java.util.Arrays.toString(shape) + " does not broadcast over " + s.describe())
+          .label("shape " + java.util.Arrays.toString(shape))
+          .note("the input is " + in.inputDescription())
+          .help("align from the last dim: each size the input's or 1, at most " + s.rank() + " dims, as layer scale's [C, 1, 1]"));
+      return null;
+    }
+    return new Layer(s, List.of(new TensorSpec("", shape)), List.of(), 0);
+  }
+
   // ---- helpers --------------------------------------------------------------------------------
 
   private static Layer nullableLayer(Shape s) {
@@ -670,7 +820,7 @@ public final class Ops {
   }
 
   private static boolean requireMap(OpInput in) {
-    if (in.in().rank() == 3) {
+    if (in.in().isMap()) {
       return true;
     }
     rank(in, "a [C, H, W] feature map");
@@ -678,10 +828,14 @@ public final class Ops {
   }
 
   private static void rank(OpInput in, String expected) {
-    in.report(in.error(Code.RANK_MISMATCH, in.callSpan(),
-            "`" + in.op() + "` expects " + expected + ", found " + in.in())
-        .label("input is " + in.in())
-        .note("the input is " + in.inputDescription()));
+    var d = in.error(Code.RANK_MISMATCH, in.callSpan(),
+            "`" + in.op() + "` expects " + expected + ", found " + in.in().describe())
+        .label("input is " + in.in().describe())
+        .note("the input is " + in.inputDescription());
+    if (in.in().isChannelsLast()) {
+      d.help("a `permute([0, 3, 1, 2])` before it gives the [C, H, W] map back");
+    }
+    in.report(d);
   }
 
   private static Shape shape(OpInput in, long c, long h, long w) {

@@ -6,17 +6,37 @@ import java.util.stream.Collectors;
 
 /**
  * The shape of one example, without the batch dimension: {@code [C, H, W]} for feature maps
- * (NCHW, as PyTorch), {@code [F]} for vectors.
+ * (NCHW, as PyTorch), {@code [F]} for vectors, and {@code [H, W, C]} for a channels-last map
+ * (PyTorch's {@code x.permute(0, 2, 3, 1)}, as ConvNeXt's blocks make for their
+ * {@code LayerNorm} and {@code Linear}s): its dims are printed as PyTorch's, and it is not a
+ * {@link #isMap() map}, so ops that need {@code [C, H, W]} refuse it.
  */
 public final class Shape {
   private final int[] dims;
+  private final boolean channelsLast;
 
-  private Shape(int[] dims) {
+  private Shape(int[] dims, boolean channelsLast) {
     this.dims = dims;
+    this.channelsLast = channelsLast;
   }
 
   public static Shape of(int... dims) {
-    return new Shape(dims.clone());
+    return new Shape(dims.clone(), false);
+  }
+
+  /** A channels-last map {@code [H, W, C]}. */
+  public static Shape channelsLast(int h, int w, int c) {
+    return new Shape(new int[] {h, w, c}, true);
+  }
+
+  /** The same layout with other dims: the last dim of a channels-last map stays its channels. */
+  public Shape withDims(int... newDims) {
+    return new Shape(newDims.clone(), channelsLast && newDims.length == 3);
+  }
+
+  /** Whether this is a channels-last map {@code [H, W, C]}. */
+  public boolean isChannelsLast() {
+    return channelsLast;
   }
 
   public int rank() {
@@ -52,18 +72,24 @@ public final class Shape {
     return n;
   }
 
+  /** A channels-first map {@code [C, H, W]}. */
   public boolean isMap() {
-    return dims.length == 3;
+    return dims.length == 3 && !channelsLast;
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof Shape s && Arrays.equals(dims, s.dims);
+    return o instanceof Shape s && Arrays.equals(dims, s.dims) && channelsLast == s.channelsLast;
   }
 
   @Override
   public int hashCode() {
-    return Arrays.hashCode(dims);
+    return Arrays.hashCode(dims) * 31 + (channelsLast ? 1 : 0);
+  }
+
+  /** How a message names it: {@code [56, 56, 96] (channels last)} for a channels-last map. */
+  public String describe() {
+    return channelsLast ? this + " (channels last)" : toString();
   }
 
   @Override
