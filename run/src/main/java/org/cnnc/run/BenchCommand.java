@@ -211,7 +211,8 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   private static String cell(double ms, double flop) {
-    return String.format(Locale.ROOT, "%.1f (%.0f)", ms, flop / (ms / 1e3) / 1e9);
+    double gflops = flop / (ms / 1e3) / 1e9;
+    return String.format(Locale.ROOT, gflops < 10 ? "%.1f (%.1f)" : "%.1f (%.0f)", ms, gflops);
   }
 
   private static String cell(Column c, java.util.function.ToDoubleFunction<Times> step, double flop) {
