@@ -116,8 +116,10 @@ final class BenchCommand implements Callable<Integer> {
       }
       return Main.OK;
     }
-    out.printf(Locale.ROOT, "batch %d (latency: batch 1), median of %d after %.1f s of warm-up; %d cores; OMP_WAIT_POLICY=%s%n",
-        batch, iters, warmup, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"));
+    out.printf(Locale.ROOT, "batch %d (latency: batch 1), median of %d after %.1f s of warm-up; %d cores; OMP_WAIT_POLICY=%s; "
+        + "load average %.1f at the start (other processes slow every column)%n",
+        batch, iters, warmup, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"),
+        java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     out.println("DL4J kernels: the generated network with DL4J's own layers, no passes; cnnc: with cnnc's kernels,");
     java.util.EnumSet<InferencePlan.Pass> chosen = passes == null ? PASSES
         : java.util.EnumSet.noneOf(InferencePlan.Pass.class);
