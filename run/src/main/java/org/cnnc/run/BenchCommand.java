@@ -142,7 +142,7 @@ final class BenchCommand implements Callable<Integer> {
         + "forward's products); SGEMM on this machine (%s): %.1f GFLOP/s%n", Profile.sgemmLibrary(), sgemm);
     out.printf(Locale.ROOT, "ONNX Runtime %s: cnnc's ONNX export of the network, seeded weights, all graph optimizations, "
         + "%d intra-op threads%n", ortVersion(), cores());
-    out.printf("%-10s %-8s %14s %14s %14s %14s %14s %9s %9s %9s%n", "model", "", "DL4J kernels", "cnnc", "DL4J hand",
+    out.printf("%-15s %-8s %14s %14s %14s %14s %14s %9s %9s %9s%n", "model", "", "DL4J kernels", "cnnc", "DL4J hand",
         "PyTorch", "ONNX Runtime", "vs torch", "vs ORT", "vs hand");
     for (Network n : nets) {
       CnnModel model = ModelLoader.load(c, n);
@@ -206,7 +206,7 @@ final class BenchCommand implements Callable<Integer> {
       Times plain, Times cnnc, Column hand, Column torch, Column ort) {
     double mine = step.applyAsDouble(cnnc);
     boolean train = what.equals("train");
-    return String.format(Locale.ROOT, "%-10s %-8s %14s %14s %14s %14s %14s %9s %9s %9s", model, what,
+    return String.format(Locale.ROOT, "%-15s %-8s %14s %14s %14s %14s %14s %9s %9s %9s", model, what,
         cell(step.applyAsDouble(plain), flop), cell(mine, flop), cell(hand, step, flop), cell(torch, step, flop),
         train ? "" : cell(ort, step, flop), ratio(torch, step, mine), train ? "" : ratio(ort, step, mine),
         ratio(hand, step, mine));

@@ -15,6 +15,8 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
 
 /**
  * ONNX Runtime's profile of a session (the Chrome trace its profiler writes): the kernel time of
@@ -172,17 +174,38 @@ final class OrtProfile {
   }
 
   /**
-   * The milliseconds of each layer (a median run of each of its nodes, summed): the layers that
-   * have a node; a layer of {@code layerNames} missing from the map has none (ONNX Runtime fused it
-   * into another, or it is a view). The nodes of no layer are under the key {@code ""}.
+   * The milliseconds of each layer of {@code net} (a median run of each of its nodes, summed): the
+   * layers that have a node; a layer missing from the map has none (ONNX Runtime fused it into
+   * another, or it is a view). ONNX Runtime names a conv or product fused with the activation after
+   * it (its {@code FusedConv}, {@code FusedGemm}) after the activation: such a node, whose name
+   * carries a layer that computes no products, is the time of the layer of products that feeds it
+   * (through the batch norms and activations between). The nodes of no layer are under {@code ""}.
    */
-  Map<String, Double> msByLayer(Collection<String> layerNames, int runs) {
-    Map<String, String> layer = layers(nodes.keySet(), layerNames);
+  Map<String, Double> msByLayer(Network net, int runs) {
+    Map<String, Node> byName = new LinkedHashMap<>();
+    for (Node n : net.nodes()) {
+      byName.putIfAbsent(n.name(), n);
+    }
+    Map<String, String> layer = layers(nodes.keySet(), byName.keySet());
     Map<String, Double> out = new LinkedHashMap<>();
-    for (NodeTimes n : nodes.values()) {
-      String l = layer.get(n.name());
-      out.merge(l == null ? "" : l, n.medianMs(runs), Double::sum);
+    for (NodeTimes t : nodes.values()) {
+      String l = layer.get(t.name());
+      if (l != null && products(t.op()) && byName.get(l).macs() == 0) {
+        Node cur = byName.get(l);
+        for (int steps = 0; cur.macs() == 0 && !cur.inputs().isEmpty() && steps < 8; steps++) {
+          cur = net.node(cur.inputs().get(0));
+        }
+        if (cur.macs() > 0) {
+          l = cur.name();
+        }
+      }
+      out.merge(l == null ? "" : l, t.medianMs(runs), Double::sum);
     }
     return out;
+  }
+
+  /** Whether an ONNX Runtime kernel multiplies (a conv or a matrix product, fused or not). */
+  static boolean products(String op) {
+    return op.contains("Conv") || op.contains("Gemm") || op.contains("MatMul");
   }
 }

@@ -247,7 +247,7 @@ final class Profile {
         return null;
       }
       OrtProfile p = OrtProfile.read(file);
-      return p.msByLayer(n.nodes().stream().map(Node::name).toList(), iters);
+      return p.msByLayer(n, iters);
     } catch (IOException | OrtException | OrtProfile.ProfileException | RuntimeException e) {
       notes.add("ONNX Runtime: n/a: " + Escape.terminal(String.valueOf(e.getMessage()), 300));
       return null;
