@@ -44,6 +44,18 @@ public final class OrtModel implements AutoCloseable {
    */
   public static OrtModel of(Network net, Map<String, Npz.Array> weights, OnnxExport.Options options, int threads)
       throws OrtException {
+    return of(net, weights, options, threads, null);
+  }
+
+  /**
+   * As {@link #of(Network, Map, OnnxExport.Options, int)}, with ONNX Runtime's profiler on: every
+   * run's nodes are timed, and {@link #endProfiling} writes them as a Chrome trace (JSON).
+   *
+   * @param profilePrefix the profile file's path without its suffix (ONNX Runtime appends the date
+   *     and {@code .json}), or null for no profiling
+   */
+  public static OrtModel of(Network net, Map<String, Npz.Array> weights, OnnxExport.Options options, int threads,
+      java.nio.file.Path profilePrefix) throws OrtException {
     byte[] model = OnnxExport.export(net, weights, options).toByteArray();
     OrtEnvironment env = OrtEnvironment.getEnvironment();
     try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
@@ -51,8 +63,16 @@ public final class OrtModel implements AutoCloseable {
       if (threads > 0) {
         o.setIntraOpNumThreads(threads);
       }
+      if (profilePrefix != null) {
+        o.enableProfiling(profilePrefix.toString());
+      }
       return new OrtModel(net, env.createSession(model, o));
     }
+  }
+
+  /** Ends profiling (see {@link #of(Network, Map, OnnxExport.Options, int, java.nio.file.Path)}); returns the file written. */
+  public java.nio.file.Path endProfiling() throws OrtException {
+    return java.nio.file.Path.of(session.endProfiling());
   }
 
   /** The names of the model's inputs, in the spec's order. */

@@ -13,8 +13,20 @@ import java.util.concurrent.Callable;
 import org.cnnc.cli.CompileOptionsMixin;
 import org.cnnc.cli.Main;
 import org.cnnc.cli.Reports;
+import ai.onnxruntime.OrtException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.cnnc.compiler.Compiler;
+import org.cnnc.compiler.io.Escape;
+import org.cnnc.compiler.io.Npz;
 import org.cnnc.compiler.ir.Network;
+import org.cnnc.compiler.ir.Node;
+import org.cnnc.compiler.shape.Backend;
+import org.cnnc.compiler.shape.OpDef;
+import org.cnnc.compiler.shape.Ops;
+import org.cnnc.compiler.shape.Shape;
+import org.cnnc.onnx.OnnxExport;
+import org.cnnc.onnx.OrtModel;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.InferencePlan;
@@ -31,12 +43,13 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Times forward (inference) and a training step of generated networks, beside the same network
- * written by hand in plain DL4J (for the article's models) and PyTorch running the article's code
- * (when /usr/bin/python3 has torch), in one run, and prints the ratios.
+ * written by hand in plain DL4J (for the article's models), PyTorch (the article's code, or
+ * torchvision's model of the network's name, when /usr/bin/python3 has torch) and ONNX Runtime (on
+ * cnnc's export), in one run, and prints each time's GFLOP/s and cnnc's speed-ups.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Time forward, train step and batch-1 latency: generated (DL4J kernels; cnnc kernels and passes) "
-        + "vs hand-written DL4J vs PyTorch, with speed-ups.")
+        + "vs hand-written DL4J vs PyTorch vs ONNX Runtime, with GFLOP/s and speed-ups.")
 final class BenchCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "FILE", description = "The .cnn spec; - reads standard input.")
   Path file;
@@ -58,6 +71,9 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(names = "--no-pytorch", description = "Do not run PyTorch.")
   boolean noPytorch;
+
+  @Option(names = "--no-ort", description = "Do not run ONNX Runtime.")
+  boolean noOrt;
 
   @Option(names = "--passes", paramLabel = "PASS", split = ",",
       description = "Inference passes for the cnnc column (default: those measured to help; 'none' for none): "
@@ -95,13 +111,15 @@ final class BenchCommand implements Callable<Integer> {
     }
     if (profile) {
       for (Network n : nets) {
-        Profile.run(n, ModelLoader.load(c, n), batch, iters, warmup, out);
+        Profile.run(n, ModelLoader.load(c, n), batch, iters, warmup, !noOrt, out);
         out.flush();
       }
       return Main.OK;
     }
-    out.printf(Locale.ROOT, "batch %d (latency: batch 1), median of %d after %.1f s of warm-up; %d cores; OMP_WAIT_POLICY=%s%n",
-        batch, iters, warmup, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"));
+    out.printf(Locale.ROOT, "batch %d (latency: batch 1), median of %d after %.1f s of warm-up; %d cores; OMP_WAIT_POLICY=%s; "
+        + "load average %.1f at the start (other processes slow every column)%n",
+        batch, iters, warmup, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"),
+        java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     out.println("DL4J kernels: the generated network with DL4J's own layers, no passes; cnnc: with cnnc's kernels,");
     java.util.EnumSet<InferencePlan.Pass> chosen = passes == null ? PASSES
         : java.util.EnumSet.noneOf(InferencePlan.Pass.class);
@@ -119,8 +137,13 @@ final class BenchCommand implements Callable<Integer> {
       }
     }
     out.println("and for inference the passes " + chosen + "; speed-ups are the other time over cnnc's");
-    out.printf("%-10s %-8s %13s %10s %10s %10s %11s %10s%n", "model", "", "DL4J kernels", "cnnc", "DL4J hand",
-        "PyTorch", "vs PyTorch", "vs hand");
+    double sgemm = Profile.sgemm(iters, Math.min(1, warmup));
+    out.printf(Locale.ROOT, "beside each time, in parentheses, its GFLOP/s (2 x MACs / time; a training step does 3x the "
+        + "forward's products); SGEMM on this machine (%s): %.1f GFLOP/s%n", Profile.sgemmLibrary(), sgemm);
+    out.printf(Locale.ROOT, "ONNX Runtime %s: cnnc's ONNX export of the network, seeded weights, all graph optimizations, "
+        + "%d intra-op threads%n", ortVersion(), cores());
+    out.printf("%-15s %-8s %14s %14s %14s %14s %14s %9s %9s %9s%n", "model", "", "DL4J kernels", "cnnc", "DL4J hand",
+        "PyTorch", "ONNX Runtime", "vs torch", "vs ORT", "vs hand");
     for (Network n : nets) {
       CnnModel model = ModelLoader.load(c, n);
       Times plain = time(CnnNetwork.create(model, 1, NetBuilder.Kernels.DL4J).graph(), model.inputShape(), n);
@@ -133,22 +156,74 @@ final class BenchCommand implements Callable<Integer> {
           timeForward(opt.graph(), model.inputShape(), 1));
       opt = null;
       System.gc();
-      Times hand = null;
-      if (Arrays.asList("VGG16", "NiN", "GoogLeNet").contains(n.name())) {
-        hand = time(HandWritten.build(n.name(), 1), model.inputShape(), n);
+      Column hand = Column.na("the hand-written DL4J networks are the article's: " + String.join(", ", ARTICLE));
+      if (ARTICLE.contains(n.name())) {
+        hand = new Column(time(HandWritten.build(n.name(), 1), model.inputShape(), n), null);
         System.gc();
       }
-      Times torch = noPytorch ? null : pytorch(n.name());
-      row(out, n.name(), "forward", plain.forward, cnnc.forward, hand == null ? null : hand.forward,
-          torch == null ? null : torch.forward);
-      row(out, "", "train", plain.train, cnnc.train, hand == null ? null : hand.train,
-          torch == null ? null : torch.train);
-      row(out, "", "latency", plain.latency, cnnc.latency, hand == null ? null : hand.latency,
-          torch == null ? null : torch.latency);
+      Column torch = noPytorch ? Column.na("--no-pytorch") : pytorch(n);
+      Column ort = noOrt ? Column.na("--no-ort") : ort(n);
+      double macs = n.macs();
+      Flops f = new Flops(2 * macs * batch, 3 * 2 * macs * batch, 2 * macs);
+      out.println(row(n.name(), "forward", Times::forward, f.forward, plain, cnnc, hand, torch, ort));
+      out.println(row("", "train", Times::train, f.train, plain, cnnc, hand, torch, ort));
+      out.println(row("", "latency", Times::latency, f.latency, plain, cnnc, hand, torch, ort));
+      // why a column is n/a (the hand-written column's reason is its header's: the article's networks only)
+      for (var e : List.of(Map.entry("PyTorch", torch), Map.entry("ONNX Runtime", ort))) {
+        if (e.getValue().times() == null && !e.getValue().unavailable().startsWith("--no-")) {
+          out.println("  " + e.getKey() + ": n/a: " + Escape.terminal(e.getValue().unavailable(), 300));
+        }
+      }
       out.flush();
     }
-    out.println("times in ms; a speed-up >= 1.00x means cnnc is at least as fast");
+    out.println("times in ms; a speed-up >= 1.00x means cnnc is at least as fast; ONNX Runtime does not train");
     return Main.OK;
+  }
+
+  /** The article's networks (models.cnn), which have a hand-written DL4J twin and a PyTorch one in tools/pytorch. */
+  static final List<String> ARTICLE = List.of("VGG16", "NiN", "GoogLeNet");
+
+  /** A column of the table: its times, or why it has none. */
+  record Column(Times times, String unavailable) {
+    static Column na(String why) {
+      return new Column(null, why);
+    }
+  }
+
+  /** The floating-point operations of a forward at batch N, a training step and a forward of one example. */
+  record Flops(double forward, double train, double latency) {}
+
+  static int cores() {
+    return Runtime.getRuntime().availableProcessors();
+  }
+
+  private static String ortVersion() {
+    String v = ai.onnxruntime.OrtEnvironment.class.getPackage().getImplementationVersion();
+    return v == null ? "" : v;
+  }
+
+  /** One line of the table: each column's time with its GFLOP/s, then cnnc's speed-ups. */
+  static String row(String model, String what, java.util.function.ToDoubleFunction<Times> step, double flop,
+      Times plain, Times cnnc, Column hand, Column torch, Column ort) {
+    double mine = step.applyAsDouble(cnnc);
+    boolean train = what.equals("train");
+    return String.format(Locale.ROOT, "%-15s %-8s %14s %14s %14s %14s %14s %9s %9s %9s", model, what,
+        cell(step.applyAsDouble(plain), flop), cell(mine, flop), cell(hand, step, flop), cell(torch, step, flop),
+        train ? "" : cell(ort, step, flop), ratio(torch, step, mine), train ? "" : ratio(ort, step, mine),
+        ratio(hand, step, mine));
+  }
+
+  private static String cell(double ms, double flop) {
+    double gflops = flop / (ms / 1e3) / 1e9;
+    return String.format(Locale.ROOT, gflops < 10 ? "%.1f (%.1f)" : "%.1f (%.0f)", ms, gflops);
+  }
+
+  private static String cell(Column c, java.util.function.ToDoubleFunction<Times> step, double flop) {
+    return c.times() == null ? (c.unavailable().startsWith("--no-") ? "-" : "n/a") : cell(step.applyAsDouble(c.times()), flop);
+  }
+
+  private static String ratio(Column c, java.util.function.ToDoubleFunction<Times> step, double mine) {
+    return c.times() == null ? "-" : String.format(Locale.ROOT, "%.2fx", step.applyAsDouble(c.times()) / mine);
   }
 
   /**
@@ -157,17 +232,6 @@ final class BenchCommand implements Callable<Integer> {
    */
   static final java.util.EnumSet<InferencePlan.Pass> PASSES = java.util.EnumSet.of(InferencePlan.Pass.FOLD_BATCHNORM,
       InferencePlan.Pass.FUSE_RELU, InferencePlan.Pass.PRUNE_OUTPUTS, InferencePlan.Pass.MERGE_POINTWISE);
-
-  private static void row(PrintWriter out, String model, String what, double plain, double cnnc, Double hand,
-      Double torch) {
-    out.printf(Locale.ROOT, "%-10s %-8s %13.1f %10.1f %10s %10s %11s %10s%n", model, what, plain, cnnc, opt(hand),
-        opt(torch), torch == null ? "-" : String.format(Locale.ROOT, "%.2fx", torch / cnnc),
-        hand == null ? "-" : String.format(Locale.ROOT, "%.2fx", hand / cnnc));
-  }
-
-  private static String opt(Double v) {
-    return v == null ? "-" : String.format(Locale.ROOT, "%.1f", v);
-  }
 
   private double timeForward(ComputationGraph g, long[] inShape, int n) {
     INDArray x = Timing.batch(inShape, n, 1);
@@ -183,20 +247,121 @@ final class BenchCommand implements Callable<Integer> {
     return new Times(timeForward(g, inShape, batch), timeTrain(g, inShape, n), timeForward(g, inShape, 1));
   }
 
-  private Times pytorch(String model) throws IOException, InterruptedException {
+  /** ONNX Runtime on cnnc's export of {@code n}, at batch N and 1; n/a when the export or ONNX Runtime refuses it. */
+  private Column ort(Network n) {
+    String refusal = onnxRefusal(n);
+    if (refusal != null) {
+      return Column.na(refusal);
+    }
+    try (OrtModel m = OrtModel.of(n, null, new OnnxExport.Options(OnnxExport.DEFAULT_OPSET, Main.version(), 0), cores())) {
+      return new Column(new Times(timeOrt(m, n, batch), Double.NaN, timeOrt(m, n, 1)), null);
+    } catch (OrtException | RuntimeException e) {
+      return Column.na("ONNX Runtime failed on cnnc's export: " + e.getMessage());
+    }
+  }
+
+  /** Why the ONNX export cannot hold {@code n} (the first op it refuses), or null. */
+  static String onnxRefusal(Network n) {
+    for (Node node : n.nodes()) {
+      OpDef def = Ops.get(node.op());
+      if (def == null) {
+        continue;
+      }
+      List<Shape> ins = node.inputs().stream().map(i -> n.node(i).shape()).toList();
+      var r = def.refusal(Backend.ONNX, node.args(), ins);
+      if (r.isPresent()) {
+        return "the ONNX export cannot hold " + node.op() + " " + node.name() + ": " + r.get().reason();
+      }
+    }
+    return null;
+  }
+
+  /** Seeded inputs of {@code n} at batch {@code size}, as ONNX Runtime takes them. */
+  static Map<String, Npz.Array> ortFeed(Network n, int size) {
+    Map<String, Npz.Array> feed = new LinkedHashMap<>();
+    int k = 0;
+    for (int id : n.inputs()) {
+      Node in = n.node(id);
+      INDArray x = Timing.batch(Arrays.stream(in.shape().dims()).asLongStream().toArray(), size, 1 + k++).dup('c');
+      feed.put(in.name(), Npz.Array.of(x.shape(), x.data().asFloat()));
+    }
+    return feed;
+  }
+
+  private double timeOrt(OrtModel m, Network n, int size) {
+    Map<String, Npz.Array> feed = ortFeed(n, size);
+    return Timing.median(() -> {
+      try {
+        m.predict(feed);
+      } catch (OrtException e) {
+        throw new IllegalStateException(e.getMessage(), e);
+      }
+    }, iters, warmup);
+  }
+
+  /** The PyTorch column: the article's networks from tools/pytorch, the others from torchvision by their name. */
+  private Column pytorch(Network n) throws IOException, InterruptedException {
     Path script = Path.of(System.getProperty("cnnc.root", ".")).resolve("tools/pytorch/bench.py");
-    if (!Arrays.asList("VGG16", "NiN", "GoogLeNet").contains(model) || !Files.exists(script)
-        || !Files.exists(Path.of("/usr/bin/python3"))) {
+    if (!Files.exists(script) || !Files.exists(Path.of(PYTHON))) {
+      return Column.na("needs " + PYTHON + " with torch and " + script);
+    }
+    List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString()));
+    String why = pytorchArgs(n, cmd);
+    if (why != null) {
+      return Column.na(why);
+    }
+    cmd.addAll(List.of("--batch", Integer.toString(batch), "--iters", Integer.toString(iters), "--warmup",
+        Double.toString(warmup)));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    return parsePytorch(text, p.waitFor());
+  }
+
+  static final String PYTHON = "/usr/bin/python3";
+
+  /**
+   * Adds to {@code cmd} the arguments of tools/pytorch/bench.py that name {@code n}: an article's
+   * network, else torchvision's model of the network's name, with its input shape, classes and
+   * parameter count (the script refuses a model whose count differs: another network of the same
+   * name); returns why PyTorch cannot run {@code n}, or null.
+   */
+  static String pytorchArgs(Network n, List<String> cmd) {
+    if (ARTICLE.contains(n.name())) {
+      cmd.addAll(List.of("--model", n.name()));
       return null;
     }
-    Process p = new ProcessBuilder("/usr/bin/python3", script.toString(), "--model", model, "--batch",
-        Integer.toString(batch), "--iters", Integer.toString(iters), "--warmup", Double.toString(warmup)).redirectErrorStream(true).start();
-    String text = new String(p.getInputStream().readAllBytes()).trim();
-    if (p.waitFor() != 0 || !text.contains("forward_ms")) {
-      spec.commandLine().getErr().println("cnnc: PyTorch not measured: " + text.lines().reduce((a, b) -> b).orElse(""));
-      return null;
+    if (n.inputs().size() != 1 || n.outputs().isEmpty()) {
+      return "torchvision's models take one input; " + n.name() + " has " + n.inputs().size();
     }
-    String[] w = text.lines().reduce((a, b) -> b).orElseThrow().split(" ");
-    return new Times(Double.parseDouble(w[1]), Double.parseDouble(w[3]), Double.parseDouble(w[5]));
+    String shape = Arrays.stream(n.node(n.inputs().get(0)).shape().dims()).mapToObj(Integer::toString)
+        .collect(java.util.stream.Collectors.joining(","));
+    long classes = n.node(n.outputs().get(0).node()).shape().dim(0);
+    cmd.addAll(List.of("--torchvision", n.name(), "--shape", shape, "--classes", Long.toString(classes), "--params",
+        Long.toString(n.paramCount())));
+    return null;
+  }
+
+  /**
+   * Reads what tools/pytorch/bench.py printed: its last line, {@code forward_ms F train_ms T
+   * latency_ms L threads N}, or {@code unavailable: why} (exit 2); anything else is a failure, its
+   * last line the reason.
+   */
+  static Column parsePytorch(String text, int exit) {
+    String last = text.strip().lines().reduce((a, b) -> b).orElse("").strip();
+    if (last.startsWith("unavailable: ")) {
+      return Column.na(last.substring("unavailable: ".length()));
+    }
+    String[] w = last.split(" ");
+    if (exit == 0 && w.length == 8 && w[0].equals("forward_ms") && w[2].equals("train_ms") && w[4].equals("latency_ms")) {
+      try {
+        Times t = new Times(Double.parseDouble(w[1]), Double.parseDouble(w[3]), Double.parseDouble(w[5]));
+        if (t.forward() > 0 && t.train() > 0 && t.latency() > 0 && Double.isFinite(t.forward() + t.train() + t.latency())) {
+          return new Column(t, null);
+        }
+      } catch (NumberFormatException e) {
+        // a failure, below
+      }
+    }
+    return Column.na("PyTorch failed (exit " + exit + "): " + (last.isEmpty() ? "no output" : last));
   }
 }

@@ -1,17 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.run;
 
+import ai.onnxruntime.OrtException;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.cnnc.cli.Main;
+import org.cnnc.compiler.io.Escape;
+import org.cnnc.compiler.io.Npz;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.compiler.ir.Node;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.Ops;
 import org.cnnc.compiler.shape.Trait;
+import org.cnnc.compiler.sema.Value;
+import org.cnnc.onnx.OnnxExport;
+import org.cnnc.onnx.OrtModel;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.Loss;
@@ -61,7 +71,10 @@ final class Profile {
    * training), so the JIT has compiled the kernels the layers share; each layer's own timing then
    * warms up for a tenth of that, at most 0.2 s (a hundred layers and more, three timings each).
    */
-  static void run(Network n, CnnModel model, int batch, int iters, double warmupSeconds, PrintWriter out) {
+  static void run(Network n, CnnModel model, int batch, int iters, double warmupSeconds, boolean ort, PrintWriter out) {
+    // ONNX Runtime first: its threads are idle once its session is closed
+    List<String> ortNotes = new ArrayList<>();
+    Map<String, Double> ortMs = ort ? ortLayers(n, batch, iters, warmupSeconds, ortNotes) : null;
     double warmup = Math.min(0.2, warmupSeconds / 10);
     double sgemm = sgemm(iters, warmup);
     ComputationGraph whole = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC).graph();
@@ -123,43 +136,147 @@ final class Profile {
           }
         }, iters, warmup);
       }
-      rows.add(new Row(node.name(), node.op(), node.shape().toString(), node.macs(), forward, train));
+      rows.add(new Row(node.name(), kind(n, node), node.shape().toString(), node.macs(), forward, train));
     }
     double total = rows.stream().mapToDouble(Row::ms).sum();
     out.printf(Locale.ROOT, "%s, batch %d: each layer alone (median of %d); SGEMM on this machine (%s): %.1f GFLOP/s%n",
-        n.name(), batch, iters, Gemm.library() == Gemm.Library.MKL ? "MKL" : "ND4J's OpenBLAS", sgemm);
-    out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s %10s %9s%n", "layer", "op", "output", "ms", "share",
-        "GFLOP/s", "of SGEMM", "train ms", "GFLOP/s");
+        n.name(), batch, iters, sgemmLibrary(), sgemm);
+    if (ortMs != null) {
+      out.println("ORT ms: the layer's nodes in ONNX Runtime's profile of the whole network at batch " + batch
+          + " (cnnc's export; a median run of each node); fused: ONNX Runtime has no node of the layer (it merged it "
+          + "into a neighbour's, e.g. batch norm into the conv before it); vs ORT: ORT ms over cnnc's");
+      ortNotes.forEach(out::println);
+    }
+    out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s %10s %9s%s%n", "layer", "op", "output", "ms", "share",
+        "GFLOP/s", "of SGEMM", "train ms", "GFLOP/s", ortMs == null ? "" : String.format(Locale.ROOT, " %9s %7s",
+            "ORT ms", "vs ORT"));
     rows.sort((a, b) -> Double.compare(b.ms(), a.ms()));
     for (Row r : rows) {
+      String ortCells = "";
+      if (ortMs != null) {
+        Double o = ortMs.get(r.name());
+        ortCells = o == null ? String.format(Locale.ROOT, " %9s %7s", "fused", "-")
+            : String.format(Locale.ROOT, " %9.2f %6.2fx", o, o / r.ms());
+      }
       double gflops = r.macs() == 0 ? 0 : 2.0 * r.macs() * batch / (r.ms() / 1e3) / 1e9;
       // training does three products of the forward's size: the output, dW and dx
       double trainGflops = 3 * 2.0 * r.macs() * batch / (r.trainMs() / 1e3) / 1e9;
-      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10.2f %6.1f%% %9s %8s %10s %9s%n", clip(r.name()), r.op(), r.shape(),
+      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10.2f %6.1f%% %9s %8s %10s %9s%s%n", Escape.terminal(clip(r.name())), r.op(), r.shape(),
           r.ms(), 100 * r.ms() / total, r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", gflops),
           r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * gflops / sgemm),
           Double.isNaN(r.trainMs()) ? "-" : String.format(Locale.ROOT, "%.2f", r.trainMs()),
-          r.macs() == 0 || Double.isNaN(r.trainMs()) ? "-" : String.format(Locale.ROOT, "%.1f", trainGflops));
+          r.macs() == 0 || Double.isNaN(r.trainMs()) ? "-" : String.format(Locale.ROOT, "%.1f", trainGflops), ortCells);
     }
     long macs = rows.stream().mapToLong(Row::macs).sum();
     out.printf(Locale.ROOT, "total %.1f ms; %.1f GFLOP/s over the timed layers (%.0f%% of SGEMM)%n", total,
         2.0 * macs * batch / (total / 1e3) / 1e9, 100 * (2.0 * macs * batch / (total / 1e3) / 1e9) / sgemm);
     double trainTotal = rows.stream().mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t)).sum();
+    if (ortMs != null) {
+      double ortTotal = ortMs.values().stream().mapToDouble(Double::doubleValue).sum();
+      double timed = rows.stream().map(Row::name).filter(ortMs::containsKey).mapToDouble(ortMs::get).sum();
+      out.printf(Locale.ROOT, "ONNX Runtime: %.1f ms over its nodes, %.1f GFLOP/s; %.1f ms of them in the layers above, "
+          + "%.1f ms in others (views, reshapes, nodes of no layer)%n", ortTotal,
+          2.0 * n.macs() * batch / (ortTotal / 1e3) / 1e9, timed, ortTotal - timed);
+    }
     out.printf(Locale.ROOT, "training (forward + backward of each layer): %.1f ms%n", trainTotal);
-    out.printf(Locale.ROOT, "  %-10s %12s %7s %12s %7s%n", "op", "inference", "share", "training", "share");
+    out.printf(Locale.ROOT, "  %-10s %12s %7s %9s %12s %7s%s%n", "op", "inference", "share", "GFLOP/s", "training",
+        "share", ortMs == null ? "" : String.format(Locale.ROOT, " %12s %9s", "ORT", "GFLOP/s"));
     for (String op : rows.stream().map(Row::op).distinct().toList()) {
-      double ms = rows.stream().filter(r -> r.op().equals(op)).mapToDouble(Row::ms).sum();
-      double tms = rows.stream().filter(r -> r.op().equals(op)).mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t))
-          .sum();
+      List<Row> of = rows.stream().filter(r -> r.op().equals(op)).toList();
+      double ms = of.stream().mapToDouble(Row::ms).sum();
+      double tms = of.stream().mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t)).sum();
+      long opMacs = of.stream().mapToLong(Row::macs).sum();
+      String ortCells = "";
+      if (ortMs != null) {
+        // the op's layers that ONNX Runtime ran as nodes of their own (the fused ones have no time)
+        double oms = of.stream().map(Row::name).filter(ortMs::containsKey).mapToDouble(ortMs::get).sum();
+        long omacs = of.stream().filter(r -> ortMs.containsKey(r.name())).mapToLong(Row::macs).sum();
+        ortCells = String.format(Locale.ROOT, " %9.1f ms %9s", oms, omacs == 0 || oms == 0 ? "-"
+            : String.format(Locale.ROOT, "%.1f", 2.0 * omacs * batch / (oms / 1e3) / 1e9));
+      }
       if (ms > 0) {
-        out.printf(Locale.ROOT, "  %-10s %9.1f ms %6.1f%% %9.1f ms %6.1f%%%n", op, ms, 100 * ms / total, tms,
-            100 * tms / trainTotal);
+        out.printf(Locale.ROOT, "  %-10s %9.1f ms %6.1f%% %9s %9.1f ms %6.1f%%%s%n", op, ms, 100 * ms / total,
+            opMacs == 0 ? "-" : String.format(Locale.ROOT, "%.1f", 2.0 * opMacs * batch / (ms / 1e3) / 1e9), tms,
+            100 * tms / trainTotal, ortCells);
       }
     }
   }
 
+  /**
+   * The op of a row: a conv with groups is {@code conv dw} when depthwise (a group per input
+   * channel), else {@code conv grp}, so that the summary shows the depthwise convs' rate apart.
+   */
+  static String kind(Network n, Node node) {
+    if (node.op().equals("conv") && node.args().get("groups") instanceof Value.IntV g && g.value() > 1) {
+      return g.value() == n.node(node.inputs().get(0)).shape().dim(0) ? "conv dw" : "conv grp";
+    }
+    return node.op();
+  }
+
+  /**
+   * Each layer's milliseconds in ONNX Runtime, from its profiler, on cnnc's export of {@code n} at
+   * batch {@code batch}: a warm-up (at most 2 s and 50 runs, so the profile stays small), then
+   * {@code iters} runs whose median is kept. Null, with a note, when ONNX Runtime cannot run it.
+   */
+  static Map<String, Double> ortLayers(Network n, int batch, int iters, double warmupSeconds, List<String> notes) {
+    String refusal = BenchCommand.onnxRefusal(n);
+    if (refusal != null) {
+      notes.add("ONNX Runtime: n/a: " + Escape.terminal(refusal, 300));
+      return null;
+    }
+    Path dir = null;
+    try {
+      dir = Files.createTempDirectory("cnnc-ort-profile");
+      Path file;
+      try (OrtModel m = OrtModel.of(n, null, new OnnxExport.Options(OnnxExport.DEFAULT_OPSET, Main.version(), 0),
+          BenchCommand.cores(), dir.resolve("ort"))) {
+        Map<String, Npz.Array> feed = BenchCommand.ortFeed(n, batch);
+        long start = System.nanoTime();
+        int runs = 0;
+        do {
+          m.predict(feed);
+          runs++;
+        } while (runs < 50 && System.nanoTime() - start < (long) (Math.min(2, warmupSeconds) * 1e9));
+        for (int i = 0; i < iters; i++) {
+          m.predict(feed);
+        }
+        file = m.endProfiling();
+      }
+      if (!file.toAbsolutePath().normalize().startsWith(dir.toAbsolutePath().normalize())) {
+        notes.add("ONNX Runtime: n/a: its profile was written outside " + Escape.terminal(dir.toString()));
+        return null;
+      }
+      OrtProfile p = OrtProfile.read(file);
+      return p.msByLayer(n, iters);
+    } catch (IOException | OrtException | OrtProfile.ProfileException | RuntimeException e) {
+      notes.add("ONNX Runtime: n/a: " + Escape.terminal(String.valueOf(e.getMessage()), 300));
+      return null;
+    } finally {
+      deleteTree(dir);
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    if (dir == null) {
+      return;
+    }
+    try (var files = Files.list(dir)) {
+      for (Path f : files.toList()) {
+        Files.deleteIfExists(f);
+      }
+      Files.deleteIfExists(dir);
+    } catch (IOException e) {
+      // a temporary file left behind
+    }
+  }
+
+  /** The library {@link #sgemm} measures. */
+  static String sgemmLibrary() {
+    return Gemm.library() == Gemm.Library.MKL ? "MKL" : "ND4J's OpenBLAS";
+  }
+
   /** The rate of a 2048^3 SGEMM on the library the convolutions use ({@link Gemm}). */
-  private static double sgemm(int iters, double warmup) {
+  static double sgemm(int iters, double warmup) {
     int n = 2048;
     INDArray a = Nd4j.rand(DataType.FLOAT, n, n);
     INDArray b = Nd4j.rand(DataType.FLOAT, n, n);

@@ -41,10 +41,15 @@ class RunCommandsTest {
     assertEquals(0, bench.code(), bench.err());
     assertTrue(bench.out().contains("passes [FOLD_BATCHNORM, FUSE_RELU, MERGE_POINTWISE]"), bench.out());
     assertTrue(bench.out().contains("median of 1 after 0.0 s of warm-up"), bench.out());
-    for (String step : new String[] {"NiN        forward", "           train", "           latency"}) {
-      assertTrue(bench.out().matches("(?s).*\\n" + step + " +\\d+\\.\\d +\\d+\\.\\d +\\d+\\.\\d +- +- +\\d+\\.\\d\\dx\\n.*"),
-          step + " in\n" + bench.out());
+    // each time with its GFLOP/s: DL4J kernels, cnnc, DL4J hand, PyTorch (-), ONNX Runtime (no training);
+    // then the speed-ups against PyTorch (-), ONNX Runtime and the hand net
+    String cell = "\\d+\\.\\d \\(\\d+(\\.\\d)?\\)";
+    for (String step : new String[] {"NiN +forward", " +latency"}) {
+      assertTrue(bench.out().matches("(?s).*\\n" + step + " +" + cell + " +" + cell + " +" + cell + " +- +" + cell
+          + " +- +\\d+\\.\\d\\dx +\\d+\\.\\d\\dx\\n.*"), step + " in\n" + bench.out());
     }
+    assertTrue(bench.out().matches("(?s).*\\n +train +" + cell + " +" + cell + " +" + cell + " +- +- +\\d+\\.\\d\\dx\\n.*"),
+        bench.out());
     Run unknown = cnnc("bench", MODELS, "--model", "NiN", "--passes", "FOLD_EVERYTHING");
     assertEquals(2, unknown.code());
     assertTrue(unknown.err().contains("unknown pass 'FOLD_EVERYTHING'"), unknown.err());
@@ -59,10 +64,11 @@ class RunCommandsTest {
     Run profile = cnnc("bench", MODELS, "--model", "NiN", "--batch", "2", "--iters", "1", "--warmup", "0.2",
         "--profile");
     assertEquals(0, profile.code(), profile.err());
-    assertTrue(profile.out().matches("(?s).*\\nblock1\\.0 +conv +\\[192, 32, 32\\] +\\d+\\.\\d\\d +\\d+\\.\\d% +\\d+\\.\\d +\\d+% +\\d+\\.\\d\\d +\\d+\\.\\d\\n.*"),
+    assertTrue(profile.out().matches("(?s).*\\nblock1\\.0 +conv +\\[192, 32, 32\\] +\\d+\\.\\d\\d +\\d+\\.\\d% +\\d+\\.\\d +\\d+% +\\d+\\.\\d\\d +\\d+\\.\\d"
+        + " +(\\d+\\.\\d\\d +\\d+\\.\\d\\dx|fused +-)\\n.*"),
         profile.out());
     assertTrue(profile.out().contains("training (forward + backward of each layer): "), profile.out());
-    assertTrue(profile.out().matches("(?s).*\\n  conv +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d ms +\\d+\\.\\d%\\n.*"),
+    assertTrue(profile.out().matches("(?s).*\\n  conv +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d ms +\\d+\\.\\d\\n.*"),
         profile.out());
   }
 
