@@ -434,8 +434,6 @@ public final class NetBuilder {
       if (v.equals(path)) {
         opOf.put(v, def);
       }
-      // the compiler's rule of which ops cnnc does not train through
-      Capabilities.untrainableOp(def).ifPresent(why -> untrainable.putIfAbsent(path, why));
     }
     shapeOf.put(path, layer.out());
     shapeOf.putIfAbsent(v, layer.out());

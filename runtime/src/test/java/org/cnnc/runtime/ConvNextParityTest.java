@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import org.cnnc.compiler.io.Npz;
+import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -17,7 +18,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ConvNeXt's ops through the registry's lowerings against PyTorch (tools/pytorch/parity.py,
  * convnext_cases.npz): permute to channels-last, layernorm, linear, gelu, linear, permute back,
  * scale ([C, 1, 1], keyed by its label) and layernorm2d, loaded by the builder's manifest from
- * PyTorch's state_dict: the output. They run in inference only (see ConvNextTrainingTest).
+ * PyTorch's state_dict: the output, and the gradients of sum(output * dy) for every tensor (with
+ * DL4J's SameDiff layers' doubled gradient undone: SameDiffErrors).
  */
 class ConvNextParityTest {
   @Test
@@ -54,9 +56,16 @@ class ConvNextParityTest {
     assertArrayEquals(expected.shape(), actual.shape());
     assertTrue(relErr(actual, expected) <= 1e-5, "output, max rel err " + relErr(actual, expected));
 
-    // no backward comparison: ND4J's SameDiff layers return twice the input gradient, so these
-    // ops are inference-only (Trait.INFERENCE_ONLY) and the builder says a network with them is
-    // not trainable (ConvNextTrainingTest)
-    assertTrue(b.untrainable().containsKey("ln") && b.untrainable().containsKey("to_last"), b.untrainable().toString());
+    // the backward pass of training: the gradients of sum(output * dy), every tensor's
+    g.setInputs(in);
+    g.feedForward(new INDArray[] {in}, true, false); // keep the layers' inputs for the backward pass
+    Gradient grad = g.backpropGradient(NdNpz.toNd4j(cases.get("dy")));
+    for (NetBuilder.TensorMapping m : b.manifest()) {
+      INDArray want = NdNpz.toNd4j(cases.get(m.path() + "_grad"));
+      INDArray got = grad.getGradientFor(m.vertex() + "_" + m.key());
+      assertNotNull(got, "no gradient of " + m.path());
+      got = got.reshape(want.shape());
+      assertTrue(relErr(got, want) <= 1e-4, "gradient of " + m.path() + ", max rel err " + relErr(got, want));
+    }
   }
 }

@@ -92,15 +92,6 @@ public final class Capabilities {
             + "image: --masks trains [C, H, W] maps (train this output without --masks, from an image folder)");
   }
 
-  /** Why training through this op is refused ({@link org.cnnc.compiler.shape.Trait#INFERENCE_ONLY}), or empty. */
-  public static Optional<String> untrainableOp(OpDef def) {
-    if (!def.has(org.cnnc.compiler.shape.Trait.INFERENCE_ONLY)) {
-      return Optional.empty();
-    }
-    return Optional.of("`" + def.name() + "` runs in inference only: its backward pass on DL4J is not PyTorch's yet "
-        + "(ND4J's SameDiff layers double the input gradient), so cnnc does not train through it");
-  }
-
   /** The names {@link #parse} takes, for messages: {@code cpu, cuda, all or none}. */
   public static String names() {
     return String.join(", ", java.util.Arrays.stream(Backend.values()).map(Backend::id).toList()) + ", all or none";

@@ -185,22 +185,22 @@ public final class Ops {
             + "[C, H, W] map channels-last [H, W, C], [0, 3, 1, 2] makes it [C, H, W] again")
         .torch("torchvision.ops.Permute")
         .params(required("dims", Type.SHAPE, "a permutation of 0 .. rank, the batch (0) first").atLeast(0))
-        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN, Trait.INFERENCE_ONLY).rule(Ops::permute));
+        .category(Category.SHAPE).traits(Trait.KEEPS_SIGN).rule(Ops::permute));
     add(op("layernorm").doc("layer normalization over the last dim (the channels of a channels-last map)")
         .torch("nn.LayerNorm(D)").tensors("params `weight [D]`, `bias [D]`")
         .params(withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance").atLeast(0))
-        .category(Category.NORM).traits(Trait.INFERENCE_ONLY).rule(Ops::layernorm));
+        .category(Category.NORM).rule(Ops::layernorm));
     add(op("layernorm2d").doc("layer normalization over the channels of a [C, H, W] map, at each position")
         .torch("torchvision.models.convnext.LayerNorm2d").tensors("params `weight [C]`, `bias [C]`")
         .params(withDefault("eps", Type.FLOAT, new Value.FloatV(1e-5), "added to the variance").atLeast(0))
-        .category(Category.NORM).traits(Trait.INFERENCE_ONLY).rule(Ops::layernorm2d));
+        .category(Category.NORM).rule(Ops::layernorm2d));
     add(op("linear").doc("fully connected on the last dim, at each position of any rank (dense flattens instead); "
             + "`linear(in -> out)` states the features").torch("nn.Linear")
         .tensors("params `weight [out, in]`, `bias [out]`")
         .params(
             required("out", Type.INT, "output features").atLeast(1),
             withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
-        .arrowIn().category(Category.DENSE).traits(Trait.LINEAR, Trait.INFERENCE_ONLY).rule(Ops::linear));
+        .arrowIn().category(Category.DENSE).traits(Trait.LINEAR).rule(Ops::linear));
     add(op("scale").doc("multiplies by a trainable tensor of that shape, broadcasting as PyTorch does; its "
             + "state_dict key is the label itself (ConvNeXt's `layer_scale`)")
         .torch("nn.Parameter multiplied in")
@@ -208,7 +208,7 @@ public final class Ops {
         .params(
             required("shape", Type.SHAPE, "the tensor's shape: each size the input's or 1, from the last dim").atLeast(1),
             withDefault("init", Type.FLOAT, new Value.FloatV(1.0), "the value every element starts at"))
-        .category(Category.OTHER).traits(Trait.ELEMENTWISE, Trait.INFERENCE_ONLY).rule(Ops::scale));
+        .category(Category.OTHER).traits(Trait.ELEMENTWISE).rule(Ops::scale));
   }
 
   private Ops() {}

@@ -29,12 +29,6 @@ public enum Trait {
   AFFINE_IN_INFERENCE,
   /** Random in training, the identity in inference (dropout). */
   STOCHASTIC,
-  /**
-   * Runs in inference only on DL4J: its lowering's backward pass is not PyTorch's (measured:
-   * ND4J 1.0.0-M2.1's SameDiff layers return twice the input gradient), so {@code cnnc train}
-   * refuses a network with it ({@code Capabilities.untrainableOp}) rather than train it wrong.
-   */
-  INFERENCE_ONLY,
   /** Joins several inputs (concat, add). */
   MERGE
 }

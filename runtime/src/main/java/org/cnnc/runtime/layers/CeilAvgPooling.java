@@ -62,4 +62,13 @@ public final class CeilAvgPooling extends SameDiffLambdaLayer {
     long w = (in.getWidth() + 2L * padding[1] + extra[1] - kernel[1]) / stride[1] + 1;
     return InputType.convolutional(h, w, in.getChannels());
   }
+
+  /** DL4J's SameDiff layer with its output's gradient counted once ({@link SameDiffErrors}). */
+  @Override
+  public org.deeplearning4j.nn.api.Layer instantiate(org.deeplearning4j.nn.conf.NeuralNetConfiguration conf,
+      java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> listeners, int layerIndex,
+      org.nd4j.linalg.api.ndarray.INDArray paramsView, boolean initializeParams,
+      org.nd4j.linalg.api.buffer.DataType dataType) {
+    return SameDiffErrors.instantiate(this, conf, layerIndex, paramsView, initializeParams, dataType);
+  }
 }

@@ -159,4 +159,13 @@ public final class LastAxisLayer extends SameDiffLayer {
 
   @Override
   public void setNIn(InputType inputType, boolean override) {}
+
+  /** DL4J's SameDiff layer with its output's gradient counted once ({@link SameDiffErrors}). */
+  @Override
+  public org.deeplearning4j.nn.api.Layer instantiate(org.deeplearning4j.nn.conf.NeuralNetConfiguration conf,
+      java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> listeners, int layerIndex,
+      org.nd4j.linalg.api.ndarray.INDArray paramsView, boolean initializeParams,
+      org.nd4j.linalg.api.buffer.DataType dataType) {
+    return SameDiffErrors.instantiate(this, conf, layerIndex, paramsView, initializeParams, dataType);
+  }
 }

@@ -35,4 +35,13 @@ public final class Permute extends SameDiffLambdaLayer {
     long[] a = {0, in.getChannels(), in.getHeight(), in.getWidth()};
     return InputType.convolutional(a[dims[2]], a[dims[3]], a[dims[1]]);
   }
+
+  /** DL4J's SameDiff layer with its output's gradient counted once ({@link SameDiffErrors}). */
+  @Override
+  public org.deeplearning4j.nn.api.Layer instantiate(org.deeplearning4j.nn.conf.NeuralNetConfiguration conf,
+      java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> listeners, int layerIndex,
+      org.nd4j.linalg.api.ndarray.INDArray paramsView, boolean initializeParams,
+      org.nd4j.linalg.api.buffer.DataType dataType) {
+    return SameDiffErrors.instantiate(this, conf, layerIndex, paramsView, initializeParams, dataType);
+  }
 }
