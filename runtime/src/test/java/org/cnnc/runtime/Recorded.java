@@ -45,6 +45,6 @@ final class Recorded {
   }
 
   private static String specs(List<Layer.TensorSpec> ts, String path) {
-    return ts.stream().map(t -> path + "." + t.suffix() + java.util.Arrays.toString(t.dims())).toList().toString();
+    return ts.stream().map(t -> t.keyUnder(path) + java.util.Arrays.toString(t.dims())).toList().toString();
   }
 }

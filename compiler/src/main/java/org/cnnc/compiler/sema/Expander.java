@@ -1010,15 +1010,12 @@ public final class Expander {
     }
     final String path = unique;
     // An empty suffix is a parameter the module holds itself (`scale`): its key is the path.
-    List<Tensor> params = layer.params().stream().map(t -> new Tensor(key(path, t.suffix()), t.dims())).toList();
-    List<Tensor> buffers = layer.buffers().stream().map(t -> new Tensor(key(path, t.suffix()), t.dims())).toList();
+    List<Tensor> params = layer.params().stream().map(t -> new Tensor(t.keyUnder(path), t.dims())).toList();
+    List<Tensor> buffers = layer.buffers().stream().map(t -> new Tensor(t.keyUnder(path), t.dims())).toList();
     int id = nodes.size();
     nodes.add(new Node(id, op, unique, args, ins, shape, params, buffers, layer.macs(), span, f.chain));
     scope.add(id);
     return id;
   }
 
-  private static String key(String path, String suffix) {
-    return suffix.isEmpty() ? path : path + "." + suffix;
-  }
 }
