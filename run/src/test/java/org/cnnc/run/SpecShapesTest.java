@@ -70,7 +70,7 @@ class SpecShapesTest {
     assertTrue(run.out().startsWith("output [1, 4, 8, 8]: "), run.out());
     assertArrayEquals(new long[] {1, 4, 8, 8}, Npz.readNpy(dir.resolve("out").resolve("output.npy")).shape());
     var train = RunTrainInputsTest.usage(RunTrainInputsTest.cnnc("train", spec, "--model", "MapOut", "--data", images()),
-        "MapOut: `output` cannot be trained: a cross_entropy loss on a [4, 8, 8] map needs per-pixel labels");
+        "MapOut: `output` cannot be trained: a cross_entropy loss on a [4, 8, 8] map needs a class per pixel: give --data a folder of images/ and masks/");
     assertTrue(java.util.regex.Pattern.compile("shapes\\.cnn:\\d+:\\d+: MapOut: `output`").matcher(train.err()).find(),
         "the refusal is located in the spec: " + train.err());
   }
