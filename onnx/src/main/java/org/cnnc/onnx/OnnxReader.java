@@ -1498,7 +1498,11 @@ final class OnnxReader {
     Const w = requireConst(n, 1, "the weight");
     float[] wv = floatsOf(n, w, "the weight");
     int features = x.shape[x.shape.length - 1];
-    if (w.dims().length != 2 || w.dims()[0] != features || w.dims()[1] < 1 || w.dims()[1] > Integer.MAX_VALUE) {
+    if (w.dims().length != 2) {
+      throw error(n, "multiplies by a " + w.dims().length + "-D constant " + Arrays.toString(w.dims())
+          + "; cnnc imports MatMul by a 2-D weight [in, out] (dense, or linear on the last dim), not a batched product");
+    }
+    if (w.dims()[0] != features || w.dims()[1] < 1 || w.dims()[1] > Integer.MAX_VALUE) {
       throw error(n, "weight " + Arrays.toString(w.dims()) + " does not fit " + features + " input features");
     }
     // MatMul then Add of a constant [out]: a dense with bias
