@@ -21,7 +21,6 @@ import org.cnnc.compiler.ir.Network;
 import org.cnnc.compiler.ir.Node;
 import org.cnnc.onnx.OnnxExport;
 import org.cnnc.onnx.OrtModel;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -53,10 +52,6 @@ class BenchColumnsTest {
     Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
     assertTrue(c.ok(), c.toString());
     return c.network(name).orElseThrow();
-  }
-
-  private static boolean python() {
-    return Files.exists(Path.of(BenchCommand.PYTHON));
   }
 
   /** A real profile: ONNX Runtime's, of three runs of the tiny network, each node read and given to its layer. */
@@ -127,7 +122,8 @@ class BenchColumnsTest {
   /** What tools/pytorch/bench.py prints, for a torchvision model, a name it lacks and one of another size. */
   @Test
   void readsPyTorchsOutputForTorchvisionModelsAndSaysWhyNot() throws Exception {
-    Assumptions.assumeTrue(python(), "no " + BenchCommand.PYTHON);
+    // PyTorch is part of the test environment (.ci/run installs it), as for every parity test: no skip
+    assertTrue(Files.exists(Path.of(BenchCommand.PYTHON)), "the tests need " + BenchCommand.PYTHON + " with torch");
     Path zoo = Path.of(System.getProperty("cnnc.root", "..")).resolve("zoo/squeezenet1_0.cnn");
     Network squeeze = Compiler.compile(Compiler.Request.of(zoo)).network("squeezenet1_0").orElseThrow();
     BenchCommand.Column c = pytorch(squeeze);
@@ -171,9 +167,7 @@ class BenchColumnsTest {
     assertTrue(out.matches("(?s).*\\n +train +" + cell + " +" + cell + " +n/a +n/a +- +-\\n.*"), out);
     assertTrue(out.matches("(?s).*\\n +latency +" + cell + " +" + cell + " +n/a +n/a +" + cell
         + " +- +\\d+\\.\\d\\dx +-\\n.*"), out);
-    if (python()) {
-      assertTrue(out.contains("\n  PyTorch: n/a: torchvision has no model named Tiny\n"), out);
-    }
+    assertTrue(out.contains("\n  PyTorch: n/a: torchvision has no model named Tiny\n"), out);
   }
 
   /** The profile puts ONNX Runtime's time beside each layer, "fused" where it has none, and depthwise convs apart. */
