@@ -84,25 +84,9 @@ class ConvNextTrainingTest {
       if (m.path().startsWith("stem") || m.path().startsWith("fc")) {
         continue;
       }
-      String key = m.vertex() + "_" + m.key();
-      score(g, d);
-      // DL4J's gradients are of the batch's summed loss (its updater divides by the batch), the score its mean
-      INDArray grad = g.gradient().getGradientFor(key).div(4);
-      INDArray flat = g.getParam(key).reshape(g.getParam(key).length());
-      INDArray gflat = grad.reshape(grad.length());
-      double worst = 0;
-      double largest = 0;
-      for (long i = 0; i < Math.min(4, flat.length()); i++) {
-        double v = flat.getDouble(i);
-        flat.putScalar(i, v + 1e-2);
-        double up = score(g, d);
-        flat.putScalar(i, v - 1e-2);
-        double down = score(g, d);
-        flat.putScalar(i, v);
-        double numeric = (up - down) / 2e-2;
-        worst = Math.max(worst, Math.abs(numeric - gflat.getDouble(i)));
-        largest = Math.max(largest, Math.abs(numeric));
-      }
+      FiniteDifferences.Result r = FiniteDifferences.check(g, m.vertex() + "_" + m.key(), 4, 4, 1e-2, graph -> score(graph, d));
+      double worst = r.worst();
+      double largest = r.largest();
       System.out.printf("convnext training gradient %s: worst %.3g of largest %.3g%n", m.path(), worst, largest);
       assertTrue(largest > 1e-5, m.path() + " reaches the loss");
       assertTrue(worst <= 2e-2 * largest + 1e-4, m.path() + ": gradient differs from finite differences by " + worst

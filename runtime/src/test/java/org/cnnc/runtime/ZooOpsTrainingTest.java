@@ -103,26 +103,10 @@ class ZooOpsTrainingTest {
     MultiDataSet d = data();
 
     // the SE's fc1 bias and fc2 weight: analytic gradient against central differences
-    score(g, d);
     for (String key : new String[] {"block1-0.block.3.fc1_b", "block1-1.block.3.fc2_W", "shuffle.half_b"}) {
-      // DL4J's gradients are of the batch's summed loss (its updater divides by the batch), the score its mean
-      INDArray grad = g.gradient().getGradientFor(key).div(8);
-      INDArray param = g.getParam(key);
-      INDArray flat = param.reshape(param.length());
-      INDArray gflat = grad.reshape(grad.length());
-      double worst = 0;
-      double largest = 0;
-      for (long i = 0; i < Math.min(6, flat.length()); i++) {
-        double v = flat.getDouble(i);
-        flat.putScalar(i, v + 1e-2);
-        double up = score(g, d);
-        flat.putScalar(i, v - 1e-2);
-        double down = score(g, d);
-        flat.putScalar(i, v);
-        double numeric = (up - down) / 2e-2;
-        worst = Math.max(worst, Math.abs(numeric - gflat.getDouble(i)));
-        largest = Math.max(largest, Math.abs(numeric));
-      }
+      FiniteDifferences.Result r = FiniteDifferences.check(g, key, 8, 6, 1e-2, graph -> score(graph, d));
+      double worst = r.worst();
+      double largest = r.largest();
       assertTrue(largest > 1e-4, key + ": the SE reaches the loss");
       assertTrue(worst <= 2e-2 * largest + 1e-5, key + ": gradient differs from finite differences by " + worst
           + " (largest " + largest + ")");

@@ -2,7 +2,6 @@
 package org.cnnc.runtime.layers;
 
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.samediff.SameDiffLambdaLayer;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.enums.PadMode;
@@ -16,7 +15,7 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * the input padded with zeros, divided by the count of what PyTorch counts in each window (the
  * input, plus the explicit padding when {@code count_include_pad}, never the ceil overhang).
  */
-public final class CeilAvgPooling extends SameDiffLambdaLayer {
+public final class CeilAvgPooling extends SameDiffErrors.LambdaLayer {
   private static final long serialVersionUID = 1L;
 
   @JsonProperty private int[] kernel;
@@ -61,14 +60,5 @@ public final class CeilAvgPooling extends SameDiffLambdaLayer {
     long h = (in.getHeight() + 2L * padding[0] + extra[0] - kernel[0]) / stride[0] + 1;
     long w = (in.getWidth() + 2L * padding[1] + extra[1] - kernel[1]) / stride[1] + 1;
     return InputType.convolutional(h, w, in.getChannels());
-  }
-
-  /** DL4J's SameDiff layer with its output's gradient counted once ({@link SameDiffErrors}). */
-  @Override
-  public org.deeplearning4j.nn.api.Layer instantiate(org.deeplearning4j.nn.conf.NeuralNetConfiguration conf,
-      java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> listeners, int layerIndex,
-      org.nd4j.linalg.api.ndarray.INDArray paramsView, boolean initializeParams,
-      org.nd4j.linalg.api.buffer.DataType dataType) {
-    return SameDiffErrors.instantiate(this, conf, layerIndex, paramsView, initializeParams, dataType);
   }
 }

@@ -3,7 +3,6 @@ package org.cnnc.runtime.layers;
 
 import org.nd4j.shade.jackson.annotation.JsonProperty;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.samediff.SameDiffLambdaLayer;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.enums.PadMode;
@@ -14,7 +13,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * PyTorch's ceil-mode max pooling implies and DL4J's pooling cannot express. (Zero padding would
  * be exact only for non-negative inputs.)
  */
-public final class NegInfPadding extends SameDiffLambdaLayer {
+public final class NegInfPadding extends SameDiffErrors.LambdaLayer {
   private static final long serialVersionUID = 1L;
 
   @JsonProperty private int top;
@@ -41,14 +40,5 @@ public final class NegInfPadding extends SameDiffLambdaLayer {
   public InputType getOutputType(int layerIndex, InputType inputType) {
     InputType.InputTypeConvolutional in = (InputType.InputTypeConvolutional) inputType;
     return InputType.convolutional(in.getHeight() + top + bottom, in.getWidth() + left + right, in.getChannels());
-  }
-
-  /** DL4J's SameDiff layer with its output's gradient counted once ({@link SameDiffErrors}). */
-  @Override
-  public org.deeplearning4j.nn.api.Layer instantiate(org.deeplearning4j.nn.conf.NeuralNetConfiguration conf,
-      java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> listeners, int layerIndex,
-      org.nd4j.linalg.api.ndarray.INDArray paramsView, boolean initializeParams,
-      org.nd4j.linalg.api.buffer.DataType dataType) {
-    return SameDiffErrors.instantiate(this, conf, layerIndex, paramsView, initializeParams, dataType);
   }
 }

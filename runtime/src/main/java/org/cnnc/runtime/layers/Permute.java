@@ -2,7 +2,6 @@
 package org.cnnc.runtime.layers;
 
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.samediff.SameDiffLambdaLayer;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.shade.jackson.annotation.JsonProperty;
@@ -13,7 +12,7 @@ import org.nd4j.shade.jackson.annotation.JsonProperty;
  * width C: the type names the array's dims, not their meaning (the builder keeps the checked
  * shapes). The gradient is the inverse permutation (SameDiff's).
  */
-public final class Permute extends SameDiffLambdaLayer {
+public final class Permute extends SameDiffErrors.LambdaLayer {
   private static final long serialVersionUID = 1L;
 
   @JsonProperty private int[] dims;
@@ -34,14 +33,5 @@ public final class Permute extends SameDiffLambdaLayer {
     InputType.InputTypeConvolutional in = (InputType.InputTypeConvolutional) inputType;
     long[] a = {0, in.getChannels(), in.getHeight(), in.getWidth()};
     return InputType.convolutional(a[dims[2]], a[dims[3]], a[dims[1]]);
-  }
-
-  /** DL4J's SameDiff layer with its output's gradient counted once ({@link SameDiffErrors}). */
-  @Override
-  public org.deeplearning4j.nn.api.Layer instantiate(org.deeplearning4j.nn.conf.NeuralNetConfiguration conf,
-      java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> listeners, int layerIndex,
-      org.nd4j.linalg.api.ndarray.INDArray paramsView, boolean initializeParams,
-      org.nd4j.linalg.api.buffer.DataType dataType) {
-    return SameDiffErrors.instantiate(this, conf, layerIndex, paramsView, initializeParams, dataType);
   }
 }

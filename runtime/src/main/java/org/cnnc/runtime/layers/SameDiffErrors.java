@@ -23,6 +23,18 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class SameDiffErrors {
   private SameDiffErrors() {}
 
+  /** A SameDiff lambda layer (no parameters) whose layer is {@link Impl}: cnnc's lambda layers extend it. */
+  public abstract static class LambdaLayer extends org.deeplearning4j.nn.conf.layers.samediff.SameDiffLambdaLayer {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public Layer instantiate(NeuralNetConfiguration conf,
+        java.util.Collection<org.deeplearning4j.optimize.api.TrainingListener> listeners, int layerIndex,
+        INDArray paramsView, boolean initializeParams, DataType dataType) {
+      return SameDiffErrors.instantiate(this, conf, layerIndex, paramsView, initializeParams, dataType);
+    }
+  }
+
   /** DL4J's SameDiff layer, given half its output's gradient. */
   static final class Impl extends org.deeplearning4j.nn.layers.samediff.SameDiffLayer {
     private static final long serialVersionUID = 1L;
