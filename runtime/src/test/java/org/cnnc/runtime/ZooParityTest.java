@@ -20,11 +20,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
- * Every model of {@code zoo/} against torchvision 0.14 in eval mode: torchvision's seeded
- * {@code state_dict} (non-trivial BatchNorm statistics) loads by name with no renaming, and cnnc's
- * output equals torchvision's within the bound zoo/README.md's table gives the model in its parity
- * column, relative to the largest value (tools/pytorch/zoo_parity.py writes the weights, input and
- * output at test time). ZooTest checks that no bound there is above 1e-4.
+ * Every model of {@code zoo/} against torchvision 0.14 in eval mode: torchvision's seeded {@code
+ * state_dict} (non-trivial BatchNorm statistics) loads by name with no renaming, and cnnc's output
+ * equals torchvision's, computed in float64, within the bound zoo/README.md's table gives the
+ * model in its parity column, relative to the largest value (tools/pytorch/zoo_parity.py writes
+ * the weights, input and output at test time). ZooTest checks that no bound there is above 1e-4.
  */
 class ZooParityTest {
   static final Path ZOO = Generated.ROOT.resolve("zoo");
@@ -46,6 +46,7 @@ class ZooParityTest {
         "--out", dir.toString(), "--models", String.join(",", names)).redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes());
     assertTrue(p.waitFor() == 0, "tools/pytorch/zoo_parity.py failed:\n" + log);
+    System.out.print(log);
     compilation = Compiler.compile(Compiler.Request.of(names.stream().map(n -> ZOO.resolve(n + ".cnn")).toArray(Path[]::new)));
     assertTrue(compilation.ok(), () -> compilation.diagnostics().sorted().toString());
     loader = Generated.compile(compilation, dir.resolve("generated"));
