@@ -10,6 +10,8 @@ import java.util.Properties;
 import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * {@code cnnc}: check, summarize (and, in later releases, generate) convolutional networks.
@@ -119,9 +121,24 @@ public final class Main implements Runnable {
         + " their native libraries, or build cnnc from source (README, \"Installing\").");
   }
 
-  /** Every option's default in every command's --help ("Default: ..."), where it has one. */
+  /**
+   * Every option's default in every command's --help ("Default: ..."), where it has one and its
+   * description does not already say it (in its own words, or with picocli's
+   * {@code ${DEFAULT-VALUE}}); an empty list or map is not shown as a default.
+   */
   static void showDefaults(CommandLine cmd) {
-    cmd.getCommandSpec().usageMessage().showDefaultValues(true);
+    CommandSpec spec = cmd.getCommandSpec();
+    spec.usageMessage().showDefaultValues(true);
+    for (OptionSpec option : List.copyOf(spec.options())) {
+      String description = String.join(" ", option.description()).toLowerCase(java.util.Locale.ROOT);
+      Object initial = option.initialValue();
+      boolean empty = option.defaultValue() == null && (initial == null
+          || initial instanceof java.util.Collection<?> c && c.isEmpty() || initial instanceof java.util.Map<?, ?> m && m.isEmpty());
+      if ((description.contains("default") || empty) && option.showDefaultValue() != CommandLine.Help.Visibility.NEVER) {
+        spec.remove(option);
+        spec.addOption(option.toBuilder().showDefaultValue(CommandLine.Help.Visibility.NEVER).build());
+      }
+    }
     cmd.getSubcommands().values().forEach(Main::showDefaults);
   }
 

@@ -79,6 +79,42 @@ class StdinAndHelpTest {
     assertTrue(help.toString().contains("Default: human"), help.toString());
   }
 
+  /**
+   * No option's help says its default twice (its description's own words and picocli's
+   * "Default: ..."), and none shows an empty list or map as its default.
+   */
+  @Test
+  void everyDefaultIsShownOnceAndNeverAsAnEmptyCollection() {
+    List<String> problems = new ArrayList<>();
+    defaultsShownOnce(Main.commandLine(), problems);
+    assertEquals(List.of(), problems);
+  }
+
+  static void defaultsShownOnce(CommandLine cmd, List<String> problems) {
+    problems.addAll(helpDefaultProblems(cmd.getCommandSpec().qualifiedName(), cmd.getUsageMessage()));
+    cmd.getSubcommands().values().forEach(c -> defaultsShownOnce(c, problems));
+  }
+
+  /** The option blocks of a --help text that say "default" twice, or show "Default: {}"/"[]". */
+  public static List<String> helpDefaultProblems(String command, String help) {
+    List<String> problems = new ArrayList<>();
+    List<String> blocks = new ArrayList<>();
+    for (String line : help.split("\n")) {
+      if (line.matches("\\s{2,}(-\\w, )?--?\\w.*") || blocks.isEmpty()) {
+        blocks.add(line);
+      } else {
+        blocks.set(blocks.size() - 1, blocks.get(blocks.size() - 1) + "\n" + line);
+      }
+    }
+    for (String block : blocks) {
+      int count = block.toLowerCase(java.util.Locale.ROOT).split("default", -1).length - 1;
+      if (count > 1 || block.matches("(?s).*Default: (\\{}|\\[]|null)\\s.*")) {
+        problems.add(command + ": " + block.strip());
+      }
+    }
+    return problems;
+  }
+
   static void walk(CommandLine cmd, List<String> missing) {
     CommandSpec spec = cmd.getCommandSpec();
     List<ArgSpec> args = new ArrayList<>(spec.options());

@@ -57,7 +57,8 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--model", paramLabel = "NAME", split = ",", description = "Models to time (default: every model of FILE).")
   List<String> models;
 
-  @Option(names = "--batch", defaultValue = "8", paramLabel = "N")
+  @Option(names = "--batch", defaultValue = "8", paramLabel = "N",
+      description = "Examples per timed forward pass and training step (the latency row takes one).")
   int batch;
 
   @Option(names = "--iters", defaultValue = "3", paramLabel = "N", description = "Timed iterations (after the warm-up); the median is printed.")
