@@ -56,7 +56,7 @@ public final class Lowerings {
         Absorbs.RELU_WITH_CNNC_KERNELS);
     put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.integer("size"), a.number("alpha"), a.number("beta"), a.number("k")));
     put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));
-    put("relu6", (b, p, in, a) -> b.activation(p, in.get(0), Activation.RELU6.getActivationFunction()));
+    put("relu6", (b, p, in, a) -> b.relu6(p, in.get(0)));
     put("hardsigmoid", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSigmoid()));
     put("hardswish", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSwish()));
     put("silu", (b, p, in, a) -> b.activation(p, in.get(0), Activation.SWISH.getActivationFunction()));

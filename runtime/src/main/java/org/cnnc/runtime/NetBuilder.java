@@ -657,6 +657,12 @@ public final class NetBuilder {
         : activation(name, in, Activation.RELU.getActivationFunction());
   }
 
+  /** PyTorch's ReLU6: cnnc's one-pass layer on its kernels, DL4J's activation otherwise. */
+  public String relu6(String name, String in) {
+    return kernels == Kernels.CNNC ? add(name, new CnncRelu(Activation.RELU6), in)
+        : activation(name, in, Activation.RELU6.getActivationFunction());
+  }
+
   public String leakyRelu(String name, String in, double slope) {
     return activation(name, in, new ActivationLReLU(slope));
   }

@@ -245,6 +245,58 @@ final class ChannelKernels {
   }
 
   /**
+   * PyTorch's ReLU6, {@code hardtanh(x, 0, cap)}, over whole arrays (all {@link #direct}):
+   * {@code out = min(max(x, 0), cap)}, a NaN staying NaN as in PyTorch's clamp.
+   */
+  static void clamp(INDArray x, INDArray out, float cap) {
+    FloatBuffer xb = x.data().asNioFloat();
+    FloatBuffer ob = out.data().asNioFloat();
+    long xBase = x.offset();
+    long oBase = out.offset();
+    long length = x.length();
+    int chunk = 1 << 14;
+    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
+      int at = part * chunk;
+      int len = (int) Math.min(chunk, length - at);
+      float[] px = Scratch.floats(0, len);
+      xb.get((int) (xBase + at), px, 0, len);
+      for (int k = 0; k < len; k++) {
+        px[k] = Math.min(Math.max(px[k], 0f), cap);
+      }
+      ob.put((int) (oBase + at), px, 0, len);
+    });
+  }
+
+  /**
+   * The backward pass of {@link #clamp}: {@code out = eps} where {@code 0 < x < cap}, else 0; a NaN
+   * in {@code x} keeps {@code eps}, as PyTorch's {@code hardtanh_backward} does (it zeroes where
+   * {@code x <= 0 || x >= cap}).
+   */
+  static void clampBackward(INDArray x, INDArray eps, INDArray out, float cap) {
+    FloatBuffer xb = x.data().asNioFloat();
+    FloatBuffer eb = eps.data().asNioFloat();
+    FloatBuffer ob = out.data().asNioFloat();
+    long xBase = x.offset();
+    long eBase = eps.offset();
+    long oBase = out.offset();
+    long length = x.length();
+    int chunk = 1 << 14;
+    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
+      int at = part * chunk;
+      int len = (int) Math.min(chunk, length - at);
+      float[] px = Scratch.floats(0, len);
+      float[] pe = Scratch.floats(1, len);
+      xb.get((int) (xBase + at), px, 0, len);
+      eb.get((int) (eBase + at), pe, 0, len);
+      for (int k = 0; k < len; k++) {
+        float v = px[k];
+        pe[k] = v <= 0f || v >= cap ? 0f : pe[k];
+      }
+      ob.put((int) (oBase + at), pe, 0, len);
+    });
+  }
+
+  /**
    * {@code dst[j][i] = src[i][j] (+ add[i])} for {@code src [A, B, n]} and {@code dst [B, A, n]}:
    * the first two axes swapped, plane by plane, with an optional value per {@code src} row, then
    * {@code max(., 0)} when {@code relu}.

@@ -14,6 +14,7 @@ import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.activations.impl.ActivationReLU6;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
@@ -22,14 +23,28 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * A ReLU layer in one pass each way: {@code max(x, 0)} written straight into the output, and the
- * gradient passed where the input is positive. DL4J's activation layer copies its input before
- * applying the function, forward and again backward.
+ * gradient passed where the input is positive; or, configured with {@link Activation#RELU6},
+ * PyTorch's ReLU6 ({@code min(max(x, 0), 6)}, the gradient passed where {@code 0 < x < 6}). DL4J's
+ * activation layer copies its input before applying the function, forward and again backward.
  */
 public class CnncRelu extends ActivationLayer {
   private static final long serialVersionUID = 1L;
 
   public CnncRelu() {
     super(Activation.RELU);
+  }
+
+  /** {@link Activation#RELU} or {@link Activation#RELU6}. */
+  public CnncRelu(Activation fn) {
+    super(fn);
+    if (fn != Activation.RELU && fn != Activation.RELU6) {
+      throw new IllegalArgumentException("cnnc's ReLU layer computes RELU or RELU6, not " + fn);
+    }
+  }
+
+  @Override
+  public CnncRelu clone() {
+    return (CnncRelu) super.clone();
   }
 
   @Override
@@ -74,19 +89,42 @@ public class CnncRelu extends ActivationLayer {
       super(conf, dataType);
     }
 
+    /** ReLU6's cap, or 0 for a plain ReLU. */
+    private float cap() {
+      return layerConf().getActivationFn() instanceof ActivationReLU6 ? 6f : 0f;
+    }
+
     @Override
     public INDArray activate(boolean training, LayerWorkspaceMgr mgr) {
       assertInputSet(false);
       applyDropOutIfNecessary(training, mgr);
       INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
-      Nd4j.getExecutioner().exec(new RectifiedLinear(input, out, 0.0));
+      float cap = cap();
+      if (cap == 0f) {
+        Nd4j.getExecutioner().exec(new RectifiedLinear(input, out, 0.0));
+      } else if (ChannelKernels.direct(input, out)) {
+        ChannelKernels.clamp(input, out, cap);
+      } else {
+        out.assign(layerConf().getActivationFn().getActivation(input.dup(), training));
+      }
       return out;
     }
 
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
       assertInputSet(true);
-      INDArray dx = reluBackprop(input, epsilon, mgr, ArrayType.ACTIVATION_GRAD);
+      float cap = cap();
+      INDArray dx;
+      if (cap == 0f) {
+        dx = reluBackprop(input, epsilon, mgr, ArrayType.ACTIVATION_GRAD);
+      } else {
+        dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(), epsilon.shape(), 'c');
+        if (ChannelKernels.direct(input, epsilon)) {
+          ChannelKernels.clampBackward(input, epsilon, dx, cap);
+        } else {
+          dx.assign(layerConf().getActivationFn().backprop(input.dup(), epsilon.dup()).getFirst());
+        }
+      }
       return new Pair<>(new DefaultGradient(), backpropDropOutIfPresent(dx));
     }
   }

@@ -50,6 +50,51 @@ class CnncReluTest {
     }
   }
 
+  /** ReLU6 against DL4J's activation layer, on inputs spread past both bends (0 and 6). */
+  @Test
+  void relu6EqualsDl4j() {
+    ComputationGraph theirs = TestGraphs.convThen("relu6", new ActivationLayer(Activation.RELU6), 2, 6, 5, 4);
+    ComputationGraph ours = TestGraphs.convThen("relu6", new CnncRelu(Activation.RELU6), 2, 6, 5, 4);
+    ours.setParams(theirs.params().dup().muli(8));
+    theirs.setParams(ours.params().dup());
+    Nd4j.getRandom().setSeed(6);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 3, 2, 6, 5);
+    INDArray y = Nd4j.randn(DataType.FLOAT, 3, 4, 6, 5);
+    INDArray out = ours.outputSingle(false, x);
+    org.junit.jupiter.api.Assertions.assertTrue(out.eq(6).any() && out.eq(0).any(), "outputs at both caps");
+    assertClose(theirs.outputSingle(false, x), out, 0, "output");
+    TestGraphs.assertSameGradients(theirs, ours, x, y, theirs.paramTable().keySet(), 1e-6);
+  }
+
+  /**
+   * ReLU6's kernels at the special values, by PyTorch's rules: forward {@code min(max(x, 0), 6)}
+   * with NaN kept; backward zero where {@code x <= 0 || x >= 6} (hardtanh_backward), so a NaN passes
+   * the gradient; over more than one parallel chunk.
+   */
+  @Test
+  void relu6KernelsFollowPyTorchAtTheBends() {
+    float[] special = {0f, -0f, -1f, 1f, 6f, Math.nextDown(6f), Math.nextUp(6f), Float.MIN_VALUE, -Float.MIN_VALUE,
+        Float.NaN, Float.MAX_VALUE, -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+    int n = 40_000;
+    java.util.Random random = new java.util.Random(4);
+    float[] x = new float[n];
+    float[] eps = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = i < special.length ? special[i] : (float) (4 * random.nextGaussian() + 3);
+      eps[i] = 1f + random.nextFloat();
+    }
+    INDArray y = Nd4j.create(DataType.FLOAT, n);
+    INDArray g = Nd4j.create(DataType.FLOAT, n);
+    ChannelKernels.clamp(Nd4j.createFromArray(x), y, 6f);
+    ChannelKernels.clampBackward(Nd4j.createFromArray(x), Nd4j.createFromArray(eps), g, 6f);
+    for (int i = 0; i < n; i++) {
+      float expected = Float.isNaN(x[i]) ? Float.NaN : Math.min(Math.max(x[i], 0f), 6f);
+      org.junit.jupiter.api.Assertions.assertEquals(expected, y.getFloat(i), "forward at " + i + " (value " + x[i] + ")");
+      float grad = x[i] <= 0 || x[i] >= 6 ? 0f : eps[i];
+      org.junit.jupiter.api.Assertions.assertEquals(grad, g.getFloat(i), "backward at " + i + " (value " + x[i] + ")");
+    }
+  }
+
   static ComputationGraph network(boolean cnnc) {
     return TestGraphs.convThen("relu", cnnc ? new CnncRelu() : new ActivationLayer(Activation.RELU), 2, 6, 5, 4);
   }

@@ -146,6 +146,17 @@ class GradientCheckTest {
     check("relu", op.run(List.of(x), dy), dy, v -> Ref.relu(v[0]), List.of(x), List.of(), 1);
   }
 
+  @Test
+  void relu6MatchesFiniteDifferences() {
+    Op op = KernelHarness.layer(new CnncRelu(org.nd4j.linalg.activations.Activation.RELU6), 1);
+    // spread over both bends, 0 and 6, and kept 1e-3 from each
+    INDArray x = awayFromKinks(KernelHarness.randn(15, 2, 3, 4, 5).mul(4)).addi(3);
+    x = awayFromKinks(x.sub(6)).addi(6);
+    INDArray dy = KernelHarness.randn(16, x.shape());
+    assertTrue(x.gt(6).any() && x.lt(0).any(), "inputs on both sides of both bends");
+    check("relu6", op.run(List.of(x), dy), dy, v -> Ref.relu6(v[0]), List.of(x), List.of(), 1);
+  }
+
   @ParameterizedTest
   @MethodSource("bools")
   void denseMatchesFiniteDifferences(boolean relu) {
@@ -445,6 +456,14 @@ class GradientCheckTest {
       double[] y = new double[x.length];
       for (int i = 0; i < x.length; i++) {
         y[i] = Math.max(0, x[i]);
+      }
+      return y;
+    }
+
+    static double[] relu6(double[] x) {
+      double[] y = new double[x.length];
+      for (int i = 0; i < x.length; i++) {
+        y[i] = Math.min(Math.max(0, x[i]), 6);
       }
       return y;
     }

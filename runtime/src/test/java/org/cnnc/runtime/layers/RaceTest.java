@@ -68,6 +68,10 @@ class RaceTest {
     Op relu = KernelHarness.layer(new CnncRelu(), 1);
     repeat("relu", () -> relu.run(List.of(x), x));
 
+    Op relu6 = KernelHarness.layer(new CnncRelu(org.nd4j.linalg.activations.Activation.RELU6), 1);
+    INDArray wide = x.mul(4);
+    repeat("relu6", () -> relu6.run(List.of(wide), x));
+
     Op dense = KernelHarness.layer(new CnncDense(KernelHarness.denseBuilder(1024, 1000, true)), 2);
     INDArray v = KernelHarness.randn(7, 8, 1024);
     INDArray dv = KernelHarness.randn(8, 8, 1000);
