@@ -40,6 +40,9 @@ final class Depthwise {
   /** Multiply-adds a task should have at least (about 20 us), when there are enough. */
   static final long TASK_WORK = 1 << 16;
 
+  /** Floats a forward task copies in (or out) at once, at least a plane. */
+  static final int CHUNK = 1 << 14;
+
   final int c;
   final int m;
   final int h;
@@ -63,6 +66,19 @@ final class Depthwise {
   private final int planeSize;
   /** Each tap's offset in the padded plane from its output row's first float. */
   private final int[] fOff;
+
+  // forward layout: the padded input plane split by row phase (row mod sh) into sh sub-planes of
+  // rows of padW = w + 2*pw floats; output (y, x) is then float y*padW + sw*x of one flat row of
+  // outputs, each reading float i + flatOff[t] for tap t, so that a small map fills whole vectors
+  // (padW - ow floats a row are discarded; with column stride sw, also the columns between)
+  /** Floats per padded row. */
+  private final int padW;
+  /** Floats per sub-plane, a tail included that the discarded outputs of the last row read. */
+  private final int subSize;
+  /** Flat outputs computed per plane: {@code oh*padW} rounded up to whole vectors. */
+  private final int flatN;
+  /** Each tap's offset in the row-phase-split plane. */
+  private final int[] flatOff;
 
   // layout of the padded output-gradient planes (one per output of a channel)
   /** Whether the input gradient is the stride-1 conv of the padded output gradient. */
@@ -104,6 +120,18 @@ final class Depthwise {
       for (int kj = 0; kj < kw; kj++) {
         int t = kj * g.dw();
         fOff[ki * kw + kj] = ki * g.dh() * rowStride + (t % sw) * phaseW + t / sw;
+      }
+    }
+    int sh = g.sh();
+    this.padW = w + 2 * g.pw();
+    int subRows = (h + 2 * g.ph() + sh - 1) / sh;
+    this.subSize = (subRows + 1) * padW + lanes;
+    this.flatN = up(oh * padW);
+    this.flatOff = new int[taps];
+    for (int ki = 0; ki < kh; ki++) {
+      for (int kj = 0; kj < kw; kj++) {
+        int r = ki * g.dh();
+        flatOff[ki * kw + kj] = (r % sh) * subSize + (r / sh) * padW + kj * g.dw();
       }
     }
     int padTop = (kh - 1) * g.dh() - g.ph();
@@ -159,6 +187,55 @@ final class Depthwise {
           p[at++] = xc[src];
         }
       }
+    }
+  }
+
+  /**
+   * The input plane at {@code at} of {@code xc} into the interior of the row-phase-split plane
+   * {@code p}, whose padding is zero (and is zero again after this).
+   */
+  private void padFlat(float[] xc, int at, float[] p) {
+    int sh = g.sh();
+    int ph = g.ph();
+    int pw = g.pw();
+    for (int iy = 0; iy < h; iy++) {
+      int r = iy + ph;
+      int to = (r % sh) * subSize + (r / sh) * padW + pw;
+      copyRows(xc, at + iy * w, 0, p, to, 0, 1, w);
+      if (lanes > 1 && w < lanes) {
+        // the row's vector ran past its end into the padding: zero it again (and the start of
+        // the sub-plane's next row, which is copied later, or the rows of padding below)
+        VectorDepthwise.zero(p, to + w);
+      }
+    }
+  }
+
+  /**
+   * {@code n} floats a row from {@code src} to {@code dst}, {@code rows} rows; with vectors, a row
+   * shorter than one vector is copied as a whole vector, which writes past its end.
+   */
+  private void copyRows(float[] src, int srcAt, int srcStep, float[] dst, int dstAt, int dstStep, int rows, int n) {
+    if (lanes > 1) {
+      VectorDepthwise.copyRows(src, srcAt, srcStep, dst, dstAt, dstStep, rows, n);
+      return;
+    }
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(src, srcAt + r * srcStep, dst, dstAt + r * dstStep, n);
+    }
+  }
+
+  /** {@code dst[i] = act(add + sum_t wt[wAt + t] * src[i + off[t]])} for {@code i < n}. */
+  private void flat(float[] dst, int n, float[] src, int[] off, float[] wt, int wAt, float add, boolean relu) {
+    if (lanes > 1) {
+      VectorDepthwise.flat(dst, n, src, off, wt, wAt, taps, add, relu);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      float a = add;
+      for (int t = 0; t < taps; t++) {
+        a = Math.fma(src[i + off[t]], wt[wAt + t], a);
+      }
+      dst[i] = relu ? Math.max(a, 0f) : a;
     }
   }
 
@@ -224,25 +301,44 @@ final class Depthwise {
     int oBase = (int) out.offset();
     int planes = b * c;
     int tasks = tasks(planes, (long) m * oh * ow * taps);
-    int step = g.sh() * rowStride;
+    int size = g.sh() * subSize;
+    int in = h * w;
+    int outs = m * oh * ow;
+    // planes are read and written a chunk at a time: one bulk copy each way instead of one a row
+    int chunk = Math.max(1, CHUNK / Math.max(in, outs));
     IntStream.range(0, tasks).parallel().forEach(task -> {
-      float[] p = Scratch.floats(0, planeSize);
-      float[] xc = Scratch.floats(1, h * w);
-      float[] oc = Scratch.floats(2, oh * ow + owv);
-      Arrays.fill(p, 0, planeSize, 0f);
+      float[] p = Scratch.floats(0, size);
+      float[] xc = Scratch.floats(1, chunk * in + lanes);
+      float[] oc = Scratch.floats(2, flatN + lanes);
+      float[] yc = Scratch.floats(3, chunk * outs + lanes);
+      Arrays.fill(p, 0, size, 0f);
       int from = (int) ((long) task * planes / tasks);
       int to = (int) ((long) (task + 1) * planes / tasks);
-      for (int plane = from; plane < to; plane++) {
-        xb.get(xBase + plane * h * w, xc, 0, h * w);
-        pad(xc, p);
-        int n = plane / c;
-        int ic = plane % c;
-        for (int j = 0; j < m; j++) {
-          int o = ic * m + j;
-          float add = bias == null ? 0f : bias[o];
-          conv(oc, 0, ow, oh, owv, p, 0, step, fOff, wt, o * taps, taps, add, relu);
-          ob.put(oBase + (n * c * m + o) * oh * ow, oc, 0, oh * ow);
+      for (int first = from; first < to; first += chunk) {
+        int count = Math.min(chunk, to - first);
+        xb.get(xBase + first * in, xc, 0, count * in);
+        for (int k = 0; k < count; k++) {
+          padFlat(xc, k * in, p);
+          int ic = (first + k) % c;
+          for (int j = 0; j < m; j++) {
+            int o = ic * m + j;
+            flat(oc, flatN, p, flatOff, wt, o * taps, bias == null ? 0f : bias[o], relu);
+            // planes and rows are written in order: a row's overrun (see copyRows) is overwritten
+            // by the next row, the chunk's last by nothing that is put
+            int at = k * outs + j * oh * ow;
+            if (g.sw() == 1) {
+              copyRows(oc, 0, padW, yc, at, ow, oh, ow);
+            } else {
+              for (int y = 0; y < oh; y++) {
+                for (int xx = 0, src = y * padW; xx < ow; xx++, src += g.sw()) {
+                  yc[at + y * ow + xx] = oc[src];
+                }
+              }
+            }
+          }
         }
+        // plane n*c + ic's outputs are planes (n*c + ic)*m + j: a chunk's outputs are contiguous
+        ob.put(oBase + first * outs, yc, 0, count * outs);
       }
     });
     // the buffers are views of the arrays' native memory, which a collection of an unreachable

@@ -85,6 +85,10 @@ class GroupedConvolutionTest {
         {1, 3, 11, 23, 3, 3, 5, 5, 2, 2, 2, 1, 1, 0},  // depthwise 5x5, stride 2 (EfficientNet's)
         {2, 2, 6, 6, 4, 2, 3, 3, 1, 3, 3, 1, 0, 0},    // depthwise, padding past the kernel (no flipped conv), 2 outputs per channel
         {1, 2, 9, 10, 2, 2, 3, 3, 2, 0, 0, 1, 1, 0},   // depthwise, stride 2, unpadded
+        {2, 3, 5, 3, 3, 3, 5, 5, 2, 2, 2, 1, 1, 0},    // depthwise 5x5 on rows of 3: a row's vector runs over several rows
+        {1, 2, 9, 4, 4, 2, 3, 3, 2, 2, 2, 2, 0, 1},    // depthwise, dilated, stride 2, 2 outputs per channel, rows of 4
+        {1, 2, 4, 20, 2, 2, 3, 3, 1, 1, 1, 1, 0, 0},   // depthwise, rows of 20 (a vector and a part, or two and a half)
+        {1, 2, 3, 2, 2, 2, 3, 3, 1, 2, 1, 1, 0, 0},    // depthwise, a map narrower than the kernel, padded more in height
         {2, 6, 7, 7, 9, 3, 3, 3, 1, 1, 1, 1, 1, 0},    // 3 groups
         {2, 4, 8, 7, 6, 2, 3, 3, 2, 1, 1, 1, 0, 1},    // 2 groups, stride 2, fused ReLU
         {2, 8, 9, 9, 4, 2, 3, 3, 1, 2, 2, 2, 1, 0},    // 2 groups, dilated, fewer outputs
