@@ -55,17 +55,8 @@ final class Depthwise {
   final int taps;
   /** Lanes of a vector (1 without the Vector API). */
   private final int lanes;
-  /** {@code ow} rounded up to whole vectors (the length of every forward row loop). */
-  final int owv;
   /** {@code w} rounded up to whole vectors. */
   private final int wv;
-
-  // forward layout of the padded input plane: rows of sw phase rows of phaseW floats
-  private final int rowStride;
-  private final int phaseW;
-  private final int planeSize;
-  /** Each tap's offset in the padded plane from its output row's first float. */
-  private final int[] fOff;
 
   // forward layout: the padded input plane split by row phase (row mod sh) into sh sub-planes of
   // rows of padW = w + 2*pw floats; output (y, x) is then float y*padW + sw*x of one flat row of
@@ -80,14 +71,24 @@ final class Depthwise {
   /** Each tap's offset in the row-phase-split plane. */
   private final int[] flatOff;
 
-  // layout of the padded output-gradient planes (one per output of a channel)
+  // the input gradient of a stride-1 conv is the stride-1 conv of the output gradient, padded by
+  // dTop rows and dLeft columns, with the kernel flipped: the output-gradient planes of a
+  // channel (m of them) are laid out padded, rows of dPadW floats, and dx is one flat row of
+  // h*dPadW floats again; otherwise (strides, padding past the kernel) each input row gathers
+  // the taps that reach it from the output gradient in rows of dRowStride floats
   /** Whether the input gradient is the stride-1 conv of the padded output gradient. */
   private final boolean flipped;
   private final int dTop;
   private final int dLeft;
+  /** Flipped: floats per padded output-gradient row and per padded plane. */
+  private final int dPadW;
+  private final int dPadPlane;
+  /** Flipped: dx's flat outputs per plane, {@code h*dPadW} rounded up to whole vectors. */
+  private final int dxFlatN;
+  /** Otherwise: floats per row of the output gradient's gather layout, and per plane. */
   private final int dRowStride;
   private final int dPlane;
-  /** Stride 1: the taps' offsets in the padded output gradient, {@code m} planes of them. */
+  /** Flipped: the taps' offsets in the padded output gradient, {@code m} planes of them. */
   private final int[] tOff;
   /** Otherwise: columns per phase row of a padded input-gradient row, a whole number of vectors. */
   private final int phaseCols;
@@ -109,19 +110,8 @@ final class Depthwise {
     this.oh = (int) g.outH(h);
     this.ow = (int) g.outW(w);
     this.lanes = Vectors.on() ? VectorDepthwise.L : 1;
-    this.owv = up(ow);
     this.wv = up(w);
     int sw = g.sw();
-    this.phaseW = Math.max((w + 2 * g.pw() + sw - 1) / sw, owv + (kw - 1) * g.dw() / sw);
-    this.rowStride = sw * phaseW;
-    this.planeSize = (h + 2 * g.ph()) * rowStride;
-    this.fOff = new int[taps];
-    for (int ki = 0; ki < kh; ki++) {
-      for (int kj = 0; kj < kw; kj++) {
-        int t = kj * g.dw();
-        fOff[ki * kw + kj] = ki * g.dh() * rowStride + (t % sw) * phaseW + t / sw;
-      }
-    }
     int sh = g.sh();
     this.padW = w + 2 * g.pw();
     int subRows = (h + 2 * g.ph() + sh - 1) / sh;
@@ -140,22 +130,28 @@ final class Depthwise {
     if (flipped) {
       dTop = padTop;
       dLeft = padLeft;
-      dRowStride = Math.max(Math.max(ow + 2 * padLeft, wv + (kw - 1) * g.dw()), padLeft + owv);
-      dPlane = (oh + 2 * padTop) * dRowStride;
+      dPadW = ow + 2 * padLeft;
+      dPadPlane = (oh + 2 * padTop + 1) * dPadW + lanes;
+      dxFlatN = up(h * dPadW);
+      dRowStride = 0;
+      dPlane = 0;
       phaseCols = 0;
       tOff = new int[m * taps];
       for (int j = 0; j < m; j++) {
         for (int ki = 0; ki < kh; ki++) {
           for (int kj = 0; kj < kw; kj++) {
-            tOff[j * taps + ki * kw + kj] = j * dPlane + ki * g.dh() * dRowStride + kj * g.dw();
+            tOff[j * taps + ki * kw + kj] = j * dPadPlane + ki * g.dh() * dPadW + kj * g.dw();
           }
         }
       }
     } else {
       dTop = 0;
       dLeft = (kw - 1) * g.dw() / sw;
+      dPadW = 0;
+      dPadPlane = 0;
+      dxFlatN = 0;
       phaseCols = up((w + g.pw() + sw - 1) / sw);
-      dRowStride = dLeft + Math.max(phaseCols, owv);
+      dRowStride = dLeft + Math.max(phaseCols, up(ow));
       dPlane = oh * dRowStride;
       tOff = null;
     }
@@ -170,42 +166,32 @@ final class Depthwise {
     return (int) Math.max(1, Math.min(units, units * work / TASK_WORK));
   }
 
-  /** Input plane {@code xc} (compact) into the interior of the padded, phase-split plane {@code p}. */
-  private void pad(float[] xc, float[] p) {
-    int s = g.sw();
-    for (int iy = 0; iy < h; iy++) {
-      int r = (iy + g.ph()) * rowStride;
-      if (s == 1) {
-        System.arraycopy(xc, iy * w, p, r + g.pw(), w);
-        continue;
-      }
-      // phase by phase: column s*jj + phase of the padded row is input column s*jj + phase - pw
-      for (int phase = 0; phase < s; phase++) {
-        int first = Math.floorMod(phase - g.pw(), s);
-        int at = r + phase * phaseW + (first + g.pw()) / s;
-        for (int ix = first, src = iy * w + first; ix < w; ix += s, src += s) {
-          p[at++] = xc[src];
-        }
-      }
-    }
-  }
-
   /**
    * The input plane at {@code at} of {@code xc} into the interior of the row-phase-split plane
    * {@code p}, whose padding is zero (and is zero again after this).
    */
   private void padFlat(float[] xc, int at, float[] p) {
-    int sh = g.sh();
-    int ph = g.ph();
-    int pw = g.pw();
-    for (int iy = 0; iy < h; iy++) {
-      int r = iy + ph;
-      int to = (r % sh) * subSize + (r / sh) * padW + pw;
-      copyRows(xc, at + iy * w, 0, p, to, 0, 1, w);
-      if (lanes > 1 && w < lanes) {
-        // the row's vector ran past its end into the padding: zero it again (and the start of
-        // the sub-plane's next row, which is copied later, or the rows of padding below)
-        VectorDepthwise.zero(p, to + w);
+    padRows(xc, at, h, w, p, 0, padW, subSize, g.sh(), g.ph(), g.pw());
+  }
+
+  /**
+   * A compact plane of {@code rows x cols} floats at {@code at} of {@code src} into a zero-padded
+   * plane at {@code dstAt} of {@code dst}: {@code top} rows and {@code left} columns of padding
+   * before it, rows of {@code rowStride} floats, split by row phase (row mod {@code sh}) into
+   * sub-planes {@code subSize} floats apart. Only the interior is written; padding written past a
+   * row's end (see {@link #copyRows}) is zeroed again, up to a vector past the row's end, so the
+   * plane needs rows of padding or a vector of tail below its last row in each sub-plane.
+   */
+  private void padRows(float[] src, int at, int rows, int cols, float[] dst, int dstAt, int rowStride, int subSize,
+      int sh, int top, int left) {
+    for (int iy = 0; iy < rows; iy++) {
+      int r = iy + top;
+      int to = dstAt + (r % sh) * subSize + (r / sh) * rowStride + left;
+      copyRows(src, at + iy * cols, 0, dst, to, 0, 1, cols);
+      if (lanes > 1 && cols < lanes) {
+        // the row's vector ran past its end: zero that again (and the start of the sub-plane's
+        // next row, which is copied later, or the rows of padding below)
+        VectorDepthwise.zero(dst, to + cols);
       }
     }
   }
@@ -227,7 +213,7 @@ final class Depthwise {
   /** {@code dst[i] = act(add + sum_t wt[wAt + t] * src[i + off[t]])} for {@code i < n}. */
   private void flat(float[] dst, int n, float[] src, int[] off, float[] wt, int wAt, float add, boolean relu) {
     if (lanes > 1) {
-      VectorDepthwise.flat(dst, n, src, off, wt, wAt, taps, add, relu);
+      VectorDepthwise.flat(dst, 0, n, src, off, wt, wAt, taps, add, relu);
       return;
     }
     for (int i = 0; i < n; i++) {
@@ -257,34 +243,33 @@ final class Depthwise {
     }
   }
 
-  private void dot(float[] d, int dAt, int dStep, int rows, int n, float[] src, int srcAt, int srcStep, int[] off,
-      double[] out, int outAt, float[] tmp) {
+  /**
+   * {@code sum_i d[dAt + i] * src[i + off[t]]} for {@code i < n} and every tap into {@code out[outAt + t]}:
+   * with vectors, through vector sums {@code outAt + t} of {@code acc} after {@code count} vectors
+   * (see {@link VectorDepthwise#dot}; the caller flushes them at the end); returns the new count.
+   */
+  private int dot(float[] d, int dAt, int n, float[] src, int[] off, float[] acc, double[] out, int outAt, int count) {
     if (lanes > 1) {
-      VectorDepthwise.dot(d, dAt, dStep, rows, n, src, srcAt, srcStep, off, taps, out, outAt, tmp);
-      return;
+      return VectorDepthwise.dot(d, dAt, n, src, off, taps, acc, outAt, out, outAt, count);
     }
     for (int t = 0; t < taps; t++) {
       double s = 0;
-      for (int r = 0; r < rows; r++) {
-        int dr = dAt + r * dStep;
-        int sr = srcAt + r * srcStep + off[t];
-        for (int i = 0; i < n; i++) {
-          s += (double) d[dr + i] * src[sr + i];
-        }
+      for (int i = 0; i < n; i++) {
+        s += (double) d[dAt + i] * src[i + off[t]];
       }
       out[outAt + t] += s;
     }
+    return 0;
   }
 
-  private double sum(float[] d, int dAt, int dStep, int rows, int n, float[] tmp) {
+  /** {@code sum_i d[i]} for {@code i < n}. */
+  private double sum(float[] d, int n, float[] tmp) {
     if (lanes > 1) {
-      return VectorDepthwise.sum(d, dAt, dStep, rows, n, tmp);
+      return VectorDepthwise.sum(d, n, tmp);
     }
     double s = 0;
-    for (int r = 0; r < rows; r++) {
-      for (int i = 0; i < n; i++) {
-        s += d[dAt + r * dStep + i];
-      }
+    for (int i = 0; i < n; i++) {
+      s += d[i];
     }
     return s;
   }
@@ -361,20 +346,30 @@ final class Depthwise {
     int dBase = (int) delta.offset();
     int dxBase = dx == null ? 0 : (int) dx.offset();
     int o = c * m;
-    int step = g.sh() * rowStride;
     int sw = g.sw();
     int tasks = tasks(c, (long) b * m * oh * ow * taps * (dx == null ? 1 : 2));
+    int pSize = g.sh() * subSize;
+    int dSize = flatN + lanes;
+    int dxSize = h * w + wv;
+    // the input gradient's planes: flipped, the padded output gradients and dx's flat row;
+    // otherwise the gather layout and dx's plane with its phase rows after it
+    int qSize = flipped ? m * dPadPlane + dxFlatN + lanes : m * dPlane + dxSize + sw * phaseCols + lanes;
     IntStream.range(0, tasks).parallel().forEach(task -> {
-      float[] p = Scratch.floats(0, planeSize);
-      float[] dp = Scratch.floats(1, m * dPlane);
-      float[] in = Scratch.floats(2, Math.max(h * w, oh * ow));
-      int dxSize = h * w + wv;
-      float[] out = Scratch.floats(3, dxSize + sw * phaseCols + lanes);
-      Arrays.fill(p, 0, planeSize, 0f);
-      Arrays.fill(dp, 0, m * dPlane, 0f);
+      float[] p = Scratch.floats(0, pSize);
+      // the output gradient in the forward's flat layout: dy(y, x) at y*padW + sw*x, zeros between
+      float[] d = Scratch.floats(1, m * dSize);
+      float[] io = Scratch.floats(2, Math.max(h * w, oh * ow) + lanes);
+      float[] q = Scratch.floats(3, qSize);
+      Arrays.fill(p, 0, pSize, 0f);
+      Arrays.fill(d, 0, m * dSize, 0f);
+      Arrays.fill(q, 0, qSize, 0f);
       double[] wAcc = new double[m * taps];
       double[] bAcc = new double[m];
       float[] wf = new float[m * taps];
+      float[] tmp = new float[lanes];
+      // each output's vector sums per tap, and how many vectors went into them (VectorDepthwise.dot)
+      float[] acc = new float[m * taps * lanes];
+      int[] counts = new int[m];
       int[][] gOff = flipped ? null : new int[sw][m * taps];
       float[][] gW = flipped ? null : new float[sw][m * taps];
       int[] gCount = new int[sw];
@@ -389,30 +384,56 @@ final class Depthwise {
           }
         }
         for (int n = 0; n < b; n++) {
-          xb.get(xBase + (n * c + ic) * h * w, in, 0, h * w);
-          pad(in, p);
+          xb.get(xBase + (n * c + ic) * h * w, io, 0, h * w);
+          padFlat(io, 0, p);
           for (int j = 0; j < m; j++) {
-            deltaB.get(dBase + (n * o + ic * m + j) * oh * ow, in, 0, oh * ow);
-            int at = j * dPlane + dTop * dRowStride + dLeft;
-            for (int oy = 0; oy < oh; oy++) {
-              System.arraycopy(in, oy * ow, dp, at + oy * dRowStride, ow);
-            }
-            dot(dp, at, dRowStride, oh, owv, p, 0, step, fOff, wAcc, j * taps, out);
+            deltaB.get(dBase + (n * o + ic * m + j) * oh * ow, io, 0, oh * ow);
             if (db != null) {
-              bAcc[j] += sum(dp, at, dRowStride, oh, owv, out);
+              bAcc[j] += sum(io, oh * ow, tmp);
+            }
+            if (sw == 1) {
+              padRows(io, 0, oh, ow, d, j * dSize, padW, 0, 1, 0, 0);
+            } else {
+              for (int y = 0; y < oh; y++) {
+                for (int xx = 0, at = j * dSize + y * padW; xx < ow; xx++, at += sw) {
+                  d[at] = io[y * ow + xx];
+                }
+              }
+            }
+            counts[j] = dot(d, j * dSize, flatN, p, flatOff, acc, wAcc, j * taps, counts[j]);
+            if (dxb == null) {
+              continue;
+            }
+            if (flipped) {
+              padRows(io, 0, oh, ow, q, j * dPadPlane, dPadW, 0, 1, dTop, dLeft);
+            } else {
+              int at = j * dPlane + dLeft;
+              for (int oy = 0; oy < oh; oy++) {
+                System.arraycopy(io, oy * ow, q, at + oy * dRowStride, ow);
+              }
             }
           }
           if (dxb == null) {
             continue;
           }
           if (flipped) {
-            conv(out, 0, w, h, wv, dp, 0, dRowStride, tOff, wf, 0, m * taps, 0f, false);
+            int f = m * dPadPlane;
+            flatSum(q, f, dxFlatN, q, tOff, wf, m * taps);
+            copyRows(q, f, dPadW, io, 0, w, h, w);
+            dxb.put(dxBase + (n * c + ic) * h * w, io, 0, h * w);
           } else {
-            inputGradientRows(ic, wt, dp, out, dxSize, gOff, gW, gCount);
+            int at = m * dPlane;
+            inputGradientRows(ic, wt, q, q, at, gOff, gW, gCount);
+            dxb.put(dxBase + (n * c + ic) * h * w, q, at, h * w);
           }
-          dxb.put(dxBase + (n * c + ic) * h * w, out, 0, h * w);
         }
         for (int j = 0; j < m; j++) {
+          if (lanes > 1) {
+            for (int t = 0; t < taps; t++) {
+              VectorDepthwise.flush(acc, j * taps + t, wAcc, j * taps + t);
+            }
+          }
+          counts[j] = 0;
           int oc = ic * m + j;
           if (db != null) {
             db[oc] = (float) bAcc[j];
@@ -429,14 +450,30 @@ final class Depthwise {
     Reference.reachabilityFence(dx);
   }
 
+  /** {@code dst[dstAt + i] = sum_t wt[t] * src[i + off[t]]} for {@code i < n}, {@code count} taps. */
+  private void flatSum(float[] dst, int dstAt, int n, float[] src, int[] off, float[] wt, int count) {
+    if (lanes > 1) {
+      VectorDepthwise.flat(dst, dstAt, n, src, off, wt, 0, count, 0f, false);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      float a = 0f;
+      for (int t = 0; t < count; t++) {
+        a = Math.fma(src[i + off[t]], wt[t], a);
+      }
+      dst[dstAt + i] = a;
+    }
+  }
+
   /**
    * The input gradient of channel {@code ic} for a strided (or over-padded) conv into the compact
    * plane at the start of {@code out}: per input row and column phase, the taps that reach it,
    * gathered from the padded output gradient {@code dp} into phase rows after the plane, then
    * interleaved into the row.
    */
-  private void inputGradientRows(int ic, float[] wt, float[] dp, float[] out, int rowsAt, int[][] gOff, float[][] gW,
+  private void inputGradientRows(int ic, float[] wt, float[] dp, float[] out, int outAt, int[][] gOff, float[][] gW,
       int[] gCount) {
+    int rowsAt = outAt + h * w + wv;
     int sh = g.sh();
     int sw = g.sw();
     for (int iy = 0; iy < h; iy++) {
@@ -462,7 +499,7 @@ final class Depthwise {
         conv(out, rowsAt + phase * phaseCols, 0, 1, phaseCols, dp, 0, 0, gOff[phase], gW[phase], 0, gCount[phase], 0f,
             false);
       }
-      int row = iy * w;
+      int row = outAt + iy * w;
       for (int phase = 0; phase < sw; phase++) {
         int first = Math.floorMod(phase - g.pw(), sw);
         int at = rowsAt + phase * phaseCols + (first + g.pw()) / sw;

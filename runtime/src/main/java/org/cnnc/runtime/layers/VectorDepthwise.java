@@ -68,70 +68,95 @@ final class VectorDepthwise {
     }
   }
 
+  /** Vectors summed in float before their lanes are added in double. */
+  private static final int RUN = 64;
+
   /**
-   * {@code out[outAt + t] += sum_r sum_i d[dAt + r*dStep + i] * src[srcAt + r*srcStep + off[t] + i]}
-   * for {@code r < rows}, {@code i < n}: per tap and column of vectors, even and odd rows in two
-   * vector sums, whose lanes are then added in double in lane order. Vectors are carried only by
-   * the innermost loop: JDK 17's compiler falls back to the API's Java code (an array per
-   * operation) for a vector carried across nested loops, which made this 30x slower.
+   * {@code sum_i d[dAt + i] * src[i + off[t]]} for {@code i < n} (whole vectors) and every tap,
+   * added to tap {@code t}'s vector sum {@code acc[(accAt + t)*L ...]}, which {@code count} vectors have
+   * gone into so far: when it reaches {@link #RUN} vectors, its lanes are added to
+   * {@code out[outAt + t]} in double, in lane order, and it starts again from zero. So a map of a
+   * few vectors does not pay a reduction per plane, and no sum runs long in float. Returns the
+   * new count (the same for every tap). Vectors are carried only by the innermost loop: JDK 17's
+   * compiler falls back to the API's Java code (an array per operation) for a vector carried
+   * across nested loops.
    */
-  static void dot(float[] d, int dAt, int dStep, int rows, int n, float[] src, int srcAt, int srcStep, int[] off,
-      int taps, double[] out, int outAt, float[] lanes) {
-    int pairs = rows / 2;
-    int d2 = 2 * dStep;
-    int s2 = 2 * srcStep;
+  static int dot(float[] d, int dAt, int n, float[] src, int[] off, int taps, float[] acc, int accAt, double[] out,
+      int outAt, int count) {
+    int after = count;
     for (int t = 0; t < taps; t++) {
-      double s = 0;
-      for (int j = 0; j < n; j += L) {
-        int dj = dAt + j;
-        int sj = srcAt + off[t] + j;
-        FloatVector a0 = FloatVector.zero(S);
+      int o = off[t];
+      int c = count;
+      int j = 0;
+      while (j < n) {
+        int end = Math.min(n, j + (RUN - c) * L);
+        c += (end - j) / L;
+        FloatVector a0 = FloatVector.fromArray(S, acc, (accAt + t) * L);
         FloatVector a1 = FloatVector.zero(S);
-        for (int p = 0; p < pairs; p++) {
-          a0 = FloatVector.fromArray(S, d, dj + p * d2).fma(FloatVector.fromArray(S, src, sj + p * s2), a0);
-          a1 = FloatVector.fromArray(S, d, dj + p * d2 + dStep).fma(FloatVector.fromArray(S, src, sj + p * s2 + srcStep), a1);
+        for (; j + 2 * L <= end; j += 2 * L) {
+          a0 = FloatVector.fromArray(S, d, dAt + j).fma(FloatVector.fromArray(S, src, o + j), a0);
+          a1 = FloatVector.fromArray(S, d, dAt + j + L).fma(FloatVector.fromArray(S, src, o + j + L), a1);
         }
-        if (rows % 2 != 0) {
-          a0 = FloatVector.fromArray(S, d, dj + pairs * d2).fma(FloatVector.fromArray(S, src, sj + pairs * s2), a0);
+        if (j < end) {
+          a0 = FloatVector.fromArray(S, d, dAt + j).fma(FloatVector.fromArray(S, src, o + j), a0);
+          j += L;
         }
-        a0.add(a1).intoArray(lanes, 0);
-        for (int i = 0; i < L; i++) {
-          s += lanes[i];
+        a0.add(a1).intoArray(acc, (accAt + t) * L);
+        if (c == RUN) {
+          flush(acc, accAt + t, out, outAt + t);
+          c = 0;
         }
       }
-      out[outAt + t] += s;
+      after = c;
     }
+    return after;
   }
 
-  /** {@code sum_r sum_i d[dAt + r*dStep + i]} for {@code r < rows}, {@code i < n}, lanes added in double in order. */
-  static double sum(float[] d, int dAt, int dStep, int rows, int n, float[] lanes) {
+  /** Vector sum {@code k} of {@code acc} added to {@code out[at]} in double, lane by lane, and zeroed. */
+  static void flush(float[] acc, int k, double[] out, int at) {
     double s = 0;
-    for (int j = 0; j < n; j += L) {
+    for (int i = k * L; i < (k + 1) * L; i++) {
+      s += acc[i];
+      acc[i] = 0f;
+    }
+    out[at] += s;
+  }
+
+  /** {@code sum_i d[i]} for {@code i < n}: whole vectors in runs as {@link #dot}, the rest in double. */
+  static double sum(float[] d, int n, float[] lanes) {
+    double s = 0;
+    int whole = n / L * L;
+    for (int from = 0; from < whole; from += RUN * L) {
+      int end = Math.min(whole, from + RUN * L);
       FloatVector a = FloatVector.zero(S);
-      for (int r = 0; r < rows; r++) {
-        a = a.add(FloatVector.fromArray(S, d, dAt + r * dStep + j));
+      for (int j = from; j < end; j += L) {
+        a = a.add(FloatVector.fromArray(S, d, j));
       }
       a.intoArray(lanes, 0);
       for (int i = 0; i < L; i++) {
         s += lanes[i];
       }
     }
+    for (int i = whole; i < n; i++) {
+      s += d[i];
+    }
     return s;
   }
 
   /**
-   * {@code dst[i] = act(add + sum_t w[wAt + t] * src[i + off[t]])} for {@code i < n} (a multiple of
+   * {@code dst[dstAt + i] = act(add + sum_t w[wAt + t] * src[i + off[t]])} for {@code i < n} (a multiple of
    * {@link #L}), the taps in order: {@link Depthwise}'s flat forward row. 3x3 and 5x5 kernels have
    * loops of their own with the offsets and weights held in registers (the general loop reloads
    * both for every vector).
    */
-  static void flat(float[] dst, int n, float[] src, int[] off, float[] w, int wAt, int taps, float add, boolean relu) {
+  static void flat(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, int taps, float add,
+      boolean relu) {
     if (taps == 9) {
-      flat9(dst, n, src, off, w, wAt, add, relu);
+      flat9(dst, dstAt, n, src, off, w, wAt, add, relu);
       return;
     }
     if (taps == 25) {
-      flat25(dst, n, src, off, w, wAt, add, relu);
+      flat25(dst, dstAt, n, src, off, w, wAt, add, relu);
       return;
     }
     FloatVector b = FloatVector.broadcast(S, add);
@@ -144,11 +169,11 @@ final class VectorDepthwise {
       if (relu) {
         a = a.max(zero);
       }
-      a.intoArray(dst, j);
+      a.intoArray(dst, dstAt + j);
     }
   }
 
-  private static void flat9(float[] dst, int n, float[] src, int[] off, float[] w, int wAt, float add, boolean relu) {
+  private static void flat9(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, boolean relu) {
     int o0 = off[0]; int o1 = off[1]; int o2 = off[2]; int o3 = off[3]; int o4 = off[4]; int o5 = off[5]; int o6 = off[6]; int o7 = off[7]; int o8 = off[8];
     FloatVector w0 = FloatVector.broadcast(S, w[wAt + 0]);
     FloatVector w1 = FloatVector.broadcast(S, w[wAt + 1]);
@@ -188,8 +213,8 @@ final class VectorDepthwise {
         a = a.max(zero);
         c = c.max(zero);
       }
-      a.intoArray(dst, j);
-      c.intoArray(dst, k);
+      a.intoArray(dst, dstAt + j);
+      c.intoArray(dst, dstAt + k);
     }
     if (j < n) {
       FloatVector a = b;
@@ -205,12 +230,13 @@ final class VectorDepthwise {
       if (relu) {
         a = a.max(zero);
       }
-      a.intoArray(dst, j);
+      a.intoArray(dst, dstAt + j);
     }
   }
 
 
-  private static void flat25(float[] dst, int n, float[] src, int[] off, float[] w, int wAt, float add, boolean relu) {
+
+  private static void flat25(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, boolean relu) {
     int o0 = off[0]; int o1 = off[1]; int o2 = off[2]; int o3 = off[3]; int o4 = off[4]; int o5 = off[5]; int o6 = off[6]; int o7 = off[7]; int o8 = off[8]; int o9 = off[9]; int o10 = off[10]; int o11 = off[11]; int o12 = off[12]; int o13 = off[13]; int o14 = off[14]; int o15 = off[15]; int o16 = off[16]; int o17 = off[17]; int o18 = off[18]; int o19 = off[19]; int o20 = off[20]; int o21 = off[21]; int o22 = off[22]; int o23 = off[23]; int o24 = off[24];
     FloatVector w0 = FloatVector.broadcast(S, w[wAt + 0]);
     FloatVector w1 = FloatVector.broadcast(S, w[wAt + 1]);
@@ -298,8 +324,8 @@ final class VectorDepthwise {
         a = a.max(zero);
         c = c.max(zero);
       }
-      a.intoArray(dst, j);
-      c.intoArray(dst, k);
+      a.intoArray(dst, dstAt + j);
+      c.intoArray(dst, dstAt + k);
     }
     if (j < n) {
       FloatVector a = b;
@@ -331,9 +357,10 @@ final class VectorDepthwise {
       if (relu) {
         a = a.max(zero);
       }
-      a.intoArray(dst, j);
+      a.intoArray(dst, dstAt + j);
     }
   }
+
 
 
   /**
