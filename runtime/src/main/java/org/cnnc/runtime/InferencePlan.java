@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import org.cnnc.compiler.shape.OpDef;
 import org.cnnc.compiler.shape.Trait;
+import org.nd4j.linalg.activations.Activation;
 
 /**
  * What the inference passes change, decided from the topology of the network as first built:
@@ -27,7 +28,8 @@ public final class InferencePlan {
     /**
      * A ReLU right after a conv (or a folded conv + BatchNorm, or cnnc's BatchNorm) that only it
      * reads: computed by that layer, in place. Networks built with cnnc's kernels are trained
-     * with this pass too.
+     * with this pass too. In inference, a relu6 right after a conv (or a folded conv + BatchNorm)
+     * likewise.
      */
     FUSE_RELU,
     /** Dropout is the identity in inference: removed. */
@@ -56,7 +58,7 @@ public final class InferencePlan {
   private final Set<String> foldsInto = new HashSet<>();
   private final Map<String, String> bnOfConv = new HashMap<>();
   private final Set<String> fusedRelu = new HashSet<>();
-  private final Set<String> fusesRelu = new HashSet<>();
+  private final Map<String, Activation> fusesRelu = new HashMap<>();
   private final Set<String> keep;
   private final Set<String> wanted;
   private final boolean dropout;
@@ -133,7 +135,10 @@ public final class InferencePlan {
     for (var e : op.entrySet()) {
       String v = e.getKey();
       List<String> ins = inputs.getOrDefault(v, List.of());
-      if (!passes.contains(Pass.FUSE_RELU) || !e.getValue().has(Trait.FUSABLE_ACTIVATION) || ins.size() != 1) {
+      // a ReLU, or (in inference only: the training step keeps relu6's own backward) a clamp
+      Lowerings.Absorbs what = e.getValue().has(Trait.FUSABLE_ACTIVATION) ? Lowerings.Absorbs.RELU
+          : e.getValue().has(Trait.FUSABLE_CLAMP) && !training ? Lowerings.Absorbs.CLAMP : null;
+      if (!passes.contains(Pass.FUSE_RELU) || what == null || ins.size() != 1) {
         continue;
       }
       String src = ins.get(0);
@@ -142,11 +147,11 @@ public final class InferencePlan {
       }
       // into a conv or dense layer, a conv whose BatchNorm folds into it, or (cnnc's) BatchNorm itself
       String into = folded.contains(src) ? inputs.get(src).get(0)
-          : absorbs(op.get(src), Lowerings.Absorbs.RELU, kernels) ? src : null;
-      if (into != null && !mergeOf.containsKey(into)
+          : absorbs(op.get(src), what, kernels) ? src : null;
+      if (into != null && absorbs(op.get(into), what, kernels) && !mergeOf.containsKey(into)
           && (into.equals(src) || readers.getOrDefault(into, List.of()).size() == 1)) {
         fusedRelu.add(v);
-        fusesRelu.add(into);
+        fusesRelu.put(into, what == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU);
       }
     }
   }
@@ -205,7 +210,12 @@ public final class InferencePlan {
   }
 
   boolean fusesRelu(String conv) {
-    return fusesRelu.contains(conv);
+    return fusesRelu.containsKey(conv);
+  }
+
+  /** The activation a layer computes in its own pass for an op after it that this plan removes, or identity. */
+  Activation fusedActivation(String layer) {
+    return fusesRelu.getOrDefault(layer, Activation.IDENTITY);
   }
 
   boolean dropsDropout() {

@@ -36,7 +36,9 @@ public final class Lowerings {
     /** A ReLU after it ({@code Trait.FUSABLE_ACTIVATION}), applied in its own pass. */
     RELU,
     /** A ReLU after it, applied in its own pass by cnnc's kernels only (DL4J's layer cannot). */
-    RELU_WITH_CNNC_KERNELS
+    RELU_WITH_CNNC_KERNELS,
+    /** A clamp to [0, 6] after it ({@code Trait.FUSABLE_CLAMP}), applied in its own pass. */
+    CLAMP
   }
 
   private static final Map<String, Lowering> TABLE = new LinkedHashMap<>();
@@ -44,7 +46,8 @@ public final class Lowerings {
 
   static {
     put("conv", (b, p, in, a) -> b.conv(p, in.get(0), a.integer("out"), a.ints("kernel"), a.ints("stride"),
-        a.ints("padding"), a.ints("dilation"), a.integer("groups"), a.bool("bias")), Absorbs.AFFINE, Absorbs.RELU);
+        a.ints("padding"), a.ints("dilation"), a.integer("groups"), a.bool("bias")), Absorbs.AFFINE, Absorbs.RELU,
+        Absorbs.CLAMP);
     put("maxpool", (b, p, in, a) -> b.maxpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
         a.ints("dilation"), a.bool("ceil")));
     put("avgpool", (b, p, in, a) -> b.avgpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),

@@ -523,7 +523,7 @@ public final class NetBuilder {
         .dilation(dilation)
         .nOut(out)
         .hasBias(withBias)
-        .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY)
+        .activation(plan != null ? plan.fusedActivation(name) : Activation.IDENTITY)
         .convolutionMode(ConvolutionMode.Truncate);
     Layer layer = groups != 1 ? grouped(name, new GroupedConvolution(conv, groups, kernels == Kernels.CNNC))
         : kernels == Kernels.CNNC ? gemm(name, new GemmConvolution(conv)) : conv.build();
@@ -659,6 +659,12 @@ public final class NetBuilder {
 
   /** PyTorch's ReLU6: cnnc's one-pass layer on its kernels, DL4J's activation otherwise. */
   public String relu6(String name, String in) {
+    if (plan != null && plan.fusedRelu(name)) {
+      if (types.containsKey(in)) {
+        types.put(name, types.get(in));
+      }
+      return in;
+    }
     return kernels == Kernels.CNNC ? add(name, new CnncRelu(Activation.RELU6), in)
         : activation(name, in, Activation.RELU6.getActivationFunction());
   }
@@ -726,7 +732,7 @@ public final class NetBuilder {
     String flat = types.get(in).getType() == InputType.Type.CNN ? flatten(name + "/flatten", in) : in;
     long features = ((InputType.InputTypeFeedForward) types.get(flat)).getSize();
     DenseLayer.Builder dense = new DenseLayer.Builder().nOut(out).hasBias(bias)
-        .activation(plan != null && plan.fusesRelu(name) ? Activation.RELU : Activation.IDENTITY);
+        .activation(plan != null ? plan.fusedActivation(name) : Activation.IDENTITY);
     add(name, kernels == Kernels.CNNC ? new CnncDense(dense) : dense.build(), flat);
     manifest.add(new TensorMapping(name + ".weight", name, "W", new long[] {out, features}, true, false));
     if (bias) {

@@ -2,6 +2,7 @@
 package org.cnnc.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -12,11 +13,14 @@ import java.util.stream.Collectors;
 import org.cnnc.runtime.InferencePlan.Pass;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The inference passes decide from the registry's traits and the lowerings' capabilities, not
  * from op names: on a network mixing ops that fold or fuse with ones that must not (a grouped
- * conv's batch norm folds; relu6, a batch norm after a pool and a relu after an add stay), each
+ * conv's batch norm folds, and then its relu6 fuses; a batch norm after a pool and a relu after
+ * an add stay), each
  * pass removes exactly the vertices its rule names, on both kernel sets.
  */
 class InferencePlanTraitsTest {
@@ -65,19 +69,42 @@ class InferencePlanTraitsTest {
     // a batch norm folds into the conv before it (grouped or not), not into a pool
     assertEquals(Set.of("bn1", "bn2"), folded, kernels + ": FOLD_BATCHNORM");
     Set<String> fused = removed(before, net.forInference(EnumSet.of(Pass.FUSE_RELU), Set.of("out")));
-    // relus after a conv, a dense layer and (cnnc's kernels only) a batch norm; never relu6 nor a relu after a merge
+    // relus after a conv, a dense layer and (cnnc's kernels only) a batch norm; never a relu after a
+    // merge, nor relu6 after a batch norm (it fuses into convs only)
     Set<String> expected = new TreeSet<>(Set.of("r5"));
     if (kernels == NetBuilder.Kernels.CNNC) {
       expected.addAll(Set.of("r1", "r3"));
     }
     assertEquals(expected, fused, kernels + ": FUSE_RELU");
     Set<String> both = removed(before, net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM, Pass.FUSE_RELU), Set.of("out")));
-    // with bn1 folded, r1 fuses into c1 on either kernel set
-    Set<String> all = new TreeSet<>(Set.of("bn1", "bn2", "r1", "r5"));
+    // with bn1 folded, r1 fuses into c1 on either kernel set, and with bn2 folded, relu6 into the grouped conv
+    Set<String> all = new TreeSet<>(Set.of("bn1", "bn2", "r1", "r6", "r5"));
     if (kernels == NetBuilder.Kernels.CNNC) {
       all.add("r3");
     }
     assertEquals(all, both, kernels + ": FOLD_BATCHNORM + FUSE_RELU");
+  }
+
+  /**
+   * relu6 fused into the conv before it clamps as its own layer did: the same outputs with and
+   * without the passes, on inputs that drive the conv past 6 and below 0; and a network built for
+   * training keeps relu6's own layer (its backward is not the conv's).
+   */
+  @ParameterizedTest
+  @EnumSource(NetBuilder.Kernels.class)
+  void fusedRelu6ClampsAsItsLayer(NetBuilder.Kernels kernels) {
+    CnnNetwork net = CnnNetwork.create(new Mixed(), 3, kernels);
+    assertTrue(net.graph().getVertex("r6") != null, kernels + ": the training network keeps relu6");
+    Nd4j.getRandom().setSeed(5);
+    INDArray x = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 4, 8, 8).subi(0.5).muli(40);
+    CnnNetwork plain = net.forInference(EnumSet.noneOf(Pass.class), Set.of("out"));
+    INDArray pre = plain.graph().feedForward(new INDArray[] {x}, false, false).get("bn2");
+    assertTrue(pre.maxNumber().doubleValue() > 6 && pre.minNumber().doubleValue() < 0,
+        "the input reaches both bends: " + pre.minNumber() + " .. " + pre.maxNumber());
+    CnnNetwork fused = net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM, Pass.FUSE_RELU), Set.of("out"));
+    assertTrue(fused.graph().getVertex("r6") == null, kernels + ": relu6 fused");
+    double err = ParityTest.relErr(fused.predict(x).get("out"), plain.predict(x).get("out"));
+    assertTrue(err <= 1e-5, kernels + ": fused relu6 against its own layer: " + err);
   }
 
   private static Set<String> vertices(CnnNetwork n) {

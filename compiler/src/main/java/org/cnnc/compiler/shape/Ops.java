@@ -104,7 +104,7 @@ public final class Ops {
         .rule(Ops::lrn));
     activation(op("relu").doc("max(0, x)").torch("nn.ReLU")
         .traits(Trait.NON_NEGATIVE, Trait.FUSABLE_ACTIVATION));
-    activation(op("relu6").doc("min(max(0, x), 6)").torch("nn.ReLU6").traits(Trait.NON_NEGATIVE));
+    activation(op("relu6").doc("min(max(0, x), 6)").torch("nn.ReLU6").traits(Trait.NON_NEGATIVE, Trait.FUSABLE_CLAMP));
     activation(op("hardsigmoid").doc("clamp(x / 6 + 1/2, 0, 1)").torch("nn.Hardsigmoid").traits(Trait.NON_NEGATIVE));
     activation(op("hardswish").doc("x * clamp(x + 3, 0, 6) / 6").torch("nn.Hardswish"));
     activation(op("silu").doc("x * sigmoid(x), also called swish").torch("nn.SiLU"));

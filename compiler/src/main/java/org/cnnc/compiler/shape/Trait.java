@@ -18,6 +18,8 @@ public enum Trait {
   PROBABILITIES,
   /** A ReLU that the conv, dense or batch norm before it may apply in its own pass (inference fusion). */
   FUSABLE_ACTIVATION,
+  /** A clamp to [0, 6] (relu6) that the conv before it may apply in its own pass (inference fusion). */
+  FUSABLE_CLAMP,
   /** Slides a window over height and width ({@code kernel}, {@code stride}, {@code padding}). */
   WINDOWED,
   /** Holds trainable weights that a batch norm after it may be folded into, in inference. */

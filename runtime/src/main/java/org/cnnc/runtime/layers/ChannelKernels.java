@@ -50,6 +50,21 @@ final class ChannelKernels {
   }
 
   /**
+   * A fused activation's cap, as the kernels take it: {@code min(max(v, 0), cap)} when
+   * {@code cap > 0}, the value itself when it is {@link #NONE}; a plain ReLU is {@link #RELU}
+   * (no cap), relu6 a cap of 6. NaN stays NaN either way, as in PyTorch.
+   */
+  static final float NONE = 0f;
+
+  /** The cap of a plain ReLU (see {@link #NONE}). */
+  static final float RELU = Float.POSITIVE_INFINITY;
+
+  /** {@link #RELU} when {@code relu}, else {@link #NONE}. */
+  static float cap(boolean relu) {
+    return relu ? RELU : NONE;
+  }
+
+  /**
    * Batch norm in training over {@code x3 [b, c, n]}: each channel's batch mean and biased
    * variance (two passes, in double, over the channel held in a per-thread array), then
    * {@code out = (x - mean) / sqrt(var + eps) * gamma + beta}, and {@code max(out, 0)} when
@@ -86,7 +101,7 @@ final class ChannelKernels {
       stats[1][ch] = var;
       float scale = (float) (gamma[ch] / Math.sqrt(var + eps));
       float shift = (float) (beta[ch] - mean * scale);
-      finish(p, b * n, scale, shift, relu);
+      finish(p, b * n, scale, shift, cap(relu));
       for (int i = 0; i < b; i++) {
         ob.put(oBase + (i * c + ch) * n, p, i * n, n);
       }
@@ -124,11 +139,11 @@ final class ChannelKernels {
   }
 
   /**
-   * {@code out = x * scale[c] + shift[c]}, then {@code max(out, 0)} when {@code relu}; a null
+   * {@code out = x * scale[c] + shift[c]}, then the fused activation of {@code cap} (see {@link #NONE}); a null
    * {@code scale} is 1 and a null {@code shift} 0, and {@code out3} may be {@code x3} (a conv's
    * bias and fused ReLU applied in place).
    */
-  static void affine(INDArray x3, float[] scale, float[] shift, boolean relu, INDArray out3) {
+  static void affine(INDArray x3, float[] scale, float[] shift, float cap, INDArray out3) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
     int n = (int) x3.size(2);
@@ -142,7 +157,7 @@ final class ChannelKernels {
       float s = shift == null ? 0f : shift[ch];
       float[] p = Scratch.floats(0, n);
       xb.get(xBase + plane * n, p, 0, n);
-      finish(p, n, a, s, relu);
+      finish(p, n, a, s, cap);
       ob.put(oBase + plane * n, p, 0, n);
     });
   }
@@ -299,9 +314,9 @@ final class ChannelKernels {
   /**
    * {@code dst[j][i] = src[i][j] (+ add[i])} for {@code src [A, B, n]} and {@code dst [B, A, n]}:
    * the first two axes swapped, plane by plane, with an optional value per {@code src} row, then
-   * {@code max(., 0)} when {@code relu}.
+   * the fused activation of {@code cap} (see {@link #NONE}).
    */
-  static void swapAxes(INDArray src3, INDArray dst3, float[] add, boolean relu) {
+  static void swapAxes(INDArray src3, INDArray dst3, float[] add, float cap) {
     int a = (int) src3.size(0);
     int bb = (int) src3.size(1);
     int n = (int) src3.size(2);
@@ -314,7 +329,7 @@ final class ChannelKernels {
       int j = plane % bb;
       float[] p = Scratch.floats(0, n);
       sb.get(sBase + plane * n, p, 0, n);
-      finish(p, n, 1f, add == null ? 0f : add[i], relu);
+      finish(p, n, 1f, add == null ? 0f : add[i], cap);
       db.put(dBase + (j * a + i) * n, p, 0, n);
     });
   }
@@ -322,12 +337,12 @@ final class ChannelKernels {
   /**
    * {@code rows} runs of {@code len} floats from {@code src} (starting at element {@code srcAt},
    * {@code srcStride} apart) to {@code dst} (likewise), each run plus {@code add[row]} (when not
-   * null) and then {@code max(., 0)} when {@code relu}; source and destination may be the same
+   * null) and then the fused activation of {@code cap} (see {@link #NONE}); source and destination may be the same
    * array. This is a conv tile's epilogue (bias and ReLU while the tile is in cache) and the
    * gather of a band of an output gradient.
    */
   static void copyRows(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride, int rows,
-      int len, float[] add, boolean relu) {
+      int len, float[] add, float cap) {
     FloatBuffer sb = src.data().asNioFloat();
     FloatBuffer db = dst.data().asNioFloat();
     long sBase = src.offset() + srcAt;
@@ -335,7 +350,7 @@ final class ChannelKernels {
     IntStream.range(0, rows).parallel().forEach(row -> {
       float[] p = Scratch.floats(0, len);
       sb.get((int) (sBase + row * srcStride), p, 0, len);
-      finish(p, len, 1f, add == null ? 0f : add[row], relu);
+      finish(p, len, 1f, add == null ? 0f : add[row], cap);
       db.put((int) (dBase + row * dstStride), p, 0, len);
     });
   }
@@ -395,13 +410,18 @@ final class ChannelKernels {
   }
 
   /**
-   * {@code p[0..n) * scale + shift}, then {@code max(., 0)} when {@code relu}: batch norm's affine
-   * map and a conv's bias, with a fused ReLU. A scale of 1 changes nothing exactly.
+   * {@code p[0..n) * scale + shift}, then the fused activation of {@code cap} (see {@link #NONE}):
+   * batch norm's affine map and a conv's bias, with a fused ReLU or relu6. A scale of 1 changes
+   * nothing exactly.
    */
-  private static void finish(float[] p, int n, float scale, float shift, boolean relu) {
-    if (relu) {
+  private static void finish(float[] p, int n, float scale, float shift, float cap) {
+    if (cap == RELU) {
       for (int k = 0; k < n; k++) {
         p[k] = Math.max(p[k] * scale + shift, 0f);
+      }
+    } else if (cap > 0) {
+      for (int k = 0; k < n; k++) {
+        p[k] = Math.min(Math.max(p[k] * scale + shift, 0f), cap);
       }
     } else if (scale != 1f || shift != 0f) {
       for (int k = 0; k < n; k++) {

@@ -95,7 +95,7 @@ public class CnncBatchNormLayer extends BatchNormalization {
         scale[ch] = (float) (gamma[ch] / Math.sqrt(runVar[ch] + layerConf().getEps()));
         shift[ch] = (float) (beta[ch] - (double) runMean[ch] * scale[ch]);
       }
-      ChannelKernels.affine(x3, scale, shift, relu(), out3);
+      ChannelKernels.affine(x3, scale, shift, ChannelKernels.cap(relu()), out3);
       return out;
     }
     if (mode == TrainingMode.TRAIN) {

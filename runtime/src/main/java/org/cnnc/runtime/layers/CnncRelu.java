@@ -15,6 +15,7 @@ import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationReLU;
 import org.nd4j.linalg.activations.impl.ActivationReLU6;
+import org.nd4j.linalg.activations.impl.ActivationReLU6;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.scalar.RectifiedLinear;
@@ -60,6 +61,19 @@ public class CnncRelu extends ActivationLayer {
   static boolean plain(IActivation fn) {
     return fn instanceof ActivationReLU r && r.getMax() == null && zeroOrNull(r.getThreshold())
         && zeroOrNull(r.getNegativeSlope());
+  }
+
+  /**
+   * The cap ({@link ChannelKernels#NONE}) with which a layer computes {@code fn} in its own last
+   * pass: {@link ChannelKernels#RELU} for the plain ReLU, 6 for relu6 (an inference plan fuses it
+   * into a conv), {@link ChannelKernels#NONE} for any other activation, which the layer then
+   * applies after its own pass.
+   */
+  static float cap(IActivation fn) {
+    if (plain(fn)) {
+      return ChannelKernels.RELU;
+    }
+    return fn instanceof ActivationReLU6 ? 6f : ChannelKernels.NONE;
   }
 
   private static boolean zeroOrNull(Double v) {

@@ -80,10 +80,10 @@ public final class ConvGemm {
 
   /**
    * {@code x [b, c, h, w]} (C order) convolved with {@code w [o, c, kh, kw]}, plus {@code bias [o]}
-   * (or null), then {@code max(., 0)} when {@code relu}; the result, {@code [b, o, oh, ow]}, is
+   * (or null), then the fused activation of {@code cap} ({@link ChannelKernels#NONE}); the result, {@code [b, o, oh, ow]}, is
    * allocated as {@code outType}.
    */
-  public static INDArray forward(INDArray x, INDArray w, INDArray bias, boolean relu, Geometry g,
+  public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, Geometry g,
       LayerWorkspaceMgr mgr, ArrayType outType) {
     long b = x.size(0);
     long o = w.size(0);
@@ -95,8 +95,8 @@ public final class ConvGemm {
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
     if (OneDnn.takesForward(x, w, g, s) && ChannelKernels.direct(x, out)) {
       OneDnn.forward(x, w, bias, g, out);
-      if (relu) {
-        finishInPlace(out, null, true);
+      if (cap > 0) {
+        finishInPlace(out, null, cap);
       }
       return out;
     }
@@ -117,8 +117,8 @@ public final class ConvGemm {
       }
       Gemm.stridedBatch(false, false, (int) o, (int) s, (int) k, w2, (int) k, 0, cols, (int) ldb, strideB, 0.0, out,
           (int) s, o * s, (int) b);
-      if (add != null || relu) {
-        finishInPlace(out, add, relu);
+      if (add != null || cap > 0) {
+        finishInPlace(out, add, cap);
       }
       return out;
     }
@@ -128,11 +128,11 @@ public final class ConvGemm {
       Im2col.im2col(x, 0, (int) b, g, cols);
       INDArray o2 = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
       Gemm.gemm(w2, cols, o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
-      ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), add, relu);
+      ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), add, cap);
       return out;
     }
     if (ChannelKernels.direct(x, out)) {
-      tiledForward(x, w2, add, relu, g, out, mgr);
+      tiledForward(x, w2, add, cap, g, out, mgr);
       return out;
     }
     INDArray col = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.FF_WORKING_MEM);
@@ -142,13 +142,21 @@ public final class ConvGemm {
     if (bias != null) {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
     }
-    return relu ? Transforms.relu(out, false) : out;
+    return clamp(out, cap);
   }
 
-  /** {@code out [b, o, oh, ow]} plus {@code add[o]} (when not null), then a ReLU when {@code relu}, in place. */
-  private static void finishInPlace(INDArray out, float[] add, boolean relu) {
+  /** {@code out} with the fused activation of {@code cap} applied in place by ND4J's ops (arrays the kernels cannot address). */
+  static INDArray clamp(INDArray out, float cap) {
+    if (cap > 0) {
+      Transforms.relu(out, false);
+    }
+    return cap > 0 && cap != ChannelKernels.RELU ? Transforms.min(out, cap, false) : out;
+  }
+
+  /** {@code out [b, o, oh, ow]} plus {@code add[o]} (when not null), then the fused activation of {@code cap}, in place. */
+  private static void finishInPlace(INDArray out, float[] add, float cap) {
     INDArray out3 = out.reshape('c', out.size(0), out.size(1), out.size(2) * out.size(3));
-    ChannelKernels.affine(out3, null, add, relu, out3);
+    ChannelKernels.affine(out3, null, add, cap, out3);
   }
 
   /**
@@ -157,7 +165,7 @@ public final class ConvGemm {
    * cache. A whole-map band needs no tile: the GEMM writes into the output, and a pointwise conv
    * multiplies the input itself.
    */
-  private static void tiledForward(INDArray x, INDArray w2, float[] add, boolean relu, Geometry g, INDArray out,
+  private static void tiledForward(INDArray x, INDArray w2, float[] add, float cap, Geometry g, INDArray out,
       LayerWorkspaceMgr mgr) {
     long o = w2.size(0);
     long k = w2.size(1);
@@ -175,8 +183,8 @@ public final class ConvGemm {
         INDArray cols = bandColumns(x, n, g, col, r0, r1, len);
         INDArray dst = tile == null ? sample(out, n, o, s) : prefix(tile, o, len);
         Gemm.gemm(w2, cols, dst, false, false, 1.0, 0.0);
-        if (tile != null || add != null || relu) {
-          ChannelKernels.copyRows(dst, 0, len, out, n * o * s + (long) r0 * ow, s, (int) o, (int) len, add, relu);
+        if (tile != null || add != null || cap > 0) {
+          ChannelKernels.copyRows(dst, 0, len, out, n * o * s + (long) r0 * ow, s, (int) o, (int) len, add, cap);
         }
       }
     }
@@ -230,7 +238,7 @@ public final class ConvGemm {
     // (GoogLeNet's 1x1 convs: 5.3-8.4 ms against 5.3-9.5 for the batch at once)
     if (batched(x, delta, b, k, s) && !g.pointwise()) {
       INDArray d2 = mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
-      ChannelKernels.swapAxes(delta.reshape('c', b, o, s), d2, null, false);
+      ChannelKernels.swapAxes(delta.reshape('c', b, o, s), d2, null, ChannelKernels.NONE);
       INDArray d2m = d2.reshape('c', o, b * s);
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.BP_WORKING_MEM);
       Im2col.im2col(x, 0, (int) b, g, cols);
@@ -290,7 +298,8 @@ public final class ConvGemm {
         INDArray d = sample(delta, n, o, s);
         if (tile != null) {
           d = prefix(tile, o, len);
-          ChannelKernels.copyRows(delta, n * o * s + (long) r0 * ow, s, d, 0, len, (int) o, (int) len, null, false);
+          ChannelKernels.copyRows(delta, n * o * s + (long) r0 * ow, s, d, 0, len, (int) o, (int) len, null,
+              ChannelKernels.NONE);
         }
         INDArray cols = bandColumns(x, n, g, col, r0, r1, len);
         Gemm.gemm(d, cols, wGrad2, false, true, 1.0, n == 0 && r0 == 0 ? 0.0 : 1.0);

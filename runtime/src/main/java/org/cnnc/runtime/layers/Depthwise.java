@@ -211,9 +211,9 @@ final class Depthwise {
   }
 
   /** {@code dst[i] = act(add + sum_t wt[wAt + t] * src[i + off[t]])} for {@code i < n}. */
-  private void flat(float[] dst, int n, float[] src, int[] off, float[] wt, int wAt, float add, boolean relu) {
+  private void flat(float[] dst, int n, float[] src, int[] off, float[] wt, int wAt, float add, float cap) {
     if (lanes > 1) {
-      VectorDepthwise.flat(dst, 0, n, src, off, wt, wAt, taps, add, relu);
+      VectorDepthwise.flat(dst, 0, n, src, off, wt, wAt, taps, add, cap);
       return;
     }
     for (int i = 0; i < n; i++) {
@@ -221,7 +221,7 @@ final class Depthwise {
       for (int t = 0; t < taps; t++) {
         a = Math.fma(src[i + off[t]], wt[wAt + t], a);
       }
-      dst[i] = relu ? Math.max(a, 0f) : a;
+      dst[i] = cap > 0 ? Math.min(Math.max(a, 0f), cap) : a;
     }
   }
 
@@ -276,9 +276,10 @@ final class Depthwise {
 
   /**
    * {@code out [b, c*m, oh, ow]} = {@code x [b, c, h, w]} convolved with {@code wt} (the weights'
-   * {@code c*m*kh*kw} values) plus {@code bias} (or null), then {@code max(., 0)} when {@code relu}.
+   * {@code c*m*kh*kw} values) plus {@code bias} (or null), then the fused activation of {@code cap}
+   * ({@link ChannelKernels#NONE}).
    */
-  void forward(INDArray x, float[] wt, float[] bias, boolean relu, INDArray out) {
+  void forward(INDArray x, float[] wt, float[] bias, float cap, INDArray out) {
     int b = (int) x.size(0);
     FloatBuffer xb = x.data().asNioFloat();
     FloatBuffer ob = out.data().asNioFloat();
@@ -307,7 +308,7 @@ final class Depthwise {
           int ic = (first + k) % c;
           for (int j = 0; j < m; j++) {
             int o = ic * m + j;
-            flat(oc, flatN, p, flatOff, wt, o * taps, bias == null ? 0f : bias[o], relu);
+            flat(oc, flatN, p, flatOff, wt, o * taps, bias == null ? 0f : bias[o], cap);
             // planes and rows are written in order: a row's overrun (see copyRows) is overwritten
             // by the next row, the chunk's last by nothing that is put
             int at = k * outs + j * oh * ow;
@@ -453,7 +454,7 @@ final class Depthwise {
   /** {@code dst[dstAt + i] = sum_t wt[t] * src[i + off[t]]} for {@code i < n}, {@code count} taps. */
   private void flatSum(float[] dst, int dstAt, int n, float[] src, int[] off, float[] wt, int count) {
     if (lanes > 1) {
-      VectorDepthwise.flat(dst, dstAt, n, src, off, wt, 0, count, 0f, false);
+      VectorDepthwise.flat(dst, dstAt, n, src, off, wt, 0, count, 0f, ChannelKernels.NONE);
       return;
     }
     for (int i = 0; i < n; i++) {

@@ -39,23 +39,23 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
 
   @Override
   protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr mgr) {
-    return new Pair<>(convolve(training, false, mgr), null);
+    return new Pair<>(convolve(training, ChannelKernels.NONE, mgr), null);
   }
 
-  /** The conv's output, with the ReLU applied in the conv's own last pass when {@code relu}. */
-  private INDArray convolve(boolean training, boolean relu, LayerWorkspaceMgr mgr) {
+  /** The conv's output, with the fused activation of {@code cap} ({@link ChannelKernels#NONE}) applied in its own last pass. */
+  private INDArray convolve(boolean training, float cap, LayerWorkspaceMgr mgr) {
     assertInputSet(false);
     validateInputRank();
     INDArray w = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, training, mgr);
     validateInputDepth(w.size(1));
     INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, mgr) : null;
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.FF_WORKING_MEM);
-    return forward(x, w, b, relu, mgr);
+    return forward(x, w, b, cap, mgr);
   }
 
-  /** The convolution's output (its last pass applying the ReLU when {@code relu}), in the activations workspace. */
-  protected INDArray forward(INDArray x, INDArray w, INDArray b, boolean relu, LayerWorkspaceMgr mgr) {
-    return ConvGemm.forward(x, w, b, relu, geometry(), mgr, ArrayType.ACTIVATIONS);
+  /** The convolution's output (its last pass applying the fused activation of {@code cap}), in the activations workspace. */
+  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, LayerWorkspaceMgr mgr) {
+    return ConvGemm.forward(x, w, b, cap, geometry(), mgr, ArrayType.ACTIVATIONS);
   }
 
   /** Fills the weight and bias gradients; returns the input's gradient (null when it is not asked for). */
@@ -69,10 +69,11 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     assertInputSet(false);
     applyDropOutIfNecessary(training, mgr);
     IActivation fn = layerConf().getActivationFn();
-    boolean relu = CnncRelu.plain(fn);
-    INDArray z = convolve(training, relu, mgr);
-    INDArray a = relu ? z : fn.getActivation(z, training);
-    lastOutput = training && relu ? a : null;
+    float cap = CnncRelu.cap(fn);
+    INDArray z = convolve(training, cap, mgr);
+    INDArray a = cap > 0 ? z : fn.getActivation(z, training);
+    // the backward pass masks by the kept output for the plain ReLU (relu6 is fused in inference only)
+    lastOutput = training && cap == ChannelKernels.RELU ? a : null;
     return a;
   }
 

@@ -25,10 +25,10 @@ public final class GroupedConv {
 
   /**
    * {@code x [b, c, h, w]} (C order) convolved group by group with {@code w [o, c/groups, kh, kw]},
-   * plus {@code bias [o]} (or null), then {@code max(., 0)} when {@code relu}; allocated as
+   * plus {@code bias [o]} (or null), then the fused activation of {@code cap} ({@link ChannelKernels#NONE}); allocated as
    * {@code outType}.
    */
-  public static INDArray forward(INDArray x, INDArray w, INDArray bias, boolean relu, ConvGemm.Geometry g, int groups,
+  public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, ConvGemm.Geometry g, int groups,
       boolean cnnc, LayerWorkspaceMgr mgr, ArrayType outType) {
     long b = x.size(0);
     long c = x.size(1);
@@ -38,7 +38,7 @@ public final class GroupedConv {
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
     if (cnnc && Depthwise.takes(c, groups, x, out)) {
       Depthwise k = new Depthwise((int) c, (int) (o / c), (int) x.size(2), (int) x.size(3), g);
-      k.forward(x, ChannelKernels.floats(w.reshape(w.length())), bias == null ? null : ChannelKernels.floats(bias), relu, out);
+      k.forward(x, ChannelKernels.floats(w.reshape(w.length())), bias == null ? null : ChannelKernels.floats(bias), cap, out);
       return out;
     }
     long cg = c / groups;
@@ -49,7 +49,7 @@ public final class GroupedConv {
       INDArray bg = bias == null ? null : part(bias.reshape(o), 0, i * og, og);
       INDArray yg;
       if (cnnc) {
-        yg = ConvGemm.forward(xg, wg, bg, relu, g, mgr, ArrayType.FF_WORKING_MEM);
+        yg = ConvGemm.forward(xg, wg, bg, cap, g, mgr, ArrayType.FF_WORKING_MEM);
       } else {
         yg = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {b, og, oh, ow}, 'c');
         DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d");
@@ -58,7 +58,7 @@ public final class GroupedConv {
       }
       part(out, 1, i * og, og).assign(yg);
     }
-    return relu && !cnnc ? Transforms.relu(out, false) : out;
+    return cnnc ? out : ConvGemm.clamp(out, cap);
   }
 
   /**

@@ -35,8 +35,8 @@ public class GroupedConvolutionLayer extends GemmConvolutionLayer {
   }
 
   @Override
-  protected INDArray forward(INDArray x, INDArray w, INDArray b, boolean relu, LayerWorkspaceMgr mgr) {
-    return GroupedConv.forward(x, w, b, relu, geometry(), grouped().getGroups(), grouped().isCnncKernels(), mgr,
+  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, LayerWorkspaceMgr mgr) {
+    return GroupedConv.forward(x, w, b, cap, geometry(), grouped().getGroups(), grouped().isCnncKernels(), mgr,
         ArrayType.ACTIVATIONS);
   }
 

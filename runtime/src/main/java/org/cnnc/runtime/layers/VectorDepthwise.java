@@ -150,17 +150,20 @@ final class VectorDepthwise {
    * both for every vector).
    */
   static void flat(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, int taps, float add,
-      boolean relu) {
+      float cap) {
     if (taps == 9) {
-      flat9(dst, dstAt, n, src, off, w, wAt, add, relu);
+      flat9(dst, dstAt, n, src, off, w, wAt, add, cap);
       return;
     }
     if (taps == 25) {
-      flat25(dst, dstAt, n, src, off, w, wAt, add, relu);
+      flat25(dst, dstAt, n, src, off, w, wAt, add, cap);
       return;
     }
     FloatVector b = FloatVector.broadcast(S, add);
     FloatVector zero = FloatVector.zero(S);
+    boolean relu = cap > 0;
+    boolean capped = relu && cap != Float.POSITIVE_INFINITY;
+    FloatVector top = FloatVector.broadcast(S, cap);
     for (int j = 0; j < n; j += L) {
       FloatVector a = b;
       for (int t = 0; t < taps; t++) {
@@ -168,12 +171,15 @@ final class VectorDepthwise {
       }
       if (relu) {
         a = a.max(zero);
+        if (capped) {
+          a = a.min(top);
+        }
       }
       a.intoArray(dst, dstAt + j);
     }
   }
 
-  private static void flat9(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, boolean relu) {
+  private static void flat9(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, float cap) {
     int o0 = off[0]; int o1 = off[1]; int o2 = off[2]; int o3 = off[3]; int o4 = off[4]; int o5 = off[5]; int o6 = off[6]; int o7 = off[7]; int o8 = off[8];
     FloatVector w0 = FloatVector.broadcast(S, w[wAt + 0]);
     FloatVector w1 = FloatVector.broadcast(S, w[wAt + 1]);
@@ -186,6 +192,9 @@ final class VectorDepthwise {
     FloatVector w8 = FloatVector.broadcast(S, w[wAt + 8]);
     FloatVector b = FloatVector.broadcast(S, add);
     FloatVector zero = FloatVector.zero(S);
+    boolean relu = cap > 0;
+    boolean capped = relu && cap != Float.POSITIVE_INFINITY;
+    FloatVector top = FloatVector.broadcast(S, cap);
     int j = 0;
     for (; j + 2 * L <= n; j += 2 * L) {
       int k = j + L;
@@ -212,6 +221,10 @@ final class VectorDepthwise {
       if (relu) {
         a = a.max(zero);
         c = c.max(zero);
+        if (capped) {
+          a = a.min(top);
+          c = c.min(top);
+        }
       }
       a.intoArray(dst, dstAt + j);
       c.intoArray(dst, dstAt + k);
@@ -229,6 +242,9 @@ final class VectorDepthwise {
       a = FloatVector.fromArray(S, src, j + o8).fma(w8, a);
       if (relu) {
         a = a.max(zero);
+        if (capped) {
+          a = a.min(top);
+        }
       }
       a.intoArray(dst, dstAt + j);
     }
@@ -236,7 +252,8 @@ final class VectorDepthwise {
 
 
 
-  private static void flat25(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, boolean relu) {
+
+  private static void flat25(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, float cap) {
     int o0 = off[0]; int o1 = off[1]; int o2 = off[2]; int o3 = off[3]; int o4 = off[4]; int o5 = off[5]; int o6 = off[6]; int o7 = off[7]; int o8 = off[8]; int o9 = off[9]; int o10 = off[10]; int o11 = off[11]; int o12 = off[12]; int o13 = off[13]; int o14 = off[14]; int o15 = off[15]; int o16 = off[16]; int o17 = off[17]; int o18 = off[18]; int o19 = off[19]; int o20 = off[20]; int o21 = off[21]; int o22 = off[22]; int o23 = off[23]; int o24 = off[24];
     FloatVector w0 = FloatVector.broadcast(S, w[wAt + 0]);
     FloatVector w1 = FloatVector.broadcast(S, w[wAt + 1]);
@@ -265,6 +282,9 @@ final class VectorDepthwise {
     FloatVector w24 = FloatVector.broadcast(S, w[wAt + 24]);
     FloatVector b = FloatVector.broadcast(S, add);
     FloatVector zero = FloatVector.zero(S);
+    boolean relu = cap > 0;
+    boolean capped = relu && cap != Float.POSITIVE_INFINITY;
+    FloatVector top = FloatVector.broadcast(S, cap);
     int j = 0;
     for (; j + 2 * L <= n; j += 2 * L) {
       int k = j + L;
@@ -323,6 +343,10 @@ final class VectorDepthwise {
       if (relu) {
         a = a.max(zero);
         c = c.max(zero);
+        if (capped) {
+          a = a.min(top);
+          c = c.min(top);
+        }
       }
       a.intoArray(dst, dstAt + j);
       c.intoArray(dst, dstAt + k);
@@ -356,10 +380,14 @@ final class VectorDepthwise {
       a = FloatVector.fromArray(S, src, j + o24).fma(w24, a);
       if (relu) {
         a = a.max(zero);
+        if (capped) {
+          a = a.min(top);
+        }
       }
       a.intoArray(dst, dstAt + j);
     }
   }
+
 
 
 
