@@ -34,6 +34,9 @@ class StandaloneClusterTest {
   static final Path MODELS = Path.of(System.getProperty("cnnc.root", "..")).resolve("models.cnn");
   static final Pattern EPOCH = Pattern.compile("epoch (\\d+)/\\d+  loss ([0-9.]+)  accuracy");
 
+  /** Epochs of the first test; the second goes on from its checkpoint. */
+  static final int EPOCHS = 6;
+
   @TempDir static Path tmp;
   static StandaloneCluster cluster;
   static Map<String, String> saved = new java.util.HashMap<>();
@@ -90,13 +93,20 @@ class StandaloneClusterTest {
   @Order(1)
   void trainsNinOnTwoWorkersAndTheWeightsRun() throws Exception {
     Path w = tmp.resolve("nin.npz");
+    // NiN ends in a ReLU before its average pool: at Adam's default rate (1e-3) on 120 examples
+    // the class maps often all die within the first epoch, and the loss then stays at ln 10 (seen
+    // locally with `cnnc train` too, and in CI as a loss going up by thousandths); at 1e-4 it
+    // learns steadily (2.30 -> 1.9 to 2.1 after 4 local epochs, seeds 1 and 2; on this cluster with
+  // parameter averaging 2.3015 -> 2.2468 after 4, so 6 are run)
     Result r = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", cluster.master(), "--averaging",
-        "--data", data().toUri().toString(), "--epochs", "4", "--batch", "4", "--save", w.toString());
+        "--data", data().toUri().toString(), "--epochs", "" + EPOCHS, "--batch", "4", "--lr", "0.0001", "--save",
+        w.toString());
     assertEquals(0, r.rc(), r.err() + "\n" + cluster.log("master"));
-    assertTrue(r.out().contains("NiN: 120 examples, 10 classes, 4 epochs, batch 4, on Spark (parameter averaging)"), r.out());
+    assertTrue(r.out().contains("NiN: 120 examples, 10 classes, " + EPOCHS + " epochs, batch 4, on Spark (parameter averaging)"), r.out());
+    // each epoch's loss is measured on all 120 examples in inference mode after the epoch
     List<Double> losses = losses(r.out());
-    assertEquals(4, losses.size(), r.out());
-    assertTrue(losses.get(3) < losses.get(0), "the loss goes down: " + losses);
+    assertEquals(EPOCHS, losses.size(), r.out());
+    assertTrue(losses.get(EPOCHS - 1) < losses.get(0) - 0.05, "the loss goes down clearly: " + losses);
     assertTrue(Files.isRegularFile(tmp.resolve("nin.npz.ckpt")), "a checkpoint after each epoch");
     // the saved weights (PyTorch's keys) run in cnnc run
     Result run = cnnc("run", MODELS.toString(), "--model", "NiN", "--weights", w.toString(), "--random", "--batch", "2",
@@ -113,7 +123,7 @@ class StandaloneClusterTest {
     byte[] before = Files.readAllBytes(ckpt);
     CompletableFuture<Result> training = CompletableFuture.supplyAsync(() -> cnnc("train", MODELS.toString(), "--model",
         "NiN", "--spark", cluster.master(), "--averaging", "--data", tmp.resolve("cifar").toUri().toString(),
-        "--epochs", "5", "--batch", "4", "--resume", ckpt.toString(),
+        "--epochs", "" + (EPOCHS + 1), "--batch", "4", "--lr", "0.0001", "--resume", ckpt.toString(),
         "--checkpoint", ckpt.toString()));
     // kill a worker and its executor once that executor is training (it has started a task)
     Process victim = cluster.workers().get(1);
@@ -126,7 +136,7 @@ class StandaloneClusterTest {
     Result r = training.get(10, TimeUnit.MINUTES);
     if (r.rc() == 0) {
       // Spark ran the lost tasks again on the other worker: the epoch finished
-      assertTrue(r.out().contains("epoch 5/5  loss"), r.out());
+      assertTrue(r.out().contains("epoch " + (EPOCHS + 1) + "/" + (EPOCHS + 1) + "  loss"), r.out());
     } else {
       assertEquals(1, r.rc(), r.err());
       assertTrue(r.err().contains("cnnc: training on Spark failed: "), r.err());
@@ -135,9 +145,9 @@ class StandaloneClusterTest {
     }
     // the checkpoint is whole and training goes on from it (on the worker left)
     Result resumed = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", cluster.master(), "--averaging",
-        "--data", tmp.resolve("cifar").toUri().toString(), "--epochs", r.rc() == 0 ? "6" : "5", "--batch", "4",
+        "--data", tmp.resolve("cifar").toUri().toString(), "--epochs", "" + (r.rc() == 0 ? EPOCHS + 2 : EPOCHS + 1), "--batch", "4", "--lr", "0.0001",
         "--resume", ckpt.toString());
     assertEquals(0, resumed.rc(), resumed.err());
-    assertTrue(resumed.out().contains("(resuming after epoch " + (r.rc() == 0 ? 5 : 4) + ")"), resumed.out());
+    assertTrue(resumed.out().contains("(resuming after epoch " + (r.rc() == 0 ? EPOCHS + 1 : EPOCHS) + ")"), resumed.out());
   }
 }
