@@ -76,6 +76,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--no-ort", description = "Do not run ONNX Runtime.")
   boolean noOrt;
 
+  @Option(names = "--no-dl4j", description = "Do not time the generated network on DL4J's own layers (the slowest "
+      + "column: minutes for a ResNet-50).")
+  boolean noDl4j;
+
   @Option(names = "--passes", paramLabel = "PASS", split = ",",
       description = "Inference passes for the cnnc column (default: those measured to help; 'none' for none): "
           + "FOLD_BATCHNORM, FUSE_RELU, DROP_DROPOUT, PRUNE_OUTPUTS, MERGE_POINTWISE.")
@@ -147,7 +151,8 @@ final class BenchCommand implements Callable<Integer> {
         "PyTorch", "ONNX Runtime", "vs torch", "vs ORT", "vs hand");
     for (Network n : nets) {
       CnnModel model = ModelLoader.load(c, n);
-      Times plain = time(CnnNetwork.create(model, 1, NetBuilder.Kernels.DL4J).graph(), model.inputShape(), n);
+      Column plain = noDl4j ? Column.na("--no-dl4j")
+          : new Column(time(CnnNetwork.create(model, 1, NetBuilder.Kernels.DL4J).graph(), model.inputShape(), n), null);
       System.gc();
       CnnNetwork net = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC);
       double cnncTrain = timeTrain(net.graph(), model.inputShape(), n);
@@ -205,11 +210,11 @@ final class BenchCommand implements Callable<Integer> {
 
   /** One line of the table: each column's time with its GFLOP/s, then cnnc's speed-ups. */
   static String row(String model, String what, java.util.function.ToDoubleFunction<Times> step, double flop,
-      Times plain, Times cnnc, Column hand, Column torch, Column ort) {
+      Column plain, Times cnnc, Column hand, Column torch, Column ort) {
     double mine = step.applyAsDouble(cnnc);
     boolean train = what.equals("train");
     return String.format(Locale.ROOT, "%-15s %-8s %14s %14s %14s %14s %14s %9s %9s %9s", model, what,
-        cell(step.applyAsDouble(plain), flop), cell(mine, flop), cell(hand, step, flop), cell(torch, step, flop),
+        cell(plain, step, flop), cell(mine, flop), cell(hand, step, flop), cell(torch, step, flop),
         train ? "" : cell(ort, step, flop), ratio(torch, step, mine), train ? "" : ratio(ort, step, mine),
         ratio(hand, step, mine));
   }
