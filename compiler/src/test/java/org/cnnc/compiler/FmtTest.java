@@ -57,6 +57,7 @@ class FmtTest {
       List<String> comments = Parsing.comments(SourceFile.of("a", text)).stream().map(c -> c.text().strip()).toList();
       List<String> kept = Parsing.comments(SourceFile.of("b", once)).stream().map(c -> c.text().strip()).toList();
       assertEquals(comments, kept, "every comment, in order");
+      assertEquals(neighbours(text), neighbours(once), "every comment where it was");
       // the repository's specs are formatted (cnnc fmt --check passes), alignment and line
       // structure included; the inputs of fmt's own hostile cases are left unformatted on purpose
       if (!p.toString().contains("/hostile/fmt-")) {
@@ -173,9 +174,10 @@ class FmtTest {
 
   /**
    * Random specs (seeded): nested groups, merges, repeats, chains over several lines, statements
-   * sharing a line, aligned columns, trailing and block comments, odd spaces and blank lines. Each
-   * is formatted twice: the output parses to the same tree with the same comments (the formatter
-   * checks it and would throw) and the second run changes nothing.
+   * sharing a line, aligned columns, trailing and block comments (between a chain's elements too),
+   * odd spaces and blank lines. Each is formatted twice: the output parses to the same tree with
+   * the same comments (the formatter checks it and would throw), each comment beside the same
+   * code, and the second run changes nothing.
    */
   @Test
   void randomSpecsAreFormattedIdempotently() {
@@ -190,12 +192,40 @@ class FmtTest {
       }
       String twice = fmt("r.cnn", once);
       assertEquals(once, twice, "spec #" + n + ":\n" + spec);
+      assertEquals(neighbours(spec), neighbours(once), "every comment where it was, spec #" + n + ":\n" + spec
+          + "\nformatted:\n" + once);
       for (String line : once.split("\n")) {
         // no line is joined past 100 columns that was not that long as written
         assertTrue(line.length() <= 100 || spec.lines().anyMatch(l -> l.length() >= line.length() - 4),
             () -> "long line in\n" + once);
       }
     }
+  }
+
+  /**
+   * Where each comment is, as the code beside it: the code characters just before and just after
+   * it (whitespace and other comments skipped; ^ and $ at the file's ends). fmt may move code and
+   * comments to other lines and columns, never a comment to other code.
+   */
+  static List<String> neighbours(String text) {
+    List<Parsing.Comment> cs = Parsing.comments(SourceFile.of("n", text));
+    boolean[] inComment = new boolean[text.length()];
+    for (Parsing.Comment c : cs) {
+      java.util.Arrays.fill(inComment, c.start(), c.end(), true);
+    }
+    List<String> out = new java.util.ArrayList<>();
+    for (Parsing.Comment c : cs) {
+      int a = c.start() - 1;
+      while (a >= 0 && (inComment[a] || Character.isWhitespace(text.charAt(a)))) {
+        a--;
+      }
+      int b = c.end();
+      while (b < text.length() && (inComment[b] || Character.isWhitespace(text.charAt(b)))) {
+        b++;
+      }
+      out.add((a >= 0 ? text.charAt(a) : '^') + " " + c.text().strip() + " " + (b < text.length() ? text.charAt(b) : '$'));
+    }
+    return out;
   }
 
   /** A seeded generator of valid specs with comments and irregular whitespace. */
@@ -298,6 +328,9 @@ class FmtTest {
               nl(indent + 1);
               out.append("-> ");
             }
+          } else if (rnd.nextInt(6) == 0) {
+            // a block comment between two elements of a line, before or after the arrow
+            out.append(rnd.nextBoolean() ? ws() + "/* mid */" + ws() + "->" + ws() : ws() + "->" + ws() + "/* mid */" + ws());
           } else {
             out.append(ws()).append("->").append(ws());
           }

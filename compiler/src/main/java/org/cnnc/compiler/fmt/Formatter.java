@@ -288,7 +288,10 @@ public final class Formatter {
       if (i > 0) {
         int prevEnd = els.get(i - 1).span().end();
         int start = els.get(i).span().start();
-        if (src.line(prevEnd - 1) != src.line(start) && !hasComment(new Span(src, prevEnd, start))) {
+        if (hasComment(new Span(src, prevEnd, start))) {
+          // `conv(8, 3) /* wide */ -> relu`: the arrow and the comments between stay as written
+          between(prevEnd, start, indent + 1);
+        } else if (src.line(prevEnd - 1) != src.line(start)) {
           // a chain written over several lines stays so, each arrow where its author put it
           int arrow = src.text().indexOf("->", prevEnd);
           if (src.line(arrow) == src.line(prevEnd - 1)) {
@@ -307,12 +310,46 @@ public final class Formatter {
     }
   }
 
+  /**
+   * The source between two elements of a chain (its arrow and comments) as written: its first
+   * line as it stands, each further line at {@code indent} (all as written when a comment in it
+   * spans lines). The comments in it are written.
+   */
+  private void between(int from, int to, int indent) {
+    String gap = src.text().substring(from, to);
+    boolean multiLineComment = false;
+    for (int i = next; i < comments.size() && comments.get(i).start() < to; i++) {
+      multiLineComment |= comments.get(i).start() >= from && comments.get(i).text().contains("\n");
+    }
+    // a comment over several lines is its author's layout: the gap as written, not re-indented
+    String[] lines = multiLineComment ? new String[] {gap} : gap.split("\n", -1);
+    for (int k = 0; k < lines.length; k++) {
+      String line = lines[k];
+      if (k > 0) {
+        out.append('\n');
+        line = line.stripLeading();
+        if (k < lines.length - 1 && line.isBlank()) {
+          continue; // a blank line between elements: kept, without trailing spaces
+        }
+        indent(indent);
+      }
+      out.append(k < lines.length - 1 ? line.stripTrailing() : line);
+    }
+    while (next < comments.size() && comments.get(next).start() < to) {
+      next++;
+    }
+  }
+
   private void element(Element e, int indent) {
     e.label().ifPresent(l -> out.append(Labels.written(l.text())).append(": "));
     Term t = e.term();
     String flat = inlineTerm(t);
     if (flat != null && column() + flat.length() <= WIDTH) {
       out.append(flat);
+    } else if (!(t instanceof Call) && hasComment(t.span()) && src.line(t.span().start()) == src.line(t.span().end() - 1)) {
+      // a group, merge or repeat written on one line with a comment inside: as written, so that
+      // its comments stay beside their code (breaking it over lines would move them)
+      out.append(verbatim(t.span()));
     } else if (t instanceof Call call) {
       atomic(call.span(), call(call));
     } else if (t instanceof Group g) {
@@ -581,12 +618,15 @@ public final class Formatter {
     }
   }
 
-  /** Appends a comment that starts on the same line as {@code end}, after it. */
+  /** Appends a comment that starts on the same line as {@code end}, right after it. */
   private void trailing(int end) {
     if (next < comments.size()) {
       Parsing.Comment c = comments.get(next);
       int line = src.line(Math.max(0, end - 1));
-      if (c.start() >= end - 1 && src.line(c.start()) == line && !c.text().contains("\n")) {
+      // only a comment right after that code (a comma between at most): one after more code on
+      // the line (a one-line group broken over lines) is written with that code
+      if (c.start() >= end - 1 && src.line(c.start()) == line && !c.text().contains("\n")
+          && (c.start() <= end || src.text().substring(end, c.start()).replace(",", "").isBlank())) {
         if (aligned) {
           // the alignment pass puts it at the author's column (relative to the line's indentation),
           // at least two spaces after the code, and aligns the comments of consecutive lines
