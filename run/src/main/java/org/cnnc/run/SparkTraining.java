@@ -26,8 +26,17 @@ public interface SparkTraining {
     /** The class names, in label order. */
     List<String> classes();
 
-    /** The number of examples. */
+    /** The number of examples listed (before any {@link #holdOut}). */
     long size();
+
+    /**
+     * Holds out a {@code fraction} of the examples, chosen as {@code cnnc train --val-split} chooses
+     * them ({@link Trainer#splitRows}, seeded with {@code seed}): {@link #fit} never trains on them
+     * and logs their loss and accuracy after each epoch. Returns how many are held out.
+     *
+     * @throws IllegalArgumentException when one side would be empty
+     */
+    int holdOut(double fraction, long seed);
 
     /**
      * Trains epochs {@code first} to {@code last} on the cluster, starting from {@code net}'s

@@ -155,9 +155,6 @@ final class TrainCommand implements Callable<Integer> {
       cluster = java.util.ServiceLoader.load(SparkTraining.class).findFirst().orElseThrow(() -> new Main.UsageError(
           "--spark: this cnnc cannot train on Spark: the cnnc-spark module and its dependencies are not on the classpath"
           + " (README, \"Training on Spark\")"));
-      if (valSplit > 0) {
-        throw new Main.UsageError("--val-split is not supported with --spark yet");
-      }
     } else if (averaging) {
       throw new Main.UsageError("--averaging is an option of training on Spark: give --spark MASTER too");
     }
@@ -274,7 +271,18 @@ final class TrainCommand implements Callable<Integer> {
     }
     Path ckpt = checkpoint;
     if (session != null) {
-      log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d, on Spark (%s)%s%n", m.name(), session.size(), classes,
+      long examples = session.size();
+      if (valSplit > 0) {
+        int held;
+        try {
+          held = session.holdOut(valSplit, seed);
+        } catch (IllegalArgumentException e) {
+          throw new Main.UsageError("--val-split: " + e.getMessage());
+        }
+        log.println(heldOut(held, examples));
+        examples -= held;
+      }
+      log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d, on Spark (%s)%s%n", m.name(), examples, classes,
           epochs, epochs == 1 ? "" : "s", batch, averaging ? "parameter averaging" : "gradient sharing",
           done > 0 ? " (resuming after epoch " + done + ")" : "");
       try {
@@ -310,8 +318,7 @@ final class TrainCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new Main.UsageError("--val-split: " + e.getMessage());
       }
-      log.printf("validation: %d of the %d examples held out (--val-split %s, seed %d)%n", valSet.numExamples(),
-          d.size(), valSplit, seed);
+      log.println(heldOut(valSet.numExamples(), d.size()));
     }
     log.printf("%s: %d examples, %d classes%s, %d epoch%s, batch %d%s%n", m.name(), trainSet.numExamples(), classes,
         masks ? " per pixel (mask value " + (ignoreIndex == null ? 255 : ignoreIndex) + ": ignored)" : "", epochs,
@@ -328,6 +335,11 @@ final class TrainCommand implements Callable<Integer> {
       throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": " + Escape.terminal(Reasons.of(e)));
     }
     return save(net, ckpt, log);
+  }
+
+  /** The line that says how many examples --val-split holds out (here and on Spark). */
+  private String heldOut(long held, long of) {
+    return String.format("validation: %d of the %d examples held out (--val-split %s, seed %d)", held, of, valSplit, seed);
   }
 
   /** Saves the trained weights if --save asks for it. */
