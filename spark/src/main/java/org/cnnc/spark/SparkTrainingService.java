@@ -59,6 +59,23 @@ public final class SparkTrainingService implements SparkTraining {
         }
       }
 
+      private final HadoopCheckpoints checkpoints = new HadoopCheckpoints(sc.hadoopConfiguration());
+
+      @Override
+      public void checkWritable(String uri) throws IOException {
+        checkpoints.checkWritable(uri);
+      }
+
+      @Override
+      public void writeCheckpoint(String uri, CnnNetwork net, int epochsDone) throws IOException {
+        checkpoints.write(uri, net, epochsDone);
+      }
+
+      @Override
+      public int restore(String uri, CnnNetwork net) throws IOException {
+        return checkpoints.restore(uri, net);
+      }
+
       @Override
       public void close() {
         sc.stop();
