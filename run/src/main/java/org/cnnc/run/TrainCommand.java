@@ -91,11 +91,19 @@ final class TrainCommand implements Callable<Integer> {
   Path save;
 
   @Option(names = "--checkpoint", paramLabel = "FILE",
-      description = "Write a checkpoint (weights and optimizer state) here after every epoch; default: W.npz.ckpt with --save.")
-  Path checkpoint;
+      description = "Write a checkpoint (weights and optimizer state) here after every epoch; default: W.npz.ckpt with --save. "
+          + "With --spark, also a URI Hadoop writes (hdfs://..., s3a://..., file:///...).")
+  String checkpointArg;
 
-  @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "Go on training from this checkpoint.")
+  @Option(names = "--resume", paramLabel = "CHECKPOINT",
+      description = "Go on training from this checkpoint; with --spark, also a URI Hadoop reads.")
+  String resumeArg;
+
+  /** --checkpoint and --resume as local paths, or (with --spark) as Hadoop URIs; null when not given so. */
+  Path checkpoint;
   Path resume;
+  String checkpointUri;
+  String resumeUri;
 
   @Spec CommandSpec spec;
 
@@ -141,10 +149,14 @@ final class TrainCommand implements Callable<Integer> {
     if (ignoreIndex != null && (ignoreIndex < 0 || ignoreIndex > 65535)) {
       throw new Main.UsageError("--ignore-index must be a mask value, 0 to 65535 (got " + ignoreIndex + ")");
     }
-    if (weights != null && resume != null) {
+    resume = local(resumeArg, "--resume");
+    checkpoint = local(checkpointArg, "--checkpoint");
+    resumeUri = SparkTraining.isUri(resumeArg) ? resumeArg : null;
+    checkpointUri = SparkTraining.isUri(checkpointArg) ? checkpointArg : null;
+    if (weights != null && resumeArg != null) {
       throw new Main.UsageError("give --weights or --resume, not both (a checkpoint holds the weights)");
     }
-    if (checkpoint == null && save != null) {
+    if (checkpointArg == null && save != null) {
       checkpoint = save.resolveSibling(save.getFileName() + ".ckpt");
     }
     // where the results go is checked before any work, so that hours of training are not lost
@@ -155,9 +167,6 @@ final class TrainCommand implements Callable<Integer> {
       cluster = java.util.ServiceLoader.load(SparkTraining.class).findFirst().orElseThrow(() -> new Main.UsageError(
           "--spark: this cnnc cannot train on Spark: the cnnc-spark module and its dependencies are not on the classpath"
           + " (README, \"Training on Spark\")"));
-      if (valSplit > 0) {
-        throw new Main.UsageError("--val-split is not supported with --spark yet");
-      }
     } else if (averaging) {
       throw new Main.UsageError("--averaging is an option of training on Spark: give --spark MASTER too");
     }
@@ -265,6 +274,8 @@ final class TrainCommand implements Callable<Integer> {
       }
       if (resume != null) {
         done = Checkpoint.restore(resume, net).epochsDone();
+      } else if (resumeUri != null) {
+        done = session.restore(resumeUri, net);
       }
     } catch (WeightsException e) {
       Main.printError(spec.commandLine().getErr(), e.lines());
@@ -274,23 +285,48 @@ final class TrainCommand implements Callable<Integer> {
     }
     Path ckpt = checkpoint;
     if (session != null) {
-      log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d, on Spark (%s)%s%n", m.name(), session.size(), classes,
+      String ckptUri = checkpointUri;
+      if (ckptUri != null) {
+        try {
+          session.checkWritable(ckptUri);
+        } catch (IOException e) {
+          throw new Main.UsageError("--checkpoint: " + Escape.terminal(String.valueOf(e.getMessage())));
+        }
+      }
+      // the checkpoint to go on from if the cluster fails: one this run wrote, or the one it resumed
+      boolean[] written = {ckptUri != null && ckptUri.equals(resumeUri)};
+      long examples = session.size();
+      if (valSplit > 0) {
+        int held;
+        try {
+          held = session.holdOut(valSplit, seed);
+        } catch (IllegalArgumentException e) {
+          throw new Main.UsageError("--val-split: " + e.getMessage());
+        }
+        log.println(heldOut(held, examples));
+        examples -= held;
+      }
+      log.printf("%s: %d examples, %d classes, %d epoch%s, batch %d, on Spark (%s)%s%n", m.name(), examples, classes,
           epochs, epochs == 1 ? "" : "s", batch, averaging ? "parameter averaging" : "gradient sharing",
           done > 0 ? " (resuming after epoch " + done + ")" : "");
       try {
         session.fit(net, done + 1, epochs, batch, seed, averaging, log, e -> {
           if (ckpt != null) {
             Checkpoint.write(ckpt, net, e);
+          } else if (ckptUri != null) {
+            session.writeCheckpoint(ckptUri, net, e);
+            written[0] = true;
           }
         });
       } catch (IOException e) {
-        throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": "
-            + Escape.terminal(Reasons.of(e)));
+        throw new Main.UsageError("--checkpoint: " + (ckptUri != null ? Escape.terminal(String.valueOf(e.getMessage()))
+            : "cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": " + Escape.terminal(Reasons.of(e))));
       } catch (SparkTraining.Failed e) {
         log.flush();
+        String last = ckpt != null && Files.isRegularFile(ckpt) ? ckpt.toString() : ckptUri != null && written[0] ? ckptUri : null;
         Main.printError(spec.commandLine().getErr(), "training on Spark failed: " + e.getMessage()
-            + (ckpt != null && Files.isRegularFile(ckpt) ? "; the last epoch's checkpoint is " + ckpt
-                + " (go on with --resume " + ckpt + ")" : ""));
+            + (last != null ? "; the last epoch's checkpoint is " + Escape.terminal(last)
+                + " (go on with --resume " + Escape.terminal(last) + ")" : ""));
         return Main.SPEC_ERRORS;
       }
       return save(net, ckpt, log);
@@ -310,8 +346,7 @@ final class TrainCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new Main.UsageError("--val-split: " + e.getMessage());
       }
-      log.printf("validation: %d of the %d examples held out (--val-split %s, seed %d)%n", valSet.numExamples(),
-          d.size(), valSplit, seed);
+      log.println(heldOut(valSet.numExamples(), d.size()));
     }
     log.printf("%s: %d examples, %d classes%s, %d epoch%s, batch %d%s%n", m.name(), trainSet.numExamples(), classes,
         masks ? " per pixel (mask value " + (ignoreIndex == null ? 255 : ignoreIndex) + ": ignored)" : "", epochs,
@@ -328,6 +363,11 @@ final class TrainCommand implements Callable<Integer> {
       throw new Main.UsageError("--checkpoint: cannot write " + Escape.terminal(String.valueOf(ckpt)) + ": " + Escape.terminal(Reasons.of(e)));
     }
     return save(net, ckpt, log);
+  }
+
+  /** The line that says how many examples --val-split holds out (here and on Spark). */
+  private String heldOut(long held, long of) {
+    return String.format("validation: %d of the %d examples held out (--val-split %s, seed %d)", held, of, valSplit, seed);
   }
 
   /** Saves the trained weights if --save asks for it. */
@@ -372,6 +412,28 @@ final class TrainCommand implements Callable<Integer> {
           ignoreIndex == null ? 255 : ignoreIndex);
     } catch (IOException e) {
       throw new Main.UsageError("--data: " + Escape.terminal(String.valueOf(e.getMessage())));
+    }
+  }
+
+  /**
+   * An option's file as a local path; null for none, and for a Hadoop URI, which only --spark
+   * takes (the cluster's file systems write it).
+   */
+  private Path local(String value, String option) {
+    if (value == null) {
+      return null;
+    }
+    if (SparkTraining.isUri(value)) {
+      if (spark == null) {
+        throw new Main.UsageError(option + ": " + Escape.terminal(value) + " is a URI, which only training on Spark "
+            + "(--spark) reads and writes; give a local path");
+      }
+      return null;
+    }
+    try {
+      return Path.of(value);
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new Main.UsageError(option + ": not a path: " + Escape.terminal(value));
     }
   }
 

@@ -181,7 +181,18 @@ public final class Trainer {
    * shuffle seeded with {@code seed}, is held out. Each part keeps the examples' order.
    */
   public static DataSet[] split(DataSet data, double fraction, long seed) {
-    int n = data.numExamples();
+    long[][] rows = splitRows(data.numExamples(), fraction, seed);
+    return new DataSet[] {pick(data, rows[0]), pick(data, rows[1])};
+  }
+
+  /**
+   * The rule of {@link #split}, for examples that are not in memory (the Spark trainer's listed
+   * files): the positions of the training examples and of the held-out ones among {@code n}, each
+   * in increasing order.
+   *
+   * @throws IllegalArgumentException when one side would be empty
+   */
+  public static long[][] splitRows(int n, double fraction, long seed) {
     int held = (int) Math.round(n * fraction);
     if (!(fraction > 0 && fraction < 1) || held < 1 || held >= n) {
       throw new IllegalArgumentException("a validation split of " + fraction + " of " + n
@@ -194,7 +205,7 @@ public final class Trainer {
     java.util.Collections.shuffle(order, new java.util.Random(seed));
     long[] val = order.subList(0, held).stream().sorted().mapToLong(Integer::longValue).toArray();
     long[] train = order.subList(held, n).stream().sorted().mapToLong(Integer::longValue).toArray();
-    return new DataSet[] {pick(data, train), pick(data, val)};
+    return new long[][] {train, val};
   }
 
   private static DataSet pick(DataSet data, long[] rows) {

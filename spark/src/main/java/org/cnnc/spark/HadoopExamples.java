@@ -121,6 +121,31 @@ public final class HadoopExamples implements Serializable {
     return Arrays.asList(javax.imageio.ImageIO.getReaderFileSuffixes()).contains(suffix);
   }
 
+  /**
+   * The examples cut into a training part and a held-out one, by the rule of {@code cnnc train
+   * --val-split} ({@link org.cnnc.runtime.Trainer#splitRows}: a {@code fraction} chosen by a
+   * shuffle seeded with {@code seed}), over the examples in the order they are listed.
+   *
+   * @throws IllegalArgumentException when one part would be empty
+   */
+  public HadoopExamples[] split(double fraction, long seed) {
+    long[][] rows = org.cnnc.runtime.Trainer.splitRows(refs.size(), fraction, seed);
+    return new HadoopExamples[] {pick(rows[0]), pick(rows[1])};
+  }
+
+  private HadoopExamples pick(long[] rows) {
+    List<Ref> picked = new ArrayList<>(rows.length);
+    for (long r : rows) {
+      picked.add(refs.get((int) r));
+    }
+    return new HadoopExamples(picked, classes, input);
+  }
+
+  /** The examples, in the order they are listed. */
+  public List<Ref> refs() {
+    return refs;
+  }
+
   public List<String> classes() {
     return classes;
   }

@@ -106,6 +106,17 @@ public final class SparkTrainer {
    */
   public List<Trainer.Epoch> fit(CnnNetwork net, HadoopExamples data, int first, int last, int batch, long seed,
       PrintWriter log, Trainer.AfterEpoch after) throws IOException, SparkException {
+    return fit(net, data, null, first, last, batch, seed, log, after);
+  }
+
+  /**
+   * As above; after each epoch the loss and accuracy on {@code validation} (null: none; e.g. the
+   * held-out part of {@link HadoopExamples#split}) are measured on the executors in inference mode
+   * and logged as {@code cnnc train --val-split} logs them, their time counted with the accuracy
+   * pass's. The validation examples are never trained on.
+   */
+  public List<Trainer.Epoch> fit(CnnNetwork net, HadoopExamples data, HadoopExamples validation, int first, int last,
+      int batch, long seed, PrintWriter log, Trainer.AfterEpoch after) throws IOException, SparkException {
     ComputationGraph graph = net.graph();
     int trained = (int) net.outputs().stream().filter(o -> o.lossVertex() != null).count();
     if (trained == 0) {
@@ -114,46 +125,71 @@ public final class SparkTrainer {
     String firstOutput = net.outputs().get(0).node();
     SparkComputationGraph spark = new SparkComputationGraph(sc, graph, master(batch, seed));
     List<Trainer.Epoch> epochs = new ArrayList<>();
-    for (int e = first; e <= last; e++) {
-      long t0 = System.nanoTime();
-      JavaRDD<DataSet> rdd = data.batches(sc, batch, Trainer.epochSeed(seed, e), partitions)
-          .persist(StorageLevel.MEMORY_ONLY());
-      try {
-        try {
-          spark.fitMultiDataSet(rdd.map(d -> Trainer.multi(d.getFeatures(), d.getLabels(), trained)));
-        } catch (RuntimeException ex) {
-          throw sparkFailure(ex);
+    // read once, measured after every epoch
+    JavaRDD<DataSet> held = validation == null ? null
+        : validation.batches(sc, batch, seed, partitions).persist(StorageLevel.MEMORY_ONLY());
+    try {
+      for (int e = first; e <= last; e++) {
+        epochs.add(epoch(spark, graph, data, held, e, last, batch, seed, trained, firstOutput, log));
+        if (after != null) {
+          after.done(e);
         }
-        ComputationGraph trainedGraph = spark.getNetwork();
-        if (trainedGraph != graph) {
-          graph.setParams(trainedGraph.params());
-          if (trainedGraph.getUpdater() != null && trainedGraph.getUpdater().getStateViewArray() != null
-              && graph.getUpdater(true).getStateViewArray() != null) {
-            graph.getUpdater(true).getStateViewArray().assign(trainedGraph.getUpdater().getStateViewArray());
-          }
-        }
-        long t1 = System.nanoTime();
-        double[] m;
-        try {
-          m = measure(rdd, graph, trained, firstOutput);
-        } catch (RuntimeException ex) {
-          throw sparkFailure(ex);
-        }
-        long t2 = System.nanoTime();
-        Trainer.Epoch ep = new Trainer.Epoch(e, m[0] / m[2], m[1] / m[2], (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000);
-        epochs.add(ep);
-        if (log != null) {
-          log.println(Trainer.epochLine(ep, last, data.size(), Trainer.Progress.LINES));
-          log.flush();
-        }
-      } finally {
-        rdd.unpersist(false);
       }
-      if (after != null) {
-        after.done(e);
+    } finally {
+      if (held != null) {
+        held.unpersist(false);
       }
     }
     return epochs;
+  }
+
+  /** Trains epoch {@code e} and measures it (and the held-out examples, if any). */
+  private Trainer.Epoch epoch(SparkComputationGraph spark, ComputationGraph graph, HadoopExamples data,
+      JavaRDD<DataSet> held, int e, int last, int batch, long seed, int trained, String firstOutput, PrintWriter log)
+      throws SparkException {
+    long t0 = System.nanoTime();
+    JavaRDD<DataSet> rdd = data.batches(sc, batch, Trainer.epochSeed(seed, e), partitions)
+        .persist(StorageLevel.MEMORY_ONLY());
+    try {
+      try {
+        spark.fitMultiDataSet(rdd.map(d -> Trainer.multi(d.getFeatures(), d.getLabels(), trained)));
+      } catch (RuntimeException ex) {
+        throw sparkFailure(ex);
+      }
+      ComputationGraph trainedGraph = spark.getNetwork();
+      if (trainedGraph != graph) {
+        graph.setParams(trainedGraph.params());
+        if (trainedGraph.getUpdater() != null && trainedGraph.getUpdater().getStateViewArray() != null
+            && graph.getUpdater(true).getStateViewArray() != null) {
+          graph.getUpdater(true).getStateViewArray().assign(trainedGraph.getUpdater().getStateViewArray());
+        }
+      }
+      long t1 = System.nanoTime();
+      double[] m;
+      try {
+        m = measure(rdd, graph, trained, firstOutput);
+      } catch (RuntimeException ex) {
+        throw sparkFailure(ex);
+      }
+      double[] v = null;
+      if (held != null) {
+        try {
+          v = measure(held, graph, trained, firstOutput);
+        } catch (RuntimeException ex) {
+          throw sparkFailure(ex);
+        }
+      }
+      long t2 = System.nanoTime();
+      Trainer.Epoch ep = new Trainer.Epoch(e, m[0] / m[2], m[1] / m[2], (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000,
+          v == null ? Double.NaN : v[0] / v[2], v == null ? Double.NaN : v[1] / v[2]);
+      if (log != null) {
+        log.println(Trainer.epochLine(ep, last, data.size(), Trainer.Progress.LINES));
+        log.flush();
+      }
+      return ep;
+    } finally {
+      rdd.unpersist(false);
+    }
   }
 
   private TrainingMaster<?, ?> master(int batch, long seed) {

@@ -33,19 +33,47 @@ public final class SparkTrainingService implements SparkTraining {
         return data.classes();
       }
 
+      private HadoopExamples train = data;
+      private HadoopExamples validation;
+
       @Override
       public long size() {
         return data.size();
       }
 
       @Override
+      public int holdOut(double fraction, long seed) {
+        HadoopExamples[] parts = data.split(fraction, seed);
+        train = parts[0];
+        validation = parts[1];
+        return validation.size();
+      }
+
+      @Override
       public List<Trainer.Epoch> fit(CnnNetwork net, int first, int last, int batch, long seed, boolean averaging,
           PrintWriter log, Trainer.AfterEpoch after) throws IOException, Failed {
         try {
-          return new SparkTrainer(sc).averaging(averaging).fit(net, data, first, last, batch, seed, log, after);
+          return new SparkTrainer(sc).averaging(averaging).fit(net, train, validation, first, last, batch, seed, log, after);
         } catch (SparkException e) {
           throw new Failed(firstLine(e.getMessage()), e);
         }
+      }
+
+      private final HadoopCheckpoints checkpoints = new HadoopCheckpoints(sc.hadoopConfiguration());
+
+      @Override
+      public void checkWritable(String uri) throws IOException {
+        checkpoints.checkWritable(uri);
+      }
+
+      @Override
+      public void writeCheckpoint(String uri, CnnNetwork net, int epochsDone) throws IOException {
+        checkpoints.write(uri, net, epochsDone);
+      }
+
+      @Override
+      public int restore(String uri, CnnNetwork net) throws IOException {
+        return checkpoints.restore(uri, net);
       }
 
       @Override

@@ -32,10 +32,12 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class StandaloneClusterTest {
   static final Path MODELS = Path.of(System.getProperty("cnnc.root", "..")).resolve("models.cnn");
-  static final Pattern EPOCH = Pattern.compile("epoch (\\d+)/\\d+  loss ([0-9.]+)  accuracy");
-
-  /** Epochs of the first test; the second goes on from its checkpoint. */
-  static final int EPOCHS = 6;
+  static final Pattern EPOCH = Pattern.compile("epoch (\\d+)/\\d+  loss ([0-9.]+)  accuracy ([0-9.]+)");
+  /**
+   * Adam's learning rate: NiN (no batch norm, a ReLU before its softmax) learns steadily at 0.0003;
+   * at 0.001 and above its outputs die to zero within a few epochs on this data (docs/spark.md).
+   */
+  static final String LR = "0.0003";
 
   @TempDir static Path tmp;
   static StandaloneCluster cluster;
@@ -84,29 +86,36 @@ class StandaloneClusterTest {
     return l;
   }
 
+  static List<Double> accuracies(String out) {
+    List<Double> l = new ArrayList<>();
+    Matcher m = EPOCH.matcher(out);
+    while (m.find()) {
+      l.add(Double.parseDouble(m.group(3)));
+    }
+    return l;
+  }
+
   static Path data() throws Exception {
     Path f = tmp.resolve("cifar").resolve("data_batch_1.bin");
-    return Files.exists(f) ? f.getParent() : Datasets.cifar(f, 120, 7).getParent();
+    // -Dcnnc.test.dataSeed=S draws other data (the figures of docs/spark.md are of several seeds)
+    return Files.exists(f) ? f.getParent() : Datasets.cifar(f, 120, Long.getLong("cnnc.test.dataSeed", 7)).getParent();
   }
 
   @Test
   @Order(1)
   void trainsNinOnTwoWorkersAndTheWeightsRun() throws Exception {
     Path w = tmp.resolve("nin.npz");
-    // NiN ends in a ReLU before its average pool: at Adam's default rate (1e-3) on 120 examples
-    // the class maps often all die within the first epoch, and the loss then stays at ln 10 (seen
-    // locally with `cnnc train` too, and in CI as a loss going up by thousandths); at 1e-4 it
-    // learns steadily (2.30 -> 1.9 to 2.1 after 4 local epochs, seeds 1 and 2; on this cluster with
-  // parameter averaging 2.3015 -> 2.2468 after 4, so 6 are run)
     Result r = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", cluster.master(), "--averaging",
-        "--data", data().toUri().toString(), "--epochs", "" + EPOCHS, "--batch", "4", "--lr", "0.0001", "--save",
-        w.toString());
+        "--data", data().toUri().toString(), "--epochs", "6", "--batch", "4", "--lr", LR, "--save", w.toString());
     assertEquals(0, r.rc(), r.err() + "\n" + cluster.log("master"));
-    assertTrue(r.out().contains("NiN: 120 examples, 10 classes, " + EPOCHS + " epochs, batch 4, on Spark (parameter averaging)"), r.out());
-    // each epoch's loss is measured on all 120 examples in inference mode after the epoch
+    assertTrue(r.out().contains("NiN: 120 examples, 10 classes, 6 epochs, batch 4, on Spark (parameter averaging)"), r.out());
+    // NiN learns the colours: the loss on the 120 examples (inference mode, after each epoch) falls
+    // by a tenth and more from the first epoch to the last, and the last epoch's accuracy is three
+    // times chance or more (measured runs: docs/spark.md)
     List<Double> losses = losses(r.out());
-    assertEquals(EPOCHS, losses.size(), r.out());
-    assertTrue(losses.get(EPOCHS - 1) < losses.get(0) - 0.05, "the loss goes down clearly: " + losses);
+    assertEquals(6, losses.size(), r.out());
+    assertTrue(losses.get(5) < 0.9 * losses.get(0), "the loss goes down: " + losses);
+    assertTrue(accuracies(r.out()).get(5) >= 0.3, "the accuracy is well above chance (0.1): " + accuracies(r.out()));
     assertTrue(Files.isRegularFile(tmp.resolve("nin.npz.ckpt")), "a checkpoint after each epoch");
     // the saved weights (PyTorch's keys) run in cnnc run
     Result run = cnnc("run", MODELS.toString(), "--model", "NiN", "--weights", w.toString(), "--random", "--batch", "2",
@@ -123,7 +132,7 @@ class StandaloneClusterTest {
     byte[] before = Files.readAllBytes(ckpt);
     CompletableFuture<Result> training = CompletableFuture.supplyAsync(() -> cnnc("train", MODELS.toString(), "--model",
         "NiN", "--spark", cluster.master(), "--averaging", "--data", tmp.resolve("cifar").toUri().toString(),
-        "--epochs", "" + (EPOCHS + 1), "--batch", "4", "--lr", "0.0001", "--resume", ckpt.toString(),
+        "--epochs", "7", "--batch", "4", "--lr", LR, "--resume", ckpt.toString(),
         "--checkpoint", ckpt.toString()));
     // kill a worker and its executor once that executor is training (it has started a task)
     Process victim = cluster.workers().get(1);
@@ -136,7 +145,7 @@ class StandaloneClusterTest {
     Result r = training.get(10, TimeUnit.MINUTES);
     if (r.rc() == 0) {
       // Spark ran the lost tasks again on the other worker: the epoch finished
-      assertTrue(r.out().contains("epoch " + (EPOCHS + 1) + "/" + (EPOCHS + 1) + "  loss"), r.out());
+      assertTrue(r.out().contains("epoch 7/7  loss"), r.out());
     } else {
       assertEquals(1, r.rc(), r.err());
       assertTrue(r.err().contains("cnnc: training on Spark failed: "), r.err());
@@ -145,9 +154,9 @@ class StandaloneClusterTest {
     }
     // the checkpoint is whole and training goes on from it (on the worker left)
     Result resumed = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", cluster.master(), "--averaging",
-        "--data", tmp.resolve("cifar").toUri().toString(), "--epochs", "" + (r.rc() == 0 ? EPOCHS + 2 : EPOCHS + 1), "--batch", "4", "--lr", "0.0001",
+        "--data", tmp.resolve("cifar").toUri().toString(), "--epochs", r.rc() == 0 ? "8" : "7", "--batch", "4", "--lr", LR,
         "--resume", ckpt.toString());
     assertEquals(0, resumed.rc(), resumed.err());
-    assertTrue(resumed.out().contains("(resuming after epoch " + (r.rc() == 0 ? EPOCHS + 1 : EPOCHS) + ")"), resumed.out());
+    assertTrue(resumed.out().contains("(resuming after epoch " + (r.rc() == 0 ? 7 : 6) + ")"), resumed.out());
   }
 }
