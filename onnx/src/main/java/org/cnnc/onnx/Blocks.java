@@ -63,6 +63,11 @@ final class Blocks {
     if (model < 0) {
       return spec;
     }
+    // compared with every integer default written out: `conv(64, 3, padding = 1)` and
+    // `conv(64, 3, padding = 2, dilation = 2)` are one shape, dilation a parameter
+    for (int i = model + 1; i < lines.size(); i++) {
+      lines.set(i, defaults(lines.get(i), true));
+    }
     List<String> blocks = new ArrayList<>();
     Set<String> taken = new LinkedHashSet<>();
     Matcher decl = DECL.matcher(spec);
@@ -146,12 +151,111 @@ final class Blocks {
       out.append(lines.get(i)).append('\n');
     }
     for (String b : blocks) {
-      out.append(b).append('\n');
+      for (String line : b.split("\n", -1)) {
+        out.append(defaults(line, false)).append('\n');
+      }
     }
     for (int i = model; i < lines.size(); i++) {
-      out.append(lines.get(i)).append(i + 1 < lines.size() ? "\n" : "");
+      out.append(defaults(lines.get(i), false)).append(i + 1 < lines.size() ? "\n" : "");
     }
     return out.toString();
+  }
+
+  /** A line holding one op call, {@code [label: ]op(args)}, and whatever follows it (a comment). */
+  private static final Pattern OP_LINE = Pattern.compile("( *(?:[A-Za-z_][A-Za-z0-9_]*: )?)([a-z_][a-z0-9_]*)\\((.*)\\)( *//.*)?");
+  private static final Pattern NAMED = Pattern.compile("([A-Za-z_][A-Za-z0-9_]*) = (.*)");
+
+  /**
+   * An op call's integer defaults written out as named arguments ({@code fill}: the parameters
+   * after the positional ones, in the op's order), or every named argument equal to its integer
+   * default left out again ({@code !fill}). A line of anything else, or of arguments this cannot
+   * split, is returned as it is.
+   */
+  static String defaults(String line, boolean fill) {
+    Matcher m = OP_LINE.matcher(line);
+    if (!m.matches()) {
+      return line;
+    }
+    OpDef op = Ops.callable(m.group(2));
+    List<String> args = splitArgs(m.group(3));
+    if (op == null || args == null) {
+      return line;
+    }
+    List<org.cnnc.compiler.shape.ParamSig> params = op.params();
+    int positional = 0;
+    while (positional < args.size() && !NAMED.matcher(args.get(positional)).matches()) {
+      positional++;
+    }
+    Map<String, String> named = new LinkedHashMap<>();
+    for (int i = positional; i < args.size(); i++) {
+      Matcher a = NAMED.matcher(args.get(i));
+      if (!a.matches() || named.put(a.group(1), a.group(2)) != null) {
+        return line;
+      }
+    }
+    if (positional > params.size()) {
+      return line;
+    }
+    List<String> out = new ArrayList<>(args.subList(0, positional));
+    Set<String> known = new LinkedHashSet<>();
+    for (int i = 0; i < params.size(); i++) {
+      var p = params.get(i);
+      known.add(p.name());
+      if (i < positional) {
+        continue;
+      }
+      String dflt = p.defaultValue() instanceof org.cnnc.compiler.sema.Value.IntV v ? Long.toString(v.value()) : null;
+      String v = named.get(p.name());
+      if (v == null && fill && dflt != null) {
+        v = dflt;
+      } else if (v != null && !fill && v.equals(dflt)) {
+        v = null;
+      }
+      if (v != null) {
+        out.add(p.name() + " = " + v);
+      }
+    }
+    if (!known.containsAll(named.keySet())) {
+      return line;
+    }
+    if (out.equals(args)) {
+      return line;
+    }
+    String comment = m.group(4) == null ? "" : m.group(4);
+    return m.group(1) + m.group(2) + (out.isEmpty() ? "" : "(" + String.join(", ", out) + ")") + comment;
+  }
+
+  /** Arguments split at the commas outside brackets and quotes, or null when unbalanced. */
+  private static List<String> splitArgs(String text) {
+    List<String> out = new ArrayList<>();
+    int depth = 0;
+    int start = 0;
+    boolean quoted = false;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (quoted) {
+        continue;
+      } else if (c == '(' || c == '[') {
+        depth++;
+      } else if (c == ')' || c == ']') {
+        if (--depth < 0) {
+          return null;
+        }
+      } else if (c == ',' && depth == 0) {
+        out.add(text.substring(start, i).trim());
+        start = i + 1;
+      }
+    }
+    if (depth != 0 || quoted) {
+      return null;
+    }
+    String last = text.substring(start).trim();
+    if (!last.isEmpty()) {
+      out.add(last);
+    }
+    return out.contains("") ? null : out;
   }
 
   /** The groups of the model that stand alone: closed by a bare brace, reading no label outside them. */

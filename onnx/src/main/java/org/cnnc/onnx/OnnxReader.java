@@ -142,6 +142,7 @@ final class OnnxReader {
         node(n);
       }
     }
+    denseConcats();
     if (graph.getOutputCount() == 0) {
       throw new ImportException("the graph has no output");
     }
@@ -674,6 +675,81 @@ final class OnnxReader {
     }
     l.shape = first.shape.clone();
     l.shape[0] = c;
+  }
+
+  /**
+   * Dense connections as a chain of two-way concats. torch's DenseNet concatenates, in each dense
+   * layer, the block's input and every earlier layer's output ({@code cat(x, d1, ..., dk)}), a
+   * different number of inputs each time, so no two layers read the same; each such concat is
+   * the previous one and one more input. (1) A concat whose inputs but the last are exactly
+   * another concat's inputs reads that concat instead ({@code cat(c_k, dk)}: the same tensor, channels in
+   * the same order). (2) A two-way concat {@code cat(x, y)} that joins a module's output {@code y}
+   * to that module's own input {@code x} belongs to that module ({@code y = f(x)}, the output
+   * {@code cat(x, f(x))}): then every dense layer is the same text, and a block.
+   */
+  private void denseConcats() {
+    Map<List<Integer>, Integer> byInputs = new HashMap<>();
+    Map<Integer, List<Layer>> readers = new HashMap<>();
+    for (Layer l : net.layers) {
+      for (int i : l.inputs) {
+        readers.computeIfAbsent(i, k -> new ArrayList<>()).add(l);
+      }
+    }
+    for (Layer l : net.layers) {
+      if (!l.op.equals("concat")) {
+        continue;
+      }
+      // one look-up of the inputs but the last (linear in the graph's size, whatever it holds)
+      List<Integer> written = List.copyOf(l.inputs);
+      Integer prefix = written.size() > 2 ? byInputs.get(written.subList(0, written.size() - 1)) : null;
+      if (prefix != null) {
+        rewire(readers, l, List.of(prefix, written.get(written.size() - 1)));
+      }
+      byInputs.putIfAbsent(written, l.id);
+    }
+    for (Layer l : net.layers) {
+      if (!l.op.equals("concat") || l.inputs.size() != 2 || l.path == null || l.fromInitializers) {
+        continue;
+      }
+      Layer x = net.layers.get(l.inputs.get(0));
+      Layer y = net.layers.get(l.inputs.get(1));
+      if (y.path == null) {
+        continue;
+      }
+      int common = 0;
+      while (common < l.path.size() && common < y.path.size() && l.path.get(common).equals(y.path.get(common))) {
+        common++;
+      }
+      if (common >= y.path.size() - 1) {
+        continue; // y is the concat's module's own layer or a direct child: nothing to move
+      }
+      List<String> owner = y.path.subList(0, common + 1);
+      if (within(x.path, owner)) {
+        continue; // x is computed inside the module: not its input
+      }
+      boolean readByOwner = false;
+      for (Layer r : readers.getOrDefault(x.id, List.of())) {
+        readByOwner |= r != l && within(r.path, owner);
+      }
+      if (readByOwner) {
+        l.path = new ArrayList<>(owner);
+      }
+    }
+  }
+
+  private static boolean within(List<String> path, List<String> module) {
+    return path != null && path.size() >= module.size() && path.subList(0, module.size()).equals(module);
+  }
+
+  private static void rewire(Map<Integer, List<Layer>> readers, Layer l, List<Integer> inputs) {
+    for (int i : l.inputs) {
+      readers.getOrDefault(i, new ArrayList<>()).remove(l);
+    }
+    l.inputs.clear();
+    l.inputs.addAll(inputs);
+    for (int i : inputs) {
+      readers.computeIfAbsent(i, k -> new ArrayList<>()).add(l);
+    }
   }
 
   private void reshape(NodeProto n) throws ImportException {

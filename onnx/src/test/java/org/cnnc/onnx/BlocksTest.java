@@ -49,6 +49,42 @@ class BlocksTest {
   }
 
   @Test
+  void aDefaultLeftOutAndTheSameParameterWrittenAreOneShape() {
+    String spec = """
+        model M {
+            input [3, 32, 32]
+            a: {
+                c: conv(8, 3, padding = 1)
+                p: maxpool(2)
+            }
+            b: {
+                c: conv(8, 3, stride = 2, padding = 2, dilation = 2)
+                p: maxpool(2)
+            }
+            d: {
+                c: conv(8, 3, stride = 2, padding = 1, groups = 1)
+                p: maxpool(2)
+            }
+        }
+        """;
+    String out = Blocks.extract(spec);
+    // stride and padding are parameters (one per distinct vector of values: dilation's is
+    // padding's); groups, written once, is 1 in each: not written, in the block nor in the calls
+    assertTrue(out.contains("block Block(stride: int, padding: int) {\n"
+        + "    c: conv(8, 3, stride = stride, padding = padding, dilation = padding)\n    p: maxpool(2)\n}\n"), out);
+    assertTrue(out.contains("    a: Block(1, 1)\n    b: Block(2, 2)\n    d: Block(2, 1)\n"), out);
+    // a line that is no op call is left as written
+    assertEquals("    x: identity  // the input", Blocks.defaults("    x: identity  // the input", true));
+    assertEquals("    c: conv(8, 3, stride = 1, padding = 1, dilation = 1, groups = 1, bias = false)",
+        Blocks.defaults("    c: conv(8, 3, padding = 1, bias = false)", true));
+    assertEquals("    c: conv(8, 3, padding = 1, bias = false)  // note",
+        Blocks.defaults("    c: conv(8, 3, stride = 1, padding = 1, dilation = 1, groups = 1, bias = false)  // note", false));
+    // arguments it cannot split, or names the op does not have: as written
+    assertEquals("    conv(8, [3, 3)", Blocks.defaults("    conv(8, [3, 3)", true));
+    assertEquals("    conv(8, 3, size = 1)", Blocks.defaults("    conv(8, 3, size = 1)", true));
+  }
+
+  @Test
   void aGroupReadingALabelOutsideItOrDifferingOtherwiseStaysAsWritten() {
     String outside = """
         model M {

@@ -72,13 +72,14 @@ class OnnxImportRoundTripTest {
     String spec = OnnxImport.importModel(m, null, null, "resnet50.onnx", "test").spec();
     // the bottleneck: groups at positions of `layer1`..`layer4`; its second width feeds `conv3`
     assertTrue(spec.contains("block LayerBlock(channels: int, conv3_channels: int) {\n    x: identity\n    conv1: conv(channels, 1, bias = false)\n"), spec);
-    assertTrue(spec.contains("        repeat 2 { LayerBlock(64, 256) }\n"), spec);
-    // the stage: instances `layer2`..`layer4`, its parameters named after the bottleneck's
-    assertTrue(spec.contains("block Layer(channels: int, conv3_channels: int, count: int) {\n"), spec);
-    assertTrue(spec.contains("    repeat count { LayerBlock(channels, conv3_channels) }\n"), spec);
-    assertTrue(spec.contains("    layer2: Layer(128, 512, 3)\n    layer3: Layer(256, 1024, 5)\n    layer4: Layer(512, 2048, 2)\n"),
-        spec);
-    assertTrue(spec.lines().count() < 100, spec);
+    // the first bottleneck of a stage: its stride a parameter, 1 (conv's default, not written) in layer1
+    assertTrue(spec.contains("    conv2: conv(channels, 3, stride = stride, padding = 1, bias = false)\n"), spec);
+    // the stage: instances `layer1`..`layer4`, its parameters named after the bottlenecks'
+    assertTrue(spec.contains("block Layer(channels: int, stride: int, conv3_channels: int, count: int) {\n"
+        + "    LayerBlock2(channels, stride, conv3_channels)\n    repeat count { LayerBlock(channels, conv3_channels) }\n"), spec);
+    assertTrue(spec.contains("    layer1: Layer(64, 1, 256, 2)\n    layer2: Layer(128, 2, 512, 3)\n"
+        + "    layer3: Layer(256, 2, 1024, 5)\n    layer4: Layer(512, 2, 2048, 2)\n"), spec);
+    assertTrue(spec.lines().count() < 70, spec);
   }
 
   static void roundTrip(Network original, String name) throws Exception {

@@ -71,15 +71,33 @@ class OnnxImportTorchTest {
       // a stage's first residual block (with its downsample) reads its input through `x` as the others
       case "resnet18" -> "    layer1: {\n        repeat 2 { LayerBlock(64) }\n    }\n    layer2: Layer(128)\n"
           + "    layer3: Layer(256)\n    layer4: Layer(512)\n";
-      case "resnet50" -> "        repeat 2 { LayerBlock(64, 256) }\n    }\n    layer2: Layer(128, 512, 3)\n"
-          + "    layer3: Layer(256, 1024, 5)\n    layer4: Layer(512, 2048, 2)\n";
-      case "fcn_resnet50" -> "            repeat 5 { LayerBlock(256, 2, 1024) }\n";
-      case "densenet121" -> "        transition3: Transition(512)\n        denseblock4: {\n            x: identity"
-          + "  // the input, for the reads below\n            denselayer1: Denselayer\n";
+      // with stride a parameter (a default of the first stage), all four stages are one block
+      case "resnet50" -> "    layer1: Layer(64, 1, 256, 2)\n    layer2: Layer(128, 2, 512, 3)\n"
+          + "    layer3: Layer(256, 2, 1024, 5)\n    layer4: Layer(512, 2, 2048, 2)\n";
+      // dilated stages: `padding = 2, dilation = 2` and the defaulted dilation of the others compare equal
+      case "fcn_resnet50" -> "    repeat count { LayerBlock(channels, padding2, conv3_channels) }\n}\n\nmodel fcn_resnet50 {\n"
+          + "    input [3, 224, 224]\n    backbone: {\n        conv1: conv(64, 7, stride = 2, padding = 3, bias = false)\n"
+          + "        bn1: batchnorm\n        relu: relu\n        maxpool: maxpool(3, stride = 2, padding = 1)\n"
+          + "        layer1: Layer(64, 1, 1, 256, 2, 1)\n        layer2: Layer(128, 2, 1, 512, 3, 1)\n"
+          + "        layer3: Layer(256, 1, 1, 1024, 5, 2)\n        layer4: Layer(512, 1, 2, 2048, 2, 4)\n    }\n";
+      // torch's dense layers concatenate every earlier output: chained, each is x -> cat(x, f(x))
+      case "densenet121" -> "block Denselayer() {\n    x: identity  // the input, for the reads below\n"
+          + "    norm1: batchnorm\n    relu1: relu\n    conv1: conv(128, 1, bias = false)\n    norm2: batchnorm\n"
+          + "    relu2: relu\n    conv2: conv(32, 3, padding = 1, bias = false)\n    concat(from x, from conv2)\n}\n"
+          + "\n";
       case "shufflenet_v2_x1_0" -> "    stage3: Stage(116, 116, 7)\n";
       default -> "";
     };
     assertTrue(r.spec().contains(blocks), name + ":\n" + r.spec());
+    if (name.equals("fcn_resnet50")) {
+      assertTrue(r.spec().contains("    conv2: conv(channels, 3, stride = stride, padding = padding, dilation = padding,"
+          + " bias = false)\n"), r.spec());
+    }
+    if (name.equals("densenet121")) {
+      assertTrue(r.spec().contains("        transition3: Transition(512)\n        denseblock4: {\n"
+          + "            denselayer1: Denselayer\n            denselayer2: Denselayer\n"), r.spec());
+      assertTrue(r.spec().lines().count() < 120, r.spec());
+    }
     // the spec with its weights, exported by cnnc, run by ONNX Runtime, against PyTorch
     Path onnx = dir.resolve(name + "_reexported.onnx");
     OnnxExport.write(OnnxExport.export(imported, r.weights(), OnnxExport.Options.defaults("test")), onnx);
