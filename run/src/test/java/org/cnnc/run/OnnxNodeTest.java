@@ -64,7 +64,7 @@ class OnnxNodeTest {
   static {
     for (String op : List.of("Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
         "LRN", "Relu", "Clip", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Softmax", "LeakyRelu", "Gelu", "Gemm", "MatMul",
-        "Flatten", "Reshape", "Pad", "Dropout", "Identity", "Div", "Resize", "ConvTranspose")) {
+        "Flatten", "Reshape", "Pad", "Dropout", "Identity", "Div", "Resize", "ConvTranspose", "Split")) {
       SUPPORTED.put(op, Set.of(0));
     }
     for (String op : List.of("Concat", "Add", "Sum", "Mul")) {
@@ -253,7 +253,8 @@ class OnnxNodeTest {
       Map.entry("Identity", new int[] {1, 13, 14, 16, 19, 21}), Map.entry("Concat", new int[] {1, 4, 11, 13}),
       Map.entry("Add", new int[] {1, 6, 7, 13, 14}), Map.entry("Sum", new int[] {1, 6, 8, 13}),
       Map.entry("Mul", new int[] {1, 6, 7, 13, 14}), Map.entry("Div", new int[] {1, 6, 7, 13, 14}),
-      Map.entry("Resize", new int[] {10, 11, 13, 18, 19}), Map.entry("ConvTranspose", new int[] {1, 11}));
+      Map.entry("Resize", new int[] {10, 11, 13, 18, 19}), Map.entry("ConvTranspose", new int[] {1, 11}),
+      Map.entry("Split", new int[] {1, 2, 11, 13, 18}));
 
   /** The version of an op in effect at an opset, or 0 when it does not exist there yet. */
   static int version(String op, long opset) {
