@@ -173,6 +173,24 @@ public class CnncMaxPool extends SubsamplingLayer {
           pool = new VectorPool(h, w, k, s, p, d, oh, ow);
         }
         VectorPool vp = pool;
+        if (args == null && vp.separable) {
+          // a task per run of planes: one look-up of the thread's arrays for many small planes
+          int planes = b * ch;
+          int chunk = Math.max(1, planes / (8 * Runtime.getRuntime().availableProcessors()));
+          IntStream.range(0, (planes + chunk - 1) / chunk).parallel().forEach(part -> {
+            float[] in = Scratch.floats(0, h * w);
+            float[] res = Scratch.floats(1, oh * ow);
+            float[] row = Scratch.floats(2, vp.rowSize());
+            float[] cols = Scratch.floats(3, vp.rowSize());
+            for (int plane = part * chunk; plane < Math.min(planes, (part + 1) * chunk); plane++) {
+              xb.get(xBase + plane * h * w, in, 0, h * w);
+              vp.maxSeparable(in, res, row, cols);
+              ob.put(oBase + plane * oh * ow, res, 0, oh * ow);
+            }
+          });
+          argmax = null;
+          return out;
+        }
         IntStream.range(0, b * ch).parallel().forEach(plane -> {
           float[] in = Scratch.floats(0, Math.max(h * w, oh * ow));
           float[] padded = Scratch.floats(1, vp.paddedSize());

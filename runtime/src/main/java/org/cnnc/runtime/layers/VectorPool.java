@@ -44,6 +44,10 @@ final class VectorPool {
   private final float[] firstTap;
   /** The lanes' column offsets: {@code lane * s1}. */
   private final FloatVector lanes;
+  private final int k0;
+  private final int k1;
+  /** Whether {@link #maxSeparable} applies: no dilation. */
+  final boolean separable;
 
   /** Positions are exact as floats: the plane holds fewer than 2^24 values. */
   static boolean fits(long h, long w) {
@@ -59,6 +63,9 @@ final class VectorPool {
     this.s1 = s[1];
     this.p0 = p[0];
     this.p1 = p[1];
+    this.k0 = k[0];
+    this.k1 = k[1];
+    separable = d[0] == 1 && d[1] == 1;
     owv = (ow + L - 1) / L * L;
     phaseW = owv + (k[1] - 1) * d[1] / s1 + 1;
     rows = (oh - 1) * s0 + (k[0] - 1) * d[0] + 1;
@@ -117,6 +124,60 @@ final class VectorPool {
         int x = src + m0 * s1 + phase - p1;
         for (int m = m0; m < m1; m++, x += s1) {
           padded[dst + m] = in[x];
+        }
+      }
+    }
+  }
+
+  /** The length of {@link #maxSeparable}'s row of column maxima: the padding, the columns read, and again the padding. */
+  int rowSize() {
+    return (ow - 1) * s1 + k1;
+  }
+
+  /**
+   * Inference without dilation ({@link #separable}): each output's maximum into {@code out} (rows
+   * of {@code ow}), the window's maximum over its rows first, for every column at once, then over
+   * its columns. {@code row} ({@link #rowSize}) holds an output row's column maxima between -inf
+   * padding, {@code cols} ({@code (ow - 1) * s1 + 1}) their maxima over the kernel's width when
+   * the stride skips columns. The same set of taps as {@link #max}, and max is order-free (NaN
+   * wins, +0 over -0), so the same bits; no padded copy of the plane.
+   */
+  void maxSeparable(float[] in, float[] out, float[] row, float[] cols) {
+    int rowLen = rowSize();
+    int span = (ow - 1) * s1 + 1;
+    int width = Math.min(w, rowLen - p1); // the columns any window reads
+    Arrays.fill(row, 0, rowLen, Float.NEGATIVE_INFINITY);
+    float[] target = s1 == 1 ? out : cols;
+    for (int oy = 0; oy < oh; oy++) {
+      int y0 = oy * s0 - p0;
+      int i0 = Math.max(0, y0);
+      int i1 = Math.min(h, y0 + k0);
+      System.arraycopy(in, i0 * w, row, p1, width);
+      for (int y = i0 + 1; y < i1; y++) {
+        int src = y * w;
+        int x = 0;
+        for (; x + L <= width; x += L) {
+          FloatVector.fromArray(S, row, p1 + x).max(FloatVector.fromArray(S, in, src + x)).intoArray(row, p1 + x);
+        }
+        for (; x < width; x++) {
+          row[p1 + x] = Math.max(row[p1 + x], in[src + x]);
+        }
+      }
+      int at = s1 == 1 ? oy * ow : 0;
+      System.arraycopy(row, 0, target, at, span);
+      for (int j = 1; j < k1; j++) {
+        int x = 0;
+        for (; x + L <= span; x += L) {
+          FloatVector.fromArray(S, target, at + x).max(FloatVector.fromArray(S, row, j + x)).intoArray(target, at + x);
+        }
+        for (; x < span; x++) {
+          target[at + x] = Math.max(target[at + x], row[j + x]);
+        }
+      }
+      if (s1 != 1) {
+        int o = oy * ow;
+        for (int ox = 0; ox < ow; ox++) {
+          out[o + ox] = cols[ox * s1];
         }
       }
     }

@@ -149,7 +149,13 @@ class CnncMaxPoolTest {
       "33, 45, 5, 4, 3, 2, 2, 1, 2, true",
       "19, 23, 2, 3, 1, 3, 1, 1, 1, true",
       "17, 40, 4, 4, 4, 4, 0, 0, 1, false",
-      "6, 5, 6, 5, 1, 1, 0, 0, 1, false"})
+      "6, 5, 6, 5, 1, 1, 0, 0, 1, false",
+      // the separable inference kernel (no dilation): NiN's, ceil with padding, a stride of 3
+      // over a row of several vectors and a tail, one pixel
+      "32, 32, 3, 3, 2, 2, 0, 0, 1, false",
+      "56, 57, 3, 3, 2, 2, 1, 1, 1, true",
+      "9, 70, 2, 5, 2, 3, 1, 2, 1, true",
+      "1, 1, 1, 1, 1, 1, 0, 0, 1, false"})
   void vectorKernelGivesTheScalarKernelsBits(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int d,
       boolean ceil) {
     org.junit.jupiter.api.Assumptions.assumeTrue(Vectors.present(), "the JVM has no Vector API");

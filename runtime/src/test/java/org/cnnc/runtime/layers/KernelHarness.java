@@ -63,6 +63,11 @@ final class KernelHarness {
     /** The forward pass alone (training mode). */
     INDArray forward(List<INDArray> inputs);
 
+    /** The forward pass in inference mode (a layer's; the concat vertex has no other). */
+    default INDArray infer(List<INDArray> inputs) {
+      return forward(inputs);
+    }
+
     /** The parameters by key (views: writes change the op). */
     Map<String, INDArray> params();
   }
@@ -106,6 +111,14 @@ final class KernelHarness {
         l.setInput(inputs.get(0), mgr);
         l.setInputMiniBatchSize((int) inputs.get(0).size(0));
         return l.activate(true, mgr).dup();
+      }
+
+      @Override
+      public INDArray infer(List<INDArray> inputs) {
+        LayerWorkspaceMgr mgr = LayerWorkspaceMgr.noWorkspaces();
+        l.setInput(inputs.get(0), mgr);
+        l.setInputMiniBatchSize((int) inputs.get(0).size(0));
+        return l.activate(false, mgr).dup();
       }
 
       @Override

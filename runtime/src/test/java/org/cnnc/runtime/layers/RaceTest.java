@@ -4,6 +4,7 @@ package org.cnnc.runtime.layers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.List;
+import java.util.Map;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.cnnc.runtime.layers.KernelHarness.Op;
@@ -64,6 +65,7 @@ class RaceTest {
         new int[] {1, 1}, true), 1);
     INDArray dp = KernelHarness.randn(6, pool.forward(List.of(x)).shape());
     repeat("maxpool", () -> pool.run(List.of(x), dp));
+    repeat("maxpool inference", () -> new KernelHarness.Result(pool.infer(List.of(x)), List.of(), Map.of()));
 
     Op relu = KernelHarness.layer(new CnncRelu(), 1);
     repeat("relu", () -> relu.run(List.of(x), x));
