@@ -26,8 +26,8 @@ public final class InferencePlan {
     /** BatchNorm after a conv whose only reader it is: folded into the conv's weights and bias. */
     FOLD_BATCHNORM,
     /**
-     * A ReLU right after a conv (or a folded conv + BatchNorm, or cnnc's BatchNorm) that only it
-     * reads: computed by that layer, in place. Networks built with cnnc's kernels are trained
+     * A ReLU right after a conv (or a folded conv + BatchNorm, or cnnc's BatchNorm or add) that
+     * only it reads: computed by that layer, in place. Networks built with cnnc's kernels are trained
      * with this pass too. In inference, a relu6 right after a conv (or a folded conv + BatchNorm)
      * likewise.
      */
@@ -145,7 +145,8 @@ public final class InferencePlan {
       if (outputNodes.contains(v) || outputNodes.contains(src) || readers.getOrDefault(src, List.of()).size() != 1) {
         continue;
       }
-      // into a conv or dense layer, a conv whose BatchNorm folds into it, or (cnnc's) BatchNorm itself
+      // into a conv or dense layer, a conv whose BatchNorm folds into it, or (cnnc's) BatchNorm or
+      // add itself (a residual block's relu(x + f(x)))
       String into = folded.contains(src) ? inputs.get(src).get(0)
           : absorbs(op.get(src), what, kernels) ? src : null;
       if (into != null && absorbs(op.get(into), what, kernels) && !mergeOf.containsKey(into)

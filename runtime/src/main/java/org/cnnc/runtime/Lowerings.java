@@ -83,7 +83,7 @@ public final class Lowerings {
         a.ints("stride"), a.ints("padding"), a.ints("output_padding"), a.integer("groups"), a.ints("dilation"),
         a.bool("bias")));
     put("concat", (b, p, in, a) -> b.concat(p, in.toArray(new String[0])));
-    put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])));
+    put("add", (b, p, in, a) -> b.add(p, in.toArray(new String[0])), Absorbs.RELU_WITH_CNNC_KERNELS);
     put("mul", (b, p, in, a) -> b.mul(p, in.toArray(new String[0])));
     put("permute", (b, p, in, a) -> b.permute(p, in.get(0), a.ints("dims")));
     put("layernorm", (b, p, in, a) -> b.layernorm(p, in.get(0), a.number("eps")));

@@ -29,6 +29,7 @@ import org.cnnc.runtime.layers.CnncBatchNorm;
 import org.cnnc.runtime.layers.CnncConcat;
 import org.cnnc.runtime.layers.CnncDense;
 import org.cnnc.runtime.layers.CnncMaxPool;
+import org.cnnc.runtime.layers.CnncAdd;
 import org.cnnc.runtime.layers.CnncRelu;
 import org.cnnc.runtime.layers.SafeActivation;
 import org.cnnc.runtime.layers.GemmConvolution;
@@ -820,7 +821,8 @@ public final class NetBuilder {
   }
 
   public String add(String name, String... ins) {
-    return vertex(name, new ElementWiseVertex(ElementWiseVertex.Op.Add), ins);
+    return vertex(name, kernels == Kernels.CNNC ? new CnncAdd(plan != null && plan.fusesRelu(name))
+        : new ElementWiseVertex(ElementWiseVertex.Op.Add), ins);
   }
 
   /** The product of the inputs, broadcast as PyTorch's {@code x * y} ({@link BroadcastMul}). */

@@ -19,8 +19,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * The inference passes decide from the registry's traits and the lowerings' capabilities, not
  * from op names: on a network mixing ops that fold or fuse with ones that must not (a grouped
- * conv's batch norm folds, and then its relu6 fuses; a batch norm after a pool and a relu after
- * an add stay), each
+ * conv's batch norm folds, and then its relu6 fuses; a batch norm after a pool stays, a relu
+ * after an add fuses on cnnc's kernels only), each
  * pass removes exactly the vertices its rule names, on both kernel sets.
  */
 class InferencePlanTraitsTest {
@@ -69,18 +69,18 @@ class InferencePlanTraitsTest {
     // a batch norm folds into the conv before it (grouped or not), not into a pool
     assertEquals(Set.of("bn1", "bn2"), folded, kernels + ": FOLD_BATCHNORM");
     Set<String> fused = removed(before, net.forInference(EnumSet.of(Pass.FUSE_RELU), Set.of("out")));
-    // relus after a conv, a dense layer and (cnnc's kernels only) a batch norm; never a relu after a
-    // merge, nor relu6 after a batch norm (it fuses into convs only)
+    // relus after a conv, a dense layer and (cnnc's kernels only) a batch norm or an add; never
+    // relu6 after a batch norm (it fuses into convs only)
     Set<String> expected = new TreeSet<>(Set.of("r5"));
     if (kernels == NetBuilder.Kernels.CNNC) {
-      expected.addAll(Set.of("r1", "r3"));
+      expected.addAll(Set.of("r1", "r3", "r4"));
     }
     assertEquals(expected, fused, kernels + ": FUSE_RELU");
     Set<String> both = removed(before, net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM, Pass.FUSE_RELU), Set.of("out")));
     // with bn1 folded, r1 fuses into c1 on either kernel set, and with bn2 folded, relu6 into the grouped conv
     Set<String> all = new TreeSet<>(Set.of("bn1", "bn2", "r1", "r6", "r5"));
     if (kernels == NetBuilder.Kernels.CNNC) {
-      all.add("r3");
+      all.addAll(Set.of("r3", "r4"));
     }
     assertEquals(all, both, kernels + ": FOLD_BATCHNORM + FUSE_RELU");
   }
@@ -105,6 +105,46 @@ class InferencePlanTraitsTest {
     assertTrue(fused.graph().getVertex("r6") == null, kernels + ": relu6 fused");
     double err = ParityTest.relErr(fused.predict(x).get("out"), plain.predict(x).get("out"));
     assertTrue(err <= 1e-5, kernels + ": fused relu6 against its own layer: " + err);
+  }
+
+  /**
+   * A ReLU fused into cnnc's add computes what its own layer did, in inference and in the
+   * training network (built with the fusion): its loss and gradients are those of the same
+   * network built without a plan.
+   */
+  @org.junit.jupiter.api.Test
+  void reluFusedIntoAnAddComputesAsItsLayer() {
+    CnnNetwork net = CnnNetwork.create(new Mixed(), 3, NetBuilder.Kernels.CNNC);
+    assertTrue(net.graph().getVertex("r4") == null, "the training network fuses the relu after the add");
+    Nd4j.getRandom().setSeed(7);
+    INDArray x = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 4, 8, 8).subi(0.5).muli(4);
+    CnnNetwork plain = net.forInference(EnumSet.noneOf(Pass.class), Set.of("out"));
+    CnnNetwork fused = net.forInference(EnumSet.of(Pass.FUSE_RELU), Set.of("out"));
+    INDArray sum = plain.graph().feedForward(new INDArray[] {x}, false, false).get("sum");
+    assertTrue(sum.minNumber().doubleValue() < 0 && sum.maxNumber().doubleValue() > 0, "the sum has both signs");
+    assertTrue(fused.graph().getVertex("r4") == null && plain.graph().getVertex("r4") != null);
+    assertEquals(plain.predict(x).get("out"), fused.predict(x).get("out"), "fused relu after the add");
+    // training: the same parameters in the network built without a plan (every relu its own layer)
+    CnnNetwork unplanned = CnnNetwork.createUnplanned(new Mixed(), new NetBuilder(3));
+    assertTrue(unplanned.graph().getVertex("r4") != null);
+    unplanned.graph().params().assign(net.graph().params());
+    INDArray labels = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 3);
+    labels.putScalar(0, 1, 1);
+    labels.putScalar(1, 2, 1);
+    double[] scores = new double[2];
+    INDArray[] grads = new INDArray[2];
+    CnnNetwork[] both = {net, unplanned};
+    for (int i = 0; i < 2; i++) {
+      var g = both[i].graph();
+      g.setInputs(x);
+      g.setLabels(labels);
+      g.computeGradientAndScore();
+      scores[i] = g.score();
+      grads[i] = g.getFlattenedGradients().dup();
+    }
+    // the fused relu masks with the sum's sign as its layer did: the same bits
+    assertEquals(scores[1], scores[0], "loss");
+    assertEquals(grads[1], grads[0], "gradients, fused against each relu its own layer");
   }
 
   private static Set<String> vertices(CnnNetwork n) {

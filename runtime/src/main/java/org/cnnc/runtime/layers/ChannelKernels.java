@@ -283,6 +283,39 @@ final class ChannelKernels {
   }
 
   /**
+   * {@code out = xs[0] + xs[1] + ...} (all {@link #direct}, of {@code out}'s length), added in
+   * that order as DL4J's vertex adds them, then the fused activation of {@code cap} (see
+   * {@link #NONE}): one read of each input and one write, a chunk at a time.
+   */
+  static void sum(INDArray[] xs, INDArray out, float cap) {
+    FloatBuffer[] xb = new FloatBuffer[xs.length];
+    long[] xBase = new long[xs.length];
+    for (int i = 0; i < xs.length; i++) {
+      xb[i] = xs[i].data().asNioFloat();
+      xBase[i] = xs[i].offset();
+    }
+    FloatBuffer ob = out.data().asNioFloat();
+    long oBase = out.offset();
+    long length = out.length();
+    int chunk = 1 << 14;
+    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
+      int at = part * chunk;
+      int len = (int) Math.min(chunk, length - at);
+      float[] p = Scratch.floats(0, len);
+      float[] q = Scratch.floats(1, len);
+      xb[0].get((int) (xBase[0] + at), p, 0, len);
+      for (int i = 1; i < xb.length; i++) {
+        xb[i].get((int) (xBase[i] + at), q, 0, len);
+        for (int k = 0; k < len; k++) {
+          p[k] += q[k];
+        }
+      }
+      finish(p, len, 1f, 0f, cap);
+      ob.put((int) (oBase + at), p, 0, len);
+    });
+  }
+
+  /**
    * The backward pass of {@link #clamp}: {@code out = eps} where {@code 0 < x < cap}, else 0; a NaN
    * in {@code x} keeps {@code eps}, as PyTorch's {@code hardtanh_backward} does (it zeroes where
    * {@code x <= 0 || x >= cap}).

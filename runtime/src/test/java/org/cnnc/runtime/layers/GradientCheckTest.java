@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -178,6 +179,29 @@ class GradientCheckTest {
     INDArray dy = KernelHarness.randn(20, 2, 8, 4, 4);
     check("concat", op.run(List.of(a, b), dy), dy, v -> Ref.concat(v[0], a.shape(), v[1], b.shape()), List.of(a, b),
         List.of(), 2);
+  }
+
+  /** cnnc's add, plain and with its fused ReLU (inputs that sum to both signs). */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void addMatchesFiniteDifferences(boolean relu) {
+    Op op = KernelHarness.vertex(new CnncAdd(relu));
+    INDArray a = KernelHarness.randn(21, 2, 3, 4, 5);
+    INDArray b = KernelHarness.randn(22, 2, 3, 4, 5);
+    INDArray c = KernelHarness.randn(23, 2, 3, 4, 5);
+    INDArray dy = KernelHarness.randn(24, 2, 3, 4, 5);
+    check("add relu=" + relu, op.run(List.of(a, b, c), dy), dy, v -> {
+      double[] y = new double[v[0].length];
+      for (int i = 0; i < y.length; i++) {
+        y[i] = v[0][i] + v[1][i] + v[2][i];
+        y[i] = relu ? Math.max(y[i], 0) : y[i];
+      }
+      return y;
+    }, List.of(a, b, c), List.of(), 3);
+    // each input's gradient is an array of its own (DL4J adds into a vertex's first gradient)
+    Result r = op.run(List.of(a, b, c), dy);
+    r.inputGradients().get(0).addi(1);
+    assertTrue(!r.inputGradients().get(0).equals(r.inputGradients().get(1)), "gradients share an array");
   }
 
   // --- against DL4J's own layers, on the networks' shapes ---

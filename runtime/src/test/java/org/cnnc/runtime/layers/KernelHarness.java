@@ -130,7 +130,12 @@ final class KernelHarness {
 
   /** cnnc's concatenation along the channels. */
   static Op concat() {
-    GraphVertex v = new CnncConcat().instantiate(null, "concat", 0, null, false, DataType.FLOAT);
+    return vertex(new CnncConcat());
+  }
+
+  /** A parameterless vertex of cnnc's (concat, add) as an op. */
+  static Op vertex(org.deeplearning4j.nn.conf.graph.GraphVertex conf) {
+    GraphVertex v = conf.instantiate(null, "vertex", 0, null, false, DataType.FLOAT);
     return new Op() {
       @Override
       public Result run(List<INDArray> inputs, INDArray dy) {

@@ -67,6 +67,9 @@ class RaceTest {
     repeat("maxpool", () -> pool.run(List.of(x), dp));
     repeat("maxpool inference", () -> new KernelHarness.Result(pool.infer(List.of(x)), List.of(), Map.of()));
 
+    Op add = KernelHarness.vertex(new CnncAdd(true));
+    repeat("add relu", () -> add.run(List.of(x, x.mul(-0.5)), x));
+
     Op relu = KernelHarness.layer(new CnncRelu(), 1);
     repeat("relu", () -> relu.run(List.of(x), x));
 
