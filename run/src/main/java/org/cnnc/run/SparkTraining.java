@@ -57,7 +57,7 @@ public interface SparkTraining {
         PrintWriter log, Trainer.AfterEpoch after) throws IOException, Failed;
 
     /**
-     * Checks, before training, that a checkpoint can be written at {@code uri} (a Hadoop URI:
+     * Checks, before training, that a checkpoint or weights can be written at {@code uri} (a Hadoop URI:
      * hdfs://, s3a://, file://): its directory exists, it is no link and no directory. The
      * IOException says what is wrong, naming the URI.
      */
@@ -65,6 +65,9 @@ public interface SparkTraining {
 
     /** Writes a checkpoint of {@code net} after {@code epochsDone} epochs at the Hadoop URI {@code uri}, atomically. */
     void writeCheckpoint(String uri, CnnNetwork net, int epochsDone) throws IOException;
+
+    /** Writes {@code net}'s weights ({@code --save}'s {@code .npz}) at the Hadoop URI {@code uri}, atomically. */
+    void writeWeights(String uri, CnnNetwork net) throws IOException;
 
     /** Restores {@code net} from the checkpoint at the Hadoop URI {@code uri}; returns the epochs it has done. */
     int restore(String uri, CnnNetwork net) throws IOException;

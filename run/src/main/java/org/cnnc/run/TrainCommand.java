@@ -87,8 +87,12 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--weights", paramLabel = "W.npz", description = "Start from these weights.")
   Path weights;
 
-  @Option(names = "--save", paramLabel = "W.npz", description = "Save the trained weights (PyTorch state_dict keys).")
+  @Option(names = "--save", paramLabel = "W.npz", description = "Save the trained weights (PyTorch state_dict keys); "
+      + "with --spark, also a URI Hadoop writes (hdfs://..., s3a://..., file:///...).")
+  String saveArg;
+
   Path save;
+  String saveUri;
 
   @Option(names = "--checkpoint", paramLabel = "FILE",
       description = "Write a checkpoint (weights and optimizer state) here after every epoch; default: W.npz.ckpt with --save. "
@@ -149,6 +153,8 @@ final class TrainCommand implements Callable<Integer> {
     if (ignoreIndex != null && (ignoreIndex < 0 || ignoreIndex > 65535)) {
       throw new Main.UsageError("--ignore-index must be a mask value, 0 to 65535 (got " + ignoreIndex + ")");
     }
+    save = local(saveArg, "--save");
+    saveUri = SparkTraining.isUri(saveArg) ? saveArg : null;
     resume = local(resumeArg, "--resume");
     checkpoint = local(checkpointArg, "--checkpoint");
     resumeUri = SparkTraining.isUri(resumeArg) ? resumeArg : null;
@@ -158,6 +164,8 @@ final class TrainCommand implements Callable<Integer> {
     }
     if (checkpointArg == null && save != null) {
       checkpoint = save.resolveSibling(save.getFileName() + ".ckpt");
+    } else if (checkpointArg == null && saveUri != null) {
+      checkpointUri = saveUri + ".ckpt";
     }
     // where the results go is checked before any work, so that hours of training are not lost
     writable(save, "--save");
@@ -293,6 +301,13 @@ final class TrainCommand implements Callable<Integer> {
           throw new Main.UsageError("--checkpoint: " + Escape.terminal(String.valueOf(e.getMessage())));
         }
       }
+      if (saveUri != null) {
+        try {
+          session.checkWritable(saveUri);
+        } catch (IOException e) {
+          throw new Main.UsageError("--save: " + Escape.terminal(String.valueOf(e.getMessage())));
+        }
+      }
       // the checkpoint to go on from if the cluster fails: one this run wrote, or the one it resumed
       boolean[] written = {ckptUri != null && ckptUri.equals(resumeUri)};
       long examples = session.size();
@@ -328,6 +343,18 @@ final class TrainCommand implements Callable<Integer> {
             + (last != null ? "; the last epoch's checkpoint is " + Escape.terminal(last)
                 + " (go on with --resume " + Escape.terminal(last) + ")" : ""));
         return Main.SPEC_ERRORS;
+      }
+      if (saveUri != null) {
+        log.flush();
+        try {
+          session.writeWeights(saveUri, net);
+        } catch (IOException e) {
+          String last = ckpt != null ? ckpt.toString() : ckptUri;
+          throw new Main.UsageError("--save: " + Escape.terminal(String.valueOf(e.getMessage()))
+              + (last != null ? "; the last epoch's checkpoint is " + Escape.terminal(last) : ""));
+        }
+        log.println("saved " + Escape.terminal(saveUri));
+        return Main.OK;
       }
       return save(net, ckpt, log);
     }

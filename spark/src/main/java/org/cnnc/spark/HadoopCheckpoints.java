@@ -72,14 +72,29 @@ public final class HadoopCheckpoints {
 
   /** Writes a checkpoint of {@code net} after {@code epochsDone} epochs to {@code uri}, atomically. */
   public void write(String uri, CnnNetwork net, int epochsDone) throws IOException {
+    write(uri, local -> Checkpoint.write(local, net, epochsDone));
+  }
+
+  /** Writes {@code net}'s weights (the {@code .npz} of {@code cnnc train --save}) to {@code uri}, atomically. */
+  public void writeWeights(String uri, CnnNetwork net) throws IOException {
+    write(uri, net::saveWeights);
+  }
+
+  /** Makes a local file. */
+  private interface LocalFile {
+    void writeTo(java.nio.file.Path local) throws IOException;
+  }
+
+  /** The file {@code content} makes, copied to {@code uri} through a temporary file beside it and one rename. */
+  private void write(String uri, LocalFile content) throws IOException {
     Path target = path(uri);
     FileSystem fs = fs(target);
     check(fs, target, uri);
     java.nio.file.Path dir = Files.createTempDirectory("cnnc-ckpt");
-    java.nio.file.Path local = dir.resolve("checkpoint");
+    java.nio.file.Path local = dir.resolve("content");
     Path tmp = null;
     try {
-      Checkpoint.write(local, net, epochsDone);
+      content.writeTo(local);
       tmp = temp(fs, target, uri, out -> Files.copy(local, out));
       // checked again: the target may have changed while the content was written (a link put
       // there now would be replaced by the rename, never written through)

@@ -72,6 +72,11 @@ public final class SparkTrainingService implements SparkTraining {
       }
 
       @Override
+      public void writeWeights(String uri, CnnNetwork net) throws IOException {
+        checkpoints.writeWeights(uri, net);
+      }
+
+      @Override
       public int restore(String uri, CnnNetwork net) throws IOException {
         return checkpoints.restore(uri, net);
       }

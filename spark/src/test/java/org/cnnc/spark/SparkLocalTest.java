@@ -114,9 +114,13 @@ class SparkLocalTest {
     Path dir = java.nio.file.Files.createDirectories(tmp.resolve("shared"));
     String ckpt = dir.toUri() + "nin.ckpt";
     Result first = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", "local[2]", "--averaging", "--data",
-        data.toUri().toString(), "--epochs", "1", "--batch", "8", "--checkpoint", ckpt);
+        data.toUri().toString(), "--epochs", "1", "--batch", "8", "--checkpoint", ckpt, "--save", dir.toUri() + "nin.npz");
     assertEquals(0, first.rc(), first.err());
-    assertEquals(List.of("nin.ckpt"), names(dir), "the checkpoint and no temporary file, no .crc");
+    assertEquals(List.of("nin.ckpt", "nin.npz"), names(dir), "the checkpoint, the weights, no temporary file, no .crc");
+    assertTrue(first.out().contains("saved " + dir.toUri() + "nin.npz"), first.out());
+    // the weights --save wrote through Hadoop load into cnnc run
+    Result run = cnnc("run", MODELS.toString(), "--model", "NiN", "--weights", dir.resolve("nin.npz").toString(), "--random");
+    assertEquals(0, run.rc(), run.err());
     byte[] written = java.nio.file.Files.readAllBytes(dir.resolve("nin.ckpt"));
     Result resumed = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", "local[2]", "--averaging", "--data",
         data.toUri().toString(), "--epochs", "2", "--batch", "8", "--resume", ckpt, "--checkpoint", ckpt);
@@ -124,7 +128,7 @@ class SparkLocalTest {
     assertTrue(resumed.out().contains("(resuming after epoch 1)"), resumed.out());
     assertTrue(resumed.out().contains("epoch 2/2  loss "), resumed.out());
     assertFalse(resumed.out().contains("epoch 1/2"), resumed.out());
-    assertEquals(List.of("nin.ckpt"), names(dir));
+    assertEquals(List.of("nin.ckpt", "nin.npz"), names(dir));
     assertFalse(java.util.Arrays.equals(written, java.nio.file.Files.readAllBytes(dir.resolve("nin.ckpt"))),
         "epoch 2's checkpoint replaced epoch 1's");
 
@@ -138,6 +142,13 @@ class SparkLocalTest {
         link.err());
     assertEquals("keep me", java.nio.file.Files.readString(victim));
     assertFalse(link.out().contains("epoch 1/1"), "refused before training");
+    Result saveLink = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", "local[2]", "--data",
+        data.toUri().toString(), "--save", dir.toUri() + "link.ckpt");
+    assertEquals(2, saveLink.rc(), saveLink.err());
+    assertTrue(saveLink.err().contains("cnnc: --save: refusing to write " + dir.toUri() + "link.ckpt: it is a symbolic link"),
+        saveLink.err());
+    assertEquals("keep me", java.nio.file.Files.readString(victim));
+    assertFalse(saveLink.out().contains("epoch 1/1"), "refused before training");
     // a directory that does not exist
     Result missing = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", "local[2]", "--data",
         data.toUri().toString(), "--checkpoint", dir.toUri() + "no/such/dir/c.ckpt");
