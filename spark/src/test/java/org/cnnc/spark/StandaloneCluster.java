@@ -77,6 +77,15 @@ final class StandaloneCluster implements AutoCloseable {
     workers.add(p);
   }
 
+  /**
+   * Starts one more worker (after one was killed, say) and waits until {@code alive} workers are
+   * registered with the master.
+   */
+  void addWorker(String memory, int alive) throws Exception {
+    startWorker(dir.resolve("spark-home"), workers.size(), memory);
+    waitForWorkers(alive, Duration.ofSeconds(90));
+  }
+
   /** The worker processes, in start order (their executors are children of them). */
   List<Process> workers() {
     return List.copyOf(workers);

@@ -159,4 +159,44 @@ class StandaloneClusterTest {
     assertEquals(0, resumed.rc(), resumed.err());
     assertTrue(resumed.out().contains("(resuming after epoch " + (r.rc() == 0 ? 7 : 6) + ")"), resumed.out());
   }
+
+  /**
+   * The same under gradient sharing (the default), whose executors also exchange updates with the
+   * driver's parameter server: a new worker joins the one left, training starts, and the new
+   * worker is killed in epoch 2, after epoch 1's checkpoint.
+   */
+  @Test
+  @Order(3)
+  void aWorkerKilledMidEpochUnderGradientSharingLeavesAResumableCheckpoint() throws Exception {
+    cluster.addWorker("1600m", 2);
+    Path ckpt = tmp.resolve("sharing.ckpt");
+    CompletableFuture<Result> training = CompletableFuture.supplyAsync(() -> cnnc("train", MODELS.toString(), "--model",
+        "NiN", "--spark", cluster.master(), "--data", tmp.resolve("cifar").toUri().toString(), "--epochs", "2",
+        "--batch", "4", "--lr", LR, "--checkpoint", ckpt.toString()));
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(240);
+    while (System.nanoTime() < end && !Files.isRegularFile(ckpt) && !training.isDone()) {
+      Thread.sleep(200);
+    }
+    assertTrue(Files.isRegularFile(ckpt), "epoch 1's checkpoint");
+    byte[] before = Files.readAllBytes(ckpt);
+    Thread.sleep(3000);
+    Process victim = cluster.workers().get(cluster.workers().size() - 1);
+    assertTrue(victim.descendants().findAny().isPresent(), "the new worker runs an executor of the job");
+    StandaloneCluster.kill(victim);
+    Result r = training.get(8, TimeUnit.MINUTES);
+    if (r.rc() == 0) {
+      assertTrue(r.out().contains("epoch 2/2  loss"), r.out());
+    } else {
+      assertEquals(1, r.rc(), r.err());
+      assertTrue(r.err().contains("cnnc: training on Spark failed: "), r.err());
+      assertTrue(r.err().contains("--resume " + ckpt), r.err());
+      assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(ckpt)), "the last checkpoint is untouched");
+    }
+    System.out.println("gradient sharing, a worker killed in epoch 2: exit " + r.rc());
+    Result resumed = cnnc("train", MODELS.toString(), "--model", "NiN", "--spark", cluster.master(), "--data",
+        tmp.resolve("cifar").toUri().toString(), "--epochs", r.rc() == 0 ? "3" : "2", "--batch", "4", "--lr", LR,
+        "--resume", ckpt.toString());
+    assertEquals(0, resumed.rc(), resumed.err());
+    assertTrue(resumed.out().contains("(resuming after epoch " + (r.rc() == 0 ? 2 : 1) + ")"), resumed.out());
+  }
 }
