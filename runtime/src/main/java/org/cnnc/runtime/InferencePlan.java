@@ -28,8 +28,8 @@ public final class InferencePlan {
     /**
      * A ReLU right after a conv (or a folded conv + BatchNorm, or cnnc's BatchNorm or add) that
      * only it reads: computed by that layer, in place. Networks built with cnnc's kernels are trained
-     * with this pass too. In inference, a relu6 right after a conv (or a folded conv + BatchNorm)
-     * likewise.
+     * with this pass too. A relu6 likewise: in inference after a conv (or a folded conv +
+     * BatchNorm) or cnnc's BatchNorm, in training after cnnc's BatchNorm.
      */
     FUSE_RELU,
     /** Dropout is the identity in inference: removed. */
@@ -135,9 +135,9 @@ public final class InferencePlan {
     for (var e : op.entrySet()) {
       String v = e.getKey();
       List<String> ins = inputs.getOrDefault(v, List.of());
-      // a ReLU, or (in inference only: the training step keeps relu6's own backward) a clamp
+      // a ReLU, or a clamp (in training only into a layer whose backward masks by it: cnnc's BatchNorm)
       Lowerings.Absorbs what = e.getValue().has(Trait.FUSABLE_ACTIVATION) ? Lowerings.Absorbs.RELU
-          : e.getValue().has(Trait.FUSABLE_CLAMP) && !training ? Lowerings.Absorbs.CLAMP : null;
+          : e.getValue().has(Trait.FUSABLE_CLAMP) ? Lowerings.Absorbs.CLAMP : null;
       if (!passes.contains(Pass.FUSE_RELU) || what == null || ins.size() != 1) {
         continue;
       }
@@ -150,7 +150,8 @@ public final class InferencePlan {
       String into = folded.contains(src) ? inputs.get(src).get(0)
           : absorbs(op.get(src), what, kernels) ? src : null;
       if (into != null && absorbs(op.get(into), what, kernels) && !mergeOf.containsKey(into)
-          && (into.equals(src) || readers.getOrDefault(into, List.of()).size() == 1)) {
+          && (into.equals(src) || readers.getOrDefault(into, List.of()).size() == 1)
+          && (!training || what != Lowerings.Absorbs.CLAMP || Lowerings.clampsInTraining(op.get(into), kernels))) {
         fusedRelu.add(v);
         fusesRelu.put(into, what == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU);
       }

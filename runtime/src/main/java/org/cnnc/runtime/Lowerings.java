@@ -37,8 +37,13 @@ public final class Lowerings {
     RELU,
     /** A ReLU after it, applied in its own pass by cnnc's kernels only (DL4J's layer cannot). */
     RELU_WITH_CNNC_KERNELS,
-    /** A clamp to [0, 6] after it ({@code Trait.FUSABLE_CLAMP}), applied in its own pass. */
-    CLAMP
+    /** A clamp to [0, 6] after it ({@code Trait.FUSABLE_CLAMP}), applied in its own pass, in inference. */
+    CLAMP,
+    /**
+     * A clamp to [0, 6] after it, applied in its own pass by cnnc's kernels only, in inference
+     * and in training (its backward masks the gradient by its output).
+     */
+    CLAMP_WITH_CNNC_KERNELS
   }
 
   private static final Map<String, Lowering> TABLE = new LinkedHashMap<>();
@@ -56,7 +61,7 @@ public final class Lowerings {
     put("global_maxpool", (b, p, in, a) -> b.globalMaxpool(p, in.get(0)));
     put("adaptive_avgpool", (b, p, in, a) -> b.adaptiveAvgpool(p, in.get(0), a.ints("size")));
     put("batchnorm", (b, p, in, a) -> b.batchnorm(p, in.get(0), a.number("eps"), a.number("momentum")),
-        Absorbs.RELU_WITH_CNNC_KERNELS);
+        Absorbs.RELU_WITH_CNNC_KERNELS, Absorbs.CLAMP_WITH_CNNC_KERNELS);
     put("lrn", (b, p, in, a) -> b.lrn(p, in.get(0), a.integer("size"), a.number("alpha"), a.number("beta"), a.number("k")));
     put("relu", (b, p, in, a) -> b.relu(p, in.get(0)));
     put("relu6", (b, p, in, a) -> b.relu6(p, in.get(0)));
@@ -105,8 +110,15 @@ public final class Lowerings {
   /** Whether the layer an op lowers to, with these kernels, can compute what {@code what} names after it. */
   static boolean absorbs(OpDef op, Absorbs what, NetBuilder.Kernels kernels) {
     Set<Absorbs> a = ABSORBS.getOrDefault(op.name(), Set.of());
-    return a.contains(what) || what == Absorbs.RELU && kernels == NetBuilder.Kernels.CNNC
-        && a.contains(Absorbs.RELU_WITH_CNNC_KERNELS);
+    boolean cnnc = kernels == NetBuilder.Kernels.CNNC;
+    return a.contains(what) || what == Absorbs.RELU && cnnc && a.contains(Absorbs.RELU_WITH_CNNC_KERNELS)
+        || what == Absorbs.CLAMP && cnnc && a.contains(Absorbs.CLAMP_WITH_CNNC_KERNELS);
+  }
+
+  /** Whether the layer an op lowers to computes a clamp after it in training too (its backward included). */
+  static boolean clampsInTraining(OpDef op, NetBuilder.Kernels kernels) {
+    return kernels == NetBuilder.Kernels.CNNC
+        && ABSORBS.getOrDefault(op.name(), Set.of()).contains(Absorbs.CLAMP_WITH_CNNC_KERNELS);
   }
 
   /** The lowering of a registry op. */

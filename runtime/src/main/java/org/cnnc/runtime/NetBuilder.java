@@ -624,7 +624,8 @@ public final class NetBuilder {
       return in;
     }
     long c = channels(in);
-    add(name, kernels == Kernels.CNNC ? new CnncBatchNorm(eps, momentum, plan != null && plan.fusesRelu(name))
+    add(name, kernels == Kernels.CNNC ? new CnncBatchNorm(eps, momentum,
+        plan == null ? Activation.IDENTITY : plan.fusedActivation(name))
         : new BatchNormalization.Builder().eps(eps).decay(1 - momentum).useLogStd(false).build(), in);
     bnEps.put(name, eps);
     manifest.add(new TensorMapping(name + ".weight", name, "gamma", new long[] {c}, false, false));

@@ -69,11 +69,11 @@ class InferencePlanTraitsTest {
     // a batch norm folds into the conv before it (grouped or not), not into a pool
     assertEquals(Set.of("bn1", "bn2"), folded, kernels + ": FOLD_BATCHNORM");
     Set<String> fused = removed(before, net.forInference(EnumSet.of(Pass.FUSE_RELU), Set.of("out")));
-    // relus after a conv, a dense layer and (cnnc's kernels only) a batch norm or an add; never
-    // relu6 after a batch norm (it fuses into convs only)
+    // relus after a conv, a dense layer and (cnnc's kernels only) a batch norm or an add; relu6
+    // after a batch norm on cnnc's kernels only
     Set<String> expected = new TreeSet<>(Set.of("r5"));
     if (kernels == NetBuilder.Kernels.CNNC) {
-      expected.addAll(Set.of("r1", "r3", "r4"));
+      expected.addAll(Set.of("r1", "r3", "r4", "r6"));
     }
     assertEquals(expected, fused, kernels + ": FUSE_RELU");
     Set<String> both = removed(before, net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM, Pass.FUSE_RELU), Set.of("out")));
@@ -94,7 +94,9 @@ class InferencePlanTraitsTest {
   @EnumSource(NetBuilder.Kernels.class)
   void fusedRelu6ClampsAsItsLayer(NetBuilder.Kernels kernels) {
     CnnNetwork net = CnnNetwork.create(new Mixed(), 3, kernels);
-    assertTrue(net.graph().getVertex("r6") != null, kernels + ": the training network keeps relu6");
+    // trained, relu6 is cnnc's batch norm's own last step (its backward masks by the output)
+    assertEquals(kernels == NetBuilder.Kernels.DL4J, net.graph().getVertex("r6") != null,
+        kernels + ": the training network's relu6");
     Nd4j.getRandom().setSeed(5);
     INDArray x = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 4, 8, 8).subi(0.5).muli(40);
     CnnNetwork plain = net.forInference(EnumSet.noneOf(Pass.class), Set.of("out"));
@@ -105,6 +107,9 @@ class InferencePlanTraitsTest {
     assertTrue(fused.graph().getVertex("r6") == null, kernels + ": relu6 fused");
     double err = ParityTest.relErr(fused.predict(x).get("out"), plain.predict(x).get("out"));
     assertTrue(err <= 1e-5, kernels + ": fused relu6 against its own layer: " + err);
+    if (kernels == NetBuilder.Kernels.CNNC) {
+      assertTrainsAsUnplanned(net, x);
+    }
   }
 
   /**
@@ -124,9 +129,18 @@ class InferencePlanTraitsTest {
     assertTrue(sum.minNumber().doubleValue() < 0 && sum.maxNumber().doubleValue() > 0, "the sum has both signs");
     assertTrue(fused.graph().getVertex("r4") == null && plain.graph().getVertex("r4") != null);
     assertEquals(plain.predict(x).get("out"), fused.predict(x).get("out"), "fused relu after the add");
-    // training: the same parameters in the network built without a plan (every relu its own layer)
+    assertTrainsAsUnplanned(net, x);
+  }
+
+  /**
+   * The network built with cnnc's training plan (its relus, relu6 and adds fused) has the loss and
+   * the gradients, bit for bit, of the same network built without a plan (each activation its
+   * own layer), on the same parameters: the fused layers mask their gradients by their outputs as
+   * the activation layers do by their inputs.
+   */
+  private static void assertTrainsAsUnplanned(CnnNetwork net, INDArray x) {
     CnnNetwork unplanned = CnnNetwork.createUnplanned(new Mixed(), new NetBuilder(3));
-    assertTrue(unplanned.graph().getVertex("r4") != null);
+    assertTrue(unplanned.graph().getVertex("r4") != null && unplanned.graph().getVertex("r6") != null);
     unplanned.graph().params().assign(net.graph().params());
     INDArray labels = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 3);
     labels.putScalar(0, 1, 1);
@@ -142,9 +156,8 @@ class InferencePlanTraitsTest {
       scores[i] = g.score();
       grads[i] = g.getFlattenedGradients().dup();
     }
-    // the fused relu masks with the sum's sign as its layer did: the same bits
     assertEquals(scores[1], scores[0], "loss");
-    assertEquals(grads[1], grads[0], "gradients, fused against each relu its own layer");
+    assertEquals(grads[1], grads[0], "gradients, fused against each activation its own layer");
   }
 
   private static Set<String> vertices(CnnNetwork n) {

@@ -42,13 +42,8 @@ public class BroadcastMul extends ParameterlessVertex {
   }
 
   @Override
-  public int minVertexInputs() {
-    return 1;
-  }
-
-  @Override
-  public int maxVertexInputs() {
-    return Integer.MAX_VALUE;
+  protected boolean merge() {
+    return true;
   }
 
   @Override

@@ -67,11 +67,11 @@ final class ChannelKernels {
   /**
    * Batch norm in training over {@code x3 [b, c, n]}: each channel's batch mean and biased
    * variance (two passes, in double, over the channel held in a per-thread array), then
-   * {@code out = (x - mean) / sqrt(var + eps) * gamma + beta}, and {@code max(out, 0)} when
-   * {@code relu}; one read of the input and one write of the output. Returns
+   * {@code out = (x - mean) / sqrt(var + eps) * gamma + beta}, then the fused activation of
+   * {@code cap} (see {@link #NONE}); one read of the input and one write of the output. Returns
    * {@code {mean, var}} per channel.
    */
-  static double[][] batchNormTraining(INDArray x3, float[] gamma, float[] beta, double eps, boolean relu,
+  static double[][] batchNormTraining(INDArray x3, float[] gamma, float[] beta, double eps, float cap,
       INDArray out3) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
@@ -101,7 +101,7 @@ final class ChannelKernels {
       stats[1][ch] = var;
       float scale = (float) (gamma[ch] / Math.sqrt(var + eps));
       float shift = (float) (beta[ch] - mean * scale);
-      finish(p, b * n, scale, shift, cap(relu));
+      finish(p, b * n, scale, shift, cap);
       for (int i = 0; i < b; i++) {
         ob.put(oBase + (i * c + ch) * n, p, i * n, n);
       }
@@ -166,11 +166,12 @@ final class ChannelKernels {
    * Batch norm's backward pass in training: with {@code xhat = (x - mean) * invStd},
    * {@code dBeta = sum(dy)}, {@code dGamma = sum(dy * xhat)} and
    * {@code dx = gamma * invStd * (dy - dBeta / m - xhat * dGamma / m)}, m = b * n. With a fused
-   * ReLU, {@code relu3} is the layer's output and {@code dy} counts only where it is positive.
+   * activation of {@code cap} (a ReLU, or relu6), {@code relu3} is the layer's output and
+   * {@code dy} counts only where it is positive (and below the cap).
    * Each channel's inputs and gradients are read once, into per-thread arrays that the second
    * pass reuses from cache.
    */
-  static void batchNormBackward(INDArray x3, INDArray dy3, INDArray relu3, float[] mean, float[] invStd,
+  static void batchNormBackward(INDArray x3, INDArray dy3, INDArray relu3, float cap, float[] mean, float[] invStd,
       float[] gamma, INDArray dx3, float[] dGamma, float[] dBeta) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
@@ -197,7 +198,11 @@ final class ChannelKernels {
         db.get(dBase + at, pd, i * n, n);
         if (pr != null) {
           rb.get(rBase + at, pr, 0, n);
-          positiveOnly(pd, i * n, pr, n);
+          if (cap == RELU) {
+            positiveOnly(pd, i * n, pr, n);
+          } else {
+            insideOnly(pd, i * n, pr, n, cap);
+          }
         }
         for (int k = i * n; k < (i + 1) * n; k++) {
           sumDy += pd[k];
@@ -230,6 +235,24 @@ final class ChannelKernels {
       int bits = Float.floatToRawIntBits(y[k]);
       int keep = (-bits & ~bits) >> 31;
       d[at + k] = Float.intBitsToFloat(Float.floatToRawIntBits(d[at + k]) & keep);
+    }
+  }
+
+  /**
+   * {@code d[at + k] = 0 < y[k] < cap ? d[at + k] : 0} for {@code k < n}, {@code y} a clamp's
+   * output ({@code cap} finite and positive): relu6's backward from its output, which is inside
+   * (0, cap) exactly where its input is; a NaN in {@code y} keeps {@code d}, as PyTorch's
+   * {@code hardtanh_backward} does. As bit masks (for floats above zero the bits order as the
+   * values), which the JIT vectorizes.
+   */
+  static void insideOnly(float[] d, int at, float[] y, int n, float cap) {
+    int capBits = Float.floatToRawIntBits(cap);
+    for (int k = 0; k < n; k++) {
+      int bits = Float.floatToRawIntBits(y[k]);
+      int positive = (-bits & ~bits) >> 31;
+      int below = (bits - capBits) >> 31;
+      int nan = (0x7f800000 - (bits & 0x7fffffff)) >> 31;
+      d[at + k] = Float.intBitsToFloat(Float.floatToRawIntBits(d[at + k]) & (positive & below | nan));
     }
   }
 

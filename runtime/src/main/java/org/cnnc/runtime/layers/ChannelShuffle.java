@@ -52,16 +52,6 @@ public class ChannelShuffle extends ParameterlessVertex {
   }
 
   @Override
-  public int minVertexInputs() {
-    return 1;
-  }
-
-  @Override
-  public int maxVertexInputs() {
-    return 1;
-  }
-
-  @Override
   public org.deeplearning4j.nn.graph.vertex.GraphVertex instantiate(ComputationGraph graph, String name, int idx,
       INDArray params, boolean initialize, DataType dataType) {
     return new Impl(graph, name, idx, dataType, groups);

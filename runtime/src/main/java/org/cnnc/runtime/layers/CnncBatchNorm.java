@@ -8,8 +8,7 @@ import org.deeplearning4j.nn.conf.CNN2DFormat;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.optimize.api.TrainingListener;
-import org.nd4j.linalg.activations.impl.ActivationIdentity;
-import org.nd4j.linalg.activations.impl.ActivationReLU;
+import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -32,6 +31,11 @@ public class CnncBatchNorm extends BatchNormalization {
 
   /** With {@code relu}, a ReLU fused into the layer (its activation). */
   public CnncBatchNorm(double eps, double momentum, boolean relu) {
+    this(eps, momentum, relu ? Activation.RELU : Activation.IDENTITY);
+  }
+
+  /** With {@code fused} {@link Activation#RELU} or {@link Activation#RELU6}, that activation fused into the layer. */
+  public CnncBatchNorm(double eps, double momentum, Activation fused) {
     setEps(eps);
     setDecay(1 - momentum);
     setUseLogStd(false);
@@ -41,7 +45,10 @@ public class CnncBatchNorm extends BatchNormalization {
     setLockGammaBeta(false);
     setCudnnAllowFallback(true);
     setCnn2DFormat(CNN2DFormat.NCHW);
-    setActivationFn(relu ? new ActivationReLU() : new ActivationIdentity());
+    if (fused != Activation.RELU && fused != Activation.RELU6 && fused != Activation.IDENTITY) {
+      throw new IllegalArgumentException("cnnc's batch norm fuses RELU or RELU6, not " + fused);
+    }
+    setActivationFn(fused.getActivationFunction());
     setRegularization(new ArrayList<>());
     setRegularizationBias(new ArrayList<>());
   }

@@ -52,8 +52,13 @@ public class CnncBatchNormLayer extends BatchNormalization {
     super(conf, dataType);
   }
 
+  /** The fused activation's cap ({@link ChannelKernels#NONE}: none; a ReLU; relu6's 6). */
+  private float cap() {
+    return CnncRelu.cap(layerConf().getActivationFn());
+  }
+
   private boolean relu() {
-    return CnncRelu.plain(layerConf().getActivationFn());
+    return cap() != ChannelKernels.NONE;
   }
 
   @Override
@@ -79,7 +84,7 @@ public class CnncBatchNormLayer extends BatchNormalization {
       // the Java kernel normalizes in the same read of the input that gives the statistics; the
       // per-channel vectors stay Java arrays (ND4J's small ops cost more than a small layer)
       stats = ChannelKernels.batchNormTraining(x3, ChannelKernels.floats(getParam(GAMMA)),
-          ChannelKernels.floats(getParam(BETA)), layerConf().getEps(), relu(), out3);
+          ChannelKernels.floats(getParam(BETA)), layerConf().getEps(), cap(), out3);
       batchMean = null;
       batchVar = null;
       return out;
@@ -95,7 +100,7 @@ public class CnncBatchNormLayer extends BatchNormalization {
         scale[ch] = (float) (gamma[ch] / Math.sqrt(runVar[ch] + layerConf().getEps()));
         shift[ch] = (float) (beta[ch] - (double) runMean[ch] * scale[ch]);
       }
-      ChannelKernels.affine(x3, scale, shift, ChannelKernels.cap(relu()), out3);
+      ChannelKernels.affine(x3, scale, shift, cap(), out3);
       return out;
     }
     if (mode == TrainingMode.TRAIN) {
@@ -115,8 +120,10 @@ public class CnncBatchNormLayer extends BatchNormalization {
     INDArray shift = getParam(BETA).reshape(c).sub(mean.mul(scale));
     Nd4j.getExecutioner().exec(new BroadcastMulOp(x3, scale, out3, 1));
     Nd4j.getExecutioner().exec(new BroadcastAddOp(out3, shift, out3, 1));
-    if (relu()) {
+    if (cap() == ChannelKernels.RELU) {
       Transforms.relu(out, false);
+    } else if (relu()) {
+      Transforms.min(Transforms.max(out, 0.0, false), cap(), false);
     }
     return out;
   }
@@ -146,7 +153,9 @@ public class CnncBatchNormLayer extends BatchNormalization {
     INDArray eps = ConvGemm.contiguous(epsilon, mgr, ArrayType.BP_WORKING_MEM);
     // a fused ReLU's mask is applied inside the Java kernel; ND4J's path applies it first
     boolean direct = stats != null && ChannelKernels.direct(x, eps) && (!relu() || ChannelKernels.direct(lastOutput));
-    INDArray dy = relu() && !direct ? CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM) : eps;
+    INDArray dy = !relu() || direct ? eps : cap() == ChannelKernels.RELU
+        ? CnncRelu.reluBackprop(lastOutput, epsilon, mgr, ArrayType.BP_WORKING_MEM)
+        : layerConf().getActivationFn().backprop(lastOutput.dup(), epsilon.dup()).getFirst();
     long b = x.size(0);
     long c = x.size(1);
     long[] shape3 = {b, c, x.length() / (b * c)};
@@ -164,7 +173,7 @@ public class CnncBatchNormLayer extends BatchNormalization {
         mean[ch] = (float) stats[0][ch];
         invStd[ch] = (float) (1 / Math.sqrt(stats[1][ch] + layerConf().getEps()));
       }
-      ChannelKernels.batchNormBackward(x3, dy3, relu() ? lastOutput.reshape('c', shape3) : null, mean, invStd,
+      ChannelKernels.batchNormBackward(x3, dy3, relu() ? lastOutput.reshape('c', shape3) : null, cap(), mean, invStd,
           ChannelKernels.floats(getParam(GAMMA)), dx3, g, bt);
       return gradients(g, bt, n, dx);
     }

@@ -26,6 +26,21 @@ public abstract class ParameterlessVertex extends GraphVertex {
     return 0;
   }
 
+  /** Whether it takes any number of inputs (a merge: add, mul), not one. */
+  protected boolean merge() {
+    return false;
+  }
+
+  @Override
+  public int minVertexInputs() {
+    return 1;
+  }
+
+  @Override
+  public int maxVertexInputs() {
+    return merge() ? Integer.MAX_VALUE : 1;
+  }
+
   @Override
   public MemoryReport getMemoryReport(InputType... in) {
     return new LayerMemoryReport.Builder(null, getClass(), in[0], getOutputType(-1, in))

@@ -108,16 +108,6 @@ public class Upsample extends ParameterlessVertex {
   }
 
   @Override
-  public int minVertexInputs() {
-    return 1;
-  }
-
-  @Override
-  public int maxVertexInputs() {
-    return 1;
-  }
-
-  @Override
   public org.deeplearning4j.nn.graph.vertex.GraphVertex instantiate(ComputationGraph graph, String name, int idx,
       INDArray params, boolean initialize, DataType dataType) {
     return new Impl(graph, name, idx, dataType, this);

@@ -78,17 +78,24 @@ class GradientCheckTest {
     check(path.name(), path.on(() -> op.run(List.of(x), dy)), dy, f, args, bias ? List.of("W", "b") : List.of("W"), 1);
   }
 
+  /** Plain, with a fused ReLU, and with a fused relu6 (gamma large enough that outputs pass 6). */
   @ParameterizedTest
-  @MethodSource("bools")
-  void batchNormMatchesFiniteDifferences(boolean relu) {
+  @ValueSource(strings = {"IDENTITY", "RELU", "RELU6"})
+  void batchNormMatchesFiniteDifferences(org.nd4j.linalg.activations.Activation fused) {
     int c = 3;
-    Op op = KernelHarness.layer(KernelHarness.cnncBatchNorm(c, relu), 1);
-    op.params().get("gamma").assign(KernelHarness.randn(8, 1, c).addi(1));
+    Op op = KernelHarness.layer(KernelHarness.cnncBatchNorm(c, fused), 1);
+    double scale = fused == org.nd4j.linalg.activations.Activation.RELU6 ? 4 : 1;
+    op.params().get("gamma").assign(KernelHarness.randn(8, 1, c).addi(1).muli(scale));
     op.params().get("beta").assign(KernelHarness.randn(9, 1, c).muli(0.5));
     INDArray x = KernelHarness.randn(10, 4, c, 3, 5).muli(2).addi(0.5);
     INDArray gamma = op.params().get("gamma");
     INDArray beta = op.params().get("beta");
-    Function<double[][], double[]> f = v -> Ref.batchNorm(v[0], x.shape(), v[1], v[2], 1e-5, relu);
+    double cap = fused == org.nd4j.linalg.activations.Activation.RELU6 ? 6
+        : fused == org.nd4j.linalg.activations.Activation.RELU ? Double.POSITIVE_INFINITY : Double.NaN;
+    if (!Double.isNaN(cap) && cap < Double.POSITIVE_INFINITY) {
+      assertTrue(op.forward(List.of(x)).maxNumber().doubleValue() >= cap, "outputs reach the cap");
+    }
+    Function<double[][], double[]> f = v -> Ref.batchNorm(v[0], x.shape(), v[1], v[2], 1e-5, cap);
     INDArray dy = KernelHarness.randn(11, x.shape());
     check("batchnorm", op.run(List.of(x), dy), dy, f, List.of(x, gamma, beta), List.of("gamma", "beta"), 1);
   }
@@ -134,7 +141,7 @@ class GradientCheckTest {
     INDArray dm = KernelHarness.randn(43, m.shape());
     INDArray gamma = bn.params().get("gamma");
     INDArray beta = bn.params().get("beta");
-    check("batchnorm, 1x1 maps", bn.run(List.of(m), dm), dm, v -> Ref.batchNorm(v[0], m.shape(), v[1], v[2], 1e-5, false),
+    check("batchnorm, 1x1 maps", bn.run(List.of(m), dm), dm, v -> Ref.batchNorm(v[0], m.shape(), v[1], v[2], 1e-5, Double.NaN),
         List.of(m, gamma, beta), List.of("gamma", "beta"), 1);
     assertTrue(ChannelKernels.direct(x, m), "unit dimensions are dense C order");
   }
@@ -419,7 +426,8 @@ class GradientCheckTest {
     }
 
     /** Training-mode batch norm: the batch's mean and biased variance per channel. */
-    static double[] batchNorm(double[] x, long[] xs, double[] gamma, double[] beta, double eps, boolean relu) {
+    /** Batch norm in training, then {@code min(max(y, 0), cap)} ({@code cap} NaN: none). */
+    static double[] batchNorm(double[] x, long[] xs, double[] gamma, double[] beta, double eps, double cap) {
       int n = (int) xs[0], c = (int) xs[1], m = (int) (xs[2] * xs[3]);
       double[] y = new double[x.length];
       for (int ch = 0; ch < c; ch++) {
@@ -443,7 +451,7 @@ class GradientCheckTest {
           for (int i = 0; i < m; i++) {
             int at = (bi * c + ch) * m + i;
             double v = gamma[ch] * (x[at] - mean) * inv + beta[ch];
-            y[at] = relu ? Math.max(0, v) : v;
+            y[at] = Double.isNaN(cap) ? v : Math.min(Math.max(0, v), cap);
           }
         }
       }

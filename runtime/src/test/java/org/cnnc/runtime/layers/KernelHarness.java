@@ -182,7 +182,11 @@ final class KernelHarness {
   }
 
   static CnncBatchNorm cnncBatchNorm(int c, boolean relu) {
-    CnncBatchNorm bn = new CnncBatchNorm(1e-5, 0.1, relu);
+    return cnncBatchNorm(c, relu ? org.nd4j.linalg.activations.Activation.RELU : org.nd4j.linalg.activations.Activation.IDENTITY);
+  }
+
+  static CnncBatchNorm cnncBatchNorm(int c, org.nd4j.linalg.activations.Activation fused) {
+    CnncBatchNorm bn = new CnncBatchNorm(1e-5, 0.1, fused);
     bn.setNIn(c);
     bn.setNOut(c);
     return bn;
