@@ -60,6 +60,7 @@ public final class SparkTrainer {
   private final JavaSparkContext sc;
   private boolean averaging;
   private int partitions;
+  private long progressNanos = 5_000_000_000L;
 
   public SparkTrainer(JavaSparkContext sc) {
     this.sc = sc;
@@ -90,6 +91,18 @@ public final class SparkTrainer {
       throw new IllegalArgumentException("partitions must be at least 1 (got " + n + ")");
     }
     this.partitions = n;
+    return this;
+  }
+
+  /**
+   * How often at most a progress line is logged within an epoch (default 5 s; zero: after every
+   * finished task). See {@link SparkProgress} for what it counts.
+   */
+  public SparkTrainer progressEvery(java.time.Duration d) {
+    if (d.isNegative()) {
+      throw new IllegalArgumentException("the progress interval must not be negative (got " + d + ")");
+    }
+    this.progressNanos = d.toNanos();
     return this;
   }
 
@@ -151,10 +164,16 @@ public final class SparkTrainer {
     JavaRDD<DataSet> rdd = data.batches(sc, batch, Trainer.epochSeed(seed, e), partitions)
         .persist(StorageLevel.MEMORY_ONLY());
     try {
+      SparkProgress progress = log == null ? null
+          : SparkProgress.start(sc.sc(), "cnnc-epoch-" + e + "-" + System.nanoTime(), e, last, progressNanos, log);
       try {
         spark.fitMultiDataSet(rdd.map(d -> Trainer.multi(d.getFeatures(), d.getLabels(), trained)));
       } catch (RuntimeException ex) {
         throw sparkFailure(ex);
+      } finally {
+        if (progress != null) {
+          progress.stop(sc.sc());
+        }
       }
       ComputationGraph trainedGraph = spark.getNetwork();
       if (trainedGraph != graph) {
