@@ -689,12 +689,6 @@ final class OnnxReader {
    */
   private void denseConcats() {
     Map<List<Integer>, Integer> byInputs = new HashMap<>();
-    Map<Integer, List<Layer>> readers = new HashMap<>();
-    for (Layer l : net.layers) {
-      for (int i : l.inputs) {
-        readers.computeIfAbsent(i, k -> new ArrayList<>()).add(l);
-      }
-    }
     for (Layer l : net.layers) {
       if (!l.op.equals("concat")) {
         continue;
@@ -703,9 +697,16 @@ final class OnnxReader {
       List<Integer> written = List.copyOf(l.inputs);
       Integer prefix = written.size() > 2 ? byInputs.get(written.subList(0, written.size() - 1)) : null;
       if (prefix != null) {
-        rewire(readers, l, List.of(prefix, written.get(written.size() - 1)));
+        l.inputs.clear();
+        l.inputs.addAll(List.of(prefix, written.get(written.size() - 1)));
       }
       byInputs.putIfAbsent(written, l.id);
+    }
+    Map<Integer, List<Layer>> readers = new HashMap<>();
+    for (Layer l : net.layers) {
+      for (int i : l.inputs) {
+        readers.computeIfAbsent(i, k -> new ArrayList<>()).add(l);
+      }
     }
     for (Layer l : net.layers) {
       if (!l.op.equals("concat") || l.inputs.size() != 2 || l.path == null || l.fromInitializers) {
@@ -713,7 +714,10 @@ final class OnnxReader {
       }
       Layer x = net.layers.get(l.inputs.get(0));
       Layer y = net.layers.get(l.inputs.get(1));
-      if (y.path == null) {
+      List<Layer> xReaders = readers.getOrDefault(x.id, List.of());
+      // a dense layer's input has a few readers (its first layer, the concat); a value read by
+      // many is no module's input, and looking through them all would be quadratic
+      if (y.path == null || xReaders.size() > MAX_DENSE_READERS) {
         continue;
       }
       int common = 0;
@@ -728,7 +732,7 @@ final class OnnxReader {
         continue; // x is computed inside the module: not its input
       }
       boolean readByOwner = false;
-      for (Layer r : readers.getOrDefault(x.id, List.of())) {
+      for (Layer r : xReaders) {
         readByOwner |= r != l && within(r.path, owner);
       }
       if (readByOwner) {
@@ -737,19 +741,11 @@ final class OnnxReader {
     }
   }
 
+  /** Readers of a dense layer's input that {@link #denseConcats} looks through, at most. */
+  static final int MAX_DENSE_READERS = 16;
+
   private static boolean within(List<String> path, List<String> module) {
     return path != null && path.size() >= module.size() && path.subList(0, module.size()).equals(module);
-  }
-
-  private static void rewire(Map<Integer, List<Layer>> readers, Layer l, List<Integer> inputs) {
-    for (int i : l.inputs) {
-      readers.getOrDefault(i, new ArrayList<>()).remove(l);
-    }
-    l.inputs.clear();
-    l.inputs.addAll(inputs);
-    for (int i : inputs) {
-      readers.computeIfAbsent(i, k -> new ArrayList<>()).add(l);
-    }
   }
 
   private void reshape(NodeProto n) throws ImportException {
