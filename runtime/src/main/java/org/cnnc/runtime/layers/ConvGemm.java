@@ -100,6 +100,11 @@ public final class ConvGemm {
       }
       return out;
     }
+    if (winograd(x, w, g, out)
+        && Winograd.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), cap, g, out, mgr,
+            ArrayType.FF_WORKING_MEM)) {
+      return out;
+    }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
     if (batched(x, out, b, k, s) && Gemm.library() == Gemm.Library.MKL && (g.pointwise() || s >= KernelSettings.current().stridedMin())) {
       // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv;
@@ -143,6 +148,23 @@ public final class ConvGemm {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
     }
     return clamp(out, cap);
+  }
+
+  /**
+   * Whether {@link Winograd} takes this conv: on in {@link KernelSettings#current()}, the Vector
+   * API and MKL in use, a 3x3 kernel of stride 1 and dilation 1, float arrays in C order, at
+   * least {@link KernelSettings#winogradMinChannels()} input and output channels and an output map
+   * of at least {@link KernelSettings#winogradMinMap()} (below either the transforms cost more
+   * than the products they save). It comes after oneDNN, whose own kernels win on the maps it
+   * takes forward; measured by {@code WinogradBench} (docs/performance-history.md).
+   */
+  static boolean winograd(INDArray x, INDArray w, Geometry g, INDArray out) {
+    KernelSettings k = KernelSettings.current();
+    return k.winograd() && g.kh() == 3 && g.kw() == 3 && g.sh() == 1 && g.sw() == 1 && g.dh() == 1 && g.dw() == 1
+        && x.size(1) >= k.winogradMinChannels() && w.size(0) >= k.winogradMinChannels() && w.size(1) == x.size(1)
+        && out.size(2) * out.size(3) >= k.winogradMinMap()
+        && 36L * w.size(0) * x.size(1) < Integer.MAX_VALUE && ChannelKernels.direct(x, w, out) && Vectors.on()
+        && Gemm.library() == Gemm.Library.MKL;
   }
 
   /** {@code out} with the fused activation of {@code cap} applied in place by ND4J's ops (arrays the kernels cannot address). */

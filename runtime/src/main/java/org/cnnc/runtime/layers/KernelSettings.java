@@ -25,9 +25,13 @@ import java.util.Locale;
  * @param tileColumns a band of a sample's im2col columns holds about this many floats (tiled layout)
  * @param directRow the narrowest output row im2col copies buffer to buffer rather than through a Java array
  * @param vectors the kernels may use the Vector API ({@link Vectors})
+ * @param winograd 3x3 convs of stride 1 may run as Winograd's F(4x4, 3x3) ({@link Winograd})
+ * @param winogradMinChannels the fewest input and output channels such a conv needs to take it
+ * @param winogradMinMap the smallest output map (oh * ow) such a conv needs to take it
  */
 public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels, long oneDnnMaxForwardMap,
-    boolean batched, long stridedMin, long tileColumns, int directRow, boolean vectors) implements Serializable {
+    boolean batched, long stridedMin, long tileColumns, int directRow, boolean vectors, boolean winograd,
+    int winogradMinChannels, long winogradMinMap) implements Serializable {
   private static final long serialVersionUID = 1L;
 
   /**
@@ -37,7 +41,7 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
    * backward is faster on oneDNN); the whole-batch call for strided maps of 64 and more (3x3 convs
    * at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins).
    */
-  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true);
+  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 48 * 48);
 
   private static volatile KernelSettings current = fromSystemProperties();
 
@@ -53,7 +57,9 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
         !"off".equals(System.getProperty("cnnc.conv.onednn", "auto").trim().toLowerCase(Locale.ROOT)),
         d.oneDnnMinChannels(), d.oneDnnMaxForwardMap(),
         !Boolean.getBoolean("cnnc.conv.perSample"), d.stridedMin(), d.tileColumns(), d.directRow(),
-        !"off".equals(System.getProperty("cnnc.vector")));
+        !"off".equals(System.getProperty("cnnc.vector")),
+        !"off".equals(System.getProperty("cnnc.conv.winograd", "auto").trim().toLowerCase(Locale.ROOT)),
+        d.winogradMinChannels(), d.winogradMinMap());
   }
 
   /** The settings the kernels use now. */
@@ -70,11 +76,11 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
 
   public KernelSettings withBlas(String setting) {
     return new KernelSettings(setting, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, vectors);
+        directRow, vectors, winograd, winogradMinChannels, winogradMinMap);
   }
 
   public KernelSettings withOneDnn(boolean on, int minChannels, long maxForwardMap) {
-    return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors);
+    return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors, winograd, winogradMinChannels, winogradMinMap);
   }
 
   public KernelSettings withOneDnn(boolean on) {
@@ -84,16 +90,22 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   /** The whole-batch layout on or off, its strided minimum, and the tiled layout's band size. */
   public KernelSettings withLayout(boolean batchedOn, long stridedMinimum, long tile) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batchedOn, stridedMinimum, tile,
-        directRow, vectors);
+        directRow, vectors, winograd, winogradMinChannels, winogradMinMap);
   }
 
   public KernelSettings withDirectRow(int narrowest) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        narrowest, vectors);
+        narrowest, vectors, winograd, winogradMinChannels, winogradMinMap);
+  }
+
+  /** Winograd's 3x3 convs on or off, and the fewest channels and the smallest output map they need. */
+  public KernelSettings withWinograd(boolean on, int minChannels, long minMap) {
+    return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
+        directRow, vectors, on, minChannels, minMap);
   }
 
   public KernelSettings withVectors(boolean on) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, on);
+        directRow, on, winograd, winogradMinChannels, winogradMinMap);
   }
 }

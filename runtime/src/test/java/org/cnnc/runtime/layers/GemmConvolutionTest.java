@@ -55,18 +55,25 @@ class GemmConvolutionTest {
     long tile = before.tileColumns();
     long k = (long) c * kh * kw;
     long ow = (w + 2L * pw - (long) d * (kw - 1) - 1) / s + 1;
+    // every path but Winograd's (tried on its own below)
+    KernelSettings plain = before.withWinograd(false, 1, 1);
     try {
       // on oneDNN (every case that is not pointwise or dilated: the channel threshold lowered to 1)
-      KernelSettings.use(before.withOneDnn(true, 1, before.oneDnnMaxForwardMap()));
+      KernelSettings.use(plain.withOneDnn(true, 1, before.oneDnnMaxForwardMap()));
       compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       // forward by GEMM, backward on oneDNN (as for large maps)
-      KernelSettings.use(before.withOneDnn(true, 1, 0));
+      KernelSettings.use(plain.withOneDnn(true, 1, 0));
       compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+      if (kh == 3 && kw == 3 && s == 1 && d == 1) {
+        // forward by Winograd's F(4x4, 3x3), whatever the channels
+        KernelSettings.use(before.withOneDnn(false).withWinograd(true, 1, 1));
+        compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
+      }
       // the products on MKL and on ND4J's OpenBLAS; im2col's rows through a Java array (these
       // maps are narrow), then buffer to buffer
       for (String blas : new String[] {"mkl", "openblas"}) {
         for (int rowCopies : new int[] {before.directRow(), 1}) {
-          KernelSettings gemm = before.withOneDnn(false).withBlas(blas).withDirectRow(rowCopies);
+          KernelSettings gemm = plain.withOneDnn(false).withBlas(blas).withDirectRow(rowCopies);
           // the whole batch in one GEMM
           KernelSettings.use(gemm.withLayout(true, gemm.stridedMin(), tile));
           compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);

@@ -231,7 +231,9 @@ final class KernelHarness {
     OPENBLAS_ONE_GEMM,
     MKL_TILED,
     MKL_BANDS,
-    OPENBLAS_BANDS;
+    OPENBLAS_BANDS,
+    /** 3x3 convs of stride 1 forward by Winograd's F(4x4, 3x3) from one channel up; others on MKL's whole-batch GEMM. */
+    WINOGRAD;
 
     /** Runs {@code body} on this path, with the switches as they were afterwards. */
     <T> T on(java.util.function.Supplier<T> body) {
@@ -243,7 +245,9 @@ final class KernelHarness {
             // one output row a band
             .withLayout(!tiled, this == MKL_STRIDED ? 0 : Long.MAX_VALUE,
                 this == MKL_BANDS || this == OPENBLAS_BANDS ? 1 : before.tileColumns())
-            .withBlas(name().startsWith("OPENBLAS") ? "openblas" : "mkl"));
+            .withBlas(name().startsWith("OPENBLAS") ? "openblas" : "mkl")
+            .withWinograd(this == WINOGRAD, this == WINOGRAD ? 1 : before.winogradMinChannels(),
+                this == WINOGRAD ? 1 : before.winogradMinMap()));
         Gemm.library(); // the library loads, or this path fails here
         return body.get();
       } finally {
