@@ -93,16 +93,16 @@ public final class ConvGemm {
     long s = oh * ow;
     INDArray w2 = w.reshape('c', o, k);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
+    if (winograd(x, w, g, out)
+        && Winograd.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), cap, g, out, mgr,
+            ArrayType.FF_WORKING_MEM)) {
+      return out;
+    }
     if (OneDnn.takesForward(x, w, g, s) && ChannelKernels.direct(x, out)) {
       OneDnn.forward(x, w, bias, g, out);
       if (cap > 0) {
         finishInPlace(out, null, cap);
       }
-      return out;
-    }
-    if (winograd(x, w, g, out)
-        && Winograd.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), cap, g, out, mgr,
-            ArrayType.FF_WORKING_MEM)) {
       return out;
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
@@ -151,20 +151,34 @@ public final class ConvGemm {
   }
 
   /**
-   * Whether {@link Winograd} takes this conv: on in {@link KernelSettings#current()}, the Vector
-   * API and MKL in use, a 3x3 kernel of stride 1 and dilation 1, float arrays in C order, at
-   * least {@link KernelSettings#winogradMinChannels()} input and output channels and an output map
-   * of at least {@link KernelSettings#winogradMinMap()} (below either the transforms cost more
-   * than the products they save). It comes after oneDNN, whose own kernels win on the maps it
-   * takes forward; measured by {@code WinogradBench} (docs/performance-history.md).
+   * Whether {@link Winograd} takes this conv's forward pass: on in {@link KernelSettings#current()},
+   * the Vector API and MKL in use, a 3x3 kernel of stride 1 and dilation 1, float arrays in C
+   * order, at least {@link KernelSettings#winogradMinChannels()} input and output channels, and
+   * at least {@link KernelSettings#winogradMinTiles()} 4x4 tiles of output over the batch (the
+   * weights' transform, paid per call, must be spread over enough of them). A conv oneDNN would
+   * take forward (up to 56x56 at batch 2 and more) it takes only from
+   * {@link KernelSettings#winogradOverOneDnn()} for {@code in*out/(in+out)}: oneDNN's kernels run
+   * near the machine's peak, and the transforms (per channel) pay for the products they save (per
+   * channel pair) only on wide layers. Measured by {@code WinogradBench} on the 3x3 convs of
+   * VGG16, ResNet-50 and GoogLeNet at batch 8 and 1 (docs/performance-history.md): the rule
+   * picks every shape where Winograd won and none where it lost.
    */
   static boolean winograd(INDArray x, INDArray w, Geometry g, INDArray out) {
     KernelSettings k = KernelSettings.current();
-    return k.winograd() && g.kh() == 3 && g.kw() == 3 && g.sh() == 1 && g.sw() == 1 && g.dh() == 1 && g.dw() == 1
-        && x.size(1) >= k.winogradMinChannels() && w.size(0) >= k.winogradMinChannels() && w.size(1) == x.size(1)
-        && out.size(2) * out.size(3) >= k.winogradMinMap()
-        && 36L * w.size(0) * x.size(1) < Integer.MAX_VALUE && ChannelKernels.direct(x, w, out) && Vectors.on()
-        && Gemm.library() == Gemm.Library.MKL;
+    long c = x.size(1);
+    long o = w.size(0);
+    long oh = out.size(2);
+    long ow = out.size(3);
+    if (!k.winograd() || g.kh() != 3 || g.kw() != 3 || g.sh() != 1 || g.sw() != 1 || g.dh() != 1 || g.dw() != 1
+        || c < k.winogradMinChannels() || o < k.winogradMinChannels() || w.size(1) != c
+        || 36L * o * c >= Integer.MAX_VALUE || !ChannelKernels.direct(x, w, out)
+        || x.size(0) * ((oh + 3) / 4) * ((ow + 3) / 4) < k.winogradMinTiles()) {
+      return false;
+    }
+    if (OneDnn.takesForward(x, w, g, oh * ow) && c * o / (c + o) < k.winogradOverOneDnn()) {
+      return false;
+    }
+    return Vectors.on() && Gemm.library() == Gemm.Library.MKL;
   }
 
   /** {@code out} with the fused activation of {@code cap} applied in place by ND4J's ops (arrays the kernels cannot address). */

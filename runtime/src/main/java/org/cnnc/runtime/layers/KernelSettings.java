@@ -27,21 +27,24 @@ import java.util.Locale;
  * @param vectors the kernels may use the Vector API ({@link Vectors})
  * @param winograd 3x3 convs of stride 1 may run as Winograd's F(4x4, 3x3) ({@link Winograd})
  * @param winogradMinChannels the fewest input and output channels such a conv needs to take it
- * @param winogradMinMap the smallest output map (oh * ow) such a conv needs to take it
+ * @param winogradMinTiles the fewest 4x4 output tiles (over the batch) such a conv needs to take it
+ * @param winogradOverOneDnn the least {@code in*out/(in+out)} of a conv oneDNN would take forward for
+ *     Winograd to take it instead
  */
 public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels, long oneDnnMaxForwardMap,
     boolean batched, long stridedMin, long tileColumns, int directRow, boolean vectors, boolean winograd,
-    int winogradMinChannels, long winogradMinMap) implements Serializable {
+    int winogradMinChannels, long winogradMinTiles, int winogradOverOneDnn) implements Serializable {
   private static final long serialVersionUID = 1L;
 
   /**
-   * The defaults, measured on the CPUs cnnc is tested on: oneDNN from 16 input channels and for
+   * The defaults, measured on the CPUs cnnc is tested on (Winograd's in {@code WinogradBench}, see
+   * {@link ConvGemm#winograd}): oneDNN from 16 input channels and for
    * forward maps up to 56x56 (VGG16's 3x3 convs, batch 8: 64->64 at 224^2 159 ms on im2col + GEMM
    * against 224 on oneDNN, 128->128 at 112^2 113 against 159; at 56^2 98 against 87; their
    * backward is faster on oneDNN); the whole-batch call for strided maps of 64 and more (3x3 convs
    * at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins).
    */
-  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 48 * 48);
+  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 192, 128);
 
   private static volatile KernelSettings current = fromSystemProperties();
 
@@ -59,7 +62,7 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
         !Boolean.getBoolean("cnnc.conv.perSample"), d.stridedMin(), d.tileColumns(), d.directRow(),
         !"off".equals(System.getProperty("cnnc.vector")),
         !"off".equals(System.getProperty("cnnc.conv.winograd", "auto").trim().toLowerCase(Locale.ROOT)),
-        d.winogradMinChannels(), d.winogradMinMap());
+        d.winogradMinChannels(), d.winogradMinTiles(), d.winogradOverOneDnn());
   }
 
   /** The settings the kernels use now. */
@@ -76,11 +79,11 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
 
   public KernelSettings withBlas(String setting) {
     return new KernelSettings(setting, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, vectors, winograd, winogradMinChannels, winogradMinMap);
+        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
   }
 
   public KernelSettings withOneDnn(boolean on, int minChannels, long maxForwardMap) {
-    return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors, winograd, winogradMinChannels, winogradMinMap);
+    return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
   }
 
   public KernelSettings withOneDnn(boolean on) {
@@ -90,22 +93,25 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   /** The whole-batch layout on or off, its strided minimum, and the tiled layout's band size. */
   public KernelSettings withLayout(boolean batchedOn, long stridedMinimum, long tile) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batchedOn, stridedMinimum, tile,
-        directRow, vectors, winograd, winogradMinChannels, winogradMinMap);
+        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
   }
 
   public KernelSettings withDirectRow(int narrowest) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        narrowest, vectors, winograd, winogradMinChannels, winogradMinMap);
+        narrowest, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
   }
 
-  /** Winograd's 3x3 convs on or off, and the fewest channels and the smallest output map they need. */
-  public KernelSettings withWinograd(boolean on, int minChannels, long minMap) {
+  /**
+   * Winograd's 3x3 convs on or off, the fewest channels and output tiles they need, and the least
+   * {@code in*out/(in+out)} of a conv that oneDNN would take forward.
+   */
+  public KernelSettings withWinograd(boolean on, int minChannels, long minTiles, int overOneDnn) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, vectors, on, minChannels, minMap);
+        directRow, vectors, on, minChannels, minTiles, overOneDnn);
   }
 
   public KernelSettings withVectors(boolean on) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, on, winograd, winogradMinChannels, winogradMinMap);
+        directRow, on, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
   }
 }

@@ -64,7 +64,7 @@ class WinogradTest {
               "winograd cap=" + cap + " bias=" + withBias + " block=" + block);
         }
         // the im2col path meets the same bound
-        KernelSettings before = KernelSettings.use(KernelSettings.current().withWinograd(false, 1, 1).withOneDnn(false));
+        KernelSettings before = KernelSettings.use(KernelSettings.current().withWinograd(false, 1, 1, 0).withOneDnn(false));
         try {
           INDArray out = ConvGemm.forward(x, wt, withBias ? bias : null, cap, g, LayerWorkspaceMgr.noWorkspaces(),
               ArrayType.ACTIVATIONS);
@@ -162,7 +162,7 @@ class WinogradTest {
           ArrayType.FF_WORKING_MEM), kind + " stayed on Winograd's path");
       INDArray viaConv = ConvGemm.forward(x, wt, null, ChannelKernels.NONE, g, LayerWorkspaceMgr.noWorkspaces(),
           ArrayType.ACTIVATIONS);
-      KernelSettings before = KernelSettings.use(KernelSettings.current().withWinograd(false, 1, 1));
+      KernelSettings before = KernelSettings.use(KernelSettings.current().withWinograd(false, 1, 1, 0));
       try {
         INDArray direct = ConvGemm.forward(x, wt, null, ChannelKernels.NONE, g, LayerWorkspaceMgr.noWorkspaces(),
             ArrayType.ACTIVATIONS);
@@ -178,27 +178,37 @@ class WinogradTest {
   }
 
   /**
-   * The default settings send a 3x3 conv of stride 1 with 16 channels or more and a map of 48x48
-   * or more to Winograd, and nothing else.
+   * The default settings send a 3x3 conv of stride 1 with 16 channels or more and 192 output tiles
+   * or more to Winograd, one that oneDNN would take only when it is wide, and nothing else.
    */
   @Test
-  void takesOnly3x3OfStride1OnLargeMaps() {
-    INDArray x = Nd4j.zeros(DataType.FLOAT, 1, 16, 48, 48);
-    INDArray out = Nd4j.zeros(DataType.FLOAT, 1, 16, 48, 48);
+  void takesOnly3x3OfStride1OnLargeMapsOrWideLayers() {
+    INDArray x = Nd4j.zeros(DataType.FLOAT, 1, 16, 56, 56);
+    INDArray out = Nd4j.zeros(DataType.FLOAT, 1, 16, 56, 56);
     INDArray w3 = Nd4j.zeros(DataType.FLOAT, 16, 16, 3, 3);
     KernelSettings before = KernelSettings.use(KernelSettings.DEFAULTS);
     try {
-      assertTrue(ConvGemm.winograd(x, w3, geometry(3, 1, 1), out));
+      assertTrue(ConvGemm.winograd(x, w3, geometry(3, 1, 1), out), "batch 1, 14x14 tiles");
       assertFalse(ConvGemm.winograd(x, w3, geometry(3, 2, 1), out), "stride 2");
       assertFalse(ConvGemm.winograd(x, Nd4j.zeros(DataType.FLOAT, 16, 16, 5, 5), geometry(5, 1, 1), out), "5x5");
       assertFalse(ConvGemm.winograd(x, w3, geometry(3, 1, 2), out), "dilated");
-      assertFalse(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 1, 8, 48, 48), Nd4j.zeros(DataType.FLOAT, 16, 8, 3, 3),
+      assertFalse(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 1, 8, 56, 56), Nd4j.zeros(DataType.FLOAT, 16, 8, 3, 3),
           geometry(3, 1, 1), out), "8 input channels");
       assertFalse(ConvGemm.winograd(x, Nd4j.zeros(DataType.FLOAT, 8, 16, 3, 3), geometry(3, 1, 1),
-          Nd4j.zeros(DataType.FLOAT, 1, 8, 48, 48)), "8 output channels");
-      assertFalse(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 1, 16, 47, 48), w3, geometry(3, 1, 1),
-          Nd4j.zeros(DataType.FLOAT, 1, 16, 47, 48)), "a map of 47x48");
-      KernelSettings.use(KernelSettings.DEFAULTS.withWinograd(false, 16, 1));
+          Nd4j.zeros(DataType.FLOAT, 1, 8, 56, 56)), "8 output channels");
+      assertFalse(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 1, 16, 52, 56), w3, geometry(3, 1, 1),
+          Nd4j.zeros(DataType.FLOAT, 1, 16, 52, 56)), "13x14 tiles");
+      // batch 2 at 56x56: oneDNN's, unless the layer is wide
+      assertFalse(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 64, 56, 56), Nd4j.zeros(DataType.FLOAT, 64, 64, 3, 3),
+          geometry(3, 1, 1), Nd4j.zeros(DataType.FLOAT, 2, 64, 56, 56)), "64 -> 64 that oneDNN takes");
+      assertTrue(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 256, 56, 56),
+          Nd4j.zeros(DataType.FLOAT, 256, 256, 3, 3), geometry(3, 1, 1), Nd4j.zeros(DataType.FLOAT, 2, 256, 56, 56)),
+          "256 -> 256 that oneDNN would take");
+      // batch 2 at 112x112: past oneDNN's forward maps
+      assertTrue(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112),
+          Nd4j.zeros(DataType.FLOAT, 64, 64, 3, 3), geometry(3, 1, 1), Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112)),
+          "64 -> 64 at 112x112");
+      KernelSettings.use(KernelSettings.DEFAULTS.withWinograd(false, 16, 1, 0));
       assertFalse(ConvGemm.winograd(x, w3, geometry(3, 1, 1), out), "switched off");
     } finally {
       KernelSettings.use(before);
