@@ -275,41 +275,32 @@ final class Winograd {
       int at, int vs) {
     // the columns first: z[i][col] = sum_r B^T[i][r] d[r][col]
     for (int col = 0; col < 6; col++) {
-      int off = (col & 3) * phase + rowAt + j0 + (col >> 2);
-      FloatVector d0 = FloatVector.fromArray(S, phases, off);
-      FloatVector d1 = FloatVector.fromArray(S, phases, off + ps);
-      FloatVector d2 = FloatVector.fromArray(S, phases, off + 2 * ps);
-      FloatVector d3 = FloatVector.fromArray(S, phases, off + 3 * ps);
-      FloatVector d4 = FloatVector.fromArray(S, phases, off + 4 * ps);
-      FloatVector d5 = FloatVector.fromArray(S, phases, off + 5 * ps);
-      bt(d0, d1, d2, d3, d4, d5, zs, col * L, 6 * L);
+      bt(phases, (col & 3) * phase + rowAt + j0 + (col >> 2), ps, zs, col * L, 6 * L);
     }
     // then the rows: V[i][j] = sum_col z[i][col] B[col][j]
     for (int i = 0; i < 6; i++) {
-      int zi = i * 6 * L;
-      FloatVector z0 = FloatVector.fromArray(S, zs, zi);
-      FloatVector z1 = FloatVector.fromArray(S, zs, zi + L);
-      FloatVector z2 = FloatVector.fromArray(S, zs, zi + 2 * L);
-      FloatVector z3 = FloatVector.fromArray(S, zs, zi + 3 * L);
-      FloatVector z4 = FloatVector.fromArray(S, zs, zi + 4 * L);
-      FloatVector z5 = FloatVector.fromArray(S, zs, zi + 5 * L);
-      bt(z0, z1, z2, z3, z4, z5, vv, i * 6 * vs + at, vs);
+      bt(zs, i * 6 * L, L, vv, i * 6 * vs + at, vs);
     }
   }
 
-  /** {@code B^T (d0 .. d5)^T} into {@code dst[at + i*step]}, {@code i < 6}. */
-  private static void bt(FloatVector d0, FloatVector d1, FloatVector d2, FloatVector d3, FloatVector d4,
-      FloatVector d5, float[] dst, int at, int step) {
+  /** {@code B^T} times the six vectors at {@code src[at + r*step]}, {@code r < 6}, into {@code dst[dAt + i*dStep]}. */
+  private static void bt(float[] src, int at, int step, float[] dst, int dAt, int dStep) {
+    FloatVector d0 = FloatVector.fromArray(S, src, at);
+    FloatVector d1 = FloatVector.fromArray(S, src, at + step);
+    FloatVector d2 = FloatVector.fromArray(S, src, at + 2 * step);
+    FloatVector d3 = FloatVector.fromArray(S, src, at + 3 * step);
+    FloatVector d4 = FloatVector.fromArray(S, src, at + 4 * step);
+    FloatVector d5 = FloatVector.fromArray(S, src, at + 5 * step);
     FloatVector t1 = d4.sub(d2.mul(4f));
     FloatVector t2 = d3.sub(d1.mul(4f));
     FloatVector t3 = d4.sub(d2);
     FloatVector t4 = d3.sub(d1).mul(2f);
-    d0.mul(4f).sub(d2.mul(5f)).add(d4).intoArray(dst, at);
-    t1.add(t2).intoArray(dst, at + step);
-    t1.sub(t2).intoArray(dst, at + 2 * step);
-    t3.add(t4).intoArray(dst, at + 3 * step);
-    t3.sub(t4).intoArray(dst, at + 4 * step);
-    d1.mul(4f).sub(d3.mul(5f)).add(d5).intoArray(dst, at + 5 * step);
+    d0.mul(4f).sub(d2.mul(5f)).add(d4).intoArray(dst, dAt);
+    t1.add(t2).intoArray(dst, dAt + dStep);
+    t1.sub(t2).intoArray(dst, dAt + 2 * dStep);
+    t3.add(t4).intoArray(dst, dAt + 3 * dStep);
+    t3.sub(t4).intoArray(dst, dAt + 4 * dStep);
+    d1.mul(4f).sub(d3.mul(5f)).add(d5).intoArray(dst, dAt + 5 * dStep);
   }
 
   /**
@@ -334,7 +325,7 @@ final class Winograd {
       float[] mm = Scratch.floats(0, P * vs);
       float[] ys = Scratch.floats(1, 16 * twUp);
       float[] rowsOut = Scratch.floats(2, 4 * ow);
-      float[] ts = Scratch.floats(3, 24 * L);
+      float[] ts = Scratch.floats(3, 28 * L);
       FloatVector check = FloatVector.zero(S);
       int from = (int) ((long) task * o / tasks);
       int to = (int) ((long) (task + 1) * o / tasks);
@@ -379,43 +370,37 @@ final class Winograd {
    */
   private static FloatVector outputTransform(float[] mm, int vs, int at, float[] ts, float[] ys, int qs, int j0,
       float add, float cap, FloatVector check) {
-    // the rows first: t[i][b] = sum_j M[i][j] A[j][b]
+    // the rows first: t[i][b] = sum_j M[i][j] A[j][b], at ts[(i*4 + b)*L]
     for (int i = 0; i < 6; i++) {
-      int mi = i * 6 * vs + at;
-      FloatVector m0 = FloatVector.fromArray(S, mm, mi);
-      FloatVector m1 = FloatVector.fromArray(S, mm, mi + vs);
-      FloatVector m2 = FloatVector.fromArray(S, mm, mi + 2 * vs);
-      FloatVector m3 = FloatVector.fromArray(S, mm, mi + 3 * vs);
-      FloatVector m4 = FloatVector.fromArray(S, mm, mi + 4 * vs);
-      FloatVector m5 = FloatVector.fromArray(S, mm, mi + 5 * vs);
-      FloatVector pp = m1.add(m2);
-      FloatVector qq = m1.sub(m2);
-      FloatVector rr = m3.add(m4);
-      FloatVector ss = m3.sub(m4);
-      m0.add(pp).add(rr).intoArray(ts, (i * 4) * L);
-      qq.add(ss.mul(2f)).intoArray(ts, (i * 4 + 1) * L);
-      pp.add(rr.mul(4f)).intoArray(ts, (i * 4 + 2) * L);
-      qq.add(ss.mul(8f)).add(m5).intoArray(ts, (i * 4 + 3) * L);
+      at(mm, i * 6 * vs + at, vs, ts, i * 4 * L, L);
     }
     FloatVector bias = FloatVector.broadcast(S, add);
-    // then the columns: y[a][b] = sum_i A^T[a][i] t[i][b]
+    // then the columns: y[a][b] = sum_i A^T[a][i] t[i][b], at ts[(24 + a)*L]
     for (int bb = 0; bb < 4; bb++) {
-      FloatVector t0 = FloatVector.fromArray(S, ts, bb * L);
-      FloatVector t1 = FloatVector.fromArray(S, ts, (4 + bb) * L);
-      FloatVector t2 = FloatVector.fromArray(S, ts, (8 + bb) * L);
-      FloatVector t3 = FloatVector.fromArray(S, ts, (12 + bb) * L);
-      FloatVector t4 = FloatVector.fromArray(S, ts, (16 + bb) * L);
-      FloatVector t5 = FloatVector.fromArray(S, ts, (20 + bb) * L);
-      FloatVector pp = t1.add(t2);
-      FloatVector qq = t1.sub(t2);
-      FloatVector rr = t3.add(t4);
-      FloatVector ss = t3.sub(t4);
-      check = emit(t0.add(pp).add(rr), bias, cap, ys, bb * qs + j0, check);
-      check = emit(qq.add(ss.mul(2f)), bias, cap, ys, (4 + bb) * qs + j0, check);
-      check = emit(pp.add(rr.mul(4f)), bias, cap, ys, (8 + bb) * qs + j0, check);
-      check = emit(qq.add(ss.mul(8f)).add(t5), bias, cap, ys, (12 + bb) * qs + j0, check);
+      at(ts, bb * L, 4 * L, ts, 24 * L, L);
+      for (int a = 0; a < 4; a++) {
+        check = emit(FloatVector.fromArray(S, ts, (24 + a) * L), bias, cap, ys, (4 * a + bb) * qs + j0, check);
+      }
     }
     return check;
+  }
+
+  /** {@code A^T} times the six vectors at {@code src[from + j*step]}, {@code j < 6}, into {@code dst[dAt + b*dStep]}. */
+  private static void at(float[] src, int from, int step, float[] dst, int dAt, int dStep) {
+    FloatVector m0 = FloatVector.fromArray(S, src, from);
+    FloatVector m1 = FloatVector.fromArray(S, src, from + step);
+    FloatVector m2 = FloatVector.fromArray(S, src, from + 2 * step);
+    FloatVector m3 = FloatVector.fromArray(S, src, from + 3 * step);
+    FloatVector m4 = FloatVector.fromArray(S, src, from + 4 * step);
+    FloatVector m5 = FloatVector.fromArray(S, src, from + 5 * step);
+    FloatVector pp = m1.add(m2);
+    FloatVector qq = m1.sub(m2);
+    FloatVector rr = m3.add(m4);
+    FloatVector ss = m3.sub(m4);
+    m0.add(pp).add(rr).intoArray(dst, dAt);
+    qq.add(ss.mul(2f)).intoArray(dst, dAt + dStep);
+    pp.add(rr.mul(4f)).intoArray(dst, dAt + 2 * dStep);
+    qq.add(ss.mul(8f)).add(m5).intoArray(dst, dAt + 3 * dStep);
   }
 
   /** {@code y + bias}, activated by {@code cap}, into {@code ys[at ..]}; returns {@code check} plus zero times the sum. */
