@@ -171,7 +171,9 @@ public final class ConvGemm {
     long ow = out.size(3);
     if (!k.winograd() || g.kh() != 3 || g.kw() != 3 || g.sh() != 1 || g.sw() != 1 || g.dh() != 1 || g.dw() != 1
         || c < k.winogradMinChannels() || o < k.winogradMinChannels() || w.size(1) != c
-        || 36L * o * c >= Integer.MAX_VALUE || !ChannelKernels.direct(x, w, out)
+        // the transformed weights, and a block's V and M at its least (one tile row), int-indexed
+        || 36L * o * c >= Integer.MAX_VALUE || 36L * (c + o) * ((ow + 3) / 4) >= Integer.MAX_VALUE
+        || !ChannelKernels.direct(x, w, out)
         || x.size(0) * ((oh + 3) / 4) * ((ow + 3) / 4) < k.winogradMinTiles()) {
       return false;
     }

@@ -82,7 +82,7 @@ final class Winograd {
     INDArray v = mgr.createUninitialized(type, DataType.FLOAT, new long[] {(long) P * c * most}, 'c');
     INDArray m = mgr.createUninitialized(type, DataType.FLOAT, new long[] {(long) P * o * most}, 'c');
     weights(w, o * c, u);
-    Plan p = new Plan(b, c, o, (int) x.size(2), (int) x.size(3), oh, ow, th, tw, g.ph(), g.pw());
+    Plan p = new Plan(c, o, (int) x.size(2), (int) x.size(3), oh, ow, th, tw, g.ph(), g.pw());
     AtomicBoolean finite = new AtomicBoolean(true);
     for (int r0 = 0; r0 < rowsTotal && finite.get(); r0 += rowsPer) {
       int rows = Math.min(rowsPer, rowsTotal - r0);
@@ -95,15 +95,11 @@ final class Winograd {
   }
 
   /** The sizes of one call. */
-  private record Plan(int b, int c, int o, int h, int w, int oh, int ow, int th, int tw, int ph, int pw) {
+  private record Plan(int c, int o, int h, int w, int oh, int ow, int th, int tw, int ph, int pw) {
     /** Tiles a row, rounded up to whole vectors. */
     int twUp() {
       return (tw + L - 1) / L * L;
     }
-  }
-
-  private static int tasks(int units, long work) {
-    return Depthwise.tasks(units, work);
   }
 
   /** {@code u[k][pair]} = the transform {@code G g G^T} of the 3x3 weights of each (output, input) pair. */
@@ -113,7 +109,7 @@ final class Winograd {
     int wBase = (int) w.offset();
     int uBase = (int) u.offset();
     int chunks = (pairs + PAIRS - 1) / PAIRS;
-    int tasks = tasks(chunks, (long) PAIRS * 150);
+    int tasks = Depthwise.tasks(chunks, (long) PAIRS * 150);
     IntStream.range(0, tasks).parallel().forEach(task -> {
       float[] raw = Scratch.floats(0, 9 * PAIRS);
       float[] taps = Scratch.floats(1, 9 * PAIRS);
@@ -130,11 +126,7 @@ final class Winograd {
             taps[t * PAIRS + q] = raw[9 * q + t];
           }
         }
-        for (int q = count; q < PAIRS; q++) {
-          for (int t = 0; t < 9; t++) {
-            taps[t * PAIRS + q] = 0f;
-          }
-        }
+        // the last vector's lanes past count transform left-over floats, which are not stored
         for (int q = 0; q < count; q += L) {
           weightTransform(taps, q, tmp, res);
         }
@@ -203,7 +195,7 @@ final class Winograd {
     int padRows = 4 * Math.min(rows, th) + 2;
     int phase = padRows * ps;
     int c = p.c();
-    int tasks = tasks(c, (long) n * 200);
+    int tasks = Depthwise.tasks(c, (long) n * 200);
     IntStream.range(0, tasks).parallel().forEach(task -> {
       float[] xs = Scratch.floats(0, Math.min(padRows, h) * w);
       float[] phases = Scratch.floats(1, 4 * phase);
@@ -320,7 +312,7 @@ final class Winograd {
     int o = p.o();
     int ow = p.ow();
     int oh = p.oh();
-    int tasks = tasks(o, (long) n * 150);
+    int tasks = Depthwise.tasks(o, (long) n * 150);
     IntStream.range(0, tasks).parallel().forEach(task -> {
       float[] mm = Scratch.floats(0, P * vs);
       float[] ys = Scratch.floats(1, 16 * twUp);
