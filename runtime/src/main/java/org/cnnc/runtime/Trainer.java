@@ -106,12 +106,11 @@ public final class Trainer {
         if (log != null) {
           long elapsed = trainingNanos + System.nanoTime() - t0;
           double imagesPerSecond = ((double) b * batch + (to - from)) / ((System.nanoTime() - t0) / 1e9);
-          long etaNanos = (long) ((double) elapsed / trainedBatches * (totalBatches - trainedBatches));
+          long etaNanos = etaNanos(elapsed, trainedBatches, totalBatches);
           if (progress == Progress.BAR) {
             bar(log, e, epochs, b + 1, batches, lossSum / (b + 1), imagesPerSecond, etaNanos);
           } else if (b + 1 < batches && (b + 1) % Math.max(1, batches / 10) == 0) {
-            log.printf("epoch %d/%d  step %d/%d  loss %.4f  %.1f images/s  ETA %s%n", e, epochs, b + 1, batches,
-                lossSum / (b + 1), imagesPerSecond, duration(etaNanos));
+            log.println(progressLine(e, epochs, "step", b + 1, batches, lossSum / (b + 1), imagesPerSecond, etaNanos));
           }
         }
       }
@@ -143,6 +142,22 @@ public final class Trainer {
         ep.validated() ? String.format("  val_loss %.4f  val_accuracy %.3f", ep.validationLoss(), ep.validationAccuracy()) : "",
         ep.millis(), examples / Math.max(1e-9, ep.millis() / 1e3), ep.accuracyMillis(),
         progress == Progress.BAR ? " ".repeat(20) : "");
+  }
+
+  /**
+   * The plain progress line within an epoch ({@link Progress#LINES}; the Spark trainer logs it too,
+   * counting examples where this counts steps): {@code done} of {@code total} {@code unit}s of the
+   * epoch, the mean loss of its batches so far, images/s since the epoch began, and the time left.
+   */
+  public static String progressLine(int epoch, int epochs, String unit, long done, long total, double loss,
+      double imagesPerSecond, long etaNanos) {
+    return String.format("epoch %d/%d  %s %d/%d  loss %.4f  %.1f images/s  ETA %s", epoch, epochs, unit, done, total,
+        loss, imagesPerSecond, duration(etaNanos));
+  }
+
+  /** The time left: the time so far per unit of work done, times the units left (none done: 0). */
+  public static long etaNanos(long elapsedNanos, long done, long total) {
+    return done <= 0 ? 0 : (long) ((double) elapsedNanos / done * Math.max(0, total - done));
   }
 
   /** A seed for one epoch: the user's seed and the epoch mixed (SplitMix64's finalizer), never 0. */
