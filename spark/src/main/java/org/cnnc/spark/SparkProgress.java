@@ -1,79 +1,196 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.spark;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetAddress;
 import java.util.HashSet;
 import java.util.Properties;
 import java.util.Set;
+import org.apache.spark.SparkConf;
 import org.apache.spark.Success$;
 import org.apache.spark.SparkContext;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.cnnc.compiler.io.Escape;
+import org.cnnc.runtime.Trainer;
 
 /**
- * Progress within an epoch on Spark, counted on the driver: a listener that counts the tasks of
- * the stages submitted under the epoch's job group (DL4J's training master counts the data, then
- * trains split after split, each split a job of its own) and logs a plain line with the tasks
- * finished, the tasks known so far, and the time since the epoch began.
+ * Progress within an epoch on Spark, as {@code cnnc train} logs it: the examples trained of the
+ * epoch's, the mean loss of the batches so far, images/s and the time left, counted where the work
+ * happens. Each executor's network carries a {@link ProgressListener} that reports the examples of
+ * every minibatch it trains to a {@link ProgressServer} this class runs on the driver for the epoch
+ * (at {@code spark.driver.host}, port {@code spark.cnnc.progressPort}, default a free one), and a
+ * plain line ({@link Trainer#progressLine}) is logged at most every {@code intervalNanos}, and once
+ * more when the epoch's training ends, with what was counted.
  *
- * <p>What the count means: Spark tasks of the epoch's training jobs, not batches or images. The
- * tasks known grow as DL4J submits its splits (their number is not known before it makes them),
- * and a task that counts the data is counted as one that trains. No images/s is shown: no driver
- * event says how many examples a task trained on (each split's tasks read every example and keep
- * their share), so a rate would be a guess; the epoch line gives the measured one. With parameter
- * averaging on local[2], 64 examples and 4 partitions, an epoch ran 17 tasks: 15 of DL4J's
- * bookkeeping (count, collect, zipWithIndex, mapToPair of its split) in about 3 s, then the 2
- * training tasks (treeAggregate) in the remaining 14-20 s: the count says where the epoch is among
- * Spark's jobs, not what fraction of its time is done.
+ * <p>Until an executor has reported in the run (and for the whole run if none ever does: a firewall
+ * between the executors and the driver), the lines count what the driver sees: the tasks of the
+ * stages submitted under the epoch's job group (DL4J's training master counts the data, then trains
+ * split after split, each a job of its own), finished and known so far, and the time since the
+ * epoch began. That no executor reported is said once, after the first epoch without reports.
  */
 final class SparkProgress extends SparkListener {
   private static final String JOB_GROUP = "spark.jobGroup.id";
   private static final String[] KEYS = {JOB_GROUP, "spark.job.description", "spark.job.interruptOnCancel"};
+  /** How long the end of an epoch waits for the executors' last reports (they send 4 times a second). */
+  static final long SETTLE_MILLIS = 1000;
+
+  /** What a run of epochs carries from one epoch to the next: the ETA's figures, and whether reports arrive. */
+  static final class Run {
+    final int first;
+    final int last;
+    final long examplesPerEpoch;
+    long trainingNanos;
+    long examplesDone;
+    boolean reported;
+    boolean warned;
+
+    Run(int first, int last, long examplesPerEpoch) {
+      this.first = first;
+      this.last = last;
+      this.examplesPerEpoch = examplesPerEpoch;
+    }
+
+    long examplesInRun() {
+      return examplesPerEpoch * (last - first + 1);
+    }
+  }
 
   private final String group;
   private final int epoch;
-  private final int epochs;
+  private final Run run;
   private final long intervalNanos;
   private final PrintWriter log;
   private final long t0 = System.nanoTime();
   private final Set<Integer> stages = new HashSet<>();
   private int known;
   private int done;
+  private long examples;
+  private long batches;
+  private double lossSum;
   private long lastLine = t0;
   private boolean closed;
   private String[] before;
+  private ProgressServer server;
+  private String host;
+  private String address;
 
-  SparkProgress(String group, int epoch, int epochs, long intervalNanos, PrintWriter log) {
+  SparkProgress(String group, int epoch, Run run, long intervalNanos, PrintWriter log) {
     this.group = group;
     this.epoch = epoch;
-    this.epochs = epochs;
+    this.run = run;
     this.intervalNanos = intervalNanos;
     this.log = log;
   }
 
-  /** Registers a listener for the jobs that {@code sc}'s current thread starts under {@code group}. */
-  static SparkProgress start(SparkContext sc, String group, int epoch, int epochs, long intervalNanos, PrintWriter log) {
-    SparkProgress p = new SparkProgress(group, epoch, epochs, intervalNanos, log);
+  /**
+   * Registers a listener for the jobs that {@code sc}'s current thread starts under {@code group},
+   * and starts the server the executors report to ({@link #listener} is what they carry).
+   */
+  static SparkProgress start(SparkContext sc, String group, int epoch, Run run, long intervalNanos, PrintWriter log) {
+    SparkProgress p = new SparkProgress(group, epoch, run, intervalNanos, log);
     p.before = new String[KEYS.length];
     for (int i = 0; i < KEYS.length; i++) {
       p.before[i] = sc.getLocalProperty(KEYS[i]);
     }
-    sc.setJobGroup(group, "cnnc: epoch " + epoch + "/" + epochs, false);
+    p.serve(sc.getConf());
+    sc.setJobGroup(group, "cnnc: epoch " + epoch + "/" + run.last, false);
     sc.addSparkListener(p);
     return p;
   }
 
-  /** No more lines (events still on Spark's listener bus are dropped), and the listener removed. */
+  private void serve(SparkConf conf) {
+    host = conf.get("spark.driver.host", "127.0.0.1");
+    String bind = conf.get("spark.driver.bindAddress", host);
+    int port = conf.getInt("spark.cnnc.progressPort", 0);
+    address = host + ":" + port;
+    try {
+      server = new ProgressServer(InetAddress.getByName(bind), port, this::report);
+      address = host + ":" + server.port();
+    } catch (IOException | RuntimeException e) {
+      server = null;
+      if (!run.warned) {
+        run.warned = true;
+        log.println(Escape.terminal("cnnc: no progress server at " + bind + ":" + port + " (" + e.getMessage()
+            + "): the progress lines count Spark tasks", 300));
+        log.flush();
+      }
+    }
+  }
+
+  /** What the executors' networks carry to report to this epoch's server (null: none runs). */
+  ProgressListener listener() {
+    return server == null ? null : new ProgressListener(host, server.port(), server.token());
+  }
+
+  /**
+   * Waits a little for the executors' last reports, logs the epoch's last progress line (or, the
+   * first time no executor reported in a run, says so), stops the server and removes the listener;
+   * no more lines after it. The time and examples go into the run's ETA.
+   */
   void stop(SparkContext sc) {
-    synchronized (this) {
-      closed = true;
+    try {
+      synchronized (this) {
+        long end = System.nanoTime() + SETTLE_MILLIS * 1_000_000;
+        while (server != null && run.reported && examples < run.examplesPerEpoch && System.nanoTime() < end) {
+          try {
+            wait(Math.max(1, (end - System.nanoTime()) / 1_000_000));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            break;
+          }
+        }
+        closed = true;
+        long now = System.nanoTime();
+        if (examples > 0) {
+          log.println(examplesLine(now));
+        } else if (server != null && !run.reported && !run.warned && done > 0) {
+          run.warned = true;
+          log.println(Escape.terminal("epoch " + epoch + "/" + run.last + "  no executor reported its examples to "
+              + address + " (TCP; a firewall between the executors and the driver?): the progress lines count Spark tasks",
+              300));
+        }
+        log.flush();
+        run.trainingNanos += now - t0;
+        run.examplesDone += examples;
+      }
+    } finally {
+      if (server != null) {
+        server.close();
+      }
+      sc.removeSparkListener(this);
+      // the caller's job group, if it had one, back as it was
+      for (int i = 0; i < KEYS.length; i++) {
+        sc.setLocalProperty(KEYS[i], before[i]);
+      }
     }
-    sc.removeSparkListener(this);
-    // the caller's job group, if it had one, back as it was
-    for (int i = 0; i < KEYS.length; i++) {
-      sc.setLocalProperty(KEYS[i], before[i]);
+  }
+
+  /** A report of the executors (on a server's thread). */
+  synchronized void report(int n, int b, double loss) {
+    if (closed) {
+      return;
     }
+    examples += n;
+    batches += b;
+    lossSum += loss;
+    run.reported = true;
+    notifyAll();
+    long now = System.nanoTime();
+    if (now - lastLine >= intervalNanos) {
+      lastLine = now;
+      log.println(examplesLine(now));
+      log.flush();
+    }
+  }
+
+  private String examplesLine(long now) {
+    long elapsed = now - t0;
+    return Trainer.progressLine(epoch, run.last, "examples", examples, run.examplesPerEpoch,
+        batches == 0 ? Double.NaN : lossSum / batches, examples / Math.max(1e-9, elapsed / 1e9),
+        Trainer.etaNanos(run.trainingNanos + elapsed, run.examplesDone + examples, run.examplesInRun()));
   }
 
   @Override
@@ -92,9 +209,9 @@ final class SparkProgress extends SparkListener {
     }
     done++;
     long now = System.nanoTime();
-    if (now - lastLine >= intervalNanos) {
+    if (!run.reported && now - lastLine >= intervalNanos) {
       lastLine = now;
-      log.println(line(epoch, epochs, done, known, (now - t0) / 1_000_000));
+      log.println(line(epoch, run.last, done, known, (now - t0) / 1_000_000));
       log.flush();
     }
   }
@@ -103,7 +220,11 @@ final class SparkProgress extends SparkListener {
     return done;
   }
 
-  /** The progress line: plain (no {@code \r}), for a terminal and a log alike. */
+  synchronized long examples() {
+    return examples;
+  }
+
+  /** The line counting tasks (no executor has reported): plain (no {@code \r}), for a terminal and a log alike. */
   static String line(int epoch, int epochs, int done, int known, long millis) {
     return String.format("epoch %d/%d  Spark tasks %d/%d done (of the epoch's jobs so far)  %.1f s", epoch, epochs,
         done, known, millis / 1e3);

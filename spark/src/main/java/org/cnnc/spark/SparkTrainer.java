@@ -17,6 +17,7 @@ import org.cnnc.runtime.NetBuilder;
 import org.cnnc.runtime.Trainer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.optimize.api.TrainingListener;
 import org.deeplearning4j.spark.api.RDDTrainingApproach;
 import org.deeplearning4j.spark.api.TrainingMaster;
 import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
@@ -96,7 +97,7 @@ public final class SparkTrainer {
 
   /**
    * How often at most a progress line is logged within an epoch (default 5 s; zero: after every
-   * finished task). See {@link SparkProgress} for what it counts.
+   * executor's report). See {@link SparkProgress} for what it counts.
    */
   public SparkTrainer progressEvery(java.time.Duration d) {
     if (d.isNegative()) {
@@ -136,14 +137,16 @@ public final class SparkTrainer {
       throw new IllegalArgumentException(net.model().name() + " has no output with a loss to train");
     }
     String firstOutput = net.outputs().get(0).node();
-    SparkComputationGraph spark = new SparkComputationGraph(sc, graph, master(batch, seed));
+    TrainingMaster<?, ?> master = master(batch, seed);
+    SparkComputationGraph spark = new SparkComputationGraph(sc, graph, master);
+    SparkProgress.Run run = new SparkProgress.Run(first, last, data.size());
     List<Trainer.Epoch> epochs = new ArrayList<>();
     // read once, measured after every epoch
     JavaRDD<DataSet> held = validation == null ? null
         : validation.batches(sc, batch, seed, partitions).persist(StorageLevel.MEMORY_ONLY());
     try {
       for (int e = first; e <= last; e++) {
-        epochs.add(epoch(spark, graph, data, held, e, last, batch, seed, trained, firstOutput, log));
+        epochs.add(epoch(spark, master, run, graph, data, held, e, last, batch, seed, trained, firstOutput, log));
         if (after != null) {
           after.done(e);
         }
@@ -157,15 +160,18 @@ public final class SparkTrainer {
   }
 
   /** Trains epoch {@code e} and measures it (and the held-out examples, if any). */
-  private Trainer.Epoch epoch(SparkComputationGraph spark, ComputationGraph graph, HadoopExamples data,
-      JavaRDD<DataSet> held, int e, int last, int batch, long seed, int trained, String firstOutput, PrintWriter log)
-      throws SparkException {
+  private Trainer.Epoch epoch(SparkComputationGraph spark, TrainingMaster<?, ?> master, SparkProgress.Run run,
+      ComputationGraph graph, HadoopExamples data, JavaRDD<DataSet> held, int e, int last, int batch, long seed,
+      int trained, String firstOutput, PrintWriter log) throws SparkException {
     long t0 = System.nanoTime();
     JavaRDD<DataSet> rdd = data.batches(sc, batch, Trainer.epochSeed(seed, e), partitions)
         .persist(StorageLevel.MEMORY_ONLY());
     try {
       SparkProgress progress = log == null ? null
-          : SparkProgress.start(sc.sc(), "cnnc-epoch-" + e + "-" + System.nanoTime(), e, last, progressNanos, log);
+          : SparkProgress.start(sc.sc(), "cnnc-epoch-" + e + "-" + System.nanoTime(), e, run, progressNanos, log);
+      // the executors' networks report their minibatches to this epoch's progress server
+      ProgressListener listener = progress == null ? null : progress.listener();
+      master.setListeners(listener == null ? null : new ArrayList<TrainingListener>(List.of(listener)));
       try {
         spark.fitMultiDataSet(rdd.map(d -> Trainer.multi(d.getFeatures(), d.getLabels(), trained)));
       } catch (RuntimeException ex) {
