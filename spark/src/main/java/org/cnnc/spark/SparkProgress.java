@@ -23,7 +23,7 @@ import org.cnnc.runtime.Trainer;
  * every minibatch it trains to a {@link ProgressServer} this class runs on the driver for the epoch
  * (at {@code spark.driver.host}, port {@code spark.cnnc.progressPort}, default a free one), and a
  * plain line ({@link Trainer#progressLine}) is logged at most every {@code intervalNanos}, and once
- * more when the epoch's training ends, with what was counted.
+ * more when the epoch's training ends with what was counted (unless the last line said it).
  *
  * <p>Until an executor has reported in the run (and for the whole run if none ever does: a firewall
  * between the executors and the driver), the lines count what the driver sees: the tasks of the
@@ -71,6 +71,8 @@ final class SparkProgress extends SparkListener {
   private long batches;
   private double lossSum;
   private long lastLine = t0;
+  /** The examples of the last examples line logged (-1: none). */
+  private long logged = -1;
   private boolean closed;
   private String[] before;
   private ProgressServer server;
@@ -144,7 +146,7 @@ final class SparkProgress extends SparkListener {
         }
         closed = true;
         long now = System.nanoTime();
-        if (examples > 0) {
+        if (examples > 0 && examples != logged) {
           log.println(examplesLine(now));
         } else if (server != null && !run.reported && !run.warned && done > 0) {
           run.warned = true;
@@ -181,6 +183,7 @@ final class SparkProgress extends SparkListener {
     long now = System.nanoTime();
     if (now - lastLine >= intervalNanos) {
       lastLine = now;
+      logged = examples;
       log.println(examplesLine(now));
       log.flush();
     }
