@@ -41,6 +41,8 @@ class SparkLocalTest {
     assertEquals(0, rc, err.toString());
     assertTrue(out.toString().contains("NiN: 60 examples, 10 classes, 1 epoch, batch 8, on Spark (gradient sharing)"), out.toString());
     assertTrue(out.toString().contains("epoch 1/1  loss "), out.toString());
+    // the epoch's last progress line: every example counted by the executors' listeners
+    assertTrue(out.toString().contains("epoch 1/1  examples 60/60  loss "), out.toString());
     assertTrue(java.nio.file.Files.isRegularFile(tmp.resolve("w.npz")), "the weights saved");
   }
 

@@ -22,15 +22,19 @@ import org.cnnc.runtime.CnnNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Progress lines within an epoch on Spark: the epoch's finished tasks, counted on the driver. */
+/**
+ * Progress lines within an epoch on Spark: the examples trained, counted by the executors'
+ * listeners and reported to the driver, under parameter averaging and gradient sharing.
+ */
 class SparkProgressTest {
   static final Path MODELS = Path.of(System.getProperty("cnnc.root", "..")).resolve("models.cnn");
+  static final int EXAMPLES = 32;
+  /** cnnc train's progress line ({@code Trainer.progressLine}), counting examples. */
   static final Pattern LINE = Pattern.compile(
-      "epoch (\\d+)/1  Spark tasks (\\d+)/(\\d+) done \\(of the epoch's jobs so far\\)  (\\d+\\.\\d) s");
+      "epoch (\\d+)/(\\d+)  examples (\\d+)/(\\d+)  loss (\\d+\\.\\d{4})  (\\d+\\.\\d) images/s  ETA (\\d+s|\\d+m\\d\\ds)");
 
-  @Test
-  void progressLinesAppearWithinAnEpochOfSeveralTasks(@TempDir Path tmp) throws Exception {
-    Path data = Datasets.cifar(tmp.resolve("cifar").resolve("data_batch_1.bin"), 32, 5).getParent();
+  static String train(Path tmp, boolean averaging, int epochs) throws Exception {
+    Path data = Datasets.cifar(tmp.resolve("cifar").resolve("data_batch_1.bin"), EXAMPLES, 5).getParent();
     CnnModel model = Models.load(MODELS, "NiN");
     SparkConf conf = SparkTrainer.configure(new SparkConf().setMaster("local[2]").setAppName("progress"));
     StringWriter out = new StringWriter();
@@ -38,8 +42,8 @@ class SparkProgressTest {
       sc.setJobGroup("the caller's", "its own group", false);
       CnnNetwork net = SparkTrainer.network(model, 42, 0.0003);
       HadoopExamples all = HadoopExamples.list(data.toUri().toString(), sc.hadoopConfiguration(), model.inputShape(), 0);
-      new SparkTrainer(sc).averaging(true).partitions(4).progressEvery(Duration.ZERO)
-          .fit(net, all, 1, 1, 8, 42, new PrintWriter(out, true), null);
+      new SparkTrainer(sc).averaging(averaging).partitions(4).progressEvery(Duration.ZERO)
+          .fit(net, all, 1, epochs, 8, 42, new PrintWriter(out, true), null);
       // the caller's job group is back after training
       assertEquals("the caller's", sc.getLocalProperty("spark.jobGroup.id"));
       sc.clearJobGroup();
@@ -47,32 +51,59 @@ class SparkProgressTest {
     }
     String log = out.toString();
     System.out.println(log);
+    return log;
+  }
+
+  /**
+   * In each epoch the examples count rises (a line per report: interval zero), never past the
+   * epoch's examples, and reaches them exactly (each example trained once) in the epoch's last
+   * progress line, before its epoch line.
+   */
+  static void checkExamples(String log, int epochs) {
     List<String> lines = log.lines().toList();
     assertFalse(log.contains("\r"), "plain lines: " + log);
-    for (int e = 1; e <= 1; e++) {
-      List<int[]> counts = new ArrayList<>();
+    assertFalse(log.contains("no executor reported"), log);
+    for (int e = 1; e <= epochs; e++) {
+      List<Long> counts = new ArrayList<>();
       int last = -1;
       for (int i = 0; i < lines.size(); i++) {
         Matcher m = LINE.matcher(lines.get(i));
         if (m.matches() && Integer.parseInt(m.group(1)) == e) {
-          counts.add(new int[] {Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))});
+          assertEquals(epochs, Integer.parseInt(m.group(2)), lines.get(i));
+          assertEquals(EXAMPLES, Integer.parseInt(m.group(4)), lines.get(i));
+          counts.add(Long.parseLong(m.group(3)));
           last = i;
         }
       }
       int epochAt = -1;
       for (int i = 0; i < lines.size(); i++) {
-        if (lines.get(i).startsWith("epoch " + e + "/1  loss ")) {
+        if (lines.get(i).startsWith("epoch " + e + "/" + epochs + "  loss ")) {
           epochAt = i;
         }
       }
       assertTrue(epochAt >= 0, "epoch " + e + "'s line: " + log);
-      // every finished task a line (interval zero), at least one per partition, before the epoch's line
-      assertTrue(counts.size() >= 4, "progress lines of epoch " + e + ": " + log);
+      assertTrue(counts.size() >= 2, "examples lines of epoch " + e + ": " + log);
       assertTrue(last < epochAt, "progress of epoch " + e + " before its epoch line: " + log);
-      for (int i = 0; i < counts.size(); i++) {
-        assertEquals(i + 1, counts.get(i)[0], "tasks done count up by one: " + log);
-        assertTrue(counts.get(i)[0] <= counts.get(i)[1], "done <= known: " + log);
+      assertTrue(counts.get(0) > 0 && counts.get(0) < EXAMPLES, "the count starts within the epoch: " + counts);
+      for (int i = 1; i < counts.size(); i++) {
+        assertTrue(counts.get(i) >= counts.get(i - 1), "the count never falls: " + counts);
+        assertTrue(counts.get(i) <= EXAMPLES, "never more than the epoch's examples: " + counts);
       }
+      assertEquals(EXAMPLES, counts.get(counts.size() - 1), "every example counted once in epoch " + e + ": " + counts);
     }
+  }
+
+  @Test
+  void parameterAveragingCountsEveryExampleOnce(@TempDir Path tmp) throws Exception {
+    checkExamples(train(tmp, true, 1), 1);
+  }
+
+  /**
+   * Gradient sharing keeps each executor's network (and the listener it was given first) for the
+   * whole run: the second epoch is counted too, by its own server.
+   */
+  @Test
+  void gradientSharingCountsEveryExampleOnceInEachEpoch(@TempDir Path tmp) throws Exception {
+    checkExamples(train(tmp, false, 2), 2);
   }
 }
