@@ -122,6 +122,13 @@ class StandaloneClusterTest {
     assertTrue(late.stream().mapToDouble(Double::doubleValue).average().orElseThrow() < 0.9 * losses.get(0),
         "the loss goes down by a tenth: " + losses);
     assertTrue(accuracies(r.out()).get(5) >= 0.3, "the accuracy is well above chance (0.1): " + accuracies(r.out()));
+    // progress within each epoch counted by the executors (separate processes) and reported to the
+    // driver: every epoch's last progress line has all 120 examples
+    for (int e = 1; e <= 6; e++) {
+      assertTrue(Pattern.compile("(?m)^epoch " + e + "/6  examples 120/120  loss [0-9.]+  [0-9.]+ images/s  ETA ")
+          .matcher(r.out()).find(), "epoch " + e + "'s examples counted: " + r.out());
+    }
+    assertTrue(!r.out().contains("no executor reported"), r.out());
     assertTrue(Files.isRegularFile(tmp.resolve("nin.npz.ckpt")), "a checkpoint after each epoch");
     // the saved weights (PyTorch's keys) run in cnnc run
     Result run = cnnc("run", MODELS.toString(), "--model", "NiN", "--weights", w.toString(), "--random", "--batch", "2",
