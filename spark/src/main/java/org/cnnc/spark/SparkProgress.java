@@ -21,7 +21,8 @@ import org.cnnc.runtime.Trainer;
  * epoch's, the mean loss of the batches so far, images/s and the time left, counted where the work
  * happens. Each executor's network carries a {@link ProgressListener} that reports the examples of
  * every minibatch it trains to a {@link ProgressServer} this class runs on the driver for the epoch
- * (at {@code spark.driver.host}, port {@code spark.cnnc.progressPort}, default a free one), and a
+ * (at {@code spark.driver.host} or {@code spark.cnnc.progressHost}, port {@code spark.cnnc.progressPort},
+ * default a free one), and a
  * plain line ({@link Trainer#progressLine}) is logged at most every {@code intervalNanos}, and once
  * more when the epoch's training ends with what was counted (unless the last line said it).
  *
@@ -104,8 +105,10 @@ final class SparkProgress extends SparkListener {
   }
 
   private void serve(SparkConf conf) {
-    host = conf.get("spark.driver.host", "127.0.0.1");
-    String bind = conf.get("spark.driver.bindAddress", host);
+    String driver = conf.get("spark.driver.host", "127.0.0.1");
+    // the address the executors are told (another interface, a NAT's), and the one bound
+    host = conf.get("spark.cnnc.progressHost", driver);
+    String bind = conf.get("spark.driver.bindAddress", driver);
     int port = conf.getInt("spark.cnnc.progressPort", 0);
     address = host + ":" + port;
     try {

@@ -34,9 +34,13 @@ class SparkProgressTest {
       "epoch (\\d+)/(\\d+)  examples (\\d+)/(\\d+)  loss (\\d+\\.\\d{4})  (\\d+\\.\\d) images/s  ETA (\\d+s|\\d+m\\d\\ds)");
 
   static String train(Path tmp, boolean averaging, int epochs) throws Exception {
+    return train(tmp, averaging, epochs, new SparkConf());
+  }
+
+  static String train(Path tmp, boolean averaging, int epochs, SparkConf base) throws Exception {
     Path data = Datasets.cifar(tmp.resolve("cifar").resolve("data_batch_1.bin"), EXAMPLES, 5).getParent();
     CnnModel model = Models.load(MODELS, "NiN");
-    SparkConf conf = SparkTrainer.configure(new SparkConf().setMaster("local[2]").setAppName("progress"));
+    SparkConf conf = SparkTrainer.configure(base.setMaster("local[2]").setAppName("progress"));
     StringWriter out = new StringWriter();
     try (JavaSparkContext sc = new JavaSparkContext(conf)) {
       sc.setJobGroup("the caller's", "its own group", false);
@@ -91,6 +95,20 @@ class SparkProgressTest {
       }
       assertEquals(EXAMPLES, counts.get(counts.size() - 1), "every example counted once in epoch " + e + ": " + counts);
     }
+  }
+
+  /**
+   * Behind a firewall: the executors are told an address nobody answers at (192.0.2.1, TEST-NET-1),
+   * so no report arrives. The lines count Spark's tasks, cnnc says so once, and training ends as usual.
+   */
+  @Test
+  void noReportFallsBackToTasksAndSaysSoOnce(@TempDir Path tmp) throws Exception {
+    String log = train(tmp, true, 2, new SparkConf().set("spark.cnnc.progressHost", "192.0.2.1"));
+    assertFalse(LINE.matcher(log).find(), "no examples line: " + log);
+    assertEquals(1, log.split("no executor reported its examples to 192\\.0\\.2\\.1:", -1).length - 1, log);
+    assertTrue(log.contains("epoch 1/2  no executor reported"), "said after the first epoch: " + log);
+    assertTrue(Pattern.compile("(?m)^epoch 2/2  Spark tasks \\d+/\\d+ done").matcher(log).find(), "task lines go on: " + log);
+    assertTrue(log.contains("epoch 2/2  loss "), log);
   }
 
   @Test
