@@ -26,6 +26,9 @@ import org.cnnc.runtime.Trainer;
  * plain line ({@link Trainer#progressLine}) is logged at most every {@code intervalNanos}, and once
  * more when the epoch's training ends with what was counted (unless the last line said it).
  *
+ * <p>The count is of examples trained: a task that Spark runs again (an executor lost) trains and
+ * counts its examples again, so it may pass the epoch's.
+ *
  * <p>Until an executor has reported in the run (and for the whole run if none ever does: a firewall
  * between the executors and the driver), the lines count what the driver sees: the tasks of the
  * stages submitted under the epoch's job group (DL4J's training master counts the data, then trains
