@@ -27,7 +27,8 @@ import org.cnnc.runtime.Trainer;
  * more when the epoch's training ends with what was counted (unless the last line said it).
  *
  * <p>The count is of examples trained: a task that Spark runs again (an executor lost) trains and
- * counts its examples again, so it may pass the epoch's.
+ * counts its examples again. The line shows at most the epoch's examples and names the excess
+ * after it ({@link #examplesLine}).
  *
  * <p>Until an executor has reported in the run (and for the whole run if none ever does: a firewall
  * between the executors and the driver), the lines count what the driver sees: the tasks of the
@@ -162,7 +163,7 @@ final class SparkProgress extends SparkListener {
         }
         log.flush();
         run.trainingNanos += now - t0;
-        run.examplesDone += examples;
+        run.examplesDone += Math.min(examples, run.examplesPerEpoch);
       }
     } finally {
       if (server != null) {
@@ -196,10 +197,21 @@ final class SparkProgress extends SparkListener {
   }
 
   private String examplesLine(long now) {
-    long elapsed = now - t0;
-    return Trainer.progressLine(epoch, run.last, "examples", examples, run.examplesPerEpoch,
-        batches == 0 ? Double.NaN : lossSum / batches, examples / Math.max(1e-9, elapsed / 1e9),
-        Trainer.etaNanos(run.trainingNanos + elapsed, run.examplesDone + examples, run.examplesInRun()));
+    return examplesLine(epoch, run, examples, batches, lossSum, now - t0);
+  }
+
+  /**
+   * The line for {@code trained} examples after {@code elapsedNanos} of the epoch. The count shown
+   * is at most the epoch's: examples trained past it (tasks Spark ran again) are named after the
+   * line, and the ETA counts the epoch as done, not as overrun; images/s counts every example
+   * trained.
+   */
+  static String examplesLine(int epoch, Run run, long trained, long batches, double lossSum, long elapsedNanos) {
+    long shown = Math.min(trained, run.examplesPerEpoch);
+    String line = Trainer.progressLine(epoch, run.last, "examples", shown, run.examplesPerEpoch,
+        batches == 0 ? Double.NaN : lossSum / batches, trained / Math.max(1e-9, elapsedNanos / 1e9),
+        Trainer.etaNanos(run.trainingNanos + elapsedNanos, run.examplesDone + shown, run.examplesInRun()));
+    return trained > shown ? line + "  (+" + (trained - shown) + " trained again: tasks Spark reran)" : line;
   }
 
   @Override

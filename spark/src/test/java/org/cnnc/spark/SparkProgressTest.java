@@ -124,4 +124,22 @@ class SparkProgressTest {
   void gradientSharingCountsEveryExampleOnceInEachEpoch(@TempDir Path tmp) throws Exception {
     checkExamples(train(tmp, false, 2), 2);
   }
+
+  /**
+   * A count past the epoch's (tasks Spark ran again after losing an executor) shows the epoch's
+   * examples and names the excess; the ETA treats the epoch as done, not overrun, and the rate
+   * counts every example trained.
+   */
+  @Test
+  void examplesTrainedTwiceAreShownAsTheEpochsAndNamed() {
+    SparkProgress.Run run = new SparkProgress.Run(1, 2, 120);
+    String over = SparkProgress.examplesLine(1, run, 140, 14, 28.0, 10_000_000_000L);
+    assertTrue(over.startsWith("epoch 1/2  examples 120/120  loss 2.0000  14.0 images/s  ETA 10s"), over);
+    assertTrue(over.endsWith("  (+20 trained again: tasks Spark reran)"), over);
+    String under = SparkProgress.examplesLine(1, run, 60, 6, 12.0, 10_000_000_000L);
+    Matcher m = LINE.matcher(under);
+    assertTrue(m.matches(), under);
+    assertEquals("60", m.group(3));
+    assertEquals("30s", m.group(7));
+  }
 }
