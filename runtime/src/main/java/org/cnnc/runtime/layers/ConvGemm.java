@@ -85,6 +85,16 @@ public final class ConvGemm {
    */
   public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, Geometry g,
       LayerWorkspaceMgr mgr, ArrayType outType) {
+    return forward(x, w, bias, cap, g, mgr, outType, null);
+  }
+
+  /**
+   * {@link #forward(INDArray, INDArray, INDArray, float, Geometry, LayerWorkspaceMgr, ArrayType)},
+   * with the layer's {@link WinogradWeights} when the weights are not being trained (null: none),
+   * which keeps their transform across calls and widens {@link #winograd}'s rule.
+   */
+  public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, Geometry g,
+      LayerWorkspaceMgr mgr, ArrayType outType, WinogradWeights kept) {
     long b = x.size(0);
     long o = w.size(0);
     long k = w.length() / o;
@@ -93,9 +103,12 @@ public final class ConvGemm {
     long s = oh * ow;
     INDArray w2 = w.reshape('c', o, k);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
-    if (winograd(x, w, g, out)
+    if (kept != null && !KernelSettings.current().winogradKeep()) {
+      kept = null;
+    }
+    if (winograd(x, w, g, out, kept != null)
         && Winograd.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), cap, g, out, mgr,
-            ArrayType.FF_WORKING_MEM)) {
+            ArrayType.FF_WORKING_MEM, kept)) {
       return out;
     }
     if (OneDnn.takesForward(x, w, g, s) && ChannelKernels.direct(x, out)) {
@@ -164,6 +177,11 @@ public final class ConvGemm {
    * picks every shape where Winograd won and none where it lost.
    */
   static boolean winograd(INDArray x, INDArray w, Geometry g, INDArray out) {
+    return winograd(x, w, g, out, false);
+  }
+
+  /** {@link #winograd(INDArray, INDArray, Geometry, INDArray)}, with the weights' transform {@code kept} across calls or not. */
+  static boolean winograd(INDArray x, INDArray w, Geometry g, INDArray out, boolean kept) {
     KernelSettings k = KernelSettings.current();
     long c = x.size(1);
     long o = w.size(0);
@@ -174,7 +192,9 @@ public final class ConvGemm {
         // the transformed weights, and a block's V and M at its least (one tile row), int-indexed
         || 36L * o * c >= Integer.MAX_VALUE || 36L * (c + o) * ((ow + 3) / 4) >= Integer.MAX_VALUE
         || !ChannelKernels.direct(x, w, out)
-        || x.size(0) * ((oh + 3) / 4) * ((ow + 3) / 4) < k.winogradMinTiles()) {
+        || (ow + 3) / 4 < k.winogradMinRowTiles()
+        || x.size(0) * ((oh + 3) / 4) * ((ow + 3) / 4) < (kept ? k.winogradKeptMinTiles()
+            : k.winogradMinTiles())) {
       return false;
     }
     if (OneDnn.takesForward(x, w, g, oh * ow) && c * o / (c + o) < k.winogradOverOneDnn()) {

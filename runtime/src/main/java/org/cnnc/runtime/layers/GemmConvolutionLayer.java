@@ -27,6 +27,9 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
   /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
   private INDArray lastOutput;
 
+  /** The weights' Winograd transform, kept across forward passes outside training (made on first use). */
+  private transient volatile WinogradWeights kept;
+
   public GemmConvolutionLayer(NeuralNetConfiguration conf, DataType dataType) {
     super(conf, dataType);
   }
@@ -50,12 +53,27 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     validateInputDepth(w.size(1));
     INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, mgr) : null;
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.FF_WORKING_MEM);
-    return forward(x, w, b, cap, mgr);
+    return forward(x, w, b, cap, training, mgr);
   }
 
   /** The convolution's output (its last pass applying the fused activation of {@code cap}), in the activations workspace. */
-  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, LayerWorkspaceMgr mgr) {
-    return ConvGemm.forward(x, w, b, cap, geometry(), mgr, ArrayType.ACTIVATIONS);
+  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr) {
+    return ConvGemm.forward(x, w, b, cap, geometry(), mgr, ArrayType.ACTIVATIONS, training ? null : kept());
+  }
+
+  /** This layer's kept Winograd weights, made on first use. */
+  private WinogradWeights kept() {
+    WinogradWeights k = kept;
+    if (k == null) {
+      synchronized (this) {
+        k = kept;
+        if (k == null) {
+          k = new WinogradWeights();
+          kept = k;
+        }
+      }
+    }
+    return k;
   }
 
   /** Fills the weight and bias gradients; returns the input's gradient (null when it is not asked for). */

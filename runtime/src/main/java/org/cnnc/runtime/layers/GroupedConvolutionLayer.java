@@ -35,7 +35,7 @@ public class GroupedConvolutionLayer extends GemmConvolutionLayer {
   }
 
   @Override
-  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, LayerWorkspaceMgr mgr) {
+  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr) {
     return GroupedConv.forward(x, w, b, cap, geometry(), grouped().getGroups(), grouped().isCnncKernels(), mgr,
         ArrayType.ACTIVATIONS);
   }

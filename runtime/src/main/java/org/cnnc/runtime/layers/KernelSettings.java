@@ -30,10 +30,17 @@ import java.util.Locale;
  * @param winogradMinTiles the fewest 4x4 output tiles (over the batch) such a conv needs to take it
  * @param winogradOverOneDnn the least {@code in*out/(in+out)} of a conv oneDNN would take forward for
  *     Winograd to take it instead
+ * @param winogradKeep a conv layer keeps its weights' Winograd transform across forward passes
+ *     outside training ({@link WinogradWeights}; 5x its 3x3 weights in memory)
+ * @param winogradKeptMinTiles the fewest 4x4 output tiles (over the batch) a conv whose transform
+ *     is kept needs to take Winograd
+ * @param winogradMinRowTiles the fewest 4x4 output tiles in a row of the map a conv needs to take
+ *     Winograd (the transforms' vector lanes run along a row's tiles)
  */
 public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels, long oneDnnMaxForwardMap,
     boolean batched, long stridedMin, long tileColumns, int directRow, boolean vectors, boolean winograd,
-    int winogradMinChannels, long winogradMinTiles, int winogradOverOneDnn) implements Serializable {
+    int winogradMinChannels, long winogradMinTiles, int winogradOverOneDnn, boolean winogradKeep,
+    long winogradKeptMinTiles, int winogradMinRowTiles) implements Serializable {
   private static final long serialVersionUID = 1L;
 
   /**
@@ -44,7 +51,8 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
    * backward is faster on oneDNN); the whole-batch call for strided maps of 64 and more (3x3 convs
    * at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins).
    */
-  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 192, 128);
+  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 192, 128,
+      true, 49, 7);
 
   private static volatile KernelSettings current = fromSystemProperties();
 
@@ -62,7 +70,9 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
         !Boolean.getBoolean("cnnc.conv.perSample"), d.stridedMin(), d.tileColumns(), d.directRow(),
         !"off".equals(System.getProperty("cnnc.vector")),
         !"off".equals(System.getProperty("cnnc.conv.winograd", "auto").trim().toLowerCase(Locale.ROOT)),
-        d.winogradMinChannels(), d.winogradMinTiles(), d.winogradOverOneDnn());
+        d.winogradMinChannels(), d.winogradMinTiles(), d.winogradOverOneDnn(),
+        !"off".equals(System.getProperty("cnnc.conv.winogradKeep", "auto").trim().toLowerCase(Locale.ROOT)),
+        d.winogradKeptMinTiles(), d.winogradMinRowTiles());
   }
 
   /** The settings the kernels use now. */
@@ -79,11 +89,13 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
 
   public KernelSettings withBlas(String setting) {
     return new KernelSettings(setting, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
+        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
+        winogradKeptMinTiles, winogradMinRowTiles);
   }
 
   public KernelSettings withOneDnn(boolean on, int minChannels, long maxForwardMap) {
-    return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
+    return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
+        winogradKeptMinTiles, winogradMinRowTiles);
   }
 
   public KernelSettings withOneDnn(boolean on) {
@@ -93,25 +105,38 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   /** The whole-batch layout on or off, its strided minimum, and the tiled layout's band size. */
   public KernelSettings withLayout(boolean batchedOn, long stridedMinimum, long tile) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batchedOn, stridedMinimum, tile,
-        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
+        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
+        winogradKeptMinTiles, winogradMinRowTiles);
   }
 
   public KernelSettings withDirectRow(int narrowest) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        narrowest, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
+        narrowest, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
+        winogradKeptMinTiles, winogradMinRowTiles);
   }
 
   /**
-   * Winograd's 3x3 convs on or off, the fewest channels and output tiles they need, and the least
-   * {@code in*out/(in+out)} of a conv that oneDNN would take forward.
+   * Winograd's 3x3 convs on or off, the fewest channels, output tiles and tiles in a row of the map
+   * they need, and the least {@code in*out/(in+out)} of a conv that oneDNN would take forward.
    */
-  public KernelSettings withWinograd(boolean on, int minChannels, long minTiles, int overOneDnn) {
+  public KernelSettings withWinograd(boolean on, int minChannels, long minTiles, int minRowTiles, int overOneDnn) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, vectors, on, minChannels, minTiles, overOneDnn);
+        directRow, vectors, on, minChannels, minTiles, overOneDnn, winogradKeep, winogradKeptMinTiles, minRowTiles);
+  }
+
+  /**
+   * Whether conv layers keep their weights' Winograd transform outside training, and the fewest
+   * output tiles a conv with a kept transform needs.
+   */
+  public KernelSettings withWinogradKept(boolean keep, long keptMinTiles) {
+    return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
+        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, keep, keptMinTiles,
+        winogradMinRowTiles);
   }
 
   public KernelSettings withVectors(boolean on) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, on, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn);
+        directRow, on, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
+        winogradKeptMinTiles, winogradMinRowTiles);
   }
 }

@@ -18,7 +18,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * multiply-adds of the conv's matrix products fall by 4x. In three steps, per block of tile rows:
  *
  * <ol>
- *   <li>the weights' transform {@code U = G g G^T}, {@code [36][out][in]} (once per call);
+ *   <li>the weights' transform {@code U = G g G^T}, {@code [36][out][in]} (once per call, or kept
+ *       across inference calls by {@link WinogradWeights});
  *   <li>the inputs' transform {@code V = B^T d B} of every 6x6 tile (tiles 4 apart, zero outside
  *       the map), {@code [36][in][tiles]}, on the Vector API, the lanes running over neighbouring
  *       tiles of a row;
@@ -61,13 +62,17 @@ final class Winograd {
    * caller then computes the conv the direct way.
    */
   static boolean forward(INDArray x, INDArray w, float[] bias, float cap, ConvGemm.Geometry g, INDArray out,
-      LayerWorkspaceMgr mgr, ArrayType type) {
-    return forward(x, w, bias, cap, g, out, mgr, type, BLOCK_FLOATS);
+      LayerWorkspaceMgr mgr, ArrayType type, WinogradWeights kept) {
+    return forward(x, w, bias, cap, g, out, mgr, type, BLOCK_FLOATS, kept);
   }
 
-  /** {@link #forward} with blocks of tile rows of about {@code blockFloats} floats of {@code V} and {@code M} (at least a row). */
+  /**
+   * {@link #forward} with blocks of tile rows of about {@code blockFloats} floats of {@code V} and
+   * {@code M} (at least a row); the weights' transform is {@code kept}'s when not null, else made
+   * for this call.
+   */
   static boolean forward(INDArray x, INDArray w, float[] bias, float cap, ConvGemm.Geometry g, INDArray out,
-      LayerWorkspaceMgr mgr, ArrayType type, long blockFloats) {
+      LayerWorkspaceMgr mgr, ArrayType type, long blockFloats, WinogradWeights kept) {
     int b = (int) x.size(0);
     int c = (int) x.size(1);
     int o = (int) w.size(0);
@@ -76,12 +81,20 @@ final class Winograd {
     int tw = (ow + 3) / 4;
     int th = (oh + 3) / 4;
     int rowsTotal = b * th;
-    int rowsPer = (int) Math.max(1, Math.min(rowsTotal, blockFloats / ((long) P * (c + o) * tw)));
+    // U is read again by every block's products: blocks at least as large as U (few, on small maps
+    // of many channels) so that reading it costs no more than the block's own V and M
+    long block = Math.max(blockFloats, (long) P * o * c);
+    int rowsPer = (int) Math.max(1, Math.min(rowsTotal, block / ((long) P * (c + o) * tw)));
     int most = rowsPer * tw;
-    INDArray u = mgr.createUninitialized(type, DataType.FLOAT, new long[] {(long) P * o * c}, 'c');
+    INDArray u;
+    if (kept != null) {
+      u = kept.transformed(w);
+    } else {
+      u = mgr.createUninitialized(type, DataType.FLOAT, new long[] {(long) P * o * c}, 'c');
+      weights(w, o * c, u);
+    }
     INDArray v = mgr.createUninitialized(type, DataType.FLOAT, new long[] {(long) P * c * most}, 'c');
     INDArray m = mgr.createUninitialized(type, DataType.FLOAT, new long[] {(long) P * o * most}, 'c');
-    weights(w, o * c, u);
     Plan p = new Plan(c, o, (int) x.size(2), (int) x.size(3), oh, ow, th, tw, g.ph(), g.pw());
     AtomicBoolean finite = new AtomicBoolean(true);
     for (int r0 = 0; r0 < rowsTotal && finite.get(); r0 += rowsPer) {
@@ -103,10 +116,13 @@ final class Winograd {
   }
 
   /** {@code u[k][pair]} = the transform {@code G g G^T} of the 3x3 weights of each (output, input) pair. */
-  private static void weights(INDArray w, int pairs, INDArray u) {
-    FloatBuffer wb = w.data().asNioFloat();
+  static void weights(INDArray w, int pairs, INDArray u) {
+    weights(w.data().asNioFloat(), (int) w.offset(), pairs, u);
+  }
+
+  /** {@link #weights(INDArray, int, INDArray)} for the weights in {@code wb} from {@code wBase}. */
+  static void weights(FloatBuffer wb, int wBase, int pairs, INDArray u) {
     FloatBuffer ub = u.data().asNioFloat();
-    int wBase = (int) w.offset();
     int uBase = (int) u.offset();
     int chunks = (pairs + PAIRS - 1) / PAIRS;
     int tasks = Depthwise.tasks(chunks, (long) PAIRS * 150);

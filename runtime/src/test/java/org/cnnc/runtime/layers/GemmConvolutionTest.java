@@ -56,7 +56,7 @@ class GemmConvolutionTest {
     long k = (long) c * kh * kw;
     long ow = (w + 2L * pw - (long) d * (kw - 1) - 1) / s + 1;
     // every path but Winograd's (tried on its own below)
-    KernelSettings plain = before.withWinograd(false, 1, 1, 0);
+    KernelSettings plain = before.withWinograd(false, 1, 1, 1, 0);
     try {
       // on oneDNN (every case that is not pointwise or dilated: the channel threshold lowered to 1)
       KernelSettings.use(plain.withOneDnn(true, 1, before.oneDnnMaxForwardMap()));
@@ -66,7 +66,7 @@ class GemmConvolutionTest {
       compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       if (kh == 3 && kw == 3 && s == 1 && d == 1) {
         // forward by Winograd's F(4x4, 3x3), whatever the channels
-        KernelSettings.use(before.withOneDnn(false).withWinograd(true, 1, 1, 0));
+        KernelSettings.use(before.withOneDnn(false).withWinograd(true, 1, 1, 1, 0));
         compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       }
       // the products on MKL and on ND4J's OpenBLAS; im2col's rows through a Java array (these

@@ -247,7 +247,8 @@ final class KernelHarness {
                 this == MKL_BANDS || this == OPENBLAS_BANDS ? 1 : before.tileColumns())
             .withBlas(name().startsWith("OPENBLAS") ? "openblas" : "mkl")
             .withWinograd(this == WINOGRAD, this == WINOGRAD ? 1 : before.winogradMinChannels(),
-                this == WINOGRAD ? 1 : before.winogradMinTiles(), this == WINOGRAD ? 0 : before.winogradOverOneDnn()));
+                this == WINOGRAD ? 1 : before.winogradMinTiles(), this == WINOGRAD ? 1 : before.winogradMinRowTiles(),
+                this == WINOGRAD ? 0 : before.winogradOverOneDnn()));
         Gemm.library(); // the library loads, or this path fails here
         return body.get();
       } finally {

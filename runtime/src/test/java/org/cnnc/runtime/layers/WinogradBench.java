@@ -13,7 +13,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * by Winograd's F(4x4, 3x3) (whatever the map: oneDNN's forward off) beside the path cnnc takes
  * without it (oneDNN for maps up to 56x56 at batch 2 and more, else im2col and MKL's GEMM), in
  * one run, the two taking turns run by run: the median of {@code iters} runs after 3 warm-up
- * runs, with each path's GFLOP/s (2 x the direct conv's multiply-adds over the time).
+ * runs, with each path's GFLOP/s (2 x the direct conv's multiply-adds over the time). A third
+ * column runs Winograd with the weights' transform kept across calls ({@link WinogradWeights}),
+ * as inference does.
  * Run with the test classpath, {@code --add-modules jdk.incubator.vector} and
  * {@code OMP_WAIT_POLICY=PASSIVE}:
  *
@@ -33,8 +35,9 @@ public final class WinogradBench {
     int iters = args.length > 0 ? Integer.parseInt(args[0]) : 7;
     int batch = args.length > 1 ? Integer.parseInt(args[1]) : 8;
     KernelSettings base = KernelSettings.current();
-    System.out.printf("%-22s %12s %12s %8s%n", "in->out map", "direct ms", "winograd ms", "speed-up");
-    double[] totals = new double[2];
+    System.out.printf("%-22s %12s %12s %8s %12s %8s%n", "in->out map", "direct ms", "winograd ms", "speed-up",
+        "kept U ms", "speed-up");
+    double[] totals = new double[3];
     for (int[] s : SHAPES) {
       ConvGemm.Geometry g = new ConvGemm.Geometry(new int[] {3, 3}, new int[] {1, 1}, new int[] {1, 1},
           new int[] {1, 1});
@@ -42,30 +45,35 @@ public final class WinogradBench {
       INDArray w = Nd4j.randn(DataType.FLOAT, s[1], s[0], 3, 3);
       INDArray b = Nd4j.randn(DataType.FLOAT, s[1]);
       double flops = 2.0 * batch * s[0] * s[1] * 9.0 * s[2] * s[2];
-      double[] ms = new double[2];
+      double[] ms = new double[3];
+      // the third path keeps the weights' transform across calls, as inference does
+      WinogradWeights kept = new WinogradWeights();
       // the two paths take turns, run by run, so that a slow spell of the machine hits both
-      KernelSettings[] paths = {base.withWinograd(false, 1, 1, 0),
-          base.withOneDnn(base.oneDnn(), base.oneDnnMinChannels(), 0).withWinograd(true, 1, 1, 0)};
-      double[][] t = new double[2][iters];
+      KernelSettings[] paths = {base.withWinograd(false, 1, 1, 1, 0),
+          base.withOneDnn(base.oneDnn(), base.oneDnnMinChannels(), 0).withWinograd(true, 1, 1, 1, 0)};
+      double[][] t = new double[3][iters];
       for (int i = -3; i < iters; i++) {
-        for (int path = 0; path < 2; path++) {
-          KernelSettings.use(paths[path]);
+        for (int path = 0; path < 3; path++) {
+          KernelSettings.use(paths[Math.min(path, 1)]);
           long t0 = System.nanoTime();
-          ConvGemm.forward(x, w, b, ChannelKernels.RELU, g, LayerWorkspaceMgr.noWorkspaces(), ArrayType.ACTIVATIONS);
+          ConvGemm.forward(x, w, b, ChannelKernels.RELU, g, LayerWorkspaceMgr.noWorkspaces(), ArrayType.ACTIVATIONS,
+              path == 2 ? kept : null);
           if (i >= 0) {
             t[path][i] = (System.nanoTime() - t0) / 1e6;
           }
         }
       }
-      for (int path = 0; path < 2; path++) {
+      for (int path = 0; path < 3; path++) {
         Arrays.sort(t[path]);
         ms[path] = t[path][iters / 2];
         totals[path] += ms[path];
       }
       KernelSettings.use(base);
-      System.out.printf("%-22s %7.2f (%3.0f) %7.2f (%3.0f) %7.2fx%n", s[0] + "->" + s[1] + " " + s[2] + "^2", ms[0],
-          flops / ms[0] / 1e6, ms[1], flops / ms[1] / 1e6, ms[0] / ms[1]);
+      System.out.printf("%-22s %7.2f (%3.0f) %7.2f (%3.0f) %7.2fx %7.2f (%3.0f) %7.2fx%n",
+          s[0] + "->" + s[1] + " " + s[2] + "^2", ms[0], flops / ms[0] / 1e6, ms[1], flops / ms[1] / 1e6,
+          ms[0] / ms[1], ms[2], flops / ms[2] / 1e6, ms[0] / ms[2]);
     }
-    System.out.printf("%-22s %12.2f %12.2f %7.2fx%n", "total", totals[0], totals[1], totals[0] / totals[1]);
+    System.out.printf("%-22s %12.2f %12.2f %7.2fx %12.2f %7.2fx%n", "total", totals[0], totals[1],
+        totals[0] / totals[1], totals[2], totals[0] / totals[2]);
   }
 }

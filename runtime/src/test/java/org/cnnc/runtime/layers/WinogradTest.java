@@ -2,10 +2,12 @@
 package org.cnnc.runtime.layers;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.stream.Stream;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.junit.jupiter.api.Test;
@@ -59,12 +61,12 @@ class WinogradTest {
         for (long block : new long[] {Winograd.BLOCK_FLOATS, 1}) {
           INDArray out = Nd4j.createUninitialized(DataType.FLOAT, b, o, oh, ow);
           assertTrue(Winograd.forward(x, wt, withBias ? ChannelKernels.floats(bias) : null, cap, g, out,
-              LayerWorkspaceMgr.noWorkspaces(), ArrayType.FF_WORKING_MEM, block), "finite data left Winograd's path");
+              LayerWorkspaceMgr.noWorkspaces(), ArrayType.FF_WORKING_MEM, block, null), "finite data left Winograd's path");
           assertWithin(ref, out, withBias ? ChannelKernels.floats(bias) : null, cap,
               "winograd cap=" + cap + " bias=" + withBias + " block=" + block);
         }
         // the im2col path meets the same bound
-        KernelSettings before = KernelSettings.use(KernelSettings.current().withWinograd(false, 1, 1, 0).withOneDnn(false));
+        KernelSettings before = KernelSettings.use(KernelSettings.current().withWinograd(false, 1, 1, 1, 0).withOneDnn(false));
         try {
           INDArray out = ConvGemm.forward(x, wt, withBias ? bias : null, cap, g, LayerWorkspaceMgr.noWorkspaces(),
               ArrayType.ACTIVATIONS);
@@ -148,8 +150,8 @@ class WinogradTest {
     Nd4j.getRandom().setSeed(5);
     KernelSettings base = KernelSettings.current();
     // Winograd takes every 3x3 conv (these maps are below the default tile minimum), or none
-    KernelSettings on = base.withWinograd(true, 1, 1, 0);
-    KernelSettings off = base.withWinograd(false, 1, 1, 0);
+    KernelSettings on = base.withWinograd(true, 1, 1, 1, 0);
+    KernelSettings off = base.withWinograd(false, 1, 1, 1, 0);
     try {
       for (String kind : new String[] {"inf input", "nan input", "huge input", "inf weight", "nan weight"}) {
         INDArray x = Nd4j.randn(DataType.FLOAT, 2, 16, 9, 10);
@@ -163,7 +165,7 @@ class WinogradTest {
         }
         INDArray out = Nd4j.createUninitialized(DataType.FLOAT, 2, 16, 9, 10);
         assertFalse(Winograd.forward(x, wt, null, ChannelKernels.NONE, g, out, LayerWorkspaceMgr.noWorkspaces(),
-            ArrayType.FF_WORKING_MEM), kind + " stayed on Winograd's path");
+            ArrayType.FF_WORKING_MEM, null), kind + " stayed on Winograd's path");
         // through the conv: Winograd is tried, gives up, and the direct path computes it
         KernelSettings.use(on);
         assertTrue(ConvGemm.winograd(x, wt, g, out), kind + ": Winograd not even tried");
@@ -211,7 +213,17 @@ class WinogradTest {
       assertTrue(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112),
           Nd4j.zeros(DataType.FLOAT, 64, 64, 3, 3), geometry(3, 1, 1), Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112)),
           "64 -> 64 at 112x112");
-      KernelSettings.use(KernelSettings.DEFAULTS.withWinograd(false, 16, 1, 0));
+      // 28x28 at batch 1 (49 tiles): only with the weights' transform kept
+      INDArray x28 = Nd4j.zeros(DataType.FLOAT, 1, 128, 28, 28);
+      INDArray w28 = Nd4j.zeros(DataType.FLOAT, 128, 128, 3, 3);
+      assertFalse(ConvGemm.winograd(x28, w28, geometry(3, 1, 1), x28, false), "28x28, batch 1, transform per call");
+      assertTrue(ConvGemm.winograd(x28, w28, geometry(3, 1, 1), x28, true), "28x28, batch 1, transform kept");
+      // 14x14 (4 tiles a row) at batch 16: enough tiles, but a row fills too few lanes
+      INDArray x14 = Nd4j.zeros(DataType.FLOAT, 16, 256, 14, 14);
+      INDArray w14 = Nd4j.zeros(DataType.FLOAT, 256, 256, 3, 3);
+      assertFalse(ConvGemm.winograd(x14, w14, geometry(3, 1, 1), x14, false), "14x14, batch 16");
+      assertFalse(ConvGemm.winograd(x14, w14, geometry(3, 1, 1), x14, true), "14x14, batch 16, kept");
+      KernelSettings.use(KernelSettings.DEFAULTS.withWinograd(false, 16, 1, 1, 0));
       assertFalse(ConvGemm.winograd(x, w3, geometry(3, 1, 1), out), "switched off");
     } finally {
       KernelSettings.use(before);
@@ -221,5 +233,83 @@ class WinogradTest {
   private static ConvGemm.Geometry geometry(int k, int stride, int dilation) {
     return new ConvGemm.Geometry(new int[] {k, k}, new int[] {stride, stride}, new int[] {1, 1},
         new int[] {dilation, dilation});
+  }
+
+  /**
+   * A kept transform ({@link WinogradWeights}) gives the bits of one made per call, is reused
+   * while the weights keep their bits, and is made again on any change of a bit: one weight
+   * moved by one ulp, or 0 turned into -0.
+   */
+  @Test
+  void keptTransformIsRemadeOnAnyChangeOfTheWeights() {
+    ConvGemm.Geometry g = geometry(3, 1, 1);
+    Nd4j.getRandom().setSeed(11);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 2, 16, 9, 10);
+    INDArray wt = Nd4j.randn(DataType.FLOAT, 24, 16, 3, 3);
+    INDArray bias = Nd4j.randn(DataType.FLOAT, 24);
+    wt.putScalar(new long[] {3, 4, 1, 2}, 0f);
+    KernelSettings before = KernelSettings.use(KernelSettings.current().withOneDnn(false)
+        .withWinograd(true, 1, 1, 1, 0).withWinogradKept(true, 1));
+    try {
+      WinogradWeights kept = new WinogradWeights();
+      for (int change = 0; change < 3; change++) {
+        if (change == 1) {
+          wt.putScalar(new long[] {3, 4, 1, 2}, -0f);
+        } else if (change == 2) {
+          float v = wt.getFloat(new long[] {17, 9, 0, 0});
+          wt.putScalar(new long[] {17, 9, 0, 0}, Math.nextUp(v));
+        }
+        float[] perCall = ConvGemm.forward(x, wt, bias, ChannelKernels.RELU, g, LayerWorkspaceMgr.noWorkspaces(),
+            ArrayType.ACTIVATIONS, null).dup().data().asFloat();
+        for (int call = 0; call < 2; call++) {
+          float[] viaKept = ConvGemm.forward(x, wt, bias, ChannelKernels.RELU, g, LayerWorkspaceMgr.noWorkspaces(),
+              ArrayType.ACTIVATIONS, kept).dup().data().asFloat();
+          assertArrayEquals(perCall, viaKept, "change " + change + ", call " + call);
+          assertEquals(change + 1, kept.transforms(), "transforms made after change " + change + ", call " + call);
+        }
+      }
+      // switched off, the layer's transform is not used
+      KernelSettings.use(KernelSettings.current().withWinogradKept(false, 1));
+      wt.putScalar(new long[] {0, 0, 0, 0}, 1f);
+      ConvGemm.forward(x, wt, bias, ChannelKernels.RELU, g, LayerWorkspaceMgr.noWorkspaces(), ArrayType.ACTIVATIONS,
+          kept);
+      assertEquals(3, kept.transforms(), "kept while switched off");
+    } finally {
+      KernelSettings.use(before);
+    }
+  }
+
+  /**
+   * A conv layer keeps its transform outside training, and what it computes follows its weights
+   * whatever changes them: a training step, or a user's assign in place. After each, its inference
+   * output equals, bit for bit, that of the same network with nothing kept.
+   */
+  @Test
+  void layerInferenceFollowsTrainingAndAssignedWeights() {
+    KernelSettings base = KernelSettings.current().withOneDnn(false).withWinograd(true, 1, 1, 1, 0);
+    KernelSettings before = KernelSettings.use(base.withWinogradKept(true, 1));
+    try {
+      ComputationGraph net = GemmConvolutionTest.network(true, 16, 9, 10, 16, 3, 3, 1, 1, 1, 1, true, true);
+      Nd4j.getRandom().setSeed(3);
+      INDArray x = Nd4j.randn(DataType.FLOAT, 2, 16, 9, 10);
+      INDArray y = Nd4j.randn(DataType.FLOAT, 2, 16, 9, 10);
+      float[] first = net.outputSingle(false, x).dup().data().asFloat();
+      for (String change : new String[] {"a training step", "an assign in place"}) {
+        if (change.equals("a training step")) {
+          net.fit(new INDArray[] {x}, new INDArray[] {y});
+        } else {
+          net.getLayer("tested").getParam("W").muli(-0.5);
+        }
+        float[] keptOut = net.outputSingle(false, x).dup().data().asFloat();
+        KernelSettings.use(base.withWinogradKept(false, 1));
+        float[] fresh = net.outputSingle(false, x).dup().data().asFloat();
+        KernelSettings.use(base.withWinogradKept(true, 1));
+        assertArrayEquals(fresh, keptOut, "after " + change);
+        assertFalse(java.util.Arrays.equals(first, keptOut), "the output did not change after " + change);
+        first = keptOut;
+      }
+    } finally {
+      KernelSettings.use(before);
+    }
   }
 }
