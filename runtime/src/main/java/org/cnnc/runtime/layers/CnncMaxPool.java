@@ -179,9 +179,9 @@ public class CnncMaxPool extends SubsamplingLayer {
           int chunk = Math.max(1, planes / (8 * Runtime.getRuntime().availableProcessors()));
           IntStream.range(0, (planes + chunk - 1) / chunk).parallel().forEach(part -> {
             float[] in = Scratch.floats(0, h * w);
-            float[] res = Scratch.floats(1, oh * ow);
-            float[] row = Scratch.floats(2, vp.rowSize());
-            float[] cols = Scratch.floats(3, vp.rowSize());
+            float[] res = Scratch.floats(1, oh * ow + VectorPool.outputSlack());
+            float[] row = Scratch.floats(2, vp.scratchSize());
+            float[] cols = Scratch.floats(3, vp.scratchSize());
             for (int plane = part * chunk; plane < Math.min(planes, (part + 1) * chunk); plane++) {
               xb.get(xBase + plane * h * w, in, 0, h * w);
               vp.maxSeparable(in, res, row, cols);

@@ -166,9 +166,12 @@ public final class ConvGemm {
   /**
    * Whether {@link Winograd} takes this conv's forward pass: on in {@link KernelSettings#current()},
    * the Vector API and MKL in use, a 3x3 kernel of stride 1 and dilation 1, float arrays in C
-   * order, at least {@link KernelSettings#winogradMinChannels()} input and output channels, and
-   * at least {@link KernelSettings#winogradMinTiles()} 4x4 tiles of output over the batch (the
-   * weights' transform, paid per call, must be spread over enough of them). A conv oneDNN would
+   * order, at least {@link KernelSettings#winogradMinChannels()} input and output channels, at
+   * least {@link KernelSettings#winogradMinRowTiles()} 4x4 tiles in a row of the output map (the
+   * transforms' lanes run along a row), and at least {@link KernelSettings#winogradMinTiles()} 4x4
+   * tiles of output over the batch (the weights' transform, paid per call, must be spread over
+   * enough of them), or {@link KernelSettings#winogradKeptMinTiles()} when the layer keeps the
+   * transform across calls ({@code kept}, {@link WinogradWeights}). A conv oneDNN would
    * take forward (up to 56x56 at batch 2 and more) it takes only from
    * {@link KernelSettings#winogradOverOneDnn()} for {@code in*out/(in+out)}: oneDNN's kernels run
    * near the machine's peak, and the transforms (per channel) pay for the products they save (per

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -134,12 +135,54 @@ final class VectorPool {
     return (ow - 1) * s1 + k1;
   }
 
+  /** Lanes {@code 0, 2, 4, ...} and {@code 1, 3, 5, ...} of two vectors, wrapped: lane {@code i} of each half takes {@code 2i} (+1) of its vector. */
+  private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> (2 * i) % L);
+  private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> (2 * i + 1) % L);
+  /** The upper half of the lanes, which take the second vector's. */
+  private static final VectorMask<Float> UPPER = VectorMask.fromLong(S, -1L << (L / 2));
+
+  /** Whether {@link #maxSeparable} splits its rows by column phase on vectors (stride 2 across). */
+  private boolean split() {
+    return s1 == 2;
+  }
+
+  /**
+   * The floats {@link #maxSeparable} needs in {@code row} and in {@code cols}: past {@link
+   * #rowSize()}, whole vectors read beyond a row's end when it is split by phase (their lanes land
+   * past the outputs kept).
+   */
+  int scratchSize() {
+    int phase = owv + k1 + L;
+    return Math.max(rowSize(), 2 * phase) + 2 * L;
+  }
+
+  /** Extra floats {@link #maxSeparable} may write past {@code oh * ow} in {@code out}: a vector's. */
+  static int outputSlack() {
+    return L;
+  }
+
+  /**
+   * Row {@code row} split by column phase into {@code cols}: {@code cols[m] = row[2m]} (from 0) and
+   * {@code cols[phase + m] = row[2m + 1]}, {@code m < n} rounded up to whole vectors, two vectors in,
+   * one out per phase.
+   */
+  private static void splitPhases(float[] row, float[] cols, int phase, int n) {
+    for (int m = 0; m < n; m += L) {
+      FloatVector a = FloatVector.fromArray(S, row, 2 * m);
+      FloatVector b = FloatVector.fromArray(S, row, 2 * m + L);
+      a.rearrange(EVEN).blend(b.rearrange(EVEN), UPPER).intoArray(cols, m);
+      a.rearrange(ODD).blend(b.rearrange(ODD), UPPER).intoArray(cols, phase + m);
+    }
+  }
+
   /**
    * Inference without dilation ({@link #separable}): each output's maximum into {@code out} (rows
    * of {@code ow}), the window's maximum over its rows first, for every column at once, then over
    * its columns. {@code row} ({@link #rowSize}) holds an output row's column maxima between -inf
    * padding, {@code cols} ({@code (ow - 1) * s1 + 1}) their maxima over the kernel's width when
-   * the stride skips columns. The same set of taps as {@link #max}, and max is order-free (NaN
+   * the stride skips columns; with a stride of 2 across, {@code cols} holds the row's even and odd
+   * columns apart instead ({@link #scratchSize}), split on vectors, and each tap is a vector of
+   * adjacent outputs. The same set of taps as {@link #max}, and max is order-free (NaN
    * wins, +0 over -0), so the same bits; no padded copy of the plane.
    */
   void maxSeparable(float[] in, float[] out, float[] row, float[] cols) {
@@ -162,6 +205,23 @@ final class VectorPool {
         for (; x < width; x++) {
           row[p1 + x] = Math.max(row[p1 + x], in[src + x]);
         }
+      }
+      if (split()) {
+        // stride 2: the row's even and odd columns apart, then tap j of output ox is phase j % 2,
+        // slot ox + j / 2, so whole vectors of outputs at once (a scalar gather cost more than the maxima)
+        int phase = owv + k1 + L;
+        int n = ow + (k1 - 1) / 2;
+        splitPhases(row, cols, phase, n);
+        int o = oy * ow;
+        // tap by tap through out (no vector carried by a loop: see the class's note)
+        System.arraycopy(cols, 0, out, o, ow);
+        for (int j = 1; j < k1; j++) {
+          int from = (j & 1) * phase + (j >> 1);
+          for (int ox = 0; ox < ow; ox += L) {
+            FloatVector.fromArray(S, out, o + ox).max(FloatVector.fromArray(S, cols, from + ox)).intoArray(out, o + ox);
+          }
+        }
+        continue;
       }
       int at = s1 == 1 ? oy * ow : 0;
       System.arraycopy(row, 0, target, at, span);

@@ -155,7 +155,14 @@ class CnncMaxPoolTest {
       "32, 32, 3, 3, 2, 2, 0, 0, 1, false",
       "56, 57, 3, 3, 2, 2, 1, 1, 1, true",
       "9, 70, 2, 5, 2, 3, 1, 2, 1, true",
-      "1, 1, 1, 1, 1, 1, 0, 0, 1, false"})
+      "1, 1, 1, 1, 1, 1, 0, 0, 1, false",
+      // stride 2 across, split by phase on vectors: VGG's 2x2 (odd width), rows of several
+      // vectors and a tail, 5 wide with padding and ceil, 1 wide, stride 1 down
+      "15, 17, 2, 2, 2, 2, 0, 0, 1, false",
+      "7, 70, 3, 3, 2, 2, 1, 1, 1, false",
+      "11, 41, 5, 5, 2, 2, 2, 2, 1, true",
+      "9, 9, 1, 1, 2, 2, 0, 0, 1, false",
+      "12, 35, 3, 2, 1, 2, 1, 0, 1, true"})
   void vectorKernelGivesTheScalarKernelsBits(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int d,
       boolean ceil) {
     org.junit.jupiter.api.Assumptions.assumeTrue(Vectors.present(), "the JVM has no Vector API");
