@@ -76,8 +76,8 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--no-ort", description = "Do not run ONNX Runtime.")
   boolean noOrt;
 
-  @Option(names = "--no-dl4j", description = "Do not time the generated network on DL4J's own layers (the slowest "
-      + "column: minutes for a ResNet-50).")
+  @Option(names = "--no-dl4j", description = "Do not time DL4J's own layers: the generated network on them, and the "
+      + "article's networks written by hand (the slowest columns: minutes for a ResNet-50 or a VGG16).")
   boolean noDl4j;
 
   @Option(names = "--passes", paramLabel = "PASS", split = ",",
@@ -163,7 +163,9 @@ final class BenchCommand implements Callable<Integer> {
       opt = null;
       System.gc();
       Column hand = Column.na("the hand-written DL4J networks are the article's: " + String.join(", ", ARTICLE));
-      if (ARTICLE.contains(n.name())) {
+      if (noDl4j) {
+        hand = Column.na("--no-dl4j");
+      } else if (ARTICLE.contains(n.name())) {
         hand = new Column(time(HandWritten.build(n.name(), 1), model.inputShape(), n), null);
         System.gc();
       }

@@ -156,6 +156,65 @@ final class VectorPool {
     return Math.max(rowSize(), 2 * phase) + 2 * L;
   }
 
+  /** Whether {@link #maxFlat} applies: stride 1 both ways, no dilation. */
+  boolean flat() {
+    return separable && s0 == 1 && s1 == 1;
+  }
+
+  /** The row length of {@link #maxFlat}'s padded plane: the padding both sides and the input. */
+  private int flatWidth() {
+    return w + 2 * p1;
+  }
+
+  /** The floats {@link #maxFlat} needs in each of its arrays: the padded plane and a vector's slack past it. */
+  int flatSize() {
+    return (h + 2 * p0) * flatWidth() + k1 + 2 * L;
+  }
+
+  /**
+   * Inference with stride 1 and no dilation ({@link #flat}): the plane as one flat row over a
+   * padded copy of it ({@code padded}, rows of {@code w + 2 * p1} between -inf, which the caller
+   * fills once with {@link #clearFlat} and {@link #loadFlat} fills the inside of), so that each
+   * kernel row and column is a shift of the whole plane and every vector is full however narrow
+   * the map (a 14x14 map is 12 vectors here against a scalar loop per row). The window's maximum
+   * over its rows into {@code v}, tap by tap, then over its columns into {@code o}, then each
+   * output row copied out. Padding only ever adds -inf, which never wins, so the same bits as
+   * {@link #maxSeparable}.
+   */
+  void maxFlat(float[] padded, float[] out, float[] v, float[] o) {
+    int ws = flatWidth();
+    int n = oh * ws;
+    System.arraycopy(padded, 0, v, 0, n);
+    for (int r = 1; r < k0; r++) {
+      int from = r * ws;
+      for (int i = 0; i < n; i += L) {
+        FloatVector.fromArray(S, v, i).max(FloatVector.fromArray(S, padded, from + i)).intoArray(v, i);
+      }
+    }
+    System.arraycopy(v, 0, o, 0, n);
+    for (int j = 1; j < k1; j++) {
+      for (int i = 0; i < n; i += L) {
+        FloatVector.fromArray(S, o, i).max(FloatVector.fromArray(S, v, j + i)).intoArray(o, i);
+      }
+    }
+    for (int oy = 0; oy < oh; oy++) {
+      System.arraycopy(o, oy * ws, out, oy * ow, ow);
+    }
+  }
+
+  /** {@link #maxFlat}'s padded plane all -inf (its inside is overwritten plane by plane; the padding stays). */
+  void clearFlat(float[] padded) {
+    Arrays.fill(padded, 0, flatSize(), Float.NEGATIVE_INFINITY);
+  }
+
+  /** The plane at {@code at} of {@code xb} into the inside of {@link #maxFlat}'s padded plane, row by row. */
+  void loadFlat(java.nio.FloatBuffer xb, int at, float[] padded) {
+    int ws = flatWidth();
+    for (int y = 0; y < h; y++) {
+      xb.get(at + y * w, padded, (y + p0) * ws + p1, w);
+    }
+  }
+
   /** Extra floats {@link #maxSeparable} may write past {@code oh * ow} in {@code out}: a vector's. */
   static int outputSlack() {
     return L;

@@ -162,7 +162,13 @@ class CnncMaxPoolTest {
       "7, 70, 3, 3, 2, 2, 1, 1, 1, false",
       "11, 41, 5, 5, 2, 2, 2, 2, 1, true",
       "9, 9, 1, 1, 2, 2, 0, 0, 1, false",
-      "12, 35, 3, 2, 1, 2, 1, 0, 1, true"})
+      "12, 35, 3, 2, 1, 2, 1, 0, 1, true",
+      // stride 1, the plane as one flat row: GoogLeNet's 3x3 at 14x14, a wide row, a 3x5 kernel
+      // with padding 1 and 2, no padding
+      "14, 14, 3, 3, 1, 1, 1, 1, 1, false",
+      "5, 50, 3, 3, 1, 1, 1, 1, 1, true",
+      "13, 9, 3, 5, 1, 1, 1, 2, 1, true",
+      "8, 11, 2, 2, 1, 1, 0, 0, 1, false"})
   void vectorKernelGivesTheScalarKernelsBits(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int d,
       boolean ceil) {
     org.junit.jupiter.api.Assumptions.assumeTrue(Vectors.present(), "the JVM has no Vector API");
