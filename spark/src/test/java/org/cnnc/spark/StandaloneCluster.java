@@ -34,6 +34,9 @@ final class StandaloneCluster implements AutoCloseable {
   final int port;
   final int webPort;
 
+  /** The Aeron directories in {@code /dev/shm} before the cluster started (see {@link #removeDeadAeronDirs}). */
+  private final java.util.Set<String> aeronBefore = aeronDirs();
+
   private StandaloneCluster(Path dir, int port, int webPort) {
     this.dir = dir;
     this.port = port;
@@ -177,15 +180,64 @@ final class StandaloneCluster implements AutoCloseable {
     p.destroyForcibly();
   }
 
+  /**
+   * Stops every process: first asked to (SIGTERM, so that executors run their shutdown hooks and
+   * DL4J closes its Aeron media driver, which then deletes its directory), up to 20 s, then killed.
+   * The Aeron directories of executors the tests killed outright are then removed.
+   */
   private void stopAll() {
+    List<ProcessHandle> all = new ArrayList<>();
     for (Process p : processes) {
-      kill(p);
+      p.descendants().forEach(all::add);
+      all.add(p.toHandle());
     }
+    all.forEach(ProcessHandle::destroy);
+    long end = System.nanoTime() + 20_000_000_000L;
+    for (ProcessHandle h : all) {
+      try {
+        h.onExit().get(Math.max(0, end - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        // killed below
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    all.forEach(ProcessHandle::destroyForcibly);
     for (Process p : processes) {
       try {
         p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      }
+    }
+    removeDeadAeronDirs();
+  }
+
+  /** The {@code aeron-*} entries of {@code /dev/shm} (none where there is no such directory). */
+  static java.util.Set<String> aeronDirs() {
+    Path shm = Path.of("/dev/shm");
+    if (!Files.isDirectory(shm)) {
+      return java.util.Set.of();
+    }
+    try (java.util.stream.Stream<Path> s = Files.list(shm)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("aeron-"))
+          .collect(java.util.stream.Collectors.toSet());
+    } catch (IOException e) {
+      return java.util.Set.of();
+    }
+  }
+
+  /**
+   * Removes the Aeron directories made since the cluster started whose media driver is dead (no
+   * heartbeat for 10 s): those of executors killed outright (SIGKILL runs no shutdown hook), ~600 MB
+   * of RAM each. A live driver's (another run's on this machine) is left alone.
+   */
+  private void removeDeadAeronDirs() {
+    for (String name : aeronDirs()) {
+      java.io.File d = Path.of("/dev/shm", name).toFile();
+      if (!aeronBefore.contains(name) && !io.aeron.CommonContext.isDriverActive(d, 10_000, msg -> { })) {
+        org.agrona.IoUtil.delete(d, true);
       }
     }
   }
