@@ -34,10 +34,11 @@ final class StandaloneCluster implements AutoCloseable {
   final int port;
   final int webPort;
 
-  /** The Aeron directories in {@code /dev/shm} before the cluster started (see {@link #removeDeadAeronDirs}). */
-  private final java.util.Set<String> aeronBefore = aeronDirs();
+  /** The Aeron directories (in {@link #AERON_BASE}) before the cluster started (see {@link #removeDeadAeronDirs}). */
+  private final java.util.Set<String> aeronBefore;
 
-  private StandaloneCluster(Path dir, int port, int webPort) {
+  private StandaloneCluster(Path dir, int port, int webPort) throws IOException {
+    this.aeronBefore = aeronDirs();
     this.dir = dir;
     this.port = port;
     this.webPort = webPort;
@@ -95,14 +96,7 @@ final class StandaloneCluster implements AutoCloseable {
   }
 
   private Process java(Path home, String name, String main, String... args) throws IOException {
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx512m"));
-    for (String o : JAVA_OPTIONS.trim().split("\\s+")) {
-      if (!o.isEmpty()) {
-        cmd.add(o);
-      }
-    }
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
+    List<String> cmd = javaCommand("-Xmx512m", main);
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(dir.resolve(name + ".log").toFile());
@@ -112,6 +106,22 @@ final class StandaloneCluster implements AutoCloseable {
     env.put("SPARK_LOCAL_IP", "127.0.0.1");
     env.remove("SPARK_CONF_DIR");
     return pb.start();
+  }
+
+  /**
+   * The command of a JVM like this one: its java, {@code jvmOption}, the Java 17 options Spark needs
+   * ({@link #JAVA_OPTIONS}), this test's classpath and {@code main}.
+   */
+  static List<String> javaCommand(String jvmOption, String main) {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        jvmOption));
+    for (String o : JAVA_OPTIONS.trim().split("\\s+")) {
+      if (!o.isEmpty()) {
+        cmd.add(o);
+      }
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main));
+    return cmd;
   }
 
   /** What the driver must set for executors to run here (system properties SparkConf reads). */
@@ -214,17 +224,23 @@ final class StandaloneCluster implements AutoCloseable {
     removeDeadAeronDirs();
   }
 
-  /** The {@code aeron-*} entries of {@code /dev/shm} (none where there is no such directory). */
-  static java.util.Set<String> aeronDirs() {
-    Path shm = Path.of("/dev/shm");
-    if (!Files.isDirectory(shm)) {
+  /**
+   * The directory Aeron's embedded media drivers make theirs in ({@code /dev/shm} on Linux, the
+   * temporary directory elsewhere): the parent of its default directory, whose name, a dash and a
+   * random UUID name each embedded driver's.
+   */
+  static final Path AERON_BASE = Path.of(io.aeron.CommonContext.AERON_DIR_PROP_DEFAULT).getParent();
+  private static final String AERON_PREFIX =
+      Path.of(io.aeron.CommonContext.AERON_DIR_PROP_DEFAULT).getFileName() + "-";
+
+  /** The names of the embedded Aeron drivers' directories in {@link #AERON_BASE}, now. */
+  static java.util.Set<String> aeronDirs() throws IOException {
+    if (!Files.isDirectory(AERON_BASE)) {
       return java.util.Set.of();
     }
-    try (java.util.stream.Stream<Path> s = Files.list(shm)) {
-      return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("aeron-"))
+    try (java.util.stream.Stream<Path> s = Files.list(AERON_BASE)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(AERON_PREFIX))
           .collect(java.util.stream.Collectors.toSet());
-    } catch (IOException e) {
-      return java.util.Set.of();
     }
   }
 
@@ -234,8 +250,14 @@ final class StandaloneCluster implements AutoCloseable {
    * of RAM each. A live driver's (another run's on this machine) is left alone.
    */
   private void removeDeadAeronDirs() {
-    for (String name : aeronDirs()) {
-      java.io.File d = Path.of("/dev/shm", name).toFile();
+    java.util.Set<String> now;
+    try {
+      now = aeronDirs();
+    } catch (IOException e) {
+      return; // nothing to clean that can be listed
+    }
+    for (String name : now) {
+      java.io.File d = AERON_BASE.resolve(name).toFile();
       if (!aeronBefore.contains(name) && !io.aeron.CommonContext.isDriverActive(d, 10_000, msg -> { })) {
         org.agrona.IoUtil.delete(d, true);
       }

@@ -173,37 +173,18 @@ public class CnncMaxPool extends SubsamplingLayer {
           pool = new VectorPool(h, w, k, s, p, d, oh, ow);
         }
         VectorPool vp = pool;
-        if (args == null && vp.flat()) {
-          // stride 1: each plane as one flat row over a padded copy (see VectorPool.maxFlat)
-          int planes = b * ch;
-          int chunk = Math.max(1, planes / (8 * Runtime.getRuntime().availableProcessors()));
-          IntStream.range(0, (planes + chunk - 1) / chunk).parallel().forEach(part -> {
-            float[] padded = Scratch.floats(0, vp.flatSize());
-            float[] res = Scratch.floats(1, oh * ow);
-            float[] v = Scratch.floats(2, vp.flatSize());
-            float[] o = Scratch.floats(3, vp.flatSize());
-            vp.clearFlat(padded);
-            for (int plane = part * chunk; plane < Math.min(planes, (part + 1) * chunk); plane++) {
-              vp.loadFlat(xb, xBase + plane * h * w, padded);
-              vp.maxFlat(padded, res, v, o);
-              ob.put(oBase + plane * oh * ow, res, 0, oh * ow);
-            }
-          });
-          argmax = null;
-          return out;
-        }
         if (args == null && vp.separable) {
           // a task per run of planes: one look-up of the thread's arrays for many small planes
           int planes = b * ch;
           int chunk = Math.max(1, planes / (8 * Runtime.getRuntime().availableProcessors()));
           IntStream.range(0, (planes + chunk - 1) / chunk).parallel().forEach(part -> {
-            float[] in = Scratch.floats(0, h * w);
+            float[] plane0 = Scratch.floats(0, vp.inferenceSize());
             float[] res = Scratch.floats(1, oh * ow + VectorPool.outputSlack());
-            float[] row = Scratch.floats(2, vp.scratchSize());
-            float[] cols = Scratch.floats(3, vp.scratchSize());
+            float[] work1 = Scratch.floats(2, vp.inferenceSize());
+            float[] work2 = Scratch.floats(3, vp.inferenceSize());
+            vp.startInference(plane0);
             for (int plane = part * chunk; plane < Math.min(planes, (part + 1) * chunk); plane++) {
-              xb.get(xBase + plane * h * w, in, 0, h * w);
-              vp.maxSeparable(in, res, row, cols);
+              vp.infer(xb, xBase + plane * h * w, plane0, res, work1, work2);
               ob.put(oBase + plane * oh * ow, res, 0, oh * ow);
             }
           });

@@ -152,12 +152,44 @@ final class VectorPool {
    * past the outputs kept).
    */
   int scratchSize() {
-    int phase = owv + k1 + L;
-    return Math.max(rowSize(), 2 * phase) + 2 * L;
+    return Math.max(rowSize(), 2 * phaseStride()) + 2 * L;
+  }
+
+  /** Where the odd columns start in {@link #maxSeparable}'s {@code cols} when it splits rows by phase. */
+  private int phaseStride() {
+    return owv + k1 + L;
+  }
+
+  /** The floats each array of {@link #infer} needs (its output, {@code res}, aside). */
+  int inferenceSize() {
+    return flat() ? flatSize() : Math.max(h * w, scratchSize());
+  }
+
+  /** Readies a task's first array for {@link #infer} (the flat kernel's -inf padding). */
+  void startInference(float[] plane) {
+    if (flat()) {
+      clearFlat(plane);
+    }
+  }
+
+  /**
+   * Inference without dilation ({@link #separable}): the plane at {@code at} of {@code xb} pooled
+   * into {@code res} ({@code oh * ow} and {@link #outputSlack()}), by {@link #maxFlat} with stride 1
+   * and {@link #maxSeparable} otherwise. {@code plane}, {@code work1} and {@code work2} are
+   * {@link #inferenceSize()} long, {@code plane} readied once per task by {@link #startInference}.
+   */
+  void infer(java.nio.FloatBuffer xb, int at, float[] plane, float[] res, float[] work1, float[] work2) {
+    if (flat()) {
+      loadFlat(xb, at, plane);
+      maxFlat(plane, res, work1, work2);
+    } else {
+      xb.get(at, plane, 0, h * w);
+      maxSeparable(plane, res, work1, work2);
+    }
   }
 
   /** Whether {@link #maxFlat} applies: stride 1 both ways, no dilation. */
-  boolean flat() {
+  private boolean flat() {
     return separable && s0 == 1 && s1 == 1;
   }
 
@@ -167,7 +199,7 @@ final class VectorPool {
   }
 
   /** The floats {@link #maxFlat} needs in each of its arrays: the padded plane and a vector's slack past it. */
-  int flatSize() {
+  private int flatSize() {
     return (h + 2 * p0) * flatWidth() + k1 + 2 * L;
   }
 
@@ -181,7 +213,7 @@ final class VectorPool {
    * output row copied out. Padding only ever adds -inf, which never wins, so the same bits as
    * {@link #maxSeparable}.
    */
-  void maxFlat(float[] padded, float[] out, float[] v, float[] o) {
+  private void maxFlat(float[] padded, float[] out, float[] v, float[] o) {
     int ws = flatWidth();
     int n = oh * ws;
     System.arraycopy(padded, 0, v, 0, n);
@@ -203,12 +235,12 @@ final class VectorPool {
   }
 
   /** {@link #maxFlat}'s padded plane all -inf (its inside is overwritten plane by plane; the padding stays). */
-  void clearFlat(float[] padded) {
+  private void clearFlat(float[] padded) {
     Arrays.fill(padded, 0, flatSize(), Float.NEGATIVE_INFINITY);
   }
 
   /** The plane at {@code at} of {@code xb} into the inside of {@link #maxFlat}'s padded plane, row by row. */
-  void loadFlat(java.nio.FloatBuffer xb, int at, float[] padded) {
+  private void loadFlat(java.nio.FloatBuffer xb, int at, float[] padded) {
     int ws = flatWidth();
     for (int y = 0; y < h; y++) {
       xb.get(at + y * w, padded, (y + p0) * ws + p1, w);
@@ -268,7 +300,7 @@ final class VectorPool {
       if (split()) {
         // stride 2: the row's even and odd columns apart, then tap j of output ox is phase j % 2,
         // slot ox + j / 2, so whole vectors of outputs at once (a scalar gather cost more than the maxima)
-        int phase = owv + k1 + L;
+        int phase = phaseStride();
         int n = ow + (k1 - 1) / 2;
         splitPhases(row, cols, phase, n);
         int o = oy * ow;
