@@ -85,17 +85,35 @@ final class Im2col {
     // short rows, or strided: one task per input plane, read once into a Java array; each of its
     // kh*kw column rows is built from that array and written in one bulk copy (NiN's 5x5 conv at
     // 15^2: 2.4 ms with one task per column row, whose per-row buffer reads cost more than the
-    // copying itself)
+    // copying itself). A strided plane is first split into its stride's phases (the columns
+    // q, q + s, q + 2s, ... of each row side by side), in which every tap's inputs for a row of
+    // outputs are adjacent: each is one array copy instead of a gather (GoogLeNet's 7x7 stem of
+    // stride 2 at batch 8: 7.3 ms before, see docs/performance-history.md, session 16)
+    int sw = g.sw();
+    int wq = (w + sw - 1) / sw;
     IntStream.range(0, count * c).parallel().forEach(job -> {
       int n = job / c;
       int ch = job % c;
       // the input rows the band reads: r0 .. r1 - 1
       int r0 = Math.max(0, oy0 * g.sh() - g.ph());
       int r1 = Math.min(h, (oy1 - 1) * g.sh() - g.ph() + (g.kh() - 1) * g.dh() + 1);
-      float[] in = Scratch.floats(0, Math.max(0, r1 - r0) * w);
+      int rowsIn = Math.max(0, r1 - r0);
+      float[] in = Scratch.floats(0, rowsIn * w);
       float[] line = Scratch.floats(1, band);
       if (r1 > r0) {
-        xb.get(xBase + job * h * w + r0 * w, in, 0, (r1 - r0) * w);
+        xb.get(xBase + job * h * w + r0 * w, in, 0, rowsIn * w);
+      }
+      // phase q of input row r holds its columns q + s*j at [(q * rowsIn + r) * wq + j]
+      float[] phases = sw == 1 ? null : Scratch.floats(2, sw * rowsIn * wq);
+      if (phases != null) {
+        for (int r = 0; r < rowsIn; r++) {
+          for (int q = 0; q < sw; q++) {
+            int dst = (q * rowsIn + r) * wq;
+            for (int j = 0, src = r * w + q; src < (r + 1) * w; j++, src += sw) {
+              phases[dst + j] = in[src];
+            }
+          }
+        }
       }
       for (int t = 0; t < taps; t++) {
         Tap tap = Tap.of(t, g, w, ow);
@@ -112,13 +130,12 @@ final class Im2col {
           for (int o = 0; o < lo; o++) {
             line[dst + o] = 0f;
           }
-          int src = (iy - r0) * w + ix0;
-          if (g.sw() == 1) {
-            System.arraycopy(in, src + lo, line, dst + lo, hi - lo);
-          } else {
-            for (int o = lo; o < hi; o++) {
-              line[dst + o] = in[src + o * g.sw()];
-            }
+          if (phases == null) {
+            System.arraycopy(in, (iy - r0) * w + ix0 + lo, line, dst + lo, hi - lo);
+          } else if (hi > lo) {
+            // input column ix0 + o*s = s * (floorDiv(ix0, s) + o) + floorMod(ix0, s)
+            int q = Math.floorMod(ix0, sw);
+            System.arraycopy(phases, (q * rowsIn + iy - r0) * wq + Math.floorDiv(ix0, sw) + lo, line, dst + lo, hi - lo);
           }
           for (int o = hi; o < ow; o++) {
             line[dst + o] = 0f;

@@ -44,7 +44,10 @@ class GemmConvolutionTest {
         Arguments.of(1, 4, 8, 8, 5, 3, 3, 1, 1, 1, 1, true, true),      // batch 1, fused ReLU
         Arguments.of(3, 4, 6, 6, 5, 3, 3, 1, 0, 0, 1, true, true),      // fused ReLU
         Arguments.of(2, 5, 11, 11, 6, 1, 1, 1, 0, 0, 1, true, true),    // pointwise, fused ReLU
-        Arguments.of(2, 3, 15, 14, 4, 3, 3, 2, 1, 1, 1, false, true));  // strided bands, fused ReLU
+        Arguments.of(2, 3, 15, 14, 4, 3, 3, 2, 1, 1, 1, false, true),   // strided bands, fused ReLU
+        Arguments.of(2, 3, 27, 26, 4, 11, 11, 4, 0, 0, 1, true, false), // NiN's stem shape: stride 4
+        Arguments.of(2, 3, 17, 16, 4, 3, 3, 3, 1, 2, 1, true, false),   // stride 3, padding wider than it
+        Arguments.of(2, 2, 17, 18, 3, 3, 3, 2, 2, 1, 2, true, true));   // strided and dilated
   }
 
   @ParameterizedTest
