@@ -186,14 +186,27 @@ public final class CnnNetwork {
     return bias.sub(mean).muli(scale).addi(beta).reshape(1, scale.length());
   }
 
-  /** Runs the network in inference mode; returns each output by name, before any loss layer. */
+  /**
+   * Runs the network in inference mode; returns each output by name, before any loss layer, as
+   * arrays of their own. The vertices run over one planned block of memory ({@link InferenceExecutor}).
+   */
   public Map<String, INDArray> predict(INDArray... inputs) {
-    Map<String, INDArray> acts = graph.feedForward(inputs, false, false);
+    INDArray[] values = executor().run(inputs);
     Map<String, INDArray> out = new LinkedHashMap<>();
-    for (NetBuilder.OutputSpec o : outputs) {
-      out.put(o.name(), acts.get(o.node()).detach());
+    for (int i = 0; i < outputs.size(); i++) {
+      out.put(outputs.get(i).name(), values[i]);
     }
     return out;
+  }
+
+  private InferenceExecutor executor;
+
+  /** The executor of {@link #predict}, made on first use. */
+  synchronized InferenceExecutor executor() {
+    if (executor == null) {
+      executor = new InferenceExecutor(graph, outputs.stream().map(NetBuilder.OutputSpec::node).toList());
+    }
+    return executor;
   }
 
   /** Every tensor as PyTorch's {@code state_dict} has it (copies, PyTorch layout). */

@@ -29,7 +29,8 @@ public final class InferencePlan {
      * A ReLU right after a conv (or a folded conv + BatchNorm, or cnnc's BatchNorm or add) that
      * only it reads: computed by that layer, in place. Networks built with cnnc's kernels are trained
      * with this pass too. A relu6 likewise: in inference after a conv (or a folded conv +
-     * BatchNorm) or cnnc's BatchNorm, in training after cnnc's BatchNorm.
+     * BatchNorm) or cnnc's BatchNorm, in training after cnnc's BatchNorm. A merged 1x1 conv
+     * ({@link #MERGE_POINTWISE}) computes its members' ReLU (or relu6) when each member has one.
      */
     FUSE_RELU,
     /** Dropout is the identity in inference: removed. */
@@ -154,6 +155,40 @@ public final class InferencePlan {
           && (!training || what != Lowerings.Absorbs.CLAMP || Lowerings.clampsInTraining(op.get(into), kernels))) {
         fusedRelu.add(v);
         fusesRelu.put(into, what == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU);
+      }
+    }
+    if (passes.contains(Pass.FUSE_RELU)) {
+      fuseIntoMerges(op, readers, outputNodes);
+    }
+  }
+
+  /**
+   * A merged 1x1 conv computes its members' activation when each member (or its folded
+   * BatchNorm) is read only by the same kind of fusable activation: every slice then holds what
+   * its readers read, and a slice that only a concatenation reads can be a view of the merged
+   * output (GoogLeNet's branch 1). In training there are no merged convs.
+   */
+  private void fuseIntoMerges(Map<String, OpDef> op, Map<String, List<String>> readers, Set<String> outputNodes) {
+    for (Merge m : mergeByVertex.values()) {
+      List<String> acts = new ArrayList<>();
+      Lowerings.Absorbs kind = null;
+      for (String member : m.members()) {
+        String src = bnOfConv.getOrDefault(member, member);
+        List<String> rs = readers.getOrDefault(src, List.of());
+        OpDef def = rs.size() == 1 ? op.get(rs.get(0)) : null;
+        Lowerings.Absorbs what = def == null ? null : def.has(Trait.FUSABLE_ACTIVATION) ? Lowerings.Absorbs.RELU
+            : def.has(Trait.FUSABLE_CLAMP) ? Lowerings.Absorbs.CLAMP : null;
+        if (what == null || (kind != null && kind != what) || outputNodes.contains(src) || outputNodes.contains(rs.get(0))
+            || (keep != null && !keep.contains(rs.get(0)))) {
+          acts = null;
+          break;
+        }
+        kind = what;
+        acts.add(rs.get(0));
+      }
+      if (acts != null && kind != null) {
+        fusedRelu.addAll(acts);
+        fusesRelu.put(m.vertex(), kind == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU);
       }
     }
   }

@@ -510,7 +510,7 @@ public final class NetBuilder {
         ConvolutionLayer.Builder wide = new ConvolutionLayer.Builder(kernel, stride, padding)
             .nOut(merge.channels())
             .hasBias(true)
-            .activation(Activation.IDENTITY)
+            .activation(plan.fusedActivation(merge.vertex()))
             .convolutionMode(ConvolutionMode.Truncate);
         add(merge.vertex(), kernels == Kernels.CNNC ? gemm(merge.vertex(), new GemmConvolution(wide)) : wide.build(),
             in);

@@ -76,6 +76,15 @@ class ZooParityTest {
     INDArray expected = NdNpz.toNd4j(Npz.readNpy(dir.resolve(name + "_output.npy")));
     Map<String, INDArray> out = net.predict(x);
     INDArray actual = out.values().iterator().next();
+    // the second call on runs over the planned memory (InferenceExecutor): the first call's bits,
+    // and with every inference pass the same again from the second call on
+    assertArrayEquals(actual.data().asFloat(), net.predict(x).values().iterator().next().data().asFloat(),
+        name + ": planned run");
+    CnnNetwork opt = net.forInference(java.util.EnumSet.allOf(InferencePlan.Pass.class),
+        java.util.Set.of(net.outputs().get(0).name()));
+    INDArray passes = opt.predict(x).values().iterator().next();
+    assertArrayEquals(passes.data().asFloat(), opt.predict(x).values().iterator().next().data().asFloat(),
+        name + ": planned run with every pass");
     actual = actual.reshape(expected.shape());
     assertArrayEquals(expected.shape(), actual.shape(), name);
     double err = Transforms.abs(actual.sub(expected)).maxNumber().doubleValue()
@@ -84,6 +93,9 @@ class ZooParityTest {
     Double bound = readmeParity().get(name);
     assertTrue(bound != null, name + " has no row in zoo/README.md's table");
     assertTrue(err <= bound, name + ": max relative error " + err + ", above zoo/README.md's " + bound);
+    double errPasses = Transforms.abs(passes.reshape(expected.shape()).sub(expected)).maxNumber().doubleValue()
+        / Transforms.abs(expected).maxNumber().doubleValue();
+    assertTrue(errPasses <= Math.max(bound, 1e-5), name + " with every inference pass: " + errPasses);
   }
 
   /** The parity column of zoo/README.md's table ({@code ≤ 3e-6}), by model. */

@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.runtime;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.graph.SubsetVertex;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.graph.vertex.GraphVertex;
+import org.deeplearning4j.nn.graph.vertex.VertexIndices;
+import org.deeplearning4j.nn.workspace.ArrayType;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
+import org.nd4j.linalg.api.memory.enums.AllocationPolicy;
+import org.nd4j.linalg.api.memory.enums.LearningPolicy;
+import org.nd4j.linalg.api.memory.enums.SpillPolicy;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * A network's forward pass for inference, run over the vertices of its DL4J graph in topological
+ * order with one planned block of memory for the activations, instead of DL4J's
+ * {@code feedForward}, which copies every activation out of its workspaces, or {@code output}.
+ * The graph is the checked network as built; this class decides only where each activation
+ * lives, as ONNX Runtime's memory planner does:
+ *
+ * <ul>
+ *   <li><b>One arena, reused.</b> Each activation gets a range of one array, planned from the
+ *       activations' lifetimes (from the step that writes one to the last step that reads it);
+ *       ranges of activations alive at the same time never overlap, and the others share memory.
+ *       The arena stays for the next call with the same input shapes; new shapes plan anew.
+ *   <li><b>Written in place.</b> A layer asks its workspace manager for its output array; the
+ *       manager hands it the activation's planned range, so the layer computes straight into it.
+ *       A layer that returns some other array has it copied in, so every vertex keeps working.
+ *   <li><b>Concatenations without a copy.</b> The inputs of a channel concatenation that only it
+ *       reads are planned as slices of its output: at batch 1 each is a dense range that its
+ *       layer writes; at larger batches a slice is strided, and the input is copied into it as
+ *       soon as it is made (while it is in the cache). The concatenation itself does nothing.
+ *   <li><b>Channel subsets as views.</b> A subset of channels that only such concatenations read
+ *       (the slices of {@link InferencePlan.Pass#MERGE_POINTWISE}'s merged convs) is a view of
+ *       its input, copied once, into the concatenation.
+ * </ul>
+ *
+ * Working memory (im2col columns, Winograd's tiles) lives in one workspace reset after each
+ * vertex. Outputs are copied out of the arena. Not thread-safe across threads at once: calls are
+ * serialized, as the graph's layers keep state of their own.
+ */
+final class InferenceExecutor {
+  /** What a step does. */
+  enum Kind {
+    /** A network input: the caller's array. */
+    INPUT,
+    /** The vertex computes its output (into its planned range, else copied there). */
+    COMPUTE,
+    /** A channel concatenation whose inputs are (or are copied into) slices of its output. */
+    CONCAT,
+    /** A channel subset read only by {@link #CONCAT} steps: a view of its input. */
+    VIEW
+  }
+
+  private static final WorkspaceConfiguration WORK = WorkspaceConfiguration.builder()
+      .policyLearning(LearningPolicy.FIRST_LOOP)
+      .policyAllocation(AllocationPolicy.OVERALLOCATE)
+      .overallocationLimit(0.2)
+      .policySpill(SpillPolicy.REALLOCATE)
+      .build();
+  private static final String WORK_NAME = "CNNC_INFERENCE_WORK";
+  /** Ranges start at multiples of 16 floats (64 bytes: a cache line, an AVX-512 vector). */
+  private static final long ALIGN = 16;
+
+  private final ComputationGraph graph;
+  private final GraphVertex[] vertices;
+  /** The vertices the outputs need, in topological order. */
+  private final int[] steps;
+  private final Kind[] kind;
+  /** For each step's vertex (by vertex index): the vertex indices it reads. */
+  private final int[][] reads;
+  /** For each vertex index: the steps (positions in {@link #steps}) that read it. */
+  private final Map<Integer, List<Integer>> readers = new HashMap<>();
+  /** For a vertex whose output is a slice of a concatenation's: that concatenation's vertex index. */
+  private final Map<Integer, Integer> sliceOf = new HashMap<>();
+  /** For a {@link Kind#VIEW} step's vertex: its first channel in its input. */
+  private final Map<Integer, Integer> subsetFrom = new HashMap<>();
+  private final int[] outputs;
+  private final int[] inputIndex;
+  private final LayerWorkspaceMgr probeMgr;
+  private final PlannedMgr mgr = new PlannedMgr();
+  private Plan plan;
+  private long[][] planInputs;
+
+  /** Runs {@code graph} for the vertices named {@code outputNodes}. */
+  InferenceExecutor(ComputationGraph graph, List<String> outputNodes) {
+    this.graph = graph;
+    this.vertices = graph.getVertices();
+    int n = vertices.length;
+    this.outputs = outputNodes.stream().mapToInt(o -> graph.getVertex(o).getVertexIndex()).toArray();
+    List<String> networkInputs = graph.getConfiguration().getNetworkInputs();
+    this.inputIndex = new int[n];
+    this.reads = new int[n][];
+    for (GraphVertex v : vertices) {
+      int i = v.getVertexIndex();
+      inputIndex[i] = v.isInputVertex() ? networkInputs.indexOf(v.getVertexName()) : -1;
+      VertexIndices[] in = v.getInputVertices();
+      reads[i] = in == null ? new int[0] : Arrays.stream(in).mapToInt(VertexIndices::getVertexIndex).toArray();
+    }
+    // the vertices upstream of the outputs, in the graph's topological order
+    boolean[] needed = new boolean[n];
+    List<Integer> todo = new ArrayList<>();
+    for (int o : outputs) {
+      todo.add(o);
+    }
+    while (!todo.isEmpty()) {
+      int v = todo.remove(todo.size() - 1);
+      if (!needed[v]) {
+        needed[v] = true;
+        for (int r : reads[v]) {
+          todo.add(r);
+        }
+      }
+    }
+    this.steps = Arrays.stream(graph.topologicalSortOrder()).filter(v -> needed[v]).toArray();
+    for (int s = 0; s < steps.length; s++) {
+      for (int r : reads[steps[s]]) {
+        readers.computeIfAbsent(r, k -> new ArrayList<>()).add(s);
+      }
+    }
+    Set<Integer> isOutput = new HashSet<>();
+    for (int o : outputs) {
+      isOutput.add(o);
+    }
+    var conf = graph.getConfiguration().getVertices();
+    this.kind = new Kind[n];
+    for (int v : steps) {
+      kind[v] = vertices[v].isInputVertex() ? Kind.INPUT : Kind.COMPUTE;
+      var c = conf.get(vertices[v].getVertexName());
+      if (c instanceof MergeVertex m && m.getMergeAxis() == 1 && !isOutput.contains(v) && reads[v].length > 1
+          && Arrays.stream(reads[v]).distinct().count() == reads[v].length) {
+        kind[v] = Kind.CONCAT;
+      }
+    }
+    for (int v : steps) {
+      // a channel subset that only concatenations read (which copy it into their slices): a view
+      var c = conf.get(vertices[v].getVertexName());
+      if (c instanceof SubsetVertex sub && !isOutput.contains(v) && kind[reads[v][0]] != Kind.INPUT
+          && readers.get(v).stream().allMatch(s -> kind[steps[s]] == Kind.CONCAT)) {
+        kind[v] = Kind.VIEW;
+        subsetFrom.put(v, sub.getFrom());
+      }
+    }
+    for (int v : steps) {
+      if (kind[v] == Kind.CONCAT) {
+        for (int in : reads[v]) {
+          // written into the slice: computed, read by nothing else, no output, no concatenation
+          if (kind[in] == Kind.COMPUTE && !isOutput.contains(in) && readers.get(in).size() == 1) {
+            sliceOf.put(in, v);
+          }
+        }
+      }
+    }
+    this.probeMgr = LayerWorkspaceMgr.builder()
+        .noWorkspaceFor(ArrayType.ACTIVATIONS).noWorkspaceFor(ArrayType.INPUT)
+        .with(ArrayType.FF_WORKING_MEM, WORK_NAME, WORK).with(ArrayType.FF_CACHE, WORK_NAME, WORK)
+        .build();
+  }
+
+  /** The outputs for {@code inputs} (in the graph's input order), as arrays of their own. */
+  synchronized INDArray[] run(INDArray... inputs) {
+    // some vertices take the batch size from the graph's inputs
+    graph.setInputs(inputs);
+    try {
+      return runSteps(inputs);
+    } finally {
+      graph.setInputs((INDArray[]) null);
+    }
+  }
+
+  private INDArray[] runSteps(INDArray... inputs) {
+    long[][] shapes = Arrays.stream(inputs).map(INDArray::shape).toArray(long[][]::new);
+    boolean floats = Arrays.stream(inputs).allMatch(x -> x.dataType() == DataType.FLOAT);
+    if (plan == null || !Arrays.deepEquals(shapes, planInputs) || !floats) {
+      // the first call with these shapes: every vertex as it computes itself, its shape recorded
+      INDArray[] values = new INDArray[vertices.length];
+      for (int v : steps) {
+        if (kind[v] == Kind.INPUT) {
+          values[v] = inputs[inputIndex[v]];
+          continue;
+        }
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
+          values[v] = forward(v, values, probeMgr);
+        }
+      }
+      plan = floats ? Plan.of(this, values) : null;
+      planInputs = shapes;
+      return copies(values);
+    }
+    INDArray[] values = new INDArray[vertices.length];
+    plan.copied.clear();
+    for (int v : steps) {
+      switch (kind[v]) {
+        case INPUT -> values[v] = inputs[inputIndex[v]];
+        case VIEW -> values[v] = plan.view[v];
+        case CONCAT -> {
+          for (int k = 0; k < reads[v].length; k++) {
+            int in = reads[v][k];
+            if (!sliceOf.containsKey(in)) {
+              plan.slice(v, k).assign(values[in]);
+              plan.copied(vertices[in]);
+            }
+          }
+          values[v] = plan.view[v];
+        }
+        case COMPUTE -> {
+          INDArray target = plan.view[v];
+          mgr.offer(plan.dense[v] ? target : null);
+          try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
+            INDArray out = forward(v, values, mgr);
+            if (out != target) {
+              // an array of the layer's own, or a strided slice: copied into its range
+              target.assign(out);
+              plan.copied(vertices[v]);
+            }
+          }
+          values[v] = target;
+        }
+      }
+    }
+    return copies(values);
+  }
+
+  private INDArray forward(int v, INDArray[] values, LayerWorkspaceMgr m) {
+    GraphVertex vertex = vertices[v];
+    for (int k = 0; k < reads[v].length; k++) {
+      vertex.setInput(k, values[reads[v][k]], m);
+    }
+    try {
+      return vertex.doForward(false, m);
+    } finally {
+      vertex.clear();
+    }
+  }
+
+  private INDArray[] copies(INDArray[] values) {
+    INDArray[] out = new INDArray[outputs.length];
+    try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+      for (int i = 0; i < outputs.length; i++) {
+        out[i] = values[outputs[i]].dup('c');
+      }
+    }
+    return out;
+  }
+
+  /** The plan in use: the arena's size, and how many copies the last calls made (for tests). */
+  synchronized long arenaFloats() {
+    return plan == null ? 0 : plan.arena.length();
+  }
+
+  synchronized long copies() {
+    return plan == null ? 0 : plan.copies;
+  }
+
+  /** The vertices whose output the last planned call copied (for tests). */
+  synchronized List<String> copied() {
+    return plan == null ? List.of() : List.copyOf(plan.copied);
+  }
+
+  /** How step {@code v}'s vertex is run (for tests). */
+  Kind kind(String vertex) {
+    return Arrays.stream(vertices).filter(x -> x.getVertexName().equals(vertex)).map(x -> kind[x.getVertexIndex()])
+        .findFirst().orElse(null);
+  }
+
+  /**
+   * Where each activation lives for one set of input shapes: a range of the arena for each
+   * vertex that owns memory, slices of it for a concatenation's inputs, views for subsets.
+   */
+  static final class Plan {
+    final INDArray arena;
+    final INDArray[] view;
+    final boolean[] dense;
+    private final INDArray[][] slices;
+    long copies;
+    final List<String> copied = new ArrayList<>();
+
+    void copied(GraphVertex v) {
+      copies++;
+      copied.add(v.getVertexName());
+    }
+
+    private Plan(INDArray arena, INDArray[] view, boolean[] dense, INDArray[][] slices) {
+      this.arena = arena;
+      this.view = view;
+      this.dense = dense;
+      this.slices = slices;
+    }
+
+    INDArray slice(int concat, int k) {
+      return slices[concat][k];
+    }
+
+    static Plan of(InferenceExecutor e, INDArray[] probed) {
+      int n = e.vertices.length;
+      // the vertex whose memory each step's output is part of
+      int[] owner = new int[n];
+      Arrays.fill(owner, -1);
+      for (int v : e.steps) {
+        if (probed[v].dataType() != DataType.FLOAT) {
+          return null;
+        }
+        owner[v] = switch (e.kind[v]) {
+          case INPUT -> -1;
+          case VIEW -> e.reads[v][0];
+          default -> e.sliceOf.getOrDefault(v, v);
+        };
+      }
+      // lifetimes: from the first step that writes into a block to the last that reads it
+      int[] first = new int[n];
+      int[] last = new int[n];
+      Arrays.fill(first, Integer.MAX_VALUE);
+      Arrays.fill(last, -1);
+      for (int s = 0; s < e.steps.length; s++) {
+        int v = e.steps[s];
+        int o = root(owner, v);
+        if (o >= 0) {
+          first[o] = Math.min(first[o], s);
+          last[o] = Math.max(last[o], s);
+          for (int r : e.readers.getOrDefault(v, List.of())) {
+            last[o] = Math.max(last[o], r);
+          }
+        }
+      }
+      for (int o : e.outputs) {
+        int r = root(owner, o);
+        if (r >= 0) {
+          last[r] = e.steps.length;
+        }
+      }
+      List<Integer> blocks = new ArrayList<>();
+      for (int v : e.steps) {
+        if (owner[v] == v) {
+          blocks.add(v);
+        }
+      }
+      long[] offset = place(blocks, v -> probed[v].length(), v -> first[v], v -> last[v]);
+      long total = 0;
+      for (int v : blocks) {
+        total = Math.max(total, offset[blocks.indexOf(v)] + probed[v].length());
+      }
+      INDArray arena;
+      try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
+        arena = Nd4j.createUninitialized(DataType.FLOAT, Math.max(1, total));
+      }
+      INDArray[] view = new INDArray[n];
+      boolean[] dense = new boolean[n];
+      for (int i = 0; i < blocks.size(); i++) {
+        int v = blocks.get(i);
+        view[v] = arena.get(NDArrayIndex.interval(offset[i], offset[i] + probed[v].length())).reshape('c', probed[v].shape());
+        dense[v] = true;
+      }
+      INDArray[][] slices = new INDArray[n][];
+      for (int v : e.steps) {
+        if (e.kind[v] == Kind.CONCAT) {
+          slices[v] = new INDArray[e.reads[v].length];
+          long from = 0;
+          for (int k = 0; k < e.reads[v].length; k++) {
+            long c = probed[e.reads[v][k]].size(1);
+            slices[v][k] = view[v].get(channels(view[v].rank(), from, from + c));
+            from += c;
+            int in = e.reads[v][k];
+            if (e.sliceOf.containsKey(in)) {
+              view[in] = slices[v][k];
+              dense[in] = denseC(view[in]);
+            }
+          }
+        }
+      }
+      for (int v : e.steps) {
+        if (e.kind[v] == Kind.VIEW) {
+          long from = e.subsetFrom.get(v);
+          view[v] = view[e.reads[v][0]].get(channels(probed[v].rank(), from, from + probed[v].size(1)));
+        }
+      }
+      return new Plan(arena, view, dense, slices);
+    }
+
+    private static int root(int[] owner, int v) {
+      int o = owner[v];
+      while (o >= 0 && owner[o] != o) {
+        o = owner[o];
+      }
+      return o;
+    }
+  }
+
+  private static INDArrayIndex[] channels(int rank, long from, long to) {
+    INDArrayIndex[] index = new INDArrayIndex[rank];
+    Arrays.fill(index, NDArrayIndex.all());
+    index[1] = NDArrayIndex.interval(from, to);
+    return index;
+  }
+
+  /** Whether {@code a} is C-ordered with default strides (dimensions of size 1 may have any). */
+  static boolean denseC(INDArray a) {
+    long expect = 1;
+    for (int d = a.rank() - 1; d >= 0; d--) {
+      if (a.size(d) != 1 && a.stride(d) != expect) {
+        return false;
+      }
+      expect *= a.size(d);
+    }
+    return true;
+  }
+
+  /**
+   * Offsets for blocks of the given sizes and lifetimes (inclusive step ranges) such that blocks
+   * alive at the same step never overlap: largest first, each at the lowest aligned offset clear
+   * of the blocks placed so far that it meets in time.
+   */
+  static long[] place(List<Integer> blocks, java.util.function.IntToLongFunction size,
+      java.util.function.IntUnaryOperator first, java.util.function.IntUnaryOperator last) {
+    Integer[] order = new Integer[blocks.size()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, Comparator.comparingLong((Integer i) -> -size.applyAsLong(blocks.get(i))).thenComparingInt(i -> i));
+    long[] offset = new long[blocks.size()];
+    List<Integer> placed = new ArrayList<>();
+    for (int i : order) {
+      int b = blocks.get(i);
+      List<long[]> taken = new ArrayList<>();
+      for (int j : placed) {
+        int o = blocks.get(j);
+        if (first.applyAsInt(o) <= last.applyAsInt(b) && first.applyAsInt(b) <= last.applyAsInt(o)) {
+          taken.add(new long[] {offset[j], offset[j] + size.applyAsLong(o)});
+        }
+      }
+      taken.sort(Comparator.comparingLong(r -> r[0]));
+      long at = 0;
+      for (long[] r : taken) {
+        if (at + size.applyAsLong(b) <= r[0]) {
+          break;
+        }
+        at = Math.max(at, (r[1] + ALIGN - 1) / ALIGN * ALIGN);
+      }
+      offset[i] = at;
+      placed.add(i);
+    }
+    return offset;
+  }
+
+  /**
+   * The workspace manager of a planned run: a layer's request for its output array gets the
+   * activation's planned range once (same shape, C order, float); every other array, and the
+   * working memory, goes to the working workspace.
+   */
+  private static final class PlannedMgr extends LayerWorkspaceMgr {
+    private INDArray offered;
+
+    PlannedMgr() {
+      super(Set.of(ArrayType.INPUT), new HashMap<>(Map.of(ArrayType.ACTIVATIONS, WORK, ArrayType.FF_WORKING_MEM, WORK,
+          ArrayType.FF_CACHE, WORK)), new HashMap<>(Map.of(ArrayType.ACTIVATIONS, WORK_NAME, ArrayType.FF_WORKING_MEM,
+              WORK_NAME, ArrayType.FF_CACHE, WORK_NAME)));
+      setHelperWorkspacePointers(new HashMap<>());
+    }
+
+    void offer(INDArray target) {
+      offered = target;
+    }
+
+    private INDArray take(ArrayType type, DataType dt, long[] shape, char order) {
+      INDArray t = offered;
+      if (type == ArrayType.ACTIVATIONS && t != null && dt == DataType.FLOAT && order == 'c'
+          && Arrays.equals(shape, t.shape())) {
+        offered = null;
+        return t;
+      }
+      return null;
+    }
+
+    @Override
+    public INDArray createUninitialized(ArrayType type, DataType dt, long[] shape, char order) {
+      INDArray t = take(type, dt, shape, order);
+      return t != null ? t : super.createUninitialized(type, dt, shape, order);
+    }
+
+    @Override
+    public INDArray createUninitialized(ArrayType type, DataType dt, long... shape) {
+      return createUninitialized(type, dt, shape, 'c');
+    }
+
+    @Override
+    public INDArray create(ArrayType type, DataType dt, long[] shape, char order) {
+      INDArray t = take(type, dt, shape, order);
+      return t != null ? t.assign(0) : super.create(type, dt, shape, order);
+    }
+
+    @Override
+    public INDArray create(ArrayType type, DataType dt, long... shape) {
+      return create(type, dt, shape, 'c');
+    }
+
+    @Override
+    public INDArray dup(ArrayType type, INDArray a, char order) {
+      INDArray t = take(type, a.dataType(), a.shape(), order);
+      return t != null ? t.assign(a) : super.dup(type, a, order);
+    }
+
+    @Override
+    public INDArray dup(ArrayType type, INDArray a) {
+      return a.ordering() == 'c' ? dup(type, a, 'c') : super.dup(type, a);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.cnnc.runtime.InferencePlan.Pass;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The planned forward pass ({@link InferenceExecutor}) against the same network's vertices run
+ * as each computes itself (the first call with new shapes): the same bits, call after call, at
+ * batch 1 (the concatenations' inputs written in place) and batch 3 (copied into strided
+ * slices), when the batch changes and changes back; and its memory plan never lets two
+ * activations alive at once share memory.
+ */
+class InferenceExecutorTest {
+  @ParameterizedTest
+  @ValueSource(strings = {"GoogLeNet", "NiN"})
+  void plannedRunsEqualTheVerticesOwnOutputs(String name) throws Exception {
+    CnnNetwork net = CnnNetwork.create(Generated.model(name), 7);
+    String main = net.outputs().get(0).name();
+    for (CnnNetwork n : List.of(net, net.forInference(EnumSet.allOf(Pass.class), Set.of(main)))) {
+      InferenceExecutor e = n.executor();
+      for (int batch : new int[] {1, 3, 1}) {
+        INDArray x = input(n, batch, batch);
+        Map<String, INDArray> probed = n.predict(x);
+        long floats = e.arenaFloats();
+        long copiesBefore = e.copies();
+        Map<String, INDArray> first = n.predict(x);
+        long copies = e.copies() - copiesBefore;
+        Map<String, INDArray> second = n.predict(input(n, batch, 99));
+        Map<String, INDArray> again = n.predict(x);
+        for (String out : probed.keySet()) {
+          assertArrayEquals(probed.get(out).data().asFloat(), first.get(out).data().asFloat(), name + " " + out);
+          assertArrayEquals(probed.get(out).data().asFloat(), again.get(out).data().asFloat(), name + " " + out);
+          assertFalse(probed.get(out).equals(second.get(out)), "another input gives another output");
+        }
+        assertTrue(floats > 0, "planned");
+        System.out.printf("%s (%d vertices) batch %d: arena %,d floats, %d copies per run%n", name,
+            n.graph().getVertices().length, batch, floats, copies);
+        if (name.equals("GoogLeNet") && n != net) {
+          // the nine Inception blocks' concatenations; branch 1's slice of each merged 1x1 conv
+          assertEquals(InferenceExecutor.Kind.CONCAT, e.kind("inception3a.0"));
+          assertEquals(InferenceExecutor.Kind.COMPUTE, e.kind("inception3a.branch2.0.conv.0"), "read by a conv: copied");
+          assertEquals(InferenceExecutor.Kind.VIEW, e.kind("inception3a.branch1.conv.0"));
+          if (batch == 1) {
+            // the nine views are copied into their concatenations; every layer of cnnc's writes
+            // into its planned range (DL4J's global pooling and flattening make arrays of their own)
+            assertEquals(9, e.copied().stream().filter(v -> e.kind(v) == InferenceExecutor.Kind.VIEW).count(),
+                e.copied().toString());
+            for (String v : e.copied()) {
+              var vertex = n.graph().getVertex(v);
+              assertTrue(e.kind(v) == InferenceExecutor.Kind.VIEW || !vertex.hasLayer()
+                  || !vertex.getLayer().getClass().getName().startsWith("org.cnnc"), v + " copied: " + e.copied());
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private static INDArray input(CnnNetwork n, int batch, long seed) {
+    long[] example = n.model().inputShape();
+    long[] shape = new long[example.length + 1];
+    shape[0] = batch;
+    System.arraycopy(example, 0, shape, 1, example.length);
+    Nd4j.getRandom().setSeed(seed);
+    return Nd4j.randn(DataType.FLOAT, shape);
+  }
+
+  /** Random blocks and lifetimes (seeded): blocks alive at a common step never overlap in memory. */
+  @Test
+  void placementNeverOverlapsLiveBlocks() {
+    Random r = new Random(20261205);
+    for (int round = 0; round < 200; round++) {
+      int n = 1 + r.nextInt(40);
+      long[] size = new long[n];
+      int[] first = new int[n];
+      int[] last = new int[n];
+      List<Integer> blocks = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        size[i] = 1 + r.nextInt(r.nextBoolean() ? 50 : 5000);
+        first[i] = r.nextInt(30);
+        last[i] = first[i] + r.nextInt(10);
+        blocks.add(i);
+      }
+      long[] at = InferenceExecutor.place(blocks, i -> size[i], i -> first[i], i -> last[i]);
+      long sum = 0;
+      long end = 0;
+      for (int i = 0; i < n; i++) {
+        assertEquals(0, at[i] % 16, "aligned");
+        sum += size[i];
+        end = Math.max(end, at[i] + size[i]);
+        for (int j = 0; j < i; j++) {
+          boolean together = first[i] <= last[j] && first[j] <= last[i];
+          boolean overlap = at[i] < at[j] + size[j] && at[j] < at[i] + size[i];
+          assertFalse(together && overlap, "round " + round + ": blocks " + i + " and " + j);
+        }
+      }
+      assertTrue(end <= sum + 16L * n, "no more than the blocks and their alignment");
+    }
+  }
+}
