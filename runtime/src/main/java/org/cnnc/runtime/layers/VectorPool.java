@@ -188,34 +188,45 @@ final class VectorPool {
     }
   }
 
-  /** Whether {@link #maxFlat} applies: stride 1 both ways, no dilation. */
+  /**
+   * Whether {@link #maxFlat} applies: no dilation, and stride 1 both ways or output rows narrower
+   * than a vector, where {@link #maxSeparable}'s row loops run scalar (GoogLeNet's 14x14 -> 7x7
+   * and 28x28 -> 14x14: {@code PoolBench}).
+   */
   private boolean flat() {
-    return separable && s0 == 1 && s1 == 1;
+    return separable && (s0 == 1 && s1 == 1 || ow < L);
   }
 
-  /** The row length of {@link #maxFlat}'s padded plane: the padding both sides and the input. */
+  /** The row length of {@link #maxFlat}'s padded plane: the left padding, the input, and what the last window reads past it. */
   private int flatWidth() {
-    return w + 2 * p1;
+    return Math.max(p1 + w, (ow - 1) * s1 + k1);
+  }
+
+  /** The rows of {@link #maxFlat}'s padded plane: the top padding, the input, and what the last window reads below it. */
+  private int flatHeight() {
+    return Math.max(p0 + h, (oh - 1) * s0 + k0);
   }
 
   /** The floats {@link #maxFlat} needs in each of its arrays: the padded plane and a vector's slack past it. */
   private int flatSize() {
-    return (h + 2 * p0) * flatWidth() + k1 + 2 * L;
+    return flatHeight() * flatWidth() + k1 + 2 * L;
   }
 
   /**
-   * Inference with stride 1 and no dilation ({@link #flat}): the plane as one flat row over a
-   * padded copy of it ({@code padded}, rows of {@code w + 2 * p1} between -inf, which the caller
-   * fills once with {@link #clearFlat} and {@link #loadFlat} fills the inside of), so that each
-   * kernel row and column is a shift of the whole plane and every vector is full however narrow
-   * the map (a 14x14 map is 12 vectors here against a scalar loop per row). The window's maximum
-   * over its rows into {@code v}, tap by tap, then over its columns into {@code o}, then each
-   * output row copied out. Padding only ever adds -inf, which never wins, so the same bits as
-   * {@link #maxSeparable}.
+   * Inference without dilation on narrow maps or with stride 1 ({@link #flat}): the plane as one
+   * flat row over a padded copy of it ({@code padded}, rows of {@link #flatWidth} with -inf
+   * around the input, which the caller fills once with {@link #clearFlat} and {@link #loadFlat}
+   * fills the inside of), so that each kernel row and column is a shift of the whole plane and
+   * every vector is full however narrow the map (a 14x14 map is 12 vectors here against a scalar
+   * loop per row). The window's maximum over its rows into {@code v}, tap by tap, for every row
+   * a window starts at, then over its columns into {@code o}, at stride 1; then each output
+   * picked out, every {@code s0}-th row and {@code s1}-th column (with a stride, this computes
+   * windows no output needs, which full vectors still make cheaper than the scalar loops).
+   * Padding only ever adds -inf, which never wins, so the same bits as {@link #maxSeparable}.
    */
   private void maxFlat(float[] padded, float[] out, float[] v, float[] o) {
     int ws = flatWidth();
-    int n = oh * ws;
+    int n = ((oh - 1) * s0 + 1) * ws;
     System.arraycopy(padded, 0, v, 0, n);
     for (int r = 1; r < k0; r++) {
       int from = r * ws;
@@ -230,7 +241,14 @@ final class VectorPool {
       }
     }
     for (int oy = 0; oy < oh; oy++) {
-      System.arraycopy(o, oy * ws, out, oy * ow, ow);
+      int from = oy * s0 * ws;
+      if (s1 == 1) {
+        System.arraycopy(o, from, out, oy * ow, ow);
+      } else {
+        for (int ox = 0; ox < ow; ox++) {
+          out[oy * ow + ox] = o[from + ox * s1];
+        }
+      }
     }
   }
 

@@ -168,7 +168,14 @@ class CnncMaxPoolTest {
       "14, 14, 3, 3, 1, 1, 1, 1, 1, false",
       "5, 50, 3, 3, 1, 1, 1, 1, 1, true",
       "13, 9, 3, 5, 1, 1, 1, 2, 1, true",
-      "8, 11, 2, 2, 1, 1, 0, 0, 1, false"})
+      "8, 11, 2, 2, 1, 1, 0, 0, 1, false",
+      // strided, output rows narrower than a vector, also as one flat row: GoogLeNet's 28x28 and
+      // (above) 14x14 with ceil, VGG16's last 2x2, stride 3 down and 2 across with padding and
+      // ceil, a 15-wide output
+      "28, 28, 3, 3, 2, 2, 0, 0, 1, true",
+      "14, 14, 2, 2, 2, 2, 0, 0, 1, false",
+      "13, 10, 3, 2, 3, 2, 1, 1, 1, true",
+      "5, 29, 3, 3, 2, 2, 1, 1, 1, true"})
   void vectorKernelGivesTheScalarKernelsBits(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int d,
       boolean ceil) {
     org.junit.jupiter.api.Assumptions.assumeTrue(Vectors.present(), "the JVM has no Vector API");
