@@ -73,6 +73,44 @@ class InferenceExecutorTest {
     }
   }
 
+  /**
+   * Threads predicting at once on one network (each its own input, batch sizes changing the
+   * plan under the others) get what one thread alone gets: calls are serialized, so no thread
+   * reads an arena another is writing.
+   */
+  @Test
+  void concurrentCallsGetTheirOwnResults() throws Exception {
+    CnnNetwork net = CnnNetwork.create(Generated.model("NiN"), 3);
+    int threads = 4;
+    INDArray[] inputs = new INDArray[threads];
+    INDArray[] alone = new INDArray[threads];
+    for (int t = 0; t < threads; t++) {
+      inputs[t] = input(net, 1 + t % 2, 100 + t);
+      alone[t] = net.predict(inputs[t]).values().iterator().next();
+    }
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+    try {
+      List<java.util.concurrent.Future<Boolean>> results = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int me = t;
+        results.add(pool.submit(() -> {
+          for (int round = 0; round < 6; round++) {
+            INDArray y = net.predict(inputs[me]).values().iterator().next();
+            if (!java.util.Arrays.equals(alone[me].data().asFloat(), y.data().asFloat())) {
+              return false;
+            }
+          }
+          return true;
+        }));
+      }
+      for (int t = 0; t < threads; t++) {
+        assertTrue(results.get(t).get(), "thread " + t + " got another thread's or a torn result");
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   private static INDArray input(CnnNetwork n, int batch, long seed) {
     long[] example = n.model().inputShape();
     long[] shape = new long[example.length + 1];
