@@ -67,7 +67,7 @@ public final class Lowerings {
     put("relu6", (b, p, in, a) -> b.relu6(p, in.get(0)));
     put("hardsigmoid", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSigmoid()));
     put("hardswish", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.HardSwish()));
-    put("silu", (b, p, in, a) -> b.activation(p, in.get(0), Activation.SWISH.getActivationFunction()));
+    put("silu", (b, p, in, a) -> b.silu(p, in.get(0)));
     put("gelu", (b, p, in, a) -> b.activation(p, in.get(0), new TorchActivations.Gelu()));
     put("leaky_relu", (b, p, in, a) -> b.leakyRelu(p, in.get(0), a.number("slope")));
     put("sigmoid", (b, p, in, a) -> b.sigmoid(p, in.get(0)));

@@ -31,6 +31,7 @@ import org.cnnc.runtime.layers.CnncDense;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncAdd;
 import org.cnnc.runtime.layers.CnncRelu;
+import org.cnnc.runtime.layers.CnncSilu;
 import org.cnnc.runtime.layers.SafeActivation;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.GroupedConvolution;
@@ -673,6 +674,12 @@ public final class NetBuilder {
 
   public String leakyRelu(String name, String in, double slope) {
     return activation(name, in, new ActivationLReLU(slope));
+  }
+
+  /** PyTorch's SiLU: cnnc's one-pass layer ({@link CnncSilu}) on its kernels, DL4J's swish activation otherwise. */
+  public String silu(String name, String in) {
+    return kernels == Kernels.CNNC ? add(name, new CnncSilu(), in)
+        : activation(name, in, Activation.SWISH.getActivationFunction());
   }
 
   public String sigmoid(String name, String in) {

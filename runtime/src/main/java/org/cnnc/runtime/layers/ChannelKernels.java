@@ -305,6 +305,106 @@ final class ChannelKernels {
     });
   }
 
+  /** PyTorch's SiLU of one value: {@code x / (1 + exp(-x))} (NaN stays NaN, -inf gives NaN as in PyTorch). */
+  static float silu(float x) {
+    return x / (1f + exp(-x));
+  }
+
+  /** The input gradient of SiLU at {@code x} for output gradient {@code e}: {@code e * s * (1 + x * (1 - s))}, {@code s} the sigmoid. */
+  static float siluGrad(float x, float e) {
+    float s = 1f / (1f + exp(-x));
+    return e * (s * (1f + x * (1f - s)));
+  }
+
+  /** {@link #exp}'s constants: log2(e), ln(2) in two parts, round-to-nearest's 1.5 * 2^23, Cephes' polynomial. */
+  static final float LOG2E = 1.44269504088896341f;
+  static final float LN2_HI = 0.693359375f;
+  static final float LN2_LO = -2.12194440e-4f;
+  static final float ROUND = 12582912f;
+  static final float[] EXP_POLY = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+      1.6666665459e-1f, 5.0000001201e-1f};
+
+  /**
+   * {@code e^x} in float within about an ulp, by operations whose results IEEE 754 fixes (add,
+   * multiply, fused multiply-add, exact scaling by powers of two): {@link VectorSilu} computes the
+   * same steps on vectors, so the two give the same bits, whether the JIT has compiled them or
+   * not (the Vector API's own {@code EXP} gives other bits interpreted than compiled). Cephes'
+   * {@code expf}: {@code x = n ln 2 + r}, {@code |r| <= ln 2 / 2}, {@code e^r} by its polynomial,
+   * times {@code 2^n} as two factors (so both stay normal); below -104 it is 0, above 88.8 infinity.
+   */
+  static float exp(float x) {
+    x = Math.min(Math.max(x, -104f), 89f);
+    float n = (x * LOG2E + ROUND) - ROUND;
+    float r = Math.fma(-n, LN2_HI, x);
+    r = Math.fma(-n, LN2_LO, r);
+    float p = EXP_POLY[0];
+    for (int i = 1; i < EXP_POLY.length; i++) {
+      p = Math.fma(p, r, EXP_POLY[i]);
+    }
+    p = Math.fma(p, r * r, r) + 1f;
+    int ni = (int) n;
+    int n1 = ni >> 1;
+    int n2 = ni - n1;
+    return p * Float.intBitsToFloat((n1 + 127) << 23) * Float.intBitsToFloat((n2 + 127) << 23);
+  }
+
+  /**
+   * {@code out = silu(x)} (both {@link #direct}, of one length), a chunk at a time on every core,
+   * on vectors when {@link Vectors#on()}, with the same bits either way ({@link #exp}).
+   */
+  static void silu(INDArray x, INDArray out) {
+    FloatBuffer xb = x.data().asNioFloat();
+    FloatBuffer ob = out.data().asNioFloat();
+    long xBase = x.offset();
+    long oBase = out.offset();
+    long length = x.length();
+    boolean vectors = Vectors.on();
+    int chunk = 1 << 14;
+    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
+      int at = part * chunk;
+      int len = (int) Math.min(chunk, length - at);
+      float[] px = Scratch.floats(0, len);
+      xb.get((int) (xBase + at), px, 0, len);
+      if (vectors) {
+        VectorSilu.forward(px, len);
+      } else {
+        for (int k = 0; k < len; k++) {
+          px[k] = silu(px[k]);
+        }
+      }
+      ob.put((int) (oBase + at), px, 0, len);
+    });
+  }
+
+  /** {@code out = eps * silu'(x)} (all {@link #direct}, of one length), as {@link #silu(INDArray, INDArray)} runs. */
+  static void siluBackward(INDArray x, INDArray eps, INDArray out) {
+    FloatBuffer xb = x.data().asNioFloat();
+    FloatBuffer eb = eps.data().asNioFloat();
+    FloatBuffer ob = out.data().asNioFloat();
+    long xBase = x.offset();
+    long eBase = eps.offset();
+    long oBase = out.offset();
+    long length = x.length();
+    boolean vectors = Vectors.on();
+    int chunk = 1 << 14;
+    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
+      int at = part * chunk;
+      int len = (int) Math.min(chunk, length - at);
+      float[] px = Scratch.floats(0, len);
+      float[] pe = Scratch.floats(1, len);
+      xb.get((int) (xBase + at), px, 0, len);
+      eb.get((int) (eBase + at), pe, 0, len);
+      if (vectors) {
+        VectorSilu.backward(px, pe, len);
+      } else {
+        for (int k = 0; k < len; k++) {
+          pe[k] = siluGrad(px[k], pe[k]);
+        }
+      }
+      ob.put((int) (oBase + at), pe, 0, len);
+    });
+  }
+
   /**
    * {@code out = xs[0] + xs[1] + ...} (all {@link #direct}, of {@code out}'s length), added in
    * that order as DL4J's vertex adds them, then the fused activation of {@code cap} (see

@@ -74,6 +74,8 @@ public class CnncMaxPool extends SubsamplingLayer {
   /** The layer itself. */
   public static class Impl extends org.deeplearning4j.nn.layers.convolution.subsampling.SubsamplingLayer {
     private static final long serialVersionUID = 1L;
+    /** About how many floats of input planes inference reads (and pools) at once: 128 KB, in a core's L2. */
+    static final int GROUP_FLOATS = 1 << 15;
     /** Each output's argmax in its input plane, from the last training forward pass. */
     private int[] argmax;
     /** The argmax array of earlier passes, reused while the output size stays the same. */
@@ -174,18 +176,29 @@ public class CnncMaxPool extends SubsamplingLayer {
         }
         VectorPool vp = pool;
         if (args == null && vp.separable) {
-          // a task per run of planes: one look-up of the thread's arrays for many small planes
+          // a task per run of planes: one look-up of the thread's arrays for many small planes,
+          // and the planes read and written in groups of about GROUP_FLOATS, one buffer copy each
+          // way per group (a copy per plane, or per row, cost more than the maxima on small maps)
           int planes = b * ch;
           int chunk = Math.max(1, planes / (8 * Runtime.getRuntime().availableProcessors()));
+          int group = Math.max(1, GROUP_FLOATS / (h * w));
           IntStream.range(0, (planes + chunk - 1) / chunk).parallel().forEach(part -> {
             float[] plane0 = Scratch.floats(0, vp.inferenceSize());
             float[] res = Scratch.floats(1, oh * ow + VectorPool.outputSlack());
             float[] work1 = Scratch.floats(2, vp.inferenceSize());
             float[] work2 = Scratch.floats(3, vp.inferenceSize());
+            float[] ins = Scratch.floats(4, group * h * w);
+            float[] outs = Scratch.floats(5, group * oh * ow);
             vp.startInference(plane0);
-            for (int plane = part * chunk; plane < Math.min(planes, (part + 1) * chunk); plane++) {
-              vp.infer(xb, xBase + plane * h * w, plane0, res, work1, work2);
-              ob.put(oBase + plane * oh * ow, res, 0, oh * ow);
+            int end = Math.min(planes, (part + 1) * chunk);
+            for (int first = part * chunk; first < end; first += group) {
+              int count = Math.min(group, end - first);
+              xb.get(xBase + first * h * w, ins, 0, count * h * w);
+              for (int i = 0; i < count; i++) {
+                vp.infer(ins, i * h * w, plane0, res, work1, work2);
+                System.arraycopy(res, 0, outs, i * oh * ow, oh * ow);
+              }
+              ob.put(oBase + first * oh * ow, outs, 0, count * oh * ow);
             }
           });
           argmax = null;

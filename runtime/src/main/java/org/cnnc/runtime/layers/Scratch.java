@@ -10,7 +10,7 @@ package org.cnnc.runtime.layers;
 final class Scratch {
   private Scratch() {}
 
-  static final int SLOTS = 4;
+  static final int SLOTS = 6;
 
   private static final ThreadLocal<float[][]> ARRAYS = ThreadLocal.withInitial(() -> new float[SLOTS][0]);
 

@@ -173,17 +173,18 @@ final class VectorPool {
   }
 
   /**
-   * Inference without dilation ({@link #separable}): the plane at {@code at} of {@code xb} pooled
-   * into {@code res} ({@code oh * ow} and {@link #outputSlack()}), by {@link #maxFlat} with stride 1
-   * and {@link #maxSeparable} otherwise. {@code plane}, {@code work1} and {@code work2} are
-   * {@link #inferenceSize()} long, {@code plane} readied once per task by {@link #startInference}.
+   * Inference without dilation ({@link #separable}): the plane at {@code at} of {@code src} pooled
+   * into {@code res} ({@code oh * ow} and {@link #outputSlack()}), by {@link #maxFlat} on narrow
+   * maps or with stride 1 and {@link #maxSeparable} otherwise. {@code plane}, {@code work1} and
+   * {@code work2} are {@link #inferenceSize()} long, {@code plane} readied once per task by
+   * {@link #startInference}.
    */
-  void infer(java.nio.FloatBuffer xb, int at, float[] plane, float[] res, float[] work1, float[] work2) {
+  void infer(float[] src, int at, float[] plane, float[] res, float[] work1, float[] work2) {
     if (flat()) {
-      loadFlat(xb, at, plane);
+      loadFlat(src, at, plane);
       maxFlat(plane, res, work1, work2);
     } else {
-      xb.get(at, plane, 0, h * w);
+      System.arraycopy(src, at, plane, 0, h * w);
       maxSeparable(plane, res, work1, work2);
     }
   }
@@ -257,11 +258,11 @@ final class VectorPool {
     Arrays.fill(padded, 0, flatSize(), Float.NEGATIVE_INFINITY);
   }
 
-  /** The plane at {@code at} of {@code xb} into the inside of {@link #maxFlat}'s padded plane, row by row. */
-  private void loadFlat(java.nio.FloatBuffer xb, int at, float[] padded) {
+  /** The plane at {@code at} of {@code src} into the inside of {@link #maxFlat}'s padded plane, row by row. */
+  private void loadFlat(float[] src, int at, float[] padded) {
     int ws = flatWidth();
     for (int y = 0; y < h; y++) {
-      xb.get(at + y * w, padded, (y + p0) * ws + p1, w);
+      System.arraycopy(src, at + y * w, padded, (y + p0) * ws + p1, w);
     }
   }
 

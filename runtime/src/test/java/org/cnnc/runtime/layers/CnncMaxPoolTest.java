@@ -178,12 +178,31 @@ class CnncMaxPoolTest {
       "5, 29, 3, 3, 2, 2, 1, 1, 1, true"})
   void vectorKernelGivesTheScalarKernelsBits(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw, int d,
       boolean ceil) {
+    vectorKernelGivesTheScalarKernelsBits(h, w, kh, kw, sh, sw, ph, pw, d, ceil, 3, 5);
+  }
+
+  /**
+   * Inference reads and pools planes in groups of about {@code GROUP_FLOATS} per task: many small
+   * planes (groups of many, a task's last group short) and planes larger than a group (one each).
+   */
+  @ParameterizedTest
+  @CsvSource({
+      // h, w, kernel, stride, padding, ceil, batch, channels
+      "7, 7, 3, 1, 1, false, 4, 150",
+      "14, 14, 3, 2, 0, true, 3, 97",
+      "200, 190, 2, 2, 0, false, 1, 3"})
+  void planesInGroupsGiveTheScalarKernelsBits(int h, int w, int k, int s, int p, boolean ceil, int batch, int channels) {
+    vectorKernelGivesTheScalarKernelsBits(h, w, k, k, s, s, p, p, 1, ceil, batch, channels);
+  }
+
+  private void vectorKernelGivesTheScalarKernelsBits(int h, int w, int kh, int kw, int sh, int sw, int ph, int pw,
+      int d, boolean ceil, int batch, int channels) {
     org.junit.jupiter.api.Assumptions.assumeTrue(Vectors.present(), "the JVM has no Vector API");
     ComputationGraph g = network(new CnncMaxPool(new int[] {kh, kw}, new int[] {sh, sw}, new int[] {ph, pw},
         new int[] {d, d}, ceil), h, w);
     org.deeplearning4j.nn.api.Layer pool = g.getLayer("pool");
     java.util.Random random = new java.util.Random(h * 7919L + w * 31L + kh);
-    INDArray x = Nd4j.create(DataType.FLOAT, 3, 5, h, w);
+    INDArray x = Nd4j.create(DataType.FLOAT, batch, channels, h, w);
     for (int i = 0; i < x.length(); i++) {
       int r = random.nextInt(40);
       x.putScalar(i, r == 0 ? Float.NaN : r == 1 ? Float.NEGATIVE_INFINITY : r < 12 ? random.nextInt(3) - 1
