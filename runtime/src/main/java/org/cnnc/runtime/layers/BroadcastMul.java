@@ -120,8 +120,37 @@ public class BroadcastMul extends ParameterlessVertex {
         throw new IllegalStateException("mul " + vertexName + ": inputs not set");
       }
       INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, inputs[0].dataType(), broadcast(inputs), 'c');
-      product(inputs, out);
+      int map = scaledMap(inputs, out);
+      if (map >= 0) {
+        INDArray x = inputs[map];
+        INDArray s = inputs[1 - map];
+        ChannelKernels.scalePlanes(x, s, out, (int) (x.size(0) * x.size(1)), (int) (x.size(2) * x.size(3)),
+            (int) s.length());
+      } else {
+        product(inputs, out);
+      }
       return out;
+    }
+
+    /**
+     * Which input is the map when the two are a squeeze-and-excitation's map {@code [N, C, H, W]}
+     * and scale ({@code [N, C, 1, 1]} or {@code [1, C, 1, 1]}), float and dense, and {@code out}
+     * too: the planes scaled in one pass ({@link ChannelKernels#scalePlanes}), the same bits as
+     * the broadcast product (one float product each); else -1.
+     */
+    static int scaledMap(INDArray[] in, INDArray out) {
+      if (in.length != 2 || out.rank() != 4 || out.size(2) * out.size(3) == 1) {
+        return -1;
+      }
+      for (int m = 0; m < 2; m++) {
+        INDArray x = in[m];
+        INDArray s = in[1 - m];
+        if (Arrays.equals(x.shape(), out.shape()) && s.rank() == 4 && s.size(1) == x.size(1) && s.size(2) == 1
+            && s.size(3) == 1 && (s.size(0) == x.size(0) || s.size(0) == 1) && ChannelKernels.direct(x, s, out)) {
+          return m;
+        }
+      }
+      return -1;
     }
 
     /**
@@ -148,6 +177,20 @@ public class BroadcastMul extends ParameterlessVertex {
       }
       long[] outShape = epsilon.shape();
       INDArray[] grads = new INDArray[inputs.length];
+      int map = scaledMap(inputs, epsilon);
+      if (map >= 0 && ChannelKernels.direct(epsilon)) {
+        // the map's gradient: dy scaled like the map; the scale's: each plane's sum of dy * x
+        INDArray x = inputs[map];
+        INDArray s = inputs[1 - map];
+        int planes = (int) (x.size(0) * x.size(1));
+        int plane = (int) (x.size(2) * x.size(3));
+        grads[map] = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(), outShape, 'c');
+        ChannelKernels.scalePlanes(epsilon, s, grads[map], planes, plane, (int) s.length());
+        grads[1 - map] = mgr.create(ArrayType.ACTIVATION_GRAD, epsilon.dataType(), s.shape(), 'c');
+        grads[1 - map].assign(Nd4j.createFromArray(ChannelKernels.planeDots(epsilon, x, planes, plane, (int) s.length()))
+            .reshape(s.shape()));
+        return new Pair<>(null, grads);
+      }
       for (int i = 0; i < inputs.length; i++) {
         // the output gradient times every other input
         INDArray[] factors = new INDArray[inputs.length];

@@ -305,6 +305,68 @@ final class ChannelKernels {
     });
   }
 
+  /**
+   * {@code out[p][i] = x[p][i] * s[p % scales]} over {@code planes} planes of {@code plane} values
+   * ({@code x}, {@code out} {@link #direct}, {@code [planes * plane]}; {@code s} direct, of
+   * {@code scales} values): a squeeze-and-excitation's scale, one pass, tasks of whole planes.
+   */
+  static void scalePlanes(INDArray x, INDArray s, INDArray out, int planes, int plane, int scales) {
+    FloatBuffer xb = x.data().asNioFloat();
+    FloatBuffer ob = out.data().asNioFloat();
+    float[] scale = new float[scales];
+    s.data().asNioFloat().get((int) s.offset(), scale, 0, scales);
+    long xBase = x.offset();
+    long oBase = out.offset();
+    int per = Math.max(1, (1 << 14) / Math.max(1, plane));
+    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
+      int p0 = part * per;
+      int count = Math.min(per, planes - p0);
+      float[] px = Scratch.floats(0, count * plane);
+      xb.get((int) (xBase + (long) p0 * plane), px, 0, count * plane);
+      for (int q = 0; q < count; q++) {
+        float f = scale[(p0 + q) % scales];
+        for (int i = q * plane, end = i + plane; i < end; i++) {
+          px[i] *= f;
+        }
+      }
+      ob.put((int) (oBase + (long) p0 * plane), px, 0, count * plane);
+    });
+  }
+
+  /**
+   * {@code d[p % scales] += sum_i e[p][i] * x[p][i]} over {@code planes} planes of {@code plane}
+   * values ({@code e}, {@code x} {@link #direct}): the scale's gradient of {@link #scalePlanes}, each
+   * plane summed in order in float, then the planes of one scale in order of {@code p}.
+   */
+  static float[] planeDots(INDArray e, INDArray x, int planes, int plane, int scales) {
+    FloatBuffer eb = e.data().asNioFloat();
+    FloatBuffer xb = x.data().asNioFloat();
+    long eBase = e.offset();
+    long xBase = x.offset();
+    float[] dots = new float[planes];
+    int per = Math.max(1, (1 << 14) / Math.max(1, plane));
+    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
+      int p0 = part * per;
+      int count = Math.min(per, planes - p0);
+      float[] pe = Scratch.floats(0, count * plane);
+      float[] px = Scratch.floats(1, count * plane);
+      eb.get((int) (eBase + (long) p0 * plane), pe, 0, count * plane);
+      xb.get((int) (xBase + (long) p0 * plane), px, 0, count * plane);
+      for (int q = 0; q < count; q++) {
+        float sum = 0f;
+        for (int i = q * plane, end = i + plane; i < end; i++) {
+          sum += pe[i] * px[i];
+        }
+        dots[p0 + q] = sum;
+      }
+    });
+    float[] d = new float[scales];
+    for (int p = 0; p < planes; p++) {
+      d[p % scales] += dots[p];
+    }
+    return d;
+  }
+
   /** PyTorch's SiLU of one value: {@code x / (1 + exp(-x))} (NaN stays NaN, -inf gives NaN as in PyTorch). */
   static float silu(float x) {
     return x / (1f + exp(-x));

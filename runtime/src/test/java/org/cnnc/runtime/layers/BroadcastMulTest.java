@@ -67,6 +67,45 @@ class BroadcastMulTest {
     }
   }
 
+  /**
+   * Float maps and scales take one-pass kernels (scaled planes forward, the map's gradient the
+   * same way, the scale's as each plane's sum of dy * x): against the general path in double, for
+   * a scale per sample and one for the whole batch, map first and scale first.
+   */
+  @Test
+  void squeezeAndExcitationKernelsMatchTheGeneralPathInDouble() {
+    long[][][] cases = {{{3, 5, 7, 6}, {3, 5, 1, 1}}, {{3, 5, 1, 1}, {3, 5, 7, 6}}, {{2, 4, 9, 9}, {1, 4, 1, 1}}};
+    int seed = 40;
+    for (long[][] shapes : cases) {
+      INDArray[] inD = {randn(seed++, shapes[0]), randn(seed++, shapes[1])};
+      INDArray[] inF = {inD[0].castTo(DataType.FLOAT), inD[1].castTo(DataType.FLOAT)};
+      GraphVertex d = new BroadcastMul().instantiate(null, "mul", 0, null, false, DataType.DOUBLE);
+      GraphVertex f = new BroadcastMul().instantiate(null, "mul", 0, null, false, DataType.FLOAT);
+      d.setInputs(inD);
+      f.setInputs(inF);
+      INDArray yd = d.doForward(true, LayerWorkspaceMgr.noWorkspaces());
+      INDArray yf = f.doForward(true, LayerWorkspaceMgr.noWorkspaces());
+      assertTrue(BroadcastMul.Impl.scaledMap(inF, yf) >= 0, "the kernels take " + java.util.Arrays.deepToString(shapes));
+      INDArray dy = randn(seed++, yd.shape());
+      d.setEpsilon(dy);
+      f.setEpsilon(dy.castTo(DataType.FLOAT));
+      INDArray[] gd = d.doBackward(false, LayerWorkspaceMgr.noWorkspaces()).getSecond();
+      INDArray[] gf = f.doBackward(false, LayerWorkspaceMgr.noWorkspaces()).getSecond();
+      String what = java.util.Arrays.deepToString(shapes);
+      assertTrue(rel(yd, yf) < 1e-6, what + " output");
+      for (int i = 0; i < 2; i++) {
+        assertArrayEquals(inF[i].shape(), gf[i].shape(), what + " gradient shape " + i);
+        assertTrue(rel(gd[i], gf[i]) < 1e-5, what + " gradient " + i + ": " + rel(gd[i], gf[i]));
+      }
+    }
+  }
+
+  private static double rel(INDArray a, INDArray b) {
+    INDArray ad = a.castTo(DataType.DOUBLE);
+    return Transforms.abs(ad.sub(b.castTo(DataType.DOUBLE))).maxNumber().doubleValue()
+        / Transforms.abs(ad).maxNumber().doubleValue();
+  }
+
   @Test
   void theOutputIsTheBroadcastProduct() {
     INDArray x = randn(20, 2, 3, 4, 5).castTo(DataType.FLOAT);
