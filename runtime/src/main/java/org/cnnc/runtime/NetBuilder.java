@@ -31,7 +31,6 @@ import org.cnnc.runtime.layers.CnncDense;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.CnncAdd;
 import org.cnnc.runtime.layers.CnncRelu;
-import org.cnnc.runtime.layers.CnncSilu;
 import org.cnnc.runtime.layers.SafeActivation;
 import org.cnnc.runtime.layers.GemmConvolution;
 import org.cnnc.runtime.layers.GroupedConvolution;
@@ -676,9 +675,9 @@ public final class NetBuilder {
     return activation(name, in, new ActivationLReLU(slope));
   }
 
-  /** PyTorch's SiLU: cnnc's one-pass layer ({@link CnncSilu}) on its kernels, DL4J's swish activation otherwise. */
+  /** PyTorch's SiLU: cnnc's one-pass layer ({@link CnncRelu} with swish) on its kernels, DL4J's swish activation otherwise. */
   public String silu(String name, String in) {
-    return kernels == Kernels.CNNC ? add(name, new CnncSilu(), in)
+    return kernels == Kernels.CNNC ? add(name, new CnncRelu(Activation.SWISH), in)
         : activation(name, in, Activation.SWISH.getActivationFunction());
   }
 

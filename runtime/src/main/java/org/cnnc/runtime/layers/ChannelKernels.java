@@ -262,23 +262,40 @@ final class ChannelKernels {
    * {@code ThresholdReluBp} on this project's machine.
    */
   static void reluBackward(INDArray y, INDArray eps, INDArray out) {
-    FloatBuffer yb = y.data().asNioFloat();
-    FloatBuffer eb = eps.data().asNioFloat();
+    elementwise(y, eps, out, (py, pe, len) -> positiveOnly(pe, 0, py, len));
+  }
+
+  /** What {@link #elementwise} does to a chunk: {@code x} alone in place, or {@code e} in place from {@code x} and {@code e}. */
+  interface Chunk {
+    void apply(float[] x, float[] e, int len);
+  }
+
+  /**
+   * An elementwise kernel over whole arrays (all {@link #direct}, of one length), a chunk of 16K
+   * values per task on every core: each chunk of {@code x} (and of {@code e}, when not null) read
+   * into this thread's arrays, {@code f} applied, and the chunk of {@code x} (without {@code e})
+   * or of {@code e} written to {@code out}.
+   */
+  static void elementwise(INDArray x, INDArray e, INDArray out, Chunk f) {
+    FloatBuffer xb = x.data().asNioFloat();
+    FloatBuffer eb = e == null ? null : e.data().asNioFloat();
     FloatBuffer ob = out.data().asNioFloat();
-    long yBase = y.offset();
-    long eBase = eps.offset();
+    long xBase = x.offset();
+    long eBase = e == null ? 0 : e.offset();
     long oBase = out.offset();
-    long length = y.length();
+    long length = x.length();
     int chunk = 1 << 14;
     IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
       int at = part * chunk;
       int len = (int) Math.min(chunk, length - at);
-      float[] py = Scratch.floats(0, len);
-      float[] pe = Scratch.floats(1, len);
-      yb.get((int) (yBase + at), py, 0, len);
-      eb.get((int) (eBase + at), pe, 0, len);
-      positiveOnly(pe, 0, py, len);
-      ob.put((int) (oBase + at), pe, 0, len);
+      float[] px = Scratch.floats(0, len);
+      float[] pe = eb == null ? null : Scratch.floats(1, len);
+      xb.get((int) (xBase + at), px, 0, len);
+      if (eb != null) {
+        eb.get((int) (eBase + at), pe, 0, len);
+      }
+      f.apply(px, pe, len);
+      ob.put((int) (oBase + at), eb == null ? px : pe, 0, len);
     });
   }
 
@@ -287,21 +304,10 @@ final class ChannelKernels {
    * {@code out = min(max(x, 0), cap)}, a NaN staying NaN as in PyTorch's clamp.
    */
   static void clamp(INDArray x, INDArray out, float cap) {
-    FloatBuffer xb = x.data().asNioFloat();
-    FloatBuffer ob = out.data().asNioFloat();
-    long xBase = x.offset();
-    long oBase = out.offset();
-    long length = x.length();
-    int chunk = 1 << 14;
-    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
-      int at = part * chunk;
-      int len = (int) Math.min(chunk, length - at);
-      float[] px = Scratch.floats(0, len);
-      xb.get((int) (xBase + at), px, 0, len);
+    elementwise(x, null, out, (px, unused, len) -> {
       for (int k = 0; k < len; k++) {
         px[k] = Math.min(Math.max(px[k], 0f), cap);
       }
-      ob.put((int) (oBase + at), px, 0, len);
     });
   }
 
@@ -415,18 +421,8 @@ final class ChannelKernels {
    * on vectors when {@link Vectors#on()}, with the same bits either way ({@link #exp}).
    */
   static void silu(INDArray x, INDArray out) {
-    FloatBuffer xb = x.data().asNioFloat();
-    FloatBuffer ob = out.data().asNioFloat();
-    long xBase = x.offset();
-    long oBase = out.offset();
-    long length = x.length();
     boolean vectors = Vectors.on();
-    int chunk = 1 << 14;
-    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
-      int at = part * chunk;
-      int len = (int) Math.min(chunk, length - at);
-      float[] px = Scratch.floats(0, len);
-      xb.get((int) (xBase + at), px, 0, len);
+    elementwise(x, null, out, (px, unused, len) -> {
       if (vectors) {
         VectorSilu.forward(px, len);
       } else {
@@ -434,28 +430,13 @@ final class ChannelKernels {
           px[k] = silu(px[k]);
         }
       }
-      ob.put((int) (oBase + at), px, 0, len);
     });
   }
 
   /** {@code out = eps * silu'(x)} (all {@link #direct}, of one length), as {@link #silu(INDArray, INDArray)} runs. */
   static void siluBackward(INDArray x, INDArray eps, INDArray out) {
-    FloatBuffer xb = x.data().asNioFloat();
-    FloatBuffer eb = eps.data().asNioFloat();
-    FloatBuffer ob = out.data().asNioFloat();
-    long xBase = x.offset();
-    long eBase = eps.offset();
-    long oBase = out.offset();
-    long length = x.length();
     boolean vectors = Vectors.on();
-    int chunk = 1 << 14;
-    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
-      int at = part * chunk;
-      int len = (int) Math.min(chunk, length - at);
-      float[] px = Scratch.floats(0, len);
-      float[] pe = Scratch.floats(1, len);
-      xb.get((int) (xBase + at), px, 0, len);
-      eb.get((int) (eBase + at), pe, 0, len);
+    elementwise(x, eps, out, (px, pe, len) -> {
       if (vectors) {
         VectorSilu.backward(px, pe, len);
       } else {
@@ -463,7 +444,6 @@ final class ChannelKernels {
           pe[k] = siluGrad(px[k], pe[k]);
         }
       }
-      ob.put((int) (oBase + at), pe, 0, len);
     });
   }
 
@@ -506,26 +486,11 @@ final class ChannelKernels {
    * {@code x <= 0 || x >= cap}).
    */
   static void clampBackward(INDArray x, INDArray eps, INDArray out, float cap) {
-    FloatBuffer xb = x.data().asNioFloat();
-    FloatBuffer eb = eps.data().asNioFloat();
-    FloatBuffer ob = out.data().asNioFloat();
-    long xBase = x.offset();
-    long eBase = eps.offset();
-    long oBase = out.offset();
-    long length = x.length();
-    int chunk = 1 << 14;
-    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
-      int at = part * chunk;
-      int len = (int) Math.min(chunk, length - at);
-      float[] px = Scratch.floats(0, len);
-      float[] pe = Scratch.floats(1, len);
-      xb.get((int) (xBase + at), px, 0, len);
-      eb.get((int) (eBase + at), pe, 0, len);
+    elementwise(x, eps, out, (px, pe, len) -> {
       for (int k = 0; k < len; k++) {
         float v = px[k];
         pe[k] = v <= 0f || v >= cap ? 0f : pe[k];
       }
-      ob.put((int) (oBase + at), pe, 0, len);
     });
   }
 

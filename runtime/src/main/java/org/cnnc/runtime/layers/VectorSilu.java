@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * SiLU on the Vector API's lanes, loaded only when {@link Vectors#on()}; {@link CnncSilu}'s
+ * SiLU on the Vector API's lanes, loaded only when {@link Vectors#on()}; {@link CnncRelu}'s SiLU
  * kernels. PyTorch's formulas: {@code x / (1 + exp(-x))} forward, {@code e * s * (1 + x * (1 - s))}
  * with {@code s = 1 / (1 + exp(-x))} backward, {@code exp} as {@link ChannelKernels#exp} computes
  * it, step for step, so vectors and the scalar tail (and the scalar path) give the same bits.
