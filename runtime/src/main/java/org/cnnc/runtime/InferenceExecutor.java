@@ -52,8 +52,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * </ul>
  *
  * Working memory (im2col columns, Winograd's tiles) lives in one workspace reset after each
- * vertex. Outputs are copied out of the arena. Not thread-safe across threads at once: calls are
- * serialized, as the graph's layers keep state of their own.
+ * vertex. Outputs are copied out of the arena. Calls from several threads are serialized: the
+ * arena, and the graph's layers, hold one call's state at a time.
  */
 final class InferenceExecutor {
   /** What a step does. */
@@ -225,7 +225,12 @@ final class InferenceExecutor {
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
             INDArray out = forward(v, values, mgr);
             if (out != target) {
-              // an array of the layer's own, or a strided slice: copied into its range
+              // an array of the layer's own, or a strided slice: copied into its range (never
+              // broadcast: a shape other than the first call's is a bug)
+              if (!Arrays.equals(out.shape(), target.shape())) {
+                throw new IllegalStateException(vertices[v].getVertexName() + " gave " + Arrays.toString(out.shape())
+                    + ", planned " + Arrays.toString(target.shape()) + " from the first call with these inputs");
+              }
               target.assign(out);
               plan.copied(vertices[v]);
             }
