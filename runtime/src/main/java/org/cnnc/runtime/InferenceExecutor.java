@@ -264,13 +264,9 @@ final class InferenceExecutor {
     return out;
   }
 
-  /** The plan in use: the arena's size, and how many copies the last calls made (for tests). */
+  /** The plan in use: the arena's size (for tests). */
   synchronized long arenaFloats() {
     return plan == null ? 0 : plan.arena.length();
-  }
-
-  synchronized long copies() {
-    return plan == null ? 0 : plan.copies;
   }
 
   /** The vertices whose output the last planned call copied (for tests). */
@@ -293,11 +289,9 @@ final class InferenceExecutor {
     final INDArray[] view;
     final boolean[] dense;
     private final INDArray[][] slices;
-    long copies;
     final List<String> copied = new ArrayList<>();
 
     void copied(GraphVertex v) {
-      copies++;
       copied.add(v.getVertexName());
     }
 

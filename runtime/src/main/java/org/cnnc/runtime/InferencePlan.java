@@ -137,8 +137,7 @@ public final class InferencePlan {
       String v = e.getKey();
       List<String> ins = inputs.getOrDefault(v, List.of());
       // a ReLU, or a clamp (in training only into a layer whose backward masks by it: cnnc's BatchNorm)
-      Lowerings.Absorbs what = e.getValue().has(Trait.FUSABLE_ACTIVATION) ? Lowerings.Absorbs.RELU
-          : e.getValue().has(Trait.FUSABLE_CLAMP) ? Lowerings.Absorbs.CLAMP : null;
+      Lowerings.Absorbs what = fusable(e.getValue());
       if (!passes.contains(Pass.FUSE_RELU) || what == null || ins.size() != 1) {
         continue;
       }
@@ -154,7 +153,7 @@ public final class InferencePlan {
           && (into.equals(src) || readers.getOrDefault(into, List.of()).size() == 1)
           && (!training || what != Lowerings.Absorbs.CLAMP || Lowerings.clampsInTraining(op.get(into), kernels))) {
         fusedRelu.add(v);
-        fusesRelu.put(into, what == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU);
+        fusesRelu.put(into, activation(what));
       }
     }
     if (passes.contains(Pass.FUSE_RELU)) {
@@ -175,9 +174,7 @@ public final class InferencePlan {
       for (String member : m.members()) {
         String src = bnOfConv.getOrDefault(member, member);
         List<String> rs = readers.getOrDefault(src, List.of());
-        OpDef def = rs.size() == 1 ? op.get(rs.get(0)) : null;
-        Lowerings.Absorbs what = def == null ? null : def.has(Trait.FUSABLE_ACTIVATION) ? Lowerings.Absorbs.RELU
-            : def.has(Trait.FUSABLE_CLAMP) ? Lowerings.Absorbs.CLAMP : null;
+        Lowerings.Absorbs what = rs.size() == 1 ? fusable(op.get(rs.get(0))) : null;
         if (what == null || (kind != null && kind != what) || outputNodes.contains(src) || outputNodes.contains(rs.get(0))
             || (keep != null && !keep.contains(rs.get(0)))) {
           acts = null;
@@ -188,9 +185,20 @@ public final class InferencePlan {
       }
       if (acts != null && kind != null) {
         fusedRelu.addAll(acts);
-        fusesRelu.put(m.vertex(), kind == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU);
+        fusesRelu.put(m.vertex(), activation(kind));
       }
     }
+  }
+
+  /** What a layer before {@code def} absorbs of it: a ReLU, a clamp (relu6), or nothing (null). */
+  private static Lowerings.Absorbs fusable(OpDef def) {
+    return def == null ? null : def.has(Trait.FUSABLE_ACTIVATION) ? Lowerings.Absorbs.RELU
+        : def.has(Trait.FUSABLE_CLAMP) ? Lowerings.Absorbs.CLAMP : null;
+  }
+
+  /** The activation a layer computes for what it absorbs. */
+  private static Activation activation(Lowerings.Absorbs what) {
+    return what == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU;
   }
 
   private static boolean absorbs(OpDef def, Lowerings.Absorbs what, NetBuilder.Kernels kernels) {

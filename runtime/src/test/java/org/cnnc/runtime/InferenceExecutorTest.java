@@ -39,9 +39,8 @@ class InferenceExecutorTest {
         INDArray x = input(n, batch, batch);
         Map<String, INDArray> probed = n.predict(x);
         long floats = e.arenaFloats();
-        long copiesBefore = e.copies();
         Map<String, INDArray> first = n.predict(x);
-        long copies = e.copies() - copiesBefore;
+        int copies = e.copied().size();
         Map<String, INDArray> second = n.predict(input(n, batch, 99));
         Map<String, INDArray> again = n.predict(x);
         for (String out : probed.keySet()) {

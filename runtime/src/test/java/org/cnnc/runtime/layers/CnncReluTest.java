@@ -53,17 +53,28 @@ class CnncReluTest {
   /** ReLU6 against DL4J's activation layer, on inputs spread past both bends (0 and 6). */
   @Test
   void relu6EqualsDl4j() {
-    ComputationGraph theirs = TestGraphs.convThen("relu6", new ActivationLayer(Activation.RELU6), 2, 6, 5, 4);
-    ComputationGraph ours = TestGraphs.convThen("relu6", new CnncRelu(Activation.RELU6), 2, 6, 5, 4);
-    ours.setParams(theirs.params().dup().muli(8));
+    INDArray out = equalsDl4jsActivationLayer(Activation.RELU6, 8, 6, 0, 1e-6);
+    org.junit.jupiter.api.Assertions.assertTrue(out.eq(6).any() && out.eq(0).any(), "outputs at both caps");
+  }
+
+  /**
+   * cnnc's layer computing {@code fn} against DL4J's activation layer, after a conv whose weights
+   * are scaled by {@code scale} (inputs past the bends): the outputs within {@code outputTol}, and
+   * every gradient within {@code gradientTol}. Returns cnnc's output.
+   */
+  static INDArray equalsDl4jsActivationLayer(Activation fn, double scale, long seed, double outputTol,
+      double gradientTol) {
+    ComputationGraph theirs = TestGraphs.convThen("act", new ActivationLayer(fn), 2, 6, 5, 4);
+    ComputationGraph ours = TestGraphs.convThen("act", new CnncRelu(fn), 2, 6, 5, 4);
+    ours.setParams(theirs.params().dup().muli(scale));
     theirs.setParams(ours.params().dup());
-    Nd4j.getRandom().setSeed(6);
+    Nd4j.getRandom().setSeed(seed);
     INDArray x = Nd4j.randn(DataType.FLOAT, 3, 2, 6, 5);
     INDArray y = Nd4j.randn(DataType.FLOAT, 3, 4, 6, 5);
     INDArray out = ours.outputSingle(false, x);
-    org.junit.jupiter.api.Assertions.assertTrue(out.eq(6).any() && out.eq(0).any(), "outputs at both caps");
-    assertClose(theirs.outputSingle(false, x), out, 0, "output");
-    TestGraphs.assertSameGradients(theirs, ours, x, y, theirs.paramTable().keySet(), 1e-6);
+    assertClose(theirs.outputSingle(false, x), out, outputTol, "output");
+    TestGraphs.assertSameGradients(theirs, ours, x, y, theirs.paramTable().keySet(), gradientTol);
+    return out;
   }
 
   /**

@@ -4,8 +4,6 @@ package org.cnnc.runtime.layers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.deeplearning4j.nn.conf.layers.ActivationLayer;
-import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -91,14 +89,6 @@ class CnncSiluTest {
 
   @Test
   void layerEqualsDl4jsSwish() {
-    ComputationGraph theirs = TestGraphs.convThen("silu", new ActivationLayer(Activation.SWISH), 2, 6, 5, 4);
-    ComputationGraph ours = TestGraphs.convThen("silu", new CnncRelu(Activation.SWISH), 2, 6, 5, 4);
-    ours.setParams(theirs.params().dup().muli(4));
-    theirs.setParams(ours.params().dup());
-    Nd4j.getRandom().setSeed(8);
-    INDArray x = Nd4j.randn(DataType.FLOAT, 3, 2, 6, 5);
-    INDArray y = Nd4j.randn(DataType.FLOAT, 3, 4, 6, 5);
-    TestGraphs.assertClose(theirs.outputSingle(false, x), ours.outputSingle(false, x), 1e-6, "output");
-    TestGraphs.assertSameGradients(theirs, ours, x, y, theirs.paramTable().keySet(), 1e-5);
+    CnncReluTest.equalsDl4jsActivationLayer(Activation.SWISH, 4, 8, 1e-6, 1e-5);
   }
 }
