@@ -689,8 +689,13 @@ public final class NetBuilder {
     return activation(name, in, Activation.TANH.getActivationFunction());
   }
 
+  /**
+   * The identity: no vertex at all, its readers read its input (a residual block's {@code x:
+   * identity} would otherwise copy the activation forward and its gradient back). A model whose
+   * output is a network input gets its vertex in {@link #output}.
+   */
   public String identity(String name, String in) {
-    return activation(name, in, Activation.IDENTITY.getActivationFunction());
+    return in;
   }
 
   public String softmax(String name, String in) {
