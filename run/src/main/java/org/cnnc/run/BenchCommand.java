@@ -81,8 +81,8 @@ final class BenchCommand implements Callable<Integer> {
   boolean noDl4j;
 
   @Option(names = "--passes", paramLabel = "PASS", split = ",",
-      description = "Inference passes for the cnnc column (default: those measured to help; 'none' for none): "
-          + "FOLD_BATCHNORM, FUSE_RELU, DROP_DROPOUT, PRUNE_OUTPUTS, MERGE_POINTWISE.")
+      description = "Inference passes for the cnnc column (default: those measured to help, as cnnc run applies them; "
+          + "'none' for none): FOLD_BATCHNORM, FUSE_RELU, DROP_DROPOUT, PRUNE_OUTPUTS, MERGE_POINTWISE, FUSE_ADD.")
   List<String> passes;
 
   @Option(names = "--profile", description = "Time each layer alone instead: where the time goes, GFLOP/s against SGEMM.")
@@ -127,7 +127,7 @@ final class BenchCommand implements Callable<Integer> {
         java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     out.println("DL4J kernels: the generated network with DL4J's own layers, no passes; cnnc: with cnnc's kernels, inference "
         + "as cnnc run predicts (one planned block of memory for the activations),");
-    java.util.EnumSet<InferencePlan.Pass> chosen = passes == null ? PASSES
+    java.util.EnumSet<InferencePlan.Pass> chosen = passes == null ? java.util.EnumSet.copyOf(InferencePlan.DEFAULTS)
         : java.util.EnumSet.noneOf(InferencePlan.Pass.class);
     if (passes != null) {
       for (String p : passes) {
@@ -234,13 +234,6 @@ final class BenchCommand implements Callable<Integer> {
   private static String ratio(Column c, java.util.function.ToDoubleFunction<Times> step, double mine) {
     return c.times() == null ? "-" : String.format(Locale.ROOT, "%.2fx", step.applyAsDouble(c.times()) / mine);
   }
-
-  /**
-   * The inference passes the benchmark applies: those measured to speed the network up (see
-   * README, "Inference passes", for why dropout removal is left out).
-   */
-  static final java.util.EnumSet<InferencePlan.Pass> PASSES = java.util.EnumSet.of(InferencePlan.Pass.FOLD_BATCHNORM,
-      InferencePlan.Pass.FUSE_RELU, InferencePlan.Pass.PRUNE_OUTPUTS, InferencePlan.Pass.MERGE_POINTWISE);
 
   private double timeForward(ComputationGraph g, long[] inShape, int n) {
     INDArray x = Timing.batch(inShape, n, 1);

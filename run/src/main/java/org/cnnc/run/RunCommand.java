@@ -15,6 +15,8 @@ import java.util.concurrent.Callable;
 import org.cnnc.cli.Main;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
+import org.cnnc.runtime.InferencePlan;
+import org.cnnc.runtime.NetBuilder;
 import org.cnnc.compiler.io.Npz;
 import org.cnnc.runtime.NdNpz;
 import org.cnnc.compiler.ir.Network;
@@ -202,7 +204,10 @@ final class RunCommand implements Callable<Integer> {
             return Main.USAGE;
           }
         }
-        CnnNetwork dl4j = net;
+        // the inference passes (BatchNorm folded, activations and residual adds fused, 1x1 convs
+        // merged), with the loaded weights; every output kept
+        CnnNetwork dl4j = net.forInference(InferencePlan.DEFAULTS,
+            net.outputs().stream().map(NetBuilder.OutputSpec::name).collect(java.util.stream.Collectors.toSet()));
         passes = () -> dl4j.predict(xs);
       } else {
         Map<String, Npz.Array> values = null;

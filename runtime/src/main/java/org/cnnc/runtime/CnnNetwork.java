@@ -28,8 +28,11 @@ public final class CnnNetwork {
   private final Map<String, String> untrainable;
   /** The unplanned build: the topology every plan (training or inference) is made from. */
   private final NetBuilder topology;
+  /** Whether predict fuses residual adds into convs ({@link InferencePlan.Pass#FUSE_ADD}). */
+  private final boolean fuseAdds;
 
   private CnnNetwork(CnnModel model, ComputationGraph graph, NetBuilder b, NetBuilder topology) {
+    this.fuseAdds = b.plan() != null && b.plan().fusesAdds();
     this.model = model;
     this.graph = graph;
     this.topology = topology;
@@ -132,8 +135,10 @@ public final class CnnNetwork {
    * {@code b' = (b - m) * g / sqrt(v + eps) + beta}). Only {@code outputs} are computed when
    * PRUNE_OUTPUTS is on. Its predictions equal this network's.
    */
-  public CnnNetwork forInference(java.util.EnumSet<InferencePlan.Pass> passes, java.util.Set<String> outputs) {
-    InferencePlan plan = new InferencePlan(topology, passes, outputs);
+  public CnnNetwork forInference(java.util.Set<InferencePlan.Pass> passes, java.util.Set<String> outputs) {
+    java.util.EnumSet<InferencePlan.Pass> chosen = java.util.EnumSet.noneOf(InferencePlan.Pass.class);
+    chosen.addAll(passes);
+    InferencePlan plan = new InferencePlan(topology, chosen, outputs);
     NetBuilder b = new NetBuilder(0).kernels(topology.kernels()).withPlan(plan);
     CnnNetwork net = build(model, b, b);
     ComputationGraph g = net.graph;
@@ -204,7 +209,7 @@ public final class CnnNetwork {
   /** The executor of {@link #predict}, made on first use. */
   synchronized InferenceExecutor executor() {
     if (executor == null) {
-      executor = new InferenceExecutor(graph, outputs.stream().map(NetBuilder.OutputSpec::node).toList());
+      executor = new InferenceExecutor(graph, outputs.stream().map(NetBuilder.OutputSpec::node).toList(), fuseAdds);
     }
     return executor;
   }

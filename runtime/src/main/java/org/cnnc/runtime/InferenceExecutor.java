@@ -9,13 +9,17 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.cnnc.runtime.layers.CnncAdd;
+import org.cnnc.runtime.layers.GemmConvolutionLayer;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.graph.SubsetVertex;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.graph.vertex.GraphVertex;
 import org.deeplearning4j.nn.graph.vertex.VertexIndices;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.activations.impl.ActivationIdentity;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.memory.conf.WorkspaceConfiguration;
@@ -46,6 +50,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *       reads are planned as slices of its output: at batch 1 each is a dense range that its
  *       layer writes; at larger batches a slice is strided, and the input is copied into it as
  *       soon as it is made (while it is in the cache). The concatenation itself does nothing.
+ *   <li><b>Residual adds in the conv</b> ({@link InferencePlan.Pass#FUSE_ADD}). An {@code add} whose input computed last is a conv that
+ *       only it reads, with no activation of its own (ResNet's {@code bn3(conv3(x)) + x}, the
+ *       BatchNorm folded), costs no pass of its own: the conv adds the other input, then the
+ *       add's ReLU, in the pass that finishes its output, and writes the add's memory. The sum is
+ *       rounded as the two layers round it apart, so the outputs keep their bits.
  *   <li><b>Channel subsets as views.</b> A subset of channels that only such concatenations read
  *       (the slices of {@link InferencePlan.Pass#MERGE_POINTWISE}'s merged convs) is a view of
  *       its input, copied once, into the concatenation.
@@ -65,7 +74,13 @@ final class InferenceExecutor {
     /** A channel concatenation whose inputs are (or are copied into) slices of its output. */
     CONCAT,
     /** A channel subset read only by {@link #CONCAT} steps: a view of its input. */
-    VIEW
+    VIEW,
+    /**
+     * A residual {@code add} of a conv that only it reads and of an activation computed before
+     * that conv: the conv adds it (and the add's ReLU) in its own last pass, into the add's
+     * memory; the add does nothing.
+     */
+    ADDED
   }
 
   private static final WorkspaceConfiguration WORK = WorkspaceConfiguration.builder()
@@ -91,6 +106,10 @@ final class InferenceExecutor {
   private final Map<Integer, Integer> sliceOf = new HashMap<>();
   /** For a {@link Kind#VIEW} step's vertex: its first channel in its input. */
   private final Map<Integer, Integer> subsetFrom = new HashMap<>();
+  /** For an {@link Kind#ADDED} step's vertex: the conv that computes it. */
+  private final Map<Integer, Integer> addedBy = new HashMap<>();
+  /** For a conv that computes an {@link Kind#ADDED} step: that add's vertex. */
+  private final Map<Integer, Integer> addsInto = new HashMap<>();
   private final int[] outputs;
   private final int[] inputIndex;
   private final LayerWorkspaceMgr probeMgr;
@@ -98,8 +117,8 @@ final class InferenceExecutor {
   private Plan plan;
   private long[][] planInputs;
 
-  /** Runs {@code graph} for the vertices named {@code outputNodes}. */
-  InferenceExecutor(ComputationGraph graph, List<String> outputNodes) {
+  /** Runs {@code graph} for the vertices named {@code outputNodes}, residual adds fused into convs with {@code fuseAdds}. */
+  InferenceExecutor(ComputationGraph graph, List<String> outputNodes, boolean fuseAdds) {
     this.graph = graph;
     this.vertices = graph.getVertices();
     int n = vertices.length;
@@ -157,11 +176,33 @@ final class InferenceExecutor {
         subsetFrom.put(v, sub.getFrom());
       }
     }
+    int[] position = new int[n];
+    for (int s = 0; s < steps.length; s++) {
+      position[steps[s]] = s;
+    }
+    for (int v : steps) {
+      // a residual add: its input computed last is a conv only it reads, with no activation of
+      // its own; the other input is ready by the time that conv runs
+      if (fuseAdds && kind[v] == Kind.COMPUTE && conf.get(vertices[v].getVertexName()) instanceof CnncAdd
+          && reads[v].length == 2
+          && reads[v][0] != reads[v][1]) {
+        int conv = position[reads[v][0]] > position[reads[v][1]] ? reads[v][0] : reads[v][1];
+        if (kind[conv] == Kind.COMPUTE && !isOutput.contains(conv) && readers.get(conv).size() == 1
+            && vertices[conv].hasLayer() && vertices[conv].getLayer() instanceof GemmConvolutionLayer
+            && vertices[conv].getLayer().conf().getLayer() instanceof BaseLayer l
+            && l.getActivationFn() instanceof ActivationIdentity) {
+          kind[v] = Kind.ADDED;
+          addedBy.put(v, conv);
+          addsInto.put(conv, v);
+        }
+      }
+    }
     for (int v : steps) {
       if (kind[v] == Kind.CONCAT) {
         for (int in : reads[v]) {
           // written into the slice: computed, read by nothing else, no output, no concatenation
-          if (kind[in] == Kind.COMPUTE && !isOutput.contains(in) && readers.get(in).size() == 1) {
+          if ((kind[in] == Kind.COMPUTE || kind[in] == Kind.ADDED) && !isOutput.contains(in)
+              && readers.get(in).size() == 1) {
             sliceOf.put(in, v);
           }
         }
@@ -195,6 +236,10 @@ final class InferenceExecutor {
           values[v] = inputs[inputIndex[v]];
           continue;
         }
+        if (kind[v] == Kind.ADDED) {
+          values[v] = values[addedBy.get(v)];
+          continue;
+        }
         try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
           values[v] = forward(v, values, probeMgr);
         }
@@ -208,7 +253,7 @@ final class InferenceExecutor {
     for (int v : steps) {
       switch (kind[v]) {
         case INPUT -> values[v] = inputs[inputIndex[v]];
-        case VIEW -> values[v] = plan.view[v];
+        case VIEW, ADDED -> values[v] = plan.view[v];
         case CONCAT -> {
           for (int k = 0; k < reads[v].length; k++) {
             int in = reads[v][k];
@@ -247,9 +292,19 @@ final class InferenceExecutor {
     for (int k = 0; k < reads[v].length; k++) {
       vertex.setInput(k, values[reads[v][k]], m);
     }
+    Integer add = addsInto.get(v);
+    GemmConvolutionLayer conv = add == null ? null : (GemmConvolutionLayer) vertex.getLayer();
+    if (conv != null) {
+      int[] in = reads[add];
+      conv.residual(values[in[0] == v ? in[1] : in[0]],
+          ((CnncAdd) graph.getConfiguration().getVertices().get(vertices[add].getVertexName())).isRelu());
+    }
     try {
       return vertex.doForward(false, m);
     } finally {
+      if (conv != null) {
+        conv.residual(null, false);
+      }
       vertex.clear();
     }
   }
@@ -318,7 +373,7 @@ final class InferenceExecutor {
         owner[v] = switch (e.kind[v]) {
           case INPUT -> -1;
           case VIEW -> e.reads[v][0];
-          default -> e.sliceOf.getOrDefault(v, v);
+          default -> e.addsInto.containsKey(v) ? e.addsInto.get(v) : e.sliceOf.getOrDefault(v, v);
         };
       }
       // lifetimes: from the first step that writes into a block to the last that reads it
@@ -382,6 +437,11 @@ final class InferenceExecutor {
           }
         }
       }
+      // a conv that computes an add writes the add's memory
+      e.addsInto.forEach((conv, add) -> {
+        view[conv] = view[add];
+        dense[conv] = dense[add];
+      });
       for (int v : e.steps) {
         if (e.kind[v] == Kind.VIEW) {
           long from = e.subsetFrom.get(v);

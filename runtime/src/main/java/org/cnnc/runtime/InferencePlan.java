@@ -42,8 +42,23 @@ public final class InferencePlan {
      * three of an Inception block's branches: one wider conv, whose channels each conv's readers
      * then take their slice of. BatchNorm folding still applies to each slice.
      */
-    MERGE_POINTWISE
+    MERGE_POINTWISE,
+    /**
+     * A residual {@code add} whose input computed last is a conv (or a conv with its BatchNorm
+     * folded) that only it reads, with no activation of its own: {@link CnnNetwork#predict}'s
+     * executor has the conv add the other input, and the add's ReLU, in the pass that finishes
+     * its output (ONNX Runtime's conv with a sum input). The sums keep their bits.
+     */
+    FUSE_ADD
   }
+
+  /**
+   * The passes that pay (each measured, README "Inference passes"): all but
+   * {@link Pass#DROP_DROPOUT}, which changes nothing measurable. {@code cnnc run} and
+   * {@code cnnc bench} apply them.
+   */
+  public static final Set<Pass> DEFAULTS = java.util.Collections.unmodifiableSet(EnumSet.of(Pass.FOLD_BATCHNORM,
+      Pass.FUSE_RELU, Pass.PRUNE_OUTPUTS, Pass.MERGE_POINTWISE, Pass.FUSE_ADD));
 
   /**
    * One merged conv: the vertex computing it, its member convs in order, and each member's first
@@ -66,6 +81,7 @@ public final class InferencePlan {
   private final Map<String, Merge> mergeOf = new HashMap<>();
   private final Map<String, Merge> mergeByVertex = new HashMap<>();
   private final boolean training;
+  private final boolean fuseAdds;
 
   InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs) {
     this(first, passes, outputs, false);
@@ -73,6 +89,7 @@ public final class InferencePlan {
 
   private InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs, boolean training) {
     this.training = training;
+    this.fuseAdds = passes.contains(Pass.FUSE_ADD);
     Map<String, OpDef> op = first.ops();
     NetBuilder.Kernels kernels = first.kernels();
     Map<String, List<String>> inputs = first.topology();
@@ -213,6 +230,11 @@ public final class InferencePlan {
     Set<String> all = new HashSet<>();
     first.outputs().forEach(o -> all.add(o.name()));
     return new InferencePlan(first, EnumSet.of(Pass.FUSE_RELU), all, true);
+  }
+
+  /** Whether {@link Pass#FUSE_ADD} is on: predict's executor fuses residual adds into convs. */
+  boolean fusesAdds() {
+    return fuseAdds;
   }
 
   /** Whether this plan builds a network for training (with its losses), not for inference. */

@@ -229,6 +229,11 @@ public final class NetBuilder {
     return this;
   }
 
+  /** The plan this builder builds with, or null. */
+  InferencePlan plan() {
+    return plan;
+  }
+
   boolean hasPlan() {
     return plan != null;
   }

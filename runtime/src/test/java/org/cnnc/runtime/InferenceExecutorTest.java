@@ -13,7 +13,9 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.cnnc.runtime.InferencePlan.Pass;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -107,6 +109,98 @@ class InferenceExecutorTest {
       }
     } finally {
       pool.shutdownNow();
+    }
+  }
+
+  /** Residual blocks (identity and projected shortcuts, an add without ReLU read by a concatenation). */
+  static final String RESIDUAL = """
+      package org.cnnc.residual_test
+
+      block Res(c: int, stride: int = 1, down: int = 0) {
+          x: identity
+          conv1: conv(c, 3, stride = stride, padding = 1, bias = false)
+          bn1: batchnorm
+          relu
+          conv2: conv(c, 1)
+          bn2: batchnorm
+          add(from bn2, from x -> repeat down { conv(c, 1, stride = stride, bias = false) batchnorm })
+          relu
+      }
+
+      block Plain(c: int) {
+          x: identity
+          a: conv(c, 3, padding = 1)
+          add(from a, from x)
+      }
+
+      block Join(c: int) {
+          x: identity
+          concat(from x -> conv(c, 1), from x -> Plain(c))
+      }
+
+      model Net {
+          input [3, 12, 12]
+          stem: conv(8, 3, padding = 1)
+          relu
+          r1: Res(8)
+          r2: Res(16, stride = 2, down = 1)
+          j: Join(16)
+          head: conv(4, 1)
+      }
+      """;
+
+  @TempDir static Path dir;
+
+  /**
+   * A residual add fused into the conv before it ({@link InferenceExecutor.Kind#ADDED}) gives the
+   * bits the conv and the add give apart (DL4J's own run of the same graph), with the BatchNorms
+   * apart or folded, at batch 1 and 4 (where the add read by a concatenation writes its strided
+   * slice), in every kernel path the convs take.
+   */
+  @Test
+  void residualAddsFusedIntoConvsKeepTheBits() throws Exception {
+    var c = org.cnnc.compiler.Compiler.compileText("net.cnn", RESIDUAL, Map.of());
+    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
+    CnnModel model = (CnnModel) Generated.compile(c, dir.resolve("residual")).loadClass("org.cnnc.residual_test.Net")
+        .getConstructor().newInstance();
+    CnnNetwork net = CnnNetwork.create(model, 5);
+    // BatchNorm statistics other than 0 and 1, so that folding them changes the convs
+    Nd4j.getRandom().setSeed(8);
+    for (var e : net.graph().paramTable().entrySet()) {
+      if (e.getKey().endsWith("_mean")) {
+        e.getValue().assign(Nd4j.rand(DataType.FLOAT, e.getValue().shape()).subi(0.5).muli(0.5));
+      } else if (e.getKey().endsWith("_var")) {
+        e.getValue().assign(Nd4j.rand(DataType.FLOAT, e.getValue().shape()).addi(0.5));
+      }
+    }
+    String main = net.outputs().get(0).name();
+    EnumSet<Pass> apart = EnumSet.allOf(Pass.class);
+    apart.remove(Pass.FUSE_ADD);
+    CnnNetwork fusing = net.forInference(EnumSet.allOf(Pass.class), Set.of(main));
+    for (CnnNetwork n : List.of(net, fusing, net.forInference(apart, Set.of(main)))) {
+      InferenceExecutor e = n.executor();
+      List<String> adds = new ArrayList<>();
+      n.graph().getConfiguration().getVertices().forEach((v, conf) -> {
+        if (conf instanceof org.cnnc.runtime.layers.CnncAdd) {
+          adds.add(v);
+        }
+      });
+      assertEquals(3, adds.size(), adds.toString());
+      for (String add : adds) {
+        assertEquals(n == fusing ? InferenceExecutor.Kind.ADDED : InferenceExecutor.Kind.COMPUTE, e.kind(add), add);
+      }
+      for (int batch : new int[] {1, 4}) {
+        for (long seed : new long[] {batch, 50 + batch}) {
+          INDArray x = input(n, batch, seed);
+          INDArray alone = n.graph().feedForward(new INDArray[] {x}, false, false).get(n.outputs().get(0).node());
+          assertTrue(alone.amax().getDouble(0) > 0.1, "a live output");
+          for (int call = 0; call < 2; call++) {
+            // the first call runs as the vertices compute themselves, the second over the plan
+            INDArray fused = n.predict(x).get(main);
+            assertArrayEquals(alone.data().asFloat(), fused.data().asFloat(), "batch " + batch + ", call " + call);
+          }
+        }
+      }
     }
   }
 

@@ -144,20 +144,43 @@ final class ChannelKernels {
    * bias and fused ReLU applied in place).
    */
   static void affine(INDArray x3, float[] scale, float[] shift, float cap, INDArray out3) {
+    affine(x3, scale, shift, null, cap, out3);
+  }
+
+  /**
+   * {@link #affine(INDArray, float[], float[], float, INDArray)} with a residual:
+   * {@code out = act(x * scale[c] + shift[c] + r)} for {@code r3} of {@code x3}'s shape (or null:
+   * none), in one pass. The sum is rounded as the unfused layers round it, {@code (x * scale +
+   * shift)} first, then {@code + r}, then the activation, so a residual add fused into a conv
+   * ({@code conv + bias + r}, then ReLU) gives the bits the conv and {@code add} give apart.
+   */
+  static void affine(INDArray x3, float[] scale, float[] shift, INDArray r3, float cap, INDArray out3) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
     int n = (int) x3.size(2);
     FloatBuffer xb = x3.data().asNioFloat();
     FloatBuffer ob = out3.data().asNioFloat();
+    FloatBuffer rb = r3 == null ? null : r3.data().asNioFloat();
     int xBase = (int) x3.offset();
     int oBase = (int) out3.offset();
+    int rBase = r3 == null ? 0 : (int) r3.offset();
     IntStream.range(0, b * c).parallel().forEach(plane -> {
       int ch = plane % c;
       float a = scale == null ? 1f : scale[ch];
       float s = shift == null ? 0f : shift[ch];
       float[] p = Scratch.floats(0, n);
       xb.get(xBase + plane * n, p, 0, n);
-      finish(p, n, a, s, cap);
+      if (rb == null) {
+        finish(p, n, a, s, cap);
+      } else {
+        finish(p, n, a, s, NONE);
+        float[] q = Scratch.floats(1, n);
+        rb.get(rBase + plane * n, q, 0, n);
+        for (int k = 0; k < n; k++) {
+          p[k] += q[k];
+        }
+        finish(p, n, 1f, 0f, cap);
+      }
       ob.put(oBase + plane * n, p, 0, n);
     });
   }

@@ -95,6 +95,30 @@ public final class ConvGemm {
    */
   public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, Geometry g,
       LayerWorkspaceMgr mgr, ArrayType outType, WinogradWeights kept) {
+    return forward(x, w, bias, cap, g, mgr, outType, kept, null);
+  }
+
+  /**
+   * {@link #forward(INDArray, INDArray, INDArray, float, Geometry, LayerWorkspaceMgr, ArrayType, WinogradWeights)}
+   * with a residual added before the activation: {@code act(conv(x) + bias + residual)}, for a
+   * {@code residual} of the output's shape (null: none), rounded as the conv and a separate
+   * {@code add} round it (ONNX Runtime's conv with a sum input). Where the product is laid out
+   * by the pass that adds the bias (MKL's batched products), the residual is read in that pass;
+   * elsewhere in one pass after the conv.
+   */
+  public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, Geometry g,
+      LayerWorkspaceMgr mgr, ArrayType outType, WinogradWeights kept, INDArray residual) {
+    if (residual != null) {
+      long[] shape = {x.size(0), w.size(0), g.outH(x.size(2)), g.outW(x.size(3))};
+      if (!java.util.Arrays.equals(shape, residual.shape())) {
+        throw new IllegalArgumentException("conv: residual of shape " + java.util.Arrays.toString(residual.shape())
+            + " for an output of shape " + java.util.Arrays.toString(shape));
+      }
+      if (!ChannelKernels.direct(residual)) {
+        INDArray out = forward(x, w, bias, ChannelKernels.NONE, g, mgr, outType, kept, null);
+        return clamp(out.addi(residual), cap);
+      }
+    }
     long b = x.size(0);
     long o = w.size(0);
     long k = w.length() / o;
@@ -106,17 +130,16 @@ public final class ConvGemm {
     if (kept != null && !KernelSettings.current().winogradKeep()) {
       kept = null;
     }
+    // the activation comes after the residual: the paths below that apply it leave it to finish()
+    float pathCap = residual == null ? cap : ChannelKernels.NONE;
     if (winograd(x, w, g, out, kept != null)
-        && Winograd.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), cap, g, out, mgr,
+        && Winograd.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), pathCap, g, out, mgr,
             ArrayType.FF_WORKING_MEM, kept)) {
-      return out;
+      return addResidual(out, cap, residual);
     }
     if (OneDnn.takesForward(x, w, g, s) && ChannelKernels.direct(x, out)) {
       OneDnn.forward(x, w, bias, g, out);
-      if (cap > 0) {
-        finishInPlace(out, null, cap);
-      }
-      return out;
+      return finish(out, null, cap, residual);
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
     if (batched(x, out, b, k, s) && Gemm.library() == Gemm.Library.MKL && (g.pointwise() || s >= KernelSettings.current().stridedMin())) {
@@ -135,10 +158,7 @@ public final class ConvGemm {
       }
       Gemm.stridedBatch(false, false, (int) o, (int) s, (int) k, w2, (int) k, 0, cols, (int) ldb, strideB, 0.0, out,
           (int) s, o * s, (int) b);
-      if (add != null || cap > 0) {
-        finishInPlace(out, add, cap);
-      }
-      return out;
+      return finish(out, add, cap, residual);
     }
     if (batched(x, out, b, k, s)) {
       // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
@@ -146,12 +166,12 @@ public final class ConvGemm {
       Im2col.im2col(x, 0, (int) b, g, cols);
       INDArray o2 = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, x.dataType(), new long[] {o, b, s}, 'c');
       Gemm.gemm(w2, cols, o2.reshape('c', o, b * s), false, false, 1.0, 0.0);
-      ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), add, cap);
-      return out;
+      ChannelKernels.swapAxes(o2, out.reshape('c', b, o, s), add, pathCap);
+      return addResidual(out, cap, residual);
     }
     if (ChannelKernels.direct(x, out)) {
-      tiledForward(x, w2, add, cap, g, out, mgr);
-      return out;
+      tiledForward(x, w2, add, pathCap, g, out, mgr);
+      return addResidual(out, cap, residual);
     }
     INDArray col = g.pointwise() ? null : columns(x, 1, k, s, mgr, ArrayType.FF_WORKING_MEM);
     for (long n = 0; n < b; n++) {
@@ -160,7 +180,7 @@ public final class ConvGemm {
     if (bias != null) {
       Nd4j.getExecutioner().exec(new BroadcastAddOp(out, bias.reshape(o), out, 1));
     }
-    return clamp(out, cap);
+    return clamp(residual == null ? out : out.addi(residual), cap);
   }
 
   /**
@@ -214,10 +234,29 @@ public final class ConvGemm {
     return cap > 0 && cap != ChannelKernels.RELU ? Transforms.min(out, cap, false) : out;
   }
 
-  /** {@code out [b, o, oh, ow]} plus {@code add[o]} (when not null), then the fused activation of {@code cap}, in place. */
-  private static void finishInPlace(INDArray out, float[] add, float cap) {
-    INDArray out3 = out.reshape('c', out.size(0), out.size(1), out.size(2) * out.size(3));
-    ChannelKernels.affine(out3, null, add, cap, out3);
+  /**
+   * {@code out}, or (with a residual) {@code act(out + residual)} in place: after a conv that
+   * applied its bias, not its activation.
+   */
+  static INDArray addResidual(INDArray out, float cap, INDArray residual) {
+    if (residual == null) {
+      return out;
+    }
+    return ChannelKernels.direct(out, residual) ? finish(out, null, cap, residual) : clamp(out.addi(residual), cap);
+  }
+
+  /**
+   * {@code out [b, o, oh, ow]} plus {@code add[o]} (when not null), plus {@code residual} (when
+   * not null), then the fused activation of {@code cap}, in place, in one pass; no pass when
+   * there is nothing to do. Returns {@code out}.
+   */
+  private static INDArray finish(INDArray out, float[] add, float cap, INDArray residual) {
+    if (add != null || cap > 0 || residual != null) {
+      long[] shape3 = {out.size(0), out.size(1), out.size(2) * out.size(3)};
+      INDArray out3 = out.reshape('c', shape3);
+      ChannelKernels.affine(out3, null, add, residual == null ? null : residual.reshape('c', shape3), cap, out3);
+    }
+    return out;
   }
 
   /**

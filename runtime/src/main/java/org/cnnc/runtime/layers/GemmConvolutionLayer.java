@@ -27,6 +27,10 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
   /** The output of the last training forward pass, when a ReLU is fused in (its backward needs it). */
   private INDArray lastOutput;
 
+  /** A residual to add before the activation in the next forward pass outside training (see {@link #residual}). */
+  private transient INDArray residual;
+  private transient float residualCap;
+
   /** The weights' Winograd transform, kept across forward passes outside training (made on first use). */
   private transient volatile WinogradWeights kept;
 
@@ -40,25 +44,48 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     return new ConvGemm.Geometry(c.getKernelSize(), c.getStride(), c.getPadding(), c.getDilation());
   }
 
-  @Override
-  protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr mgr) {
-    return new Pair<>(convolve(training, ChannelKernels.NONE, mgr), null);
+  /**
+   * Makes the forward passes outside training compute {@code act(conv(x) + bias + r)}, where act
+   * is a ReLU with {@code relu}, else none, in place of the layer's own activation, which must be
+   * the identity: a residual {@code add} (and the ReLU it computes) fused into the conv before
+   * it, as ONNX Runtime's conv takes a sum input. Set by the inference executor for one call and
+   * cleared ({@code r} null) after it; the sum is rounded as the conv and the add round it apart.
+   */
+  public void residual(INDArray r, boolean relu) {
+    if (r != null && !(layerConf().getActivationFn() instanceof ActivationIdentity)) {
+      throw new IllegalStateException(layerId() + ": a residual needs the identity activation, not "
+          + layerConf().getActivationFn());
+    }
+    this.residual = r;
+    this.residualCap = ChannelKernels.cap(relu);
   }
 
-  /** The conv's output, with the fused activation of {@code cap} ({@link ChannelKernels#NONE}) applied in its own last pass. */
-  private INDArray convolve(boolean training, float cap, LayerWorkspaceMgr mgr) {
+  @Override
+  protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr mgr) {
+    return new Pair<>(convolve(training, ChannelKernels.NONE, mgr, null), null);
+  }
+
+  /**
+   * The conv's output, with {@code r} added (null: nothing) and then the fused activation of
+   * {@code cap} ({@link ChannelKernels#NONE}) applied, in its own last pass.
+   */
+  private INDArray convolve(boolean training, float cap, LayerWorkspaceMgr mgr, INDArray r) {
     assertInputSet(false);
     validateInputRank();
     INDArray w = getParamWithNoise(ConvolutionParamInitializer.WEIGHT_KEY, training, mgr);
     validateInputDepth(w.size(1));
     INDArray b = hasBias() ? getParamWithNoise(ConvolutionParamInitializer.BIAS_KEY, training, mgr) : null;
     INDArray x = ConvGemm.contiguous(input, mgr, ArrayType.FF_WORKING_MEM);
-    return forward(x, w, b, cap, training, mgr);
+    return forward(x, w, b, cap, training, mgr, r);
   }
 
-  /** The convolution's output (its last pass applying the fused activation of {@code cap}), in the activations workspace. */
-  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr) {
-    return ConvGemm.forward(x, w, b, cap, geometry(), mgr, ArrayType.ACTIVATIONS, training ? null : kept());
+  /**
+   * The convolution's output plus {@code residual} (null: none), its last pass applying the fused
+   * activation of {@code cap}, in the activations workspace.
+   */
+  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr,
+      INDArray residual) {
+    return ConvGemm.forward(x, w, b, cap, geometry(), mgr, ArrayType.ACTIVATIONS, training ? null : kept(), residual);
   }
 
   /** This layer's kept Winograd weights, made on first use. */
@@ -87,8 +114,15 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     assertInputSet(false);
     applyDropOutIfNecessary(training, mgr);
     IActivation fn = layerConf().getActivationFn();
+    if (residual != null) {
+      if (training) {
+        throw new IllegalStateException(layerId() + ": a residual is fused in inference only");
+      }
+      lastOutput = null;
+      return convolve(false, residualCap, mgr, residual);
+    }
     float cap = CnncRelu.cap(fn);
-    INDArray z = convolve(training, cap, mgr);
+    INDArray z = convolve(training, cap, mgr, null);
     INDArray a = cap > 0 ? z : fn.getActivation(z, training);
     // the backward pass masks by the kept output for the plain ReLU (relu6 is fused in inference only)
     lastOutput = training && cap == ChannelKernels.RELU ? a : null;

@@ -35,9 +35,11 @@ public class GroupedConvolutionLayer extends GemmConvolutionLayer {
   }
 
   @Override
-  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr) {
-    return GroupedConv.forward(x, w, b, cap, geometry(), grouped().getGroups(), grouped().isCnncKernels(), mgr,
-        ArrayType.ACTIVATIONS);
+  protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr,
+      INDArray residual) {
+    INDArray out = GroupedConv.forward(x, w, b, residual == null ? cap : ChannelKernels.NONE, geometry(),
+        grouped().getGroups(), grouped().isCnncKernels(), mgr, ArrayType.ACTIVATIONS);
+    return ConvGemm.addResidual(out, cap, residual);
   }
 
   @Override
