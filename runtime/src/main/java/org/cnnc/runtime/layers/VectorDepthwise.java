@@ -145,9 +145,11 @@ final class VectorDepthwise {
 
   /**
    * {@code dst[dstAt + i] = act(add + sum_t w[wAt + t] * src[i + off[t]])} for {@code i < n} (a multiple of
-   * {@link #L}), the taps in order: {@link Depthwise}'s flat forward row. 3x3 and 5x5 kernels have
-   * loops of their own with the offsets and weights held in registers (the general loop reloads
-   * both for every vector).
+   * {@link #L}), the taps in order: {@link Depthwise}'s flat forward row. 3x3 kernels have a loop
+   * of their own with the offsets and weights held in registers. Larger kernels take the general
+   * loop: a 5x5 kernel's 25 weights and offsets held the same way made a method that C1 could not
+   * compile ("out of virtual registers"), so it never reached C2 and ran its vectors boxed, 100
+   * times slower (docs/performance-history.md, session 17).
    */
   static void flat(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, int taps, float add,
       float cap) {
@@ -155,28 +157,47 @@ final class VectorDepthwise {
       flat9(dst, dstAt, n, src, off, w, wAt, add, cap);
       return;
     }
-    if (taps == 25) {
-      flat25(dst, dstAt, n, src, off, w, wAt, add, cap);
-      return;
-    }
     FloatVector b = FloatVector.broadcast(S, add);
     FloatVector zero = FloatVector.zero(S);
     boolean relu = cap > 0;
     boolean capped = relu && cap != Float.POSITIVE_INFINITY;
     FloatVector top = FloatVector.broadcast(S, cap);
-    for (int j = 0; j < n; j += L) {
+    int j = 0;
+    // four vectors of outputs at a time: four chains of fused multiply-adds in flight, each tap's
+    // weight broadcast once for the four
+    for (; j + 4 * L <= n; j += 4 * L) {
+      FloatVector a0 = b;
+      FloatVector a1 = b;
+      FloatVector a2 = b;
+      FloatVector a3 = b;
+      for (int t = 0; t < taps; t++) {
+        FloatVector wt = FloatVector.broadcast(S, w[wAt + t]);
+        int at = j + off[t];
+        a0 = FloatVector.fromArray(S, src, at).fma(wt, a0);
+        a1 = FloatVector.fromArray(S, src, at + L).fma(wt, a1);
+        a2 = FloatVector.fromArray(S, src, at + 2 * L).fma(wt, a2);
+        a3 = FloatVector.fromArray(S, src, at + 3 * L).fma(wt, a3);
+      }
+      activate(a0, relu, capped, zero, top).intoArray(dst, dstAt + j);
+      activate(a1, relu, capped, zero, top).intoArray(dst, dstAt + j + L);
+      activate(a2, relu, capped, zero, top).intoArray(dst, dstAt + j + 2 * L);
+      activate(a3, relu, capped, zero, top).intoArray(dst, dstAt + j + 3 * L);
+    }
+    for (; j < n; j += L) {
       FloatVector a = b;
       for (int t = 0; t < taps; t++) {
         a = FloatVector.fromArray(S, src, j + off[t]).fma(FloatVector.broadcast(S, w[wAt + t]), a);
       }
-      if (relu) {
-        a = a.max(zero);
-        if (capped) {
-          a = a.min(top);
-        }
-      }
-      a.intoArray(dst, dstAt + j);
+      activate(a, relu, capped, zero, top).intoArray(dst, dstAt + j);
     }
+  }
+
+  private static FloatVector activate(FloatVector a, boolean relu, boolean capped, FloatVector zero, FloatVector top) {
+    if (!relu) {
+      return a;
+    }
+    a = a.max(zero);
+    return capped ? a.min(top) : a;
   }
 
   private static void flat9(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, float cap) {
@@ -250,143 +271,6 @@ final class VectorDepthwise {
     }
   }
 
-
-
-
-  private static void flat25(float[] dst, int dstAt, int n, float[] src, int[] off, float[] w, int wAt, float add, float cap) {
-    int o0 = off[0]; int o1 = off[1]; int o2 = off[2]; int o3 = off[3]; int o4 = off[4]; int o5 = off[5]; int o6 = off[6]; int o7 = off[7]; int o8 = off[8]; int o9 = off[9]; int o10 = off[10]; int o11 = off[11]; int o12 = off[12]; int o13 = off[13]; int o14 = off[14]; int o15 = off[15]; int o16 = off[16]; int o17 = off[17]; int o18 = off[18]; int o19 = off[19]; int o20 = off[20]; int o21 = off[21]; int o22 = off[22]; int o23 = off[23]; int o24 = off[24];
-    FloatVector w0 = FloatVector.broadcast(S, w[wAt + 0]);
-    FloatVector w1 = FloatVector.broadcast(S, w[wAt + 1]);
-    FloatVector w2 = FloatVector.broadcast(S, w[wAt + 2]);
-    FloatVector w3 = FloatVector.broadcast(S, w[wAt + 3]);
-    FloatVector w4 = FloatVector.broadcast(S, w[wAt + 4]);
-    FloatVector w5 = FloatVector.broadcast(S, w[wAt + 5]);
-    FloatVector w6 = FloatVector.broadcast(S, w[wAt + 6]);
-    FloatVector w7 = FloatVector.broadcast(S, w[wAt + 7]);
-    FloatVector w8 = FloatVector.broadcast(S, w[wAt + 8]);
-    FloatVector w9 = FloatVector.broadcast(S, w[wAt + 9]);
-    FloatVector w10 = FloatVector.broadcast(S, w[wAt + 10]);
-    FloatVector w11 = FloatVector.broadcast(S, w[wAt + 11]);
-    FloatVector w12 = FloatVector.broadcast(S, w[wAt + 12]);
-    FloatVector w13 = FloatVector.broadcast(S, w[wAt + 13]);
-    FloatVector w14 = FloatVector.broadcast(S, w[wAt + 14]);
-    FloatVector w15 = FloatVector.broadcast(S, w[wAt + 15]);
-    FloatVector w16 = FloatVector.broadcast(S, w[wAt + 16]);
-    FloatVector w17 = FloatVector.broadcast(S, w[wAt + 17]);
-    FloatVector w18 = FloatVector.broadcast(S, w[wAt + 18]);
-    FloatVector w19 = FloatVector.broadcast(S, w[wAt + 19]);
-    FloatVector w20 = FloatVector.broadcast(S, w[wAt + 20]);
-    FloatVector w21 = FloatVector.broadcast(S, w[wAt + 21]);
-    FloatVector w22 = FloatVector.broadcast(S, w[wAt + 22]);
-    FloatVector w23 = FloatVector.broadcast(S, w[wAt + 23]);
-    FloatVector w24 = FloatVector.broadcast(S, w[wAt + 24]);
-    FloatVector b = FloatVector.broadcast(S, add);
-    FloatVector zero = FloatVector.zero(S);
-    boolean relu = cap > 0;
-    boolean capped = relu && cap != Float.POSITIVE_INFINITY;
-    FloatVector top = FloatVector.broadcast(S, cap);
-    int j = 0;
-    for (; j + 2 * L <= n; j += 2 * L) {
-      int k = j + L;
-      FloatVector a = b;
-      FloatVector c = b;
-      a = FloatVector.fromArray(S, src, j + o0).fma(w0, a);
-      c = FloatVector.fromArray(S, src, k + o0).fma(w0, c);
-      a = FloatVector.fromArray(S, src, j + o1).fma(w1, a);
-      c = FloatVector.fromArray(S, src, k + o1).fma(w1, c);
-      a = FloatVector.fromArray(S, src, j + o2).fma(w2, a);
-      c = FloatVector.fromArray(S, src, k + o2).fma(w2, c);
-      a = FloatVector.fromArray(S, src, j + o3).fma(w3, a);
-      c = FloatVector.fromArray(S, src, k + o3).fma(w3, c);
-      a = FloatVector.fromArray(S, src, j + o4).fma(w4, a);
-      c = FloatVector.fromArray(S, src, k + o4).fma(w4, c);
-      a = FloatVector.fromArray(S, src, j + o5).fma(w5, a);
-      c = FloatVector.fromArray(S, src, k + o5).fma(w5, c);
-      a = FloatVector.fromArray(S, src, j + o6).fma(w6, a);
-      c = FloatVector.fromArray(S, src, k + o6).fma(w6, c);
-      a = FloatVector.fromArray(S, src, j + o7).fma(w7, a);
-      c = FloatVector.fromArray(S, src, k + o7).fma(w7, c);
-      a = FloatVector.fromArray(S, src, j + o8).fma(w8, a);
-      c = FloatVector.fromArray(S, src, k + o8).fma(w8, c);
-      a = FloatVector.fromArray(S, src, j + o9).fma(w9, a);
-      c = FloatVector.fromArray(S, src, k + o9).fma(w9, c);
-      a = FloatVector.fromArray(S, src, j + o10).fma(w10, a);
-      c = FloatVector.fromArray(S, src, k + o10).fma(w10, c);
-      a = FloatVector.fromArray(S, src, j + o11).fma(w11, a);
-      c = FloatVector.fromArray(S, src, k + o11).fma(w11, c);
-      a = FloatVector.fromArray(S, src, j + o12).fma(w12, a);
-      c = FloatVector.fromArray(S, src, k + o12).fma(w12, c);
-      a = FloatVector.fromArray(S, src, j + o13).fma(w13, a);
-      c = FloatVector.fromArray(S, src, k + o13).fma(w13, c);
-      a = FloatVector.fromArray(S, src, j + o14).fma(w14, a);
-      c = FloatVector.fromArray(S, src, k + o14).fma(w14, c);
-      a = FloatVector.fromArray(S, src, j + o15).fma(w15, a);
-      c = FloatVector.fromArray(S, src, k + o15).fma(w15, c);
-      a = FloatVector.fromArray(S, src, j + o16).fma(w16, a);
-      c = FloatVector.fromArray(S, src, k + o16).fma(w16, c);
-      a = FloatVector.fromArray(S, src, j + o17).fma(w17, a);
-      c = FloatVector.fromArray(S, src, k + o17).fma(w17, c);
-      a = FloatVector.fromArray(S, src, j + o18).fma(w18, a);
-      c = FloatVector.fromArray(S, src, k + o18).fma(w18, c);
-      a = FloatVector.fromArray(S, src, j + o19).fma(w19, a);
-      c = FloatVector.fromArray(S, src, k + o19).fma(w19, c);
-      a = FloatVector.fromArray(S, src, j + o20).fma(w20, a);
-      c = FloatVector.fromArray(S, src, k + o20).fma(w20, c);
-      a = FloatVector.fromArray(S, src, j + o21).fma(w21, a);
-      c = FloatVector.fromArray(S, src, k + o21).fma(w21, c);
-      a = FloatVector.fromArray(S, src, j + o22).fma(w22, a);
-      c = FloatVector.fromArray(S, src, k + o22).fma(w22, c);
-      a = FloatVector.fromArray(S, src, j + o23).fma(w23, a);
-      c = FloatVector.fromArray(S, src, k + o23).fma(w23, c);
-      a = FloatVector.fromArray(S, src, j + o24).fma(w24, a);
-      c = FloatVector.fromArray(S, src, k + o24).fma(w24, c);
-      if (relu) {
-        a = a.max(zero);
-        c = c.max(zero);
-        if (capped) {
-          a = a.min(top);
-          c = c.min(top);
-        }
-      }
-      a.intoArray(dst, dstAt + j);
-      c.intoArray(dst, dstAt + k);
-    }
-    if (j < n) {
-      FloatVector a = b;
-      a = FloatVector.fromArray(S, src, j + o0).fma(w0, a);
-      a = FloatVector.fromArray(S, src, j + o1).fma(w1, a);
-      a = FloatVector.fromArray(S, src, j + o2).fma(w2, a);
-      a = FloatVector.fromArray(S, src, j + o3).fma(w3, a);
-      a = FloatVector.fromArray(S, src, j + o4).fma(w4, a);
-      a = FloatVector.fromArray(S, src, j + o5).fma(w5, a);
-      a = FloatVector.fromArray(S, src, j + o6).fma(w6, a);
-      a = FloatVector.fromArray(S, src, j + o7).fma(w7, a);
-      a = FloatVector.fromArray(S, src, j + o8).fma(w8, a);
-      a = FloatVector.fromArray(S, src, j + o9).fma(w9, a);
-      a = FloatVector.fromArray(S, src, j + o10).fma(w10, a);
-      a = FloatVector.fromArray(S, src, j + o11).fma(w11, a);
-      a = FloatVector.fromArray(S, src, j + o12).fma(w12, a);
-      a = FloatVector.fromArray(S, src, j + o13).fma(w13, a);
-      a = FloatVector.fromArray(S, src, j + o14).fma(w14, a);
-      a = FloatVector.fromArray(S, src, j + o15).fma(w15, a);
-      a = FloatVector.fromArray(S, src, j + o16).fma(w16, a);
-      a = FloatVector.fromArray(S, src, j + o17).fma(w17, a);
-      a = FloatVector.fromArray(S, src, j + o18).fma(w18, a);
-      a = FloatVector.fromArray(S, src, j + o19).fma(w19, a);
-      a = FloatVector.fromArray(S, src, j + o20).fma(w20, a);
-      a = FloatVector.fromArray(S, src, j + o21).fma(w21, a);
-      a = FloatVector.fromArray(S, src, j + o22).fma(w22, a);
-      a = FloatVector.fromArray(S, src, j + o23).fma(w23, a);
-      a = FloatVector.fromArray(S, src, j + o24).fma(w24, a);
-      if (relu) {
-        a = a.max(zero);
-        if (capped) {
-          a = a.min(top);
-        }
-      }
-      a.intoArray(dst, dstAt + j);
-    }
-  }
 
 
 
