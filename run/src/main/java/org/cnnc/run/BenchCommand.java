@@ -247,7 +247,7 @@ final class BenchCommand implements Callable<Integer> {
   }
 
   private double timeTrain(ComputationGraph g, long[] inShape, Network n) {
-    MultiDataSet data = Timing.trainingBatch(g, inShape, n, batch);
+    MultiDataSet data = Timing.trainingBatch(g, inShape, batch);
     return Timing.median(() -> g.fit(data), iters, warmup);
   }
 

@@ -79,7 +79,7 @@ final class Profile {
     double sgemm = sgemm(iters, warmup);
     ComputationGraph whole = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC).graph();
     INDArray x0 = Timing.batch(model.inputShape(), batch, 1);
-    MultiDataSet data = Timing.trainingBatch(whole, model.inputShape(), n, batch);
+    MultiDataSet data = Timing.trainingBatch(whole, model.inputShape(), batch);
     Timing.median(() -> whole.output(false, x0), 1, warmupSeconds / 2);
     Timing.median(() -> whole.fit(data), 1, warmupSeconds / 2);
     List<Row> rows = new ArrayList<>();

@@ -2,12 +2,12 @@
 package org.cnnc.run;
 
 import java.util.Arrays;
-import org.cnnc.compiler.ir.Network;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /** What the timing commands share: a seeded random batch, and the median time of a repeated action. */
 final class Timing {
@@ -23,14 +23,17 @@ final class Timing {
   }
 
   /** A random batch with one-hot labels (example i of class i mod classes) for each output of {@code g}. */
-  static MultiDataSet trainingBatch(ComputationGraph g, long[] inShape, Network n, int batch) {
+  static MultiDataSet trainingBatch(ComputationGraph g, long[] inShape, int batch) {
     INDArray x = batch(inShape, batch, 1);
-    INDArray[] labels = new INDArray[g.getNumOutputArrays()];
+    // labels of each loss's own shape (a class per example, or per pixel of a feature map): one
+    // hot along the channels, the class of example r being r mod channels
+    INDArray[] outputs = g.output(false, x);
+    INDArray[] labels = new INDArray[outputs.length];
     for (int i = 0; i < labels.length; i++) {
-      long classes = n.node(n.outputs().get(Math.min(i, n.outputs().size() - 1)).node()).shape().dim(0);
-      labels[i] = Nd4j.zeros(DataType.FLOAT, batch, classes);
+      labels[i] = Nd4j.zeros(DataType.FLOAT, outputs[i].shape());
+      long classes = outputs[i].size(1);
       for (int r = 0; r < batch; r++) {
-        labels[i].putScalar(r, r % classes, 1f);
+        labels[i].get(NDArrayIndex.point(r), NDArrayIndex.point(r % classes)).assign(1f);
       }
     }
     return new MultiDataSet(new INDArray[] {x}, labels);

@@ -170,6 +170,29 @@ class BenchColumnsTest {
     assertTrue(out.contains("\n  PyTorch: n/a: torchvision has no model named Tiny\n"), out);
   }
 
+  /**
+   * A network whose output is a feature map (a loss per pixel) is timed in training too: the
+   * benchmark's labels take each output's own shape (it once built [batch, channels] labels and
+   * stopped with an internal error).
+   */
+  @Test
+  void benchTrainsANetworkWithAFeatureMapOutput() throws Exception {
+    Path spec = dir.resolve("map.cnn");
+    Files.writeString(spec, """
+        model Map {
+            input [6, 10, 10]
+            conv(6, 5, padding = 2, groups = 6)
+            relu
+            conv(3, 1)
+        }
+        """);
+    RunCommandsTest.Run bench = cnnc("bench", spec.toString(), "--batch", "2", "--iters", "1", "--warmup", "0",
+        "--no-ort");
+    assertEquals(0, bench.code(), bench.err());
+    String cell = "\\d+\\.\\d \\(\\d+(\\.\\d+)?\\)";
+    assertTrue(bench.out().matches("(?s).*\\n +train +" + cell + " +" + cell + " .*"), bench.out());
+  }
+
   /** The profile puts ONNX Runtime's time beside each layer, "fused" where it has none, and depthwise convs apart. */
   @Test
   void profileShowsOnnxRuntimeBesideEachLayer() throws Exception {
