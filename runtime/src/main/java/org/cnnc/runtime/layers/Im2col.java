@@ -91,23 +91,55 @@ final class Im2col {
     // stride 2 at batch 8: 7.3 ms before, see docs/performance-history.md, session 16)
     int sw = g.sw();
     int wq = (w + sw - 1) / sw;
+    // the input rows the band reads: r0 .. r1 - 1, of which the taps read those marked (a stride
+    // past the kernel's reach skips rows: a 1x1 conv of stride 2 reads every other one), and the
+    // column phases the taps read (that conv reads phase 0 only)
+    int r0 = Math.max(0, oy0 * g.sh() - g.ph());
+    int r1 = Math.min(h, (oy1 - 1) * g.sh() - g.ph() + (g.kh() - 1) * g.dh() + 1);
+    int rowsIn = Math.max(0, r1 - r0);
+    boolean[] rowRead = new boolean[rowsIn];
+    boolean[] phaseRead = new boolean[sw];
+    boolean everyRow = true;
+    for (int ki = 0; ki < g.kh(); ki++) {
+      for (int oy = oy0; oy < oy1; oy++) {
+        int iy = oy * g.sh() - g.ph() + ki * g.dh();
+        if (iy >= r0 && iy < r1) {
+          rowRead[iy - r0] = true;
+        }
+      }
+    }
+    for (boolean read : rowRead) {
+      everyRow &= read;
+    }
+    for (int t = 0; t < taps; t++) {
+      phaseRead[Math.floorMod(Tap.of(t, g, w, ow).ix0(), sw)] = true;
+    }
+    boolean wholeRows = everyRow;
     IntStream.range(0, count * c).parallel().forEach(job -> {
       int n = job / c;
       int ch = job % c;
-      // the input rows the band reads: r0 .. r1 - 1
-      int r0 = Math.max(0, oy0 * g.sh() - g.ph());
-      int r1 = Math.min(h, (oy1 - 1) * g.sh() - g.ph() + (g.kh() - 1) * g.dh() + 1);
-      int rowsIn = Math.max(0, r1 - r0);
       float[] in = Scratch.floats(0, rowsIn * w);
       float[] line = Scratch.floats(1, band);
-      if (r1 > r0) {
+      if (wholeRows && rowsIn > 0) {
         xb.get(xBase + job * h * w + r0 * w, in, 0, rowsIn * w);
+      } else {
+        for (int r = 0; r < rowsIn; r++) {
+          if (rowRead[r]) {
+            xb.get(xBase + job * h * w + (r0 + r) * w, in, r * w, w);
+          }
+        }
       }
       // phase q of input row r holds its columns q + s*j at [(q * rowsIn + r) * wq + j]
       float[] phases = sw == 1 ? null : Scratch.floats(2, sw * rowsIn * wq);
       if (phases != null) {
         for (int r = 0; r < rowsIn; r++) {
+          if (!rowRead[r]) {
+            continue;
+          }
           for (int q = 0; q < sw; q++) {
+            if (!phaseRead[q]) {
+              continue;
+            }
             int dst = (q * rowsIn + r) * wq;
             for (int j = 0, src = r * w + q; src < (r + 1) * w; j++, src += sw) {
               phases[dst + j] = in[src];

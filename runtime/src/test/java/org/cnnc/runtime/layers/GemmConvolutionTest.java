@@ -47,7 +47,9 @@ class GemmConvolutionTest {
         Arguments.of(2, 3, 15, 14, 4, 3, 3, 2, 1, 1, 1, false, true),   // strided bands, fused ReLU
         Arguments.of(2, 3, 27, 26, 4, 11, 11, 4, 0, 0, 1, true, false), // NiN's stem shape: stride 4
         Arguments.of(2, 3, 17, 16, 4, 3, 3, 3, 1, 2, 1, true, false),   // stride 3, padding wider than it
-        Arguments.of(2, 2, 17, 18, 3, 3, 3, 2, 2, 1, 2, true, true));   // strided and dilated
+        Arguments.of(2, 2, 17, 18, 3, 3, 3, 2, 2, 1, 2, true, true),    // strided and dilated
+        Arguments.of(2, 3, 19, 17, 4, 2, 2, 4, 1, 1, 1, true, false),   // stride past the kernel: rows, phases unread
+        Arguments.of(2, 5, 13, 11, 3, 1, 1, 3, 0, 0, 1, false, true));  // 1x1 of stride 3: a row and phase in three
   }
 
   @ParameterizedTest
