@@ -64,7 +64,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * vertex. Outputs are copied out of the arena. Calls from several threads are serialized: the
  * arena, and the graph's layers, hold one call's state at a time.
  */
-final class InferenceExecutor {
+public final class InferenceExecutor {
   /** What a step does. */
   enum Kind {
     /** A network input: the caller's array. */
@@ -93,6 +93,7 @@ final class InferenceExecutor {
   /** Ranges start at multiples of 16 floats (64 bytes: a cache line, an AVX-512 vector). */
   private static final long ALIGN = 16;
 
+  public static java.util.Map<String, Double> TIMES;
   private final ComputationGraph graph;
   private final GraphVertex[] vertices;
   /** The vertices the outputs need, in topological order. */
@@ -265,6 +266,7 @@ final class InferenceExecutor {
           values[v] = plan.view[v];
         }
         case COMPUTE -> {
+          long t0 = System.nanoTime();
           INDArray target = plan.view[v];
           mgr.offer(plan.dense[v] ? target : null);
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
@@ -281,6 +283,7 @@ final class InferenceExecutor {
             }
           }
           values[v] = target;
+          if (TIMES != null) TIMES.merge(vertices[v].getVertexName(), (System.nanoTime() - t0) / 1e6, Double::sum);
         }
       }
     }

@@ -29,8 +29,10 @@ public final class InferencePlan {
      * A ReLU right after a conv (or a folded conv + BatchNorm, or cnnc's BatchNorm or add) that
      * only it reads: computed by that layer, in place. Networks built with cnnc's kernels are trained
      * with this pass too. A relu6 likewise: in inference after a conv (or a folded conv +
-     * BatchNorm) or cnnc's BatchNorm, in training after cnnc's BatchNorm. A merged 1x1 conv
-     * ({@link #MERGE_POINTWISE}) computes its members' ReLU (or relu6) when each member has one.
+     * BatchNorm) or cnnc's BatchNorm, in training after cnnc's BatchNorm. A SiLU after a conv
+     * (folded or not) with cnnc's kernels, in inference: the conv applies it to its output in
+     * place (EfficientNet's 49). A merged 1x1 conv ({@link #MERGE_POINTWISE}) computes its
+     * members' ReLU (or relu6, or SiLU) when each member has one.
      */
     FUSE_RELU,
     /** Dropout is the identity in inference: removed. */
@@ -168,13 +170,14 @@ public final class InferencePlan {
           : absorbs(op.get(src), what, kernels) ? src : null;
       if (into != null && absorbs(op.get(into), what, kernels) && !mergeOf.containsKey(into)
           && (into.equals(src) || readers.getOrDefault(into, List.of()).size() == 1)
-          && (!training || what != Lowerings.Absorbs.CLAMP || Lowerings.clampsInTraining(op.get(into), kernels))) {
+          && (!training || what == Lowerings.Absorbs.RELU
+              || what == Lowerings.Absorbs.CLAMP && Lowerings.clampsInTraining(op.get(into), kernels))) {
         fusedRelu.add(v);
         fusesRelu.put(into, activation(what));
       }
     }
     if (passes.contains(Pass.FUSE_RELU)) {
-      fuseIntoMerges(op, readers, outputNodes);
+      fuseIntoMerges(op, readers, outputNodes, kernels);
     }
   }
 
@@ -184,7 +187,8 @@ public final class InferencePlan {
    * its readers read, and a slice that only a concatenation reads can be a view of the merged
    * output (GoogLeNet's branch 1). In training there are no merged convs.
    */
-  private void fuseIntoMerges(Map<String, OpDef> op, Map<String, List<String>> readers, Set<String> outputNodes) {
+  private void fuseIntoMerges(Map<String, OpDef> op, Map<String, List<String>> readers, Set<String> outputNodes,
+      NetBuilder.Kernels kernels) {
     for (Merge m : mergeByVertex.values()) {
       List<String> acts = new ArrayList<>();
       Lowerings.Absorbs kind = null;
@@ -192,8 +196,8 @@ public final class InferencePlan {
         String src = bnOfConv.getOrDefault(member, member);
         List<String> rs = readers.getOrDefault(src, List.of());
         Lowerings.Absorbs what = rs.size() == 1 ? fusable(op.get(rs.get(0))) : null;
-        if (what == null || (kind != null && kind != what) || outputNodes.contains(src) || outputNodes.contains(rs.get(0))
-            || (keep != null && !keep.contains(rs.get(0)))) {
+        if (what == null || !absorbs(op.get(member), what, kernels) || (kind != null && kind != what)
+            || outputNodes.contains(src) || outputNodes.contains(rs.get(0)) || (keep != null && !keep.contains(rs.get(0)))) {
           acts = null;
           break;
         }
@@ -207,15 +211,20 @@ public final class InferencePlan {
     }
   }
 
-  /** What a layer before {@code def} absorbs of it: a ReLU, a clamp (relu6), or nothing (null). */
+  /** What a layer before {@code def} absorbs of it: a ReLU, a clamp (relu6), a SiLU, or nothing (null). */
   private static Lowerings.Absorbs fusable(OpDef def) {
     return def == null ? null : def.has(Trait.FUSABLE_ACTIVATION) ? Lowerings.Absorbs.RELU
-        : def.has(Trait.FUSABLE_CLAMP) ? Lowerings.Absorbs.CLAMP : null;
+        : def.has(Trait.FUSABLE_CLAMP) ? Lowerings.Absorbs.CLAMP
+        : def.has(Trait.FUSABLE_SILU) ? Lowerings.Absorbs.SILU : null;
   }
 
   /** The activation a layer computes for what it absorbs. */
   private static Activation activation(Lowerings.Absorbs what) {
-    return what == Lowerings.Absorbs.CLAMP ? Activation.RELU6 : Activation.RELU;
+    return switch (what) {
+      case CLAMP -> Activation.RELU6;
+      case SILU -> Activation.SWISH;
+      default -> Activation.RELU;
+    };
   }
 
   private static boolean absorbs(OpDef def, Lowerings.Absorbs what, NetBuilder.Kernels kernels) {

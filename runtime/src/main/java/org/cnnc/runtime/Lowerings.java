@@ -43,7 +43,14 @@ public final class Lowerings {
      * A clamp to [0, 6] after it, applied in its own pass by cnnc's kernels only, in inference
      * and in training (its backward masks the gradient by its output).
      */
-    CLAMP_WITH_CNNC_KERNELS
+    CLAMP_WITH_CNNC_KERNELS,
+    /** A SiLU after it ({@code Trait.FUSABLE_SILU}): what the plan asks; see {@link #SILU_WITH_CNNC_KERNELS}. */
+    SILU,
+    /**
+     * A SiLU after it ({@code Trait.FUSABLE_SILU}), applied to its output in place by cnnc's
+     * kernels only, in inference (its backward would need the output before it).
+     */
+    SILU_WITH_CNNC_KERNELS
   }
 
   private static final Map<String, Lowering> TABLE = new LinkedHashMap<>();
@@ -52,7 +59,7 @@ public final class Lowerings {
   static {
     put("conv", (b, p, in, a) -> b.conv(p, in.get(0), a.integer("out"), a.ints("kernel"), a.ints("stride"),
         a.ints("padding"), a.ints("dilation"), a.integer("groups"), a.bool("bias")), Absorbs.AFFINE, Absorbs.RELU,
-        Absorbs.CLAMP);
+        Absorbs.CLAMP, Absorbs.SILU_WITH_CNNC_KERNELS);
     put("maxpool", (b, p, in, a) -> b.maxpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
         a.ints("dilation"), a.bool("ceil")));
     put("avgpool", (b, p, in, a) -> b.avgpool(p, in.get(0), a.ints("kernel"), a.ints("stride"), a.ints("padding"),
@@ -112,7 +119,8 @@ public final class Lowerings {
     Set<Absorbs> a = ABSORBS.getOrDefault(op.name(), Set.of());
     boolean cnnc = kernels == NetBuilder.Kernels.CNNC;
     return a.contains(what) || what == Absorbs.RELU && cnnc && a.contains(Absorbs.RELU_WITH_CNNC_KERNELS)
-        || what == Absorbs.CLAMP && cnnc && a.contains(Absorbs.CLAMP_WITH_CNNC_KERNELS);
+        || what == Absorbs.CLAMP && cnnc && a.contains(Absorbs.CLAMP_WITH_CNNC_KERNELS)
+        || what == Absorbs.SILU && cnnc && a.contains(Absorbs.SILU_WITH_CNNC_KERNELS);
   }
 
   /** Whether the layer an op lowers to computes a clamp after it in training too (its backward included). */

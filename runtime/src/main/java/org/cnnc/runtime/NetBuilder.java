@@ -653,11 +653,19 @@ public final class NetBuilder {
     return add(name, new LocalResponseNormalization.Builder(k, size, alpha / size, beta).build(), in);
   }
 
+  /** Whether the plan has the layer before this activation compute it (its readers then read {@code in}). */
+  private boolean fusedByPlan(String name, String in) {
+    if (plan == null || !plan.fusedRelu(name)) {
+      return false;
+    }
+    if (types.containsKey(in)) {
+      types.put(name, types.get(in));
+    }
+    return true;
+  }
+
   public String relu(String name, String in) {
-    if (plan != null && plan.fusedRelu(name)) {
-      if (types.containsKey(in)) {
-        types.put(name, types.get(in));
-      }
+    if (fusedByPlan(name, in)) {
       return in;
     }
     return kernels == Kernels.CNNC ? add(name, new CnncRelu(), in)
@@ -666,10 +674,7 @@ public final class NetBuilder {
 
   /** PyTorch's ReLU6: cnnc's one-pass layer on its kernels, DL4J's activation otherwise. */
   public String relu6(String name, String in) {
-    if (plan != null && plan.fusedRelu(name)) {
-      if (types.containsKey(in)) {
-        types.put(name, types.get(in));
-      }
+    if (fusedByPlan(name, in)) {
       return in;
     }
     return kernels == Kernels.CNNC ? add(name, new CnncRelu(Activation.RELU6), in)
@@ -682,6 +687,9 @@ public final class NetBuilder {
 
   /** PyTorch's SiLU: cnnc's one-pass layer ({@link CnncRelu} with swish) on its kernels, DL4J's swish activation otherwise. */
   public String silu(String name, String in) {
+    if (fusedByPlan(name, in)) {
+      return in;
+    }
     return kernels == Kernels.CNNC ? add(name, new CnncRelu(Activation.SWISH), in)
         : activation(name, in, Activation.SWISH.getActivationFunction());
   }

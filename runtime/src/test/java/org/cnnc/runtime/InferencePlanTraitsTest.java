@@ -59,6 +59,66 @@ class InferencePlanTraitsTest {
     }
   }
 
+  /** input -> conv -> batchnorm -> silu -> depthwise conv -> batchnorm -> silu -> two 1x1 convs, each -> silu -> add. */
+  static final class Silu implements CnnModel {
+    @Override
+    public String name() {
+      return "Silu";
+    }
+
+    @Override
+    public List<String> outputNames() {
+      return List.of("out");
+    }
+
+    @Override
+    public void build(NetBuilder b) {
+      String x = b.input("x", 4, 8, 8);
+      x = b.op("c1", "conv", x, "out", 8, "kernel", 3, "padding", 1, "bias", false);
+      x = b.op("bn1", "batchnorm", x);
+      x = b.op("s1", "silu", x);
+      x = b.op("dw", "conv", x, "out", 8, "kernel", 3, "padding", 1, "groups", 8);
+      x = b.op("bn2", "batchnorm", x);
+      x = b.op("s2", "silu", x);
+      String p = b.op("s3", "silu", b.op("p1", "conv", x, "out", 6, "kernel", 1));
+      String q = b.op("s4", "silu", b.op("p2", "conv", x, "out", 6, "kernel", 1));
+      x = b.merge("sum", "add", p, q);
+      x = b.op("fc", "dense", x, "out", 3);
+      b.output("out", x, Loss.CROSS_ENTROPY, 1.0);
+    }
+  }
+
+  /**
+   * A SiLU after a conv (its BatchNorm folded, a depthwise conv, the members of a merged 1x1
+   * conv) is computed by the conv on cnnc's kernels, in inference only, with the bits of its own
+   * layer; DL4J's kernels keep it apart, and so does the training network.
+   */
+  @ParameterizedTest
+  @EnumSource(NetBuilder.Kernels.class)
+  void siluFusesIntoTheConvBeforeIt(NetBuilder.Kernels kernels) {
+    CnnNetwork net = CnnNetwork.create(new Silu(), 4, kernels);
+    for (String silu : List.of("s1", "s2", "s3", "s4")) {
+      assertTrue(net.graph().getVertex(silu) != null, kernels + ": the training network keeps " + silu);
+    }
+    EnumSet<Pass> apart = EnumSet.of(Pass.FOLD_BATCHNORM, Pass.MERGE_POINTWISE);
+    EnumSet<Pass> fusing = EnumSet.of(Pass.FOLD_BATCHNORM, Pass.MERGE_POINTWISE, Pass.FUSE_RELU);
+    CnnNetwork plain = net.forInference(apart, Set.of("out"));
+    CnnNetwork fused = net.forInference(fusing, Set.of("out"));
+    Set<String> gone = removed(vertices(plain), fused);
+    assertEquals(kernels == NetBuilder.Kernels.CNNC ? Set.of("s1", "s2", "s3", "s4") : Set.of(), gone, kernels + "");
+    Nd4j.getRandom().setSeed(11);
+    for (int batch : new int[] {1, 3}) {
+      INDArray x = Nd4j.randn(org.nd4j.linalg.api.buffer.DataType.FLOAT, batch, 4, 8, 8).muli(3);
+      INDArray a = plain.predict(x).get("out");
+      INDArray f = fused.predict(x).get("out");
+      if (kernels == NetBuilder.Kernels.CNNC) {
+        org.junit.jupiter.api.Assertions.assertArrayEquals(a.data().asFloat(), f.data().asFloat(), "batch " + batch);
+      } else {
+        assertTrue(ParityTest.relErr(f, a) <= 1e-5, kernels + ": " + ParityTest.relErr(f, a));
+      }
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(NetBuilder.Kernels.class)
   void passesFollowTraits(NetBuilder.Kernels kernels) {

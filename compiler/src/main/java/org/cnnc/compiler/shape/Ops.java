@@ -107,7 +107,7 @@ public final class Ops {
     activation(op("relu6").doc("min(max(0, x), 6)").torch("nn.ReLU6").traits(Trait.NON_NEGATIVE, Trait.FUSABLE_CLAMP));
     activation(op("hardsigmoid").doc("clamp(x / 6 + 1/2, 0, 1)").torch("nn.Hardsigmoid").traits(Trait.NON_NEGATIVE));
     activation(op("hardswish").doc("x * clamp(x + 3, 0, 6) / 6").torch("nn.Hardswish"));
-    activation(op("silu").doc("x * sigmoid(x), also called swish").torch("nn.SiLU"));
+    activation(op("silu").doc("x * sigmoid(x), also called swish").torch("nn.SiLU").traits(Trait.FUSABLE_SILU));
     activation(op("gelu").doc("x * Phi(x), with the Gaussian CDF (exact, erf)").torch("nn.GELU"));
     activation(op("leaky_relu").doc("x, or slope * x below 0").torch("nn.LeakyReLU")
         .params(withDefault("slope", Type.FLOAT, new Value.FloatV(0.01), "slope below zero")));

@@ -20,6 +20,8 @@ public enum Trait {
   FUSABLE_ACTIVATION,
   /** A clamp to [0, 6] (relu6) that the conv before it may apply in its own pass (inference fusion). */
   FUSABLE_CLAMP,
+  /** A SiLU that the conv before it may apply to its output in place (inference fusion). */
+  FUSABLE_SILU,
   /** Slides a window over height and width ({@code kernel}, {@code stride}, {@code padding}). */
   WINDOWED,
   /** Holds trainable weights that a batch norm after it may be folded into, in inference. */

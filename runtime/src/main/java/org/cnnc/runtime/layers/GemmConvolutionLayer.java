@@ -11,6 +11,7 @@ import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.common.primitives.Pair;
 import org.nd4j.linalg.activations.IActivation;
 import org.nd4j.linalg.activations.impl.ActivationIdentity;
+import org.nd4j.linalg.activations.impl.ActivationSwish;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -123,6 +124,12 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     }
     float cap = CnncRelu.cap(fn);
     INDArray z = convolve(training, cap, mgr, null);
+    if (fn instanceof ActivationSwish && ChannelKernels.direct(z)) {
+      // a SiLU fused in inference: cnnc's kernel, in place (the bits of its own layer)
+      ChannelKernels.silu(z, z);
+      lastOutput = null;
+      return z;
+    }
     INDArray a = cap > 0 ? z : fn.getActivation(z, training);
     // the backward pass masks by the kept output for the plain ReLU (relu6 is fused in inference only)
     lastOutput = training && cap == ChannelKernels.RELU ? a : null;
