@@ -59,6 +59,14 @@ final class ChannelKernels {
   /** The cap of a plain ReLU (see {@link #NONE}). */
   static final float RELU = Float.POSITIVE_INFINITY;
 
+  /**
+   * Not a cap: SiLU, applied by the kernels that say they take it ({@link ConvGemm#forward} and
+   * the depthwise conv, through {@link #finish} or {@link #silu(float[], int)}) on values still in
+   * cache. Below zero, so a kernel that does not know it would apply nothing: the conv kernels
+   * turn it into {@link #NONE} and apply SiLU themselves where they have no pass that does.
+   */
+  static final float SILU = Float.NEGATIVE_INFINITY;
+
   /** {@link #RELU} when {@code relu}, else {@link #NONE}. */
   static float cap(boolean relu) {
     return relu ? RELU : NONE;
@@ -444,16 +452,18 @@ final class ChannelKernels {
    * on vectors when {@link Vectors#on()}, with the same bits either way ({@link #exp}).
    */
   static void silu(INDArray x, INDArray out) {
-    boolean vectors = Vectors.on();
-    elementwise(x, null, out, (px, unused, len) -> {
-      if (vectors) {
-        VectorSilu.forward(px, len);
-      } else {
-        for (int k = 0; k < len; k++) {
-          px[k] = silu(px[k]);
-        }
+    elementwise(x, null, out, (px, unused, len) -> silu(px, len));
+  }
+
+  /** {@code p[0 .. n)} replaced by its SiLU: on vectors when {@link Vectors#on()}, the same bits either way. */
+  static void silu(float[] p, int n) {
+    if (Vectors.on()) {
+      VectorSilu.forward(p, n);
+    } else {
+      for (int k = 0; k < n; k++) {
+        p[k] = silu(p[k]);
       }
-    });
+    }
   }
 
   /** {@code out = eps * silu'(x)} (all {@link #direct}, of one length), as {@link #silu(INDArray, INDArray)} runs. */
@@ -621,6 +631,11 @@ final class ChannelKernels {
    * nothing exactly.
    */
   private static void finish(float[] p, int n, float scale, float shift, float cap) {
+    if (cap == SILU) {
+      finish(p, n, scale, shift, NONE);
+      silu(p, n);
+      return;
+    }
     if (cap == RELU) {
       for (int k = 0; k < n; k++) {
         p[k] = Math.max(p[k] * scale + shift, 0f);

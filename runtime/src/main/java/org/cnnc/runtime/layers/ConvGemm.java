@@ -130,8 +130,9 @@ public final class ConvGemm {
     if (kept != null && !KernelSettings.current().winogradKeep()) {
       kept = null;
     }
-    // the activation comes after the residual: the paths below that apply it leave it to finish()
-    float pathCap = residual == null ? cap : ChannelKernels.NONE;
+    // the activation comes after the residual: the paths below that apply it leave it to finish();
+    // SiLU only finish() applies (MKL's batched products), the other paths after their own pass
+    float pathCap = residual == null && cap != ChannelKernels.SILU ? cap : ChannelKernels.NONE;
     if (winograd(x, w, g, out, kept != null)
         && Winograd.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), pathCap, g, out, mgr,
             ArrayType.FF_WORKING_MEM, kept)) {
@@ -228,6 +229,13 @@ public final class ConvGemm {
 
   /** {@code out} with the fused activation of {@code cap} applied in place by ND4J's ops (arrays the kernels cannot address). */
   static INDArray clamp(INDArray out, float cap) {
+    if (cap == ChannelKernels.SILU) {
+      if (ChannelKernels.direct(out)) {
+        ChannelKernels.silu(out, out);
+        return out;
+      }
+      return out.assign(org.nd4j.linalg.activations.Activation.SWISH.getActivationFunction().getActivation(out.dup(), false));
+    }
     if (cap > 0) {
       Transforms.relu(out, false);
     }
@@ -240,7 +248,8 @@ public final class ConvGemm {
    */
   static INDArray addResidual(INDArray out, float cap, INDArray residual) {
     if (residual == null) {
-      return out;
+      // the paths apply ReLU and relu6 themselves, not SiLU
+      return cap == ChannelKernels.SILU ? clamp(out, cap) : out;
     }
     return ChannelKernels.direct(out, residual) ? finish(out, null, cap, residual) : clamp(out.addi(residual), cap);
   }
@@ -251,7 +260,7 @@ public final class ConvGemm {
    * there is nothing to do. Returns {@code out}.
    */
   private static INDArray finish(INDArray out, float[] add, float cap, INDArray residual) {
-    if (add != null || cap > 0 || residual != null) {
+    if (add != null || cap != ChannelKernels.NONE || residual != null) {
       long[] shape3 = {out.size(0), out.size(1), out.size(2) * out.size(3)};
       INDArray out3 = out.reshape('c', shape3);
       ChannelKernels.affine(out3, null, add, residual == null ? null : residual.reshape('c', shape3), cap, out3);

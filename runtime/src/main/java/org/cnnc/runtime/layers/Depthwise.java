@@ -277,7 +277,7 @@ final class Depthwise {
   /**
    * {@code out [b, c*m, oh, ow]} = {@code x [b, c, h, w]} convolved with {@code wt} (the weights'
    * {@code c*m*kh*kw} values) plus {@code bias} (or null), then the fused activation of {@code cap}
-   * ({@link ChannelKernels#NONE}).
+   * ({@link ChannelKernels#NONE}, or {@link ChannelKernels#SILU}).
    */
   void forward(INDArray x, float[] wt, float[] bias, float cap, INDArray out) {
     int b = (int) x.size(0);
@@ -292,6 +292,8 @@ final class Depthwise {
     int outs = m * oh * ow;
     // planes are read and written a chunk at a time: one bulk copy each way instead of one a row
     int chunk = Math.max(1, CHUNK / Math.max(in, outs));
+    // SiLU on a chunk of outputs while it is in cache, before it is written
+    boolean silu = cap == ChannelKernels.SILU;
     IntStream.range(0, tasks).parallel().forEach(task -> {
       float[] p = Scratch.floats(0, size);
       float[] xc = Scratch.floats(1, chunk * in + lanes);
@@ -308,7 +310,7 @@ final class Depthwise {
           int ic = (first + k) % c;
           for (int j = 0; j < m; j++) {
             int o = ic * m + j;
-            flat(oc, flatN, p, flatOff, wt, o * taps, bias == null ? 0f : bias[o], cap);
+            flat(oc, flatN, p, flatOff, wt, o * taps, bias == null ? 0f : bias[o], silu ? ChannelKernels.NONE : cap);
             // planes and rows are written in order: a row's overrun (see copyRows) is overwritten
             // by the next row, the chunk's last by nothing that is put
             int at = k * outs + j * oh * ow;
@@ -322,6 +324,9 @@ final class Depthwise {
               }
             }
           }
+        }
+        if (silu) {
+          ChannelKernels.silu(yc, count * outs);
         }
         // plane n*c + ic's outputs are planes (n*c + ic)*m + j: a chunk's outputs are contiguous
         ob.put(oBase + first * outs, yc, 0, count * outs);

@@ -122,14 +122,14 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
       lastOutput = null;
       return convolve(false, residualCap, mgr, residual);
     }
+    if (fn instanceof ActivationSwish && !training) {
+      // a SiLU fused in inference: cnnc's SiLU kernel (the bits of its own layer), in the pass
+      // that finishes the output where there is one, else on the output in place
+      lastOutput = null;
+      return convolve(false, ChannelKernels.SILU, mgr, null);
+    }
     float cap = CnncRelu.cap(fn);
     INDArray z = convolve(training, cap, mgr, null);
-    if (fn instanceof ActivationSwish && ChannelKernels.direct(z)) {
-      // a SiLU fused in inference: cnnc's kernel, in place (the bits of its own layer)
-      ChannelKernels.silu(z, z);
-      lastOutput = null;
-      return z;
-    }
     INDArray a = cap > 0 ? z : fn.getActivation(z, training);
     // the backward pass masks by the kept output for the plain ReLU (relu6 is fused in inference only)
     lastOutput = training && cap == ChannelKernels.RELU ? a : null;

@@ -39,7 +39,7 @@ public class GroupedConvolutionLayer extends GemmConvolutionLayer {
       INDArray residual) {
     INDArray out = GroupedConv.forward(x, w, b, residual == null ? cap : ChannelKernels.NONE, geometry(),
         grouped().getGroups(), grouped().isCnncKernels(), mgr, ArrayType.ACTIVATIONS);
-    return ConvGemm.addResidual(out, cap, residual);
+    return residual == null ? out : ConvGemm.addResidual(out, cap, residual);
   }
 
   @Override

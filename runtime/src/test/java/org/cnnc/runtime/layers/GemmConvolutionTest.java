@@ -198,4 +198,55 @@ class GemmConvolutionTest {
     return TestGraphs.convThen("tested", gemm ? new GemmConvolution(tested) : tested.build(), c, h, w, c, dataType,
         Activation.TANH, 0.002);
   }
+
+  /**
+   * A fused SiLU ({@link ChannelKernels#SILU}) gives, on every path a conv takes (Winograd,
+   * oneDNN, MKL's batched products, the whole-batch GEMM, bands, 1x1 and strided, batch 1 and
+   * more), the bits of the conv followed by SiLU's own kernel: applied once, after the bias.
+   */
+  @Test
+  void fusedSiluOnEveryPath() {
+    KernelSettings before = KernelSettings.current();
+    KernelSettings d = KernelSettings.DEFAULTS;
+    KernelSettings[] settings = {d, d.withWinograd(true, 16, 1, 1, 0), d.withOneDnn(false), d.withWinograd(false, 16, 192, 7, 128),
+        d.withOneDnn(false).withWinograd(false, 16, 192, 7, 128), d.withLayout(false, d.stridedMin(), 512),
+        d.withOneDnn(false).withLayout(true, 1, d.tileColumns()).withBlas("openblas")};
+    // batch, channels, size, out, kernel, stride, padding
+    int[][] shapes = {{3, 16, 20, 16, 3, 1, 1}, {1, 16, 20, 16, 3, 1, 1}, {3, 8, 11, 12, 1, 1, 0}, {2, 6, 13, 5, 3, 2, 1},
+        {1, 5, 9, 7, 1, 1, 0}};
+    try {
+      for (KernelSettings k : settings) {
+        KernelSettings.use(k);
+        for (int[] sh : shapes) {
+          Nd4j.getRandom().setSeed(sh[0] * 100 + sh[1]);
+          INDArray x = Nd4j.randn(DataType.FLOAT, sh[0], sh[1], sh[2], sh[2]).muli(2);
+          INDArray w = Nd4j.randn(DataType.FLOAT, sh[3], sh[1], sh[4], sh[4]).muli(0.3);
+          INDArray bias = Nd4j.randn(DataType.FLOAT, sh[3]);
+          ConvGemm.Geometry g = new ConvGemm.Geometry(new int[] {sh[4], sh[4]}, new int[] {sh[5], sh[5]},
+              new int[] {sh[6], sh[6]}, new int[] {1, 1});
+          var mgr = org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+          var type = org.deeplearning4j.nn.workspace.ArrayType.ACTIVATIONS;
+          INDArray apart = ConvGemm.forward(x, w, bias, ChannelKernels.NONE, g, mgr, type);
+          ChannelKernels.silu(apart, apart);
+          INDArray fused = ConvGemm.forward(x, w, bias, ChannelKernels.SILU, g, mgr, type);
+          assertArrayEquals(apart.data().asFloat(), fused.data().asFloat(), k + " " + java.util.Arrays.toString(sh));
+        }
+        // depthwise: the SiLU on each chunk of planes before it is written
+        INDArray x = Nd4j.randn(DataType.FLOAT, 2, 6, 15, 15).muli(2);
+        INDArray w = Nd4j.randn(DataType.FLOAT, 6, 1, 5, 5);
+        for (int stride : new int[] {1, 2}) {
+          ConvGemm.Geometry g = new ConvGemm.Geometry(new int[] {5, 5}, new int[] {stride, stride}, new int[] {2, 2},
+              new int[] {1, 1});
+          var mgr = org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+          var type = org.deeplearning4j.nn.workspace.ArrayType.ACTIVATIONS;
+          INDArray apart = GroupedConv.forward(x, w, null, ChannelKernels.NONE, g, 6, true, mgr, type);
+          ChannelKernels.silu(apart, apart);
+          INDArray fused = GroupedConv.forward(x, w, null, ChannelKernels.SILU, g, 6, true, mgr, type);
+          assertArrayEquals(apart.data().asFloat(), fused.data().asFloat(), k + " depthwise, stride " + stride);
+        }
+      }
+    } finally {
+      KernelSettings.use(before);
+    }
+  }
 }
