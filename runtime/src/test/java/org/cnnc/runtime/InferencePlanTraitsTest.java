@@ -24,19 +24,22 @@ import org.nd4j.linalg.factory.Nd4j;
  * pass removes exactly the vertices its rule names, on both kernel sets.
  */
 class InferencePlanTraitsTest {
-  /** input -> conv -> batchnorm -> relu -> grouped conv -> batchnorm -> relu6 -> maxpool -> batchnorm -> relu
-   *  -> add(itself, conv) -> relu -> flatten -> dense -> relu -> dense. */
-  static final class Mixed implements CnnModel {
+  /** A test network named after its class, with one output, {@code out}. */
+  abstract static class OneOutput implements CnnModel {
     @Override
     public String name() {
-      return "Mixed";
+      return getClass().getSimpleName();
     }
 
     @Override
     public List<String> outputNames() {
       return List.of("out");
     }
+  }
 
+  /** input -> conv -> batchnorm -> relu -> grouped conv -> batchnorm -> relu6 -> maxpool -> batchnorm -> relu
+   *  -> add(itself, conv) -> relu -> flatten -> dense -> relu -> dense. */
+  static final class Mixed extends OneOutput {
     @Override
     public void build(NetBuilder b) {
       String x = b.input("x", 4, 8, 8);
@@ -60,17 +63,7 @@ class InferencePlanTraitsTest {
   }
 
   /** input -> conv -> batchnorm -> silu -> depthwise conv -> batchnorm -> silu -> two 1x1 convs, each -> silu -> add. */
-  static final class Silu implements CnnModel {
-    @Override
-    public String name() {
-      return "Silu";
-    }
-
-    @Override
-    public List<String> outputNames() {
-      return List.of("out");
-    }
-
+  static final class Silu extends OneOutput {
     @Override
     public void build(NetBuilder b) {
       String x = b.input("x", 4, 8, 8);

@@ -106,14 +106,16 @@ public class CnncRelu extends ActivationLayer {
       super(conf, dataType);
     }
 
-    /** ReLU6's cap, or 0 for a plain ReLU (and SiLU). */
-    private float cap() {
-      return layerConf().getActivationFn() instanceof ActivationReLU6 ? 6f : 0f;
+    /** What this layer computes. */
+    private enum Fn {
+      RELU,
+      RELU6,
+      SILU
     }
 
-    /** Whether this layer computes SiLU. */
-    private boolean silu() {
-      return layerConf().getActivationFn() instanceof ActivationSwish;
+    private Fn fn() {
+      IActivation fn = layerConf().getActivationFn();
+      return fn instanceof ActivationSwish ? Fn.SILU : fn instanceof ActivationReLU6 ? Fn.RELU6 : Fn.RELU;
     }
 
     @Override
@@ -121,16 +123,23 @@ public class CnncRelu extends ActivationLayer {
       assertInputSet(false);
       applyDropOutIfNecessary(training, mgr);
       INDArray out = mgr.createUninitialized(ArrayType.ACTIVATIONS, input.dataType(), input.shape(), 'c');
-      float cap = cap();
-      boolean silu = silu();
-      if (silu && ChannelKernels.direct(input, out)) {
-        ChannelKernels.silu(input, out);
-      } else if (cap == 0f && !silu) {
-        Nd4j.getExecutioner().exec(new RectifiedLinear(input, out, 0.0));
-      } else if (!silu && ChannelKernels.direct(input, out)) {
-        ChannelKernels.clamp(input, out, cap);
-      } else {
-        out.assign(layerConf().getActivationFn().getActivation(input.dup(), training));
+      boolean direct = ChannelKernels.direct(input, out);
+      switch (fn()) {
+        case RELU -> Nd4j.getExecutioner().exec(new RectifiedLinear(input, out, 0.0));
+        case RELU6 -> {
+          if (direct) {
+            ChannelKernels.clamp(input, out, 6f);
+          } else {
+            out.assign(layerConf().getActivationFn().getActivation(input.dup(), training));
+          }
+        }
+        case SILU -> {
+          if (direct) {
+            ChannelKernels.silu(input, out);
+          } else {
+            out.assign(layerConf().getActivationFn().getActivation(input.dup(), training));
+          }
+        }
       }
       return out;
     }
@@ -138,19 +147,18 @@ public class CnncRelu extends ActivationLayer {
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
       assertInputSet(true);
-      float cap = cap();
-      INDArray dx;
-      if (cap == 0f && !silu()) {
-        dx = reluBackprop(input, epsilon, mgr, ArrayType.ACTIVATION_GRAD);
+      Fn fn = fn();
+      if (fn == Fn.RELU) {
+        return new Pair<>(new DefaultGradient(),
+            backpropDropOutIfPresent(reluBackprop(input, epsilon, mgr, ArrayType.ACTIVATION_GRAD)));
+      }
+      INDArray dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(), epsilon.shape(), 'c');
+      if (fn == Fn.SILU && ChannelKernels.direct(input, epsilon, dx)) {
+        ChannelKernels.siluBackward(input, epsilon, dx);
+      } else if (fn == Fn.RELU6 && ChannelKernels.direct(input, epsilon)) {
+        ChannelKernels.clampBackward(input, epsilon, dx, 6f);
       } else {
-        dx = mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, epsilon.dataType(), epsilon.shape(), 'c');
-        if (silu() && ChannelKernels.direct(input, epsilon, dx)) {
-          ChannelKernels.siluBackward(input, epsilon, dx);
-        } else if (!silu() && ChannelKernels.direct(input, epsilon)) {
-          ChannelKernels.clampBackward(input, epsilon, dx, cap);
-        } else {
-          dx.assign(layerConf().getActivationFn().backprop(input.dup(), epsilon.dup()).getFirst());
-        }
+        dx.assign(layerConf().getActivationFn().backprop(input.dup(), epsilon.dup()).getFirst());
       }
       return new Pair<>(new DefaultGradient(), backpropDropOutIfPresent(dx));
     }

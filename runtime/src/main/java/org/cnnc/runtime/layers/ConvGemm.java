@@ -227,7 +227,11 @@ public final class ConvGemm {
     return Vectors.on() && Gemm.library() == Gemm.Library.MKL;
   }
 
-  /** {@code out} with the fused activation of {@code cap} applied in place by ND4J's ops (arrays the kernels cannot address). */
+  /**
+   * {@code out} with the fused activation of {@code cap} applied in place, in a pass of its own:
+   * SiLU by cnnc's kernel where it can address {@code out} (else DL4J's), a ReLU or clamp by
+   * ND4J's ops (arrays the kernels cannot address).
+   */
   static INDArray clamp(INDArray out, float cap) {
     if (cap == ChannelKernels.SILU) {
       if (ChannelKernels.direct(out)) {

@@ -68,7 +68,8 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
 
   /**
    * The conv's output, with {@code r} added (null: nothing) and then the fused activation of
-   * {@code cap} ({@link ChannelKernels#NONE}) applied, in its own last pass.
+   * {@code cap} ({@link ChannelKernels#NONE}, a clamp, or {@link ChannelKernels#SILU}) applied, in
+   * its own last pass.
    */
   private INDArray convolve(boolean training, float cap, LayerWorkspaceMgr mgr, INDArray r) {
     assertInputSet(false);
