@@ -163,33 +163,44 @@ final class ChannelKernels {
    * ({@code conv + bias + r}, then ReLU) gives the bits the conv and {@code add} give apart.
    */
   static void affine(INDArray x3, float[] scale, float[] shift, INDArray r3, float cap, INDArray out3) {
+    affine(x3, scale, shift, r3, cap, out3, 0, (int) x3.size(2));
+  }
+
+  /**
+   * {@link #affine(INDArray, float[], float[], INDArray, float, INDArray)} on values
+   * {@code from .. from + len - 1} of each plane only (a band of columns, while it is in cache).
+   */
+  static void affine(INDArray x3, float[] scale, float[] shift, INDArray r3, float cap, INDArray out3, int from,
+      int len) {
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
-    int n = (int) x3.size(2);
+    int stride = (int) x3.size(2);
     FloatBuffer xb = x3.data().asNioFloat();
     FloatBuffer ob = out3.data().asNioFloat();
     FloatBuffer rb = r3 == null ? null : r3.data().asNioFloat();
     int xBase = (int) x3.offset();
     int oBase = (int) out3.offset();
     int rBase = r3 == null ? 0 : (int) r3.offset();
+    int n = len;
     IntStream.range(0, b * c).parallel().forEach(plane -> {
       int ch = plane % c;
       float a = scale == null ? 1f : scale[ch];
       float s = shift == null ? 0f : shift[ch];
+      int at = plane * stride + from;
       float[] p = Scratch.floats(0, n);
-      xb.get(xBase + plane * n, p, 0, n);
+      xb.get(xBase + at, p, 0, n);
       if (rb == null) {
         finish(p, n, a, s, cap);
       } else {
         finish(p, n, a, s, NONE);
         float[] q = Scratch.floats(1, n);
-        rb.get(rBase + plane * n, q, 0, n);
+        rb.get(rBase + at, q, 0, n);
         for (int k = 0; k < n; k++) {
           p[k] += q[k];
         }
         finish(p, n, 1f, 0f, cap);
       }
-      ob.put(oBase + plane * n, p, 0, n);
+      ob.put(oBase + at, p, 0, n);
     });
   }
 

@@ -157,9 +157,14 @@ public final class ConvGemm {
         ldb = b * s;
         strideB = s;
       }
-      Gemm.stridedBatch(false, false, (int) o, (int) s, (int) k, w2, (int) k, 0, cols, (int) ldb, strideB, 0.0, out,
-          (int) s, o * s, (int) b);
-      return finish(out, add, cap, residual);
+      int band = finishBand(o, s, b, k);
+      for (int n0 = 0; n0 < s; n0 += band) {
+        int n = (int) Math.min(band, s - n0);
+        Gemm.stridedBatch(false, false, (int) o, n, (int) k, w2, (int) k, 0, cols, n0, (int) ldb, strideB, 0.0, out, n0,
+            (int) s, o * s, (int) b);
+        finish(out, add, cap, residual, n0, n);
+      }
+      return out;
     }
     if (batched(x, out, b, k, s)) {
       // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
@@ -264,12 +269,48 @@ public final class ConvGemm {
    * there is nothing to do. Returns {@code out}.
    */
   private static INDArray finish(INDArray out, float[] add, float cap, INDArray residual) {
+    return finish(out, add, cap, residual, 0, (int) (out.size(2) * out.size(3)));
+  }
+
+  /** {@link #finish(INDArray, float[], float, INDArray)} on the band of columns {@code from .. from + len - 1} of each plane. */
+  private static INDArray finish(INDArray out, float[] add, float cap, INDArray residual, int from, int len) {
     if (add != null || cap != ChannelKernels.NONE || residual != null) {
       long[] shape3 = {out.size(0), out.size(1), out.size(2) * out.size(3)};
       INDArray out3 = out.reshape('c', shape3);
-      ChannelKernels.affine(out3, null, add, residual == null ? null : residual.reshape('c', shape3), cap, out3);
+      ChannelKernels.affine(out3, null, add, residual == null ? null : residual.reshape('c', shape3), cap, out3, from,
+          len);
     }
     return out;
+  }
+
+  /** The fewest columns of a band of MKL's batched products (below this the calls cost more than the cache saves). */
+  static final int BAND_MIN_COLUMNS = 256;
+
+  /**
+   * A band's products, over the batch, fill about this many floats: 4 MB, within the last-level
+   * cache. Bands of 1 MB (the cores' L2) made MobileNetV2's forward slower (50-64 ms against
+   * 40-45 in one band: the calls and thread hand-offs cost more); 4 MB bands, 41-42 against 44-45,
+   * and EfficientNet-B0's 72-73 against 76-86 (docs/performance-history.md, session 17).
+   */
+  static final long BAND_FLOATS = 1L << 20;
+
+  /** The most products per output that {@link #finishBand} cuts into bands. */
+  static final long BAND_MAX_K = 192;
+
+  /**
+   * The columns per band of MKL's batched products ({@code s}: one band) for {@code o} outputs of
+   * {@code s} columns per sample, {@code b} samples, {@code k} products each. A product of few
+   * terms per output ({@code k} up to {@link #BAND_MAX_K}: MobileNetV2's and EfficientNet's 1x1
+   * expansions, K = 16 to 192) is written faster than it is made, so its bias and activation pass
+   * would read it back from memory: in bands whose products stay in cache, that pass reads them
+   * from there. Larger products, and outputs that fit in cache whole, stay one call.
+   */
+  static int finishBand(long o, long s, long b, long k) {
+    if (k > BAND_MAX_K || o * s * b <= 2 * BAND_FLOATS) {
+      return (int) s;
+    }
+    long band = Math.max(BAND_MIN_COLUMNS, BAND_FLOATS / (o * b) / 16 * 16);
+    return (int) Math.min(s, band);
   }
 
   /**

@@ -168,10 +168,20 @@ public final class Gemm {
    */
   static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
       INDArray b, int ldb, long strideB, double beta, INDArray c, int ldc, long strideC, int count) {
+    stridedBatch(ta, tb, m, n, k, a, lda, strideA, b, 0, ldb, strideB, beta, c, 0, ldc, strideC, count);
+  }
+
+  /**
+   * {@link #stridedBatch(boolean, boolean, int, int, int, INDArray, int, long, INDArray, int, long, double, INDArray, int, long, int)}
+   * with each {@code B_i} and {@code C_i} starting {@code atB} and {@code atC} floats further on
+   * (a band of columns of row-major matrices).
+   */
+  static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
+      INDArray b, long atB, int ldb, long strideB, double beta, INDArray c, long atC, int ldc, long strideC, int count) {
     requireMkl("stridedBatch", a, b, c);
     mkl_rt.cblas_sgemm_batch_strided(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, 1f, pointer(a), lda,
-        Math.toIntExact(strideA), pointer(b), ldb, Math.toIntExact(strideB), (float) beta, pointer(c), ldc,
-        Math.toIntExact(strideC), count);
+        Math.toIntExact(strideA), new Address(address(b) + 4L * atB), ldb, Math.toIntExact(strideB), (float) beta,
+        new Address(address(c) + 4L * atC), ldc, Math.toIntExact(strideC), count);
   }
 
   /**

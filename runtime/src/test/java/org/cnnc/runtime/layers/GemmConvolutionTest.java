@@ -49,7 +49,9 @@ class GemmConvolutionTest {
         Arguments.of(2, 3, 17, 16, 4, 3, 3, 3, 1, 2, 1, true, false),   // stride 3, padding wider than it
         Arguments.of(2, 2, 17, 18, 3, 3, 3, 2, 2, 1, 2, true, true),    // strided and dilated
         Arguments.of(2, 3, 19, 17, 4, 2, 2, 4, 1, 1, 1, true, false),   // stride past the kernel: rows, phases unread
-        Arguments.of(2, 5, 13, 11, 3, 1, 1, 3, 0, 0, 1, false, true));  // 1x1 of stride 3: a row and phase in three
+        Arguments.of(2, 5, 13, 11, 3, 1, 1, 3, 0, 0, 1, false, true),   // 1x1 of stride 3: a row and phase in three
+        Arguments.of(4, 16, 64, 63, 256, 1, 1, 1, 0, 0, 1, true, true), // MKL's products in bands, the last short
+        Arguments.of(3, 8, 70, 70, 144, 3, 3, 1, 1, 1, 1, false, true)); // 3x3 in bands (K = 72)
   }
 
   @ParameterizedTest
