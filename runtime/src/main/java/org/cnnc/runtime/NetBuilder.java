@@ -703,11 +703,19 @@ public final class NetBuilder {
   }
 
   /**
-   * The identity: no vertex at all, its readers read its input (a residual block's {@code x:
-   * identity} would otherwise copy the activation forward and its gradient back). A model whose
-   * output is a network input gets its vertex in {@link #output}.
+   * The identity. In a planned build (cnnc's kernels train and infer with a plan) it is no vertex
+   * at all: its readers read its input (a residual block's {@code x: identity} would otherwise
+   * copy the activation forward and its gradient back), and its name keeps its input's shape. The
+   * unplanned build, which the plans are made from and which must be the compiler's network op
+   * for op, keeps its vertex.
    */
   public String identity(String name, String in) {
+    if (plan == null) {
+      return activation(name, in, Activation.IDENTITY.getActivationFunction());
+    }
+    if (types.containsKey(in)) {
+      types.put(name, types.get(in));
+    }
     return in;
   }
 
