@@ -50,9 +50,10 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *       reads are planned as slices of its output: at batch 1 each is a dense range that its
  *       layer writes; at larger batches a slice is strided, and the input is copied into it as
  *       soon as it is made (while it is in the cache). The concatenation itself does nothing.
- *   <li><b>Residual adds in the conv</b> ({@link InferencePlan.Pass#FUSE_ADD}). An {@code add} whose input computed last is a conv that
- *       only it reads, with no activation of its own (ResNet's {@code bn3(conv3(x)) + x}, the
- *       BatchNorm folded), costs no pass of its own: the conv adds the other input, then the
+ *   <li><b>Residual adds in the conv</b> ({@link InferencePlan.Pass#FUSE_ADD}). An {@code add}
+ *       whose input computed last is a conv that only it reads, with no activation of its own
+ *       (ResNet's {@code bn3(conv3(x)) + x}, the BatchNorm folded), costs no pass of its own:
+ *       the conv adds the other input, then the
  *       add's ReLU, in the pass that finishes its output, and writes the add's memory. The sum is
  *       rounded as the two layers round it apart, so the outputs keep their bits.
  *   <li><b>Channel subsets as views.</b> A subset of channels that only such concatenations read
@@ -64,7 +65,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * vertex. Outputs are copied out of the arena. Calls from several threads are serialized: the
  * arena, and the graph's layers, hold one call's state at a time.
  */
-public final class InferenceExecutor {
+final class InferenceExecutor {
   /** What a step does. */
   enum Kind {
     /** A network input: the caller's array. */
@@ -93,7 +94,6 @@ public final class InferenceExecutor {
   /** Ranges start at multiples of 16 floats (64 bytes: a cache line, an AVX-512 vector). */
   private static final long ALIGN = 16;
 
-  public static java.util.Map<String, Double> TIMES;
   private final ComputationGraph graph;
   private final GraphVertex[] vertices;
   /** The vertices the outputs need, in topological order. */
@@ -111,6 +111,8 @@ public final class InferenceExecutor {
   private final Map<Integer, Integer> addedBy = new HashMap<>();
   /** For a conv that computes an {@link Kind#ADDED} step: that add's vertex. */
   private final Map<Integer, Integer> addsInto = new HashMap<>();
+  /** The {@link Kind#ADDED} steps whose add computes a ReLU (which their conv then applies). */
+  private final Set<Integer> addsRelu = new HashSet<>();
   private final int[] outputs;
   private final int[] inputIndex;
   private final LayerWorkspaceMgr probeMgr;
@@ -184,9 +186,8 @@ public final class InferenceExecutor {
     for (int v : steps) {
       // a residual add: its input computed last is a conv only it reads, with no activation of
       // its own; the other input is ready by the time that conv runs
-      if (fuseAdds && kind[v] == Kind.COMPUTE && conf.get(vertices[v].getVertexName()) instanceof CnncAdd
-          && reads[v].length == 2
-          && reads[v][0] != reads[v][1]) {
+      if (fuseAdds && kind[v] == Kind.COMPUTE && conf.get(vertices[v].getVertexName()) instanceof CnncAdd add
+          && reads[v].length == 2 && reads[v][0] != reads[v][1]) {
         int conv = position[reads[v][0]] > position[reads[v][1]] ? reads[v][0] : reads[v][1];
         if (kind[conv] == Kind.COMPUTE && !isOutput.contains(conv) && readers.get(conv).size() == 1
             && vertices[conv].hasLayer() && vertices[conv].getLayer() instanceof GemmConvolutionLayer
@@ -195,6 +196,9 @@ public final class InferenceExecutor {
           kind[v] = Kind.ADDED;
           addedBy.put(v, conv);
           addsInto.put(conv, v);
+          if (add.isRelu()) {
+            addsRelu.add(v);
+          }
         }
       }
     }
@@ -266,7 +270,6 @@ public final class InferenceExecutor {
           values[v] = plan.view[v];
         }
         case COMPUTE -> {
-          long t0 = System.nanoTime();
           INDArray target = plan.view[v];
           mgr.offer(plan.dense[v] ? target : null);
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
@@ -283,7 +286,6 @@ public final class InferenceExecutor {
             }
           }
           values[v] = target;
-          if (TIMES != null) TIMES.merge(vertices[v].getVertexName(), (System.nanoTime() - t0) / 1e6, Double::sum);
         }
       }
     }
@@ -299,8 +301,7 @@ public final class InferenceExecutor {
     GemmConvolutionLayer conv = add == null ? null : (GemmConvolutionLayer) vertex.getLayer();
     if (conv != null) {
       int[] in = reads[add];
-      conv.residual(values[in[0] == v ? in[1] : in[0]],
-          ((CnncAdd) graph.getConfiguration().getVertices().get(vertices[add].getVertexName())).isRelu());
+      conv.residual(values[in[0] == v ? in[1] : in[0]], addsRelu.contains(add));
     }
     try {
       return vertex.doForward(false, m);
@@ -376,7 +377,7 @@ public final class InferenceExecutor {
         owner[v] = switch (e.kind[v]) {
           case INPUT -> -1;
           case VIEW -> e.reads[v][0];
-          default -> e.addsInto.containsKey(v) ? e.addsInto.get(v) : e.sliceOf.getOrDefault(v, v);
+          default -> e.addsInto.getOrDefault(v, e.sliceOf.getOrDefault(v, v));
         };
       }
       // lifetimes: from the first step that writes into a block to the last that reads it
