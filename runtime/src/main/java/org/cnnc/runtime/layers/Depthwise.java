@@ -40,6 +40,9 @@ final class Depthwise {
   /** Multiply-adds a task should have at least (about 20 us), when there are enough. */
   static final long TASK_WORK = 1 << 16;
 
+  /** Planes of fewer floats are read from native memory a chunk at a time in the compact forward. */
+  static final int BULK = Integer.getInteger("bulk", 256);
+
   /** Floats a forward task copies in (or out) at once, at least a plane. */
   static final int CHUNK = 1 << 14;
 
@@ -71,6 +74,30 @@ final class Depthwise {
   /** Each tap's offset in the row-phase-split plane. */
   private final int[] flatOff;
 
+  // the compact forward (stride 1, an output the input's size, the Vector API): each input plane
+  // is read into a per-thread array as it is, between gaps of zeros that the taps above its first
+  // row and below its last read as padding; output y*w + x reads float y*w + x + compactOff[t]
+  // for tap t, and a tap whose column falls off the row (reading the row before or after) is
+  // masked to +0.0, the value its padding has. No row is copied into a padded plane, and the
+  // outputs come out compact: same taps, same order, same bits as the padded layout.
+  /** Whether the forward takes the compact layout. */
+  private final boolean compact;
+  /**
+   * Zeros before and after each plane in the compact layout: as many as a tap reaches past the
+   * plane's first or last value (the lanes past a plane's last output read further, into the next
+   * plane, for outputs the next plane's overwrite).
+   */
+  private final int gap;
+  /** Outputs computed per plane in the compact layout: {@code h*w} rounded up to whole vectors. */
+  private final int compactN;
+  /** Each tap's offset in the compact layout. */
+  private final int[] compactOff;
+  /**
+   * Per tap: for each of the {@link #compactN} outputs, -1 where the tap's column lies in the
+   * row and 0 where it falls off it (an AND mask); null for a tap of the kernel's centre column.
+   */
+  private final int[][] compactMask;
+
   // the input gradient of a stride-1 conv is the stride-1 conv of the output gradient, padded by
   // dTop rows and dLeft columns, with the kernel flipped: the output-gradient planes of a
   // channel (m of them) are laid out padded, rows of dPadW floats, and dx is one flat row of
@@ -99,6 +126,14 @@ final class Depthwise {
   }
 
   Depthwise(int c, int m, int h, int w, ConvGemm.Geometry g) {
+    this(c, m, h, w, g, true);
+  }
+
+  /**
+   * With {@code compactForward} false, the forward takes the padded layout even where the compact
+   * one applies (for tests that compare the two).
+   */
+  Depthwise(int c, int m, int h, int w, ConvGemm.Geometry g, boolean compactForward) {
     this.c = c;
     this.m = m;
     this.h = h;
@@ -123,6 +158,36 @@ final class Depthwise {
         int r = ki * g.dh();
         flatOff[ki * kw + kj] = (r % sh) * subSize + (r / sh) * padW + kj * g.dw();
       }
+    }
+    // an output the input's size at stride 1 reaches ph rows and pw columns each way
+    this.compact = compactForward && lanes > 1 && sh == 1 && sw == 1 && oh == h && ow == w;
+    if (compact) {
+      this.gap = g.ph() * w + g.pw();
+      this.compactN = up(h * w);
+      this.compactOff = new int[taps];
+      this.compactMask = new int[taps][];
+      int[][] byColumn = new int[kw][];
+      for (int kj = 0; kj < kw; kj++) {
+        int dx = kj * g.dw() - g.pw();
+        if (dx != 0) {
+          byColumn[kj] = new int[compactN];
+          for (int i = 0; i < compactN; i++) {
+            int col = i % w + dx;
+            byColumn[kj][i] = col >= 0 && col < w ? -1 : 0;
+          }
+        }
+      }
+      for (int ki = 0; ki < kh; ki++) {
+        for (int kj = 0; kj < kw; kj++) {
+          compactOff[ki * kw + kj] = (ki * g.dh() - g.ph()) * w + kj * g.dw() - g.pw();
+          compactMask[ki * kw + kj] = byColumn[kj];
+        }
+      }
+    } else {
+      this.gap = 0;
+      this.compactN = 0;
+      this.compactOff = null;
+      this.compactMask = null;
     }
     int padTop = (kh - 1) * g.dh() - g.ph();
     int padLeft = (kw - 1) * g.dw() - g.pw();
@@ -157,6 +222,11 @@ final class Depthwise {
     }
   }
 
+  /** Whether the forward takes the compact layout. */
+  boolean compact() {
+    return compact;
+  }
+
   private int up(int n) {
     return (n + lanes - 1) / lanes * lanes;
   }
@@ -184,9 +254,15 @@ final class Depthwise {
    */
   private void padRows(float[] src, int at, int rows, int cols, float[] dst, int dstAt, int rowStride, int subSize,
       int sh, int top, int left) {
+    // row iy + top lies in sub-plane phase, row sub: counted on, not divided per row
+    int phase = top % sh;
+    int sub = top / sh;
     for (int iy = 0; iy < rows; iy++) {
-      int r = iy + top;
-      int to = dstAt + (r % sh) * subSize + (r / sh) * rowStride + left;
+      int to = dstAt + phase * subSize + sub * rowStride + left;
+      if (++phase == sh) {
+        phase = 0;
+        sub++;
+      }
       copyRows(src, at + iy * cols, 0, dst, to, 0, 1, cols);
       if (lanes > 1 && cols < lanes) {
         // the row's vector ran past its end: zero that again (and the start of the sub-plane's
@@ -294,6 +370,12 @@ final class Depthwise {
     int chunk = Math.max(1, CHUNK / Math.max(in, outs));
     // SiLU on a chunk of outputs while it is in cache, before it is written
     boolean silu = cap == ChannelKernels.SILU;
+    if (compact) {
+      forwardCompact(xb, xBase, ob, oBase, planes, tasks, chunk, wt, bias, silu ? ChannelKernels.NONE : cap, silu);
+      Reference.reachabilityFence(x);
+      Reference.reachabilityFence(out);
+      return;
+    }
     IntStream.range(0, tasks).parallel().forEach(task -> {
       float[] p = Scratch.floats(0, size);
       float[] xc = Scratch.floats(1, chunk * in + lanes);
@@ -336,6 +418,57 @@ final class Depthwise {
     // array frees (a caller's temporary input is otherwise dead once passed here)
     Reference.reachabilityFence(x);
     Reference.reachabilityFence(out);
+  }
+
+  /**
+   * The forward on the compact layout (see {@link #compact}): each task's planes read a chunk at
+   * a time, a plane to its own span between gaps of zeros, the outputs written compact into the
+   * chunk's output array and put in one copy.
+   */
+  private void forwardCompact(FloatBuffer xb, int xBase, FloatBuffer ob, int oBase, int planes, int tasks, int chunk,
+      float[] wt, float[] bias, float cap, boolean silu) {
+    int in = h * w;
+    int outs = m * in;
+    int span = in + gap;
+    IntStream.range(0, tasks).parallel().forEach(task -> {
+      float[] xg = Scratch.floats(1, gap + chunk * span + lanes);
+      float[] yc = Scratch.floats(3, chunk * outs + lanes);
+      int from = (int) ((long) task * planes / tasks);
+      int to = (int) ((long) (task + 1) * planes / tasks);
+      // the gaps: zeros that no read of a plane overwrites
+      for (int k = 0, spans = Math.min(chunk, to - from); k <= spans; k++) {
+        Arrays.fill(xg, k * span, k * span + gap, 0f);
+      }
+      for (int first = from; first < to; first += chunk) {
+        int count = Math.min(chunk, to - first);
+        if (in >= BULK) {
+          for (int k = 0; k < count; k++) {
+            xb.get(xBase + (first + k) * in, xg, gap + k * span, in);
+          }
+        } else {
+          // small planes: one bulk read of the chunk, then each plane to its span
+          float[] xc = Scratch.floats(0, chunk * in);
+          xb.get(xBase + first * in, xc, 0, count * in);
+          for (int k = 0; k < count; k++) {
+            System.arraycopy(xc, k * in, xg, gap + k * span, in);
+          }
+        }
+        for (int k = 0; k < count; k++) {
+          int ic = (first + k) % c;
+          for (int j = 0; j < m; j++) {
+            int o = ic * m + j;
+            // planes are written in order: a plane's last vector runs past its end into the
+            // next plane's, which overwrites it; the chunk's last into the array's tail
+            VectorDepthwise.compact(yc, k * outs + j * in, compactN, xg, gap + k * span, compactOff, compactMask, wt,
+                o * taps, taps, bias == null ? 0f : bias[o], cap);
+          }
+        }
+        if (silu) {
+          ChannelKernels.silu(yc, count * outs);
+        }
+        ob.put(oBase + first * outs, yc, 0, count * outs);
+      }
+    });
   }
 
   /**

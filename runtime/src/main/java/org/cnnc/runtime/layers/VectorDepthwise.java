@@ -2,6 +2,7 @@
 package org.cnnc.runtime.layers;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -16,6 +17,9 @@ final class VectorDepthwise {
   private VectorDepthwise() {}
 
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+  /** Ints of the same shape, for masks over {@link #S}'s lanes. */
+  private static final VectorSpecies<Integer> I = S.withLanes(int.class);
 
   /** The vector length in floats. */
   static final int L = S.length();
@@ -192,6 +196,105 @@ final class VectorDepthwise {
     }
   }
 
+  /**
+   * {@code dst[dstAt + i] = act(add + sum_t w[wAt + t] * tap(t, i))} for {@code i < n} (a multiple
+   * of {@link #L}), the taps in order, where {@code tap(t, i)} is {@code src[srcAt + i + off[t]]}
+   * with its bits ANDed with {@code mask[t][i]} (+0.0 where the mask is 0; no mask: the value):
+   * {@link Depthwise}'s compact forward row. 3x3 kernels have a loop of their own.
+   */
+  static void compact(float[] dst, int dstAt, int n, float[] src, int srcAt, int[] off, int[][] mask, float[] w,
+      int wAt, int taps, float add, float cap) {
+    if (taps == 9 && mask[1] == null && mask[0] != null && mask[2] != null) {
+      compact9(dst, dstAt, n, src, srcAt, off, mask[0], mask[2], w, wAt, add, cap);
+      return;
+    }
+    FloatVector b = FloatVector.broadcast(S, add);
+    FloatVector zero = FloatVector.zero(S);
+    boolean relu = cap > 0;
+    boolean capped = relu && cap != Float.POSITIVE_INFINITY;
+    FloatVector top = FloatVector.broadcast(S, cap);
+    int j = 0;
+    for (; j + 2 * L <= n; j += 2 * L) {
+      FloatVector a0 = b;
+      FloatVector a1 = b;
+      for (int t = 0; t < taps; t++) {
+        FloatVector wt = FloatVector.broadcast(S, w[wAt + t]);
+        int at = srcAt + j + off[t];
+        FloatVector v0 = FloatVector.fromArray(S, src, at);
+        FloatVector v1 = FloatVector.fromArray(S, src, at + L);
+        int[] m = mask[t];
+        if (m != null) {
+          v0 = v0.reinterpretAsInts().and(IntVector.fromArray(I, m, j)).reinterpretAsFloats();
+          v1 = v1.reinterpretAsInts().and(IntVector.fromArray(I, m, j + L)).reinterpretAsFloats();
+        }
+        a0 = v0.fma(wt, a0);
+        a1 = v1.fma(wt, a1);
+      }
+      activate(a0, relu, capped, zero, top).intoArray(dst, dstAt + j);
+      activate(a1, relu, capped, zero, top).intoArray(dst, dstAt + j + L);
+    }
+    for (; j < n; j += L) {
+      FloatVector a = b;
+      for (int t = 0; t < taps; t++) {
+        FloatVector v = FloatVector.fromArray(S, src, srcAt + j + off[t]);
+        int[] m = mask[t];
+        if (m != null) {
+          v = v.reinterpretAsInts().and(IntVector.fromArray(I, m, j)).reinterpretAsFloats();
+        }
+        a = v.fma(FloatVector.broadcast(S, w[wAt + t]), a);
+      }
+      activate(a, relu, capped, zero, top).intoArray(dst, dstAt + j);
+    }
+  }
+
+  /** {@link #compact} for a 3x3 kernel: offsets and weights in registers, the left and right columns' masks loaded once a vector. */
+  private static void compact9(float[] dst, int dstAt, int n, float[] src, int srcAt, int[] off, int[] left,
+      int[] right, float[] w, int wAt, float add, float cap) {
+    int o0 = srcAt + off[0]; int o1 = srcAt + off[1]; int o2 = srcAt + off[2];
+    int o3 = srcAt + off[3]; int o4 = srcAt + off[4]; int o5 = srcAt + off[5];
+    int o6 = srcAt + off[6]; int o7 = srcAt + off[7]; int o8 = srcAt + off[8];
+    FloatVector w0 = FloatVector.broadcast(S, w[wAt + 0]);
+    FloatVector w1 = FloatVector.broadcast(S, w[wAt + 1]);
+    FloatVector w2 = FloatVector.broadcast(S, w[wAt + 2]);
+    FloatVector w3 = FloatVector.broadcast(S, w[wAt + 3]);
+    FloatVector w4 = FloatVector.broadcast(S, w[wAt + 4]);
+    FloatVector w5 = FloatVector.broadcast(S, w[wAt + 5]);
+    FloatVector w6 = FloatVector.broadcast(S, w[wAt + 6]);
+    FloatVector w7 = FloatVector.broadcast(S, w[wAt + 7]);
+    FloatVector w8 = FloatVector.broadcast(S, w[wAt + 8]);
+    FloatVector b = FloatVector.broadcast(S, add);
+    FloatVector zero = FloatVector.zero(S);
+    boolean relu = cap > 0;
+    boolean capped = relu && cap != Float.POSITIVE_INFINITY;
+    FloatVector top = FloatVector.broadcast(S, cap);
+    for (int j = 0; j < n; j += L) {
+      IntVector l = IntVector.fromArray(I, left, j);
+      IntVector r = IntVector.fromArray(I, right, j);
+      FloatVector a = b;
+      a = and(FloatVector.fromArray(S, src, j + o0), l).fma(w0, a);
+      a = FloatVector.fromArray(S, src, j + o1).fma(w1, a);
+      a = and(FloatVector.fromArray(S, src, j + o2), r).fma(w2, a);
+      a = and(FloatVector.fromArray(S, src, j + o3), l).fma(w3, a);
+      a = FloatVector.fromArray(S, src, j + o4).fma(w4, a);
+      a = and(FloatVector.fromArray(S, src, j + o5), r).fma(w5, a);
+      a = and(FloatVector.fromArray(S, src, j + o6), l).fma(w6, a);
+      a = FloatVector.fromArray(S, src, j + o7).fma(w7, a);
+      a = and(FloatVector.fromArray(S, src, j + o8), r).fma(w8, a);
+      if (relu) {
+        a = a.max(zero);
+        if (capped) {
+          a = a.min(top);
+        }
+      }
+      a.intoArray(dst, dstAt + j);
+    }
+  }
+
+  /** {@code v}'s bits ANDed with {@code mask}'s. */
+  private static FloatVector and(FloatVector v, IntVector mask) {
+    return v.reinterpretAsInts().and(mask).reinterpretAsFloats();
+  }
+
   private static FloatVector activate(FloatVector a, boolean relu, boolean capped, FloatVector zero, FloatVector top) {
     if (!relu) {
       return a;
@@ -270,10 +373,6 @@ final class VectorDepthwise {
       a.intoArray(dst, dstAt + j);
     }
   }
-
-
-
-
 
   /**
    * {@code n} floats a row from {@code src} (rows {@code srcStep} apart) to {@code dst} (rows
