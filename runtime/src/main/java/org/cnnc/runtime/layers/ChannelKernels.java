@@ -147,6 +147,14 @@ final class ChannelKernels {
   }
 
   /**
+   * Planes (or rows) of {@code n} values a parallel task takes: whole planes, about 16K values in
+   * all, so that a 7x7 map is not a task (and a lookup of the thread's arrays) per plane.
+   */
+  static int perTask(int n) {
+    return Math.max(1, (1 << 14) / Math.max(1, n));
+  }
+
+  /**
    * {@code out = x * scale[c] + shift[c]}, then the fused activation of {@code cap} (see {@link #NONE}); a null
    * {@code scale} is 1 and a null {@code shift} 0, and {@code out3} may be {@code x3} (a conv's
    * bias and fused ReLU applied in place).
@@ -172,6 +180,10 @@ final class ChannelKernels {
    */
   static void affine(INDArray x3, float[] scale, float[] shift, INDArray r3, float cap, INDArray out3, int from,
       int len) {
+    if (cap != SILU && Vectors.on() && VectorChannels.addressable(x3, out3, r3)) {
+      VectorChannels.affine(x3, scale, shift, r3, cap, out3, from, len);
+      return;
+    }
     int b = (int) x3.size(0);
     int c = (int) x3.size(1);
     int stride = (int) x3.size(2);
@@ -182,25 +194,29 @@ final class ChannelKernels {
     int oBase = (int) out3.offset();
     int rBase = r3 == null ? 0 : (int) r3.offset();
     int n = len;
-    IntStream.range(0, b * c).parallel().forEach(plane -> {
-      int ch = plane % c;
-      float a = scale == null ? 1f : scale[ch];
-      float s = shift == null ? 0f : shift[ch];
-      int at = plane * stride + from;
+    int planes = b * c;
+    int per = perTask(n);
+    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
       float[] p = Scratch.floats(0, n);
-      xb.get(xBase + at, p, 0, n);
-      if (rb == null) {
-        finish(p, n, a, s, cap);
-      } else {
-        finish(p, n, a, s, NONE);
-        float[] q = Scratch.floats(1, n);
-        rb.get(rBase + at, q, 0, n);
-        for (int k = 0; k < n; k++) {
-          p[k] += q[k];
+      float[] q = rb == null ? null : Scratch.floats(1, n);
+      for (int plane = part * per, end = Math.min(planes, plane + per); plane < end; plane++) {
+        int ch = plane % c;
+        float a = scale == null ? 1f : scale[ch];
+        float s = shift == null ? 0f : shift[ch];
+        int at = plane * stride + from;
+        xb.get(xBase + at, p, 0, n);
+        if (rb == null) {
+          finish(p, n, a, s, cap);
+        } else {
+          finish(p, n, a, s, NONE);
+          rb.get(rBase + at, q, 0, n);
+          for (int k = 0; k < n; k++) {
+            p[k] += q[k];
+          }
+          finish(p, n, 1f, 0f, cap);
         }
-        finish(p, n, 1f, 0f, cap);
+        ob.put(oBase + at, p, 0, n);
       }
-      ob.put(oBase + at, p, 0, n);
     });
   }
 
@@ -365,7 +381,7 @@ final class ChannelKernels {
     s.data().asNioFloat().get((int) s.offset(), scale, 0, scales);
     long xBase = x.offset();
     long oBase = out.offset();
-    int per = Math.max(1, (1 << 14) / Math.max(1, plane));
+    int per = perTask(plane);
     IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
       int p0 = part * per;
       int count = Math.min(per, planes - p0);
@@ -392,7 +408,7 @@ final class ChannelKernels {
     long eBase = e.offset();
     long xBase = x.offset();
     float[] dots = new float[planes];
-    int per = Math.max(1, (1 << 14) / Math.max(1, plane));
+    int per = perTask(plane);
     IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
       int p0 = part * per;
       int count = Math.min(per, planes - p0);
@@ -551,13 +567,17 @@ final class ChannelKernels {
     FloatBuffer db = dst3.data().asNioFloat();
     int sBase = (int) src3.offset();
     int dBase = (int) dst3.offset();
-    IntStream.range(0, a * bb).parallel().forEach(plane -> {
-      int i = plane / bb;
-      int j = plane % bb;
+    int planes = a * bb;
+    int per = perTask(n);
+    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
       float[] p = Scratch.floats(0, n);
-      sb.get(sBase + plane * n, p, 0, n);
-      finish(p, n, 1f, add == null ? 0f : add[i], cap);
-      db.put(dBase + (j * a + i) * n, p, 0, n);
+      for (int plane = part * per, end = Math.min(planes, plane + per); plane < end; plane++) {
+        int i = plane / bb;
+        int j = plane % bb;
+        sb.get(sBase + plane * n, p, 0, n);
+        finish(p, n, 1f, add == null ? 0f : add[i], cap);
+        db.put(dBase + (j * a + i) * n, p, 0, n);
+      }
     });
   }
 
@@ -574,11 +594,14 @@ final class ChannelKernels {
     FloatBuffer db = dst.data().asNioFloat();
     long sBase = src.offset() + srcAt;
     long dBase = dst.offset() + dstAt;
-    IntStream.range(0, rows).parallel().forEach(row -> {
+    int per = perTask(len);
+    IntStream.range(0, (rows + per - 1) / per).parallel().forEach(part -> {
       float[] p = Scratch.floats(0, len);
-      sb.get((int) (sBase + row * srcStride), p, 0, len);
-      finish(p, len, 1f, add == null ? 0f : add[row], cap);
-      db.put((int) (dBase + row * dstStride), p, 0, len);
+      for (int row = part * per, end = Math.min(rows, row + per); row < end; row++) {
+        sb.get((int) (sBase + row * srcStride), p, 0, len);
+        finish(p, len, 1f, add == null ? 0f : add[row], cap);
+        db.put((int) (dBase + row * dstStride), p, 0, len);
+      }
     });
   }
 
