@@ -180,7 +180,7 @@ final class ChannelKernels {
    */
   static void affine(INDArray x3, float[] scale, float[] shift, INDArray r3, float cap, INDArray out3, int from,
       int len) {
-    if (cap != SILU && Vectors.on() && VectorChannels.addressable(x3, out3, r3)) {
+    if (Vectors.on() && VectorChannels.addressable(x3, out3, r3)) {
       VectorChannels.affine(x3, scale, shift, r3, cap, out3, from, len);
       return;
     }

@@ -35,8 +35,8 @@ final class VectorChannels {
   /**
    * {@code out = act(x * scale[c] + shift[c] (+ r))} on values {@code from .. from + len - 1} of
    * each of the {@code b * c} planes of {@code stride} values ({@code x3}, {@code r3} and
-   * {@code out3} {@link ChannelKernels#direct} and {@link #addressable}); {@code cap} is
-   * {@link ChannelKernels#NONE}, {@link ChannelKernels#RELU} or a finite cap, never SiLU.
+   * {@code out3} {@link ChannelKernels#direct} and {@link #addressable}); {@code cap} any of
+   * {@link ChannelKernels#NONE}'s.
    */
   static void affine(INDArray x3, float[] scale, float[] shift, INDArray r3, float cap, INDArray out3, int from,
       int len) {
@@ -49,7 +49,6 @@ final class VectorChannels {
     long xBase = x3.offset();
     long oBase = out3.offset();
     long rBase = r3 == null ? 0 : r3.offset();
-    boolean relu = cap > 0;
     int per = ChannelKernels.perTask(len);
     IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
       for (int plane = part * per, end = Math.min(planes, plane + per); plane < end; plane++) {
@@ -58,7 +57,7 @@ final class VectorChannels {
         float s = shift == null ? 0f : shift[ch];
         long at = (long) plane * stride + from;
         plane(xb, (int) ((xBase + at) * 4), rb, (int) ((rBase + at) * 4), ob, (int) ((oBase + at) * 4), len, a, s,
-            relu, cap);
+            cap);
       }
     });
   }
@@ -66,11 +65,14 @@ final class VectorChannels {
   /**
    * One plane's {@code n} values at byte offsets {@code x}, {@code r} (when {@code rb} is not
    * null) and {@code o}. Without a residual, {@code x * a + s} is skipped for {@code a = 1, s = 0}
-   * and no activation (as {@link ChannelKernels#affine} skips it, which keeps a -0.0); before an
-   * activation it is always computed (max and min make a -0.0 +0.0 either way).
+   * without a ReLU (as {@link ChannelKernels#affine} skips it, which keeps a -0.0); before a ReLU
+   * it is always computed (max and min make a -0.0 +0.0 either way). SiLU as {@link VectorSilu}
+   * computes it.
    */
   private static void plane(ByteBuffer xb, int x, ByteBuffer rb, int r, ByteBuffer ob, int o, int n, float a, float s,
-      boolean relu, float cap) {
+      float cap) {
+    boolean relu = cap > 0;
+    boolean silu = cap == ChannelKernels.SILU;
     boolean capped = relu && cap != ChannelKernels.RELU;
     boolean affine = relu || a != 1f || s != 0f;
     FloatVector zero = FloatVector.zero(S);
@@ -90,6 +92,8 @@ final class VectorChannels {
         if (capped) {
           v = v.min(top);
         }
+      } else if (silu) {
+        v = v.div(VectorSilu.exp(v.neg()).add(1f));
       }
       v.intoByteBuffer(ob, o + 4 * k, ORDER);
     }
@@ -106,6 +110,8 @@ final class VectorChannels {
         if (capped) {
           v = Math.min(v, cap);
         }
+      } else if (silu) {
+        v = ChannelKernels.silu(v);
       }
       ob.putFloat(o + 4 * k, v);
     }

@@ -15,7 +15,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@link ChannelKernels#affine}'s pass on vectors over native memory ({@link VectorChannels}) gives
  * the bits of its loops over Java arrays (the Vector API off): with and without a scale, shift and
  * residual, each activation, over planes with a scalar tail and over a band of each plane, on
- * values that tell the roundings apart: -0.0, NaN, infinities, and sums that round differently
+ * values that tell the roundings apart (SiLU included): -0.0, NaN, infinities, and sums that round differently
  * when fused.
  */
 class AffineTest {
@@ -29,7 +29,10 @@ class AffineTest {
       "3, 4, 196, 0, 196, true, true, 6",
       "2, 3, 100, 20, 45, true, true, Infinity",
       "2, 3, 100, 7, 16, false, true, 0",
-      "1, 2, 5, 0, 5, true, true, 6"})
+      "1, 2, 5, 0, 5, true, true, 6",
+      "2, 5, 49, 0, 49, false, true, -Infinity",
+      "2, 3, 100, 20, 45, true, true, -Infinity",
+      "1, 3, 37, 0, 37, true, false, -Infinity"})
   void vectorsOverNativeMemoryGiveTheLoopsBits(int b, int c, int n, int from, int len, boolean residual,
       boolean scaled, float cap) {
     assertTrue(Vectors.on(), "the tests run with the Vector API");
