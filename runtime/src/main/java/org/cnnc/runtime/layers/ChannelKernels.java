@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -114,6 +115,8 @@ final class ChannelKernels {
         ob.put(oBase + (i * c + ch) * n, p, i * n, n);
       }
     });
+    Reference.reachabilityFence(x3);
+    Reference.reachabilityFence(out3);
     return stats;
   }
 
@@ -128,6 +131,7 @@ final class ChannelKernels {
     }
     float[] out = new float[(int) v.length()];
     v.data().asNioFloat().get((int) v.offset(), out);
+    Reference.reachabilityFence(v);
     return out;
   }
 
@@ -144,6 +148,7 @@ final class ChannelKernels {
     } else {
       v.assign(Nd4j.createFromArray(values).reshape(v.shape()));
     }
+    Reference.reachabilityFence(v);
   }
 
   /**
@@ -218,6 +223,9 @@ final class ChannelKernels {
         ob.put(oBase + at, p, 0, n);
       }
     });
+    Reference.reachabilityFence(x3);
+    Reference.reachabilityFence(r3);
+    Reference.reachabilityFence(out3);
   }
 
   /**
@@ -280,6 +288,10 @@ final class ChannelKernels {
         ob.put(oBase + (i * c + ch) * n, px, i * n, n);
       }
     });
+    Reference.reachabilityFence(x3);
+    Reference.reachabilityFence(dy3);
+    Reference.reachabilityFence(relu3);
+    Reference.reachabilityFence(dx3);
   }
 
   /**
@@ -355,6 +367,9 @@ final class ChannelKernels {
       f.apply(px, pe, len);
       ob.put((int) (oBase + at), eb == null ? px : pe, 0, len);
     });
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(e);
+    Reference.reachabilityFence(out);
   }
 
   /**
@@ -395,6 +410,9 @@ final class ChannelKernels {
       }
       ob.put((int) (oBase + (long) p0 * plane), px, 0, count * plane);
     });
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(s);
+    Reference.reachabilityFence(out);
   }
 
   /**
@@ -428,6 +446,8 @@ final class ChannelKernels {
     for (int p = 0; p < planes; p++) {
       d[p % scales] += dots[p];
     }
+    Reference.reachabilityFence(e);
+    Reference.reachabilityFence(x);
     return d;
   }
 
@@ -538,6 +558,8 @@ final class ChannelKernels {
       finish(p, len, 1f, 0f, cap);
       ob.put((int) (oBase + at), p, 0, len);
     });
+    Reference.reachabilityFence(xs);
+    Reference.reachabilityFence(out);
   }
 
   /**
@@ -560,6 +582,10 @@ final class ChannelKernels {
    * the fused activation of {@code cap} (see {@link #NONE}).
    */
   static void swapAxes(INDArray src3, INDArray dst3, float[] add, float cap) {
+    if (Vectors.on() && VectorChannels.addressable(src3, dst3) && VectorChannels.disjoint(src3, dst3)) {
+      VectorChannels.swapAxes(src3, dst3, add, cap);
+      return;
+    }
     int a = (int) src3.size(0);
     int bb = (int) src3.size(1);
     int n = (int) src3.size(2);
@@ -579,6 +605,8 @@ final class ChannelKernels {
         db.put(dBase + (j * a + i) * n, p, 0, n);
       }
     });
+    Reference.reachabilityFence(src3);
+    Reference.reachabilityFence(dst3);
   }
 
   /**
@@ -590,6 +618,10 @@ final class ChannelKernels {
    */
   static void copyRows(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride, int rows,
       int len, float[] add, float cap) {
+    if (Vectors.on() && VectorChannels.addressable(src, dst) && VectorChannels.disjoint(src, dst)) {
+      VectorChannels.copyRows(src, srcAt, srcStride, dst, dstAt, dstStride, rows, len, add, cap);
+      return;
+    }
     FloatBuffer sb = src.data().asNioFloat();
     FloatBuffer db = dst.data().asNioFloat();
     long sBase = src.offset() + srcAt;
@@ -603,6 +635,8 @@ final class ChannelKernels {
         db.put((int) (dBase + row * dstStride), p, 0, len);
       }
     });
+    Reference.reachabilityFence(src);
+    Reference.reachabilityFence(dst);
   }
 
   /**
@@ -625,6 +659,7 @@ final class ChannelKernels {
       }
       sums[ch] = (float) total;
     });
+    Reference.reachabilityFence(y);
     return sums;
   }
 

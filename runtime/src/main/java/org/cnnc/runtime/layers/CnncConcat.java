@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.stream.IntStream;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
@@ -130,6 +131,8 @@ public class CnncConcat extends MergeVertex {
         dst.position(gather ? wholeAt : partAt);
         dst.put(src);
       });
+      Reference.reachabilityFence(whole);
+      Reference.reachabilityFence(parts);
     }
 
     /** Whether the last forward pass took this vertex's own path (for tests). */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.Collection;
 import org.deeplearning4j.nn.api.Layer;
@@ -126,6 +127,8 @@ public class CnncDense extends DenseLayer {
         }
       }
       z.data().asNioFloat().put((int) z.offset(), r, 0, r.length);
+      Reference.reachabilityFence(zt);
+      Reference.reachabilityFence(z);
     }
 
     @Override

@@ -129,6 +129,38 @@ final class Depthwise {
     this(c, m, h, w, g, true);
   }
 
+  /** What a kernel is made for: its shape, geometry, and whether it uses vectors. */
+  private record Key(int c, int m, int h, int w, ConvGemm.Geometry g, boolean vectors) {}
+
+  /** Kernels made, by what for: at most {@link #KEPT}, the least recently used dropped. */
+  private static final java.util.Map<Key, Depthwise> MADE = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    protected boolean removeEldestEntry(java.util.Map.Entry<Key, Depthwise> eldest) {
+      return size() > KEPT;
+    }
+  };
+
+  private static final int KEPT = 64;
+
+  /**
+   * The kernel for these shapes, made once: its layouts and masks are computed in the constructor
+   * (at batch 1, remaking them at every call took more than 3% of MobileNetV2's {@code predict}).
+   * A kernel holds no state between calls, so threads share it.
+   */
+  static Depthwise of(int c, int m, int h, int w, ConvGemm.Geometry g) {
+    Key key = new Key(c, m, h, w, g, Vectors.on());
+    synchronized (MADE) {
+      Depthwise k = MADE.get(key);
+      if (k == null) {
+        k = new Depthwise(c, m, h, w, g);
+        MADE.put(key, k);
+      }
+      return k;
+    }
+  }
+
   /**
    * With {@code compactForward} false, the forward takes the padded layout even where the compact
    * one applies (for tests that compare the two).

@@ -2,6 +2,7 @@
 package org.cnnc.runtime.layers;
 
 import java.util.Locale;
+import java.lang.ref.Reference;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.mkl.global.mkl_rt;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -153,6 +154,7 @@ public final class Gemm {
             + java.util.Arrays.toString(c.shape()));
       }
       sgemm(ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c), lead(c));
+      keep(a, b, c);
       return;
     }
     Nd4j.gemm(a, b, c, ta, tb, alpha, beta);
@@ -182,6 +184,7 @@ public final class Gemm {
     mkl_rt.cblas_sgemm_batch_strided(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, 1f, pointer(a), lda,
         Math.toIntExact(strideA), new Address(address(b) + 4L * atB), ldb, Math.toIntExact(strideB), (float) beta,
         new Address(address(c) + 4L * atC), ldc, Math.toIntExact(strideC), count);
+    keep(a, b, c);
   }
 
   /**
@@ -199,6 +202,18 @@ public final class Gemm {
       sgemm(ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb,
           i == 0 ? 0f : 1f, pc, ldc);
     }
+    keep(a, b, c);
+  }
+
+  /**
+   * Keeps the arrays reachable up to here: MKL works on their raw addresses, and an array no
+   * Java code refers to any more may be collected, and its memory freed, while MKL still reads or
+   * writes it (a caller's temporary view, or an array whose last use was taking its address).
+   */
+  private static void keep(INDArray a, INDArray b, INDArray c) {
+    Reference.reachabilityFence(a);
+    Reference.reachabilityFence(b);
+    Reference.reachabilityFence(c);
   }
 
   /** One row-major {@code cblas_sgemm} on MKL. */

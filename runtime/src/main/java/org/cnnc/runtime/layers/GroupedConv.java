@@ -37,7 +37,7 @@ public final class GroupedConv {
     long ow = g.outW(x.size(3));
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
     if (cnnc && Depthwise.takes(c, groups, x, out)) {
-      Depthwise k = new Depthwise((int) c, (int) (o / c), (int) x.size(2), (int) x.size(3), g);
+      Depthwise k = Depthwise.of((int) c, (int) (o / c), (int) x.size(2), (int) x.size(3), g);
       k.forward(x, ChannelKernels.floats(w.reshape(w.length())), bias == null ? null : ChannelKernels.floats(bias), cap, out);
       return out;
     }
@@ -74,7 +74,7 @@ public final class GroupedConv {
     INDArray dx = inputGradient ? mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c')
         : null;
     if (cnnc && Depthwise.takes(c, groups, x, delta) && (dx == null || ChannelKernels.direct(dx))) {
-      Depthwise k = new Depthwise((int) c, (int) (o / c), (int) x.size(2), (int) x.size(3), g);
+      Depthwise k = Depthwise.of((int) c, (int) (o / c), (int) x.size(2), (int) x.size(3), g);
       float[] dW = new float[(int) w.length()];
       float[] db = bGrad == null ? null : new float[(int) o];
       k.backward(x, ChannelKernels.floats(w.reshape(w.length())), delta, dW, db, dx);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.stream.IntStream;
@@ -176,6 +177,8 @@ final class Im2col {
         cb.put(cBase + ((ch * taps + t) * count + n) * band, line, 0, band);
       }
     });
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(col);
   }
 
   /**
@@ -249,6 +252,8 @@ final class Im2col {
       }
       xb.put(plane, acc, 0, h * w);
     });
+    Reference.reachabilityFence(col);
+    Reference.reachabilityFence(x);
   }
 
   private static void wholeMap(int oy0, int oy1, long oh) {

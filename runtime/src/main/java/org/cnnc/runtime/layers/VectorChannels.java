@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.stream.IntStream;
@@ -9,11 +10,13 @@ import jdk.incubator.vector.VectorSpecies;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * {@link ChannelKernels#affine}'s pass on the Vector API, loaded only when {@link Vectors#on()}:
- * vectors read from and written to the arrays' native memory, with no copy into a Java array and
- * back (the values are usually in cache, just written by a conv's product, and the two copies
- * cost as much as the pass: [8, 384, 14, 14] with relu6 took 0.31 ms that way, 0.15 ms this way).
- * The same operations in the same order as {@link ChannelKernels#affine}'s loops, so the same bits.
+ * The passes of {@link ChannelKernels#affine}, {@link ChannelKernels#copyRows} and
+ * {@link ChannelKernels#swapAxes} (a conv's bias, scale, residual and activation) on the Vector
+ * API, loaded only when {@link Vectors#on()}: vectors read from and written to the arrays' native
+ * memory, with no copy into a Java array and back. The values are usually in cache, just written
+ * by a conv's product, and the two copies cost as much as the pass: [8, 384, 14, 14] with relu6
+ * took 0.31 ms that way, 0.15 ms this way. The same operations in the same order as
+ * {@link ChannelKernels}' loops, so the same bits.
  */
 final class VectorChannels {
   private VectorChannels() {}
@@ -60,6 +63,69 @@ final class VectorChannels {
             cap);
       }
     });
+    // the buffers are views of the arrays' native memory, which a collection of an unreachable
+    // array frees (a caller's temporary is otherwise dead once passed here)
+    Reference.reachabilityFence(x3);
+    Reference.reachabilityFence(r3);
+    Reference.reachabilityFence(out3);
+  }
+
+  /**
+   * Whether the memory of {@code a} and of {@code b} (whole arrays) do not overlap: a pass that
+   * reads a vector of one and writes the other then gives what a pass through a copy gives.
+   */
+  static boolean disjoint(INDArray a, INDArray b) {
+    long a0 = a.data().address() + a.offset() * Float.BYTES;
+    long b0 = b.data().address() + b.offset() * Float.BYTES;
+    return a0 + a.length() * Float.BYTES <= b0 || b0 + b.length() * Float.BYTES <= a0;
+  }
+
+  /**
+   * {@link ChannelKernels#copyRows} on vectors: {@code rows} runs of {@code len} floats from
+   * {@code src} (from element {@code srcAt}, {@code srcStride} apart) to {@code dst} (likewise),
+   * each plus {@code add[row]} (when not null), then the activation of {@code cap}.
+   */
+  static void copyRows(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride, int rows,
+      int len, float[] add, float cap) {
+    ByteBuffer sb = src.data().asNio().order(ORDER);
+    ByteBuffer db = dst.data().asNio().order(ORDER);
+    long sBase = src.offset() + srcAt;
+    long dBase = dst.offset() + dstAt;
+    int per = ChannelKernels.perTask(len);
+    IntStream.range(0, (rows + per - 1) / per).parallel().forEach(part -> {
+      for (int row = part * per, end = Math.min(rows, row + per); row < end; row++) {
+        plane(sb, (int) ((sBase + row * srcStride) * 4), null, 0, db, (int) ((dBase + row * dstStride) * 4), len, 1f,
+            add == null ? 0f : add[row], cap);
+      }
+    });
+    Reference.reachabilityFence(src);
+    Reference.reachabilityFence(dst);
+  }
+
+  /**
+   * {@link ChannelKernels#swapAxes} on vectors: {@code dst[j][i] = act(src[i][j] + add[i])} for
+   * {@code src [A, B, n]} and {@code dst [B, A, n]}.
+   */
+  static void swapAxes(INDArray src3, INDArray dst3, float[] add, float cap) {
+    int a = (int) src3.size(0);
+    int bb = (int) src3.size(1);
+    int n = (int) src3.size(2);
+    ByteBuffer sb = src3.data().asNio().order(ORDER);
+    ByteBuffer db = dst3.data().asNio().order(ORDER);
+    long sBase = src3.offset();
+    long dBase = dst3.offset();
+    int planes = a * bb;
+    int per = ChannelKernels.perTask(n);
+    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
+      for (int plane = part * per, end = Math.min(planes, plane + per); plane < end; plane++) {
+        int i = plane / bb;
+        int j = plane % bb;
+        plane(sb, (int) ((sBase + (long) plane * n) * 4), null, 0, db, (int) ((dBase + ((long) j * a + i) * n) * 4), n,
+            1f, add == null ? 0f : add[i], cap);
+      }
+    });
+    Reference.reachabilityFence(src3);
+    Reference.reachabilityFence(dst3);
   }
 
   /**

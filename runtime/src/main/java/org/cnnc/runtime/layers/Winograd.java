@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
@@ -118,6 +119,8 @@ final class Winograd {
   /** {@code u[k][pair]} = the transform {@code G g G^T} of the 3x3 weights of each (output, input) pair. */
   static void weights(INDArray w, int pairs, INDArray u) {
     weights(w.data().asNioFloat(), (int) w.offset(), pairs, u);
+    Reference.reachabilityFence(w);
+    Reference.reachabilityFence(u);
   }
 
   /** {@link #weights(INDArray, int, INDArray)} for the weights in {@code wb} from {@code wBase}. */
@@ -151,6 +154,7 @@ final class Winograd {
         }
       }
     });
+    Reference.reachabilityFence(u);
   }
 
   private static final float Q4 = 1f / 4;
@@ -254,6 +258,8 @@ final class Winograd {
         }
       }
     });
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(v);
   }
 
   /**
@@ -369,6 +375,8 @@ final class Winograd {
         }
       }
     });
+    Reference.reachabilityFence(m);
+    Reference.reachabilityFence(out);
   }
 
   /**
