@@ -351,6 +351,11 @@ final class ChannelKernels {
 
   /** {@code sum_k d[k] * (x[k] - mu)} for {@code k < n}, each product in float, the sum in double. */
   static double dotDeviations(float[] d, float[] x, int n, float mu) {
+    return dotDeviations(d, x, 0, n, mu);
+  }
+
+  /** {@code sum_k d[k] * (x[k] - mu)} for {@code from <= k < from + n}, as {@link #dotDeviations(float[], float[], int, float)}. */
+  static double dotDeviations(float[] d, float[] x, int from, int n, float mu) {
     double s0 = 0;
     double s1 = 0;
     double s2 = 0;
@@ -359,8 +364,9 @@ final class ChannelKernels {
     double s5 = 0;
     double s6 = 0;
     double s7 = 0;
-    int k = 0;
-    for (; k + 8 <= n; k += 8) {
+    int k = from;
+    int end = from + n;
+    for (; k + 8 <= end; k += 8) {
       s0 += d[k] * (x[k] - mu);
       s1 += d[k + 1] * (x[k + 1] - mu);
       s2 += d[k + 2] * (x[k + 2] - mu);
@@ -370,7 +376,7 @@ final class ChannelKernels {
       s6 += d[k + 6] * (x[k + 6] - mu);
       s7 += d[k + 7] * (x[k + 7] - mu);
     }
-    for (; k < n; k++) {
+    for (; k < end; k++) {
       s0 += d[k] * (x[k] - mu);
     }
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
@@ -517,11 +523,7 @@ final class ChannelKernels {
       eb.get((int) (eBase + (long) p0 * plane), pe, 0, count * plane);
       xb.get((int) (xBase + (long) p0 * plane), px, 0, count * plane);
       for (int q = 0; q < count; q++) {
-        float sum = 0f;
-        for (int i = q * plane, end = i + plane; i < end; i++) {
-          sum += pe[i] * px[i];
-        }
-        dots[p0 + q] = sum;
+        dots[p0 + q] = (float) dotDeviations(pe, px, q * plane, plane, 0f);
       }
     });
     float[] d = new float[scales];

@@ -47,6 +47,14 @@ class ChannelSumsTest {
       scale += Math.abs(q[i] * (p[i] - mu));
     }
     assertClose(dot.doubleValue(), ChannelKernels.dotDeviations(q, p, n, mu), scale);
+    // a range that starts past the first value (a plane of several)
+    if (n > 3) {
+      BigDecimal part = BigDecimal.ZERO;
+      for (int i = 3; i < n; i++) {
+        part = part.add(new BigDecimal(q[i] * p[i]));
+      }
+      assertClose(part.doubleValue(), ChannelKernels.dotDeviations(q, p, 3, n - 3, 0f), scale);
+    }
   }
 
   private static void assertClose(double exact, double actual, double scale) {
