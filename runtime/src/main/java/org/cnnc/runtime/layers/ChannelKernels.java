@@ -702,7 +702,8 @@ final class ChannelKernels {
    */
   static void copyRows(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride, int rows,
       int len, float[] add, float cap) {
-    if (Vectors.on() && VectorChannels.addressable(src, dst) && VectorChannels.disjoint(src, dst)) {
+    if (Vectors.on() && VectorChannels.addressable(src, dst) && (VectorChannels.disjoint(src, dst)
+        || VectorChannels.inPlace(src, srcAt, srcStride, dst, dstAt, dstStride))) {
       VectorChannels.copyRows(src, srcAt, srcStride, dst, dstAt, dstStride, rows, len, add, cap);
       return;
     }

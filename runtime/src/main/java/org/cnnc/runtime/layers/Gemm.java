@@ -256,7 +256,7 @@ public final class Gemm {
     return new Address(address(a));
   }
 
-  private static long address(INDArray a) {
+  static long address(INDArray a) {
     return a.data().addressPointer().address() + 4L * (a.offset() - a.data().offset());
   }
 

@@ -75,9 +75,18 @@ final class VectorChannels {
    * reads a vector of one and writes the other then gives what a pass through a copy gives.
    */
   static boolean disjoint(INDArray a, INDArray b) {
-    long a0 = a.data().address() + a.offset() * Float.BYTES;
-    long b0 = b.data().address() + b.offset() * Float.BYTES;
+    long a0 = Gemm.address(a);
+    long b0 = Gemm.address(b);
     return a0 + a.length() * Float.BYTES <= b0 || b0 + b.length() * Float.BYTES <= a0;
+  }
+
+  /**
+   * Whether rows {@code srcAt + r * srcStride} of {@code src} and {@code dstAt + r * dstStride} of
+   * {@code dst} are the same memory, row for row (a pass in place, each vector read before it is
+   * written).
+   */
+  static boolean inPlace(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride) {
+    return srcStride == dstStride && Gemm.address(src) + srcAt * Float.BYTES == Gemm.address(dst) + dstAt * Float.BYTES;
   }
 
   /**

@@ -91,6 +91,17 @@ class VectorChannelsTest {
       KernelSettings.use(before);
     }
     assertArrayEquals(bits(loops), bits(vec), "copyRows");
+    // in place: a conv's epilogue on its own output (rows at the same addresses)
+    INDArray inVec = Nd4j.create(init, new long[] {init.length});
+    INDArray inLoops = Nd4j.create(init, new long[] {init.length});
+    ChannelKernels.copyRows(inVec, 1, dstStride, inVec, 1, dstStride, rows, len, adds, cap);
+    KernelSettings off = KernelSettings.use(KernelSettings.current().withVectors(false));
+    try {
+      ChannelKernels.copyRows(inLoops, 1, dstStride, inLoops, 1, dstStride, rows, len, adds, cap);
+    } finally {
+      KernelSettings.use(off);
+    }
+    assertArrayEquals(bits(inLoops), bits(inVec), "copyRows in place");
     assertArrayEquals(bits(loops3), bits(vec3), "swapAxes");
   }
 
