@@ -227,7 +227,7 @@ class CnncMaxPoolTest {
     }
     String[] what = {"inference output", "training output", "input gradient"};
     for (int i = 0; i < 3; i++) {
-      assertArrayEquals(bits(results[0][i]), bits(results[1][i]), what[i]);
+      assertArrayEquals(KernelHarness.bits(results[0][i]), KernelHarness.bits(results[1][i]), what[i]);
     }
   }
 
@@ -240,14 +240,6 @@ class CnncMaxPoolTest {
     org.junit.jupiter.api.Assertions.assertEquals(Vectors.present(), Vectors.on());
   }
 
-  private static int[] bits(INDArray a) {
-    float[] f = a.data().asFloat();
-    int[] out = new int[f.length];
-    for (int i = 0; i < f.length; i++) {
-      out[i] = Float.floatToIntBits(f[i]);
-    }
-    return out;
-  }
 
   /** Runs a check with the scalar kernel, then with the Vector API kernel when the JVM has it. */
   private static void onEachKernel(Runnable check) {

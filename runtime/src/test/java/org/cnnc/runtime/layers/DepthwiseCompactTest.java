@@ -89,18 +89,9 @@ class DepthwiseCompactTest {
     INDArray yp = Nd4j.create(DataType.FLOAT, b, (long) c * m, h, w);
     compact.forward(x, wt, bias, cap, yc);
     padded.forward(x, wt, bias, cap, yp);
-    int[] ec = bits(yc);
-    int[] ep = bits(yp);
+    int[] ec = KernelHarness.bits(yc);
+    int[] ep = KernelHarness.bits(yp);
     assertArrayEquals(ep, ec, "compact and padded layouts");
   }
 
-  /** Each value's bits, every NaN as one (compiled and interpreted code may give a NaN another sign). */
-  private static int[] bits(INDArray a) {
-    float[] f = a.dup().data().asFloat();
-    int[] out = new int[f.length];
-    for (int i = 0; i < f.length; i++) {
-      out[i] = Float.floatToIntBits(f[i]);
-    }
-    return out;
-  }
 }

@@ -197,28 +197,13 @@ class GroupedConvolutionTest {
     Op op = KernelHarness.layer(conf(s[1], s[4], s[5], s[6], s[6], s[7], s[8], s[8], 1, false, true, true), 4);
     INDArray x = KernelHarness.randn(1, s[0], s[1], s[2], s[3]);
     INDArray dy = KernelHarness.randn(2, way.on(() -> op.forward(List.of(x))).shape());
-    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
-    Thread gc = new Thread(() -> {
-      while (!done.get()) {
-        System.gc();
-        try {
-          Thread.sleep(2);
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-    });
-    gc.setDaemon(true);
-    gc.start();
-    try {
+    KernelHarness.underCollections(0, () -> {
       // compiled code first: the interpreter keeps every local alive to the end of its method
       for (int i = 0; i < 400; i++) {
         way.on(() -> op.run(List.of(x), dy));
       }
       RaceTest.repeat("depthwise under collections", () -> way.on(() -> op.run(List.of(x), dy)));
-    } finally {
-      done.set(true);
-    }
+    });
   }
 
   /** Without its input's gradient (a conv that reads a network input), the layer returns none, and the same weights' gradient. */

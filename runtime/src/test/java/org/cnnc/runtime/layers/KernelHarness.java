@@ -34,6 +34,48 @@ import org.nd4j.linalg.factory.Nd4j;
 final class KernelHarness {
   private KernelHarness() {}
 
+  /**
+   * Each value's bits, every NaN as one (compiled and interpreted code may give a NaN another
+   * sign), for comparing two kernels bit for bit; the array is read in C order.
+   */
+  static int[] bits(INDArray a) {
+    float[] f = a.dup('c').data().asFloat();
+    int[] out = new int[f.length];
+    for (int i = 0; i < f.length; i++) {
+      out[i] = Float.floatToIntBits(f[i]);
+    }
+    return out;
+  }
+
+  /**
+   * Runs {@code body} while another thread asks for collections all the time and (when
+   * {@code floats > 0}) writes fresh native arrays of that size: a kernel that let an array it
+   * reads be collected mid-pass reads garbage, most surely when the freed memory is reused.
+   */
+  static void underCollections(int floats, Runnable body) {
+    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread gc = new Thread(() -> {
+      while (!done.get()) {
+        System.gc();
+        if (floats > 0) {
+          org.nd4j.linalg.factory.Nd4j.create(org.nd4j.linalg.api.buffer.DataType.FLOAT, floats).assign(12345f);
+        }
+        try {
+          Thread.sleep(1);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
+    gc.setDaemon(true);
+    gc.start();
+    try {
+      body.run();
+    } finally {
+      done.set(true);
+    }
+  }
+
   /** What one forward and backward pass gave. */
   record Result(INDArray output, List<INDArray> inputGradients, Map<String, INDArray> paramGradients) {
     /** The same, with only the parameter gradients of {@code keys}. */

@@ -61,7 +61,7 @@ class VectorChannelsTest {
     } finally {
       KernelSettings.use(before);
     }
-    assertArrayEquals(bits(loops), bits(vec));
+    assertArrayEquals(KernelHarness.bits(loops), KernelHarness.bits(vec));
   }
 
   @ParameterizedTest(name = "rows {0} len {1} add {2} cap {3}")
@@ -90,7 +90,7 @@ class VectorChannelsTest {
     } finally {
       KernelSettings.use(before);
     }
-    assertArrayEquals(bits(loops), bits(vec), "copyRows");
+    assertArrayEquals(KernelHarness.bits(loops), KernelHarness.bits(vec), "copyRows");
     // in place: a conv's epilogue on its own output (rows at the same addresses)
     INDArray inVec = Nd4j.create(init, new long[] {init.length});
     INDArray inLoops = Nd4j.create(init, new long[] {init.length});
@@ -101,8 +101,8 @@ class VectorChannelsTest {
     } finally {
       KernelSettings.use(off);
     }
-    assertArrayEquals(bits(inLoops), bits(inVec), "copyRows in place");
-    assertArrayEquals(bits(loops3), bits(vec3), "swapAxes");
+    assertArrayEquals(KernelHarness.bits(inLoops), KernelHarness.bits(inVec), "copyRows in place");
+    assertArrayEquals(KernelHarness.bits(loops3), KernelHarness.bits(vec3), "swapAxes");
   }
 
   /**
@@ -123,33 +123,16 @@ class VectorChannelsTest {
     INDArray expected = Nd4j.create(DataType.FLOAT, b, c, n);
     ChannelKernels.affine(Nd4j.create(xs, new long[] {b, c, n}), scale, shift, Nd4j.create(rs, new long[] {b, c, n}),
         6f, expected, 0, n);
-    int[] want = bits(expected);
-    java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
-    Thread gc = new Thread(() -> {
-      while (!done.get()) {
-        System.gc();
-        // fresh native memory, written, so that a freed array's memory reads wrong
-        Nd4j.create(DataType.FLOAT, b, c, n).assign(12345f);
-        try {
-          Thread.sleep(1);
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-    });
-    gc.setDaemon(true);
-    gc.start();
-    try {
+    int[] want = KernelHarness.bits(expected);
+    KernelHarness.underCollections(b * c * n, () -> {
       // compiled code takes a few hundred runs: the interpreter keeps every local alive
       for (int i = 0; i < 1200; i++) {
         INDArray out = Nd4j.create(DataType.FLOAT, b, c, n);
         ChannelKernels.affine(Nd4j.create(xs, new long[] {b, c, n}), scale, shift,
             Nd4j.create(rs, new long[] {b, c, n}), 6f, out, 0, n);
-        assertArrayEquals(want, bits(out), "run " + i);
+        assertArrayEquals(want, KernelHarness.bits(out), "run " + i);
       }
-    } finally {
-      done.set(true);
-    }
+    });
   }
 
   private static float[] values(Random r, int n) {
@@ -161,13 +144,4 @@ class VectorChannelsTest {
     return v;
   }
 
-  /** Each value's bits, every NaN as one (compiled and interpreted code may give a NaN another sign). */
-  private static int[] bits(INDArray a) {
-    float[] f = a.data().asFloat();
-    int[] out = new int[f.length];
-    for (int i = 0; i < f.length; i++) {
-      out[i] = Float.floatToIntBits(f[i]);
-    }
-    return out;
-  }
 }
