@@ -41,7 +41,7 @@ final class Depthwise {
   static final long TASK_WORK = 1 << 16;
 
   /** Planes of fewer floats are read from native memory a chunk at a time in the compact forward. */
-  static final int BULK = Integer.getInteger("bulk", 256);
+  static final int BULK = 256;
 
   /** Floats a forward task copies in (or out) at once, at least a plane. */
   static final int CHUNK = 1 << 14;
