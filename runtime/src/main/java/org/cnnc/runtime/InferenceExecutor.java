@@ -53,9 +53,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *   <li><b>Residual adds in the conv</b> ({@link InferencePlan.Pass#FUSE_ADD}). An {@code add}
  *       whose input computed last is a conv that only it reads, with no activation of its own
  *       (ResNet's {@code bn3(conv3(x)) + x}, the BatchNorm folded), costs no pass of its own:
- *       the conv adds the other input, then the
- *       add's ReLU, in the pass that finishes its output, and writes the add's memory. The sum is
- *       rounded as the two layers round it apart, so the outputs keep their bits.
+ *       the conv adds the other input, then the add's ReLU, in the pass that finishes its output,
+ *       and writes the add's memory. The sum is rounded as the two layers round it apart, so the
+ *       outputs keep their bits.
  *   <li><b>Channel subsets as views.</b> A subset of channels that only such concatenations read
  *       (the slices of {@link InferencePlan.Pass#MERGE_POINTWISE}'s merged convs) is a view of
  *       its input, copied once, into the concatenation.

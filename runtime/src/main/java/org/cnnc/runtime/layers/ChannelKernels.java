@@ -150,6 +150,86 @@ final class ChannelKernels {
     return Math.max(1, (1 << 14) / Math.max(1, n));
   }
 
+  /** Whether every array (nulls skipped) has its values at byte offsets an int can hold. */
+  static boolean addressable(INDArray... arrays) {
+    for (INDArray a : arrays) {
+      if (a != null && (a.offset() + a.length()) * Float.BYTES > Integer.MAX_VALUE) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Whether the memory of {@code a} and of {@code b} (whole arrays) do not overlap: a pass that
+   * reads a vector of one and writes the other then gives what a pass through a copy gives.
+   */
+  static boolean disjoint(INDArray a, INDArray b) {
+    long a0 = Gemm.address(a);
+    long b0 = Gemm.address(b);
+    return a0 + a.length() * Float.BYTES <= b0 || b0 + b.length() * Float.BYTES <= a0;
+  }
+
+  /**
+   * Whether rows {@code srcAt + r * srcStride} of {@code src} and {@code dstAt + r * dstStride} of
+   * {@code dst} are the same memory, row for row (a pass in place, each vector read before it is
+   * written).
+   */
+  static boolean inPlace(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride) {
+    return srcStride == dstStride && Gemm.address(src) + srcAt * Float.BYTES == Gemm.address(dst) + dstAt * Float.BYTES;
+  }
+
+  /** Units {@code first .. end - 1} of a parallel task. */
+  interface Range {
+    void run(int first, int end);
+  }
+
+  /** {@code units} units in parallel tasks of {@code per} units each (the last may have fewer). */
+  static void inTasks(int units, int per, Range task) {
+    IntStream.range(0, (units + per - 1) / per).parallel()
+        .forEach(part -> task.run(part * per, Math.min(units, part * per + per)));
+  }
+
+  /**
+   * One row of a channel pass ({@link #affine}, {@link #copyRows}, {@link #swapAxes}):
+   * {@code out[o ..] = act(x[x ..] * a + s (+ r[r ..]))} for {@code n} values, offsets in elements
+   * of the arrays' buffers; the scale and shift skipped for 1 and 0 without a ReLU, as
+   * {@link #finish} skips them. Made once a pass: on vectors over the arrays' native memory
+   * ({@link VectorChannels}) when they allow it, else through this thread's arrays.
+   */
+  interface RowPass {
+    void row(long x, long r, long o, int n, float a, float s, float cap);
+
+    /**
+     * The pass from {@code x} (and {@code r}, or null) to {@code out}; on vectors only when
+     * {@code vectorSafe} (a vector read before it is written gives what a copy gives).
+     */
+    static RowPass of(INDArray x, INDArray r, INDArray out, boolean vectorSafe) {
+      if (vectorSafe && Vectors.on() && addressable(x, out, r)) {
+        return VectorChannels.rows(x, r, out);
+      }
+      FloatBuffer xb = x.data().asNioFloat();
+      FloatBuffer rb = r == null ? null : r.data().asNioFloat();
+      FloatBuffer ob = out.data().asNioFloat();
+      return (xAt, rAt, oAt, n, a, s, cap) -> {
+        float[] p = Scratch.floats(0, n);
+        xb.get((int) xAt, p, 0, n);
+        if (rb == null) {
+          finish(p, n, a, s, cap);
+        } else {
+          finish(p, n, a, s, NONE);
+          float[] q = Scratch.floats(1, n);
+          rb.get((int) rAt, q, 0, n);
+          for (int k = 0; k < n; k++) {
+            p[k] += q[k];
+          }
+          finish(p, n, 1f, 0f, cap);
+        }
+        ob.put((int) oAt, p, 0, n);
+      };
+    }
+  }
+
   /**
    * {@code out = x * scale[c] + shift[c]}, then the fused activation of {@code cap} (see {@link #NONE}); a null
    * {@code scale} is 1 and a null {@code shift} 0, and {@code out3} may be {@code x3} (a conv's
@@ -176,48 +256,25 @@ final class ChannelKernels {
    */
   static void affine(INDArray x3, float[] scale, float[] shift, INDArray r3, float cap, INDArray out3, int from,
       int len) {
-    if (Vectors.on() && VectorChannels.addressable(x3, out3, r3)) {
-      VectorChannels.affine(x3, scale, shift, r3, cap, out3, from, len);
-      return;
-    }
-    int b = (int) x3.size(0);
     int c = (int) x3.size(1);
     int stride = (int) x3.size(2);
-    FloatBuffer xb = x3.data().asNioFloat();
-    FloatBuffer ob = out3.data().asNioFloat();
-    FloatBuffer rb = r3 == null ? null : r3.data().asNioFloat();
-    int xBase = (int) x3.offset();
-    int oBase = (int) out3.offset();
-    int rBase = r3 == null ? 0 : (int) r3.offset();
-    int n = len;
-    int planes = b * c;
-    int per = perTask(n);
-    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
-      float[] p = Scratch.floats(0, n);
-      float[] q = rb == null ? null : Scratch.floats(1, n);
-      for (int plane = part * per, end = Math.min(planes, plane + per); plane < end; plane++) {
+    long xBase = x3.offset();
+    long oBase = out3.offset();
+    long rBase = r3 == null ? 0 : r3.offset();
+    RowPass pass = RowPass.of(x3, r3, out3, true);
+    inTasks((int) x3.size(0) * c, perTask(len), (first, end) -> {
+      for (int plane = first; plane < end; plane++) {
         int ch = plane % c;
-        float a = scale == null ? 1f : scale[ch];
-        float s = shift == null ? 0f : shift[ch];
-        int at = plane * stride + from;
-        xb.get(xBase + at, p, 0, n);
-        if (rb == null) {
-          finish(p, n, a, s, cap);
-        } else {
-          finish(p, n, a, s, NONE);
-          rb.get(rBase + at, q, 0, n);
-          for (int k = 0; k < n; k++) {
-            p[k] += q[k];
-          }
-          finish(p, n, 1f, 0f, cap);
-        }
-        ob.put(oBase + at, p, 0, n);
+        long at = (long) plane * stride + from;
+        pass.row(xBase + at, rBase + at, oBase + at, len, scale == null ? 1f : scale[ch],
+            shift == null ? 0f : shift[ch], cap);
       }
     });
     Reference.reachabilityFence(x3);
     Reference.reachabilityFence(r3);
     Reference.reachabilityFence(out3);
   }
+
 
   /**
    * Batch norm's backward pass in training: with {@code xhat = (x - mean) * invStd},
@@ -666,32 +723,23 @@ final class ChannelKernels {
    * the fused activation of {@code cap} (see {@link #NONE}).
    */
   static void swapAxes(INDArray src3, INDArray dst3, float[] add, float cap) {
-    if (Vectors.on() && VectorChannels.addressable(src3, dst3) && VectorChannels.disjoint(src3, dst3)) {
-      VectorChannels.swapAxes(src3, dst3, add, cap);
-      return;
-    }
     int a = (int) src3.size(0);
     int bb = (int) src3.size(1);
     int n = (int) src3.size(2);
-    FloatBuffer sb = src3.data().asNioFloat();
-    FloatBuffer db = dst3.data().asNioFloat();
-    int sBase = (int) src3.offset();
-    int dBase = (int) dst3.offset();
-    int planes = a * bb;
-    int per = perTask(n);
-    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
-      float[] p = Scratch.floats(0, n);
-      for (int plane = part * per, end = Math.min(planes, plane + per); plane < end; plane++) {
+    long sBase = src3.offset();
+    long dBase = dst3.offset();
+    RowPass pass = RowPass.of(src3, null, dst3, disjoint(src3, dst3));
+    inTasks(a * bb, perTask(n), (first, end) -> {
+      for (int plane = first; plane < end; plane++) {
         int i = plane / bb;
         int j = plane % bb;
-        sb.get(sBase + plane * n, p, 0, n);
-        finish(p, n, 1f, add == null ? 0f : add[i], cap);
-        db.put(dBase + (j * a + i) * n, p, 0, n);
+        pass.row(sBase + (long) plane * n, 0, dBase + ((long) j * a + i) * n, n, 1f, add == null ? 0f : add[i], cap);
       }
     });
     Reference.reachabilityFence(src3);
     Reference.reachabilityFence(dst3);
   }
+
 
   /**
    * {@code rows} runs of {@code len} floats from {@code src} (starting at element {@code srcAt},
@@ -702,27 +750,20 @@ final class ChannelKernels {
    */
   static void copyRows(INDArray src, long srcAt, long srcStride, INDArray dst, long dstAt, long dstStride, int rows,
       int len, float[] add, float cap) {
-    if (Vectors.on() && VectorChannels.addressable(src, dst) && (VectorChannels.disjoint(src, dst)
-        || VectorChannels.inPlace(src, srcAt, srcStride, dst, dstAt, dstStride))) {
-      VectorChannels.copyRows(src, srcAt, srcStride, dst, dstAt, dstStride, rows, len, add, cap);
-      return;
-    }
-    FloatBuffer sb = src.data().asNioFloat();
-    FloatBuffer db = dst.data().asNioFloat();
     long sBase = src.offset() + srcAt;
     long dBase = dst.offset() + dstAt;
-    int per = perTask(len);
-    IntStream.range(0, (rows + per - 1) / per).parallel().forEach(part -> {
-      float[] p = Scratch.floats(0, len);
-      for (int row = part * per, end = Math.min(rows, row + per); row < end; row++) {
-        sb.get((int) (sBase + row * srcStride), p, 0, len);
-        finish(p, len, 1f, add == null ? 0f : add[row], cap);
-        db.put((int) (dBase + row * dstStride), p, 0, len);
+    // vector by vector is safe on other memory, or on the same rows in place
+    RowPass pass = RowPass.of(src, null, dst, disjoint(src, dst)
+        || inPlace(src, srcAt, srcStride, dst, dstAt, dstStride));
+    inTasks(rows, perTask(len), (first, end) -> {
+      for (int row = first; row < end; row++) {
+        pass.row(sBase + row * srcStride, 0, dBase + row * dstStride, len, 1f, add == null ? 0f : add[row], cap);
       }
     });
     Reference.reachabilityFence(src);
     Reference.reachabilityFence(dst);
   }
+
 
   /**
    * Each channel's sum over {@code y [b, channels, ...]} (C order, default strides), summed in

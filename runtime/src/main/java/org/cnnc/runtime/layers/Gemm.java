@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
-import java.util.Locale;
 import java.lang.ref.Reference;
+import java.util.Locale;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.mkl.global.mkl_rt;
 import org.nd4j.linalg.api.buffer.DataType;
