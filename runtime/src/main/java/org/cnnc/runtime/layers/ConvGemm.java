@@ -138,6 +138,11 @@ public final class ConvGemm {
             ArrayType.FF_WORKING_MEM, kept)) {
       return addResidual(out, cap, residual);
     }
+    if (DirectConv.takes(x, w, g, out)) {
+      DirectConv.forward(x, w, bias == null ? null : ChannelKernels.floats(bias), residual == null ? cap : ChannelKernels.NONE,
+          g, out);
+      return residual == null ? out : addResidual(out, cap, residual);
+    }
     if (OneDnn.takesForward(x, w, g, s) && ChannelKernels.direct(x, out)) {
       OneDnn.forward(x, w, bias, g, out);
       return finish(out, null, cap, residual);

@@ -36,11 +36,13 @@ import java.util.Locale;
  *     is kept needs to take Winograd
  * @param winogradMinRowTiles the fewest 4x4 output tiles in a row of the map a conv needs to take
  *     Winograd (the transforms' vector lanes run along a row's tiles)
+ * @param directMaxChannels the most input channels a conv may have to be computed directly,
+ *     without im2col ({@link DirectConv}: a network's first conv, on an image); 0 turns it off
  */
 public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels, long oneDnnMaxForwardMap,
     boolean batched, long stridedMin, long tileColumns, int directRow, boolean vectors, boolean winograd,
     int winogradMinChannels, long winogradMinTiles, int winogradOverOneDnn, boolean winogradKeep,
-    long winogradKeptMinTiles, int winogradMinRowTiles) implements Serializable {
+    long winogradKeptMinTiles, int winogradMinRowTiles, int directMaxChannels) implements Serializable {
   private static final long serialVersionUID = 1L;
 
   /**
@@ -52,7 +54,7 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
    * at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins).
    */
   public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 192, 128,
-      true, 49, 7);
+      true, 49, 7, 4);
 
   private static volatile KernelSettings current = fromSystemProperties();
 
@@ -72,7 +74,9 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
         !"off".equals(System.getProperty("cnnc.conv.winograd", "auto").trim().toLowerCase(Locale.ROOT)),
         d.winogradMinChannels(), d.winogradMinTiles(), d.winogradOverOneDnn(),
         !"off".equals(System.getProperty("cnnc.conv.winogradKeep", "auto").trim().toLowerCase(Locale.ROOT)),
-        d.winogradKeptMinTiles(), d.winogradMinRowTiles());
+        d.winogradKeptMinTiles(), d.winogradMinRowTiles(),
+        "off".equals(System.getProperty("cnnc.conv.direct", "auto").trim().toLowerCase(Locale.ROOT)) ? 0
+            : d.directMaxChannels());
   }
 
   /** The settings the kernels use now. */
@@ -90,12 +94,12 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   public KernelSettings withBlas(String setting) {
     return new KernelSettings(setting, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
   }
 
   public KernelSettings withOneDnn(boolean on, int minChannels, long maxForwardMap) {
     return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
   }
 
   public KernelSettings withOneDnn(boolean on) {
@@ -106,13 +110,13 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   public KernelSettings withLayout(boolean batchedOn, long stridedMinimum, long tile) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batchedOn, stridedMinimum, tile,
         directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
   }
 
   public KernelSettings withDirectRow(int narrowest) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         narrowest, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
   }
 
   /**
@@ -121,7 +125,8 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
    */
   public KernelSettings withWinograd(boolean on, int minChannels, long minTiles, int minRowTiles, int overOneDnn) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
-        directRow, vectors, on, minChannels, minTiles, overOneDnn, winogradKeep, winogradKeptMinTiles, minRowTiles);
+        directRow, vectors, on, minChannels, minTiles, overOneDnn, winogradKeep, winogradKeptMinTiles, minRowTiles,
+        directMaxChannels);
   }
 
   /**
@@ -131,12 +136,19 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   public KernelSettings withWinogradKept(boolean keep, long keptMinTiles) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, keep, keptMinTiles,
-        winogradMinRowTiles);
+        winogradMinRowTiles, directMaxChannels);
   }
 
   public KernelSettings withVectors(boolean on) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, on, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
+  }
+
+  /** Direct convolution ({@link DirectConv}) for convs of at most {@code maxChannels} input channels; 0: off. */
+  public KernelSettings withDirect(int maxChannels) {
+    return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
+        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
+        winogradKeptMinTiles, winogradMinRowTiles, maxChannels);
   }
 }

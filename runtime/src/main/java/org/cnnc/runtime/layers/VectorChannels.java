@@ -67,7 +67,7 @@ final class VectorChannels {
           v = v.min(top);
         }
       } else if (silu) {
-        v = v.div(VectorSilu.exp(v.neg()).add(1f));
+        v = VectorSilu.silu(v);
       }
       v.intoByteBuffer(ob, o + 4 * k, ORDER);
     }

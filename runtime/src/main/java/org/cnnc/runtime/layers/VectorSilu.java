@@ -45,12 +45,17 @@ final class VectorSilu {
     return p.mul(f1).mul(f2);
   }
 
+  /** SiLU of each lane: {@code v / (1 + exp(-v))}, as {@link ChannelKernels#silu(float)} computes it. */
+  static FloatVector silu(FloatVector v) {
+    return v.div(exp(v.neg()).add(1f));
+  }
+
   /** {@code x[0 .. len)} replaced by its SiLU. */
   static void forward(float[] x, int len) {
     int k = 0;
     for (int end = S.loopBound(len); k < end; k += S.length()) {
       FloatVector v = FloatVector.fromArray(S, x, k);
-      v.div(exp(v.neg()).add(1f)).intoArray(x, k);
+      silu(v).intoArray(x, k);
     }
     for (; k < len; k++) {
       x[k] = ChannelKernels.silu(x[k]);

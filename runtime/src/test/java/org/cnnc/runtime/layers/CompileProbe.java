@@ -36,6 +36,14 @@ public final class CompileProbe {
     INDArray w3 = Nd4j.randn(DataType.FLOAT, 32, 32, 3, 3);
     Winograd.forward(x, w3, null, ChannelKernels.RELU, g3, Nd4j.create(DataType.FLOAT, 4, 32, 28, 28), mgr,
         ArrayType.FF_WORKING_MEM, null);
+    for (float cap : new float[] {ChannelKernels.RELU, ChannelKernels.SILU}) {
+      // a first conv, computed directly: rows of four vectors and more, and of fewer
+      for (int size : new int[] {150, 30}) {
+        ConvGemm.Geometry g7 = new ConvGemm.Geometry(7, 7, 2, 2, 3, 3, 1, 1);
+        DirectConv.forward(Nd4j.randn(DataType.FLOAT, 2, 3, size, size), Nd4j.randn(DataType.FLOAT, 16, 3, 7, 7),
+            new float[16], cap, g7, Nd4j.create(DataType.FLOAT, 2, 16, g7.outH(size), g7.outW(size)));
+      }
+    }
     INDArray out = Nd4j.create(DataType.FLOAT, x.shape());
     ChannelKernels.silu(x, out);
     ChannelKernels.siluBackward(x, Nd4j.randn(DataType.FLOAT, x.shape()), out);
