@@ -67,14 +67,21 @@ public final class OneDnn {
    * Whether oneDNN takes this conv: ND4J has it, a batch of more than one (at batch 1 it gained
    * nothing forward, 1.03 against 1.11 ms for NiN's 5x5 conv, lost backward, 8.9 against 6.7 ms
    * for 3x3 512->512 at 14^2, and NiN's batch-1 forward varied from 4.6 to 9.1 ms across runs on
-   * it), float input and weights, not pointwise (a 1x1 conv is one GEMM already), not dilated
-   * (ND4J's op fails to create a dilated oneDNN primitive), and at least {@link KernelSettings#oneDnnMinChannels()}
-   * input channels.
+   * it), float input and weights, a kernel larger than 1x1, not dilated (ND4J's op fails to create
+   * a dilated oneDNN primitive), and at least {@link KernelSettings#oneDnnMinChannels()} input
+   * channels.
+   *
+   * <p>A 1x1 conv is one product already; a strided one (ResNet's downsampling) is a product of the
+   * subsampled input, which im2col reads only where the taps do, while oneDNN converts the input,
+   * the output and their gradients between layouts. Measured (docs/performance-history.md, session
+   * 19): in ResNet-50's predict at batch 8, 5.3-6.7 ms a downsampling conv against 6.6-8.6 on
+   * oneDNN; backward, 256->512 from 56^2 22.1 ms against 36.8, 512->1024 from 28^2 14.0 against
+   * 18.7, 1024->2048 from 14^2 10.9 against 15.1.
    */
   static boolean takes(INDArray x, INDArray w, ConvGemm.Geometry g) {
     KernelSettings k = KernelSettings.current();
     return BUILT_IN && k.oneDnn() && x.size(0) > 1 && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
-        && !g.pointwise() && g.dh() == 1 && g.dw() == 1 && x.size(1) >= k.oneDnnMinChannels();
+        && (g.kh() > 1 || g.kw() > 1) && g.dh() == 1 && g.dw() == 1 && x.size(1) >= k.oneDnnMinChannels();
   }
 
   /** Whether oneDNN takes this conv's forward pass: {@link #takes}, and a map of at most {@link KernelSettings#oneDnnMaxForwardMap()}. */
