@@ -706,15 +706,11 @@ final class ChannelKernels {
   /**
    * The backward pass of {@link #clamp}: {@code out = eps} where {@code 0 < x < cap}, else 0; a NaN
    * in {@code x} keeps {@code eps}, as PyTorch's {@code hardtanh_backward} does (it zeroes where
-   * {@code x <= 0 || x >= cap}).
+   * {@code x <= 0 || x >= cap}). Bit masks ({@link #insideOnly}), not a branch per value, which the
+   * JIT does not vectorize.
    */
   static void clampBackward(INDArray x, INDArray eps, INDArray out, float cap) {
-    elementwise(x, eps, out, (px, pe, len) -> {
-      for (int k = 0; k < len; k++) {
-        float v = px[k];
-        pe[k] = v <= 0f || v >= cap ? 0f : pe[k];
-      }
-    });
+    elementwise(x, eps, out, (px, pe, len) -> insideOnly(pe, 0, px, len, cap));
   }
 
   /**
