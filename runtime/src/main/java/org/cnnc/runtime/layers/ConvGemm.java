@@ -6,6 +6,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.factory.Nd4j;
@@ -125,7 +126,6 @@ public final class ConvGemm {
     long oh = g.outH(x.size(2));
     long ow = g.outW(x.size(3));
     long s = oh * ow;
-    INDArray w2 = w.reshape('c', o, k);
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
     if (kept != null && !KernelSettings.current().winogradKeep()) {
       kept = null;
@@ -148,11 +148,15 @@ public final class ConvGemm {
       return finish(out, null, cap, residual);
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
-    if (batched(x, out, b, k, s) && Gemm.library() == Gemm.Library.MKL && (g.pointwise() || s >= KernelSettings.current().stridedMin())) {
-      // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv;
-      // else rows of the batch's columns [k, b, s]) straight into its output [o, s], then bias and
-      // ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against 3.1 through one GEMM and two
-      // transposes)
+    if (Gemm.library() == Gemm.Library.MKL && w.dataType() == DataType.FLOAT && ChannelKernels.rowMajorDense(w)
+        && (g.pointwise() ? KernelSettings.current().batched() && ChannelKernels.direct(x, out)
+            : batched(x, out, b, k, s) && s >= KernelSettings.current().stridedMin())) {
+      // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv, at
+      // any batch; else rows of the batch's columns [k, b, s]) straight into its output [o, s],
+      // then bias and ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against 3.1 through one
+      // GEMM and two transposes). The weights [o, c, kh, kw] are read as the matrix [o, k] they
+      // are, and no view is made per sample: each view costs some 10-20 us of ND4J's native
+      // calls, which at batch 1 was a 1x1 conv's main cost after its product.
       INDArray cols = x;
       long ldb = s;
       long strideB = k * s;
@@ -165,12 +169,13 @@ public final class ConvGemm {
       int band = finishBand(o, s, b, k);
       for (int n0 = 0; n0 < s; n0 += band) {
         int n = (int) Math.min(band, s - n0);
-        Gemm.stridedBatch(false, false, (int) o, n, (int) k, w2, (int) k, 0, cols, n0, (int) ldb, strideB, 0.0, out, n0,
+        Gemm.stridedBatch(false, false, (int) o, n, (int) k, w, (int) k, 0, cols, n0, (int) ldb, strideB, 0.0, out, n0,
             (int) s, o * s, (int) b);
         finish(out, add, cap, residual, n0, n);
       }
       return out;
     }
+    INDArray w2 = w.reshape('c', o, k);
     if (batched(x, out, b, k, s)) {
       // one GEMM over the batch's columns [k, b*s], then the result [o, b, s] laid out as NCHW
       INDArray cols = columns(x, b, k, s, mgr, ArrayType.FF_WORKING_MEM);
