@@ -112,13 +112,14 @@ final class ChannelKernels {
   }
 
   /**
-   * The values of a small float vector (a layer's per-channel parameters or gradient views), read
-   * through its native memory when its values are adjacent: a few small ND4J ops per layer call cost more
-   * than a small layer's whole kernel.
+   * The values of a float array in C order (a layer's per-channel parameters, gradient views, or a
+   * conv's weights, of any rank), read through its native memory when its values are adjacent: a
+   * few small ND4J ops per layer call (a reshape is one) cost more than a small layer's whole kernel.
    */
   static float[] floats(INDArray v) {
-    if (!contiguousFloats(v)) {
-      return v.toFloatVector();
+    if (!contiguousFloats(v) && !(v.dataType() == DataType.FLOAT && rowMajorDense(v)
+        && v.offset() + v.length() <= Integer.MAX_VALUE)) {
+      return v.isVectorOrScalar() ? v.toFloatVector() : v.dup('c').data().asFloat();
     }
     float[] out = new float[(int) v.length()];
     v.data().asNioFloat().get((int) v.offset(), out);

@@ -77,7 +77,7 @@ final class DirectConv {
   static void forward(INDArray x, INDArray w, float[] bias, float cap, ConvGemm.Geometry g, INDArray out) {
     Shape s = new Shape((int) x.size(0), (int) x.size(1), (int) x.size(2), (int) x.size(3), (int) out.size(1),
         (int) out.size(2), (int) out.size(3), g, VectorDirectConv.L, VectorDirectConv.BLOCK);
-    float[] wt = ChannelKernels.floats(w.reshape(w.length()));
+    float[] wt = ChannelKernels.floats(w);
     // weights by blocks of output channels, tap by tap: wq[(block*taps + t)*BLOCK + i]
     int block = VectorDirectConv.BLOCK;
     float[] wq = new float[s.blocks * s.taps * block];

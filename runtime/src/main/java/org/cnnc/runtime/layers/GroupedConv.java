@@ -38,7 +38,7 @@ public final class GroupedConv {
     INDArray out = mgr.createUninitialized(outType, x.dataType(), new long[] {b, o, oh, ow}, 'c');
     if (cnnc && Depthwise.takes(c, groups, x, out)) {
       Depthwise k = Depthwise.of((int) c, (int) (o / c), (int) x.size(2), (int) x.size(3), g);
-      k.forward(x, ChannelKernels.floats(w.reshape(w.length())), bias == null ? null : ChannelKernels.floats(bias), cap, out);
+      k.forward(x, ChannelKernels.floats(w), bias == null ? null : ChannelKernels.floats(bias), cap, out);
       return out;
     }
     long cg = c / groups;
@@ -77,7 +77,7 @@ public final class GroupedConv {
       Depthwise k = Depthwise.of((int) c, (int) (o / c), (int) x.size(2), (int) x.size(3), g);
       float[] dW = new float[(int) w.length()];
       float[] db = bGrad == null ? null : new float[(int) o];
-      k.backward(x, ChannelKernels.floats(w.reshape(w.length())), delta, dW, db, dx);
+      k.backward(x, ChannelKernels.floats(w), delta, dW, db, dx);
       ChannelKernels.put(dW, wGrad.reshape(wGrad.length()));
       if (db != null) {
         ChannelKernels.put(db, bGrad);
