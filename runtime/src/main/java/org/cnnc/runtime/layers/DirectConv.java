@@ -21,9 +21,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * (column mod stride: a strided tap then reads consecutive values) into zero-padded rows; the
  * padding rows above and below the image read one row of zeros. Each output row is then computed
  * as six output channels by four vectors of columns at a time (24 sums in registers), every tap a
- * load of four vectors and six broadcast weights; the sums get the bias and the activation and
- * are stored straight into the output's memory. A row's last vector, when the row is not a whole
- * number of vectors, goes through a small array, so nothing is written past the row.
+ * load of four vectors and six broadcast weights (a row of fewer than four vectors, six channels
+ * by one). A row's last chunk of four vectors starts four vectors back from its end, recomputing a
+ * few columns in the same order rather than running them a vector at a time. The sums go to a
+ * small array where they get the bias and the activation, and each channel's row is put into the
+ * output in one copy, so nothing is written past the row.
  *
  * <p>Each output is the sum over its taps in the weights' order ({@code c}, then {@code kh}, then
  * {@code kw}), then the bias, then the activation: the same for any number of threads. It agrees
