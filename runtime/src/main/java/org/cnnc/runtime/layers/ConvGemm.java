@@ -285,10 +285,8 @@ public final class ConvGemm {
   /** {@link #finish(INDArray, float[], float, INDArray)} on the band of columns {@code from .. from + len - 1} of each plane. */
   private static INDArray finish(INDArray out, float[] add, float cap, INDArray residual, int from, int len) {
     if (add != null || cap != ChannelKernels.NONE || residual != null) {
-      long[] shape3 = {out.size(0), out.size(1), out.size(2) * out.size(3)};
-      INDArray out3 = out.reshape('c', shape3);
-      ChannelKernels.affine(out3, null, add, residual == null ? null : residual.reshape('c', shape3), cap, out3, from,
-          len);
+      // on the [b, o, oh, ow] arrays themselves: a reshape to [b, o, oh*ow] is an ND4J view a call
+      ChannelKernels.affine(out, null, add, residual, cap, out, from, len);
     }
     return out;
   }
