@@ -117,8 +117,7 @@ final class ChannelKernels {
    * few small ND4J ops per layer call (a reshape is one) cost more than a small layer's whole kernel.
    */
   static float[] floats(INDArray v) {
-    if (!contiguousFloats(v) && !(v.dataType() == DataType.FLOAT && rowMajorDense(v)
-        && v.offset() + v.length() <= Integer.MAX_VALUE)) {
+    if (!direct(v)) {
       return v.isVectorOrScalar() ? v.toFloatVector() : v.dup('c').data().asFloat();
     }
     float[] out = new float[(int) v.length()];

@@ -6,7 +6,6 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
 
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.broadcast.BroadcastAddOp;
 import org.nd4j.linalg.factory.Nd4j;
@@ -148,7 +147,7 @@ public final class ConvGemm {
       return finish(out, null, cap, residual);
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
-    if (Gemm.library() == Gemm.Library.MKL && w.dataType() == DataType.FLOAT && ChannelKernels.rowMajorDense(w)
+    if (Gemm.library() == Gemm.Library.MKL && ChannelKernels.direct(w)
         && (g.pointwise() ? KernelSettings.current().batched() && ChannelKernels.direct(x, out)
             : batched(x, out, b, k, s) && s >= KernelSettings.current().stridedMin())) {
       // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv, at

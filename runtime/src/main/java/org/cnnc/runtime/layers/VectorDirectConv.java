@@ -53,7 +53,7 @@ final class VectorDirectConv {
   }
 
   /** Six channels by four vectors from column {@code j}, into rows of {@code cols} of {@code sums}. */
-  static void six(float[] src, int[] off, int taps, float[] wq, int wAt, int j, float[] sums, int cols) {
+  private static void six(float[] src, int[] off, int taps, float[] wq, int wAt, int j, float[] sums, int cols) {
     FloatVector a00 = FloatVector.zero(S);
     FloatVector a01 = a00;
     FloatVector a02 = a00;
