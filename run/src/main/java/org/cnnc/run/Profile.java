@@ -272,11 +272,7 @@ final class Profile {
 
   /** The library {@link #sgemm} measures. */
   static String sgemmLibrary() {
-    return switch (Gemm.library()) {
-      case MKL -> "MKL";
-      case OPENBLAS -> "OpenBLAS";
-      case ND4J -> "ND4J's BLAS";
-    };
+    return Gemm.library() == Gemm.Library.MKL ? "MKL" : "ND4J's OpenBLAS";
   }
 
   /** The rate of a 2048^3 SGEMM on the library the convolutions use ({@link Gemm}). */

@@ -76,9 +76,9 @@ public class CnncDense extends DenseLayer {
       super(conf, dataType);
     }
 
-    /** Whether this pass can run on {@link Gemm}: MKL or OpenBLAS, float, no mask, no layer norm, a 2-d input. */
+    /** Whether this pass can run on {@link Gemm}: MKL, float, no mask, no layer norm, a 2-d input. */
     private boolean covered() {
-      return Gemm.library().direct() && input != null && input.rank() == 2
+      return Gemm.library() == Gemm.Library.MKL && input != null && input.rank() == 2
           && input.dataType() == DataType.FLOAT && maskArray == null && !hasLayerNorm()
           && getParam(DefaultParamInitializer.WEIGHT_KEY).dataType() == DataType.FLOAT;
     }

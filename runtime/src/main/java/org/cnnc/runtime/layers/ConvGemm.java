@@ -147,10 +147,10 @@ public final class ConvGemm {
       return finish(out, null, cap, residual);
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
-    if (Gemm.library().direct() && ChannelKernels.direct(w)
+    if (Gemm.library() == Gemm.Library.MKL && ChannelKernels.direct(w)
         && (g.pointwise() ? KernelSettings.current().batched() && ChannelKernels.direct(x, out)
             : batched(x, out, b, k, s) && s >= KernelSettings.current().stridedMin())) {
-      // MKL or OpenBLAS: one call multiplies each sample's columns (the input itself for a pointwise conv, at
+      // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv, at
       // any batch; else rows of the batch's columns [k, b, s]) straight into its output [o, s],
       // then bias and ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against 3.1 through one
       // GEMM and two transposes). The weights [o, c, kh, kw] are read as the matrix [o, k] they
@@ -200,7 +200,7 @@ public final class ConvGemm {
 
   /**
    * Whether {@link Winograd} takes this conv's forward pass: on in {@link KernelSettings#current()},
-   * the Vector API and MKL or OpenBLAS in use, a 3x3 kernel of stride 1 and dilation 1, float arrays in C
+   * the Vector API and MKL in use, a 3x3 kernel of stride 1 and dilation 1, float arrays in C
    * order, at least {@link KernelSettings#winogradMinChannels()} input and output channels, at
    * least {@link KernelSettings#winogradMinRowTiles()} 4x4 tiles in a row of the output map (the
    * transforms' lanes run along a row), and at least {@link KernelSettings#winogradMinTiles()} 4x4
@@ -238,7 +238,7 @@ public final class ConvGemm {
     if (OneDnn.takesForward(x, w, g, oh * ow) && c * o / (c + o) < k.winogradOverOneDnn()) {
       return false;
     }
-    return Vectors.on() && Gemm.library().direct();
+    return Vectors.on() && Gemm.library() == Gemm.Library.MKL;
   }
 
   /**
@@ -384,8 +384,8 @@ public final class ConvGemm {
     } else if (bGrad != null) {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
     }
-    if (g.pointwise() && batched(x, delta, b, k, s) && Gemm.library().direct()) {
-      // MKL or OpenBLAS, pointwise: dW summed sample by sample, dx for every sample in one call (NiN's 1x1
+    if (g.pointwise() && batched(x, delta, b, k, s) && Gemm.library() == Gemm.Library.MKL) {
+      // MKL, pointwise: dW summed sample by sample, dx for every sample in one call (NiN's 1x1
       // 192->160 at 32^2: 1.5 ms against 3.3 sample by sample)
       Gemm.stridedSum(false, true, (int) o, (int) c, (int) s, delta, (int) s, o * s, x, (int) s, c * s, wGrad2,
           (int) c, (int) b);

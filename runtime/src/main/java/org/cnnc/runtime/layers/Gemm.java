@@ -5,49 +5,33 @@ import java.lang.ref.Reference;
 import java.util.Locale;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.mkl.global.mkl_rt;
-import org.bytedeco.openblas.global.openblas_nolapack;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * The matrix products of cnnc's convolutions: {@code C = alpha op(A) op(B) + beta C}. On the CPU
- * they are one {@code cblas_sgemm} call on the arrays' raw memory, no ND4J view or op in between:
- * on Intel MKL ({@code org.bytedeco:mkl}, with its {@code linux-x86_64-redist} jar) on Intel CPUs,
- * on the OpenBLAS ND4J ships on other CPUs; on another backend (CUDA), ND4J's own product.
+ * The matrix products of cnnc's convolutions: {@code C = alpha op(A) op(B) + beta C}. They run on
+ * Intel MKL's {@code cblas_sgemm} when MKL is on the class path ({@code org.bytedeco:mkl}, with its
+ * {@code linux-x86_64-redist} jar) and the three matrices are float and row-major; otherwise on
+ * ND4J's own BLAS (OpenBLAS), as before.
  *
- * <p>Why MKL on Intel: ND4J 1.0.0-M2.1 ships OpenBLAS 0.3.19, which runs the thin products of
- * convolutions well below its square-matrix rate there. Measured on a 2-core Intel Xeon (AVX-512;
- * README, "Performance"): VGG16's 64-channel band {@code 64x576 by 576x25088} 14.3 ms on OpenBLAS
- * against 6.4 on MKL; NiN's first conv at batch 1, {@code 192x75 by 75x1024}, 0.32 against 0.11 ms.
+ * <p>Why: ND4J 1.0.0-M2.1 ships OpenBLAS 0.3.19, which runs the thin products of convolutions well
+ * below its square-matrix rate. Measured here (2 cores, AVX-512; README, "Performance"): VGG16's
+ * 64-channel band {@code 64x576 by 576x25088} 14.3 ms on OpenBLAS against 6.4 on MKL; NiN's first
+ * conv at batch 1, {@code 192x75 by 75x1024}, 0.32 against 0.11 ms.
  *
- * <p>Why OpenBLAS elsewhere: MKL picks its code path by the CPU's vendor, and on AMD it runs well
- * below OpenBLAS. Measured on a 2-core AMD EPYC (Zen 5, AVX-512; docs/performance-history.md,
- * session 20), the same band 28.5 ms on MKL against 9.9 on OpenBLAS, ResNet's 3x3 at 14x14
- * ({@code 512x4608 by 4608x196}) 10.2 against 5.5, and MKL at 40 to 114 GFLOP/s on every
- * conv-shaped product where OpenBLAS ran at 63 to 240.
- *
- * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default: MKL on an
- * Intel CPU when it loads, else OpenBLAS; ND4J's product off the CPU), {@code mkl} (MKL or an
- * error), {@code openblas} (OpenBLAS's cblas, on the CPU) or {@code nd4j} (ND4J's product, as on
- * CUDA). ND4J's own operations (DL4J's layers, dense products) keep ND4J's BLAS either way.
+ * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default: MKL when it
+ * loads and ND4J runs on the CPU), {@code mkl} (MKL or an error) or {@code openblas} (ND4J's
+ * always). ND4J's own operations
+ * (DL4J's layers, dense products) keep ND4J's BLAS either way.
  */
 public final class Gemm {
   private Gemm() {}
 
   /** The library the convolutions' products run on. */
   public enum Library {
-    /** Intel MKL's cblas, on the arrays' memory. */
     MKL,
-    /** OpenBLAS's cblas (the library ND4J's CPU backend ships and uses), on the arrays' memory. */
-    OPENBLAS,
-    /** ND4J's product ({@code Nd4j.gemm}), for backends whose arrays are not in host memory. */
-    ND4J;
-
-    /** A cblas on the arrays' raw memory: the batched forms ({@link #stridedBatch}) take it. */
-    public boolean direct() {
-      return this != ND4J;
-    }
+    ND4J
   }
 
   /**
@@ -115,10 +99,7 @@ public final class Gemm {
 
   private static Library choose(String setting) {
     switch (setting.trim().toLowerCase(Locale.ROOT)) {
-      case "openblas" -> {
-        return onCpu() ? Library.OPENBLAS : Library.ND4J;
-      }
-      case "nd4j" -> {
+      case "openblas", "nd4j" -> {
         return Library.ND4J;
       }
       case "mkl" -> {
@@ -129,14 +110,11 @@ public final class Gemm {
         return Library.MKL;
       }
       case "auto", "" -> {
-        // MKL and OpenBLAS read host memory: on another backend (CUDA) the products stay ND4J's
-        if (!onCpu()) {
-          return Library.ND4J;
-        }
-        return Cpu.intel() && mklFailure() == null ? Library.MKL : Library.OPENBLAS;
+        // MKL reads host memory: on another backend (CUDA) the products stay ND4J's
+        return mklFailure() == null && onCpu() ? Library.MKL : Library.ND4J;
       }
       default -> throw new IllegalArgumentException(
-          "cnnc.blas is '" + setting + "'; it takes auto, mkl, openblas or nd4j");
+          "cnnc.blas is '" + setting + "'; it takes auto, mkl or openblas");
     }
   }
 
@@ -165,7 +143,7 @@ public final class Gemm {
    * {@code c} is written in place (it may be a view).
    */
   public static void gemm(INDArray a, INDArray b, INDArray c, boolean ta, boolean tb, double alpha, double beta) {
-    if (library().direct() && rowMajor(a) && rowMajor(b) && rowMajor(c)) {
+    if (library() == Library.MKL && rowMajor(a) && rowMajor(b) && rowMajor(c)) {
       int m = (int) c.size(0);
       int n = (int) c.size(1);
       int k = (int) (ta ? a.size(0) : a.size(1));
@@ -175,8 +153,7 @@ public final class Gemm {
             + " x " + java.util.Arrays.toString(b.shape()) + (tb ? "^T" : "") + " -> "
             + java.util.Arrays.toString(c.shape()));
       }
-      sgemm(library(), ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c),
-          lead(c));
+      sgemm(ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c), lead(c));
       keep(a, b, c);
       return;
     }
@@ -189,8 +166,7 @@ public final class Gemm {
    * matrix is row-major with the given leading dimension, and {@code X_i} starts
    * {@code strideX} elements after {@code X_(i-1)} (a stride of 0 shares one matrix). The
    * matrices start at the first element of {@code a}, {@code b} and {@code c}, which must be float.
-   * Only for a {@link Library#direct()} library: callers keep their ND4J path for the other. MKL
-   * runs them in one call; OpenBLAS, which has no batched form, one call per product.
+   * Only for {@link Library#MKL}: callers keep their ND4J path for the other.
    */
   static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
       INDArray b, int ldb, long strideB, double beta, INDArray c, int ldc, long strideC, int count) {
@@ -204,31 +180,26 @@ public final class Gemm {
    */
   static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
       INDArray b, long atB, int ldb, long strideB, double beta, INDArray c, long atC, int ldc, long strideC, int count) {
-    Library library = requireDirect("stridedBatch", a, b, c);
-    if (library == Library.MKL) {
-      mkl_rt.cblas_sgemm_batch_strided(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, 1f, pointer(a), lda,
-          Math.toIntExact(strideA), new Address(address(b) + 4L * atB), ldb, Math.toIntExact(strideB), (float) beta,
-          new Address(address(c) + 4L * atC), ldc, Math.toIntExact(strideC), count);
-    } else {
-      OpenBlas.batch(ta, tb, m, n, k, address(a), lda, strideA, address(b) + 4L * atB, ldb, strideB, (float) beta,
-          address(c) + 4L * atC, ldc, strideC, count);
-    }
+    requireMkl("stridedBatch", a, b, c);
+    mkl_rt.cblas_sgemm_batch_strided(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, 1f, pointer(a), lda,
+        Math.toIntExact(strideA), new Address(address(b) + 4L * atB), ldb, Math.toIntExact(strideB), (float) beta,
+        new Address(address(c) + 4L * atC), ldc, Math.toIntExact(strideC), count);
     keep(a, b, c);
   }
 
   /**
-   * {@code C = sum_i op(A_i) op(B_i)} over {@code i < count} on a {@link Library#direct()} cblas, with {@code A_i}, {@code B_i}
+   * {@code C = sum_i op(A_i) op(B_i)} over {@code i < count} on MKL, with {@code A_i}, {@code B_i}
    * laid out as in {@link #stridedBatch}: one product per {@code i}, accumulating into {@code C},
    * with no ND4J views made per product (each costs about 20 us).
    */
   static void stridedSum(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA, INDArray b,
       int ldb, long strideB, INDArray c, int ldc, int count) {
-    Library library = requireDirect("stridedSum", a, b, c);
+    requireMkl("stridedSum", a, b, c);
     long pa = address(a);
     long pb = address(b);
     FloatPointer pc = pointer(c);
     for (int i = 0; i < count; i++) {
-      sgemm(library, ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb,
+      sgemm(ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb,
           i == 0 ? 0f : 1f, pc, ldc);
     }
     keep(a, b, c);
@@ -245,122 +216,21 @@ public final class Gemm {
     Reference.reachabilityFence(c);
   }
 
-  /**
-   * One row-major {@code cblas_sgemm} on MKL or OpenBLAS (the two take the same CBLAS constants:
-   * row-major 101, no transpose 111, transpose 112).
-   */
-  private static void sgemm(Library library, boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a,
-      int lda, FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
-    if (library == Library.MKL) {
-      mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    } else {
-      OpenBlas.sgemm(ta, tb, m, n, k, alpha, a.address(), lda, b.address(), ldb, beta, c.address(), ldc);
-    }
-  }
-
-  /**
-   * OpenBLAS's products, each call on one thread, split over the JDK's common pool by cnnc: a
-   * product in bands of columns (or rows) when it is large, the products of a batch one per task.
-   *
-   * <p>Why not OpenBLAS's own threads: after each product its workers wait for the next one by
-   * spinning (some 0.1 s of {@code sched_yield}), on the cores ND4J's OpenMP threads and the Java
-   * kernels need next. Measured on a 2-core AMD EPYC (docs/performance-history.md, session 20),
-   * {@code predict}, ms, OpenBLAS's threads / split by cnnc / MKL: NiN at batch 8 30.8 / 18.4 /
-   * 20.9; GoogLeNet at batch 1 78.0 / 34.9 / 42.8; MobileNetV2 at batch 1 14.2 / 12.7 / 15.5.
-   *
-   * <p>OpenBLAS's thread count is one process-wide setting: it is 1 while cnnc's products run and
-   * put back after each, so ND4J's own products (SameDiff's, DL4J's layers) keep OpenBLAS's
-   * threads.
-   */
-  static final class OpenBlas {
-    private OpenBlas() {}
-
-    /** Multiply-adds from which a product is split between threads (about 10 us of work a core). */
-    static final long SPLIT_MACS = 1L << 21;
-
-    /** Columns (or rows) of a band are a multiple of this: 64-byte lines of floats. */
-    private static final int ALIGN = 16;
-
-    private static final int CORES = Runtime.getRuntime().availableProcessors();
-
-    /** OpenBLAS's own thread count, as ND4J set it. */
-    private static final int THREADS = openblas_nolapack.blas_get_num_threads();
-
-    /** One product: in {@link #bands} of columns or rows over the cores when large enough. */
-    static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
-        float beta, long c, int ldc) {
-      openblas_nolapack.blas_set_num_threads(1);
-      try {
-        int parts = (int) Math.min(CORES, Math.max(1, (long) m * n * k / SPLIT_MACS));
-        if (parts <= 1) {
-          call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-          return;
-        }
-        boolean byColumns = n >= m;
-        int size = byColumns ? n : m;
-        int step = bands(size, parts);
-        java.util.stream.IntStream.range(0, (size + step - 1) / step).parallel().forEach(p -> {
-          int s0 = p * step;
-          int len = Math.min(size, s0 + step) - s0;
-          if (byColumns) {
-            call(ta, tb, m, len, k, alpha, a, lda, b + 4L * (tb ? (long) s0 * ldb : s0), ldb, beta, c + 4L * s0, ldc);
-          } else {
-            call(ta, tb, len, n, k, alpha, a + 4L * (ta ? s0 : (long) s0 * lda), lda, b, ldb, beta,
-                c + 4L * s0 * ldc, ldc);
-          }
-        });
-      } finally {
-        openblas_nolapack.blas_set_num_threads(THREADS);
-      }
-    }
-
-    /** The width of each of {@code parts} bands of {@code size}: a multiple of {@link #ALIGN}, at least one. */
-    static int bands(int size, int parts) {
-      return Math.max(ALIGN, ((size + parts - 1) / parts + ALIGN - 1) / ALIGN * ALIGN);
-    }
-
-    /**
-     * {@link Gemm#stridedBatch}: {@code count} products, one task each over the cores when there are
-     * at least as many as cores and enough work; else one after another, each split as large.
-     */
-    static void batch(boolean ta, boolean tb, int m, int n, int k, long a, int lda, long strideA, long b, int ldb,
-        long strideB, float beta, long c, int ldc, long strideC, int count) {
-      if (count < CORES || (long) m * n * k * count < SPLIT_MACS) {
-        for (int i = 0; i < count; i++) {
-          sgemm(ta, tb, m, n, k, 1f, a + 4L * i * strideA, lda, b + 4L * i * strideB, ldb, beta, c + 4L * i * strideC,
-              ldc);
-        }
-        return;
-      }
-      openblas_nolapack.blas_set_num_threads(1);
-      try {
-        java.util.stream.IntStream.range(0, count).parallel().forEach(i -> call(ta, tb, m, n, k, 1f, a + 4L * i * strideA,
-            lda, b + 4L * i * strideB, ldb, beta, c + 4L * i * strideC, ldc));
-      } finally {
-        openblas_nolapack.blas_set_num_threads(THREADS);
-      }
-    }
-
-    private static void call(boolean ta, boolean tb, int m, int n, int k, float alpha, long a, int lda, long b, int ldb,
-        float beta, long c, int ldc) {
-      openblas_nolapack.cblas_sgemm(openblas_nolapack.CblasRowMajor,
-          ta ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans,
-          tb ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans, m, n, k, alpha, new Address(a), lda,
-          new Address(b), ldb, beta, new Address(c), ldc);
-    }
+  /** One row-major {@code cblas_sgemm} on MKL. */
+  private static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
+      FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 
   private static int op(boolean transpose) {
     return transpose ? mkl_rt.CblasTrans : mkl_rt.CblasNoTrans;
   }
 
-  private static Library requireDirect(String what, INDArray... arrays) {
+  private static void requireMkl(String what, INDArray... arrays) {
     boolean floats = java.util.Arrays.stream(arrays).allMatch(x -> x.dataType() == DataType.FLOAT);
-    Library library = library();
-    if (!library.direct() || !floats) {
-      throw new IllegalStateException(what + " needs MKL or OpenBLAS and float arrays");
+    if (library() != Library.MKL || !floats) {
+      throw new IllegalStateException(what + " needs MKL and float arrays");
     }
-    return library;
   }
 
   /**

@@ -38,7 +38,7 @@ class CnncDenseTest {
   void equalsDl4j(int batch, int in, int out, boolean bias, Activation activation) {
     Gemm.Library library = Gemm.library();
     try {
-      for (String blas : new String[] {"mkl", "openblas", "nd4j"}) {
+      for (String blas : new String[] {"mkl", "openblas"}) {
         Gemm.use(blas);
         ComputationGraph theirs = network(false, in, out, bias, activation);
         ComputationGraph ours = network(true, in, out, bias, activation);

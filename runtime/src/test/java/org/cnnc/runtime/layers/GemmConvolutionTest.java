@@ -76,10 +76,10 @@ class GemmConvolutionTest {
         KernelSettings.use(before.withOneDnn(false).withWinograd(true, 1, 1, 1, 0));
         compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       }
-      // the products on MKL's and on OpenBLAS's cblas, and through ND4J's product (as on CUDA);
-      // im2col's rows through a Java array (these maps are narrow), then buffer to buffer
-      for (String blas : new String[] {"mkl", "openblas", "nd4j"}) {
-        for (int rowCopies : blas.equals("nd4j") ? new int[] {before.directRow()} : new int[] {before.directRow(), 1}) {
+      // the products on MKL and on ND4J's OpenBLAS; im2col's rows through a Java array (these
+      // maps are narrow), then buffer to buffer
+      for (String blas : new String[] {"mkl", "openblas"}) {
+        for (int rowCopies : new int[] {before.directRow(), 1}) {
           KernelSettings gemm = plain.withOneDnn(false).withBlas(blas).withDirectRow(rowCopies);
           // the whole batch in one GEMM
           KernelSettings.use(gemm.withLayout(true, gemm.stridedMin(), tile));
@@ -212,8 +212,7 @@ class GemmConvolutionTest {
     KernelSettings d = KernelSettings.DEFAULTS;
     KernelSettings[] settings = {d, d.withWinograd(true, 16, 1, 1, 0), d.withOneDnn(false), d.withWinograd(false, 16, 192, 7, 128),
         d.withOneDnn(false).withWinograd(false, 16, 192, 7, 128), d.withLayout(false, d.stridedMin(), 512),
-        d.withOneDnn(false).withLayout(true, 1, d.tileColumns()).withBlas("openblas"),
-        d.withOneDnn(false).withWinograd(false, 16, 192, 7, 128).withBlas("nd4j")};
+        d.withOneDnn(false).withLayout(true, 1, d.tileColumns()).withBlas("openblas")};
     // batch, channels, size, out, kernel, stride, padding
     int[][] shapes = {{3, 16, 20, 16, 3, 1, 1}, {1, 16, 20, 16, 3, 1, 1}, {3, 8, 11, 12, 1, 1, 0}, {2, 6, 13, 5, 3, 2, 1},
         {1, 5, 9, 7, 1, 1, 0}};

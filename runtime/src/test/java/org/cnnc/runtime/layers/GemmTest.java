@@ -9,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -18,7 +16,7 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * {@link Gemm} on MKL and on OpenBLAS against ND4J's own product, on the operands convolutions hand it: whole
+ * {@link Gemm} on MKL against ND4J's own product, on the operands convolutions hand it: whole
  * matrices, row ranges of a larger buffer (views at an offset, with a leading dimension wider than
  * the row), transposes, accumulation into C, and arrays inside a workspace.
  */
@@ -30,24 +28,19 @@ class GemmTest {
     Gemm.use(before.name());
   }
 
-  /**
-   * The runtime depends on MKL and OpenBLAS: both load; the default is MKL on an Intel CPU and
-   * OpenBLAS on another (MKL's code path on AMD ran at half OpenBLAS's rate or less).
-   */
+  /** The runtime depends on MKL: it loads, and is the default. */
   @Test
-  void mklOnIntelOpenBlasElsewhere() {
-    assertEquals(Cpu.intel() ? Gemm.Library.MKL : Gemm.Library.OPENBLAS, Gemm.use("auto"));
-    assertEquals(Gemm.Library.OPENBLAS, Gemm.use("openblas"));
-    assertEquals(Gemm.Library.ND4J, Gemm.use("nd4j"));
+  void mklIsTheDefault() {
+    assertEquals(Gemm.Library.MKL, Gemm.use("auto"));
+    assertEquals(Gemm.Library.ND4J, Gemm.use("openblas"));
     assertEquals(Gemm.Library.MKL, Gemm.use("mkl"));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Gemm.use("atlas"));
-    assertTrue(e.getMessage().contains("auto, mkl, openblas or nd4j"), e.getMessage());
+    assertTrue(e.getMessage().contains("auto, mkl or openblas"), e.getMessage());
   }
 
-  /** C = alpha op(A) op(B) + beta C for every transpose and both betas, MKL and OpenBLAS against ND4J. */
-  @ParameterizedTest
-  @ValueSource(strings = {"mkl", "openblas"})
-  void equalsNd4jForEveryTranspose(String blas) {
+  /** C = alpha op(A) op(B) + beta C for every transpose and both betas, MKL against ND4J. */
+  @Test
+  void equalsNd4jForEveryTranspose() {
     Nd4j.getRandom().setSeed(7);
     int m = 37;
     int n = 53;
@@ -61,7 +54,7 @@ class GemmTest {
           INDArray expected = c0.dup();
           Nd4j.gemm(a, b, expected, ta, tb, 0.5, beta);
           INDArray actual = c0.dup();
-          Gemm.use(blas);
+          Gemm.use("mkl");
           Gemm.gemm(a, b, actual, ta, tb, 0.5, beta);
           assertClose(expected, actual, 1e-5, "ta=" + ta + " tb=" + tb + " beta=" + beta);
         }
@@ -74,9 +67,8 @@ class GemmTest {
    * parent's width), a column range (a leading dimension wider than the row), and a C that is a
    * view: only the view's elements change.
    */
-  @ParameterizedTest
-  @ValueSource(strings = {"mkl", "openblas"})
-  void viewsAtAnOffset(String blas) {
+  @Test
+  void viewsAtAnOffset() {
     Nd4j.getRandom().setSeed(11);
     INDArray bigA = Nd4j.randn(DataType.FLOAT, 12, 20);
     INDArray a = bigA.get(NDArrayIndex.interval(3, 9), NDArrayIndex.interval(2, 17)); // [6, 15], ld 20
@@ -86,7 +78,7 @@ class GemmTest {
     INDArray c = bigC.get(NDArrayIndex.interval(2, 8), NDArrayIndex.interval(1, 9)); // [6, 8], ld 11
     INDArray expected = c.dup();
     Nd4j.gemm(a.dup(), b.dup(), expected, false, false, 1.0, 1.0);
-    Gemm.use(blas);
+    Gemm.use("mkl");
     assertTrue(Gemm.rowMajor(a) && Gemm.rowMajor(b) && Gemm.rowMajor(c));
     Gemm.gemm(a, b, c, false, false, 1.0, 1.0);
     assertClose(expected, c, 1e-5, "the view C");
@@ -100,9 +92,8 @@ class GemmTest {
    * The batched forms against one ND4J product per sample: {@code C_i = op(A) op(B_i)} with a
    * shared A (stride 0) and B's rows spaced wider than they are long, and {@code C = sum_i A_i B_i^T}.
    */
-  @ParameterizedTest
-  @ValueSource(strings = {"mkl", "openblas"})
-  void stridedBatchAndSumEqualOneProductPerSample(String blas) {
+  @Test
+  void stridedBatchAndSumEqualOneProductPerSample() {
     Nd4j.getRandom().setSeed(5);
     int count = 3;
     int m = 6;
@@ -117,7 +108,7 @@ class GemmTest {
       INDArray ci = expected.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
       ci.assign(shared.transpose().mmul(bi).addi(ci.mul(0.5)));
     }
-    Gemm.use(blas);
+    Gemm.use("mkl");
     Gemm.stridedBatch(true, false, m, n, k, shared, m, 0, b, count * n, n, 0.5, c, n, (long) m * n, count);
     assertClose(expected, c, 1e-5, "stridedBatch");
 
@@ -134,14 +125,13 @@ class GemmTest {
   }
 
   /** Arrays in a workspace (as layers allocate them), and an F-ordered operand, which goes to ND4J. */
-  @ParameterizedTest
-  @ValueSource(strings = {"mkl", "openblas"})
-  void workspaceArraysAndOtherLayouts(String blas) {
+  @Test
+  void workspaceArraysAndOtherLayouts() {
     Nd4j.getRandom().setSeed(3);
     INDArray a0 = Nd4j.randn(DataType.FLOAT, 16, 24);
     INDArray b0 = Nd4j.randn(DataType.FLOAT, 24, 40);
     INDArray expected = a0.mmul(b0);
-    Gemm.use(blas);
+    Gemm.use("mkl");
     try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace("CNNC_GEMM_TEST")) {
       Nd4j.create(DataType.FLOAT, 5); // so the next arrays start past the workspace's beginning
       INDArray a = a0.dup();
@@ -155,70 +145,5 @@ class GemmTest {
     INDArray c = Nd4j.create(DataType.FLOAT, 16, 40);
     Gemm.gemm(f, b0, c, false, false, 1.0, 0.0);
     assertClose(expected, c, 1e-5, "F order");
-  }
-  /**
-   * OpenBLAS's products past {@link Gemm.OpenBlas#SPLIT_MACS} run in bands on the common pool:
-   * split by columns and by rows, widths that are not a multiple of a band, every transpose, C a
-   * view with a wider row; the result equals ND4J's product, is the same bits on every repeat
-   * (no race between the bands), and OpenBLAS's own thread count is put back.
-   */
-  @Test
-  void openBlasBandsEqualOneProductAndRepeat() {
-    Nd4j.getRandom().setSeed(13);
-    int threads = org.bytedeco.openblas.global.openblas_nolapack.blas_get_num_threads();
-    Gemm.use("openblas");
-    int[][] shapes = {{40, 1001, 300}, {903, 37, 200}, {65, 517, 96}};
-    for (int[] sh : shapes) {
-      int m = sh[0];
-      int n = sh[1];
-      int k = sh[2];
-      assertTrue((long) m * n * k >= Gemm.OpenBlas.SPLIT_MACS);
-      for (boolean ta : new boolean[] {false, true}) {
-        for (boolean tb : new boolean[] {false, true}) {
-          INDArray a = Nd4j.randn(DataType.FLOAT, ta ? k : m, ta ? m : k);
-          INDArray b = Nd4j.randn(DataType.FLOAT, tb ? n : k, tb ? k : n);
-          INDArray big = Nd4j.randn(DataType.FLOAT, m, n + 5);
-          INDArray c = big.get(NDArrayIndex.all(), NDArrayIndex.interval(2, n + 2));
-          INDArray expected = c.dup();
-          Nd4j.gemm(a, b, expected, ta, tb, 1.0, 0.5);
-          INDArray start = c.dup();
-          INDArray edges = big.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 2)).dup();
-          Gemm.gemm(a, b, c, ta, tb, 1.0, 0.5);
-          String what = m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb;
-          assertClose(expected, c, 1e-4, what);
-          assertEquals(edges, big.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 2)), what + ": outside the view");
-          INDArray first = c.dup();
-          for (int r = 0; r < 5; r++) {
-            c.assign(start);
-            Gemm.gemm(a, b, c, ta, tb, 1.0, 0.5);
-            assertEquals(first, c, what + ": repeat " + r);
-          }
-        }
-      }
-    }
-    assertEquals(threads, org.bytedeco.openblas.global.openblas_nolapack.blas_get_num_threads());
-  }
-
-  /** A batch of products large enough to run one task each (OpenBLAS) equals one ND4J product per sample. */
-  @ParameterizedTest
-  @ValueSource(strings = {"mkl", "openblas"})
-  void largeStridedBatchEqualsOneProductPerSample(String blas) {
-    Nd4j.getRandom().setSeed(17);
-    int count = 5;
-    int m = 48;
-    int k = 70;
-    int n = 333;
-    assertTrue((long) m * n * k * count >= Gemm.OpenBlas.SPLIT_MACS);
-    INDArray w = Nd4j.randn(DataType.FLOAT, m, k);
-    INDArray x = Nd4j.randn(DataType.FLOAT, count, k, n);
-    INDArray c = Nd4j.randn(DataType.FLOAT, count, m, n);
-    INDArray expected = c.dup();
-    for (int i = 0; i < count; i++) {
-      INDArray ci = expected.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
-      ci.assign(w.mmul(x.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).dup()));
-    }
-    Gemm.use(blas);
-    Gemm.stridedBatch(false, false, m, n, k, w, k, 0, x, n, (long) k * n, 0.0, c, n, (long) m * n, count);
-    assertClose(expected, c, 1e-4, blas);
   }
 }
