@@ -11,9 +11,9 @@ import org.nd4j.nativeblas.NativeOpsHolder;
 /**
  * Convolutions on oneDNN, through the {@code conv2d} and {@code conv2d_bp} ops of ND4J's
  * {@code linux-x86_64-onednn} build, which hand them to oneDNN's JIT kernels (no im2col). cnnc
- * uses them where they beat its own GEMM layout ({@link ConvGemm}): float NCHW convolutions of
- * batches of more than one, not 1x1, not dilated, from {@link KernelSettings#oneDnnMinChannels()} channels;
- * forward only up to maps of {@link KernelSettings#oneDnnMaxForwardMap()}.
+ * uses them where they beat its own GEMM layout ({@link ConvGemm}): float NCHW convolutions, not
+ * 1x1, not dilated, from {@link KernelSettings#oneDnnMinChannels()} channels; forward at any batch
+ * up to maps of {@link KernelSettings#oneDnnMaxForwardMap()}, backward at batches of more than one.
  *
  * <p>Measured here (batch 8, forward / backward, ms; README, "Performance"): NiN's 5x5 conv
  * 96->192 at 15^2 4.4 / 9.6 on oneDNN against 8.8 / 14.7 as im2col + MKL GEMM; 3x3 96->128 at
@@ -64,12 +64,32 @@ public final class OneDnn {
   }
 
   /**
-   * Whether oneDNN takes this conv: ND4J has it, a batch of more than one (at batch 1 it gained
-   * nothing forward, 1.03 against 1.11 ms for NiN's 5x5 conv, lost backward, 8.9 against 6.7 ms
-   * for 3x3 512->512 at 14^2, and NiN's batch-1 forward varied from 4.6 to 9.1 ms across runs on
-   * it), float input and weights, a kernel larger than 1x1, not dilated (ND4J's op fails to create
-   * a dilated oneDNN primitive), and at least {@link KernelSettings#oneDnnMinChannels()} input
-   * channels.
+   * Whether oneDNN takes this conv's backward pass: {@link #suits}, and a batch of more than one
+   * (at batch 1 it lost backward, 8.9 against 6.7 ms for 3x3 512->512 at 14^2 on a 2-core Intel
+   * Xeon).
+   */
+  static boolean takes(INDArray x, INDArray w, ConvGemm.Geometry g) {
+    return suits(x, w, g) && x.size(0) > 1;
+  }
+
+  /**
+   * Whether oneDNN takes this conv's forward pass, at any batch: {@link #suits}, and a map of at
+   * most {@link KernelSettings#oneDnnMaxForwardMap()}.
+   *
+   * <p>At batch 1 too: on a 2-core AMD EPYC (Zen 5), where MKL multiplies on its slow non-Intel
+   * path, {@code predict} at batch 1 took, alternating runs (ms; docs/performance-history.md,
+   * session 20), GoogLeNet 31.7-35.1 against 40.3-44.9 through im2col and MKL, ResNet-50 72.4-72.5
+   * against 78.0-87.6, NiN 6.4-7.6 against 8.2-9.4; on the Intel Xeon of earlier sessions it was even
+   * (NiN's 5x5 conv 1.03 against 1.11 ms).
+   */
+  static boolean takesForward(INDArray x, INDArray w, ConvGemm.Geometry g, long map) {
+    return suits(x, w, g) && map <= KernelSettings.current().oneDnnMaxForwardMap();
+  }
+
+  /**
+   * Whether oneDNN can run this conv well: ND4J has it, float input and weights, a kernel larger
+   * than 1x1, not dilated (ND4J's op fails to create a dilated oneDNN primitive), and at least
+   * {@link KernelSettings#oneDnnMinChannels()} input channels.
    *
    * <p>A 1x1 conv is one product already; a strided one (ResNet's downsampling) is a product of the
    * subsampled input, which im2col reads only where the taps do, while oneDNN converts the input,
@@ -78,15 +98,10 @@ public final class OneDnn {
    * oneDNN; backward, 256->512 from 56^2 22.1 ms against 36.8, 512->1024 from 28^2 14.0 against
    * 18.7, 1024->2048 from 14^2 10.9 against 15.1.
    */
-  static boolean takes(INDArray x, INDArray w, ConvGemm.Geometry g) {
+  private static boolean suits(INDArray x, INDArray w, ConvGemm.Geometry g) {
     KernelSettings k = KernelSettings.current();
-    return BUILT_IN && k.oneDnn() && x.size(0) > 1 && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
+    return BUILT_IN && k.oneDnn() && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
         && (g.kh() > 1 || g.kw() > 1) && g.dh() == 1 && g.dw() == 1 && x.size(1) >= k.oneDnnMinChannels();
-  }
-
-  /** Whether oneDNN takes this conv's forward pass: {@link #takes}, and a map of at most {@link KernelSettings#oneDnnMaxForwardMap()}. */
-  static boolean takesForward(INDArray x, INDArray w, ConvGemm.Geometry g, long map) {
-    return takes(x, w, g) && map <= KernelSettings.current().oneDnnMaxForwardMap();
   }
 
   static int[] args(ConvGemm.Geometry g) {

@@ -3,6 +3,7 @@ package org.cnnc.runtime.layers;
 
 import static org.cnnc.runtime.layers.TestGraphs.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -247,6 +248,25 @@ class GemmConvolutionTest {
           assertArrayEquals(apart.data().asFloat(), fused.data().asFloat(), k + " depthwise, stride " + stride);
         }
       }
+    } finally {
+      KernelSettings.use(before);
+    }
+  }
+
+  /** oneDNN takes a 3x3 conv's forward pass at batch 1 (when it is on), its backward only from batch 2. */
+  @Test
+  void oneDnnForwardAtBatchOneBackwardFromTwo() {
+    ConvGemm.Geometry three = new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1);
+    INDArray w = Nd4j.create(DataType.FLOAT, 64, 256, 3, 3);
+    INDArray one = Nd4j.create(DataType.FLOAT, 1, 256, 14, 14);
+    INDArray two = Nd4j.create(DataType.FLOAT, 2, 256, 14, 14);
+    assertEquals(OneDnn.enabled(), OneDnn.takesForward(one, w, three, 14 * 14), "forward at batch 1");
+    assertFalse(OneDnn.takes(one, w, three), "backward at batch 1");
+    assertEquals(OneDnn.enabled(), OneDnn.takesForward(two, w, three, 14 * 14), "forward at batch 2");
+    assertEquals(OneDnn.enabled(), OneDnn.takes(two, w, three), "backward at batch 2");
+    KernelSettings before = KernelSettings.use(KernelSettings.current().withOneDnn(false));
+    try {
+      assertFalse(OneDnn.takesForward(one, w, three, 14 * 14), "switched off");
     } finally {
       KernelSettings.use(before);
     }
