@@ -27,7 +27,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * </ul>
  *
  * Arrays that are not float go one sample at a time through ND4J's im2col. Convolutions that
- * oneDNN runs faster ({@link OneDnn#takes}) go to it instead, forward and backward.
+ * oneDNN runs faster ({@link OneDnn#takesForward}, {@link OneDnn#takesBackward}) go to it instead.
  *
  * <p>Measured on this project's machine (README, "Performance"): NiN's first conv (k = 75) takes
  * 1.2 ms as one GEMM against 6.5 ms as eight; VGG16's 64-channel 224 x 224 conv went from 428 ms
@@ -367,7 +367,7 @@ public final class ConvGemm {
     long s = delta.size(2) * delta.size(3);
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
-    if (OneDnn.takes(x, w, g) && ChannelKernels.direct(x, delta)) {
+    if (OneDnn.takesBackward(x, w, g) && ChannelKernels.direct(x, delta)) {
       // the op computes dx whatever: without inputGradient, into working memory
       INDArray dx = mgr.createUninitialized(inputGradient ? ArrayType.ACTIVATION_GRAD : ArrayType.BP_WORKING_MEM,
           x.dataType(), x.shape(), 'c');

@@ -52,7 +52,7 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
    * against 224 on oneDNN, 128->128 at 112^2 113 against 159; at 56^2 98 against 87; their
    * backward is faster on oneDNN); the whole-batch call for strided maps of 64 and more (3x3 convs
    * at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins); a kept Winograd
-   * transform from 64 output tiles, so a 28x28 map at batch 1 (49 tiles) stays on im2col and MKL: in
+   * transform from 64 output tiles, so a 28x28 map at batch 1 (49 tiles) stays off Winograd: in
    * the networks' predict it won there, ResNet-50's 128->128 1.07-1.19 ms against 1.41-1.77 on
    * Winograd, GoogLeNet's 96->128 0.90-0.94 against 1.24-1.33 (docs/performance-history.md,
    * session 19), although alone (WinogradBench) Winograd had won.

@@ -68,7 +68,7 @@ public final class OneDnn {
    * (at batch 1 it lost backward, 8.9 against 6.7 ms for 3x3 512->512 at 14^2 on a 2-core Intel
    * Xeon).
    */
-  static boolean takes(INDArray x, INDArray w, ConvGemm.Geometry g) {
+  static boolean takesBackward(INDArray x, INDArray w, ConvGemm.Geometry g) {
     return suits(x, w, g) && x.size(0) > 1;
   }
 

@@ -146,9 +146,9 @@ class GemmConvolutionTest {
     }
     org.junit.jupiter.api.Assertions.assertNotNull(dx[0]);
     org.junit.jupiter.api.Assertions.assertNull(dx[1], "input gradient computed when not asked for");
-    org.junit.jupiter.api.Assertions.assertEquals(dW[0], dW[1], "weight gradient");
+    assertEquals(dW[0], dW[1], "weight gradient");
     if (bias) {
-      org.junit.jupiter.api.Assertions.assertEquals(db[0], db[1], "bias gradient");
+      assertEquals(db[0], db[1], "bias gradient");
     }
   }
 
@@ -261,9 +261,9 @@ class GemmConvolutionTest {
     INDArray one = Nd4j.create(DataType.FLOAT, 1, 256, 14, 14);
     INDArray two = Nd4j.create(DataType.FLOAT, 2, 256, 14, 14);
     assertEquals(OneDnn.enabled(), OneDnn.takesForward(one, w, three, 14 * 14), "forward at batch 1");
-    assertFalse(OneDnn.takes(one, w, three), "backward at batch 1");
+    assertFalse(OneDnn.takesBackward(one, w, three), "backward at batch 1");
     assertEquals(OneDnn.enabled(), OneDnn.takesForward(two, w, three, 14 * 14), "forward at batch 2");
-    assertEquals(OneDnn.enabled(), OneDnn.takes(two, w, three), "backward at batch 2");
+    assertEquals(OneDnn.enabled(), OneDnn.takesBackward(two, w, three), "backward at batch 2");
     KernelSettings before = KernelSettings.use(KernelSettings.current().withOneDnn(false));
     try {
       assertFalse(OneDnn.takesForward(one, w, three, 14 * 14), "switched off");
@@ -279,9 +279,9 @@ class GemmConvolutionTest {
     ConvGemm.Geometry three = new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1);
     assertFalse(OneDnn.takesForward(x, Nd4j.create(DataType.FLOAT, 512, 256, 1, 1), strided, 28 * 28),
         "a strided 1x1 conv is a product of the subsampled input");
-    assertFalse(OneDnn.takes(x, Nd4j.create(DataType.FLOAT, 512, 256, 1, 1), strided), "nor its backward");
+    assertFalse(OneDnn.takesBackward(x, Nd4j.create(DataType.FLOAT, 512, 256, 1, 1), strided), "nor its backward");
     // a 3x3 conv goes to oneDNN wherever ND4J has it (the 1x1 rule above holds either way)
-    org.junit.jupiter.api.Assertions.assertEquals(OneDnn.enabled(),
+    assertEquals(OneDnn.enabled(),
         OneDnn.takesForward(x, Nd4j.create(DataType.FLOAT, 64, 256, 3, 3), three, 56 * 56));
   }
 }

@@ -11,7 +11,7 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * The forward pass of the 3x3 convs of stride 1 of VGG16, ResNet-50 and GoogLeNet (batch 8),
  * by Winograd's F(4x4, 3x3) (whatever the map: oneDNN's forward off) beside the path cnnc takes
- * without it (oneDNN for maps up to 56x56 at batch 2 and more, else im2col and MKL's GEMM), in
+ * without it (oneDNN for maps up to 56x56, else im2col and MKL's GEMM), in
  * one run, the two taking turns run by run: the median of {@code iters} runs after 3 warm-up
  * runs, with each path's GFLOP/s (2 x the direct conv's multiply-adds over the time). A third
  * column runs Winograd with the weights' transform kept across calls ({@link WinogradWeights}),

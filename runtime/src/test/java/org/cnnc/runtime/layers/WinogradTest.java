@@ -216,7 +216,7 @@ class WinogradTest {
       assertTrue(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112),
           Nd4j.zeros(DataType.FLOAT, 64, 64, 3, 3), geometry(3, 1, 1), Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112)),
           "64 -> 64 at 112x112");
-      // 28x28 at batch 1 (49 tiles): im2col and MKL, even with the weights' transform kept; 32x32
+      // 28x28 at batch 1 (49 tiles): not Winograd's, even with the weights' transform kept; 32x32
       // (64 tiles) only with it kept (a wide layer, which oneDNN does not take from Winograd)
       INDArray x28 = Nd4j.zeros(DataType.FLOAT, 1, 256, 28, 28);
       INDArray w28 = Nd4j.zeros(DataType.FLOAT, 256, 256, 3, 3);
