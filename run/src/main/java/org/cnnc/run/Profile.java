@@ -272,7 +272,11 @@ final class Profile {
 
   /** The library {@link #sgemm} measures. */
   static String sgemmLibrary() {
-    return Gemm.library() == Gemm.Library.MKL ? "MKL" : "ND4J's OpenBLAS";
+    return switch (Gemm.library()) {
+      case MKL -> "MKL";
+      case VECTOR -> "cnnc's Vector API GEMM";
+      case ND4J -> "ND4J's OpenBLAS";
+    };
   }
 
   /** The rate of a 2048^3 SGEMM on the library the convolutions use ({@link Gemm}). */

@@ -78,7 +78,7 @@ public class CnncDense extends DenseLayer {
 
     /** Whether this pass can run on {@link Gemm}: MKL, float, no mask, no layer norm, a 2-d input. */
     private boolean covered() {
-      return Gemm.library() == Gemm.Library.MKL && input != null && input.rank() == 2
+      return Gemm.library().batched() && input != null && input.rank() == 2
           && input.dataType() == DataType.FLOAT && maskArray == null && !hasLayerNorm()
           && getParam(DefaultParamInitializer.WEIGHT_KEY).dataType() == DataType.FLOAT;
     }

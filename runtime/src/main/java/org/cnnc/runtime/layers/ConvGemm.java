@@ -147,7 +147,7 @@ public final class ConvGemm {
       return finish(out, null, cap, residual);
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);
-    if (Gemm.library() == Gemm.Library.MKL && ChannelKernels.direct(w)
+    if (Gemm.library().batched() && ChannelKernels.direct(w)
         && (g.pointwise() ? KernelSettings.current().batched() && ChannelKernels.direct(x, out)
             : batched(x, out, b, k, s) && s >= KernelSettings.current().stridedMin())) {
       // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv, at
@@ -238,7 +238,7 @@ public final class ConvGemm {
     if (OneDnn.takesForward(x, w, g, oh * ow) && c * o / (c + o) < k.winogradOverOneDnn()) {
       return false;
     }
-    return Vectors.on() && Gemm.library() == Gemm.Library.MKL;
+    return Vectors.on() && Gemm.library().batched();
   }
 
   /**
@@ -384,7 +384,7 @@ public final class ConvGemm {
     } else if (bGrad != null) {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
     }
-    if (g.pointwise() && batched(x, delta, b, k, s) && Gemm.library() == Gemm.Library.MKL) {
+    if (g.pointwise() && batched(x, delta, b, k, s) && Gemm.library().batched()) {
       // MKL, pointwise: dW summed sample by sample, dx for every sample in one call (NiN's 1x1
       // 192->160 at 32^2: 1.5 ms against 3.3 sample by sample)
       Gemm.stridedSum(false, true, (int) o, (int) c, (int) s, delta, (int) s, o * s, x, (int) s, c * s, wGrad2,

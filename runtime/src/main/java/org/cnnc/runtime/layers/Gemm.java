@@ -2,6 +2,7 @@
 package org.cnnc.runtime.layers;
 
 import java.lang.ref.Reference;
+import java.nio.FloatBuffer;
 import java.util.Locale;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.mkl.global.mkl_rt;
@@ -12,18 +13,24 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * The matrix products of cnnc's convolutions: {@code C = alpha op(A) op(B) + beta C}. They run on
  * Intel MKL's {@code cblas_sgemm} when MKL is on the class path ({@code org.bytedeco:mkl}, with its
- * {@code linux-x86_64-redist} jar) and the three matrices are float and row-major; otherwise on
- * ND4J's own BLAS (OpenBLAS), as before.
+ * {@code linux-x86_64-redist} jar) and the three matrices are float and row-major, or, when asked,
+ * on cnnc's own product on the Vector API ({@link VectorGemm}); otherwise on ND4J's own BLAS
+ * (OpenBLAS), as before.
  *
  * <p>Why: ND4J 1.0.0-M2.1 ships OpenBLAS 0.3.19, which runs the thin products of convolutions well
  * below its square-matrix rate. Measured here (2 cores, AVX-512; README, "Performance"): VGG16's
  * 64-channel band {@code 64x576 by 576x25088} 14.3 ms on OpenBLAS against 6.4 on MKL; NiN's first
- * conv at batch 1, {@code 192x75 by 75x1024}, 0.32 against 0.11 ms.
+ * conv at batch 1, {@code 192x75 by 75x1024}, 0.32 against 0.11 ms. MKL 2022 picks its code by
+ * the CPU's vendor, and on AMD's it runs a generic one: on a 2-core AMD EPYC (Zen 5) its products
+ * ran at 130-180 GFLOP/s, cnnc's own at 160-340 (docs/performance-history.md, session 21).
  *
  * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default: MKL when it
- * loads and ND4J runs on the CPU), {@code mkl} (MKL or an error) or {@code openblas} (ND4J's
- * always). ND4J's own operations
- * (DL4J's layers, dense products) keep ND4J's BLAS either way.
+ * loads and ND4J runs on the CPU), {@code mkl} (MKL or an error), {@code vector} (cnnc's product
+ * or an error) or {@code openblas} (ND4J's always). ND4J's own operations (DL4J's layers, dense
+ * products) keep ND4J's BLAS either way. {@code vector} is not the default on AMD yet, although
+ * faster there: on it RegNet-Y-400MF's output was 1.2e-4 of its largest value from float64's,
+ * past the zoo's bound of 1e-4 (5.1e-5 on MKL); that network amplifies the rounding of its sums
+ * (docs/performance-history.md, session 21).
  */
 public final class Gemm {
   private Gemm() {}
@@ -31,7 +38,14 @@ public final class Gemm {
   /** The library the convolutions' products run on. */
   public enum Library {
     MKL,
-    ND4J
+    /** cnnc's own product on the Vector API ({@link VectorGemm}). */
+    VECTOR,
+    ND4J;
+
+    /** Whether the library takes raw, batched and strided products ({@link #stridedBatch}). */
+    public boolean batched() {
+      return this != ND4J;
+    }
   }
 
   /**
@@ -70,16 +84,17 @@ public final class Gemm {
 
 
   /** The last choice: the setting of {@link KernelSettings#blas()} and the library it gave. */
-  private record Chosen(String setting, Library library) {}
+  private record Chosen(String setting, boolean vectors, Library library) {}
 
   private static volatile Chosen chosen;
 
   /** The library in use, for {@link KernelSettings#current()}'s {@code blas} ({@code cnnc.blas}). */
   public static Library library() {
     String setting = KernelSettings.current().blas();
+    boolean vectors = Vectors.on();
     Chosen c = chosen;
-    if (c == null || !c.setting().equals(setting)) {
-      c = new Chosen(setting, choose(setting));
+    if (c == null || !c.setting().equals(setting) || c.vectors() != vectors) {
+      c = new Chosen(setting, vectors, choose(setting));
       chosen = c;
     }
     return c.library();
@@ -109,12 +124,19 @@ public final class Gemm {
         }
         return Library.MKL;
       }
+      case "vector" -> {
+        if (!Vectors.on() || !VectorGemm.suits()) {
+          throw new IllegalStateException("cnnc.blas=vector, but the JVM has no Vector API (--add-modules "
+              + "jdk.incubator.vector), cnnc.vector is off, or this CPU's vectors hold fewer than 8 floats");
+        }
+        return Library.VECTOR;
+      }
       case "auto", "" -> {
         // MKL reads host memory: on another backend (CUDA) the products stay ND4J's
         return mklFailure() == null && onCpu() ? Library.MKL : Library.ND4J;
       }
       default -> throw new IllegalArgumentException(
-          "cnnc.blas is '" + setting + "'; it takes auto, mkl or openblas");
+          "cnnc.blas is '" + setting + "'; it takes auto, mkl, vector or openblas");
     }
   }
 
@@ -143,7 +165,8 @@ public final class Gemm {
    * {@code c} is written in place (it may be a view).
    */
   public static void gemm(INDArray a, INDArray b, INDArray c, boolean ta, boolean tb, double alpha, double beta) {
-    if (library() == Library.MKL && rowMajor(a) && rowMajor(b) && rowMajor(c)) {
+    Library library = library();
+    if (library.batched() && rowMajor(a) && rowMajor(b) && rowMajor(c)) {
       int m = (int) c.size(0);
       int n = (int) c.size(1);
       int k = (int) (ta ? a.size(0) : a.size(1));
@@ -153,7 +176,13 @@ public final class Gemm {
             + " x " + java.util.Arrays.toString(b.shape()) + (tb ? "^T" : "") + " -> "
             + java.util.Arrays.toString(c.shape()));
       }
-      sgemm(ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c), lead(c));
+      if (library == Library.VECTOR) {
+        vector(ta, tb, m, n, k, (float) alpha, address(a), lead(a), 0, address(b), lead(b), 0, (float) beta,
+            address(c), lead(c), 0, 1);
+      } else {
+        sgemm(ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c),
+            lead(c));
+      }
       keep(a, b, c);
       return;
     }
@@ -161,12 +190,13 @@ public final class Gemm {
   }
 
   /**
-   * {@code count} products on MKL in one call: {@code C_i = op(A_i) op(B_i) + beta C_i} for
+   * {@code count} products on MKL or cnnc's product in one call: {@code C_i = op(A_i) op(B_i) + beta C_i} for
    * {@code i < count}, {@code op(A_i)} being {@code m x k}, {@code op(B_i)} {@code k x n}; each
    * matrix is row-major with the given leading dimension, and {@code X_i} starts
    * {@code strideX} elements after {@code X_(i-1)} (a stride of 0 shares one matrix). The
    * matrices start at the first element of {@code a}, {@code b} and {@code c}, which must be float.
-   * Only for {@link Library#MKL}: callers keep their ND4J path for the other.
+   * Only for a {@linkplain Library#batched() batched} library: callers keep their ND4J path for the
+   * other.
    */
   static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
       INDArray b, int ldb, long strideB, double beta, INDArray c, int ldc, long strideC, int count) {
@@ -180,7 +210,12 @@ public final class Gemm {
    */
   static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
       INDArray b, long atB, int ldb, long strideB, double beta, INDArray c, long atC, int ldc, long strideC, int count) {
-    requireMkl("stridedBatch", a, b, c);
+    if (requireBatched("stridedBatch", a, b, c) == Library.VECTOR) {
+      vector(ta, tb, m, n, k, 1f, address(a), lda, strideA, address(b) + 4L * atB, ldb, strideB, (float) beta,
+          address(c) + 4L * atC, ldc, strideC, count);
+      keep(a, b, c);
+      return;
+    }
     mkl_rt.cblas_sgemm_batch_strided(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, 1f, pointer(a), lda,
         Math.toIntExact(strideA), new Address(address(b) + 4L * atB), ldb, Math.toIntExact(strideB), (float) beta,
         new Address(address(c) + 4L * atC), ldc, Math.toIntExact(strideC), count);
@@ -188,19 +223,24 @@ public final class Gemm {
   }
 
   /**
-   * {@code C = sum_i op(A_i) op(B_i)} over {@code i < count} on MKL, with {@code A_i}, {@code B_i}
+   * {@code C = sum_i op(A_i) op(B_i)} over {@code i < count} on MKL or cnnc's product, with {@code A_i}, {@code B_i}
    * laid out as in {@link #stridedBatch}: one product per {@code i}, accumulating into {@code C},
    * with no ND4J views made per product (each costs about 20 us).
    */
   static void stridedSum(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA, INDArray b,
       int ldb, long strideB, INDArray c, int ldc, int count) {
-    requireMkl("stridedSum", a, b, c);
+    Library library = requireBatched("stridedSum", a, b, c);
     long pa = address(a);
     long pb = address(b);
     FloatPointer pc = pointer(c);
     for (int i = 0; i < count; i++) {
-      sgemm(ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb,
-          i == 0 ? 0f : 1f, pc, ldc);
+      if (library == Library.VECTOR) {
+        vector(ta, tb, m, n, k, 1f, pa + 4L * i * strideA, lda, 0, pb + 4L * i * strideB, ldb, 0, i == 0 ? 0f : 1f,
+            pc.address(), ldc, 0, 1);
+      } else {
+        sgemm(ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb,
+            i == 0 ? 0f : 1f, pc, ldc);
+      }
     }
     keep(a, b, c);
   }
@@ -226,11 +266,49 @@ public final class Gemm {
     return transpose ? mkl_rt.CblasTrans : mkl_rt.CblasNoTrans;
   }
 
-  private static void requireMkl(String what, INDArray... arrays) {
+  private static Library requireBatched(String what, INDArray... arrays) {
     boolean floats = java.util.Arrays.stream(arrays).allMatch(x -> x.dataType() == DataType.FLOAT);
-    if (library() != Library.MKL || !floats) {
-      throw new IllegalStateException(what + " needs MKL and float arrays");
+    Library library = library();
+    if (!library.batched() || !floats) {
+      throw new IllegalStateException(what + " needs MKL or cnnc's vector product, and float arrays");
     }
+    return library;
+  }
+
+  /**
+   * {@link VectorGemm#multiply} on native memory: each matrix given by the address of its first
+   * product's first element; the buffers span exactly the floats the products touch.
+   */
+  private static void vector(boolean ta, boolean tb, int m, int n, int k, float alpha, long a, int lda, long strideA,
+      long b, int ldb, long strideB, float beta, long c, int ldc, long strideC, int count) {
+    FloatBuffer fa = buffer(a, span(ta ? k : m, ta ? m : k, lda, strideA, count));
+    FloatBuffer fb = buffer(b, span(tb ? n : k, tb ? k : n, ldb, strideB, count));
+    FloatBuffer fc = buffer(c, span(m, n, ldc, strideC, count));
+    VectorGemm.multiply(ta, tb, m, n, k, alpha, fa, 0, lda, strideA, fb, 0, ldb, strideB, beta, fc, 0, ldc, strideC,
+        count);
+  }
+
+  /** The floats from a batch's first element to its last: {@code count} matrices of {@code rows x cols}. */
+  private static long span(int rows, int cols, int ld, long stride, int count) {
+    if (rows <= 0 || cols <= 0 || count <= 0) {
+      return 0;
+    }
+    long s = (count - 1L) * stride + (rows - 1L) * ld + cols;
+    if (s > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("gemm: a batch of " + count + " matrices " + rows + " x " + cols
+          + " spans more than 2^31 floats");
+    }
+    return s;
+  }
+
+  /** A buffer of {@code floats} floats at {@code address}, memory ND4J owns. */
+  private static FloatBuffer buffer(long address, long floats) {
+    if (floats == 0) {
+      return FloatBuffer.allocate(0);
+    }
+    Address p = new Address(address);
+    p.limit(floats);
+    return p.asBuffer();
   }
 
   /**

@@ -11,7 +11,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * Runs each of cnnc's vector kernels once, forward and backward, for {@link VectorKernelsCompileTest}'s
  * JVM, which compiles every method of this package on first call with C1 and reports those it
  * cannot: depthwise convs of each kernel size the zoo uses (3, 5, 7) at strides 1 and 2, a
- * Winograd 3x3 conv, SiLU and max pooling.
+ * Winograd 3x3 conv, SiLU, max pooling and cnnc's vector matrix product.
  */
 public final class CompileProbe {
   private CompileProbe() {}
@@ -53,6 +53,19 @@ public final class CompileProbe {
       INDArray y = pool.forward(java.util.List.of(x));
       pool.run(java.util.List.of(x), Nd4j.randn(DataType.FLOAT, y.shape()));
     }
+    // cnnc's vector product: every transpose, both betas, a shared A over several products
+    Gemm.use("vector");
+    for (boolean ta : new boolean[] {false, true}) {
+      for (boolean tb : new boolean[] {false, true}) {
+        INDArray a = ta ? Nd4j.randn(DataType.FLOAT, 300, 40) : Nd4j.randn(DataType.FLOAT, 40, 300);
+        INDArray b = tb ? Nd4j.randn(DataType.FLOAT, 70, 300) : Nd4j.randn(DataType.FLOAT, 300, 70);
+        Gemm.gemm(a, b, Nd4j.randn(DataType.FLOAT, 40, 70), ta, tb, 1.0, ta ? 1.0 : 0.0);
+      }
+    }
+    Gemm.stridedBatch(false, false, 40, 70, 300, Nd4j.randn(DataType.FLOAT, 40, 300), 300, 0,
+        Nd4j.randn(DataType.FLOAT, 3, 300, 70), 70, 300L * 70, 0.0, Nd4j.create(DataType.FLOAT, 3, 40, 70), 70,
+        40L * 70, 3);
+    Gemm.use("auto");
     System.out.println("probed");
   }
 }

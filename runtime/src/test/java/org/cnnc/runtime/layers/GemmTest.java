@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
@@ -16,9 +20,10 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * {@link Gemm} on MKL against ND4J's own product, on the operands convolutions hand it: whole
- * matrices, row ranges of a larger buffer (views at an offset, with a leading dimension wider than
- * the row), transposes, accumulation into C, and arrays inside a workspace.
+ * {@link Gemm} on MKL and on cnnc's Vector API product ({@link VectorGemm}) against ND4J's own
+ * product, on the operands convolutions hand it: whole matrices, row ranges of a larger buffer
+ * (views at an offset, with a leading dimension wider than the row), transposes, accumulation into
+ * C, and arrays inside a workspace; for the vector product also sizes past each of its blocks.
  */
 class GemmTest {
   private final Gemm.Library before = Gemm.library();
@@ -28,19 +33,75 @@ class GemmTest {
     Gemm.use(before.name());
   }
 
-  /** The runtime depends on MKL: it loads, and is the default. */
+  /** The libraries cnnc multiplies on itself, which every test runs on. */
+  static Stream<String> libraries() {
+    return Stream.of("mkl", "vector");
+  }
+
+  /** The runtime depends on MKL: it loads, and is the default; cnnc's vector product is asked for. */
   @Test
   void mklIsTheDefault() {
     assertEquals(Gemm.Library.MKL, Gemm.use("auto"));
     assertEquals(Gemm.Library.ND4J, Gemm.use("openblas"));
     assertEquals(Gemm.Library.MKL, Gemm.use("mkl"));
+    assertEquals(Gemm.Library.VECTOR, Gemm.use("vector"));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Gemm.use("atlas"));
-    assertTrue(e.getMessage().contains("auto, mkl or openblas"), e.getMessage());
+    assertTrue(e.getMessage().contains("auto, mkl, vector or openblas"), e.getMessage());
   }
 
-  /** C = alpha op(A) op(B) + beta C for every transpose and both betas, MKL against ND4J. */
+  /**
+   * A product of few columns (an SE block's 1x1 conv on a 1x1 map, a layer at batch 1) is summed
+   * in double: each element within half a float ulp of the exact sum (computed in double here),
+   * for every transpose, beta 0 and 1, and a batch of products with and without a shared A.
+   */
   @Test
-  void equalsNd4jForEveryTranspose() {
+  void vectorProductOfFewColumnsIsSummedInDouble() {
+    Nd4j.getRandom().setSeed(29);
+    int m = 37;
+    int k = 1000;
+    int count = 3;
+    for (int n : new int[] {1, 2}) {
+      // the products' columns together are fewer than half a tile's, on 8-float vectors too
+      assertTrue(n * count < VectorGemm.NR / 2);
+      for (boolean ta : new boolean[] {false, true}) {
+        for (boolean tb : new boolean[] {false, true}) {
+          for (long strideA : new long[] {0, (long) m * k}) {
+            for (double beta : new double[] {0, 1}) {
+              INDArray a = Nd4j.randn(DataType.FLOAT, strideA == 0 ? 1 : count, ta ? k : m, ta ? m : k);
+              INDArray b = Nd4j.rand(DataType.FLOAT, count, tb ? n : k, tb ? k : n);
+              INDArray c0 = Nd4j.randn(DataType.FLOAT, count, m, n);
+              INDArray c = c0.dup();
+              Gemm.use("vector");
+              Gemm.stridedBatch(ta, tb, m, n, k, a, ta ? m : k, strideA, b, tb ? k : n, (long) k * n, beta, c, n,
+                  (long) m * n, count);
+              for (int i = 0; i < count; i++) {
+                INDArray ai = a.get(NDArrayIndex.point(strideA == 0 ? 0 : i), NDArrayIndex.all(), NDArrayIndex.all())
+                    .castTo(DataType.DOUBLE);
+                INDArray bi = b.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).castTo(DataType.DOUBLE);
+                INDArray exact = (ta ? ai.transpose() : ai).mmul(tb ? bi.transpose() : bi)
+                    .addi(c0.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).castTo(DataType.DOUBLE)
+                        .muli(beta));
+                for (int r = 0; r < m; r++) {
+                  for (int j = 0; j < n; j++) {
+                    double want = exact.getDouble(r, j);
+                    float got = c.getFloat(i, r, j);
+                    assertTrue(Math.abs(got - want) <= Math.ulp((float) want) * 0.5 + 1e-12,
+                        "n=" + n + " ta=" + ta + " tb=" + tb + " strideA=" + strideA + " beta=" + beta + " (" + i + ", "
+                            + r + ", " + j + "): " + got + " against " + want);
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** C = alpha op(A) op(B) + beta C for every transpose and both betas, against ND4J. */
+  @ParameterizedTest
+  @MethodSource("libraries")
+  void equalsNd4jForEveryTranspose(String library) {
     Nd4j.getRandom().setSeed(7);
     int m = 37;
     int n = 53;
@@ -54,7 +115,7 @@ class GemmTest {
           INDArray expected = c0.dup();
           Nd4j.gemm(a, b, expected, ta, tb, 0.5, beta);
           INDArray actual = c0.dup();
-          Gemm.use("mkl");
+          Gemm.use(library);
           Gemm.gemm(a, b, actual, ta, tb, 0.5, beta);
           assertClose(expected, actual, 1e-5, "ta=" + ta + " tb=" + tb + " beta=" + beta);
         }
@@ -67,8 +128,9 @@ class GemmTest {
    * parent's width), a column range (a leading dimension wider than the row), and a C that is a
    * view: only the view's elements change.
    */
-  @Test
-  void viewsAtAnOffset() {
+  @ParameterizedTest
+  @MethodSource("libraries")
+  void viewsAtAnOffset(String library) {
     Nd4j.getRandom().setSeed(11);
     INDArray bigA = Nd4j.randn(DataType.FLOAT, 12, 20);
     INDArray a = bigA.get(NDArrayIndex.interval(3, 9), NDArrayIndex.interval(2, 17)); // [6, 15], ld 20
@@ -78,7 +140,7 @@ class GemmTest {
     INDArray c = bigC.get(NDArrayIndex.interval(2, 8), NDArrayIndex.interval(1, 9)); // [6, 8], ld 11
     INDArray expected = c.dup();
     Nd4j.gemm(a.dup(), b.dup(), expected, false, false, 1.0, 1.0);
-    Gemm.use("mkl");
+    Gemm.use(library);
     assertTrue(Gemm.rowMajor(a) && Gemm.rowMajor(b) && Gemm.rowMajor(c));
     Gemm.gemm(a, b, c, false, false, 1.0, 1.0);
     assertClose(expected, c, 1e-5, "the view C");
@@ -92,8 +154,9 @@ class GemmTest {
    * The batched forms against one ND4J product per sample: {@code C_i = op(A) op(B_i)} with a
    * shared A (stride 0) and B's rows spaced wider than they are long, and {@code C = sum_i A_i B_i^T}.
    */
-  @Test
-  void stridedBatchAndSumEqualOneProductPerSample() {
+  @ParameterizedTest
+  @MethodSource("libraries")
+  void stridedBatchAndSumEqualOneProductPerSample(String library) {
     Nd4j.getRandom().setSeed(5);
     int count = 3;
     int m = 6;
@@ -108,7 +171,7 @@ class GemmTest {
       INDArray ci = expected.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
       ci.assign(shared.transpose().mmul(bi).addi(ci.mul(0.5)));
     }
-    Gemm.use("mkl");
+    Gemm.use(library);
     Gemm.stridedBatch(true, false, m, n, k, shared, m, 0, b, count * n, n, 0.5, c, n, (long) m * n, count);
     assertClose(expected, c, 1e-5, "stridedBatch");
 
@@ -125,13 +188,14 @@ class GemmTest {
   }
 
   /** Arrays in a workspace (as layers allocate them), and an F-ordered operand, which goes to ND4J. */
-  @Test
-  void workspaceArraysAndOtherLayouts() {
+  @ParameterizedTest
+  @MethodSource("libraries")
+  void workspaceArraysAndOtherLayouts(String library) {
     Nd4j.getRandom().setSeed(3);
     INDArray a0 = Nd4j.randn(DataType.FLOAT, 16, 24);
     INDArray b0 = Nd4j.randn(DataType.FLOAT, 24, 40);
     INDArray expected = a0.mmul(b0);
-    Gemm.use("mkl");
+    Gemm.use(library);
     try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace("CNNC_GEMM_TEST")) {
       Nd4j.create(DataType.FLOAT, 5); // so the next arrays start past the workspace's beginning
       INDArray a = a0.dup();
@@ -145,5 +209,70 @@ class GemmTest {
     INDArray c = Nd4j.create(DataType.FLOAT, 16, 40);
     Gemm.gemm(f, b0, c, false, false, 1.0, 0.0);
     assertClose(expected, c, 1e-5, "F order");
+  }
+
+  /**
+   * The vector product past each of its blocks ({@link VectorGemm#MR} rows, {@link VectorGemm#NR}
+   * columns, {@link VectorGemm#KC} terms, {@link VectorGemm#NB} columns and {@link VectorGemm#MC}
+   * rows a task): a shared A against the columns of several products, whose runs cross the
+   * slivers and tasks, and one A per product, every transpose, against ND4J product by product.
+   */
+  @Test
+  void vectorProductPastItsBlocks() {
+    Nd4j.getRandom().setSeed(17);
+    int m = VectorGemm.MC + 17;
+    int k = VectorGemm.KC + 45;
+    int n = 71; // 5 products: 355 columns, past NB, not a whole number of slivers
+    int count = 5;
+    for (boolean ta : new boolean[] {false, true}) {
+      for (boolean tb : new boolean[] {false, true}) {
+        for (long strideA : new long[] {0, (long) m * k}) {
+          INDArray a = Nd4j.randn(DataType.FLOAT, strideA == 0 ? 1 : count, ta ? k : m, ta ? m : k);
+          INDArray b = Nd4j.randn(DataType.FLOAT, count, tb ? n : k, tb ? k : n);
+          INDArray c = Nd4j.randn(DataType.FLOAT, count, m, n);
+          INDArray expected = c.dup();
+          for (int i = 0; i < count; i++) {
+            INDArray ai = a.get(NDArrayIndex.point(strideA == 0 ? 0 : i), NDArrayIndex.all(), NDArrayIndex.all()).dup();
+            INDArray bi = b.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).dup();
+            INDArray ci = expected.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).dup();
+            Nd4j.gemm(ai, bi, ci, ta, tb, 1.0, 0.25);
+            expected.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).assign(ci);
+          }
+          Gemm.use("vector");
+          Gemm.stridedBatch(ta, tb, m, n, k, a, ta ? m : k, strideA, b, tb ? k : n, (long) k * n, 0.25, c, n,
+              (long) m * n, count);
+          assertClose(expected, c, 1e-4, "ta=" + ta + " tb=" + tb + " strideA=" + strideA);
+        }
+      }
+    }
+  }
+
+  /**
+   * Each element of C is summed by one task in one order: the vector product gives the same bits
+   * on one thread as on all, call after call (a race between tasks would not).
+   */
+  @Test
+  void vectorProductIsTheSameOnAnyNumberOfThreads() throws Exception {
+    Nd4j.getRandom().setSeed(23);
+    int m = 2 * VectorGemm.MC + 5;
+    int k = 2 * VectorGemm.KC + 3;
+    int n = 3 * VectorGemm.NB + 9;
+    INDArray a = Nd4j.randn(DataType.FLOAT, m, k);
+    INDArray b = Nd4j.randn(DataType.FLOAT, k, n);
+    Gemm.use("vector");
+    ForkJoinPool one = new ForkJoinPool(1);
+    INDArray single = Nd4j.create(DataType.FLOAT, m, n);
+    try {
+      // parallel streams run in the pool of the thread that starts them
+      one.submit(() -> Gemm.gemm(a, b, single, false, false, 1.0, 0.0)).get();
+    } finally {
+      one.shutdown();
+    }
+    for (int run = 0; run < 5; run++) {
+      INDArray all = Nd4j.create(DataType.FLOAT, m, n);
+      Gemm.gemm(a, b, all, false, false, 1.0, 0.0);
+      assertEquals(single, all, "run " + run);
+    }
+    assertClose(a.mmul(b), single, 1e-4, "against ND4J");
   }
 }

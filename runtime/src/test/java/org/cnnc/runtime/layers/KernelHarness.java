@@ -263,7 +263,8 @@ final class KernelHarness {
    * The switches that choose a convolution's path, set for one path and put back after: every
    * path the conv kernel has (oneDNN forward and backward; GEMM forward with oneDNN's backward;
    * MKL's per-sample batched call; one GEMM over the batch on MKL and on OpenBLAS; tiled, the
-   * whole map or bands of one output row, on MKL and on OpenBLAS).
+   * whole map or bands of one output row, on MKL and on OpenBLAS; the batched call, one GEMM and
+   * bands on cnnc's vector product).
    */
   enum Paths {
     ONEDNN,
@@ -274,6 +275,10 @@ final class KernelHarness {
     MKL_TILED,
     MKL_BANDS,
     OPENBLAS_BANDS,
+    /** MKL_STRIDED's path, MKL_ONE_GEMM's and MKL_BANDS' on cnnc's Vector API product. */
+    VECTOR_STRIDED,
+    VECTOR_ONE_GEMM,
+    VECTOR_BANDS,
     /** 3x3 convs of stride 1 forward by Winograd's F(4x4, 3x3) from one channel up; others on MKL's whole-batch GEMM. */
     WINOGRAD;
 
@@ -281,13 +286,13 @@ final class KernelHarness {
     <T> T on(java.util.function.Supplier<T> body) {
       KernelSettings before = KernelSettings.current();
       try {
-        boolean tiled = this == MKL_TILED || this == MKL_BANDS || this == OPENBLAS_BANDS;
+        boolean tiled = this == MKL_TILED || this == MKL_BANDS || this == OPENBLAS_BANDS || this == VECTOR_BANDS;
         KernelSettings.use(before
             .withOneDnn(this == ONEDNN || this == ONEDNN_BACKWARD_ONLY, 1, this == ONEDNN ? Long.MAX_VALUE : 0)
             // one output row a band
-            .withLayout(!tiled, this == MKL_STRIDED ? 0 : Long.MAX_VALUE,
-                this == MKL_BANDS || this == OPENBLAS_BANDS ? 1 : before.tileColumns())
-            .withBlas(name().startsWith("OPENBLAS") ? "openblas" : "mkl")
+            .withLayout(!tiled, this == MKL_STRIDED || this == VECTOR_STRIDED ? 0 : Long.MAX_VALUE,
+                this == MKL_BANDS || this == OPENBLAS_BANDS || this == VECTOR_BANDS ? 1 : before.tileColumns())
+            .withBlas(name().startsWith("OPENBLAS") ? "openblas" : name().startsWith("VECTOR") ? "vector" : "mkl")
             .withWinograd(this == WINOGRAD, this == WINOGRAD ? 1 : before.winogradMinChannels(),
                 this == WINOGRAD ? 1 : before.winogradMinTiles(), this == WINOGRAD ? 1 : before.winogradMinRowTiles(),
                 this == WINOGRAD ? 0 : before.winogradOverOneDnn()));
