@@ -147,7 +147,8 @@ final class VectorGemm {
     // A as it is stored, rows (or, transposed, columns) padded with zeros to whole panels
     int units = ta ? k : mPad;
     int chunks = (units + COPY_UNITS - 1) / COPY_UNITS;
-    IntStream.range(0, groups * chunks).parallel().forEach(t -> {
+    // a copy of 2^18 floats (1 MiB) and more in parallel
+    tasks(groups * chunks, 4L * groups * mPad * k).forEach(t -> {
       int gi = t / chunks;
       int u0 = t % chunks * COPY_UNITS;
       copyA(ta, a, Math.toIntExact(aAt + gi * strideA), lda, m, k, mPad, u0, Math.min(units, u0 + COPY_UNITS), packed,
@@ -160,7 +161,7 @@ final class VectorGemm {
     if (tasks > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("gemm: too many columns");
     }
-    IntStream.range(0, (int) tasks).parallel().forEach(t -> {
+    tasks((int) tasks, (long) groups * mPad * k * columns).forEach(t -> {
       int gi = t / (blocks * rowBlocks);
       int rest = t % (blocks * rowBlocks);
       long j0 = (long) (rest / rowBlocks) * NB;
@@ -169,6 +170,19 @@ final class VectorGemm {
       block(ta, tb, m, n, k, alpha, packed, gi * groupSize, p0, Math.min(panels, p0 + MC / MR), b,
           bAt + gi * strideB, ldb, strideB, beta, c, cAt + gi * strideC, ldc, strideC, j0, width, WORK.get());
     });
+  }
+
+  /** The least work (multiply-adds, about 3 us on one core) whose tasks are run in parallel. */
+  static final long PARALLEL_WORK = 1L << 20;
+
+  /**
+   * Tasks {@code 0 .. n-1}, in parallel when they add up to {@code work} multiply-adds of at least
+   * {@link #PARALLEL_WORK}: handing a small product's tasks to the pool cost more than it saved
+   * (MobileNetV2's 1x1 convs at batch 1).
+   */
+  private static IntStream tasks(int n, long work) {
+    IntStream t = IntStream.range(0, n);
+    return work >= PARALLEL_WORK && n > 1 ? t.parallel() : t;
   }
 
   /**
@@ -185,7 +199,7 @@ final class VectorGemm {
       long strideC, int count) {
     int chunk = (int) Math.max(1, Math.min(m, (1L << 16) / Math.max(1, (long) k * n)));
     int chunks = (m + chunk - 1) / chunk;
-    IntStream.range(0, count * chunks).parallel().forEach(t -> {
+    tasks(count * chunks, (long) count * m * k * n).forEach(t -> {
       int i = t / chunks;
       int r0 = t % chunks * chunk;
       int r1 = Math.min(m, r0 + chunk);
