@@ -63,26 +63,15 @@ final class VectorGemm {
     return L >= 8;
   }
 
-  /** A task's arrays, per thread: B's packed block, the tile sums of its columns, a row. */
-  private static final class Work {
-    float[] b = new float[0];
-    float[] c = new float[0];
-    float[] row = new float[0];
+  /**
+   * A task's {@link Scratch} slots (tasks are leaves: a product is never started from inside a
+   * task): B's packed block, the tile sums of the task's columns, one row of A, B or C.
+   */
+  private static final int SLOT_B = 0;
 
-    float[] b(int n) {
-      return b.length >= n ? b : (b = new float[n]);
-    }
+  private static final int SLOT_SUMS = 1;
 
-    float[] c(int n) {
-      return c.length >= n ? c : (c = new float[n]);
-    }
-
-    float[] row(int n) {
-      return row.length >= n ? row : (row = new float[n]);
-    }
-  }
-
-  private static final ThreadLocal<Work> WORK = ThreadLocal.withInitial(Work::new);
+  private static final int SLOT_ROW = 2;
 
   /**
    * Packed A's between calls. Not per thread: a thread waiting for its call's tasks may run a
@@ -168,7 +157,7 @@ final class VectorGemm {
       int p0 = rest % rowBlocks * (MC / MR);
       int width = (int) Math.min(NB, columns - j0);
       block(ta, tb, m, n, k, alpha, packed, gi * groupSize, p0, Math.min(panels, p0 + MC / MR), b,
-          bAt + gi * strideB, ldb, strideB, beta, c, cAt + gi * strideC, ldc, strideC, j0, width, WORK.get());
+          bAt + gi * strideB, ldb, strideB, beta, c, cAt + gi * strideC, ldc, strideC, j0, width);
     });
   }
 
@@ -203,9 +192,8 @@ final class VectorGemm {
       int i = t / chunks;
       int r0 = t % chunks * chunk;
       int r1 = Math.min(m, r0 + chunk);
-      Work w = WORK.get();
-      float[] cols = w.b(n * k);
-      float[] row = w.row(k);
+      float[] cols = Scratch.floats(SLOT_B, n * k);
+      float[] row = Scratch.floats(SLOT_ROW, k);
       long ai = aAt + i * strideA;
       long bi = bAt + i * strideB;
       // op(B_i)'s columns, each k contiguous floats
@@ -286,23 +274,23 @@ final class VectorGemm {
    * Rows of panels {@code p0 .. p1-1} by columns {@code j0 .. j0+width-1} of the group's row of
    * columns (product {@code j / n}, column {@code j % n} of it): B packed {@link #KC} terms at a
    * time, each sliver multiplied by the panels of A while it is in the first-level cache, into
-   * {@code w.c} ({@code (p1-p0)*MR x slivers*NR}), then written to C.
+   * its scratch array of sums ({@code (p1-p0)*MR x slivers*NR}), then written to C.
    */
   private static void block(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] packed, int aAt, int p0,
       int p1,
       FloatBuffer b, long bAt, int ldb, long strideB, float beta, FloatBuffer c, long cAt, int ldc, long strideC,
-      long j0, int width, Work w) {
+      long j0, int width) {
     int slivers = (width + NR - 1) / NR;
     int ldt = slivers * NR;
-    float[] sums = w.c((p1 - p0) * MR * ldt);
-    float[] bp = w.b(KC * ldt);
+    float[] sums = Scratch.floats(SLOT_SUMS, (p1 - p0) * MR * ldt);
+    float[] bp = Scratch.floats(SLOT_B, KC * ldt);
     int mPad = (m + MR - 1) / MR * MR;
     // where A's element (r, kk) is: r * rs + kk * ks from the group's start
     int rs = ta ? 1 : k;
     int ks = ta ? mPad : 1;
     for (int k0 = 0; k0 < k; k0 += KC) {
       int kc = Math.min(KC, k - k0);
-      packB(tb, b, bAt, ldb, strideB, n, k0, kc, j0, width, slivers, bp, w);
+      packB(tb, b, bAt, ldb, strideB, n, k0, kc, j0, width, slivers, bp);
       for (int s = 0; s < slivers; s++) {
         for (int p = p0; p < p1; p++) {
           kernel(kc, packed, aAt + p * MR * rs + k0 * ks, rs, ks, bp, s * kc * NR, sums, (p - p0) * MR * ldt + s * NR,
@@ -329,7 +317,7 @@ final class VectorGemm {
           }
           c.put(at, sums, t, run);
         } else {
-          float[] row = w.row(run);
+          float[] row = Scratch.floats(SLOT_ROW, run);
           c.get(at, row, 0, run);
           for (int q = 0; q < run; q++) {
             row[q] = alpha * sums[t + q] + beta * row[q];
@@ -346,7 +334,7 @@ final class VectorGemm {
    * slivers {@code [slivers][kc][NR]}, zero past the last column.
    */
   private static void packB(boolean tb, FloatBuffer b, long bAt, int ldb, long strideB, int n, int k0, int kc, long j0,
-      int width, int slivers, float[] dst, Work w) {
+      int width, int slivers, float[] dst) {
     if (width < slivers * NR) {
       // the last sliver's columns past the block are zero
       int s = slivers - 1;
@@ -365,7 +353,7 @@ final class VectorGemm {
       int from = (int) (j - j0);
       if (!tb) {
         // term kk of the product's columns is row kk of B: one read of the run, then its slivers' parts
-        float[] row = w.row(run);
+        float[] row = Scratch.floats(SLOT_ROW, run);
         int src = Math.toIntExact(base + (long) k0 * ldb + col);
         for (int kk = 0; kk < kc; kk++) {
           b.get(src + kk * ldb, row, 0, run);
@@ -378,7 +366,7 @@ final class VectorGemm {
         }
       } else {
         // B is n x k: column j of op(B) is row j of B, kc terms contiguous
-        float[] row = w.row(kc);
+        float[] row = Scratch.floats(SLOT_ROW, kc);
         for (int q = 0; q < run; q++) {
           b.get(Math.toIntExact(base + (long) (col + q) * ldb + k0), row, 0, kc);
           int s = (from + q) / NR;
