@@ -76,7 +76,10 @@ public class CnncDense extends DenseLayer {
       super(conf, dataType);
     }
 
-    /** Whether this pass can run on {@link Gemm}: MKL, float, no mask, no layer norm, a 2-d input. */
+    /**
+     * Whether this pass can run on {@link Gemm}: a batched library (MKL or cnnc's product), float,
+     * no mask, no layer norm, a 2-d input.
+     */
     private boolean covered() {
       return Gemm.library().batched() && input != null && input.rank() == 2
           && input.dataType() == DataType.FLOAT && maskArray == null && !hasLayerNorm()

@@ -150,8 +150,9 @@ public final class ConvGemm {
     if (Gemm.library().batched() && ChannelKernels.direct(w)
         && (g.pointwise() ? KernelSettings.current().batched() && ChannelKernels.direct(x, out)
             : batched(x, out, b, k, s) && s >= KernelSettings.current().stridedMin())) {
-      // MKL: one call multiplies each sample's columns (the input itself for a pointwise conv, at
-      // any batch; else rows of the batch's columns [k, b, s]) straight into its output [o, s],
+      // MKL or cnnc's product: one call multiplies each sample's columns (the input itself for a
+      // pointwise conv, at any batch; else rows of the batch's columns [k, b, s]) straight into
+      // its output [o, s],
       // then bias and ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against 3.1 through one
       // GEMM and two transposes). The weights [o, c, kh, kw] are read as the matrix [o, k] they
       // are, and no view is made per sample: each view costs some 10-20 us of ND4J's native
@@ -385,8 +386,8 @@ public final class ConvGemm {
       bGrad.assign(delta.sum(0, 2, 3).reshape(bGrad.shape()));
     }
     if (g.pointwise() && batched(x, delta, b, k, s) && Gemm.library().batched()) {
-      // MKL, pointwise: dW summed sample by sample, dx for every sample in one call (NiN's 1x1
-      // 192->160 at 32^2: 1.5 ms against 3.3 sample by sample)
+      // MKL or cnnc's product, pointwise: dW summed sample by sample, dx for every sample in one
+      // call (NiN's 1x1 192->160 at 32^2: 1.5 ms against 3.3 sample by sample)
       Gemm.stridedSum(false, true, (int) o, (int) c, (int) s, delta, (int) s, o * s, x, (int) s, c * s, wGrad2,
           (int) c, (int) b);
       if (inputGradient) {
