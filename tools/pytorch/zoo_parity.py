@@ -30,6 +30,16 @@ from zoo_reference import MODELS  # noqa: E402
 PARITY_INPUT = {"fcn_resnet50": (3, 64, 64)}
 
 
+def model_and_input(name, seed):
+    """The model `name` in eval mode with every parameter and statistic seeded from `seed`, and its
+    seeded input of batch 1 (PARITY_INPUT's size where it has one): what the parity test runs."""
+    build, shape = {n: (b, s) for n, b, s in MODELS}[name]
+    shape = PARITY_INPUT.get(name, shape)
+    model = seeded(build(), seed).eval()
+    x = torch.randn((1,) + tuple(shape), generator=torch.Generator().manual_seed(seed + 1))
+    return model, x
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -38,14 +48,10 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(2)
-    builders = {name: (build, shape) for name, build, shape in MODELS}
     for name in args.models.split(","):
-        build, shape = builders[name]
-        shape = PARITY_INPUT.get(name, shape)
-        model = seeded(build(), args.seed).eval()
+        model, x = model_and_input(name, args.seed)
         state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
         save_npz(os.path.join(args.out, name + ".npz"), state)
-        x = torch.randn((1,) + tuple(shape), generator=torch.Generator().manual_seed(args.seed + 1))
         np.save(os.path.join(args.out, name + "_input.npy"), x.numpy().astype(np.float32))
         with torch.no_grad():
             y32 = model(x)

@@ -17,8 +17,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from parity import seeded  # noqa: E402
-from zoo_reference import MODELS  # noqa: E402
+from zoo_parity import model_and_input  # noqa: E402
 
 SEED = 17  # zoo_parity.py's default
 NOISE = 6e-8
@@ -31,9 +30,7 @@ def relative(a, b):
 def main():
     name = sys.argv[1]
     torch.set_num_threads(2)
-    build, shape = {n: (f, s) for n, f, s in MODELS}[name]
-    model = seeded(build(), SEED).eval()
-    x = torch.randn((1,) + tuple(shape), generator=torch.Generator().manual_seed(SEED + 1))
+    model, x = model_and_input(name, SEED)
     g = torch.Generator().manual_seed(5)
 
     def noise(module, inputs, out):
