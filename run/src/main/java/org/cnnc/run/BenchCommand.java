@@ -114,6 +114,8 @@ final class BenchCommand implements Callable<Integer> {
       spec.commandLine().getErr().println("cnnc: --warmup must be >= 0 seconds, not " + warmup);
       return Main.USAGE;
     }
+    // before the header's SGEMM rate, which multiplies on the chosen library
+    ModelLoader.checkKernelSettings();
     if (profile) {
       for (Network n : nets) {
         Profile.run(n, ModelLoader.load(c, n), batch, iters, warmup, !noOrt, out);

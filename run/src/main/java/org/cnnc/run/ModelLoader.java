@@ -10,10 +10,12 @@ import java.util.ArrayList;
 import java.util.List;
 import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
+import org.cnnc.cli.Main;
 import org.cnnc.compiler.Compiler;
 import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.runtime.CnnModel;
+import org.cnnc.runtime.layers.Gemm;
 
 /**
  * Turns a model of a spec into a {@link CnnModel} the way a user's build does: generate the Java,
@@ -24,6 +26,7 @@ final class ModelLoader {
   private ModelLoader() {}
 
   static CnnModel load(Compiler.Compilation c, Network network) throws IOException {
+    checkKernelSettings();
     Path dir = Files.createTempDirectory("cnnc-model");
     Throwable failure = null;
     try {
@@ -73,6 +76,19 @@ final class ModelLoader {
   }
 
   /** Removes the generated sources and classes (they were left in the temporary folder before). */
+  /**
+   * The kernels' settings ({@code -Dcnnc.blas} and the rest, the user's JVM options) name a library
+   * that loads: a mistake there is a usage error before any work, not an internal error in the
+   * first conv.
+   */
+  static void checkKernelSettings() {
+    try {
+      Gemm.library();
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new Main.UsageError(e.getMessage());
+    }
+  }
+
   private static void delete(Path dir) throws IOException {
     try (var all = Files.walk(dir)) {
       for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {

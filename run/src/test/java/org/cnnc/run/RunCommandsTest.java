@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Random;
 import org.cnnc.compiler.io.Npz;
 import org.cnnc.runtime.NdNpz;
+import org.cnnc.runtime.layers.KernelSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -150,6 +151,29 @@ class RunCommandsTest {
     assertTrue(weights.err().startsWith("cnnc: cannot load " + bad + ":\n  not a valid .npz archive"), weights.err());
     for (Run r : new Run[] {both, shape, weights}) {
       assertTrue(!r.err().contains("\tat "), r.err());
+    }
+  }
+
+  /**
+   * A kernel setting that names no library (`-Dcnnc.blas=atlas`), or one this JVM cannot give
+   * (`vector` with the Vector API turned off), is a usage error before any work, with no stack trace.
+   */
+  @Test
+  void badKernelSettingsAreUsageErrors() throws Exception {
+    Path one = Files.writeString(dir.resolve("one.cnn"), "model Tiny {\n    input [3, 8, 8]\n    conv(4, 3)\n    relu\n}\n");
+    KernelSettings before = KernelSettings.current();
+    try {
+      KernelSettings.use(before.withBlas("atlas"));
+      Run atlas = cnnc("run", one.toString(), "--random");
+      assertEquals(2, atlas.code(), atlas.err());
+      assertEquals("cnnc: cnnc.blas is 'atlas'; it takes auto, mkl, vector or openblas\n", atlas.err());
+      KernelSettings.use(before.withBlas("vector").withVectors(false));
+      Run vector = cnnc("bench", one.toString(), "--no-pytorch", "--no-ort", "--no-dl4j", "--iters", "1", "--warmup", "0");
+      assertEquals(2, vector.code(), vector.err());
+      assertTrue(vector.err().startsWith("cnnc: cnnc.blas=vector, but"), vector.err());
+      assertFalse(vector.err().contains("\tat "), vector.err());
+    } finally {
+      KernelSettings.use(before);
     }
   }
 
