@@ -28,9 +28,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * loads and ND4J runs on the CPU), {@code mkl} (MKL or an error), {@code vector} (cnnc's product
  * or an error) or {@code openblas} (ND4J's always). ND4J's own operations (DL4J's layers, dense
  * products) keep ND4J's BLAS either way. {@code vector} is not the default on AMD yet, although
- * faster there: on it RegNet-Y-400MF's output was 1.2e-4 of its largest value from float64's,
- * past the zoo's bound of 1e-4 (5.1e-5 on MKL); that network amplifies the rounding of its sums
- * (docs/performance-history.md, session 21).
+ * faster there and no less exact over 24 seeds (tools/zoo-seeds.sh): on the zoo parity test's one
+ * seed RegNet-Y-400MF's output is 1.2e-4 of its largest value from float64's on it, past the
+ * zoo's bound of 1e-4 (4.1e-5 to 5.1e-5 on MKL; MKL's is 1.1e-4 on another seed). That network
+ * amplifies the rounding of its sums (docs/performance-history.md, sessions 21 and 22).
  */
 public final class Gemm {
   private Gemm() {}
