@@ -108,13 +108,36 @@ final class Profile {
       }
       // a layer alone, in one workspace reused across iterations (as DL4J's loops reuse theirs):
       // inference is its forward in inference mode; training its forward in training mode and its
-      // backward, for a random output gradient. A vertex that is not a layer (concat) is timed
-      // through the graph's output, which also copies the result out of the workspace.
+      // backward, for a random output gradient. A vertex that is not a layer (add, concat, mul) is
+      // timed the same way through its own forward and backward: timed through the graph's output
+      // it paid for a fresh output array and its copy out of the workspace, and ResNet-50's adds
+      // read as half of its time at batch 1 (docs/performance-history.md, session 22).
       double forward;
-      double train = Double.NaN;
+      double train;
       org.deeplearning4j.nn.api.Layer layer = g.getLayer(y);
       if (layer == null) {
-        forward = Timing.median(() -> g.output(false, inputs), iters, warmup);
+        org.deeplearning4j.nn.graph.vertex.GraphVertex vertex = g.getVertex(y);
+        INDArray[] detached = Arrays.stream(inputs).map(INDArray::detach).toArray(INDArray[]::new);
+        forward = Timing.median(() -> {
+          try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
+            for (int k = 0; k < detached.length; k++) {
+              vertex.setInput(k, detached[k], MGR);
+            }
+            vertex.doForward(false, MGR);
+          }
+        }, iters, warmup);
+        long[] shape = g.output(false, inputs)[0].shape();
+        INDArray eps = Timing.batch(Arrays.copyOfRange(shape, 1, shape.length), batch, 9);
+        train = Timing.median(() -> {
+          try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
+            for (int k = 0; k < detached.length; k++) {
+              vertex.setInput(k, detached[k], MGR);
+            }
+            vertex.doForward(true, MGR);
+            vertex.setEpsilon(eps);
+            vertex.doBackward(false, MGR);
+          }
+        }, iters, warmup);
       } else {
         g.initGradientsView();
         String feeding = g.getConfiguration().getVertexInputs().get(y).get(0);

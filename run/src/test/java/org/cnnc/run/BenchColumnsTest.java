@@ -209,4 +209,35 @@ class BenchColumnsTest {
     assertTrue(out.matches("(?s).*\\n  conv dw +\\d+\\.\\d ms .*\\n.*"), out);
     assertTrue(out.contains("ONNX Runtime: "), out);
   }
+
+  /**
+   * A merge (add, concat) is timed as a layer is, its forward and its backward in the workspace:
+   * both its inference and its training columns have a time.
+   */
+  @Test
+  void profileTimesMergesForwardAndBackward() throws Exception {
+    Path spec = dir.resolve("merges.cnn");
+    Files.writeString(spec, """
+        model Merges {
+          input [8, 32, 32]
+          x: identity
+          a: conv(8, 3, padding = 1)
+          sum: add(from a, from x)
+          b: conv(8, 1)
+          both: concat(from sum, from b)
+          global_avgpool
+          flatten
+          fc: dense(4)
+        }
+        """);
+    RunCommandsTest.Run profile = cnnc("bench", spec.toString(), "--batch", "2", "--iters", "3", "--warmup", "0",
+        "--profile", "--no-ort");
+    assertEquals(0, profile.code(), profile.err());
+    String out = profile.out();
+    for (String merge : List.of("sum +add +\\[8, 32, 32\\]", "both +concat +\\[16, 32, 32\\]")) {
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n" + merge + " +(\\d+\\.\\d\\d) +\\S+ +- +- +(\\d+\\.\\d\\d) +-\\n")
+          .matcher(out);
+      assertTrue(m.find(), merge + " has a forward and a training time:\n" + out);
+    }
+  }
 }
