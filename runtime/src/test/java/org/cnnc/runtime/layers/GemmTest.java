@@ -12,6 +12,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -251,12 +252,15 @@ class GemmTest {
    * Each element of C is summed by one task in one order: the vector product gives the same bits
    * on one thread as on all, call after call (a race between tasks would not).
    */
-  @Test
-  void vectorProductIsTheSameOnAnyNumberOfThreads() throws Exception {
+  @ParameterizedTest
+  @CsvSource({
+      // blocks of rows, terms and columns: 2 MC + 5, 2 KC + 3, 3 NB + 9
+      "773, 515, 777",
+      // one block of rows and one of columns (ResNet-50's 256 x 1024 conv at batch 1): its columns cut
+      // into blocks of whole slivers, so that every thread has tasks
+      "256, 1024, 196"})
+  void vectorProductIsTheSameOnAnyNumberOfThreads(int m, int k, int n) throws Exception {
     Nd4j.getRandom().setSeed(23);
-    int m = 2 * VectorGemm.MC + 5;
-    int k = 2 * VectorGemm.KC + 3;
-    int n = 3 * VectorGemm.NB + 9;
     INDArray a = Nd4j.randn(DataType.FLOAT, m, k);
     INDArray b = Nd4j.randn(DataType.FLOAT, k, n);
     Gemm.use("vector");
@@ -274,5 +278,29 @@ class GemmTest {
       assertEquals(single, all, "run " + run);
     }
     assertClose(a.mmul(b), single, 1e-4, "against ND4J");
+  }
+
+  /**
+   * A product in parallel has at least two tasks a thread when it has the columns for them: its
+   * columns are cut into blocks of whole slivers, fewer than {@link VectorGemm#NB} when need be.
+   */
+  @Test
+  void vectorProductCutsFewColumnsForEveryThread() {
+    long threads = ForkJoinPool.getCommonPoolParallelism() + 1L;
+    long big = 64L * VectorGemm.PARALLEL_WORK;
+    for (int columns : new int[] {49, 196, 255, 784}) {
+      for (int rowTasks : new int[] {1, 2, 3}) {
+        int nb = VectorGemm.columnsPerTask(columns, rowTasks, big);
+        long slivers = (columns + VectorGemm.NR - 1) / VectorGemm.NR;
+        long blocks = (columns + nb - 1) / nb;
+        assertEquals(0, nb % VectorGemm.NR, columns + " columns: " + nb);
+        assertTrue(nb <= VectorGemm.NB, columns + " columns: " + nb);
+        assertTrue(rowTasks * blocks >= Math.min(2 * threads, rowTasks * slivers),
+            columns + " columns, " + rowTasks + " row tasks: blocks of " + nb + " on " + threads + " threads");
+      }
+    }
+    // a product run on the calling thread alone, or with tasks enough, keeps whole blocks
+    assertEquals(VectorGemm.NB, VectorGemm.columnsPerTask(196, 1, VectorGemm.PARALLEL_WORK - 1));
+    assertEquals(VectorGemm.NB, VectorGemm.columnsPerTask(196, 2 * threads, big));
   }
 }
