@@ -118,6 +118,7 @@ final class Profile {
       if (layer == null) {
         org.deeplearning4j.nn.graph.vertex.GraphVertex vertex = g.getVertex(y);
         INDArray[] detached = Arrays.stream(inputs).map(INDArray::detach).toArray(INDArray[]::new);
+        g.setInputs(detached); // a preprocessor vertex reads the batch size from the graph's inputs
         forward = Timing.median(() -> {
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
             for (int k = 0; k < detached.length; k++) {

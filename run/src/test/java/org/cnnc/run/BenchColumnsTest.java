@@ -211,11 +211,12 @@ class BenchColumnsTest {
   }
 
   /**
-   * A merge (add, concat) is timed as a layer is, its forward and its backward in the workspace:
-   * both its inference and its training columns have a time.
+   * A vertex that is not a layer (add, concat, a softmax over channels) is timed as a layer is, its
+   * forward and its backward in the workspace: both its inference and its training columns have a
+   * time.
    */
   @Test
-  void profileTimesMergesForwardAndBackward() throws Exception {
+  void profileTimesVerticesForwardAndBackward() throws Exception {
     Path spec = dir.resolve("merges.cnn");
     Files.writeString(spec, """
         model Merges {
@@ -225,16 +226,19 @@ class BenchColumnsTest {
           sum: add(from a, from x)
           b: conv(8, 1)
           both: concat(from sum, from b)
+          conv(4, 1)
           global_avgpool
+          sm: softmax
           flatten
-          fc: dense(4)
         }
         """);
     RunCommandsTest.Run profile = cnnc("bench", spec.toString(), "--batch", "2", "--iters", "3", "--warmup", "0",
         "--profile", "--no-ort");
     assertEquals(0, profile.code(), profile.err());
     String out = profile.out();
-    for (String merge : List.of("sum +add +\\[8, 32, 32\\]", "both +concat +\\[16, 32, 32\\]")) {
+    // softmax on [4, 1, 1] is a preprocessor vertex, which reads the batch size from the graph's inputs
+    for (String merge : List.of("sum +add +\\[8, 32, 32\\]", "both +concat +\\[16, 32, 32\\]",
+        "sm +softmax +\\[4, 1, 1\\]")) {
       java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\n" + merge + " +(\\d+\\.\\d\\d) +\\S+ +- +- +(\\d+\\.\\d\\d) +-\\n")
           .matcher(out);
       assertTrue(m.find(), merge + " has a forward and a training time:\n" + out);
