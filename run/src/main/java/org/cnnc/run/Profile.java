@@ -87,14 +87,12 @@ final class Profile {
       if (!timed(node.op())) {
         continue;
       }
-      Node in = n.node(node.inputs().get(0));
-      int[] dims = in.shape().dims();
       NetBuilder b = new NetBuilder(1);
-      String x = b.input("in", Arrays.stream(dims).asLongStream().toArray());
+      // the inputs as checked: a channels-last map (ConvNeXt's, between its permutes) stays one
+      String x = b.input("in", n.node(node.inputs().get(0)).shape());
       List<String> ins = new ArrayList<>(List.of(x));
       for (int k = 1; k < node.inputs().size(); k++) {
-        int[] d = n.node(node.inputs().get(k)).shape().dims();
-        ins.add(b.input("in" + k, Arrays.stream(d).asLongStream().toArray()));
+        ins.add(b.input("in" + k, n.node(node.inputs().get(k)).shape()));
       }
       // the layer as the network lowers it: the registry's lowering, with the checked node's arguments
       String y = b.op("op", node.op(), ins, node.args());

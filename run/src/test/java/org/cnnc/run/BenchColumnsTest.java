@@ -244,4 +244,32 @@ class BenchColumnsTest {
       assertTrue(m.find(), merge + " has a forward and a training time:\n" + out);
     }
   }
+
+  /**
+   * A layer on a channels-last map (ConvNeXt's, between its permutes) is built alone on that map as
+   * it was checked: its row is timed (the profile was an internal error on it).
+   */
+  @Test
+  void profileTimesLayersOnChannelsLastMaps() throws Exception {
+    Path spec = dir.resolve("last.cnn");
+    Files.writeString(spec, """
+        model Last {
+          input [8, 6, 6]
+          to: permute([0, 2, 3, 1])
+          norm: layernorm
+          wide: linear(16)
+          back: permute([0, 3, 1, 2])
+          global_avgpool
+          flatten
+        }
+        """);
+    RunCommandsTest.Run profile = cnnc("bench", spec.toString(), "--batch", "2", "--iters", "1", "--warmup", "0",
+        "--profile", "--no-ort");
+    assertEquals(0, profile.code(), profile.err());
+    String out = profile.out();
+    for (String row : List.of("to +permute +\\[6, 6, 8\\]", "norm +layernorm +\\[6, 6, 8\\]",
+        "wide +linear +\\[6, 6, 16\\]", "back +permute +\\[16, 6, 6\\]")) {
+      assertTrue(java.util.regex.Pattern.compile("\\n" + row + " +\\d+\\.\\d\\d ").matcher(out).find(), row + ":\n" + out);
+    }
+  }
 }

@@ -310,6 +310,17 @@ public final class NetBuilder {
     return name;
   }
 
+  /**
+   * An input of a checked shape, a channels-last map keeping its layout for the shape rules (its
+   * DL4J type names the array's dims in order, as {@link #input(String, long...)} gives it): a
+   * layer of a checked network built alone on its input (`cnnc bench --profile`).
+   */
+  public String input(String name, Shape shape) {
+    input(name, Arrays.stream(shape.dims()).asLongStream().toArray());
+    shapeOf.put(name, shape);
+    return name;
+  }
+
   // ---- ops of the registry ----------------------------------------------------------------------
 
   /**
