@@ -75,7 +75,6 @@ final class ModelLoader {
     }
   }
 
-  /** Removes the generated sources and classes (they were left in the temporary folder before). */
   /**
    * The kernels' settings ({@code -Dcnnc.blas} and the rest, the user's JVM options) name a library
    * that loads: a mistake there is a usage error before any work, not an internal error in the
@@ -89,6 +88,7 @@ final class ModelLoader {
     }
   }
 
+  /** Removes the generated sources and classes (they were left in the temporary folder before). */
   private static void delete(Path dir) throws IOException {
     try (var all = Files.walk(dir)) {
       for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {

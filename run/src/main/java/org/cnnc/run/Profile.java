@@ -119,20 +119,14 @@ final class Profile {
         g.setInputs(detached); // a preprocessor vertex reads the batch size from the graph's inputs
         forward = Timing.median(() -> {
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
-            for (int k = 0; k < detached.length; k++) {
-              vertex.setInput(k, detached[k], MGR);
-            }
-            vertex.doForward(false, MGR);
+            forward(vertex, detached, false);
           }
         }, iters, warmup);
-        long[] shape = g.output(false, inputs)[0].shape();
-        INDArray eps = Timing.batch(Arrays.copyOfRange(shape, 1, shape.length), batch, 9);
+        // the output gradient has the checked output's shape
+        INDArray eps = Timing.batch(Arrays.stream(node.shape().dims()).asLongStream().toArray(), batch, 9);
         train = Timing.median(() -> {
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORKSPACE, "CNNC_PROFILE")) {
-            for (int k = 0; k < detached.length; k++) {
-              vertex.setInput(k, detached[k], MGR);
-            }
-            vertex.doForward(true, MGR);
+            forward(vertex, detached, true);
             vertex.setEpsilon(eps);
             vertex.doBackward(false, MGR);
           }
@@ -222,6 +216,15 @@ final class Profile {
             100 * tms / trainTotal, ortCells);
       }
     }
+  }
+
+  /** {@code vertex}'s forward pass on {@code inputs}, in the open profiling workspace. */
+  private static void forward(org.deeplearning4j.nn.graph.vertex.GraphVertex vertex, INDArray[] inputs,
+      boolean training) {
+    for (int k = 0; k < inputs.length; k++) {
+      vertex.setInput(k, inputs[k], MGR);
+    }
+    vertex.doForward(training, MGR);
   }
 
   /**

@@ -152,9 +152,8 @@ public final class ConvGemm {
             : batched(x, out, b, k, s) && s >= KernelSettings.current().stridedMin())) {
       // MKL or cnnc's product: one call multiplies each sample's columns (the input itself for a
       // pointwise conv, at any batch; else rows of the batch's columns [k, b, s]) straight into
-      // its output [o, s],
-      // then bias and ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against 3.1 through one
-      // GEMM and two transposes). The weights [o, c, kh, kw] are read as the matrix [o, k] they
+      // its output [o, s], then bias and ReLU in place (NiN's 1x1 192->160 at 32^2: 1.6 ms against
+      // 3.1 through one GEMM and two transposes). The weights [o, c, kh, kw] are read as the matrix [o, k] they
       // are, and no view is made per sample: each view costs some 10-20 us of ND4J's native
       // calls, which at batch 1 was a 1x1 conv's main cost after its product.
       INDArray cols = x;

@@ -7,7 +7,8 @@ import java.util.concurrent.ForkJoinWorkerThread;
 
 /**
  * Per-thread float arrays that the Java kernels of this package ({@link ChannelKernels},
- * {@link Im2col}, {@link CnncMaxPool}, {@link CnncAdam}, {@link VectorGemm}) work in, reused across calls instead of allocated per task.
+ * {@link Im2col}, {@link CnncMaxPool}, {@link CnncAdam}, {@link VectorGemm}) work in, reused
+ * across calls instead of allocated per task.
  * A parallel task takes at most {@link #SLOTS} of them, and tasks never nest, so the kernels can
  * share them.
  *
