@@ -16,6 +16,7 @@ import org.cnnc.compiler.codegen.Generator;
 import org.cnnc.compiler.ir.Network;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.layers.Gemm;
+import org.cnnc.runtime.layers.Parallel;
 
 /**
  * Turns a model of a spec into a {@link CnnModel} the way a user's build does: generate the Java,
@@ -83,6 +84,7 @@ final class ModelLoader {
   static void checkKernelSettings() {
     try {
       Gemm.library();
+      Parallel.checkSettings();
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw new Main.UsageError(e.getMessage());
     }

@@ -219,6 +219,20 @@ class LauncherTest {
     }
   }
 
+  /** A bad thread setting in the JVM options is the user's mistake, told before any work (exit 2). */
+  @Test
+  void aBadThreadSettingIsAUsageError() throws Exception {
+    Files.writeString(root.resolve("tiny.cnn"), "model Tiny {\n    input [3, 8, 8]\n    conv(4, 3)\n    relu\n}\n");
+    Run bad = cnnc(Map.of("CNNC_OPTS", "-Dcnnc.threads.spin=fast"), "run", "tiny.cnn", "--random");
+    assertEquals(2, bad.code(), bad.err());
+    // the JVM's own warning about the Vector API may come first
+    assertTrue(bad.err().endsWith("\ncnnc: cnnc.threads.spin is 'fast'; it takes off or microseconds from 0 to 1000000\n"),
+        bad.err());
+    assertFalse(bad.err().contains("\tat "), bad.err());
+    Run off = cnnc(Map.of("CNNC_OPTS", "-Dcnnc.threads.spin=off"), "run", "tiny.cnn", "--random");
+    assertEquals(0, off.code(), off.err());
+  }
+
   private Process start(Map<String, String> env, String... args) throws IOException {
     List<String> command = new ArrayList<>(List.of("/bin/bash", root.resolve("cnnc").toString()));
     command.addAll(List.of(args));

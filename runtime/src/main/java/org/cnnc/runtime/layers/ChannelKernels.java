@@ -3,7 +3,6 @@ package org.cnnc.runtime.layers;
 
 import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -90,7 +89,7 @@ final class ChannelKernels {
     int xBase = (int) x3.offset();
     int oBase = (int) out3.offset();
     double[][] stats = new double[2][c];
-    IntStream.range(0, c).parallel().forEach(ch -> {
+    Parallel.forEach(c, ch -> {
       float[] p = Scratch.floats(0, b * n);
       for (int i = 0; i < b; i++) {
         xb.get(xBase + (i * c + ch) * n, p, i * n, n);
@@ -186,8 +185,7 @@ final class ChannelKernels {
 
   /** {@code units} units in parallel tasks of {@code per} units each (the last may have fewer). */
   static void inTasks(int units, int per, Range task) {
-    IntStream.range(0, (units + per - 1) / per).parallel()
-        .forEach(part -> task.run(part * per, Math.min(units, part * per + per)));
+    Parallel.forEach((units + per - 1) / per, part -> task.run(part * per, Math.min(units, part * per + per)));
   }
 
   /**
@@ -306,7 +304,7 @@ final class ChannelKernels {
     int dBase = (int) dy3.offset();
     int oBase = (int) dx3.offset();
     int rBase = relu3 == null ? 0 : (int) relu3.offset();
-    IntStream.range(0, c).parallel().forEach(ch -> {
+    Parallel.forEach(c, ch -> {
       float[] px = Scratch.floats(0, b * n);
       float[] pd = Scratch.floats(1, b * n);
       float[] pr = rb == null ? null : Scratch.floats(2, n);
@@ -507,7 +505,7 @@ final class ChannelKernels {
     long oBase = out.offset();
     long length = x.length();
     int chunk = 1 << 14;
-    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
+    Parallel.forEach((int) ((length + chunk - 1) / chunk), part -> {
       int at = part * chunk;
       int len = (int) Math.min(chunk, length - at);
       float[] px = Scratch.floats(0, len);
@@ -549,7 +547,7 @@ final class ChannelKernels {
     long xBase = x.offset();
     long oBase = out.offset();
     int per = perTask(plane);
-    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
+    Parallel.forEach((planes + per - 1) / per, part -> {
       int p0 = part * per;
       int count = Math.min(per, planes - p0);
       float[] px = Scratch.floats(0, count * plane);
@@ -579,7 +577,7 @@ final class ChannelKernels {
     long xBase = x.offset();
     float[] dots = new float[planes];
     int per = perTask(plane);
-    IntStream.range(0, (planes + per - 1) / per).parallel().forEach(part -> {
+    Parallel.forEach((planes + per - 1) / per, part -> {
       int p0 = part * per;
       int count = Math.min(per, planes - p0);
       float[] pe = Scratch.floats(0, count * plane);
@@ -691,7 +689,7 @@ final class ChannelKernels {
     long oBase = out.offset();
     long length = out.length();
     int chunk = 1 << 14;
-    IntStream.range(0, (int) ((length + chunk - 1) / chunk)).parallel().forEach(part -> {
+    Parallel.forEach((int) ((length + chunk - 1) / chunk), part -> {
       int at = part * chunk;
       int len = (int) Math.min(chunk, length - at);
       float[] p = Scratch.floats(0, len);
@@ -779,7 +777,7 @@ final class ChannelKernels {
     FloatBuffer yb = y.data().asNioFloat();
     int base = (int) y.offset();
     float[] sums = new float[channels];
-    IntStream.range(0, channels).parallel().forEach(ch -> {
+    Parallel.forEach(channels, ch -> {
       float[] p = Scratch.floats(0, n);
       double total = 0;
       for (int i = 0; i < b; i++) {

@@ -3,7 +3,6 @@ package org.cnnc.runtime.layers;
 
 import java.nio.FloatBuffer;
 import java.util.Map;
-import java.util.stream.IntStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.AdamUpdater;
 import org.nd4j.linalg.learning.GradientUpdater;
@@ -88,7 +87,7 @@ public class CnncAdam extends Adam {
       int mBase = (int) m.offset();
       int vBase = (int) v.offset();
       long length = gradient.length();
-      IntStream.range(0, (int) ((length + CHUNK - 1) / CHUNK)).parallel().forEach(part -> {
+      Parallel.forEach((int) ((length + CHUNK - 1) / CHUNK), part -> {
         int at = part * CHUNK;
         int len = (int) Math.min(CHUNK, length - at);
         float[] pg = Scratch.floats(0, len);

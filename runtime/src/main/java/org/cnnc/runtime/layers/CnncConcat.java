@@ -3,7 +3,6 @@ package org.cnnc.runtime.layers;
 
 import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -118,7 +117,7 @@ public class CnncConcat extends MergeVertex {
         pb[i] = parts[i].data().asNioFloat();
       }
       long wBase = whole.offset();
-      IntStream.range(0, (int) b * parts.length).parallel().forEach(task -> {
+      Parallel.forEach((int) b * parts.length, task -> {
         int n = task / parts.length;
         int i = task % parts.length;
         int len = (int) (channels[i] * plane);

@@ -4,7 +4,6 @@ package org.cnnc.runtime.layers;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.stream.IntStream;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ConvolutionMode;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -182,7 +181,7 @@ public class CnncMaxPool extends SubsamplingLayer {
           int planes = b * ch;
           int chunk = Math.max(1, planes / (8 * Runtime.getRuntime().availableProcessors()));
           int group = Math.max(1, GROUP_FLOATS / (h * w));
-          IntStream.range(0, (planes + chunk - 1) / chunk).parallel().forEach(part -> {
+          Parallel.forEach((planes + chunk - 1) / chunk, part -> {
             float[] plane0 = Scratch.floats(0, vp.inferenceSize());
             float[] res = Scratch.floats(1, oh * ow + VectorPool.outputSlack());
             float[] work1 = Scratch.floats(2, vp.inferenceSize());
@@ -204,7 +203,7 @@ public class CnncMaxPool extends SubsamplingLayer {
           argmax = null;
           return out;
         }
-        IntStream.range(0, b * ch).parallel().forEach(plane -> {
+        Parallel.forEach(b * ch, plane -> {
           float[] in = Scratch.floats(0, Math.max(h * w, oh * ow));
           float[] padded = Scratch.floats(1, vp.paddedSize());
           float[] best = Scratch.floats(2, vp.outputSize());
@@ -229,7 +228,7 @@ public class CnncMaxPool extends SubsamplingLayer {
         argmax = arg;
         return out;
       }
-      IntStream.range(0, b * ch).parallel().forEach(plane -> {
+      Parallel.forEach(b * ch, plane -> {
         float[] in = Scratch.floats(0, h * w);
         float[] res = Scratch.floats(1, oh * ow);
         float[] rows = Scratch.floats(2, w);
@@ -284,7 +283,7 @@ public class CnncMaxPool extends SubsamplingLayer {
       int dBase = (int) dy.offset();
       int xBase = (int) dx.offset();
       int[] arg = argmax;
-      IntStream.range(0, b * ch).parallel().forEach(plane -> {
+      Parallel.forEach(b * ch, plane -> {
         float[] g = Scratch.floats(0, outs);
         float[] res = Scratch.floats(1, hw);
         Arrays.fill(res, 0, hw, 0f);

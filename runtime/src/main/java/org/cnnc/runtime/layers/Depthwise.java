@@ -6,7 +6,6 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.stream.IntStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -407,7 +406,7 @@ final class Depthwise {
       Reference.reachabilityFence(out);
       return;
     }
-    IntStream.range(0, tasks).parallel().forEach(task -> {
+    Parallel.forEach(tasks, task -> {
       float[] p = Scratch.floats(0, size);
       float[] xc = Scratch.floats(1, chunk * in + lanes);
       float[] oc = Scratch.floats(2, flatN + lanes);
@@ -462,7 +461,7 @@ final class Depthwise {
     int in = h * w;
     int outs = m * in;
     int span = in + gap;
-    IntStream.range(0, tasks).parallel().forEach(task -> {
+    Parallel.forEach(tasks, task -> {
       float[] xg = Scratch.floats(1, gap + chunk * span + lanes);
       float[] yc = Scratch.floats(3, chunk * outs + lanes);
       int from = (int) ((long) task * planes / tasks);
@@ -516,7 +515,7 @@ final class Depthwise {
     // the input gradient's planes: flipped, the padded output gradients and dx's flat row;
     // otherwise the gather layout and dx's plane with its phase rows after it
     int qSize = flipped ? m * dPadPlane + dxFlatN + lanes : m * dPlane + dxSize + sw * phaseCols + lanes;
-    IntStream.range(0, tasks).parallel().forEach(task -> {
+    Parallel.forEach(tasks, task -> {
       float[] p = Scratch.floats(0, pSize);
       // the output gradient in the forward's flat layout: dy(y, x) at y*padW + sw*x, zeros between
       float[] d = Scratch.floats(1, m * dSize);

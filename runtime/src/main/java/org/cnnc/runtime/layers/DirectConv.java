@@ -4,7 +4,6 @@ package org.cnnc.runtime.layers;
 import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.stream.IntStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -97,7 +96,7 @@ final class DirectConv {
     int xBase = (int) x.offset();
     int oBase = (int) out.offset();
     int bands = (s.oh + BAND - 1) / BAND;
-    IntStream.range(0, s.b * bands).parallel().forEach(task -> {
+    Parallel.forEach(s.b * bands, task -> {
       int n = task / bands;
       int oy0 = task % bands * BAND;
       int oy1 = Math.min(s.oh, oy0 + BAND);

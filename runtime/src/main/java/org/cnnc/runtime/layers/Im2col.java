@@ -4,7 +4,6 @@ package org.cnnc.runtime.layers;
 import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.stream.IntStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.convolution.Convolution;
 import org.nd4j.linalg.indexing.NDArrayIndex;
@@ -56,7 +55,7 @@ final class Im2col {
     if (g.sw() == 1 && ow >= KernelSettings.current().directRow()) {
       // stride 1, long rows: each output row is one bulk copy from the input row, buffer to
       // buffer (VGG16's forward: 1,556-1,575 ms this way, 1,655-1,660 through a Java array)
-      IntStream.range(0, count * rows).parallel().forEach(job -> {
+      Parallel.forEach(count * rows, job -> {
         int n = job / rows;
         int r = job % rows;
         int ch = r / taps;
@@ -116,7 +115,7 @@ final class Im2col {
       phaseRead[Math.floorMod(Tap.of(t, g, w, ow).ix0(), sw)] = true;
     }
     boolean wholeRows = everyRow;
-    IntStream.range(0, count * c).parallel().forEach(job -> {
+    Parallel.forEach(count * c, job -> {
       int n = job / c;
       int ch = job % c;
       float[] in = Scratch.floats(0, rowsIn * w);
@@ -215,7 +214,7 @@ final class Im2col {
     FloatBuffer cb = col.data().asNioFloat();
     int xBase = (int) (x.offset() + n0 * c * h * w);
     int cBase = (int) col.offset();
-    IntStream.range(0, count * c).parallel().forEach(job -> {
+    Parallel.forEach(count * c, job -> {
       int plane = xBase + job * h * w;
       // the plane is summed in a Java array, each column row read in one bulk copy
       float[] acc = Scratch.floats(0, h * w);

@@ -15,10 +15,10 @@ import java.util.concurrent.ForkJoinWorkerThread;
  * <p>Not found through a {@link ThreadLocal} on every call: ND4J and JavaCPP fill the threads'
  * maps with thread locals they drop, and a lookup then walks past their stale entries
  * ({@code ThreadLocalMap.getEntryAfterMiss} took 15% of the Java samples of MobileNetV2's
- * {@code predict}). A worker of the common fork-join pool (where parallel streams run) finds its
- * arrays by its index in the pool; the thread that last called from outside the pool (the one
- * running a network's steps) finds them in a one-entry cache; any other thread through its
- * thread local.
+ * {@code predict}). A worker of {@link Parallel} holds its own arrays; a worker of the common
+ * fork-join pool (where {@link Parallel}'s loops run when its workers are taken) finds its arrays
+ * by its index in the pool; the thread that last called from outside the pool (the one running a
+ * network's steps) finds them in a one-entry cache; any other thread through its thread local.
  */
 final class Scratch {
   private Scratch() {}
@@ -46,6 +46,9 @@ final class Scratch {
 
   private static float[][] arrays() {
     Thread t = Thread.currentThread();
+    if (t instanceof Parallel.Worker w) {
+      return w.scratch;
+    }
     if (t instanceof ForkJoinWorkerThread w && w.getPool() == ForkJoinPool.commonPool()) {
       int i = w.getPoolIndex();
       float[][][] all = workers;

@@ -2,7 +2,7 @@
 package org.cnnc.runtime.layers;
 
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
+import java.util.function.IntConsumer;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -74,8 +74,9 @@ final class VectorGemm {
   private static final int SLOT_ROW = 2;
 
   /**
-   * Packed A's between calls. Not per thread: a thread waiting for its call's tasks may run a
-   * task of another call meanwhile (fork/join work stealing), which may itself multiply.
+   * Packed A's between calls. Not per thread: on the common fork-join pool (where a loop runs when
+   * {@link Parallel}'s workers are taken), a thread waiting for its call's tasks may run a task of
+   * another call meanwhile (work stealing), which may itself multiply.
    */
   private static final java.util.concurrent.ConcurrentLinkedDeque<float[]> PACKED =
       new java.util.concurrent.ConcurrentLinkedDeque<>();
@@ -137,7 +138,7 @@ final class VectorGemm {
     int units = ta ? k : mPad;
     int chunks = (units + COPY_UNITS - 1) / COPY_UNITS;
     // a copy of 2^18 floats (1 MiB) and more in parallel
-    tasks(groups * chunks, 4L * groups * mPad * k).forEach(t -> {
+    tasks(groups * chunks, 4L * groups * mPad * k, t -> {
       int gi = t / chunks;
       int u0 = t % chunks * COPY_UNITS;
       copyA(ta, a, Math.toIntExact(aAt + gi * strideA), lda, m, k, mPad, u0, Math.min(units, u0 + COPY_UNITS), packed,
@@ -152,7 +153,7 @@ final class VectorGemm {
     if (tasks > Integer.MAX_VALUE) {
       throw new IllegalArgumentException("gemm: too many columns");
     }
-    tasks((int) tasks, work).forEach(t -> {
+    tasks((int) tasks, work, t -> {
       int gi = t / (blocks * rowBlocks);
       int rest = t % (blocks * rowBlocks);
       long j0 = (long) (rest / rowBlocks) * nb;
@@ -171,7 +172,7 @@ final class VectorGemm {
    * each element is summed in the same order in any block.
    */
   static int columnsPerTask(long columns, long rowTasks, long work) {
-    long threads = java.util.concurrent.ForkJoinPool.getCommonPoolParallelism() + 1L; // the caller works too
+    long threads = Parallel.threads();
     long blocks = (columns + NB - 1) / NB;
     if (work < PARALLEL_WORK || rowTasks * blocks >= 2 * threads) {
       return NB;
@@ -189,9 +190,14 @@ final class VectorGemm {
    * {@link #PARALLEL_WORK}: handing a small product's tasks to the pool cost more than it saved
    * (MobileNetV2's 1x1 convs at batch 1).
    */
-  private static IntStream tasks(int n, long work) {
-    IntStream t = IntStream.range(0, n);
-    return work >= PARALLEL_WORK && n > 1 ? t.parallel() : t;
+  private static void tasks(int n, long work, IntConsumer body) {
+    if (work >= PARALLEL_WORK) {
+      Parallel.forEach(n, body);
+    } else {
+      for (int i = 0; i < n; i++) {
+        body.accept(i);
+      }
+    }
   }
 
   /**
@@ -208,7 +214,7 @@ final class VectorGemm {
       long strideC, int count) {
     int chunk = (int) Math.max(1, Math.min(m, (1L << 16) / Math.max(1, (long) k * n)));
     int chunks = (m + chunk - 1) / chunk;
-    tasks(count * chunks, (long) count * m * k * n).forEach(t -> {
+    tasks(count * chunks, (long) count * m * k * n, t -> {
       int i = t / chunks;
       int r0 = t % chunks * chunk;
       int r1 = Math.min(m, r0 + chunk);

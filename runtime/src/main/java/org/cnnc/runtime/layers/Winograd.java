@@ -4,7 +4,6 @@ package org.cnnc.runtime.layers;
 import java.lang.ref.Reference;
 import java.nio.FloatBuffer;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.IntStream;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.deeplearning4j.nn.workspace.ArrayType;
@@ -129,7 +128,7 @@ final class Winograd {
     int uBase = (int) u.offset();
     int chunks = (pairs + PAIRS - 1) / PAIRS;
     int tasks = Depthwise.tasks(chunks, (long) PAIRS * 150);
-    IntStream.range(0, tasks).parallel().forEach(task -> {
+    Parallel.forEach(tasks, task -> {
       float[] raw = Scratch.floats(0, 9 * PAIRS);
       float[] taps = Scratch.floats(1, 9 * PAIRS);
       float[] res = Scratch.floats(2, P * PAIRS);
@@ -216,7 +215,7 @@ final class Winograd {
     int phase = padRows * ps;
     int c = p.c();
     int tasks = Depthwise.tasks(c, (long) n * 200);
-    IntStream.range(0, tasks).parallel().forEach(task -> {
+    Parallel.forEach(tasks, task -> {
       float[] xs = Scratch.floats(0, Math.min(padRows, h) * w);
       float[] phases = Scratch.floats(1, 4 * phase);
       float[] vv = Scratch.floats(2, P * vs);
@@ -335,7 +334,7 @@ final class Winograd {
     int ow = p.ow();
     int oh = p.oh();
     int tasks = Depthwise.tasks(o, (long) n * 150);
-    IntStream.range(0, tasks).parallel().forEach(task -> {
+    Parallel.forEach(tasks, task -> {
       float[] mm = Scratch.floats(0, P * vs);
       float[] ys = Scratch.floats(1, 16 * twUp);
       float[] rowsOut = Scratch.floats(2, 4 * ow);
