@@ -285,8 +285,7 @@ public final class Gemm {
     FloatBuffer fa = buffer(a, span(ta ? k : m, ta ? m : k, lda, strideA, count));
     FloatBuffer fb = buffer(b, span(tb ? n : k, tb ? k : n, ldb, strideB, count));
     FloatBuffer fc = buffer(c, span(m, n, ldc, strideC, count));
-    VectorGemm.multiply(ta, tb, m, n, k, alpha, fa, 0, lda, strideA, fb, 0, ldb, strideB, beta, fc, 0, ldc, strideC,
-        count);
+    VectorGemm.multiply(ta, tb, m, n, k, alpha, fa, lda, strideA, fb, ldb, strideB, beta, fc, ldc, strideC, count);
   }
 
   /** The floats from a batch's first element to its last: {@code count} matrices of {@code rows x cols}. */

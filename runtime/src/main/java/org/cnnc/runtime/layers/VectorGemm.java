@@ -84,12 +84,11 @@ final class VectorGemm {
   /**
    * {@code C_i = alpha op(A_i) op(B_i) + beta C_i} for {@code i < count}: {@code op(A_i)} is
    * {@code m x k}, {@code op(B_i)} {@code k x n}; matrix {@code X_i} starts at float
-   * {@code xAt + i * strideX} of buffer {@code x}, its rows {@code ldx} floats apart. With
+   * {@code i * strideX} of buffer {@code x}, its rows {@code ldx} floats apart. With
    * {@code beta} 0, {@code C} is not read.
    */
-  static void multiply(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatBuffer a, int aAt, int lda,
-      long strideA, FloatBuffer b, int bAt, int ldb, long strideB, float beta, FloatBuffer c, int cAt, int ldc,
-      long strideC, int count) {
+  static void multiply(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatBuffer a, int lda, long strideA,
+      FloatBuffer b, int ldb, long strideB, float beta, FloatBuffer c, int ldc, long strideC, int count) {
     if (m <= 0 || n <= 0 || count <= 0) {
       return;
     }
@@ -97,7 +96,7 @@ final class VectorGemm {
       // no terms: C = beta C
       for (int i = 0; i < count; i++) {
         for (int r = 0; r < m; r++) {
-          int at = Math.toIntExact(cAt + i * strideC + (long) r * ldc);
+          int at = Math.toIntExact(i * strideC + (long) r * ldc);
           for (int j = 0; j < n; j++) {
             c.put(at + j, beta == 0f ? 0f : beta * c.get(at + j));
           }
@@ -109,7 +108,7 @@ final class VectorGemm {
     int groups = shared ? 1 : count; // products that share a packed A
     int perGroup = shared ? count : 1; // products whose columns form one row of columns
     if ((long) perGroup * n < NR / 2) {
-      dots(ta, tb, m, n, k, alpha, a, aAt, lda, strideA, b, bAt, ldb, strideB, beta, c, cAt, ldc, strideC, count);
+      dots(ta, tb, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, count);
       return;
     }
     int panels = (m + MR - 1) / MR;
@@ -120,8 +119,8 @@ final class VectorGemm {
     float[] pooled = PACKED.poll();
     float[] packed = pooled != null && pooled.length >= packedSize ? pooled : new float[(int) packedSize];
     try {
-      run(ta, tb, m, n, k, alpha, a, aAt, lda, strideA, b, bAt, ldb, strideB, beta, c, cAt, ldc, strideC, count,
-          groups, perGroup, panels, packed);
+      run(ta, tb, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, count, groups, perGroup,
+          panels, packed);
     } finally {
       if (PACKED.size() < 4) {
         PACKED.push(packed);
@@ -129,9 +128,9 @@ final class VectorGemm {
     }
   }
 
-  private static void run(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatBuffer a, int aAt, int lda,
-      long strideA, FloatBuffer b, int bAt, int ldb, long strideB, float beta, FloatBuffer c, int cAt, int ldc,
-      long strideC, int count, int groups, int perGroup, int panels, float[] packed) {
+  private static void run(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatBuffer a, int lda,
+      long strideA, FloatBuffer b, int ldb, long strideB, float beta, FloatBuffer c, int ldc, long strideC, int count,
+      int groups, int perGroup, int panels, float[] packed) {
     int mPad = panels * MR;
     int groupSize = mPad * k;
     // A as it is stored, rows (or, transposed, columns) padded with zeros to whole panels
@@ -141,7 +140,7 @@ final class VectorGemm {
     tasks(groups * chunks, 4L * groups * mPad * k, t -> {
       int gi = t / chunks;
       int u0 = t % chunks * COPY_UNITS;
-      copyA(ta, a, Math.toIntExact(aAt + gi * strideA), lda, m, k, mPad, u0, Math.min(units, u0 + COPY_UNITS), packed,
+      copyA(ta, a, Math.toIntExact(gi * strideA), lda, m, k, mPad, u0, Math.min(units, u0 + COPY_UNITS), packed,
           gi * groupSize);
     });
     long columns = (long) perGroup * n;
@@ -160,7 +159,7 @@ final class VectorGemm {
       int p0 = rest % rowBlocks * (MC / MR);
       int width = (int) Math.min(nb, columns - j0);
       block(ta, tb, m, n, k, alpha, packed, gi * groupSize, p0, Math.min(panels, p0 + MC / MR), b,
-          bAt + gi * strideB, ldb, strideB, beta, c, cAt + gi * strideC, ldc, strideC, j0, width);
+          gi * strideB, ldb, strideB, beta, c, gi * strideC, ldc, strideC, j0, width);
     });
   }
 
@@ -209,8 +208,8 @@ final class VectorGemm {
    * moved the network's output by up to 1.2e-5 of its largest value (docs/performance-history.md,
    * session 21).
    */
-  private static void dots(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatBuffer a, int aAt, int lda,
-      long strideA, FloatBuffer b, int bAt, int ldb, long strideB, float beta, FloatBuffer c, int cAt, int ldc,
+  private static void dots(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatBuffer a, int lda,
+      long strideA, FloatBuffer b, int ldb, long strideB, float beta, FloatBuffer c, int ldc,
       long strideC, int count) {
     int chunk = (int) Math.max(1, Math.min(m, (1L << 16) / Math.max(1, (long) k * n)));
     int chunks = (m + chunk - 1) / chunk;
@@ -220,8 +219,8 @@ final class VectorGemm {
       int r1 = Math.min(m, r0 + chunk);
       float[] cols = Scratch.floats(SLOT_B, n * k);
       float[] row = Scratch.floats(SLOT_ROW, k);
-      long ai = aAt + i * strideA;
-      long bi = bAt + i * strideB;
+      long ai = i * strideA;
+      long bi = i * strideB;
       // op(B_i)'s columns, each k contiguous floats
       for (int j = 0; j < n; j++) {
         if (tb) {
@@ -241,7 +240,7 @@ final class VectorGemm {
           }
         }
         for (int j = 0; j < n; j++) {
-          int at = Math.toIntExact(cAt + i * strideC + (long) r * ldc + j);
+          int at = Math.toIntExact(i * strideC + (long) r * ldc + j);
           double sum = alpha * dot(row, cols, j * k, k);
           c.put(at, (float) (beta == 0f ? sum : sum + (double) beta * c.get(at)));
         }
