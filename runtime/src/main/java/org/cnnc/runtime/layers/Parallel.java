@@ -23,8 +23,9 @@ import java.util.stream.IntStream;
  *
  * <p>What runs where: a loop started on a fork-join worker thread (a parallel stream's task, a
  * Spark task in a fork-join pool, a test that runs in a pool of one) runs as a parallel stream in
- * that thread's pool, as before. A loop started on one of this class's workers (a task that starts
- * a loop) runs on that thread alone: the others are busy with the outer loop's tasks. A loop
+ * that thread's pool, as before. A loop started inside a task (on one of this class's workers, or
+ * on the thread whose loop holds them) runs on that thread alone: the other threads are busy with
+ * the outer loop's tasks. A loop
  * started while another thread's loop holds the workers runs on the common pool. Which thread runs
  * a task never changes a result: every kernel's task computes its own part in a fixed order.
  *
@@ -178,6 +179,9 @@ public final class Parallel {
   /** Whether a thread's loop holds the workers. */
   private static final AtomicBoolean HELD = new AtomicBoolean();
 
+  /** The thread whose loop holds the workers, or null. */
+  private static volatile Thread holder;
+
   /** The threads a loop runs on: the workers and the caller. */
   static int threads() {
     return WORKERS.length + 1;
@@ -194,7 +198,7 @@ public final class Parallel {
       return;
     }
     Thread t = Thread.currentThread();
-    if (n == 1 || t instanceof Worker || WORKERS.length == 0) {
+    if (n == 1 || t instanceof Worker || t == holder || WORKERS.length == 0) {
       for (int i = 0; i < n; i++) {
         body.accept(i);
       }
@@ -205,6 +209,7 @@ public final class Parallel {
       return;
     }
     Loop loop = new Loop(body, n);
+    holder = t;
     try {
       current = loop;
       for (Worker w : WORKERS) {
@@ -221,6 +226,7 @@ public final class Parallel {
         }
       }
     } finally {
+      holder = null;
       HELD.set(false);
     }
     Throwable failure = loop.failure.get();

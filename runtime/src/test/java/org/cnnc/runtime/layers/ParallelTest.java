@@ -110,12 +110,22 @@ class ParallelTest {
 
   /** A task that starts a loop runs it on its own thread, to the end. */
   @Test
-  void loopsInsideTasksRunWhole() {
+  void loopsInsideTasksRunWholeOnTheTasksThread() {
     AtomicIntegerArray runs = new AtomicIntegerArray(16 * 16);
-    Parallel.forEach(16, i -> Parallel.forEach(16, j -> runs.incrementAndGet(i * 16 + j)));
+    AtomicIntegerArray elsewhere = new AtomicIntegerArray(1);
+    Parallel.forEach(16, i -> {
+      Thread outer = Thread.currentThread();
+      Parallel.forEach(16, j -> {
+        runs.incrementAndGet(i * 16 + j);
+        if (Thread.currentThread() != outer) {
+          elsewhere.incrementAndGet(0);
+        }
+      });
+    });
     for (int i = 0; i < 256; i++) {
       assertEquals(1, runs.get(i), "inner task " + i);
     }
+    assertEquals(0, elsewhere.get(0), "inner tasks run on another thread than their outer task's");
   }
 
   /** Threads that start loops at once each get all their tasks run once (one has the workers, the others the common pool). */
