@@ -217,6 +217,12 @@ public final class Gemm {
       keep(a, b, c);
       return;
     }
+    if (count == 1 && KernelSettings.current().splitMkl()) {
+      sgemm(ta, tb, m, n, k, 1f, pointer(a), lda, new Address(address(b) + 4L * atB), ldb, (float) beta,
+          new Address(address(c) + 4L * atC), ldc);
+      keep(a, b, c);
+      return;
+    }
     mkl_rt.cblas_sgemm_batch_strided(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, 1f, pointer(a), lda,
         Math.toIntExact(strideA), new Address(address(b) + 4L * atB), ldb, Math.toIntExact(strideB), (float) beta,
         new Address(address(c) + 4L * atC), ldc, Math.toIntExact(strideC), count);
@@ -257,10 +263,68 @@ public final class Gemm {
     Reference.reachabilityFence(c);
   }
 
-  /** One row-major {@code cblas_sgemm} on MKL. */
+  /**
+   * One row-major {@code cblas_sgemm} on MKL; with {@link KernelSettings#splitMkl()}, a product of
+   * at least {@link #SPLIT_WORK} multiply-adds is cut into one block of columns (or, when each
+   * thread would get fewer than {@link #SPLIT_COLUMNS}, of rows) per thread of {@link Parallel},
+   * each one single-threaded MKL call. MKL's own threads, woken for every call, scaled poorly on
+   * the products of a layer at batch 1 (a {@code 160 x 192 x 1024} product: 0.72 ms on one thread,
+   * 0.63 on two), and the blocks gave the same bits as one call (docs/performance-history.md,
+   * session 23; {@code GemmTest}).
+   */
   private static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
       FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    int threads = Parallel.threads();
+    if (KernelSettings.current().splitMkl() && threads > 1 && (long) m * n * k >= SPLIT_WORK) {
+      long pa = a.address();
+      long pb = b.address();
+      long pc = c.address();
+      if (n >= (long) SPLIT_COLUMNS * threads) {
+        int per = (n + threads - 1) / threads;
+        Parallel.forEach(threads, t -> {
+          int j0 = t * per;
+          int width = Math.min(n, j0 + per) - j0;
+          if (width > 0) {
+            single(ta, tb, m, width, k, alpha, a, lda, new Address(pb + 4L * (tb ? (long) j0 * ldb : j0)), ldb, beta,
+                new Address(pc + 4L * j0), ldc);
+          }
+        });
+        return;
+      }
+      if (m >= (long) SPLIT_ROWS * threads) {
+        int per = (m + threads - 1) / threads;
+        Parallel.forEach(threads, t -> {
+          int r0 = t * per;
+          int height = Math.min(m, r0 + per) - r0;
+          if (height > 0) {
+            single(ta, tb, height, n, k, alpha, new Address(pa + 4L * (ta ? r0 : (long) r0 * lda)), lda, b, ldb, beta,
+                new Address(pc + 4L * r0 * ldc), ldc);
+          }
+        });
+        return;
+      }
+    }
     mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  /** The fewest multiply-adds of a product {@link #sgemm} cuts over the threads. */
+  static final long SPLIT_WORK = 1L << 20;
+
+  /** The fewest columns a thread takes when a product is cut by columns. */
+  static final int SPLIT_COLUMNS = 256;
+
+  /** The fewest rows a thread takes when a product is cut by rows. */
+  static final int SPLIT_ROWS = 64;
+
+  /** {@code cblas_sgemm} on this thread alone. */
+  private static void single(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
+      FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    int before = mkl_rt.MKL_Set_Num_Threads_Local(1);
+    try {
+      mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    } finally {
+      mkl_rt.MKL_Set_Num_Threads_Local(before);
+    }
   }
 
   private static int op(boolean transpose) {

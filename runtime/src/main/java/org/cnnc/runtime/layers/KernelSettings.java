@@ -8,7 +8,8 @@ import java.util.Locale;
  * The tuning switches of cnnc's kernels, in one immutable value instead of a static per kernel:
  * which BLAS the products use, whether oneDNN takes convolutions and from which sizes, the
  * whole-batch GEMM layout, and the Vector API. Read once from the system properties
- * ({@code cnnc.blas}, {@code cnnc.conv.onednn}, {@code cnnc.conv.perSample}, {@code cnnc.vector});
+ * ({@code cnnc.blas}, {@code cnnc.blas.split}, {@code cnnc.conv.onednn}, {@code cnnc.conv.perSample},
+ * {@code cnnc.vector});
  * tests and benchmarks that compare paths swap the whole value with {@link #use} and put the
  * previous one back. It is serializable, so a process that runs a network elsewhere (a Spark
  * executor) can take the same settings along.
@@ -38,11 +39,13 @@ import java.util.Locale;
  *     Winograd (the transforms' vector lanes run along a row's tiles)
  * @param directMaxChannels the most input channels a conv may have to be computed directly,
  *     without im2col ({@link DirectConv}: a network's first conv, on an image); 0 turns it off
+ * @param splitMkl a single MKL product is cut into one single-threaded MKL call per thread of
+ *     {@link Parallel} ({@link Gemm}), instead of one call on MKL's own threads
  */
 public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels, long oneDnnMaxForwardMap,
     boolean batched, long stridedMin, long tileColumns, int directRow, boolean vectors, boolean winograd,
     int winogradMinChannels, long winogradMinTiles, int winogradOverOneDnn, boolean winogradKeep,
-    long winogradKeptMinTiles, int winogradMinRowTiles, int directMaxChannels) implements Serializable {
+    long winogradKeptMinTiles, int winogradMinRowTiles, int directMaxChannels, boolean splitMkl) implements Serializable {
   private static final long serialVersionUID = 1L;
 
   /**
@@ -58,7 +61,7 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
    * session 19), although alone (WinogradBench) Winograd had won.
    */
   public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 192, 128,
-      true, 64, 7, 4);
+      true, 64, 7, 4, true);
 
   private static volatile KernelSettings current = fromSystemProperties();
 
@@ -80,7 +83,8 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
         !"off".equals(System.getProperty("cnnc.conv.winogradKeep", "auto").trim().toLowerCase(Locale.ROOT)),
         d.winogradKeptMinTiles(), d.winogradMinRowTiles(),
         "off".equals(System.getProperty("cnnc.conv.direct", "auto").trim().toLowerCase(Locale.ROOT)) ? 0
-            : d.directMaxChannels());
+            : d.directMaxChannels(),
+        !"off".equals(System.getProperty("cnnc.blas.split", "auto").trim().toLowerCase(Locale.ROOT)) && d.splitMkl());
   }
 
   /** The settings the kernels use now. */
@@ -98,12 +102,12 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   public KernelSettings withBlas(String setting) {
     return new KernelSettings(setting, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels, splitMkl);
   }
 
   public KernelSettings withOneDnn(boolean on, int minChannels, long maxForwardMap) {
     return new KernelSettings(blas, on, minChannels, maxForwardMap, batched, stridedMin, tileColumns, directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels, splitMkl);
   }
 
   public KernelSettings withOneDnn(boolean on) {
@@ -114,13 +118,13 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   public KernelSettings withLayout(boolean batchedOn, long stridedMinimum, long tile) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batchedOn, stridedMinimum, tile,
         directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels, splitMkl);
   }
 
   public KernelSettings withDirectRow(int narrowest) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         narrowest, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels, splitMkl);
   }
 
   /**
@@ -130,7 +134,7 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   public KernelSettings withWinograd(boolean on, int minChannels, long minTiles, int minRowTiles, int overOneDnn) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, vectors, on, minChannels, minTiles, overOneDnn, winogradKeep, winogradKeptMinTiles, minRowTiles,
-        directMaxChannels);
+        directMaxChannels, splitMkl);
   }
 
   /**
@@ -140,19 +144,26 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
   public KernelSettings withWinogradKept(boolean keep, long keptMinTiles) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, keep, keptMinTiles,
-        winogradMinRowTiles, directMaxChannels);
+        winogradMinRowTiles, directMaxChannels, splitMkl);
   }
 
   public KernelSettings withVectors(boolean on) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, on, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels);
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels, splitMkl);
   }
 
   /** Direct convolution ({@link DirectConv}) for convs of at most {@code maxChannels} input channels; 0: off. */
   public KernelSettings withDirect(int maxChannels) {
     return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
         directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
-        winogradKeptMinTiles, winogradMinRowTiles, maxChannels);
+        winogradKeptMinTiles, winogradMinRowTiles, maxChannels, splitMkl);
+  }
+
+  /** MKL's single products cut over {@link Parallel}'s threads, or left to MKL's own threads. */
+  public KernelSettings withSplitMkl(boolean on) {
+    return new KernelSettings(blas, oneDnn, oneDnnMinChannels, oneDnnMaxForwardMap, batched, stridedMin, tileColumns,
+        directRow, vectors, winograd, winogradMinChannels, winogradMinTiles, winogradOverOneDnn, winogradKeep,
+        winogradKeptMinTiles, winogradMinRowTiles, directMaxChannels, on);
   }
 }

@@ -2,6 +2,7 @@
 package org.cnnc.runtime.layers;
 
 import static org.cnnc.runtime.layers.TestGraphs.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -278,6 +279,61 @@ class GemmTest {
       assertEquals(single, all, "run " + run);
     }
     assertClose(a.mmul(b), single, 1e-4, "against ND4J");
+  }
+
+  /**
+   * MKL's single products cut over cnnc's threads (by columns, or by rows when the columns are few)
+   * give the bits of one call on MKL's own threads: through {@code gemm} and a batch of one, for
+   * every transpose, alpha and beta, on shapes below, at and past the cuts' limits.
+   */
+  @Test
+  void mklProductsCutOverTheThreadsGiveTheSameBits() {
+    Gemm.use("mkl");
+    KernelSettings settings = KernelSettings.current();
+    int threads = Parallel.threads();
+    int[][] shapes = {
+        {160, 192, 1024}, {96, 160, 1024}, {64, 576, 3136}, {256, 1024, 196}, {512, 4608, 49}, {2048, 512, 49},
+        {192, 1728, 225}, {Gemm.SPLIT_ROWS * threads - 1, 300, 200}, {7, 5, Gemm.SPLIT_COLUMNS * threads + 3},
+        {64, 16, 512}, {33, 1000, 1}};
+    Nd4j.getRandom().setSeed(31);
+    try {
+      for (int[] shape : shapes) {
+        int m = shape[0];
+        int k = shape[1];
+        int n = shape[2];
+        for (int variant = 0; variant < 4; variant++) {
+          boolean ta = (variant & 1) != 0;
+          boolean tb = (variant & 2) != 0;
+          INDArray a = ta ? Nd4j.randn(DataType.FLOAT, k, m) : Nd4j.randn(DataType.FLOAT, m, k);
+          INDArray b = tb ? Nd4j.randn(DataType.FLOAT, n, k) : Nd4j.randn(DataType.FLOAT, k, n);
+          INDArray c0 = Nd4j.randn(DataType.FLOAT, m, n);
+          double alpha = variant == 3 ? 0.5 : 1.0;
+          double beta = variant == 1 ? 0.0 : 0.75;
+          INDArray[] results = new INDArray[4];
+          for (int split = 0; split < 2; split++) {
+            KernelSettings.use(settings.withSplitMkl(split == 1));
+            INDArray c = c0.dup();
+            Gemm.gemm(a, b, c, ta, tb, alpha, beta);
+            results[split] = c;
+            INDArray batch = c0.dup();
+            // MKL's batched call checks the strides even for one product: leaves C as it was on a stride below a matrix
+            Gemm.stridedBatch(ta, tb, m, n, k, a, ta ? m : k, (long) m * k, b, tb ? k : n, (long) k * n, beta, batch, n,
+                (long) m * n, 1);
+            results[2 + split] = batch;
+          }
+          String what = m + " x " + k + " x " + n + (ta ? ", A^T" : "") + (tb ? ", B^T" : "");
+          // bit for bit (INDArray.equals allows a relative difference)
+          assertArrayEquals(results[0].data().asFloat(), results[1].data().asFloat(), "gemm " + what);
+          assertArrayEquals(results[2].data().asFloat(), results[3].data().asFloat(), "a batch of one, " + what);
+          INDArray expected = (ta ? a.transpose() : a).mmul(tb ? b.transpose() : b).muli(alpha).addi(c0.mul(beta));
+          assertClose(expected, results[1], 1e-4, "against ND4J, " + what);
+          assertClose(expected.sub(c0.mul(beta)).divi(alpha).addi(c0.mul(beta)), results[3], 1e-4,
+              "a batch of one against ND4J, " + what);
+        }
+      }
+    } finally {
+      KernelSettings.use(settings);
+    }
   }
 
   /**
