@@ -275,36 +275,45 @@ public final class Gemm {
   private static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
       FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
     int threads = Parallel.threads();
-    if (KernelSettings.current().splitMkl() && threads > 1 && (long) m * n * k >= SPLIT_WORK) {
+    Cut cut = KernelSettings.current().splitMkl() ? cut(m, n, k, threads) : Cut.NONE;
+    if (cut != Cut.NONE) {
+      boolean byColumns = cut == Cut.COLUMNS;
       long pa = a.address();
       long pb = b.address();
       long pc = c.address();
-      if (n >= (long) SPLIT_COLUMNS * threads) {
-        int per = (n + threads - 1) / threads;
-        Parallel.forEach(threads, t -> {
-          int j0 = t * per;
-          int width = Math.min(n, j0 + per) - j0;
-          if (width > 0) {
-            single(ta, tb, m, width, k, alpha, a, lda, new Address(pb + 4L * (tb ? (long) j0 * ldb : j0)), ldb, beta,
-                new Address(pc + 4L * j0), ldc);
-          }
-        });
-        return;
-      }
-      if (m >= (long) SPLIT_ROWS * threads) {
-        int per = (m + threads - 1) / threads;
-        Parallel.forEach(threads, t -> {
-          int r0 = t * per;
-          int height = Math.min(m, r0 + per) - r0;
-          if (height > 0) {
-            single(ta, tb, height, n, k, alpha, new Address(pa + 4L * (ta ? r0 : (long) r0 * lda)), lda, b, ldb, beta,
-                new Address(pc + 4L * r0 * ldc), ldc);
-          }
-        });
-        return;
-      }
+      int size = byColumns ? n : m;
+      int per = (size + threads - 1) / threads;
+      Parallel.forEach(threads, t -> {
+        int from = t * per;
+        int part = Math.min(size, from + per) - from;
+        if (part <= 0) {
+          return;
+        }
+        if (byColumns) {
+          single(ta, tb, m, part, k, alpha, a, lda, new Address(pb + 4L * (tb ? (long) from * ldb : from)), ldb, beta,
+              new Address(pc + 4L * from), ldc);
+        } else {
+          single(ta, tb, part, n, k, alpha, new Address(pa + 4L * (ta ? from : (long) from * lda)), lda, b, ldb, beta,
+              new Address(pc + 4L * from * ldc), ldc);
+        }
+      });
+      return;
     }
     mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  /** How {@link #sgemm} cuts a product over the threads. */
+  enum Cut { NONE, COLUMNS, ROWS }
+
+  /** How {@link #sgemm} cuts an {@code m x k} by {@code k x n} product over {@code threads} threads. */
+  static Cut cut(int m, int n, int k, int threads) {
+    if (threads < 2 || (long) m * n * k < SPLIT_WORK) {
+      return Cut.NONE;
+    }
+    if (n >= (long) SPLIT_COLUMNS * threads) {
+      return Cut.COLUMNS;
+    }
+    return m >= (long) SPLIT_ROWS * threads ? Cut.ROWS : Cut.NONE;
   }
 
   /** The fewest multiply-adds of a product {@link #sgemm} cuts over the threads. */

@@ -295,6 +295,13 @@ class GemmTest {
         {160, 192, 1024}, {96, 160, 1024}, {64, 576, 3136}, {256, 1024, 196}, {512, 4608, 49}, {2048, 512, 49},
         {192, 1728, 225}, {Gemm.SPLIT_ROWS * threads - 1, 300, 200}, {7, 5, Gemm.SPLIT_COLUMNS * threads + 3},
         {64, 16, 512}, {33, 1000, 1}};
+    if (threads > 1) {
+      // the shapes take every way: cut by columns, by rows, not at all
+      assertEquals(Gemm.Cut.COLUMNS, Gemm.cut(160, 1024, 192, threads));
+      assertEquals(Gemm.Cut.ROWS, Gemm.cut(512, 49, 4608, threads));
+      assertEquals(Gemm.Cut.NONE, Gemm.cut(Gemm.SPLIT_ROWS * threads - 1, 200, 300, threads));
+      assertEquals(Gemm.Cut.NONE, Gemm.cut(33, 1, 1000, threads));
+    }
     Nd4j.getRandom().setSeed(31);
     try {
       for (int[] shape : shapes) {
