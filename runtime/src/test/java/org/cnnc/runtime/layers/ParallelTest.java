@@ -64,23 +64,28 @@ class ParallelTest {
     }
   }
 
-  /** A worker's tasks use the worker's own scratch arrays. */
+  /** A worker's tasks use the worker's own scratch arrays (two tasks that each wait for the other: one runs on a worker). */
   @Test
   void workersUseTheirOwnScratchArrays() {
     assumeTrue(Parallel.threads() > 1, "one core");
     Set<Boolean> onWorker = ConcurrentHashMap.newKeySet();
-    for (int loop = 0; loop < 200 && onWorker.size() < 2; loop++) {
-      Parallel.forEach(8, i -> {
-        float[] a = Scratch.floats(0, 16);
-        if (Thread.currentThread() instanceof Parallel.Worker w) {
-          assertSame(w.scratch[0], a);
-          onWorker.add(true);
-        } else {
-          onWorker.add(false);
-        }
-      });
-    }
-    assertEquals(2, onWorker.size(), "tasks ran on the caller and on the workers");
+    CountDownLatch started = new CountDownLatch(2);
+    Parallel.forEach(2, i -> {
+      float[] a = Scratch.floats(0, 16);
+      if (Thread.currentThread() instanceof Parallel.Worker w) {
+        assertSame(w.scratch[0], a);
+        onWorker.add(true);
+      } else {
+        onWorker.add(false);
+      }
+      started.countDown();
+      try {
+        assertTrue(started.await(30, TimeUnit.SECONDS), "the other task never started");
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    assertEquals(Set.of(true, false), onWorker, "tasks ran on the caller and on a worker");
   }
 
   /** The first failure reaches the caller as it was thrown; the next loop runs as usual. */
