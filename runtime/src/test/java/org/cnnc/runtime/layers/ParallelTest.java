@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -44,33 +43,24 @@ class ParallelTest {
     }
   }
 
-  /** Two tasks of one loop run at the same time: each waits until the other has started. */
+  /**
+   * Two tasks of one loop run at the same time: each waits until the other has started. With one
+   * core there are no workers, and every task runs on the caller, one after another.
+   */
   @Test
   void tasksRunOnSeveralThreadsAtOnce() {
-    assumeTrue(Parallel.threads() > 1, "one core");
     for (int loop = 0; loop < 20; loop++) {
-      CountDownLatch started = new CountDownLatch(2);
       Set<Thread> threads = ConcurrentHashMap.newKeySet();
-      Parallel.forEach(2, i -> {
-        threads.add(Thread.currentThread());
-        started.countDown();
-        try {
-          assertTrue(started.await(30, TimeUnit.SECONDS), "the other task never started");
-        } catch (InterruptedException e) {
-          throw new IllegalStateException(e);
-        }
-      });
-      assertEquals(2, threads.size(), "loop " + loop);
+      twoTasks(() -> threads.add(Thread.currentThread()));
+      assertEquals(Math.min(2, Parallel.threads()), threads.size(), "loop " + loop);
     }
   }
 
-  /** A worker's tasks use the worker's own scratch arrays (two tasks that each wait for the other: one runs on a worker). */
+  /** A worker's tasks use the worker's own scratch arrays; the caller's tasks do not run on a worker. */
   @Test
   void workersUseTheirOwnScratchArrays() {
-    assumeTrue(Parallel.threads() > 1, "one core");
     Set<Boolean> onWorker = ConcurrentHashMap.newKeySet();
-    CountDownLatch started = new CountDownLatch(2);
-    Parallel.forEach(2, i -> {
+    twoTasks(() -> {
       float[] a = Scratch.floats(0, 16);
       if (Thread.currentThread() instanceof Parallel.Worker w) {
         assertSame(w.scratch[0], a);
@@ -78,14 +68,28 @@ class ParallelTest {
       } else {
         onWorker.add(false);
       }
+    });
+    assertEquals(Parallel.threads() > 1 ? Set.of(true, false) : Set.of(false), onWorker,
+        "tasks on the caller and, with workers, on a worker");
+  }
+
+  /**
+   * A loop of two tasks that each run {@code body}, then, when there are workers, wait until the
+   * other has started: so one of them runs on a worker.
+   */
+  private static void twoTasks(Runnable body) {
+    CountDownLatch started = new CountDownLatch(2);
+    Parallel.forEach(2, i -> {
+      body.run();
       started.countDown();
-      try {
-        assertTrue(started.await(30, TimeUnit.SECONDS), "the other task never started");
-      } catch (InterruptedException e) {
-        throw new IllegalStateException(e);
+      if (Parallel.threads() > 1) {
+        try {
+          assertTrue(started.await(30, TimeUnit.SECONDS), "the other task never started");
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
       }
     });
-    assertEquals(Set.of(true, false), onWorker, "tasks ran on the caller and on a worker");
   }
 
   /** The first failure reaches the caller as it was thrown; the next loop runs as usual. */
