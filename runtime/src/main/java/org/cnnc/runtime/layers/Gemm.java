@@ -25,8 +25,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * ran at 130-180 GFLOP/s, cnnc's own at 160-340 (docs/performance-history.md, session 21).
  *
  * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default: MKL when it
- * loads and ND4J runs on the CPU), {@code mkl} (MKL or an error), {@code vector} (cnnc's product
- * or an error) or {@code openblas} (ND4J's always). ND4J's own operations (DL4J's layers, dense
+ * loads and ND4J runs on the CPU, with its large products on oneDNN's matmul where MKL runs its
+ * generic code, see {@link #toOneDnn}), {@code mkl} (MKL alone, or an error), {@code onednn} (MKL
+ * with the large products on oneDNN on any CPU, or an error), {@code vector} (cnnc's product or an
+ * error) or {@code openblas} (ND4J's always). ND4J's own operations (DL4J's layers, dense
  * products) keep ND4J's BLAS either way. {@code vector} is not the default on AMD yet, although
  * faster there and no less exact over 24 seeds (tools/zoo-seeds.sh): on the zoo parity test's one
  * seed RegNet-Y-400MF's output is 1.2e-4 of its largest value from float64's on it, past the
@@ -81,24 +83,74 @@ public final class Gemm {
         return t;
       }
     }
+
+    /**
+     * Whether MKL runs its generic code on this CPU: the processor its version reports names no
+     * instruction set extensions ("Intel(R) Architecture processors", as MKL 2022 says on AMD's
+     * CPUs; "Intel(R) Advanced Vector Extensions 512 ..." on an Intel Xeon).
+     */
+    static final boolean GENERIC = FAILURE == null && generic(processor());
+
+    private static String processor() {
+      mkl_rt.MKLVersion v = new mkl_rt.MKLVersion();
+      mkl_rt.MKL_Get_Version(v);
+      return v.Processor() == null ? "" : v.Processor().getString();
+    }
+  }
+
+  /** Whether MKL's processor string {@code processor} names its generic code path (no extensions). */
+  static boolean generic(String processor) {
+    return !processor.contains("Extensions");
   }
 
 
-  /** The last choice: the setting of {@link KernelSettings#blas()} and the library it gave. */
-  private record Chosen(String setting, boolean vectors, Library library) {}
+  /**
+   * The last choice: the setting of {@link KernelSettings#blas()}, whether oneDNN was enabled, the
+   * library it gave, and whether that library's large products go to oneDNN.
+   */
+  private record Chosen(String setting, boolean vectors, boolean oneDnn, Library library, boolean largeOnOneDnn) {}
 
   private static volatile Chosen chosen;
 
   /** The library in use, for {@link KernelSettings#current()}'s {@code blas} ({@code cnnc.blas}). */
   public static Library library() {
+    return chosen().library();
+  }
+
+  /**
+   * Whether the large products of {@link Library#MKL} go to oneDNN's matmul ({@link #toOneDnn}):
+   * {@code cnnc.blas=onednn}, or {@code auto} where MKL runs its generic code; never with
+   * {@code cnnc.conv.onednn=off} or without oneDNN in ND4J.
+   */
+  public static boolean largeOnOneDnn() {
+    return chosen().largeOnOneDnn();
+  }
+
+  private static Chosen chosen() {
     String setting = KernelSettings.current().blas();
     boolean vectors = Vectors.on();
+    boolean oneDnn = OneDnn.enabled();
     Chosen c = chosen;
-    if (c == null || !c.setting().equals(setting) || c.vectors() != vectors) {
-      c = new Chosen(setting, vectors, choose(setting));
+    if (c == null || !c.setting().equals(setting) || c.vectors() != vectors || c.oneDnn() != oneDnn) {
+      Library library = choose(setting);
+      c = new Chosen(setting, vectors, oneDnn, library, library == Library.MKL && largeOnOneDnn(setting, oneDnn));
       chosen = c;
     }
-    return c.library();
+    return c;
+  }
+
+  private static boolean largeOnOneDnn(String setting, boolean oneDnn) {
+    return switch (setting.trim().toLowerCase(Locale.ROOT)) {
+      case "onednn" -> {
+        if (!oneDnn) {
+          throw new IllegalStateException("cnnc.blas=onednn, but ND4J was built without oneDNN, or cnnc.conv.onednn "
+              + "is off");
+        }
+        yield true;
+      }
+      case "auto", "" -> oneDnn && Mkl.GENERIC;
+      default -> false;
+    };
   }
 
   /**
@@ -109,6 +161,9 @@ public final class Gemm {
   public static Library use(String setting) {
     KernelSettings s = KernelSettings.current().withBlas(setting);
     Library l = choose(s.blas());
+    if (l == Library.MKL) {
+      largeOnOneDnn(s.blas(), OneDnn.BUILT_IN && s.oneDnn()); // refuses onednn without oneDNN
+    }
     KernelSettings.use(s);
     return l;
   }
@@ -118,10 +173,10 @@ public final class Gemm {
       case "openblas", "nd4j" -> {
         return Library.ND4J;
       }
-      case "mkl" -> {
+      case "mkl", "onednn" -> {
         if (mklFailure() != null) {
-          throw new IllegalStateException("cnnc.blas=mkl, but MKL does not load (is org.bytedeco:mkl with its "
-              + "linux-x86_64-redist jar on the class path?): " + mklFailure());
+          throw new IllegalStateException("cnnc.blas=" + setting.trim() + ", but MKL does not load (is "
+              + "org.bytedeco:mkl with its linux-x86_64-redist jar on the class path?): " + mklFailure());
         }
         return Library.MKL;
       }
@@ -137,7 +192,7 @@ public final class Gemm {
         return mklFailure() == null && onCpu() ? Library.MKL : Library.ND4J;
       }
       default -> throw new IllegalArgumentException(
-          "cnnc.blas is '" + setting + "'; it takes auto, mkl, vector or openblas");
+          "cnnc.blas is '" + setting + "'; it takes auto, mkl, onednn, vector or openblas");
     }
   }
 
@@ -217,6 +272,14 @@ public final class Gemm {
       keep(a, b, c);
       return;
     }
+    if (toOneDnn(ta, tb, m, n, k, lda, ldb, ldc)) {
+      for (int i = 0; i < count; i++) {
+        OneDnn.matmul(ta, tb, m, n, k, 1f, address(a) + 4L * i * strideA, address(b) + 4L * (atB + i * strideB),
+            (float) beta, address(c) + 4L * (atC + i * strideC));
+      }
+      keep(a, b, c);
+      return;
+    }
     if (count == 1 && KernelSettings.current().splitMkl()) {
       sgemm(ta, tb, m, n, k, 1f, pointer(a), lda, new Address(address(b) + 4L * atB), ldb, (float) beta,
           new Address(address(c) + 4L * atC), ldc);
@@ -274,6 +337,10 @@ public final class Gemm {
    */
   private static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
       FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    if (toOneDnn(ta, tb, m, n, k, lda, ldb, ldc)) {
+      OneDnn.matmul(ta, tb, m, n, k, alpha, a.address(), b.address(), beta, c.address());
+      return;
+    }
     int threads = Parallel.threads();
     Cut cut = KernelSettings.current().splitMkl() ? cut(m, n, k, threads) : Cut.NONE;
     if (cut != Cut.NONE) {
@@ -300,6 +367,46 @@ public final class Gemm {
       return;
     }
     mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+
+  /**
+   * Whether an MKL product goes to oneDNN's matmul instead: {@link #largeOnOneDnn}, dense matrices
+   * (each leading dimension its row's length, as ND4J's matmul op asks to hand them to oneDNN), and
+   * {@link #oneDnnTakes} the shape.
+   */
+  static boolean toOneDnn(boolean ta, boolean tb, int m, int n, int k, int lda, int ldb, int ldc) {
+    return oneDnnTakes(m, n, k) && lda == (ta ? m : k) && ldb == (tb ? k : n) && ldc == n && largeOnOneDnn();
+  }
+
+  /**
+   * Whether a product is large enough for oneDNN's matmul: at least {@link #ONEDNN_MIN} rows and
+   * terms, and {@link #ONEDNN_WORK} multiply-adds. On a 2-core AMD EPYC (Zen 5), where MKL runs
+   * its generic code, oneDNN's AVX-512 matmul took ResNet-50's 1x1 products at 1.5-2x MKL's rate
+   * (64 x 3136 x 256: 0.46 against 0.77 ms; the input gradient 1152 x 6272 x 128: 5.7 against
+   * 15.4), and lost on thin ones, by up to 4x (MobileNetV2's 32 x 784 x 144: 0.29 against 0.14 ms;
+   * 96 x 12544 x 16, 384 x 196 x 64); docs/performance-history.md, session 24.
+   */
+  static boolean oneDnnTakes(int m, int n, int k) {
+    return m >= ONEDNN_MIN && k >= ONEDNN_MIN && (long) m * n * k >= ONEDNN_WORK;
+  }
+
+  /** The fewest rows and terms of a product oneDNN takes. */
+  static final int ONEDNN_MIN = 64;
+
+  /** The fewest multiply-adds of a product oneDNN takes. */
+  static final long ONEDNN_WORK = 1L << 24;
+
+  /**
+   * {@code rows x cols} floats at {@code address}, memory ND4J owns, as a row-major array that
+   * does not own it (for ND4J's ops, which take arrays).
+   */
+  static INDArray wrap(long address, int rows, int cols) {
+    long length = (long) rows * cols;
+    Address p = new Address(address);
+    p.limit(length);
+    p.capacity(length);
+    return Nd4j.create(Nd4j.createBuffer(p, DataType.FLOAT, length, org.bytedeco.javacpp.indexer.FloatIndexer.create(p)),
+        new long[] {rows, cols}, new long[] {cols, 1}, 0, 'c');
   }
 
   /** How {@link #sgemm} cuts a product over the threads. */

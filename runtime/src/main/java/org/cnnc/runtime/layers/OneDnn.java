@@ -132,6 +132,20 @@ public final class OneDnn {
     exec(op.addIntegerArguments(args(g)).build());
   }
 
+  /**
+   * {@code c = alpha op(a) op(b) + beta c} on oneDNN's matmul (ND4J's {@code matmul} op with its
+   * helper), for dense row-major float matrices at the given addresses: {@code op(a)} is
+   * {@code m x k}, {@code op(b)} {@code k x n}. {@link Gemm} sends it the large products when
+   * {@link Gemm#largeOnOneDnn}.
+   */
+  static void matmul(boolean ta, boolean tb, int m, int n, int k, float alpha, long a, long b, float beta, long c) {
+    INDArray aw = Gemm.wrap(a, ta ? k : m, ta ? m : k);
+    INDArray bw = Gemm.wrap(b, tb ? n : k, tb ? k : n);
+    INDArray cw = Gemm.wrap(c, m, n);
+    exec(DynamicCustomOp.builder("matmul").addInputs(aw, bw).addOutputs(cw)
+        .addIntegerArguments(ta ? 1 : 0, tb ? 1 : 0, 0).addFloatingPointArguments((double) alpha, (double) beta).build());
+  }
+
   /** Runs {@code op} with ND4J's helpers on, then puts them back as they were. */
   private static synchronized void exec(DynamicCustomOp op) {
     Environment env = Nd4j.getEnvironment();

@@ -28,11 +28,11 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * C, and arrays inside a workspace; for the vector product also sizes past each of its blocks.
  */
 class GemmTest {
-  private final Gemm.Library before = Gemm.library();
+  private final KernelSettings before = KernelSettings.current();
 
   @AfterEach
   void restore() {
-    Gemm.use(before.name());
+    KernelSettings.use(before);
   }
 
   /** The libraries cnnc multiplies on itself, which every test runs on. */
@@ -48,7 +48,111 @@ class GemmTest {
     assertEquals(Gemm.Library.MKL, Gemm.use("mkl"));
     assertEquals(Gemm.Library.VECTOR, Gemm.use("vector"));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Gemm.use("atlas"));
-    assertTrue(e.getMessage().contains("auto, mkl, vector or openblas"), e.getMessage());
+    assertTrue(e.getMessage().contains("auto, mkl, onednn, vector or openblas"), e.getMessage());
+  }
+
+  /**
+   * Where the large products go: {@code onednn} sends them to oneDNN's matmul, {@code mkl} keeps
+   * them on MKL, {@code auto} sends them where MKL reports its generic code (MKL's processor
+   * string names no extensions); without oneDNN ({@code cnnc.conv.onednn=off}) {@code onednn} is
+   * an error and {@code auto} keeps MKL.
+   */
+  @Test
+  void largeProductsGoToOneDnnWhereMklRunsGenericCode() {
+    assertTrue(Gemm.generic("Intel(R) Architecture processors"));
+    assertFalse(Gemm.generic("Intel(R) Advanced Vector Extensions 512 (Intel(R) AVX-512) enabled processors"));
+    assertFalse(Gemm.generic("Intel(R) Advanced Vector Extensions 2 (Intel(R) AVX2) enabled processors"));
+    assertEquals(Gemm.Library.MKL, Gemm.use("onednn"));
+    assertTrue(Gemm.largeOnOneDnn());
+    assertTrue(Gemm.toOneDnn(false, false, 64, 4096, 64, 64, 4096, 4096));
+    assertTrue(Gemm.toOneDnn(true, true, 64, 4096, 64, 64, 64, 4096));
+    // below the size, thin, or a leading dimension wider than the row (ND4J's op hands only dense
+    // matrices to oneDNN)
+    assertFalse(Gemm.toOneDnn(false, false, 64, 4095, 64, 64, 4095, 4095));
+    assertFalse(Gemm.toOneDnn(false, false, 63, 1 << 20, 64, 64, 1 << 20, 1 << 20));
+    assertFalse(Gemm.toOneDnn(false, false, 1 << 20, 64, 63, 63, 64, 64));
+    assertTrue(Gemm.toOneDnn(false, false, 1 << 20, 16, 64, 64, 16, 16));
+    assertFalse(Gemm.toOneDnn(false, false, 64, 4096, 64, 65, 4096, 4096));
+    assertFalse(Gemm.toOneDnn(false, true, 64, 4096, 64, 64, 4096, 4096));
+    assertFalse(Gemm.toOneDnn(false, false, 64, 4096, 64, 64, 4096, 4100));
+    Gemm.use("mkl");
+    assertFalse(Gemm.largeOnOneDnn());
+    assertFalse(Gemm.toOneDnn(false, false, 64, 4096, 64, 64, 4096, 4096));
+    Gemm.use("auto");
+    assertEquals(Gemm.generic(mklProcessor()), Gemm.largeOnOneDnn());
+    KernelSettings.use(KernelSettings.current().withOneDnn(false));
+    assertFalse(Gemm.largeOnOneDnn());
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> Gemm.use("onednn"));
+    assertTrue(e.getMessage().contains("cnnc.conv.onednn"), e.getMessage());
+  }
+
+  private static String mklProcessor() {
+    org.bytedeco.mkl.global.mkl_rt.MKLVersion v = new org.bytedeco.mkl.global.mkl_rt.MKLVersion();
+    org.bytedeco.mkl.global.mkl_rt.MKL_Get_Version(v);
+    return v.Processor().getString();
+  }
+
+  /**
+   * Products large enough for oneDNN ({@link Gemm#oneDnnTakes}), on it ({@code onednn}), equal
+   * ND4J's product and the same products on MKL alone: through {@code gemm} for every transpose,
+   * alpha and beta; a batch with a shared A and a stride between its B's; and a sum over samples
+   * (a 1x1 conv's weight gradient).
+   */
+  @Test
+  void oneDnnProductsEqualNd4j() {
+    Nd4j.getRandom().setSeed(23);
+    int m = 70;
+    int k = 700;
+    int n = 350;
+    assertTrue(Gemm.oneDnnTakes(m, n, k));
+    for (int variant = 0; variant < 4; variant++) {
+      boolean ta = (variant & 1) != 0;
+      boolean tb = (variant & 2) != 0;
+      INDArray a = ta ? Nd4j.randn(DataType.FLOAT, k, m) : Nd4j.randn(DataType.FLOAT, m, k);
+      INDArray b = tb ? Nd4j.randn(DataType.FLOAT, n, k) : Nd4j.randn(DataType.FLOAT, k, n);
+      INDArray c0 = Nd4j.randn(DataType.FLOAT, m, n);
+      double alpha = variant == 3 ? 0.5 : 1.0;
+      double beta = variant == 1 ? 0.0 : 0.75;
+      INDArray expected = c0.dup();
+      Nd4j.gemm(a, b, expected, ta, tb, alpha, beta);
+      INDArray[] results = new INDArray[2];
+      for (String library : new String[] {"mkl", "onednn"}) {
+        Gemm.use(library);
+        INDArray c = c0.dup();
+        Gemm.gemm(a, b, c, ta, tb, alpha, beta);
+        results[library.equals("mkl") ? 0 : 1] = c;
+      }
+      String what = "ta=" + ta + " tb=" + tb + " alpha=" + alpha + " beta=" + beta;
+      assertClose(expected, results[1], 1e-5, "oneDNN against ND4J, " + what);
+      assertClose(results[0], results[1], 1e-5, "oneDNN against MKL, " + what);
+      assertFalse(java.util.Arrays.equals(results[0].data().asFloat(), results[1].data().asFloat()),
+          "oneDNN's sums are not MKL's: the same bits mean the product did not go to oneDNN, " + what);
+    }
+
+    int count = 3;
+    INDArray shared = Nd4j.randn(DataType.FLOAT, k, m); // used transposed: op(A) is [m, k]
+    INDArray x = Nd4j.randn(DataType.FLOAT, count + 1, k, n); // B_i = x[i + 1]: the batch starts one sample in
+    INDArray c = Nd4j.randn(DataType.FLOAT, count, m, n);
+    INDArray expected = c.dup();
+    for (int i = 0; i < count; i++) {
+      INDArray ci = expected.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all());
+      ci.assign(shared.transpose().mmul(x.get(NDArrayIndex.point(i + 1), NDArrayIndex.all(), NDArrayIndex.all()))
+          .addi(ci.mul(0.5)));
+    }
+    Gemm.use("onednn");
+    Gemm.stridedBatch(true, false, m, n, k, shared, m, 0, x, (long) k * n, n, (long) k * n, 0.5, c, 0, n, (long) m * n,
+        count);
+    assertClose(expected, c, 1e-5, "stridedBatch on oneDNN");
+
+    INDArray d = Nd4j.randn(DataType.FLOAT, count, m, n);
+    INDArray sum = Nd4j.zeros(DataType.FLOAT, m, k);
+    for (int i = 0; i < count; i++) {
+      sum.addi(d.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all())
+          .mmul(x.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).transpose()));
+    }
+    INDArray dw = Nd4j.randn(DataType.FLOAT, m, k); // overwritten, not added to
+    Gemm.stridedSum(false, true, m, k, n, d, n, (long) m * n, x, n, (long) k * n, dw, k, count);
+    assertClose(sum, dw, 1e-5, "stridedSum on oneDNN");
   }
 
   /**
