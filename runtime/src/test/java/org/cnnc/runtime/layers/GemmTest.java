@@ -86,6 +86,20 @@ class GemmTest {
     assertTrue(e.getMessage().contains("cnnc.conv.onednn"), e.getMessage());
   }
 
+  /**
+   * Random operands of an {@code m x k} by {@code k x n} product for one of four variants: bit 0
+   * transposes A, bit 1 B; alpha is 0.5 in variant 3, beta 0 in variant 1 (else 1 and 0.75).
+   */
+  private record Operands(boolean ta, boolean tb, INDArray a, INDArray b, INDArray c0, double alpha, double beta) {
+    static Operands of(int variant, int m, int k, int n) {
+      boolean ta = (variant & 1) != 0;
+      boolean tb = (variant & 2) != 0;
+      return new Operands(ta, tb, ta ? Nd4j.randn(DataType.FLOAT, k, m) : Nd4j.randn(DataType.FLOAT, m, k),
+          tb ? Nd4j.randn(DataType.FLOAT, n, k) : Nd4j.randn(DataType.FLOAT, k, n), Nd4j.randn(DataType.FLOAT, m, n),
+          variant == 3 ? 0.5 : 1.0, variant == 1 ? 0.0 : 0.75);
+    }
+  }
+
   private static String mklProcessor() {
     org.bytedeco.mkl.global.mkl_rt.MKLVersion v = new org.bytedeco.mkl.global.mkl_rt.MKLVersion();
     org.bytedeco.mkl.global.mkl_rt.MKL_Get_Version(v);
@@ -106,23 +120,17 @@ class GemmTest {
     int n = 350;
     assertTrue(Gemm.oneDnnTakes(m, n, k));
     for (int variant = 0; variant < 4; variant++) {
-      boolean ta = (variant & 1) != 0;
-      boolean tb = (variant & 2) != 0;
-      INDArray a = ta ? Nd4j.randn(DataType.FLOAT, k, m) : Nd4j.randn(DataType.FLOAT, m, k);
-      INDArray b = tb ? Nd4j.randn(DataType.FLOAT, n, k) : Nd4j.randn(DataType.FLOAT, k, n);
-      INDArray c0 = Nd4j.randn(DataType.FLOAT, m, n);
-      double alpha = variant == 3 ? 0.5 : 1.0;
-      double beta = variant == 1 ? 0.0 : 0.75;
-      INDArray expected = c0.dup();
-      Nd4j.gemm(a, b, expected, ta, tb, alpha, beta);
+      Operands o = Operands.of(variant, m, k, n);
+      INDArray expected = o.c0().dup();
+      Nd4j.gemm(o.a(), o.b(), expected, o.ta(), o.tb(), o.alpha(), o.beta());
       INDArray[] results = new INDArray[2];
       for (String library : new String[] {"mkl", "onednn"}) {
         Gemm.use(library);
-        INDArray c = c0.dup();
-        Gemm.gemm(a, b, c, ta, tb, alpha, beta);
+        INDArray c = o.c0().dup();
+        Gemm.gemm(o.a(), o.b(), c, o.ta(), o.tb(), o.alpha(), o.beta());
         results[library.equals("mkl") ? 0 : 1] = c;
       }
-      String what = "ta=" + ta + " tb=" + tb + " alpha=" + alpha + " beta=" + beta;
+      String what = "ta=" + o.ta() + " tb=" + o.tb() + " alpha=" + o.alpha() + " beta=" + o.beta();
       assertClose(expected, results[1], 1e-5, "oneDNN against ND4J, " + what);
       assertClose(results[0], results[1], 1e-5, "oneDNN against MKL, " + what);
       assertFalse(java.util.Arrays.equals(results[0].data().asFloat(), results[1].data().asFloat()),
@@ -144,7 +152,15 @@ class GemmTest {
         count);
     assertClose(expected, c, 1e-5, "stridedBatch on oneDNN");
 
-    INDArray d = Nd4j.randn(DataType.FLOAT, count, m, n);
+    assertStridedSum(Nd4j.randn(DataType.FLOAT, count, m, n), x, m, k, n, count, "stridedSum on oneDNN");
+  }
+
+  /**
+   * {@code stridedSum}'s {@code sum_i d_i x_i^T} over the first {@code count} samples of
+   * {@code d [count, m, n]} and {@code x [count or more, k, n]} against ND4J's products, written
+   * over whatever its output held.
+   */
+  private static void assertStridedSum(INDArray d, INDArray x, int m, int k, int n, int count, String what) {
     INDArray sum = Nd4j.zeros(DataType.FLOAT, m, k);
     for (int i = 0; i < count; i++) {
       sum.addi(d.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all())
@@ -152,7 +168,7 @@ class GemmTest {
     }
     INDArray dw = Nd4j.randn(DataType.FLOAT, m, k); // overwritten, not added to
     Gemm.stridedSum(false, true, m, k, n, d, n, (long) m * n, x, n, (long) k * n, dw, k, count);
-    assertClose(sum, dw, 1e-5, "stridedSum on oneDNN");
+    assertClose(sum, dw, 1e-5, what);
   }
 
   /**
@@ -281,16 +297,8 @@ class GemmTest {
     Gemm.stridedBatch(true, false, m, n, k, shared, m, 0, b, count * n, n, 0.5, c, n, (long) m * n, count);
     assertClose(expected, c, 1e-5, "stridedBatch");
 
-    INDArray d = Nd4j.randn(DataType.FLOAT, count, m, n);
-    INDArray x = Nd4j.randn(DataType.FLOAT, count, k, n);
-    INDArray sum = Nd4j.zeros(DataType.FLOAT, m, k);
-    for (int i = 0; i < count; i++) {
-      sum.addi(d.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all())
-          .mmul(x.get(NDArrayIndex.point(i), NDArrayIndex.all(), NDArrayIndex.all()).transpose()));
-    }
-    INDArray dw = Nd4j.randn(DataType.FLOAT, m, k); // overwritten, not added to
-    Gemm.stridedSum(false, true, m, k, n, d, n, (long) m * n, x, n, (long) k * n, dw, k, count);
-    assertClose(sum, dw, 1e-5, "stridedSum");
+    assertStridedSum(Nd4j.randn(DataType.FLOAT, count, m, n), Nd4j.randn(DataType.FLOAT, count, k, n), m, k, n, count,
+        "stridedSum");
   }
 
   /** Arrays in a workspace (as layers allocate them), and an F-ordered operand, which goes to ND4J. */
@@ -413,13 +421,14 @@ class GemmTest {
         int k = shape[1];
         int n = shape[2];
         for (int variant = 0; variant < 4; variant++) {
-          boolean ta = (variant & 1) != 0;
-          boolean tb = (variant & 2) != 0;
-          INDArray a = ta ? Nd4j.randn(DataType.FLOAT, k, m) : Nd4j.randn(DataType.FLOAT, m, k);
-          INDArray b = tb ? Nd4j.randn(DataType.FLOAT, n, k) : Nd4j.randn(DataType.FLOAT, k, n);
-          INDArray c0 = Nd4j.randn(DataType.FLOAT, m, n);
-          double alpha = variant == 3 ? 0.5 : 1.0;
-          double beta = variant == 1 ? 0.0 : 0.75;
+          Operands o = Operands.of(variant, m, k, n);
+          boolean ta = o.ta();
+          boolean tb = o.tb();
+          INDArray a = o.a();
+          INDArray b = o.b();
+          INDArray c0 = o.c0();
+          double alpha = o.alpha();
+          double beta = o.beta();
           INDArray[] results = new INDArray[4];
           for (int split = 0; split < 2; split++) {
             KernelSettings.use(settings.withSplitMkl(split == 1));
