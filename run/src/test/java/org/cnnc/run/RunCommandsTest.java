@@ -156,7 +156,7 @@ class RunCommandsTest {
 
   /**
    * A kernel setting that names no library (`-Dcnnc.blas=atlas`), or one this JVM cannot give
-   * (`vector` with the Vector API turned off), is a usage error before any work, with no stack trace.
+   * (`vector` with the Vector API turned off, `onednn` with oneDNN turned off), is a usage error before any work, with no stack trace.
    */
   @Test
   void badKernelSettingsAreUsageErrors() throws Exception {
@@ -166,12 +166,17 @@ class RunCommandsTest {
       KernelSettings.use(before.withBlas("atlas"));
       Run atlas = cnnc("run", one.toString(), "--random");
       assertEquals(2, atlas.code(), atlas.err());
-      assertEquals("cnnc: cnnc.blas is 'atlas'; it takes auto, mkl, vector or openblas\n", atlas.err());
+      assertEquals("cnnc: cnnc.blas is 'atlas'; it takes auto, mkl, onednn, vector or openblas\n", atlas.err());
       KernelSettings.use(before.withBlas("vector").withVectors(false));
       Run vector = cnnc("bench", one.toString(), "--no-pytorch", "--no-ort", "--no-dl4j", "--iters", "1", "--warmup", "0");
       assertEquals(2, vector.code(), vector.err());
       assertTrue(vector.err().startsWith("cnnc: cnnc.blas=vector, but"), vector.err());
       assertFalse(vector.err().contains("\tat "), vector.err());
+      KernelSettings.use(before.withBlas("onednn").withOneDnn(false));
+      Run onednn = cnnc("run", one.toString(), "--random");
+      assertEquals(2, onednn.code(), onednn.err());
+      assertTrue(onednn.err().startsWith("cnnc: cnnc.blas=onednn, but"), onednn.err());
+      assertFalse(onednn.err().contains("\tat "), onednn.err());
     } finally {
       KernelSettings.use(before);
     }

@@ -36,7 +36,7 @@ class CnncDenseTest {
       "1, 50, 31, false, RELU",
       "3, 20, 9, true, TANH"})
   void equalsDl4j(int batch, int in, int out, boolean bias, Activation activation) {
-    Gemm.Library library = Gemm.library();
+    KernelSettings before = KernelSettings.current();
     try {
       for (String blas : new String[] {"mkl", "openblas"}) {
         Gemm.use(blas);
@@ -55,7 +55,8 @@ class CnncDenseTest {
         TestGraphs.assertSameGradients(theirs, ours, x, labels, theirs.paramTable().keySet(), 1e-4);
       }
     } finally {
-      Gemm.use(library.name());
+      // the whole settings, not the library's name: "auto" is not "mkl"
+      KernelSettings.use(before);
     }
   }
 
