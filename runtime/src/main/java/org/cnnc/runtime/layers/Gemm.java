@@ -65,7 +65,7 @@ public final class Gemm {
    * {@code libmkl_gnu_thread} then shares. {@code libiomp5} is still mapped (JavaCPP preloads it)
    * but never runs a thread.
    */
-  private static final class Mkl {
+  static final class Mkl {
     static final Throwable FAILURE = load();
 
     private static Throwable load() {
@@ -91,7 +91,8 @@ public final class Gemm {
      */
     static final boolean GENERIC = FAILURE == null && generic(processor());
 
-    private static String processor() {
+    /** The processor MKL's version names: the code path it runs on this CPU. */
+    static String processor() {
       mkl_rt.MKLVersion v = new mkl_rt.MKLVersion();
       mkl_rt.MKL_Get_Version(v);
       return v.Processor() == null ? "" : v.Processor().getString();
@@ -162,7 +163,7 @@ public final class Gemm {
     KernelSettings s = KernelSettings.current().withBlas(setting);
     Library l = choose(s.blas());
     if (l == Library.MKL) {
-      largeOnOneDnn(s.blas(), OneDnn.BUILT_IN && s.oneDnn()); // refuses onednn without oneDNN
+      largeOnOneDnn(s.blas(), OneDnn.enabled(s)); // refuses onednn without oneDNN
     }
     KernelSettings.use(s);
     return l;

@@ -37,7 +37,12 @@ public final class OneDnn {
 
   /** Whether oneDNN takes convolutions: built in, and on in {@link KernelSettings#current()} (unless {@code cnnc.conv.onednn=off}). */
   static boolean enabled() {
-    return BUILT_IN && KernelSettings.current().oneDnn();
+    return enabled(KernelSettings.current());
+  }
+
+  /** Whether oneDNN takes convolutions under the settings {@code s}: built in, and on in them. */
+  static boolean enabled(KernelSettings s) {
+    return BUILT_IN && s.oneDnn();
   }
 
   static {

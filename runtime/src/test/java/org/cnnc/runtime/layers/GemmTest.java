@@ -79,7 +79,7 @@ class GemmTest {
     assertFalse(Gemm.largeOnOneDnn());
     assertFalse(Gemm.toOneDnn(false, false, 64, 4096, 64, 64, 4096, 4096));
     Gemm.use("auto");
-    assertEquals(Gemm.generic(mklProcessor()), Gemm.largeOnOneDnn());
+    assertEquals(Gemm.generic(Gemm.Mkl.processor()), Gemm.largeOnOneDnn());
     KernelSettings.use(KernelSettings.current().withOneDnn(false));
     assertFalse(Gemm.largeOnOneDnn());
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> Gemm.use("onednn"));
@@ -100,11 +100,6 @@ class GemmTest {
     }
   }
 
-  private static String mklProcessor() {
-    org.bytedeco.mkl.global.mkl_rt.MKLVersion v = new org.bytedeco.mkl.global.mkl_rt.MKLVersion();
-    org.bytedeco.mkl.global.mkl_rt.MKL_Get_Version(v);
-    return v.Processor().getString();
-  }
 
   /**
    * Products large enough for oneDNN ({@link Gemm#oneDnnTakes}), on it ({@code onednn}), equal
