@@ -298,7 +298,8 @@ final class Profile {
   /** The library {@link #sgemm} measures. */
   static String sgemmLibrary() {
     return switch (Gemm.library()) {
-      case MKL -> Gemm.largeOnOneDnn() ? "oneDNN's matmul (MKL for small products)" : "MKL";
+      case MKL -> "MKL";
+      case ONEDNN -> "oneDNN's sgemm";
       case VECTOR -> "cnnc's Vector API GEMM";
       case ND4J -> "ND4J's OpenBLAS";
     };

@@ -160,7 +160,7 @@ class BenchColumnsTest {
     RunCommandsTest.Run bench = cnnc("bench", spec.toString(), "--batch", "2", "--iters", "1", "--warmup", "0");
     assertEquals(0, bench.code(), bench.err());
     String out = bench.out();
-    assertTrue(out.matches("(?s).*SGEMM on this machine \\((MKL|ND4J's OpenBLAS|oneDNN's matmul \\(MKL for small products\\))\\): \\d+\\.\\d GFLOP/s\\n.*"), out);
+    assertTrue(out.matches("(?s).*SGEMM on this machine \\((MKL|ND4J's OpenBLAS|oneDNN's sgemm)\\): \\d+\\.\\d GFLOP/s\\n.*"), out);
     String cell = "\\d+\\.\\d \\(\\d+(\\.\\d+)?\\)";
     assertTrue(out.matches("(?s).*\\nTiny +forward +" + cell + " +" + cell + " +n/a +n/a +" + cell
         + " +- +\\d+\\.\\d\\dx +-\\n.*"), out);

@@ -24,16 +24,17 @@ import org.nd4j.linalg.factory.Nd4j;
  * the CPU's vendor, and on AMD's it runs a generic one: on a 2-core AMD EPYC (Zen 5) its products
  * ran at 130-180 GFLOP/s, cnnc's own at 160-340 (docs/performance-history.md, session 21).
  *
- * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default: MKL when it
- * loads and ND4J runs on the CPU, with its large products on oneDNN's matmul where MKL runs its
- * generic code, see {@link #toOneDnn}), {@code mkl} (MKL alone, or an error), {@code onednn} (MKL
- * with the large products on oneDNN on any CPU, or an error), {@code vector} (cnnc's product or an
- * error) or {@code openblas} (ND4J's always). ND4J's own operations (DL4J's layers, dense
- * products) keep ND4J's BLAS either way. {@code vector} is not the default on AMD yet, although
- * faster there and no less exact over 24 seeds (tools/zoo-seeds.sh): on the zoo parity test's one
- * seed RegNet-Y-400MF's output is 1.2e-4 of its largest value from float64's on it, past the
- * zoo's bound of 1e-4 (4.1e-5 to 5.1e-5 on MKL; MKL's is 1.1e-4 on another seed). That network
- * amplifies the rounding of its sums (docs/performance-history.md, sessions 21 and 22).
+ * <p>The choice is the system property {@code cnnc.blas}: {@code auto} (the default, when ND4J
+ * runs on the CPU: MKL where it runs code for this CPU's instruction sets, oneDNN's
+ * {@code dnnl_sgemm} where MKL would run its generic code or does not load, see {@link #choose}),
+ * {@code mkl} (MKL alone, or an error), {@code onednn} (oneDNN's sgemm on any CPU, or an error),
+ * {@code vector} (cnnc's product or an error) or {@code openblas} (ND4J's always). ND4J's own
+ * operations (DL4J's layers, dense products) keep ND4J's BLAS either way. {@code vector} is not
+ * the default on AMD, although faster there than MKL and no less exact over 24 seeds
+ * (tools/zoo-seeds.sh): on the zoo parity test's one seed RegNet-Y-400MF's output is 1.2e-4 of its
+ * largest value from float64's on it, past the zoo's bound of 1e-4 (4.1e-5 to 5.1e-5 on MKL;
+ * MKL's is 1.1e-4 on another seed). That network amplifies the rounding of its sums
+ * (docs/performance-history.md, sessions 21 and 22).
  */
 public final class Gemm {
   private Gemm() {}
@@ -41,6 +42,8 @@ public final class Gemm {
   /** The library the convolutions' products run on. */
   public enum Library {
     MKL,
+    /** oneDNN's own product, {@code dnnl_sgemm} ({@link OneDnn#sgemm}). */
+    ONEDNN,
     /** cnnc's own product on the Vector API ({@link VectorGemm}). */
     VECTOR,
     ND4J;
@@ -105,76 +108,56 @@ public final class Gemm {
   }
 
 
-  /**
-   * The last choice: the setting of {@link KernelSettings#blas()}, whether oneDNN was enabled, the
-   * library it gave, and whether that library's large products go to oneDNN.
-   */
-  private record Chosen(String setting, boolean vectors, boolean oneDnn, Library library, boolean largeOnOneDnn) {}
+  /** The last choice: the setting of {@link KernelSettings#blas()}, whether vectors were on, and the library it gave. */
+  private record Chosen(String setting, boolean vectors, Library library) {}
 
   private static volatile Chosen chosen;
 
   /** The library in use, for {@link KernelSettings#current()}'s {@code blas} ({@code cnnc.blas}). */
   public static Library library() {
-    return chosen().library();
-  }
-
-  /**
-   * Whether the large products of {@link Library#MKL} go to oneDNN's matmul ({@link #toOneDnn}):
-   * {@code cnnc.blas=onednn}, or {@code auto} where MKL runs its generic code; never with
-   * {@code cnnc.conv.onednn=off} or without oneDNN in ND4J.
-   */
-  public static boolean largeOnOneDnn() {
-    return chosen().largeOnOneDnn();
-  }
-
-  private static Chosen chosen() {
     String setting = KernelSettings.current().blas();
     boolean vectors = Vectors.on();
-    boolean oneDnn = OneDnn.enabled();
     Chosen c = chosen;
-    if (c == null || !c.setting().equals(setting) || c.vectors() != vectors || c.oneDnn() != oneDnn) {
-      Library library = choose(setting);
-      c = new Chosen(setting, vectors, oneDnn, library, library == Library.MKL && largeOnOneDnn(setting, oneDnn));
+    if (c == null || !c.setting().equals(setting) || c.vectors() != vectors) {
+      c = new Chosen(setting, vectors, choose(setting));
       chosen = c;
     }
-    return c;
-  }
-
-  private static boolean largeOnOneDnn(String setting, boolean oneDnn) {
-    return switch (setting.trim().toLowerCase(Locale.ROOT)) {
-      case "onednn" -> {
-        if (!oneDnn) {
-          throw new IllegalStateException("cnnc.blas=onednn, but ND4J was built without oneDNN, or cnnc.conv.onednn "
-              + "is off");
-        }
-        yield true;
-      }
-      case "auto", "" -> oneDnn && Mkl.GENERIC;
-      default -> false;
-    };
+    return c.library();
   }
 
   /**
-   * The kernels' settings with the library for {@code setting} ({@code auto}, {@code mkl} or
-   * {@code openblas}) made current, for tests and benchmarks that compare the two; returns the
-   * library, after checking that it loads.
+   * The kernels' settings with the library for {@code setting} ({@code auto}, {@code mkl},
+   * {@code onednn}, {@code vector} or {@code openblas}) made current, for tests and benchmarks
+   * that compare them; returns the library, after checking that it loads.
    */
   public static Library use(String setting) {
     KernelSettings s = KernelSettings.current().withBlas(setting);
     Library l = choose(s.blas());
-    if (l == Library.MKL) {
-      largeOnOneDnn(s.blas(), OneDnn.enabled(s)); // refuses onednn without oneDNN
-    }
     KernelSettings.use(s);
     return l;
   }
 
+  /**
+   * The library for {@code setting}. {@code auto}, on the CPU: MKL where it runs code for this
+   * CPU ({@link #generic} names its path), else oneDNN's sgemm when it loads, else MKL, else
+   * ND4J's. On a 2-core AMD EPYC (Zen 5, AVX-512), where MKL 2022 runs its generic code, oneDNN's
+   * sgemm multiplied every product of the zoo's convs measured at 1.2-2.8x MKL's rate (MobileNetV2's
+   * 32 x 784 x 144 0.043 against 0.098 ms; ResNet-50's 64 x 3136 x 256 0.29 against 0.77);
+   * docs/performance-history.md, session 25.
+   */
   private static Library choose(String setting) {
     switch (setting.trim().toLowerCase(Locale.ROOT)) {
       case "openblas", "nd4j" -> {
         return Library.ND4J;
       }
-      case "mkl", "onednn" -> {
+      case "onednn" -> {
+        if (OneDnn.sgemmFailure() != null) {
+          throw new IllegalStateException("cnnc.blas=onednn, but oneDNN's sgemm does not load (are org.bytedeco:dnnl "
+              + "and org.bytedeco:opencl with their linux-x86_64 jars on the class path?): " + OneDnn.sgemmFailure());
+        }
+        return Library.ONEDNN;
+      }
+      case "mkl" -> {
         if (mklFailure() != null) {
           throw new IllegalStateException("cnnc.blas=" + setting.trim() + ", but MKL does not load (is "
               + "org.bytedeco:mkl with its linux-x86_64-redist jar on the class path?): " + mklFailure());
@@ -189,8 +172,18 @@ public final class Gemm {
         return Library.VECTOR;
       }
       case "auto", "" -> {
-        // MKL reads host memory: on another backend (CUDA) the products stay ND4J's
-        return mklFailure() == null && onCpu() ? Library.MKL : Library.ND4J;
+        // MKL and oneDNN read host memory: on another backend (CUDA) the products stay ND4J's
+        if (!onCpu()) {
+          return Library.ND4J;
+        }
+        boolean mkl = mklFailure() == null;
+        if (mkl && !Mkl.GENERIC) {
+          return Library.MKL;
+        }
+        if (OneDnn.sgemmFailure() == null) {
+          return Library.ONEDNN;
+        }
+        return mkl ? Library.MKL : Library.ND4J;
       }
       default -> throw new IllegalArgumentException(
           "cnnc.blas is '" + setting + "'; it takes auto, mkl, onednn, vector or openblas");
@@ -237,8 +230,8 @@ public final class Gemm {
         vector(ta, tb, m, n, k, (float) alpha, address(a), lead(a), 0, address(b), lead(b), 0, (float) beta,
             address(c), lead(c), 0, 1);
       } else {
-        sgemm(ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta, pointer(c),
-            lead(c));
+        sgemm(library, ta, tb, m, n, k, (float) alpha, pointer(a), lead(a), pointer(b), lead(b), (float) beta,
+            pointer(c), lead(c));
       }
       keep(a, b, c);
       return;
@@ -247,7 +240,7 @@ public final class Gemm {
   }
 
   /**
-   * {@code count} products on MKL or cnnc's product in one call: {@code C_i = op(A_i) op(B_i) + beta C_i} for
+   * {@code count} products on MKL, oneDNN or cnnc's product in one call: {@code C_i = op(A_i) op(B_i) + beta C_i} for
    * {@code i < count}, {@code op(A_i)} being {@code m x k}, {@code op(B_i)} {@code k x n}; each
    * matrix is row-major with the given leading dimension, and {@code X_i} starts
    * {@code strideX} elements after {@code X_(i-1)} (a stride of 0 shares one matrix). The
@@ -267,23 +260,22 @@ public final class Gemm {
    */
   static void stridedBatch(boolean ta, boolean tb, int m, int n, int k, INDArray a, int lda, long strideA,
       INDArray b, long atB, int ldb, long strideB, double beta, INDArray c, long atC, int ldc, long strideC, int count) {
-    if (requireBatched("stridedBatch", a, b, c) == Library.VECTOR) {
+    Library library = requireBatched("stridedBatch", a, b, c);
+    if (library == Library.VECTOR) {
       vector(ta, tb, m, n, k, 1f, address(a), lda, strideA, address(b) + 4L * atB, ldb, strideB, (float) beta,
           address(c) + 4L * atC, ldc, strideC, count);
       keep(a, b, c);
       return;
     }
-    if (toOneDnn(ta, tb, m, n, k, lda, ldb, ldc)) {
+    if (library == Library.ONEDNN || (count == 1 && KernelSettings.current().splitMkl())) {
+      // oneDNN has no batched call: one product after another, each on all threads
+      long pa = address(a);
+      long pb = address(b) + 4L * atB;
+      long pc = address(c) + 4L * atC;
       for (int i = 0; i < count; i++) {
-        OneDnn.matmul(ta, tb, m, n, k, 1f, address(a) + 4L * i * strideA, address(b) + 4L * (atB + i * strideB),
-            (float) beta, address(c) + 4L * (atC + i * strideC));
+        sgemm(library, ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB),
+            ldb, (float) beta, new Address(pc + 4L * i * strideC), ldc);
       }
-      keep(a, b, c);
-      return;
-    }
-    if (count == 1 && KernelSettings.current().splitMkl()) {
-      sgemm(ta, tb, m, n, k, 1f, pointer(a), lda, new Address(address(b) + 4L * atB), ldb, (float) beta,
-          new Address(address(c) + 4L * atC), ldc);
       keep(a, b, c);
       return;
     }
@@ -294,7 +286,7 @@ public final class Gemm {
   }
 
   /**
-   * {@code C = sum_i op(A_i) op(B_i)} over {@code i < count} on MKL or cnnc's product, with {@code A_i}, {@code B_i}
+   * {@code C = sum_i op(A_i) op(B_i)} over {@code i < count} on MKL, oneDNN or cnnc's product, with {@code A_i}, {@code B_i}
    * laid out as in {@link #stridedBatch}: one product per {@code i}, accumulating into {@code C},
    * with no ND4J views made per product (each costs about 20 us).
    */
@@ -309,17 +301,17 @@ public final class Gemm {
         vector(ta, tb, m, n, k, 1f, pa + 4L * i * strideA, lda, 0, pb + 4L * i * strideB, ldb, 0, i == 0 ? 0f : 1f,
             pc.address(), ldc, 0, 1);
       } else {
-        sgemm(ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB), ldb,
-            i == 0 ? 0f : 1f, pc, ldc);
+        sgemm(library, ta, tb, m, n, k, 1f, new Address(pa + 4L * i * strideA), lda, new Address(pb + 4L * i * strideB),
+            ldb, i == 0 ? 0f : 1f, pc, ldc);
       }
     }
     keep(a, b, c);
   }
 
   /**
-   * Keeps the arrays reachable up to here: MKL works on their raw addresses, and an array no
-   * Java code refers to any more may be collected, and its memory freed, while MKL still reads or
-   * writes it (a caller's temporary view, or an array whose last use was taking its address).
+   * Keeps the arrays reachable up to here: MKL and oneDNN work on their raw addresses, and an array no
+   * Java code refers to any more may be collected, and its memory freed, while the library still
+   * reads or writes it (a caller's temporary view, or an array whose last use was taking its address).
    */
   private static void keep(INDArray a, INDArray b, INDArray c) {
     Reference.reachabilityFence(a);
@@ -328,18 +320,19 @@ public final class Gemm {
   }
 
   /**
-   * One row-major {@code cblas_sgemm} on MKL; with {@link KernelSettings#splitMkl()}, a product of
-   * at least {@link #SPLIT_WORK} multiply-adds is cut into one block of columns (or, when each
-   * thread would get fewer than {@link #SPLIT_COLUMNS}, of rows) per thread of {@link Parallel},
-   * each one single-threaded MKL call. MKL's own threads, woken for every call, scaled poorly on
-   * the products of a layer at batch 1 (a {@code 160 x 192 x 1024} product: 0.72 ms on one thread,
-   * 0.63 on two), and the blocks gave the same bits as one call (docs/performance-history.md,
-   * session 23; {@code GemmTest}).
+   * One row-major product on {@code library} ({@link Library#ONEDNN} or {@link Library#MKL}). On
+   * MKL, one {@code cblas_sgemm}; with {@link KernelSettings#splitMkl()}, a product of at least
+   * {@link #SPLIT_WORK} multiply-adds is cut into one block of columns (or, when each thread would
+   * get fewer than {@link #SPLIT_COLUMNS}, of rows) per thread of {@link Parallel}, each one
+   * single-threaded MKL call. MKL's own threads, woken for every call, scaled poorly on the products
+   * of a layer at batch 1 (a {@code 160 x 192 x 1024} product: 0.72 ms on one thread, 0.63 on two),
+   * and the blocks gave the same bits as one call (docs/performance-history.md, session 23;
+   * {@code GemmTest}).
    */
-  private static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda,
-      FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
-    if (toOneDnn(ta, tb, m, n, k, lda, ldb, ldc)) {
-      OneDnn.matmul(ta, tb, m, n, k, alpha, a.address(), b.address(), beta, c.address());
+  private static void sgemm(Library library, boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a,
+      int lda, FloatPointer b, int ldb, float beta, FloatPointer c, int ldc) {
+    if (library == Library.ONEDNN) {
+      OneDnn.sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
     }
     int threads = Parallel.threads();
@@ -368,46 +361,6 @@ public final class Gemm {
       return;
     }
     mkl_rt.cblas_sgemm(mkl_rt.CblasRowMajor, op(ta), op(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  }
-
-  /**
-   * Whether an MKL product goes to oneDNN's matmul instead: {@link #largeOnOneDnn}, dense matrices
-   * (each leading dimension its row's length, as ND4J's matmul op asks to hand them to oneDNN), and
-   * {@link #oneDnnTakes} the shape.
-   */
-  static boolean toOneDnn(boolean ta, boolean tb, int m, int n, int k, int lda, int ldb, int ldc) {
-    return oneDnnTakes(m, n, k) && lda == (ta ? m : k) && ldb == (tb ? k : n) && ldc == n && largeOnOneDnn();
-  }
-
-  /**
-   * Whether a product is large enough for oneDNN's matmul: at least {@link #ONEDNN_MIN} rows and
-   * terms, and {@link #ONEDNN_WORK} multiply-adds. On a 2-core AMD EPYC (Zen 5), where MKL runs
-   * its generic code, oneDNN's AVX-512 matmul took ResNet-50's 1x1 products at 1.5-2x MKL's rate
-   * (64 x 3136 x 256: 0.46 against 0.77 ms; the input gradient 1152 x 6272 x 128: 5.7 against
-   * 15.4), and lost on thin ones, by up to 4x (MobileNetV2's 32 x 784 x 144: 0.29 against 0.14 ms;
-   * 96 x 12544 x 16, 384 x 196 x 64); docs/performance-history.md, session 24.
-   */
-  static boolean oneDnnTakes(int m, int n, int k) {
-    return m >= ONEDNN_MIN && k >= ONEDNN_MIN && (long) m * n * k >= ONEDNN_WORK;
-  }
-
-  /** The fewest rows and terms of a product oneDNN takes. */
-  static final int ONEDNN_MIN = 64;
-
-  /** The fewest multiply-adds of a product oneDNN takes. */
-  static final long ONEDNN_WORK = 1L << 24;
-
-  /**
-   * {@code rows x cols} floats at {@code address}, memory ND4J owns, as a row-major array that
-   * does not own it (for ND4J's ops, which take arrays).
-   */
-  static INDArray wrap(long address, int rows, int cols) {
-    long length = (long) rows * cols;
-    Address p = new Address(address);
-    p.limit(length);
-    p.capacity(length);
-    return Nd4j.create(Nd4j.createBuffer(p, DataType.FLOAT, length, org.bytedeco.javacpp.indexer.FloatIndexer.create(p)),
-        new long[] {rows, cols}, new long[] {cols, 1}, 0, 'c');
   }
 
   /** How {@link #sgemm} cuts a product over the threads. */
@@ -452,7 +405,7 @@ public final class Gemm {
     boolean floats = java.util.Arrays.stream(arrays).allMatch(x -> x.dataType() == DataType.FLOAT);
     Library library = library();
     if (!library.batched() || !floats) {
-      throw new IllegalStateException(what + " needs MKL or cnnc's vector product, and float arrays");
+      throw new IllegalStateException(what + " needs MKL, oneDNN or cnnc's vector product, and float arrays");
     }
     return library;
   }

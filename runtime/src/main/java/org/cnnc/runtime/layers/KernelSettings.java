@@ -17,8 +17,7 @@ import java.util.Locale;
  * <p>A switch asks for a path; the path is taken only where it exists: oneDNN only when ND4J was
  * built with it, the Vector API only when the JVM has it.
  *
- * @param blas {@code auto}, {@code mkl}, {@code onednn}, {@code vector} or {@code openblas} ({@link Gemm#library},
- *     {@link Gemm#largeOnOneDnn})
+ * @param blas {@code auto}, {@code mkl}, {@code onednn}, {@code vector} or {@code openblas} ({@link Gemm#library})
  * @param oneDnn oneDNN may take convolutions ({@link OneDnn})
  * @param oneDnnMinChannels the fewest input channels a conv needs to go to oneDNN
  * @param oneDnnMaxForwardMap the largest output map (oh * ow) whose forward pass goes to oneDNN

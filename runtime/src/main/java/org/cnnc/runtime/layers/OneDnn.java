@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import org.bytedeco.dnnl.global.dnnl;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.DynamicCustomOp;
@@ -138,17 +141,53 @@ public final class OneDnn {
   }
 
   /**
-   * {@code c = alpha op(a) op(b) + beta c} on oneDNN's matmul (ND4J's {@code matmul} op with its
-   * helper), for dense row-major float matrices at the given addresses: {@code op(a)} is
-   * {@code m x k}, {@code op(b)} {@code k x n}. {@link Gemm} sends it the large products when
-   * {@link Gemm#largeOnOneDnn}.
+   * oneDNN's own product, {@code dnnl_sgemm}, through {@code org.bytedeco:dnnl}'s binding: null
+   * when it loaded, else why not. That binding's JNI library links against OpenCL's binding
+   * ({@code org.bytedeco:opencl} with its {@code linux-x86_64} jar: the OpenCL loader, no
+   * driver). It calls the {@code libdnnl} ND4J's oneDNN build has already loaded, on ND4J's
+   * OpenMP runtime ({@code libgomp}), so one thread pool serves ND4J, its oneDNN ops and these
+   * products; and it needs no helper switch, so products run concurrently.
    */
-  static void matmul(boolean ta, boolean tb, int m, int n, int k, float alpha, long a, long b, float beta, long c) {
-    INDArray aw = Gemm.wrap(a, ta ? k : m, ta ? m : k);
-    INDArray bw = Gemm.wrap(b, tb ? n : k, tb ? k : n);
-    INDArray cw = Gemm.wrap(c, m, n);
-    exec(DynamicCustomOp.builder("matmul").addInputs(aw, bw).addOutputs(cw)
-        .addIntegerArguments(ta ? 1 : 0, tb ? 1 : 0, 0).addFloatingPointArguments((double) alpha, (double) beta).build());
+  static final class Sgemm {
+    static final Throwable FAILURE = load();
+
+    private static Throwable load() {
+      try {
+        // ND4J's native libraries (its libgomp and libdnnl) first, so that the binding shares them
+        Nd4j.getExecutioner();
+        Loader.load(dnnl.class);
+        return null;
+      } catch (Throwable t) {
+        return t;
+      }
+    }
+  }
+
+  /** Why {@link #sgemm} cannot run here, or null when it can. */
+  static Throwable sgemmFailure() {
+    try {
+      return Sgemm.FAILURE;
+    } catch (Throwable t) { // the binding's classes are missing: NoClassDefFoundError
+      return t;
+    }
+  }
+
+  /**
+   * {@code c = alpha op(a) op(b) + beta c} on oneDNN's {@code dnnl_sgemm}, for row-major float
+   * matrices at the given pointers with the given leading dimensions: {@code op(a)} is
+   * {@code m x k}, {@code op(b)} {@code k x n}. oneDNN picks its kernel by the CPU's instruction
+   * sets, not its vendor, and threads it on OpenMP; for a fixed shape and thread count its sums
+   * are the same from call to call.
+   */
+  static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, FloatPointer a, int lda, FloatPointer b,
+      int ldb, float beta, FloatPointer c, int ldc) {
+    int status = dnnl.dnnl_sgemm(ta ? (byte) 'T' : (byte) 'N', tb ? (byte) 'T' : (byte) 'N', m, n, k, alpha, a, lda, b,
+        ldb, beta, c, ldc);
+    if (status != dnnl.dnnl_success) {
+      throw new IllegalStateException("oneDNN's sgemm failed (status " + status + ") on a " + m + " x " + n + " x " + k
+          + " product" + (ta ? ", A transposed" : "") + (tb ? ", B transposed" : "") + ", leading dimensions " + lda
+          + ", " + ldb + ", " + ldc);
+    }
   }
 
   /** Runs {@code op} with ND4J's helpers on, then puts them back as they were. */

@@ -38,7 +38,7 @@ class CnncDenseTest {
   void equalsDl4j(int batch, int in, int out, boolean bias, Activation activation) {
     KernelSettings before = KernelSettings.current();
     try {
-      for (String blas : new String[] {"mkl", "openblas"}) {
+      for (String blas : new String[] {"mkl", "onednn", "openblas"}) {
         Gemm.use(blas);
         ComputationGraph theirs = network(false, in, out, bias, activation);
         ComputationGraph ours = network(true, in, out, bias, activation);

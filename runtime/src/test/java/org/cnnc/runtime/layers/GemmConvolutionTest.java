@@ -77,9 +77,9 @@ class GemmConvolutionTest {
         KernelSettings.use(before.withOneDnn(false).withWinograd(true, 1, 1, 1, 0));
         compare(batch, c, h, w, out, kh, kw, s, ph, pw, d, bias, relu);
       }
-      // the products on MKL, on cnnc's vector product and on ND4J's OpenBLAS; im2col's rows
+      // the products on MKL, on oneDNN's sgemm, on cnnc's vector product and on ND4J's OpenBLAS; im2col's rows
       // through a Java array (these maps are narrow), then buffer to buffer
-      for (String blas : new String[] {"mkl", "vector", "openblas"}) {
+      for (String blas : new String[] {"mkl", "onednn", "vector", "openblas"}) {
         for (int rowCopies : new int[] {before.directRow(), 1}) {
           KernelSettings gemm = plain.withOneDnn(false).withBlas(blas).withDirectRow(rowCopies);
           // the whole batch in one GEMM
