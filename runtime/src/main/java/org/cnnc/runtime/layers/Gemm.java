@@ -151,9 +151,9 @@ public final class Gemm {
         return Library.ND4J;
       }
       case "onednn" -> {
-        if (OneDnn.sgemmFailure() != null) {
+        if (OneDnn.bindingFailure() != null) {
           throw new IllegalStateException("cnnc.blas=onednn, but oneDNN's sgemm does not load (are org.bytedeco:dnnl "
-              + "and org.bytedeco:opencl with their linux-x86_64 jars on the class path?): " + OneDnn.sgemmFailure());
+              + "and org.bytedeco:opencl with their linux-x86_64 jars on the class path?): " + OneDnn.bindingFailure());
         }
         return Library.ONEDNN;
       }
@@ -180,7 +180,7 @@ public final class Gemm {
         if (mkl && !Mkl.GENERIC) {
           return Library.MKL;
         }
-        if (OneDnn.sgemmFailure() == null) {
+        if (OneDnn.bindingFailure() == null) {
           return Library.ONEDNN;
         }
         return mkl ? Library.MKL : Library.ND4J;

@@ -50,17 +50,18 @@ public record KernelSettings(String blas, boolean oneDnn, int oneDnnMinChannels,
 
   /**
    * The defaults, measured on the CPUs cnnc is tested on (Winograd's in {@code WinogradBench}, see
-   * {@link ConvGemm#winograd}): oneDNN from 16 input channels and for
-   * forward maps up to 56x56 (VGG16's 3x3 convs, batch 8: 64->64 at 224^2 159 ms on im2col + GEMM
-   * against 224 on oneDNN, 128->128 at 112^2 113 against 159; at 56^2 98 against 87; their
-   * backward is faster on oneDNN); the whole-batch call for strided maps of 64 and more (3x3 convs
+   * {@link ConvGemm#winograd}): oneDNN from 16 input channels, forward at any map size (on
+   * ND4J's conv2d op VGG16's 3x3 convs at batch 8 had been faster on im2col + GEMM from 112^2 up,
+   * 64->64 at 224^2 159 ms against 224; on cnnc's own oneDNN primitive, {@link OneDnnConv}, VGG16's
+   * predict at batch 8 took 709 ms with its large maps on oneDNN against 853 without, on a 2-core
+   * AMD EPYC, docs/performance-history.md, session 25); the whole-batch call for strided maps of 64 and more (3x3 convs
    * at 7^2: 1.76-1.91 ms against 1.96-2.11; at 14^2 and up the batched call wins); a kept Winograd
    * transform from 64 output tiles, so a 28x28 map at batch 1 (49 tiles) stays off Winograd: in
    * the networks' predict it won there, ResNet-50's 128->128 1.07-1.19 ms against 1.41-1.77 on
    * Winograd, GoogLeNet's 96->128 0.90-0.94 against 1.24-1.33 (docs/performance-history.md,
    * session 19), although alone (WinogradBench) Winograd had won.
    */
-  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, 56 * 56, true, 64, 4L << 20, 64, true, true, 16, 192, 128,
+  public static final KernelSettings DEFAULTS = new KernelSettings("auto", true, 16, Long.MAX_VALUE, true, 64, 4L << 20, 64, true, true, 16, 192, 128,
       true, 64, 7, 4, true);
 
   private static volatile KernelSettings current = fromSystemProperties();

@@ -38,6 +38,9 @@ public final class OneDnn {
   /** Whether ND4J was built with oneDNN (its build information says HAVE_ONEDNN). */
   static final boolean BUILT_IN = builtIn();
 
+  /** Whether oneDNN's own binding loaded ({@link #bindingFailure}): the forward convs run on it. */
+  static final boolean BINDING = bindingFailure() == null;
+
   /** Whether oneDNN takes convolutions: built in, and on in {@link KernelSettings#current()} (unless {@code cnnc.conv.onednn=off}). */
   static boolean enabled() {
     return enabled(KernelSettings.current());
@@ -108,7 +111,7 @@ public final class OneDnn {
    */
   private static boolean suits(INDArray x, INDArray w, ConvGemm.Geometry g) {
     KernelSettings k = KernelSettings.current();
-    return BUILT_IN && k.oneDnn() && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
+    return BUILT_IN && BINDING && k.oneDnn() && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
         && (g.kh() > 1 || g.kw() > 1) && g.dh() == 1 && g.dw() == 1 && x.size(1) >= k.oneDnnMinChannels();
   }
 
@@ -117,11 +120,14 @@ public final class OneDnn {
     return new int[] {g.kh(), g.kw(), g.sh(), g.sw(), g.ph(), g.pw(), g.dh(), g.dw(), 0, 0, 1};
   }
 
-  /** {@code out = x * w + bias} ({@code bias} may be null), written into {@code out}. */
+  /**
+   * {@code out = x * w + bias} ({@code bias} may be null), written into {@code out}: on a
+   * primitive of cnnc's own ({@link OneDnnConv}).
+   */
   static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
-    DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d");
-    op = bias == null ? op.addInputs(x, w) : op.addInputs(x, w, bias.reshape(bias.length()));
-    exec(op.addOutputs(out).addIntegerArguments(args(g)).build());
+    INDArray b = bias == null ? null : bias.reshape(bias.length());
+    OneDnnConv.forward(x, ChannelKernels.direct(w) ? w : w.dup('c'),
+        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out);
   }
 
   /**
@@ -148,7 +154,7 @@ public final class OneDnn {
    * OpenMP runtime ({@code libgomp}), so one thread pool serves ND4J, its oneDNN ops and these
    * products; and it needs no helper switch, so products run concurrently.
    */
-  static final class Sgemm {
+  static final class Binding {
     static final Throwable FAILURE = load();
 
     private static Throwable load() {
@@ -163,10 +169,10 @@ public final class OneDnn {
     }
   }
 
-  /** Why {@link #sgemm} cannot run here, or null when it can. */
-  static Throwable sgemmFailure() {
+  /** Why {@link #sgemm} and {@link OneDnnConv} cannot run here, or null when they can. */
+  static Throwable bindingFailure() {
     try {
-      return Sgemm.FAILURE;
+      return Binding.FAILURE;
     } catch (Throwable t) { // the binding's classes are missing: NoClassDefFoundError
       return t;
     }

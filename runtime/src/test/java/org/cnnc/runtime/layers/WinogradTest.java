@@ -184,7 +184,8 @@ class WinogradTest {
 
   /**
    * The default settings send a 3x3 conv of stride 1 with 16 channels or more and 192 output tiles
-   * or more to Winograd, one that oneDNN would take only when it is wide, and nothing else.
+   * or more to Winograd, one that oneDNN would take (at any map size) only when it is wide, and
+   * nothing else.
    */
   @Test
   void takesOnly3x3OfStride1OnLargeMapsOrWideLayers() {
@@ -193,10 +194,13 @@ class WinogradTest {
     INDArray w3 = Nd4j.zeros(DataType.FLOAT, 16, 16, 3, 3);
     KernelSettings before = KernelSettings.use(KernelSettings.DEFAULTS);
     try {
-      // batch 1 at 56x56, a narrow layer: oneDNN's forward (when it is on); at 64x64, past oneDNN's maps
+      // batch 1 at 56x56 and 64x64, a narrow layer: oneDNN's forward (when it is on)
       assertEquals(!OneDnn.enabled(), ConvGemm.winograd(x, w3, geometry(3, 1, 1), out), "batch 1, 14x14 tiles");
       INDArray x64 = Nd4j.zeros(DataType.FLOAT, 1, 16, 64, 64);
-      assertTrue(ConvGemm.winograd(x64, w3, geometry(3, 1, 1), x64), "batch 1, 16x16 tiles");
+      assertEquals(!OneDnn.enabled(), ConvGemm.winograd(x64, w3, geometry(3, 1, 1), x64), "batch 1, 16x16 tiles");
+      KernelSettings.use(KernelSettings.DEFAULTS.withOneDnn(false));
+      assertTrue(ConvGemm.winograd(x64, w3, geometry(3, 1, 1), x64), "batch 1, 16x16 tiles, oneDNN off");
+      KernelSettings.use(KernelSettings.DEFAULTS);
       assertFalse(ConvGemm.winograd(x, w3, geometry(3, 2, 1), out), "stride 2");
       assertFalse(ConvGemm.winograd(x, Nd4j.zeros(DataType.FLOAT, 16, 16, 5, 5), geometry(5, 1, 1), out), "5x5");
       assertFalse(ConvGemm.winograd(x, w3, geometry(3, 1, 2), out), "dilated");
@@ -212,8 +216,8 @@ class WinogradTest {
       assertTrue(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 256, 56, 56),
           Nd4j.zeros(DataType.FLOAT, 256, 256, 3, 3), geometry(3, 1, 1), Nd4j.zeros(DataType.FLOAT, 2, 256, 56, 56)),
           "256 -> 256 that oneDNN would take");
-      // batch 2 at 112x112: past oneDNN's forward maps
-      assertTrue(ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112),
+      // batch 2 at 112x112: oneDNN's too, unless the layer is wide
+      assertEquals(!OneDnn.enabled(), ConvGemm.winograd(Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112),
           Nd4j.zeros(DataType.FLOAT, 64, 64, 3, 3), geometry(3, 1, 1), Nd4j.zeros(DataType.FLOAT, 2, 64, 112, 112)),
           "64 -> 64 at 112x112");
       // 28x28 at batch 1 (49 tiles): not Winograd's, even with the weights' transform kept; 32x32

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.runtime.layers;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * cnnc's own oneDNN conv primitives ({@link OneDnnConv}): equal to ND4J's own conv (helpers off),
+ * with and without bias, NaN kept, and the ReLU after them keeps NaN as PyTorch's does (oneDNN's
+ * fused ReLU would not: cnnc does not fuse it); callers on
+ * several threads at once, on one shape and on several, each get their own result, the same
+ * bits as alone; and a shape whose primitive was dropped (past {@link OneDnnConv#MAX_PLANS})
+ * gets a new one that computes the same.
+ */
+class OneDnnConvTest {
+  /** ND4J's own conv2d (its oneDNN helper is off outside {@link OneDnn}). */
+  private static INDArray reference(INDArray x, INDArray w, INDArray b, ConvGemm.Geometry g) {
+    long oh = g.outH(x.size(2));
+    long ow = g.outW(x.size(3));
+    INDArray out = Nd4j.create(DataType.FLOAT, x.size(0), w.size(0), oh, ow);
+    DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d");
+    op = b == null ? op.addInputs(x, w) : op.addInputs(x, w, b);
+    Nd4j.exec(op.addOutputs(out).addIntegerArguments(OneDnn.args(g)).build());
+    return out;
+  }
+
+  private static INDArray run(INDArray x, INDArray w, INDArray b, ConvGemm.Geometry g) {
+    INDArray out = Nd4j.create(DataType.FLOAT, x.size(0), w.size(0), g.outH(x.size(2)), g.outW(x.size(3)));
+    OneDnn.forward(x, w, b, g, out);
+    return out;
+  }
+
+  private static void assertClose(INDArray expected, INDArray actual, String what) {
+    assertArrayEquals(expected.shape(), actual.shape(), what);
+    double scale = Math.max(1e-6, expected.amaxNumber().doubleValue());
+    double err = expected.sub(actual).amaxNumber().doubleValue() / scale;
+    assertTrue(err < 1e-5, what + ": " + err + " of the largest value");
+  }
+
+  @Test
+  void equalsNd4jsConvWithAndWithoutBiasAndKeepsNaN() {
+    assertNull(OneDnn.bindingFailure());
+    Nd4j.getRandom().setSeed(31);
+    int[][] shapes = { // n c h w o k s p
+      {2, 16, 9, 11, 24, 3, 1, 1}, {1, 20, 15, 15, 8, 5, 2, 2}, {3, 32, 8, 8, 40, 3, 2, 0}, {2, 17, 7, 6, 33, 2, 1, 1}};
+    for (int[] s : shapes) {
+      ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
+      INDArray x = Nd4j.randn(DataType.FLOAT, s[0], s[1], s[2], s[3]);
+      INDArray w = Nd4j.randn(DataType.FLOAT, s[4], s[1], s[5], s[5]).muli(0.2);
+      INDArray b = Nd4j.randn(DataType.FLOAT, s[4]);
+      for (INDArray bias : new INDArray[] {null, b}) {
+        String what = java.util.Arrays.toString(s) + " bias=" + (bias != null);
+        assertClose(reference(x, w, bias, g), run(x, w, bias, g), what);
+      }
+      // NaN in, NaN out, and through a conv layer's ReLU too (a ReLU by max(x, 0) would give 0)
+      INDArray nan = x.dup();
+      nan.putScalar(new long[] {0, 0, s[2] / 2, s[3] / 2}, Float.NaN);
+      assertTrue(run(nan, w, b, g).isNaN().any(), "a NaN in the input reaches the output: " + java.util.Arrays.toString(s));
+      KernelSettings before = KernelSettings.use(KernelSettings.current().withOneDnn(true, 1, Long.MAX_VALUE));
+      try {
+        INDArray y = ConvGemm.forward(nan, w, b, ChannelKernels.RELU, g,
+            org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces(),
+            org.deeplearning4j.nn.workspace.ArrayType.ACTIVATIONS);
+        assertTrue(y.isNaN().any(), "a NaN survives the conv's ReLU: " + java.util.Arrays.toString(s));
+      } finally {
+        KernelSettings.use(before);
+      }
+    }
+  }
+
+  @Test
+  void concurrentCallersGetTheSameBitsAsAlone() throws Exception {
+    Nd4j.getRandom().setSeed(37);
+    ConvGemm.Geometry g = new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1);
+    int threads = 4;
+    // threads 0 and 2 share one shape, 1 and 3 another: same-shape callers take turns on one primitive
+    List<INDArray[]> work = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int c = t % 2 == 0 ? 32 : 48;
+      work.add(new INDArray[] {Nd4j.randn(DataType.FLOAT, 2, c, 20, 20), Nd4j.randn(DataType.FLOAT, 32, c, 3, 3),
+          Nd4j.randn(DataType.FLOAT, 32)});
+    }
+    List<INDArray> alone = new ArrayList<>();
+    for (INDArray[] a : work) {
+      alone.add(run(a[0], a[1], a[2], g));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<Integer>> results = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int me = t;
+        Callable<Integer> body = () -> {
+          INDArray[] a = work.get(me);
+          for (int i = 0; i < 20; i++) {
+            INDArray y = run(a[0], a[1], a[2], g);
+            assertArrayEquals(alone.get(me).data().asFloat(), y.data().asFloat(), "thread " + me + ", call " + i);
+          }
+          return me;
+        };
+        results.add(pool.submit(body));
+      }
+      for (Future<Integer> f : results) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aDroppedShapeIsMadeAgain() {
+    Nd4j.getRandom().setSeed(41);
+    ConvGemm.Geometry g = new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1);
+    INDArray x = Nd4j.randn(DataType.FLOAT, 1, 16, 6, 6);
+    INDArray w = Nd4j.randn(DataType.FLOAT, 8, 16, 3, 3);
+    INDArray first = run(x, w, null, g);
+    // more shapes than are kept: the first one's primitive is dropped
+    for (int o = 1; o <= OneDnnConv.MAX_PLANS + 1; o++) {
+      run(x, Nd4j.randn(DataType.FLOAT, 8 + o, 16, 3, 3), null, g);
+    }
+    assertTrue(OneDnnConv.plans() <= OneDnnConv.MAX_PLANS, OneDnnConv.plans() + " primitives kept");
+    INDArray again = run(x, w, null, g);
+    assertArrayEquals(first.data().asFloat(), again.data().asFloat());
+    assertEquals(first.length(), again.length());
+  }
+}
