@@ -368,14 +368,10 @@ public final class ConvGemm {
     INDArray w2 = w.reshape('c', o, k);
     INDArray wGrad2 = wGrad.reshape('c', o, k);
     if (OneDnn.takesBackward(x, w, g) && ChannelKernels.direct(x, delta)) {
-      // the op computes dx whatever: without inputGradient, into working memory
-      INDArray dx = mgr.createUninitialized(inputGradient ? ArrayType.ACTIVATION_GRAD : ArrayType.BP_WORKING_MEM,
-          x.dataType(), x.shape(), 'c');
-      // the op reads only the bias's shape
-      INDArray bias = bGrad == null ? null
-          : mgr.createUninitialized(ArrayType.BP_WORKING_MEM, x.dataType(), new long[] {o}, 'c');
-      OneDnn.backward(x, w, bias, delta, dx, wGrad, bGrad, g);
-      return inputGradient ? dx : null;
+      INDArray dx = inputGradient ? mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c')
+          : null;
+      OneDnn.backward(x, w, delta, dx, wGrad, bGrad, g);
+      return dx;
     }
     INDArray dx = inputGradient ? mgr.createUninitialized(ArrayType.ACTIVATION_GRAD, x.dataType(), x.shape(), 'c')
         : null;

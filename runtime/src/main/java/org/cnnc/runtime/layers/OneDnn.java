@@ -6,31 +6,31 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
-import org.nd4j.linalg.factory.Environment;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.nativeblas.NativeOpsHolder;
 
 /**
- * Convolutions on oneDNN, through the {@code conv2d} and {@code conv2d_bp} ops of ND4J's
- * {@code linux-x86_64-onednn} build, which hand them to oneDNN's JIT kernels (no im2col). cnnc
- * uses them where they beat its own GEMM layout ({@link ConvGemm}): float NCHW convolutions, not
- * 1x1, not dilated, from {@link KernelSettings#oneDnnMinChannels()} channels; forward at any batch
- * up to maps of {@link KernelSettings#oneDnnMaxForwardMap()}, backward at batches of more than one.
+ * Convolutions and matrix products on oneDNN, through {@code org.bytedeco:dnnl}'s binding to the
+ * {@code libdnnl} that ND4J's {@code linux-x86_64-onednn} build loads: convolution primitives cnnc
+ * makes once per shape ({@link OneDnnConv}) and oneDNN's {@code sgemm} ({@link #sgemm}, for
+ * {@link Gemm}). cnnc uses the convolutions where they beat its own GEMM layout
+ * ({@link ConvGemm}): float NCHW convolutions, not 1x1, not dilated, from
+ * {@link KernelSettings#oneDnnMinChannels()} channels; forward at any batch up to maps of
+ * {@link KernelSettings#oneDnnMaxForwardMap()}, backward at batches of more than one.
  *
- * <p>Measured here (batch 8, forward / backward, ms; README, "Performance"): NiN's 5x5 conv
- * 96->192 at 15^2 4.4 / 9.6 on oneDNN against 8.8 / 14.7 as im2col + MKL GEMM; 3x3 96->128 at
- * 28^2 4.5 / 9.4 against 5.8 / 12.1; but 1x1 convs (3.1 / 5.2 against 1.9 / 3.7) and convs from
- * few channels (3->192, 5x5: 2.5 / 6.6 against 1.5 / 3.8) stay on GEMM.
+ * <p>Measured (batch 8, forward / backward, ms; README, "Performance"): NiN's 5x5 conv 96->192
+ * at 15^2 4.4 / 9.6 on oneDNN against 8.8 / 14.7 as im2col + MKL GEMM; 3x3 96->128 at 28^2
+ * 4.5 / 9.4 against 5.8 / 12.1; but 1x1 convs (3.1 / 5.2 against 1.9 / 3.7) and convs from few
+ * channels (3->192, 5x5: 2.5 / 6.6 against 1.5 / 3.8) stay on GEMM. (Those were ND4J's
+ * {@code conv2d} ops; cnnc's own primitives are faster still, docs/performance-history.md,
+ * session 25.)
  *
- * <p><b>ND4J's other oneDNN helpers stay off.</b> In that build every ND4J op and DL4J layer with a
+ * <p><b>ND4J's oneDNN helpers stay off.</b> In that build every ND4J op and DL4J layer with a
  * oneDNN helper uses it, and two of them are wrong here: softmax along the channels of a 4-d
  * array (relative error 0.59 against PyTorch) and DL4J's dilated max pooling. So when this class
- * loads (before any cnnc layer runs) it turns ND4J's helpers off, which makes every other op
- * compute as in ND4J's plain build, and turns them on only around its own two ops. The switch is
- * process-wide, so those ops run one at a time. {@code -Dcnnc.conv.onednn=off} keeps every conv
- * on GEMM; ND4J's helpers stay off then too (they used to be left on, and DL4J's dilated max
- * pooling then differed from cnnc's and from PyTorch's).
+ * loads (before any cnnc layer runs) it turns ND4J's helpers off, which makes every op compute as
+ * in ND4J's plain build; cnnc's own oneDNN calls need no helper. {@code -Dcnnc.conv.onednn=off}
+ * keeps every conv on GEMM.
  */
 public final class OneDnn {
   private OneDnn() {}
@@ -131,19 +131,22 @@ public final class OneDnn {
   }
 
   /**
-   * The gradients for output gradient {@code delta}: {@code dx}, {@code dW} (into {@code wGrad})
-   * and, when {@code bias} is not null, {@code db} (into {@code bGrad}); the op reads only the
-   * bias's shape.
+   * The gradients for output gradient {@code delta}: {@code dx} (skipped when null), {@code dW}
+   * into {@code wGrad} and, when {@code bGrad} is not null, {@code db} into it, each overwritten:
+   * on primitives of cnnc's own ({@link OneDnnConv}).
    */
-  static void backward(INDArray x, INDArray w, INDArray bias, INDArray delta, INDArray dx, INDArray wGrad,
-      INDArray bGrad, ConvGemm.Geometry g) {
-    DynamicCustomOp.DynamicCustomOpsBuilder op = DynamicCustomOp.builder("conv2d_bp");
-    if (bias == null) {
-      op = op.addInputs(x, w, delta).addOutputs(dx, wGrad);
-    } else {
-      op = op.addInputs(x, w, bias, delta).addOutputs(dx, wGrad, bGrad.reshape(bGrad.length()));
+  static void backward(INDArray x, INDArray w, INDArray delta, INDArray dx, INDArray wGrad, INDArray bGrad,
+      ConvGemm.Geometry g) {
+    INDArray dw = ChannelKernels.direct(wGrad) ? wGrad : Nd4j.createUninitialized(DataType.FLOAT, wGrad.shape(), 'c');
+    INDArray db = bGrad == null || ChannelKernels.direct(bGrad) ? bGrad
+        : Nd4j.createUninitialized(DataType.FLOAT, bGrad.shape(), 'c');
+    OneDnnConv.backward(x, ChannelKernels.direct(w) ? w : w.dup('c'), delta, dx, dw, db, g);
+    if (dw != wGrad) {
+      wGrad.assign(dw);
     }
-    exec(op.addIntegerArguments(args(g)).build());
+    if (db != bGrad) {
+      bGrad.assign(db);
+    }
   }
 
   /**
@@ -193,18 +196,6 @@ public final class OneDnn {
       throw new IllegalStateException("oneDNN's sgemm failed (status " + status + ") on a " + m + " x " + n + " x " + k
           + " product" + (ta ? ", A transposed" : "") + (tb ? ", B transposed" : "") + ", leading dimensions " + lda
           + ", " + ldb + ", " + ldc);
-    }
-  }
-
-  /** Runs {@code op} with ND4J's helpers on, then puts them back as they were. */
-  private static synchronized void exec(DynamicCustomOp op) {
-    Environment env = Nd4j.getEnvironment();
-    boolean before = env.helpersAllowed();
-    env.allowHelpers(true);
-    try {
-      Nd4j.exec(op);
-    } finally {
-      env.allowHelpers(before);
     }
   }
 }

@@ -5,6 +5,8 @@ import java.lang.ref.Reference;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
+import org.bytedeco.dnnl.convolution_backward_data;
+import org.bytedeco.dnnl.convolution_backward_weights;
 import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.global.dnnl;
@@ -42,8 +44,8 @@ final class OneDnnConv {
 
   private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(ENGINE));
 
-  /** A conv's shape, as a primitive is made for it. */
-  private record Key(long n, long c, long h, long w, long o, ConvGemm.Geometry g, boolean bias) {}
+  /** A conv's shape and pass, as primitives are made for it. */
+  private record Key(long n, long c, long h, long w, long o, ConvGemm.Geometry g, boolean bias, boolean backward) {}
 
   private static final Map<Key, Plan> PLANS = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
@@ -62,20 +64,42 @@ final class OneDnnConv {
    * in C order.
    */
   static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
-    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, bias != null);
-    Plan plan;
-    synchronized (PLANS) {
-      plan = PLANS.get(key);
-      if (plan == null) {
-        plan = new Plan(key, out.size(2), out.size(3));
-        PLANS.put(key, plan);
-      }
-    }
+    Forward plan = (Forward) plan(new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, bias != null, false),
+        out.size(2), out.size(3));
     plan.run(x, w, bias, out);
     Reference.reachabilityFence(x);
     Reference.reachabilityFence(w);
     Reference.reachabilityFence(bias);
     Reference.reachabilityFence(out);
+  }
+
+  /**
+   * The gradients of {@link #forward} for the output gradient {@code delta [n, o, oh, ow]}:
+   * {@code dx} (skipped when null), {@code dw [o, c, kh, kw]} and {@code db [o]} (skipped when
+   * null), each overwritten; every array dense in C order.
+   */
+  static void backward(INDArray x, INDArray w, INDArray delta, INDArray dx, INDArray dw, INDArray db,
+      ConvGemm.Geometry g) {
+    Backward plan = (Backward) plan(new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, db != null, true),
+        delta.size(2), delta.size(3));
+    plan.run(x, w, delta, dx, dw, db);
+    Reference.reachabilityFence(x);
+    Reference.reachabilityFence(w);
+    Reference.reachabilityFence(delta);
+    Reference.reachabilityFence(dx);
+    Reference.reachabilityFence(dw);
+    Reference.reachabilityFence(db);
+  }
+
+  private static Plan plan(Key key, long oh, long ow) {
+    synchronized (PLANS) {
+      Plan plan = PLANS.get(key);
+      if (plan == null) {
+        plan = key.backward() ? new Backward(key, oh, ow) : new Forward(key, oh, ow);
+        PLANS.put(key, plan);
+      }
+      return plan;
+    }
   }
 
   /** How many conv shapes have a primitive now (for tests). */
@@ -85,24 +109,87 @@ final class OneDnnConv {
     }
   }
 
-  /** One shape's primitive, its reorders, and the memory objects they run on. */
-  private static final class Plan implements AutoCloseable {
+  /**
+   * One shape's primitives, their reorders, and the memory objects they run on: the NCHW arrays'
+   * (whose addresses are set at each call) and the primitives' own buffers, or the NCHW ones
+   * themselves where a primitive's layout is NCHW (no reorder then). A call holds the plan's lock.
+   */
+  private abstract static class Plan implements AutoCloseable {
+    private final java.util.List<Pointer> owned = new java.util.ArrayList<>();
+    private boolean closed;
+
+    /** {@code p}, closed with this plan. */
+    <T extends Pointer> T own(T p) {
+      if (p != null) {
+        owned.add(p);
+      }
+      return p;
+    }
+
+    /** A memory object for the NCHW (or OIHW, or 1-d) array a call hands in. */
+    memory user(memory.desc d) {
+      return own(new memory(d, ENGINE, new Pointer()));
+    }
+
+    /** The primitive's buffer for layout {@code wanted}, or {@code user} when that is its layout. */
+    memory inner(memory.desc wanted, memory user) {
+      return wanted.equals(user.get_desc()) ? user : own(new memory(wanted, ENGINE));
+    }
+
+    /** A reorder from {@code from} to {@code to}, or null when they are one memory. */
+    reorder reorder(memory from, memory to) {
+      return from == to ? null : own(new reorder(from, to));
+    }
+
+    static void run(reorder r, stream s, memory from, memory to) {
+      if (r != null) {
+        r.execute(s, from, to);
+      }
+    }
+
+    static memory.desc plain(long[] dims, memory.format_tag tag) {
+      return new memory.desc(dims, memory.data_type.f32, tag);
+    }
+
+    static memory.desc any(memory.desc d) {
+      return new memory.desc(d.dims(), memory.data_type.f32, memory.format_tag.any);
+    }
+
+    static void bind(memory m, INDArray a) {
+      m.set_data_handle(new Address(Gemm.address(a)));
+    }
+
+    void check() {
+      if (closed) {
+        throw new IllegalStateException("a oneDNN conv primitive was used after it was dropped");
+      }
+    }
+
+    @Override
+    public synchronized void close() {
+      closed = true;
+      for (int i = owned.size() - 1; i >= 0; i--) {
+        owned.get(i).close();
+      }
+    }
+  }
+
+  /** The forward primitive of one shape. */
+  private static final class Forward extends Plan {
     private final convolution_forward conv;
     private final memory x;
     private final memory w;
     private final memory bias;
     private final memory out;
-    /** The primitive's own buffers, or the NCHW ones where its layout is NCHW (no reorder). */
     private final memory bx;
     private final memory bw;
     private final memory bout;
     private final reorder toBx;
     private final reorder toBw;
     private final reorder fromBout;
-    private final IntMemoryMap args = new IntMemoryMap();
-    private boolean closed;
+    private final IntMemoryMap args = own(new IntMemoryMap());
 
-    Plan(Key k, long oh, long ow) {
+    Forward(Key k, long oh, long ow) {
       ConvGemm.Geometry g = k.g();
       memory.desc xd = plain(new long[] {k.n(), k.c(), k.h(), k.w()}, memory.format_tag.nchw);
       memory.desc wd = plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw);
@@ -110,24 +197,21 @@ final class OneDnnConv {
       memory.desc bd = k.bias() ? plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc();
       long[] strides = {g.sh(), g.sw()};
       long[] padding = {g.ph(), g.pw()};
-      convolution_forward.primitive_desc pd = new convolution_forward.primitive_desc(
+      convolution_forward.primitive_desc pd = own(new convolution_forward.primitive_desc(
           new convolution_forward.desc(dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
               any(xd), any(wd), bd, any(outd), strides, padding, padding),
-          ENGINE);
-      conv = new convolution_forward(pd);
-      x = new memory(xd, ENGINE, new Pointer());
-      w = new memory(wd, ENGINE, new Pointer());
-      bias = k.bias() ? new memory(bd, ENGINE, new Pointer()) : null;
-      out = new memory(outd, ENGINE, new Pointer());
-      memory.desc pxd = pd.src_desc();
-      memory.desc pwd = pd.weights_desc();
-      memory.desc poutd = pd.dst_desc();
-      bx = pxd.equals(xd) ? x : new memory(pxd, ENGINE);
-      bw = pwd.equals(wd) ? w : new memory(pwd, ENGINE);
-      bout = poutd.equals(outd) ? out : new memory(poutd, ENGINE);
-      toBx = bx == x ? null : new reorder(x, bx);
-      toBw = bw == w ? null : new reorder(w, bw);
-      fromBout = bout == out ? null : new reorder(bout, out);
+          ENGINE));
+      conv = own(new convolution_forward(pd));
+      x = user(xd);
+      w = user(wd);
+      bias = k.bias() ? user(bd) : null;
+      out = user(outd);
+      bx = inner(pd.src_desc(), x);
+      bw = inner(pd.weights_desc(), w);
+      bout = inner(pd.dst_desc(), out);
+      toBx = reorder(x, bx);
+      toBw = reorder(w, bw);
+      fromBout = reorder(bout, out);
       args.put(dnnl.DNNL_ARG_SRC, bx);
       args.put(dnnl.DNNL_ARG_WEIGHTS, bw);
       if (bias != null) {
@@ -136,50 +220,136 @@ final class OneDnnConv {
       args.put(dnnl.DNNL_ARG_DST, bout);
     }
 
-    private static memory.desc plain(long[] dims, memory.format_tag tag) {
-      return new memory.desc(dims, memory.data_type.f32, tag);
-    }
-
-    private static memory.desc any(memory.desc d) {
-      return new memory.desc(d.dims(), memory.data_type.f32, memory.format_tag.any);
-    }
-
     synchronized void run(INDArray xa, INDArray wa, INDArray ba, INDArray outa) {
-      if (closed) {
-        throw new IllegalStateException("a oneDNN conv primitive was used after it was dropped");
-      }
-      x.set_data_handle(address(xa));
-      w.set_data_handle(address(wa));
+      check();
+      bind(x, xa);
+      bind(w, wa);
       if (bias != null) {
-        bias.set_data_handle(address(ba));
+        bind(bias, ba);
       }
-      out.set_data_handle(address(outa));
+      bind(out, outa);
       stream s = STREAM.get();
-      if (toBx != null) {
-        toBx.execute(s, x, bx);
-      }
-      if (toBw != null) {
-        toBw.execute(s, w, bw);
-      }
+      run(toBx, s, x, bx);
+      run(toBw, s, w, bw);
       conv.execute(s, args);
-      if (fromBout != null) {
-        fromBout.execute(s, bout, out);
-      }
+      run(fromBout, s, bout, out);
       s._wait();
     }
+  }
 
-    private static Pointer address(INDArray a) {
-      return new Address(Gemm.address(a));
+  /**
+   * The backward primitives of one shape: the input gradient (oneDNN's backward-data
+   * convolution) and the weights' and bias's (backward-weights), each made against the forward
+   * primitive's description, as oneDNN asks.
+   */
+  private static final class Backward extends Plan {
+    private final convolution_backward_data data;
+    private final convolution_backward_weights weights;
+    private final memory x;
+    private final memory w;
+    private final memory delta;
+    private final memory dx;
+    private final memory dw;
+    private final memory db;
+    private final memory bw;
+    private final memory bDeltaData;
+    private final memory bdx;
+    private final memory bx;
+    private final memory bDeltaWeights;
+    private final memory bdw;
+    private final memory bdb;
+    private final reorder toBw;
+    private final reorder toBDeltaData;
+    private final reorder fromBdx;
+    private final reorder toBx;
+    private final reorder toBDeltaWeights;
+    private final reorder fromBdw;
+    private final reorder fromBdb;
+    private final IntMemoryMap dataArgs = own(new IntMemoryMap());
+    private final IntMemoryMap weightArgs = own(new IntMemoryMap());
+
+    Backward(Key k, long oh, long ow) {
+      ConvGemm.Geometry g = k.g();
+      memory.desc xd = plain(new long[] {k.n(), k.c(), k.h(), k.w()}, memory.format_tag.nchw);
+      memory.desc wd = plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw);
+      memory.desc outd = plain(new long[] {k.n(), k.o(), oh, ow}, memory.format_tag.nchw);
+      memory.desc bd = k.bias() ? plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc();
+      long[] strides = {g.sh(), g.sw()};
+      long[] padding = {g.ph(), g.pw()};
+      convolution_forward.primitive_desc hint = own(new convolution_forward.primitive_desc(
+          new convolution_forward.desc(dnnl.prop_kind.forward_training, dnnl.algorithm.convolution_direct,
+              any(xd), any(wd), bd, any(outd), strides, padding, padding),
+          ENGINE));
+      convolution_backward_data.primitive_desc dpd = own(new convolution_backward_data.primitive_desc(
+          new convolution_backward_data.desc(dnnl.algorithm.convolution_direct, any(xd), any(wd), any(outd), strides,
+              padding, padding),
+          ENGINE, hint));
+      convolution_backward_weights.primitive_desc wpd = own(new convolution_backward_weights.primitive_desc(
+          k.bias()
+              ? new convolution_backward_weights.desc(dnnl.algorithm.convolution_direct, any(xd), any(wd), bd, any(outd),
+                  strides, padding, padding)
+              : new convolution_backward_weights.desc(dnnl.algorithm.convolution_direct, any(xd), any(wd), any(outd),
+                  strides, padding, padding),
+          ENGINE, hint));
+      data = own(new convolution_backward_data(dpd));
+      weights = own(new convolution_backward_weights(wpd));
+      x = user(xd);
+      w = user(wd);
+      delta = user(outd);
+      dx = user(xd);
+      dw = user(wd);
+      db = k.bias() ? user(bd) : null;
+      bw = inner(dpd.weights_desc(), w);
+      bDeltaData = inner(dpd.diff_dst_desc(), delta);
+      bdx = inner(dpd.diff_src_desc(), dx);
+      bx = inner(wpd.src_desc(), x);
+      bDeltaWeights = wpd.diff_dst_desc().equals(dpd.diff_dst_desc()) ? bDeltaData : inner(wpd.diff_dst_desc(), delta);
+      bdw = inner(wpd.diff_weights_desc(), dw);
+      bdb = db == null ? null : inner(wpd.diff_bias_desc(), db);
+      toBw = reorder(w, bw);
+      toBDeltaData = reorder(delta, bDeltaData);
+      fromBdx = reorder(bdx, dx);
+      toBx = reorder(x, bx);
+      toBDeltaWeights = bDeltaWeights == bDeltaData ? null : reorder(delta, bDeltaWeights);
+      fromBdw = reorder(bdw, dw);
+      fromBdb = db == null ? null : reorder(bdb, db);
+      dataArgs.put(dnnl.DNNL_ARG_DIFF_DST, bDeltaData);
+      dataArgs.put(dnnl.DNNL_ARG_WEIGHTS, bw);
+      dataArgs.put(dnnl.DNNL_ARG_DIFF_SRC, bdx);
+      weightArgs.put(dnnl.DNNL_ARG_SRC, bx);
+      weightArgs.put(dnnl.DNNL_ARG_DIFF_DST, bDeltaWeights);
+      weightArgs.put(dnnl.DNNL_ARG_DIFF_WEIGHTS, bdw);
+      if (db != null) {
+        weightArgs.put(dnnl.DNNL_ARG_DIFF_BIAS, bdb);
+      }
     }
 
-    @Override
-    public synchronized void close() {
-      closed = true;
-      for (Pointer p : new Pointer[] {args, toBx, toBw, fromBout, bx, bw, bout, x, w, bias, out, conv}) {
-        if (p != null) {
-          p.close();
-        }
+    synchronized void run(INDArray xa, INDArray wa, INDArray deltaa, INDArray dxa, INDArray dwa, INDArray dba) {
+      check();
+      bind(x, xa);
+      bind(w, wa);
+      bind(delta, deltaa);
+      bind(dw, dwa);
+      if (db != null) {
+        bind(db, dba);
       }
+      stream s = STREAM.get();
+      // the output gradient in the backward-data layout (the weights' pass shares it when it can)
+      run(toBDeltaData, s, delta, bDeltaData);
+      if (dxa != null) {
+        bind(dx, dxa);
+        run(toBw, s, w, bw);
+        data.execute(s, dataArgs);
+        run(fromBdx, s, bdx, dx);
+      }
+      run(toBx, s, x, bx);
+      run(toBDeltaWeights, s, delta, bDeltaWeights);
+      weights.execute(s, weightArgs);
+      run(fromBdw, s, bdw, dw);
+      if (db != null) {
+        run(fromBdb, s, bdb, db);
+      }
+      s._wait();
     }
   }
 

@@ -82,6 +82,44 @@ class OneDnnConvTest {
     }
   }
 
+  /**
+   * The backward primitives equal ND4J's own {@code conv2d_bp}: the input gradient (or none), the
+   * weights' gradient and the bias's, overwriting whatever the arrays held.
+   */
+  @Test
+  void backwardEqualsNd4jsConvBackward() {
+    Nd4j.getRandom().setSeed(43);
+    int[][] shapes = { // n c h w o k s p
+      {2, 16, 9, 11, 24, 3, 1, 1}, {3, 20, 15, 15, 8, 5, 2, 2}, {2, 32, 8, 8, 40, 3, 2, 0}, {2, 17, 7, 6, 33, 2, 1, 1}};
+    for (int[] s : shapes) {
+      ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
+      INDArray x = Nd4j.randn(DataType.FLOAT, s[0], s[1], s[2], s[3]);
+      INDArray w = Nd4j.randn(DataType.FLOAT, s[4], s[1], s[5], s[5]).muli(0.2);
+      INDArray delta = Nd4j.randn(DataType.FLOAT, s[0], s[4], g.outH(s[2]), g.outW(s[3]));
+      INDArray dxRef = Nd4j.create(DataType.FLOAT, x.shape());
+      INDArray dwRef = Nd4j.create(DataType.FLOAT, w.shape());
+      INDArray dbRef = Nd4j.create(DataType.FLOAT, s[4]);
+      Nd4j.exec(DynamicCustomOp.builder("conv2d_bp").addInputs(x, w, Nd4j.zeros(DataType.FLOAT, s[4]), delta)
+          .addOutputs(dxRef, dwRef, dbRef).addIntegerArguments(OneDnn.args(g)).build());
+      for (boolean bias : new boolean[] {false, true}) {
+        for (boolean input : new boolean[] {false, true}) {
+          String what = java.util.Arrays.toString(s) + " bias=" + bias + " dx=" + input;
+          INDArray dx = input ? Nd4j.randn(DataType.FLOAT, x.shape()) : null;
+          INDArray dw = Nd4j.randn(DataType.FLOAT, w.shape());
+          INDArray db = bias ? Nd4j.randn(DataType.FLOAT, s[4]) : null;
+          OneDnn.backward(x, w, delta, dx, dw, db, g);
+          assertClose(dwRef, dw, "dW " + what);
+          if (input) {
+            assertClose(dxRef, dx, "dx " + what);
+          }
+          if (bias) {
+            assertClose(dbRef, db, "db " + what);
+          }
+        }
+      }
+    }
+  }
+
   @Test
   void concurrentCallersGetTheSameBitsAsAlone() throws Exception {
     Nd4j.getRandom().setSeed(37);
