@@ -30,9 +30,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * than the primitive (64 -> 64 channels, 3x3 at 56^2: 4.98 ms against 0.74 with the reorders) on
  * a 2-core AMD EPYC; at batch 8 7.95 against 6.12 (docs/performance-history.md, session 25).
  *
- * <p>Each primitive keeps the buffers of its blocked input, weights and output; a call locks its
- * primitive, so two threads running the same shape take turns, and different shapes run at once.
- * At most {@link #MAX_PLANS} shapes are kept (the least recently used is dropped).
+ * <p>The arrays in oneDNN's layouts live in buffers of the calling thread, shared by every shape
+ * ({@link Buffers}); a call locks its shape's primitives, so two threads running the same shape
+ * take turns, and different shapes run at once. At most {@link #MAX_PLANS} shapes are kept (the
+ * least recently used is dropped).
  */
 final class OneDnnConv {
   private OneDnnConv() {}
@@ -43,6 +44,42 @@ final class OneDnnConv {
   private static final engine ENGINE = OneDnn.bindingFailure() == null ? new engine(engine.kind.cpu, 0) : null;
 
   private static final ThreadLocal<stream> STREAM = ThreadLocal.withInitial(() -> new stream(ENGINE));
+
+  private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+
+  /**
+   * A thread's buffers for the primitives' own layouts, one per slot (a plan's first reordered
+   * array is slot 0, its second slot 1, ...), each as large as the largest asked of it: the
+   * plans of a network share them, so they cost the largest conv's arrays, not the sum over
+   * every conv shape. Aligned to 64 bytes; freed with the thread.
+   */
+  private static final class Buffers {
+    private final java.util.List<org.bytedeco.javacpp.BytePointer> raw = new java.util.ArrayList<>();
+    private final java.util.List<Pointer> aligned = new java.util.ArrayList<>();
+    private final java.util.List<Long> sizes = new java.util.ArrayList<>();
+
+    Pointer get(int slot, long bytes) {
+      while (raw.size() <= slot) {
+        raw.add(null);
+        aligned.add(null);
+        sizes.add(0L);
+      }
+      if (sizes.get(slot) < bytes) {
+        if (raw.get(slot) != null) {
+          raw.get(slot).close();
+        }
+        org.bytedeco.javacpp.BytePointer p = new org.bytedeco.javacpp.BytePointer(bytes + 64);
+        if (p.isNull()) {
+          throw new OutOfMemoryError("cannot allocate " + bytes + " bytes for a oneDNN conv's working layout");
+        }
+        long address = p.address();
+        raw.set(slot, p);
+        aligned.set(slot, new Address((address + 63) & ~63L));
+        sizes.set(slot, bytes);
+      }
+      return aligned.get(slot);
+    }
+  }
 
   /** A conv's shape and pass, as primitives are made for it. */
   private record Key(long n, long c, long h, long w, long o, ConvGemm.Geometry g, boolean bias, boolean backward) {}
@@ -131,9 +168,29 @@ final class OneDnnConv {
       return own(new memory(d, ENGINE, new Pointer()));
     }
 
-    /** The primitive's buffer for layout {@code wanted}, or {@code user} when that is its layout. */
+    private final java.util.List<memory> inner = new java.util.ArrayList<>();
+    private final java.util.List<Long> innerBytes = new java.util.ArrayList<>();
+
+    /**
+     * The primitive's buffer for layout {@code wanted}, or {@code user} when that is its layout.
+     * The buffer is the calling thread's ({@link Buffers}), bound at each call ({@link #bindInner}).
+     */
     memory inner(memory.desc wanted, memory user) {
-      return wanted.equals(user.get_desc()) ? user : own(new memory(wanted, ENGINE));
+      if (wanted.equals(user.get_desc())) {
+        return user;
+      }
+      memory m = own(new memory(wanted, ENGINE, new Pointer()));
+      inner.add(m);
+      innerBytes.add(wanted.get_size());
+      return m;
+    }
+
+    /** Points this plan's inner buffers at the calling thread's. */
+    void bindInner() {
+      Buffers b = BUFFERS.get();
+      for (int i = 0; i < inner.size(); i++) {
+        inner.get(i).set_data_handle(b.get(i, innerBytes.get(i)));
+      }
     }
 
     /** A reorder from {@code from} to {@code to}, or null when they are one memory. */
@@ -228,6 +285,7 @@ final class OneDnnConv {
         bind(bias, ba);
       }
       bind(out, outa);
+      bindInner();
       stream s = STREAM.get();
       run(toBx, s, x, bx);
       run(toBw, s, w, bw);
@@ -333,6 +391,7 @@ final class OneDnnConv {
       if (db != null) {
         bind(db, dba);
       }
+      bindInner();
       stream s = STREAM.get();
       // the output gradient in the backward-data layout (the weights' pass shares it when it can)
       run(toBDeltaData, s, delta, bDeltaData);
