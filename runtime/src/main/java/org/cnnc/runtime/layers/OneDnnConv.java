@@ -231,6 +231,29 @@ final class OneDnnConv {
     }
   }
 
+  /**
+   * A shape's arrays as NCHW (OIHW for the weights, 1-d for the bias, or a zero description
+   * without one) and its strides and padding (PyTorch's: the same on both sides).
+   */
+  private record Shape(memory.desc x, memory.desc w, memory.desc out, memory.desc bias, long[] strides,
+      long[] padding) {
+    static Shape of(Key k, long oh, long ow) {
+      ConvGemm.Geometry g = k.g();
+      return new Shape(Plan.plain(new long[] {k.n(), k.c(), k.h(), k.w()}, memory.format_tag.nchw),
+          Plan.plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw),
+          Plan.plain(new long[] {k.n(), k.o(), oh, ow}, memory.format_tag.nchw),
+          k.bias() ? Plan.plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc(),
+          new long[] {g.sh(), g.sw()}, new long[] {g.ph(), g.pw()});
+    }
+
+    /** The forward convolution's description for {@code kind}, oneDNN choosing every layout but the bias's. */
+    convolution_forward.primitive_desc forward(dnnl.prop_kind kind) {
+      return new convolution_forward.primitive_desc(new convolution_forward.desc(kind,
+          dnnl.algorithm.convolution_direct, Plan.any(x), Plan.any(w), bias, Plan.any(out), strides, padding, padding),
+          ENGINE);
+    }
+  }
+
   /** The forward primitive of one shape. */
   private static final class Forward extends Plan {
     private final convolution_forward conv;
@@ -247,22 +270,13 @@ final class OneDnnConv {
     private final IntMemoryMap args = own(new IntMemoryMap());
 
     Forward(Key k, long oh, long ow) {
-      ConvGemm.Geometry g = k.g();
-      memory.desc xd = plain(new long[] {k.n(), k.c(), k.h(), k.w()}, memory.format_tag.nchw);
-      memory.desc wd = plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw);
-      memory.desc outd = plain(new long[] {k.n(), k.o(), oh, ow}, memory.format_tag.nchw);
-      memory.desc bd = k.bias() ? plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc();
-      long[] strides = {g.sh(), g.sw()};
-      long[] padding = {g.ph(), g.pw()};
-      convolution_forward.primitive_desc pd = own(new convolution_forward.primitive_desc(
-          new convolution_forward.desc(dnnl.prop_kind.forward_inference, dnnl.algorithm.convolution_direct,
-              any(xd), any(wd), bd, any(outd), strides, padding, padding),
-          ENGINE));
+      Shape sh = Shape.of(k, oh, ow);
+      convolution_forward.primitive_desc pd = own(sh.forward(dnnl.prop_kind.forward_inference));
       conv = own(new convolution_forward(pd));
-      x = user(xd);
-      w = user(wd);
-      bias = k.bias() ? user(bd) : null;
-      out = user(outd);
+      x = user(sh.x());
+      w = user(sh.w());
+      bias = k.bias() ? user(sh.bias()) : null;
+      out = user(sh.out());
       bx = inner(pd.src_desc(), x);
       bw = inner(pd.weights_desc(), w);
       bout = inner(pd.dst_desc(), out);
@@ -327,17 +341,14 @@ final class OneDnnConv {
     private final IntMemoryMap weightArgs = own(new IntMemoryMap());
 
     Backward(Key k, long oh, long ow) {
-      ConvGemm.Geometry g = k.g();
-      memory.desc xd = plain(new long[] {k.n(), k.c(), k.h(), k.w()}, memory.format_tag.nchw);
-      memory.desc wd = plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw);
-      memory.desc outd = plain(new long[] {k.n(), k.o(), oh, ow}, memory.format_tag.nchw);
-      memory.desc bd = k.bias() ? plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc();
-      long[] strides = {g.sh(), g.sw()};
-      long[] padding = {g.ph(), g.pw()};
-      convolution_forward.primitive_desc hint = own(new convolution_forward.primitive_desc(
-          new convolution_forward.desc(dnnl.prop_kind.forward_training, dnnl.algorithm.convolution_direct,
-              any(xd), any(wd), bd, any(outd), strides, padding, padding),
-          ENGINE));
+      Shape sh = Shape.of(k, oh, ow);
+      memory.desc xd = sh.x();
+      memory.desc wd = sh.w();
+      memory.desc outd = sh.out();
+      memory.desc bd = sh.bias();
+      long[] strides = sh.strides();
+      long[] padding = sh.padding();
+      convolution_forward.primitive_desc hint = own(sh.forward(dnnl.prop_kind.forward_training));
       convolution_backward_data.primitive_desc dpd = own(new convolution_backward_data.primitive_desc(
           new convolution_backward_data.desc(dnnl.algorithm.convolution_direct, any(xd), any(wd), any(outd), strides,
               padding, padding),

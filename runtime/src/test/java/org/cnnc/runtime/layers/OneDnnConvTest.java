@@ -27,6 +27,10 @@ import org.nd4j.linalg.factory.Nd4j;
  * gets a new one that computes the same.
  */
 class OneDnnConvTest {
+  /** Batch, channels, height, width, outputs, kernel, stride, padding: odd sizes, strides, padding, a 2x2 kernel. */
+  private static final int[][] SHAPES = {
+    {2, 16, 9, 11, 24, 3, 1, 1}, {1, 20, 15, 15, 8, 5, 2, 2}, {3, 32, 8, 8, 40, 3, 2, 0}, {2, 17, 7, 6, 33, 2, 1, 1}};
+
   /** ND4J's own conv2d (its oneDNN helper is off outside {@link OneDnn}). */
   private static INDArray reference(INDArray x, INDArray w, INDArray b, ConvGemm.Geometry g) {
     long oh = g.outH(x.size(2));
@@ -55,9 +59,7 @@ class OneDnnConvTest {
   void equalsNd4jsConvWithAndWithoutBiasAndKeepsNaN() {
     assertNull(OneDnn.bindingFailure());
     Nd4j.getRandom().setSeed(31);
-    int[][] shapes = { // n c h w o k s p
-      {2, 16, 9, 11, 24, 3, 1, 1}, {1, 20, 15, 15, 8, 5, 2, 2}, {3, 32, 8, 8, 40, 3, 2, 0}, {2, 17, 7, 6, 33, 2, 1, 1}};
-    for (int[] s : shapes) {
+    for (int[] s : SHAPES) {
       ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
       INDArray x = Nd4j.randn(DataType.FLOAT, s[0], s[1], s[2], s[3]);
       INDArray w = Nd4j.randn(DataType.FLOAT, s[4], s[1], s[5], s[5]).muli(0.2);
@@ -89,9 +91,7 @@ class OneDnnConvTest {
   @Test
   void backwardEqualsNd4jsConvBackward() {
     Nd4j.getRandom().setSeed(43);
-    int[][] shapes = { // n c h w o k s p
-      {2, 16, 9, 11, 24, 3, 1, 1}, {3, 20, 15, 15, 8, 5, 2, 2}, {2, 32, 8, 8, 40, 3, 2, 0}, {2, 17, 7, 6, 33, 2, 1, 1}};
-    for (int[] s : shapes) {
+    for (int[] s : SHAPES) {
       ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
       INDArray x = Nd4j.randn(DataType.FLOAT, s[0], s[1], s[2], s[3]);
       INDArray w = Nd4j.randn(DataType.FLOAT, s[4], s[1], s[5], s[5]).muli(0.2);
