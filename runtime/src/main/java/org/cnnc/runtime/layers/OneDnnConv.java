@@ -134,8 +134,18 @@ final class OneDnnConv {
       if (plan == null) {
         plan = key.backward() ? new Backward(key, oh, ow) : new Forward(key, oh, ow);
         PLANS.put(key, plan);
+        made++;
       }
       return plan;
+    }
+  }
+
+  private static long made;
+
+  /** How many shapes' primitives have been made since the class loaded, dropped ones included (for tests). */
+  static long made() {
+    synchronized (PLANS) {
+      return made;
     }
   }
 

@@ -28,7 +28,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * non-square kernels, bias or not, a fused ReLU, and every layout: the whole batch in one GEMM,
  * and tiled, each sample's map whole or cut into bands of one or two output rows (an odd number
  * of rows leaves a short last band); im2col's stride-1 rows built in a Java array or copied buffer
- * to buffer; the products on MKL and on ND4J's OpenBLAS; and on oneDNN (ND4J's conv2d ops).
+ * to buffer; the products on MKL and on ND4J's OpenBLAS; and on oneDNN (cnnc's own primitives, OneDnnConv).
  */
 class GemmConvolutionTest {
   static Stream<Arguments> cases() {

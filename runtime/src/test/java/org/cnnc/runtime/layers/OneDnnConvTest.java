@@ -74,9 +74,14 @@ class OneDnnConvTest {
       assertTrue(run(nan, w, b, g).isNaN().any(), "a NaN in the input reaches the output: " + java.util.Arrays.toString(s));
       KernelSettings before = KernelSettings.use(KernelSettings.current().withOneDnn(true, 1, Long.MAX_VALUE));
       try {
-        INDArray y = ConvGemm.forward(nan, w, b, ChannelKernels.RELU, g,
+        // a conv layer's forward goes to a primitive: a shape of its own (this batch of 5) makes one
+        INDArray five = Nd4j.concat(0, nan, nan, nan, nan, nan).get(
+            org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 5)).dup('c');
+        long made = OneDnnConv.made();
+        INDArray y = ConvGemm.forward(five, w, b, ChannelKernels.RELU, g,
             org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces(),
             org.deeplearning4j.nn.workspace.ArrayType.ACTIVATIONS);
+        assertEquals(made + 1, OneDnnConv.made(), "ConvGemm made no primitive");
         assertTrue(y.isNaN().any(), "a NaN survives the conv's ReLU: " + java.util.Arrays.toString(s));
       } finally {
         KernelSettings.use(before);
