@@ -472,8 +472,8 @@ public final class Gemm {
     return a.data().addressPointer().address() + 4L * (a.offset() - a.data().offset());
   }
 
-  /** A pointer to memory ND4J owns: no allocation, no deallocator. */
-  private static final class Address extends FloatPointer {
+  /** A pointer to memory ND4J owns: no allocation, no deallocator (also {@link OneDnnConv}'s). */
+  static final class Address extends FloatPointer {
     Address(long address) {
       this.address = address;
     }

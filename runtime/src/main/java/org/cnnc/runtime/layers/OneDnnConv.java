@@ -13,7 +13,6 @@ import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -74,7 +73,7 @@ final class OneDnnConv {
         }
         long address = p.address();
         raw.set(slot, p);
-        aligned.set(slot, new Address((address + 63) & ~63L));
+        aligned.set(slot, new Gemm.Address((address + 63) & ~63L));
         sizes.set(slot, bytes);
       }
       return aligned.get(slot);
@@ -101,9 +100,11 @@ final class OneDnnConv {
    * in C order.
    */
   static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
-    Forward plan = (Forward) plan(new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, bias != null, false),
-        out.size(2), out.size(3));
-    plan.run(x, w, bias, out);
+    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, bias != null, false);
+    // a plan another thread's new shape dropped meanwhile runs nothing: make it again
+    while (!((Forward) plan(key, out.size(2), out.size(3))).run(x, w, bias, out)) {
+      Thread.onSpinWait();
+    }
     Reference.reachabilityFence(x);
     Reference.reachabilityFence(w);
     Reference.reachabilityFence(bias);
@@ -117,9 +118,10 @@ final class OneDnnConv {
    */
   static void backward(INDArray x, INDArray w, INDArray delta, INDArray dx, INDArray dw, INDArray db,
       ConvGemm.Geometry g) {
-    Backward plan = (Backward) plan(new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, db != null, true),
-        delta.size(2), delta.size(3));
-    plan.run(x, w, delta, dx, dw, db);
+    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, db != null, true);
+    while (!((Backward) plan(key, delta.size(2), delta.size(3))).run(x, w, delta, dx, dw, db)) {
+      Thread.onSpinWait();
+    }
     Reference.reachabilityFence(x);
     Reference.reachabilityFence(w);
     Reference.reachabilityFence(delta);
@@ -223,13 +225,12 @@ final class OneDnnConv {
     }
 
     static void bind(memory m, INDArray a) {
-      m.set_data_handle(new Address(Gemm.address(a)));
+      m.set_data_handle(new Gemm.Address(Gemm.address(a)));
     }
 
-    void check() {
-      if (closed) {
-        throw new IllegalStateException("a oneDNN conv primitive was used after it was dropped");
-      }
+    /** Whether the plan was dropped (closed): a call that finds it so runs nothing. */
+    boolean dropped() {
+      return closed;
     }
 
     @Override
@@ -301,8 +302,11 @@ final class OneDnnConv {
       args.put(dnnl.DNNL_ARG_DST, bout);
     }
 
-    synchronized void run(INDArray xa, INDArray wa, INDArray ba, INDArray outa) {
-      check();
+    /** Runs the conv, or returns false, doing nothing, when the plan was dropped. */
+    synchronized boolean run(INDArray xa, INDArray wa, INDArray ba, INDArray outa) {
+      if (dropped()) {
+        return false;
+      }
       bind(x, xa);
       bind(w, wa);
       if (bias != null) {
@@ -316,6 +320,7 @@ final class OneDnnConv {
       conv.execute(s, args);
       run(fromBout, s, bout, out);
       s._wait();
+      return true;
     }
   }
 
@@ -403,8 +408,11 @@ final class OneDnnConv {
       }
     }
 
-    synchronized void run(INDArray xa, INDArray wa, INDArray deltaa, INDArray dxa, INDArray dwa, INDArray dba) {
-      check();
+    /** Runs the gradients, or returns false, doing nothing, when the plan was dropped. */
+    synchronized boolean run(INDArray xa, INDArray wa, INDArray deltaa, INDArray dxa, INDArray dwa, INDArray dba) {
+      if (dropped()) {
+        return false;
+      }
       bind(x, xa);
       bind(w, wa);
       bind(delta, deltaa);
@@ -430,13 +438,7 @@ final class OneDnnConv {
         run(fromBdb, s, bdb, db);
       }
       s._wait();
-    }
-  }
-
-  /** A pointer to memory ND4J owns: no allocation, no deallocator. */
-  private static final class Address extends FloatPointer {
-    Address(long address) {
-      this.address = address;
+      return true;
     }
   }
 }
