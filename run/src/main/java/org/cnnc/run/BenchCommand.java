@@ -80,10 +80,18 @@ final class BenchCommand implements Callable<Integer> {
       + "article's networks written by hand (the slowest columns: minutes for a ResNet-50 or a VGG16).")
   boolean noDl4j;
 
-  @Option(names = "--passes", paramLabel = "PASS", split = ",",
+  @Option(names = "--passes", paramLabel = "PASS", split = ",", completionCandidates = PassNames.class,
       description = "Inference passes for the cnnc column (default: those measured to help, as cnnc run applies them; "
-          + "'none' for none): FOLD_BATCHNORM, FUSE_RELU, DROP_DROPOUT, PRUNE_OUTPUTS, MERGE_POINTWISE, FUSE_ADD.")
+          + "'none' for none): ${COMPLETION-CANDIDATES}.")
   List<String> passes;
+
+  /** The inference passes' names, as {@code --passes} lists them: InferencePlan.Pass's, so that a new one is listed. */
+  static final class PassNames implements Iterable<String> {
+    @Override
+    public java.util.Iterator<String> iterator() {
+      return java.util.Arrays.stream(InferencePlan.Pass.values()).map(Enum::name).iterator();
+    }
+  }
 
   @Option(names = "--profile", description = "Time each layer alone instead: where the time goes, GFLOP/s against SGEMM.")
   boolean profile;

@@ -30,9 +30,12 @@ public final class CnnNetwork {
   private final NetBuilder topology;
   /** Whether predict fuses residual adds into convs ({@link InferencePlan.Pass#FUSE_ADD}). */
   private final boolean fuseAdds;
+  /** Whether predict keeps activations between convs in oneDNN's layout ({@link InferencePlan.Pass#CONV_LAYOUT}). */
+  private final boolean layOut;
 
   private CnnNetwork(CnnModel model, ComputationGraph graph, NetBuilder b, NetBuilder topology) {
     this.fuseAdds = b.plan() != null && b.plan().fusesAdds();
+    this.layOut = b.plan() != null && b.plan().laysOut();
     this.model = model;
     this.graph = graph;
     this.topology = topology;
@@ -209,7 +212,8 @@ public final class CnnNetwork {
   /** The executor of {@link #predict}, made on first use. */
   synchronized InferenceExecutor executor() {
     if (executor == null) {
-      executor = new InferenceExecutor(graph, outputs.stream().map(NetBuilder.OutputSpec::node).toList(), fuseAdds);
+      executor = new InferenceExecutor(graph, outputs.stream().map(NetBuilder.OutputSpec::node).toList(), fuseAdds,
+          layOut);
     }
     return executor;
   }

@@ -9,6 +9,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.cnnc.runtime.layers.ConvLayout;
 import org.cnnc.runtime.layers.CnncAdd;
 import org.cnnc.runtime.layers.GemmConvolutionLayer;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
@@ -114,15 +115,24 @@ final class InferenceExecutor {
   /** The {@link Kind#ADDED} steps whose add computes a ReLU (which their conv then applies). */
   private final Set<Integer> addsRelu = new HashSet<>();
   private final int[] outputs;
+  private final Set<Integer> isOutput = new HashSet<>();
+  /** Whether activations between convs may stay in oneDNN's layout ({@link InferencePlan.Pass#CONV_LAYOUT}). */
+  private final boolean layOut;
   private final int[] inputIndex;
   private final LayerWorkspaceMgr probeMgr;
   private final PlannedMgr mgr = new PlannedMgr();
   private Plan plan;
   private long[][] planInputs;
+  /** The kernel settings {@link #plan} was made under (its layouts depend on them). */
+  private org.cnnc.runtime.layers.KernelSettings planSettings;
 
-  /** Runs {@code graph} for the vertices named {@code outputNodes}, residual adds fused into convs with {@code fuseAdds}. */
-  InferenceExecutor(ComputationGraph graph, List<String> outputNodes, boolean fuseAdds) {
+  /**
+   * Runs {@code graph} for the vertices named {@code outputNodes}, residual adds fused into convs
+   * with {@code fuseAdds}, activations between convs in oneDNN's layout with {@code layOut}.
+   */
+  InferenceExecutor(ComputationGraph graph, List<String> outputNodes, boolean fuseAdds, boolean layOut) {
     this.graph = graph;
+    this.layOut = layOut;
     this.vertices = graph.getVertices();
     int n = vertices.length;
     this.outputs = outputNodes.stream().mapToInt(o -> graph.getVertex(o).getVertexIndex()).toArray();
@@ -156,7 +166,6 @@ final class InferenceExecutor {
         readers.computeIfAbsent(r, k -> new ArrayList<>()).add(s);
       }
     }
-    Set<Integer> isOutput = new HashSet<>();
     for (int o : outputs) {
       isOutput.add(o);
     }
@@ -233,7 +242,8 @@ final class InferenceExecutor {
   private INDArray[] runSteps(INDArray... inputs) {
     long[][] shapes = Arrays.stream(inputs).map(INDArray::shape).toArray(long[][]::new);
     boolean floats = Arrays.stream(inputs).allMatch(x -> x.dataType() == DataType.FLOAT);
-    if (plan == null || !Arrays.deepEquals(shapes, planInputs) || !floats) {
+    var settings = org.cnnc.runtime.layers.KernelSettings.current();
+    if (plan == null || !Arrays.deepEquals(shapes, planInputs) || !floats || !settings.equals(planSettings)) {
       // the first call with these shapes: every vertex as it computes itself, its shape recorded
       INDArray[] values = new INDArray[vertices.length];
       for (int v : steps) {
@@ -251,7 +261,12 @@ final class InferenceExecutor {
       }
       plan = floats ? Plan.of(this, values) : null;
       planInputs = shapes;
-      return copies(values);
+      planSettings = settings;
+      if (plan == null || !plan.laidOut()) {
+        return copies(values);
+      }
+      // convs in oneDNN's layouts compute on other kernels than the vertices did: this call's
+      // outputs come from the plan too, so that every call with these shapes gives the same bits
     }
     INDArray[] values = new INDArray[vertices.length];
     plan.copied.clear();
@@ -270,6 +285,11 @@ final class InferenceExecutor {
           values[v] = plan.view[v];
         }
         case COMPUTE -> {
+          if (plan.laid[v]) {
+            laidForward(v, values);
+            values[v] = plan.view[v];
+            continue;
+          }
           INDArray target = plan.view[v];
           mgr.offer(plan.dense[v] ? target : null);
           try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
@@ -290,6 +310,99 @@ final class InferenceExecutor {
       }
     }
     return copies(values);
+  }
+
+  /**
+   * A conv that reads or writes an activation in oneDNN's layout (or adds one): on its primitive,
+   * straight from and into the planned memory.
+   */
+  private void laidForward(int v, INDArray[] values) {
+    GemmConvolutionLayer conv = (GemmConvolutionLayer) vertices[v].getLayer();
+    int in = reads[v][0];
+    Integer add = addsInto.get(v);
+    int other = add == null ? -1 : reads[add][0] == v ? reads[add][1] : reads[add][0];
+    try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
+      conv.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v],
+          other < 0 ? null : values[other], other < 0 ? 0 : plan.layout[other], add != null && addsRelu.contains(add),
+          mgr);
+    }
+  }
+
+  /**
+   * Each activation's layout for a planned call ({@link InferencePlan.Pass#CONV_LAYOUT}): the one
+   * oneDNN's convs prefer ({@link ConvLayout#preferred()}), or NCHW. An activation is kept in
+   * oneDNN's layout when a conv able to run on oneDNN's primitive writes it (itself, or the
+   * residual add it computes), it is no output and no slice of a concatenation, and every step
+   * reading it takes that layout: such a conv, or a residual add computed by one (which reorders
+   * a residual whose layout is not its output's). A conv whose own pass converts nothing (a 1x1
+   * conv, a product over NCHW; a wide 3x3 conv on Winograd's kernel) joins only with both its
+   * input and its output in oneDNN's layout: an activation it writes from an NCHW input, or reads
+   * to write an NCHW output, stays NCHW (and so on, until nothing changes). Measured on
+   * MobileNetV2, whose 1x1 convs sit between depthwise convs (NCHW), a 1x1 conv with one reorder
+   * took up to 3x its product's time; VGG16 at batch 8 lost 4% with its Winograd convs moved. Nor does a 1x1
+   * conv of fewer than {@link #POINTWISE_MIN_PIXELS} output pixels (over the batch) join: the
+   * primitive reorders its weights at every call, which the product reads as they are, and that
+   * costs the more the fewer pixels share the weights (ResNet-50 at batch 1: the 1x1 convs at 14^2
+   * and 7^2 lost up to 0.8 ms each, those at 28^2 some 0.05 ms each).
+   */
+  static final long POINTWISE_MIN_PIXELS = 1024;
+
+  private int[] layouts(INDArray[] probed) {
+    int n = vertices.length;
+    int[] layout = new int[n];
+    int preferred = layOut ? ConvLayout.preferred() : ConvLayout.NCHW;
+    if (preferred == ConvLayout.NCHW) {
+      return layout;
+    }
+    boolean[] conv = new boolean[n];
+    boolean[] convertsNothing = new boolean[n];
+    for (int v : steps) {
+      conv[v] = kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
+          && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut();
+      if (conv[v]) {
+        GemmConvolutionLayer c = (GemmConvolutionLayer) vertices[v].getLayer();
+        convertsNothing[v] = c.convertsNothing(probed[reads[v][0]], probed[v]);
+        if (c.pointwise() && probed[v].size(0) * probed[v].size(2) * probed[v].size(3) < POINTWISE_MIN_PIXELS) {
+          conv[v] = false;
+        }
+      }
+    }
+    // the candidates: written by such a conv, read only by such convs (or their residual adds)
+    boolean[] kept = new boolean[n];
+    for (int v : steps) {
+      if (!conv[v] || sliceOf.containsKey(v)) {
+        continue;
+      }
+      int act = addsInto.getOrDefault(v, v);
+      List<Integer> rs = readers.getOrDefault(act, List.of());
+      kept[act] = !isOutput.contains(act) && !sliceOf.containsKey(act) && !rs.isEmpty()
+          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
+    }
+    // a conv that converts nothing on its own (a 1x1, or Winograd's) on either side of a kept
+    // activation keeps its other side too, else it goes
+    boolean changed = true;
+    while (changed) {
+      changed = false;
+      for (int v : steps) {
+        if (!conv[v]) {
+          continue;
+        }
+        int act = addsInto.getOrDefault(v, v);
+        int in = reads[v][0];
+        if (convertsNothing[v] && kept[act] != kept[in]) {
+          kept[act] = false;
+          kept[in] = false;
+          changed = true;
+        }
+      }
+    }
+    for (int v : steps) {
+      if (conv[v] && kept[addsInto.getOrDefault(v, v)]) {
+        layout[v] = preferred;
+        layout[addsInto.getOrDefault(v, v)] = preferred;
+      }
+    }
+    return layout;
   }
 
   private INDArray forward(int v, INDArray[] values, LayerWorkspaceMgr m) {
@@ -333,6 +446,22 @@ final class InferenceExecutor {
     return plan == null ? List.of() : List.copyOf(plan.copied);
   }
 
+  /**
+   * The layout of each activation that the last planned call kept in another layout than NCHW,
+   * by vertex name ({@link ConvLayout}'s codes; for tests).
+   */
+  synchronized Map<String, Integer> layouts() {
+    Map<String, Integer> out = new java.util.TreeMap<>();
+    if (plan != null) {
+      for (int v : steps) {
+        if (plan.layout[v] != ConvLayout.NCHW) {
+          out.put(vertices[v].getVertexName(), plan.layout[v]);
+        }
+      }
+    }
+    return out;
+  }
+
   /** How step {@code v}'s vertex is run (for tests). */
   Kind kind(String vertex) {
     return Arrays.stream(vertices).filter(x -> x.getVertexName().equals(vertex)).map(x -> kind[x.getVertexIndex()])
@@ -347,6 +476,12 @@ final class InferenceExecutor {
     final INDArray arena;
     final INDArray[] view;
     final boolean[] dense;
+    /** Each activation's layout ({@link #layouts}; {@link ConvLayout}'s codes). */
+    final int[] layout;
+    /** Each activation's shape (NCHW, whatever its layout). */
+    final long[][] shape;
+    /** The convs run on oneDNN's primitive in the planned layouts ({@link #laidForward}). */
+    final boolean[] laid;
     private final INDArray[][] slices;
     final List<String> copied = new ArrayList<>();
 
@@ -354,7 +489,11 @@ final class InferenceExecutor {
       copied.add(v.getVertexName());
     }
 
-    private Plan(INDArray arena, INDArray[] view, boolean[] dense, INDArray[][] slices) {
+    private Plan(INDArray arena, INDArray[] view, boolean[] dense, INDArray[][] slices, int[] layout, long[][] shape,
+        boolean[] laid) {
+      this.layout = layout;
+      this.shape = shape;
+      this.laid = laid;
       this.arena = arena;
       this.view = view;
       this.dense = dense;
@@ -365,8 +504,33 @@ final class InferenceExecutor {
       return slices[concat][k];
     }
 
+    /** Whether some conv runs in oneDNN's layouts ({@link #laid}). */
+    boolean laidOut() {
+      for (boolean l : laid) {
+        if (l) {
+          return true;
+        }
+      }
+      return false;
+    }
+
     static Plan of(InferenceExecutor e, INDArray[] probed) {
       int n = e.vertices.length;
+      int[] layout = e.layouts(probed);
+      long[][] shape = new long[n][];
+      long[] size = new long[n];
+      for (int v : e.steps) {
+        shape[v] = probed[v].shape();
+        size[v] = layout[v] == ConvLayout.NCHW ? probed[v].length() : ConvLayout.floats(shape[v], layout[v]);
+      }
+      // a conv runs in the planned layouts when it reads, writes or adds an activation in oneDNN's
+      boolean[] laid = new boolean[n];
+      for (int v : e.steps) {
+        Integer add = e.addsInto.get(v);
+        laid[v] = e.kind[v] == Kind.COMPUTE && e.reads[v].length > 0
+            && (layout[v] != ConvLayout.NCHW || layout[e.reads[v][0]] != ConvLayout.NCHW
+                || add != null && Arrays.stream(e.reads[add]).anyMatch(r -> layout[r] != ConvLayout.NCHW));
+      }
       // the vertex whose memory each step's output is part of
       int[] owner = new int[n];
       Arrays.fill(owner, -1);
@@ -408,10 +572,10 @@ final class InferenceExecutor {
           blocks.add(v);
         }
       }
-      long[] offset = place(blocks, v -> probed[v].length(), v -> first[v], v -> last[v]);
+      long[] offset = place(blocks, v -> size[v], v -> first[v], v -> last[v]);
       long total = 0;
       for (int v : blocks) {
-        total = Math.max(total, offset[blocks.indexOf(v)] + probed[v].length());
+        total = Math.max(total, offset[blocks.indexOf(v)] + size[v]);
       }
       INDArray arena;
       try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
@@ -421,7 +585,10 @@ final class InferenceExecutor {
       boolean[] dense = new boolean[n];
       for (int i = 0; i < blocks.size(); i++) {
         int v = blocks.get(i);
-        view[v] = arena.get(NDArrayIndex.interval(offset[i], offset[i] + probed[v].length())).reshape('c', probed[v].shape());
+        INDArray range = arena.get(NDArrayIndex.interval(offset[i], offset[i] + size[v]));
+        // oneDNN's layout in rows, for the pass that finishes a conv
+        view[v] = layout[v] == ConvLayout.NCHW ? range.reshape('c', probed[v].shape())
+            : range.reshape('c', ConvLayout.rows(shape[v], layout[v]));
         dense[v] = true;
       }
       INDArray[][] slices = new INDArray[n][];
@@ -452,7 +619,7 @@ final class InferenceExecutor {
           view[v] = view[e.reads[v][0]].get(channels(probed[v].rank(), from, from + probed[v].size(1)));
         }
       }
-      return new Plan(arena, view, dense, slices);
+      return new Plan(arena, view, dense, slices, layout, shape, laid);
     }
 
     private static int root(int[] owner, int v) {

@@ -51,7 +51,15 @@ public final class InferencePlan {
      * executor has the conv add the other input, and the add's ReLU, in the pass that finishes
      * its output (ONNX Runtime's conv with a sum input). The sums keep their bits.
      */
-    FUSE_ADD
+    FUSE_ADD,
+    /**
+     * An activation that a conv on oneDNN's primitive writes and only such convs read (or a
+     * residual add fused into one, {@link #FUSE_ADD}) stays in oneDNN's blocked layout
+     * ({@code org.cnnc.runtime.layers.ConvLayout}, ONNX Runtime's NCHWc) instead of being
+     * converted to NCHW after one conv and back before the next. {@link CnnNetwork#predict}'s
+     * executor decides it per activation when it plans memory for a set of input shapes.
+     */
+    CONV_LAYOUT
   }
 
   /**
@@ -60,7 +68,7 @@ public final class InferencePlan {
    * {@code cnnc bench} apply them.
    */
   public static final Set<Pass> DEFAULTS = java.util.Collections.unmodifiableSet(EnumSet.of(Pass.FOLD_BATCHNORM,
-      Pass.FUSE_RELU, Pass.PRUNE_OUTPUTS, Pass.MERGE_POINTWISE, Pass.FUSE_ADD));
+      Pass.FUSE_RELU, Pass.PRUNE_OUTPUTS, Pass.MERGE_POINTWISE, Pass.FUSE_ADD, Pass.CONV_LAYOUT));
 
   /**
    * One merged conv: the vertex computing it, its member convs in order, and each member's first
@@ -84,6 +92,7 @@ public final class InferencePlan {
   private final Map<String, Merge> mergeByVertex = new HashMap<>();
   private final boolean training;
   private final boolean fuseAdds;
+  private final boolean layOut;
 
   InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs) {
     this(first, passes, outputs, false);
@@ -92,6 +101,7 @@ public final class InferencePlan {
   private InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs, boolean training) {
     this.training = training;
     this.fuseAdds = passes.contains(Pass.FUSE_ADD);
+    this.layOut = passes.contains(Pass.CONV_LAYOUT);
     Map<String, OpDef> op = first.ops();
     NetBuilder.Kernels kernels = first.kernels();
     Map<String, List<String>> inputs = first.topology();
@@ -244,6 +254,11 @@ public final class InferencePlan {
   /** Whether {@link Pass#FUSE_ADD} is on: predict's executor fuses residual adds into convs. */
   boolean fusesAdds() {
     return fuseAdds;
+  }
+
+  /** Whether {@link Pass#CONV_LAYOUT} is on: predict's executor keeps activations between convs in oneDNN's layout. */
+  boolean laysOut() {
+    return layOut;
   }
 
   /** Whether this plan builds a network for training (with its losses), not for inference. */

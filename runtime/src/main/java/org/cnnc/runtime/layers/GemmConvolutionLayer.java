@@ -61,6 +61,85 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     this.residualCap = ChannelKernels.cap(relu);
   }
 
+  /**
+   * Whether {@link #forwardLaid} can run this layer: oneDNN's convolutions are on, and prefer a
+   * layout on this CPU ({@link ConvLayout#preferred()}), the layer a plain conv (not grouped)
+   * of float weights, not dilated, whose activation the pass can apply (none, ReLU, relu6, SiLU).
+   */
+  public boolean laidOut() {
+    IActivation fn = layerConf().getActivationFn();
+    ConvGemm.Geometry g = geometry();
+    return getClass() == GemmConvolutionLayer.class && ConvLayout.preferred() != ConvLayout.NCHW && OneDnn.convolutions()
+        && g.dh() == 1 && g.dw() == 1 && getParam(ConvolutionParamInitializer.WEIGHT_KEY).dataType() == DataType.FLOAT
+        && (fn instanceof ActivationIdentity || fn instanceof ActivationSwish || CnncRelu.cap(fn) != ChannelKernels.NONE);
+  }
+
+  /**
+   * Whether the kernel is 1x1: outside oneDNN's layouts the conv is then a product over NCHW,
+   * which converts nothing.
+   */
+  public boolean pointwise() {
+    ConvGemm.Geometry g = geometry();
+    return g.kh() == 1 && g.kw() == 1;
+  }
+
+  /**
+   * Whether this conv's own forward pass from {@code x} to {@code out} (NCHW) converts no
+   * layout: a product ({@link #pointwise()}), or Winograd's, which keeps its transformed weights
+   * ({@link ConvGemm#winograd}). oneDNN's primitive then pays for the conv only when both its
+   * input and its output stay in oneDNN's layout.
+   */
+  public boolean convertsNothing(INDArray x, INDArray out) {
+    return pointwise() || ConvGemm.winograd(x, getParam(ConvolutionParamInitializer.WEIGHT_KEY), geometry(), out, true);
+  }
+
+  /**
+   * The inference executor's forward pass over activations in oneDNN's layouts
+   * ({@link ConvLayout}'s codes): {@code act(conv(x) + bias + residual)} from {@code x} of shape
+   * {@code xShape} in layout {@code xLayout} into {@code out} in layout {@code outLayout}, on
+   * oneDNN's primitive. The activation is the add's ReLU with a residual ({@code residualRelu}),
+   * else the layer's own; it and the residual are applied in one pass over the output, whatever
+   * its layout (both are elementwise, and zero stays zero in a blocked layout's padded channels).
+   * A residual in another layout than the output's is reordered first. Only for a layer that is
+   * {@link #laidOut()}.
+   *
+   * @param x a float array: NCHW of shape {@code xShape}, or in another layout dense, of the
+   *     shape {@link ConvLayout#rows} gives
+   * @param out likewise, for the output
+   */
+  public void forwardLaid(INDArray x, long[] xShape, int xLayout, INDArray out, int outLayout, INDArray residual,
+      int residualLayout, boolean residualRelu, LayerWorkspaceMgr mgr) {
+    INDArray w = getParam(ConvolutionParamInitializer.WEIGHT_KEY);
+    INDArray b = hasBias() ? getParam(ConvolutionParamInitializer.BIAS_KEY) : null;
+    ConvGemm.Geometry g = geometry();
+    IActivation fn = layerConf().getActivationFn();
+    float cap = residual != null ? ChannelKernels.cap(residualRelu)
+        : fn instanceof ActivationSwish ? ChannelKernels.SILU : CnncRelu.cap(fn);
+    long[] outShape = {xShape[0], w.size(0), g.outH(xShape[2]), g.outW(xShape[3])};
+    INDArray r = residual;
+    if (r != null && residualLayout != outLayout) {
+      INDArray converted = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT,
+          ConvLayout.rows(outShape, outLayout), 'c');
+      OneDnnConv.reorder(r, residualLayout, converted, outLayout, outShape);
+      r = outLayout == ConvLayout.NCHW ? converted.reshape('c', outShape) : converted;
+    }
+    INDArray in = xLayout == ConvLayout.NCHW ? ConvGemm.contiguous(x, mgr, ArrayType.FF_WORKING_MEM) : x;
+    // an NCHW output that is a strided slice (of a concatenation's output) is computed apart, then copied in
+    INDArray target = outLayout == ConvLayout.NCHW && !ChannelKernels.direct(out)
+        ? mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, out.shape(), 'c') : out;
+    if (r != null && !ChannelKernels.direct(r)) {
+      r = r.dup('c');
+    }
+    OneDnn.forwardLaid(in, xShape, xLayout, w, b, g, target, outLayout);
+    if (cap != ChannelKernels.NONE || r != null) {
+      ChannelKernels.affine(target, null, null, r, cap, target);
+    }
+    if (target != out) {
+      out.assign(target);
+    }
+    lastOutput = null;
+  }
+
   @Override
   protected Pair<INDArray, INDArray> preOutput(boolean training, boolean forBackprop, LayerWorkspaceMgr mgr) {
     return new Pair<>(convolve(training, ChannelKernels.NONE, mgr, null), null);

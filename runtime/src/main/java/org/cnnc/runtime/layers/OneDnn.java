@@ -131,6 +131,25 @@ public final class OneDnn {
   }
 
   /**
+   * Whether convs may run on cnnc's oneDNN primitives ({@link OneDnnConv}) under the current
+   * settings: oneDNN built in, its binding loaded, and on in {@link KernelSettings#current()}.
+   */
+  static boolean convolutions() {
+    return BUILT_IN && BINDING && KernelSettings.current().oneDnn();
+  }
+
+  /**
+   * {@link #forward} with the input and the output in the layouts of {@code inBlock} and
+   * {@code outBlock} (0: NCHW; else oneDNN's blocked layout, {@link ConvLayout}).
+   */
+  static void forwardLaid(INDArray x, long[] xShape, int inBlock, INDArray w, INDArray bias, ConvGemm.Geometry g,
+      INDArray out, int outBlock) {
+    INDArray b = bias == null ? null : bias.reshape(bias.length());
+    OneDnnConv.forward(x, xShape, inBlock, ChannelKernels.direct(w) ? w : w.dup('c'),
+        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outBlock);
+  }
+
+  /**
    * The gradients for output gradient {@code delta}: {@code dx} (skipped when null), {@code dW}
    * into {@code wGrad} and, when {@code bGrad} is not null, {@code db} into it, each overwritten:
    * on primitives of cnnc's own ({@link OneDnnConv}).

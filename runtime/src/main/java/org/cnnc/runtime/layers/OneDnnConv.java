@@ -80,8 +80,12 @@ final class OneDnnConv {
     }
   }
 
-  /** A conv's shape and pass, as primitives are made for it. */
-  private record Key(long n, long c, long h, long w, long o, ConvGemm.Geometry g, boolean bias, boolean backward) {}
+  /**
+   * A conv's shape and pass, as primitives are made for it, and the layouts of its input and
+   * output ({@link ConvLayout}'s codes).
+   */
+  private record Key(long n, long c, long h, long w, long o, ConvGemm.Geometry g, boolean bias, boolean backward,
+      int inBlock, int outBlock) {}
 
   private static final Map<Key, Plan> PLANS = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
@@ -100,9 +104,20 @@ final class OneDnnConv {
    * in C order.
    */
   static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
-    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, bias != null, false);
+    forward(x, x.shape(), 0, w, bias, g, out, 0);
+  }
+
+  /**
+   * {@link #forward(INDArray, INDArray, INDArray, ConvGemm.Geometry, INDArray)} for an input of
+   * shape {@code xShape} in layout {@code inBlock} and an output in layout {@code outBlock}
+   * ({@link ConvLayout}'s codes), each array dense, read and written by its address only.
+   */
+  static void forward(INDArray x, long[] xShape, int inBlock, INDArray w, INDArray bias, ConvGemm.Geometry g,
+      INDArray out, int outBlock) {
+    Key key = new Key(xShape[0], xShape[1], xShape[2], xShape[3], w.size(0), g, bias != null, false, inBlock,
+        outBlock);
     // a plan another thread's new shape dropped meanwhile runs nothing: make it again
-    while (!((Forward) plan(key, out.size(2), out.size(3))).run(x, w, bias, out)) {
+    while (!((Forward) plan(key, g.outH(xShape[2]), g.outW(xShape[3]))).run(x, w, bias, out)) {
       Thread.onSpinWait();
     }
     Reference.reachabilityFence(x);
@@ -118,7 +133,7 @@ final class OneDnnConv {
    */
   static void backward(INDArray x, INDArray w, INDArray delta, INDArray dx, INDArray dw, INDArray db,
       ConvGemm.Geometry g) {
-    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, db != null, true);
+    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, db != null, true, 0, 0);
     while (!((Backward) plan(key, delta.size(2), delta.size(3))).run(x, w, delta, dx, dw, db)) {
       Thread.onSpinWait();
     }
@@ -247,21 +262,122 @@ final class OneDnnConv {
    * without one) and its strides and padding (PyTorch's: the same on both sides).
    */
   private record Shape(memory.desc x, memory.desc w, memory.desc out, memory.desc bias, long[] strides,
-      long[] padding) {
+      long[] padding, boolean blockedIn, boolean blockedOut) {
     static Shape of(Key k, long oh, long ow) {
       ConvGemm.Geometry g = k.g();
-      return new Shape(Plan.plain(new long[] {k.n(), k.c(), k.h(), k.w()}, memory.format_tag.nchw),
+      return new Shape(activation(new long[] {k.n(), k.c(), k.h(), k.w()}, k.inBlock()),
           Plan.plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw),
-          Plan.plain(new long[] {k.n(), k.o(), oh, ow}, memory.format_tag.nchw),
+          activation(new long[] {k.n(), k.o(), oh, ow}, k.outBlock()),
           k.bias() ? Plan.plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc(),
-          new long[] {g.sh(), g.sw()}, new long[] {g.ph(), g.pw()});
+          new long[] {g.sh(), g.sw()}, new long[] {g.ph(), g.pw()}, k.inBlock() > 0, k.outBlock() > 0);
     }
 
-    /** The forward convolution's description for {@code kind}, oneDNN choosing every layout but the bias's. */
+    /**
+     * The forward convolution's description for {@code kind}: oneDNN chooses the weights' layout,
+     * and the activations' where they are NCHW (reordered to and from its choice); a blocked
+     * input or output is taken as it is.
+     */
     convolution_forward.primitive_desc forward(dnnl.prop_kind kind) {
       return new convolution_forward.primitive_desc(new convolution_forward.desc(kind,
-          dnnl.algorithm.convolution_direct, Plan.any(x), Plan.any(w), bias, Plan.any(out), strides, padding, padding),
-          ENGINE);
+          dnnl.algorithm.convolution_direct, blockedIn ? x : Plan.any(x), Plan.any(w), bias,
+          blockedOut ? out : Plan.any(out), strides, padding, padding), ENGINE);
+    }
+  }
+
+  /** The description of an activation of shape {@code nchw} in {@code layout} ({@link ConvLayout}'s codes). */
+  private static memory.desc activation(long[] nchw, int layout) {
+    return Plan.plain(nchw, switch (layout) {
+      case ConvLayout.NCHW -> memory.format_tag.nchw;
+      case ConvLayout.NHWC -> memory.format_tag.nhwc;
+      case 8 -> memory.format_tag.nChw8c;
+      case 16 -> memory.format_tag.nChw16c;
+      default -> throw new IllegalArgumentException("no activation layout of code " + layout);
+    });
+  }
+
+  /**
+   * The layout oneDNN's forward convolutions choose for their activations on this CPU, found by
+   * asking it once for a 32 -> 32 channel 3x3 conv at batch 8 ({@link ConvLayout}'s codes: NHWC
+   * for its AVX-512 kernels in oneDNN 2.5, channel blocks of 8 on AVX2); NCHW when it chooses
+   * none of those, or the binding did not load.
+   */
+  static int preferred() {
+    return LayoutProbe.LAYOUT;
+  }
+
+  private static final class LayoutProbe {
+    static final int LAYOUT = probe();
+
+    private static int probe() {
+      if (ENGINE == null) {
+        return ConvLayout.NCHW;
+      }
+      long[] dims = {8, 32, 14, 14};
+      Key k = new Key(8, 32, 14, 14, 32, new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1), false, false, 0, 0);
+      Shape sh = Shape.of(k, 14, 14);
+      try (convolution_forward.primitive_desc pd = sh.forward(dnnl.prop_kind.forward_inference);
+          memory.desc src = pd.src_desc();
+          memory.desc dst = pd.dst_desc()) {
+        for (int layout : new int[] {ConvLayout.NHWC, 16, 8}) {
+          try (memory.desc d = activation(dims, layout)) {
+            if (d.equals(src) && d.equals(dst)) {
+              return layout;
+            }
+          }
+        }
+        return ConvLayout.NCHW;
+      }
+    }
+  }
+
+  /**
+   * Copies the activation {@code from} of shape {@code nchw} in layout {@code fromBlock} into
+   * {@code to} in layout {@code toBlock} ({@link ConvLayout}'s codes), on a reorder primitive kept
+   * per shape.
+   */
+  static void reorder(INDArray from, int fromBlock, INDArray to, int toBlock, long[] nchw) {
+    Reorders r;
+    synchronized (REORDERS) {
+      r = REORDERS.computeIfAbsent(new ReorderKey(java.util.List.of(nchw[0], nchw[1], nchw[2], nchw[3]), fromBlock,
+          toBlock), Reorders::new);
+    }
+    r.run(from, to);
+    Reference.reachabilityFence(from);
+    Reference.reachabilityFence(to);
+  }
+
+  private record ReorderKey(java.util.List<Long> nchw, int fromBlock, int toBlock) {}
+
+  /** The most activation shapes whose layout reorders are kept. */
+  private static final int MAX_REORDERS = 64;
+
+  private static final Map<ReorderKey, Reorders> REORDERS = new LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<ReorderKey, Reorders> eldest) {
+      // a dropped reorder is closed by the collector of its Reorders (a call may still run it)
+      return size() > MAX_REORDERS;
+    }
+  };
+
+  /** One shape's reorder between two layouts. */
+  private static final class Reorders {
+    private final memory from;
+    private final memory to;
+    private final reorder reorder;
+
+    Reorders(ReorderKey k) {
+      long[] dims = k.nchw().stream().mapToLong(Long::longValue).toArray();
+      from = new memory(activation(dims, k.fromBlock()), ENGINE, new Pointer());
+      to = new memory(activation(dims, k.toBlock()), ENGINE, new Pointer());
+      reorder = new reorder(from, to);
+    }
+
+    synchronized void run(INDArray a, INDArray b) {
+      Plan.bind(from, a);
+      Plan.bind(to, b);
+      stream s = STREAM.get();
+      reorder.execute(s, from, to);
+      s._wait();
     }
   }
 

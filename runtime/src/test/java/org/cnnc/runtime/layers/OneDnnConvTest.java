@@ -180,4 +180,78 @@ class OneDnnConvTest {
     assertArrayEquals(first.data().asFloat(), again.data().asFloat());
     assertEquals(first.length(), again.length());
   }
+
+  /** Every layout {@link ConvLayout} has: NCHW, NHWC, and channel blocks of 8 and 16. */
+  private static final int[] LAYOUTS = {ConvLayout.NCHW, ConvLayout.NHWC, 8, 16};
+
+  /** {@code a} (NCHW) in {@code layout}, in an array of the floats that layout takes. */
+  private static INDArray laid(INDArray a, int layout) {
+    INDArray out = Nd4j.create(DataType.FLOAT, ConvLayout.rows(a.shape(), layout));
+    ConvLayout.reorder(a, ConvLayout.NCHW, out, layout, a.shape());
+    return out;
+  }
+
+  @Test
+  void layoutsMapEachElementWhereTheirFormulaSaysAndPadWithZeros() {
+    long n = 2;
+    long c = 20;
+    long h = 3;
+    long w = 5;
+    long[] shape = {n, c, h, w};
+    INDArray x = Nd4j.rand(DataType.FLOAT, shape);
+    assertTrue(OneDnnConv.preferred() != ConvLayout.NCHW, "oneDNN's convs prefer a layout of their own on x86");
+    for (int layout : LAYOUTS) {
+      INDArray y = laid(x, layout);
+      long cp = layout > ConvLayout.NHWC ? (c + layout - 1) / layout * layout : c;
+      assertEquals(n * cp * h * w, y.length(), "floats of layout " + layout);
+      float[] f = y.data().asFloat();
+      float[] padding = new float[(int) y.length()];
+      java.util.Arrays.fill(padding, 1f);
+      for (long i = 0; i < n; i++) {
+        for (long k = 0; k < c; k++) {
+          for (long r = 0; r < h; r++) {
+            for (long q = 0; q < w; q++) {
+              long at = switch (layout) {
+                case ConvLayout.NCHW -> ((i * c + k) * h + r) * w + q;
+                case ConvLayout.NHWC -> ((i * h + r) * w + q) * c + k;
+                default -> (((i * (cp / layout) + k / layout) * h + r) * w + q) * layout + k % layout;
+              };
+              assertEquals(x.getFloat(i, k, r, q), f[(int) at], "layout " + layout + " at " + i + "," + k + "," + r + "," + q);
+              padding[(int) at] = 0f;
+            }
+          }
+        }
+      }
+      for (int i = 0; i < f.length; i++) {
+        if (padding[i] != 0f) {
+          assertEquals(0f, f[i], "layout " + layout + ": padded channel at " + i);
+        }
+      }
+      INDArray back = Nd4j.create(DataType.FLOAT, shape);
+      ConvLayout.reorder(y, layout, back, ConvLayout.NCHW, shape);
+      assertArrayEquals(x.data().asFloat(), back.data().asFloat(), "round trip through layout " + layout);
+    }
+  }
+
+  @Test
+  void convsReadAndWriteEveryLayoutAsTheyComputeNchw() {
+    int[][] shapes = {{2, 16, 9, 11, 24, 3, 1, 1}, {1, 20, 15, 15, 8, 5, 2, 2}, {3, 24, 8, 8, 20, 1, 1, 0},
+      {2, 17, 7, 6, 33, 1, 2, 0}};
+    for (int[] s : shapes) {
+      INDArray x = Nd4j.rand(DataType.FLOAT, s[0], s[1], s[2], s[3]).subi(0.5);
+      INDArray w = Nd4j.rand(DataType.FLOAT, s[4], s[1], s[5], s[5]).subi(0.5);
+      INDArray b = Nd4j.rand(DataType.FLOAT, s[4]);
+      ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
+      INDArray expected = reference(x, w, b, g);
+      for (int in : LAYOUTS) {
+        for (int out : LAYOUTS) {
+          INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(expected.shape(), out));
+          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, b, g, y, out);
+          INDArray back = Nd4j.create(DataType.FLOAT, expected.shape());
+          ConvLayout.reorder(y, out, back, ConvLayout.NCHW, expected.shape());
+          assertClose(expected, back, java.util.Arrays.toString(s) + " from layout " + in + " to " + out);
+        }
+      }
+    }
+  }
 }

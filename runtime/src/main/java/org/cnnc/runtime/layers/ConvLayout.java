@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.runtime.layers;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The layouts of activations that {@code predict}'s executor can keep between convs on oneDNN's
+ * primitives, as ONNX Runtime keeps NCHWc: a conv reads and writes oneDNN's own layout as it
+ * is, where an NCHW activation costs it a reorder in and one out. Measured on a 2-core AMD EPYC
+ * (docs/performance-history.md, session 26): the 1x1 64 -> 256 conv at 56^2, batch 8, 2.0 ms in
+ * oneDNN's layout against 5.4 with its reorders.
+ *
+ * <p>A layout is an int code: {@link #NCHW}, {@link #NHWC}, or a channel block size {@code B}
+ * (8 or 16) for {@code [n, ceil(c / B), h, w, B]}, the last block padded with zeros.
+ */
+public final class ConvLayout {
+  private ConvLayout() {}
+
+  /** PyTorch's and DL4J's layout: {@code [n, c, h, w]}. */
+  public static final int NCHW = 0;
+
+  /** Channels last: {@code [n, h, w, c]} (oneDNN 2.5's choice for its AVX-512 kernels). */
+  public static final int NHWC = 1;
+
+  /**
+   * The layout oneDNN's convs prefer on this CPU, or {@link #NCHW} when they prefer none that
+   * cnnc keeps, or cannot run here.
+   */
+  public static int preferred() {
+    return OneDnn.BUILT_IN && OneDnn.BINDING ? OneDnnConv.preferred() : NCHW;
+  }
+
+  /**
+   * The floats of an activation of shape {@code nchw} in {@code layout}: its channels rounded up
+   * to a multiple of the block in a blocked layout.
+   */
+  public static long floats(long[] nchw, int layout) {
+    long c = layout > NHWC ? (nchw[1] + layout - 1) / layout * layout : nchw[1];
+    return nchw[0] * c * nchw[2] * nchw[3];
+  }
+
+  /**
+   * The shape {@code [n, rows, floats / (n * rows)]} in which an activation of shape {@code nchw}
+   * in {@code layout} is handed to a pass that runs over rows (a conv's activation): its
+   * channels' planes for NCHW, the rows of the map for NHWC, the channel blocks for a blocked
+   * layout.
+   */
+  public static long[] rows(long[] nchw, int layout) {
+    long rows = switch (layout) {
+      case NCHW -> nchw[1];
+      case NHWC -> nchw[2];
+      default -> (nchw[1] + layout - 1) / layout;
+    };
+    return new long[] {nchw[0], rows, floats(nchw, layout) / nchw[0] / rows};
+  }
+
+  /**
+   * Copies the activation {@code from} of shape {@code nchw}, in layout {@code fromLayout}, into
+   * {@code to} in {@code toLayout}; both arrays dense.
+   */
+  public static void reorder(INDArray from, int fromLayout, INDArray to, int toLayout, long[] nchw) {
+    OneDnnConv.reorder(from, fromLayout, to, toLayout, nchw);
+  }
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+package org.cnnc.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import org.cnnc.compiler.Compiler;
+import org.cnnc.runtime.InferencePlan.Pass;
+import org.cnnc.runtime.layers.ConvLayout;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@link Pass#CONV_LAYOUT}: which activations {@code predict} keeps in oneDNN's layout, on a
+ * small residual network that has each case (a 3x3 conv's output read by a 3x3 conv and a
+ * residual add; a 1x1 conv between two kept activations; a 1x1 conv whose output a pooling reads,
+ * which keeps NCHW on both of its sides, and so on back; a residual add whose output is NCHW while
+ * its residual is kept, reordered in the conv), and that the outputs equal those of the network
+ * without the pass, NaN where it has NaN, the same bits from the first call on.
+ */
+class ConvLayoutPassTest {
+  private static final String SPEC = """
+      package org.cnnc.test
+
+      block Res(planes: int) {
+          x: identity
+          conv1: conv(planes, 3, padding = 1)
+          relu: relu
+          conv2: conv(planes, 1)
+          add(from conv2, from x)
+          relu
+      }
+
+      model laid(size: int = 32, classes: int = 10) {
+          input [3, size, size]
+          stem: conv(20, 3, padding = 1)
+          relu
+          r1: Res(20)
+          r2: Res(20)
+          head: conv(12, 1)
+          relu
+          pool: global_avgpool
+          flatten
+          fc: dense(12 -> classes)
+      }
+      """;
+
+  @TempDir Path dir;
+
+  @Test
+  void keepsActivationsBetweenConvsInOneDnnsLayoutAndTheOutputs() throws Exception {
+    Path spec = dir.resolve("laid.cnn");
+    Files.writeString(spec, SPEC);
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
+    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
+    Class<?> laidClass = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Laid");
+    CnnNetwork net = CnnNetwork.create((CnnModel) laidClass.getConstructor().newInstance(), 3);
+    String out = net.outputs().get(0).name();
+    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
+    without.remove(Pass.CONV_LAYOUT);
+    assertTrue(InferencePlan.DEFAULTS.contains(Pass.CONV_LAYOUT), "a default pass");
+    CnnNetwork plain = net.forInference(without, Set.of(out));
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    int preferred = ConvLayout.preferred();
+    assertTrue(preferred != ConvLayout.NCHW, "oneDNN's convs prefer a layout of their own on x86");
+    for (int batch : new int[] {2, 1}) {
+      INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
+      float[] first = laid.predict(x).get(out).data().asFloat();
+      float[] second = laid.predict(x).get(out).data().asFloat();
+      assertArrayEquals(first, second, "batch " + batch + ": the first call's bits are the later calls'");
+      INDArray expected = plain.predict(x).get(out);
+      INDArray actual = laid.predict(x).get(out);
+      double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
+      assertTrue(err < 1e-5, "batch " + batch + ": " + err);
+      Map<String, Integer> layouts = laid.executor().layouts();
+      System.out.printf("batch %d: kept in layout %d: %s; max rel err %.2e%n", batch, preferred, layouts.keySet(), err);
+      assertTrue(layouts.values().stream().allMatch(l -> l == preferred), layouts.toString());
+      // the stem and the first block's 3x3 conv write kept activations; the second block's
+      // 1x1 conv reads one whose output (its add's) the head reads, whose output the pooling
+      // reads: those stay NCHW, and so does what the second block's 3x3 conv writes
+      for (String kept : new String[] {"stem", "r1.conv1", "r1.conv2"}) {
+        assertTrue(layouts.containsKey(kept), kept + " kept: " + layouts);
+      }
+      for (String nchw : new String[] {"head", "r2.conv1", "r2.conv2"}) {
+        assertFalse(layouts.containsKey(nchw), nchw + " NCHW: " + layouts);
+      }
+      assertTrue(plain.executor().layouts().isEmpty(), "without the pass, NCHW throughout");
+      // a NaN crosses the kept layouts as it crosses NCHW (the ReLUs keep it)
+      INDArray nan = x.dup();
+      nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
+      INDArray e = plain.predict(nan).get(out);
+      INDArray a = laid.predict(nan).get(out);
+      for (long i = 0; i < e.length(); i++) {
+        assertEquals(Float.isNaN(e.getFloat(i)), Float.isNaN(a.getFloat(i)), "NaN at " + i);
+      }
+      assertTrue(Float.isNaN(a.getFloat(0)), "the NaN reaches the output");
+    }
+    // 16^2 at batch 2: 512 pixels, too few for a 1x1 conv on the primitive; so every activation
+    // the 1x1 convs touch stays NCHW, and with them the rest
+    CnnNetwork small = CnnNetwork.create((CnnModel) laidClass.getConstructor(int.class, int.class).newInstance(16, 10), 3);
+    CnnNetwork smallLaid = small.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 16, 16);
+    smallLaid.predict(x);
+    smallLaid.predict(x);
+    assertTrue(smallLaid.executor().layouts().isEmpty(), smallLaid.executor().layouts().toString());
+  }
+}
