@@ -339,11 +339,11 @@ final class InferenceExecutor {
    * input and its output in oneDNN's layout: an activation it writes from an NCHW input, or reads
    * to write an NCHW output, stays NCHW (and so on, until nothing changes). Measured on
    * MobileNetV2, whose 1x1 convs sit between depthwise convs (NCHW), a 1x1 conv with one reorder
-   * took up to 3x its product's time; VGG16 at batch 8 lost 4% with its Winograd convs moved. Nor does a 1x1
-   * conv of fewer than {@link #POINTWISE_MIN_PIXELS} output pixels (over the batch) join: the
-   * primitive reorders its weights at every call, which the product reads as they are, and that
-   * costs the more the fewer pixels share the weights (ResNet-50 at batch 1: the 1x1 convs at 14^2
-   * and 7^2 lost up to 0.8 ms each, those at 28^2 some 0.05 ms each).
+   * took up to 3x its product's time; VGG16 at batch 8 lost 4% with its Winograd convs moved.
+   * Nor does a 1x1 conv of fewer than {@link #POINTWISE_MIN_PIXELS} output pixels (over the
+   * batch) join: the primitive reorders its weights at every call, which the product reads as
+   * they are, and that costs the more the fewer pixels share the weights (ResNet-50 at batch 1:
+   * the 1x1 convs at 14^2 and 7^2 lost up to 0.8 ms each, those at 28^2 some 0.05 ms each).
    */
   static final long POINTWISE_MIN_PIXELS = 1024;
 
