@@ -335,11 +335,14 @@ final class InferenceExecutor {
    * residual add it computes), it is no output and no slice of a concatenation, and every step
    * reading it takes that layout: such a conv, or a residual add computed by one (which reorders
    * a residual whose layout is not its output's). A conv whose own pass converts nothing (a 1x1
-   * conv, a product over NCHW; a wide 3x3 conv on Winograd's kernel) joins only with both its
-   * input and its output in oneDNN's layout: an activation it writes from an NCHW input, or reads
-   * to write an NCHW output, stays NCHW (and so on, until nothing changes). Measured on
-   * MobileNetV2, whose 1x1 convs sit between depthwise convs (NCHW), a 1x1 conv with one reorder
-   * took up to 3x its product's time; VGG16 at batch 8 lost 4% with its Winograd convs moved.
+   * conv, a product over NCHW; a wide 3x3 conv on Winograd's kernel) gains only with both its
+   * input and its output in oneDNN's layout; with one side NCHW it converts that side, and loses:
+   * on MobileNetV2, whose 1x1 convs sit between depthwise convs (NCHW), a 1x1 conv with one
+   * conversion took up to 3x its product's time, and VGG16 at batch 8 lost 4% with its Winograd
+   * convs moved. So each kept activation is weighed by the floats it spares converting, at each
+   * conv beside it (the conv that writes it and those that read it): its own size where that
+   * conv gains, minus the size of the conv's other side where that side is NCHW and the conv
+   * converts nothing on its own; one that spares none stays NCHW, and so on until none changes.
    * Nor does a 1x1 conv of fewer than {@link #POINTWISE_MIN_PIXELS} output pixels (over the
    * batch) join: the primitive reorders its weights at every call, which the product reads as
    * they are, and that costs the more the fewer pixels share the weights (ResNet-50 at batch 1:
@@ -378,20 +381,44 @@ final class InferenceExecutor {
       kept[act] = !isOutput.contains(act) && !sliceOf.containsKey(act) && !rs.isEmpty()
           && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
     }
-    // a conv that converts nothing on its own (a 1x1, or Winograd's) on either side of a kept
-    // activation keeps its other side too, else it goes
+    // what keeping each activation saves, in floats converted, counted at each conv beside it: a
+    // conv on oneDNN's primitive anyway saves converting it; a conv that converts nothing on its
+    // own (a 1x1, or Winograd's) gains as much with its other side kept too, and with that side
+    // NCHW costs converting that side. An activation that saves nothing is dropped, until none is.
+    int[] writer = new int[n];
+    Arrays.fill(writer, -1);
+    for (int v : steps) {
+      if (conv[v]) {
+        writer[addsInto.getOrDefault(v, v)] = v;
+      }
+    }
     boolean changed = true;
     while (changed) {
       changed = false;
-      for (int v : steps) {
-        if (!conv[v]) {
+      for (int act : steps) {
+        if (!kept[act]) {
           continue;
         }
-        int act = addsInto.getOrDefault(v, v);
-        int in = reads[v][0];
-        if (convertsNothing[v] && kept[act] != kept[in]) {
+        long size = probed[act].length();
+        long saved = 0;
+        // the conv that writes it (its other side: its input), the convs that read it (their output)
+        List<int[]> sides = new ArrayList<>();
+        sides.add(new int[] {writer[act], reads[writer[act]][0]});
+        for (int s : readers.get(act)) {
+          int r = steps[s];
+          if (conv[r]) {
+            sides.add(new int[] {r, addsInto.getOrDefault(r, r)});
+          }
+        }
+        for (int[] side : sides) {
+          if (!convertsNothing[side[0]] || kept[side[1]]) {
+            saved += size;
+          } else {
+            saved -= probed[side[1]].length();
+          }
+        }
+        if (saved <= 0) {
           kept[act] = false;
-          kept[in] = false;
           changed = true;
         }
       }

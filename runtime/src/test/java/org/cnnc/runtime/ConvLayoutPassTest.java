@@ -23,9 +23,10 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * {@link Pass#CONV_LAYOUT}: which activations {@code predict} keeps in oneDNN's layout, on a
  * small residual network that has each case (a 3x3 conv's output read by a 3x3 conv and a
- * residual add; a 1x1 conv between two kept activations; a 1x1 conv whose output a pooling reads,
- * which keeps NCHW on both of its sides, and so on back; a residual add whose output is NCHW while
- * its residual is kept, reordered in the conv), and that the outputs equal those of the network
+ * residual add; a 1x1 conv between two kept activations; a 1x1 conv whose wide output a pooling
+ * reads, so that keeping its 20-channel input would spare less than converting its 64-channel
+ * output costs: its input stays NCHW, and so, in turn, does what the 1x1 conv before it would
+ * read; a residual add whose output is NCHW while its residual is kept, reordered in the conv), and that the outputs equal those of the network
  * without the pass, NaN where it has NaN, the same bits from the first call on.
  */
 class ConvLayoutPassTest {
@@ -47,11 +48,11 @@ class ConvLayoutPassTest {
           relu
           r1: Res(20)
           r2: Res(20)
-          head: conv(12, 1)
+          head: conv(64, 1)
           relu
           pool: global_avgpool
           flatten
-          fc: dense(12 -> classes)
+          fc: dense(64 -> classes)
       }
       """;
 
@@ -85,9 +86,9 @@ class ConvLayoutPassTest {
       Map<String, Integer> layouts = laid.executor().layouts();
       System.out.printf("batch %d: kept in layout %d: %s; max rel err %.2e%n", batch, preferred, layouts.keySet(), err);
       assertTrue(layouts.values().stream().allMatch(l -> l == preferred), layouts.toString());
-      // the stem and the first block's 3x3 conv write kept activations; the second block's
-      // 1x1 conv reads one whose output (its add's) the head reads, whose output the pooling
-      // reads: those stay NCHW, and so does what the second block's 3x3 conv writes
+      // the stem and the first block's convs write kept activations; the head's 64 channels
+      // outweigh the second block's 20: what the second block's 1x1 conv writes (its add's
+      // output) stays NCHW, then what its 3x3 conv writes, which spares no conversion any more
       for (String kept : new String[] {"stem", "r1.conv1", "r1.conv2"}) {
         assertTrue(layouts.containsKey(kept), kept + " kept: " + layouts);
       }
@@ -113,5 +114,25 @@ class ConvLayoutPassTest {
     smallLaid.predict(x);
     smallLaid.predict(x);
     assertTrue(smallLaid.executor().layouts().isEmpty(), smallLaid.executor().layouts().toString());
+  }
+
+  @Test
+  void keepsWhatSparesMoreThanItCostsOnNin() throws Exception {
+    // NiN's first block: 5x5 conv -> 1x1 (192 -> 160) -> 1x1 (160 -> 96) -> max pooling. The last
+    // 1x1 conv converts its 96-channel output to NCHW for the pooling, which costs less than
+    // keeping its 160-channel input spares: both activations before it stay in oneDNN's layout
+    CnnNetwork net = CnnNetwork.create(Generated.model("NiN"), 5);
+    String out = net.outputs().get(0).name();
+    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
+    without.remove(Pass.CONV_LAYOUT);
+    CnnNetwork plain = net.forInference(without, Set.of(out));
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32);
+    INDArray expected = plain.predict(x).get(out);
+    laid.predict(x);
+    INDArray actual = laid.predict(x).get(out);
+    assertEquals(Set.of("block1.0", "block1.2"), laid.executor().layouts().keySet());
+    double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
+    assertTrue(err < 1e-5, "NiN: " + err);
   }
 }
