@@ -53,32 +53,31 @@ final class OneDnnConv {
    * every conv shape. Aligned to 64 bytes; freed with the thread.
    */
   private static final class Buffers {
-    private final java.util.List<org.bytedeco.javacpp.BytePointer> raw = new java.util.ArrayList<>();
-    private final java.util.List<Pointer> aligned = new java.util.ArrayList<>();
-    private final java.util.List<Long> sizes = new java.util.ArrayList<>();
+    /** One slot's memory: what was allocated, its first 64-byte aligned address, and how many bytes that holds. */
+    private record Slot(org.bytedeco.javacpp.BytePointer raw, Pointer aligned, long bytes) {}
+
+    private final java.util.List<Slot> slots = new java.util.ArrayList<>();
 
     Pointer get(int slot, long bytes) {
-      while (raw.size() <= slot) {
-        raw.add(null);
-        aligned.add(null);
-        sizes.add(0L);
+      while (slots.size() <= slot) {
+        slots.add(null);
       }
-      if (sizes.get(slot) < bytes) {
-        if (raw.get(slot) != null) {
-          raw.get(slot).close();
+      Slot s = slots.get(slot);
+      if (s == null || s.bytes() < bytes) {
+        if (s != null) {
+          s.raw().close();
         }
         org.bytedeco.javacpp.BytePointer p = new org.bytedeco.javacpp.BytePointer(bytes + 64);
         if (p.isNull()) {
           throw new OutOfMemoryError("cannot allocate " + bytes + " bytes for a oneDNN conv's working layout");
         }
-        long address = p.address();
-        raw.set(slot, p);
-        aligned.set(slot, new Gemm.Address((address + 63) & ~63L));
-        sizes.set(slot, bytes);
+        s = new Slot(p, new Gemm.Address((p.address() + 63) & ~63L), bytes);
+        slots.set(slot, s);
       }
-      return aligned.get(slot);
+      return s.aligned();
     }
   }
+
 
   /**
    * A conv's shape and pass, as primitives are made for it, and the layouts of its input and
