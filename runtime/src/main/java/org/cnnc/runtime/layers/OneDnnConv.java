@@ -19,8 +19,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * A conv's forward pass on a oneDNN convolution primitive of its own, through
  * {@code org.bytedeco:dnnl}'s binding ({@link OneDnn.Binding} loads it), made once per conv shape
- * and run as often as that shape comes: oneDNN picks its layouts (channels in blocks of 16 on
- * AVX-512), the input is reordered into the primitive's layout and its output back to NCHW, and
+ * and run as often as that shape comes: oneDNN picks its layouts (NHWC for oneDNN 2.5's AVX-512
+ * kernels, channel blocks of 8 on AVX2), an NCHW input is reordered into the primitive's layout
+ * and its output back to NCHW, while an input or output the caller keeps in oneDNN's layout
+ * ({@link ConvLayout}, {@code predict}'s {@code CONV_LAYOUT} pass) is read or written as it is;
  * the bias is added inside the primitive. A ReLU is not fused as oneDNN's post-op: that one turns
  * NaN into 0, where PyTorch's ReLU keeps NaN ({@code OneDnnConvTest}); the caller's pass applies it.
  *
@@ -78,13 +80,12 @@ final class OneDnnConv {
     }
   }
 
-
   /**
    * A conv's shape and pass, as primitives are made for it, and the layouts of its input and
    * output ({@link ConvLayout}'s codes).
    */
   private record Key(long n, long c, long h, long w, long o, ConvGemm.Geometry g, boolean bias, boolean backward,
-      int inBlock, int outBlock) {}
+      int inLayout, int outLayout) {}
 
   private static final Map<Key, Plan> PLANS = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
@@ -108,13 +109,13 @@ final class OneDnnConv {
 
   /**
    * {@link #forward(INDArray, INDArray, INDArray, ConvGemm.Geometry, INDArray)} for an input of
-   * shape {@code xShape} in layout {@code inBlock} and an output in layout {@code outBlock}
+   * shape {@code xShape} in layout {@code inLayout} and an output in layout {@code outLayout}
    * ({@link ConvLayout}'s codes), each array dense, read and written by its address only.
    */
-  static void forward(INDArray x, long[] xShape, int inBlock, INDArray w, INDArray bias, ConvGemm.Geometry g,
-      INDArray out, int outBlock) {
-    Key key = new Key(xShape[0], xShape[1], xShape[2], xShape[3], w.size(0), g, bias != null, false, inBlock,
-        outBlock);
+  static void forward(INDArray x, long[] xShape, int inLayout, INDArray w, INDArray bias, ConvGemm.Geometry g,
+      INDArray out, int outLayout) {
+    Key key = new Key(xShape[0], xShape[1], xShape[2], xShape[3], w.size(0), g, bias != null, false, inLayout,
+        outLayout);
     // a plan another thread's new shape dropped meanwhile runs nothing: make it again
     while (!((Forward) plan(key, g.outH(xShape[2]), g.outW(xShape[3]))).run(x, w, bias, out)) {
       Thread.onSpinWait();
@@ -261,25 +262,26 @@ final class OneDnnConv {
    * without one) and its strides and padding (PyTorch's: the same on both sides).
    */
   private record Shape(memory.desc x, memory.desc w, memory.desc out, memory.desc bias, long[] strides,
-      long[] padding, boolean blockedIn, boolean blockedOut) {
+      long[] padding, boolean fixedIn, boolean fixedOut) {
     static Shape of(Key k, long oh, long ow) {
       ConvGemm.Geometry g = k.g();
-      return new Shape(activation(new long[] {k.n(), k.c(), k.h(), k.w()}, k.inBlock()),
+      return new Shape(activation(new long[] {k.n(), k.c(), k.h(), k.w()}, k.inLayout()),
           Plan.plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw),
-          activation(new long[] {k.n(), k.o(), oh, ow}, k.outBlock()),
+          activation(new long[] {k.n(), k.o(), oh, ow}, k.outLayout()),
           k.bias() ? Plan.plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc(),
-          new long[] {g.sh(), g.sw()}, new long[] {g.ph(), g.pw()}, k.inBlock() > 0, k.outBlock() > 0);
+          new long[] {g.sh(), g.sw()}, new long[] {g.ph(), g.pw()}, k.inLayout() != ConvLayout.NCHW,
+          k.outLayout() != ConvLayout.NCHW);
     }
 
     /**
      * The forward convolution's description for {@code kind}: oneDNN chooses the weights' layout,
-     * and the activations' where they are NCHW (reordered to and from its choice); a blocked
-     * input or output is taken as it is.
+     * and the activations' where they are NCHW (reordered to and from its choice); an input or
+     * output in a layout of oneDNN's ({@link ConvLayout}) is taken as it is.
      */
     convolution_forward.primitive_desc forward(dnnl.prop_kind kind) {
       return new convolution_forward.primitive_desc(new convolution_forward.desc(kind,
-          dnnl.algorithm.convolution_direct, blockedIn ? x : Plan.any(x), Plan.any(w), bias,
-          blockedOut ? out : Plan.any(out), strides, padding, padding), ENGINE);
+          dnnl.algorithm.convolution_direct, fixedIn ? x : Plan.any(x), Plan.any(w), bias,
+          fixedOut ? out : Plan.any(out), strides, padding, padding), ENGINE);
     }
   }
 
@@ -330,22 +332,22 @@ final class OneDnnConv {
   }
 
   /**
-   * Copies the activation {@code from} of shape {@code nchw} in layout {@code fromBlock} into
-   * {@code to} in layout {@code toBlock} ({@link ConvLayout}'s codes), on a reorder primitive kept
-   * per shape.
+   * Copies the activation {@code from} of shape {@code nchw} in layout {@code fromLayout} into
+   * {@code to} in layout {@code toLayout} ({@link ConvLayout}'s codes), on a reorder primitive
+   * kept per shape.
    */
-  static void reorder(INDArray from, int fromBlock, INDArray to, int toBlock, long[] nchw) {
+  static void reorder(INDArray from, int fromLayout, INDArray to, int toLayout, long[] nchw) {
     Reorders r;
     synchronized (REORDERS) {
-      r = REORDERS.computeIfAbsent(new ReorderKey(java.util.List.of(nchw[0], nchw[1], nchw[2], nchw[3]), fromBlock,
-          toBlock), Reorders::new);
+      r = REORDERS.computeIfAbsent(new ReorderKey(java.util.List.of(nchw[0], nchw[1], nchw[2], nchw[3]), fromLayout,
+          toLayout), Reorders::new);
     }
     r.run(from, to);
     Reference.reachabilityFence(from);
     Reference.reachabilityFence(to);
   }
 
-  private record ReorderKey(java.util.List<Long> nchw, int fromBlock, int toBlock) {}
+  private record ReorderKey(java.util.List<Long> nchw, int fromLayout, int toLayout) {}
 
   /** The most activation shapes whose layout reorders are kept. */
   private static final int MAX_REORDERS = 64;
@@ -366,8 +368,8 @@ final class OneDnnConv {
 
     Reorders(ReorderKey k) {
       long[] dims = k.nchw().stream().mapToLong(Long::longValue).toArray();
-      from = new memory(activation(dims, k.fromBlock()), ENGINE, new Pointer());
-      to = new memory(activation(dims, k.toBlock()), ENGINE, new Pointer());
+      from = new memory(activation(dims, k.fromLayout()), ENGINE, new Pointer());
+      to = new memory(activation(dims, k.toLayout()), ENGINE, new Pointer());
       reorder = new reorder(from, to);
     }
 
