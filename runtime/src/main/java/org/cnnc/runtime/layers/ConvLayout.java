@@ -7,8 +7,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * The layouts of activations that {@code predict}'s executor can keep between convs on oneDNN's
  * primitives, as ONNX Runtime keeps NCHWc: a conv reads and writes oneDNN's own layout as it
  * is, where an NCHW activation costs it a reorder in and one out. Measured on a 2-core AMD EPYC
- * (docs/performance-history.md, session 26): the 1x1 64 -> 256 conv at 56^2, batch 8, 2.0 ms in
- * oneDNN's layout against 5.4 with its reorders.
+ * (docs/performance-history.md, session 26): the 1x1 64 -> 256 conv at 56^2, batch 8, 2.58 ms in
+ * oneDNN's layout against 6.35 from and to NCHW.
  *
  * <p>A layout is an int code: {@link #NCHW}, {@link #NHWC}, or a channel block size {@code B}
  * (8 or 16) for {@code [n, ceil(c / B), h, w, B]}, the last block padded with zeros.
