@@ -360,14 +360,10 @@ final class InferenceExecutor {
     boolean[] conv = new boolean[n];
     boolean[] convertsNothing = new boolean[n];
     for (int v : steps) {
-      conv[v] = kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
-          && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut();
-      if (conv[v]) {
-        GemmConvolutionLayer c = (GemmConvolutionLayer) vertices[v].getLayer();
+      if (kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
+          && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut()) {
+        conv[v] = !c.pointwise() || probed[v].size(0) * probed[v].size(2) * probed[v].size(3) >= POINTWISE_MIN_PIXELS;
         convertsNothing[v] = c.convertsNothing(probed[reads[v][0]], probed[v]);
-        if (c.pointwise() && probed[v].size(0) * probed[v].size(2) * probed[v].size(3) < POINTWISE_MIN_PIXELS) {
-          conv[v] = false;
-        }
       }
     }
     // the candidates: written by such a conv, read only by such convs (or their residual adds)

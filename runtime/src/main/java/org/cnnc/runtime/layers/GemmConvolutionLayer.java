@@ -62,16 +62,16 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
   }
 
   /**
-   * Whether {@link #forwardLaid} can run this layer: oneDNN's convolutions are on, and prefer a
-   * layout on this CPU ({@link ConvLayout#preferred()}), the layer a plain conv (not grouped)
+   * Whether {@link #forwardLaid} can run this layer: oneDNN's convolutions are on, the layer a
+   * plain conv (not grouped)
    * of float weights, not dilated, whose activation the pass can apply (none, ReLU, relu6, SiLU).
    */
   public boolean laidOut() {
     IActivation fn = layerConf().getActivationFn();
     ConvGemm.Geometry g = geometry();
-    return getClass() == GemmConvolutionLayer.class && ConvLayout.preferred() != ConvLayout.NCHW && OneDnn.convolutions()
-        && g.dh() == 1 && g.dw() == 1 && getParam(ConvolutionParamInitializer.WEIGHT_KEY).dataType() == DataType.FLOAT
-        && (fn instanceof ActivationIdentity || fn instanceof ActivationSwish || CnncRelu.cap(fn) != ChannelKernels.NONE);
+    return getClass() == GemmConvolutionLayer.class && OneDnn.convolutions() && g.dh() == 1 && g.dw() == 1
+        && getParam(ConvolutionParamInitializer.WEIGHT_KEY).dataType() == DataType.FLOAT
+        && (fn instanceof ActivationIdentity || inferenceCap(fn) != ChannelKernels.NONE);
   }
 
   /**
@@ -112,9 +112,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     INDArray w = getParam(ConvolutionParamInitializer.WEIGHT_KEY);
     INDArray b = hasBias() ? getParam(ConvolutionParamInitializer.BIAS_KEY) : null;
     ConvGemm.Geometry g = geometry();
-    IActivation fn = layerConf().getActivationFn();
-    float cap = residual != null ? ChannelKernels.cap(residualRelu)
-        : fn instanceof ActivationSwish ? ChannelKernels.SILU : CnncRelu.cap(fn);
+    float cap = residual != null ? ChannelKernels.cap(residualRelu) : inferenceCap(layerConf().getActivationFn());
     long[] outShape = {xShape[0], w.size(0), g.outH(xShape[2]), g.outW(xShape[3])};
     INDArray r = residual;
     if (r != null && residualLayout != outLayout) {
@@ -138,6 +136,15 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
       out.assign(target);
     }
     lastOutput = null;
+  }
+
+  /**
+   * The activation {@code fn} as the conv's own pass applies it outside training: SiLU, a ReLU or
+   * relu6 ({@link CnncRelu#cap}), else {@link ChannelKernels#NONE} (the identity, or one the
+   * layer applies apart).
+   */
+  private static float inferenceCap(IActivation fn) {
+    return fn instanceof ActivationSwish ? ChannelKernels.SILU : CnncRelu.cap(fn);
   }
 
   @Override
@@ -202,7 +209,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
       lastOutput = null;
       return convolve(false, residualCap, mgr, residual);
     }
-    if (fn instanceof ActivationSwish && !training) {
+    if (!training && inferenceCap(fn) == ChannelKernels.SILU) {
       // a SiLU fused in inference: cnnc's SiLU kernel (the bits of its own layer), in the pass
       // that finishes the output where there is one, else on the output in place
       lastOutput = null;

@@ -111,7 +111,7 @@ public final class OneDnn {
    */
   private static boolean suits(INDArray x, INDArray w, ConvGemm.Geometry g) {
     KernelSettings k = KernelSettings.current();
-    return BUILT_IN && BINDING && k.oneDnn() && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
+    return convolutions() && x.dataType() == DataType.FLOAT && w.dataType() == DataType.FLOAT
         && (g.kh() > 1 || g.kw() > 1) && g.dh() == 1 && g.dw() == 1 && x.size(1) >= k.oneDnnMinChannels();
   }
 
@@ -125,9 +125,7 @@ public final class OneDnn {
    * primitive of cnnc's own ({@link OneDnnConv}).
    */
   static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
-    INDArray b = bias == null ? null : bias.reshape(bias.length());
-    OneDnnConv.forward(x, ChannelKernels.direct(w) ? w : w.dup('c'),
-        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out);
+    forwardLaid(x, x.shape(), ConvLayout.NCHW, w, bias, g, out, ConvLayout.NCHW);
   }
 
   /**
@@ -139,14 +137,14 @@ public final class OneDnn {
   }
 
   /**
-   * {@link #forward} with the input and the output in the layouts of {@code inBlock} and
-   * {@code outBlock} (0: NCHW; else oneDNN's blocked layout, {@link ConvLayout}).
+   * {@link #forward} with the input of shape {@code xShape} in layout {@code inLayout} and the
+   * output in layout {@code outLayout} ({@link ConvLayout}'s codes).
    */
-  static void forwardLaid(INDArray x, long[] xShape, int inBlock, INDArray w, INDArray bias, ConvGemm.Geometry g,
-      INDArray out, int outBlock) {
+  static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, INDArray bias, ConvGemm.Geometry g,
+      INDArray out, int outLayout) {
     INDArray b = bias == null ? null : bias.reshape(bias.length());
-    OneDnnConv.forward(x, xShape, inBlock, ChannelKernels.direct(w) ? w : w.dup('c'),
-        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outBlock);
+    OneDnnConv.forward(x, xShape, inLayout, ChannelKernels.direct(w) ? w : w.dup('c'),
+        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outLayout);
   }
 
   /**

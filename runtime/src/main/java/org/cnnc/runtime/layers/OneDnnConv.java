@@ -99,18 +99,10 @@ final class OneDnnConv {
   };
 
   /**
-   * {@code out = x * w + bias} ({@code bias} may be null) for a float NCHW input
-   * {@code x}, weights {@code w [o, c, kh, kw]} and output {@code out [n, o, oh, ow]}, all dense
-   * in C order.
-   */
-  static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
-    forward(x, x.shape(), 0, w, bias, g, out, 0);
-  }
-
-  /**
-   * {@link #forward(INDArray, INDArray, INDArray, ConvGemm.Geometry, INDArray)} for an input of
-   * shape {@code xShape} in layout {@code inLayout} and an output in layout {@code outLayout}
-   * ({@link ConvLayout}'s codes), each array dense, read and written by its address only.
+   * {@code out = x * w + bias} ({@code bias} may be null) for a float input {@code x} of shape
+   * {@code xShape} in layout {@code inLayout}, weights {@code w [o, c, kh, kw]} and an output in
+   * layout {@code outLayout} ({@link ConvLayout}'s codes), each array dense (NCHW ones in C
+   * order), read and written by its address only.
    */
   static void forward(INDArray x, long[] xShape, int inLayout, INDArray w, INDArray bias, ConvGemm.Geometry g,
       INDArray out, int outLayout) {
