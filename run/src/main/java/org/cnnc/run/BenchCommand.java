@@ -124,19 +124,6 @@ final class BenchCommand implements Callable<Integer> {
     }
     // before the header's SGEMM rate, which multiplies on the chosen library
     ModelLoader.checkKernelSettings();
-    if (profile) {
-      for (Network n : nets) {
-        Profile.run(n, ModelLoader.load(c, n), batch, iters, warmup, !noOrt, out);
-        out.flush();
-      }
-      return Main.OK;
-    }
-    out.printf(Locale.ROOT, "batch %d (latency: batch 1), median of %d after %.1f s of warm-up; %d cores; OMP_WAIT_POLICY=%s; "
-        + "load average %.1f at the start (other processes slow every column)%n",
-        batch, iters, warmup, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"),
-        java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
-    out.println("DL4J kernels: the generated network with DL4J's own layers, no passes; cnnc: with cnnc's kernels, inference "
-        + "as cnnc run predicts (one planned block of memory for the activations),");
     java.util.EnumSet<InferencePlan.Pass> chosen = passes == null ? java.util.EnumSet.copyOf(InferencePlan.DEFAULTS)
         : java.util.EnumSet.noneOf(InferencePlan.Pass.class);
     if (passes != null) {
@@ -152,6 +139,19 @@ final class BenchCommand implements Callable<Integer> {
         }
       }
     }
+    if (profile) {
+      for (Network n : nets) {
+        Profile.run(n, ModelLoader.load(c, n), batch, iters, warmup, !noOrt, chosen, out);
+        out.flush();
+      }
+      return Main.OK;
+    }
+    out.printf(Locale.ROOT, "batch %d (latency: batch 1), median of %d after %.1f s of warm-up; %d cores; OMP_WAIT_POLICY=%s; "
+        + "load average %.1f at the start (other processes slow every column)%n",
+        batch, iters, warmup, Runtime.getRuntime().availableProcessors(), System.getenv().getOrDefault("OMP_WAIT_POLICY", "(unset)"),
+        java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+    out.println("DL4J kernels: the generated network with DL4J's own layers, no passes; cnnc: with cnnc's kernels, inference "
+        + "as cnnc run predicts (one planned block of memory for the activations),");
     out.println("and for inference the passes " + chosen + "; speed-ups are the other time over cnnc's");
     double sgemm = Profile.sgemm(iters, Math.min(1, warmup));
     out.printf(Locale.ROOT, "beside each time, in parentheses, its GFLOP/s (2 x MACs / time; a training step does 3x the "

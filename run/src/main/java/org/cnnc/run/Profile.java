@@ -25,7 +25,9 @@ import org.cnnc.onnx.OrtModel;
 import org.cnnc.runtime.CnnModel;
 import org.cnnc.runtime.CnnNetwork;
 import org.cnnc.runtime.Loss;
+import org.cnnc.runtime.InferencePlan;
 import org.cnnc.runtime.NetBuilder;
+import org.cnnc.runtime.layers.ConvLayout;
 import org.cnnc.runtime.layers.Gemm;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
@@ -48,7 +50,7 @@ final class Profile {
   private Profile() {}
 
   /** One layer: its forward time in inference, and forward (training mode) + backward. */
-  record Row(String name, String op, String shape, long macs, double ms, double trainMs) {}
+  record Row(String name, String op, String shape, long macs, double ms, double trainMs, double planMs) {}
 
   /** The ops timed: every op that computes (those that pass values on, as flatten, are views; dropout computes). */
   static boolean timed(String op) {
@@ -71,12 +73,30 @@ final class Profile {
    * training), so the JIT has compiled the kernels the layers share; each layer's own timing then
    * warms up for a tenth of that, at most 0.2 s (a hundred layers and more, three timings each).
    */
-  static void run(Network n, CnnModel model, int batch, int iters, double warmupSeconds, boolean ort, PrintWriter out) {
+  static void run(Network n, CnnModel model, int batch, int iters, double warmupSeconds, boolean ort,
+      java.util.Set<InferencePlan.Pass> passes, PrintWriter out) {
     // ONNX Runtime first: its threads are idle once its session is closed
     List<String> ortNotes = new ArrayList<>();
     Map<String, Double> ortMs = ort ? ortLayers(n, batch, iters, warmupSeconds, ortNotes) : null;
     double warmup = Math.min(0.2, warmupSeconds / 10);
     double sgemm = sgemm(iters, warmup);
+    List<CnnNetwork.StepTime> steps = planSteps(model, passes, batch, iters, warmupSeconds);
+    // a layer's steps: its vertex, and those a lowering adds under its name (a softmax's "sm/flat");
+    // a merged 1x1 conv is its own step, no layer's
+    java.util.Set<String> named = new java.util.HashSet<>();
+    n.nodes().forEach(node -> named.add(node.name()));
+    Map<String, Double> planMs = new java.util.HashMap<>();
+    Map<String, Integer> layouts = new java.util.HashMap<>();
+    List<CnnNetwork.StepTime> unnamed = new ArrayList<>();
+    for (CnnNetwork.StepTime t : steps) {
+      String layer = layerOf(t.vertex(), named);
+      if (layer == null) {
+        unnamed.add(t);
+      } else {
+        planMs.merge(layer, t.medianMs(), Double::sum);
+        layouts.putIfAbsent(layer, t.layout());
+      }
+    }
     ComputationGraph whole = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC).graph();
     INDArray x0 = Timing.batch(model.inputShape(), batch, 1);
     MultiDataSet data = Timing.trainingBatch(whole, model.inputShape(), batch);
@@ -152,7 +172,8 @@ final class Profile {
           }
         }, iters, warmup);
       }
-      rows.add(new Row(node.name(), kind(n, node), node.shape().toString(), node.macs(), forward, train));
+      rows.add(new Row(node.name(), kind(n, node), node.shape().toString(), node.macs(), forward, train,
+          planMs.getOrDefault(node.name(), Double.NaN)));
     }
     double total = rows.stream().mapToDouble(Row::ms).sum();
     out.printf(Locale.ROOT, "%s, batch %d: each layer alone (median of %d); SGEMM on this machine (%s): %.1f GFLOP/s%n",
@@ -163,29 +184,46 @@ final class Profile {
           + "into a neighbour's, e.g. batch norm into the conv before it); vs ORT: ORT ms over cnnc's");
       ortNotes.forEach(out::println);
     }
-    out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s %10s %9s%s%n", "layer", "op", "output", "ms", "share",
-        "GFLOP/s", "of SGEMM", "train ms", "GFLOP/s", ortMs == null ? "" : String.format(Locale.ROOT, " %9s %7s",
-            "ORT ms", "vs ORT"));
+    out.println("plan ms: the layer's step as predict runs it in the whole network, with the passes " + passes
+        + " (median of " + iters + " calls); fused: the plan has no step of the layer (folded, or computed by a "
+        + "neighbour's); layout: the plan's layout for its output where it is not NCHW");
+    out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s %9s %-7s %10s %9s%s%n", "layer", "op", "output", "ms",
+        "share", "GFLOP/s", "of SGEMM", "plan ms", "layout", "train ms", "GFLOP/s", ortMs == null ? ""
+            : String.format(Locale.ROOT, " %9s %7s", "ORT ms", "vs ORT"));
     rows.sort((a, b) -> Double.compare(b.ms(), a.ms()));
     for (Row r : rows) {
       String ortCells = "";
       if (ortMs != null) {
+        // against the plan's time where the plan has a step of the layer: both are times within the whole network
         Double o = ortMs.get(r.name());
+        double mine = Double.isNaN(r.planMs()) ? r.ms() : r.planMs();
         ortCells = o == null ? String.format(Locale.ROOT, " %9s %7s", "fused", "-")
-            : String.format(Locale.ROOT, " %9.2f %6.2fx", o, o / r.ms());
+            : String.format(Locale.ROOT, " %9.2f %6.2fx", o, o / mine);
       }
       double gflops = r.macs() == 0 ? 0 : 2.0 * r.macs() * batch / (r.ms() / 1e3) / 1e9;
       // training does three products of the forward's size: the output, dW and dx
       double trainGflops = 3 * 2.0 * r.macs() * batch / (r.trainMs() / 1e3) / 1e9;
-      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10.2f %6.1f%% %9s %8s %10s %9s%s%n", Escape.terminal(clip(r.name())), r.op(), r.shape(),
-          r.ms(), 100 * r.ms() / total, r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", gflops),
+      int layout = layouts.getOrDefault(r.name(), ConvLayout.NCHW);
+      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10.2f %6.1f%% %9s %8s %9s %-7s %10s %9s%s%n",
+          Escape.terminal(clip(r.name())), r.op(), r.shape(), r.ms(), 100 * r.ms() / total,
+          r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", gflops),
           r.macs() == 0 ? "-" : String.format(Locale.ROOT, "%.0f%%", 100 * gflops / sgemm),
+          Double.isNaN(r.planMs()) ? "fused" : String.format(Locale.ROOT, "%.2f", r.planMs()),
+          layout == ConvLayout.NCHW ? "-" : ConvLayout.name(layout),
           Double.isNaN(r.trainMs()) ? "-" : String.format(Locale.ROOT, "%.2f", r.trainMs()),
           r.macs() == 0 || Double.isNaN(r.trainMs()) ? "-" : String.format(Locale.ROOT, "%.1f", trainGflops), ortCells);
     }
+    // steps of the plan that are no layer of the spec (a merged 1x1 conv computes several)
+    for (CnnNetwork.StepTime t : unnamed) {
+      out.printf(Locale.ROOT, "%-34s %-10s %-16s %10s %7s %9s %8s %9.2f %-7s%n", Escape.terminal(clip(t.vertex())),
+          "(plan)", "", "-", "", "", "", t.medianMs(), t.layout() == ConvLayout.NCHW ? "-" : ConvLayout.name(t.layout()));
+    }
+    double planTotal = steps.stream().mapToDouble(CnnNetwork.StepTime::medianMs).sum();
     long macs = rows.stream().mapToLong(Row::macs).sum();
     out.printf(Locale.ROOT, "total %.1f ms; %.1f GFLOP/s over the timed layers (%.0f%% of SGEMM)%n", total,
         2.0 * macs * batch / (total / 1e3) / 1e9, 100 * (2.0 * macs * batch / (total / 1e3) / 1e9) / sgemm);
+    out.printf(Locale.ROOT, "plan: %.1f ms over its steps, %.1f GFLOP/s (predict's whole call adds its outputs' copies)%n",
+        planTotal, 2.0 * n.macs() * batch / (planTotal / 1e3) / 1e9);
     double trainTotal = rows.stream().mapToDouble(Row::trainMs).filter(t -> !Double.isNaN(t)).sum();
     if (ortMs != null) {
       double ortTotal = ortMs.values().stream().mapToDouble(Double::doubleValue).sum();
@@ -195,8 +233,8 @@ final class Profile {
           2.0 * n.macs() * batch / (ortTotal / 1e3) / 1e9, timed, ortTotal - timed);
     }
     out.printf(Locale.ROOT, "training (forward + backward of each layer): %.1f ms%n", trainTotal);
-    out.printf(Locale.ROOT, "  %-10s %12s %7s %9s %12s %7s%s%n", "op", "inference", "share", "GFLOP/s", "training",
-        "share", ortMs == null ? "" : String.format(Locale.ROOT, " %12s %9s", "ORT", "GFLOP/s"));
+    out.printf(Locale.ROOT, "  %-10s %12s %7s %9s %12s %12s %7s%s%n", "op", "inference", "share", "GFLOP/s", "plan",
+        "training", "share", ortMs == null ? "" : String.format(Locale.ROOT, " %12s %9s", "ORT", "GFLOP/s"));
     for (String op : rows.stream().map(Row::op).distinct().toList()) {
       List<Row> of = rows.stream().filter(r -> r.op().equals(op)).toList();
       double ms = of.stream().mapToDouble(Row::ms).sum();
@@ -210,12 +248,47 @@ final class Profile {
         ortCells = String.format(Locale.ROOT, " %9.1f ms %9s", oms, omacs == 0 || oms == 0 ? "-"
             : String.format(Locale.ROOT, "%.1f", 2.0 * omacs * batch / (oms / 1e3) / 1e9));
       }
+      double pms = of.stream().mapToDouble(Row::planMs).filter(t -> !Double.isNaN(t)).sum();
       if (ms > 0) {
-        out.printf(Locale.ROOT, "  %-10s %9.1f ms %6.1f%% %9s %9.1f ms %6.1f%%%s%n", op, ms, 100 * ms / total,
-            opMacs == 0 ? "-" : String.format(Locale.ROOT, "%.1f", 2.0 * opMacs * batch / (ms / 1e3) / 1e9), tms,
+        out.printf(Locale.ROOT, "  %-10s %9.1f ms %6.1f%% %9s %9.1f ms %9.1f ms %6.1f%%%s%n", op, ms, 100 * ms / total,
+            opMacs == 0 ? "-" : String.format(Locale.ROOT, "%.1f", 2.0 * opMacs * batch / (ms / 1e3) / 1e9), pms, tms,
             100 * tms / trainTotal, ortCells);
       }
     }
+  }
+
+  /**
+   * The layer of the spec a step's vertex computes: the layer of its name, or the one whose name
+   * it extends with a lowering's "/part"; null for a merged 1x1 conv ({@link InferencePlan#MERGED})
+   * and any other vertex of no layer.
+   */
+  static String layerOf(String vertex, java.util.Set<String> layers) {
+    if (layers.contains(vertex)) {
+      return vertex;
+    }
+    if (vertex.endsWith(InferencePlan.MERGED)) {
+      return null;
+    }
+    for (int slash = vertex.lastIndexOf('/'); slash > 0; slash = vertex.lastIndexOf('/', slash - 1)) {
+      if (layers.contains(vertex.substring(0, slash))) {
+        return vertex.substring(0, slash);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Each step of {@code predict}'s plan with {@code passes} at batch {@code batch}, timed in the
+   * whole network ({@link CnnNetwork#timeSteps}) after {@code warmupSeconds / 2} of predicts.
+   */
+  static List<CnnNetwork.StepTime> planSteps(CnnModel model, java.util.Set<InferencePlan.Pass> passes, int batch,
+      int iters, double warmupSeconds) {
+    CnnNetwork net = CnnNetwork.create(model, 1, NetBuilder.Kernels.CNNC);
+    CnnNetwork opt = net.forInference(passes.isEmpty() ? java.util.EnumSet.noneOf(InferencePlan.Pass.class)
+        : java.util.EnumSet.copyOf(passes), java.util.Set.of(net.outputs().get(0).name()));
+    INDArray x = Timing.batch(model.inputShape(), batch, 1);
+    Timing.median(() -> opt.predict(x), 1, warmupSeconds / 2);
+    return opt.timeSteps(iters, x);
   }
 
   /** {@code vertex}'s forward pass on {@code inputs}, in the open profiling workspace. */

@@ -206,6 +206,11 @@ class BenchColumnsTest {
     assertTrue(out.matches("(?s).*\\ndw\\.0 +conv dw +\\[8, 16, 16\\] +" + ms + " .* " + ms + " +\\d+\\.\\d\\dx\\n.*"), out);
     assertTrue(out.matches("(?s).*\\npw +conv +\\[16, 16, 16\\] +" + ms + " .* " + ms + " +\\d+\\.\\d\\dx\\n.*"), out);
     assertTrue(out.matches("(?s).*\\ndw\\.1 +batchnorm +\\[8, 16, 16\\] .* fused +-\\n.*"), out);
+    // the plan's own time beside the layer's alone: the conv has one, the folded BatchNorm none
+    assertTrue(out.contains("plan ms: the layer's step as predict runs it"), out);
+    assertTrue(out.matches("(?s).*\\npw +conv +\\[16, 16, 16\\] +" + ms + " +\\S+ +\\S+ +\\S+ +" + ms + " .*"), out);
+    assertTrue(out.matches("(?s).*\\ndw\\.1 +batchnorm +\\[8, 16, 16\\] +" + ms + " +\\S+ +- +- +fused .*"), out);
+    assertTrue(out.matches("(?s).*\\nplan: \\d+\\.\\d ms over its steps.*"), out);
     assertTrue(out.matches("(?s).*\\n  conv dw +\\d+\\.\\d ms .*\\n.*"), out);
     assertTrue(out.contains("ONNX Runtime: "), out);
   }
@@ -231,7 +236,7 @@ class BenchColumnsTest {
           sm: softmax
           flatten
         }
-        """, " +\\S+ +- +- +\\d+\\.\\d\\d +-\\n", "sum +add +\\[8, 32, 32\\]", "both +concat +\\[16, 32, 32\\]",
+        """, " +\\S+ +- +- +(\\d+\\.\\d\\d|fused) +\\S+ +\\d+\\.\\d\\d +-\\n", "sum +add +\\[8, 32, 32\\]", "both +concat +\\[16, 32, 32\\]",
         "sm +softmax +\\[4, 1, 1\\]");
   }
 
@@ -271,5 +276,17 @@ class BenchColumnsTest {
       assertTrue(java.util.regex.Pattern.compile("\\n" + row + " +\\d+\\.\\d\\d" + rest).matcher(out).find(),
           row + ":\n" + out);
     }
+  }
+
+  /** A plan's step goes to the layer it computes: its own name, or the layer's name and a lowering's part. */
+  @Test
+  void planStepsGoToTheirLayers() {
+    java.util.Set<String> layers = java.util.Set.of("sm", "a/b", "x");
+    assertEquals("sm", Profile.layerOf("sm", layers));
+    assertEquals("sm", Profile.layerOf("sm/flat", layers));
+    assertEquals("a/b", Profile.layerOf("a/b/c", layers));
+    assertEquals(null, Profile.layerOf("x" + org.cnnc.runtime.InferencePlan.MERGED, layers), "a merged conv is no layer's");
+    assertEquals(null, Profile.layerOf("7", layers));
+    assertEquals(null, Profile.layerOf("/sm", layers));
   }
 }

@@ -207,6 +207,33 @@ public final class CnnNetwork {
     return out;
   }
 
+  /**
+   * Where {@link #predict}'s time goes: runs {@code inputs} once (planning the memory, warming
+   * up), then {@code calls} times, timing each step as the plan runs it (its fused passes,
+   * layouts and copies included), unlike a layer timed alone. Steps that compute nothing (a
+   * view, an add its conv computes) are left out: their vertices' work is their neighbours'.
+   */
+  public List<StepTime> timeSteps(int calls, INDArray... inputs) {
+    if (calls < 1) {
+      throw new IllegalArgumentException("calls must be at least 1, not " + calls);
+    }
+    return executor().timeSteps(calls, inputs);
+  }
+
+  /**
+   * One step of {@link #predict}'s plan ({@link #timeSteps}): its vertex, the layout its output
+   * is kept in ({@link org.cnnc.runtime.layers.ConvLayout}'s codes: NCHW, or oneDNN's), whether
+   * it ran as a conv on oneDNN's primitive in those layouts, and its time in each call, in ms.
+   */
+  public record StepTime(String vertex, int layout, boolean laid, double[] ms) {
+    /** The median of {@link #ms}. */
+    public double medianMs() {
+      double[] s = ms.clone();
+      java.util.Arrays.sort(s);
+      return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+  }
+
   private InferenceExecutor executor;
 
   /** The executor of {@link #predict}, made on first use. */

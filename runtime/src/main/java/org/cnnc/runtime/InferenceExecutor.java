@@ -125,6 +125,8 @@ final class InferenceExecutor {
   private long[][] planInputs;
   /** The kernel settings {@link #plan} was made under (its layouts depend on them). */
   private org.cnnc.runtime.layers.KernelSettings planSettings;
+  /** While steps are timed ({@link #timeSteps}): each vertex's nanoseconds over the planned calls so far. */
+  private long[] stepNanos;
 
   /**
    * Runs {@code graph} for the vertices named {@code outputNodes}, residual adds fused into convs
@@ -270,46 +272,58 @@ final class InferenceExecutor {
     }
     INDArray[] values = new INDArray[vertices.length];
     plan.copied.clear();
+    long[] nanos = stepNanos;
     for (int v : steps) {
-      switch (kind[v]) {
-        case INPUT -> values[v] = inputs[inputIndex[v]];
-        case VIEW, ADDED -> values[v] = plan.view[v];
-        case CONCAT -> {
-          for (int k = 0; k < reads[v].length; k++) {
-            int in = reads[v][k];
-            if (!sliceOf.containsKey(in)) {
-              plan.slice(v, k).assign(values[in]);
-              plan.copied(vertices[in]);
-            }
-          }
-          values[v] = plan.view[v];
-        }
-        case COMPUTE -> {
-          if (plan.laid[v]) {
-            laidForward(v, values);
-            values[v] = plan.view[v];
-            continue;
-          }
-          INDArray target = plan.view[v];
-          mgr.offer(plan.dense[v] ? target : null);
-          try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
-            INDArray out = forward(v, values, mgr);
-            if (out != target) {
-              // an array of the layer's own, or a strided slice: copied into its range (never
-              // broadcast: a shape other than the first call's is a bug)
-              if (!Arrays.equals(out.shape(), target.shape())) {
-                throw new IllegalStateException(vertices[v].getVertexName() + " gave " + Arrays.toString(out.shape())
-                    + ", planned " + Arrays.toString(target.shape()) + " from the first call with these inputs");
-              }
-              target.assign(out);
-              plan.copied(vertices[v]);
-            }
-          }
-          values[v] = target;
-        }
+      if (nanos == null) {
+        runStep(v, values, inputs);
+      } else {
+        long t0 = System.nanoTime();
+        runStep(v, values, inputs);
+        nanos[v] += System.nanoTime() - t0;
       }
     }
     return copies(values);
+  }
+
+  /** Runs step {@code v} of the plan: its output into {@code values[v]}. */
+  private void runStep(int v, INDArray[] values, INDArray[] inputs) {
+    switch (kind[v]) {
+      case INPUT -> values[v] = inputs[inputIndex[v]];
+      case VIEW, ADDED -> values[v] = plan.view[v];
+      case CONCAT -> {
+        for (int k = 0; k < reads[v].length; k++) {
+          int in = reads[v][k];
+          if (!sliceOf.containsKey(in)) {
+            plan.slice(v, k).assign(values[in]);
+            plan.copied(vertices[in]);
+          }
+        }
+        values[v] = plan.view[v];
+      }
+      case COMPUTE -> {
+        if (plan.laid[v]) {
+          laidForward(v, values);
+          values[v] = plan.view[v];
+          return;
+        }
+        INDArray target = plan.view[v];
+        mgr.offer(plan.dense[v] ? target : null);
+        try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
+          INDArray out = forward(v, values, mgr);
+          if (out != target) {
+            // an array of the layer's own, or a strided slice: copied into its range (never
+            // broadcast: a shape other than the first call's is a bug)
+            if (!Arrays.equals(out.shape(), target.shape())) {
+              throw new IllegalStateException(vertices[v].getVertexName() + " gave " + Arrays.toString(out.shape())
+                  + ", planned " + Arrays.toString(target.shape()) + " from the first call with these inputs");
+            }
+            target.assign(out);
+            plan.copied(vertices[v]);
+          }
+        }
+        values[v] = target;
+      }
+    }
   }
 
   /**
@@ -454,6 +468,37 @@ final class InferenceExecutor {
     try (MemoryWorkspace none = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
       for (int i = 0; i < outputs.length; i++) {
         out[i] = values[outputs[i]].dup('c');
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Times each step of the planned calls: runs {@code inputs} once to plan (and warm up), then
+   * {@code calls} times, and returns for each vertex that computes, concatenates or reads a
+   * layout, in the order of the steps, its time in each of those calls, in milliseconds, as the
+   * plan runs it (fused passes, oneDNN's layouts and copies into concatenations included). A
+   * step that does nothing (an input, a view, an add its conv computes) is left out.
+   */
+  synchronized List<CnnNetwork.StepTime> timeSteps(int calls, INDArray... inputs) {
+    run(inputs);
+    double[][] ms = new double[vertices.length][calls];
+    try {
+      for (int c = 0; c < calls; c++) {
+        stepNanos = new long[vertices.length];
+        run(inputs);
+        for (int v : steps) {
+          ms[v][c] = stepNanos[v] / 1e6;
+        }
+      }
+    } finally {
+      stepNanos = null;
+    }
+    List<CnnNetwork.StepTime> out = new ArrayList<>();
+    for (int v : steps) {
+      if (kind[v] == Kind.COMPUTE || kind[v] == Kind.CONCAT) {
+        out.add(new CnnNetwork.StepTime(vertices[v].getVertexName(), plan == null ? ConvLayout.NCHW : plan.layout[v],
+            plan != null && plan.laid[v], ms[v]));
       }
     }
     return out;

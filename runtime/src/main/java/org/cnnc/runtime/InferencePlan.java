@@ -71,6 +71,12 @@ public final class InferencePlan {
       Pass.FUSE_RELU, Pass.PRUNE_OUTPUTS, Pass.MERGE_POINTWISE, Pass.FUSE_ADD, Pass.CONV_LAYOUT));
 
   /**
+   * The suffix of a merged conv's vertex ({@link Pass#MERGE_POINTWISE}), after the name of the
+   * input its members read: the vertex is no layer of the spec.
+   */
+  public static final String MERGED = "/pointwise";
+
+  /**
    * One merged conv: the vertex computing it, its member convs in order, and each member's first
    * channel in it.
    */
@@ -157,7 +163,7 @@ public final class InferencePlan {
           offsets.put(conv, channels);
           channels += first.pointwise().get(conv);
         }
-        Merge m = new Merge(in + "/pointwise", List.copyOf(convs), offsets, channels);
+        Merge m = new Merge(in + MERGED, List.copyOf(convs), offsets, channels);
         convs.forEach(conv -> mergeOf.put(conv, m));
         mergeByVertex.put(m.vertex(), m);
       });

@@ -4,6 +4,7 @@ package org.cnnc.runtime;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -114,6 +115,43 @@ class ConvLayoutPassTest {
     smallLaid.predict(x);
     smallLaid.predict(x);
     assertTrue(smallLaid.executor().layouts().isEmpty(), smallLaid.executor().layouts().toString());
+  }
+
+  /**
+   * {@code timeSteps} times each step as the plan runs it: one row per step that computes, in
+   * the plan's order, with the plan's layout and whether it ran in oneDNN's layouts; the
+   * folded BatchNorms and the adds the convs compute have none; predict is unchanged after.
+   */
+  @Test
+  void timesEachStepAsThePlanRunsIt() throws Exception {
+    Path spec = dir.resolve("laid.cnn");
+    Files.writeString(spec, SPEC);
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
+    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
+    Class<?> laidClass = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Laid");
+    CnnNetwork net = CnnNetwork.create((CnnModel) laidClass.getConstructor().newInstance(), 3);
+    String out = net.outputs().get(0).name();
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32).subi(0.5);
+    float[] before = laid.predict(x).get(out).data().asFloat();
+    java.util.List<CnnNetwork.StepTime> steps = laid.timeSteps(3, x);
+    java.util.List<String> names = steps.stream().map(CnnNetwork.StepTime::vertex).toList();
+    // the ReLUs are fused, the adds computed by their convs; the flatten (vertex 7) is a step of its own
+    assertEquals(java.util.List.of("stem", "r1.conv1", "r1.conv2", "r2.conv1", "r2.conv2", "head", "pool", "7", "fc"),
+        names);
+    Map<String, Integer> layouts = laid.executor().layouts();
+    for (CnnNetwork.StepTime t : steps) {
+      assertEquals(3, t.ms().length, t.vertex());
+      assertTrue(java.util.Arrays.stream(t.ms()).allMatch(ms -> ms >= 0), t.vertex());
+      assertEquals(layouts.getOrDefault(t.vertex(), ConvLayout.NCHW), t.layout(), t.vertex());
+    }
+    Map<String, CnnNetwork.StepTime> by = new java.util.HashMap<>();
+    steps.forEach(t -> by.put(t.vertex(), t));
+    assertTrue(by.get("stem").laid() && by.get("r1.conv1").laid(), "the kept activations' convs run laid out");
+    assertFalse(by.get("head").laid() || by.get("pool").laid(), "NCHW throughout: not laid");
+    assertTrue(by.get("stem").ms()[0] > 0, "a conv takes time");
+    assertArrayEquals(before, laid.predict(x).get(out).data().asFloat(), "predict after timing");
+    assertThrows(IllegalArgumentException.class, () -> laid.timeSteps(0, x));
   }
 
   @Test

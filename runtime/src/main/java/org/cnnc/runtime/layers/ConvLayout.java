@@ -22,6 +22,17 @@ public final class ConvLayout {
   /** Channels last: {@code [n, h, w, c]} (oneDNN 2.5's choice for its AVX-512 kernels). */
   public static final int NHWC = 1;
 
+  /** The layout's name as oneDNN's format tags spell it: nchw, nhwc, nChw8c, nChw16c. */
+  public static String name(int layout) {
+    return switch (layout) {
+      case NCHW -> "nchw";
+      case NHWC -> "nhwc";
+      case 8 -> "nChw8c";
+      case 16 -> "nChw16c";
+      default -> throw new IllegalArgumentException("no activation layout of code " + layout);
+    };
+  }
+
   /**
    * The layout oneDNN's convs prefer on this CPU, or {@link #NCHW} when they prefer none that
    * cnnc keeps, or cannot run here.
