@@ -334,7 +334,7 @@ final class InferenceExecutor {
     GemmConvolutionLayer conv = (GemmConvolutionLayer) vertices[v].getLayer();
     int in = reads[v][0];
     Integer add = addsInto.get(v);
-    int other = add == null ? -1 : reads[add][0] == v ? reads[add][1] : reads[add][0];
+    int other = residualOf(v);
     try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
       conv.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v],
           other < 0 ? null : values[other], other < 0 ? 0 : plan.layout[other], add != null && addsRelu.contains(add),
@@ -353,10 +353,11 @@ final class InferenceExecutor {
    * input and its output in oneDNN's layout; with one side NCHW it converts that side, and loses:
    * on MobileNetV2, whose 1x1 convs sit between depthwise convs (NCHW), a 1x1 conv with one
    * conversion took up to 3x its product's time, and VGG16 at batch 8 lost 4% with its Winograd
-   * convs moved. So each kept activation is weighed by the floats it spares converting, at each
-   * conv beside it (the conv that writes it and those that read it): its own size where that
-   * conv gains, minus the size of the conv's other side where that side is NCHW and the conv
-   * converts nothing on its own; one that spares none stays NCHW, and so on until none changes.
+   * convs moved. A residual counts too: an NCHW residual of a kept sum is reordered (ResNet-50's
+   * first block: its 1x1 downsampling conv's output, 6.4M floats at batch 8). So each kept
+   * activation is weighed by the floats it spares converting ({@link #converted}) at each conv
+   * beside it: the conv that writes it, those that read it, and those that add it as their
+   * residual; one that spares none stays NCHW, and so on until none changes.
    * Nor does a 1x1 conv of fewer than {@link #POINTWISE_MIN_PIXELS} output pixels (over the
    * batch) join: the primitive reorders its weights at every call, which the product reads as
    * they are, and that costs the more the fewer pixels share the weights (ResNet-50 at batch 1:
@@ -391,15 +392,22 @@ final class InferenceExecutor {
       kept[act] = !isOutput.contains(act) && !sliceOf.containsKey(act) && !rs.isEmpty()
           && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
     }
-    // what keeping each activation saves, in floats converted, counted at each conv beside it: a
-    // conv on oneDNN's primitive anyway saves converting it; a conv that converts nothing on its
-    // own (a 1x1, or Winograd's) gains as much with its other side kept too, and with that side
-    // NCHW costs converting that side. An activation that saves nothing is dropped, until none is.
-    int[] writer = new int[n];
-    Arrays.fill(writer, -1);
+    // what keeping each activation saves, in floats converted at the convs beside it: the conv
+    // that writes it (or the add it computes), those that read it, and those whose add reads it
+    // as its residual; one that saves nothing is dropped, until none is
+    List<List<Integer>> beside = new ArrayList<>();
+    for (int v = 0; v < n; v++) {
+      beside.add(new ArrayList<>());
+    }
     for (int v : steps) {
       if (conv[v]) {
-        writer[addsInto.getOrDefault(v, v)] = v;
+        int out = addsInto.getOrDefault(v, v);
+        beside.get(out).add(v);
+        beside.get(reads[v][0]).add(v);
+        int res = residualOf(v);
+        if (res >= 0) {
+          beside.get(res).add(v);
+        }
       }
     }
     boolean changed = true;
@@ -409,23 +417,12 @@ final class InferenceExecutor {
         if (!kept[act]) {
           continue;
         }
-        long size = probed[act].length();
         long saved = 0;
-        // the conv that writes it (its other side: its input), the convs that read it (their output)
-        List<int[]> sides = new ArrayList<>();
-        sides.add(new int[] {writer[act], reads[writer[act]][0]});
-        for (int s : readers.get(act)) {
-          int r = steps[s];
-          if (conv[r]) {
-            sides.add(new int[] {r, addsInto.getOrDefault(r, r)});
-          }
-        }
-        for (int[] side : sides) {
-          if (!convertsNothing[side[0]] || kept[side[1]]) {
-            saved += size;
-          } else {
-            saved -= probed[side[1]].length();
-          }
+        for (int c : beside.get(act).stream().distinct().toList()) {
+          kept[act] = false;
+          saved += converted(c, kept, convertsNothing, probed);
+          kept[act] = true;
+          saved -= converted(c, kept, convertsNothing, probed);
         }
         if (saved <= 0) {
           kept[act] = false;
@@ -440,6 +437,32 @@ final class InferenceExecutor {
       }
     }
     return layout;
+  }
+
+  /** The residual a conv adds (the other input of the add it computes), or -1. */
+  private int residualOf(int conv) {
+    Integer add = addsInto.get(conv);
+    return add == null ? -1 : reads[add][0] == conv ? reads[add][1] : reads[add][0];
+  }
+
+  /**
+   * The floats conv {@code c} converts between layouts with the activations {@code kept} in
+   * oneDNN's layout. On oneDNN's primitive (some side kept): each NCHW side, input and output,
+   * and an NCHW residual when the output is kept (reordered into it; a kept residual of an NCHW
+   * output is added before the output's own conversion, {@link GemmConvolutionLayer#forwardLaid}).
+   * All NCHW: nothing when its own pass converts nothing, else its input and output (oneDNN's
+   * primitive reorders both).
+   */
+  private long converted(int c, boolean[] kept, boolean[] convertsNothing, INDArray[] probed) {
+    int in = reads[c][0];
+    int out = addsInto.getOrDefault(c, c);
+    int res = residualOf(c);
+    boolean laid = kept[in] || kept[out] || res >= 0 && kept[res];
+    if (!laid) {
+      return convertsNothing[c] ? 0 : probed[in].length() + probed[out].length();
+    }
+    return (kept[in] ? 0 : probed[in].length()) + (kept[out] ? 0 : probed[out].length())
+        + (res >= 0 && kept[out] && !kept[res] ? probed[res].length() : 0);
   }
 
   private INDArray forward(int v, INDArray[] values, LayerWorkspaceMgr m) {

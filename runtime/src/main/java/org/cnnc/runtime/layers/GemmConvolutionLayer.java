@@ -100,8 +100,9 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
    * oneDNN's primitive. The activation is the add's ReLU with a residual ({@code residualRelu}),
    * else the layer's own; it and the residual are applied in one pass over the output, whatever
    * its layout (both are elementwise, and zero stays zero in a blocked layout's padded channels).
-   * A residual in another layout than the output's is reordered first. Only for a layer that is
-   * {@link #laidOut()}.
+   * A residual in oneDNN's layout of an NCHW output is added in its layout, and the sum
+   * converted; an NCHW residual of an output in oneDNN's layout is reordered first. Only for a
+   * layer that is {@link #laidOut()}.
    *
    * @param x a float array: NCHW of shape {@code xShape}, or in another layout dense, of the
    *     shape {@link ConvLayout#rows} gives
@@ -115,6 +116,21 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     float cap = residual != null ? ChannelKernels.cap(residualRelu) : inferenceCap(layerConf().getActivationFn());
     long[] outShape = {xShape[0], w.size(0), g.outH(xShape[2]), g.outW(xShape[3])};
     INDArray r = residual;
+    if (r != null && residualLayout != ConvLayout.NCHW && outLayout == ConvLayout.NCHW) {
+      // a kept residual of an NCHW output: the sum computed in the residual's layout, then
+      // converted once (not the residual to NCHW, then the primitive's output too)
+      INDArray sum = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT,
+          ConvLayout.rows(outShape, residualLayout), 'c');
+      forwardLaid(x, xShape, xLayout, sum, residualLayout, r, residualLayout, residualRelu, mgr);
+      INDArray target = ChannelKernels.direct(out) ? out
+          : mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, out.shape(), 'c');
+      OneDnnConv.reorder(sum, residualLayout, target, ConvLayout.NCHW, outShape);
+      if (target != out) {
+        out.assign(target);
+      }
+      lastOutput = null;
+      return;
+    }
     if (r != null && residualLayout != outLayout) {
       INDArray converted = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT,
           ConvLayout.rows(outShape, outLayout), 'c');

@@ -25,6 +25,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ({@link ConvLayout}, {@code predict}'s {@code CONV_LAYOUT} pass) is read or written as it is;
  * the bias is added inside the primitive. A ReLU is not fused as oneDNN's post-op: that one turns
  * NaN into 0, where PyTorch's ReLU keeps NaN ({@code OneDnnConvTest}); the caller's pass applies it.
+ * oneDNN 2.5 has no post-op that would do: tried on an AMD EPYC (AVX-512), {@code eltwise_clip}
+ * and {@code eltwise_clip_v2} turn NaN into 0 too, and {@code eltwise_relu} with a slope keeps
+ * NaN but scales negatives instead of zeroing them (docs/performance-history.md, session 27).
  *
  * <p>Why not ND4J's {@code conv2d} op, which cnnc used before: the op made its primitive
  * descriptor and reordered the weights at every call, and at batch 1 it took a layer far longer
