@@ -154,7 +154,7 @@ public final class InferencePlan {
         }
       });
       byInput.forEach((in, convs) -> {
-        if (convs.size() < 2) {
+        if (convs.size() < 2 || !mergePays(convs, first, op, readers)) {
           return;
         }
         Map<String, Integer> offsets = new HashMap<>();
@@ -195,6 +195,41 @@ public final class InferencePlan {
     if (passes.contains(Pass.FUSE_RELU)) {
       fuseIntoMerges(op, readers, outputNodes, kernels);
     }
+  }
+
+  /**
+   * Whether merging the 1x1 convs {@code convs} (which read one input) saves more memory traffic
+   * than it costs: it reads their input once instead of once per conv, and each member whose
+   * readers are not all concatenations is then copied out of the merged output (read and
+   * written; a slice that only concatenations read is a view of it, GoogLeNet's first branch).
+   * In channels per pixel: {@code (members - 1) * in} against {@code 2 * copied}. GoogLeNet's
+   * Inception blocks merge (3a: 2 x 192 read against 2 x (96 + 16) copied); ResNet-50's first
+   * block does not (64 read against 2 x (64 + 256) copied: at batch 8 its merged conv and copies
+   * took 13.3 ms where ONNX Runtime's two convs take 3.1; docs/performance-history.md, session 27).
+   */
+  private boolean mergePays(List<String> convs, NetBuilder first, Map<String, OpDef> op,
+      Map<String, List<String>> readers) {
+    long saved = (convs.size() - 1) * first.pointwiseIn(convs.get(0));
+    long copied = 0;
+    for (String conv : convs) {
+      if (!onlyConcatenated(conv, op, readers)) {
+        copied += first.pointwise().get(conv);
+      }
+    }
+    return saved > 2 * copied;
+  }
+
+  /**
+   * Whether what {@code conv} computes reaches only concatenations: read by them, through its
+   * folded BatchNorm and a single activation that reads it, if any.
+   */
+  private boolean onlyConcatenated(String conv, Map<String, OpDef> op, Map<String, List<String>> readers) {
+    String src = bnOfConv.getOrDefault(conv, conv);
+    List<String> rs = readers.getOrDefault(src, List.of());
+    if (rs.size() == 1 && fusable(op.get(rs.get(0))) != null) {
+      rs = readers.getOrDefault(rs.get(0), List.of());
+    }
+    return !rs.isEmpty() && rs.stream().allMatch(r -> op.get(r) != null && op.get(r).has(Trait.CONCATENATES));
   }
 
   /**

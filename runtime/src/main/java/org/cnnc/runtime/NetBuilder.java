@@ -128,6 +128,8 @@ public final class NetBuilder {
   private final Map<String, Double> bnEps = new LinkedHashMap<>();
   /** The 1x1, stride-1, unpadded convs, with their output channels (what MERGE_POINTWISE may merge). */
   private final Map<String, Integer> pointwise = new LinkedHashMap<>();
+  /** The input channels of each of {@link #pointwise}'s convs. */
+  private final Map<String, Long> pointwiseIn = new LinkedHashMap<>();
   /** cnnc's convs, by vertex: those that read a network input skip its gradient (see {@link #inputGradients}). */
   private final Map<String, GemmConvolution> convs = new LinkedHashMap<>();
   private boolean inputGradients;
@@ -248,6 +250,11 @@ public final class NetBuilder {
 
   Map<String, Integer> pointwise() {
     return pointwise;
+  }
+
+  /** The input channels of a conv of {@link #pointwise()}. */
+  long pointwiseIn(String conv) {
+    return pointwiseIn.get(conv);
   }
 
   double eps(String bn) {
@@ -517,6 +524,7 @@ public final class NetBuilder {
         && Arrays.stream(padding).allMatch(p -> p == 0) && Arrays.equals(dilation, new int[] {1, 1});
     if (isPointwise) {
       pointwise.put(name, out);
+      pointwiseIn.put(name, c);
     }
     InferencePlan.Merge merge = plan == null ? null : plan.mergeOf(name);
     if (merge != null) {

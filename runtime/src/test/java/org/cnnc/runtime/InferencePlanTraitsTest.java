@@ -213,6 +213,52 @@ class InferencePlanTraitsTest {
     assertEquals(grads[1], grads[0], "gradients, fused against each activation its own layer");
   }
 
+  /**
+   * ResNet's first block: a 1x1 conv and the 1x1 downsampling conv read the block's input, and
+   * neither feeds a concatenation. An Inception block: three 1x1 convs read it, the first only
+   * into the concatenation.
+   */
+  static final class Pointwise extends OneOutput {
+    @Override
+    public void build(NetBuilder b) {
+      String x = b.input("x", 16, 8, 8);
+      String a = b.op("ra", "relu", b.op("a", "conv", x, "out", 16, "kernel", 1));
+      a = b.op("a3", "conv", a, "out", 64, "kernel", 3, "padding", 1);
+      String d = b.op("down", "conv", x, "out", 64, "kernel", 1);
+      x = b.op("rsum", "relu", b.merge("sum", "add", a, d));
+      String p1 = b.op("r1", "relu", b.op("p1", "conv", x, "out", 32, "kernel", 1));
+      String p2 = b.op("p2b", "conv", b.op("r2", "relu", b.op("p2", "conv", x, "out", 8, "kernel", 1)), "out", 16,
+          "kernel", 3, "padding", 1);
+      String p3 = b.op("p3b", "conv", b.op("r3", "relu", b.op("p3", "conv", x, "out", 4, "kernel", 1)), "out", 8,
+          "kernel", 3, "padding", 1);
+      x = b.merge("cat", "concat", p1, p2, p3);
+      x = b.op("gap", "global_avgpool", x);
+      x = b.op("fc", "dense", b.op("flat", "flatten", x), "out", 3);
+      b.output("out", x, Loss.CROSS_ENTROPY, 1.0);
+    }
+  }
+
+  /**
+   * 1x1 convs that read one input are merged when reading it once spares more than copying out
+   * the slices that do not go straight into a concatenation costs: the Inception block's (64
+   * channels read once more per extra conv, 2 x (8 + 4) copied), not ResNet's (16 against
+   * 2 x (16 + 64)). Either way the outputs are the unmerged network's.
+   */
+  @ParameterizedTest
+  @EnumSource(NetBuilder.Kernels.class)
+  void mergesPointwiseConvsWhereReadingOnceSparesMoreThanTheCopiesCost(NetBuilder.Kernels kernels) {
+    CnnNetwork net = CnnNetwork.create(new Pointwise(), 5, kernels);
+    CnnNetwork merged = net.forInference(EnumSet.of(Pass.MERGE_POINTWISE, Pass.FUSE_RELU), Set.of("out"));
+    Set<String> made = vertices(merged).stream().filter(v -> v.endsWith(InferencePlan.MERGED))
+        .collect(Collectors.toCollection(TreeSet::new));
+    assertEquals(Set.of("rsum" + InferencePlan.MERGED), made, kernels + ": merged convs");
+    INDArray x = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 2, 16, 8, 8).subi(0.5);
+    INDArray expected = net.forInference(EnumSet.noneOf(Pass.class), Set.of("out")).predict(x).get("out");
+    INDArray actual = merged.predict(x).get("out");
+    assertTrue(expected.sub(actual).amaxNumber().doubleValue() <= 1e-5 * expected.amaxNumber().doubleValue(),
+        kernels + ": " + expected + " against " + actual);
+  }
+
   private static Set<String> vertices(CnnNetwork n) {
     return Arrays.stream(n.graph().getVertices()).map(v -> v.getVertexName()).collect(Collectors.toCollection(TreeSet::new));
   }

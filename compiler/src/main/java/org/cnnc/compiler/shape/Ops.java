@@ -174,7 +174,7 @@ public final class Ops {
             withDefault("bias", Type.BOOL, TRUE, "learn an additive bias"))
         .arrowIn().category(Category.CONV).rule(Ops::convTranspose));
     add(op("concat").doc("joins its branches along channels; every branch keeps the same height and width")
-        .torch("torch.cat(xs, 1)").category(Category.MERGE).merge(Ops::concat));
+        .torch("torch.cat(xs, 1)").category(Category.MERGE).traits(Trait.CONCATENATES).merge(Ops::concat));
     add(op("add").doc("adds its branches, element by element; every branch has the same shape")
         .torch("x + y").category(Category.MERGE).merge(Ops::sum));
     add(op("mul").doc("multiplies its branches, element by element, broadcasting as PyTorch does: each size equal, "

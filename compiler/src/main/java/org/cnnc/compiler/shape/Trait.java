@@ -34,5 +34,10 @@ public enum Trait {
   /** Random in training, the identity in inference (dropout). */
   STOCHASTIC,
   /** Joins several inputs (concat, add). */
-  MERGE
+  MERGE,
+  /**
+   * Lays its inputs side by side along channels (concat): an input only it reads can be computed
+   * into its slice of the output, with no copy.
+   */
+  CONCATENATES
 }
