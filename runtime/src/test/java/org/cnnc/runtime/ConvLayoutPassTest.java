@@ -59,13 +59,18 @@ class ConvLayoutPassTest {
 
   @TempDir Path dir;
 
-  @Test
-  void keepsActivationsBetweenConvsInOneDnnsLayoutAndTheOutputs() throws Exception {
+  /** {@link #SPEC}'s model, compiled and generated. */
+  private Class<?> laidClass() throws Exception {
     Path spec = dir.resolve("laid.cnn");
     Files.writeString(spec, SPEC);
     Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
     assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
-    Class<?> laidClass = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Laid");
+    return Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Laid");
+  }
+
+  @Test
+  void keepsActivationsBetweenConvsInOneDnnsLayoutAndTheOutputs() throws Exception {
+    Class<?> laidClass = laidClass();
     CnnNetwork net = CnnNetwork.create((CnnModel) laidClass.getConstructor().newInstance(), 3);
     String out = net.outputs().get(0).name();
     EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
@@ -126,11 +131,7 @@ class ConvLayoutPassTest {
    */
   @Test
   void timesEachStepAsThePlanRunsIt() throws Exception {
-    Path spec = dir.resolve("laid.cnn");
-    Files.writeString(spec, SPEC);
-    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
-    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
-    Class<?> laidClass = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Laid");
+    Class<?> laidClass = laidClass();
     CnnNetwork net = CnnNetwork.create((CnnModel) laidClass.getConstructor().newInstance(), 3);
     String out = net.outputs().get(0).name();
     CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));

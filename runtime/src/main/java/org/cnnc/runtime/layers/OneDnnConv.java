@@ -282,13 +282,8 @@ final class OneDnnConv {
 
   /** The description of an activation of shape {@code nchw} in {@code layout} ({@link ConvLayout}'s codes). */
   private static memory.desc activation(long[] nchw, int layout) {
-    return Plan.plain(nchw, switch (layout) {
-      case ConvLayout.NCHW -> memory.format_tag.nchw;
-      case ConvLayout.NHWC -> memory.format_tag.nhwc;
-      case 8 -> memory.format_tag.nChw8c;
-      case 16 -> memory.format_tag.nChw16c;
-      default -> throw new IllegalArgumentException("no activation layout of code " + layout);
-    });
+    // the layouts' names are oneDNN's format tags
+    return Plan.plain(nchw, memory.format_tag.valueOf(ConvLayout.name(layout)));
   }
 
   /**
