@@ -212,6 +212,7 @@ public final class CnnNetwork {
    * up), then {@code calls} times, timing each step as the plan runs it (its fused passes,
    * layouts and copies included), unlike a layer timed alone. Steps that compute nothing (a
    * view, an add its conv computes) are left out: their vertices' work is their neighbours'.
+   * Float inputs only (others run without a plan).
    */
   public List<StepTime> timeSteps(int calls, INDArray... inputs) {
     if (calls < 1) {

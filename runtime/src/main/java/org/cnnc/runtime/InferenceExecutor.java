@@ -504,6 +504,11 @@ final class InferenceExecutor {
    * step that does nothing (an input, a view, an add its conv computes) is left out.
    */
   synchronized List<CnnNetwork.StepTime> timeSteps(int calls, INDArray... inputs) {
+    if (!Arrays.stream(inputs).allMatch(x -> x.dataType() == DataType.FLOAT)) {
+      // only float inputs run over a plan (others take each vertex's own path, untimed)
+      throw new IllegalArgumentException("steps are timed over the plan for float inputs; got "
+          + Arrays.stream(inputs).map(x -> x.dataType().toString()).toList());
+    }
     run(inputs);
     double[][] ms = new double[vertices.length][calls];
     try {

@@ -155,6 +155,7 @@ class ConvLayoutPassTest {
     assertTrue(by.get("stem").ms()[0] > 0, "a conv takes time");
     assertArrayEquals(before, laid.predict(x).get(out).data().asFloat(), "predict after timing");
     assertThrows(IllegalArgumentException.class, () -> laid.timeSteps(0, x));
+    assertThrows(IllegalArgumentException.class, () -> laid.timeSteps(1, x.castTo(DataType.DOUBLE)));
   }
 
   @Test
