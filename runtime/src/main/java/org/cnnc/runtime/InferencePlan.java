@@ -154,7 +154,7 @@ public final class InferencePlan {
         }
       });
       byInput.forEach((in, convs) -> {
-        if (convs.size() < 2 || !mergePays(convs, first, op, readers)) {
+        if (convs.size() < 2 || !mergePays(convs, first, op, readers, passes.contains(Pass.FUSE_RELU))) {
           return;
         }
         Map<String, Integer> offsets = new HashMap<>();
@@ -208,11 +208,11 @@ public final class InferencePlan {
    * took 13.3 ms where ONNX Runtime's two convs take 3.1; docs/performance-history.md, session 27).
    */
   private boolean mergePays(List<String> convs, NetBuilder first, Map<String, OpDef> op,
-      Map<String, List<String>> readers) {
+      Map<String, List<String>> readers, boolean fuseRelu) {
     long saved = (convs.size() - 1) * first.pointwiseIn(convs.get(0));
     long copied = 0;
     for (String conv : convs) {
-      if (!onlyConcatenated(conv, op, readers)) {
+      if (!onlyConcatenated(conv, op, readers, fuseRelu)) {
         copied += first.pointwise().get(conv);
       }
     }
@@ -221,12 +221,15 @@ public final class InferencePlan {
 
   /**
    * Whether what {@code conv} computes reaches only concatenations: read by them, through its
-   * folded BatchNorm and a single activation that reads it, if any.
+   * folded BatchNorm and, with {@code fuseRelu}, a single fusable activation that reads it (which
+   * the merged conv computes when every member has the same; where they differ, this counts a
+   * copied slice as a view).
    */
-  private boolean onlyConcatenated(String conv, Map<String, OpDef> op, Map<String, List<String>> readers) {
+  private boolean onlyConcatenated(String conv, Map<String, OpDef> op, Map<String, List<String>> readers,
+      boolean fuseRelu) {
     String src = bnOfConv.getOrDefault(conv, conv);
     List<String> rs = readers.getOrDefault(src, List.of());
-    if (rs.size() == 1 && fusable(op.get(rs.get(0))) != null) {
+    if (fuseRelu && rs.size() == 1 && fusable(op.get(rs.get(0))) != null) {
       rs = readers.getOrDefault(rs.get(0), List.of());
     }
     return !rs.isEmpty() && rs.stream().allMatch(r -> op.get(r) != null && op.get(r).has(Trait.CONCATENATES));

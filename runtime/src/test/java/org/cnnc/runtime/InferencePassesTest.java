@@ -35,12 +35,16 @@ class InferencePassesTest {
         // GoogLeNet: the first convs of branches 1, 2 and 3 of each of the nine Inception blocks,
         // where the merge reads less than it copies. Alone, every slice is copied into its
         // BatchNorm: 3b's merge would copy 2 x (128 + 128 + 32) channels to spare reading 256
-        // once, and is not made; with the BatchNorms folded, branch 1's slices are views of the
-        // merged output (only the concatenation reads them), and all nine are made
+        // once, and is not made; so too with the BatchNorms folded but the ReLUs apart, which
+        // read the slices; with both fused, branch 1's slices are views of the merged output
+        // (only the concatenation reads them), and all nine are made
         assertEquals(name.equals("GoogLeNet") ? 8 : 0, merged(opt), name + ": merged 1x1 convs");
-        assertEquals(name.equals("GoogLeNet") ? 9 : 0,
+        assertEquals(name.equals("GoogLeNet") ? 8 : 0,
             merged(net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM, pass), Set.of(main))),
             name + ": merged 1x1 convs, BatchNorm folded");
+        assertEquals(name.equals("GoogLeNet") ? 9 : 0,
+            merged(net.forInference(EnumSet.of(Pass.FOLD_BATCHNORM, Pass.FUSE_RELU, pass), Set.of(main))),
+            name + ": merged 1x1 convs, BatchNorm folded, ReLU fused");
       }
       Map<String, INDArray> out = opt.predict(x);
       for (var e : out.entrySet()) {
