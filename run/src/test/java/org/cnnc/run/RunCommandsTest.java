@@ -71,11 +71,13 @@ class RunCommandsTest {
     Run profile = cnnc("bench", MODELS, "--model", "NiN", "--batch", "2", "--iters", "1", "--warmup", "0.2",
         "--profile");
     assertEquals(0, profile.code(), profile.err());
-    assertTrue(profile.out().matches("(?s).*\\nblock1\\.0 +conv +\\[192, 32, 32\\] +\\d+\\.\\d\\d +\\d+\\.\\d% +\\d+\\.\\d +\\d+% +\\d+\\.\\d\\d +\\d+\\.\\d"
-        + " +(\\d+\\.\\d\\d +\\d+\\.\\d\\dx|fused +-)\\n.*"),
+    // alone: ms, share, GFLOP/s, of SGEMM; in the plan: ms (or fused), layout; training: ms, GFLOP/s; ORT
+    assertTrue(profile.out().matches("(?s).*\\nblock1\\.0 +conv +\\[192, 32, 32\\] +\\d+\\.\\d\\d +\\d+\\.\\d% +\\d+\\.\\d +\\d+% +"
+        + "(\\d+\\.\\d\\d|fused) +\\S+ +\\d+\\.\\d\\d +\\d+\\.\\d +(\\d+\\.\\d\\d +\\d+\\.\\d\\dx|fused +-)\\n.*"),
         profile.out());
     assertTrue(profile.out().contains("training (forward + backward of each layer): "), profile.out());
-    assertTrue(profile.out().matches("(?s).*\\n  conv +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d ms +\\d+\\.\\d\\n.*"),
+    // inference ms, share, GFLOP/s, the plan's ms, training ms, share, ORT ms, GFLOP/s
+    assertTrue(profile.out().matches("(?s).*\\n  conv +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d +\\d+\\.\\d ms +\\d+\\.\\d ms +\\d+\\.\\d% +\\d+\\.\\d ms +\\d+\\.\\d\\n.*"),
         profile.out());
   }
 
