@@ -241,9 +241,14 @@ final class InferenceExecutor {
     }
   }
 
+  /** Whether calls with {@code inputs} run over a plan: float inputs only (others take each vertex's own path). */
+  private static boolean planned(INDArray[] inputs) {
+    return Arrays.stream(inputs).allMatch(x -> x.dataType() == DataType.FLOAT);
+  }
+
   private INDArray[] runSteps(INDArray... inputs) {
     long[][] shapes = Arrays.stream(inputs).map(INDArray::shape).toArray(long[][]::new);
-    boolean floats = Arrays.stream(inputs).allMatch(x -> x.dataType() == DataType.FLOAT);
+    boolean floats = planned(inputs);
     var settings = org.cnnc.runtime.layers.KernelSettings.current();
     if (plan == null || !Arrays.deepEquals(shapes, planInputs) || !floats || !settings.equals(planSettings)) {
       // the first call with these shapes: every vertex as it computes itself, its shape recorded
@@ -504,7 +509,7 @@ final class InferenceExecutor {
    * step that does nothing (an input, a view, an add its conv computes) is left out.
    */
   synchronized List<CnnNetwork.StepTime> timeSteps(int calls, INDArray... inputs) {
-    if (!Arrays.stream(inputs).allMatch(x -> x.dataType() == DataType.FLOAT)) {
+    if (!planned(inputs)) {
       // only float inputs run over a plan (others take each vertex's own path, untimed)
       throw new IllegalArgumentException("steps are timed over the plan for float inputs; got "
           + Arrays.stream(inputs).map(x -> x.dataType().toString()).toList());
