@@ -224,7 +224,8 @@ public final class CnnNetwork {
   /**
    * One step of {@link #predict}'s plan ({@link #timeSteps}): its vertex, the layout its output
    * is kept in ({@link org.cnnc.runtime.layers.ConvLayout}'s codes: NCHW, or oneDNN's), whether
-   * it ran as a conv on oneDNN's primitive in those layouts, and its time in each call, in ms.
+   * it ran in those layouts (a conv on oneDNN's primitive, a max pooling reading a kept
+   * activation), and its time in each call, in ms.
    */
   public record StepTime(String vertex, int layout, boolean laid, double[] ms) {
     /** The median of {@link #ms}. */

@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 import org.cnnc.runtime.layers.ConvLayout;
 import org.cnnc.runtime.layers.CnncAdd;
+import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.GemmConvolutionLayer;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
@@ -333,11 +334,18 @@ final class InferenceExecutor {
 
   /**
    * A conv that reads or writes an activation in oneDNN's layout (or adds one): on its primitive,
-   * straight from and into the planned memory.
+   * straight from and into the planned memory. A max pooling that reads one: into its output's
+   * planned layout (the same, or NCHW).
    */
   private void laidForward(int v, INDArray[] values) {
-    GemmConvolutionLayer conv = (GemmConvolutionLayer) vertices[v].getLayer();
     int in = reads[v][0];
+    if (vertices[v].getLayer() instanceof CnncMaxPool.Impl pool) {
+      try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
+        pool.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v], mgr);
+      }
+      return;
+    }
+    GemmConvolutionLayer conv = (GemmConvolutionLayer) vertices[v].getLayer();
     Integer add = addsInto.get(v);
     int other = residualOf(v);
     try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
@@ -367,6 +375,14 @@ final class InferenceExecutor {
    * batch) join: the primitive reorders its weights at every call, which the product reads as
    * they are, and that costs the more the fewer pixels share the weights (ResNet-50 at batch 1:
    * the 1x1 convs at 14^2 and 7^2 lost up to 0.8 ms each, those at 28^2 some 0.05 ms each).
+   * Nor does a wide 3x3 conv that Winograd's kernel runs faster than the primitive even in
+   * oneDNN's layout ({@link GemmConvolutionLayer#winogradOverLaid}: VGG16's 28^2 stage).
+   *
+   * <p>A max pooling ({@link CnncMaxPool.Impl#forwardLaid}) reads a kept activation as it is and
+   * writes its output in the same layout or in NCHW, for free either way: an activation that
+   * poolings read is kept as one that convs read, and a pooling's output is kept only with its
+   * input, the two weighed as one group (by the convs beside either). A pooling between two
+   * convs then costs neither a conversion (VGG16's, NiN's, the ResNet stem's).
    */
   static final long POINTWISE_MIN_PIXELS = 1024;
 
@@ -379,23 +395,44 @@ final class InferenceExecutor {
     }
     boolean[] conv = new boolean[n];
     boolean[] convertsNothing = new boolean[n];
+    boolean[] pool = new boolean[n];
     for (int v : steps) {
       if (kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
           && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut()) {
-        conv[v] = !c.pointwise() || probed[v].size(0) * probed[v].size(2) * probed[v].size(3) >= POINTWISE_MIN_PIXELS;
+        conv[v] = (!c.pointwise() || probed[v].size(0) * probed[v].size(2) * probed[v].size(3) >= POINTWISE_MIN_PIXELS)
+            && !c.winogradOverLaid(probed[reads[v][0]], probed[v]);
         convertsNothing[v] = c.convertsNothing(probed[reads[v][0]], probed[v]);
       }
+      pool[v] = kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
+          && vertices[v].getLayer() instanceof CnncMaxPool.Impl && probed[v].dataType() == DataType.FLOAT;
     }
-    // the candidates: written by such a conv, read only by such convs (or their residual adds)
+    // the candidates: written by such a conv or a max pooling, read only by such convs (or their
+    // residual adds) and poolings
     boolean[] kept = new boolean[n];
     for (int v : steps) {
-      if (!conv[v] || sliceOf.containsKey(v)) {
+      if (!(conv[v] || pool[v]) || sliceOf.containsKey(v)) {
         continue;
       }
       int act = addsInto.getOrDefault(v, v);
       List<Integer> rs = readers.getOrDefault(act, List.of());
       kept[act] = !isOutput.contains(act) && !sliceOf.containsKey(act) && !rs.isEmpty()
-          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
+          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || pool[r]
+              || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
+    }
+    // a pooling keeps its output's layout only with its input's (it reads oneDNN's layout, and
+    // writes it or NCHW): the two are kept, or not, together, weighed as one group
+    int[] group = new int[n];
+    for (int v = 0; v < n; v++) {
+      group[v] = v;
+    }
+    for (int v : steps) {
+      if (pool[v] && kept[v]) {
+        if (kept[reads[v][0]]) {
+          group[root(group, v)] = root(group, reads[v][0]);
+        } else {
+          kept[v] = false;
+        }
+      }
     }
     // what keeping each activation saves, in floats converted at the convs beside it: the conv
     // that writes it (or the add it computes), those that read it, and those whose add reads it
@@ -415,22 +452,28 @@ final class InferenceExecutor {
         }
       }
     }
+    Map<Integer, List<Integer>> members = new HashMap<>();
+    for (int act : steps) {
+      if (kept[act]) {
+        members.computeIfAbsent(root(group, act), k -> new ArrayList<>()).add(act);
+      }
+    }
     boolean changed = true;
     while (changed) {
       changed = false;
-      for (int act : steps) {
-        if (!kept[act]) {
+      for (List<Integer> acts : members.values()) {
+        if (!kept[acts.get(0)]) {
           continue;
         }
         long saved = 0;
-        for (int c : beside.get(act).stream().distinct().toList()) {
-          kept[act] = false;
+        for (int c : acts.stream().flatMap(a -> beside.get(a).stream()).distinct().toList()) {
+          acts.forEach(a -> kept[a] = false);
           saved += converted(c, kept, convertsNothing, probed);
-          kept[act] = true;
+          acts.forEach(a -> kept[a] = true);
           saved -= converted(c, kept, convertsNothing, probed);
         }
         if (saved <= 0) {
-          kept[act] = false;
+          acts.forEach(a -> kept[a] = false);
           changed = true;
         }
       }
@@ -440,8 +483,19 @@ final class InferenceExecutor {
         layout[v] = preferred;
         layout[addsInto.getOrDefault(v, v)] = preferred;
       }
+      if (pool[v] && kept[v]) {
+        layout[v] = preferred;
+      }
     }
     return layout;
+  }
+
+  /** The root of {@code v}'s group, for {@link #layouts}' groups of activations kept together. */
+  private static int root(int[] group, int v) {
+    while (group[v] != v) {
+      v = group[v];
+    }
+    return v;
   }
 
   /** The residual a conv adds (the other input of the add it computes), or -1. */

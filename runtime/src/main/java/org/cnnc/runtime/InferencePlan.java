@@ -35,7 +35,11 @@ public final class InferencePlan {
      * members' ReLU (or relu6, or SiLU) when each member has one.
      */
     FUSE_RELU,
-    /** Dropout is the identity in inference: removed. */
+    /**
+     * Dropout (and stochastic depth) is the identity in inference: removed, so that its readers
+     * read its input (a max pooling's output then reaches the conv after it in oneDNN's layout,
+     * {@link #CONV_LAYOUT}: NiN's two dropouts).
+     */
     DROP_DROPOUT,
     /** Layers that only outputs nobody asked for need (GoogLeNet's aux heads): not built. */
     PRUNE_OUTPUTS,
@@ -53,8 +57,9 @@ public final class InferencePlan {
      */
     FUSE_ADD,
     /**
-     * An activation that a conv on oneDNN's primitive writes and only such convs read (or a
-     * residual add fused into one, {@link #FUSE_ADD}) stays in oneDNN's blocked layout
+     * An activation that a conv on oneDNN's primitive (or a max pooling of a kept activation)
+     * writes and only such convs and poolings read (or a residual add fused into a conv,
+     * {@link #FUSE_ADD}) stays in oneDNN's blocked layout
      * ({@code org.cnnc.runtime.layers.ConvLayout}, ONNX Runtime's NCHWc) instead of being
      * converted to NCHW after one conv and back before the next. {@link CnnNetwork#predict}'s
      * executor decides it per activation when it plans memory for a set of input shapes.
@@ -63,12 +68,11 @@ public final class InferencePlan {
   }
 
   /**
-   * The passes that pay (each measured, README "Inference passes"): all but
-   * {@link Pass#DROP_DROPOUT}, which changes nothing measurable. {@code cnnc run} and
-   * {@code cnnc bench} apply them.
+   * The passes that pay (each measured, README "Inference passes"): all of them. {@code cnnc run}
+   * and {@code cnnc bench} apply them.
    */
   public static final Set<Pass> DEFAULTS = java.util.Collections.unmodifiableSet(EnumSet.of(Pass.FOLD_BATCHNORM,
-      Pass.FUSE_RELU, Pass.PRUNE_OUTPUTS, Pass.MERGE_POINTWISE, Pass.FUSE_ADD, Pass.CONV_LAYOUT));
+      Pass.FUSE_RELU, Pass.DROP_DROPOUT, Pass.PRUNE_OUTPUTS, Pass.MERGE_POINTWISE, Pass.FUSE_ADD, Pass.CONV_LAYOUT));
 
   /**
    * The suffix of a merged conv's vertex ({@link Pass#MERGE_POINTWISE}), after the name of the

@@ -160,9 +160,10 @@ class ConvLayoutPassTest {
 
   @Test
   void keepsWhatSparesMoreThanItCostsOnNin() throws Exception {
-    // NiN's first block: 5x5 conv -> 1x1 (192 -> 160) -> 1x1 (160 -> 96) -> max pooling. The last
-    // 1x1 conv converts its 96-channel output to NCHW for the pooling, which costs less than
-    // keeping its 160-channel input spares: both activations before it stay in oneDNN's layout
+    // NiN's first block: 5x5 conv -> 1x1 (192 -> 160) -> 1x1 (160 -> 96) -> max pooling -> (its
+    // dropout dropped) block 2's 5x5 conv. The pooling keeps the layout: the 1x1 conv writes its
+    // output kept, and the 5x5 conv reads the pooled map as it is. Block 2's 1x1 convs have 2 x
+    // 15^2 pixels, too few for the primitive: what its 5x5 conv writes stays NCHW
     CnnNetwork net = CnnNetwork.create(Generated.model("NiN"), 5);
     String out = net.outputs().get(0).name();
     EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
@@ -173,8 +174,121 @@ class ConvLayoutPassTest {
     INDArray expected = plain.predict(x).get(out);
     laid.predict(x);
     INDArray actual = laid.predict(x).get(out);
-    assertEquals(Set.of("block1.0", "block1.2"), laid.executor().layouts().keySet());
+    assertEquals(Set.of("block1.0", "block1.2", "block1.4", "block1.6"), laid.executor().layouts().keySet());
     double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
     assertTrue(err < 1e-5, "NiN: " + err);
+  }
+
+  /**
+   * VGG16 at batch 2: its stages of 3x3 convs and max poolings stay in oneDNN's layout through the
+   * poolings, except stage 4 (28^2, 256 -> 512 and 512 -> 512), where Winograd's kernel over NCHW
+   * outruns the primitive even in oneDNN's layout ({@code GemmConvolutionLayer.winogradOverLaid}):
+   * those convs run on Winograd, and the poolings around them pool into and from NCHW. The
+   * output equals the network's without the pass.
+   */
+  @Test
+  void keepsVgg16sStagesThroughItsPoolingsButWinogradsWideConvs() throws Exception {
+    CnnNetwork net = CnnNetwork.create(Generated.model("VGG16"), 9);
+    String out = net.outputs().get(0).name();
+    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
+    without.remove(Pass.CONV_LAYOUT);
+    CnnNetwork plain = net.forInference(without, Set.of(out));
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 224, 224);
+    INDArray expected = plain.predict(x).get(out);
+    laid.predict(x);
+    INDArray actual = laid.predict(x).get(out);
+    double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
+    assertTrue(err < 1e-5, "VGG16: " + err);
+    Set<String> kept = laid.executor().layouts().keySet();
+    // stages 1-3: convs (relu fused) at 0, 2 | 5, 7 | 10, 12, 14, poolings at 4, 9 kept
+    for (int i : new int[] {0, 2, 4, 5, 7, 9, 10, 12, 14}) {
+      assertTrue(kept.contains("feature_part." + i), i + " kept: " + kept);
+    }
+    var wide = (org.cnnc.runtime.layers.GemmConvolutionLayer) laid.graph().getLayer("feature_part.19");
+    INDArray map = Nd4j.zeros(DataType.FLOAT, 2, 512, 28, 28);
+    // a 3x3 conv converts nothing on its own on Winograd's kernel
+    org.junit.jupiter.api.Assumptions.assumeTrue(wide.convertsNothing(map, map),
+        "Winograd's kernel is off here (no MKL or Vector API)");
+    assertTrue(wide.winogradOverLaid(map, map), "512 -> 512 at 28^2");
+    for (int i : new int[] {16, 17, 19, 21}) {
+      assertFalse(kept.contains("feature_part." + i), i + " NCHW: " + kept);
+    }
+    assertTrue(kept.contains("feature_part.24"), "stage 5 (14^2) kept: " + kept);
+  }
+
+  /**
+   * Max poolings between kept convs keep the layout: a pooling that a conv reads pools oneDNN's
+   * layout into it, one that a flatten reads pools it into NCHW, one whose input is NCHW (a
+   * network input's) stays NCHW; the outputs equal the network's without the pass, a NaN and
+   * infinities included, and so do the pooled maps themselves.
+   */
+  @Test
+  void poolsInOneDnnsLayoutBetweenKeptConvs() throws Exception {
+    Path spec = dir.resolve("pools.cnn");
+    Files.writeString(spec, """
+        package org.cnnc.test
+
+        model pools(size: int = 32, classes: int = 10) {
+            input [3, size, size]
+            p0: maxpool(2, stride = 1)
+            c1: conv(20, 3, padding = 1)
+            relu
+            p1: maxpool(2)
+            c2: conv(24, 3, padding = 1)
+            relu
+            p2: maxpool(3, stride = 2, padding = 1, ceil = true)
+            c3: conv(24, 3, padding = 1)
+            relu
+            p3: maxpool(2, stride = 2, ceil = true)
+            flatten
+            fc: dense(classes)
+        }
+        """);
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
+    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
+    Class<?> cls = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Pools");
+    CnnNetwork net = CnnNetwork.create((CnnModel) cls.getConstructor().newInstance(), 7);
+    String out = net.outputs().get(0).name();
+    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
+    without.remove(Pass.CONV_LAYOUT);
+    CnnNetwork plain = net.forInference(without, Set.of(out));
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    int preferred = ConvLayout.preferred();
+    for (int batch : new int[] {3, 1}) {
+      INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
+      x.putScalar(new long[] {0, 1, 9, 9}, Float.NaN);
+      x.putScalar(new long[] {batch - 1, 2, 20, 3}, Float.POSITIVE_INFINITY);
+      INDArray expected = plain.predict(x).get(out);
+      INDArray actual = laid.predict(x).get(out);
+      for (long i = 0; i < expected.length(); i++) {
+        float e = expected.getFloat(i);
+        float a = actual.getFloat(i);
+        assertTrue(Float.isNaN(e) ? Float.isNaN(a) : Math.abs(e - a) <= 1e-5 * Math.max(1, Math.abs(e)),
+            "batch " + batch + ", output " + i + ": " + e + " against " + a);
+      }
+      Map<String, Integer> layouts = laid.executor().layouts();
+      assertEquals(Set.of("c1", "p1", "c2", "p2", "c3"), layouts.keySet(), "batch " + batch);
+      assertTrue(layouts.values().stream().allMatch(l -> l == preferred), layouts.toString());
+      Map<String, Boolean> ran = new java.util.HashMap<>();
+      laid.timeSteps(1, x).forEach(t -> ran.put(t.vertex(), t.laid()));
+      assertEquals(Map.of("p0", false, "p1", true, "p2", true, "p3", true), Map.of("p0", ran.get("p0"), "p1",
+          ran.get("p1"), "p2", ran.get("p2"), "p3", ran.get("p3")), "which poolings read oneDNN's layout");
+    }
+    // the pooled maps themselves, as outputs of an executor over the same graphs (outputs are
+    // NCHW: each pooling reads its conv's kept output and pools it into NCHW)
+    java.util.List<String> pools = java.util.List.of("p1", "p2", "p3");
+    InferenceExecutor maps = new InferenceExecutor(laid.graph(), pools, true, true);
+    InferenceExecutor mapsPlain = new InferenceExecutor(plain.graph(), pools, true, false);
+    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32).subi(0.5);
+    maps.run(x);
+    INDArray[] a = maps.run(x);
+    INDArray[] e = mapsPlain.run(x);
+    assertEquals(Set.of("c1", "c2", "c3"), maps.layouts().keySet());
+    for (int i = 0; i < pools.size(); i++) {
+      assertArrayEquals(e[i].shape(), a[i].shape(), pools.get(i));
+      double err = e[i].sub(a[i]).amaxNumber().doubleValue() / e[i].amaxNumber().doubleValue();
+      assertTrue(err < 1e-5, pools.get(i) + ": " + err);
+    }
   }
 }

@@ -28,6 +28,23 @@ final class ChannelKernels {
     }
     return true;
   }
+  /**
+   * Runs {@code write} on {@code out} when the kernels can write it as it is ({@link #direct}),
+   * else on a dense array of the working memory, copied into {@code out} then (a strided slice of
+   * a concatenation's output, at batch > 1).
+   */
+  static void intoDense(INDArray out, org.deeplearning4j.nn.workspace.LayerWorkspaceMgr mgr,
+      java.util.function.Consumer<INDArray> write) {
+    if (direct(out)) {
+      write.accept(out);
+      return;
+    }
+    INDArray dense = mgr.createUninitialized(org.deeplearning4j.nn.workspace.ArrayType.FF_WORKING_MEM, DataType.FLOAT,
+        out.shape(), 'c');
+    write.accept(dense);
+    out.assign(dense);
+  }
+
 
   /**
    * Whether {@code a}'s elements lie in C order without gaps, so that element {@code i} of the

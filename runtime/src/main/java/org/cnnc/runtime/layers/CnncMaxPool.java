@@ -266,6 +266,33 @@ public class CnncMaxPool extends SubsamplingLayer {
       return out;
     }
 
+    /**
+     * The inference executor's pass over an activation in oneDNN's layout ({@link ConvLayout}'s
+     * codes, not NCHW) of shape {@code xShape}: the pooled activation into {@code out}, in the same
+     * layout or in NCHW, the same bits as {@link #activate} on the NCHW activation ({@link LaidPool}).
+     *
+     * @param x dense floats, of the shape {@link ConvLayout#rows} gives
+     * @param out NCHW floats (a strided slice is written through a dense copy), or dense floats of
+     *     the shape {@link ConvLayout#rows} gives
+     */
+    public void forwardLaid(INDArray x, long[] xShape, int xLayout, INDArray out, int outLayout,
+        LayerWorkspaceMgr mgr) {
+      CnncMaxPool c = (CnncMaxPool) layerConf();
+      int[] k = c.getKernelSize();
+      int[] s = c.getStride();
+      int[] p = c.getPadding();
+      int[] d = c.getDilation();
+      int oh = (int) outSize(xShape[2], k[0], s[0], p[0], d[0], c.isCeil());
+      int ow = (int) outSize(xShape[3], k[1], s[1], p[1], d[1], c.isCeil());
+      if (!ChannelKernels.direct(x)) {
+        throw new IllegalArgumentException("laid pooling reads a dense float array " + layerId());
+      }
+      boolean vectors = Vectors.on();
+      ChannelKernels.intoDense(out, mgr, target -> LaidPool.pool(x.data().asNioFloat(), (int) x.offset(), xShape,
+          xLayout, target.data().asNioFloat(), (int) target.offset(), outLayout, oh, ow, k, s, p, d, vectors));
+      argmax = null;
+    }
+
     @Override
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr mgr) {
       assertInputSet(true);

@@ -94,6 +94,29 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
   }
 
   /**
+   * The least {@code in*out/(in+out)} from which Winograd's kernel over NCHW, its transform kept,
+   * outruns oneDNN's primitive even with both the conv's input and output in oneDNN's layout:
+   * measured on a 2-core AMD EPYC (AVX-512) in VGG16's {@code predict} at batch 8, each conv as
+   * the plan runs it, in oneDNN's layouts against on Winograd (ms): 256 -> 256 at 56^2 (128)
+   * 75.8 against 91.8; 256 -> 512 at 28^2 (171) 38.8 against 37.5; 512 -> 512 at 28^2 (256) 78.1
+   * against 57.8 (docs/performance-history.md, session 28). Below it Winograd still beats the
+   * primitive when the primitive would convert a side ({@link KernelSettings#winogradOverOneDnn}).
+   */
+  static final int WINOGRAD_OVER_LAID = 160;
+
+  /**
+   * Whether this conv, from {@code x} to {@code out} (NCHW), runs faster on Winograd's kernel over
+   * NCHW than on oneDNN's primitive in oneDNN's layouts ({@link #WINOGRAD_OVER_LAID}): the
+   * inference executor then keeps neither of its sides in oneDNN's layout for it.
+   */
+  public boolean winogradOverLaid(INDArray x, INDArray out) {
+    long c = x.size(1);
+    long o = out.size(1);
+    return c * o / (c + o) >= WINOGRAD_OVER_LAID
+        && ConvGemm.winograd(x, getParam(ConvolutionParamInitializer.WEIGHT_KEY), geometry(), out, true);
+  }
+
+  /**
    * The inference executor's forward pass over activations in oneDNN's layouts
    * ({@link ConvLayout}'s codes): {@code act(conv(x) + bias + residual)} from {@code x} of shape
    * {@code xShape} in layout {@code xLayout} into {@code out} in layout {@code outLayout}, on
@@ -122,12 +145,8 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
       INDArray sum = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT,
           ConvLayout.rows(outShape, residualLayout), 'c');
       forwardLaid(x, xShape, xLayout, sum, residualLayout, r, residualLayout, residualRelu, mgr);
-      INDArray target = ChannelKernels.direct(out) ? out
-          : mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, out.shape(), 'c');
-      OneDnnConv.reorder(sum, residualLayout, target, ConvLayout.NCHW, outShape);
-      if (target != out) {
-        out.assign(target);
-      }
+      ChannelKernels.intoDense(out, mgr, target -> OneDnnConv.reorder(sum, residualLayout, target, ConvLayout.NCHW,
+          outShape));
       lastOutput = null;
       return;
     }
@@ -138,19 +157,14 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
       r = outLayout == ConvLayout.NCHW ? converted.reshape('c', outShape) : converted;
     }
     INDArray in = xLayout == ConvLayout.NCHW ? ConvGemm.contiguous(x, mgr, ArrayType.FF_WORKING_MEM) : x;
+    INDArray res = r != null && !ChannelKernels.direct(r) ? r.dup('c') : r;
     // an NCHW output that is a strided slice (of a concatenation's output) is computed apart, then copied in
-    INDArray target = outLayout == ConvLayout.NCHW && !ChannelKernels.direct(out)
-        ? mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT, out.shape(), 'c') : out;
-    if (r != null && !ChannelKernels.direct(r)) {
-      r = r.dup('c');
-    }
-    OneDnn.forwardLaid(in, xShape, xLayout, w, b, g, target, outLayout);
-    if (cap != ChannelKernels.NONE || r != null) {
-      ChannelKernels.affine(target, null, null, r, cap, target);
-    }
-    if (target != out) {
-      out.assign(target);
-    }
+    ChannelKernels.intoDense(out, mgr, target -> {
+      OneDnn.forwardLaid(in, xShape, xLayout, w, b, g, target, outLayout);
+      if (cap != ChannelKernels.NONE || res != null) {
+        ChannelKernels.affine(target, null, null, res, cap, target);
+      }
+    });
     lastOutput = null;
   }
 

@@ -3,6 +3,7 @@ package org.cnnc.runtime.layers;
 
 import static org.cnnc.runtime.layers.TestGraphs.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.deeplearning4j.nn.conf.ConvolutionMode;
@@ -15,6 +16,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * cnnc's max pooling: its output equals a plain loop over each window clipped to the input
@@ -229,6 +231,89 @@ class CnncMaxPoolTest {
     for (int i = 0; i < 3; i++) {
       assertArrayEquals(KernelHarness.bits(results[0][i]), KernelHarness.bits(results[1][i]), what[i]);
     }
+  }
+
+  /**
+   * Pooling an activation in oneDNN's layouts ({@link LaidPool}: NHWC, 8- and 16-channel blocks,
+   * channels that do not fill the last block) into the same layout or into NCHW gives the bits
+   * of pooling it in NCHW, with NaNs, infinities, signed zeros and ties, on either kernel, and
+   * leaves a block's padded channels zero.
+   */
+  @ParameterizedTest
+  @CsvSource({
+      // h, w, kernel h, kernel w, stride h, stride w, padding, dilation, ceil, batch, channels
+      "8, 8, 2, 2, 2, 2, 0, 1, false, 2, 20",      // VGG16's pools
+      "15, 15, 3, 3, 2, 2, 1, 1, true, 1, 16",     // the ResNet stem's, ceil: the last window short
+      "14, 14, 3, 3, 1, 1, 1, 1, false, 2, 24",    // stride 1 (one run per tap), GoogLeNet's branch
+      "13, 11, 3, 2, 3, 2, 1, 1, true, 3, 7",      // strides apart, fewer channels than a block
+      "11, 11, 3, 3, 2, 2, 1, 2, false, 2, 33",    // dilated
+      "40, 37, 3, 3, 2, 2, 0, 1, true, 1, 64"})    // rows in tasks of several
+  void laidPoolingGivesTheNchwBits(int h, int w, int kh, int kw, int sh, int sw, int p, int d, boolean ceil,
+      int batch, int channels) {
+    ComputationGraph g = network(new CnncMaxPool(new int[] {kh, kw}, new int[] {sh, sw}, new int[] {p, p},
+        new int[] {d, d}, ceil), h, w);
+    CnncMaxPool.Impl pool = (CnncMaxPool.Impl) g.getLayer("pool");
+    java.util.Random random = new java.util.Random(h * 7919L + w * 31L + channels);
+    INDArray x = Nd4j.create(DataType.FLOAT, batch, channels, h, w);
+    for (int i = 0; i < x.length(); i++) {
+      int r = random.nextInt(40);
+      x.putScalar(i, r == 0 ? Float.NaN : r == 1 ? Float.NEGATIVE_INFINITY : r == 2 ? Float.POSITIVE_INFINITY
+          : r == 3 ? -0f : r < 12 ? random.nextInt(3) - 1 : (float) random.nextGaussian());
+    }
+    var mgr = org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces();
+    pool.setInput(x, mgr);
+    INDArray expected = pool.activate(false, mgr).dup();
+    long[] shape = x.shape();
+    long[] outShape = expected.shape();
+    KernelSettings was = KernelSettings.current();
+    try {
+      for (boolean vectors : Vectors.present() ? new boolean[] {false, true} : new boolean[] {false}) {
+        KernelSettings.use(was.withVectors(vectors));
+        for (int layout : new int[] {ConvLayout.NHWC, 8, 16}) {
+          INDArray laid = toLayout(x, layout);
+          INDArray same = Nd4j.create(DataType.FLOAT, ConvLayout.rows(outShape, layout));
+          same.assign(Float.NaN);
+          pool.forwardLaid(laid, shape, layout, same, layout, mgr);
+          INDArray nchw = Nd4j.create(DataType.FLOAT, outShape);
+          pool.forwardLaid(laid, shape, layout, nchw, ConvLayout.NCHW, mgr);
+          String at = ConvLayout.name(layout) + (vectors ? ", vectors" : ", scalar");
+          assertArrayEquals(KernelHarness.bits(expected), KernelHarness.bits(nchw), at + " into NCHW");
+          assertArrayEquals(KernelHarness.bits(toLayout(expected, layout)), KernelHarness.bits(same),
+              at + " into its layout (padded channels zero)");
+          // NCHW into a concatenation's slice, strided at batch > 1
+          INDArray wide = Nd4j.create(DataType.FLOAT, outShape[0], outShape[1] + 2, outShape[2], outShape[3]);
+          INDArray slice = wide.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 1 + outShape[1]), NDArrayIndex.all(),
+              NDArrayIndex.all());
+          pool.forwardLaid(laid, shape, layout, slice, ConvLayout.NCHW, mgr);
+          assertArrayEquals(KernelHarness.bits(expected), KernelHarness.bits(slice.dup('c')), at + " into a slice");
+          assertEquals(0, wide.get(NDArrayIndex.all(), NDArrayIndex.point(0)).amaxNumber().doubleValue(), at);
+        }
+      }
+    } finally {
+      KernelSettings.use(was);
+    }
+  }
+
+  /** {@code x} (NCHW) in {@code layout}, a blocked layout's padded channels zero: a plain loop, apart from oneDNN's reorders. */
+  private static INDArray toLayout(INDArray x, int layout) {
+    long n = x.size(0);
+    long c = x.size(1);
+    long h = x.size(2);
+    long w = x.size(3);
+    long b = layout == ConvLayout.NHWC ? c : layout;
+    float[] out = new float[(int) ConvLayout.floats(x.shape(), layout)];
+    for (long i = 0; i < n; i++) {
+      for (long q = 0; q < c; q++) {
+        for (long y = 0; y < h; y++) {
+          for (long z = 0; z < w; z++) {
+            long block = q / b;
+            long at = ((((i * ((c + b - 1) / b) + block) * h + y) * w + z) * b) + q % b;
+            out[(int) at] = x.getFloat(i, q, y, z);
+          }
+        }
+      }
+    }
+    return Nd4j.createFromArray(out).reshape(ConvLayout.rows(x.shape(), layout));
   }
 
   /** The surefire execution says whether its JVM was started with the Vector API; the gate must agree. */
