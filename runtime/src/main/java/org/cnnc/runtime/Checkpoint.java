@@ -118,6 +118,7 @@ public final class Checkpoint {
     int iterations = count(p, "iterations", where);
     int dl4jEpochs = count(p, "dl4j.epochs", where);
     g.setParams(Nd4j.create(params.data(), new long[] {1, nParams}, 'c'));
+    net.weightsChanged();
     if (updaterView != null) {
       updaterView.assign(Nd4j.create(updater.data(), new long[] {1, nUpdater}, 'c').reshape(updaterView.shape()));
     }

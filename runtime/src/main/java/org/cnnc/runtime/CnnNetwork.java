@@ -164,7 +164,28 @@ public final class CnnNetwork {
         target.get(NDArrayIndex.interval(from, from + part.size(0))).assign(part);
       }
     }
+    // an inference network's weights are fixed: its convs keep them in oneDNN's layouts
+    for (org.deeplearning4j.nn.api.Layer l : g.getLayers()) {
+      if (l instanceof org.cnnc.runtime.layers.GemmConvolutionLayer conv) {
+        conv.keepWeights();
+      }
+    }
     return net;
+  }
+
+  /**
+   * Says that this network's weights changed other than through its own methods (which say it
+   * themselves: {@link #loadWeights}, {@link Checkpoint#restore}, {@link Trainer}): a network
+   * {@link #forInference} made keeps its convs' weights in oneDNN's layouts from its first call,
+   * and reorders them again after this. Each call checks the weights against a sample of their
+   * values too, which catches most changes made around these methods, not every one.
+   */
+  public void weightsChanged() {
+    for (org.deeplearning4j.nn.api.Layer l : graph.getLayers()) {
+      if (l instanceof org.cnnc.runtime.layers.GemmConvolutionLayer conv) {
+        conv.weightsChanged();
+      }
+    }
   }
 
   /**
@@ -289,6 +310,7 @@ public final class CnnNetwork {
       INDArray target = graph.getParam(m.vertex() + "_" + m.key());
       target.assign(m.transpose() ? v.transpose().reshape(target.shape()) : v.reshape(target.shape()));
     }
+    weightsChanged();
   }
 
 }

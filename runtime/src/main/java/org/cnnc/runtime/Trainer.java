@@ -101,6 +101,7 @@ public final class Trainer {
         MultiDataSet mds = multi(shuffled.getFeatures().get(NDArrayIndex.interval(from, to)),
             shuffled.getLabels().get(NDArrayIndex.interval(from, to)), trained);
         net.graph().fit(mds);
+        net.weightsChanged();
         lossSum += net.graph().score();
         trainedBatches++;
         if (log != null) {

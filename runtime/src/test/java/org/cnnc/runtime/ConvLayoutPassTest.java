@@ -158,6 +158,49 @@ class ConvLayoutPassTest {
     assertThrows(IllegalArgumentException.class, () -> laid.timeSteps(1, x.castTo(DataType.DOUBLE)));
   }
 
+  /**
+   * A network {@code forInference} made keeps its convs' weights in the primitive's layout: one
+   * reorder per conv, not one per call. Changed weights are used at the next call: a whole tensor
+   * changed around the API is caught by the sampled guard, a value the guard does not sample once
+   * {@code weightsChanged} says so; either way the outputs are those of a network made afresh from
+   * the same weights. A network for training keeps none.
+   */
+  @Test
+  void keepsTheWeightsInTheLayoutUntilTheyChange() throws Exception {
+    Class<?> laidClass = laidClass();
+    CnnNetwork net = CnnNetwork.create((CnnModel) laidClass.getConstructor().newInstance(), 3);
+    String out = net.outputs().get(0).name();
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32).subi(0.5);
+    var stem = (org.cnnc.runtime.layers.GemmConvolutionLayer) laid.graph().getLayer("stem");
+    float[] first = laid.predict(x).get(out).data().asFloat();
+    int reorders = stem.weightReorders();
+    assertTrue(reorders >= 1, "the stem runs on the primitive with its weights kept");
+    laid.predict(x);
+    laid.predict(x);
+    assertEquals(reorders, stem.weightReorders(), "kept: no reorder at later calls");
+    assertArrayEquals(first, laid.predict(x).get(out).data().asFloat());
+    // the whole tensor changed in the graph, nothing said: the guard sees it
+    INDArray w = Nd4j.rand(DataType.FLOAT, laid.graph().getParam("stem_W").shape()).subi(0.5);
+    laid.graph().getParam("stem_W").assign(w);
+    net.graph().getParam("stem_W").assign(w);
+    float[] changed = laid.predict(x).get(out).data().asFloat();
+    assertArrayEquals(net.forInference(InferencePlan.DEFAULTS, Set.of(out)).predict(x).get(out).data().asFloat(),
+        changed, "new weights, caught by the guard");
+    assertFalse(java.util.Arrays.equals(first, changed));
+    // one value the guard does not sample (it reads every 540/64-th), said by weightsChanged
+    laid.graph().getParam("stem_W").putScalar(1, 3f);
+    net.graph().getParam("stem_W").putScalar(1, 3f);
+    laid.weightsChanged();
+    float[] one = laid.predict(x).get(out).data().asFloat();
+    assertArrayEquals(net.forInference(InferencePlan.DEFAULTS, Set.of(out)).predict(x).get(out).data().asFloat(),
+        one, "one value changed, said");
+    assertFalse(java.util.Arrays.equals(changed, one));
+    net.predict(x);
+    assertEquals(0, ((org.cnnc.runtime.layers.GemmConvolutionLayer) net.graph().getLayer("stem")).weightReorders(),
+        "a network for training keeps no weights");
+  }
+
   @Test
   void keepsWhatSparesMoreThanItCostsOnNin() throws Exception {
     // NiN's first block: 5x5 conv -> 1x1 (192 -> 160) -> 1x1 (160 -> 96) -> max pooling -> (its

@@ -166,6 +166,7 @@ public final class SparkTrainer {
     try {
       for (int e = first; e <= last; e++) {
         epochs.add(epoch(spark, master, run, graph, data, held, e, last, batch, seed, trained, firstOutput, log));
+        net.weightsChanged();
         if (after != null) {
           after.done(e);
         }

@@ -95,7 +95,7 @@ public final class ConvGemm {
    */
   public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, Geometry g,
       LayerWorkspaceMgr mgr, ArrayType outType, WinogradWeights kept) {
-    return forward(x, w, bias, cap, g, mgr, outType, kept, null);
+    return forward(x, w, bias, cap, g, mgr, outType, kept, null, null);
   }
 
   /**
@@ -104,10 +104,12 @@ public final class ConvGemm {
    * {@code residual} of the output's shape (null: none), rounded as the conv and a separate
    * {@code add} round it (ONNX Runtime's conv with a sum input). Where the product is laid out
    * by the pass that adds the bias (MKL's batched products), the residual is read in that pass;
-   * elsewhere in one pass after the conv.
+   * elsewhere in one pass after the conv. On oneDNN's primitive, the weights in its layout come
+   * from {@code primitiveWeights} where it keeps them (null: reordered at the call).
    */
   public static INDArray forward(INDArray x, INDArray w, INDArray bias, float cap, Geometry g,
-      LayerWorkspaceMgr mgr, ArrayType outType, WinogradWeights kept, INDArray residual) {
+      LayerWorkspaceMgr mgr, ArrayType outType, WinogradWeights kept, INDArray residual,
+      OneDnnConv.KeptWeights primitiveWeights) {
     if (residual != null) {
       long[] shape = {x.size(0), w.size(0), g.outH(x.size(2)), g.outW(x.size(3))};
       if (!java.util.Arrays.equals(shape, residual.shape())) {
@@ -115,7 +117,7 @@ public final class ConvGemm {
             + " for an output of shape " + java.util.Arrays.toString(shape));
       }
       if (!ChannelKernels.direct(residual)) {
-        INDArray out = forward(x, w, bias, ChannelKernels.NONE, g, mgr, outType, kept, null);
+        INDArray out = forward(x, w, bias, ChannelKernels.NONE, g, mgr, outType, kept, null, primitiveWeights);
         return clamp(out.addi(residual), cap);
       }
     }
@@ -143,7 +145,7 @@ public final class ConvGemm {
       return residual == null ? out : addResidual(out, cap, residual);
     }
     if (OneDnn.takesForward(x, w, g, s) && ChannelKernels.direct(x, out)) {
-      OneDnn.forward(x, w, bias, g, out);
+      OneDnn.forward(x, w, bias, g, out, primitiveWeights);
       return finish(out, null, cap, residual);
     }
     float[] add = bias == null ? null : ChannelKernels.floats(bias);

@@ -35,6 +35,34 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
   /** The weights' Winograd transform, kept across forward passes outside training (made on first use). */
   private transient volatile WinogradWeights kept;
 
+  /** The weights in oneDNN's primitives' layouts, kept once {@link #keepWeights} says they are fixed (else null). */
+  private transient volatile OneDnnConv.KeptWeights primitiveWeights;
+
+  /**
+   * Says that this layer's weights are fixed from now on (a network {@code CnnNetwork.forInference}
+   * made): its forward passes outside training keep the weights in the layout of oneDNN's
+   * primitives instead of reordering them at every call. {@link #weightsChanged} drops them.
+   */
+  public void keepWeights() {
+    if (primitiveWeights == null) {
+      primitiveWeights = new OneDnnConv.KeptWeights();
+    }
+  }
+
+  /** Says that the weights changed: what {@link #keepWeights} kept is reordered again at the next call. */
+  public void weightsChanged() {
+    OneDnnConv.KeptWeights k = primitiveWeights;
+    if (k != null) {
+      k.clear();
+    }
+  }
+
+  /** The reorders of the weights made for oneDNN's primitives while they were kept (for tests); 0 when not kept. */
+  public int weightReorders() {
+    OneDnnConv.KeptWeights k = primitiveWeights;
+    return k == null ? 0 : k.reorders();
+  }
+
   public GemmConvolutionLayer(NeuralNetConfiguration conf, DataType dataType) {
     super(conf, dataType);
   }
@@ -160,7 +188,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     INDArray res = r != null && !ChannelKernels.direct(r) ? r.dup('c') : r;
     // an NCHW output that is a strided slice (of a concatenation's output) is computed apart, then copied in
     ChannelKernels.intoDense(out, mgr, target -> {
-      OneDnn.forwardLaid(in, xShape, xLayout, w, b, g, target, outLayout);
+      OneDnn.forwardLaid(in, xShape, xLayout, w, b, g, target, outLayout, primitiveWeights);
       if (cap != ChannelKernels.NONE || res != null) {
         ChannelKernels.affine(target, null, null, res, cap, target);
       }
@@ -203,7 +231,8 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
    */
   protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr,
       INDArray residual) {
-    return ConvGemm.forward(x, w, b, cap, geometry(), mgr, ArrayType.ACTIVATIONS, training ? null : kept(), residual);
+    return ConvGemm.forward(x, w, b, cap, geometry(), mgr, ArrayType.ACTIVATIONS, training ? null : kept(), residual,
+        training ? null : primitiveWeights);
   }
 
   /** This layer's kept Winograd weights, made on first use. */

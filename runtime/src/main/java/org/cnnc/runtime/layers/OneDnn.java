@@ -122,10 +122,11 @@ public final class OneDnn {
 
   /**
    * {@code out = x * w + bias} ({@code bias} may be null), written into {@code out}: on a
-   * primitive of cnnc's own ({@link OneDnnConv}).
+   * primitive of cnnc's own ({@link OneDnnConv}), the weights from {@code kept} (or null).
    */
-  static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out) {
-    forwardLaid(x, x.shape(), ConvLayout.NCHW, w, bias, g, out, ConvLayout.NCHW);
+  static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out,
+      OneDnnConv.KeptWeights kept) {
+    forwardLaid(x, x.shape(), ConvLayout.NCHW, w, bias, g, out, ConvLayout.NCHW, kept);
   }
 
   /**
@@ -138,13 +139,16 @@ public final class OneDnn {
 
   /**
    * {@link #forward} with the input of shape {@code xShape} in layout {@code inLayout} and the
-   * output in layout {@code outLayout} ({@link ConvLayout}'s codes).
+   * output in layout {@code outLayout} ({@link ConvLayout}'s codes); the weights in the
+   * primitive's layout from {@code kept} where it has them (null: reordered at the call).
    */
   static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, INDArray bias, ConvGemm.Geometry g,
-      INDArray out, int outLayout) {
+      INDArray out, int outLayout, OneDnnConv.KeptWeights kept) {
     INDArray b = bias == null ? null : bias.reshape(bias.length());
-    OneDnnConv.forward(x, xShape, inLayout, ChannelKernels.direct(w) ? w : w.dup('c'),
-        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outLayout);
+    boolean dense = ChannelKernels.direct(w);
+    // kept weights are compared with the array the layer holds: a copy made per call is not it
+    OneDnnConv.forward(x, xShape, inLayout, dense ? w : w.dup('c'),
+        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outLayout, dense ? kept : null);
   }
 
   /**

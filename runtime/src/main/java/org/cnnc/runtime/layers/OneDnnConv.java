@@ -108,11 +108,11 @@ final class OneDnnConv {
    * order), read and written by its address only.
    */
   static void forward(INDArray x, long[] xShape, int inLayout, INDArray w, INDArray bias, ConvGemm.Geometry g,
-      INDArray out, int outLayout) {
+      INDArray out, int outLayout, KeptWeights kept) {
     Key key = new Key(xShape[0], xShape[1], xShape[2], xShape[3], w.size(0), g, bias != null, false, inLayout,
         outLayout);
     // a plan another thread's new shape dropped meanwhile runs nothing: make it again
-    while (!((Forward) plan(key, g.outH(xShape[2]), g.outW(xShape[3]))).run(x, w, bias, out)) {
+    while (!((Forward) plan(key, g.outH(xShape[2]), g.outW(xShape[3]))).run(x, w, bias, out, kept)) {
       Thread.onSpinWait();
     }
     Reference.reachabilityFence(x);
@@ -372,8 +372,70 @@ final class OneDnnConv {
     }
   }
 
+  /**
+   * One conv's weights kept in the layouts its forward primitives want, for a network whose
+   * weights are fixed ({@code CnnNetwork.forInference}'s, as ONNX Runtime pre-packs a session's
+   * weights): reordered at a primitive's first call and reused after, where each call otherwise
+   * reorders them (ResNet-50's about 100 MB per forward pass). The network drops them when its
+   * weights change through its API ({@link #clear}); and each call checks that the weights are the
+   * same array with the same length and the same bits at {@link #SAMPLES} spread positions,
+   * reordering anew otherwise: a guard against a change made around the API (a changed array
+   * that keeps every sampled value goes unseen; {@code CnnNetwork.weightsChanged} says so).
+   */
+  public static final class KeptWeights {
+    /** How many of the weights' values each call compares with those the kept weights came from. */
+    static final int SAMPLES = 64;
+
+    private final Map<Key, INDArray> reordered = new java.util.HashMap<>();
+    private long address = -1;
+    private long length;
+    private final int[] sample = new int[SAMPLES];
+    /** Reorders made (a kept one reused does not count): for tests. */
+    private int reorders;
+
+    /** Drops the kept weights: the next call of each primitive reorders them again. */
+    public synchronized void clear() {
+      reordered.clear();
+      address = -1;
+    }
+
+    synchronized int reorders() {
+      return reorders;
+    }
+
+    /** The weights kept for {@code key} when {@code w} passes the guard, else null (all dropped). */
+    private synchronized INDArray get(Key key, INDArray w) {
+      java.nio.FloatBuffer b = w.data().asNioFloat();
+      int at = (int) w.offset();
+      long n = w.length();
+      boolean same = Gemm.address(w) == address && n == length;
+      for (int i = 0; i < SAMPLES && same; i++) {
+        same = Float.floatToRawIntBits(b.get(at + (int) (i * n / SAMPLES))) == sample[i];
+      }
+      if (!same) {
+        reordered.clear();
+        address = Gemm.address(w);
+        length = n;
+        for (int i = 0; i < SAMPLES; i++) {
+          sample[i] = Float.floatToRawIntBits(b.get(at + (int) (i * n / SAMPLES)));
+        }
+        return null;
+      }
+      return reordered.get(key);
+    }
+
+    private synchronized INDArray make(Key key, long bytes) {
+      INDArray kept = org.nd4j.linalg.factory.Nd4j.createUninitializedDetached(
+          org.nd4j.linalg.api.buffer.DataType.FLOAT, (bytes + 3) / 4);
+      reordered.put(key, kept);
+      reorders++;
+      return kept;
+    }
+  }
+
   /** The forward primitive of one shape. */
   private static final class Forward extends Plan {
+    private final Key key;
     private final convolution_forward conv;
     private final memory x;
     private final memory w;
@@ -388,6 +450,7 @@ final class OneDnnConv {
     private final IntMemoryMap args = own(new IntMemoryMap());
 
     Forward(Key k, long oh, long ow) {
+      key = k;
       Shape sh = Shape.of(k, oh, ow);
       convolution_forward.primitive_desc pd = own(sh.forward(dnnl.prop_kind.forward_inference));
       conv = own(new convolution_forward(pd));
@@ -409,8 +472,11 @@ final class OneDnnConv {
       args.put(dnnl.DNNL_ARG_DST, bout);
     }
 
-    /** Runs the conv, or returns false, doing nothing, when the plan was dropped. */
-    synchronized boolean run(INDArray xa, INDArray wa, INDArray ba, INDArray outa) {
+    /**
+     * Runs the conv, or returns false, doing nothing, when the plan was dropped; with the weights
+     * in the primitive's layout from {@code kept} where it has them (null: reordered now).
+     */
+    synchronized boolean run(INDArray xa, INDArray wa, INDArray ba, INDArray outa, KeptWeights kept) {
       if (dropped()) {
         return false;
       }
@@ -423,7 +489,18 @@ final class OneDnnConv {
       bindInner();
       stream s = STREAM.get();
       run(toBx, s, x, bx);
-      run(toBw, s, w, bw);
+      if (kept != null && toBw != null) {
+        INDArray ready = kept.get(key, wa);
+        if (ready == null) {
+          ready = kept.make(key, bw.get_desc().get_size());
+          bw.set_data_handle(new Gemm.Address(Gemm.address(ready)));
+          run(toBw, s, w, bw);
+        } else {
+          bw.set_data_handle(new Gemm.Address(Gemm.address(ready)));
+        }
+      } else {
+        run(toBw, s, w, bw);
+      }
       conv.execute(s, args);
       run(fromBout, s, bout, out);
       s._wait();

@@ -44,7 +44,7 @@ class OneDnnConvTest {
 
   private static INDArray run(INDArray x, INDArray w, INDArray b, ConvGemm.Geometry g) {
     INDArray out = Nd4j.create(DataType.FLOAT, x.size(0), w.size(0), g.outH(x.size(2)), g.outW(x.size(3)));
-    OneDnn.forward(x, w, b, g, out);
+    OneDnn.forward(x, w, b, g, out, null);
     return out;
   }
 
@@ -246,7 +246,7 @@ class OneDnnConvTest {
       for (int in : LAYOUTS) {
         for (int out : LAYOUTS) {
           INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(expected.shape(), out));
-          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, b, g, y, out);
+          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, b, g, y, out, null);
           INDArray back = Nd4j.create(DataType.FLOAT, expected.shape());
           ConvLayout.reorder(y, out, back, ConvLayout.NCHW, expected.shape());
           assertClose(expected, back, java.util.Arrays.toString(s) + " from layout " + in + " to " + out);
