@@ -452,7 +452,7 @@ final class InferenceExecutor {
         }
       }
     }
-    Map<Integer, List<Integer>> members = new HashMap<>();
+    Map<Integer, List<Integer>> members = new java.util.LinkedHashMap<>();
     for (int act : steps) {
       if (kept[act]) {
         members.computeIfAbsent(root(group, act), k -> new ArrayList<>()).add(act);
