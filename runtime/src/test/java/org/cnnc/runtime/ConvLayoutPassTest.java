@@ -180,6 +180,14 @@ class ConvLayoutPassTest {
     laid.predict(x);
     assertEquals(reorders, stem.weightReorders(), "kept: no reorder at later calls");
     assertArrayEquals(first, laid.predict(x).get(out).data().asFloat());
+    // another batch size is another primitive: its weights kept too, beside the first's
+    INDArray one = x.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(0, 1)).dup();
+    laid.predict(one);
+    int both = stem.weightReorders();
+    assertTrue(both > reorders, "a new primitive, its own weights");
+    laid.predict(x);
+    laid.predict(one);
+    assertEquals(both, stem.weightReorders(), "both kept");
     // the whole tensor changed in the graph, nothing said: the guard sees it
     INDArray w = Nd4j.rand(DataType.FLOAT, laid.graph().getParam("stem_W").shape()).subi(0.5);
     laid.graph().getParam("stem_W").assign(w);
@@ -192,10 +200,10 @@ class ConvLayoutPassTest {
     laid.graph().getParam("stem_W").putScalar(1, 3f);
     net.graph().getParam("stem_W").putScalar(1, 3f);
     laid.weightsChanged();
-    float[] one = laid.predict(x).get(out).data().asFloat();
+    float[] single = laid.predict(x).get(out).data().asFloat();
     assertArrayEquals(net.forInference(InferencePlan.DEFAULTS, Set.of(out)).predict(x).get(out).data().asFloat(),
-        one, "one value changed, said");
-    assertFalse(java.util.Arrays.equals(changed, one));
+        single, "one value changed, said");
+    assertFalse(java.util.Arrays.equals(changed, single));
     net.predict(x);
     assertEquals(0, ((org.cnnc.runtime.layers.GemmConvolutionLayer) net.graph().getLayer("stem")).weightReorders(),
         "a network for training keeps no weights");

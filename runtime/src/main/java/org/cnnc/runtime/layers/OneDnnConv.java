@@ -386,7 +386,19 @@ final class OneDnnConv {
     /** How many of the weights' values each call compares with those the kept weights came from. */
     static final int SAMPLES = 64;
 
-    private final Map<Key, INDArray> reordered = new java.util.HashMap<>();
+    /**
+     * The most primitives (input shapes: a batch size, an image size) whose weights a conv keeps:
+     * the least recently used is dropped past them, so that a network called with ever new
+     * shapes keeps at most this many copies of its weights.
+     */
+    static final int MAX_KEPT = 4;
+
+    private final Map<Key, INDArray> reordered = new LinkedHashMap<>(8, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<Key, INDArray> eldest) {
+        return size() > MAX_KEPT;
+      }
+    };
     private long address = -1;
     private long length;
     private final int[] sample = new int[SAMPLES];
