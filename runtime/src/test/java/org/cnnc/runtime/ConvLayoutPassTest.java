@@ -215,19 +215,26 @@ class ConvLayoutPassTest {
     // dropout dropped) block 2's 5x5 conv. The pooling keeps the layout: the 1x1 conv writes its
     // output kept, and the 5x5 conv reads the pooled map as it is. Block 2's 1x1 convs have 2 x
     // 15^2 pixels, too few for the primitive: what its 5x5 conv writes stays NCHW
-    CnnNetwork net = CnnNetwork.create(Generated.model("NiN"), 5);
+    CnnNetwork laid = laidAsPlain("NiN", 5, Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32));
+    assertEquals(Set.of("block1.0", "block1.2", "block1.4", "block1.6"), laid.executor().layouts().keySet());
+  }
+
+  /**
+   * Article network {@code model} (seeded), for inference with the default passes: its output for
+   * {@code x} equals (1e-5 relative) the one without {@link Pass#CONV_LAYOUT}. Returns it, planned.
+   */
+  private static CnnNetwork laidAsPlain(String model, long seed, INDArray x) throws Exception {
+    CnnNetwork net = CnnNetwork.create(Generated.model(model), seed);
     String out = net.outputs().get(0).name();
     EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
     without.remove(Pass.CONV_LAYOUT);
-    CnnNetwork plain = net.forInference(without, Set.of(out));
+    INDArray expected = net.forInference(without, Set.of(out)).predict(x).get(out);
     CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
-    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32);
-    INDArray expected = plain.predict(x).get(out);
     laid.predict(x);
     INDArray actual = laid.predict(x).get(out);
-    assertEquals(Set.of("block1.0", "block1.2", "block1.4", "block1.6"), laid.executor().layouts().keySet());
     double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
-    assertTrue(err < 1e-5, "NiN: " + err);
+    assertTrue(err < 1e-5, model + ": " + err);
+    return laid;
   }
 
   /**
@@ -239,18 +246,7 @@ class ConvLayoutPassTest {
    */
   @Test
   void keepsVgg16sStagesThroughItsPoolingsButWinogradsWideConvs() throws Exception {
-    CnnNetwork net = CnnNetwork.create(Generated.model("VGG16"), 9);
-    String out = net.outputs().get(0).name();
-    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
-    without.remove(Pass.CONV_LAYOUT);
-    CnnNetwork plain = net.forInference(without, Set.of(out));
-    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
-    INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 224, 224);
-    INDArray expected = plain.predict(x).get(out);
-    laid.predict(x);
-    INDArray actual = laid.predict(x).get(out);
-    double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
-    assertTrue(err < 1e-5, "VGG16: " + err);
+    CnnNetwork laid = laidAsPlain("VGG16", 9, Nd4j.rand(DataType.FLOAT, 2, 3, 224, 224));
     Set<String> kept = laid.executor().layouts().keySet();
     // stages 1-3: convs (relu fused) at 0, 2 | 5, 7 | 10, 12, 14, poolings at 4, 9 kept
     for (int i : new int[] {0, 2, 4, 5, 7, 9, 10, 12, 14}) {
