@@ -170,6 +170,13 @@ class CnncMaxPoolTest {
       "14, 14, 3, 3, 1, 1, 1, 1, 1, false",
       "5, 50, 3, 3, 1, 1, 1, 1, 1, true",
       "13, 9, 3, 5, 1, 1, 1, 2, 1, true",
+      // stride 1, same size, pooled where the plane lies (row shifts, masked column shifts):
+      // GoogLeNet's 28x28 and 7x7, a 5x3 kernel, one row, a plane shorter than a vector
+      "28, 28, 3, 3, 1, 1, 1, 1, 1, false",
+      "7, 7, 3, 3, 1, 1, 1, 1, 1, true",
+      "9, 17, 5, 3, 1, 1, 2, 1, 1, false",
+      "1, 40, 3, 3, 1, 1, 1, 1, 1, false",
+      "3, 3, 3, 3, 1, 1, 1, 1, 1, false",
       "8, 11, 2, 2, 1, 1, 0, 0, 1, false",
       // strided, output rows narrower than a vector, also as one flat row: GoogLeNet's 28x28 and
       // (above) 14x14 with ceil, VGG16's last 2x2, stride 3 down and 2 across with padding and
