@@ -372,9 +372,18 @@ final class InferenceExecutor {
    * beside it: the conv that writes it, those that read it, and those that add it as their
    * residual; one that spares none stays NCHW, and so on until none changes.
    * Nor does a 1x1 conv of fewer than {@link #POINTWISE_MIN_PIXELS} output pixels (over the
-   * batch) join: the primitive reorders its weights at every call, which the product reads as
-   * they are, and that costs the more the fewer pixels share the weights (ResNet-50 at batch 1:
-   * the 1x1 convs at 14^2 and 7^2 lost up to 0.8 ms each, those at 28^2 some 0.05 ms each).
+   * batch) join, unless it keeps its weights in the primitive's layout
+   * ({@link GemmConvolutionLayer#keepsWeights}, a network {@code forInference} made): else the
+   * primitive reorders its weights at every call, which the product reads as they are, and that
+   * costs the more the fewer pixels share the weights (ResNet-50 at batch 1: the 1x1 convs at
+   * 14^2 and 7^2 lost up to 0.8 ms each, those at 28^2 some 0.05 ms each). With the weights kept,
+   * they join (one process alternating two plans, batch 8: MobileNetV2 64.0 ms against 75.3,
+   * its 7^2 stage kept; ResNet-50 359 against 385; NiN 18.3 against 19.7, at batch 1 5.37 against
+   * 5.66; GoogLeNet at batch 1 31.1 against 33.3).
+   * A grouped conv (depthwise: MobileNetV2's, EfficientNet's) runs on the primitive too, with
+   * groups; over NCHW it runs on cnnc's depthwise kernel (or group by group), which converts
+   * nothing, so it joins only with both its sides kept (MobileNetV2 at batch 8: 58.3 ms against
+   * 75.2, its blocks kept whole).
    * Nor does a wide 3x3 conv that Winograd's kernel runs faster than the primitive even in
    * oneDNN's layout ({@link GemmConvolutionLayer#winogradOverLaid}: VGG16's 28^2 stage).
    *
@@ -399,7 +408,7 @@ final class InferenceExecutor {
     for (int v : steps) {
       if (kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
           && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut()) {
-        conv[v] = (!c.pointwise() || probed[v].size(0) * probed[v].size(2) * probed[v].size(3) >= POINTWISE_MIN_PIXELS)
+        conv[v] = (!c.pointwise() || c.keepsWeights() || probed[v].size(0) * probed[v].size(2) * probed[v].size(3) >= POINTWISE_MIN_PIXELS)
             && !c.winogradOverLaid(probed[reads[v][0]], probed[v]);
         convertsNothing[v] = c.convertsNothing(probed[reads[v][0]], probed[v]);
       }

@@ -114,14 +114,21 @@ class ConvLayoutPassTest {
       }
       assertTrue(Float.isNaN(a.getFloat(0)), "the NaN reaches the output");
     }
-    // 16^2 at batch 2: 512 pixels, too few for a 1x1 conv on the primitive; so every activation
-    // the 1x1 convs touch stays NCHW, and with them the rest
+    // 16^2 at batch 2: 512 pixels, too few for a 1x1 conv on the primitive when it reorders its
+    // weights at every call (a network's own graph, which keeps no weights); so every activation
+    // the 1x1 convs touch stays NCHW, and with them the rest. A network for inference keeps its
+    // weights in the primitive's layout: there the 1x1 convs join whatever their size
     CnnNetwork small = CnnNetwork.create((CnnModel) laidClass.getConstructor(int.class, int.class).newInstance(16, 10), 3);
-    CnnNetwork smallLaid = small.forInference(InferencePlan.DEFAULTS, Set.of(out));
     INDArray x = Nd4j.rand(DataType.FLOAT, 2, 3, 16, 16);
+    InferenceExecutor reordering = new InferenceExecutor(small.graph(), java.util.List.of("pool"), true, true);
+    reordering.run(x);
+    reordering.run(x);
+    assertTrue(reordering.layouts().isEmpty(), reordering.layouts().toString());
+    CnnNetwork smallLaid = small.forInference(InferencePlan.DEFAULTS, Set.of(out));
     smallLaid.predict(x);
     smallLaid.predict(x);
-    assertTrue(smallLaid.executor().layouts().isEmpty(), smallLaid.executor().layouts().toString());
+    assertTrue(smallLaid.executor().layouts().keySet().containsAll(Set.of("stem", "r1.conv1", "r1.conv2")),
+        smallLaid.executor().layouts().toString());
   }
 
   /**
@@ -213,10 +220,13 @@ class ConvLayoutPassTest {
   void keepsWhatSparesMoreThanItCostsOnNin() throws Exception {
     // NiN's first block: 5x5 conv -> 1x1 (192 -> 160) -> 1x1 (160 -> 96) -> max pooling -> (its
     // dropout dropped) block 2's 5x5 conv. The pooling keeps the layout: the 1x1 conv writes its
-    // output kept, and the 5x5 conv reads the pooled map as it is. Block 2's 1x1 convs have 2 x
-    // 15^2 pixels, too few for the primitive: what its 5x5 conv writes stays NCHW
+    // output kept, and the 5x5 conv reads the pooled map as it is. Block 2 likewise (its 1x1
+    // convs, 2 x 15^2 pixels, keep their weights in the primitive's layout, so they join), and
+    // block 3's 3x3 conv and first 1x1 conv; its second 1x1 conv's output, pooled for block 4's
+    // 10-channel conv, stays NCHW: converting 384 channels would cost more than it spares
     CnnNetwork laid = laidAsPlain("NiN", 5, Nd4j.rand(DataType.FLOAT, 2, 3, 32, 32));
-    assertEquals(Set.of("block1.0", "block1.2", "block1.4", "block1.6"), laid.executor().layouts().keySet());
+    assertEquals(Set.of("block1.0", "block1.2", "block1.4", "block1.6", "block2.0", "block2.2", "block2.4",
+        "block2.6", "block3.0", "block3.2"), laid.executor().layouts().keySet());
   }
 
   /**
@@ -336,6 +346,74 @@ class ConvLayoutPassTest {
       assertArrayEquals(e[i].shape(), a[i].shape(), pools.get(i));
       double err = e[i].sub(a[i]).amaxNumber().doubleValue() / e[i].amaxNumber().doubleValue();
       assertTrue(err < 1e-5, pools.get(i) + ": " + err);
+    }
+  }
+
+  /**
+   * MobileNet's inverted residuals (1x1 expansion, 3x3 depthwise conv, 1x1 projection, residual
+   * add; relu6 and folded batch norms) stay in oneDNN's layout through their depthwise convs,
+   * which run on the primitive with groups, strided and not, with a channel multiplier of 2 and
+   * channels that fill no whole block; the outputs equal the network's without the pass, NaN
+   * included, at batch 3 and 1.
+   */
+  @Test
+  void keepsInvertedResidualsThroughTheirDepthwiseConvs() throws Exception {
+    Path spec = dir.resolve("dw.cnn");
+    Files.writeString(spec, """
+        package org.cnnc.test
+
+        block Cbr(out: int, kernel: int = 3, stride: int = 1, groups: int = 1) {
+            conv(out, kernel, stride = stride, padding = (kernel - 1) / 2, groups = groups, bias = false)
+            batchnorm
+            relu6
+        }
+
+        block Inverted(hidden: int, out: int) {
+            expand: Cbr(hidden, 1)
+            dw: Cbr(hidden, groups = hidden)
+            project: conv(out, 1, bias = false)
+            batchnorm
+        }
+
+        model dw(size: int = 32, classes: int = 10) {
+            input [3, size, size]
+            stem: Cbr(20, stride = 2)
+            b1: add(identity, conv: Inverted(60, 20))
+            down: Cbr(40, groups = 20, stride = 2)
+            b2: add(identity, conv: Inverted(72, 40))
+            head: Cbr(64, 1)
+            global_avgpool
+            flatten
+            fc: dense(classes)
+        }
+        """);
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
+    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
+    Class<?> cls = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Dw");
+    CnnNetwork net = CnnNetwork.create((CnnModel) cls.getConstructor().newInstance(), 11);
+    String out = net.outputs().get(0).name();
+    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
+    without.remove(Pass.CONV_LAYOUT);
+    CnnNetwork plain = net.forInference(without, Set.of(out));
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    for (int batch : new int[] {3, 1}) {
+      INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
+      INDArray expected = plain.predict(x).get(out);
+      INDArray actual = laid.predict(x).get(out);
+      double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
+      assertTrue(err < 1e-5, "batch " + batch + ": " + err);
+      Set<String> kept = laid.executor().layouts().keySet();
+      Map<String, Boolean> ran = new java.util.HashMap<>();
+      laid.timeSteps(1, x).forEach(t -> ran.put(t.vertex(), t.laid()));
+      String[] depthwise = {"b1.conv.dw.0", "down.0", "b2.conv.dw.0"};
+      for (String dw : depthwise) {
+        assertTrue(kept.contains(dw), "batch " + batch + ": " + dw + " kept: " + kept);
+        assertEquals(Boolean.TRUE, ran.get(dw), "batch " + batch + ": " + dw + " ran on the primitive: " + ran);
+      }
+      INDArray nan = x.dup();
+      nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
+      assertTrue(Float.isNaN(plain.predict(nan).get(out).getFloat(0)), "the NaN reaches the output without the pass");
+      assertTrue(Float.isNaN(laid.predict(nan).get(out).getFloat(0)), "and with it");
     }
   }
 }

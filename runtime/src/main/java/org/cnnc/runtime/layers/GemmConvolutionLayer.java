@@ -49,6 +49,11 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     }
   }
 
+  /** Whether {@link #keepWeights} was called: oneDNN's primitives then reorder the weights once, not at every call. */
+  public boolean keepsWeights() {
+    return primitiveWeights != null;
+  }
+
   /** Says that the weights changed: what {@link #keepWeights} kept is reordered again at the next call. */
   public void weightsChanged() {
     OneDnnConv.KeptWeights k = primitiveWeights;
@@ -90,16 +95,26 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
   }
 
   /**
-   * Whether {@link #forwardLaid} can run this layer: oneDNN's convolutions are on, the layer a
-   * plain conv (not grouped)
-   * of float weights, not dilated, whose activation the pass can apply (none, ReLU, relu6, SiLU).
+   * Whether {@link #forwardLaid} can run this layer: oneDNN's convolutions are on, the layer on
+   * cnnc's kernels ({@link #cnncKernels()}), of float weights, not dilated, whose activation the
+   * pass can apply (none, ReLU, relu6, SiLU).
    */
   public boolean laidOut() {
     IActivation fn = layerConf().getActivationFn();
     ConvGemm.Geometry g = geometry();
-    return getClass() == GemmConvolutionLayer.class && OneDnn.convolutions() && g.dh() == 1 && g.dw() == 1
+    return cnncKernels() && OneDnn.convolutions() && g.dh() == 1 && g.dw() == 1
         && getParam(ConvolutionParamInitializer.WEIGHT_KEY).dataType() == DataType.FLOAT
         && (fn instanceof ActivationIdentity || inferenceCap(fn) != ChannelKernels.NONE);
+  }
+
+  /** Whether the layer runs on cnnc's kernels (not ND4J's ops only, as a grouped conv may for CUDA). */
+  protected boolean cnncKernels() {
+    return getClass() == GemmConvolutionLayer.class;
+  }
+
+  /** The conv's groups: group {@code i}'s outputs read only group {@code i}'s inputs (1: a plain conv). */
+  protected int groups() {
+    return 1;
   }
 
   /**
@@ -113,12 +128,13 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
 
   /**
    * Whether this conv's own forward pass from {@code x} to {@code out} (NCHW) converts no
-   * layout: a product ({@link #pointwise()}), or Winograd's, which keeps its transformed weights
-   * ({@link ConvGemm#winograd}). oneDNN's primitive then pays for the conv only when both its
-   * input and its output stay in oneDNN's layout.
+   * layout: a product ({@link #pointwise()}), Winograd's, which keeps its transformed weights
+   * ({@link ConvGemm#winograd}), or a grouped conv's (cnnc's depthwise kernel, or products group
+   * by group). oneDNN's primitive then pays for the conv only when both its input and its output
+   * stay in oneDNN's layout.
    */
   public boolean convertsNothing(INDArray x, INDArray out) {
-    return pointwise() || ConvGemm.winograd(x, getParam(ConvolutionParamInitializer.WEIGHT_KEY), geometry(), out, true);
+    return pointwise() || groups() > 1 || ConvGemm.winograd(x, getParam(ConvolutionParamInitializer.WEIGHT_KEY), geometry(), out, true);
   }
 
   /**
@@ -188,7 +204,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
     INDArray res = r != null && !ChannelKernels.direct(r) ? r.dup('c') : r;
     // an NCHW output that is a strided slice (of a concatenation's output) is computed apart, then copied in
     ChannelKernels.intoDense(out, mgr, target -> {
-      OneDnn.forwardLaid(in, xShape, xLayout, w, b, g, target, outLayout, primitiveWeights);
+      OneDnn.forwardLaid(in, xShape, xLayout, w, groups(), b, g, target, outLayout, primitiveWeights);
       if (cap != ChannelKernels.NONE || res != null) {
         ChannelKernels.affine(target, null, null, res, cap, target);
       }

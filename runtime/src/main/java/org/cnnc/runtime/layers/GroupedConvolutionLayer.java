@@ -35,6 +35,28 @@ public class GroupedConvolutionLayer extends GemmConvolutionLayer {
   }
 
   @Override
+  protected boolean cnncKernels() {
+    return grouped().isCnncKernels();
+  }
+
+  /**
+   * Depthwise convs only (one input channel per group: MobileNets', EfficientNet's): those run on
+   * oneDNN's primitive in its layout. Groups of several channels (RegNet's, 8 wide) stay on the
+   * group-by-group kernel: on the primitive, the zoo's RegNet-Y 400MF moved 4x further from
+   * torchvision's output (1.6e-4 of the largest value against 4.1e-5: the same convs in another
+   * order of sums, amplified by the network), and no speed-up was measured for them.
+   */
+  @Override
+  public boolean laidOut() {
+    return super.laidOut() && getParam(org.deeplearning4j.nn.params.ConvolutionParamInitializer.WEIGHT_KEY).size(1) == 1;
+  }
+
+  @Override
+  protected int groups() {
+    return grouped().getGroups();
+  }
+
+  @Override
   protected INDArray forward(INDArray x, INDArray w, INDArray b, float cap, boolean training, LayerWorkspaceMgr mgr,
       INDArray residual) {
     INDArray out = GroupedConv.forward(x, w, b, residual == null ? cap : ChannelKernels.NONE, geometry(),

@@ -126,7 +126,7 @@ public final class OneDnn {
    */
   static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out,
       OneDnnConv.KeptWeights kept) {
-    forwardLaid(x, x.shape(), ConvLayout.NCHW, w, bias, g, out, ConvLayout.NCHW, kept);
+    forwardLaid(x, x.shape(), ConvLayout.NCHW, w, 1, bias, g, out, ConvLayout.NCHW, kept);
   }
 
   /**
@@ -139,15 +139,16 @@ public final class OneDnn {
 
   /**
    * {@link #forward} with the input of shape {@code xShape} in layout {@code inLayout} and the
-   * output in layout {@code outLayout} ({@link ConvLayout}'s codes); the weights in the
-   * primitive's layout from {@code kept} where it has them (null: reordered at the call).
+   * output in layout {@code outLayout} ({@link ConvLayout}'s codes), the weights {@code [o, c/groups,
+   * kh, kw]} of {@code groups} groups; the weights in the primitive's layout from {@code kept}
+   * where it has them (null: reordered at the call).
    */
-  static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, INDArray bias, ConvGemm.Geometry g,
-      INDArray out, int outLayout, OneDnnConv.KeptWeights kept) {
+  static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, int groups, INDArray bias,
+      ConvGemm.Geometry g, INDArray out, int outLayout, OneDnnConv.KeptWeights kept) {
     INDArray b = bias == null ? null : bias.reshape(bias.length());
     boolean dense = ChannelKernels.direct(w);
     // kept weights are compared with the array the layer holds: a copy made per call is not it
-    OneDnnConv.forward(x, xShape, inLayout, dense ? w : w.dup('c'),
+    OneDnnConv.forward(x, xShape, inLayout, dense ? w : w.dup('c'), groups,
         b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outLayout, dense ? kept : null);
   }
 

@@ -87,8 +87,8 @@ final class OneDnnConv {
    * A conv's shape and pass, as primitives are made for it, and the layouts of its input and
    * output ({@link ConvLayout}'s codes).
    */
-  private record Key(long n, long c, long h, long w, long o, ConvGemm.Geometry g, boolean bias, boolean backward,
-      int inLayout, int outLayout) {}
+  private record Key(long n, long c, long h, long w, long o, int groups, ConvGemm.Geometry g, boolean bias,
+      boolean backward, int inLayout, int outLayout) {}
 
   private static final Map<Key, Plan> PLANS = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
@@ -103,13 +103,14 @@ final class OneDnnConv {
 
   /**
    * {@code out = x * w + bias} ({@code bias} may be null) for a float input {@code x} of shape
-   * {@code xShape} in layout {@code inLayout}, weights {@code w [o, c, kh, kw]} and an output in
-   * layout {@code outLayout} ({@link ConvLayout}'s codes), each array dense (NCHW ones in C
-   * order), read and written by its address only.
+   * {@code xShape} in layout {@code inLayout}, weights {@code w [o, c/groups, kh, kw]} (group
+   * {@code i}'s outputs read group {@code i}'s inputs; depthwise with {@code groups = c}) and an
+   * output in layout {@code outLayout} ({@link ConvLayout}'s codes), each array dense (NCHW ones
+   * in C order), read and written by its address only.
    */
-  static void forward(INDArray x, long[] xShape, int inLayout, INDArray w, INDArray bias, ConvGemm.Geometry g,
-      INDArray out, int outLayout, KeptWeights kept) {
-    Key key = new Key(xShape[0], xShape[1], xShape[2], xShape[3], w.size(0), g, bias != null, false, inLayout,
+  static void forward(INDArray x, long[] xShape, int inLayout, INDArray w, int groups, INDArray bias,
+      ConvGemm.Geometry g, INDArray out, int outLayout, KeptWeights kept) {
+    Key key = new Key(xShape[0], xShape[1], xShape[2], xShape[3], w.size(0), groups, g, bias != null, false, inLayout,
         outLayout);
     // a plan another thread's new shape dropped meanwhile runs nothing: make it again
     while (!((Forward) plan(key, g.outH(xShape[2]), g.outW(xShape[3]))).run(x, w, bias, out, kept)) {
@@ -128,7 +129,7 @@ final class OneDnnConv {
    */
   static void backward(INDArray x, INDArray w, INDArray delta, INDArray dx, INDArray dw, INDArray db,
       ConvGemm.Geometry g) {
-    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), g, db != null, true, 0, 0);
+    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), 1, g, db != null, true, 0, 0);
     while (!((Backward) plan(key, delta.size(2), delta.size(3))).run(x, w, delta, dx, dw, db)) {
       Thread.onSpinWait();
     }
@@ -261,7 +262,10 @@ final class OneDnnConv {
     static Shape of(Key k, long oh, long ow) {
       ConvGemm.Geometry g = k.g();
       return new Shape(activation(new long[] {k.n(), k.c(), k.h(), k.w()}, k.inLayout()),
-          Plan.plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw),
+          k.groups() == 1 ? Plan.plain(new long[] {k.o(), k.c(), g.kh(), g.kw()}, memory.format_tag.oihw)
+              // PyTorch's [o, c/groups, kh, kw] is oneDNN's [groups, o/groups, c/groups, kh, kw]
+              : Plan.plain(new long[] {k.groups(), k.o() / k.groups(), k.c() / k.groups(), g.kh(), g.kw()},
+                  memory.format_tag.goihw),
           activation(new long[] {k.n(), k.o(), oh, ow}, k.outLayout()),
           k.bias() ? Plan.plain(new long[] {k.o()}, memory.format_tag.x) : new memory.desc(),
           new long[] {g.sh(), g.sw()}, new long[] {g.ph(), g.pw()}, k.inLayout() != ConvLayout.NCHW,
@@ -304,7 +308,7 @@ final class OneDnnConv {
         return ConvLayout.NCHW;
       }
       long[] dims = {8, 32, 14, 14};
-      Key k = new Key(8, 32, 14, 14, 32, new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1), false, false, 0, 0);
+      Key k = new Key(8, 32, 14, 14, 32, 1, new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1), false, false, 0, 0);
       Shape sh = Shape.of(k, 14, 14);
       try (convolution_forward.primitive_desc pd = sh.forward(dnnl.prop_kind.forward_inference);
           memory.desc src = pd.src_desc();

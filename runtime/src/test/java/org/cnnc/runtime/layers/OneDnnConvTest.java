@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.nd4j.linalg.indexing.NDArrayIndex.all;
+import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -246,7 +248,42 @@ class OneDnnConvTest {
       for (int in : LAYOUTS) {
         for (int out : LAYOUTS) {
           INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(expected.shape(), out));
-          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, b, g, y, out, null);
+          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, 1, b, g, y, out, null);
+          INDArray back = Nd4j.create(DataType.FLOAT, expected.shape());
+          ConvLayout.reorder(y, out, back, ConvLayout.NCHW, expected.shape());
+          assertClose(expected, back, java.util.Arrays.toString(s) + " from layout " + in + " to " + out);
+        }
+      }
+    }
+  }
+
+  @Test
+  void groupedConvsReadAndWriteEveryLayoutAsEachGroupComputesApart() {
+    Nd4j.getRandom().setSeed(7);
+    // n, c, h, w, o, k, stride, padding, groups: depthwise (a full and a part channel block,
+    // two outputs per channel, a 5x5 strided kernel), and groups of several channels
+    int[][] shapes = {{2, 32, 9, 11, 32, 3, 1, 1, 32}, {1, 20, 15, 15, 20, 5, 2, 2, 20}, {2, 12, 8, 7, 24, 3, 2, 1, 12},
+      {3, 16, 8, 8, 8, 3, 1, 1, 4}, {1, 24, 6, 6, 48, 1, 1, 0, 3}, {2, 48, 28, 28, 48, 3, 2, 1, 6},
+      {2, 104, 14, 14, 104, 3, 1, 1, 13}, {1, 440, 7, 7, 440, 3, 1, 1, 55}};
+    for (int[] s : shapes) {
+      int groups = s[8];
+      INDArray x = Nd4j.rand(DataType.FLOAT, s[0], s[1], s[2], s[3]).subi(0.5);
+      INDArray w = Nd4j.rand(DataType.FLOAT, s[4], s[1] / groups, s[5], s[5]).subi(0.5);
+      INDArray b = Nd4j.rand(DataType.FLOAT, s[4]);
+      ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
+      long cg = s[1] / groups;
+      long og = s[4] / groups;
+      INDArray expected = Nd4j.create(DataType.FLOAT, s[0], s[4], g.outH(s[2]), g.outW(s[3]));
+      for (int i = 0; i < groups; i++) {
+        INDArray xg = x.get(all(), interval(i * cg, (i + 1) * cg), all(), all()).dup('c');
+        INDArray wg = w.get(interval(i * og, (i + 1) * og), all(), all(), all()).dup('c');
+        INDArray bg = b.get(interval(i * og, (i + 1) * og)).dup('c');
+        expected.get(all(), interval(i * og, (i + 1) * og), all(), all()).assign(reference(xg, wg, bg, g));
+      }
+      for (int in : LAYOUTS) {
+        for (int out : LAYOUTS) {
+          INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(expected.shape(), out));
+          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, groups, b, g, y, out, null);
           INDArray back = Nd4j.create(DataType.FLOAT, expected.shape());
           ConvLayout.reorder(y, out, back, ConvLayout.NCHW, expected.shape());
           assertClose(expected, back, java.util.Arrays.toString(s) + " from layout " + in + " to " + out);
