@@ -13,6 +13,8 @@ import org.cnnc.runtime.layers.ConvLayout;
 import org.cnnc.runtime.layers.CnncAdd;
 import org.cnnc.runtime.layers.CnncMaxPool;
 import org.cnnc.runtime.layers.GemmConvolutionLayer;
+import org.cnnc.runtime.layers.LaidSqueeze;
+import org.cnnc.runtime.layers.BroadcastMul;
 import org.deeplearning4j.nn.conf.graph.MergeVertex;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.graph.SubsetVertex;
@@ -339,6 +341,21 @@ final class InferenceExecutor {
    */
   private void laidForward(int v, INDArray[] values) {
     int in = reads[v][0];
+    if (vertices[v] instanceof BroadcastMul.Impl) {
+      int map = BroadcastMul.Impl.scaledMap(plan.shape[reads[v][0]], plan.shape[reads[v][1]], plan.shape[v]);
+      int x = reads[v][map];
+      INDArray s = values[reads[v][1 - map]];
+      try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
+        LaidSqueeze.scale(values[x], plan.shape[x], plan.layout[x], s, plan.view[v], plan.layout[v], mgr);
+      }
+      return;
+    }
+    if (globalMean(v)) {
+      try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
+        LaidSqueeze.means(values[in], plan.shape[in], plan.layout[in], plan.view[v], mgr);
+      }
+      return;
+    }
     if (vertices[v].getLayer() instanceof CnncMaxPool.Impl pool) {
       try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
         pool.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v], mgr);
@@ -405,6 +422,10 @@ final class InferenceExecutor {
     boolean[] conv = new boolean[n];
     boolean[] convertsNothing = new boolean[n];
     boolean[] pool = new boolean[n];
+    // a global average pooling (reads oneDNN's layout, writes [n, c, 1, 1]) and a squeeze-and-
+    // excitation's scaling (its map's input: reads and writes the map's layout)
+    boolean[] mean = new boolean[n];
+    int[] mapOf = new int[n];
     for (int v : steps) {
       if (kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
           && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut()) {
@@ -414,30 +435,39 @@ final class InferenceExecutor {
       }
       pool[v] = kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
           && vertices[v].getLayer() instanceof CnncMaxPool.Impl && probed[v].dataType() == DataType.FLOAT;
+      mean[v] = kind[v] == Kind.COMPUTE && reads[v].length == 1 && globalMean(v)
+          && probed[reads[v][0]].rank() == 4 && probed[reads[v][0]].dataType() == DataType.FLOAT;
+      int map = kind[v] == Kind.COMPUTE && reads[v].length == 2 && vertices[v] instanceof BroadcastMul.Impl
+          && probed[v].dataType() == DataType.FLOAT
+          ? BroadcastMul.Impl.scaledMap(probed[reads[v][0]].shape(), probed[reads[v][1]].shape(), probed[v].shape())
+          : -1;
+      mapOf[v] = map < 0 ? -1 : reads[v][map];
     }
     // the candidates: written by such a conv or a max pooling, read only by such convs (or their
     // residual adds) and poolings
     boolean[] kept = new boolean[n];
     for (int v : steps) {
-      if (!(conv[v] || pool[v]) || sliceOf.containsKey(v)) {
+      if (!(conv[v] || pool[v] || mapOf[v] >= 0) || sliceOf.containsKey(v)) {
         continue;
       }
       int act = addsInto.getOrDefault(v, v);
       List<Integer> rs = readers.getOrDefault(act, List.of());
       kept[act] = !isOutput.contains(act) && !sliceOf.containsKey(act) && !rs.isEmpty()
-          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || pool[r]
+          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || pool[r] || mean[r] || mapOf[r] == act
               || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
     }
-    // a pooling keeps its output's layout only with its input's (it reads oneDNN's layout, and
-    // writes it or NCHW): the two are kept, or not, together, weighed as one group
+    // a pooling (or a scaling) keeps its output's layout only with its input's (its map's): it
+    // reads oneDNN's layout and writes it (a pooling: or NCHW); the two are kept, or not,
+    // together, weighed as one group
     int[] group = new int[n];
     for (int v = 0; v < n; v++) {
       group[v] = v;
     }
     for (int v : steps) {
-      if (pool[v] && kept[v]) {
-        if (kept[reads[v][0]]) {
-          group[root(group, v)] = root(group, reads[v][0]);
+      if ((pool[v] || mapOf[v] >= 0) && kept[v]) {
+        int source = pool[v] ? reads[v][0] : mapOf[v];
+        if (kept[source]) {
+          group[root(group, v)] = root(group, source);
         } else {
           kept[v] = false;
         }
@@ -492,11 +522,23 @@ final class InferenceExecutor {
         layout[v] = preferred;
         layout[addsInto.getOrDefault(v, v)] = preferred;
       }
-      if (pool[v] && kept[v]) {
+      if ((pool[v] || mapOf[v] >= 0) && kept[v]) {
         layout[v] = preferred;
       }
     }
     return layout;
+  }
+
+  /**
+   * Whether vertex {@code v} is a global average pooling that keeps its dimensions (DL4J's
+   * {@code GlobalPoolingLayer}, average, {@code [n, c, 1, 1]} out): {@link LaidSqueeze#means}
+   * computes it from oneDNN's layout.
+   */
+  private boolean globalMean(int v) {
+    return vertices[v].hasLayer()
+        && vertices[v].getLayer() instanceof org.deeplearning4j.nn.layers.pooling.GlobalPoolingLayer layer
+        && layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.GlobalPoolingLayer conf
+        && conf.getPoolingType() == org.deeplearning4j.nn.conf.layers.PoolingType.AVG && !conf.isCollapseDimensions();
   }
 
   /** The root of {@code v}'s group, for {@link #layouts}' groups of activations kept together. */
@@ -692,7 +734,7 @@ final class InferenceExecutor {
       for (int v : e.steps) {
         Integer add = e.addsInto.get(v);
         laid[v] = e.kind[v] == Kind.COMPUTE && e.reads[v].length > 0
-            && (layout[v] != ConvLayout.NCHW || layout[e.reads[v][0]] != ConvLayout.NCHW
+            && (layout[v] != ConvLayout.NCHW || Arrays.stream(e.reads[v]).anyMatch(r -> layout[r] != ConvLayout.NCHW)
                 || add != null && Arrays.stream(e.reads[add]).anyMatch(r -> layout[r] != ConvLayout.NCHW));
       }
       // the vertex whose memory each step's output is part of

@@ -24,10 +24,11 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * {@link Pass#CONV_LAYOUT}: which activations {@code predict} keeps in oneDNN's layout, on a
  * small residual network that has each case (a 3x3 conv's output read by a 3x3 conv and a
- * residual add; a 1x1 conv between two kept activations; a 1x1 conv whose wide output a pooling
- * reads, so that keeping its 20-channel input would spare less than converting its 64-channel
- * output costs: its input stays NCHW, and so, in turn, does what the 1x1 conv before it would
- * read; a residual add whose output is NCHW while its residual is kept, reordered in the conv), and that the outputs equal those of the network
+ * residual add; a 1x1 conv between two kept activations; a 1x1 conv whose wide output an
+ * adaptive average pooling (which reads NCHW only) reads, so that keeping its 20-channel input
+ * would spare less than converting its 64-channel output costs: its input stays NCHW, and so, in
+ * turn, does what the 1x1 conv before it would read; a residual add whose output is NCHW while
+ * its residual is kept, reordered in the conv), and that the outputs equal those of the network
  * without the pass, NaN where it has NaN, the same bits from the first call on.
  */
 class ConvLayoutPassTest {
@@ -51,9 +52,9 @@ class ConvLayoutPassTest {
           r2: Res(20)
           head: conv(64, 1)
           relu
-          pool: global_avgpool
+          pool: adaptive_avgpool(2)
           flatten
-          fc: dense(64 -> classes)
+          fc: dense(256 -> classes)
       }
       """;
 
@@ -414,6 +415,82 @@ class ConvLayoutPassTest {
       nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
       assertTrue(Float.isNaN(plain.predict(nan).get(out).getFloat(0)), "the NaN reaches the output without the pass");
       assertTrue(Float.isNaN(laid.predict(nan).get(out).getFloat(0)), "and with it");
+    }
+  }
+
+  /**
+   * EfficientNet's MBConv blocks (SiLU, squeeze-and-excitation) stay in oneDNN's layout through
+   * their squeezes: the global average pooling reads the depthwise conv's kept output, and the
+   * scaling of that output by the gate reads and writes the layout, so that the projection reads
+   * it as it is; the outputs equal the network's without the pass, at batch 3 and 1.
+   */
+  @Test
+  void keepsSqueezeAndExcitationBlocksInTheLayout() throws Exception {
+    Path spec = dir.resolve("se.cnn");
+    Files.writeString(spec, """
+        package org.cnnc.test
+
+        block Cbs(out: int, kernel: int = 1, stride: int = 1, groups: int = 1) {
+            conv(out, kernel, stride = stride, padding = (kernel - 1) / 2, groups = groups, bias = false)
+            batchnorm
+            silu
+        }
+
+        block Se(channels: int, squeeze: int) {
+            x: identity
+            avgpool: global_avgpool
+            fc1: conv(squeeze, 1)
+            silu
+            fc2: conv(channels, 1)
+            gate: sigmoid
+            scaled: mul(from x, from gate)
+        }
+
+        block Body(hidden: int, out: int, stride: int = 1) {
+            expand: Cbs(hidden)
+            dw: Cbs(hidden, 3, stride, groups = hidden)
+            se: Se(hidden, 6)
+            project: conv(out, 1, bias = false)
+            batchnorm
+        }
+
+        model se(size: int = 32, classes: int = 10) {
+            input [3, size, size]
+            stem: Cbs(24, 3, stride = 2)
+            b1: add(identity, body: Body(72, 24))
+            b2: Body(100, 40, stride = 2)
+            head: Cbs(64)
+            global_avgpool
+            flatten
+            fc: dense(classes)
+        }
+        """);
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
+    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
+    Class<?> cls = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Se");
+    CnnNetwork net = CnnNetwork.create((CnnModel) cls.getConstructor().newInstance(), 13);
+    String out = net.outputs().get(0).name();
+    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
+    without.remove(Pass.CONV_LAYOUT);
+    CnnNetwork plain = net.forInference(without, Set.of(out));
+    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    for (int batch : new int[] {3, 1}) {
+      INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
+      INDArray expected = plain.predict(x).get(out);
+      INDArray actual = laid.predict(x).get(out);
+      double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
+      assertTrue(err < 1e-5, "batch " + batch + ": " + err);
+      Set<String> kept = laid.executor().layouts().keySet();
+      Map<String, Boolean> ran = new java.util.HashMap<>();
+      laid.timeSteps(1, x).forEach(t -> ran.put(t.vertex(), t.laid()));
+      for (String b : new String[] {"b1.body", "b2"}) {
+        for (String dw : new String[] {".dw.0", ".se.scaled"}) {
+          assertTrue(kept.contains(b + dw), "batch " + batch + ": " + b + dw + " kept: " + kept);
+        }
+        for (String step : new String[] {".dw.0", ".se.avgpool", ".se.scaled", ".project"}) {
+          assertEquals(Boolean.TRUE, ran.get(b + step), "batch " + batch + ": " + b + step + " ran laid: " + ran);
+        }
+      }
     }
   }
 }

@@ -139,14 +139,27 @@ public class BroadcastMul extends ParameterlessVertex {
      * the broadcast product (one float product each); else -1.
      */
     static int scaledMap(INDArray[] in, INDArray out) {
-      if (in.length != 2 || out.rank() != 4 || out.size(2) * out.size(3) == 1) {
+      if (in.length != 2) {
+        return -1;
+      }
+      int m = scaledMap(in[0].shape(), in[1].shape(), out.shape());
+      return m >= 0 && ChannelKernels.direct(in[0], in[1], out) ? m : -1;
+    }
+
+    /**
+     * Which of two inputs of shapes {@code a} and {@code b} is the map when they are a
+     * squeeze-and-excitation's map {@code [N, C, H, W]} (not 1x1) and scale ({@code [N, C, 1, 1]}
+     * or {@code [1, C, 1, 1]}) of the product of shape {@code out}: 0 or 1, else -1.
+     */
+    public static int scaledMap(long[] a, long[] b, long[] out) {
+      if (out.length != 4 || out[2] * out[3] == 1) {
         return -1;
       }
       for (int m = 0; m < 2; m++) {
-        INDArray x = in[m];
-        INDArray s = in[1 - m];
-        if (Arrays.equals(x.shape(), out.shape()) && s.rank() == 4 && s.size(1) == x.size(1) && s.size(2) == 1
-            && s.size(3) == 1 && (s.size(0) == x.size(0) || s.size(0) == 1) && ChannelKernels.direct(x, s, out)) {
+        long[] x = m == 0 ? a : b;
+        long[] s = m == 0 ? b : a;
+        if (Arrays.equals(x, out) && s.length == 4 && s[1] == x[1] && s[2] == 1 && s[3] == 1
+            && (s[0] == x[0] || s[0] == 1)) {
           return m;
         }
       }
