@@ -145,11 +145,17 @@ public final class OneDnn {
    */
   static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, int groups, INDArray bias,
       ConvGemm.Geometry g, INDArray out, int outLayout, OneDnnConv.KeptWeights kept) {
+    forwardLaid(x, xShape, inLayout, w, groups, bias, g, out, outLayout, kept, false);
+  }
+
+  /** {@link #forwardLaid}, then SiLU on the output inside the primitive when {@code silu}. */
+  static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, int groups, INDArray bias,
+      ConvGemm.Geometry g, INDArray out, int outLayout, OneDnnConv.KeptWeights kept, boolean silu) {
     INDArray b = bias == null ? null : bias.reshape(bias.length());
     boolean dense = ChannelKernels.direct(w);
     // kept weights are compared with the array the layer holds: a copy made per call is not it
     OneDnnConv.forward(x, xShape, inLayout, dense ? w : w.dup('c'), groups,
-        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outLayout, dense ? kept : null);
+        b == null || ChannelKernels.direct(b) ? b : b.dup('c'), g, out, outLayout, dense ? kept : null, silu);
   }
 
   /**

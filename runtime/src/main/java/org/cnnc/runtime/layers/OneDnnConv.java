@@ -11,6 +11,8 @@ import org.bytedeco.dnnl.convolution_forward;
 import org.bytedeco.dnnl.engine;
 import org.bytedeco.dnnl.global.dnnl;
 import org.bytedeco.dnnl.memory;
+import org.bytedeco.dnnl.post_ops;
+import org.bytedeco.dnnl.primitive_attr;
 import org.bytedeco.dnnl.reorder;
 import org.bytedeco.dnnl.stream;
 import org.bytedeco.javacpp.Pointer;
@@ -23,8 +25,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * kernels, channel blocks of 8 on AVX2), an NCHW input is reordered into the primitive's layout
  * and its output back to NCHW, while an input or output the caller keeps in oneDNN's layout
  * ({@link ConvLayout}, {@code predict}'s {@code CONV_LAYOUT} pass) is read or written as it is;
- * the bias is added inside the primitive. A ReLU is not fused as oneDNN's post-op: that one turns
- * NaN into 0, where PyTorch's ReLU keeps NaN ({@code OneDnnConvTest}); the caller's pass applies it.
+ * the bias is added inside the primitive, and SiLU too where the caller asks (oneDNN's
+ * {@code eltwise_swish} post-op keeps NaN, as PyTorch's SiLU does). A ReLU is not fused as oneDNN's
+ * post-op: that one turns NaN into 0, where PyTorch's ReLU keeps NaN ({@code OneDnnConvTest}); the
+ * caller's pass applies it.
  * oneDNN 2.5 has no post-op that would do: tried on an AMD EPYC (AVX-512), {@code eltwise_clip}
  * and {@code eltwise_clip_v2} turn NaN into 0 too, and {@code eltwise_relu} with a slope keeps
  * NaN but scales negatives instead of zeroing them (docs/performance-history.md, session 27).
@@ -42,8 +46,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 final class OneDnnConv {
   private OneDnnConv() {}
 
-  /** The most conv shapes whose primitives are kept. */
-  static final int MAX_PLANS = 64;
+  /**
+   * The most conv shapes whose primitives are kept: a few networks' worth at a few batch sizes.
+   * At 64, EfficientNet-B0 (some 35 shapes of conv on the primitive) called at two batch sizes in
+   * turn made its primitives anew at every call (each costs milliseconds).
+   */
+  static final int MAX_PLANS = 256;
 
   private static final engine ENGINE = OneDnn.bindingFailure() == null ? new engine(engine.kind.cpu, 0) : null;
 
@@ -88,7 +96,7 @@ final class OneDnnConv {
    * output ({@link ConvLayout}'s codes).
    */
   private record Key(long n, long c, long h, long w, long o, int groups, ConvGemm.Geometry g, boolean bias,
-      boolean backward, int inLayout, int outLayout) {}
+      boolean backward, int inLayout, int outLayout, boolean silu) {}
 
   private static final Map<Key, Plan> PLANS = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
@@ -106,12 +114,14 @@ final class OneDnnConv {
    * {@code xShape} in layout {@code inLayout}, weights {@code w [o, c/groups, kh, kw]} (group
    * {@code i}'s outputs read group {@code i}'s inputs; depthwise with {@code groups = c}) and an
    * output in layout {@code outLayout} ({@link ConvLayout}'s codes), each array dense (NCHW ones
-   * in C order), read and written by its address only.
+   * in C order), read and written by its address only. With {@code silu}, the primitive applies
+   * SiLU to its output (oneDNN's {@code eltwise_swish} post-op: a NaN stays NaN, as PyTorch's
+   * SiLU keeps it; {@code OneDnnConvTest}).
    */
   static void forward(INDArray x, long[] xShape, int inLayout, INDArray w, int groups, INDArray bias,
-      ConvGemm.Geometry g, INDArray out, int outLayout, KeptWeights kept) {
+      ConvGemm.Geometry g, INDArray out, int outLayout, KeptWeights kept, boolean silu) {
     Key key = new Key(xShape[0], xShape[1], xShape[2], xShape[3], w.size(0), groups, g, bias != null, false, inLayout,
-        outLayout);
+        outLayout, silu);
     // a plan another thread's new shape dropped meanwhile runs nothing: make it again
     while (!((Forward) plan(key, g.outH(xShape[2]), g.outW(xShape[3]))).run(x, w, bias, out, kept)) {
       Thread.onSpinWait();
@@ -129,7 +139,7 @@ final class OneDnnConv {
    */
   static void backward(INDArray x, INDArray w, INDArray delta, INDArray dx, INDArray dw, INDArray db,
       ConvGemm.Geometry g) {
-    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), 1, g, db != null, true, 0, 0);
+    Key key = new Key(x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), 1, g, db != null, true, 0, 0, false);
     while (!((Backward) plan(key, delta.size(2), delta.size(3))).run(x, w, delta, dx, dw, db)) {
       Thread.onSpinWait();
     }
@@ -278,9 +288,21 @@ final class OneDnnConv {
      * output in a layout of oneDNN's ({@link ConvLayout}) is taken as it is.
      */
     convolution_forward.primitive_desc forward(dnnl.prop_kind kind) {
-      return new convolution_forward.primitive_desc(new convolution_forward.desc(kind,
-          dnnl.algorithm.convolution_direct, fixedIn ? x : Plan.any(x), Plan.any(w), bias,
-          fixedOut ? out : Plan.any(out), strides, padding, padding), ENGINE);
+      return forward(kind, false);
+    }
+
+    /** {@link #forward(dnnl.prop_kind)}, with SiLU applied to the output as a post-op when {@code silu}. */
+    convolution_forward.primitive_desc forward(dnnl.prop_kind kind, boolean silu) {
+      convolution_forward.desc d = new convolution_forward.desc(kind, dnnl.algorithm.convolution_direct,
+          fixedIn ? x : Plan.any(x), Plan.any(w), bias, fixedOut ? out : Plan.any(out), strides, padding, padding);
+      if (!silu) {
+        return new convolution_forward.primitive_desc(d, ENGINE);
+      }
+      try (post_ops ops = new post_ops(); primitive_attr attr = new primitive_attr()) {
+        ops.append_eltwise(1f, dnnl.algorithm.eltwise_swish, 1f, 0f);
+        attr.set_post_ops(ops);
+        return new convolution_forward.primitive_desc(d, attr, ENGINE);
+      }
     }
   }
 
@@ -308,7 +330,8 @@ final class OneDnnConv {
         return ConvLayout.NCHW;
       }
       long[] dims = {8, 32, 14, 14};
-      Key k = new Key(8, 32, 14, 14, 32, 1, new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1), false, false, 0, 0);
+      Key k = new Key(8, 32, 14, 14, 32, 1, new ConvGemm.Geometry(3, 3, 1, 1, 1, 1, 1, 1), false, false, 0, 0,
+          false);
       Shape sh = Shape.of(k, 14, 14);
       try (convolution_forward.primitive_desc pd = sh.forward(dnnl.prop_kind.forward_inference);
           memory.desc src = pd.src_desc();
@@ -468,7 +491,7 @@ final class OneDnnConv {
     Forward(Key k, long oh, long ow) {
       key = k;
       Shape sh = Shape.of(k, oh, ow);
-      convolution_forward.primitive_desc pd = own(sh.forward(dnnl.prop_kind.forward_inference));
+      convolution_forward.primitive_desc pd = own(sh.forward(dnnl.prop_kind.forward_inference, k.silu()));
       conv = own(new convolution_forward(pd));
       x = user(sh.x());
       w = user(sh.w());

@@ -291,4 +291,50 @@ class OneDnnConvTest {
       }
     }
   }
+
+  /**
+   * SiLU as the primitive's post-op gives cnnc's SiLU of the conv's output within a float's
+   * rounding, in every layout; a NaN input stays NaN through it, and so do the outputs an
+   * infinite input makes NaN (-inf * sigmoid(-inf)), as PyTorch's {@code x / (1 + exp(-x))}.
+   */
+  @Test
+  void siluPostOpIsCnncsSiluOfTheOutput() {
+    Nd4j.getRandom().setSeed(17);
+    int[][] shapes = {{2, 16, 9, 11, 24, 3, 1, 1, 1}, {1, 20, 15, 15, 20, 5, 2, 2, 20}, {3, 24, 8, 8, 40, 1, 1, 0, 1}};
+    for (int[] s : shapes) {
+      int groups = s[8];
+      INDArray x = Nd4j.randn(DataType.FLOAT, s[0], s[1], s[2], s[3]).muli(4);
+      x.putScalar(new long[] {0, 1, 2, 3}, Float.NaN);
+      x.putScalar(new long[] {s[0] - 1, 0, 4, 4}, Float.NEGATIVE_INFINITY);
+      x.putScalar(new long[] {0, s[1] - 1, 1, 1}, Float.POSITIVE_INFINITY);
+      INDArray w = Nd4j.randn(DataType.FLOAT, s[4], s[1] / groups, s[5], s[5]).muli(0.3);
+      INDArray b = Nd4j.randn(DataType.FLOAT, s[4]);
+      ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
+      long[] outShape = {s[0], s[4], g.outH(s[2]), g.outW(s[3])};
+      INDArray plain = Nd4j.create(DataType.FLOAT, outShape);
+      OneDnn.forwardLaid(x, x.shape(), ConvLayout.NCHW, w, groups, b, g, plain, ConvLayout.NCHW, null);
+      INDArray expected = Nd4j.create(DataType.FLOAT, outShape);
+      ChannelKernels.silu(plain, expected);
+      int nan = 0;
+      for (int layout : LAYOUTS) {
+        INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(outShape, layout));
+        OneDnn.forwardLaid(laid(x, layout), x.shape(), layout, w, groups, b, g, y, layout, null, true);
+        INDArray back = Nd4j.create(DataType.FLOAT, outShape);
+        ConvLayout.reorder(y, layout, back, ConvLayout.NCHW, outShape);
+        nan = 0;
+        for (long i = 0; i < expected.length(); i++) {
+          float e = expected.getFloat(i);
+          float a = back.getFloat(i);
+          String what = java.util.Arrays.toString(s) + " layout " + layout + " at " + i + ": " + e + " against " + a;
+          if (Float.isNaN(e)) {
+            assertTrue(Float.isNaN(a), what);
+            nan++;
+          } else {
+            assertTrue(e == a || Math.abs(e - a) <= 1e-5 * Math.max(1, Math.abs(e)), what);
+          }
+        }
+      }
+      assertTrue(nan > 0, "the NaN reaches some outputs");
+    }
+  }
 }
