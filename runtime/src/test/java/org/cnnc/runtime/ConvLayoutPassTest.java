@@ -388,24 +388,13 @@ class ConvLayoutPassTest {
             fc: dense(classes)
         }
         """);
-    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
-    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
-    Class<?> cls = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Dw");
-    CnnNetwork net = CnnNetwork.create((CnnModel) cls.getConstructor().newInstance(), 11);
-    String out = net.outputs().get(0).name();
-    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
-    without.remove(Pass.CONV_LAYOUT);
-    CnnNetwork plain = net.forInference(without, Set.of(out));
-    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    CnnNetwork[] nets = plainAndLaid(spec, "org.cnnc.test.Dw", 11);
+    CnnNetwork plain = nets[0];
+    CnnNetwork laid = nets[1];
     for (int batch : new int[] {3, 1}) {
       INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
-      INDArray expected = plain.predict(x).get(out);
-      INDArray actual = laid.predict(x).get(out);
-      double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
-      assertTrue(err < 1e-5, "batch " + batch + ": " + err);
+      Map<String, Boolean> ran = ranAsPlain(plain, laid, x);
       Set<String> kept = laid.executor().layouts().keySet();
-      Map<String, Boolean> ran = new java.util.HashMap<>();
-      laid.timeSteps(1, x).forEach(t -> ran.put(t.vertex(), t.laid()));
       String[] depthwise = {"b1.conv.dw.0", "down.0", "b2.conv.dw.0"};
       for (String dw : depthwise) {
         assertTrue(kept.contains(dw), "batch " + batch + ": " + dw + " kept: " + kept);
@@ -413,6 +402,7 @@ class ConvLayoutPassTest {
       }
       INDArray nan = x.dup();
       nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
+      String out = laid.outputs().get(0).name();
       assertTrue(Float.isNaN(plain.predict(nan).get(out).getFloat(0)), "the NaN reaches the output without the pass");
       assertTrue(Float.isNaN(laid.predict(nan).get(out).getFloat(0)), "and with it");
     }
@@ -465,24 +455,13 @@ class ConvLayoutPassTest {
             fc: dense(classes)
         }
         """);
-    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
-    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
-    Class<?> cls = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Se");
-    CnnNetwork net = CnnNetwork.create((CnnModel) cls.getConstructor().newInstance(), 13);
-    String out = net.outputs().get(0).name();
-    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
-    without.remove(Pass.CONV_LAYOUT);
-    CnnNetwork plain = net.forInference(without, Set.of(out));
-    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    CnnNetwork[] nets = plainAndLaid(spec, "org.cnnc.test.Se", 13);
+    CnnNetwork plain = nets[0];
+    CnnNetwork laid = nets[1];
     for (int batch : new int[] {3, 1}) {
       INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
-      INDArray expected = plain.predict(x).get(out);
-      INDArray actual = laid.predict(x).get(out);
-      double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
-      assertTrue(err < 1e-5, "batch " + batch + ": " + err);
+      Map<String, Boolean> ran = ranAsPlain(plain, laid, x);
       Set<String> kept = laid.executor().layouts().keySet();
-      Map<String, Boolean> ran = new java.util.HashMap<>();
-      laid.timeSteps(1, x).forEach(t -> ran.put(t.vertex(), t.laid()));
       for (String b : new String[] {"b1.body", "b2"}) {
         for (String dw : new String[] {".dw.0", ".se.scaled"}) {
           assertTrue(kept.contains(b + dw), "batch " + batch + ": " + b + dw + " kept: " + kept);
@@ -492,5 +471,29 @@ class ConvLayoutPassTest {
         }
       }
     }
+  }
+
+  /** The model class {@code cls} of {@code spec}, compiled, seeded, for inference without and with {@link Pass#CONV_LAYOUT}. */
+  private CnnNetwork[] plainAndLaid(Path spec, String cls, long seed) throws Exception {
+    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
+    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
+    Class<?> model = Generated.compile(c, dir.resolve("generated")).loadClass(cls);
+    CnnNetwork net = CnnNetwork.create((CnnModel) model.getConstructor().newInstance(), seed);
+    String out = net.outputs().get(0).name();
+    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
+    without.remove(Pass.CONV_LAYOUT);
+    return new CnnNetwork[] {net.forInference(without, Set.of(out)), net.forInference(InferencePlan.DEFAULTS, Set.of(out))};
+  }
+
+  /** Asserts that {@code laid}'s output for {@code x} equals {@code plain}'s (1e-5 relative); returns whether each step ran laid out. */
+  private static Map<String, Boolean> ranAsPlain(CnnNetwork plain, CnnNetwork laid, INDArray x) {
+    String out = laid.outputs().get(0).name();
+    INDArray expected = plain.predict(x).get(out);
+    INDArray actual = laid.predict(x).get(out);
+    double err = expected.sub(actual).amaxNumber().doubleValue() / expected.amaxNumber().doubleValue();
+    assertTrue(err < 1e-5, "batch " + x.size(0) + ": " + err);
+    Map<String, Boolean> ran = new java.util.HashMap<>();
+    laid.timeSteps(1, x).forEach(t -> ran.put(t.vertex(), t.laid()));
+    return ran;
   }
 }

@@ -66,7 +66,12 @@ public final class LaidSqueeze {
    * of a pixel whose channels (or block) are {@code stride} floats apart, the first at float
    * {@code base}; {@code first} is channel {@code c0}'s index among the real channels.
    */
-  private record Part(int image, long base, int stride, int width, int first) {}
+  private record Part(int image, long base, int stride, int width, int first) {
+    /** The pixels this task reads at once, of a map of {@code pixels}: {@link #CHUNK_FLOATS} floats' worth. */
+    int chunk(long pixels) {
+      return (int) Math.min(pixels, Math.max(1, CHUNK_FLOATS / width));
+    }
+  }
 
   /** The tasks over {@code nchw} in {@code layout}: an image's channel block, or (NHWC) a range of its channels. */
   private static Part[] parts(long[] nchw, int layout) {
@@ -122,7 +127,7 @@ public final class LaidSqueeze {
     Parallel.forEach(parts.length, task -> {
       Part part = parts[task];
       int width = part.width();
-      int chunk = (int) Math.min(pixels, Math.max(1, CHUNK_FLOATS / width));
+      int chunk = part.chunk(pixels);
       float[] in = Scratch.floats(0, chunk * width);
       float[] sum = Scratch.floats(1, width);
       double[] total = new double[width];
@@ -169,7 +174,7 @@ public final class LaidSqueeze {
     Parallel.forEach(parts.length, task -> {
       Part part = parts[task];
       int width = part.width();
-      int chunk = (int) Math.min(pixels, Math.max(1, CHUNK_FLOATS / width));
+      int chunk = part.chunk(pixels);
       float[] in = Scratch.floats(0, chunk * width);
       float[] factor = Scratch.floats(1, width);
       float[] channel = nchwOut ? Scratch.floats(2, chunk) : null;
