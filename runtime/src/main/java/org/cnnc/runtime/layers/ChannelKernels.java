@@ -29,6 +29,17 @@ final class ChannelKernels {
     return true;
   }
   /**
+   * {@code a[ai + i] = max(a[ai + i], x[xi + i])} for {@code i < len}, as {@code Math.max} (a NaN
+   * wins, +0 over -0): on vectors ({@link VectorMax}) when {@code vectors}, the rest in scalars.
+   */
+  static void maxInto(float[] a, int ai, float[] x, int xi, int len, boolean vectors) {
+    int i = vectors ? VectorMax.maxInto(a, ai, x, xi, len) : 0;
+    for (; i < len; i++) {
+      a[ai + i] = Math.max(a[ai + i], x[xi + i]);
+    }
+  }
+
+  /**
    * Runs {@code write} on {@code out} when the kernels can write it as it is ({@link #direct}),
    * else on a dense array of the working memory, copied into {@code out} then (a strided slice of
    * a concatenation's output, at batch > 1).

@@ -87,21 +87,21 @@ final class LaidPool {
             System.arraycopy(in, (y - yLo) * run, row, p1 * b, run);
             first = false;
           } else {
-            maxInto(row, p1 * b, in, (y - yLo) * run, run, vectors);
+            ChannelKernels.maxInto(row, p1 * b, in, (y - yLo) * run, run, vectors);
           }
         }
         int r0 = (oy - oy0) * ow * b;
         if (s1 == 1) {
           System.arraycopy(row, 0, res, r0, ow * b);
           for (int j = 1; j < k1; j++) {
-            maxInto(res, r0, row, j * d1 * b, ow * b, vectors);
+            ChannelKernels.maxInto(res, r0, row, j * d1 * b, ow * b, vectors);
           }
         } else {
           for (int ox = 0; ox < ow; ox++) {
             int o = r0 + ox * b;
             System.arraycopy(row, ox * s1 * b, res, o, b);
             for (int j = 1; j < k1; j++) {
-              maxInto(res, o, row, (ox * s1 + j * d1) * b, b, vectors);
+              ChannelKernels.maxInto(res, o, row, (ox * s1 + j * d1) * b, b, vectors);
             }
           }
         }
@@ -124,11 +124,4 @@ final class LaidPool {
     });
   }
 
-  /** {@code a[ai + i] = max(a[ai + i], x[xi + i])} for {@code i < len}: Math.max's (a NaN wins). */
-  private static void maxInto(float[] a, int ai, float[] x, int xi, int len, boolean vectors) {
-    int i = vectors ? VectorMax.maxInto(a, ai, x, xi, len) : 0;
-    for (; i < len; i++) {
-      a[ai + i] = Math.max(a[ai + i], x[xi + i]);
-    }
-  }
 }

@@ -93,7 +93,8 @@ final class VectorPool {
       offsets[q] = q * s1;
     }
     lanes = FloatVector.fromArray(S, offsets, 0);
-    sameColumns = same() ? sameColumns() : null;
+    same = separable && s0 == 1 && s1 == 1 && oh == h && ow == w && k0 == 2 * p0 + 1 && k1 == 2 * p1 + 1 && p1 <= L;
+    sameColumns = same ? sameColumns() : null;
   }
 
   int paddedSize() {
@@ -163,17 +164,14 @@ final class VectorPool {
 
   /** The floats each array of {@link #infer} needs (its output, {@code res}, aside). */
   int inferenceSize() {
-    return same() ? h * w + 2 * L : flat() ? flatSize() : Math.max(h * w, scratchSize());
+    return same ? h * w + 2 * L : flat() ? flatSize() : Math.max(h * w, scratchSize());
   }
 
   /**
    * Whether {@link #maxSame} applies: stride 1, no dilation, and an output the input's size (an
    * odd kernel padded by half on each side: GoogLeNet's Inception poolings, 3x3 with padding 1).
    */
-  private boolean same() {
-    return separable && s0 == 1 && s1 == 1 && oh == h && ow == w && k0 == 2 * p0 + 1 && k1 == 2 * p1 + 1
-        && p1 <= L;
-  }
+  private final boolean same;
 
   /**
    * For {@link #maxSame}, made with the geometry: for each column tap {@code j} (a shift of
@@ -216,10 +214,7 @@ final class VectorPool {
       int y1 = Math.min(h, h - dy);
       int from = y0 * w;
       int len = (y1 - y0) * w;
-      int q = VectorMax.maxInto(v, L + from, src, at + from + dy * w, len);
-      for (; q < len; q++) {
-        v[L + from + q] = Math.max(v[L + from + q], src[at + from + dy * w + q]);
-      }
+      ChannelKernels.maxInto(v, L + from, src, at + from + dy * w, len, true);
     }
     System.arraycopy(v, L, out, 0, n);
     boolean[][] columns = sameColumns;
@@ -245,7 +240,7 @@ final class VectorPool {
 
   /** Readies a task's first array for {@link #infer} (the flat kernel's -inf padding). */
   void startInference(float[] plane) {
-    if (!same() && flat()) {
+    if (!same && flat()) {
       clearFlat(plane);
     }
   }
@@ -258,7 +253,7 @@ final class VectorPool {
    * {@link #startInference}.
    */
   void infer(float[] src, int at, float[] plane, float[] res, float[] work1, float[] work2) {
-    if (same()) {
+    if (same) {
       maxSame(src, at, res, work1);
     } else if (flat()) {
       loadFlat(src, at, plane);
