@@ -421,11 +421,12 @@ final class InferenceExecutor {
     }
     boolean[] conv = new boolean[n];
     boolean[] convertsNothing = new boolean[n];
-    boolean[] pool = new boolean[n];
-    // a global average pooling (reads oneDNN's layout, writes [n, c, 1, 1]) and a squeeze-and-
-    // excitation's scaling (its map's input: reads and writes the map's layout)
+    // a global average pooling (reads oneDNN's layout, writes [n, c, 1, 1])
     boolean[] mean = new boolean[n];
-    int[] mapOf = new int[n];
+    // the input whose layout a step reads and writes as it is, or -1: a max pooling's input, a
+    // squeeze-and-excitation scaling's map (a pooling may write NCHW instead, a scaling too)
+    int[] follows = new int[n];
+    Arrays.fill(follows, -1);
     for (int v : steps) {
       if (kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
           && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut()) {
@@ -433,27 +434,32 @@ final class InferenceExecutor {
             && !c.winogradOverLaid(probed[reads[v][0]], probed[v]);
         convertsNothing[v] = c.convertsNothing(probed[reads[v][0]], probed[v]);
       }
-      pool[v] = kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
-          && vertices[v].getLayer() instanceof CnncMaxPool.Impl && probed[v].dataType() == DataType.FLOAT;
+      if (kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
+          && vertices[v].getLayer() instanceof CnncMaxPool.Impl && probed[v].dataType() == DataType.FLOAT) {
+        follows[v] = reads[v][0];
+      }
       mean[v] = kind[v] == Kind.COMPUTE && reads[v].length == 1 && globalMean(v)
           && probed[reads[v][0]].rank() == 4 && probed[reads[v][0]].dataType() == DataType.FLOAT;
       int map = kind[v] == Kind.COMPUTE && reads[v].length == 2 && vertices[v] instanceof BroadcastMul.Impl
           && probed[v].dataType() == DataType.FLOAT
           ? BroadcastMul.Impl.scaledMap(probed[reads[v][0]].shape(), probed[reads[v][1]].shape(), probed[v].shape())
           : -1;
-      mapOf[v] = map < 0 ? -1 : reads[v][map];
+      if (map >= 0) {
+        follows[v] = reads[v][map];
+      }
     }
-    // the candidates: written by such a conv or a max pooling, read only by such convs (or their
-    // residual adds) and poolings
+    // the candidates: written by such a conv or a step that follows its input's layout, read
+    // only by such convs (or their residual adds), global average poolings and steps that follow
+    // them
     boolean[] kept = new boolean[n];
     for (int v : steps) {
-      if (!(conv[v] || pool[v] || mapOf[v] >= 0) || sliceOf.containsKey(v)) {
+      if (!(conv[v] || follows[v] >= 0) || sliceOf.containsKey(v)) {
         continue;
       }
       int act = addsInto.getOrDefault(v, v);
       List<Integer> rs = readers.getOrDefault(act, List.of());
       kept[act] = !isOutput.contains(act) && !sliceOf.containsKey(act) && !rs.isEmpty()
-          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || pool[r] || mean[r] || mapOf[r] == act
+          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || mean[r] || follows[r] == act
               || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
     }
     // a pooling (or a scaling) keeps its output's layout only with its input's (its map's): it
@@ -464,10 +470,9 @@ final class InferenceExecutor {
       group[v] = v;
     }
     for (int v : steps) {
-      if ((pool[v] || mapOf[v] >= 0) && kept[v]) {
-        int source = pool[v] ? reads[v][0] : mapOf[v];
-        if (kept[source]) {
-          group[root(group, v)] = root(group, source);
+      if (follows[v] >= 0 && kept[v]) {
+        if (kept[follows[v]]) {
+          group[root(group, v)] = root(group, follows[v]);
         } else {
           kept[v] = false;
         }
@@ -522,7 +527,7 @@ final class InferenceExecutor {
         layout[v] = preferred;
         layout[addsInto.getOrDefault(v, v)] = preferred;
       }
-      if ((pool[v] || mapOf[v] >= 0) && kept[v]) {
+      if (follows[v] >= 0 && kept[v]) {
         layout[v] = preferred;
       }
     }
