@@ -103,15 +103,30 @@ public final class LaidSqueeze {
     return p;
   }
 
-  /** Pixels {@code p0 .. p0 + m - 1} of {@code part} into {@code into}, {@code width} floats each, packed. */
-  private static void read(FloatBuffer xb, int xBase, Part part, long p0, int m, float[] into) {
-    long at = xBase + part.base() + p0 * part.stride();
-    if (part.width() == part.stride()) {
-      xb.get((int) at, into, 0, m * part.width());
-      return;
-    }
-    for (int i = 0; i < m; i++) {
-      xb.get((int) (at + (long) i * part.stride()), into, i * part.width(), part.width());
+  /** A chunk of a task's pixels: {@code m} pixels from {@code p0}, {@code width} floats each, packed in {@code in}. */
+  private interface Chunk {
+    void accept(float[] in, int m, long p0);
+  }
+
+  /**
+   * Runs {@code body} on each chunk of {@code part}'s {@code pixels} pixels in turn, read from
+   * {@code xb} into the task's scratch slot 0 ({@link Part#chunk} pixels at a time).
+   */
+  private static void eachChunk(FloatBuffer xb, int xBase, Part part, long pixels, Chunk body) {
+    int width = part.width();
+    int chunk = part.chunk(pixels);
+    float[] in = Scratch.floats(0, chunk * width);
+    for (long p0 = 0; p0 < pixels; p0 += chunk) {
+      int m = (int) Math.min(chunk, pixels - p0);
+      long at = xBase + part.base() + p0 * part.stride();
+      if (width == part.stride()) {
+        xb.get((int) at, in, 0, m * width);
+      } else {
+        for (int i = 0; i < m; i++) {
+          xb.get((int) (at + (long) i * part.stride()), in, i * width, width);
+        }
+      }
+      body.accept(in, m, p0);
     }
   }
 
@@ -127,13 +142,9 @@ public final class LaidSqueeze {
     Parallel.forEach(parts.length, task -> {
       Part part = parts[task];
       int width = part.width();
-      int chunk = part.chunk(pixels);
-      float[] in = Scratch.floats(0, chunk * width);
       float[] sum = Scratch.floats(1, width);
       double[] total = new double[width];
-      for (long p0 = 0; p0 < pixels; p0 += chunk) {
-        int m = (int) Math.min(chunk, pixels - p0);
-        read(xb, xBase, part, p0, m, in);
+      eachChunk(xb, xBase, part, pixels, (in, m, p0) -> {
         System.arraycopy(in, 0, sum, 0, width);
         for (int i = 1; i < m; i++) {
           int row = i * width;
@@ -144,7 +155,7 @@ public final class LaidSqueeze {
         for (int q = 0; q < width; q++) {
           total[q] += sum[q];
         }
-      }
+      });
       float[] mean = Scratch.floats(2, width);
       int real = Math.min(width, c - part.first());
       for (int q = 0; q < real; q++) {
@@ -174,17 +185,13 @@ public final class LaidSqueeze {
     Parallel.forEach(parts.length, task -> {
       Part part = parts[task];
       int width = part.width();
-      int chunk = part.chunk(pixels);
-      float[] in = Scratch.floats(0, chunk * width);
       float[] factor = Scratch.floats(1, width);
-      float[] channel = nchwOut ? Scratch.floats(2, chunk) : null;
+      float[] channel = nchwOut ? Scratch.floats(2, part.chunk(pixels)) : null;
       int real = Math.min(width, c - part.first());
       // a blocked layout's padded channels: zero times zero
       Arrays.fill(factor, 0, width, 0f);
       sb.get(sBase + (perImage ? part.image() * c : 0) + part.first(), factor, 0, real);
-      for (long p0 = 0; p0 < pixels; p0 += chunk) {
-        int m = (int) Math.min(chunk, pixels - p0);
-        read(xb, xBase, part, p0, m, in);
+      eachChunk(xb, xBase, part, pixels, (in, m, p0) -> {
         for (int i = 0; i < m; i++) {
           int row = i * width;
           for (int q = 0; q < width; q++) {
@@ -199,7 +206,7 @@ public final class LaidSqueeze {
             }
             ob.put((int) (oBase + ((long) part.image() * c + part.first() + q) * pixels + p0), channel, 0, m);
           }
-          continue;
+          return;
         }
         long at = oBase + part.base() + p0 * part.stride();
         if (width == part.stride()) {
@@ -209,7 +216,7 @@ public final class LaidSqueeze {
             ob.put((int) (at + (long) i * part.stride()), in, i * width, width);
           }
         }
-      }
+      });
     });
   }
 }

@@ -126,7 +126,7 @@ public final class OneDnn {
    */
   static void forward(INDArray x, INDArray w, INDArray bias, ConvGemm.Geometry g, INDArray out,
       OneDnnConv.KeptWeights kept) {
-    forwardLaid(x, x.shape(), ConvLayout.NCHW, w, 1, bias, g, out, ConvLayout.NCHW, kept);
+    forwardLaid(x, x.shape(), ConvLayout.NCHW, w, 1, bias, g, out, ConvLayout.NCHW, kept, false);
   }
 
   /**
@@ -141,14 +141,9 @@ public final class OneDnn {
    * {@link #forward} with the input of shape {@code xShape} in layout {@code inLayout} and the
    * output in layout {@code outLayout} ({@link ConvLayout}'s codes), the weights {@code [o, c/groups,
    * kh, kw]} of {@code groups} groups; the weights in the primitive's layout from {@code kept}
-   * where it has them (null: reordered at the call).
+   * where it has them (null: reordered at the call); with {@code silu}, SiLU applied to the
+   * output inside the primitive.
    */
-  static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, int groups, INDArray bias,
-      ConvGemm.Geometry g, INDArray out, int outLayout, OneDnnConv.KeptWeights kept) {
-    forwardLaid(x, xShape, inLayout, w, groups, bias, g, out, outLayout, kept, false);
-  }
-
-  /** {@link #forwardLaid}, then SiLU on the output inside the primitive when {@code silu}. */
   static void forwardLaid(INDArray x, long[] xShape, int inLayout, INDArray w, int groups, INDArray bias,
       ConvGemm.Geometry g, INDArray out, int outLayout, OneDnnConv.KeptWeights kept, boolean silu) {
     INDArray b = bias == null ? null : bias.reshape(bias.length());
