@@ -303,15 +303,10 @@ class ConvLayoutPassTest {
             fc: dense(classes)
         }
         """);
-    Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
-    assertTrue(c.ok(), () -> c.diagnostics().sorted().toString());
-    Class<?> cls = Generated.compile(c, dir.resolve("generated")).loadClass("org.cnnc.test.Pools");
-    CnnNetwork net = CnnNetwork.create((CnnModel) cls.getConstructor().newInstance(), 7);
-    String out = net.outputs().get(0).name();
-    EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
-    without.remove(Pass.CONV_LAYOUT);
-    CnnNetwork plain = net.forInference(without, Set.of(out));
-    CnnNetwork laid = net.forInference(InferencePlan.DEFAULTS, Set.of(out));
+    CnnNetwork[] nets = plainAndLaid(spec, "org.cnnc.test.Pools", 7);
+    CnnNetwork plain = nets[0];
+    CnnNetwork laid = nets[1];
+    String out = laid.outputs().get(0).name();
     int preferred = ConvLayout.preferred();
     for (int batch : new int[] {3, 1}) {
       INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);

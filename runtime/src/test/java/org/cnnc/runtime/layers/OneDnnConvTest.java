@@ -186,6 +186,23 @@ class OneDnnConvTest {
   /** Every layout {@link ConvLayout} has: NCHW, NHWC, and channel blocks of 8 and 16. */
   private static final int[] LAYOUTS = {ConvLayout.NCHW, ConvLayout.NHWC, 8, 16};
 
+  /**
+   * Asserts that the primitive computes {@code expected} (NCHW) from {@code x} (NCHW) with weights
+   * {@code w} of {@code groups} groups and bias {@code b}, from every layout into every layout.
+   */
+  private static void assertEveryLayoutPair(INDArray x, INDArray w, int groups, INDArray b, ConvGemm.Geometry g,
+      INDArray expected, String what) {
+    for (int in : LAYOUTS) {
+      for (int out : LAYOUTS) {
+        INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(expected.shape(), out));
+        OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, groups, b, g, y, out, null, false);
+        INDArray back = Nd4j.create(DataType.FLOAT, expected.shape());
+        ConvLayout.reorder(y, out, back, ConvLayout.NCHW, expected.shape());
+        assertClose(expected, back, what + " from layout " + in + " to " + out);
+      }
+    }
+  }
+
   /** {@code a} (NCHW) in {@code layout}, in an array of the floats that layout takes. */
   private static INDArray laid(INDArray a, int layout) {
     INDArray out = Nd4j.create(DataType.FLOAT, ConvLayout.rows(a.shape(), layout));
@@ -244,16 +261,7 @@ class OneDnnConvTest {
       INDArray w = Nd4j.rand(DataType.FLOAT, s[4], s[1], s[5], s[5]).subi(0.5);
       INDArray b = Nd4j.rand(DataType.FLOAT, s[4]);
       ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
-      INDArray expected = reference(x, w, b, g);
-      for (int in : LAYOUTS) {
-        for (int out : LAYOUTS) {
-          INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(expected.shape(), out));
-          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, 1, b, g, y, out, null);
-          INDArray back = Nd4j.create(DataType.FLOAT, expected.shape());
-          ConvLayout.reorder(y, out, back, ConvLayout.NCHW, expected.shape());
-          assertClose(expected, back, java.util.Arrays.toString(s) + " from layout " + in + " to " + out);
-        }
-      }
+      assertEveryLayoutPair(x, w, 1, b, g, reference(x, w, b, g), java.util.Arrays.toString(s));
     }
   }
 
@@ -280,15 +288,7 @@ class OneDnnConvTest {
         INDArray bg = b.get(interval(i * og, (i + 1) * og)).dup('c');
         expected.get(all(), interval(i * og, (i + 1) * og), all(), all()).assign(reference(xg, wg, bg, g));
       }
-      for (int in : LAYOUTS) {
-        for (int out : LAYOUTS) {
-          INDArray y = Nd4j.create(DataType.FLOAT, ConvLayout.rows(expected.shape(), out));
-          OneDnn.forwardLaid(laid(x, in), x.shape(), in, w, groups, b, g, y, out, null);
-          INDArray back = Nd4j.create(DataType.FLOAT, expected.shape());
-          ConvLayout.reorder(y, out, back, ConvLayout.NCHW, expected.shape());
-          assertClose(expected, back, java.util.Arrays.toString(s) + " from layout " + in + " to " + out);
-        }
-      }
+      assertEveryLayoutPair(x, w, groups, b, g, expected, java.util.Arrays.toString(s));
     }
   }
 
@@ -312,7 +312,7 @@ class OneDnnConvTest {
       ConvGemm.Geometry g = new ConvGemm.Geometry(s[5], s[5], s[6], s[6], s[7], s[7], 1, 1);
       long[] outShape = {s[0], s[4], g.outH(s[2]), g.outW(s[3])};
       INDArray plain = Nd4j.create(DataType.FLOAT, outShape);
-      OneDnn.forwardLaid(x, x.shape(), ConvLayout.NCHW, w, groups, b, g, plain, ConvLayout.NCHW, null);
+      OneDnn.forwardLaid(x, x.shape(), ConvLayout.NCHW, w, groups, b, g, plain, ConvLayout.NCHW, null, false);
       INDArray expected = Nd4j.create(DataType.FLOAT, outShape);
       ChannelKernels.silu(plain, expected);
       int nan = 0;
