@@ -376,8 +376,16 @@ final class ChannelKernels {
   // depend on the threads. One sum in one double waits on the add before it (four cycles a value):
   // MobileNetV2's training spent more time in these loops than in the rest of batch norm.
 
+  /** Whether the loops below run on {@link VectorSums} (same bits). */
+  private static boolean vectorSums() {
+    return Vectors.on() && VectorSums.USABLE;
+  }
+
   /** {@code sum_k p[k]} for {@code k < n}. */
   static double sum(float[] p, int n) {
+    if (vectorSums()) {
+      return VectorSums.sum(p, n);
+    }
     double s0 = 0;
     double s1 = 0;
     double s2 = 0;
@@ -405,6 +413,9 @@ final class ChannelKernels {
 
   /** {@code sum_k (p[k] - mean)^2} for {@code k < n}, in double. */
   static double squaredDeviations(float[] p, int n, double mean) {
+    if (vectorSums()) {
+      return VectorSums.squaredDeviations(p, n, mean);
+    }
     double s0 = 0;
     double s1 = 0;
     double s2 = 0;
@@ -446,6 +457,9 @@ final class ChannelKernels {
 
   /** {@code sum_k d[k] * (x[k] - mu)} for {@code from <= k < from + n}, as {@link #dotDeviations(float[], float[], int, float)}. */
   static double dotDeviations(float[] d, float[] x, int from, int n, float mu) {
+    if (vectorSums()) {
+      return VectorSums.dotDeviations(d, x, from, n, mu);
+    }
     double s0 = 0;
     double s1 = 0;
     double s2 = 0;
@@ -478,9 +492,18 @@ final class ChannelKernels {
    * conditional does not).
    */
   static void positiveOnly(float[] d, int at, float[] y, int n) {
+    if (vectorSums()) {
+      VectorSums.positiveOnly(d, at, y, n);
+    } else {
+      positiveOnlyScalar(d, at, y, 0, n);
+    }
+  }
+
+  /** {@link #positiveOnly} in scalar code, over {@code y[yAt ..]}. */
+  static void positiveOnlyScalar(float[] d, int at, float[] y, int yAt, int n) {
     for (int k = 0; k < n; k++) {
       // the sign bit of -bits & ~bits is set exactly when bits, as an int, is above zero
-      int bits = Float.floatToRawIntBits(y[k]);
+      int bits = Float.floatToRawIntBits(y[yAt + k]);
       int keep = (-bits & ~bits) >> 31;
       d[at + k] = Float.intBitsToFloat(Float.floatToRawIntBits(d[at + k]) & keep);
     }
@@ -494,9 +517,18 @@ final class ChannelKernels {
    * values), which the JIT vectorizes.
    */
   static void insideOnly(float[] d, int at, float[] y, int n, float cap) {
+    if (vectorSums()) {
+      VectorSums.insideOnly(d, at, y, n, cap);
+    } else {
+      insideOnlyScalar(d, at, y, 0, n, cap);
+    }
+  }
+
+  /** {@link #insideOnly} in scalar code, over {@code y[yAt ..]}. */
+  static void insideOnlyScalar(float[] d, int at, float[] y, int yAt, int n, float cap) {
     int capBits = Float.floatToRawIntBits(cap);
     for (int k = 0; k < n; k++) {
-      int bits = Float.floatToRawIntBits(y[k]);
+      int bits = Float.floatToRawIntBits(y[yAt + k]);
       int positive = (-bits & ~bits) >> 31;
       int below = (bits - capBits) >> 31;
       int nan = (0x7f800000 - (bits & 0x7fffffff)) >> 31;

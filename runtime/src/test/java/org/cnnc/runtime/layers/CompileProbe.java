@@ -44,6 +44,14 @@ public final class CompileProbe {
             new float[16], cap, g7, Nd4j.create(DataType.FLOAT, 2, 16, g7.outH(size), g7.outW(size)));
       }
     }
+    // batch norm's sums and the fused activations' masks (VectorSums)
+    float[] p = new float[1000];
+    float[] d = new float[1000];
+    ChannelKernels.sum(p, 999);
+    ChannelKernels.squaredDeviations(p, 999, 0.5);
+    ChannelKernels.dotDeviations(d, p, 1, 997, 0.5f);
+    ChannelKernels.positiveOnly(d, 3, p, 990);
+    ChannelKernels.insideOnly(d, 3, p, 990, 6f);
     INDArray out = Nd4j.create(DataType.FLOAT, x.shape());
     ChannelKernels.silu(x, out);
     ChannelKernels.siluBackward(x, Nd4j.randn(DataType.FLOAT, x.shape()), out);
