@@ -54,6 +54,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  *       reads are planned as slices of its output: at batch 1 each is a dense range that its
  *       layer writes; at larger batches a slice is strided, and the input is copied into it as
  *       soon as it is made (while it is in the cache). The concatenation itself does nothing.
+ *       A concatenation kept in oneDNN's layout ({@link #layouts}) copies its inputs instead.
  *   <li><b>Residual adds in the conv</b> ({@link InferencePlan.Pass#FUSE_ADD}). An {@code add}
  *       whose input computed last is a conv that only it reads, with no activation of its own
  *       (ResNet's {@code bn3(conv3(x)) + x}, the BatchNorm folded), costs no pass of its own:
@@ -299,6 +300,18 @@ final class InferenceExecutor {
       case INPUT -> values[v] = inputs[inputIndex[v]];
       case VIEW, ADDED -> values[v] = plan.view[v];
       case CONCAT -> {
+        if (plan.layout[v] != ConvLayout.NCHW) {
+          // in oneDNN's layout: each input (kept in it, or NCHW) reordered into its channels
+          long at = 0;
+          for (int in : reads[v]) {
+            ConvLayout.copyInto(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.shape[v],
+                plan.layout[v], at);
+            at += plan.shape[in][1];
+            plan.copied(vertices[in]);
+          }
+          values[v] = plan.view[v];
+          return;
+        }
         for (int k = 0; k < reads[v].length; k++) {
           int in = reads[v][k];
           if (!sliceOf.containsKey(in)) {
@@ -409,6 +422,18 @@ final class InferenceExecutor {
    * poolings read is kept as one that convs read, and a pooling's output is kept only with its
    * input, the two weighed as one group (by the convs beside either). A pooling between two
    * convs then costs neither a conversion (VGG16's, NiN's, the ResNet stem's).
+   *
+   * <p>A channel concatenation is kept too when convs (or poolings) read it, in NHWC always and
+   * in a blocked layout when each input fills whole blocks ({@link ConvLayout#concatenates}): it
+   * copies each input into its channels on oneDNN's reorder into a submemory, from the input's
+   * kept layout or from NCHW ({@link ConvLayout#copyInto}). An input that only the concatenation
+   * reads (an NCHW concatenation's slice, written in place) is then kept with it, the two weighed
+   * as one group, the copy of the whole output counted against what the group spares. oneDNN 2.5's
+   * convs cannot write a strided NHWC slice of the output (they run their reference kernel then),
+   * so the copy stays. GoogLeNet's Inception blocks stay in the layout from one to the next, with
+   * {@link InferencePlan.Pass#MERGE_POINTWISE} not merging their 1x1 convs (its slices are NCHW):
+   * at batch 8 157.2 ms against 180.5, at batch 1 27.3 against 33.6 (one process alternating the
+   * two plans); SqueezeNet at batch 8 120.9 against 147.4, DenseNet-121 427.1 against 450.7.
    */
   static final long POINTWISE_MIN_PIXELS = 1024;
 
@@ -427,7 +452,12 @@ final class InferenceExecutor {
     // squeeze-and-excitation scaling's map (a pooling may write NCHW instead, a scaling too)
     int[] follows = new int[n];
     Arrays.fill(follows, -1);
+    // a channel concatenation that can be kept: it copies each input (kept or NCHW) into its
+    // channels of the output
+    boolean[] concat = new boolean[n];
     for (int v : steps) {
+      concat[v] = kind[v] == Kind.CONCAT && probed[v].rank() == 4 && probed[v].dataType() == DataType.FLOAT
+          && ConvLayout.concatenates(Arrays.stream(reads[v]).mapToLong(r -> probed[r].size(1)).toArray(), preferred);
       if (kind[v] == Kind.COMPUTE && probed[v].rank() == 4 && reads[v].length == 1 && vertices[v].hasLayer()
           && vertices[v].getLayer() instanceof GemmConvolutionLayer c && c.laidOut()) {
         conv[v] = (!c.pointwise() || c.keepsWeights() || probed[v].size(0) * probed[v].size(2) * probed[v].size(3) >= POINTWISE_MIN_PIXELS)
@@ -448,34 +478,47 @@ final class InferenceExecutor {
         follows[v] = reads[v][map];
       }
     }
-    // the candidates: written by such a conv or a step that follows its input's layout, read
-    // only by such convs (or their residual adds), global average poolings and steps that follow
-    // them
+    // the candidates: written by such a conv, a step that follows its input's layout or such a
+    // concatenation (not into an NCHW concatenation's slice), read only by such convs (or their
+    // residual adds), global average poolings, steps that follow them and such concatenations
     boolean[] kept = new boolean[n];
     for (int v : steps) {
-      if (!(conv[v] || follows[v] >= 0) || sliceOf.containsKey(v)) {
+      if (!(conv[v] || follows[v] >= 0 || concat[v]) || sliceOf.containsKey(v) && !concat[sliceOf.get(v)]) {
         continue;
       }
       int act = addsInto.getOrDefault(v, v);
       List<Integer> rs = readers.getOrDefault(act, List.of());
-      kept[act] = !isOutput.contains(act) && !sliceOf.containsKey(act) && !rs.isEmpty()
-          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || mean[r] || follows[r] == act
+      kept[act] = !isOutput.contains(act) && (!sliceOf.containsKey(act) || concat[sliceOf.get(act)]) && !rs.isEmpty()
+          && rs.stream().map(s -> steps[s]).allMatch(r -> conv[r] || mean[r] || follows[r] == act || concat[r]
               || kind[r] == Kind.ADDED && conv[addedBy.get(r)]);
     }
     // a pooling (or a scaling) keeps its output's layout only with its input's (its map's): it
-    // reads oneDNN's layout and writes it (a pooling: or NCHW); the two are kept, or not,
-    // together, weighed as one group
+    // reads oneDNN's layout and writes it (a pooling: or NCHW); an input written into a
+    // concatenation's slice keeps its layout only with the concatenation's. Each such pair is kept,
+    // or not, together, weighed as one group
+    for (boolean changed = true; changed;) {
+      changed = false;
+      for (int v : steps) {
+        if (follows[v] >= 0 && kept[v] && !kept[follows[v]]) {
+          kept[v] = false;
+          changed = true;
+        }
+        if (kept[v] && sliceOf.containsKey(v) && !kept[sliceOf.get(v)]) {
+          kept[v] = false;
+          changed = true;
+        }
+      }
+    }
     int[] group = new int[n];
     for (int v = 0; v < n; v++) {
       group[v] = v;
     }
     for (int v : steps) {
       if (follows[v] >= 0 && kept[v]) {
-        if (kept[follows[v]]) {
-          group[root(group, v)] = root(group, follows[v]);
-        } else {
-          kept[v] = false;
-        }
+        group[root(group, v)] = root(group, follows[v]);
+      }
+      if (kept[v] && sliceOf.containsKey(v)) {
+        group[root(group, v)] = root(group, sliceOf.get(v));
       }
     }
     // what keeping each activation saves, in floats converted at the convs beside it: the conv
@@ -516,6 +559,13 @@ final class InferenceExecutor {
           acts.forEach(a -> kept[a] = true);
           saved -= converted(c, kept, convertsNothing, probed);
         }
+        // a kept concatenation copies its whole output, where an NCHW one has its inputs write
+        // their slices in place
+        for (int a : acts) {
+          if (concat[a]) {
+            saved -= probed[a].length();
+          }
+        }
         if (saved <= 0) {
           acts.forEach(a -> kept[a] = false);
           changed = true;
@@ -527,7 +577,7 @@ final class InferenceExecutor {
         layout[v] = preferred;
         layout[addsInto.getOrDefault(v, v)] = preferred;
       }
-      if (follows[v] >= 0 && kept[v]) {
+      if ((follows[v] >= 0 || concat[v]) && kept[v]) {
         layout[v] = preferred;
       }
     }
@@ -752,7 +802,9 @@ final class InferenceExecutor {
         owner[v] = switch (e.kind[v]) {
           case INPUT -> -1;
           case VIEW -> e.reads[v][0];
-          default -> e.addsInto.getOrDefault(v, e.sliceOf.getOrDefault(v, v));
+          // an input of a concatenation kept in oneDNN's layout has memory of its own
+          default -> e.addsInto.getOrDefault(v, e.sliceOf.containsKey(v) && layout[e.sliceOf.get(v)] == ConvLayout.NCHW
+              ? e.sliceOf.get(v) : v);
         };
       }
       // lifetimes: from the first step that writes into a block to the last that reads it
@@ -804,7 +856,7 @@ final class InferenceExecutor {
       }
       INDArray[][] slices = new INDArray[n][];
       for (int v : e.steps) {
-        if (e.kind[v] == Kind.CONCAT) {
+        if (e.kind[v] == Kind.CONCAT && layout[v] == ConvLayout.NCHW) {
           slices[v] = new INDArray[e.reads[v].length];
           long from = 0;
           for (int k = 0; k < e.reads[v].length; k++) {

@@ -468,6 +468,76 @@ class ConvLayoutPassTest {
     }
   }
 
+  /**
+   * GoogLeNet's Inception blocks stay in oneDNN's layout through their concatenations: the
+   * concatenation is kept, copying its branches' outputs (kept by their convs, or NCHW where a
+   * merged 1x1 conv's channel subset is one) into its channels, so that the next block's convs
+   * and pooling read it as it is. A block whose branches do not fill whole channel blocks stays
+   * NCHW in a blocked layout (its concatenation would have padding inside) and is kept in NHWC.
+   * The outputs equal the network's without the pass, at batch 3 and 1, a NaN included.
+   */
+  @Test
+  void keepsInceptionBlocksThroughTheirConcatenations() throws Exception {
+    Path spec = dir.resolve("inception.cnn");
+    Files.writeString(spec, """
+        package org.cnnc.test
+
+        block Cbr(out: int, kernel: int = 1, stride: int = 1) {
+            conv(out, kernel, stride = stride, padding = (kernel - 1) / 2, bias = false)
+            batchnorm
+            relu
+        }
+
+        block Inception(c1: int, c3red: int, c3: int, c5red: int, c5: int, proj: int) {
+            concat(
+                branch1: Cbr(c1),
+                branch2: { Cbr(c3red) -> Cbr(c3, 3) },
+                branch3: { Cbr(c5red) -> Cbr(c5, 5) },
+                branch4: { maxpool(3, stride = 1, padding = 1, ceil = true) -> Cbr(proj) }
+            )
+        }
+
+        model inception(size: int = 32, classes: int = 10) {
+            input [3, size, size]
+            stem: Cbr(32, 3, stride = 2)
+            i1: Inception(16, 16, 32, 16, 16, 16)
+            i2: Inception(32, 32, 48, 16, 32, 16)
+            pool: maxpool(3, stride = 2, ceil = true)
+            i3: Inception(24, 16, 40, 8, 12, 20)
+            head: Cbr(64)
+            global_avgpool
+            flatten
+            fc: dense(classes)
+        }
+        """);
+    CnnNetwork[] nets = plainAndLaid(spec, "org.cnnc.test.Inception", 17);
+    CnnNetwork plain = nets[0];
+    CnnNetwork laid = nets[1];
+    int layout = org.cnnc.runtime.layers.ConvLayout.preferred();
+    for (int batch : new int[] {3, 1}) {
+      INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
+      Map<String, Boolean> ran = ranAsPlain(plain, laid, x);
+      Map<String, Integer> kept = laid.executor().layouts();
+      for (String block : new String[] {"i1", "i2"}) {
+        assertEquals(layout, kept.get(block + ".0"), "batch " + batch + ": " + block + "'s concatenation kept: " + kept);
+        for (String conv : new String[] {".branch2.1.0", ".branch3.1.0", ".branch4.1.0"}) {
+          assertEquals(layout, kept.get(block + conv), "batch " + batch + ": " + block + conv + " kept: " + kept);
+          assertEquals(Boolean.TRUE, ran.get(block + conv), "batch " + batch + ": " + block + conv + " laid: " + ran);
+        }
+      }
+      // the next block's pooling reads the kept concatenation as it is
+      assertEquals(Boolean.TRUE, ran.get("i2.branch4.0"), "batch " + batch + ": " + ran);
+      // i3's branches (24, 40, 12, 20 channels) fill no whole block of 16 or 8
+      assertEquals(layout == org.cnnc.runtime.layers.ConvLayout.NHWC, kept.containsKey("i3.0"),
+          "batch " + batch + ": i3's concatenation in " + layout + ": " + kept);
+      INDArray nan = x.dup();
+      nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
+      String out = laid.outputs().get(0).name();
+      assertTrue(Float.isNaN(plain.predict(nan).get(out).getFloat(0)), "the NaN reaches the output without the pass");
+      assertTrue(Float.isNaN(laid.predict(nan).get(out).getFloat(0)), "and with it");
+    }
+  }
+
   /** The model class {@code cls} of {@code spec}, compiled, seeded, for inference without and with {@link Pass#CONV_LAYOUT}. */
   private CnnNetwork[] plainAndLaid(Path spec, String cls, long seed) throws Exception {
     Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));

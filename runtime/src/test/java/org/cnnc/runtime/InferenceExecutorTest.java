@@ -14,6 +14,7 @@ import java.util.Random;
 import java.util.Set;
 import org.cnnc.runtime.InferencePlan.Pass;
 import java.nio.file.Path;
+import org.cnnc.runtime.layers.ConvLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,7 +36,13 @@ class InferenceExecutorTest {
   void plannedRunsEqualTheVerticesOwnOutputs(String name) throws Exception {
     CnnNetwork net = CnnNetwork.create(Generated.model(name), 7);
     String main = net.outputs().get(0).name();
-    for (CnnNetwork n : List.of(net, net.forInference(EnumSet.allOf(Pass.class), Set.of(main)))) {
+    // every pass but the layouts (GoogLeNet's 1x1 convs merged, branch 1's slices views), and
+    // every pass (on a CPU whose convs prefer another layout: none merged, the Inception blocks
+    // kept in it, each concatenation copying its branches in)
+    CnnNetwork merged = net.forInference(EnumSet.complementOf(EnumSet.of(Pass.CONV_LAYOUT)), Set.of(main));
+    CnnNetwork all = net.forInference(EnumSet.allOf(Pass.class), Set.of(main));
+    boolean laysOut = ConvLayout.preferred() != ConvLayout.NCHW;
+    for (CnnNetwork n : List.of(net, merged, all)) {
       InferenceExecutor e = n.executor();
       for (int batch : new int[] {1, 3, 1}) {
         INDArray x = input(n, batch, batch);
@@ -53,7 +60,17 @@ class InferenceExecutorTest {
         assertTrue(floats > 0, "planned");
         System.out.printf("%s (%d vertices) batch %d: arena %,d floats, %d copies per run%n", name,
             n.graph().getVertices().length, batch, floats, copies);
-        if (name.equals("GoogLeNet") && n != net) {
+        if (name.equals("GoogLeNet") && n == all && laysOut) {
+          assertEquals(InferenceExecutor.Kind.CONCAT, e.kind("inception3a.0"));
+          assertEquals(InferenceExecutor.Kind.COMPUTE, e.kind("inception3a.branch1.conv.0"), "not merged");
+          for (String block : new String[] {"3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a"}) {
+            assertEquals(ConvLayout.preferred(), e.layouts().get("inception" + block + ".0"), block + ": " + e.layouts());
+          }
+          // each kept concatenation copies its four branches in (5b's is the output's NCHW)
+          assertEquals(8 * 4, e.copied().stream().filter(v -> v.startsWith("inception") && v.contains(".branch")).count(),
+              e.copied().toString());
+        }
+        if (name.equals("GoogLeNet") && (n == merged || n == all && !laysOut)) {
           // the nine Inception blocks' concatenations; branch 1's slice of each merged 1x1 conv
           assertEquals(InferenceExecutor.Kind.CONCAT, e.kind("inception3a.0"));
           assertEquals(InferenceExecutor.Kind.COMPUTE, e.kind("inception3a.branch2.0.conv.0"), "read by a conv: copied");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -71,5 +72,25 @@ public final class ConvLayout {
    */
   public static void reorder(INDArray from, int fromLayout, INDArray to, int toLayout, long[] nchw) {
     OneDnnConv.reorder(from, fromLayout, to, toLayout, nchw);
+  }
+
+  /**
+   * Whether a channel concatenation of inputs of {@code channels} each can be kept in {@code
+   * layout}: in NHWC always; in a blocked layout when each input fills whole blocks, so that each
+   * starts at a block and no padded channel falls inside the output (GoogLeNet's all do).
+   */
+  public static boolean concatenates(long[] channels, int layout) {
+    return layout == NHWC || layout > NHWC && Arrays.stream(channels).allMatch(c -> c % layout == 0);
+  }
+
+  /**
+   * Copies the activation {@code from} of shape {@code nchw} (dense in {@code fromLayout}, or NCHW
+   * with any strides: a view's) into channels {@code [at, at + nchw[1])} of {@code to} (dense,
+   * shape {@code toNchw}, in {@code toLayout}, one of oneDNN's; {@link #concatenates}): one input
+   * of a concatenation kept in that layout, on oneDNN's reorder into the output's submemory.
+   */
+  public static void copyInto(INDArray from, long[] nchw, int fromLayout, INDArray to, long[] toNchw, int toLayout,
+      long at) {
+    OneDnnConv.reorderInto(from, nchw, fromLayout, to, toNchw, toLayout, at);
   }
 }

@@ -2,6 +2,7 @@
 package org.cnnc.runtime.layers;
 
 import java.lang.ref.Reference;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.dnnl.IntMemoryMap;
@@ -366,6 +367,41 @@ final class OneDnnConv {
 
   private record ReorderKey(java.util.List<Long> nchw, int fromLayout, int toLayout) {}
 
+  /**
+   * Copies {@code from} ({@code [n, c, h, w]} as {@code nchw} gives it: dense in {@code fromLayout},
+   * or NCHW with any strides, a view's) into channels {@code [at, at + c)} of {@code to} (dense,
+   * {@code toNchw} in {@code toLayout}, one of oneDNN's): one input of a concatenation kept in
+   * oneDNN's layout, on a reorder into the output's submemory. In a blocked layout {@code at} and
+   * {@code c} are multiples of the block (the caller's to check).
+   */
+  static void reorderInto(INDArray from, long[] nchw, int fromLayout, INDArray to, long[] toNchw, int toLayout,
+      long at) {
+    java.util.List<Long> strides = fromLayout == ConvLayout.NCHW
+        ? Arrays.stream(from.stride()).boxed().toList() : java.util.List.of();
+    Reorders r;
+    synchronized (SLICE_REORDERS) {
+      r = SLICE_REORDERS.computeIfAbsent(new SliceKey(Arrays.stream(nchw).boxed().toList(), fromLayout, strides,
+          Arrays.stream(toNchw).boxed().toList(), toLayout, at), Reorders::new);
+    }
+    r.run(from, to);
+    Reference.reachabilityFence(from);
+    Reference.reachabilityFence(to);
+  }
+
+  /** One input's reorder into a concatenation ({@link #reorderInto}): NCHW inputs by their strides. */
+  private record SliceKey(java.util.List<Long> nchw, int fromLayout, java.util.List<Long> strides,
+      java.util.List<Long> toNchw, int toLayout, long at) {}
+
+  /** The most concatenation inputs whose reorders are kept (GoogLeNet has 36). */
+  private static final int MAX_SLICE_REORDERS = 256;
+
+  private static final Map<SliceKey, Reorders> SLICE_REORDERS = new LinkedHashMap<>(16, 0.75f, true) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<SliceKey, Reorders> eldest) {
+      return size() > MAX_SLICE_REORDERS;
+    }
+  };
+
   /** The most activation shapes whose layout reorders are kept. */
   private static final int MAX_REORDERS = 64;
 
@@ -387,6 +423,18 @@ final class OneDnnConv {
       long[] dims = k.nchw().stream().mapToLong(Long::longValue).toArray();
       from = new memory(activation(dims, k.fromLayout()), ENGINE, new Pointer());
       to = new memory(activation(dims, k.toLayout()), ENGINE, new Pointer());
+      reorder = new reorder(from, to);
+    }
+
+    Reorders(SliceKey k) {
+      long[] dims = k.nchw().stream().mapToLong(Long::longValue).toArray();
+      long[] toDims = k.toNchw().stream().mapToLong(Long::longValue).toArray();
+      from = new memory(k.fromLayout() == ConvLayout.NCHW
+          ? new memory.desc(dims, memory.data_type.f32, k.strides().stream().mapToLong(Long::longValue).toArray())
+          : activation(dims, k.fromLayout()), ENGINE, new Pointer());
+      try (memory.desc whole = activation(toDims, k.toLayout())) {
+        to = new memory(whole.submemory_desc(dims, new long[] {0, k.at(), 0, 0}), ENGINE, new Pointer());
+      }
       reorder = new reorder(from, to);
     }
 
