@@ -301,14 +301,18 @@ final class InferenceExecutor {
       case VIEW, ADDED -> values[v] = plan.view[v];
       case CONCAT -> {
         if (plan.layout[v] != ConvLayout.NCHW) {
-          // in oneDNN's layout: each input (kept in it, or NCHW) reordered into its channels
-          long at = 0;
-          for (int in : reads[v]) {
-            ConvLayout.copyInto(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.shape[v],
-                plan.layout[v], at);
-            at += plan.shape[in][1];
-            plan.copied(vertices[in]);
+          // in oneDNN's layout: each input (kept in it, or NCHW) copied into its channels
+          int k = reads[v].length;
+          INDArray[] xs = new INDArray[k];
+          long[][] shapes = new long[k][];
+          int[] layouts = new int[k];
+          for (int j = 0; j < k; j++) {
+            xs[j] = values[reads[v][j]];
+            shapes[j] = plan.shape[reads[v][j]];
+            layouts[j] = plan.layout[reads[v][j]];
+            plan.copied(vertices[reads[v][j]]);
           }
+          ConvLayout.concatenate(xs, shapes, layouts, plan.view[v], plan.shape[v], plan.layout[v]);
           values[v] = plan.view[v];
           return;
         }
@@ -425,8 +429,8 @@ final class InferenceExecutor {
    *
    * <p>A channel concatenation is kept too when convs (or poolings) read it, in NHWC always and
    * in a blocked layout when each input fills whole blocks ({@link ConvLayout#concatenates}): it
-   * copies each input into its channels on oneDNN's reorder into a submemory, from the input's
-   * kept layout or from NCHW ({@link ConvLayout#copyInto}). An input that only the concatenation
+   * copies each input into its channels, from the input's kept layout or from NCHW
+   * ({@link ConvLayout#concatenate}). An input that only the concatenation
    * reads (an NCHW concatenation's slice, written in place) is then kept with it, the two weighed
    * as one group, the copy of the whole output counted against what the group spares. oneDNN 2.5's
    * convs cannot write a strided NHWC slice of the output (they run their reference kernel then),

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package org.cnnc.runtime.layers;
 
+import java.lang.ref.Reference;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -81,6 +83,78 @@ public final class ConvLayout {
    */
   public static boolean concatenates(long[] channels, int layout) {
     return layout == NHWC || layout > NHWC && Arrays.stream(channels).allMatch(c -> c % layout == 0);
+  }
+
+  /**
+   * The channel concatenation of {@code xs} (shapes {@code shapes}, layouts {@code layouts}: each
+   * dense in {@code layout}, or NCHW with any strides) into {@code out} (dense, shape {@code
+   * outShape}, in {@code layout}, one of oneDNN's; {@link #concatenates}). The inputs already in
+   * {@code layout} are copied in one pass over the output: in NHWC a task takes a run of pixels
+   * and copies each input's channels of each pixel in turn, so that each output row is written
+   * whole, by one thread (oneDNN's reorder per input wrote a strided part of every row, four
+   * passes over GoogLeNet's outputs); in a blocked layout each image's part of an input is one
+   * range of whole blocks. NCHW inputs are reordered in ({@link #copyInto}).
+   */
+  public static void concatenate(INDArray[] xs, long[][] shapes, int[] layouts, INDArray out, long[] outShape,
+      int layout) {
+    long[] at = new long[xs.length];
+    for (int j = 1; j < xs.length; j++) {
+      at[j] = at[j - 1] + shapes[j - 1][1];
+    }
+    boolean[] same = new boolean[xs.length];
+    for (int j = 0; j < xs.length; j++) {
+      same[j] = layouts[j] == layout && ChannelKernels.direct(xs[j]);
+      if (!same[j]) {
+        copyInto(xs[j], shapes[j], layouts[j], out, outShape, layout, at[j]);
+      }
+    }
+    if (!ChannelKernels.addressable(out) || !ChannelKernels.addressable(xs)) {
+      for (int j = 0; j < xs.length; j++) {
+        if (same[j]) {
+          copyInto(xs[j], shapes[j], layouts[j], out, outShape, layout, at[j]);
+        }
+      }
+      return;
+    }
+    FloatBuffer ob = out.data().asNioFloat();
+    int oBase = (int) out.offset();
+    FloatBuffer[] xb = new FloatBuffer[xs.length];
+    int[] xBase = new int[xs.length];
+    for (int j = 0; j < xs.length; j++) {
+      if (same[j]) {
+        xb[j] = xs[j].data().asNioFloat();
+        xBase[j] = (int) xs[j].offset();
+      }
+    }
+    int c = (int) outShape[1];
+    int pixels = (int) (outShape[2] * outShape[3]);
+    int n = (int) outShape[0];
+    if (layout == NHWC) {
+      int all = n * pixels;
+      int per = Math.max(1, ChannelKernels.perTask(c));
+      Parallel.forEach((all + per - 1) / per, task -> {
+        int end = Math.min(all, (task + 1) * per);
+        for (int p = task * per; p < end; p++) {
+          for (int j = 0; j < xs.length; j++) {
+            if (same[j]) {
+              int cj = (int) shapes[j][1];
+              ob.put(oBase + p * c + (int) at[j], xb[j], xBase[j] + p * cj, cj);
+            }
+          }
+        }
+      });
+    } else {
+      Parallel.forEach(n * xs.length, task -> {
+        int i = task / xs.length;
+        int j = task % xs.length;
+        if (same[j]) {
+          int cj = (int) shapes[j][1];
+          ob.put(oBase + (i * c + (int) at[j]) * pixels, xb[j], xBase[j] + i * cj * pixels, cj * pixels);
+        }
+      });
+    }
+    Reference.reachabilityFence(out);
+    Reference.reachabilityFence(xs);
   }
 
   /**
