@@ -375,7 +375,8 @@ final class InferenceExecutor {
     }
     if (vertices[v].getLayer() instanceof CnncMaxPool.Impl pool) {
       try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
-        pool.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v], mgr);
+        pool.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v], plan.poolCap[v],
+            mgr);
       }
       return;
     }
@@ -385,7 +386,7 @@ final class InferenceExecutor {
     try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
       conv.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v],
           other < 0 ? null : values[other], other < 0 ? 0 : plan.layout[other], add != null && addsRelu.contains(add),
-          mgr);
+          !plan.poolsActivation[v], mgr);
     }
   }
 
@@ -727,6 +728,19 @@ final class InferenceExecutor {
     return out;
   }
 
+  /** The convs whose ReLU or relu6 the max pooling after them applies, in the last plan (for tests). */
+  synchronized Set<String> pooledActivations() {
+    Set<String> out = new java.util.TreeSet<>();
+    if (plan != null) {
+      for (int v : steps) {
+        if (plan.poolsActivation[v]) {
+          out.add(vertices[v].getVertexName());
+        }
+      }
+    }
+    return out;
+  }
+
   /** How step {@code v}'s vertex is run (for tests). */
   Kind kind(String vertex) {
     return Arrays.stream(vertices).filter(x -> x.getVertexName().equals(vertex)).map(x -> kind[x.getVertexIndex()])
@@ -747,6 +761,14 @@ final class InferenceExecutor {
     final long[][] shape;
     /** The convs run on oneDNN's primitive in the planned layouts ({@link #laidForward}). */
     final boolean[] laid;
+    /**
+     * The laid convs whose ReLU or relu6 the max pooling that alone reads their kept output applies
+     * to its own output instead ({@link GemmConvolutionLayer#poolableCap}): one pass over a quarter
+     * of the values or fewer, not over all of them.
+     */
+    final boolean[] poolsActivation;
+    /** For such a pooling, the activation it applies (0: none; {@link GemmConvolutionLayer#poolableCap}). */
+    final float[] poolCap;
     private final INDArray[][] slices;
     final List<String> copied = new ArrayList<>();
 
@@ -755,7 +777,9 @@ final class InferenceExecutor {
     }
 
     private Plan(INDArray arena, INDArray[] view, boolean[] dense, INDArray[][] slices, int[] layout, long[][] shape,
-        boolean[] laid) {
+        boolean[] laid, boolean[] poolsActivation, float[] poolCap) {
+      this.poolsActivation = poolsActivation;
+      this.poolCap = poolCap;
       this.layout = layout;
       this.shape = shape;
       this.laid = laid;
@@ -886,7 +910,23 @@ final class InferenceExecutor {
           view[v] = view[e.reads[v][0]].get(channels(probed[v].rank(), from, from + probed[v].size(1)));
         }
       }
-      return new Plan(arena, view, dense, slices, layout, shape, laid);
+      // a laid conv's ReLU (or relu6) moved to the laid max pooling that alone reads its kept output
+      boolean[] poolsActivation = new boolean[n];
+      float[] poolCap = new float[n];
+      for (int v : e.steps) {
+        List<Integer> rs = e.readers.getOrDefault(v, List.of());
+        if (laid[v] && layout[v] != ConvLayout.NCHW && !e.addsInto.containsKey(v) && !e.isOutput.contains(v)
+            && rs.size() == 1 && e.vertices[v].getLayer() instanceof GemmConvolutionLayer conv
+            && conv.poolableCap() > 0) {
+          int r = e.steps[rs.get(0)];
+          if (laid[r] && e.kind[r] == Kind.COMPUTE && e.vertices[r].hasLayer()
+              && e.vertices[r].getLayer() instanceof CnncMaxPool.Impl) {
+            poolsActivation[v] = true;
+            poolCap[r] = conv.poolableCap();
+          }
+        }
+      }
+      return new Plan(arena, view, dense, slices, layout, shape, laid, poolsActivation, poolCap);
     }
 
     private static int root(int[] owner, int v) {

@@ -278,8 +278,9 @@ class ConvLayoutPassTest {
   /**
    * Max poolings between kept convs keep the layout: a pooling that a conv reads pools oneDNN's
    * layout into it, one that a flatten reads pools it into NCHW, one whose input is NCHW (a
-   * network input's) stays NCHW; the outputs equal the network's without the pass, a NaN and
-   * infinities included, and so do the pooled maps themselves.
+   * network input's) stays NCHW; a pooling that alone reads its conv's output applies that conv's
+   * ReLU (or relu6) to the pooled values; the outputs equal the network's without the pass, a NaN
+   * and infinities included, and so do the pooled maps themselves.
    */
   @Test
   void poolsInOneDnnsLayoutBetweenKeptConvs() throws Exception {
@@ -294,7 +295,7 @@ class ConvLayoutPassTest {
             relu
             p1: maxpool(2)
             c2: conv(24, 3, padding = 1)
-            relu
+            relu6
             p2: maxpool(3, stride = 2, padding = 1, ceil = true)
             c3: conv(24, 3, padding = 1)
             relu
@@ -327,6 +328,8 @@ class ConvLayoutPassTest {
       laid.timeSteps(1, x).forEach(t -> ran.put(t.vertex(), t.laid()));
       assertEquals(Map.of("p0", false, "p1", true, "p2", true, "p3", true), Map.of("p0", ran.get("p0"), "p1",
           ran.get("p1"), "p2", ran.get("p2"), "p3", ran.get("p3")), "which poolings read oneDNN's layout");
+      // each conv's ReLU (c2's relu6) is applied by its pooling, to the pooled values
+      assertEquals(Set.of("c1", "c2", "c3"), laid.executor().pooledActivations(), "batch " + batch);
     }
     // the pooled maps themselves, as outputs of an executor over the same graphs (outputs are
     // NCHW: each pooling reads its conv's kept output and pools it into NCHW)

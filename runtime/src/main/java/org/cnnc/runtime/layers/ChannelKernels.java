@@ -855,6 +855,22 @@ final class ChannelKernels {
    * batch norm's affine map and a conv's bias, with a fused ReLU or relu6. A scale of 1 changes
    * nothing exactly.
    */
+  /**
+   * A ReLU ({@code cap} {@link #RELU}) or a clamp to {@code [0, cap]} of {@code p[k]}, {@code k < n},
+   * in place: the values {@link #affine}'s pass gives for them (a NaN stays NaN, -0.0 becomes +0.0).
+   */
+  static void clamp(float[] p, int n, float cap) {
+    if (cap == RELU) {
+      for (int k = 0; k < n; k++) {
+        p[k] = Math.max(p[k], 0f);
+      }
+    } else {
+      for (int k = 0; k < n; k++) {
+        p[k] = Math.min(Math.max(p[k], 0f), cap);
+      }
+    }
+  }
+
   private static void finish(float[] p, int n, float scale, float shift, float cap) {
     if (cap == SILU) {
       finish(p, n, scale, shift, NONE);

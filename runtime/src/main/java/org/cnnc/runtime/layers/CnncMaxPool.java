@@ -274,8 +274,10 @@ public class CnncMaxPool extends SubsamplingLayer {
      * @param x dense floats, of the shape {@link ConvLayout#rows} gives
      * @param out NCHW floats (a strided slice is written through a dense copy), or dense floats of
      *     the shape {@link ConvLayout#rows} gives
+     * @param cap the activation of the conv that wrote {@code x}, applied to the pooled values
+     *     instead ({@link GemmConvolutionLayer#poolableCap}; 0: none)
      */
-    public void forwardLaid(INDArray x, long[] xShape, int xLayout, INDArray out, int outLayout,
+    public void forwardLaid(INDArray x, long[] xShape, int xLayout, INDArray out, int outLayout, float cap,
         LayerWorkspaceMgr mgr) {
       CnncMaxPool c = (CnncMaxPool) layerConf();
       int[] k = c.getKernelSize();
@@ -289,7 +291,7 @@ public class CnncMaxPool extends SubsamplingLayer {
       }
       boolean vectors = Vectors.on();
       ChannelKernels.intoDense(out, mgr, target -> LaidPool.pool(x.data().asNioFloat(), (int) x.offset(), xShape,
-          xLayout, target.data().asNioFloat(), (int) target.offset(), outLayout, oh, ow, k, s, p, d, vectors));
+          xLayout, target.data().asNioFloat(), (int) target.offset(), outLayout, oh, ow, k, s, p, d, cap, vectors));
       argmax = null;
     }
 

@@ -174,13 +174,16 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
    * @param x a float array: NCHW of shape {@code xShape}, or in another layout dense, of the
    *     shape {@link ConvLayout#rows} gives
    * @param out likewise, for the output
+   * @param activated whether the layer's own activation is applied (false: a max pooling that
+   *     only reads the output applies it to its own, {@link #poolableCap})
    */
   public void forwardLaid(INDArray x, long[] xShape, int xLayout, INDArray out, int outLayout, INDArray residual,
-      int residualLayout, boolean residualRelu, LayerWorkspaceMgr mgr) {
+      int residualLayout, boolean residualRelu, boolean activated, LayerWorkspaceMgr mgr) {
     INDArray w = getParam(ConvolutionParamInitializer.WEIGHT_KEY);
     INDArray b = hasBias() ? getParam(ConvolutionParamInitializer.BIAS_KEY) : null;
     ConvGemm.Geometry g = geometry();
-    float cap = residual != null ? ChannelKernels.cap(residualRelu) : inferenceCap(layerConf().getActivationFn());
+    float cap = residual != null ? ChannelKernels.cap(residualRelu)
+        : activated ? inferenceCap(layerConf().getActivationFn()) : ChannelKernels.NONE;
     long[] outShape = {xShape[0], w.size(0), g.outH(xShape[2]), g.outW(xShape[3])};
     INDArray r = residual;
     if (r != null && residualLayout != ConvLayout.NCHW && outLayout == ConvLayout.NCHW) {
@@ -188,7 +191,7 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
       // converted once (not the residual to NCHW, then the primitive's output too)
       INDArray sum = mgr.createUninitialized(ArrayType.FF_WORKING_MEM, DataType.FLOAT,
           ConvLayout.rows(outShape, residualLayout), 'c');
-      forwardLaid(x, xShape, xLayout, sum, residualLayout, r, residualLayout, residualRelu, mgr);
+      forwardLaid(x, xShape, xLayout, sum, residualLayout, r, residualLayout, residualRelu, true, mgr);
       ChannelKernels.intoDense(out, mgr, target -> OneDnnConv.reorder(sum, residualLayout, target, ConvLayout.NCHW,
           outShape));
       lastOutput = null;
@@ -214,6 +217,18 @@ public class GemmConvolutionLayer extends ConvolutionLayer {
       }
     });
     lastOutput = null;
+  }
+
+  /**
+   * The layer's own activation when a max pooling may apply it instead, to the pooled values: a
+   * ReLU ({@link ChannelKernels#RELU}) or relu6 (its cap), which commute with max (both are
+   * nondecreasing: {@code max(relu(a), relu(b)) = relu(max(a, b))}, NaN and -0.0 alike), so that
+   * the pass over the conv's output runs over the pooling's, a quarter of it or less; else 0
+   * (none: the identity, or SiLU, which does not commute).
+   */
+  public float poolableCap() {
+    float cap = inferenceCap(layerConf().getActivationFn());
+    return cap > 0 ? cap : ChannelKernels.NONE;
   }
 
   /**

@@ -30,10 +30,12 @@ final class LaidPool {
    * into {@code out} ({@code [n, c, oh, ow]} in {@code outLayout}: {@code layout}, or NCHW), both
    * dense float arrays of whole activations. Windows of {@code k}, stride {@code s}, padding
    * {@code p}, dilation {@code d}; every window has a tap inside the input (PyTorch's output sizes
-   * make sure of it).
+   * make sure of it). A ReLU or relu6 of the conv before ({@code cap}, {@link ChannelKernels#NONE}
+   * for none) is applied to the maxima, as the conv's pass applies it ({@code max(v, 0)}, then
+   * {@code min(v, cap)}): the same bits as pooling its activated output.
    */
   static void pool(FloatBuffer xb, int xBase, long[] nchw, int layout, FloatBuffer ob, int oBase, int outLayout,
-      int oh, int ow, int[] k, int[] s, int[] p, int[] d, boolean vectors) {
+      int oh, int ow, int[] k, int[] s, int[] p, int[] d, float cap, boolean vectors) {
     if (layout == ConvLayout.NCHW || outLayout != layout && outLayout != ConvLayout.NCHW) {
       throw new IllegalArgumentException("pools from oneDNN's layout into it or into NCHW; not from "
           + ConvLayout.name(layout) + " into " + ConvLayout.name(outLayout));
@@ -107,6 +109,9 @@ final class LaidPool {
         }
       }
       int count = (oy1 - oy0) * ow;
+      if (cap > 0) {
+        ChannelKernels.clamp(res, count * b, cap);
+      }
       if (!nchwOut) {
         ob.put(oBase + (plane * oh + oy0) * ow * b, res, 0, count * b);
         return;

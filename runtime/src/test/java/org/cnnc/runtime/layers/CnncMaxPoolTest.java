@@ -280,9 +280,9 @@ class CnncMaxPoolTest {
           INDArray laid = toLayout(x, layout);
           INDArray same = Nd4j.create(DataType.FLOAT, ConvLayout.rows(outShape, layout));
           same.assign(Float.NaN);
-          pool.forwardLaid(laid, shape, layout, same, layout, mgr);
+          pool.forwardLaid(laid, shape, layout, same, layout, 0f, mgr);
           INDArray nchw = Nd4j.create(DataType.FLOAT, outShape);
-          pool.forwardLaid(laid, shape, layout, nchw, ConvLayout.NCHW, mgr);
+          pool.forwardLaid(laid, shape, layout, nchw, ConvLayout.NCHW, 0f, mgr);
           String at = ConvLayout.name(layout) + (vectors ? ", vectors" : ", scalar");
           assertArrayEquals(KernelHarness.bits(expected), KernelHarness.bits(nchw), at + " into NCHW");
           assertArrayEquals(KernelHarness.bits(toLayout(expected, layout)), KernelHarness.bits(same),
@@ -291,9 +291,28 @@ class CnncMaxPoolTest {
           INDArray wide = Nd4j.create(DataType.FLOAT, outShape[0], outShape[1] + 2, outShape[2], outShape[3]);
           INDArray slice = wide.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 1 + outShape[1]), NDArrayIndex.all(),
               NDArrayIndex.all());
-          pool.forwardLaid(laid, shape, layout, slice, ConvLayout.NCHW, mgr);
+          pool.forwardLaid(laid, shape, layout, slice, ConvLayout.NCHW, 0f, mgr);
           assertArrayEquals(KernelHarness.bits(expected), KernelHarness.bits(slice.dup('c')), at + " into a slice");
           assertEquals(0, wide.get(NDArrayIndex.all(), NDArrayIndex.point(0)).amaxNumber().doubleValue(), at);
+          // a conv's ReLU or relu6 applied after the pooling: the bits of pooling the activated
+          // input (max commutes with both; NaN kept, -0.0 made +0.0 either way)
+          for (float cap : new float[] {Float.POSITIVE_INFINITY, 6f}) {
+            float[] v = x.dup('c').data().asFloat();
+            for (int i = 0; i < v.length; i++) {
+              v[i] = Math.min(Math.max(v[i], 0f), cap);
+            }
+            INDArray activated = Nd4j.create(v, x.shape());
+            pool.setInput(activated, mgr);
+            INDArray pooledActivated = pool.activate(false, mgr).dup();
+            INDArray capped = Nd4j.create(DataType.FLOAT, ConvLayout.rows(outShape, layout));
+            pool.forwardLaid(laid, shape, layout, capped, layout, cap, mgr);
+            assertArrayEquals(KernelHarness.bits(toLayout(pooledActivated, layout)), KernelHarness.bits(capped),
+                at + " with the activation " + cap + " after");
+            INDArray cappedNchw = Nd4j.create(DataType.FLOAT, outShape);
+            pool.forwardLaid(laid, shape, layout, cappedNchw, ConvLayout.NCHW, cap, mgr);
+            assertArrayEquals(KernelHarness.bits(pooledActivated), KernelHarness.bits(cappedNchw),
+                at + " with the activation " + cap + " after, into NCHW");
+          }
         }
       }
     } finally {
