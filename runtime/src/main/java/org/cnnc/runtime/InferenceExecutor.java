@@ -501,19 +501,7 @@ final class InferenceExecutor {
     // reads oneDNN's layout and writes it (a pooling: or NCHW); an input written into a
     // concatenation's slice keeps its layout only with the concatenation's. Each such pair is kept,
     // or not, together, weighed as one group
-    for (boolean changed = true; changed;) {
-      changed = false;
-      for (int v : steps) {
-        if (follows[v] >= 0 && kept[v] && !kept[follows[v]]) {
-          kept[v] = false;
-          changed = true;
-        }
-        if (kept[v] && sliceOf.containsKey(v) && !kept[sliceOf.get(v)]) {
-          kept[v] = false;
-          changed = true;
-        }
-      }
-    }
+    settle(kept, follows);
     int[] group = new int[n];
     for (int v = 0; v < n; v++) {
       group[v] = v;
@@ -577,6 +565,8 @@ final class InferenceExecutor {
         }
       }
     }
+    // a concatenation the weighing dropped takes its inputs NCHW
+    settle(kept, follows);
     for (int v : steps) {
       if (conv[v] && kept[addsInto.getOrDefault(v, v)]) {
         layout[v] = preferred;
@@ -587,6 +577,31 @@ final class InferenceExecutor {
       }
     }
     return layout;
+  }
+
+  /**
+   * Drops from {@code kept} what cannot stay without another activation kept, until nothing
+   * changes: a step that follows its input's layout, without that input; an input written into a
+   * concatenation's slice, without the concatenation; and an activation that a concatenation
+   * left NCHW reads (its NCHW path copies NCHW inputs only). Run before the weighing and after it,
+   * which may drop a concatenation that other kept activations feed.
+   */
+  private void settle(boolean[] kept, int[] follows) {
+    for (boolean changed = true; changed;) {
+      changed = false;
+      for (int v : steps) {
+        if (!kept[v]) {
+          continue;
+        }
+        boolean drop = follows[v] >= 0 && !kept[follows[v]] || sliceOf.containsKey(v) && !kept[sliceOf.get(v)]
+            || readers.getOrDefault(v, List.of()).stream().map(r -> steps[r])
+                .anyMatch(r -> kind[r] == Kind.CONCAT && !kept[r]);
+        if (drop) {
+          kept[v] = false;
+          changed = true;
+        }
+      }
+    }
   }
 
   /**

@@ -541,6 +541,49 @@ class ConvLayoutPassTest {
     }
   }
 
+  /**
+   * Convs whose outputs concatenations read that stay NCHW (an adaptive average pooling, which
+   * reads NCHW only, reads each concatenation), each output read by two of them: the outputs stay
+   * NCHW too, since an NCHW concatenation copies NCHW inputs only; the network's outputs equal
+   * those without the pass.
+   */
+  @Test
+  void keepsNothingThatAnNchwConcatenationReads() throws Exception {
+    Path spec = dir.resolve("shared.cnn");
+    Files.writeString(spec, """
+        package org.cnnc.test
+
+        block Cbr(out: int, kernel: int = 3) {
+            conv(out, kernel, padding = (kernel - 1) / 2, bias = false)
+            batchnorm
+            relu
+        }
+
+        model shared(size: int = 32, classes: int = 10) {
+            input [3, size, size]
+            stem: Cbr(32)
+            a: Cbr(16)
+            b: Cbr(16)
+            c1: concat(from a, from b)
+            p1: adaptive_avgpool(2)
+            c2: concat(from b, from a)
+            p2: adaptive_avgpool(2)
+            sum: add(from p1, from p2)
+            flatten
+            fc: dense(classes)
+        }
+        """);
+    CnnNetwork[] nets = plainAndLaid(spec, "org.cnnc.test.Shared", 19);
+    for (int batch : new int[] {3, 1}) {
+      INDArray x = Nd4j.rand(DataType.FLOAT, batch, 3, 32, 32).subi(0.5);
+      ranAsPlain(nets[0], nets[1], x);
+      Map<String, Integer> kept = nets[1].executor().layouts();
+      for (String v : new String[] {"a.0", "b.0", "c1", "c2"}) {
+        assertFalse(kept.containsKey(v), "batch " + batch + ": " + v + " NCHW: " + kept);
+      }
+    }
+  }
+
   /** The model class {@code cls} of {@code spec}, compiled, seeded, for inference without and with {@link Pass#CONV_LAYOUT}. */
   private CnnNetwork[] plainAndLaid(Path spec, String cls, long seed) throws Exception {
     Compiler.Compilation c = Compiler.compile(Compiler.Request.of(spec));
