@@ -398,11 +398,7 @@ class ConvLayoutPassTest {
         assertTrue(kept.contains(dw), "batch " + batch + ": " + dw + " kept: " + kept);
         assertEquals(Boolean.TRUE, ran.get(dw), "batch " + batch + ": " + dw + " ran on the primitive: " + ran);
       }
-      INDArray nan = x.dup();
-      nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
-      String out = laid.outputs().get(0).name();
-      assertTrue(Float.isNaN(plain.predict(nan).get(out).getFloat(0)), "the NaN reaches the output without the pass");
-      assertTrue(Float.isNaN(laid.predict(nan).get(out).getFloat(0)), "and with it");
+      assertNanReachesTheOutput(plain, laid, x);
     }
   }
 
@@ -533,11 +529,7 @@ class ConvLayoutPassTest {
       // i3's branches (24, 40, 12, 20 channels) fill no whole block of 16 or 8
       assertEquals(layout == org.cnnc.runtime.layers.ConvLayout.NHWC, kept.containsKey("i3.0"),
           "batch " + batch + ": i3's concatenation in " + layout + ": " + kept);
-      INDArray nan = x.dup();
-      nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
-      String out = laid.outputs().get(0).name();
-      assertTrue(Float.isNaN(plain.predict(nan).get(out).getFloat(0)), "the NaN reaches the output without the pass");
-      assertTrue(Float.isNaN(laid.predict(nan).get(out).getFloat(0)), "and with it");
+      assertNanReachesTheOutput(plain, laid, x);
     }
   }
 
@@ -594,6 +586,15 @@ class ConvLayoutPassTest {
     EnumSet<Pass> without = EnumSet.copyOf(InferencePlan.DEFAULTS);
     without.remove(Pass.CONV_LAYOUT);
     return new CnnNetwork[] {net.forInference(without, Set.of(out)), net.forInference(InferencePlan.DEFAULTS, Set.of(out))};
+  }
+
+  /** A NaN in {@code x} (at image 0, channel 1, row 5, column 7) reaches the first output of both networks. */
+  private static void assertNanReachesTheOutput(CnnNetwork plain, CnnNetwork laid, INDArray x) {
+    INDArray nan = x.dup();
+    nan.putScalar(new long[] {0, 1, 5, 7}, Float.NaN);
+    String out = laid.outputs().get(0).name();
+    assertTrue(Float.isNaN(plain.predict(nan).get(out).getFloat(0)), "the NaN reaches the output without the pass");
+    assertTrue(Float.isNaN(laid.predict(nan).get(out).getFloat(0)), "and with it");
   }
 
   /** Asserts that {@code laid}'s output for {@code x} equals {@code plain}'s (1e-5 relative); returns whether each step ran laid out. */
