@@ -113,9 +113,10 @@ public final class InferencePlan {
   private InferencePlan(NetBuilder first, EnumSet<Pass> passes, Set<String> outputs, boolean training) {
     this.training = training;
     this.fuseAdds = passes.contains(Pass.FUSE_ADD);
-    this.layOut = passes.contains(Pass.CONV_LAYOUT);
     Map<String, OpDef> op = first.ops();
     NetBuilder.Kernels kernels = first.kernels();
+    this.layOut = passes.contains(Pass.CONV_LAYOUT) && kernels == NetBuilder.Kernels.CNNC
+        && org.cnnc.runtime.layers.ConvLayout.preferred() != org.cnnc.runtime.layers.ConvLayout.NCHW;
     Map<String, List<String>> inputs = first.topology();
     Map<String, List<String>> readers = new HashMap<>();
     inputs.forEach((v, ins) -> ins.forEach(i -> readers.computeIfAbsent(i, k -> new ArrayList<>()).add(v)));
@@ -152,7 +153,8 @@ public final class InferencePlan {
         bnOfConv.put(ins.get(0), v);
       }
     }
-    if (passes.contains(Pass.MERGE_POINTWISE) && !laysOut(passes, kernels)) {
+    // no 1x1 convs merge where activations are kept in oneDNN's layout (see laysOut)
+    if (passes.contains(Pass.MERGE_POINTWISE) && !layOut) {
       Map<String, List<String>> byInput = new java.util.LinkedHashMap<>();
       first.pointwise().forEach((conv, out) -> {
         if (!outputNodes.contains(conv) && (this.keep == null || this.keep.contains(conv))) {
@@ -201,21 +203,6 @@ public final class InferencePlan {
     if (passes.contains(Pass.FUSE_RELU)) {
       fuseIntoMerges(op, readers, outputNodes, kernels);
     }
-  }
-
-  /**
-   * Whether the executor keeps activations in oneDNN's layout ({@link Pass#CONV_LAYOUT} with
-   * cnnc's kernels, on a CPU whose convs prefer a layout other than NCHW). No 1x1 convs merge
-   * then: each runs on the primitive, reading the kept input and writing a kept output, where a
-   * merged conv's slices are NCHW channel subsets, which oneDNN 2.5's convs read only on their
-   * reference kernel (a strided NHWC source), so that an Inception block would leave the layout
-   * at its first convs. GoogLeNet at batch 8 (one process alternating three plans): 158.8 ms
-   * unmerged with its blocks kept, against 187.5 merged and 190.5 merged before concatenations
-   * could be kept.
-   */
-  private static boolean laysOut(Set<Pass> passes, NetBuilder.Kernels kernels) {
-    return passes.contains(Pass.CONV_LAYOUT) && kernels == NetBuilder.Kernels.CNNC
-        && org.cnnc.runtime.layers.ConvLayout.preferred() != org.cnnc.runtime.layers.ConvLayout.NCHW;
   }
 
   /**
@@ -321,7 +308,16 @@ public final class InferencePlan {
     return fuseAdds;
   }
 
-  /** Whether {@link Pass#CONV_LAYOUT} is on: predict's executor keeps activations between convs in oneDNN's layout. */
+  /**
+   * Whether predict's executor keeps activations between convs in oneDNN's layout:
+   * {@link Pass#CONV_LAYOUT} with cnnc's kernels, on a CPU whose convs prefer a layout other than
+   * NCHW. No 1x1 convs merge then ({@link Pass#MERGE_POINTWISE}): each runs on the primitive,
+   * reading the kept input and writing a kept output, where a merged conv's slices are NCHW
+   * channel subsets, which oneDNN 2.5's convs read only on their reference kernel (a strided NHWC
+   * source), so that an Inception block would leave the layout at its first convs. GoogLeNet at
+   * batch 8 (one process alternating three plans): 158.8 ms unmerged with its blocks kept,
+   * against 187.5 merged and 190.5 merged before concatenations could be kept.
+   */
   boolean laysOut() {
     return layOut;
   }
