@@ -375,8 +375,9 @@ final class InferenceExecutor {
     }
     if (vertices[v].getLayer() instanceof CnncMaxPool.Impl pool) {
       try (MemoryWorkspace ws = Nd4j.getWorkspaceManager().getAndActivateWorkspace(WORK, WORK_NAME)) {
-        pool.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v], plan.poolCap[v],
-            mgr);
+        // the ReLU (or relu6) of the conv it alone reads, if that conv left it to the pooling
+        float cap = plan.poolsActivation[in] ? ((GemmConvolutionLayer) vertices[in].getLayer()).poolableCap() : 0f;
+        pool.forwardLaid(values[in], plan.shape[in], plan.layout[in], plan.view[v], plan.layout[v], cap, mgr);
       }
       return;
     }
@@ -782,8 +783,6 @@ final class InferenceExecutor {
      * of the values or fewer, not over all of them.
      */
     final boolean[] poolsActivation;
-    /** For such a pooling, the activation it applies (0: none; {@link GemmConvolutionLayer#poolableCap}). */
-    final float[] poolCap;
     private final INDArray[][] slices;
     final List<String> copied = new ArrayList<>();
 
@@ -792,9 +791,8 @@ final class InferenceExecutor {
     }
 
     private Plan(INDArray arena, INDArray[] view, boolean[] dense, INDArray[][] slices, int[] layout, long[][] shape,
-        boolean[] laid, boolean[] poolsActivation, float[] poolCap) {
+        boolean[] laid, boolean[] poolsActivation) {
       this.poolsActivation = poolsActivation;
-      this.poolCap = poolCap;
       this.layout = layout;
       this.shape = shape;
       this.laid = laid;
@@ -927,21 +925,15 @@ final class InferenceExecutor {
       }
       // a laid conv's ReLU (or relu6) moved to the laid max pooling that alone reads its kept output
       boolean[] poolsActivation = new boolean[n];
-      float[] poolCap = new float[n];
       for (int v : e.steps) {
         List<Integer> rs = e.readers.getOrDefault(v, List.of());
-        if (laid[v] && layout[v] != ConvLayout.NCHW && !e.addsInto.containsKey(v) && !e.isOutput.contains(v)
-            && rs.size() == 1 && e.vertices[v].getLayer() instanceof GemmConvolutionLayer conv
-            && conv.poolableCap() > 0) {
-          int r = e.steps[rs.get(0)];
-          if (laid[r] && e.kind[r] == Kind.COMPUTE && e.vertices[r].hasLayer()
-              && e.vertices[r].getLayer() instanceof CnncMaxPool.Impl) {
-            poolsActivation[v] = true;
-            poolCap[r] = conv.poolableCap();
-          }
-        }
+        int r = rs.size() == 1 ? e.steps[rs.get(0)] : -1;
+        poolsActivation[v] = r >= 0 && laid[v] && laid[r] && layout[v] != ConvLayout.NCHW
+            && !e.addsInto.containsKey(v) && !e.isOutput.contains(v)
+            && e.vertices[v].getLayer() instanceof GemmConvolutionLayer conv && conv.poolableCap() > 0
+            && e.kind[r] == Kind.COMPUTE && e.vertices[r].hasLayer() && e.vertices[r].getLayer() instanceof CnncMaxPool.Impl;
       }
-      return new Plan(arena, view, dense, slices, layout, shape, laid, poolsActivation, poolCap);
+      return new Plan(arena, view, dense, slices, layout, shape, laid, poolsActivation);
     }
 
     private static int root(int[] owner, int v) {

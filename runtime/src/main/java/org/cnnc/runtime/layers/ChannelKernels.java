@@ -381,20 +381,27 @@ final class ChannelKernels {
     return Vectors.on() && VectorSums.USABLE;
   }
 
+  /** No partial sums yet: the start of each loop below. */
+  private static final double[] NO_SUMS = new double[8];
+
   /** {@code sum_k p[k]} for {@code k < n}. */
   static double sum(float[] p, int n) {
-    if (vectorSums()) {
-      return VectorSums.sum(p, n);
-    }
-    double s0 = 0;
-    double s1 = 0;
-    double s2 = 0;
-    double s3 = 0;
-    double s4 = 0;
-    double s5 = 0;
-    double s6 = 0;
-    double s7 = 0;
-    int k = 0;
+    return vectorSums() ? VectorSums.sum(p, n) : sumFrom(p, 0, n, NO_SUMS);
+  }
+
+  /**
+   * {@link #sum} from value {@code k} on, its eight partial sums so far in {@code s} (where
+   * {@link VectorSums} leaves off: the values short of a vector).
+   */
+  static double sumFrom(float[] p, int k, int n, double[] s) {
+    double s0 = s[0];
+    double s1 = s[1];
+    double s2 = s[2];
+    double s3 = s[3];
+    double s4 = s[4];
+    double s5 = s[5];
+    double s6 = s[6];
+    double s7 = s[7];
     for (; k + 8 <= n; k += 8) {
       s0 += p[k];
       s1 += p[k + 1];
@@ -413,18 +420,19 @@ final class ChannelKernels {
 
   /** {@code sum_k (p[k] - mean)^2} for {@code k < n}, in double. */
   static double squaredDeviations(float[] p, int n, double mean) {
-    if (vectorSums()) {
-      return VectorSums.squaredDeviations(p, n, mean);
-    }
-    double s0 = 0;
-    double s1 = 0;
-    double s2 = 0;
-    double s3 = 0;
-    double s4 = 0;
-    double s5 = 0;
-    double s6 = 0;
-    double s7 = 0;
-    int k = 0;
+    return vectorSums() ? VectorSums.squaredDeviations(p, n, mean) : squaredDeviationsFrom(p, 0, n, mean, NO_SUMS);
+  }
+
+  /** {@link #squaredDeviations} from value {@code k} on, its eight partial sums so far in {@code s}. */
+  static double squaredDeviationsFrom(float[] p, int k, int n, double mean, double[] s) {
+    double s0 = s[0];
+    double s1 = s[1];
+    double s2 = s[2];
+    double s3 = s[3];
+    double s4 = s[4];
+    double s5 = s[5];
+    double s6 = s[6];
+    double s7 = s[7];
     for (; k + 8 <= n; k += 8) {
       double d0 = p[k] - mean;
       double d1 = p[k + 1] - mean;
@@ -457,19 +465,20 @@ final class ChannelKernels {
 
   /** {@code sum_k d[k] * (x[k] - mu)} for {@code from <= k < from + n}, as {@link #dotDeviations(float[], float[], int, float)}. */
   static double dotDeviations(float[] d, float[] x, int from, int n, float mu) {
-    if (vectorSums()) {
-      return VectorSums.dotDeviations(d, x, from, n, mu);
-    }
-    double s0 = 0;
-    double s1 = 0;
-    double s2 = 0;
-    double s3 = 0;
-    double s4 = 0;
-    double s5 = 0;
-    double s6 = 0;
-    double s7 = 0;
-    int k = from;
-    int end = from + n;
+    return vectorSums() ? VectorSums.dotDeviations(d, x, from, n, mu)
+        : dotDeviationsFrom(d, x, from, from + n, mu, NO_SUMS);
+  }
+
+  /** {@link #dotDeviations} over {@code k <= i < end}, its eight partial sums so far in {@code s}. */
+  static double dotDeviationsFrom(float[] d, float[] x, int k, int end, float mu, double[] s) {
+    double s0 = s[0];
+    double s1 = s[1];
+    double s2 = s[2];
+    double s3 = s[3];
+    double s4 = s[4];
+    double s5 = s[5];
+    double s6 = s[6];
+    double s7 = s[7];
     for (; k + 8 <= end; k += 8) {
       s0 += d[k] * (x[k] - mu);
       s1 += d[k + 1] * (x[k + 1] - mu);
@@ -855,23 +864,7 @@ final class ChannelKernels {
    * batch norm's affine map and a conv's bias, with a fused ReLU or relu6. A scale of 1 changes
    * nothing exactly.
    */
-  /**
-   * A ReLU ({@code cap} {@link #RELU}) or a clamp to {@code [0, cap]} of {@code p[k]}, {@code k < n},
-   * in place: the values {@link #affine}'s pass gives for them (a NaN stays NaN, -0.0 becomes +0.0).
-   */
-  static void clamp(float[] p, int n, float cap) {
-    if (cap == RELU) {
-      for (int k = 0; k < n; k++) {
-        p[k] = Math.max(p[k], 0f);
-      }
-    } else {
-      for (int k = 0; k < n; k++) {
-        p[k] = Math.min(Math.max(p[k], 0f), cap);
-      }
-    }
-  }
-
-  private static void finish(float[] p, int n, float scale, float shift, float cap) {
+  static void finish(float[] p, int n, float scale, float shift, float cap) {
     if (cap == SILU) {
       finish(p, n, scale, shift, NONE);
       silu(p, n);

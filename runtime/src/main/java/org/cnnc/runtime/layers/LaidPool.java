@@ -110,7 +110,7 @@ final class LaidPool {
       }
       int count = (oy1 - oy0) * ow;
       if (cap > 0) {
-        ChannelKernels.clamp(res, count * b, cap);
+        ChannelKernels.finish(res, count * b, 1f, 0f, cap);
       }
       if (!nchwOut) {
         ob.put(oBase + (plane * oh + oy0) * ow * b, res, 0, count * b);

@@ -12,16 +12,17 @@ import jdk.incubator.vector.VectorSpecies;
  * Batch norm's per-channel loops in training ({@link ChannelKernels#sum},
  * {@link ChannelKernels#squaredDeviations}, {@link ChannelKernels#dotDeviations}) and the masks of
  * a fused ReLU's or relu6's backward ({@link ChannelKernels#positiveOnly},
- * {@link ChannelKernels#insideOnly}) on the Vector API, used only when {@link Vectors#on()} and {@link #USABLE}. The JIT
- * vectorizes none of the scalar loops (the sums add floats into doubles, the masks move floats'
+ * {@link ChannelKernels#insideOnly}) on the Vector API, used only when {@link Vectors#on()} and
+ * {@link #USABLE}. The JIT vectorizes none of the scalar loops (the sums add floats into doubles, the masks move floats'
  * bits into ints): they ran at 0.6 to 1.1 ns a value, MobileNetV2's training step spent a third of
  * its batch norm backward pass in {@code insideOnly} alone.
  *
  * <p>Same bits as the scalar loops. Their eight partial sums {@code s0..s7} (value {@code k} into
  * {@code s(k mod 8)}) are the lanes of one 8-lane double vector (two 4-lane ones on AVX2), each
- * added to in the loops' order, the values short of a vector go into them as in the loops, and the lanes are added as the
- * scalar code adds them; products and differences are rounded as the scalar code rounds them (no
- * fused multiply-add). The masks compare the same int bits.
+ * added to in the loops' order; the scalar loops then go on from the lanes ({@code
+ * ChannelKernels.sumFrom} and its siblings) over the values short of a vector, and add the lanes
+ * up. Products and differences are rounded as the scalar code rounds them (no fused
+ * multiply-add). The masks compare the same int bits.
  *
  * <p>Only the species the other vector kernels use ({@code SPECIES_PREFERRED} of float, int and
  * double): a float vector of half the width, tried first for its conversion of equal lane counts,
@@ -65,16 +66,7 @@ final class VectorSums {
         hi = hi.add(part(v, 1));
       }
     }
-    double[] s = lanes(lo, hi);
-    for (; k + 8 <= n; k += 8) {
-      for (int j = 0; j < 8; j++) {
-        s[j] += p[k + j];
-      }
-    }
-    for (; k < n; k++) {
-      s[0] += p[k];
-    }
-    return total(s);
+    return ChannelKernels.sumFrom(p, k, n, lanes(lo, hi));
   }
 
   /** {@code sum_k (p[k] - mean)^2} for {@code k < n}, in double, as {@link ChannelKernels#squaredDeviations}. */
@@ -98,18 +90,7 @@ final class VectorSums {
         hi = hi.add(d1.mul(d1));
       }
     }
-    double[] s = lanes(lo, hi);
-    for (; k + 8 <= n; k += 8) {
-      for (int j = 0; j < 8; j++) {
-        double d = p[k + j] - mean;
-        s[j] += d * d;
-      }
-    }
-    for (; k < n; k++) {
-      double d = p[k] - mean;
-      s[0] += d * d;
-    }
-    return total(s);
+    return ChannelKernels.squaredDeviationsFrom(p, k, n, mean, lanes(lo, hi));
   }
 
   /**
@@ -133,16 +114,7 @@ final class VectorSums {
         hi = hi.add(part(v, 1));
       }
     }
-    double[] s = lanes(lo, hi);
-    for (; k + 8 <= end; k += 8) {
-      for (int j = 0; j < 8; j++) {
-        s[j] += d[k + j] * (x[k + j] - mu);
-      }
-    }
-    for (; k < end; k++) {
-      s[0] += d[k] * (x[k] - mu);
-    }
-    return total(s);
+    return ChannelKernels.dotDeviationsFrom(d, x, k, end, mu, lanes(lo, hi));
   }
 
   /**
@@ -198,10 +170,5 @@ final class VectorSums {
       hi.intoArray(s, 4);
     }
     return s;
-  }
-
-  /** The partial sums added as {@link ChannelKernels}' loops add them. */
-  private static double total(double[] s) {
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
   }
 }
