@@ -101,20 +101,14 @@ public final class ConvLayout {
     for (int j = 1; j < xs.length; j++) {
       at[j] = at[j - 1] + shapes[j - 1][1];
     }
+    // copied here: dense inputs in the layout, all at int offsets; the others on oneDNN's reorder
+    boolean addressable = ChannelKernels.addressable(out);
     boolean[] same = new boolean[xs.length];
     for (int j = 0; j < xs.length; j++) {
-      same[j] = layouts[j] == layout && ChannelKernels.direct(xs[j]);
+      same[j] = addressable && layouts[j] == layout && ChannelKernels.direct(xs[j]) && ChannelKernels.addressable(xs[j]);
       if (!same[j]) {
         copyInto(xs[j], shapes[j], layouts[j], out, outShape, layout, at[j]);
       }
-    }
-    if (!ChannelKernels.addressable(out) || !ChannelKernels.addressable(xs)) {
-      for (int j = 0; j < xs.length; j++) {
-        if (same[j]) {
-          copyInto(xs[j], shapes[j], layouts[j], out, outShape, layout, at[j]);
-        }
-      }
-      return;
     }
     FloatBuffer ob = out.data().asNioFloat();
     int oBase = (int) out.offset();

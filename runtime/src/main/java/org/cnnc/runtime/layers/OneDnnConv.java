@@ -358,7 +358,7 @@ final class OneDnnConv {
     Reorders r;
     synchronized (REORDERS) {
       r = REORDERS.computeIfAbsent(new ReorderKey(java.util.List.of(nchw[0], nchw[1], nchw[2], nchw[3]), fromLayout,
-          toLayout), Reorders::new);
+          toLayout), k -> new Reorders((ReorderKey) k));
     }
     r.run(from, to);
     Reference.reachabilityFence(from);
@@ -376,12 +376,15 @@ final class OneDnnConv {
    */
   static void reorderInto(INDArray from, long[] nchw, int fromLayout, INDArray to, long[] toNchw, int toLayout,
       long at) {
+    if (fromLayout == ConvLayout.NCHW && from.rank() != 4) {
+      throw new IllegalArgumentException("a concatenation's NCHW input is [n, c, h, w], not " + Arrays.toString(from.shape()));
+    }
     java.util.List<Long> strides = fromLayout == ConvLayout.NCHW
         ? Arrays.stream(from.stride()).boxed().toList() : java.util.List.of();
     Reorders r;
-    synchronized (SLICE_REORDERS) {
-      r = SLICE_REORDERS.computeIfAbsent(new SliceKey(Arrays.stream(nchw).boxed().toList(), fromLayout, strides,
-          Arrays.stream(toNchw).boxed().toList(), toLayout, at), Reorders::new);
+    synchronized (REORDERS) {
+      r = REORDERS.computeIfAbsent(new SliceKey(Arrays.stream(nchw).boxed().toList(), fromLayout, strides,
+          Arrays.stream(toNchw).boxed().toList(), toLayout, at), k -> new Reorders((SliceKey) k));
     }
     r.run(from, to);
     Reference.reachabilityFence(from);
@@ -392,22 +395,15 @@ final class OneDnnConv {
   private record SliceKey(java.util.List<Long> nchw, int fromLayout, java.util.List<Long> strides,
       java.util.List<Long> toNchw, int toLayout, long at) {}
 
-  /** The most concatenation inputs whose reorders are kept (GoogLeNet has 36). */
-  private static final int MAX_SLICE_REORDERS = 256;
+  /**
+   * The most reorders kept: between layouts per activation shape ({@link ReorderKey}), and into
+   * concatenations per input ({@link SliceKey}; GoogLeNet has 36).
+   */
+  private static final int MAX_REORDERS = 256;
 
-  private static final Map<SliceKey, Reorders> SLICE_REORDERS = new LinkedHashMap<>(16, 0.75f, true) {
+  private static final Map<Record, Reorders> REORDERS = new LinkedHashMap<>(16, 0.75f, true) {
     @Override
-    protected boolean removeEldestEntry(Map.Entry<SliceKey, Reorders> eldest) {
-      return size() > MAX_SLICE_REORDERS;
-    }
-  };
-
-  /** The most activation shapes whose layout reorders are kept. */
-  private static final int MAX_REORDERS = 64;
-
-  private static final Map<ReorderKey, Reorders> REORDERS = new LinkedHashMap<>(16, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<ReorderKey, Reorders> eldest) {
+    protected boolean removeEldestEntry(Map.Entry<Record, Reorders> eldest) {
       // a dropped reorder is closed by the collector of its Reorders (a call may still run it)
       return size() > MAX_REORDERS;
     }
