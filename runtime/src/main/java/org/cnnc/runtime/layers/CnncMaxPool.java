@@ -179,7 +179,7 @@ public class CnncMaxPool extends SubsamplingLayer {
           // and the planes read and written in groups of about GROUP_FLOATS, one buffer copy each
           // way per group (a copy per plane, or per row, cost more than the maxima on small maps)
           int planes = b * ch;
-          int chunk = Math.max(1, planes / (8 * Runtime.getRuntime().availableProcessors()));
+          int chunk = Math.max(1, planes / (8 * Parallel.threads()));
           int group = Math.max(1, GROUP_FLOATS / (h * w));
           Parallel.forEach((planes + chunk - 1) / chunk, part -> {
             float[] plane0 = Scratch.floats(0, vp.inferenceSize());

@@ -59,7 +59,7 @@ final class LaidPool {
     int pw = Math.max(p1 + w, (ow - 1) * s1 + (k1 - 1) * d1 + 1);
     int rowsPerTask = Math.max(1, Math.min(oh, GROUP_FLOATS / Math.max(1, s0 * run)));
     // enough tasks for every core at batch 1
-    int tasksWanted = 4 * Runtime.getRuntime().availableProcessors();
+    int tasksWanted = 4 * Parallel.threads();
     if ((long) n * blocks * ((oh + rowsPerTask - 1) / rowsPerTask) < tasksWanted) {
       rowsPerTask = Math.max(1, (int) Math.min(rowsPerTask, (long) oh * n * blocks / tasksWanted));
     }

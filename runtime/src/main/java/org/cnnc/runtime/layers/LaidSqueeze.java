@@ -90,7 +90,7 @@ public final class LaidSqueeze {
       return p;
     }
     // NHWC: enough ranges for every core at batch 1, none narrower than MIN_RANGE channels
-    int wanted = Math.max(1, 4 * Runtime.getRuntime().availableProcessors() / n);
+    int wanted = Math.max(1, 4 * Parallel.threads() / n);
     int ranges = Math.max(1, Math.min(wanted, c / MIN_RANGE));
     int per = (c + ranges - 1) / ranges;
     ranges = (c + per - 1) / per;
